@@ -1,0 +1,466 @@
+//! MP4 muxing: progressive files (moov before mdat) for export and download, and
+//! fragmented MP4 (init segment + moof/mdat fragments) for live view over MSE.
+//!
+//! All times are in 90 kHz units; movie and track timescale are 90000. Output is
+//! deterministic: creation and modification times are always 0.
+
+use crate::VideoParams;
+
+/// The timescale of movie and track.
+pub const TIMESCALE: u32 = 90_000;
+/// The track id of the single video track.
+pub const TRACK_ID: u32 = 1;
+
+/// One video sample (access unit) in AVC form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sample {
+    /// Size of the sample's bytes (length-prefixed NAL units).
+    pub size: u32,
+    /// Duration until the next sample, in 90 kHz units.
+    pub duration_90k: u32,
+    /// Whether this is a sync sample (IDR).
+    pub is_key: bool,
+}
+
+/// One chunk = the samples of one stored segment, laid out contiguously in mdat, in
+/// order. `params` indexes the `params` slice (one stsd sample entry per distinct
+/// params; stsc maps chunk->sample_description_index).
+#[derive(Clone, Copy, Debug)]
+pub struct Chunk<'a> {
+    /// Index into the `params` slice given to [`progressive_header`].
+    pub params: usize,
+    /// The chunk's samples, in decode order.
+    pub samples: &'a [Sample],
+}
+
+/// A byte buffer with helpers for writing ISO BMFF boxes.
+struct BoxWriter {
+    buf: Vec<u8>,
+}
+
+impl BoxWriter {
+    fn new() -> Self {
+        BoxWriter { buf: Vec::new() }
+    }
+
+    fn u16(&mut self, v: u16) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u32(&mut self, v: u32) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.buf.extend_from_slice(&v.to_be_bytes());
+    }
+    fn bytes(&mut self, v: &[u8]) {
+        self.buf.extend_from_slice(v);
+    }
+    fn zeros(&mut self, n: usize) {
+        self.buf.resize(self.buf.len() + n, 0);
+    }
+
+    /// Starts a box; returns its start position for [`BoxWriter::end`].
+    fn start(&mut self, fourcc: &[u8; 4]) -> usize {
+        let pos = self.buf.len();
+        self.u32(0);
+        self.bytes(fourcc);
+        pos
+    }
+
+    /// Starts a full box with the given version and 24-bit flags.
+    fn start_full(&mut self, fourcc: &[u8; 4], version: u8, flags: u32) -> usize {
+        let pos = self.start(fourcc);
+        self.u32((u32::from(version) << 24) | (flags & 0x00ff_ffff));
+        pos
+    }
+
+    /// Ends the box started at `pos`, patching in its size.
+    fn end(&mut self, pos: usize) {
+        let size = u32::try_from(self.buf.len() - pos).expect("box larger than 4 GiB");
+        self.buf[pos..pos + 4].copy_from_slice(&size.to_be_bytes());
+    }
+
+    fn matrix(&mut self) {
+        for v in [0x0001_0000u32, 0, 0, 0, 0x0001_0000, 0, 0, 0, 0x4000_0000] {
+            self.u32(v);
+        }
+    }
+}
+
+fn write_ftyp(w: &mut BoxWriter, major: &[u8; 4], compatible: &[&[u8; 4]]) {
+    let b = w.start(b"ftyp");
+    w.bytes(major);
+    w.u32(0x200);
+    for c in compatible {
+        w.bytes(*c);
+    }
+    w.end(b);
+}
+
+fn write_mvhd(w: &mut BoxWriter, duration: u64) {
+    if let Ok(d) = u32::try_from(duration) {
+        let b = w.start_full(b"mvhd", 0, 0);
+        w.u32(0); // creation_time
+        w.u32(0); // modification_time
+        w.u32(TIMESCALE);
+        w.u32(d);
+        write_mvhd_tail(w);
+        w.end(b);
+    } else {
+        let b = w.start_full(b"mvhd", 1, 0);
+        w.u64(0);
+        w.u64(0);
+        w.u32(TIMESCALE);
+        w.u64(duration);
+        write_mvhd_tail(w);
+        w.end(b);
+    }
+}
+
+fn write_mvhd_tail(w: &mut BoxWriter) {
+    w.u32(0x0001_0000); // rate 1.0
+    w.u16(0x0100); // volume 1.0
+    w.zeros(2 + 8); // reserved
+    w.matrix();
+    w.zeros(24); // pre_defined
+    w.u32(TRACK_ID + 1); // next_track_ID
+}
+
+fn write_tkhd(w: &mut BoxWriter, duration: u64, width: u16, height: u16) {
+    let flags = 0x3; // track_enabled | track_in_movie
+    let b;
+    if let Ok(d) = u32::try_from(duration) {
+        b = w.start_full(b"tkhd", 0, flags);
+        w.u32(0);
+        w.u32(0);
+        w.u32(TRACK_ID);
+        w.u32(0); // reserved
+        w.u32(d);
+    } else {
+        b = w.start_full(b"tkhd", 1, flags);
+        w.u64(0);
+        w.u64(0);
+        w.u32(TRACK_ID);
+        w.u32(0);
+        w.u64(duration);
+    }
+    w.zeros(8); // reserved
+    w.u16(0); // layer
+    w.u16(0); // alternate_group
+    w.u16(0); // volume
+    w.u16(0); // reserved
+    w.matrix();
+    w.u32(u32::from(width) << 16);
+    w.u32(u32::from(height) << 16);
+    w.end(b);
+}
+
+fn write_mdhd(w: &mut BoxWriter, duration: u64) {
+    let b;
+    if let Ok(d) = u32::try_from(duration) {
+        b = w.start_full(b"mdhd", 0, 0);
+        w.u32(0);
+        w.u32(0);
+        w.u32(TIMESCALE);
+        w.u32(d);
+    } else {
+        b = w.start_full(b"mdhd", 1, 0);
+        w.u64(0);
+        w.u64(0);
+        w.u32(TIMESCALE);
+        w.u64(duration);
+    }
+    w.u16(0x55c4); // language "und"
+    w.u16(0); // pre_defined
+    w.end(b);
+}
+
+fn write_hdlr(w: &mut BoxWriter) {
+    let b = w.start_full(b"hdlr", 0, 0);
+    w.u32(0); // pre_defined
+    w.bytes(b"vide");
+    w.zeros(12); // reserved
+    w.bytes(b"VideoHandler\0");
+    w.end(b);
+}
+
+fn write_vmhd_dinf(w: &mut BoxWriter) {
+    let b = w.start_full(b"vmhd", 0, 1);
+    w.u16(0); // graphicsmode
+    w.zeros(6); // opcolor
+    w.end(b);
+    let dinf = w.start(b"dinf");
+    let dref = w.start_full(b"dref", 0, 0);
+    w.u32(1);
+    let url = w.start_full(b"url ", 0, 1); // media data is in this file
+    w.end(url);
+    w.end(dref);
+    w.end(dinf);
+}
+
+fn write_avc1(w: &mut BoxWriter, p: &VideoParams) {
+    let b = w.start(b"avc1");
+    w.zeros(6); // reserved
+    w.u16(1); // data_reference_index
+    w.u16(0); // pre_defined
+    w.u16(0); // reserved
+    w.zeros(12); // pre_defined
+    w.u16(p.width);
+    w.u16(p.height);
+    w.u32(0x0048_0000); // horizresolution 72 dpi
+    w.u32(0x0048_0000); // vertresolution 72 dpi
+    w.u32(0); // reserved
+    w.u16(1); // frame_count
+    w.zeros(32); // compressorname
+    w.u16(0x0018); // depth
+    w.u16(0xffff); // pre_defined = -1
+    let avcc = w.start(b"avcC");
+    w.bytes(&p.avc_decoder_config());
+    w.end(avcc);
+    w.end(b);
+}
+
+fn write_stsd(w: &mut BoxWriter, params: &[VideoParams]) {
+    let b = w.start_full(b"stsd", 0, 0);
+    w.u32(params.len() as u32);
+    for p in params {
+        write_avc1(w, p);
+    }
+    w.end(b);
+}
+
+/// The header of a progressive MP4: ftyp + moov (moov BEFORE mdat; stts, stss, stsz,
+/// stsc, co64 with absolute file offsets) + the 8- or 16-byte mdat box header (64-bit
+/// largesize when the data exceeds u32). The caller appends the chunks' sample bytes
+/// in order right after the returned bytes; the total file length is
+/// `header.len() + sum(sample sizes)`. Deterministic (all box times are 0).
+///
+/// Chunks without samples are left out. Panics if a chunk's `params` index is out of
+/// range of `params`.
+pub fn progressive_header(params: &[VideoParams], chunks: &[Chunk<'_>]) -> Vec<u8> {
+    for c in chunks {
+        assert!(
+            c.params < params.len(),
+            "chunk params index {} out of range ({} params)",
+            c.params,
+            params.len()
+        );
+    }
+    let chunks: Vec<&Chunk<'_>> = chunks.iter().filter(|c| !c.samples.is_empty()).collect();
+    let samples = || chunks.iter().flat_map(|c| c.samples.iter());
+    let duration: u64 = samples().map(|s| u64::from(s.duration_90k)).sum();
+    let data_len: u64 = samples().map(|s| u64::from(s.size)).sum();
+    let sample_count = samples().count();
+    let (width, height) = chunks
+        .first()
+        .map(|c| (params[c.params].width, params[c.params].height))
+        .or_else(|| params.first().map(|p| (p.width, p.height)))
+        .unwrap_or((0, 0));
+
+    let mut w = BoxWriter::new();
+    write_ftyp(&mut w, b"isom", &[b"isom", b"iso2", b"avc1", b"mp41"]);
+    let moov = w.start(b"moov");
+    write_mvhd(&mut w, duration);
+    let trak = w.start(b"trak");
+    write_tkhd(&mut w, duration, width, height);
+    let mdia = w.start(b"mdia");
+    write_mdhd(&mut w, duration);
+    write_hdlr(&mut w);
+    let minf = w.start(b"minf");
+    write_vmhd_dinf(&mut w);
+    let stbl = w.start(b"stbl");
+    write_stsd(&mut w, params);
+
+    // stts: run-length coded durations.
+    let mut runs: Vec<(u32, u32)> = Vec::new();
+    for s in samples() {
+        match runs.last_mut() {
+            Some((count, delta)) if *delta == s.duration_90k => *count += 1,
+            _ => runs.push((1, s.duration_90k)),
+        }
+    }
+    let b = w.start_full(b"stts", 0, 0);
+    w.u32(runs.len() as u32);
+    for (count, delta) in runs {
+        w.u32(count);
+        w.u32(delta);
+    }
+    w.end(b);
+
+    // stss: 1-based numbers of sync samples.
+    let b = w.start_full(b"stss", 0, 0);
+    let keys: Vec<u32> = samples()
+        .enumerate()
+        .filter(|(_, s)| s.is_key)
+        .map(|(i, _)| i as u32 + 1)
+        .collect();
+    w.u32(keys.len() as u32);
+    for k in keys {
+        w.u32(k);
+    }
+    w.end(b);
+
+    // stsz: per-sample sizes.
+    let b = w.start_full(b"stsz", 0, 0);
+    w.u32(0);
+    w.u32(sample_count as u32);
+    for s in samples() {
+        w.u32(s.size);
+    }
+    w.end(b);
+
+    // stsc: runs of chunks with equal sample count and description.
+    let mut entries: Vec<(u32, u32, u32)> = Vec::new();
+    for (i, c) in chunks.iter().enumerate() {
+        let per_chunk = c.samples.len() as u32;
+        let desc = c.params as u32 + 1;
+        match entries.last() {
+            Some(&(_, n, d)) if n == per_chunk && d == desc => {}
+            _ => entries.push((i as u32 + 1, per_chunk, desc)),
+        }
+    }
+    let b = w.start_full(b"stsc", 0, 0);
+    w.u32(entries.len() as u32);
+    for (first, n, d) in entries {
+        w.u32(first);
+        w.u32(n);
+        w.u32(d);
+    }
+    w.end(b);
+
+    // co64: offsets patched below once the header length is known.
+    let b = w.start_full(b"co64", 0, 0);
+    w.u32(chunks.len() as u32);
+    let offsets_pos = w.buf.len();
+    w.zeros(8 * chunks.len());
+    w.end(b);
+
+    w.end(stbl);
+    w.end(minf);
+    w.end(mdia);
+    w.end(trak);
+    w.end(moov);
+
+    let large = data_len + 8 > u64::from(u32::MAX);
+    let mdat_header_len: u64 = if large { 16 } else { 8 };
+    let mut offset = w.buf.len() as u64 + mdat_header_len;
+    for (i, c) in chunks.iter().enumerate() {
+        let pos = offsets_pos + 8 * i;
+        w.buf[pos..pos + 8].copy_from_slice(&offset.to_be_bytes());
+        offset += c.samples.iter().map(|s| u64::from(s.size)).sum::<u64>();
+    }
+    if large {
+        w.u32(1);
+        w.bytes(b"mdat");
+        w.u64(data_len + 16);
+    } else {
+        w.u32((data_len + 8) as u32);
+        w.bytes(b"mdat");
+    }
+    w.buf
+}
+
+/// The fragmented-MP4 init segment for live view in a browser via Media Source
+/// Extensions: ftyp (iso5/isom/avc1/mp41) + moov with mvex/trex, one video track
+/// (id 1), timescale 90000.
+pub fn fmp4_init(params: &VideoParams) -> Vec<u8> {
+    let mut w = BoxWriter::new();
+    write_ftyp(&mut w, b"iso5", &[b"iso5", b"isom", b"avc1", b"mp41"]);
+    let moov = w.start(b"moov");
+    write_mvhd(&mut w, 0);
+    let trak = w.start(b"trak");
+    write_tkhd(&mut w, 0, params.width, params.height);
+    let mdia = w.start(b"mdia");
+    write_mdhd(&mut w, 0);
+    write_hdlr(&mut w);
+    let minf = w.start(b"minf");
+    write_vmhd_dinf(&mut w);
+    let stbl = w.start(b"stbl");
+    write_stsd(&mut w, std::slice::from_ref(params));
+    for fourcc in [b"stts", b"stsc", b"stco"] {
+        let b = w.start_full(fourcc, 0, 0);
+        w.u32(0);
+        w.end(b);
+    }
+    let b = w.start_full(b"stsz", 0, 0);
+    w.u32(0);
+    w.u32(0);
+    w.end(b);
+    w.end(stbl);
+    w.end(minf);
+    w.end(mdia);
+    w.end(trak);
+    let mvex = w.start(b"mvex");
+    let trex = w.start_full(b"trex", 0, 0);
+    w.u32(TRACK_ID);
+    w.u32(1); // default_sample_description_index
+    w.u32(0); // default_sample_duration
+    w.u32(0); // default_sample_size
+    w.u32(0); // default_sample_flags
+    w.end(trex);
+    w.end(mvex);
+    w.end(moov);
+    w.buf
+}
+
+/// Sample flags of a sync sample: sample_depends_on = 2 (depends on no other).
+const FLAGS_KEY: u32 = 0x0200_0000;
+/// Sample flags of a non-sync sample: sample_depends_on = 1, sample_is_non_sync_sample.
+const FLAGS_NON_KEY: u32 = 0x0101_0000;
+
+/// One media fragment: moof (mfhd with `sequence`, traf with tfhd
+/// default-base-is-moof, tfdt version 1 with `base_decode_time_90k`, trun with data
+/// offset and per-sample duration, size and flags) + mdat holding `data` (the
+/// samples' bytes concatenated; the sum of sizes must equal `data.len()`).
+pub fn fmp4_fragment(
+    sequence: u32,
+    base_decode_time_90k: u64,
+    samples: &[Sample],
+    data: &[u8],
+) -> Vec<u8> {
+    debug_assert_eq!(
+        samples.iter().map(|s| u64::from(s.size)).sum::<u64>(),
+        data.len() as u64,
+        "sample sizes must add up to the data length"
+    );
+    let mut w = BoxWriter::new();
+    w.buf.reserve(128 + 12 * samples.len() + data.len());
+    let moof = w.start(b"moof");
+    let mfhd = w.start_full(b"mfhd", 0, 0);
+    w.u32(sequence);
+    w.end(mfhd);
+    let traf = w.start(b"traf");
+    let tfhd = w.start_full(b"tfhd", 0, 0x02_0000); // default-base-is-moof
+    w.u32(TRACK_ID);
+    w.end(tfhd);
+    let tfdt = w.start_full(b"tfdt", 1, 0);
+    w.u64(base_decode_time_90k);
+    w.end(tfdt);
+    // data-offset, sample-duration, sample-size, sample-flags present.
+    let trun = w.start_full(b"trun", 0, 0x000001 | 0x000100 | 0x000200 | 0x000400);
+    w.u32(samples.len() as u32);
+    let data_offset_pos = w.buf.len();
+    w.u32(0);
+    for s in samples {
+        w.u32(s.duration_90k);
+        w.u32(s.size);
+        w.u32(if s.is_key { FLAGS_KEY } else { FLAGS_NON_KEY });
+    }
+    w.end(trun);
+    w.end(traf);
+    w.end(moof);
+    let large = data.len() as u64 + 8 > u64::from(u32::MAX);
+    let mdat_header_len = if large { 16 } else { 8 };
+    let data_offset = (w.buf.len() - moof + mdat_header_len) as u32;
+    w.buf[data_offset_pos..data_offset_pos + 4].copy_from_slice(&data_offset.to_be_bytes());
+    if large {
+        w.u32(1);
+        w.bytes(b"mdat");
+        w.u64(data.len() as u64 + 16);
+    } else {
+        w.u32(data.len() as u32 + 8);
+        w.bytes(b"mdat");
+    }
+    w.bytes(data);
+    w.buf
+}

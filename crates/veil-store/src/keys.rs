@@ -1,0 +1,195 @@
+//! The key hierarchy: root key → bucket keys (one per camera, rendition and hour)
+//! → segment keys (one per segment).
+//!
+//! The root key lives in a 0600 file in the data directory and never in the
+//! database. Bucket keys are stored only wrapped by the root key; segment keys only
+//! wrapped by their bucket key. Destroying a bucket key (deleting its row) makes
+//! every segment of that hour unreadable, including copies of the objects taken
+//! earlier: this is how retention destroys.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use veil_base::{CameraId, Time90k};
+
+use crate::crypto::{self, Key};
+use crate::db::Db;
+use crate::segment::{bucket_key_aad, bucket_start};
+use crate::Error;
+
+/// Loads the root key from `path`, creating it (mode 0600, exclusively) if absent.
+/// Refuses a key file that group or others can read.
+pub fn load_or_create_root_key(path: &Path) -> Result<Key, Error> {
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(mut f) => {
+            let k = Key::generate();
+            f.write_all(format!("{}\n", hex::encode(k.as_bytes())).as_bytes())?;
+            f.sync_all()?;
+            if let Some(dir) = path.parent() {
+                std::fs::File::open(dir)?.sync_all()?;
+            }
+            return Ok(k);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mode = std::fs::metadata(path)?.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(Error::Invalid(format!(
+            "the root key file has permissions {:o}; it must be readable by its owner only (chmod 600)",
+            mode & 0o777
+        )));
+    }
+    let text = std::fs::read_to_string(path)?;
+    let raw = hex::decode(text.trim())
+        .ok()
+        .and_then(|v| <[u8; 32]>::try_from(v).ok())
+        .ok_or_else(|| Error::Invalid("the root key file does not hold 64 hex digits".into()))?;
+    Ok(Key::from_bytes(raw))
+}
+
+type Scope = (CameraId, String, Time90k);
+
+/// Hands out bucket keys, creating them on first use; keeps unwrapped keys in
+/// memory only.
+#[derive(Clone)]
+pub struct Keyring {
+    db: Db,
+    root: Arc<Key>,
+    cache: Arc<Mutex<HashMap<Scope, (i64, Key)>>>,
+}
+
+impl Keyring {
+    /// A keyring over `db` under `root`.
+    pub fn new(db: Db, root: Key) -> Keyring {
+        Keyring {
+            db,
+            root: Arc::new(root),
+            cache: Arc::default(),
+        }
+    }
+
+    /// The bucket key for data of `camera`/`rendition` at time `t`, created if
+    /// this is the bucket's first data. Blocks on the database.
+    pub fn bucket_for_write(
+        &self,
+        camera: CameraId,
+        rendition: &str,
+        t: Time90k,
+    ) -> Result<(i64, Key), Error> {
+        let b = bucket_start(t);
+        let scope = (camera, rendition.to_owned(), b);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((id, k)) = cache.get(&scope) {
+            return Ok((*id, k.clone()));
+        }
+        let aad = bucket_key_aad(camera, rendition, b);
+        let (id, key) = match self.db.bucket_key(camera, rendition, b)? {
+            Some((id, wrapped)) => (id, crypto::unwrap_key(&self.root, &aad, &wrapped)?),
+            None => {
+                let k = Key::generate();
+                let id = self.db.insert_bucket_key(
+                    camera,
+                    rendition,
+                    b,
+                    &crypto::wrap_key(&self.root, &aad, &k),
+                )?;
+                (id, k)
+            }
+        };
+        cache.retain(|(c, r, _), _| !(*c == camera && r == rendition));
+        cache.insert(scope, (id, key.clone()));
+        Ok((id, key))
+    }
+
+    /// The bucket key with this id, for data of `camera`/`rendition` at time `t`.
+    /// [`Error::KeyDestroyed`] if it has been destroyed.
+    pub fn bucket_by_id(
+        &self,
+        id: i64,
+        camera: CameraId,
+        rendition: &str,
+        t: Time90k,
+    ) -> Result<Key, Error> {
+        let b = bucket_start(t);
+        {
+            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((cid, k)) = cache.get(&(camera, rendition.to_owned(), b)) {
+                if *cid == id {
+                    return Ok(k.clone());
+                }
+            }
+        }
+        let wrapped = self.db.bucket_key_by_id(id)?.ok_or(Error::KeyDestroyed)?;
+        crypto::unwrap_key(&self.root, &bucket_key_aad(camera, rendition, b), &wrapped)
+    }
+
+    /// Destroys a bucket key (crypto-shredding) and forgets any cached copy.
+    pub fn destroy(&self, id: i64) -> Result<(), Error> {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, (cid, _)| *cid != id);
+        self.db.destroy_bucket_key(id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_key_is_created_0600_and_reloaded() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("root.key");
+        let a = load_or_create_root_key(&p).unwrap();
+        assert_eq!(
+            std::fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let b = load_or_create_root_key(&p).unwrap();
+        assert_eq!(a.as_bytes(), b.as_bytes());
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = load_or_create_root_key(&p).unwrap_err();
+        assert!(e.to_string().contains("chmod 600"), "{e}");
+    }
+
+    #[test]
+    fn bucket_keys_are_per_scope_and_hour() {
+        let db = Db::open_in_memory().unwrap();
+        let cam = db
+            .upsert_camera("c", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let ring = Keyring::new(db, Key::generate());
+        let t = Time90k(10 * crate::segment::BUCKET_90K + 5);
+        let (id1, k1) = ring.bucket_for_write(cam, "main", t).unwrap();
+        let (id2, k2) = ring
+            .bucket_for_write(cam, "main", Time90k(t.0 + 100))
+            .unwrap();
+        assert_eq!(id1, id2);
+        assert_eq!(k1.as_bytes(), k2.as_bytes());
+        let (id3, _) = ring
+            .bucket_for_write(cam, "main", Time90k(t.0 + crate::segment::BUCKET_90K))
+            .unwrap();
+        assert_ne!(id1, id3);
+        let (id4, _) = ring.bucket_for_write(cam, "original", t).unwrap();
+        assert_ne!(id1, id4);
+        assert_eq!(
+            ring.bucket_by_id(id1, cam, "main", t).unwrap().as_bytes(),
+            k1.as_bytes()
+        );
+        ring.destroy(id1).unwrap();
+        assert!(matches!(
+            ring.bucket_by_id(id1, cam, "main", t),
+            Err(Error::KeyDestroyed)
+        ));
+    }
+}

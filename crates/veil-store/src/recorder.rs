@@ -1,0 +1,299 @@
+//! Recording: cutting frames into GOP-aligned segments, handing finished segments
+//! to the store, and fanning frames out to live viewers.
+//!
+//! [`Segmenter`] is pure (frames in, closed segments out). [`spawn_synthetic`]
+//! drives a synthetic camera in real time on its own thread; ingest from real
+//! cameras will feed the same segmenter.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::sync::{broadcast, mpsc};
+use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
+use veil_media::mp4::Sample;
+use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
+use veil_media::VideoParams;
+
+use crate::{NewSegment, Store, MAIN_RENDITION};
+
+/// One frame as live viewers receive it.
+#[derive(Clone, Debug)]
+pub struct LiveFrame {
+    /// Codec parameters in force for this frame.
+    pub params: Arc<VideoParams>,
+    /// Wall-clock time of the frame.
+    pub pts_90k: Time90k,
+    /// Its duration.
+    pub duration_90k: u32,
+    /// Whether it is a keyframe (a viewer can start here).
+    pub is_key: bool,
+    /// 4-byte length-prefixed NAL units.
+    pub data: Bytes,
+}
+
+/// Per-camera broadcast channels for live view. Slow viewers lag and skip; they
+/// never slow down recording.
+#[derive(Clone, Default)]
+pub struct LiveHub {
+    channels: Arc<Mutex<HashMap<CameraId, broadcast::Sender<LiveFrame>>>>,
+    params: Arc<Mutex<HashMap<CameraId, Arc<VideoParams>>>>,
+}
+
+impl LiveHub {
+    fn sender(&self, camera: CameraId) -> broadcast::Sender<LiveFrame> {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(camera)
+            .or_insert_with(|| broadcast::channel(256).0)
+            .clone()
+    }
+
+    /// Subscribes to a camera's frames from now on.
+    pub fn subscribe(&self, camera: CameraId) -> broadcast::Receiver<LiveFrame> {
+        self.sender(camera).subscribe()
+    }
+
+    /// The codec parameters of the camera's latest frame, if it has sent one.
+    pub fn latest_params(&self, camera: CameraId) -> Option<Arc<VideoParams>> {
+        self.params
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&camera)
+            .cloned()
+    }
+
+    /// Publishes a frame to current viewers (none is fine).
+    pub fn publish(&self, camera: CameraId, frame: LiveFrame) {
+        self.params
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(camera, frame.params.clone());
+        let _ = self.sender(camera).send(frame);
+    }
+}
+
+/// A segment closed by the [`Segmenter`].
+#[derive(Clone, Debug)]
+pub struct ClosedSegment {
+    /// Codec parameters.
+    pub params: VideoParams,
+    /// Time of the first frame.
+    pub start_90k: Time90k,
+    /// Frames.
+    pub samples: Vec<Sample>,
+    /// Frame bytes, concatenated.
+    pub media: Vec<u8>,
+}
+
+/// Cuts a frame sequence into segments that start at a keyframe and last at
+/// least the target duration (the next keyframe after it closes the segment).
+/// A frame's duration is known when the next frame arrives.
+pub struct Segmenter {
+    target_90k: i64,
+    open: Option<ClosedSegment>,
+    last_pts: Option<Time90k>,
+}
+
+impl Segmenter {
+    /// A segmenter cutting at `target_90k`.
+    pub fn new(target_90k: i64) -> Segmenter {
+        Segmenter {
+            target_90k,
+            open: None,
+            last_pts: None,
+        }
+    }
+
+    /// Adds a frame; returns a segment when this frame closed one. Frames before
+    /// the first keyframe are dropped (nothing can decode them). A change of codec
+    /// parameters closes the segment at once.
+    pub fn push(
+        &mut self,
+        params: &VideoParams,
+        pts: Time90k,
+        is_key: bool,
+        data: &[u8],
+    ) -> Option<ClosedSegment> {
+        let mut closed = None;
+        if let (Some(open), Some(last)) = (self.open.as_mut(), self.last_pts) {
+            let d = (pts.0 - last.0).clamp(1, i64::from(u32::MAX)) as u32;
+            if let Some(s) = open.samples.last_mut() {
+                s.duration_90k = d;
+            }
+        }
+        let cut = match &self.open {
+            Some(open) => {
+                (is_key && pts.0 - open.start_90k.0 >= self.target_90k) || open.params != *params
+            }
+            None => false,
+        };
+        if cut {
+            closed = self.open.take();
+        }
+        if self.open.is_none() {
+            if !is_key {
+                self.last_pts = None;
+                return closed;
+            }
+            self.open = Some(ClosedSegment {
+                params: params.clone(),
+                start_90k: pts,
+                samples: Vec::new(),
+                media: Vec::new(),
+            });
+        }
+        let open = self.open.as_mut().expect("opened above");
+        open.samples.push(Sample {
+            size: data.len() as u32,
+            duration_90k: 0,
+            is_key,
+        });
+        open.media.extend_from_slice(data);
+        self.last_pts = Some(pts);
+        closed
+    }
+}
+
+/// Settings of a synthetic recording.
+#[derive(Clone, Debug)]
+pub struct SyntheticRecording {
+    /// The camera row.
+    pub camera: CameraId,
+    /// Encoder settings.
+    pub config: SyntheticConfig,
+    /// Target segment duration.
+    pub segment_90k: i64,
+}
+
+/// Starts recording a synthetic camera in real time: a thread renders and encodes
+/// frames paced by the wall clock, publishes them live and closes segments; a
+/// task writes the segments. Stops when the returned handle is dropped... or when
+/// the process exits (the open segment is lost, by design).
+pub fn spawn_synthetic(
+    store: Store,
+    live: LiveHub,
+    rec: SyntheticRecording,
+) -> Result<tokio::task::JoinHandle<()>, veil_media::Error> {
+    let mut cam = SyntheticCamera::new(rec.config.clone())?;
+    let (tx, mut rx) = mpsc::channel::<ClosedSegment>(8);
+    let clock = store.clock().clone();
+    let camera = rec.camera;
+    let fps = i64::from(rec.config.fps);
+    let frame_90k = TIME_UNITS_PER_SEC / fps;
+    std::thread::Builder::new()
+        .name(format!("synthetic-{}", camera.0))
+        .spawn(move || {
+            let params = Arc::new(cam.params().clone());
+            let run_start = clock.now();
+            let wall_start = Instant::now();
+            let mut seg = Segmenter::new(rec.segment_90k);
+            loop {
+                let i = cam.frame_index() as i64;
+                let due = wall_start + Duration::from_micros((i * 1_000_000 / fps) as u64);
+                if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                    std::thread::sleep(wait);
+                }
+                let pts = Time90k(run_start.0 + i * frame_90k);
+                let overlay = format!(
+                    "{} #{:06}",
+                    pts.to_chrono().format("%Y-%m-%d %H:%M:%S%.3f"),
+                    i
+                );
+                let frame = match cam.next_frame(&overlay) {
+                    Ok(f) => f,
+                    Err(e) => {
+                        tracing::error!(camera = camera.0, error = %e, "synthetic encoder failed; camera stopped");
+                        return;
+                    }
+                };
+                let data = Bytes::from(frame.data);
+                live.publish(
+                    camera,
+                    LiveFrame {
+                        params: params.clone(),
+                        pts_90k: pts,
+                        duration_90k: frame_90k as u32,
+                        is_key: frame.is_key,
+                        data: data.clone(),
+                    },
+                );
+                if let Some(closed) = seg.push(&params, pts, frame.is_key, &data) {
+                    if tx.blocking_send(closed).is_err() {
+                        return; // the writer is gone: shutting down
+                    }
+                }
+            }
+        })
+        .map_err(|e| veil_media::Error::Codec(format!("cannot start camera thread: {e}")))?;
+    Ok(tokio::spawn(async move {
+        let run_start = store.clock().now();
+        let mut run = None;
+        while let Some(c) = rx.recv().await {
+            let run_start_90k = *run.get_or_insert(c.start_90k.min(run_start));
+            let r = store
+                .write_segment(NewSegment {
+                    camera,
+                    rendition: MAIN_RENDITION.to_owned(),
+                    run_start_90k,
+                    start_90k: c.start_90k,
+                    params: c.params,
+                    samples: c.samples,
+                    media: c.media,
+                })
+                .await;
+            if let Err(e) = r {
+                // The segment is lost; recording goes on with the next one.
+                tracing::error!(camera = camera.0, error = %e, "could not store segment");
+            }
+        }
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(w: u16) -> VideoParams {
+        VideoParams {
+            width: w,
+            height: 360,
+            sps: vec![0x67],
+            pps: vec![0x68],
+        }
+    }
+
+    #[test]
+    fn segments_are_gop_aligned() {
+        let p = params(640);
+        let mut s = Segmenter::new(10 * 3600);
+        let mut out = Vec::new();
+        // A non-key frame first is dropped; GOP of 4 frames; 3600 ticks a frame.
+        assert!(s.push(&p, Time90k(0), false, b"x").is_none());
+        for i in 1..=30i64 {
+            if let Some(c) = s.push(&p, Time90k(i * 3600), (i - 1) % 4 == 0, &[i as u8; 3]) {
+                out.push(c);
+            }
+        }
+        // Keyframes at 1,5,9,13,...; first cut at the first key >= 10 frames in: 13.
+        assert_eq!(out.len(), 2);
+        assert_eq!(out[0].start_90k, Time90k(3600));
+        assert_eq!(out[0].samples.len(), 12);
+        assert!(out[0].samples[0].is_key);
+        assert!(out[0].samples.iter().all(|x| x.duration_90k == 3600));
+        assert_eq!(out[0].media.len(), 36);
+        assert_eq!(out[1].start_90k, Time90k(13 * 3600));
+    }
+
+    #[test]
+    fn params_change_cuts() {
+        let mut s = Segmenter::new(1_000_000);
+        assert!(s.push(&params(640), Time90k(0), true, b"a").is_none());
+        assert!(s.push(&params(640), Time90k(3600), false, b"b").is_none());
+        let c = s.push(&params(320), Time90k(7200), true, b"c").unwrap();
+        assert_eq!(c.samples.len(), 2);
+        assert_eq!(c.params.width, 640);
+    }
+}

@@ -1,0 +1,253 @@
+//! Byte formats of a stored segment: the sealed media object and the sealed sample
+//! index. Both are versioned; `docs/design/storage.md` documents them and golden
+//! tests below pin them.
+//!
+//! Segment object, version 1:
+//! `b"VEILSEG" || 0x01 || nonce (12) || AES-256-GCM(segment key, media) || tag (16)`
+//! where media is the samples' bytes (4-byte length-prefixed NAL units) in order.
+//!
+//! Sample index, version 1 (sealed under the segment key, stored in the row):
+//! `0x01 || width u16 || height u16 || sps_len u16 || sps || pps_len u16 || pps ||
+//!  count u32 || count × (size u32 || duration_90k u32 || flags u8)`, big-endian,
+//! flags bit 0 = keyframe.
+
+use veil_base::{CameraId, Time90k};
+use veil_media::mp4::Sample;
+use veil_media::VideoParams;
+
+use crate::Error;
+
+/// Magic and version that start every segment object.
+pub const OBJECT_MAGIC_V1: &[u8; 8] = b"VEILSEG\x01";
+/// Version byte of the sample index.
+pub const INDEX_VERSION: u8 = 1;
+
+/// What one segment holds, in the clear (only ever in memory).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SegmentIndex {
+    /// The codec parameters of every sample in the segment.
+    pub params: VideoParams,
+    /// One entry per frame, in decode order; offsets are implicit (cumulative).
+    pub samples: Vec<Sample>,
+}
+
+impl SegmentIndex {
+    /// Total media bytes.
+    pub fn media_bytes(&self) -> u64 {
+        self.samples.iter().map(|s| u64::from(s.size)).sum()
+    }
+
+    /// Total duration.
+    pub fn duration_90k(&self) -> i64 {
+        self.samples.iter().map(|s| i64::from(s.duration_90k)).sum()
+    }
+
+    /// Serialises (version 1).
+    pub fn encode(&self) -> Vec<u8> {
+        let p = &self.params;
+        let mut out = Vec::with_capacity(16 + p.sps.len() + p.pps.len() + self.samples.len() * 9);
+        out.push(INDEX_VERSION);
+        out.extend_from_slice(&p.width.to_be_bytes());
+        out.extend_from_slice(&p.height.to_be_bytes());
+        out.extend_from_slice(&(p.sps.len() as u16).to_be_bytes());
+        out.extend_from_slice(&p.sps);
+        out.extend_from_slice(&(p.pps.len() as u16).to_be_bytes());
+        out.extend_from_slice(&p.pps);
+        out.extend_from_slice(&(self.samples.len() as u32).to_be_bytes());
+        for s in &self.samples {
+            out.extend_from_slice(&s.size.to_be_bytes());
+            out.extend_from_slice(&s.duration_90k.to_be_bytes());
+            out.push(u8::from(s.is_key));
+        }
+        out
+    }
+
+    /// Parses; rejects unknown versions and truncated or trailing bytes.
+    pub fn decode(b: &[u8]) -> Result<SegmentIndex, Error> {
+        let mut r = Reader(b);
+        let v = r.u8()?;
+        if v != INDEX_VERSION {
+            return Err(Error::Corrupt(format!("unknown sample index version {v}")));
+        }
+        let width = r.u16()?;
+        let height = r.u16()?;
+        let n = r.u16()? as usize;
+        let sps = r.take(n)?.to_vec();
+        let n = r.u16()? as usize;
+        let pps = r.take(n)?.to_vec();
+        let count = r.u32()? as usize;
+        if count.saturating_mul(9) != r.0.len() {
+            return Err(Error::Corrupt("sample index length mismatch".into()));
+        }
+        let mut samples = Vec::with_capacity(count);
+        for _ in 0..count {
+            samples.push(Sample {
+                size: r.u32()?,
+                duration_90k: r.u32()?,
+                is_key: r.u8()? & 1 != 0,
+            });
+        }
+        Ok(SegmentIndex {
+            params: VideoParams {
+                width,
+                height,
+                sps,
+                pps,
+            },
+            samples,
+        })
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], Error> {
+        if self.0.len() < n {
+            return Err(Error::Corrupt("sample index is truncated".into()));
+        }
+        let (a, b) = self.0.split_at(n);
+        self.0 = b;
+        Ok(a)
+    }
+    fn u8(&mut self) -> Result<u8, Error> {
+        Ok(self.take(1)?[0])
+    }
+    fn u16(&mut self) -> Result<u16, Error> {
+        Ok(u16::from_be_bytes(self.take(2)?.try_into().unwrap()))
+    }
+    fn u32(&mut self) -> Result<u32, Error> {
+        Ok(u32::from_be_bytes(self.take(4)?.try_into().unwrap()))
+    }
+}
+
+fn scope(label: &[u8], camera: CameraId, rendition: &str, t: Time90k) -> Vec<u8> {
+    let mut v = label.to_vec();
+    v.extend_from_slice(&camera.0.to_be_bytes());
+    v.extend_from_slice(rendition.as_bytes());
+    v.push(0);
+    v.extend_from_slice(&t.0.to_be_bytes());
+    v
+}
+
+/// AAD of a segment's media.
+pub fn media_aad(camera: CameraId, rendition: &str, start: Time90k) -> Vec<u8> {
+    scope(b"veil/segment-media/v1", camera, rendition, start)
+}
+
+/// AAD of a segment's sample index.
+pub fn index_aad(camera: CameraId, rendition: &str, start: Time90k) -> Vec<u8> {
+    scope(b"veil/segment-index/v1", camera, rendition, start)
+}
+
+/// AAD of a segment key wrapped by its bucket key.
+pub fn segment_key_aad(object_key: &str) -> Vec<u8> {
+    let mut v = b"veil/segment-key/v1".to_vec();
+    v.extend_from_slice(object_key.as_bytes());
+    v
+}
+
+/// AAD of a bucket key wrapped by the root key.
+pub fn bucket_key_aad(camera: CameraId, rendition: &str, bucket_start: Time90k) -> Vec<u8> {
+    scope(b"veil/bucket-key/v1", camera, rendition, bucket_start)
+}
+
+/// Length of one key-encryption bucket: one hour.
+pub const BUCKET_90K: i64 = 3600 * veil_base::TIME_UNITS_PER_SEC;
+
+/// The start of the bucket holding `t`.
+pub fn bucket_start(t: Time90k) -> Time90k {
+    Time90k(t.0.div_euclid(BUCKET_90K) * BUCKET_90K)
+}
+
+/// The object key of a segment: versioned prefix, camera, rendition, the hour,
+/// then the start time and a random suffix so keys never collide.
+pub fn object_key(camera: CameraId, rendition: &str, start: Time90k, nonce: u64) -> String {
+    let t = start.to_chrono();
+    format!(
+        "v1/cam{}/{}/{}/{:016x}-{:016x}.seg",
+        camera.0,
+        rendition,
+        t.format("%Y%m%d%H"),
+        start.0,
+        nonce
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn sample_index() -> SegmentIndex {
+        SegmentIndex {
+            params: VideoParams {
+                width: 640,
+                height: 360,
+                sps: vec![0x67, 0x42, 0xc0, 0x1e],
+                pps: vec![0x68, 0xce, 0x3c, 0x80],
+            },
+            samples: vec![
+                Sample {
+                    size: 1000,
+                    duration_90k: 3600,
+                    is_key: true,
+                },
+                Sample {
+                    size: 20,
+                    duration_90k: 3600,
+                    is_key: false,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn index_v1_golden() {
+        let enc = sample_index().encode();
+        assert_eq!(
+            hex::encode(&enc),
+            concat!(
+                "01", "0280", "0168", // version, width, height
+                "0004", "6742c01e", "0004", "68ce3c80", // sps, pps
+                "00000002", // count
+                "000003e8", "00000e10", "01", // size, duration, key
+                "00000014", "00000e10", "00",
+            )
+        );
+        assert_eq!(SegmentIndex::decode(&enc).unwrap(), sample_index());
+    }
+
+    #[test]
+    fn index_rejects_bad_input() {
+        let enc = sample_index().encode();
+        assert!(SegmentIndex::decode(&enc[..enc.len() - 1]).is_err());
+        let mut v2 = enc.clone();
+        v2[0] = 2;
+        assert!(SegmentIndex::decode(&v2).is_err());
+        let mut extra = enc;
+        extra.push(0);
+        assert!(SegmentIndex::decode(&extra).is_err());
+    }
+
+    #[test]
+    fn object_keys_are_valid() {
+        let k = object_key(CameraId(3), "main", Time90k(1_700_000_000 * 90_000), 7);
+        crate::objects::validate_key(&k).unwrap();
+        assert!(k.starts_with("v1/cam3/main/2023111422/"), "{k}");
+    }
+
+    proptest! {
+        #[test]
+        fn index_round_trips(sizes in proptest::collection::vec((1u32..1_000_000, 1u32..90_000, any::<bool>()), 0..200)) {
+            let mut idx = sample_index();
+            idx.samples = sizes.into_iter().map(|(size, duration_90k, is_key)| Sample { size, duration_90k, is_key }).collect();
+            prop_assert_eq!(SegmentIndex::decode(&idx.encode()).unwrap(), idx);
+        }
+
+        #[test]
+        fn index_decode_never_panics(b in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let _ = SegmentIndex::decode(&b);
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! JSON API handlers: health, session, cameras, recordings, MP4 playback.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use veil_access::{Action, Resource};
+use veil_audit::{Action as Audited, Event, Outcome};
+use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
+use veil_store::playback::{self, Mp4Plan};
+use veil_store::MAIN_RENDITION;
+
+use crate::auth::{self, Session, CSRF_COOKIE, SESSION_COOKIE};
+use crate::error::ApiError;
+use crate::range::{self, RangeRequest};
+use crate::{blocking, AppState};
+
+/// Longest range one playback request may cover.
+pub const MAX_PLAYBACK_SPAN_90K: i64 = 24 * 3600 * TIME_UNITS_PER_SEC;
+
+/// `GET /api/v1/health`: public liveness probe.
+pub async fn health() -> Json<serde_json::Value> {
+    Json(serde_json::json!({"status": "ok"}))
+}
+
+/// Fallback: unknown routes.
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+#[derive(Deserialize)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+#[derive(Serialize)]
+struct LoginResponse {
+    user: String,
+    csrf: String,
+}
+
+/// `POST /api/v1/session`: logs in; sets the session and CSRF cookies.
+pub async fn login(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Result<Json<LoginRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let Json(req) = body.map_err(|e| {
+        ApiError::bad_request(format!(
+            "expected JSON {{\"username\", \"password\"}}: {}",
+            e.body_text()
+        ))
+    })?;
+    if req.username.len() > 256 || req.password.len() > 1024 {
+        return Err(ApiError::bad_request("username or password too long"));
+    }
+    let db = state.store.db.clone();
+    let name = req.username.clone();
+    let user = blocking(move || Ok(db.user_by_name(&name)?)).await?;
+    let password = req.password;
+    let (ok, user) = tokio::task::spawn_blocking(move || {
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.as_str())
+            .unwrap_or(veil_access::password::dummy_hash());
+        let ok = veil_access::password::verify(&password, hash);
+        (ok && user.as_ref().is_some_and(|u| !u.disabled), user)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let actor = user
+        .as_ref()
+        .map(|u| u.pseudonym.clone())
+        .unwrap_or_else(|| "anonymous".into());
+    state
+        .record(Event {
+            actor: actor.clone(),
+            action: Audited::Login,
+            resource: "session".into(),
+            outcome: if ok { Outcome::Ok } else { Outcome::Denied },
+            detail: String::new(),
+            client: Some(peer.ip()),
+        })
+        .await?;
+    let Some(user) = user.filter(|_| ok) else {
+        tracing::info!(actor = %actor, "login failed");
+        return Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "bad_credentials",
+            message: "wrong username or password".into(),
+        });
+    };
+    let token = auth::new_token();
+    let csrf = auth::new_token();
+    let now = state.now();
+    let db = state.store.db.clone();
+    let (hash, csrf2, expires) = (
+        auth::token_hash(&token),
+        csrf.clone(),
+        Time90k(now.0 + state.sessions.absolute_90k),
+    );
+    let uid = user.id;
+    blocking(move || Ok(db.insert_session(&hash, uid, &csrf2, now, expires)?)).await?;
+    tracing::info!(actor = %user.pseudonym, "login ok");
+    let max_age = state.sessions.absolute_90k / TIME_UNITS_PER_SEC;
+    let mut res = Json(LoginResponse {
+        user: user.name.unwrap_or_default(),
+        csrf: csrf.clone(),
+    })
+    .into_response();
+    let h = res.headers_mut();
+    h.append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{SESSION_COOKIE}={token}; Path=/; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict"
+        ))
+        .map_err(ApiError::internal)?,
+    );
+    h.append(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!(
+            "{CSRF_COOKIE}={csrf}; Path=/; Max-Age={max_age}; Secure; SameSite=Strict"
+        ))
+        .map_err(ApiError::internal)?,
+    );
+    Ok(res)
+}
+
+/// `GET /api/v1/session`: who am I.
+pub async fn me(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    Ok(Json(
+        serde_json::json!({"user": s.display_name, "id": s.subject.pseudonym}),
+    ))
+}
+
+/// `DELETE /api/v1/session`: logs out.
+pub async fn logout(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+) -> Result<Response, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    state
+        .record(Event {
+            actor: s.subject.pseudonym.clone(),
+            action: Audited::Logout,
+            resource: "session".into(),
+            outcome: Outcome::Ok,
+            detail: String::new(),
+            client: Some(peer.ip()),
+        })
+        .await?;
+    let db = state.store.db.clone();
+    let h = s.token_hash.clone();
+    blocking(move || Ok(db.delete_session(&h)?)).await?;
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    for c in [SESSION_COOKIE, CSRF_COOKIE] {
+        res.headers_mut().append(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&format!("{c}=; Path=/; Max-Age=0; Secure; SameSite=Strict"))
+                .map_err(ApiError::internal)?,
+        );
+    }
+    Ok(res)
+}
+
+#[derive(Serialize)]
+struct CameraJson {
+    id: i64,
+    name: String,
+    width: Option<u16>,
+    height: Option<u16>,
+    codec: Option<String>,
+}
+
+/// Parses a camera id from the path and checks that the camera exists.
+pub(crate) async fn camera_id(
+    state: &AppState,
+    raw: &str,
+) -> Result<veil_store::db::CameraRow, ApiError> {
+    let id: i64 = raw
+        .parse()
+        .map_err(|_| ApiError::not_found(format!("no camera {raw:?}")))?;
+    let db = state.store.db.clone();
+    let cams = blocking(move || Ok(db.cameras()?)).await?;
+    cams.into_iter()
+        .find(|c| c.id == CameraId(id))
+        .ok_or_else(|| ApiError::not_found(format!("no camera {id}")))
+}
+
+/// `GET /api/v1/cameras`.
+pub async fn cameras(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    state.authorize(&s, Action::ListCameras, Resource::System)?;
+    let db = state.store.db.clone();
+    let cams = blocking(move || Ok(db.cameras()?)).await?;
+    let mut out = Vec::new();
+    for c in cams {
+        if !veil_access::decide(
+            &s.subject,
+            Action::ListCameras,
+            Resource::Camera(c.id),
+            state.now(),
+        )
+        .allowed
+        {
+            continue;
+        }
+        let live = state.live.latest_params(c.id);
+        out.push(
+            serde_json::to_value(CameraJson {
+                id: c.id.0,
+                name: c.name,
+                width: live.as_ref().map(|p| p.width),
+                height: live.as_ref().map(|p| p.height),
+                codec: live.as_ref().map(|p| p.rfc6381_codec()),
+            })
+            .map_err(ApiError::internal)?,
+        );
+    }
+    Ok(Json(out))
+}
+
+fn time_param(q: &HashMap<String, String>, name: &str) -> Result<Option<Time90k>, ApiError> {
+    match q.get(name) {
+        None => Ok(None),
+        Some(v) if v.is_empty() => Ok(None),
+        Some(v) => Time90k::parse_rfc3339(v).map(Some).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{name} must be an RFC 3339 time such as 2026-11-23T10:00:00Z, got {v:?}"
+            ))
+        }),
+    }
+}
+
+fn interval(
+    q: &HashMap<String, String>,
+    now: Time90k,
+    required: bool,
+) -> Result<(Time90k, Time90k), ApiError> {
+    let start = time_param(q, "start")?;
+    let end = time_param(q, "end")?;
+    if required && (start.is_none() || end.is_none()) {
+        return Err(ApiError::bad_request(
+            "start and end are required (RFC 3339)",
+        ));
+    }
+    let end = end.unwrap_or(Time90k(now.0 + TIME_UNITS_PER_SEC));
+    let start = start.unwrap_or(Time90k(end.0 - 24 * 3600 * TIME_UNITS_PER_SEC));
+    if end <= start {
+        return Err(ApiError::bad_request("end must be after start"));
+    }
+    Ok((start, end))
+}
+
+#[derive(Serialize)]
+struct Run {
+    start: String,
+    end: String,
+}
+
+/// `GET /api/v1/cameras/{id}/recordings?start=&end=`: recorded runs.
+pub async fn recordings(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let cam = camera_id(&state, &id).await?;
+    state.authorize(&s, Action::Playback, Resource::Camera(cam.id))?;
+    let (start, end) = interval(&q, state.now(), false)?;
+    let store = state.store.clone();
+    let runs = blocking(move || Ok(store.runs(cam.id, MAIN_RENDITION, start, end)?)).await?;
+    let runs: Vec<Run> = runs
+        .into_iter()
+        .map(|(s, e)| Run {
+            start: s.to_rfc3339(),
+            end: e.to_rfc3339(),
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "recordings": runs })))
+}
+
+/// `GET /api/v1/cameras/{id}/video.mp4?start=&end=`: an MP4 built from the index,
+/// with `ETag` and single `Range` support. The access is recorded before any
+/// byte is sent.
+pub async fn video(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let cam = camera_id(&state, &id).await?;
+    state.authorize(&s, Action::Playback, Resource::Camera(cam.id))?;
+    let (start, end) = interval(&q, state.now(), true)?;
+    if end.0 - start.0 > MAX_PLAYBACK_SPAN_90K {
+        return Err(ApiError::bad_request(
+            "a playback request may cover at most 24 hours",
+        ));
+    }
+    let store = state.store.clone();
+    let segs = blocking(move || Ok(store.segments(cam.id, MAIN_RENDITION, start, end)?)).await?;
+    let segs: Vec<Arc<veil_store::Segment>> = segs.into_iter().map(Arc::new).collect();
+    let plan = playback::plan(&segs, start, end)
+        .ok_or_else(|| ApiError::not_found("no recording in this interval"))?;
+    let range = range::parse(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        plan.len,
+    );
+    state
+        .record(Event {
+            actor: s.subject.pseudonym.clone(),
+            action: Audited::Playback,
+            resource: format!("camera:{}", cam.id),
+            outcome: Outcome::Ok,
+            detail: format!(
+                "rendition={MAIN_RENDITION} start={} end={}",
+                start.to_rfc3339(),
+                end.to_rfc3339()
+            ),
+            client: Some(peer.ip()),
+        })
+        .await?;
+    let plan = Arc::new(plan);
+    let (status, from, to) = match range {
+        RangeRequest::Full => (StatusCode::OK, 0, plan.len),
+        RangeRequest::Partial(a, b) => (StatusCode::PARTIAL_CONTENT, a, b),
+        RangeRequest::Unsatisfiable => {
+            let mut r = ApiError {
+                status: StatusCode::RANGE_NOT_SATISFIABLE,
+                code: "bad_range",
+                message: format!(
+                    "the Range header is malformed or outside the {} bytes of the file",
+                    plan.len
+                ),
+            }
+            .into_response();
+            r.headers_mut().insert(
+                header::CONTENT_RANGE,
+                HeaderValue::from_str(&format!("bytes */{}", plan.len))
+                    .map_err(ApiError::internal)?,
+            );
+            return Ok(r);
+        }
+    };
+    let mut res = Response::new(Body::from_stream(body_stream(
+        state.store.clone(),
+        plan.clone(),
+        from,
+        to,
+    )));
+    *res.status_mut() = status;
+    let h = res.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(to - from));
+    h.insert(
+        header::ETAG,
+        HeaderValue::from_str(&plan.etag).map_err(ApiError::internal)?,
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, no-store"),
+    );
+    if status == StatusCode::PARTIAL_CONTENT {
+        h.insert(
+            header::CONTENT_RANGE,
+            HeaderValue::from_str(&format!("bytes {}-{}/{}", from, to - 1, plan.len))
+                .map_err(ApiError::internal)?,
+        );
+    }
+    Ok(res)
+}
+
+/// The bytes `[from, to)` of the planned file, produced lazily: the header at
+/// once, then each touched segment decrypted in turn. A segment that fails to
+/// read ends the response early (it is marked and skipped by later requests).
+pub fn body_stream(
+    store: veil_store::Store,
+    plan: Arc<Mp4Plan>,
+    from: u64,
+    to: u64,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
+    // Step 0 is the header; step i >= 1 is part i - 1.
+    futures::stream::try_unfold(0usize, move |step| {
+        let store = store.clone();
+        let plan = plan.clone();
+        async move {
+            let mut step = step;
+            loop {
+                if step == 0 {
+                    step = 1;
+                    let hl = plan.header.len() as u64;
+                    if from < hl {
+                        let chunk = Bytes::copy_from_slice(
+                            &plan.header[from as usize..to.min(hl) as usize],
+                        );
+                        return Ok(Some((chunk, step)));
+                    }
+                    continue;
+                }
+                let Some(part) = plan.parts.get(step - 1) else {
+                    return Ok(None);
+                };
+                step += 1;
+                let p_from = part.file_offset;
+                let p_to = p_from + (part.media_to - part.media_from);
+                if p_to <= from || p_from >= to {
+                    if p_from >= to {
+                        return Ok(None);
+                    }
+                    continue;
+                }
+                let media = store
+                    .read_media(&part.segment)
+                    .await
+                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                let a = from.max(p_from) - p_from + part.media_from;
+                let b = to.min(p_to) - p_from + part.media_from;
+                return Ok(Some((
+                    Bytes::copy_from_slice(&media[a as usize..b as usize]),
+                    step,
+                )));
+            }
+        }
+    })
+}

@@ -1,0 +1,141 @@
+//! Sessions, CSRF and the one authorisation function.
+//!
+//! A session token is 32 random bytes sent only in an HttpOnly, Secure,
+//! SameSite=Strict cookie; the database keeps only its SHA-256. Every
+//! state-changing request must echo the session's CSRF token in `X-CSRF-Token`.
+//! [`require_session`] runs before every route except the public ones listed in
+//! [`is_public`]; handlers then call [`AppState::authorize`], which asks the
+//! policy engine.
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
+use base64::Engine;
+use rand::RngCore;
+use veil_access::{Action, Resource, Subject};
+
+use crate::error::ApiError;
+use crate::AppState;
+
+/// Session cookie name.
+pub const SESSION_COOKIE: &str = "veil_session";
+/// CSRF cookie name (readable by the page's script).
+pub const CSRF_COOKIE: &str = "veil_csrf";
+/// The header that must carry the CSRF token.
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+/// The signed-in caller, put into request extensions by [`require_session`].
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// Who.
+    pub subject: Subject,
+    /// Login name (for display only; never logged or recorded).
+    pub display_name: String,
+    /// SHA-256 of the token.
+    pub token_hash: Vec<u8>,
+}
+
+/// Routes anyone may call: login, health, static assets and the login page.
+pub fn is_public(method: &Method, path: &str) -> bool {
+    matches!(
+        (method, path),
+        (&Method::POST, "/api/v1/session")
+            | (&Method::GET, "/api/v1/health")
+            | (&Method::GET, "/login")
+    ) || (method == Method::GET && path.starts_with("/static/"))
+}
+
+/// A fresh random token, base64url.
+pub fn new_token() -> String {
+    let mut b = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut b);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+}
+
+/// SHA-256 of a token: what the database stores.
+pub fn token_hash(token: &str) -> Vec<u8> {
+    ring::digest::digest(&ring::digest::SHA256, token.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v)
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Middleware: resolves the session, refuses anonymous callers of non-public
+/// routes (401 for the API, a redirect to the login page for pages), and checks
+/// the CSRF token on state-changing requests.
+pub async fn require_session(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
+    let session = match cookie(req.headers(), SESSION_COOKIE) {
+        Some(token) => match state.load_session(token).await {
+            Ok(s) => s,
+            Err(e) => return e.into_response(),
+        },
+        None => None,
+    };
+    match session {
+        Some(s) => {
+            let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
+            if !safe && !is_public(&method, &path) {
+                let sent = req
+                    .headers()
+                    .get(CSRF_HEADER)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("");
+                let want = state.csrf_for(&s.token_hash).await.unwrap_or_default();
+                if want.is_empty() || !constant_time_eq(sent.as_bytes(), want.as_bytes()) {
+                    return ApiError {
+                        status: StatusCode::FORBIDDEN,
+                        code: "csrf",
+                        message: "missing or wrong X-CSRF-Token header".into(),
+                    }
+                    .into_response();
+                }
+            }
+            req.extensions_mut().insert(s);
+            next.run(req).await
+        }
+        None if is_public(&method, &path) => next.run(req).await,
+        None if path.starts_with("/api/") => ApiError::unauthenticated().into_response(),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+impl AppState {
+    /// The one authorisation function: asks the policy engine and turns a denial
+    /// into 403 with its reason.
+    pub fn authorize(
+        &self,
+        s: &Session,
+        action: Action,
+        resource: Resource,
+    ) -> Result<(), ApiError> {
+        let d = veil_access::decide(&s.subject, action, resource, self.clock.now());
+        if d.allowed {
+            Ok(())
+        } else {
+            tracing::info!(actor = %s.subject.pseudonym, ?action, reason = %d.reason, "denied");
+            Err(ApiError::forbidden(d.reason))
+        }
+    }
+}

@@ -1,0 +1,107 @@
+//! Live view: fragmented MP4 over a WebSocket, for Media Source Extensions.
+//!
+//! Protocol: one text message `{"codec": "<RFC 6381>"}`, then binary messages:
+//! the init segment (ftyp + moov), then one fragment (moof + mdat) per frame,
+//! starting at a keyframe. Decode times start at 0 for each connection. A viewer
+//! that falls behind skips to the next keyframe; recording is never slowed.
+
+use std::net::SocketAddr;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Path, State};
+use axum::response::Response;
+use axum::Extension;
+use tokio::sync::broadcast::error::RecvError;
+use veil_access::{Action, Resource};
+use veil_audit::{Action as Audited, Event, Outcome};
+use veil_media::mp4::{self, Sample};
+use veil_store::recorder::LiveFrame;
+
+use crate::auth::Session;
+use crate::error::ApiError;
+use crate::AppState;
+
+/// `GET /api/v1/cameras/{id}/live` (WebSocket upgrade). The live-view start is
+/// recorded before the upgrade is accepted.
+pub async fn live(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    ws: WebSocketUpgrade,
+) -> Result<Response, ApiError> {
+    let cam = crate::api::camera_id(&state, &id).await?;
+    state.authorize(&s, Action::LiveView, Resource::Camera(cam.id))?;
+    state
+        .record(Event {
+            actor: s.subject.pseudonym.clone(),
+            action: Audited::LiveView,
+            resource: format!("camera:{}", cam.id),
+            outcome: Outcome::Ok,
+            detail: "rendition=main".into(),
+            client: Some(peer.ip()),
+        })
+        .await?;
+    let rx = state.live.subscribe(cam.id);
+    Ok(ws
+        .max_message_size(4096)
+        .on_upgrade(move |socket| stream(socket, rx)))
+}
+
+async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<LiveFrame>) {
+    let mut started: Option<(std::sync::Arc<veil_media::VideoParams>, i64)> = None;
+    let mut seq: u32 = 0;
+    loop {
+        let frame = tokio::select! {
+            f = rx.recv() => f,
+            m = socket.recv() => match m {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => continue, // viewers have nothing to say
+            },
+        };
+        let frame = match frame {
+            Ok(f) => f,
+            Err(RecvError::Lagged(_)) => {
+                // Too slow: resume at the next keyframe.
+                started = None;
+                continue;
+            }
+            Err(RecvError::Closed) => return,
+        };
+        if let Some((p, _)) = &started {
+            if **p != *frame.params {
+                return; // parameters changed: the client reconnects with the new init
+            }
+        }
+        if started.is_none() {
+            if !frame.is_key {
+                continue;
+            }
+            let hello = serde_json::json!({"codec": frame.params.rfc6381_codec()}).to_string();
+            if socket.send(Message::Text(hello.into())).await.is_err()
+                || socket
+                    .send(Message::Binary(mp4::fmp4_init(&frame.params).into()))
+                    .await
+                    .is_err()
+            {
+                return;
+            }
+            started = Some((frame.params.clone(), frame.pts_90k.0));
+        }
+        let base = started.as_ref().map(|s| s.1).unwrap_or_default();
+        seq = seq.wrapping_add(1);
+        let frag = mp4::fmp4_fragment(
+            seq,
+            (frame.pts_90k.0 - base).max(0) as u64,
+            &[Sample {
+                size: frame.data.len() as u32,
+                duration_90k: frame.duration_90k,
+                is_key: frame.is_key,
+            }],
+            &frame.data,
+        );
+        if socket.send(Message::Binary(frag.into())).await.is_err() {
+            return;
+        }
+    }
+}

@@ -1,0 +1,73 @@
+//! Page routes: thin wrappers that render `ui` pages.
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::Extension;
+use veil_access::{Action, Resource};
+
+use crate::auth::Session;
+use crate::error::ApiError;
+use crate::{blocking, ui, AppState};
+
+/// `/` → the camera list.
+pub async fn index() -> Redirect {
+    Redirect::to("/cameras")
+}
+
+/// The login page (public).
+pub async fn login() -> Html<String> {
+    Html(ui::login_page())
+}
+
+/// The camera list with live tiles.
+pub async fn cameras(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Html<String>, ApiError> {
+    state.authorize(&s, Action::ListCameras, Resource::System)?;
+    let db = state.store.db.clone();
+    let cams = blocking(move || Ok(db.cameras()?)).await?;
+    let views: Vec<ui::CameraView> = cams
+        .into_iter()
+        .filter(|c| {
+            veil_access::decide(
+                &s.subject,
+                Action::LiveView,
+                Resource::Camera(c.id),
+                state.now(),
+            )
+            .allowed
+        })
+        .map(|c| ui::CameraView {
+            id: c.id.0,
+            name: c.name,
+        })
+        .collect();
+    Ok(Html(ui::cameras_page(&s.display_name, &views)))
+}
+
+/// The playback page of one camera.
+pub async fn playback(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Html<String>, ApiError> {
+    let cam = crate::api::camera_id(&state, &id).await?;
+    state.authorize(&s, Action::Playback, Resource::Camera(cam.id))?;
+    Ok(Html(ui::playback_page(
+        &s.display_name,
+        &ui::CameraView {
+            id: cam.id.0,
+            name: cam.name,
+        },
+    )))
+}
+
+/// Static assets (public).
+pub async fn asset(Path(name): Path<String>) -> Response {
+    match ui::asset(&name) {
+        Some((ctype, body)) => ([(header::CONTENT_TYPE, ctype)], body).into_response(),
+        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+    }
+}

@@ -1,0 +1,248 @@
+//! Server-rendered HTML pages and the embedded static assets of the web UI.
+//!
+//! Every page works under a strict Content-Security-Policy: there are no
+//! inline scripts, styles or event handlers. Scripts are ES modules served
+//! from `/static/`, and every dynamic string is HTML-escaped.
+
+use std::fmt::Write as _;
+
+/// What the UI needs to know about a camera.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CameraView {
+    pub id: i64,
+    pub name: String,
+}
+
+const CSS: &str = include_str!("../assets/veil.css");
+const COMMON_JS: &str = include_str!("../assets/common.js");
+const LOGIN_JS: &str = include_str!("../assets/login.js");
+const LIVE_JS: &str = include_str!("../assets/live.js");
+const PLAYBACK_JS: &str = include_str!("../assets/playback.js");
+
+const JS_TYPE: &str = "text/javascript; charset=utf-8";
+
+/// Returns `(content type, body)` of a static asset, or `None` if unknown.
+pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
+    match name {
+        "veil.css" => Some(("text/css; charset=utf-8", CSS)),
+        "common.js" => Some((JS_TYPE, COMMON_JS)),
+        "login.js" => Some((JS_TYPE, LOGIN_JS)),
+        "live.js" => Some((JS_TYPE, LIVE_JS)),
+        "playback.js" => Some((JS_TYPE, PLAYBACK_JS)),
+        _ => None,
+    }
+}
+
+/// Escapes text for use in HTML element content and quoted attribute values.
+pub fn escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// Wraps a body in the common document skeleton. `title` and `body` must
+/// already be escaped where needed; `script` is a static asset name.
+fn document(title: &str, script: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n\
+<html lang=\"en\">\n\
+<head>\n\
+<meta charset=\"utf-8\">\n\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+<title>{title} · Veil</title>\n\
+<link rel=\"stylesheet\" href=\"/static/veil.css\">\n\
+<script type=\"module\" src=\"/static/{script}\"></script>\n\
+</head>\n\
+<body>\n{body}</body>\n</html>\n"
+    )
+}
+
+fn header(user: &str, nav: &str) -> String {
+    format!(
+        "<header class=\"top\">\n\
+<a class=\"brand\" href=\"/cameras\">Veil</a>\n\
+<nav aria-label=\"Main\">{nav}</nav>\n\
+<div class=\"who\"><span class=\"user\" id=\"current-user\">{user}</span>\n\
+<button type=\"button\" id=\"logout-button\" class=\"secondary\">Log out</button></div>\n\
+</header>\n",
+        user = escape(user),
+    )
+}
+
+/// The login page.
+pub fn login_page() -> String {
+    let body = "<main class=\"login\">\n\
+<h1>Veil</h1>\n\
+<form id=\"login-form\" class=\"card\" novalidate>\n\
+<h2>Sign in</h2>\n\
+<label for=\"username\">Username</label>\n\
+<input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" required autofocus>\n\
+<label for=\"password\">Password</label>\n\
+<input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
+<button type=\"submit\" id=\"login-button\">Sign in</button>\n\
+<p id=\"login-error\" class=\"error\" role=\"alert\" aria-live=\"assertive\" hidden></p>\n\
+</form>\n\
+</main>\n";
+    document("Sign in", "login.js", body)
+}
+
+/// The camera overview: one live tile per camera.
+pub fn cameras_page(user: &str, cameras: &[CameraView]) -> String {
+    let mut body = header(
+        user,
+        "<a href=\"/cameras\" aria-current=\"page\">Cameras</a>",
+    );
+    body.push_str("<main>\n<h1>Cameras</h1>\n");
+    if cameras.is_empty() {
+        body.push_str("<p class=\"empty\">No cameras are available to you.</p>\n");
+    } else {
+        body.push_str("<ul class=\"grid\" id=\"camera-grid\">\n");
+        for cam in cameras {
+            let id = cam.id;
+            let name = escape(&cam.name);
+            let _ = write!(
+                body,
+                "<li class=\"tile\" id=\"camera-{id}\">\n\
+<figure>\n\
+<video class=\"live\" data-camera-id=\"{id}\" muted autoplay playsinline aria-label=\"Live view of {name}\"></video>\n\
+<figcaption><span class=\"name\">{name}</span>\n\
+<span class=\"status\" data-status-for=\"{id}\" aria-live=\"polite\">connecting…</span>\n\
+<a href=\"/cameras/{id}/playback\">Recordings</a></figcaption>\n\
+</figure>\n\
+</li>\n"
+            );
+        }
+        body.push_str("</ul>\n");
+    }
+    body.push_str("</main>\n");
+    document("Cameras", "live.js", &body)
+}
+
+/// The playback page of one camera.
+pub fn playback_page(user: &str, camera: &CameraView) -> String {
+    let id = camera.id;
+    let name = escape(&camera.name);
+    let mut body = header(user, "<a href=\"/cameras\">Cameras</a>");
+    let _ = write!(
+        body,
+        "<main id=\"playback\" data-camera-id=\"{id}\">\n\
+<h1>{name} <span class=\"sub\">recordings</span></h1>\n\
+<form id=\"range-form\" class=\"range card\" novalidate>\n\
+<div class=\"field\"><label for=\"start\">From</label>\n\
+<input id=\"start\" name=\"start\" type=\"datetime-local\" step=\"1\" required></div>\n\
+<div class=\"field\"><label for=\"end\">To</label>\n\
+<input id=\"end\" name=\"end\" type=\"datetime-local\" step=\"1\" required></div>\n\
+<button type=\"submit\" id=\"play-button\">Play</button>\n\
+<button type=\"button\" id=\"refresh-button\" class=\"secondary\">Show recordings</button>\n\
+</form>\n\
+<section aria-labelledby=\"timeline-title\">\n\
+<h2 id=\"timeline-title\">Recorded periods</h2>\n\
+<div id=\"timeline\" class=\"timeline\" role=\"list\" aria-label=\"Recorded periods in the chosen range\"></div>\n\
+<div class=\"axis\"><span id=\"axis-start\"></span><span id=\"axis-end\"></span></div>\n\
+<p id=\"timeline-status\" class=\"muted\" aria-live=\"polite\"></p>\n\
+</section>\n\
+<video id=\"playback-video\" controls playsinline preload=\"metadata\" aria-label=\"Recording of {name}\"></video>\n\
+<p id=\"playback-error\" class=\"error\" role=\"alert\" hidden></p>\n\
+</main>\n"
+    );
+    document(&format!("{name} recordings"), "playback.js", &body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_handles_markup() {
+        assert_eq!(
+            escape("<a href=\"x\">'&'</a>"),
+            "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
+        );
+        assert_eq!(escape("plain"), "plain");
+    }
+
+    #[test]
+    fn pages_escape_untrusted_names() {
+        let cam = CameraView {
+            id: 7,
+            name: "<script>alert(1)</script>".into(),
+        };
+        for page in [
+            cameras_page("<b>eve</b>", std::slice::from_ref(&cam)),
+            playback_page("<b>eve</b>", &cam),
+        ] {
+            assert!(!page.contains("<script>alert"), "{page}");
+            assert!(!page.contains("<b>eve"), "{page}");
+            assert!(page.contains("&lt;b&gt;eve&lt;/b&gt;"));
+        }
+    }
+
+    #[test]
+    fn pages_have_no_inline_script_or_style() {
+        let cam = CameraView {
+            id: 1,
+            name: "Cam".into(),
+        };
+        for page in [
+            login_page(),
+            cameras_page("u", std::slice::from_ref(&cam)),
+            playback_page("u", &cam),
+        ] {
+            assert!(!page.contains("<style"));
+            assert!(!page.contains("style="));
+            for handler in ["onclick=", "onsubmit=", "onload=", "onerror="] {
+                assert!(!page.contains(handler), "{handler}");
+            }
+            for (i, _) in page.match_indices("<script") {
+                let tag = &page[i..page[i..].find('>').unwrap() + i];
+                assert!(tag.contains("src=\"/static/"), "{tag}");
+            }
+        }
+    }
+
+    #[test]
+    fn required_ids_present() {
+        let login = login_page();
+        for id in ["username", "password", "login-button", "login-error"] {
+            assert!(login.contains(&format!("id=\"{id}\"")), "{id}");
+        }
+        let cam = CameraView {
+            id: 3,
+            name: "Yard".into(),
+        };
+        let cams = cameras_page("u", std::slice::from_ref(&cam));
+        assert!(cams.contains("class=\"live\" data-camera-id=\"3\""));
+        assert!(cams.contains("id=\"logout-button\""));
+        assert!(cams.contains("href=\"/cameras/3/playback\""));
+        let pb = playback_page("u", &cam);
+        for id in ["start", "end", "play-button", "timeline", "playback-video"] {
+            assert!(pb.contains(&format!("id=\"{id}\"")), "{id}");
+        }
+    }
+
+    #[test]
+    fn assets_resolve() {
+        for name in [
+            "veil.css",
+            "login.js",
+            "live.js",
+            "playback.js",
+            "common.js",
+        ] {
+            let (ct, body) = asset(name).expect(name);
+            assert!(!body.is_empty());
+            assert!(ct.starts_with("text/"));
+        }
+        assert!(asset("../ui.rs").is_none());
+        assert!(asset("nope.js").is_none());
+    }
+}

@@ -1,0 +1,196 @@
+//! The TOML configuration of `veil serve` (see `veil.example.toml`).
+
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+/// The whole file.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the root key, database, objects and TLS files live.
+    pub data_dir: PathBuf,
+    /// Address to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// HTTPS settings.
+    #[serde(default)]
+    pub tls: Tls,
+    /// Recording settings.
+    #[serde(default)]
+    pub recording: Recording,
+    /// Access-record settings.
+    #[serde(default)]
+    pub audit: Audit,
+    /// Cameras.
+    #[serde(default, rename = "camera")]
+    pub cameras: Vec<Camera>,
+}
+
+fn default_listen() -> String {
+    "127.0.0.1:8443".into()
+}
+
+/// HTTPS settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "mode", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Tls {
+    /// A self-signed certificate generated on first start (default).
+    SelfSigned {
+        /// Extra host names or addresses for the certificate.
+        #[serde(default)]
+        names: Vec<String>,
+    },
+    /// A certificate you provide (PEM).
+    Files {
+        /// Certificate chain.
+        cert: PathBuf,
+        /// Private key.
+        key: PathBuf,
+    },
+    /// Plain HTTP, only behind a reverse proxy that terminates TLS.
+    PlainBehindProxy,
+}
+
+impl Default for Tls {
+    fn default() -> Self {
+        Tls::SelfSigned { names: Vec::new() }
+    }
+}
+
+/// Recording settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Recording {
+    /// Target segment duration; segments are cut at the first keyframe after it.
+    #[serde(default = "default_segment_seconds")]
+    pub segment_seconds: u32,
+}
+
+fn default_segment_seconds() -> u32 {
+    10
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        Recording {
+            segment_seconds: default_segment_seconds(),
+        }
+    }
+}
+
+/// Access-record settings.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Audit {
+    /// How much of a client's address to keep: `full`, `truncated` or `none`.
+    #[serde(default)]
+    pub client_address: ClientAddress,
+}
+
+/// See [`Audit::client_address`].
+#[derive(Clone, Copy, Debug, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ClientAddress {
+    /// Whole address.
+    #[default]
+    Full,
+    /// /24 or /48.
+    Truncated,
+    /// Nothing.
+    None,
+}
+
+/// One camera.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Camera {
+    /// Unique display name.
+    pub name: String,
+    /// Where its video comes from.
+    pub source: Source,
+}
+
+/// A camera's source. RTSP cameras are added as another variant.
+#[derive(Clone, Debug, Deserialize, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum Source {
+    /// The built-in synthetic camera.
+    Synthetic {
+        /// Width in pixels (even, at most 1920).
+        #[serde(default = "default_width")]
+        width: u32,
+        /// Height in pixels (even, at most 1080).
+        #[serde(default = "default_height")]
+        height: u32,
+        /// Frames per second.
+        #[serde(default = "default_fps")]
+        fps: u32,
+        /// Encoder bitrate.
+        #[serde(default = "default_bitrate_kbps")]
+        bitrate_kbps: u32,
+    },
+}
+
+fn default_width() -> u32 {
+    640
+}
+fn default_height() -> u32 {
+    360
+}
+fn default_fps() -> u32 {
+    25
+}
+fn default_bitrate_kbps() -> u32 {
+    1000
+}
+
+impl Config {
+    /// Parses and checks a configuration file's text.
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let c: Config = toml::from_str(text)?;
+        if c.recording.segment_seconds == 0 || c.recording.segment_seconds > 600 {
+            anyhow::bail!("recording.segment_seconds must be between 1 and 600");
+        }
+        let mut names = std::collections::HashSet::new();
+        for cam in &c.cameras {
+            if cam.name.trim().is_empty() || !names.insert(cam.name.as_str()) {
+                anyhow::bail!("camera names must be non-empty and unique ({:?})", cam.name);
+            }
+        }
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses() {
+        let c = Config::parse(include_str!("../../../veil.example.toml")).unwrap();
+        assert_eq!(c.cameras.len(), 2);
+        assert_eq!(c.recording.segment_seconds, 10);
+        assert!(matches!(c.tls, Tls::SelfSigned { .. }));
+    }
+
+    #[test]
+    fn bad_config_is_explained() {
+        let e = Config::parse("data_dir = '/x'\nlisten = 5")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("listen"), "{e}");
+        let e = Config::parse("data_dir = '/x'\nbogus = 1")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("bogus"), "{e}");
+        let e = Config::parse("data_dir = '/x'\n[recording]\nsegment_seconds = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("segment_seconds"), "{e}");
+        let e = Config::parse("data_dir = '/x'\n[[camera]]\nname = 'a'\nsource = { kind = 'ftp' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("ftp") || e.contains("variant"), "{e}");
+    }
+}

@@ -1,0 +1,121 @@
+//! `veil`: the one binary. Parses the command line and configuration, wires the
+//! crates together, and runs the server, the demo or a benchmark.
+//!
+//! Only this crate reads argv, the environment and configuration files.
+
+mod bench;
+mod config;
+mod server;
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Default data directory (relative to the current directory), shared by every
+/// subcommand that works on one.
+const DEFAULT_DATA: &str = "veil-data";
+
+#[derive(Parser)]
+#[command(
+    name = "veil",
+    version,
+    about = "Veil: video management that enforces privacy (GDPR)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a demo: synthetic cameras, embedded SQLite, local storage, HTTPS UI.
+    Demo(DemoArgs),
+    /// Run the server from a TOML configuration file.
+    Serve {
+        /// The configuration file (see veil.example.toml).
+        #[arg(long)]
+        config: PathBuf,
+    },
+    /// Check a data directory: reconcile objects and rows, check the database.
+    Check {
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+    },
+    /// Benchmarks that print their figure next to a baseline measured in the same run.
+    Bench {
+        #[command(subcommand)]
+        which: bench::Bench,
+    },
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// The data directory (created on first start, resumed after).
+    #[arg(long, default_value = DEFAULT_DATA)]
+    data: PathBuf,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    listen: String,
+    /// Number of synthetic cameras.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=64))]
+    cameras: u32,
+    /// Target segment duration in seconds.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=600))]
+    segment_seconds: u32,
+    /// Synthetic picture width.
+    #[arg(long, default_value_t = 640)]
+    width: u32,
+    /// Synthetic picture height.
+    #[arg(long, default_value_t = 360)]
+    height: u32,
+}
+
+fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VEIL_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    init_logging();
+    let rt = tokio::runtime::Runtime::new()?;
+    match cli.command {
+        Command::Demo(a) => {
+            let cfg = config::Config {
+                data_dir: a.data,
+                listen: a.listen,
+                tls: config::Tls::default(),
+                recording: config::Recording {
+                    segment_seconds: a.segment_seconds,
+                },
+                audit: config::Audit::default(),
+                cameras: (1..=a.cameras)
+                    .map(|i| config::Camera {
+                        name: format!("Synthetic {i}"),
+                        source: config::Source::Synthetic {
+                            width: a.width,
+                            height: a.height,
+                            fps: 25,
+                            bitrate_kbps: 1000,
+                        },
+                    })
+                    .collect(),
+            };
+            rt.block_on(server::run(cfg))
+        }
+        Command::Serve { config } => {
+            let text = std::fs::read_to_string(&config)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
+            let cfg = config::Config::parse(&text)
+                .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", config.display()))?;
+            rt.block_on(server::run(cfg))
+        }
+        Command::Check { data } => rt.block_on(server::check(&data)),
+        Command::Bench { which } => rt.block_on(bench::run(which)),
+    }
+}

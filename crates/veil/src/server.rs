@@ -1,0 +1,158 @@
+//! Wiring: opens the store, recovers, bootstraps the first account, starts the
+//! recorders and the HTTPS server.
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use veil_audit::{AccessRecord, ClientAddressPolicy};
+use veil_base::{SharedClock, SystemClock, TIME_UNITS_PER_SEC};
+use veil_media::synthetic::SyntheticConfig;
+use veil_store::recorder::{self, LiveHub, SyntheticRecording};
+use veil_store::{DataDir, Store};
+use veil_web::{AppState, SessionPolicy, Transport};
+
+use crate::config::{self, Config};
+
+/// Name of the account created on first start.
+const FIRST_ACCOUNT: &str = "demo-administrator";
+
+/// Runs the server until the process is stopped.
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let store = Store::open_dir(&cfg.data_dir, clock.clone())
+        .with_context(|| format!("cannot open data directory {}", cfg.data_dir.display()))?;
+    let report = store.recover().await.context("recovery failed")?;
+    tracing::info!(?report, "recovery done");
+
+    // The first account: a random strong password, shown once.
+    let db = store.db.clone();
+    let now = clock.now();
+    let (user, password) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        if let Some(u) = db.first_user()? {
+            return Ok((u.name.unwrap_or_default(), None));
+        }
+        let password = veil_access::password::generate();
+        let pseudonym = format!("u-{:016x}", rand::random::<u64>());
+        db.insert_user(
+            &pseudonym,
+            FIRST_ACCOUNT,
+            &veil_access::password::hash(&password),
+            veil_access::ADMINISTRATOR,
+            now,
+        )?;
+        Ok((FIRST_ACCOUNT.to_owned(), Some(password)))
+    })
+    .await??;
+
+    let live = LiveHub::default();
+    let segment_90k = i64::from(cfg.recording.segment_seconds) * TIME_UNITS_PER_SEC;
+    for (i, cam) in cfg.cameras.iter().enumerate() {
+        let source = serde_json::to_string(&cam.source)?;
+        let kind = match cam.source {
+            config::Source::Synthetic { .. } => "synthetic",
+        };
+        let id = store
+            .db
+            .upsert_camera(&cam.name, kind, &source, clock.now())?;
+        match cam.source {
+            config::Source::Synthetic {
+                width,
+                height,
+                fps,
+                bitrate_kbps,
+            } => {
+                recorder::spawn_synthetic(
+                    store.clone(),
+                    live.clone(),
+                    SyntheticRecording {
+                        camera: id,
+                        config: SyntheticConfig {
+                            width,
+                            height,
+                            fps,
+                            gop_frames: fps * 2,
+                            bitrate_bps: bitrate_kbps.saturating_mul(1000),
+                            seed: i as u32,
+                        },
+                        segment_90k,
+                    },
+                )
+                .with_context(|| format!("camera {:?}", cam.name))?;
+            }
+        }
+    }
+
+    let listener = std::net::TcpListener::bind(&cfg.listen)
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let (transport, scheme) = match &cfg.tls {
+        config::Tls::SelfSigned { names } => {
+            let d = DataDir {
+                root: cfg.data_dir.clone(),
+            };
+            let (cert, key) = veil_web::tls::ensure_self_signed(&d.tls_dir(), names)?;
+            (Transport::Tls { cert, key }, "https")
+        }
+        config::Tls::Files { cert, key } => (
+            Transport::Tls {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            "https",
+        ),
+        config::Tls::PlainBehindProxy => (Transport::PlainBehindProxy, "http"),
+    };
+    let audit = AccessRecord::new(
+        store.db.clone(),
+        clock.clone(),
+        match cfg.audit.client_address {
+            config::ClientAddress::Full => ClientAddressPolicy::Full,
+            config::ClientAddress::Truncated => ClientAddressPolicy::Truncated,
+            config::ClientAddress::None => ClientAddressPolicy::None,
+        },
+    );
+    let state = AppState {
+        store,
+        live,
+        audit,
+        clock,
+        sessions: SessionPolicy::default(),
+    };
+    // The one line a person needs; the password appears only on first start.
+    let mut line = format!("login: {scheme}://{addr}/ user: {user}");
+    if let Some(p) = password {
+        line.push_str(&format!(" password: {p}"));
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{line}")?;
+        out.flush()?;
+    }
+    veil_web::serve(listener, transport, veil_web::router(state))
+        .await
+        .context("server failed")
+}
+
+/// `veil check`: recovery plus the database's own integrity check.
+pub async fn check(data: &Path) -> anyhow::Result<()> {
+    if !data.join("veil.db").exists() {
+        anyhow::bail!(
+            "{} is not a Veil data directory (no veil.db)",
+            data.display()
+        );
+    }
+    let store = Store::open_dir(data, Arc::new(SystemClock))?;
+    let report = store.recover().await?;
+    let integrity = store.db.integrity_check()?;
+    println!(
+        "integrity: {integrity}\norphan objects deleted: {}\npartial writes deleted: {}\nrows marked missing: {}",
+        report.orphan_objects_deleted, report.partial_writes_deleted, report.rows_marked_missing
+    );
+    if integrity != "ok" {
+        anyhow::bail!("database integrity check failed");
+    }
+    Ok(())
+}

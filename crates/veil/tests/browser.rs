@@ -1,0 +1,498 @@
+//! End-to-end test of the web UI in headless Chromium, driven through
+//! chromedriver with the W3C WebDriver protocol: login, live view, playback.
+//!
+//! Requires Debian's `chromium` and `chromium-driver` packages; the test
+//! fails (it does not skip) when they are missing.
+
+mod common;
+
+use std::io::Write as _;
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::Demo;
+use serde_json::{json, Value};
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+/// The W3C element reference key.
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+type Res<T> = Result<T, String>;
+
+/// A chromedriver process; killed (with its browser session) on drop.
+struct Driver {
+    child: Child,
+    port: u16,
+    session: Option<String>,
+    http: reqwest::Client,
+    profile: tempfile::TempDir,
+}
+
+impl Driver {
+    async fn start() -> Driver {
+        for bin in [CHROMEDRIVER, CHROMIUM] {
+            assert!(
+                Path::new(bin).exists(),
+                "{bin} is missing: install it with `apt-get install -y chromium chromium-driver`"
+            );
+        }
+        let port = common::free_port();
+        let child = Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn chromedriver");
+        let profile = tempfile::tempdir().expect("tempdir for the browser profile");
+        let mut driver = Driver {
+            child,
+            port,
+            session: None,
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(90))
+                .build()
+                .expect("reqwest client"),
+            profile: profile,
+        };
+
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = driver
+                .http
+                .get(driver.endpoint("/status"))
+                .send()
+                .await
+                .ok()
+                .map(|r| r.status().is_success())
+                .unwrap_or(false);
+            if ready {
+                break;
+            }
+            if let Ok(Some(status)) = driver.child.try_wait() {
+                panic!("chromedriver exited with {status}");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "chromedriver did not become ready"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        let profile_arg = format!("--user-data-dir={}", driver.profile.path().display());
+        let caps = json!({
+            "capabilities": {
+                "alwaysMatch": {
+                    "browserName": "chrome",
+                    "acceptInsecureCerts": true,
+                    "goog:loggingPrefs": { "browser": "ALL" },
+                    "goog:chromeOptions": {
+                        "binary": CHROMIUM,
+                        "args": [
+                            "--headless=new",
+                            "--no-sandbox",
+                            "--disable-gpu",
+                            "--disable-dev-shm-usage",
+                            "--ignore-certificate-errors",
+                            "--disable-background-networking",
+                            "--disable-component-update",
+                            "--disable-sync",
+                            "--no-first-run",
+                            "--autoplay-policy=no-user-gesture-required",
+                            "--window-size=1280,900",
+                            profile_arg,
+                        ],
+                    },
+                }
+            }
+        });
+        let value = driver
+            .call(reqwest::Method::POST, "/session", Some(caps))
+            .await
+            .expect("create a WebDriver session");
+        let id = value["sessionId"]
+            .as_str()
+            .expect("sessionId in the new session reply")
+            .to_string();
+        driver.session = Some(id);
+        driver
+    }
+
+    fn endpoint(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    fn session_path(&self, rest: &str) -> String {
+        format!(
+            "/session/{}{}",
+            self.session.as_deref().expect("session"),
+            rest
+        )
+    }
+
+    /// Sends one WebDriver command and returns its `value`.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Res<Value> {
+        let mut req = self.http.request(method.clone(), self.endpoint(path));
+        if let Some(body) = body {
+            req = req.json(&body);
+        } else if method == reqwest::Method::POST {
+            req = req.json(&json!({}));
+        }
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| format!("{method} {path}: {e}"))?;
+        let status = resp.status();
+        let body: Value = resp
+            .json()
+            .await
+            .map_err(|e| format!("{method} {path}: bad JSON: {e}"))?;
+        if !status.is_success() {
+            return Err(format!("{method} {path}: {status}: {body}"));
+        }
+        Ok(body.get("value").cloned().unwrap_or(Value::Null))
+    }
+
+    async fn goto(&self, url: &str) -> Res<()> {
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path("/url"),
+            Some(json!({ "url": url })),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn current_url(&self) -> Res<String> {
+        let v = self
+            .call(reqwest::Method::GET, &self.session_path("/url"), None)
+            .await?;
+        Ok(v.as_str().unwrap_or_default().to_string())
+    }
+
+    async fn find(&self, css: &str) -> Res<String> {
+        let v = self
+            .call(
+                reqwest::Method::POST,
+                &self.session_path("/element"),
+                Some(json!({ "using": "css selector", "value": css })),
+            )
+            .await
+            .map_err(|e| format!("find {css:?}: {e}"))?;
+        v[ELEMENT_KEY]
+            .as_str()
+            .map(str::to_string)
+            .ok_or_else(|| format!("find {css:?}: no element reference in {v}"))
+    }
+
+    async fn send_keys(&self, element: &str, text: &str) -> Res<()> {
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path(&format!("/element/{element}/value")),
+            Some(json!({ "text": text })),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn click(&self, element: &str) -> Res<()> {
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path(&format!("/element/{element}/click")),
+            None,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn exec(&self, script: &str, args: Value) -> Res<Value> {
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path("/execute/sync"),
+            Some(json!({ "script": script, "args": args })),
+        )
+        .await
+    }
+
+    /// The browser console log (chromedriver extension), best effort.
+    async fn console_log(&self) -> String {
+        match self
+            .call(
+                reqwest::Method::POST,
+                &self.session_path("/se/log"),
+                Some(json!({ "type": "browser" })),
+            )
+            .await
+        {
+            Ok(Value::Array(entries)) => entries
+                .iter()
+                .map(|e| {
+                    format!(
+                        "[{}] {}",
+                        e["level"].as_str().unwrap_or("?"),
+                        e["message"].as_str().unwrap_or("")
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\n"),
+            Ok(other) => other.to_string(),
+            Err(e) => format!("(no console log: {e})"),
+        }
+    }
+
+    /// Saves a PNG screenshot; returns its path.
+    async fn screenshot(&self) -> Res<PathBuf> {
+        let v = self
+            .call(
+                reqwest::Method::GET,
+                &self.session_path("/screenshot"),
+                None,
+            )
+            .await?;
+        let png = base64_decode(v.as_str().ok_or("screenshot is not a string")?)?;
+        let path =
+            std::env::temp_dir().join(format!("veil-browser-test-{}.png", std::process::id()));
+        std::fs::write(&path, png).map_err(|e| e.to_string())?;
+        Ok(path)
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        // End the session so chromedriver closes the browser, then kill it.
+        if let Some(session) = self.session.take() {
+            if let Ok(mut stream) = TcpStream::connect(("127.0.0.1", self.port)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                let request = format!(
+                    "DELETE /session/{session} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+                     Content-Length: 0\r\nConnection: close\r\n\r\n",
+                    self.port
+                );
+                if stream.write_all(request.as_bytes()).is_ok() {
+                    let mut sink = Vec::new();
+                    let _ = std::io::Read::read_to_end(&mut stream, &mut sink);
+                }
+            }
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Decodes standard base64 (as used by the WebDriver screenshot command).
+fn base64_decode(text: &str) -> Res<Vec<u8>> {
+    fn value(c: u8) -> Option<u32> {
+        match c {
+            b'A'..=b'Z' => Some(u32::from(c - b'A')),
+            b'a'..=b'z' => Some(u32::from(c - b'a') + 26),
+            b'0'..=b'9' => Some(u32::from(c - b'0') + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        }
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc = 0u32;
+    let mut bits = 0;
+    for &c in text.as_bytes() {
+        if c == b'=' || c.is_ascii_whitespace() {
+            continue;
+        }
+        let v = value(c).ok_or_else(|| format!("bad base64 byte {c}"))?;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Polls `script` (which returns JSON) until `done` accepts it.
+async fn wait_for(
+    driver: &Driver,
+    what: &str,
+    timeout: Duration,
+    script: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Res<Value> {
+    let deadline = Instant::now() + timeout;
+    let mut last = Value::Null;
+    while Instant::now() < deadline {
+        match driver.exec(script, json!([])).await {
+            Ok(v) if done(&v) => return Ok(v),
+            Ok(v) => last = v,
+            Err(e) => last = Value::String(e),
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(format!(
+        "timed out after {timeout:?} waiting for {what}; last: {last}"
+    ))
+}
+
+const LIVE_STATE: &str = "const v = document.querySelector('video.live[data-camera-id]'); \
+    if (!v) return null; \
+    return { t: v.currentTime, state: v.dataset.state || '', ready: v.readyState, \
+      error: v.error ? v.error.code + ' ' + v.error.message : null, \
+      buffered: v.buffered.length ? [v.buffered.start(0), v.buffered.end(v.buffered.length - 1)] : [] };";
+
+const PLAYBACK_STATE: &str = "const v = document.getElementById('playback-video'); \
+    return { t: v.currentTime, src: v.src, ready: v.readyState, paused: v.paused, \
+      error: v.error ? v.error.code + ' ' + v.error.message : null, \
+      message: document.getElementById('playback-error').textContent, \
+      timeline: document.getElementById('timeline-status').textContent, \
+      runs: document.querySelectorAll('#timeline .run').length };";
+
+async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
+    // Login.
+    driver.goto(&demo.at("login")).await?;
+    let password = demo
+        .password
+        .clone()
+        .ok_or("the demo printed no password on first start")?;
+    let user = driver.find("#username").await?;
+    driver.send_keys(&user, &demo.user).await?;
+    let pass = driver.find("#password").await?;
+    driver.send_keys(&pass, &password).await?;
+    let button = driver.find("#login-button").await?;
+    driver.click(&button).await?;
+
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = driver.current_url().await?;
+        if url.trim_end_matches('/').ends_with("/cameras") {
+            break;
+        }
+        if Instant::now() > deadline {
+            let error = driver
+                .exec(
+                    "return document.getElementById('login-error')?.textContent ?? null;",
+                    json!([]),
+                )
+                .await
+                .unwrap_or(Value::Null);
+            return Err(format!(
+                "login did not reach /cameras; at {url}, login error: {error}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    driver.find("video.live[data-camera-id]").await?;
+    driver.find("#logout-button").await?;
+    let camera_id = driver
+        .exec(
+            "return document.querySelector('video.live[data-camera-id]').dataset.cameraId;",
+            json!([]),
+        )
+        .await?;
+    let camera_id = camera_id
+        .as_str()
+        .ok_or("data-camera-id is not a string")?
+        .to_string();
+
+    // Live view: playing and advancing.
+    let first = wait_for(
+        driver,
+        "the live video to start playing",
+        Duration::from_secs(20),
+        LIVE_STATE,
+        |v| v["t"].as_f64().unwrap_or(0.0) > 0.0,
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let second = driver.exec(LIVE_STATE, json!([])).await?;
+    let (t1, t2) = (
+        first["t"].as_f64().unwrap_or(0.0),
+        second["t"].as_f64().unwrap_or(0.0),
+    );
+    if t2 <= t1 {
+        return Err(format!(
+            "live video is not advancing: {first} then, 1 s later, {second}"
+        ));
+    }
+    // Latency check (informational): how far playback is behind the buffer.
+    eprintln!("live: {first} -> {second}");
+
+    // Playback of what was recorded since the demo started.
+    let recorded = started.elapsed();
+    if recorded < Duration::from_secs(6) {
+        tokio::time::sleep(Duration::from_secs(6) - recorded).await;
+    }
+    driver
+        .goto(&demo.at(&format!("cameras/{camera_id}/playback")))
+        .await?;
+    for id in [
+        "#start",
+        "#end",
+        "#play-button",
+        "#timeline",
+        "#playback-video",
+    ] {
+        driver.find(id).await?;
+    }
+    driver
+        .exec(
+            "const pad = (n) => String(n).padStart(2, '0'); \
+             const fmt = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` + \
+               `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; \
+             const now = new Date(); \
+             document.getElementById('start').value = fmt(new Date(now.getTime() - 3 * 60 * 1000)); \
+             document.getElementById('end').value = fmt(now); \
+             return null;",
+            json!([]),
+        )
+        .await?;
+    let play = driver.find("#play-button").await?;
+    driver.click(&play).await?;
+    let state = wait_for(
+        driver,
+        "the recording to play past 0.5 s",
+        Duration::from_secs(20),
+        PLAYBACK_STATE,
+        |v| v["t"].as_f64().unwrap_or(0.0) > 0.5,
+    )
+    .await?;
+    eprintln!("playback: {state}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_live_and_playback_in_chromium() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let demo = Demo::start(data.path(), 1, &["--segment-seconds", "2"]);
+    let driver = Driver::start().await;
+
+    if let Err(error) = scenario(&driver, &demo, started).await {
+        let url = driver.current_url().await.unwrap_or_default();
+        let page_state = driver
+            .exec(
+                "return { live: Array.from(document.querySelectorAll('video')).map((v) => ({ \
+                   id: v.id, camera: v.dataset.cameraId, t: v.currentTime, state: v.dataset.state, \
+                   ready: v.readyState, error: v.error && v.error.code })), \
+                   errors: Array.from(document.querySelectorAll('.error')).map((e) => e.textContent) };",
+                json!([]),
+            )
+            .await
+            .unwrap_or(Value::Null);
+        let console = driver.console_log().await;
+        let screenshot = match driver.screenshot().await {
+            Ok(path) => path.display().to_string(),
+            Err(e) => format!("(no screenshot: {e})"),
+        };
+        panic!(
+            "browser test failed: {error}\n\
+             page: {url}\nstate: {page_state}\nscreenshot: {screenshot}\n\
+             --- browser console ---\n{console}\n\
+             --- veil demo output ---\n{}",
+            demo.output()
+        );
+    }
+    drop(driver);
+}

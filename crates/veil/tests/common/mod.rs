@@ -1,0 +1,219 @@
+//! Helpers shared by the integration tests of the `veil` binary.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// How long to wait for the demo server to print its login line.
+const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
+/// Keep at most this many bytes of the child's output for diagnostics.
+const MAX_LOG: usize = 256 * 1024;
+
+/// A running `veil demo` child process.
+pub struct Demo {
+    pub child: Child,
+    /// Base URL, e.g. `https://127.0.0.1:PORT/`.
+    pub url: String,
+    pub user: String,
+    /// Printed only on the first start of a data directory.
+    pub password: Option<String>,
+    pub data_dir: PathBuf,
+    log: Arc<Mutex<String>>,
+}
+
+/// Returns a TCP port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    listener.local_addr().expect("local_addr").port()
+}
+
+fn append_log(log: &Mutex<String>, line: &str) {
+    let mut log = log.lock().unwrap_or_else(|e| e.into_inner());
+    if log.len() > MAX_LOG {
+        let cut = log.len() - MAX_LOG / 2;
+        let cut = (cut..log.len())
+            .find(|&i| log.is_char_boundary(i))
+            .unwrap_or(0);
+        log.drain(..cut);
+    }
+    log.push_str(line);
+    log.push('\n');
+}
+
+/// Parses `login: <url> user: <name>[ password: <password>]`.
+fn parse_login_line(line: &str) -> Option<(String, String, Option<String>)> {
+    let rest = line.trim().strip_prefix("login: ")?;
+    let (url, rest) = rest.split_once(" user: ")?;
+    let (user, password) = match rest.split_once(" password: ") {
+        Some((user, password)) => (user, Some(password.to_string())),
+        None => (rest, None),
+    };
+    if url.is_empty() || user.is_empty() {
+        return None;
+    }
+    Some((url.to_string(), user.to_string(), password))
+}
+
+impl Demo {
+    /// Starts `veil demo` on a free port and waits for its login line.
+    pub fn start(data_dir: &Path, cameras: u32, extra_args: &[&str]) -> Demo {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
+            .arg("demo")
+            .arg("--data")
+            .arg(data_dir)
+            .arg("--listen")
+            .arg(&listen)
+            .arg("--cameras")
+            .arg(cameras.to_string())
+            .args(extra_args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn veil demo");
+
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel::<String>();
+        let stdout = child.stdout.take().expect("stdout");
+        let stdout_log = Arc::clone(&log);
+        thread::spawn(move || {
+            // Keep draining so the child never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                append_log(&stdout_log, &line);
+                let _ = tx.send(line);
+            }
+        });
+        let stderr = child.stderr.take().expect("stderr");
+        let stderr_log = Arc::clone(&log);
+        thread::spawn(move || {
+            let mut reader = BufReader::new(stderr);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = String::from_utf8_lossy(&buf);
+                        append_log(&stderr_log, line.trim_end());
+                    }
+                }
+            }
+        });
+
+        let deadline = Instant::now() + STARTUP_TIMEOUT;
+        let mut demo = Demo {
+            child,
+            url: String::new(),
+            user: String::new(),
+            password: None,
+            data_dir: data_dir.to_path_buf(),
+            log,
+        };
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                demo.kill();
+                panic!(
+                    "veil demo printed no login line within {STARTUP_TIMEOUT:?}; output:\n{}",
+                    demo.output()
+                );
+            }
+            match rx.recv_timeout(left.min(Duration::from_millis(200))) {
+                Ok(line) => {
+                    if let Some((url, user, password)) = parse_login_line(&line) {
+                        demo.url = if url.ends_with('/') {
+                            url
+                        } else {
+                            format!("{url}/")
+                        };
+                        demo.user = user;
+                        demo.password = password;
+                        return demo;
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Ok(Some(status)) = demo.child.try_wait() {
+                        // Give the reader threads a moment to collect output.
+                        thread::sleep(Duration::from_millis(200));
+                        panic!(
+                            "veil demo exited with {status} before printing a login line; output:\n{}",
+                            demo.output()
+                        );
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    let status = demo.child.wait().ok();
+                    thread::sleep(Duration::from_millis(200));
+                    panic!(
+                        "veil demo closed stdout (status {status:?}) before printing a login line; output:\n{}",
+                        demo.output()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Everything the child printed so far (stdout and stderr, interleaved).
+    pub fn output(&self) -> String {
+        self.log.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    /// `url` joined with a path relative to the root (no leading slash needed).
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path.trim_start_matches('/'))
+    }
+
+    /// Kills the child (SIGKILL) and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// An HTTP client that accepts the demo's self-signed certificate and keeps
+/// cookies.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .cookie_store(true)
+        .timeout(Duration::from_secs(60))
+        .build()
+        .expect("build reqwest client")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_login_line;
+
+    #[test]
+    fn parses_login_lines() {
+        assert_eq!(
+            parse_login_line("login: https://127.0.0.1:1234/ user: admin password: s3cret"),
+            Some((
+                "https://127.0.0.1:1234/".into(),
+                "admin".into(),
+                Some("s3cret".into())
+            ))
+        );
+        assert_eq!(
+            parse_login_line("login: https://127.0.0.1:1234/ user: admin"),
+            Some(("https://127.0.0.1:1234/".into(), "admin".into(), None))
+        );
+        assert_eq!(parse_login_line("listening on 127.0.0.1"), None);
+    }
+}
