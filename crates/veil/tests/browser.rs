@@ -56,7 +56,7 @@ impl Driver {
                 .timeout(Duration::from_secs(90))
                 .build()
                 .expect("reqwest client"),
-            profile: profile,
+            profile,
         };
 
         let deadline = Instant::now() + Duration::from_secs(30);
