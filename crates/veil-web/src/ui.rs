@@ -60,6 +60,7 @@ fn document(title: &str, script: &str, body: &str) -> String {
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
 <title>{title} · Veil</title>\n\
 <link rel=\"stylesheet\" href=\"/static/veil.css\">\n\
+<link rel=\"icon\" href=\"data:,\">\n\
 <script type=\"module\" src=\"/static/{script}\"></script>\n\
 </head>\n\
 <body>\n{body}</body>\n</html>\n"

@@ -356,11 +356,26 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
         .password
         .clone()
         .ok_or("the demo printed no password on first start")?;
+    // A wrong password shows an error and stays on the login page.
     let user = driver.find("#username").await?;
     driver.send_keys(&user, &demo.user).await?;
     let pass = driver.find("#password").await?;
-    driver.send_keys(&pass, &password).await?;
+    driver
+        .send_keys(&pass, "definitely-not-the-password")
+        .await?;
     let button = driver.find("#login-button").await?;
+    driver.click(&button).await?;
+    wait_for(
+        driver,
+        "the login error to show",
+        Duration::from_secs(10),
+        "const e = document.getElementById('login-error'); \
+         return e && !e.hidden ? e.textContent : '';",
+        |v| !v.as_str().unwrap_or_default().is_empty(),
+    )
+    .await?;
+    // The script clears the password field after a failure.
+    driver.send_keys(&pass, &password).await?;
     driver.click(&button).await?;
 
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -459,6 +474,32 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     )
     .await?;
     eprintln!("playback: {state}");
+
+    // Nothing on the pages may violate the Content-Security-Policy.
+    let console = driver.console_log().await;
+    eprintln!("browser console:\n{console}");
+    if console.contains("Content Security Policy") {
+        return Err(format!("CSP violation in the console:\n{console}"));
+    }
+
+    // Logout (a CSRF-protected DELETE) returns to the login page, and the
+    // session is gone: /cameras redirects to /login again.
+    let logout = driver.find("#logout-button").await?;
+    driver.click(&logout).await?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !driver.current_url().await?.contains("/login") {
+        if Instant::now() > deadline {
+            return Err("logout did not return to /login".into());
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    driver.goto(&demo.at("cameras")).await?;
+    let url = driver.current_url().await?;
+    if !url.contains("/login") {
+        return Err(format!(
+            "after logout /cameras did not redirect to /login: {url}"
+        ));
+    }
     Ok(())
 }
 
