@@ -1,9 +1,9 @@
 //! The metadata repository: every SQL statement Veil runs lives in this module.
 //!
 //! SQLite is the embedded default (WAL, `synchronous=FULL`, `secure_delete=ON`).
-//! The SQL is kept to the subset PostgreSQL also accepts (plain types, `?`-style
-//! parameters mapped in one place), so a PostgreSQL implementation of the same
-//! methods can sit beside this one. Schema changes are numbered migrations applied
+//! Callers see only `Db`'s methods, never SQL, so a PostgreSQL implementation of
+//! the same methods can sit beside this one later; the SQL itself is SQLite's
+//! dialect (numbered `?N` parameters, `AUTOINCREMENT`, triggers with `RAISE`). Schema changes are numbered migrations applied
 //! in order inside a transaction; the applied version is kept in `user_version`.
 
 use std::path::Path;
@@ -351,7 +351,26 @@ impl Db {
     pub fn destroy_bucket_key(&self, id: i64) -> Result<(), Error> {
         self.with(|c| {
             c.execute("DELETE FROM bucket_key WHERE id = ?1", [id])?;
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            // The checkpoint copies the overwritten page into the main file and
+            // empties the log; "busy" means a reader kept it from finishing.
+            for _ in 0..50 {
+                let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+                if busy == 0 {
+                    return Ok(true);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(false)
+        })
+        .and_then(|done| {
+            if done {
+                Ok(())
+            } else {
+                Err(Error::Database(
+                    "the key was deleted but the write-ahead log could not be truncated; retry"
+                        .into(),
+                ))
+            }
         })
     }
 
@@ -400,26 +419,36 @@ impl Db {
                         wrapped_key, sealed_index
                  FROM segment
                  WHERE camera_id = ?1 AND rendition = ?2 AND state = 'ok'
-                   AND start_90k < ?4 AND start_90k + duration_90k > ?3
+                   AND start_90k < ?4 AND start_90k > ?3 - ?5
+                   AND start_90k + duration_90k > ?3
                  ORDER BY start_90k",
             )?;
-            let rows = st.query_map(params![camera.0, rendition, start.0, end.0], |r| {
-                Ok(SegmentRow {
-                    id: SegmentId(r.get(0)?),
-                    camera_id: CameraId(r.get(1)?),
-                    rendition: r.get(2)?,
-                    run_start_90k: Time90k(r.get(3)?),
-                    start_90k: Time90k(r.get(4)?),
-                    duration_90k: r.get(5)?,
-                    frames: r.get(6)?,
-                    media_bytes: r.get::<_, i64>(7)? as u64,
-                    object_key: r.get(8)?,
-                    object_bytes: r.get::<_, i64>(9)? as u64,
-                    bucket_key_id: r.get(10)?,
-                    wrapped_key: r.get(11)?,
-                    sealed_index: r.get(12)?,
-                })
-            })?;
+            let rows = st.query_map(
+                params![
+                    camera.0,
+                    rendition,
+                    start.0,
+                    end.0,
+                    crate::segment::MAX_SEGMENT_90K
+                ],
+                |r| {
+                    Ok(SegmentRow {
+                        id: SegmentId(r.get(0)?),
+                        camera_id: CameraId(r.get(1)?),
+                        rendition: r.get(2)?,
+                        run_start_90k: Time90k(r.get(3)?),
+                        start_90k: Time90k(r.get(4)?),
+                        duration_90k: r.get(5)?,
+                        frames: r.get(6)?,
+                        media_bytes: r.get::<_, i64>(7)? as u64,
+                        object_key: r.get(8)?,
+                        object_bytes: r.get::<_, i64>(9)? as u64,
+                        bucket_key_id: r.get(10)?,
+                        wrapped_key: r.get(11)?,
+                        sealed_index: r.get(12)?,
+                    })
+                },
+            )?;
             rows.collect()
         })
     }

@@ -104,6 +104,8 @@ pub struct Store {
     objects: Arc<dyn ObjectStore>,
     keys: Keyring,
     clock: SharedClock,
+    /// Held for the store's lifetime: one process per data directory.
+    _lock: Option<Arc<std::fs::File>>,
 }
 
 /// File names inside a data directory.
@@ -124,6 +126,10 @@ impl DataDir {
     /// The local object store.
     pub fn objects(&self) -> PathBuf {
         self.root.join("objects")
+    }
+    /// Locked while a process uses the directory.
+    pub fn lock_file(&self) -> PathBuf {
+        self.root.join("veil.lock")
     }
     /// TLS certificate and key.
     pub fn tls_dir(&self) -> PathBuf {
@@ -146,10 +152,25 @@ impl Store {
         let d = DataDir {
             root: dir.to_path_buf(),
         };
+        // One process at a time: recovery deletes objects that have no row yet,
+        // which would destroy a running recorder's in-flight segments.
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(d.lock_file())?;
+        if lock.try_lock().is_err() {
+            return Err(Error::Invalid(format!(
+                "the data directory {} is in use by another Veil process",
+                dir.display()
+            )));
+        }
         let root = keys::load_or_create_root_key(&d.root_key())?;
         let db = Db::open(&d.database())?;
         let objects = Arc::new(LocalDir::open(&d.objects())?);
-        Ok(Store::new(db, objects, root, clock))
+        let mut store = Store::new(db, objects, root, clock);
+        store._lock = Some(Arc::new(lock));
+        Ok(store)
     }
 
     /// Assembles a store from its parts.
@@ -165,6 +186,7 @@ impl Store {
             objects,
             keys,
             clock,
+            _lock: None,
         }
     }
 
@@ -189,6 +211,11 @@ impl Store {
         if index.media_bytes() != s.media.len() as u64 {
             return Err(Error::Invalid(
                 "segment media length differs from its sample sizes".into(),
+            ));
+        }
+        if index.duration_90k() > segment::MAX_SEGMENT_90K {
+            return Err(Error::Invalid(
+                "a segment may last at most 15 minutes".into(),
             ));
         }
         if index.samples.first().map(|x| x.is_key) != Some(true) {

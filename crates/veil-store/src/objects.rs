@@ -113,8 +113,15 @@ fn list_dir(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Error>
         if entry.file_type()?.is_dir() {
             list_dir(root, &path, out)?;
         } else if let Ok(rel) = path.strip_prefix(root) {
-            if let Some(s) = rel.to_str() {
-                out.push(s.replace(std::path::MAIN_SEPARATOR, "/"));
+            match rel
+                .to_str()
+                .map(|s| s.replace(std::path::MAIN_SEPARATOR, "/"))
+            {
+                Some(key) if validate_key(key.trim_end_matches(TEMP_SUFFIX)).is_ok() => {
+                    out.push(key)
+                }
+                // Not something Veil wrote: left alone, never served.
+                _ => tracing::warn!("ignoring a foreign file in the object directory"),
             }
         }
     }

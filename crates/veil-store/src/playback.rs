@@ -184,12 +184,9 @@ mod tests {
     }
 
     /// (first frame time, duration, per-part (from, to) media ranges)
-    fn check(
-        segs: &[Arc<Segment>],
-        start: i64,
-        end: i64,
-        expected: Option<(i64, i64, Vec<(u64, u64)>)>,
-    ) {
+    type Expected = Option<(i64, i64, Vec<(u64, u64)>)>;
+
+    fn check(segs: &[Arc<Segment>], start: i64, end: i64, expected: Expected) {
         let got = plan(segs, Time90k(start), Time90k(end)).map(|p| {
             let mut off = p.header.len() as u64;
             for part in &p.parts {

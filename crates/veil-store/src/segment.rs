@@ -152,6 +152,10 @@ pub fn bucket_key_aad(camera: CameraId, rendition: &str, bucket_start: Time90k) 
     scope(b"veil/bucket-key/v1", camera, rendition, bucket_start)
 }
 
+/// The longest segment the store accepts (a camera whose keyframes are further
+/// apart than this cannot be recorded). Bounds time-range queries.
+pub const MAX_SEGMENT_90K: i64 = 15 * 60 * veil_base::TIME_UNITS_PER_SEC;
+
 /// Length of one key-encryption bucket: one hour.
 pub const BUCKET_90K: i64 = 3600 * veil_base::TIME_UNITS_PER_SEC;
 

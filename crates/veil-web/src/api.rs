@@ -185,14 +185,19 @@ struct CameraJson {
     codec: Option<String>,
 }
 
-/// Parses a camera id from the path and checks that the camera exists.
-pub(crate) async fn camera_id(
+/// Parses a camera id from the path, authorises `action` on it, then checks
+/// that the camera exists (in that order, so a caller without the permission
+/// cannot tell which ids exist).
+pub(crate) async fn authorized_camera(
     state: &AppState,
+    s: &Session,
+    action: Action,
     raw: &str,
 ) -> Result<veil_store::db::CameraRow, ApiError> {
     let id: i64 = raw
         .parse()
         .map_err(|_| ApiError::not_found(format!("no camera {raw:?}")))?;
+    state.authorize(s, action, Resource::Camera(CameraId(id)))?;
     let db = state.store.db.clone();
     let cams = blocking(move || Ok(db.cameras()?)).await?;
     cams.into_iter()
@@ -210,14 +215,7 @@ pub async fn cameras(
     let cams = blocking(move || Ok(db.cameras()?)).await?;
     let mut out = Vec::new();
     for c in cams {
-        if !veil_access::decide(
-            &s.subject,
-            Action::ListCameras,
-            Resource::Camera(c.id),
-            state.now(),
-        )
-        .allowed
-        {
+        if !state.allowed(&s, Action::ListCameras, Resource::Camera(c.id)) {
             continue;
         }
         let live = state.live.latest_params(c.id);
@@ -280,8 +278,7 @@ pub async fn recordings(
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
-    let cam = camera_id(&state, &id).await?;
-    state.authorize(&s, Action::Playback, Resource::Camera(cam.id))?;
+    let cam = authorized_camera(&state, &s, Action::Playback, &id).await?;
     let (start, end) = interval(&q, state.now(), false)?;
     let store = state.store.clone();
     let runs = blocking(move || Ok(store.runs(cam.id, MAIN_RENDITION, start, end)?)).await?;
@@ -306,8 +303,7 @@ pub async fn video(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let cam = camera_id(&state, &id).await?;
-    state.authorize(&s, Action::Playback, Resource::Camera(cam.id))?;
+    let cam = authorized_camera(&state, &s, Action::Playback, &id).await?;
     let (start, end) = interval(&q, state.now(), true)?;
     if end.0 - start.0 > MAX_PLAYBACK_SPAN_90K {
         return Err(ApiError::bad_request(
@@ -346,7 +342,7 @@ pub async fn video(
                 status: StatusCode::RANGE_NOT_SATISFIABLE,
                 code: "bad_range",
                 message: format!(
-                    "the Range header is malformed or outside the {} bytes of the file",
+                    "the requested range is outside the {} bytes of the file",
                     plan.len
                 ),
             }

@@ -41,7 +41,7 @@ pub fn is_public(method: &Method, path: &str) -> bool {
     matches!(
         (method, path),
         (&Method::POST, "/api/v1/session")
-            | (&Method::GET, "/api/v1/health")
+            | (&Method::GET | &Method::HEAD, "/api/v1/health")
             | (&Method::GET, "/login")
     ) || (method == Method::GET && path.starts_with("/static/"))
 }
@@ -130,12 +130,22 @@ impl AppState {
         action: Action,
         resource: Resource,
     ) -> Result<(), ApiError> {
-        let d = veil_access::decide(&s.subject, action, resource, self.clock.now());
+        let d = self.decide(s, action, resource);
         if d.allowed {
             Ok(())
         } else {
             tracing::info!(actor = %s.subject.pseudonym, ?action, reason = %d.reason, "denied");
             Err(ApiError::forbidden(d.reason))
         }
+    }
+
+    /// Whether `s` may do `action` on `resource` now, for filtering lists
+    /// (the same policy call as [`AppState::authorize`], without the error).
+    pub fn allowed(&self, s: &Session, action: Action, resource: Resource) -> bool {
+        self.decide(s, action, resource).allowed
+    }
+
+    fn decide(&self, s: &Session, action: Action, resource: Resource) -> veil_access::Decision {
+        veil_access::decide(&s.subject, action, resource, self.clock.now())
     }
 }

@@ -74,7 +74,10 @@ impl From<veil_store::Error> for ApiError {
     fn from(e: veil_store::Error) -> ApiError {
         match e {
             veil_store::Error::NotFound(_) => ApiError::not_found("not found"),
-            veil_store::Error::Invalid(m) => ApiError::bad_request(m),
+            veil_store::Error::Invalid(m) => {
+                tracing::warn!(error = %m, "store rejected a request");
+                ApiError::bad_request("the request cannot be carried out")
+            }
             other => ApiError::internal(other),
         }
     }

@@ -3,7 +3,8 @@
 //! Protocol: one text message `{"codec": "<RFC 6381>"}`, then binary messages:
 //! the init segment (ftyp + moov), then one fragment (moof + mdat) per frame,
 //! starting at a keyframe. Decode times start at 0 for each connection. A viewer
-//! that falls behind skips to the next keyframe; recording is never slowed.
+//! that falls behind skips to the next keyframe (same init segment and time base,
+//! leaving a gap the player jumps over); recording is never slowed.
 
 use std::net::SocketAddr;
 
@@ -12,7 +13,7 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::response::Response;
 use axum::Extension;
 use tokio::sync::broadcast::error::RecvError;
-use veil_access::{Action, Resource};
+use veil_access::Action;
 use veil_audit::{Action as Audited, Event, Outcome};
 use veil_media::mp4::{self, Sample};
 use veil_store::recorder::LiveFrame;
@@ -30,8 +31,7 @@ pub async fn live(
     Path(id): Path<String>,
     ws: WebSocketUpgrade,
 ) -> Result<Response, ApiError> {
-    let cam = crate::api::camera_id(&state, &id).await?;
-    state.authorize(&s, Action::LiveView, Resource::Camera(cam.id))?;
+    let cam = crate::api::authorized_camera(&state, &s, Action::LiveView, &id).await?;
     state
         .record(Event {
             actor: s.subject.pseudonym.clone(),
@@ -50,6 +50,7 @@ pub async fn live(
 
 async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<LiveFrame>) {
     let mut started: Option<(std::sync::Arc<veil_media::VideoParams>, i64)> = None;
+    let mut resync = false;
     let mut seq: u32 = 0;
     loop {
         let frame = tokio::select! {
@@ -62,8 +63,9 @@ async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<
         let frame = match frame {
             Ok(f) => f,
             Err(RecvError::Lagged(_)) => {
-                // Too slow: resume at the next keyframe.
-                started = None;
+                // Too slow: skip to the next keyframe, keeping the same init
+                // segment and time base (the player jumps over the gap).
+                resync = true;
                 continue;
             }
             Err(RecvError::Closed) => return,
@@ -72,6 +74,12 @@ async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<
             if **p != *frame.params {
                 return; // parameters changed: the client reconnects with the new init
             }
+        }
+        if resync {
+            if !frame.is_key {
+                continue;
+            }
+            resync = false;
         }
         if started.is_none() {
             if !frame.is_key {

@@ -30,15 +30,7 @@ pub async fn cameras(
     let cams = blocking(move || Ok(db.cameras()?)).await?;
     let views: Vec<ui::CameraView> = cams
         .into_iter()
-        .filter(|c| {
-            veil_access::decide(
-                &s.subject,
-                Action::LiveView,
-                Resource::Camera(c.id),
-                state.now(),
-            )
-            .allowed
-        })
+        .filter(|c| state.allowed(&s, Action::LiveView, Resource::Camera(c.id)))
         .map(|c| ui::CameraView {
             id: c.id.0,
             name: c.name,
@@ -53,8 +45,7 @@ pub async fn playback(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Html<String>, ApiError> {
-    let cam = crate::api::camera_id(&state, &id).await?;
-    state.authorize(&s, Action::Playback, Resource::Camera(cam.id))?;
+    let cam = crate::api::authorized_camera(&state, &s, Action::Playback, &id).await?;
     Ok(Html(ui::playback_page(
         &s.display_name,
         &ui::CameraView {

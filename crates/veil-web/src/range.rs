@@ -3,59 +3,58 @@
 /// What a `Range` header asks for, resolved against a body of `len` bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RangeRequest {
-    /// No header, or several ranges (answered with the whole body).
+    /// No header, a malformed one (RFC 9110 says to ignore it), or several
+    /// ranges: answered with the whole body.
     Full,
     /// `[start, end)`.
     Partial(u64, u64),
-    /// Malformed or outside the body: 416.
+    /// Well-formed but outside the body, or reversed: 416.
     Unsatisfiable,
+}
+
+fn number(s: &str) -> Option<u64> {
+    if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
+        None
+    } else {
+        s.parse().ok()
+    }
 }
 
 /// Resolves a `Range` header value for a body of `len` bytes.
 pub fn parse(header: Option<&str>, len: u64) -> RangeRequest {
-    let Some(h) = header else {
-        return RangeRequest::Full;
-    };
-    let Some(spec) = h.trim().strip_prefix("bytes=") else {
-        return RangeRequest::Unsatisfiable;
+    use RangeRequest::*;
+    let Some(spec) = header.and_then(|h| h.trim().strip_prefix("bytes=")) else {
+        return Full;
     };
     if spec.contains(',') {
-        return RangeRequest::Full;
+        return Full;
     }
     let Some((a, b)) = spec.trim().split_once('-') else {
-        return RangeRequest::Unsatisfiable;
+        return Full;
     };
-    let num = |s: &str| -> Option<u64> {
-        if s.is_empty() || !s.bytes().all(|c| c.is_ascii_digit()) {
-            None
-        } else {
-            s.parse().ok()
-        }
-    };
-    match (a.is_empty(), b.is_empty()) {
-        (true, true) => RangeRequest::Unsatisfiable,
-        (true, false) => match num(b) {
-            Some(n) if n > 0 && len > 0 => RangeRequest::Partial(len.saturating_sub(n), len),
-            _ => RangeRequest::Unsatisfiable,
-        },
-        (false, _) => {
-            let Some(start) = num(a) else {
-                return RangeRequest::Unsatisfiable;
-            };
-            let end = if b.is_empty() {
-                len
+    match (a, number(a), b, number(b)) {
+        // bytes=-N: the last N bytes.
+        ("", _, _, Some(n)) => {
+            if n == 0 || len == 0 {
+                Unsatisfiable
             } else {
-                match num(b) {
-                    Some(e) if e >= start => e.saturating_add(1).min(len),
-                    _ => return RangeRequest::Unsatisfiable,
-                }
-            };
-            if start >= len {
-                RangeRequest::Unsatisfiable
-            } else {
-                RangeRequest::Partial(start, end)
+                Partial(len.saturating_sub(n), len)
             }
         }
+        // bytes=A- and bytes=A-B.
+        (_, Some(start), "", _) | (_, Some(start), _, Some(_)) => {
+            let end = match number(b) {
+                None => len,
+                Some(e) if e >= start => e.saturating_add(1).min(len),
+                Some(_) => return Unsatisfiable,
+            };
+            if start >= len {
+                Unsatisfiable
+            } else {
+                Partial(start, end)
+            }
+        }
+        _ => Full,
     }
 }
 
@@ -74,11 +73,14 @@ mod tests {
         check(Some("bytes=-10"), Partial(90, 100));
         check(Some("bytes=-1000"), Partial(0, 100));
         check(Some("bytes=100-"), Unsatisfiable);
+        check(Some("bytes=200-300"), Unsatisfiable);
         check(Some("bytes=5-4"), Unsatisfiable);
         check(Some("bytes=-0"), Unsatisfiable);
-        check(Some("bytes=a-b"), Unsatisfiable);
-        check(Some("items=0-1"), Unsatisfiable);
+        // Malformed: ignored.
+        check(Some("bytes=a-b"), Full);
+        check(Some("bytes=1-b"), Full);
+        check(Some("items=0-1"), Full);
+        check(Some("bytes=-"), Full);
         check(Some("bytes=0-1,5-6"), Full);
-        check(Some("bytes=-"), Unsatisfiable);
     }
 }

@@ -14,6 +14,14 @@ pub fn ensure_self_signed(
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     if cert.exists() && key.exists() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key)?.permissions().mode();
+        if mode & 0o077 != 0 {
+            return Err(std::io::Error::other(format!(
+                "the TLS key file has permissions {:o}; it must be readable by its owner only (chmod 600)",
+                mode & 0o777
+            )));
+        }
         return Ok((cert, key));
     }
     std::fs::create_dir_all(dir)?;
@@ -32,6 +40,9 @@ pub fn ensure_self_signed(
         .open(&key)?;
     f.write_all(signed.key_pair.serialize_pem().as_bytes())?;
     f.sync_all()?;
-    std::fs::write(&cert, signed.cert.pem())?;
+    let mut f = std::fs::File::create(&cert)?;
+    f.write_all(signed.cert.pem().as_bytes())?;
+    f.sync_all()?;
+    std::fs::File::open(dir)?.sync_all()?;
     Ok((cert, key))
 }
