@@ -157,6 +157,49 @@ impl Segmenter {
     }
 }
 
+/// The text the synthetic camera paints on a frame: its time and number.
+fn overlay_text(pts: Time90k, index: i64) -> String {
+    format!(
+        "{} #{:06}",
+        pts.to_chrono().format("%Y-%m-%d %H:%M:%S%.3f"),
+        index
+    )
+}
+
+/// Renders `frames` synthetic frames as fast as the encoder allows (not paced
+/// by the clock) with timestamps from `run_start`, cut into segments of
+/// `segment_90k` as the live recorder would cut them. For benchmarks, tests and
+/// back-filling a demo. The trailing open segment is not returned.
+pub fn synthetic_segments(
+    camera: CameraId,
+    config: SyntheticConfig,
+    run_start: Time90k,
+    frames: u32,
+    segment_90k: i64,
+) -> Result<Vec<NewSegment>, veil_media::Error> {
+    let frame_90k = TIME_UNITS_PER_SEC / i64::from(config.fps.max(1));
+    let mut cam = SyntheticCamera::new(config)?;
+    let params = cam.params().clone();
+    let mut seg = Segmenter::new(segment_90k);
+    let mut out = Vec::new();
+    for i in 0..i64::from(frames) {
+        let pts = Time90k(run_start.0 + i * frame_90k);
+        let f = cam.next_frame(&overlay_text(pts, i))?;
+        if let Some(c) = seg.push(&params, pts, f.is_key, &f.data) {
+            out.push(NewSegment {
+                camera,
+                rendition: MAIN_RENDITION.to_owned(),
+                run_start_90k: run_start,
+                start_90k: c.start_90k,
+                params: c.params,
+                samples: c.samples,
+                media: c.media,
+            });
+        }
+    }
+    Ok(out)
+}
+
 /// Settings of a synthetic recording.
 #[derive(Clone, Debug)]
 pub struct SyntheticRecording {
@@ -197,12 +240,7 @@ pub fn spawn_synthetic(
                     std::thread::sleep(wait);
                 }
                 let pts = Time90k(run_start.0 + i * frame_90k);
-                let overlay = format!(
-                    "{} #{:06}",
-                    pts.to_chrono().format("%Y-%m-%d %H:%M:%S%.3f"),
-                    i
-                );
-                let frame = match cam.next_frame(&overlay) {
+                let frame = match cam.next_frame(&overlay_text(pts, i)) {
                     Ok(f) => f,
                     Err(e) => {
                         tracing::error!(camera = camera.0, error = %e, "synthetic encoder failed; camera stopped");

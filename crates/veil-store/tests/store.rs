@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use veil_base::{CameraId, SimulatedClock, Time90k};
-use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
-use veil_store::recorder::Segmenter;
+use veil_media::synthetic::SyntheticConfig;
+use veil_store::recorder;
 use veil_store::{Error, NewSegment, Store, MAIN_RENDITION};
 
 const T0: i64 = 1_795_000_000 * 90_000; // a fixed instant in 2026
@@ -14,37 +14,18 @@ fn store(dir: &std::path::Path) -> Store {
     Store::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))).unwrap()
 }
 
-/// Records `gops` GOPs of 25 frames (1 s) of a small synthetic camera into
-/// segments of 2 s, starting at `start`.
+/// `seconds` of a small synthetic camera (GOP 1 s) in segments of 2 s from `start`.
 fn segments(camera: CameraId, start: i64, seconds: u32) -> Vec<NewSegment> {
-    let mut cam = SyntheticCamera::new(SyntheticConfig {
+    let config = SyntheticConfig {
         width: 320,
         height: 240,
         fps: 25,
         gop_frames: 25,
         bitrate_bps: 300_000,
         seed: 1,
-    })
-    .unwrap();
-    let params = cam.params().clone();
-    let mut seg = Segmenter::new(2 * 90_000);
-    let mut out = Vec::new();
-    for i in 0..(seconds * 25 + 1) as i64 {
-        let f = cam.next_frame(&format!("#{i}")).unwrap();
-        let pts = Time90k(start + i * 3600);
-        if let Some(c) = seg.push(&params, pts, f.is_key, &f.data) {
-            out.push(NewSegment {
-                camera,
-                rendition: MAIN_RENDITION.into(),
-                run_start_90k: Time90k(start),
-                start_90k: c.start_90k,
-                params: c.params,
-                samples: c.samples,
-                media: c.media,
-            });
-        }
-    }
-    out
+    };
+    recorder::synthetic_segments(camera, config, Time90k(start), seconds * 25 + 1, 2 * 90_000)
+        .unwrap()
 }
 
 fn all_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {

@@ -8,9 +8,9 @@ use std::sync::Arc;
 use reqwest::StatusCode;
 use veil_audit::{AccessRecord, ClientAddressPolicy};
 use veil_base::{CameraId, SimulatedClock, Time90k};
-use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
-use veil_store::recorder::{LiveHub, Segmenter};
-use veil_store::{NewSegment, Store, MAIN_RENDITION};
+use veil_media::synthetic::SyntheticConfig;
+use veil_store::recorder::{synthetic_segments, LiveHub};
+use veil_store::{Store, MAIN_RENDITION};
 use veil_web::{AppState, SessionPolicy, Transport};
 
 const T0: i64 = 1_795_000_000 * 90_000;
@@ -37,33 +37,16 @@ async fn start() -> Server {
         .db
         .upsert_camera("Door", "synthetic", "{}", Time90k(T0))
         .unwrap();
-    let mut cam = SyntheticCamera::new(SyntheticConfig {
+    let config = SyntheticConfig {
         width: 320,
         height: 240,
         fps: 25,
         gop_frames: 25,
         bitrate_bps: 300_000,
         seed: 3,
-    })
-    .unwrap();
-    let params = cam.params().clone();
-    let mut seg = Segmenter::new(4 * 90_000);
-    for i in 0..(12 * 25 + 1) as i64 {
-        let f = cam.next_frame(&format!("#{i}")).unwrap();
-        if let Some(c) = seg.push(&params, Time90k(T0 + i * 3600), f.is_key, &f.data) {
-            store
-                .write_segment(NewSegment {
-                    camera,
-                    rendition: MAIN_RENDITION.into(),
-                    run_start_90k: Time90k(T0),
-                    start_90k: c.start_90k,
-                    params: c.params,
-                    samples: c.samples,
-                    media: c.media,
-                })
-                .await
-                .unwrap();
-        }
+    };
+    for seg in synthetic_segments(camera, config, Time90k(T0), 12 * 25 + 1, 4 * 90_000).unwrap() {
+        store.write_segment(seg).await.unwrap();
     }
     store
         .db
