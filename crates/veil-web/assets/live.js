@@ -66,6 +66,10 @@ class LivePlayer {
         this.setStatus(info.error.message || "error");
         return;
       }
+      if (info.start) {
+        // Wall-clock time of decode time 0: lets anyone measure the latency.
+        this.video.dataset.liveStart = String(Date.parse(info.start) / 1000);
+      }
       if (info.codec) this.openMediaSource(info.codec);
       return;
     }

@@ -1,6 +1,7 @@
 //! Live view: fragmented MP4 over a WebSocket, for Media Source Extensions.
 //!
-//! Protocol: one text message `{"codec": "<RFC 6381>"}`, then binary messages:
+//! Protocol: one text message `{"codec": "<RFC 6381>", "start": "<RFC 3339 time
+//! of decode time 0>"}`, then binary messages:
 //! the init segment (ftyp + moov), then one fragment (moof + mdat) per frame,
 //! starting at a keyframe. Decode times start at 0 for each connection. A viewer
 //! that falls behind skips to the next keyframe (same init segment and time base,
@@ -85,7 +86,13 @@ async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<
             if !frame.is_key {
                 continue;
             }
-            let hello = serde_json::json!({"codec": frame.params.rfc6381_codec()}).to_string();
+            // `start` is the wall-clock time of decode time 0, so a viewer can
+            // tell how far behind real time it plays.
+            let hello = serde_json::json!({
+                "codec": frame.params.rfc6381_codec(),
+                "start": frame.pts_90k.to_rfc3339(),
+            })
+            .to_string();
             if socket.send(Message::Text(hello.into())).await.is_err()
                 || socket
                     .send(Message::Binary(mp4::fmp4_init(&frame.params).into()))

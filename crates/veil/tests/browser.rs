@@ -340,6 +340,7 @@ const LIVE_STATE: &str = "const v = document.querySelector('video.live[data-came
     if (!v) return null; \
     return { t: v.currentTime, state: v.dataset.state || '', ready: v.readyState, \
       error: v.error ? v.error.code + ' ' + v.error.message : null, \
+      latency: v.dataset.liveStart ? Date.now() / 1000 - (parseFloat(v.dataset.liveStart) + v.currentTime) : null, \
       buffered: v.buffered.length ? [v.buffered.start(0), v.buffered.end(v.buffered.length - 1)] : [] };";
 
 const PLAYBACK_STATE: &str = "const v = document.getElementById('playback-video'); \
@@ -431,8 +432,16 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
             "live video is not advancing: {first} then, 1 s later, {second}"
         ));
     }
-    // Latency check (informational): how far playback is behind the buffer.
-    eprintln!("live: {first} -> {second}");
+    // Latency: wall clock now minus the wall-clock time of the frame shown.
+    let latency = second["latency"]
+        .as_f64()
+        .ok_or_else(|| format!("the live player did not expose its start time: {second}"))?;
+    eprintln!("live latency {latency:.3} s; {first} -> {second}");
+    if !(0.0..3.0).contains(&latency) {
+        return Err(format!(
+            "live latency {latency:.3} s is not under 3 s: {second}"
+        ));
+    }
 
     // Playback of what was recorded since the demo started.
     let recorded = started.elapsed();
