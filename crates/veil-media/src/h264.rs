@@ -535,7 +535,7 @@ mod tests {
         bits += &ue(0);
         bits += &ue(4);
         bits += "1";
-        while bits.len() % 8 != 0 {
+        while !bits.len().is_multiple_of(8) {
             bits.push('0');
         }
         let mut sps = vec![0x67, 0x42, 0xc0, 0x1e];

@@ -48,7 +48,7 @@ impl SyntheticConfig {
     /// Checks that every value is in its supported range.
     pub fn validate(&self) -> Result<(), Error> {
         let bad = |m: String| Err(Error::InvalidConfig(m));
-        if self.width % 2 != 0 || self.height % 2 != 0 {
+        if !self.width.is_multiple_of(2) || !self.height.is_multiple_of(2) {
             return bad(format!(
                 "synthetic camera size {}x{} must have even width and height",
                 self.width, self.height
@@ -201,7 +201,7 @@ impl SyntheticCamera {
         let index = self.index;
         self.render(overlay);
         let (w, h) = (self.cfg.width as usize, self.cfg.height as usize);
-        if index > 0 && index % u64::from(self.cfg.gop_frames) == 0 {
+        if index > 0 && index.is_multiple_of(u64::from(self.cfg.gop_frames)) {
             self.encoder.force_intra_frame();
         }
         let ts = Timestamp::from_millis(index * 1000 / u64::from(self.cfg.fps));
@@ -213,7 +213,7 @@ impl SyntheticCamera {
             .to_vec();
         let frame = annexb_to_avc(&out)
             .map_err(|e| Error::Codec(format!("frame {index}: unusable encoder output: {e}")))?;
-        let want_key = index % u64::from(self.cfg.gop_frames) == 0;
+        let want_key = index.is_multiple_of(u64::from(self.cfg.gop_frames));
         if frame.is_key != want_key {
             return Err(Error::Codec(format!(
                 "frame {index}: encoder produced is_key={} but expected {want_key}",
