@@ -200,6 +200,24 @@ pub fn synthetic_segments(
     Ok(out)
 }
 
+impl Segmenter {
+    /// Closes the open segment at the end of a stream (e.g. a clean shutdown).
+    /// The last frame's duration is unknown, so it takes the previous frame's.
+    pub fn finish(mut self) -> Option<ClosedSegment> {
+        let mut open = self.open.take()?;
+        let n = open.samples.len();
+        let guess = if n >= 2 {
+            open.samples[n - 2].duration_90k
+        } else {
+            (TIME_UNITS_PER_SEC / 25) as u32
+        };
+        if let Some(last) = open.samples.last_mut() {
+            last.duration_90k = guess;
+        }
+        Some(open)
+    }
+}
+
 /// Settings of a synthetic recording.
 #[derive(Clone, Debug)]
 pub struct SyntheticRecording {
@@ -323,6 +341,18 @@ mod tests {
         assert!(out[0].samples.iter().all(|x| x.duration_90k == 3600));
         assert_eq!(out[0].media.len(), 36);
         assert_eq!(out[1].start_90k, Time90k(13 * 3600));
+    }
+
+    #[test]
+    fn finish_closes_the_open_segment() {
+        let p = params(640);
+        let mut s = Segmenter::new(1_000_000);
+        assert!(s.push(&p, Time90k(0), true, b"a").is_none());
+        assert!(s.push(&p, Time90k(3000), false, b"b").is_none());
+        let c = s.finish().unwrap();
+        assert_eq!(c.samples.len(), 2);
+        assert_eq!(c.samples[1].duration_90k, 3000);
+        assert!(Segmenter::new(1).finish().is_none());
     }
 
     #[test]

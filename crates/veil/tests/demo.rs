@@ -166,3 +166,56 @@ fn bad_config_and_data_dir_are_rejected_clearly() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not a Veil data directory"));
 }
+
+#[test]
+fn benchmarks_run_and_print_their_baselines() {
+    let veil = env!("CARGO_BIN_EXE_veil");
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(veil)
+        .args([
+            "bench",
+            "ingest",
+            "--streams",
+            "2",
+            "--seconds",
+            "2",
+            "--runs",
+            "1",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("raw write+fsync") && text.contains("raw AES-256-GCM"),
+        "{text}"
+    );
+    let out = Command::new(veil)
+        .args([
+            "bench",
+            "playback",
+            "--minutes",
+            "1",
+            "--runs",
+            "1",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("TTFB") && text.contains("raw read"), "{text}");
+    // The working directory inside --data is removed afterwards.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
