@@ -229,14 +229,31 @@ pub struct SyntheticRecording {
     pub segment_90k: i64,
 }
 
+/// Asks recorders to stop cleanly: each closes its open segment and writes it.
+#[derive(Clone, Default)]
+pub struct StopSignal(Arc<std::sync::atomic::AtomicBool>);
+
+impl StopSignal {
+    /// Requests the stop.
+    pub fn stop(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn stopped(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 /// Starts recording a synthetic camera in real time: a thread renders and encodes
 /// frames paced by the wall clock, publishes them live and closes segments; a
-/// task writes the segments. Stops when the returned handle is dropped... or when
-/// the process exits (the open segment is lost, by design).
+/// task writes the segments. After `stop`, the thread closes its open segment
+/// and the returned task ends once everything is written. A crash instead loses
+/// the open segment (and any closed one not yet written), by design.
 pub fn spawn_synthetic(
     store: Store,
     live: LiveHub,
     rec: SyntheticRecording,
+    stop: StopSignal,
 ) -> Result<tokio::task::JoinHandle<()>, veil_media::Error> {
     let mut cam = SyntheticCamera::new(rec.config.clone())?;
     let (tx, mut rx) = mpsc::channel::<ClosedSegment>(8);
@@ -252,6 +269,12 @@ pub fn spawn_synthetic(
             let wall_start = Instant::now();
             let mut seg = Segmenter::new(rec.segment_90k);
             loop {
+                if stop.stopped() {
+                    if let Some(last) = seg.finish() {
+                        let _ = tx.blocking_send(last);
+                    }
+                    return;
+                }
                 let i = cam.frame_index() as i64;
                 let due = wall_start + Duration::from_micros((i * 1_000_000 / fps) as u64);
                 if let Some(wait) = due.checked_duration_since(Instant::now()) {

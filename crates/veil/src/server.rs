@@ -47,6 +47,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     .await??;
 
     let live = LiveHub::default();
+    let stop = recorder::StopSignal::default();
+    let mut writers = Vec::new();
     let segment_90k = i64::from(cfg.recording.segment_seconds) * TIME_UNITS_PER_SEC;
     for (i, cam) in cfg.cameras.iter().enumerate() {
         let source = serde_json::to_string(&cam.source)?;
@@ -63,7 +65,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 fps,
                 bitrate_kbps,
             } => {
-                recorder::spawn_synthetic(
+                let writer = recorder::spawn_synthetic(
                     store.clone(),
                     live.clone(),
                     SyntheticRecording {
@@ -78,8 +80,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                         },
                         segment_90k,
                     },
+                    stop.clone(),
                 )
                 .with_context(|| format!("camera {:?}", cam.name))?;
+                writers.push(writer);
             }
         }
     }
@@ -131,9 +135,32 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         writeln!(out, "{line}")?;
         out.flush()?;
     }
-    veil_web::serve(listener, transport, veil_web::router(state))
-        .await
-        .context("server failed")
+    let server = veil_web::serve(listener, transport, veil_web::router(state));
+    tokio::select! {
+        r = server => r.context("server failed")?,
+        () = shutdown_requested() => {
+            // Clean stop: every camera closes and writes its open segment.
+            tracing::info!("stopping: writing open segments");
+            stop.stop();
+            let all = futures::future::join_all(writers);
+            if tokio::time::timeout(std::time::Duration::from_secs(30), all).await.is_err() {
+                tracing::warn!("open segments not written within 30 s; stopping anyway");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_requested() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(_) => return std::future::pending().await,
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }
 
 /// `veil check`: recovery plus the database's own integrity check.

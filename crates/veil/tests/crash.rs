@@ -164,3 +164,35 @@ async fn sigkill_loses_at_most_the_open_segment() {
         "{kills} kills, {played} recordings played, {missing} segments marked missing or corrupt"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clean_stop_writes_the_open_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Segments of 10 s: after 4 s everything recorded is in the open segment.
+    let mut demo = Demo::start(&data, 1, &["--segment-seconds", "10"]);
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let stopped_at = now_secs();
+    let status = Command::new("kill")
+        .args(["-TERM", &demo.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = demo.child.wait().unwrap();
+    assert!(exit.success(), "veil exited with {exit}: {}", demo.output());
+    let db = rusqlite::Connection::open(data.join("veil.db")).unwrap();
+    let (n, end): (i64, Option<i64>) = db
+        .query_row(
+            "SELECT COUNT(*), MAX(start_90k + duration_90k) FROM segment WHERE state = 'ok'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(n, 1, "the open segment was written on stop");
+    let end = end.unwrap() as f64 / 90_000.0;
+    assert!(
+        (stopped_at - end).abs() < 1.0,
+        "recording ends {:.2} s before the stop",
+        stopped_at - end
+    );
+}
