@@ -88,6 +88,21 @@ pub struct ClosedSegment {
     pub media: Vec<u8>,
 }
 
+impl ClosedSegment {
+    /// The store's input for this segment of the main rendition of `camera`.
+    pub fn into_new_segment(self, camera: CameraId, run_start_90k: Time90k) -> NewSegment {
+        NewSegment {
+            camera,
+            rendition: MAIN_RENDITION.to_owned(),
+            run_start_90k,
+            start_90k: self.start_90k,
+            params: self.params,
+            samples: self.samples,
+            media: self.media,
+        }
+    }
+}
+
 /// Cuts a frame sequence into segments that start at a keyframe and last at
 /// least the target duration (the next keyframe after it closes the segment).
 /// A frame's duration is known when the next frame arrives.
@@ -186,15 +201,7 @@ pub fn synthetic_segments(
         let pts = Time90k(run_start.0 + i * frame_90k);
         let f = cam.next_frame(&overlay_text(pts, i))?;
         if let Some(c) = seg.push(&params, pts, f.is_key, &f.data) {
-            out.push(NewSegment {
-                camera,
-                rendition: MAIN_RENDITION.to_owned(),
-                run_start_90k: run_start,
-                start_90k: c.start_90k,
-                params: c.params,
-                samples: c.samples,
-                media: c.media,
-            });
+            out.push(c.into_new_segment(camera, run_start));
         }
     }
     Ok(out)
@@ -313,15 +320,7 @@ pub fn spawn_synthetic(
         while let Some(c) = rx.recv().await {
             let run_start_90k = *run.get_or_insert(c.start_90k.min(run_start));
             let r = store
-                .write_segment(NewSegment {
-                    camera,
-                    rendition: MAIN_RENDITION.to_owned(),
-                    run_start_90k,
-                    start_90k: c.start_90k,
-                    params: c.params,
-                    samples: c.samples,
-                    media: c.media,
-                })
+                .write_segment(c.into_new_segment(camera, run_start_90k))
                 .await;
             if let Err(e) = r {
                 // The segment is lost; recording goes on with the next one.

@@ -22,7 +22,7 @@ use veil_base::{CameraId, Clock as _, SystemClock, Time90k, TIME_UNITS_PER_SEC};
 use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
 use veil_media::VideoParams;
 use veil_store::recorder::{ClosedSegment, Segmenter};
-use veil_store::{playback, NewSegment, Store, MAIN_RENDITION};
+use veil_store::{playback, Store, MAIN_RENDITION};
 
 /// Frames per second of the synthetic video.
 const FPS: u32 = 25;
@@ -208,18 +208,6 @@ fn work_dir(data: Option<&Path>) -> anyhow::Result<tempfile::TempDir> {
         }
         None => b.tempdir().context("cannot create a temporary directory")?,
     })
-}
-
-fn new_segment(camera: CameraId, run_start: Time90k, c: ClosedSegment) -> NewSegment {
-    NewSegment {
-        camera,
-        rendition: MAIN_RENDITION.to_owned(),
-        run_start_90k: run_start,
-        start_90k: c.start_90k,
-        params: c.params,
-        samples: c.samples,
-        media: c.media,
-    }
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -408,7 +396,9 @@ async fn ingest_veil(
             let mut feeder = Feeder::new(&lp, base, frames);
             while let Some(c) = feeder.next_segment() {
                 let t = Instant::now();
-                store.write_segment(new_segment(camera, base, c)).await?;
+                store
+                    .write_segment(c.into_new_segment(camera, base))
+                    .await?;
                 lat.push(ms(t.elapsed()));
             }
             anyhow::Ok((feeder.bytes, lat))
@@ -486,7 +476,7 @@ async fn playback_bench(a: PlaybackArgs) -> anyhow::Result<()> {
                 r??;
             }
         }
-        let (store, s) = (store.clone(), new_segment(camera, start, c));
+        let (store, s) = (store.clone(), c.into_new_segment(camera, start));
         writes.spawn(async move { store.write_segment(s).await });
         written += 1;
     }
