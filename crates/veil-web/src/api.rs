@@ -35,6 +35,24 @@ pub async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
 
+/// A rejected JSON body as a clear error that names no internal type.
+fn json_error(e: axum::extract::rejection::JsonRejection) -> ApiError {
+    if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: format!(
+                "the request body is larger than {} KiB",
+                crate::MAX_BODY_BYTES / 1024
+            ),
+        };
+    }
+    ApiError::bad_request(
+        "expected a JSON object {\"username\": \"...\", \"password\": \"...\"} with Content-Type: application/json",
+    )
+}
+
+/// The body of `POST /api/v1/session`.
 #[derive(Deserialize)]
 pub struct LoginRequest {
     username: String,
@@ -53,12 +71,7 @@ pub async fn login(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Result<Json<LoginRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
-    let Json(req) = body.map_err(|e| {
-        ApiError::bad_request(format!(
-            "expected JSON {{\"username\", \"password\"}}: {}",
-            e.body_text()
-        ))
-    })?;
+    let Json(req) = body.map_err(json_error)?;
     if req.username.len() > 256 || req.password.len() > 1024 {
         return Err(ApiError::bad_request("username or password too long"));
     }
@@ -342,7 +355,7 @@ pub async fn video(
                 status: StatusCode::RANGE_NOT_SATISFIABLE,
                 code: "bad_range",
                 message: format!(
-                    "the requested range is outside the {} bytes of the file",
+                    "the requested range cannot be satisfied for the {} bytes of the file",
                     plan.len
                 ),
             }

@@ -27,6 +27,9 @@ use veil_store::Store;
 use crate::auth::Session;
 use crate::error::ApiError;
 
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+
 /// Everything a request handler may use.
 #[derive(Clone)]
 pub struct AppState {
@@ -182,7 +185,7 @@ pub fn router(state: AppState) -> Router {
             auth::require_session,
         ))
         .layer(axum::middleware::from_fn(security_headers))
-        .layer(DefaultBodyLimit::max(64 * 1024))
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
 }
 

@@ -1,7 +1,7 @@
 //! Page routes: thin wrappers that render `ui` pages.
 
 use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
+use axum::http::header;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
 use veil_access::{Action, Resource};
@@ -59,6 +59,6 @@ pub async fn playback(
 pub async fn asset(Path(name): Path<String>) -> Response {
     match ui::asset(&name) {
         Some((ctype, body)) => ([(header::CONTENT_TYPE, ctype)], body).into_response(),
-        None => (StatusCode::NOT_FOUND, "not found").into_response(),
+        None => ApiError::not_found("no such asset").into_response(),
     }
 }

@@ -25,6 +25,14 @@ pub struct Config {
     /// Cameras.
     #[serde(default, rename = "camera")]
     pub cameras: Vec<Camera>,
+    /// Login name of the administrator account created on first start (its
+    /// random password is printed once).
+    #[serde(default = "default_first_account")]
+    pub first_account: String,
+}
+
+fn default_first_account() -> String {
+    "first-administrator".into()
 }
 
 fn default_listen() -> String {
@@ -149,6 +157,17 @@ impl Config {
     /// Parses and checks a configuration file's text.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let c: Config = toml::from_str(text)?;
+        let name_ok = |n: &str| {
+            (3..=64).contains(&n.len())
+                && n.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+        };
+        if !name_ok(&c.first_account) {
+            anyhow::bail!(
+                "first_account must be 3 to 64 letters, digits, '.', '_' or '-' (got {:?})",
+                c.first_account
+            );
+        }
         if c.recording.segment_seconds == 0 || c.recording.segment_seconds > 600 {
             anyhow::bail!("recording.segment_seconds must be between 1 and 600");
         }

@@ -77,6 +77,7 @@ fn init_logging() {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -94,6 +95,7 @@ fn main() -> anyhow::Result<()> {
                     segment_seconds: a.segment_seconds,
                 },
                 audit: config::Audit::default(),
+                first_account: "demo-administrator".into(),
                 cameras: (1..=a.cameras)
                     .map(|i| config::Camera {
                         name: format!("Synthetic {i}"),

@@ -15,9 +15,6 @@ use veil_web::{AppState, SessionPolicy, Transport};
 
 use crate::config::{self, Config};
 
-/// Name of the account created on first start.
-const FIRST_ACCOUNT: &str = "demo-administrator";
-
 /// Runs the server until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let clock: SharedClock = Arc::new(SystemClock);
@@ -26,9 +23,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let report = store.recover().await.context("recovery failed")?;
     tracing::info!(?report, "recovery done");
 
-    // The first account: a random strong password, shown once.
+    let listener = std::net::TcpListener::bind(&cfg.listen)
+        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+
+    // The first account: a random strong password, shown once. The port is
+    // bound first, so a start that cannot serve never creates an account whose
+    // password nobody saw.
     let db = store.db.clone();
     let now = clock.now();
+    let first_account = cfg.first_account.clone();
     let (user, password) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         if let Some(u) = db.first_user()? {
             return Ok((u.name.unwrap_or_default(), None));
@@ -37,12 +42,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let pseudonym = format!("u-{:016x}", rand::random::<u64>());
         db.insert_user(
             &pseudonym,
-            FIRST_ACCOUNT,
+            &first_account,
             &veil_access::password::hash(&password),
             veil_access::ADMINISTRATOR,
             now,
         )?;
-        Ok((FIRST_ACCOUNT.to_owned(), Some(password)))
+        Ok((first_account, Some(password)))
     })
     .await??;
 
@@ -88,10 +93,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         }
     }
 
-    let listener = std::net::TcpListener::bind(&cfg.listen)
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
     let (transport, scheme) = match &cfg.tls {
         config::Tls::SelfSigned { names } => {
             let d = DataDir {
@@ -127,8 +128,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     // The one line a person needs; the password appears only on first start.
     let mut line = format!("login: {scheme}://{addr}/ user: {user}");
-    if let Some(p) = password {
-        line.push_str(&format!(" password: {p}"));
+    match password {
+        Some(p) => line.push_str(&format!(" password: {p}")),
+        None => tracing::info!("resuming: the first account's password was shown on first start"),
     }
     {
         let mut out = std::io::stdout().lock();

@@ -219,3 +219,27 @@ fn benchmarks_run_and_print_their_baselines() {
     // The working directory inside --data is removed afterwards.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_busy_port_on_first_start_creates_no_account() {
+    let veil = env!("CARGO_BIN_EXE_veil");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = busy.local_addr().unwrap().to_string();
+    let out = Command::new(veil)
+        .args(["demo", "--listen", &addr, "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"));
+    // The next start on a free port is a first start: it prints the password.
+    drop(busy);
+    let demo = Demo::start(&data, 1, &[]);
+    assert!(
+        demo.password.is_some(),
+        "the password was never shown: {}",
+        demo.output()
+    );
+}
