@@ -52,8 +52,8 @@ pub struct IngestArgs {
     /// Number of concurrent streams (one camera each).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     streams: u32,
-    /// Seconds of video per stream.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=3600))]
+    /// Seconds of video per stream (40 s = 4 segments each: short runs are noisy).
+    #[arg(long, default_value_t = 40, value_parser = clap::value_parser!(u32).range(1..=3600))]
     seconds: u32,
     /// Measurements of each kind; the median is reported.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
