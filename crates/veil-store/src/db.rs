@@ -89,6 +89,16 @@ const MIGRATIONS: &[&str] = &[
         value TEXT NOT NULL
     );
     "#,
+    // 2: the access record becomes a hash chain. Rows are immutable once
+    // chained; rows written before this version are chained once, at open.
+    r#"
+    ALTER TABLE audit ADD COLUMN justification TEXT NOT NULL DEFAULT '';
+    ALTER TABLE audit ADD COLUMN prev_hash BLOB;
+    ALTER TABLE audit ADD COLUMN hash BLOB;
+    DROP TRIGGER audit_no_update;
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit WHEN OLD.hash IS NOT NULL
+        BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -194,6 +204,34 @@ pub struct AuditRow {
     pub detail: String,
     /// Client address as configured (may be empty).
     pub client: String,
+    /// Why, where the action requires a justification (else empty).
+    pub justification: String,
+    /// Hash of the entry before (empty until chained).
+    pub prev_hash: Vec<u8>,
+    /// This entry's chain hash (empty until chained).
+    pub hash: Vec<u8>,
+}
+
+/// The last chained entry: `(seq, hash)`.
+pub type AuditTail = Option<(i64, Vec<u8>)>;
+
+const AUDIT_COLUMNS: &str = "seq, time_90k, actor, action, resource, outcome, detail, client, \
+     justification, COALESCE(prev_hash, x''), COALESCE(hash, x'')";
+
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+    Ok(AuditRow {
+        seq: r.get(0)?,
+        time_90k: Time90k(r.get(1)?),
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        resource: r.get(4)?,
+        outcome: r.get(5)?,
+        detail: r.get(6)?,
+        client: r.get(7)?,
+        justification: r.get(8)?,
+        prev_hash: r.get(9)?,
+        hash: r.get(10)?,
+    })
 }
 
 fn sql_err(e: rusqlite::Error) -> Error {
@@ -205,6 +243,27 @@ impl Db {
     pub fn open(path: &Path) -> Result<Db, Error> {
         let conn = Connection::open(path).map_err(sql_err)?;
         Self::init(conn)
+    }
+
+    /// Opens an existing database for reading only (verification while a server
+    /// may be running). Refuses a schema other than this build's.
+    pub fn open_read_only(path: &Path) -> Result<Db, Error> {
+        if !path.exists() {
+            return Err(Error::NotFound(format!("{} (no database)", path.display())));
+        }
+        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .map_err(sql_err)?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql_err)?;
+        if version != SCHEMA_VERSION as i64 {
+            return Err(Error::Invalid(format!(
+                "database schema version {version}, this build reads {SCHEMA_VERSION}; start the server once to migrate"
+            )));
+        }
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// An in-memory database, for tests.
@@ -611,47 +670,101 @@ impl Db {
 
     // --- access record ---
 
-    /// Appends an entry durably (the commit is fsynced: `synchronous = FULL`).
-    pub fn append_audit(&self, e: &AuditRow) -> Result<i64, Error> {
+    /// Appends a batch of entries in one durable transaction (group commit: one
+    /// fsync for the whole batch). `build` receives the chain's tail and returns
+    /// the rows to insert, with `seq`, `prev_hash` and `hash` filled in.
+    pub fn append_audit_batch(
+        &self,
+        build: impl FnOnce(AuditTail) -> Vec<AuditRow>,
+    ) -> Result<Vec<i64>, Error> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO audit (time_90k, actor, action, resource, outcome, detail, client)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    e.time_90k.0,
-                    e.actor,
-                    e.action,
-                    e.resource,
-                    e.outcome,
-                    e.detail,
-                    e.client
-                ],
-            )?;
-            Ok(c.last_insert_rowid())
+            let tx = c.transaction()?;
+            let tail = tx
+                .query_row(
+                    "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+                    [],
+                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
+                )
+                .optional()?
+                .map(|(s, h)| (s, h.unwrap_or_default()));
+            let rows = build(tail);
+            let mut seqs = Vec::with_capacity(rows.len());
+            {
+                let mut st = tx.prepare_cached(
+                    "INSERT INTO audit (seq, time_90k, actor, action, resource, outcome, detail,
+                         client, justification, prev_hash, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )?;
+                for e in &rows {
+                    st.execute(params![
+                        e.seq,
+                        e.time_90k.0,
+                        e.actor,
+                        e.action,
+                        e.resource,
+                        e.outcome,
+                        e.detail,
+                        e.client,
+                        e.justification,
+                        e.prev_hash,
+                        e.hash
+                    ])?;
+                    seqs.push(e.seq);
+                }
+            }
+            tx.commit()?;
+            Ok(seqs)
+        })
+    }
+
+    /// Chains entries written before the chain existed (schema version 1), in
+    /// one transaction: `hash_of(prev_hash, row)` computes each hash.
+    pub fn chain_unchained_audit(
+        &self,
+        mut hash_of: impl FnMut(&[u8], &AuditRow) -> Vec<u8>,
+    ) -> Result<usize, Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let rows: Vec<AuditRow> = {
+                let mut st = tx.prepare(&format!(
+                    "SELECT {AUDIT_COLUMNS} FROM audit WHERE hash IS NULL ORDER BY seq"
+                ))?;
+                let rows = st.query_map([], audit_row)?;
+                rows.collect::<rusqlite::Result<_>>()?
+            };
+            for r in &rows {
+                let prev: Vec<u8> = tx
+                    .query_row("SELECT hash FROM audit WHERE seq = ?1", [r.seq - 1], |x| {
+                        x.get::<_, Option<Vec<u8>>>(0)
+                    })
+                    .optional()?
+                    .flatten()
+                    .unwrap_or_else(|| vec![0; 32]);
+                let h = hash_of(&prev, r);
+                tx.execute(
+                    "UPDATE audit SET prev_hash = ?2, hash = ?3 WHERE seq = ?1",
+                    params![r.seq, prev, h],
+                )?;
+            }
+            tx.commit()?;
+            Ok(rows.len())
+        })
+    }
+
+    /// Entries with `from <= seq <= to`, oldest first, at most `limit`.
+    pub fn audit_range(&self, from: i64, to: i64, limit: i64) -> Result<Vec<AuditRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit WHERE seq >= ?1 AND seq <= ?2 ORDER BY seq LIMIT ?3"
+            ))?;
+            let rows = st.query_map(params![from, to, limit], audit_row)?;
+            rows.collect()
         })
     }
 
     /// Entries with `seq > after`, oldest first, at most `limit`.
     pub fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, Error> {
-        self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT seq, time_90k, actor, action, resource, outcome, detail, client
-                 FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )?;
-            let rows = st.query_map(params![after, limit], |r| {
-                Ok(AuditRow {
-                    seq: r.get(0)?,
-                    time_90k: Time90k(r.get(1)?),
-                    actor: r.get(2)?,
-                    action: r.get(3)?,
-                    resource: r.get(4)?,
-                    outcome: r.get(5)?,
-                    detail: r.get(6)?,
-                    client: r.get(7)?,
-                })
-            })?;
-            rows.collect()
-        })
+        self.audit_range(after + 1, i64::MAX, limit)
     }
 
     // --- settings ---
@@ -688,7 +801,7 @@ mod tests {
         let db = Db::open_in_memory().unwrap();
         assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION as i64);
         let e = AuditRow {
-            seq: 0,
+            seq: 1,
             time_90k: Time90k(1),
             actor: "u-1".into(),
             action: "login".into(),
@@ -696,18 +809,23 @@ mod tests {
             outcome: "ok".into(),
             detail: String::new(),
             client: String::new(),
+            justification: String::new(),
+            prev_hash: vec![0; 32],
+            hash: vec![7; 32],
         };
-        let seq = db.append_audit(&e).unwrap();
-        assert_eq!(seq, 1);
+        let seqs = db
+            .append_audit_batch(|tail| {
+                assert_eq!(tail, None);
+                vec![e.clone()]
+            })
+            .unwrap();
+        assert_eq!(seqs, vec![1]);
         let err = db
             .with(|c| c.execute("UPDATE audit SET outcome = 'x'", []))
             .unwrap_err();
         assert!(err.to_string().contains("append-only"), "{err}");
         assert!(db.with(|c| c.execute("DELETE FROM audit", [])).is_err());
-        assert_eq!(
-            db.audit_entries(0, 10).unwrap(),
-            vec![AuditRow { seq: 1, ..e }]
-        );
+        assert_eq!(db.audit_entries(0, 10).unwrap(), vec![e]);
     }
 
     #[test]
