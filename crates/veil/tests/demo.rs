@@ -216,6 +216,31 @@ fn benchmarks_run_and_print_their_baselines() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(text.contains("TTFB") && text.contains("raw read"), "{text}");
+    let out = Command::new(veil)
+        .args([
+            "bench",
+            "audit",
+            "--writers",
+            "4",
+            "--appends",
+            "50",
+            "--verify-entries",
+            "1000",
+            "--data",
+        ])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("one commit per entry") && text.contains("raw SHA-256"),
+        "{text}"
+    );
     // The working directory inside --data is removed afterwards.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
