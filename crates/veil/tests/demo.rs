@@ -114,14 +114,15 @@ fn every_subcommand_has_help_and_data_dirs_are_uniform() {
         vec!["serve", "--help"],
         vec!["check", "--help"],
         vec!["bench", "--help"],
+        vec!["audit", "verify", "--help"],
     ] {
         let out = Command::new(veil).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Usage"), "{args:?}: {text}");
     }
-    for sub in ["demo", "check"] {
-        let out = Command::new(veil).args([sub, "--help"]).output().unwrap();
+    for sub in [&["demo"][..], &["check"], &["audit", "verify"]] {
+        let out = Command::new(veil).args(sub).arg("--help").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             text.contains("--data") && text.contains("veil-data"),
