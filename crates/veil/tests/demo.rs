@@ -126,7 +126,7 @@ fn every_subcommand_has_help_and_data_dirs_are_uniform() {
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
             text.contains("--data") && text.contains("veil-data"),
-            "{sub}: {text}"
+            "{sub:?}: {text}"
         );
     }
 }
