@@ -110,6 +110,14 @@ async fn login(s: &Server) -> (reqwest::Client, String) {
     (c, v["csrf"].as_str().unwrap().to_owned())
 }
 
+async fn status_of(c: &reqwest::Client, s: &Server, path: &str) -> StatusCode {
+    c.get(format!("{}{path}", s.base))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
 async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
     let status = r.status();
     let v: serde_json::Value = r.json().await.expect("JSON error body");
@@ -262,14 +270,7 @@ async fn logout_needs_the_csrf_token() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        c.get(format!("{}/api/v1/cameras", s.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        StatusCode::OK
-    );
+    assert_eq!(status_of(&c, &s, "/api/v1/cameras").await, StatusCode::OK);
     let r = c
         .delete(format!("{}/api/v1/session", s.base))
         .header("x-csrf-token", &csrf)
@@ -278,11 +279,7 @@ async fn logout_needs_the_csrf_token() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        c.get(format!("{}/api/v1/cameras", s.base))
-            .send()
-            .await
-            .unwrap()
-            .status(),
+        status_of(&c, &s, "/api/v1/cameras").await,
         StatusCode::UNAUTHORIZED
     );
 }

@@ -172,76 +172,46 @@ fn bad_config_and_data_dir_are_rejected_clearly() {
 fn benchmarks_run_and_print_their_baselines() {
     let veil = env!("CARGO_BIN_EXE_veil");
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(veil)
-        .args([
-            "bench",
-            "ingest",
-            "--streams",
-            "2",
-            "--seconds",
-            "2",
-            "--runs",
-            "1",
-            "--data",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("raw write+fsync") && text.contains("raw AES-256-GCM"),
-        "{text}"
-    );
-    let out = Command::new(veil)
-        .args([
-            "bench",
-            "playback",
-            "--minutes",
-            "1",
-            "--runs",
-            "1",
-            "--data",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(text.contains("TTFB") && text.contains("raw read"), "{text}");
-    let out = Command::new(veil)
-        .args([
-            "bench",
-            "audit",
-            "--writers",
-            "4",
-            "--appends",
-            "50",
-            "--verify-entries",
-            "1000",
-            "--data",
-        ])
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{text}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        text.contains("one commit per entry") && text.contains("raw SHA-256"),
-        "{text}"
-    );
+    let cases: [(&[&str], [&str; 2]); 3] = [
+        (
+            &["ingest", "--streams", "2", "--seconds", "2", "--runs", "1"],
+            ["raw write+fsync", "raw AES-256-GCM"],
+        ),
+        (
+            &["playback", "--minutes", "1", "--runs", "1"],
+            ["TTFB", "raw read"],
+        ),
+        (
+            &[
+                "audit",
+                "--writers",
+                "4",
+                "--appends",
+                "50",
+                "--verify-entries",
+                "1000",
+            ],
+            ["one commit per entry", "raw SHA-256"],
+        ),
+    ];
+    for (args, expected) in cases {
+        let out = Command::new(veil)
+            .arg("bench")
+            .args(args)
+            .arg("--data")
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for e in expected {
+            assert!(text.contains(e), "{args:?} printed no {e:?}: {text}");
+        }
+    }
     // The working directory inside --data is removed afterwards.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
