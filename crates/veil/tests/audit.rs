@@ -34,7 +34,10 @@ fn recorded(dir: &Path) {
 }
 
 fn sqlite(dir: &Path, sql: &str) {
+    // The writer's connection may still be closing (and checkpointing the
+    // WAL) when the test reaches here; wait for its lock instead of failing.
     let out = Command::new("sqlite3")
+        .args(["-cmd", ".timeout 10000"])
         .arg(dir.join("veil.db"))
         .arg(sql)
         .output()
