@@ -32,15 +32,18 @@ pub enum Action {
     Playback,
     /// Read one's own session details / log out.
     OwnSession,
+    /// Read, export and report on the access record.
+    AuditRead,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 4] = [
+    pub const ALL: [Action; 5] = [
         Action::ListCameras,
         Action::LiveView,
         Action::Playback,
         Action::OwnSession,
+        Action::AuditRead,
     ];
 }
 
@@ -81,12 +84,17 @@ impl Decision {
 /// permission model replaces this table; callers do not change.
 pub const ADMINISTRATOR: &str = "administrator";
 
+/// The built-in auditor role: reads the access record. Kept apart from the
+/// administrator, so whoever runs the system is not the one who checks it.
+pub const AUDITOR: &str = "auditor";
+
 fn role_grants(role: &str, action: Action) -> bool {
     match role {
         ADMINISTRATOR => matches!(
             action,
             Action::ListCameras | Action::LiveView | Action::Playback | Action::OwnSession
         ),
+        AUDITOR => matches!(action, Action::AuditRead | Action::OwnSession),
         _ => false,
     }
 }
@@ -127,6 +135,35 @@ mod tests {
             assert!(!decide(&subject(&["new role"], false), a, r, Time90k(0)).allowed);
             assert!(decide(&subject(&[ADMINISTRATOR], false), a, r, Time90k(0)).allowed);
         }
+        let sys = Resource::System;
+        assert!(
+            !decide(
+                &subject(&[ADMINISTRATOR], false),
+                Action::AuditRead,
+                sys,
+                Time90k(0)
+            )
+            .allowed
+        );
+        assert!(
+            decide(
+                &subject(&[AUDITOR], false),
+                Action::AuditRead,
+                sys,
+                Time90k(0)
+            )
+            .allowed
+        );
+        assert!(!decide(&subject(&[AUDITOR], false), Action::Playback, r, Time90k(0)).allowed);
+        assert!(
+            decide(
+                &subject(&[ADMINISTRATOR, AUDITOR], false),
+                Action::AuditRead,
+                sys,
+                Time90k(0)
+            )
+            .allowed
+        );
         for a in Action::ALL {
             let d = decide(&subject(&[ADMINISTRATOR], true), a, r, Time90k(0));
             assert!(!d.allowed);

@@ -15,31 +15,179 @@ use veil_store::Db;
 
 /// Why an append failed. Callers must refuse the action.
 #[derive(Debug, thiserror::Error)]
-#[error("the access record could not be written: {0}")]
-pub struct Error(String);
+pub enum Error {
+    /// The entry could not be made durable (disk, database); the action must
+    /// be refused (fail closed).
+    #[error("the access record could not be written: {0}")]
+    Unavailable(String),
+    /// The action needs a justification and none was given.
+    #[error("{0} requires a justification")]
+    JustificationRequired(&'static str),
+}
 
-/// What happened.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What happened. Each action has a stable id ([`Action::as_str`]) that is
+/// stored in the record and hashed, so ids never change once released.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// A login attempt.
+    /// A login attempt (`ok`, or `denied` for bad credentials).
     Login,
+    /// A login refused because the account or the client address is locked out.
+    LoginLocked,
     /// A logout.
     Logout,
     /// A live view started.
     LiveView,
-    /// Recorded video was requested.
+    /// A live view ended.
+    LiveViewStop,
+    /// Recorded video was requested (camera, interval and rendition in the detail).
     Playback,
+    /// An export was requested.
+    ExportRequest,
+    /// An export file was produced.
+    ExportCreate,
+    /// An export file was downloaded.
+    ExportDownload,
+    /// A privacy mask was lifted for a viewing.
+    MaskLift,
+    /// An evidence lock was placed.
+    EvidenceLockCreate,
+    /// An evidence lock was extended or changed.
+    EvidenceLockChange,
+    /// An evidence lock was released.
+    EvidenceLockRelease,
+    /// A legal hold was placed, changed or lifted.
+    HoldChange,
+    /// Recordings were deleted by a person.
+    RecordingDelete,
+    /// Retention destroyed recordings (key shredding).
+    RetentionDestroy,
+    /// A camera was added, changed or removed.
+    CameraChange,
+    /// A privacy mask was added, changed or removed.
+    MaskChange,
+    /// A retention setting changed.
+    RetentionChange,
+    /// A processing purpose was added or changed.
+    PurposeChange,
+    /// A user account was created, changed or disabled.
+    UserChange,
+    /// A user's name was erased (the pseudonym stays).
+    UserErase,
+    /// A role was created, changed or removed.
+    RoleChange,
+    /// Permissions granted to a role or user changed.
+    PermissionChange,
+    /// An API token was created or revoked.
+    TokenChange,
+    /// A four-eyes request was made.
+    ApprovalRequest,
+    /// A four-eyes request was approved or rejected.
+    ApprovalDecision,
+    /// The access record was read.
+    AuditRead,
+    /// The access record was exported.
+    AuditExport,
+    /// Old access-record entries were pruned behind a signed anchor.
+    AuditPrune,
+    /// A document (records of processing, DPIA, report) was generated.
+    DocumentGenerate,
+    /// A step of a data-subject request.
+    SubjectRequest,
 }
 
 impl Action {
+    /// Every action, in declaration order.
+    pub const ALL: [Action; 32] = [
+        Action::Login,
+        Action::LoginLocked,
+        Action::Logout,
+        Action::LiveView,
+        Action::LiveViewStop,
+        Action::Playback,
+        Action::ExportRequest,
+        Action::ExportCreate,
+        Action::ExportDownload,
+        Action::MaskLift,
+        Action::EvidenceLockCreate,
+        Action::EvidenceLockChange,
+        Action::EvidenceLockRelease,
+        Action::HoldChange,
+        Action::RecordingDelete,
+        Action::RetentionDestroy,
+        Action::CameraChange,
+        Action::MaskChange,
+        Action::RetentionChange,
+        Action::PurposeChange,
+        Action::UserChange,
+        Action::UserErase,
+        Action::RoleChange,
+        Action::PermissionChange,
+        Action::TokenChange,
+        Action::ApprovalRequest,
+        Action::ApprovalDecision,
+        Action::AuditRead,
+        Action::AuditExport,
+        Action::AuditPrune,
+        Action::DocumentGenerate,
+        Action::SubjectRequest,
+    ];
+
     /// Stable id stored in the record.
     pub fn as_str(self) -> &'static str {
         match self {
             Action::Login => "login",
+            Action::LoginLocked => "login.locked",
             Action::Logout => "logout",
             Action::LiveView => "live_view",
+            Action::LiveViewStop => "live_view.stop",
             Action::Playback => "playback",
+            Action::ExportRequest => "export.request",
+            Action::ExportCreate => "export.create",
+            Action::ExportDownload => "export.download",
+            Action::MaskLift => "mask.lift",
+            Action::EvidenceLockCreate => "evidence_lock.create",
+            Action::EvidenceLockChange => "evidence_lock.change",
+            Action::EvidenceLockRelease => "evidence_lock.release",
+            Action::HoldChange => "hold.change",
+            Action::RecordingDelete => "recording.delete",
+            Action::RetentionDestroy => "retention.destroy",
+            Action::CameraChange => "config.camera",
+            Action::MaskChange => "config.mask",
+            Action::RetentionChange => "config.retention",
+            Action::PurposeChange => "config.purpose",
+            Action::UserChange => "user.change",
+            Action::UserErase => "user.erase",
+            Action::RoleChange => "role.change",
+            Action::PermissionChange => "permission.change",
+            Action::TokenChange => "token.change",
+            Action::ApprovalRequest => "approval.request",
+            Action::ApprovalDecision => "approval.decide",
+            Action::AuditRead => "audit.read",
+            Action::AuditExport => "audit.export",
+            Action::AuditPrune => "audit.prune",
+            Action::DocumentGenerate => "document.generate",
+            Action::SubjectRequest => "dsr.step",
         }
+    }
+
+    /// The action with id `s`.
+    pub fn parse(s: &str) -> Option<Action> {
+        Action::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Whether an entry for this action must carry a justification: the
+    /// privileged steps a person has to explain (seed 001 §35–37).
+    pub fn requires_justification(self) -> bool {
+        matches!(
+            self,
+            Action::ExportRequest
+                | Action::MaskLift
+                | Action::RecordingDelete
+                | Action::EvidenceLockRelease
+                | Action::HoldChange
+                | Action::ApprovalRequest
+                | Action::ApprovalDecision
+        )
     }
 }
 
@@ -50,6 +198,16 @@ pub enum Outcome {
     Ok,
     /// Refused by policy or by bad credentials.
     Denied,
+}
+
+impl Outcome {
+    /// Stable id stored in the record.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Denied => "denied",
+        }
+    }
 }
 
 /// One entry to append.
@@ -64,10 +222,52 @@ pub struct Event {
     pub resource: String,
     /// How it ended.
     pub outcome: Outcome,
+    /// Why, in the person's words; required by some actions
+    /// ([`Action::requires_justification`]).
+    pub justification: String,
     /// Extra facts without personal data (e.g. the requested interval).
     pub detail: String,
     /// The client's address; kept only as configured.
     pub client: Option<IpAddr>,
+}
+
+impl Event {
+    /// A successful `action` by `actor` on `resource`, with no detail.
+    pub fn new(actor: impl Into<String>, action: Action, resource: impl Into<String>) -> Event {
+        Event {
+            actor: actor.into(),
+            action,
+            resource: resource.into(),
+            outcome: Outcome::Ok,
+            justification: String::new(),
+            detail: String::new(),
+            client: None,
+        }
+    }
+
+    /// With this outcome.
+    pub fn outcome(mut self, o: Outcome) -> Event {
+        self.outcome = o;
+        self
+    }
+
+    /// With this detail.
+    pub fn detail(mut self, d: impl Into<String>) -> Event {
+        self.detail = d.into();
+        self
+    }
+
+    /// With this justification.
+    pub fn justification(mut self, j: impl Into<String>) -> Event {
+        self.justification = j.into();
+        self
+    }
+
+    /// From this client address.
+    pub fn client(mut self, a: IpAddr) -> Event {
+        self.client = Some(a);
+        self
+    }
 }
 
 /// How much of a client address the record keeps.
@@ -168,7 +368,7 @@ fn writer(db: Db, jobs: std::sync::mpsc::Receiver<Job>) {
             }
             Err(e) => {
                 for j in batch {
-                    let _ = j.reply.send(Err(Error(e.to_string())));
+                    let _ = j.reply.send(Err(Error::Unavailable(e.to_string())));
                 }
             }
         }
@@ -216,7 +416,10 @@ impl AccessRecord {
     pub fn append(&self, e: Event) -> Result<i64, Error> {
         #[cfg(any(test, feature = "fault-injection"))]
         if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(Error("injected failure".into()));
+            return Err(Error::Unavailable("injected failure".into()));
+        }
+        if e.action.requires_justification() && e.justification.trim().is_empty() {
+            return Err(Error::JustificationRequired(e.action.as_str()));
         }
         let row = AuditRow {
             seq: 0,
@@ -224,24 +427,20 @@ impl AccessRecord {
             actor: e.actor,
             action: e.action.as_str().to_owned(),
             resource: e.resource,
-            outcome: match e.outcome {
-                Outcome::Ok => "ok",
-                Outcome::Denied => "denied",
-            }
-            .to_owned(),
+            outcome: e.outcome.as_str().to_owned(),
             detail: e.detail,
             client: self.client_policy.render(e.client),
-            justification: String::new(),
+            justification: e.justification,
             prev_hash: Vec::new(),
             hash: Vec::new(),
         };
         let (reply, answer) = std::sync::mpsc::sync_channel(1);
         self.jobs
             .send(Job { row, reply })
-            .map_err(|_| Error("the writer has stopped".into()))?;
+            .map_err(|_| Error::Unavailable("the writer has stopped".into()))?;
         answer
             .recv()
-            .map_err(|_| Error("the writer has stopped".into()))?
+            .map_err(|_| Error::Unavailable("the writer has stopped".into()))?
     }
 }
 
@@ -313,14 +512,9 @@ mod tests {
     }
 
     fn ev(client: &str) -> Event {
-        Event {
-            actor: "u-abc".into(),
-            action: Action::Playback,
-            resource: "camera:1".into(),
-            outcome: Outcome::Ok,
-            detail: "start=..".into(),
-            client: Some(client.parse().unwrap()),
-        }
+        Event::new("u-abc", Action::Playback, "camera:1")
+            .detail("start=..")
+            .client(client.parse().unwrap())
     }
 
     #[test]

@@ -94,14 +94,11 @@ pub async fn login(
         .map(|u| u.pseudonym.clone())
         .unwrap_or_else(|| "anonymous".into());
     state
-        .record(Event {
-            actor: actor.clone(),
-            action: Audited::Login,
-            resource: "session".into(),
-            outcome: if ok { Outcome::Ok } else { Outcome::Denied },
-            detail: String::new(),
-            client: Some(peer.ip()),
-        })
+        .record(
+            Event::new(actor.clone(), Audited::Login, "session")
+                .outcome(if ok { Outcome::Ok } else { Outcome::Denied })
+                .client(peer.ip()),
+        )
         .await?;
     let Some(user) = user.filter(|_| ok) else {
         tracing::info!(actor = %actor, "login failed");
@@ -166,14 +163,9 @@ pub async fn logout(
 ) -> Result<Response, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     state
-        .record(Event {
-            actor: s.subject.pseudonym.clone(),
-            action: Audited::Logout,
-            resource: "session".into(),
-            outcome: Outcome::Ok,
-            detail: String::new(),
-            client: Some(peer.ip()),
-        })
+        .record(
+            Event::new(s.subject.pseudonym.clone(), Audited::Logout, "session").client(peer.ip()),
+        )
         .await?;
     let db = state.store.db.clone();
     let h = s.token_hash.clone();
@@ -333,18 +325,19 @@ pub async fn video(
         plan.len,
     );
     state
-        .record(Event {
-            actor: s.subject.pseudonym.clone(),
-            action: Audited::Playback,
-            resource: format!("camera:{}", cam.id),
-            outcome: Outcome::Ok,
-            detail: format!(
+        .record(
+            Event::new(
+                s.subject.pseudonym.clone(),
+                Audited::Playback,
+                format!("camera:{}", cam.id),
+            )
+            .detail(format!(
                 "rendition={MAIN_RENDITION} start={} end={}",
                 start.to_rfc3339(),
                 end.to_rfc3339()
-            ),
-            client: Some(peer.ip()),
-        })
+            ))
+            .client(peer.ip()),
+        )
         .await?;
     let plan = Arc::new(plan);
     let (status, from, to) = match range {

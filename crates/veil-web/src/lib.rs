@@ -98,7 +98,12 @@ impl AppState {
                 subject: veil_access::Subject {
                     user: user.id,
                     pseudonym: user.pseudonym,
-                    roles: vec![user.role],
+                    roles: user
+                        .role
+                        .split(',')
+                        .map(|r| r.trim().to_owned())
+                        .filter(|r| !r.is_empty())
+                        .collect(),
                     disabled: user.disabled,
                 },
                 display_name: user.name.unwrap_or_default(),
@@ -126,9 +131,16 @@ impl AppState {
             .await
             .map_err(ApiError::internal)?
             .map(|_| ())
-            .map_err(|e| {
-                tracing::error!(error = %e, "access record append failed; refusing");
-                ApiError::audit_unavailable()
+            .map_err(|e| match e {
+                veil_audit::Error::JustificationRequired(_) => ApiError {
+                    status: axum::http::StatusCode::BAD_REQUEST,
+                    code: "justification_required",
+                    message: e.to_string(),
+                },
+                veil_audit::Error::Unavailable(_) => {
+                    tracing::error!(error = %e, "access record append failed; refusing");
+                    ApiError::audit_unavailable()
+                }
             })
     }
 

@@ -15,7 +15,7 @@ use axum::response::Response;
 use axum::Extension;
 use tokio::sync::broadcast::error::RecvError;
 use veil_access::Action;
-use veil_audit::{Action as Audited, Event, Outcome};
+use veil_audit::{Action as Audited, Event};
 use veil_media::mp4::{self, Sample};
 use veil_store::recorder::LiveFrame;
 
@@ -34,19 +34,34 @@ pub async fn live(
 ) -> Result<Response, ApiError> {
     let cam = crate::api::authorized_camera(&state, &s, Action::LiveView, &id).await?;
     state
-        .record(Event {
-            actor: s.subject.pseudonym.clone(),
-            action: Audited::LiveView,
-            resource: format!("camera:{}", cam.id),
-            outcome: Outcome::Ok,
-            detail: "rendition=main".into(),
-            client: Some(peer.ip()),
-        })
+        .record(
+            Event::new(
+                s.subject.pseudonym.clone(),
+                Audited::LiveView,
+                format!("camera:{}", cam.id),
+            )
+            .detail("rendition=main")
+            .client(peer.ip()),
+        )
         .await?;
     let rx = state.live.subscribe(cam.id);
+    let stop = Event::new(
+        s.subject.pseudonym.clone(),
+        Audited::LiveViewStop,
+        format!("camera:{}", cam.id),
+    )
+    .detail("rendition=main")
+    .client(peer.ip());
     Ok(ws
         .max_message_size(4096)
-        .on_upgrade(move |socket| stream(socket, rx)))
+        .on_upgrade(move |socket| async move {
+            stream(socket, rx).await;
+            // The view has ended; nothing is left to refuse, so a failure is
+            // only logged (the start entry already recorded the access).
+            if let Err(e) = state.record(stop).await {
+                tracing::warn!(error = %e.message, "could not record the end of a live view");
+            }
+        }))
 }
 
 async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<LiveFrame>) {

@@ -110,14 +110,13 @@ pub async fn run(b: Bench) -> anyhow::Result<()> {
 // --- audit ---
 
 fn audit_event(i: u64) -> veil_audit::Event {
-    veil_audit::Event {
-        actor: format!("u-{:016x}", i % 97),
-        action: veil_audit::Action::Playback,
-        resource: format!("camera:{}", i % 50),
-        outcome: veil_audit::Outcome::Ok,
-        detail: "rendition=main start=2026-11-23T10:00:00.000Z end=2026-11-23T10:05:00.000Z".into(),
-        client: Some(std::net::IpAddr::from([192, 0, 2, (i % 250) as u8])),
-    }
+    veil_audit::Event::new(
+        format!("u-{:016x}", i % 97),
+        veil_audit::Action::Playback,
+        format!("camera:{}", i % 50),
+    )
+    .detail("rendition=main start=2026-11-23T10:00:00.000Z end=2026-11-23T10:05:00.000Z")
+    .client(std::net::IpAddr::from([192, 0, 2, (i % 250) as u8]))
 }
 
 fn audit_bench(a: AuditArgs) -> anyhow::Result<()> {

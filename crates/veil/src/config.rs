@@ -29,6 +29,15 @@ pub struct Config {
     /// random password is printed once).
     #[serde(default = "default_first_account")]
     pub first_account: String,
+    /// Roles of that first account (`administrator`, `auditor`). The default
+    /// is the administrator alone: reading the access record is a separate
+    /// duty.
+    #[serde(default = "default_first_account_roles")]
+    pub first_account_roles: Vec<String>,
+}
+
+fn default_first_account_roles() -> Vec<String> {
+    vec![veil_access::ADMINISTRATOR.into()]
 }
 
 fn default_first_account() -> String {
@@ -88,12 +97,71 @@ impl Default for Recording {
 }
 
 /// Access-record settings.
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Audit {
     /// How much of a client's address to keep: `full`, `truncated` or `none`.
     #[serde(default)]
     pub client_address: ClientAddress,
+    /// A signed checkpoint after this many entries.
+    #[serde(default = "default_checkpoint_entries")]
+    pub checkpoint_every_entries: u64,
+    /// A signed checkpoint at least this often while entries arrive.
+    #[serde(default = "default_checkpoint_minutes")]
+    pub checkpoint_every_minutes: u64,
+    /// A copy of every checkpoint outside the database.
+    #[serde(default)]
+    pub checkpoint_sink: Option<CheckpointSink>,
+    /// Entries older than this are pruned behind a signed anchor.
+    #[serde(default = "default_audit_retention_days")]
+    pub retention_days: u32,
+}
+
+fn default_checkpoint_entries() -> u64 {
+    1000
+}
+
+fn default_checkpoint_minutes() -> u64 {
+    5
+}
+
+fn default_audit_retention_days() -> u32 {
+    365
+}
+
+impl Default for Audit {
+    fn default() -> Self {
+        Audit {
+            client_address: ClientAddress::default(),
+            checkpoint_every_entries: default_checkpoint_entries(),
+            checkpoint_every_minutes: default_checkpoint_minutes(),
+            checkpoint_sink: None,
+            retention_days: default_audit_retention_days(),
+        }
+    }
+}
+
+/// Where copies of checkpoints go.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum CheckpointSink {
+    /// One JSON line per checkpoint appended to a file (put it on other
+    /// storage, or a file system with append-only attributes).
+    File {
+        /// The file.
+        path: PathBuf,
+    },
+    /// One message per checkpoint to the local syslog socket (facility
+    /// log-audit), from where syslog can forward it to another machine.
+    Syslog {
+        /// The socket; `/dev/log` by default.
+        #[serde(default = "default_syslog_socket")]
+        socket: PathBuf,
+    },
+}
+
+fn default_syslog_socket() -> PathBuf {
+    "/dev/log".into()
 }
 
 /// See [`Audit::client_address`].
@@ -167,6 +235,24 @@ impl Config {
                 "first_account must be 3 to 64 letters, digits, '.', '_' or '-' (got {:?})",
                 c.first_account
             );
+        }
+        for r in &c.first_account_roles {
+            if ![veil_access::ADMINISTRATOR, veil_access::AUDITOR].contains(&r.as_str()) {
+                anyhow::bail!(
+                    "first_account_roles: unknown role {r:?} (known: {}, {})",
+                    veil_access::ADMINISTRATOR,
+                    veil_access::AUDITOR
+                );
+            }
+        }
+        if c.first_account_roles.is_empty() {
+            anyhow::bail!("first_account_roles must name at least one role");
+        }
+        if c.audit.checkpoint_every_entries == 0 || c.audit.checkpoint_every_minutes == 0 {
+            anyhow::bail!("audit.checkpoint_every_entries and audit.checkpoint_every_minutes must be at least 1");
+        }
+        if c.audit.retention_days == 0 {
+            anyhow::bail!("audit.retention_days must be at least 1");
         }
         if c.recording.segment_seconds == 0 || c.recording.segment_seconds > 600 {
             anyhow::bail!("recording.segment_seconds must be between 1 and 600");

@@ -117,6 +117,11 @@ fn main() -> anyhow::Result<()> {
                 },
                 audit: config::Audit::default(),
                 first_account: "demo-administrator".into(),
+                // The demo's one account may also read the access record.
+                first_account_roles: vec![
+                    veil_access::ADMINISTRATOR.into(),
+                    veil_access::AUDITOR.into(),
+                ],
                 cameras: (1..=a.cameras)
                     .map(|i| config::Camera {
                         name: format!("Synthetic {i}"),

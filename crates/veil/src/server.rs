@@ -34,6 +34,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let db = store.db.clone();
     let now = clock.now();
     let first_account = cfg.first_account.clone();
+    let first_roles = cfg.first_account_roles.join(",");
     let (user, password) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         if let Some(u) = db.first_user()? {
             return Ok((u.name.unwrap_or_default(), None));
@@ -44,7 +45,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             &pseudonym,
             &first_account,
             &veil_access::password::hash(&password),
-            veil_access::ADMINISTRATOR,
+            &first_roles,
             now,
         )?;
         Ok((first_account, Some(password)))

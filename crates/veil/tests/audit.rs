@@ -5,7 +5,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
-use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event, Outcome};
+use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event};
 use veil_base::{SimulatedClock, Time90k};
 
 /// A data directory whose access record holds 20 entries.
@@ -17,18 +17,18 @@ fn recorded(dir: &Path) {
     for i in 0..20 {
         clock.advance(90_000);
         record
-            .append(Event {
-                actor: format!("u-{:04}", i % 3),
-                action: if i % 2 == 0 {
-                    Action::Playback
-                } else {
-                    Action::LiveView
-                },
-                resource: format!("camera:{}", i % 4 + 1),
-                outcome: Outcome::Ok,
-                detail: String::new(),
-                client: Some("192.0.2.7".parse().unwrap()),
-            })
+            .append(
+                Event::new(
+                    format!("u-{:04}", i % 3),
+                    if i % 2 == 0 {
+                        Action::Playback
+                    } else {
+                        Action::LiveView
+                    },
+                    format!("camera:{}", i % 4 + 1),
+                )
+                .client("192.0.2.7".parse().unwrap()),
+            )
             .unwrap();
     }
 }
