@@ -6,12 +6,21 @@
 //! concurrent appends durable and fast. Actors are pseudonymous ids, never names.
 
 pub mod chain;
+pub mod checkpoint;
+pub mod export;
+pub mod verify;
+mod writer;
 
 use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
 
-use veil_base::SharedClock;
-use veil_store::db::AuditRow;
+use veil_base::{SharedClock, Time90k};
+use veil_store::db::{AuditRow, CheckpointRow};
 use veil_store::Db;
+
+pub use checkpoint::{AuditKey, Sink};
+pub use verify::{verify_stored, VerifyError, VerifyOptions, VerifyReport};
 
 /// Why an append failed. Callers must refuse the action.
 #[derive(Debug, thiserror::Error)]
@@ -299,28 +308,36 @@ impl ClientAddressPolicy {
     }
 }
 
-/// One append waiting for the writer.
-struct Job {
-    row: AuditRow,
-    reply: std::sync::mpsc::SyncSender<Result<i64, Error>>,
+/// How the access record signs checkpoints.
+#[derive(Clone)]
+pub struct Checkpointing {
+    /// The audit signing key.
+    pub key: Arc<AuditKey>,
+    /// A checkpoint after this many new entries.
+    pub every_entries: u64,
+    /// A checkpoint at least this often while there are new entries.
+    pub every: Duration,
+    /// A copy of each checkpoint and anchor goes here too.
+    pub sink: Option<Sink>,
 }
 
-/// The append-only access record, a hash chain.
+/// The append-only access record, a hash chain with signed checkpoints.
 ///
 /// Appends go to one writer thread that commits whatever is waiting in one
 /// transaction (group commit): concurrent callers share one fsync, and each
-/// caller returns only once its entry is durable.
+/// caller returns only once its entry is durable. The same thread signs
+/// checkpoints (every N entries, every T, on request and at shutdown) and
+/// prunes behind signed anchors, so all of them see one order.
 #[derive(Clone)]
 pub struct AccessRecord {
+    db: Db,
+    public_key: Option<[u8; 32]>,
     clock: SharedClock,
     client_policy: ClientAddressPolicy,
-    jobs: std::sync::mpsc::Sender<Job>,
+    jobs: std::sync::mpsc::Sender<writer::Msg>,
     #[cfg(any(test, feature = "fault-injection"))]
-    fail: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    fail: Arc<std::sync::atomic::AtomicBool>,
 }
-
-/// Most entries committed in one transaction.
-const MAX_BATCH: usize = 4096;
 
 fn to_entry(r: &AuditRow) -> chain::Entry {
     chain::Entry {
@@ -336,49 +353,24 @@ fn to_entry(r: &AuditRow) -> chain::Entry {
     }
 }
 
-fn writer(db: Db, jobs: std::sync::mpsc::Receiver<Job>) {
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(j) => batch.push(j),
-                Err(_) => break,
-            }
-        }
-        let mut rows: Vec<AuditRow> = batch.iter().map(|j| j.row.clone()).collect();
-        let result = db.append_audit_batch(|tail| {
-            let (mut seq, mut prev) = match tail {
-                Some((s, h)) => (s, h.try_into().unwrap_or(chain::GENESIS)),
-                None => (0, chain::GENESIS),
-            };
-            for r in rows.iter_mut() {
-                seq += 1;
-                r.seq = seq;
-                r.prev_hash = prev.to_vec();
-                prev = chain::link(&prev, &to_entry(r));
-                r.hash = prev.to_vec();
-            }
-            rows
-        });
-        match result {
-            Ok(seqs) => {
-                for (j, s) in batch.into_iter().zip(seqs) {
-                    let _ = j.reply.send(Ok(s));
-                }
-            }
-            Err(e) => {
-                for j in batch {
-                    let _ = j.reply.send(Err(Error::Unavailable(e.to_string())));
-                }
-            }
-        }
-    }
+fn stopped() -> Error {
+    Error::Unavailable("the writer has stopped".into())
 }
 
 impl AccessRecord {
-    /// A record stored in `db`. Entries written before the chain existed are
-    /// chained first.
+    /// A record stored in `db` that signs no checkpoints (tests, benchmarks).
     pub fn new(db: Db, clock: SharedClock, client_policy: ClientAddressPolicy) -> AccessRecord {
+        AccessRecord::open(db, clock, client_policy, None)
+    }
+
+    /// A record stored in `db`, signing checkpoints as `signing` says. Entries
+    /// written before the chain existed are chained first.
+    pub fn open(
+        db: Db,
+        clock: SharedClock,
+        client_policy: ClientAddressPolicy,
+        signing: Option<Checkpointing>,
+    ) -> AccessRecord {
         let chained = db.chain_unchained_audit(|prev, r| {
             let prev: [u8; 32] = prev.try_into().unwrap_or(chain::GENESIS);
             chain::link(&prev, &to_entry(r)).to_vec()
@@ -391,18 +383,22 @@ impl AccessRecord {
             ),
             Err(e) => tracing::error!(error = %e, "could not chain older entries"),
         }
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name("access-record".into())
-            .spawn(move || writer(db, rx))
-            .expect("cannot start the access-record writer thread");
+        let public_key = signing.as_ref().map(|s| s.key.public_key());
+        let jobs = writer::spawn(db.clone(), clock.clone(), signing);
         AccessRecord {
+            db,
+            public_key,
             clock,
             client_policy,
-            jobs: tx,
+            jobs,
             #[cfg(any(test, feature = "fault-injection"))]
             fail: Default::default(),
         }
+    }
+
+    /// The public key checkpoints are signed with, if they are.
+    pub fn public_key(&self) -> Option<[u8; 32]> {
+        self.public_key
     }
 
     /// Makes every later append fail (tests of the fail-closed rule).
@@ -434,76 +430,54 @@ impl AccessRecord {
             prev_hash: Vec::new(),
             hash: Vec::new(),
         };
-        let (reply, answer) = std::sync::mpsc::sync_channel(1);
-        self.jobs
-            .send(Job { row, reply })
-            .map_err(|_| Error::Unavailable("the writer has stopped".into()))?;
-        answer
-            .recv()
-            .map_err(|_| Error::Unavailable("the writer has stopped".into()))?
+        self.ask(|reply| writer::Msg::Append(writer::Job { row, reply }))?
     }
-}
 
-/// Verifies the stored chain for `from <= seq <= to` (1 and the last entry by
-/// default). Verification starts from the stored previous-hash of `from`
-/// (genesis for 1). Returns the number of entries checked.
-pub fn verify_stored(db: &Db, from: Option<i64>, to: Option<i64>) -> Result<u64, VerifyError> {
-    let from = from.unwrap_or(1).max(1);
-    let to = to.unwrap_or(i64::MAX);
-    let mut checked = 0u64;
-    let mut next = from;
-    let mut prev: Option<[u8; 32]> = None;
-    loop {
-        let rows = db
-            .audit_range(next, to, 10_000)
-            .map_err(|e| VerifyError::Read(e.to_string()))?;
-        let Some(first) = rows.first() else { break };
-        let start_prev = match prev {
-            Some(p) => p,
-            None if from == 1 => chain::GENESIS,
-            None => first.prev_hash.as_slice().try_into().map_err(|_| {
-                VerifyError::Broken(chain::Broken {
-                    seq: first.seq as u64,
-                    reason: "its previous-hash is missing".into(),
-                })
-            })?,
-        };
-        let entries: Vec<chain::Entry> = rows.iter().map(to_entry).collect();
-        let last = chain::verify(
-            next as u64,
-            start_prev,
-            entries
-                .iter()
-                .zip(&rows)
-                .map(|(e, r)| (e, r.prev_hash.as_slice(), r.hash.as_slice())),
-        )
-        .map_err(VerifyError::Broken)?;
-        checked += rows.len() as u64;
-        next = rows.last().map(|r| r.seq + 1).unwrap_or(next);
-        prev = Some(last);
-        if rows.len() < 10_000 {
-            break;
+    /// Signs a checkpoint of the current tail now, unless the latest one
+    /// already covers it. Returns the checkpoint that covers the tail (`None`
+    /// when the record is empty). Fails without a signing key.
+    pub fn checkpoint(&self) -> Result<Option<CheckpointRow>, Error> {
+        self.ask(writer::Msg::Checkpoint)?
+    }
+
+    /// Prunes every entry written before `before` behind a signed anchor;
+    /// `actor` is recorded as having pruned. Returns how many entries went
+    /// (nothing is recorded when there is nothing to prune).
+    pub fn prune(&self, actor: &str, before: Time90k) -> Result<usize, Error> {
+        let old = self
+            .db
+            .last_audit_entry_before(before)
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        if old.is_none() {
+            return Ok(0);
         }
+        self.append(
+            Event::new(actor, Action::AuditPrune, "audit")
+                .detail(format!("before={}", before.to_rfc3339())),
+        )?;
+        self.ask(|reply| writer::Msg::Prune(before, reply))?
     }
-    Ok(checked)
-}
 
-/// Why verification failed.
-#[derive(Debug, thiserror::Error)]
-pub enum VerifyError {
-    /// The chain is broken.
-    #[error(transparent)]
-    Broken(chain::Broken),
-    /// The database could not be read.
-    #[error("cannot read the access record: {0}")]
-    Read(String),
+    /// Signs a final checkpoint and stops the writer; later appends fail.
+    /// Other clones stop too.
+    pub fn shutdown(&self) {
+        let _ = self.ask(writer::Msg::Shutdown);
+    }
+
+    fn ask<T>(
+        &self,
+        msg: impl FnOnce(std::sync::mpsc::SyncSender<T>) -> writer::Msg,
+    ) -> Result<T, Error> {
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.jobs.send(msg(reply)).map_err(|_| stopped())?;
+        answer.recv().map_err(|_| stopped())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use veil_base::{SimulatedClock, Time90k};
+    use veil_base::{Clock, SimulatedClock};
 
     fn record(p: ClientAddressPolicy) -> (AccessRecord, Db) {
         let db = Db::open_in_memory().unwrap();
@@ -559,8 +533,25 @@ mod tests {
             .collect();
         seqs.sort();
         assert_eq!(seqs, (1..=1600).collect::<Vec<_>>());
-        assert_eq!(verify_stored(&db, None, None).unwrap(), 1600);
-        assert_eq!(verify_stored(&db, Some(700), Some(900)).unwrap(), 201);
+        assert_eq!(
+            verify_stored(&db, &VerifyOptions::default())
+                .unwrap()
+                .entries,
+            1600
+        );
+        assert_eq!(
+            verify_stored(
+                &db,
+                &VerifyOptions {
+                    from: Some(700),
+                    to: Some(900),
+                    ..Default::default()
+                }
+            )
+            .unwrap()
+            .entries,
+            201
+        );
     }
 
     #[test]
@@ -577,14 +568,183 @@ mod tests {
             )
             .unwrap();
         }
-        assert!(verify_stored(&db, None, None).is_err());
+        assert!(verify_stored(&db, &VerifyOptions::default()).is_err());
         let clock = Arc::new(SimulatedClock::new(Time90k(5)));
         let r = AccessRecord::new(db.clone(), clock, ClientAddressPolicy::Full);
         assert_eq!(r.append(ev("127.0.0.1")).unwrap(), 4);
-        assert_eq!(verify_stored(&db, None, None).unwrap(), 4);
+        assert_eq!(
+            verify_stored(&db, &VerifyOptions::default())
+                .unwrap()
+                .entries,
+            4
+        );
         // Chained rows are immutable again.
         assert!(raw
             .execute("UPDATE audit SET outcome = 'x' WHERE seq = 2", [])
             .is_err());
+    }
+
+    struct Signed {
+        r: AccessRecord,
+        db: Db,
+        key: Arc<AuditKey>,
+        clock: Arc<SimulatedClock>,
+        dir: tempfile::TempDir,
+    }
+
+    fn signed(every_entries: u64, every: Duration, sink: Option<Sink>) -> Signed {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("veil.db")).unwrap();
+        let clock = Arc::new(SimulatedClock::new(Time90k(1_795_000_000 * 90_000)));
+        let key = Arc::new(AuditKey::generate().0);
+        let r = AccessRecord::open(
+            db.clone(),
+            clock.clone(),
+            ClientAddressPolicy::Full,
+            Some(Checkpointing {
+                key: key.clone(),
+                every_entries,
+                every,
+                sink,
+            }),
+        );
+        Signed {
+            r,
+            db,
+            key,
+            clock,
+            dir,
+        }
+    }
+
+    fn trusted(key: &AuditKey) -> VerifyOptions {
+        VerifyOptions {
+            trusted_key: Some(key.public_key()),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn checkpoints_every_n_entries_and_at_shutdown() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = dir.path().join("checkpoints.jsonl");
+        let Signed { r, db, key, .. } = signed(
+            10,
+            Duration::from_secs(3600),
+            Some(Sink::File(sink.clone())),
+        );
+        for _ in 0..25 {
+            r.append(ev("127.0.0.1")).unwrap();
+        }
+        let seqs = |db: &Db| {
+            db.audit_checkpoints(0, i64::MAX)
+                .unwrap()
+                .iter()
+                .map(|c| c.seq)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(seqs(&db), vec![10, 20]);
+        r.shutdown();
+        assert_eq!(seqs(&db), vec![10, 20, 25]);
+        assert!(
+            r.append(ev("127.0.0.1")).is_err(),
+            "a stopped record refuses appends"
+        );
+        let report = verify_stored(&db, &trusted(&key)).unwrap();
+        assert_eq!(
+            (report.entries, report.checkpoints, report.signed_up_to),
+            (25, 3, 25)
+        );
+        // The external copy holds the same checkpoints, and verifies too.
+        let external = checkpoint::read_sink_file(&sink).unwrap();
+        assert_eq!(external, db.audit_checkpoints(0, i64::MAX).unwrap());
+        let opts = VerifyOptions {
+            external,
+            ..trusted(&key)
+        };
+        assert_eq!(verify_stored(&db, &opts).unwrap().checkpoints, 6);
+        // Without the key, a signed record does not verify.
+        assert!(matches!(
+            verify_stored(&db, &VerifyOptions::default()),
+            Err(VerifyError::NoKey)
+        ));
+    }
+
+    #[test]
+    fn checkpoints_after_a_quiet_interval() {
+        let Signed { r, db, .. } = signed(1000, Duration::from_millis(100), None);
+        r.append(ev("127.0.0.1")).unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while db.latest_audit_checkpoint().unwrap().is_none() {
+            assert!(std::time::Instant::now() < deadline, "no timed checkpoint");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(db.latest_audit_checkpoint().unwrap().unwrap().seq, 1);
+    }
+
+    #[test]
+    fn pruning_leaves_a_signed_anchor_the_chain_verifies_from() {
+        let Signed {
+            r,
+            db,
+            key,
+            clock,
+            dir,
+        } = signed(5, Duration::from_secs(3600), None);
+        for _ in 0..12 {
+            clock.advance(90_000 * 86_400);
+            r.append(ev("127.0.0.1")).unwrap();
+        }
+        // Entries 1..=7 are older than the cut.
+        let cut = Time90k(db.audit_range(8, 8, 1).unwrap()[0].time_90k.0);
+        assert_eq!(r.prune("system", cut).unwrap(), 7);
+        assert!(db.audit_range(1, 7, 10).unwrap().is_empty());
+        let report = verify_stored(&db, &trusted(&key)).unwrap();
+        assert_eq!(report.pruned_up_to, Some(7));
+        assert_eq!(report.entries, 6, "entries 8..=13 (13 records the pruning)");
+        // New entries continue the numbering after pruning.
+        assert_eq!(r.append(ev("127.0.0.1")).unwrap(), 14);
+        // An anchor cannot be removed, and entries after it cannot be deleted.
+        let raw = rusqlite::Connection::open(dir.path().join("veil.db")).unwrap();
+        assert!(raw
+            .execute("DELETE FROM audit_checkpoint WHERE kind = 'anchor'", [])
+            .is_err());
+        assert!(raw.execute("DELETE FROM audit WHERE seq = 9", []).is_err());
+        // A second pruning moves the anchor on; the rest still verifies.
+        clock.advance(90_000);
+        assert_eq!(r.prune("system", clock.now()).unwrap(), 7, "8..=14");
+        assert_eq!(r.append(ev("127.0.0.1")).unwrap(), 16);
+        verify_stored(&db, &trusted(&key)).unwrap();
+    }
+
+    #[test]
+    fn export_round_trips_and_detects_tampering() {
+        let Signed { r, db, key, .. } = signed(4, Duration::from_secs(3600), None);
+        for _ in 0..10 {
+            r.append(ev("127.0.0.1")).unwrap();
+        }
+        r.checkpoint().unwrap();
+        let mut out = Vec::new();
+        let s = export::write(&db, &key.public_key(), Some(3), Some(6), &mut out).unwrap();
+        assert_eq!(
+            (s.first_seq, s.last_seq, s.entries, s.checkpoints),
+            (3, 8, 6, 2)
+        );
+        let text = String::from_utf8(out).unwrap();
+        let report = verify::verify_export(&text, Some(key.public_key())).unwrap();
+        assert_eq!(
+            (report.first_seq, report.last_seq, report.signed_up_to),
+            (3, 8, 8)
+        );
+        let edited = text.replace("\"outcome\":\"ok\"", "\"outcome\":\"denied\"");
+        assert!(verify::verify_export(&edited, None).is_err());
+        let other = AuditKey::generate().0;
+        let e = verify::verify_export(&text, Some(other.public_key())).unwrap_err();
+        assert!(e.to_string().contains("not by the expected key"), "{e}");
+        // Dropping the covering checkpoint (the last line) leaves entries unsigned.
+        let lines: Vec<&str> = text.lines().collect();
+        let trimmed = lines[..lines.len() - 1].join("\n");
+        let e = verify::verify_export(&trimmed, None).unwrap_err();
+        assert!(e.to_string().contains("sequence 5"), "{e}");
     }
 }

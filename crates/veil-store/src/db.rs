@@ -99,6 +99,30 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit WHEN OLD.hash IS NOT NULL
         BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
     "#,
+    // 3: signed checkpoints and pruning anchors. Entries may only be deleted
+    // behind an anchor; anchors are never deleted; nothing is ever updated.
+    r#"
+    CREATE TABLE audit_checkpoint (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('checkpoint', 'anchor')),
+        seq INTEGER NOT NULL,
+        time_90k INTEGER NOT NULL,
+        hash BLOB NOT NULL,
+        public_key BLOB NOT NULL,
+        signature BLOB NOT NULL,
+        UNIQUE (kind, seq)
+    );
+    CREATE TRIGGER audit_checkpoint_no_update BEFORE UPDATE ON audit_checkpoint
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+    CREATE TRIGGER audit_checkpoint_no_delete BEFORE DELETE ON audit_checkpoint
+        WHEN OLD.kind = 'anchor' OR OLD.seq > (SELECT COALESCE(MAX(seq), 0)
+            FROM audit_checkpoint WHERE kind = 'anchor')
+        BEGIN SELECT RAISE(ABORT, 'checkpoints are append-only'); END;
+    DROP TRIGGER audit_no_delete;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        WHEN OLD.seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoint WHERE kind = 'anchor')
+        BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -215,6 +239,69 @@ pub struct AuditRow {
 /// The last chained entry: `(seq, hash)`.
 pub type AuditTail = Option<(i64, Vec<u8>)>;
 
+/// A signed statement about the access record: "the entry with this sequence
+/// number has this hash" (`kind = "checkpoint"`), or "every entry up to and
+/// including this one was pruned; the chain goes on from this hash"
+/// (`kind = "anchor"`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckpointRow {
+    /// `checkpoint` or `anchor`.
+    pub kind: String,
+    /// The sequence number it covers.
+    pub seq: i64,
+    /// When it was signed.
+    pub time_90k: Time90k,
+    /// The chain hash at `seq`.
+    pub hash: Vec<u8>,
+    /// The Ed25519 public key that signed it.
+    pub public_key: Vec<u8>,
+    /// The Ed25519 signature.
+    pub signature: Vec<u8>,
+}
+
+const CHECKPOINT_COLUMNS: &str = "kind, seq, time_90k, hash, public_key, signature";
+
+fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
+    Ok(CheckpointRow {
+        kind: r.get(0)?,
+        seq: r.get(1)?,
+        time_90k: Time90k(r.get(2)?),
+        hash: r.get(3)?,
+        public_key: r.get(4)?,
+        signature: r.get(5)?,
+    })
+}
+
+fn insert_checkpoint(c: &Connection, k: &CheckpointRow) -> rusqlite::Result<()> {
+    c.execute(
+        &format!(
+            "INSERT INTO audit_checkpoint ({CHECKPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (kind, seq) DO NOTHING"
+        ),
+        params![
+            k.kind,
+            k.seq,
+            k.time_90k.0,
+            k.hash,
+            k.public_key,
+            k.signature
+        ],
+    )
+    .map(|_| ())
+}
+
+fn latest_anchor(c: &Connection) -> rusqlite::Result<Option<CheckpointRow>> {
+    c.query_row(
+        &format!(
+            "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoint WHERE kind = 'anchor'
+             ORDER BY seq DESC LIMIT 1"
+        ),
+        [],
+        checkpoint_row,
+    )
+    .optional()
+}
+
 const AUDIT_COLUMNS: &str = "seq, time_90k, actor, action, resource, outcome, detail, client, \
      justification, COALESCE(prev_hash, x''), COALESCE(hash, x'')";
 
@@ -232,6 +319,21 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
         prev_hash: r.get(9)?,
         hash: r.get(10)?,
     })
+}
+
+fn audit_tail(c: &Connection) -> rusqlite::Result<AuditTail> {
+    let last = c
+        .query_row(
+            "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
+        )
+        .optional()?
+        .map(|(s, h)| (s, h.unwrap_or_default()));
+    match last {
+        Some(t) => Ok(Some(t)),
+        None => Ok(latest_anchor(c)?.map(|a| (a.seq, a.hash))),
+    }
 }
 
 fn sql_err(e: rusqlite::Error) -> Error {
@@ -678,15 +780,9 @@ impl Db {
         build: impl FnOnce(AuditTail) -> Vec<AuditRow>,
     ) -> Result<Vec<i64>, Error> {
         self.with(|c| {
-            let tx = c.transaction()?;
-            let tail = tx
-                .query_row(
-                    "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
-                    [],
-                    |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Option<Vec<u8>>>(1)?)),
-                )
-                .optional()?
-                .map(|(s, h)| (s, h.unwrap_or_default()));
+            // Immediate: another process (a CLI export) may append too.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tail = audit_tail(&tx)?;
             let rows = build(tail);
             let mut seqs = Vec::with_capacity(rows.len());
             {
@@ -765,6 +861,95 @@ impl Db {
     /// Entries with `seq > after`, oldest first, at most `limit`.
     pub fn audit_entries(&self, after: i64, limit: i64) -> Result<Vec<AuditRow>, Error> {
         self.audit_range(after + 1, i64::MAX, limit)
+    }
+
+    /// The chain's tail: the last entry, or the latest anchor when every entry
+    /// has been pruned.
+    pub fn audit_tail(&self) -> Result<AuditTail, Error> {
+        self.with(|c| audit_tail(c))
+    }
+
+    /// Stores a signed checkpoint.
+    pub fn insert_audit_checkpoint(&self, k: &CheckpointRow) -> Result<(), Error> {
+        self.with(|c| insert_checkpoint(c, k))
+    }
+
+    /// Checkpoints and anchors with `from <= seq <= to`, by sequence number.
+    pub fn audit_checkpoints(&self, from: i64, to: i64) -> Result<Vec<CheckpointRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoint WHERE seq >= ?1 AND seq <= ?2
+                 ORDER BY seq, kind"
+            ))?;
+            let rows = st.query_map(params![from, to], checkpoint_row)?;
+            rows.collect()
+        })
+    }
+
+    /// The latest checkpoint (not anchor), if any.
+    pub fn latest_audit_checkpoint(&self) -> Result<Option<CheckpointRow>, Error> {
+        self.with(|c| {
+            c.query_row(
+                &format!(
+                    "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoint WHERE kind = 'checkpoint'
+                     ORDER BY seq DESC LIMIT 1"
+                ),
+                [],
+                checkpoint_row,
+            )
+            .optional()
+        })
+    }
+
+    /// The latest pruning anchor, if any: the chain starts after it.
+    pub fn latest_audit_anchor(&self) -> Result<Option<CheckpointRow>, Error> {
+        self.with(|c| latest_anchor(c))
+    }
+
+    /// The last entry written strictly before `time`, as `(seq, hash)`.
+    pub fn last_audit_entry_before(&self, time: Time90k) -> Result<AuditTail, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT seq, hash FROM audit WHERE time_90k < ?1 ORDER BY seq DESC LIMIT 1",
+                [time.0],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get::<_, Option<Vec<u8>>>(1)?.unwrap_or_default(),
+                    ))
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// The first entry written at or after `time`, by sequence number.
+    pub fn first_audit_seq_at_or_after(&self, time: Time90k) -> Result<Option<i64>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT MIN(seq) FROM audit WHERE time_90k >= ?1",
+                [time.0],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Prunes behind `anchor` in one transaction: stores the anchor, then
+    /// deletes every entry and checkpoint up to its sequence number (the
+    /// triggers allow deletion only behind an anchor). Returns the number of
+    /// entries deleted.
+    pub fn prune_audit(&self, anchor: &CheckpointRow) -> Result<usize, Error> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            insert_checkpoint(&tx, anchor)?;
+            let n = tx.execute("DELETE FROM audit WHERE seq <= ?1", [anchor.seq])?;
+            tx.execute(
+                "DELETE FROM audit_checkpoint WHERE kind = 'checkpoint' AND seq <= ?1",
+                [anchor.seq],
+            )?;
+            tx.commit()?;
+            Ok(n)
+        })
     }
 
     // --- settings ---

@@ -20,9 +20,9 @@ use crate::db::Db;
 use crate::segment::{bucket_key_aad, bucket_start};
 use crate::Error;
 
-/// Loads the root key from `path`, creating it (mode 0600, exclusively) if absent.
-/// Refuses a key file that group or others can read.
-pub fn load_or_create_root_key(path: &Path) -> Result<Key, Error> {
+/// Creates the secret file `path` (mode 0600, exclusively) holding `contents`
+/// and makes it durable. Returns `false`, writing nothing, if it exists.
+pub fn create_secret_file(path: &Path, contents: &[u8]) -> Result<bool, Error> {
     match std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -30,25 +30,39 @@ pub fn load_or_create_root_key(path: &Path) -> Result<Key, Error> {
         .open(path)
     {
         Ok(mut f) => {
-            let k = Key::generate();
-            f.write_all(format!("{}\n", hex::encode(k.as_bytes())).as_bytes())?;
+            f.write_all(contents)?;
             f.sync_all()?;
             if let Some(dir) = path.parent() {
                 std::fs::File::open(dir)?.sync_all()?;
             }
-            return Ok(k);
+            Ok(true)
         }
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
-        Err(e) => return Err(e.into()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.into()),
     }
+}
+
+/// Reads the secret file `path` (`what` names it in errors), refusing one
+/// that group or others can read.
+pub fn read_secret_file(path: &Path, what: &str) -> Result<String, Error> {
     let mode = std::fs::metadata(path)?.permissions().mode();
     if mode & 0o077 != 0 {
         return Err(Error::Invalid(format!(
-            "the root key file has permissions {:o}; it must be readable by its owner only (chmod 600)",
+            "the {what} file has permissions {:o}; it must be readable by its owner only (chmod 600)",
             mode & 0o777
         )));
     }
-    let text = std::fs::read_to_string(path)?;
+    Ok(std::fs::read_to_string(path)?)
+}
+
+/// Loads the root key from `path`, creating it (mode 0600, exclusively) if absent.
+/// Refuses a key file that group or others can read.
+pub fn load_or_create_root_key(path: &Path) -> Result<Key, Error> {
+    let k = Key::generate();
+    if create_secret_file(path, format!("{}\n", hex::encode(k.as_bytes())).as_bytes())? {
+        return Ok(k);
+    }
+    let text = read_secret_file(path, "root key")?;
     let raw = hex::decode(text.trim())
         .ok()
         .and_then(|v| <[u8; 32]>::try_from(v).ok())

@@ -119,6 +119,11 @@ impl DataDir {
     pub fn root_key(&self) -> PathBuf {
         self.root.join("root.key")
     }
+    /// The access record's Ed25519 signing key (0600, PKCS#8 PEM), apart from
+    /// the root key.
+    pub fn audit_key(&self) -> PathBuf {
+        self.root.join("audit.key")
+    }
     /// The SQLite database.
     pub fn database(&self) -> PathBuf {
         self.root.join("veil.db")

@@ -5,6 +5,7 @@
 //! the store, the access record and the policy engine.
 
 pub mod api;
+pub mod audit_export;
 pub mod auth;
 pub mod error;
 pub mod live;
@@ -182,6 +183,7 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/session",
             post(api::login).delete(api::logout).get(api::me),
         )
+        .route("/api/v1/audit/export", get(audit_export::export))
         .route("/api/v1/cameras", get(api::cameras))
         .route("/api/v1/cameras/{id}/recordings", get(api::recordings))
         .route("/api/v1/cameras/{id}/video.mp4", get(api::video))

@@ -123,12 +123,20 @@ fn audit_bench(a: AuditArgs) -> anyhow::Result<()> {
     let dir = work_dir(a.data.as_deref())?;
     let clock: veil_base::SharedClock = Arc::new(SystemClock);
 
-    // Veil: concurrent writers, each append durable before it returns.
+    // Veil: concurrent writers, each append durable before it returns, with
+    // a signed checkpoint every 1000 entries (the default).
     let db = veil_store::Db::open(&dir.path().join("grouped.db"))?;
-    let record = veil_audit::AccessRecord::new(
+    let key = Arc::new(veil_audit::AuditKey::generate().0);
+    let record = veil_audit::AccessRecord::open(
         db.clone(),
         clock.clone(),
         veil_audit::ClientAddressPolicy::Full,
+        Some(veil_audit::Checkpointing {
+            key: key.clone(),
+            every_entries: 1000,
+            every: Duration::from_secs(300),
+            sink: None,
+        }),
     );
     let total = u64::from(a.writers) * u64::from(a.appends);
     let t = Instant::now();
@@ -150,8 +158,18 @@ fn audit_bench(a: AuditArgs) -> anyhow::Result<()> {
         Ok(())
     })?;
     let grouped = total as f64 / t.elapsed().as_secs_f64();
-    let checked = veil_audit::verify_stored(&db, None, None)?;
-    anyhow::ensure!(checked == total, "verified {checked} of {total} entries");
+    record.shutdown();
+    let opts = veil_audit::VerifyOptions {
+        trusted_key: Some(key.public_key()),
+        ..Default::default()
+    };
+    let report = veil_audit::verify_stored(&db, &opts)?;
+    anyhow::ensure!(
+        report.entries == total && report.signed_up_to == total as i64,
+        "verified {} of {total} entries, signed up to {}",
+        report.entries,
+        report.signed_up_to
+    );
 
     // Baseline: one writer, one durable commit per entry (what SQLite does
     // without grouping), for a fixed 2 s.
@@ -165,7 +183,7 @@ fn audit_bench(a: AuditArgs) -> anyhow::Result<()> {
     }
     let one_by_one = n as f64 / t.elapsed().as_secs_f64();
     println!(
-        "audit append: {:.0} durable appends/s with {} writers (target >= 10000) | one commit per entry: {:.0}/s | ratio {:.1}x",
+        "audit append: {:.0} durable appends/s with {} writers, signed checkpoint every 1000 (target >= 10000) | one commit per entry: {:.0}/s | ratio {:.1}x",
         grouped,
         a.writers,
         one_by_one,

@@ -3,6 +3,7 @@
 //!
 //! Only this crate reads argv, the environment and configuration files.
 
+mod audit_cli;
 mod bench;
 mod config;
 mod server;
@@ -42,31 +43,15 @@ enum Command {
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
     },
-    /// The access record: verify its hash chain.
+    /// The access record: verify, export, show the audit key.
     Audit {
         #[command(subcommand)]
-        which: AuditCommand,
+        which: audit_cli::AuditCommand,
     },
     /// Benchmarks that print their figure next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
         which: bench::Bench,
-    },
-}
-
-#[derive(Subcommand)]
-enum AuditCommand {
-    /// Check the hash chain; exits non-zero naming the first bad sequence number.
-    Verify {
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
-        /// First sequence number to check (default: the first).
-        #[arg(long)]
-        from: Option<i64>,
-        /// Last sequence number to check (default: the last).
-        #[arg(long)]
-        to: Option<i64>,
     },
 }
 
@@ -145,14 +130,6 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Check { data } => rt.block_on(server::check(&data)),
         Command::Bench { which } => rt.block_on(bench::run(which)),
-        Command::Audit {
-            which: AuditCommand::Verify { data, from, to },
-        } => {
-            let db = veil_store::Db::open_read_only(&data.join("veil.db"))
-                .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", data.display()))?;
-            let n = veil_audit::verify_stored(&db, from, to)?;
-            println!("ok: {n} access-record entries verified");
-            Ok(())
-        }
+        Command::Audit { which } => audit_cli::run(which),
     }
 }

@@ -111,19 +111,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ),
         config::Tls::PlainBehindProxy => (Transport::PlainBehindProxy, "http"),
     };
-    let audit = AccessRecord::new(
-        store.db.clone(),
+    let audit = open_access_record(&cfg, &store, &clock)?;
+    tokio::spawn(prune_access_record(
+        audit.clone(),
         clock.clone(),
-        match cfg.audit.client_address {
-            config::ClientAddress::Full => ClientAddressPolicy::Full,
-            config::ClientAddress::Truncated => ClientAddressPolicy::Truncated,
-            config::ClientAddress::None => ClientAddressPolicy::None,
-        },
-    );
+        cfg.audit.retention_days,
+    ));
     let state = AppState {
         store,
         live,
-        audit,
+        audit: audit.clone(),
         clock,
         sessions: SessionPolicy::default(),
     };
@@ -151,7 +148,59 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             }
         }
     }
+    // A last signed checkpoint covers everything recorded.
+    tokio::task::spawn_blocking(move || audit.shutdown()).await?;
     Ok(())
+}
+
+/// The access record, signing checkpoints with the data directory's audit
+/// key (created on first start, apart from the root key).
+fn open_access_record(
+    cfg: &Config,
+    store: &veil_store::Store,
+    clock: &veil_base::SharedClock,
+) -> anyhow::Result<AccessRecord> {
+    let dir = veil_store::DataDir {
+        root: cfg.data_dir.clone(),
+    };
+    let key = veil_audit::AuditKey::load_or_create(&dir.audit_key())?;
+    let sink = cfg.audit.checkpoint_sink.as_ref().map(|s| match s {
+        config::CheckpointSink::File { path } => veil_audit::Sink::File(path.clone()),
+        config::CheckpointSink::Syslog { socket } => veil_audit::Sink::Syslog(socket.clone()),
+    });
+    Ok(AccessRecord::open(
+        store.db.clone(),
+        clock.clone(),
+        match cfg.audit.client_address {
+            config::ClientAddress::Full => ClientAddressPolicy::Full,
+            config::ClientAddress::Truncated => ClientAddressPolicy::Truncated,
+            config::ClientAddress::None => ClientAddressPolicy::None,
+        },
+        Some(veil_audit::Checkpointing {
+            key: std::sync::Arc::new(key),
+            every_entries: cfg.audit.checkpoint_every_entries,
+            every: std::time::Duration::from_secs(cfg.audit.checkpoint_every_minutes * 60),
+            sink,
+        }),
+    ))
+}
+
+/// Prunes access-record entries older than the retention period, at start
+/// and then hourly, behind signed anchors.
+async fn prune_access_record(audit: AccessRecord, clock: veil_base::SharedClock, days: u32) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+    loop {
+        tick.tick().await;
+        let before =
+            veil_base::Time90k(clock.now().0 - i64::from(days) * 86_400 * TIME_UNITS_PER_SEC);
+        let audit = audit.clone();
+        match tokio::task::spawn_blocking(move || audit.prune("system", before)).await {
+            Ok(Ok(0)) => {}
+            Ok(Ok(n)) => tracing::info!(entries = n, "pruned old access-record entries"),
+            Ok(Err(e)) => tracing::error!(error = %e, "could not prune the access record"),
+            Err(e) => tracing::error!(error = %e, "pruning task failed"),
+        }
+    }
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

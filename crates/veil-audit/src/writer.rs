@@ -1,0 +1,244 @@
+//! The one thread that writes the access record: group commit of appends,
+//! signed checkpoints (every N entries, every T, on request, at shutdown) and
+//! pruning behind signed anchors, in one order.
+
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
+use std::time::Instant;
+
+use veil_base::{SharedClock, Time90k};
+use veil_store::db::{AuditRow, CheckpointRow};
+use veil_store::Db;
+
+use crate::checkpoint::Kind;
+use crate::{chain, Checkpointing, Error};
+
+/// Most entries committed in one transaction.
+const MAX_BATCH: usize = 4096;
+
+/// One append waiting for the writer.
+pub(crate) struct Job {
+    pub(crate) row: AuditRow,
+    pub(crate) reply: SyncSender<Result<i64, Error>>,
+}
+
+/// What the writer is asked to do.
+pub(crate) enum Msg {
+    Append(Job),
+    Checkpoint(SyncSender<Result<Option<CheckpointRow>, Error>>),
+    Prune(Time90k, SyncSender<Result<usize, Error>>),
+    Shutdown(SyncSender<()>),
+}
+
+/// Starts the writer thread; it ends when every sender is gone or on
+/// [`Msg::Shutdown`], signing a last checkpoint either way.
+pub(crate) fn spawn(db: Db, clock: SharedClock, signing: Option<Checkpointing>) -> Sender<Msg> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let last_signed = db
+        .latest_audit_checkpoint()
+        .ok()
+        .flatten()
+        .map(|c| c.seq)
+        .unwrap_or(0);
+    let tail = db.audit_tail().ok().flatten().map(|t| t.0).unwrap_or(0);
+    let w = Writer {
+        db,
+        clock,
+        signing,
+        last_signed,
+        tail,
+        last_signed_at: Instant::now(),
+    };
+    std::thread::Builder::new()
+        .name("access-record".into())
+        .spawn(move || w.run(rx))
+        .expect("cannot start the access-record writer thread");
+    tx
+}
+
+struct Writer {
+    db: Db,
+    clock: SharedClock,
+    signing: Option<Checkpointing>,
+    /// Sequence number of the latest checkpoint.
+    last_signed: i64,
+    /// Sequence number of the last entry.
+    tail: i64,
+    last_signed_at: Instant,
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Msg>) {
+        let mut held: Option<Msg> = None;
+        loop {
+            let msg = match held.take() {
+                Some(m) => m,
+                None => match self.next(&rx) {
+                    Ok(m) => m,
+                    Err(RecvTimeoutError::Timeout) => {
+                        self.checkpoint_logged();
+                        continue;
+                    }
+                    Err(RecvTimeoutError::Disconnected) => break,
+                },
+            };
+            match msg {
+                Msg::Append(first) => held = self.append_batch(first, &rx),
+                Msg::Checkpoint(reply) => {
+                    let _ = reply.send(self.checkpoint());
+                }
+                Msg::Prune(before, reply) => {
+                    let _ = reply.send(self.prune(before));
+                }
+                Msg::Shutdown(reply) => {
+                    self.checkpoint_logged();
+                    let _ = reply.send(());
+                    return;
+                }
+            }
+        }
+        self.checkpoint_logged();
+    }
+
+    /// The next message; times out when a timed checkpoint is due.
+    fn next(&self, rx: &Receiver<Msg>) -> Result<Msg, RecvTimeoutError> {
+        match &self.signing {
+            Some(s) if self.tail > self.last_signed => {
+                let wait = s.every.saturating_sub(self.last_signed_at.elapsed());
+                rx.recv_timeout(wait)
+            }
+            _ => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+        }
+    }
+
+    /// Commits `first` and whatever appends are waiting; returns a non-append
+    /// message it had to take off the queue.
+    fn append_batch(&mut self, first: Job, rx: &Receiver<Msg>) -> Option<Msg> {
+        let mut batch = vec![first];
+        let mut held = None;
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(Msg::Append(j)) => batch.push(j),
+                Ok(other) => {
+                    held = Some(other);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
+        let mut rows: Vec<AuditRow> = batch.iter().map(|j| j.row.clone()).collect();
+        let result = self.db.append_audit_batch(|tail| {
+            let (mut seq, mut prev) = match tail {
+                Some((s, h)) => (s, h.try_into().unwrap_or(chain::GENESIS)),
+                None => (0, chain::GENESIS),
+            };
+            for r in rows.iter_mut() {
+                seq += 1;
+                r.seq = seq;
+                r.prev_hash = prev.to_vec();
+                prev = chain::link(&prev, &crate::to_entry(r));
+                r.hash = prev.to_vec();
+            }
+            rows
+        });
+        match result {
+            Ok(seqs) => {
+                self.tail = seqs.last().copied().unwrap_or(self.tail);
+                for (j, s) in batch.into_iter().zip(seqs) {
+                    let _ = j.reply.send(Ok(s));
+                }
+                let due = self
+                    .signing
+                    .as_ref()
+                    .is_some_and(|s| (self.tail - self.last_signed) as u64 >= s.every_entries);
+                if due {
+                    self.checkpoint_logged();
+                }
+            }
+            Err(e) => {
+                for j in batch {
+                    let _ = j.reply.send(Err(Error::Unavailable(e.to_string())));
+                }
+            }
+        }
+        held
+    }
+
+    fn checkpoint_logged(&mut self) {
+        if self.signing.is_none() {
+            return;
+        }
+        if let Err(e) = self.checkpoint() {
+            tracing::error!(error = %e, "could not sign an access-record checkpoint");
+        }
+    }
+
+    /// Signs the current tail unless the latest checkpoint covers it.
+    fn checkpoint(&mut self) -> Result<Option<CheckpointRow>, Error> {
+        let unavailable = |e: veil_store::Error| Error::Unavailable(e.to_string());
+        let Some(s) = self.signing.clone() else {
+            return Err(Error::Unavailable(
+                "no audit key is configured, so no checkpoint can be signed".into(),
+            ));
+        };
+        self.last_signed_at = Instant::now();
+        let latest = self.db.latest_audit_checkpoint().map_err(unavailable)?;
+        let Some((seq, hash)) = self.db.audit_tail().map_err(unavailable)? else {
+            return Ok(None);
+        };
+        self.tail = seq;
+        if let Some(c) = latest.filter(|c| c.seq >= seq) {
+            self.last_signed = c.seq;
+            return Ok(Some(c));
+        }
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| Error::Unavailable("the last entry has no hash".into()))?;
+        let c = s
+            .key
+            .sign(Kind::Checkpoint, seq as u64, self.clock.now(), &hash);
+        self.db.insert_audit_checkpoint(&c).map_err(unavailable)?;
+        self.last_signed = seq;
+        copy_to_sink(&s, &c);
+        tracing::debug!(seq, "signed an access-record checkpoint");
+        Ok(Some(c))
+    }
+
+    /// Prunes entries written before `before` behind a signed anchor.
+    fn prune(&mut self, before: Time90k) -> Result<usize, Error> {
+        let unavailable = |e: veil_store::Error| Error::Unavailable(e.to_string());
+        let Some(s) = &self.signing else {
+            return Err(Error::Unavailable(
+                "no audit key is configured, so no anchor can be signed".into(),
+            ));
+        };
+        let Some((seq, hash)) = self
+            .db
+            .last_audit_entry_before(before)
+            .map_err(unavailable)?
+        else {
+            return Ok(0);
+        };
+        let hash: [u8; 32] = hash
+            .try_into()
+            .map_err(|_| Error::Unavailable("the entry has no hash".into()))?;
+        let anchor = s
+            .key
+            .sign(Kind::Anchor, seq as u64, self.clock.now(), &hash);
+        let n = self.db.prune_audit(&anchor).map_err(unavailable)?;
+        copy_to_sink(s, &anchor);
+        tracing::info!(
+            entries = n,
+            up_to = seq,
+            "pruned the access record behind a signed anchor"
+        );
+        Ok(n)
+    }
+}
+
+fn copy_to_sink(s: &Checkpointing, c: &CheckpointRow) {
+    if let Some(sink) = &s.sink {
+        if let Err(e) = sink.write(c) {
+            tracing::error!(error = %e, seq = c.seq, "could not copy a checkpoint to the external sink");
+        }
+    }
+}
