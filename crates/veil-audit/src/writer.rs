@@ -21,7 +21,9 @@ pub(crate) struct Job {
     pub(crate) reply: SyncSender<Result<i64, Error>>,
 }
 
-/// What the writer is asked to do.
+/// What the writer is asked to do. Nearly every message is an append, so the
+/// enum is sized for it rather than boxing each append.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Msg {
     Append(Job),
     Checkpoint(SyncSender<Result<Option<CheckpointRow>, Error>>),

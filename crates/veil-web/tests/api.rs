@@ -58,10 +58,26 @@ async fn start() -> Server {
             Time90k(T0),
         )
         .unwrap();
-    let audit = AccessRecord::new(
+    store
+        .db
+        .insert_user(
+            "u-auditor",
+            "ines.audit",
+            &veil_access::password::hash(PASSWORD),
+            veil_access::AUDITOR,
+            Time90k(T0),
+        )
+        .unwrap();
+    let audit = AccessRecord::open(
         store.db.clone(),
         Arc::new(clock.clone()),
         ClientAddressPolicy::Full,
+        Some(veil_audit::Checkpointing {
+            key: Arc::new(veil_audit::AuditKey::generate().0),
+            every_entries: 1000,
+            every: std::time::Duration::from_secs(3600),
+            sink: None,
+        }),
     );
     let state = AppState {
         store: store.clone(),
@@ -98,10 +114,14 @@ fn client() -> reqwest::Client {
 }
 
 async fn login(s: &Server) -> (reqwest::Client, String) {
+    login_as(s, "alice.martin").await
+}
+
+async fn login_as(s: &Server, name: &str) -> (reqwest::Client, String) {
     let c = client();
     let r = c
         .post(format!("{}/api/v1/session", s.base))
-        .json(&serde_json::json!({"username": "alice.martin", "password": PASSWORD}))
+        .json(&serde_json::json!({"username": name, "password": PASSWORD}))
         .send()
         .await
         .unwrap();
@@ -706,4 +726,59 @@ async fn a_corrupt_segment_is_skipped_and_others_play() {
         .await
         .unwrap();
     assert_eq!(v["recordings"].as_array().unwrap().len(), 2, "{v}");
+}
+
+#[tokio::test]
+async fn the_audit_export_needs_audit_read_is_recorded_and_verifies() {
+    let s = start().await;
+    let url = format!("{}/api/v1/audit/export", s.base);
+    // The administrator runs the system but does not read its record.
+    let (admin, _) = login(&s).await;
+    let r = admin.get(&url).send().await.unwrap();
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::FORBIDDEN, "forbidden".into())
+    );
+    let (auditor, _) = login_as(&s, "ines.audit").await;
+    let r = auditor.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()[reqwest::header::CONTENT_TYPE],
+        "application/jsonl; charset=utf-8"
+    );
+    let text = r.text().await.unwrap();
+    let key = s.audit.public_key().unwrap();
+    let report = veil_audit::verify::verify_export(&text, Some(key)).unwrap();
+    // Two logins and the export itself, all signed.
+    assert_eq!(
+        (report.first_seq, report.last_seq, report.signed_up_to),
+        (1, 3, 3)
+    );
+    let last = s.store.db.audit_entries(0, 100).unwrap().pop().unwrap();
+    assert_eq!(
+        (last.actor.as_str(), last.action.as_str()),
+        ("u-auditor", "audit.export")
+    );
+    // A range by time; bad bounds are explained.
+    let r = auditor
+        .get(format!("{url}?from=2&to=2"))
+        .send()
+        .await
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert!(text.lines().nth(1).unwrap().contains("\"seq\":2"), "{text}");
+    let r = auditor
+        .get(format!("{url}?from=yesterday"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        error_code(r).await,
+        (StatusCode::BAD_REQUEST, "bad_request".into())
+    );
+    // Fail closed: no export when the export cannot be recorded.
+    s.audit.inject_failure(true);
+    let r = auditor.get(&url).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    s.audit.inject_failure(false);
 }
