@@ -403,6 +403,34 @@ mod tests {
     }
 
     #[test]
+    fn syslog_sink_sends_an_rfc5424_log_audit_message() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("log");
+        let server = std::os::unix::net::UnixDatagram::bind(&socket).unwrap();
+        server
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        let (k, _) = AuditKey::generate();
+        let c = k.sign(
+            Kind::Checkpoint,
+            7,
+            Time90k(1_795_000_000 * 90_000),
+            &[3; 32],
+        );
+        Sink::Syslog(socket).write(&c).unwrap();
+        let mut buf = [0u8; 2048];
+        let n = server.recv(&mut buf).unwrap();
+        let msg = std::str::from_utf8(&buf[..n]).unwrap();
+        assert!(msg.starts_with("<110>1 2026-"), "{msg}");
+        assert!(msg.contains(" veil "), "{msg}");
+        let json = &msg[msg.find('{').unwrap()..];
+        assert_eq!(from_json_line(json).unwrap(), c);
+        // No listener: a clear error, not a hang.
+        let gone = dir.path().join("nobody");
+        assert!(Sink::Syslog(gone).write(&c).is_err());
+    }
+
+    #[test]
     fn key_file_round_trip_and_permissions() {
         use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();

@@ -171,6 +171,28 @@ async fn a_clean_stop_writes_the_open_segment() {
     let data = dir.path().join("data");
     // Segments of 10 s: after 4 s everything recorded is in the open segment.
     let mut demo = Demo::start(&data, 1, &["--segment-seconds", "10"]);
+    // Two entries in the access record: a login and a logout.
+    let c = common::client();
+    let r = c
+        .post(demo.at("/api/v1/session"))
+        .json(
+            &serde_json::json!({"username": demo.user, "password": demo.password.clone().unwrap()}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    let csrf = r.json::<serde_json::Value>().await.unwrap()["csrf"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = c
+        .delete(demo.at("/api/v1/session"))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NO_CONTENT);
     tokio::time::sleep(Duration::from_secs(4)).await;
     let stopped_at = now_secs();
     let status = Command::new("kill")
@@ -189,6 +211,18 @@ async fn a_clean_stop_writes_the_open_segment() {
         )
         .unwrap();
     assert_eq!(n, 1, "the open segment was written on stop");
+    // The stop signed a checkpoint over the whole access record.
+    let out = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["audit", "verify", "--data"])
+        .arg(&data)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("2 access-record entries") && text.contains("signed up to sequence 2"),
+        "{text}"
+    );
     let end = end.unwrap() as f64 / 90_000.0;
     assert!(
         (stopped_at - end).abs() < 1.0,
