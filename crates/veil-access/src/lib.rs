@@ -4,56 +4,70 @@
 //! function from (subject, action, resource, time) to a decision, with no I/O.
 //! The web layer routes every request through it.
 
+pub mod catalogue;
 pub mod password;
+pub mod role;
 
-use veil_base::{CameraId, Time90k, UserId};
+pub use catalogue::Action;
+pub use role::{
+    Grant, Role, Scope, TimeProfile, ADMINISTRATOR, AUDITOR, DPO, INVESTIGATOR, OPERATOR,
+};
 
-/// Who is asking.
+use veil_base::{CameraId, Time90k, UserId, TIME_UNITS_PER_SEC};
+
+/// Who is asking, with everything the decision needs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Subject {
     /// Internal id.
     pub user: UserId,
     /// Pseudonymous id for records and logs.
     pub pseudonym: String,
-    /// The role names held.
-    pub roles: Vec<String>,
+    /// The roles held; rights are their union.
+    pub roles: Vec<Role>,
     /// Disabled users get nothing.
     pub disabled: bool,
-}
-
-/// What they want to do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// See which cameras exist.
-    ListCameras,
-    /// Watch live video.
-    LiveView,
-    /// Watch recorded video or list recordings.
-    Playback,
-    /// Read one's own session details / log out.
-    OwnSession,
-    /// Read, export and report on the access record.
-    AuditRead,
-}
-
-impl Action {
-    /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 5] = [
-        Action::ListCameras,
-        Action::LiveView,
-        Action::Playback,
-        Action::OwnSession,
-        Action::AuditRead,
-    ];
+    /// Whether the user has acknowledged the current usage policy (true when
+    /// none is published).
+    pub policy_acknowledged: bool,
+    /// The end of the user's video-surveillance training, where one is
+    /// recorded; video is blocked after it.
+    pub training_valid_until: Option<Time90k>,
 }
 
 /// What it is done to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Resource {
-    /// The installation as a whole.
+    /// The installation as a whole (or "any camera", for camera permissions).
     System,
-    /// One camera.
-    Camera(CameraId),
+    /// One camera, in its group if it has one.
+    Camera {
+        /// The camera.
+        id: CameraId,
+        /// Its group.
+        group: Option<String>,
+    },
+    /// Recorded video of one camera starting at `start` (for the playback
+    /// window).
+    Recording {
+        /// The camera.
+        camera: CameraId,
+        /// Its group.
+        group: Option<String>,
+        /// The earliest instant requested.
+        start: Time90k,
+    },
+}
+
+impl Resource {
+    fn covered_by(&self, scope: &Scope) -> bool {
+        match self {
+            Resource::System => true,
+            Resource::Camera { id, group }
+            | Resource::Recording {
+                camera: id, group, ..
+            } => scope.covers(*id, group.as_deref()),
+        }
+    }
 }
 
 /// The answer, with a reason a person can read.
@@ -66,108 +80,243 @@ pub struct Decision {
 }
 
 impl Decision {
-    fn allow(reason: &str) -> Decision {
+    fn allow(reason: String) -> Decision {
         Decision {
             allowed: true,
-            reason: reason.to_owned(),
+            reason,
         }
     }
-    fn deny(reason: &str) -> Decision {
+    fn deny(reason: String) -> Decision {
         Decision {
             allowed: false,
-            reason: reason.to_owned(),
+            reason,
         }
     }
 }
 
-/// The built-in administrator role of the foundation. The full role and
-/// permission model replaces this table; callers do not change.
-pub const ADMINISTRATOR: &str = "administrator";
-
-/// The built-in auditor role: reads the access record. Kept apart from the
-/// administrator, so whoever runs the system is not the one who checks it.
-pub const AUDITOR: &str = "auditor";
-
-fn role_grants(role: &str, action: Action) -> bool {
-    match role {
-        ADMINISTRATOR => matches!(
-            action,
-            Action::ListCameras | Action::LiveView | Action::Playback | Action::OwnSession
-        ),
-        AUDITOR => matches!(action, Action::AuditRead | Action::OwnSession),
-        _ => false,
-    }
-}
-
-/// Decides whether `subject` may do `action` on `resource` at `now`. Default
-/// deny: a subject with no role granting the action gets nothing.
-pub fn decide(subject: &Subject, action: Action, _resource: Resource, _now: Time90k) -> Decision {
+/// Decides whether `subject` may do `action` on `resource` at `now`. Pure and
+/// default-deny: a new role grants nothing, rights are the union of the roles
+/// active now, video needs an acknowledged policy and valid training, and
+/// playback outside a role's window is refused with a reason naming it.
+pub fn decide(subject: &Subject, action: Action, resource: &Resource, now: Time90k) -> Decision {
     if subject.disabled {
-        return Decision::deny("the account is disabled");
+        return Decision::deny("the account is disabled".into());
     }
     if action == Action::OwnSession {
-        return Decision::allow("every signed-in user manages their own session");
+        return Decision::allow("every signed-in user manages their own session".into());
     }
-    match subject.roles.iter().find(|r| role_grants(r, action)) {
-        Some(_) => Decision::allow("granted by role"),
-        None => Decision::deny("no role grants this action"),
+    if action.touches_video() {
+        if !subject.policy_acknowledged {
+            return Decision::deny(
+                "acknowledge the current video-surveillance policy before any video access".into(),
+            );
+        }
+        if let Some(until) = subject.training_valid_until.filter(|u| now >= *u) {
+            return Decision::deny(format!(
+                "video-surveillance training expired on {}; renew it before any video access",
+                until.to_rfc3339()
+            ));
+        }
     }
+    let wanted = |id: &str| match action {
+        Action::ListCameras => id == Action::LiveView.id() || id == Action::Playback.id(),
+        a => id == a.id(),
+    };
+    let mut outside_hours: Option<&str> = None;
+    let mut window: Option<(&str, u32)> = None;
+    for role in &subject.roles {
+        let grants = || role.grants.iter().filter(|g| wanted(&g.permission));
+        if grants().next().is_none() {
+            continue;
+        }
+        if role.time_profile.as_ref().is_some_and(|t| !t.active(now)) {
+            outside_hours = Some(&role.name);
+            continue;
+        }
+        for g in grants() {
+            if !resource.covered_by(&g.scope) {
+                continue;
+            }
+            if let (Some(h), Resource::Recording { start, .. }) =
+                (role.playback_window_hours, resource)
+            {
+                if action == Action::Playback
+                    && start.0 < now.0 - i64::from(h) * 3600 * TIME_UNITS_PER_SEC
+                {
+                    window = Some((&role.name, h));
+                    continue;
+                }
+            }
+            return Decision::allow(format!("granted by role {}", role.name));
+        }
+    }
+    if let Some((role, h)) = window {
+        return Decision::deny(format!(
+            "role {role} may play back only the last {h} hours; this request starts earlier"
+        ));
+    }
+    if let Some(role) = outside_hours {
+        return Decision::deny(format!(
+            "role {role} is not active at this time (outside its hours)"
+        ));
+    }
+    Decision::deny(format!("no role grants {} here", action.id()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use role::{Day, Interval};
 
-    fn subject(roles: &[&str], disabled: bool) -> Subject {
+    fn subject(roles: Vec<Role>) -> Subject {
         Subject {
             user: UserId(1),
             pseudonym: "u-1".into(),
-            roles: roles.iter().map(|s| s.to_string()).collect(),
-            disabled,
+            roles,
+            disabled: false,
+            policy_acknowledged: true,
+            training_valid_until: None,
+        }
+    }
+
+    fn named(name: &str) -> Role {
+        role::templates()
+            .into_iter()
+            .find(|r| r.name == name)
+            .unwrap()
+    }
+
+    fn cam(id: i64) -> Resource {
+        Resource::Camera {
+            id: CameraId(id),
+            group: Some("lobby".into()),
+        }
+    }
+
+    const NOW: Time90k = Time90k(1_795_000_000 * TIME_UNITS_PER_SEC);
+
+    #[test]
+    fn default_deny_and_union_of_roles() {
+        let empty = Role {
+            name: "new role".into(),
+            description: String::new(),
+            grants: vec![],
+            playback_window_hours: None,
+            time_profile: None,
+            require_second_factor: false,
+        };
+        for a in Action::PERMISSIONS {
+            assert!(!decide(&subject(vec![]), a, &cam(1), NOW).allowed);
+            assert!(!decide(&subject(vec![empty.clone()]), a, &cam(1), NOW).allowed);
+        }
+        let admin = subject(vec![named(ADMINISTRATOR)]);
+        assert!(decide(&admin, Action::LiveView, &cam(1), NOW).allowed);
+        let d = decide(&admin, Action::AuditRead, &Resource::System, NOW);
+        assert_eq!(d.reason, "no role grants audit.read here");
+        let both = subject(vec![named(ADMINISTRATOR), named(AUDITOR)]);
+        assert!(decide(&both, Action::AuditRead, &Resource::System, NOW).allowed);
+        assert!(decide(&both, Action::ListCameras, &cam(1), NOW).allowed);
+        assert!(
+            !decide(
+                &subject(vec![named(AUDITOR)]),
+                Action::ListCameras,
+                &cam(1),
+                NOW
+            )
+            .allowed
+        );
+        let mut off = admin.clone();
+        off.disabled = true;
+        for a in Action::PERMISSIONS.into_iter().chain([Action::OwnSession]) {
+            assert_eq!(
+                decide(&off, a, &cam(1), NOW).reason,
+                "the account is disabled"
+            );
         }
     }
 
     #[test]
-    fn default_deny_and_admin_grants() {
-        let r = Resource::Camera(CameraId(1));
-        for a in [Action::ListCameras, Action::LiveView, Action::Playback] {
-            assert!(!decide(&subject(&[], false), a, r, Time90k(0)).allowed);
-            assert!(!decide(&subject(&["new role"], false), a, r, Time90k(0)).allowed);
-            assert!(decide(&subject(&[ADMINISTRATOR], false), a, r, Time90k(0)).allowed);
+    fn scopes_limit_cameras() {
+        let mut r = named(OPERATOR);
+        for g in &mut r.grants {
+            g.scope = Scope::Cameras { ids: vec![2] };
         }
-        let sys = Resource::System;
-        assert!(
-            !decide(
-                &subject(&[ADMINISTRATOR], false),
-                Action::AuditRead,
-                sys,
-                Time90k(0)
-            )
-            .allowed
-        );
-        assert!(
-            decide(
-                &subject(&[AUDITOR], false),
-                Action::AuditRead,
-                sys,
-                Time90k(0)
-            )
-            .allowed
-        );
-        assert!(!decide(&subject(&[AUDITOR], false), Action::Playback, r, Time90k(0)).allowed);
-        assert!(
-            decide(
-                &subject(&[ADMINISTRATOR, AUDITOR], false),
-                Action::AuditRead,
-                sys,
-                Time90k(0)
-            )
-            .allowed
-        );
-        for a in Action::ALL {
-            let d = decide(&subject(&[ADMINISTRATOR], true), a, r, Time90k(0));
-            assert!(!d.allowed);
-            assert_eq!(d.reason, "the account is disabled");
+        let s = subject(vec![r.clone()]);
+        assert!(!decide(&s, Action::LiveView, &cam(1), NOW).allowed);
+        assert!(decide(&s, Action::LiveView, &cam(2), NOW).allowed);
+        // "Any camera" questions (lists) are answered by any grant.
+        assert!(decide(&s, Action::LiveView, &Resource::System, NOW).allowed);
+        for g in &mut r.grants {
+            g.scope = Scope::Group {
+                group: "lobby".into(),
+            };
         }
+        let s = subject(vec![r]);
+        assert!(decide(&s, Action::LiveView, &cam(7), NOW).allowed);
+        let other = Resource::Camera {
+            id: CameraId(7),
+            group: Some("car park".into()),
+        };
+        assert!(!decide(&s, Action::LiveView, &other, NOW).allowed);
+    }
+
+    #[test]
+    fn playback_window_refuses_older_video_and_names_it() {
+        let s = subject(vec![named(OPERATOR)]); // 72 h
+        let rec = |hours_ago: i64| Resource::Recording {
+            camera: CameraId(1),
+            group: None,
+            start: Time90k(NOW.0 - hours_ago * 3600 * TIME_UNITS_PER_SEC),
+        };
+        assert!(decide(&s, Action::Playback, &rec(71), NOW).allowed);
+        let d = decide(&s, Action::Playback, &rec(73), NOW);
+        assert!(!d.allowed);
+        assert!(d.reason.contains("only the last 72 hours"), "{}", d.reason);
+        // Live view is unaffected; a second role without a window lifts it.
+        assert!(decide(&s, Action::LiveView, &cam(1), NOW).allowed);
+        let s = subject(vec![named(OPERATOR), named(INVESTIGATOR)]);
+        assert!(decide(&s, Action::Playback, &rec(500), NOW).allowed);
+    }
+
+    #[test]
+    fn time_profiles_switch_roles_on_and_off() {
+        let mut r = named(OPERATOR);
+        r.time_profile = Some(TimeProfile {
+            time_zone: "UTC".into(),
+            intervals: vec![Interval {
+                day: Day::Mon,
+                start: "08:00".into(),
+                end: "16:00".into(),
+            }],
+        });
+        let s = subject(vec![r]);
+        let at = |t: &str| Time90k::parse_rfc3339(t).unwrap();
+        assert!(decide(&s, Action::LiveView, &cam(1), at("2026-11-23T09:00:00Z")).allowed);
+        let d = decide(&s, Action::LiveView, &cam(1), at("2026-11-23T17:00:00Z"));
+        assert!(!d.allowed);
+        assert!(d.reason.contains("outside its hours"), "{}", d.reason);
+    }
+
+    #[test]
+    fn policy_and_training_gate_video_only() {
+        let mut s = subject(vec![named(ADMINISTRATOR)]);
+        s.policy_acknowledged = false;
+        let d = decide(&s, Action::LiveView, &cam(1), NOW);
+        assert!(
+            !d.allowed && d.reason.contains("acknowledge"),
+            "{}",
+            d.reason
+        );
+        assert!(decide(&s, Action::CameraAdmin, &cam(1), NOW).allowed);
+        s.policy_acknowledged = true;
+        s.training_valid_until = Some(Time90k(NOW.0 - 1));
+        let d = decide(&s, Action::Playback, &cam(1), NOW);
+        assert!(
+            !d.allowed && d.reason.contains("training expired"),
+            "{}",
+            d.reason
+        );
+        s.training_valid_until = Some(Time90k(NOW.0 + 1));
+        assert!(decide(&s, Action::Playback, &cam(1), NOW).allowed);
     }
 }

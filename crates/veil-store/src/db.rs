@@ -123,6 +123,47 @@ const MIGRATIONS: &[&str] = &[
         WHEN OLD.seq > (SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoint WHERE kind = 'anchor')
         BEGIN SELECT RAISE(ABORT, 'audit is append-only'); END;
     "#,
+    // 4: roles (definitions are JSON interpreted by the policy engine), the
+    // roles users hold, the usage policy and its acknowledgements, training,
+    // first-login password change, and four-eyes approvals. `app_user.role`
+    // is no longer read: its names are moved into `user_role` at setup.
+    r#"
+    CREATE TABLE role (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        definition TEXT NOT NULL,
+        created_90k INTEGER NOT NULL,
+        updated_90k INTEGER NOT NULL
+    );
+    CREATE TABLE user_role (
+        user_id INTEGER NOT NULL REFERENCES app_user (id),
+        role_id INTEGER NOT NULL REFERENCES role (id) ON DELETE CASCADE,
+        PRIMARY KEY (user_id, role_id)
+    );
+    ALTER TABLE app_user ADD COLUMN must_change_password INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE app_user ADD COLUMN training_valid_until_90k INTEGER;
+    ALTER TABLE app_user ADD COLUMN policy_ack_version INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE usage_policy (
+        version INTEGER PRIMARY KEY,
+        text TEXT NOT NULL,
+        published_90k INTEGER NOT NULL,
+        published_by TEXT NOT NULL
+    );
+    CREATE TABLE approval (
+        id INTEGER PRIMARY KEY,
+        requester_id INTEGER NOT NULL REFERENCES app_user (id),
+        permission TEXT NOT NULL,
+        resource TEXT NOT NULL,
+        justification TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'rejected', 'used')),
+        created_90k INTEGER NOT NULL,
+        expires_90k INTEGER NOT NULL,
+        decided_by INTEGER REFERENCES app_user (id),
+        decided_90k INTEGER,
+        note TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX approval_by_state ON approval (state, expires_90k);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -190,10 +231,63 @@ pub struct UserRow {
     pub name: Option<String>,
     /// PHC-format argon2id hash.
     pub password_hash: String,
-    /// Role name.
-    pub role: String,
     /// Disabled accounts cannot log in.
     pub disabled: bool,
+    /// The password was set by someone else and must be changed at login.
+    pub must_change_password: bool,
+    /// End of the user's video-surveillance training, if recorded.
+    pub training_valid_until: Option<Time90k>,
+    /// The usage-policy version the user acknowledged (0: none).
+    pub policy_ack_version: i64,
+}
+
+/// A role as stored: its definition is opaque JSON to the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RoleRow {
+    /// Its id.
+    pub id: i64,
+    /// Unique name.
+    pub name: String,
+    /// The definition (JSON).
+    pub definition: String,
+}
+
+/// A published usage policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyRow {
+    /// Version, from 1.
+    pub version: i64,
+    /// The text.
+    pub text: String,
+    /// When.
+    pub published_90k: Time90k,
+    /// Who (pseudonym).
+    pub published_by: String,
+}
+
+/// A four-eyes request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApprovalRow {
+    /// Its id.
+    pub id: i64,
+    /// Who asked.
+    pub requester_id: UserId,
+    /// The permission id it is for.
+    pub permission: String,
+    /// On what (e.g. `camera:3`).
+    pub resource: String,
+    /// Why.
+    pub justification: String,
+    /// `pending`, `approved`, `rejected` or `used`.
+    pub state: String,
+    /// When it was asked.
+    pub created_90k: Time90k,
+    /// When it lapses if not decided or not used.
+    pub expires_90k: Time90k,
+    /// Who decided.
+    pub decided_by: Option<UserId>,
+    /// The decider's note.
+    pub note: String,
 }
 
 /// A session row.
@@ -318,6 +412,62 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
         justification: r.get(8)?,
         prev_hash: r.get(9)?,
         hash: r.get(10)?,
+    })
+}
+
+fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        id: UserId(r.get(0)?),
+        pseudonym: r.get(1)?,
+        name: r.get(2)?,
+        password_hash: r.get(3)?,
+        disabled: r.get::<_, i64>(4)? != 0,
+        must_change_password: r.get::<_, i64>(5)? != 0,
+        training_valid_until: r.get::<_, Option<i64>>(6)?.map(Time90k),
+        policy_ack_version: r.get(7)?,
+    })
+}
+
+fn role_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleRow> {
+    Ok(RoleRow {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        definition: r.get(2)?,
+    })
+}
+
+/// Gives `user` the roles named in `roles` (comma-separated).
+fn set_user_roles(c: &Connection, user: i64, roles: &str) -> rusqlite::Result<Result<(), Error>> {
+    for name in roles.split(',').map(str::trim).filter(|n| !n.is_empty()) {
+        let id: Option<i64> = c
+            .query_row("SELECT id FROM role WHERE name = ?1", [name], |r| r.get(0))
+            .optional()?;
+        let Some(id) = id else {
+            return Ok(Err(Error::Invalid(format!("no role is named {name:?}"))));
+        };
+        c.execute(
+            "INSERT OR IGNORE INTO user_role (user_id, role_id) VALUES (?1, ?2)",
+            params![user, id],
+        )?;
+    }
+    Ok(Ok(()))
+}
+
+const APPROVAL_COLUMNS: &str = "id, requester_id, permission, resource, justification, state, \
+     created_90k, expires_90k, decided_by, note";
+
+fn approval_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
+    Ok(ApprovalRow {
+        id: r.get(0)?,
+        requester_id: UserId(r.get(1)?),
+        permission: r.get(2)?,
+        resource: r.get(3)?,
+        justification: r.get(4)?,
+        state: r.get(5)?,
+        created_90k: Time90k(r.get(6)?),
+        expires_90k: Time90k(r.get(7)?),
+        decided_by: r.get::<_, Option<i64>>(8)?.map(UserId),
+        note: r.get(9)?,
     })
 }
 
@@ -649,23 +799,30 @@ impl Db {
         self.with(|c| c.query_row("SELECT COUNT(*) FROM app_user", [], |r| r.get(0)))
     }
 
-    /// Creates a user.
+    /// Creates a user holding the roles named in `roles` (comma-separated;
+    /// every name must exist).
     pub fn insert_user(
         &self,
         pseudonym: &str,
         name: &str,
         password_hash: &str,
-        role: &str,
+        roles: &str,
         now: Time90k,
     ) -> Result<UserId, Error> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.execute(
                 "INSERT INTO app_user (pseudonym, name, password_hash, role, created_90k)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![pseudonym, name, password_hash, role, now.0],
+                 VALUES (?1, ?2, ?3, '', ?4)",
+                params![pseudonym, name, password_hash, now.0],
             )?;
-            Ok(UserId(c.last_insert_rowid()))
-        })
+            let id = tx.last_insert_rowid();
+            if let Err(e) = set_user_roles(&tx, id, roles)? {
+                return Ok(Err(e));
+            }
+            tx.commit()?;
+            Ok(Ok(UserId(id)))
+        })?
     }
 
     fn user_where(
@@ -674,20 +831,277 @@ impl Db {
         arg: rusqlite::types::Value,
     ) -> Result<Option<UserRow>, Error> {
         let sql = format!(
-            "SELECT id, pseudonym, name, password_hash, role, disabled FROM app_user WHERE {clause}"
+            "SELECT id, pseudonym, name, password_hash, disabled, must_change_password,
+                 training_valid_until_90k, policy_ack_version FROM app_user WHERE {clause}"
         );
+        self.with(|c| c.query_row(&sql, [arg], user_row).optional())
+    }
+
+    /// Every user, by id.
+    pub fn users(&self) -> Result<Vec<UserRow>, Error> {
         self.with(|c| {
-            c.query_row(&sql, [arg], |r| {
-                Ok(UserRow {
-                    id: UserId(r.get(0)?),
-                    pseudonym: r.get(1)?,
-                    name: r.get(2)?,
-                    password_hash: r.get(3)?,
-                    role: r.get(4)?,
-                    disabled: r.get::<_, i64>(5)? != 0,
-                })
-            })
+            let mut st = c.prepare(
+                "SELECT id, pseudonym, name, password_hash, disabled, must_change_password,
+                     training_valid_until_90k, policy_ack_version FROM app_user ORDER BY id",
+            )?;
+            let rows = st.query_map([], user_row)?;
+            rows.collect()
+        })
+    }
+
+    /// The user with this pseudonym.
+    pub fn user_by_pseudonym(&self, pseudonym: &str) -> Result<Option<UserRow>, Error> {
+        self.user_where("pseudonym = ?1", pseudonym.to_owned().into())
+    }
+
+    /// Replaces a user's roles (comma-separated names; every one must exist).
+    pub fn set_user_roles(&self, user: UserId, roles: &str) -> Result<(), Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            tx.execute("DELETE FROM user_role WHERE user_id = ?1", [user.0])?;
+            let r = set_user_roles(&tx, user.0, roles)?;
+            if r.is_ok() {
+                tx.commit()?;
+            }
+            Ok(r)
+        })?
+    }
+
+    /// Changes the flags an administrator sets on an account.
+    pub fn update_user(
+        &self,
+        user: UserId,
+        disabled: bool,
+        training_valid_until: Option<Time90k>,
+    ) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET disabled = ?2, training_valid_until_90k = ?3 WHERE id = ?1",
+                params![user.0, disabled as i64, training_valid_until.map(|t| t.0)],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Sets a new password hash; `must_change` marks it as set by someone else.
+    pub fn set_password(&self, user: UserId, hash: &str, must_change: bool) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
+                params![user.0, hash, must_change as i64],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Marks that the user must change the password at the next login.
+    pub fn require_password_change(&self, user: UserId) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET must_change_password = 1 WHERE id = ?1",
+                [user.0],
+            )
+            .map(|_| ())
+        })
+    }
+
+    // --- roles ---
+
+    /// Creates `templates` (name, definition) if no role exists yet (first
+    /// setup), then gives users from before roles existed the roles named in
+    /// their old `role` column.
+    pub fn ensure_roles(&self, templates: &[(String, String)], now: Time90k) -> Result<(), Error> {
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let n: i64 = tx.query_row("SELECT COUNT(*) FROM role", [], |r| r.get(0))?;
+            if n == 0 {
+                for (name, def) in templates {
+                    tx.execute(
+                        "INSERT INTO role (name, definition, created_90k, updated_90k)
+                         VALUES (?1, ?2, ?3, ?3)",
+                        params![name, def, now.0],
+                    )?;
+                }
+            }
+            tx.execute(
+                "INSERT OR IGNORE INTO user_role (user_id, role_id)
+                 SELECT u.id, r.id FROM app_user u JOIN role r
+                   ON instr(',' || replace(u.role, ' ', '') || ',', ',' || r.name || ',') > 0
+                 WHERE u.role != ''",
+                [],
+            )?;
+            tx.execute("UPDATE app_user SET role = '' WHERE role != ''", [])?;
+            tx.commit()
+        })
+    }
+
+    /// Every role, by name.
+    pub fn roles(&self) -> Result<Vec<RoleRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT id, name, definition FROM role ORDER BY name")?;
+            let rows = st.query_map([], role_row)?;
+            rows.collect()
+        })
+    }
+
+    /// The roles a user holds.
+    pub fn user_roles(&self, user: UserId) -> Result<Vec<RoleRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT r.id, r.name, r.definition FROM role r
+                 JOIN user_role ur ON ur.role_id = r.id WHERE ur.user_id = ?1 ORDER BY r.name",
+            )?;
+            let rows = st.query_map([user.0], role_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Creates a role, or replaces the definition of the one with this name.
+    /// Returns true if it was created.
+    pub fn upsert_role(&self, name: &str, definition: &str, now: Time90k) -> Result<bool, Error> {
+        self.with(|c| {
+            let changed = c.execute(
+                "UPDATE role SET definition = ?2, updated_90k = ?3 WHERE name = ?1",
+                params![name, definition, now.0],
+            )?;
+            if changed == 0 {
+                c.execute(
+                    "INSERT INTO role (name, definition, created_90k, updated_90k)
+                     VALUES (?1, ?2, ?3, ?3)",
+                    params![name, definition, now.0],
+                )?;
+            }
+            Ok(changed == 0)
+        })
+    }
+
+    /// Deletes a role (its holders lose it). Returns false if none had the name.
+    pub fn delete_role(&self, name: &str) -> Result<bool, Error> {
+        self.with(|c| Ok(c.execute("DELETE FROM role WHERE name = ?1", [name])? > 0))
+    }
+
+    // --- usage policy ---
+
+    /// Publishes a new version of the usage policy; returns its number.
+    pub fn publish_policy(&self, text: &str, by: &str, now: Time90k) -> Result<i64, Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO usage_policy (version, text, published_90k, published_by)
+                 SELECT COALESCE(MAX(version), 0) + 1, ?1, ?2, ?3 FROM usage_policy",
+                params![text, now.0, by],
+            )?;
+            c.query_row("SELECT MAX(version) FROM usage_policy", [], |r| r.get(0))
+        })
+    }
+
+    /// The current usage policy, if one is published.
+    pub fn current_policy(&self) -> Result<Option<PolicyRow>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT version, text, published_90k, published_by FROM usage_policy
+                 ORDER BY version DESC LIMIT 1",
+                [],
+                |r| {
+                    Ok(PolicyRow {
+                        version: r.get(0)?,
+                        text: r.get(1)?,
+                        published_90k: Time90k(r.get(2)?),
+                        published_by: r.get(3)?,
+                    })
+                },
+            )
             .optional()
+        })
+    }
+
+    /// The current policy's version (0 when none is published).
+    pub fn current_policy_version(&self) -> Result<i64, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT COALESCE(MAX(version), 0) FROM usage_policy",
+                [],
+                |r| r.get(0),
+            )
+        })
+    }
+
+    /// Records that `user` acknowledged policy `version`.
+    pub fn acknowledge_policy(&self, user: UserId, version: i64) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET policy_ack_version = ?2 WHERE id = ?1",
+                params![user.0, version],
+            )
+            .map(|_| ())
+        })
+    }
+
+    // --- four-eyes approvals ---
+
+    /// Stores a pending request; returns its id.
+    pub fn insert_approval(&self, a: &ApprovalRow) -> Result<i64, Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO approval (requester_id, permission, resource, justification, state,
+                     created_90k, expires_90k) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)",
+                params![
+                    a.requester_id.0,
+                    a.permission,
+                    a.resource,
+                    a.justification,
+                    a.created_90k.0,
+                    a.expires_90k.0
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// One request.
+    pub fn approval(&self, id: i64) -> Result<Option<ApprovalRow>, Error> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {APPROVAL_COLUMNS} FROM approval WHERE id = ?1"),
+                [id],
+                approval_row,
+            )
+            .optional()
+        })
+    }
+
+    /// Requests, newest first: all, or only those in `state`.
+    pub fn approvals(&self, state: Option<&str>) -> Result<Vec<ApprovalRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {APPROVAL_COLUMNS} FROM approval WHERE ?1 IS NULL OR state = ?1
+                 ORDER BY id DESC LIMIT 1000"
+            ))?;
+            let rows = st.query_map([state], approval_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Moves a request from `from` to `to` (a decision, or use); false if it
+    /// was not in `from` any more (someone else acted first).
+    pub fn transition_approval(
+        &self,
+        id: i64,
+        from: &str,
+        to: &str,
+        by: Option<UserId>,
+        note: &str,
+        now: Time90k,
+    ) -> Result<bool, Error> {
+        self.with(|c| {
+            let n = c.execute(
+                "UPDATE approval SET state = ?3,
+                     decided_by = COALESCE(?4, decided_by),
+                     decided_90k = CASE WHEN ?4 IS NULL THEN decided_90k ELSE ?6 END,
+                     note = CASE WHEN ?5 = '' THEN note ELSE ?5 END
+                 WHERE id = ?1 AND state = ?2",
+                params![id, from, to, by.map(|u| u.0), note, now.0],
+            )?;
+            Ok(n == 1)
         })
     }
 

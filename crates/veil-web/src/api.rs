@@ -202,12 +202,26 @@ pub(crate) async fn authorized_camera(
     let id: i64 = raw
         .parse()
         .map_err(|_| ApiError::not_found(format!("no camera {raw:?}")))?;
-    state.authorize(s, action, Resource::Camera(CameraId(id)))?;
     let db = state.store.db.clone();
     let cams = blocking(move || Ok(db.cameras()?)).await?;
-    cams.into_iter()
-        .find(|c| c.id == CameraId(id))
-        .ok_or_else(|| ApiError::not_found(format!("no camera {id}")))
+    let cam = cams.into_iter().find(|c| c.id == CameraId(id));
+    // Authorised before "not found" is told, so ids cannot be probed.
+    state.authorize(s, action, camera_resource(CameraId(id), cam.as_ref()))?;
+    cam.ok_or_else(|| ApiError::not_found(format!("no camera {id}")))
+}
+
+/// The policy engine's view of a camera.
+pub(crate) fn camera_resource(id: CameraId, _cam: Option<&veil_store::db::CameraRow>) -> Resource {
+    Resource::Camera { id, group: None }
+}
+
+/// The policy engine's view of recorded video of `cam` from `start`.
+fn recording_resource(cam: &veil_store::db::CameraRow, start: Time90k) -> Resource {
+    Resource::Recording {
+        camera: cam.id,
+        group: None,
+        start,
+    }
 }
 
 /// `GET /api/v1/cameras`.
@@ -220,7 +234,7 @@ pub async fn cameras(
     let cams = blocking(move || Ok(db.cameras()?)).await?;
     let mut out = Vec::new();
     for c in cams {
-        if !state.allowed(&s, Action::ListCameras, Resource::Camera(c.id)) {
+        if !state.allowed(&s, Action::ListCameras, camera_resource(c.id, Some(&c))) {
             continue;
         }
         let live = state.live.latest_params(c.id);
@@ -285,6 +299,7 @@ pub async fn recordings(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::Playback, &id).await?;
     let (start, end) = interval(&q, state.now(), false)?;
+    state.authorize(&s, Action::Playback, recording_resource(&cam, start))?;
     let store = state.store.clone();
     let runs = blocking(move || Ok(store.runs(cam.id, MAIN_RENDITION, start, end)?)).await?;
     let runs: Vec<Run> = runs
@@ -310,6 +325,7 @@ pub async fn video(
 ) -> Result<Response, ApiError> {
     let cam = authorized_camera(&state, &s, Action::Playback, &id).await?;
     let (start, end) = interval(&q, state.now(), true)?;
+    state.authorize(&s, Action::Playback, recording_resource(&cam, start))?;
     if end.0 - start.0 > MAX_PLAYBACK_SPAN_90K {
         return Err(ApiError::bad_request(
             "a playback request may cover at most 24 hours",

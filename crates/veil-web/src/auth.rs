@@ -146,6 +146,6 @@ impl AppState {
     }
 
     fn decide(&self, s: &Session, action: Action, resource: Resource) -> veil_access::Decision {
-        veil_access::decide(&s.subject, action, resource, self.clock.now())
+        veil_access::decide(&s.subject, action, &resource, self.clock.now())
     }
 }

@@ -11,6 +11,7 @@ pub mod error;
 pub mod live;
 pub mod pages;
 pub mod range;
+pub mod roles;
 pub mod tls;
 pub mod ui;
 
@@ -96,17 +97,7 @@ impl AppState {
             }
             db.touch_session(&hash, now)?;
             Ok(Some(Session {
-                subject: veil_access::Subject {
-                    user: user.id,
-                    pseudonym: user.pseudonym,
-                    roles: user
-                        .role
-                        .split(',')
-                        .map(|r| r.trim().to_owned())
-                        .filter(|r| !r.is_empty())
-                        .collect(),
-                    disabled: user.disabled,
-                },
+                subject: roles::subject_for(&db, &user)?,
                 display_name: user.name.unwrap_or_default(),
                 token_hash: hash,
             }))

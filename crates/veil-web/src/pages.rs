@@ -30,7 +30,13 @@ pub async fn cameras(
     let cams = blocking(move || Ok(db.cameras()?)).await?;
     let views: Vec<ui::CameraView> = cams
         .into_iter()
-        .filter(|c| state.allowed(&s, Action::LiveView, Resource::Camera(c.id)))
+        .filter(|c| {
+            state.allowed(
+                &s,
+                Action::LiveView,
+                crate::api::camera_resource(c.id, Some(c)),
+            )
+        })
         .map(|c| ui::CameraView {
             id: c.id.0,
             name: c.name,

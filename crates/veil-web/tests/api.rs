@@ -48,6 +48,7 @@ async fn start() -> Server {
     for seg in synthetic_segments(camera, config, Time90k(T0), 12 * 25 + 1, 4 * 90_000).unwrap() {
         store.write_segment(seg).await.unwrap();
     }
+    veil_web::roles::setup_roles(&store.db, Time90k(T0)).unwrap();
     store
         .db
         .insert_user(

@@ -236,12 +236,15 @@ impl Config {
                 c.first_account
             );
         }
+        let known: Vec<String> = veil_access::role::templates()
+            .into_iter()
+            .map(|r| r.name)
+            .collect();
         for r in &c.first_account_roles {
-            if ![veil_access::ADMINISTRATOR, veil_access::AUDITOR].contains(&r.as_str()) {
+            if !known.contains(r) {
                 anyhow::bail!(
-                    "first_account_roles: unknown role {r:?} (known: {}, {})",
-                    veil_access::ADMINISTRATOR,
-                    veil_access::AUDITOR
+                    "first_account_roles: unknown role {r:?} (known: {})",
+                    known.join(", ")
                 );
             }
         }

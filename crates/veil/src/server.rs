@@ -36,6 +36,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let first_account = cfg.first_account.clone();
     let first_roles = cfg.first_account_roles.join(",");
     let (user, password) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        veil_web::roles::setup_roles(&db, now)?;
         if let Some(u) = db.first_user()? {
             return Ok((u.name.unwrap_or_default(), None));
         }

@@ -1,0 +1,402 @@
+//! Roles: grants with scopes (A2), a playback window (A3), weekly hours in a
+//! time zone (A4), whether a second factor is required (A7), and the
+//! built-in templates created at setup (ordinary, editable roles).
+
+use serde::{Deserialize, Serialize};
+use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
+
+use crate::Action;
+
+/// Which cameras a grant covers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Scope {
+    /// Every camera (and the system-wide part of the permission).
+    All,
+    /// The cameras of one group.
+    Group {
+        /// The group's name.
+        group: String,
+    },
+    /// Listed cameras.
+    Cameras {
+        /// Their ids.
+        ids: Vec<i64>,
+    },
+}
+
+impl Scope {
+    /// Whether it covers `camera` (in `group`, if any).
+    pub fn covers(&self, camera: CameraId, group: Option<&str>) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Group { group: g } => group == Some(g.as_str()),
+            Scope::Cameras { ids } => ids.contains(&camera.0),
+        }
+    }
+}
+
+/// One permission over a scope.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grant {
+    /// The permission id (see [`Action::id`]).
+    pub permission: String,
+    /// Where it applies.
+    pub scope: Scope,
+}
+
+impl Grant {
+    /// `action` on every camera.
+    pub fn all(action: Action) -> Grant {
+        Grant {
+            permission: action.id().to_owned(),
+            scope: Scope::All,
+        }
+    }
+}
+
+/// A day of the week.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Day {
+    /// Monday.
+    Mon,
+    /// Tuesday.
+    Tue,
+    /// Wednesday.
+    Wed,
+    /// Thursday.
+    Thu,
+    /// Friday.
+    Fri,
+    /// Saturday.
+    Sat,
+    /// Sunday.
+    Sun,
+}
+
+impl Day {
+    fn from_chrono(d: chrono::Weekday) -> Day {
+        match d {
+            chrono::Weekday::Mon => Day::Mon,
+            chrono::Weekday::Tue => Day::Tue,
+            chrono::Weekday::Wed => Day::Wed,
+            chrono::Weekday::Thu => Day::Thu,
+            chrono::Weekday::Fri => Day::Fri,
+            chrono::Weekday::Sat => Day::Sat,
+            chrono::Weekday::Sun => Day::Sun,
+        }
+    }
+}
+
+/// One weekly interval, `start` inclusive to `end` exclusive, as `HH:MM`
+/// local time; `end` may be `24:00`. A night shift is two intervals.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interval {
+    /// The day.
+    pub day: Day,
+    /// Start, `HH:MM`.
+    pub start: String,
+    /// End, `HH:MM` (after `start`).
+    pub end: String,
+}
+
+/// When a role is active: weekly intervals in an IANA time zone (A4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TimeProfile {
+    /// E.g. `Europe/Paris`; daylight-saving changes are followed.
+    pub time_zone: String,
+    /// The intervals.
+    pub intervals: Vec<Interval>,
+}
+
+fn minutes(hhmm: &str) -> Option<u32> {
+    let (h, m) = hhmm.split_once(':')?;
+    if h.len() != 2 || m.len() != 2 {
+        return None;
+    }
+    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
+    ((h < 24 && m < 60) || (h == 24 && m == 0)).then_some(h * 60 + m)
+}
+
+impl TimeProfile {
+    /// Checks the zone and every interval; the error says what is wrong.
+    pub fn validate(&self) -> Result<(), String> {
+        self.time_zone.parse::<chrono_tz::Tz>().map_err(|_| {
+            format!(
+                "unknown time zone {:?} (use an IANA name such as Europe/Paris)",
+                self.time_zone
+            )
+        })?;
+        if self.intervals.is_empty() {
+            return Err("a time profile needs at least one interval".into());
+        }
+        for i in &self.intervals {
+            let (Some(s), Some(e)) = (minutes(&i.start), minutes(&i.end)) else {
+                return Err(format!(
+                    "interval {:?} {}-{}: times must be HH:MM (00:00 to 24:00)",
+                    i.day, i.start, i.end
+                ));
+            };
+            if e <= s {
+                return Err(format!(
+                    "interval {:?} {}-{}: the end must be after the start (split a night shift at midnight)",
+                    i.day, i.start, i.end
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether `now` falls in one of the intervals. An invalid profile is
+    /// never active (default deny).
+    pub fn active(&self, now: Time90k) -> bool {
+        let Ok(tz) = self.time_zone.parse::<chrono_tz::Tz>() else {
+            return false;
+        };
+        let secs = now.0.div_euclid(TIME_UNITS_PER_SEC);
+        let Some(utc) = chrono::DateTime::from_timestamp(secs, 0) else {
+            return false;
+        };
+        use chrono::{Datelike, Timelike};
+        let local = utc.with_timezone(&tz);
+        let day = Day::from_chrono(local.weekday());
+        let minute = local.hour() * 60 + local.minute();
+        self.intervals.iter().any(|i| {
+            i.day == day
+                && matches!((minutes(&i.start), minutes(&i.end)), (Some(s), Some(e)) if s <= minute && minute < e)
+        })
+    }
+}
+
+/// A role: what its holders may do, where, and when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Role {
+    /// Unique name.
+    pub name: String,
+    /// What it is for.
+    #[serde(default)]
+    pub description: String,
+    /// The permissions and their scopes.
+    pub grants: Vec<Grant>,
+    /// Playback limited to the last N hours (A3); live view is unaffected.
+    #[serde(default)]
+    pub playback_window_hours: Option<u32>,
+    /// Active only in these hours (A4); always active when absent.
+    #[serde(default)]
+    pub time_profile: Option<TimeProfile>,
+    /// Its holders must sign in with a second factor.
+    #[serde(default)]
+    pub require_second_factor: bool,
+}
+
+impl Role {
+    /// Checks names, permission ids and the time profile.
+    pub fn validate(&self) -> Result<(), String> {
+        let ok = (2..=64).contains(&self.name.len())
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._- ".contains(&b));
+        if !ok {
+            return Err(format!(
+                "role name {:?} must be 2 to 64 letters, digits, spaces, '.', '_' or '-'",
+                self.name
+            ));
+        }
+        for g in &self.grants {
+            if Action::parse(&g.permission).is_none() {
+                return Err(format!(
+                    "unknown permission {:?} (GET /api/v1/permissions lists them)",
+                    g.permission
+                ));
+            }
+        }
+        if self.playback_window_hours == Some(0) {
+            return Err("playback_window_hours must be at least 1 (or absent for no limit)".into());
+        }
+        if let Some(t) = &self.time_profile {
+            t.validate()?;
+        }
+        Ok(())
+    }
+
+    /// Whether it grants `action` anywhere.
+    pub fn holds(&self, action: Action) -> bool {
+        self.grants.iter().any(|g| g.permission == action.id())
+    }
+
+    /// The default for [`Role::require_second_factor`]: true when it holds a
+    /// sensitive permission ([`Action::sensitive`]).
+    pub fn sensitive(&self) -> bool {
+        Action::PERMISSIONS
+            .into_iter()
+            .any(|a| a.sensitive() && self.holds(a))
+    }
+}
+
+/// Name of the administrator template.
+pub const ADMINISTRATOR: &str = "administrator";
+/// Name of the auditor template.
+pub const AUDITOR: &str = "auditor";
+/// Name of the operator template.
+pub const OPERATOR: &str = "operator";
+/// Name of the investigator template.
+pub const INVESTIGATOR: &str = "investigator";
+/// Name of the data-protection officer template.
+pub const DPO: &str = "dpo";
+
+fn template(name: &str, description: &str, grants: &[Action], window: Option<u32>) -> Role {
+    let mut r = Role {
+        name: name.into(),
+        description: description.into(),
+        grants: grants.iter().map(|a| Grant::all(*a)).collect(),
+        playback_window_hours: window,
+        time_profile: None,
+        require_second_factor: false,
+    };
+    r.require_second_factor = r.sensitive();
+    r
+}
+
+/// The role templates created at setup: ordinary roles, edited like any
+/// other. The administrator runs the system but neither reads the access
+/// record nor lifts masks (separation of duties).
+pub fn templates() -> Vec<Role> {
+    use Action::*;
+    vec![
+        template(
+            OPERATOR,
+            "Watches live video and recent recordings; bookmarks and locks incidents.",
+            &[LiveView, Playback, BookmarkCreate, BookmarkView, LockCreate, LockView, PtzControl, PtzPresets],
+            Some(72),
+        ),
+        template(
+            INVESTIGATOR,
+            "Reviews and exports recordings for an incident.",
+            &[
+                LiveView, Playback, Export, BookmarkCreate, BookmarkEdit, BookmarkView, LockCreate,
+                LockView, LockExtend, MetadataView, SmartSearch,
+            ],
+            None,
+        ),
+        template(
+            ADMINISTRATOR,
+            "Runs the system: cameras, masks, retention, users and roles.",
+            &[
+                LiveView, Playback, CameraAdmin, MaskAdmin, RetentionAdmin, UserAdmin, RecordingControl,
+                IoEvents, PtzPresets, PtzPatrols, BookmarkView, LockView,
+            ],
+            None,
+        ),
+        template(
+            DPO,
+            "The data-protection officer: documents, data-subject requests, approvals, the access record.",
+            &[DpoDocuments, SubjectRequests, AuditRead, Approve, LockView, LockRelease],
+            None,
+        ),
+        template(AUDITOR, "Reads and reports on the access record.", &[AuditRead], None),
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_are_valid_and_separate_duties() {
+        let t = templates();
+        for r in &t {
+            r.validate().unwrap();
+        }
+        let admin = t.iter().find(|r| r.name == ADMINISTRATOR).unwrap();
+        assert!(!admin.holds(Action::AuditRead));
+        assert!(!admin.holds(Action::LiftMasks));
+        assert!(
+            admin.require_second_factor,
+            "administration needs a second factor"
+        );
+        let op = t.iter().find(|r| r.name == OPERATOR).unwrap();
+        assert!(!op.require_second_factor);
+        assert_eq!(op.playback_window_hours, Some(72));
+        let inv = t.iter().find(|r| r.name == INVESTIGATOR).unwrap();
+        assert!(inv.require_second_factor, "export needs a second factor");
+    }
+
+    #[test]
+    fn validation_explains() {
+        let mut r = templates().remove(0);
+        r.grants.push(Grant {
+            permission: "fly".into(),
+            scope: Scope::All,
+        });
+        assert!(r
+            .validate()
+            .unwrap_err()
+            .contains("unknown permission \"fly\""));
+        let tp = |start: &str, end: &str, tz: &str| TimeProfile {
+            time_zone: tz.into(),
+            intervals: vec![Interval {
+                day: Day::Mon,
+                start: start.into(),
+                end: end.into(),
+            }],
+        };
+        assert!(tp("22:00", "06:00", "UTC")
+            .validate()
+            .unwrap_err()
+            .contains("night shift"));
+        assert!(tp("8:00", "18:00", "UTC")
+            .validate()
+            .unwrap_err()
+            .contains("HH:MM"));
+        assert!(tp("08:00", "18:00", "Mars/Olympus")
+            .validate()
+            .unwrap_err()
+            .contains("unknown time zone"));
+        tp("00:00", "24:00", "Europe/Paris").validate().unwrap();
+    }
+
+    #[test]
+    fn time_profiles_follow_the_zone_and_daylight_saving() {
+        let t = |s: &str| Time90k::parse_rfc3339(s).unwrap();
+        let paris = TimeProfile {
+            time_zone: "Europe/Paris".into(),
+            intervals: vec![Interval {
+                day: Day::Mon,
+                start: "08:00".into(),
+                end: "18:00".into(),
+            }],
+        };
+        // Monday 2026-11-23: Paris is UTC+1.
+        assert!(!paris.active(t("2026-11-23T06:59:00Z")));
+        assert!(paris.active(t("2026-11-23T07:00:00Z")));
+        assert!(paris.active(t("2026-11-23T16:59:00Z")));
+        assert!(!paris.active(t("2026-11-23T17:00:00Z")));
+        // Monday 2026-07-06: summer time, UTC+2.
+        assert!(paris.active(t("2026-07-06T06:00:00Z")));
+        assert!(!paris.active(t("2026-07-06T16:00:00Z")));
+        // Tuesday: never.
+        assert!(!paris.active(t("2026-11-24T10:00:00Z")));
+    }
+
+    #[test]
+    fn scopes() {
+        let c = CameraId(3);
+        assert!(Scope::All.covers(c, None));
+        assert!(Scope::Group {
+            group: "car park".into()
+        }
+        .covers(c, Some("car park")));
+        assert!(!Scope::Group {
+            group: "car park".into()
+        }
+        .covers(c, Some("lobby")));
+        assert!(!Scope::Group {
+            group: "car park".into()
+        }
+        .covers(c, None));
+        assert!(Scope::Cameras { ids: vec![1, 3] }.covers(c, None));
+        assert!(!Scope::Cameras { ids: vec![1, 2] }.covers(c, None));
+    }
+}
