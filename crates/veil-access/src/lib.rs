@@ -32,6 +32,9 @@ pub struct Subject {
     /// The end of the user's video-surveillance training, where one is
     /// recorded; video is blocked after it.
     pub training_valid_until: Option<Time90k>,
+    /// The password was set by someone else: nothing but the own session
+    /// (to change it) is allowed until it is changed.
+    pub must_change_password: bool,
 }
 
 /// What it is done to.
@@ -105,6 +108,11 @@ pub fn decide(subject: &Subject, action: Action, resource: &Resource, now: Time9
     if action == Action::OwnSession {
         return Decision::allow("every signed-in user manages their own session".into());
     }
+    if subject.must_change_password {
+        return Decision::deny(
+            "change the password an administrator set before anything else (POST /api/v1/session/password)".into(),
+        );
+    }
     if action.touches_video() {
         if !subject.policy_acknowledged {
             return Decision::deny(
@@ -176,6 +184,7 @@ mod tests {
             disabled: false,
             policy_acknowledged: true,
             training_valid_until: None,
+            must_change_password: false,
         }
     }
 
@@ -295,6 +304,19 @@ mod tests {
         let d = decide(&s, Action::LiveView, &cam(1), at("2026-11-23T17:00:00Z"));
         assert!(!d.allowed);
         assert!(d.reason.contains("outside its hours"), "{}", d.reason);
+    }
+
+    #[test]
+    fn a_password_set_by_someone_else_must_be_changed_first() {
+        let mut s = subject(vec![named(ADMINISTRATOR)]);
+        s.must_change_password = true;
+        let d = decide(&s, Action::CameraAdmin, &Resource::System, NOW);
+        assert!(
+            !d.allowed && d.reason.contains("change the password"),
+            "{}",
+            d.reason
+        );
+        assert!(decide(&s, Action::OwnSession, &Resource::System, NOW).allowed);
     }
 
     #[test]

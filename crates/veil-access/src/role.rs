@@ -38,6 +38,7 @@ impl Scope {
 
 /// One permission over a scope.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Grant {
     /// The permission id (see [`Action::id`]).
     pub permission: String,
@@ -92,6 +93,7 @@ impl Day {
 /// One weekly interval, `start` inclusive to `end` exclusive, as `HH:MM`
 /// local time; `end` may be `24:00`. A night shift is two intervals.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Interval {
     /// The day.
     pub day: Day,
@@ -103,6 +105,7 @@ pub struct Interval {
 
 /// When a role is active: weekly intervals in an IANA time zone (A4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct TimeProfile {
     /// E.g. `Europe/Paris`; daylight-saving changes are followed.
     pub time_zone: String,
@@ -171,8 +174,10 @@ impl TimeProfile {
 
 /// A role: what its holders may do, where, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Role {
-    /// Unique name.
+    /// Unique name (in the API, taken from the path).
+    #[serde(default)]
     pub name: String,
     /// What it is for.
     #[serde(default)]

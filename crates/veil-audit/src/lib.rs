@@ -102,11 +102,19 @@ pub enum Action {
     DocumentGenerate,
     /// A step of a data-subject request.
     SubjectRequest,
+    /// A new version of the video-surveillance usage policy was published.
+    PolicyPublish,
+    /// A user acknowledged the usage policy.
+    PolicyAcknowledge,
+    /// A user changed their password (or an administrator reset it).
+    PasswordChange,
+    /// The set of permissions needing four-eyes approval changed.
+    FourEyesChange,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 36] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -139,6 +147,10 @@ impl Action {
         Action::AuditPrune,
         Action::DocumentGenerate,
         Action::SubjectRequest,
+        Action::PolicyPublish,
+        Action::PolicyAcknowledge,
+        Action::PasswordChange,
+        Action::FourEyesChange,
     ];
 
     /// Stable id stored in the record.
@@ -176,6 +188,10 @@ impl Action {
             Action::AuditPrune => "audit.prune",
             Action::DocumentGenerate => "document.generate",
             Action::SubjectRequest => "dsr.step",
+            Action::PolicyPublish => "policy.publish",
+            Action::PolicyAcknowledge => "policy.acknowledge",
+            Action::PasswordChange => "user.password",
+            Action::FourEyesChange => "config.four_eyes",
         }
     }
 

@@ -1184,6 +1184,11 @@ impl Db {
         })
     }
 
+    /// Ends every session of `user` (disabled accounts, revocation).
+    pub fn delete_sessions_of(&self, user: UserId) -> Result<usize, Error> {
+        self.with(|c| c.execute("DELETE FROM user_session WHERE user_id = ?1", [user.0]))
+    }
+
     // --- access record ---
 
     /// Appends a batch of entries in one durable transaction (group commit: one

@@ -63,6 +63,8 @@ pub struct LoginRequest {
 struct LoginResponse {
     user: String,
     csrf: String,
+    /// The password was set by an administrator: change it first.
+    must_change_password: bool,
 }
 
 /// `POST /api/v1/session`: logs in; sets the session and CSRF cookies.
@@ -124,6 +126,7 @@ pub async fn login(
     let mut res = Json(LoginResponse {
         user: user.name.unwrap_or_default(),
         csrf: csrf.clone(),
+        must_change_password: user.must_change_password,
     })
     .into_response();
     let h = res.headers_mut();

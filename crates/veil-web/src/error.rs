@@ -18,6 +18,24 @@ pub struct ApiError {
     pub message: String,
 }
 
+/// A JSON body, or a 400/413 that says what is wrong with it.
+pub fn json_body<T>(
+    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
+) -> Result<T, ApiError> {
+    match body {
+        Ok(Json(v)) => Ok(v),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError {
+            status: StatusCode::PAYLOAD_TOO_LARGE,
+            code: "too_large",
+            message: format!(
+                "the request body is larger than {} KiB",
+                crate::MAX_BODY_BYTES / 1024
+            ),
+        }),
+        Err(e) => Err(ApiError::bad_request(e.body_text())),
+    }
+}
+
 impl ApiError {
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> ApiError {

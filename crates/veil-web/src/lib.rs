@@ -4,6 +4,7 @@
 //! It knows HTTP and JSON; it never runs SQL or touches codecs' internals: it asks
 //! the store, the access record and the policy engine.
 
+pub mod admin;
 pub mod api;
 pub mod audit_export;
 pub mod auth;
@@ -19,7 +20,7 @@ use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use veil_audit::AccessRecord;
 use veil_base::{SharedClock, Time90k, TIME_UNITS_PER_SEC};
@@ -173,6 +174,35 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/api/v1/session",
             post(api::login).delete(api::logout).get(api::me),
+        )
+        .route("/api/v1/session/password", post(admin::change_password))
+        .route("/api/v1/permissions", get(admin::permissions))
+        .route("/api/v1/roles", get(admin::list_roles))
+        .route(
+            "/api/v1/roles/{name}",
+            put(admin::put_role).delete(admin::delete_role),
+        )
+        .route(
+            "/api/v1/users",
+            get(admin::list_users).post(admin::create_user),
+        )
+        .route("/api/v1/users/{id}", put(admin::update_user))
+        .route(
+            "/api/v1/policy",
+            get(admin::get_policy).post(admin::publish_policy),
+        )
+        .route("/api/v1/policy/ack", post(admin::acknowledge_policy))
+        .route(
+            "/api/v1/settings/four-eyes",
+            get(admin::get_four_eyes).put(admin::put_four_eyes),
+        )
+        .route(
+            "/api/v1/approvals",
+            get(admin::list_approvals).post(admin::request_approval),
+        )
+        .route(
+            "/api/v1/approvals/{id}/decision",
+            post(admin::decide_approval),
         )
         .route("/api/v1/audit/export", get(audit_export::export))
         .route("/api/v1/cameras", get(api::cameras))

@@ -49,5 +49,6 @@ pub fn subject_for(db: &Db, user: &UserRow) -> Result<Subject, veil_store::Error
         disabled: user.disabled,
         policy_acknowledged: current == 0 || user.policy_ack_version >= current,
         training_valid_until: user.training_valid_until,
+        must_change_password: user.must_change_password,
     })
 }

@@ -1,0 +1,817 @@
+//! Administration over the API: the permission catalogue, roles, users, the
+//! usage policy and its acknowledgement, and four-eyes approvals. Every
+//! change is authorised by the policy engine and recorded before it is made.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use veil_access::{Action, Resource, Role};
+use veil_audit::{Action as Audited, Event};
+use veil_base::{CameraId, Time90k, UserId, TIME_UNITS_PER_SEC};
+use veil_store::db::{ApprovalRow, UserRow};
+use veil_store::Db;
+
+use crate::auth::Session;
+use crate::error::{json_body, ApiError};
+use crate::{blocking, roles, AppState};
+
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// Settings key of the permissions that need four-eyes approval.
+pub const FOUR_EYES_SETTING: &str = "four_eyes";
+/// How long an approval request stays valid.
+pub const APPROVAL_HOURS: i64 = 24;
+
+/// The four-eyes permissions by default (A5).
+pub fn default_four_eyes() -> Vec<String> {
+    [
+        Action::Export,
+        Action::LiftMasks,
+        Action::DeleteRecordings,
+        Action::LockRelease,
+    ]
+    .iter()
+    .map(|a| a.id().to_owned())
+    .collect()
+}
+
+/// The permissions that currently need four-eyes approval.
+pub fn four_eyes(db: &Db) -> Result<Vec<String>, ApiError> {
+    Ok(match db.setting(FOUR_EYES_SETTING)? {
+        Some(v) => serde_json::from_str(&v).map_err(ApiError::internal)?,
+        None => default_four_eyes(),
+    })
+}
+
+fn event(s: &Session, action: Audited, resource: impl Into<String>, peer: SocketAddr) -> Event {
+    Event::new(s.subject.pseudonym.clone(), action, resource).client(peer.ip())
+}
+
+// --- the catalogue ---
+
+#[derive(Serialize)]
+struct PermissionJson {
+    id: &'static str,
+    description: &'static str,
+    camera_scoped: bool,
+    needs_second_factor_by_default: bool,
+}
+
+/// `GET /api/v1/permissions`: the catalogue (any signed-in user).
+pub async fn permissions(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    Ok(Json(
+        Action::PERMISSIONS
+            .iter()
+            .map(|a| {
+                serde_json::to_value(PermissionJson {
+                    id: a.id(),
+                    description: a.describe(),
+                    camera_scoped: a.camera_scoped(),
+                    needs_second_factor_by_default: a.sensitive(),
+                })
+                .expect("serialisable")
+            })
+            .collect(),
+    ))
+}
+
+// --- roles ---
+
+/// `GET /api/v1/roles`.
+pub async fn list_roles(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<Vec<Role>>, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let db = state.store.db.clone();
+    let rows = blocking(move || Ok(db.roles()?)).await?;
+    Ok(Json(rows.iter().filter_map(roles::parse_role).collect()))
+}
+
+/// `PUT /api/v1/roles/{name}`: creates or replaces a role.
+pub async fn put_role(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+    body: Body<Role>,
+) -> Result<Response, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let mut role = json_body(body)?;
+    role.name = name;
+    role.validate().map_err(ApiError::bad_request)?;
+    let grants: Vec<&str> = role.grants.iter().map(|g| g.permission.as_str()).collect();
+    state
+        .record(
+            event(&s, Audited::RoleChange, format!("role:{}", role.name), peer).detail(format!(
+                "put grants={} window_hours={} hours={} second_factor={}",
+                grants.join(","),
+                role.playback_window_hours
+                    .map_or("none".into(), |h| h.to_string()),
+                role.time_profile.is_some(),
+                role.require_second_factor
+            )),
+        )
+        .await?;
+    let db = state.store.db.clone();
+    let now = state.now();
+    let json = serde_json::to_string(&role).map_err(ApiError::internal)?;
+    let created = blocking(move || Ok(db.upsert_role(&role.name, &json, now)?)).await?;
+    Ok(if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::NO_CONTENT
+    }
+    .into_response())
+}
+
+/// `DELETE /api/v1/roles/{name}`: its holders lose it.
+pub async fn delete_role(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    state
+        .record(event(&s, Audited::RoleChange, format!("role:{name}"), peer).detail("delete"))
+        .await?;
+    let db = state.store.db.clone();
+    let gone = blocking(move || Ok(db.delete_role(&name)?)).await?;
+    if gone {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no such role"))
+    }
+}
+
+// --- users ---
+
+#[derive(Serialize)]
+struct UserJson {
+    id: String,
+    name: Option<String>,
+    roles: Vec<String>,
+    disabled: bool,
+    must_change_password: bool,
+    training_valid_until: Option<String>,
+    policy_acknowledged_version: i64,
+    warnings: Vec<String>,
+}
+
+/// Warnings about an account name: generic names are not personal
+/// accounts (seed 001 §34).
+pub fn name_warnings(name: &str) -> Vec<String> {
+    if veil_access::password::generic_account_name(name) {
+        vec![format!(
+            "{name:?} looks like a shared, generic account; give every person their own account"
+        )]
+    } else {
+        Vec::new()
+    }
+}
+
+fn user_json(db: &Db, u: &UserRow) -> Result<UserJson, ApiError> {
+    let roles = db.user_roles(u.id)?.into_iter().map(|r| r.name).collect();
+    Ok(UserJson {
+        id: u.pseudonym.clone(),
+        name: u.name.clone(),
+        roles,
+        disabled: u.disabled,
+        must_change_password: u.must_change_password,
+        training_valid_until: u.training_valid_until.map(|t| t.to_rfc3339()),
+        policy_acknowledged_version: u.policy_ack_version,
+        warnings: u.name.as_deref().map(name_warnings).unwrap_or_default(),
+    })
+}
+
+/// `GET /api/v1/users`.
+pub async fn list_users(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let db = state.store.db.clone();
+    let users = blocking(move || {
+        db.users()?
+            .iter()
+            .map(|u| user_json(&db, u))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "users": users })))
+}
+
+/// The body of `POST /api/v1/users`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    name: String,
+    roles: Vec<String>,
+    /// Optional: a random one is generated and shown once otherwise.
+    #[serde(default)]
+    password: Option<String>,
+}
+
+/// `POST /api/v1/users`: a personal account; the password (given, or
+/// generated and returned once) must be changed at first login.
+pub async fn create_user(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<NewUser>,
+) -> Result<Response, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let req = json_body(body)?;
+    let ok_name = (3..=64).contains(&req.name.len())
+        && req
+            .name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
+    if !ok_name {
+        return Err(ApiError::bad_request(
+            "name must be 3 to 64 letters, digits, '.', '_', '-' or '@'",
+        ));
+    }
+    let (password, shown) = match req.password {
+        Some(p) => {
+            veil_access::password::check_new_password(&p, &req.name)
+                .map_err(|e| ApiError::bad_request(e.to_string()))?;
+            (p, None)
+        }
+        None => {
+            let p = veil_access::password::generate();
+            (p.clone(), Some(p))
+        }
+    };
+    let pseudonym = format!("u-{:016x}", rand::random::<u64>());
+    let roles = req.roles.join(",");
+    state
+        .record(
+            event(&s, Audited::UserChange, format!("user:{pseudonym}"), peer)
+                .detail(format!("create roles={roles}")),
+        )
+        .await?;
+    let db = state.store.db.clone();
+    let now = state.now();
+    let name = req.name.clone();
+    let p2 = pseudonym.clone();
+    blocking(move || {
+        if db.user_by_name(&name)?.is_some() {
+            return Err(ApiError {
+                status: StatusCode::CONFLICT,
+                code: "conflict",
+                message: "an account with this name exists".into(),
+            });
+        }
+        let hash = veil_access::password::hash(&password);
+        let id = db
+            .insert_user(&p2, &name, &hash, &roles, now)
+            .map_err(|e| match e {
+                veil_store::Error::Invalid(m) => ApiError::bad_request(m),
+                e => ApiError::from(e),
+            })?;
+        db.require_password_change(id)?;
+        Ok(())
+    })
+    .await?;
+    let mut body = serde_json::json!({
+        "id": pseudonym,
+        "name": req.name,
+        "must_change_password": true,
+        "warnings": name_warnings(&req.name),
+    });
+    if let Some(p) = shown {
+        body["password"] = p.into();
+    }
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// The body of `PUT /api/v1/users/{id}`; absent fields are unchanged.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserChange {
+    #[serde(default)]
+    roles: Option<Vec<String>>,
+    #[serde(default)]
+    disabled: Option<bool>,
+    /// RFC 3339, or `null` to clear.
+    #[serde(default, with = "double_option")]
+    training_valid_until: Option<Option<String>>,
+}
+
+mod double_option {
+    use serde::{Deserialize, Deserializer};
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Option<String>>, D::Error> {
+        Ok(Some(Option::deserialize(d)?))
+    }
+}
+
+async fn user_by_id(state: &AppState, id: &str) -> Result<UserRow, ApiError> {
+    let db = state.store.db.clone();
+    let id = id.to_owned();
+    blocking(move || {
+        db.user_by_pseudonym(&id)?
+            .ok_or_else(|| ApiError::not_found("no such user"))
+    })
+    .await
+}
+
+/// `PUT /api/v1/users/{id}`: roles, disabled, training date.
+pub async fn update_user(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    body: Body<UserChange>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let req = json_body(body)?;
+    let user = user_by_id(&state, &id).await?;
+    let training = match &req.training_valid_until {
+        None => user.training_valid_until,
+        Some(None) => None,
+        Some(Some(t)) => Some(Time90k::parse_rfc3339(t).ok_or_else(|| {
+            ApiError::bad_request(format!("training_valid_until must be RFC 3339 (got {t:?})"))
+        })?),
+    };
+    let disabled = req.disabled.unwrap_or(user.disabled);
+    if user.id == s.subject.user && disabled {
+        return Err(ApiError::bad_request("you cannot disable your own account"));
+    }
+    let mut detail = vec![format!("disabled={disabled}")];
+    detail.push(format!(
+        "training_valid_until={}",
+        training.map_or("none".into(), |t| t.to_rfc3339())
+    ));
+    if let Some(r) = &req.roles {
+        detail.push(format!("roles={}", r.join(",")));
+    }
+    let action = if req.roles.is_some() {
+        Audited::PermissionChange
+    } else {
+        Audited::UserChange
+    };
+    state
+        .record(event(&s, action, format!("user:{id}"), peer).detail(detail.join(" ")))
+        .await?;
+    let db = state.store.db.clone();
+    blocking(move || {
+        if let Some(r) = req.roles {
+            db.set_user_roles(user.id, &r.join(","))
+                .map_err(|e| match e {
+                    veil_store::Error::Invalid(m) => ApiError::bad_request(m),
+                    e => ApiError::from(e),
+                })?;
+        }
+        db.update_user(user.id, disabled, training)?;
+        if disabled {
+            db.delete_sessions_of(user.id)?;
+        }
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// The body of `POST /api/v1/session/password`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    current: String,
+    new: String,
+}
+
+/// `POST /api/v1/session/password`: changes one's own password (required
+/// at first login for accounts an administrator created).
+pub async fn change_password(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<PasswordChange>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    let req = json_body(body)?;
+    let db = state.store.db.clone();
+    let uid = s.subject.user;
+    let user = blocking(move || {
+        db.user(uid)?
+            .ok_or_else(|| ApiError::not_found("no such user"))
+    })
+    .await?;
+    let name = user.name.clone().unwrap_or_default();
+    let same = req.current == req.new;
+    let (current, new, stored) = (req.current, req.new, user.password_hash.clone());
+    let ok = tokio::task::spawn_blocking(move || veil_access::password::verify(&current, &stored))
+        .await
+        .map_err(ApiError::internal)?;
+    if !ok {
+        return Err(ApiError::forbidden("the current password is wrong"));
+    }
+    if same {
+        return Err(ApiError::bad_request(
+            "the new password must differ from the current one",
+        ));
+    }
+    veil_access::password::check_new_password(&new, &name)
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    state
+        .record(event(
+            &s,
+            Audited::PasswordChange,
+            format!("user:{}", s.subject.pseudonym),
+            peer,
+        ))
+        .await?;
+    let db = state.store.db.clone();
+    blocking(move || {
+        let hash = veil_access::password::hash(&new);
+        db.set_password(uid, &hash, false)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+// --- usage policy ---
+
+/// `GET /api/v1/policy`: the current usage policy and whether I acknowledged it.
+pub async fn get_policy(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    let db = state.store.db.clone();
+    let p = blocking(move || Ok(db.current_policy()?)).await?;
+    Ok(Json(match p {
+        None => serde_json::json!({"version": 0, "text": null, "acknowledged": true}),
+        Some(p) => serde_json::json!({
+            "version": p.version,
+            "text": p.text,
+            "published": p.published_90k.to_rfc3339(),
+            "acknowledged": s.subject.policy_acknowledged,
+        }),
+    }))
+}
+
+/// The body of `POST /api/v1/policy`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewPolicy {
+    text: String,
+}
+
+/// `POST /api/v1/policy`: publishes a new version; everyone must
+/// acknowledge it before their next video access.
+pub async fn publish_policy(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<NewPolicy>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let req = json_body(body)?;
+    if req.text.trim().len() < 20 {
+        return Err(ApiError::bad_request(
+            "the policy text must say something (at least 20 characters)",
+        ));
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, req.text.as_bytes());
+    let sha: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    state
+        .record(event(&s, Audited::PolicyPublish, "policy", peer).detail(format!("sha256={sha}")))
+        .await?;
+    let db = state.store.db.clone();
+    let by = s.subject.pseudonym.clone();
+    let now = state.now();
+    let version = blocking(move || Ok(db.publish_policy(&req.text, &by, now)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "version": version })),
+    ))
+}
+
+/// The body of `POST /api/v1/policy/ack`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ack {
+    version: i64,
+}
+
+/// `POST /api/v1/policy/ack`: acknowledges the current version (naming it,
+/// so nobody acknowledges a text they have not seen).
+pub async fn acknowledge_policy(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<Ack>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    let req = json_body(body)?;
+    let db = state.store.db.clone();
+    let current = blocking(move || Ok(db.current_policy_version()?)).await?;
+    if current == 0 || req.version != current {
+        return Err(ApiError::bad_request(format!(
+            "the current policy version is {current}; acknowledge that one"
+        )));
+    }
+    state
+        .record(
+            event(&s, Audited::PolicyAcknowledge, "policy", peer)
+                .detail(format!("version={current}")),
+        )
+        .await?;
+    let db = state.store.db.clone();
+    let uid = s.subject.user;
+    blocking(move || Ok(db.acknowledge_policy(uid, current)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- four-eyes ---
+
+/// Reads `camera:N` or `system`.
+fn parse_resource(r: &str) -> Result<Resource, ApiError> {
+    if r == "system" {
+        return Ok(Resource::System);
+    }
+    r.strip_prefix("camera:")
+        .and_then(|n| n.parse().ok())
+        .map(|id| Resource::Camera {
+            id: CameraId(id),
+            group: None,
+        })
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "resource must be \"system\" or \"camera:N\" (got {r:?})"
+            ))
+        })
+}
+
+/// The body of `PUT /api/v1/settings/four-eyes`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FourEyes {
+    permissions: Vec<String>,
+}
+
+/// `GET /api/v1/settings/four-eyes`.
+pub async fn get_four_eyes(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let db = state.store.db.clone();
+    let p = blocking(move || four_eyes(&db)).await?;
+    Ok(Json(serde_json::json!({ "permissions": p })))
+}
+
+/// `PUT /api/v1/settings/four-eyes`: which permissions need a second
+/// person's approval.
+pub async fn put_four_eyes(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<FourEyes>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let req = json_body(body)?;
+    for p in &req.permissions {
+        if Action::parse(p).is_none() {
+            return Err(ApiError::bad_request(format!("unknown permission {p:?}")));
+        }
+    }
+    state
+        .record(
+            event(&s, Audited::FourEyesChange, "settings", peer)
+                .detail(format!("permissions={}", req.permissions.join(","))),
+        )
+        .await?;
+    let db = state.store.db.clone();
+    let json = serde_json::to_string(&req.permissions).map_err(ApiError::internal)?;
+    blocking(move || Ok(db.set_setting(FOUR_EYES_SETTING, &json)?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize)]
+struct ApprovalJson {
+    id: i64,
+    requester: String,
+    permission: String,
+    resource: String,
+    justification: String,
+    state: String,
+    created: String,
+    expires: String,
+    decided_by: Option<String>,
+    note: String,
+}
+
+fn approval_json(db: &Db, a: &ApprovalRow, now: Time90k) -> Result<ApprovalJson, ApiError> {
+    let pseudo = |u: UserId| -> Result<String, ApiError> {
+        Ok(db.user(u)?.map(|u| u.pseudonym).unwrap_or_default())
+    };
+    let state = if matches!(a.state.as_str(), "pending" | "approved") && now >= a.expires_90k {
+        "expired".to_owned()
+    } else {
+        a.state.clone()
+    };
+    Ok(ApprovalJson {
+        id: a.id,
+        requester: pseudo(a.requester_id)?,
+        permission: a.permission.clone(),
+        resource: a.resource.clone(),
+        justification: a.justification.clone(),
+        state,
+        created: a.created_90k.to_rfc3339(),
+        expires: a.expires_90k.to_rfc3339(),
+        decided_by: a.decided_by.map(pseudo).transpose()?,
+        note: a.note.clone(),
+    })
+}
+
+/// The body of `POST /api/v1/approvals`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalRequest {
+    permission: String,
+    resource: String,
+    justification: String,
+}
+
+/// `POST /api/v1/approvals`: asks a second person to approve a four-eyes
+/// action. The requester must hold the permission there themselves.
+pub async fn request_approval(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<ApprovalRequest>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    let req = json_body(body)?;
+    let action = Action::parse(&req.permission)
+        .ok_or_else(|| ApiError::bad_request(format!("unknown permission {:?}", req.permission)))?;
+    let resource = parse_resource(&req.resource)?;
+    state.authorize(&s, action, resource)?;
+    let db = state.store.db.clone();
+    let needed = blocking(move || four_eyes(&db)).await?;
+    if !needed.contains(&req.permission) {
+        return Err(ApiError::bad_request(format!(
+            "{} does not need approval here",
+            req.permission
+        )));
+    }
+    state
+        .record(
+            event(&s, Audited::ApprovalRequest, req.resource.clone(), peer)
+                .detail(format!("permission={}", req.permission))
+                .justification(req.justification.clone()),
+        )
+        .await?;
+    let now = state.now();
+    let row = ApprovalRow {
+        id: 0,
+        requester_id: s.subject.user,
+        permission: req.permission,
+        resource: req.resource,
+        justification: req.justification,
+        state: "pending".into(),
+        created_90k: now,
+        expires_90k: Time90k(now.0 + APPROVAL_HOURS * 3600 * TIME_UNITS_PER_SEC),
+        decided_by: None,
+        note: String::new(),
+    };
+    let db = state.store.db.clone();
+    let id = blocking(move || Ok(db.insert_approval(&row)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "id": id, "state": "pending" })),
+    ))
+}
+
+/// `GET /api/v1/approvals`: my own requests, and those I may decide.
+pub async fn list_approvals(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    let db = state.store.db.clone();
+    let now = state.now();
+    let rows = blocking(move || Ok(db.approvals(None)?)).await?;
+    let mine_or_decidable: Vec<ApprovalRow> = rows
+        .into_iter()
+        .filter(|a| {
+            a.requester_id == s.subject.user
+                || parse_resource(&a.resource).is_ok_and(|r| state.allowed(&s, Action::Approve, r))
+        })
+        .collect();
+    let db = state.store.db.clone();
+    let out = blocking(move || {
+        mine_or_decidable
+            .iter()
+            .map(|a| approval_json(&db, a, now))
+            .collect::<Result<Vec<_>, _>>()
+    })
+    .await?;
+    Ok(Json(serde_json::json!({ "approvals": out })))
+}
+
+/// The body of a decision.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DecisionBody {
+    approve: bool,
+    /// Why (required).
+    note: String,
+}
+
+/// `POST /api/v1/approvals/{id}/decision`: approves or rejects; the decider
+/// must be someone else holding `approve` for the resource.
+pub async fn decide_approval(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+    body: Body<DecisionBody>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let req = json_body(body)?;
+    let db = state.store.db.clone();
+    let a = blocking(move || {
+        db.approval(id)?
+            .ok_or_else(|| ApiError::not_found("no such request"))
+    })
+    .await?;
+    state.authorize(&s, Action::Approve, parse_resource(&a.resource)?)?;
+    if a.requester_id == s.subject.user {
+        return Err(ApiError::forbidden(
+            "four-eyes: a request must be decided by someone other than its requester",
+        ));
+    }
+    let now = state.now();
+    if a.state != "pending" || now >= a.expires_90k {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: "the request is no longer pending (decided or expired)".into(),
+        });
+    }
+    let to = if req.approve { "approved" } else { "rejected" };
+    state
+        .record(
+            event(&s, Audited::ApprovalDecision, a.resource.clone(), peer)
+                .detail(format!(
+                    "request={id} permission={} decision={to}",
+                    a.permission
+                ))
+                .justification(req.note.clone()),
+        )
+        .await?;
+    let db = state.store.db.clone();
+    let by = s.subject.user;
+    let changed = blocking(move || {
+        Ok(db.transition_approval(id, "pending", to, Some(by), &req.note, now)?)
+    })
+    .await?;
+    if !changed {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: "someone else decided the request first".into(),
+        });
+    }
+    Ok(Json(serde_json::json!({ "id": id, "state": to })))
+}
+
+/// For an action that needs four-eyes approval: takes the requester's
+/// approved, unexpired request for `permission` on `resource` and marks it
+/// used (each approval allows one action). Errors say what is missing.
+pub fn use_approval(
+    db: &Db,
+    requester: UserId,
+    permission: Action,
+    resource: &str,
+    now: Time90k,
+) -> Result<ApprovalRow, ApiError> {
+    let found = db.approvals(Some("approved"))?.into_iter().find(|a| {
+        a.requester_id == requester
+            && a.permission == permission.id()
+            && a.resource == resource
+            && now < a.expires_90k
+    });
+    let a = found.ok_or_else(|| {
+        ApiError::forbidden(format!(
+            "{} on {resource} needs a second person's approval: POST /api/v1/approvals first",
+            permission.id()
+        ))
+    })?;
+    if !db.transition_approval(a.id, "approved", "used", None, "", now)? {
+        return Err(ApiError::forbidden("the approval was used already"));
+    }
+    Ok(a)
+}

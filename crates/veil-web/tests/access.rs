@@ -1,0 +1,513 @@
+//! Access control over the API: users and roles administration, first-login
+//! password change, scopes, the playback window, weekly hours, the usage
+//! policy and training, and four-eyes approvals — each change recorded.
+
+mod common;
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use common::*;
+
+/// Creates `name` with `roles` through the API (as the administrator) and
+/// signs them in, changing the one-time password first.
+async fn new_user(
+    s: &Server,
+    admin: &reqwest::Client,
+    csrf: &str,
+    name: &str,
+    roles: &[&str],
+) -> (reqwest::Client, String) {
+    let r = admin
+        .post(format!("{}/api/v1/users", s.base))
+        .header("x-csrf-token", csrf)
+        .json(&json!({"name": name, "roles": roles}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let first = v["password"].as_str().unwrap().to_owned();
+    assert_eq!(v["must_change_password"], true);
+    let c = client();
+    let r = c
+        .post(format!("{}/api/v1/session", s.base))
+        .json(&json!({"username": name, "password": first}))
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["must_change_password"], true, "{v}");
+    let csrf = v["csrf"].as_str().unwrap().to_owned();
+    // Nothing but the own session until the password is changed.
+    let (status, _) = error_code(
+        c.get(format!("{}/api/v1/cameras", s.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let r = c
+        .post(format!("{}/api/v1/session/password", s.base))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"current": first, "new": "short"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await.0, StatusCode::BAD_REQUEST);
+    let r = c
+        .post(format!("{}/api/v1/session/password", s.base))
+        .header("x-csrf-token", &csrf)
+        .json(&json!({"current": first, "new": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    (c, csrf)
+}
+
+async fn put(
+    c: &reqwest::Client,
+    csrf: &str,
+    url: String,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    c.put(url)
+        .header("x-csrf-token", csrf)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn post(
+    c: &reqwest::Client,
+    csrf: &str,
+    url: String,
+    body: serde_json::Value,
+) -> reqwest::Response {
+    c.post(url)
+        .header("x-csrf-token", csrf)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+fn video(s: &Server, from: f64, to: f64) -> String {
+    format!(
+        "{}/api/v1/cameras/1/video.mp4?start={}&end={}",
+        s.base,
+        t(from),
+        t(to)
+    )
+}
+
+#[tokio::test]
+async fn users_roles_and_scopes_through_the_api() {
+    let s = start().await;
+    let (admin, csrf) = login(&s).await;
+    // The catalogue is public to signed-in users; roles and users need
+    // user administration.
+    let perms: Vec<serde_json::Value> = admin
+        .get(format!("{}/api/v1/permissions", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(perms.len(), 29);
+    let roles: Vec<serde_json::Value> = admin
+        .get(format!("{}/api/v1/roles", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = roles.iter().map(|r| r["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "administrator",
+            "auditor",
+            "dpo",
+            "investigator",
+            "operator"
+        ]
+    );
+
+    // A role limited to camera 2 sees nothing of camera 1.
+    let r = put(
+        &admin,
+        &csrf,
+        format!("{}/api/v1/roles/door-watch", s.base),
+        json!({"grants": [{"permission": "live.view", "scope": {"kind": "cameras", "ids": [2]}},
+                          {"permission": "playback", "scope": {"kind": "cameras", "ids": [2]}}]}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let bad = put(
+        &admin,
+        &csrf,
+        format!("{}/api/v1/roles/x", s.base),
+        json!({"grants": [{"permission": "teleport", "scope": {"kind": "all"}}]}),
+    )
+    .await;
+    let (status, _) = error_code(bad).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (door, _) = new_user(&s, &admin, &csrf, "bob.door", &["door-watch"]).await;
+    let cams: Vec<serde_json::Value> = door
+        .get(format!("{}/api/v1/cameras", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(cams.is_empty(), "{cams:?}");
+    assert_eq!(
+        status_of(&door, &s, "/api/v1/cameras/1/recordings").await,
+        StatusCode::FORBIDDEN
+    );
+    // Widening the scope lets them in.
+    let r = put(
+        &admin,
+        &csrf,
+        format!("{}/api/v1/roles/door-watch", s.base),
+        json!({"grants": [{"permission": "playback", "scope": {"kind": "all"}}]}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status_of(&door, &s, "/api/v1/cameras/1/recordings").await,
+        StatusCode::OK
+    );
+    // The user list names roles and warns about generic names.
+    let (_, _) = new_user(&s, &admin, &csrf, "security2", &["operator"]).await;
+    let users: serde_json::Value = admin
+        .get(format!("{}/api/v1/users", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sec = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "security2")
+        .unwrap();
+    assert_eq!(sec["roles"], json!(["operator"]));
+    assert!(
+        sec["warnings"][0].as_str().unwrap().contains("generic"),
+        "{sec}"
+    );
+    // Non-administrators cannot administer.
+    assert_eq!(
+        status_of(&door, &s, "/api/v1/users").await,
+        StatusCode::FORBIDDEN
+    );
+    let r = put(
+        &door,
+        "x",
+        format!("{}/api/v1/roles/door-watch", s.base),
+        json!({"grants": []}),
+    )
+    .await;
+    assert_ne!(r.status(), StatusCode::NO_CONTENT);
+    // Every change was recorded, by pseudonym.
+    let actions: Vec<String> = audit_actions(&s).into_iter().map(|(_, a, _)| a).collect();
+    for want in ["role.change", "user.change", "user.password"] {
+        assert!(
+            actions.iter().any(|a| a == want),
+            "{want} missing from {actions:?}"
+        );
+    }
+    // Disabling ends the user's sessions at once.
+    let id = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "bob.door")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = put(
+        &admin,
+        &csrf,
+        format!("{}/api/v1/users/{id}", s.base),
+        json!({"disabled": true}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        status_of(&door, &s, "/api/v1/session").await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn playback_window_hours_policy_and_training() {
+    let s = start().await;
+    let (admin, csrf) = login(&s).await;
+    let (op, _) = new_user(&s, &admin, &csrf, "carla.ops", &["operator"]).await;
+    // The video is from T0; the clock stands at T0 + 60 s. The operator's
+    // window is 72 h: fine now, refused (not clipped) 73 h later.
+    assert_eq!(
+        op.get(video(&s, 0.0, 4.0)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    const HOUR: i64 = 3600 * 90_000;
+    s.clock.advance(73 * HOUR);
+    // (Sessions have expired meanwhile: sign in again.)
+    let (op, _) = login_as(&s, "carla.ops").await;
+    let (admin, csrf) = login(&s).await;
+    let r = op.get(video(&s, 0.0, 4.0)).send().await.unwrap();
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("only the last 72 hours"),
+        "{v}"
+    );
+    // Live view is unaffected by the window.
+    assert_ne!(
+        status_of(&op, &s, "/api/v1/cameras").await,
+        StatusCode::FORBIDDEN
+    );
+
+    // Weekly hours: the clock stands on a Saturday (T0 is a Wednesday, plus
+    // 73 h); a Monday-only role grants nothing now, and everything on Monday.
+    let r = put(
+        &admin,
+        &csrf,
+        format!("{}/api/v1/roles/weekdays", s.base),
+        json!({"grants": [{"permission": "live.view", "scope": {"kind": "all"}}],
+               "time_profile": {"time_zone": "Europe/Paris", "intervals": [
+                   {"day": "mon", "start": "00:00", "end": "24:00"}]}}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let (wk, _) = new_user(&s, &admin, &csrf, "dan.week", &["weekdays"]).await;
+    let r = wk
+        .get(format!("{}/api/v1/cameras", s.base))
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside its hours"),
+        "{v}"
+    );
+    s.clock.advance(48 * HOUR);
+    let (wk, _) = login_as(&s, "dan.week").await;
+    let listed: Vec<serde_json::Value> = wk
+        .get(format!("{}/api/v1/cameras", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed.len(), 1, "active on Monday");
+    s.clock.advance(-(73 + 48) * HOUR);
+    let (op, op_csrf) = login_as(&s, "carla.ops").await;
+    let (admin, csrf) = login(&s).await;
+
+    // A published policy blocks video until acknowledged.
+    let r = post(
+        &admin,
+        &csrf,
+        format!("{}/api/v1/policy", s.base),
+        json!({"text": "Video is for safety only; never share it."}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let r = op.get(video(&s, 0.0, 4.0)).send().await.unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("acknowledge"),
+        "{v}"
+    );
+    let r = post(
+        &op,
+        &op_csrf,
+        format!("{}/api/v1/policy/ack", s.base),
+        json!({"version": 2}),
+    )
+    .await;
+    assert_eq!(error_code(r).await.0, StatusCode::BAD_REQUEST);
+    let r = post(
+        &op,
+        &op_csrf,
+        format!("{}/api/v1/policy/ack", s.base),
+        json!({"version": 1}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        op.get(video(&s, 0.0, 4.0)).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+
+    // Training that has lapsed blocks video too.
+    let users: serde_json::Value = admin
+        .get(format!("{}/api/v1/users", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == "carla.ops")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = put(
+        &admin,
+        &csrf,
+        format!("{}/api/v1/users/{id}", s.base),
+        json!({"training_valid_until": t(30.0)}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let r = op.get(video(&s, 0.0, 4.0)).send().await.unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("training expired"),
+        "{v}"
+    );
+    let actions: Vec<String> = audit_actions(&s).into_iter().map(|(_, a, _)| a).collect();
+    for want in ["policy.publish", "policy.acknowledge"] {
+        assert!(actions.iter().any(|a| a == want), "{want} missing");
+    }
+}
+
+#[tokio::test]
+async fn four_eyes_needs_another_person_with_approve() {
+    let s = start().await;
+    let (admin, csrf) = login(&s).await;
+    let (inv, inv_csrf) = new_user(&s, &admin, &csrf, "eve.investigates", &["investigator"]).await;
+    let (dpo, dpo_csrf) = new_user(&s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
+    // Export needs approval by default; a justification is required.
+    let ask = |j: &'static str| {
+        post(
+            &inv,
+            &inv_csrf,
+            format!("{}/api/v1/approvals", s.base),
+            json!({"permission": "export", "resource": "camera:1", "justification": j}),
+        )
+    };
+    assert_eq!(error_code(ask("  ").await).await.0, StatusCode::BAD_REQUEST);
+    let r = ask("Theft reported at the door on Monday, police case 2026-117").await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let url = format!("{}/api/v1/approvals/{id}/decision", s.base);
+    let decide = |c: &reqwest::Client, csrf: &str, approve: bool| {
+        c.post(&url)
+            .header("x-csrf-token", csrf)
+            .json(&json!({"approve": approve, "note": "checked the police reference"}))
+            .send()
+    };
+    // Not the requester, and not someone without approve.
+    let (status, _) = error_code(decide(&inv, &inv_csrf, true).await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = error_code(decide(&admin, &csrf, true).await.unwrap()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The DPO sees it and approves; a second decision conflicts.
+    let list: serde_json::Value = dpo
+        .get(format!("{}/api/v1/approvals", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list["approvals"][0]["state"], "pending");
+    let r = decide(&dpo, &dpo_csrf, true).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        error_code(decide(&dpo, &dpo_csrf, false).await.unwrap())
+            .await
+            .0,
+        StatusCode::CONFLICT
+    );
+    // The approval is used once, then gone.
+    let requester = s
+        .store
+        .db
+        .user_by_name("eve.investigates")
+        .unwrap()
+        .unwrap()
+        .id;
+    let now = veil_base::Clock::now(&s.clock);
+    veil_web::admin::use_approval(
+        &s.store.db,
+        requester,
+        veil_access::Action::Export,
+        "camera:1",
+        now,
+    )
+    .unwrap();
+    assert!(veil_web::admin::use_approval(
+        &s.store.db,
+        requester,
+        veil_access::Action::Export,
+        "camera:1",
+        now
+    )
+    .is_err());
+    // Approvals expire.
+    let r = ask("A second incident, same door, police case 2026-118").await;
+    let id2 = r.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    s.clock.advance(25 * 3600 * 90_000);
+    let (dpo, dpo_csrf) = login_as(&s, "fatima.dpo").await;
+    let r = post(
+        &dpo,
+        &dpo_csrf,
+        format!("{}/api/v1/approvals/{id2}/decision", s.base),
+        json!({"approve": true, "note": "late"}),
+    )
+    .await;
+    assert_eq!(error_code(r).await.0, StatusCode::CONFLICT);
+    // Both steps are in the access record, with their justifications.
+    let entries = s.store.db.audit_entries(0, 1000).unwrap();
+    let req = entries
+        .iter()
+        .find(|e| e.action == "approval.request")
+        .unwrap();
+    assert!(req.justification.contains("police case 2026-117"));
+    let dec = entries
+        .iter()
+        .find(|e| e.action == "approval.decide")
+        .unwrap();
+    assert!(
+        dec.detail.contains("decision=approved") && dec.justification.contains("police reference")
+    );
+}

@@ -1,0 +1,162 @@
+//! The test harness shared by the API tests: a real HTTPS server on
+//! 127.0.0.1 over a store with 12 s of synthetic video on camera 1, an
+//! administrator (`alice.martin`) and an auditor (`ines.audit`).
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use reqwest::StatusCode;
+use veil_audit::{AccessRecord, ClientAddressPolicy};
+use veil_base::{CameraId, SimulatedClock, Time90k};
+use veil_media::synthetic::SyntheticConfig;
+use veil_store::recorder::{synthetic_segments, LiveHub};
+use veil_store::Store;
+use veil_web::{AppState, SessionPolicy, Transport};
+
+pub const T0: i64 = 1_795_000_000 * 90_000;
+pub const PASSWORD: &str = "a long test password 42";
+
+pub struct Server {
+    pub base: String,
+    pub audit: AccessRecord,
+    pub store: Store,
+    pub dir: tempfile::TempDir,
+    pub camera: CameraId,
+    pub clock: SimulatedClock,
+}
+
+pub fn t(secs_after_t0: f64) -> String {
+    Time90k(T0 + (secs_after_t0 * 90_000.0) as i64).to_rfc3339()
+}
+
+/// 12 s of 320x240 video (GOP 1 s, segments of 4 s) on camera 1 from T0.
+pub async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = SimulatedClock::new(Time90k(T0 + 60 * 90_000));
+    let store = Store::open_dir(&dir.path().join("data"), Arc::new(clock.clone())).unwrap();
+    let camera = store
+        .db
+        .upsert_camera("Door", "synthetic", "{}", Time90k(T0))
+        .unwrap();
+    let config = SyntheticConfig {
+        width: 320,
+        height: 240,
+        fps: 25,
+        gop_frames: 25,
+        bitrate_bps: 300_000,
+        seed: 3,
+    };
+    for seg in synthetic_segments(camera, config, Time90k(T0), 12 * 25 + 1, 4 * 90_000).unwrap() {
+        store.write_segment(seg).await.unwrap();
+    }
+    veil_web::roles::setup_roles(&store.db, Time90k(T0)).unwrap();
+    store
+        .db
+        .insert_user(
+            "u-test",
+            "alice.martin",
+            &veil_access::password::hash(PASSWORD),
+            veil_access::ADMINISTRATOR,
+            Time90k(T0),
+        )
+        .unwrap();
+    store
+        .db
+        .insert_user(
+            "u-auditor",
+            "ines.audit",
+            &veil_access::password::hash(PASSWORD),
+            veil_access::AUDITOR,
+            Time90k(T0),
+        )
+        .unwrap();
+    let audit = AccessRecord::open(
+        store.db.clone(),
+        Arc::new(clock.clone()),
+        ClientAddressPolicy::Full,
+        Some(veil_audit::Checkpointing {
+            key: Arc::new(veil_audit::AuditKey::generate().0),
+            every_entries: 1000,
+            every: std::time::Duration::from_secs(3600),
+            sink: None,
+        }),
+    );
+    let state = AppState {
+        store: store.clone(),
+        live: LiveHub::default(),
+        audit: audit.clone(),
+        clock: Arc::new(clock.clone()),
+        sessions: SessionPolicy::default(),
+    };
+    let (cert, key) = veil_web::tls::ensure_self_signed(&dir.path().join("tls"), &[]).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(veil_web::serve(
+        listener,
+        Transport::Tls { cert, key },
+        veil_web::router(state),
+    ));
+    Server {
+        base: format!("https://{addr}"),
+        audit,
+        store,
+        dir,
+        camera,
+        clock,
+    }
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+pub async fn login(s: &Server) -> (reqwest::Client, String) {
+    login_as(s, "alice.martin").await
+}
+
+pub async fn login_as(s: &Server, name: &str) -> (reqwest::Client, String) {
+    let c = client();
+    let r = c
+        .post(format!("{}/api/v1/session", s.base))
+        .json(&serde_json::json!({"username": name, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    (c, v["csrf"].as_str().unwrap().to_owned())
+}
+
+pub async fn status_of(c: &reqwest::Client, s: &Server, path: &str) -> StatusCode {
+    c.get(format!("{}{path}", s.base))
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+pub async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.expect("JSON error body");
+    let msg = v["error"]["message"].as_str().unwrap_or_default();
+    assert!(!msg.is_empty(), "error without message: {v}");
+    (status, v["error"]["code"].as_str().unwrap().to_owned())
+}
+
+pub fn audit_actions(s: &Server) -> Vec<(String, String, String)> {
+    s.store
+        .db
+        .audit_entries(0, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action, e.outcome))
+        .collect()
+}
