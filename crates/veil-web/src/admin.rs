@@ -654,6 +654,14 @@ pub async fn request_approval(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Body<ApprovalRequest>,
 ) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    if !Action::PERMISSIONS
+        .iter()
+        .any(|a| state.allowed(&s, *a, Resource::System))
+    {
+        return Err(ApiError::forbidden(
+            "no role grants you anything to ask approval for",
+        ));
+    }
     let req = json_body(body)?;
     let action = Action::parse(&req.permission)
         .ok_or_else(|| ApiError::bad_request(format!("unknown permission {:?}", req.permission)))?;
@@ -740,6 +748,7 @@ pub async fn decide_approval(
     Path(id): Path<i64>,
     body: Body<DecisionBody>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::Approve, Resource::System)?;
     let req = json_body(body)?;
     let db = state.store.db.clone();
     let a = blocking(move || {

@@ -30,9 +30,12 @@ pub async fn live(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    ws: WebSocketUpgrade,
+    ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let cam = crate::api::authorized_camera(&state, &s, Action::LiveView, &id).await?;
+    let ws = ws.map_err(|e| {
+        ApiError::bad_request(format!("a WebSocket upgrade is needed: {}", e.body_text()))
+    })?;
     state
         .record(
             Event::new(
