@@ -260,6 +260,11 @@ mod tests {
 
     proptest! {
         #[test]
+        fn any_typed_text_or_stored_text_is_handled(typed in "\\PC{0,30}", stored in "\\PC{0,120}") {
+            prop_assert_eq!(verify_recovery_code(&typed, &[stored]), None);
+        }
+
+        #[test]
         fn hex_round_trips(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
             prop_assert_eq!(from_hex(&to_hex(&bytes)), Some(bytes));
         }

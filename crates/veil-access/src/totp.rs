@@ -425,6 +425,12 @@ mod tests {
 
     proptest! {
         #[test]
+        fn parsing_and_verifying_any_text_never_panics(text in "\\PC{0,40}", t in any::<i64>()) {
+            let _ = TotpSecret::from_base32(&text);
+            let _ = verify(&rfc_secret(), &text, t, None);
+        }
+
+        #[test]
         fn base32_round_trips(bytes in proptest::array::uniform20(any::<u8>())) {
             let secret = TotpSecret::from_bytes(bytes);
             let text = secret.to_base32();
