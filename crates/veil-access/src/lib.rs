@@ -1,12 +1,22 @@
 //! Users' credentials and the policy engine.
 //!
-//! Password hashing (argon2id), password generation, and [`decide`]: a pure
-//! function from (subject, action, resource, time) to a decision, with no I/O.
-//! The web layer routes every request through it.
+//! Password hashing (argon2id) and generation ([`password`]), rules for new
+//! passwords and account names ([`policy`]), the TOTP second factor ([`totp`])
+//! and its recovery codes ([`recovery`]), login throttling ([`lockout`]), and
+//! [`decide`]: a pure function from (subject, action, resource, time) to a
+//! decision. The web layer routes every request through it.
+//!
+//! Everything here is pure: no I/O, no clock (time is passed in), no HTTP or
+//! SQL. Randomness comes from the operating system only in the explicit
+//! `generate` functions and in salting hashes.
 
 pub mod catalogue;
+pub mod lockout;
 pub mod password;
+pub mod policy;
+pub mod recovery;
 pub mod role;
+pub mod totp;
 
 pub use catalogue::Action;
 pub use role::{

@@ -57,70 +57,7 @@ pub fn generate() -> String {
         .collect()
 }
 
-/// Why a new password is refused. The message never repeats the password.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum PasswordRejected {
-    /// Fewer than [`MIN_LENGTH`] characters.
-    #[error("the password must have at least {MIN_LENGTH} characters")]
-    TooShort,
-    /// More than 1024 bytes.
-    #[error("the password must have at most 1024 bytes")]
-    TooLong,
-    /// It contains the account name.
-    #[error("the password must not contain the account name")]
-    ContainsName,
-}
-
-/// Minimum length of a new password, in characters.
-pub const MIN_LENGTH: usize = 12;
-
-/// Checks a new password for `user_name`.
-pub fn check_new_password(password: &str, user_name: &str) -> Result<(), PasswordRejected> {
-    if password.chars().count() < MIN_LENGTH {
-        return Err(PasswordRejected::TooShort);
-    }
-    if password.len() > 1024 {
-        return Err(PasswordRejected::TooLong);
-    }
-    if user_name.len() >= 3 && password.to_lowercase().contains(&user_name.to_lowercase()) {
-        return Err(PasswordRejected::ContainsName);
-    }
-    Ok(())
-}
-
-/// Whether `name` is a generic, shared account name rather than a person's.
-pub fn generic_account_name(name: &str) -> bool {
-    const GENERIC: &[&str] = &[
-        "admin",
-        "administrator",
-        "root",
-        "operator",
-        "guard",
-        "security",
-        "user",
-        "test",
-        "guest",
-        "demo",
-        "camera",
-        "cctv",
-        "viewer",
-        "supervisor",
-        "manager",
-        "reception",
-        "control",
-        "monitor",
-        "service",
-        "support",
-    ];
-    let n = name.to_lowercase();
-    let stem = n.trim_end_matches(|c: char| c.is_ascii_digit() || "-_. ".contains(c));
-    GENERIC.iter().any(|g| {
-        stem == *g
-            || stem
-                .strip_prefix(g)
-                .is_some_and(|r| r.starts_with(['-', '_', '.']))
-    })
-}
+pub use crate::policy::{check_new_password, generic_account_name, PasswordRejected};
 
 #[cfg(test)]
 mod tests {
