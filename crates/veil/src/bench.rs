@@ -49,6 +49,17 @@ pub enum Bench {
     /// commit) next to one-commit-per-entry, and chain verification next to raw
     /// SHA-256 of the same bytes.
     Audit(AuditArgs),
+    /// The policy engine: decisions per second on one core for a user with
+    /// several roles (scopes, a playback window, weekly hours), next to a
+    /// hash-set lookup of the same (user, permission, camera) triples.
+    Decide(DecideArgs),
+}
+
+#[derive(clap::Args)]
+pub struct DecideArgs {
+    /// Decisions to make.
+    #[arg(long, default_value_t = 2_000_000, value_parser = clap::value_parser!(u64).range(1..=1_000_000_000))]
+    decisions: u64,
 }
 
 #[derive(clap::Args)]
@@ -104,7 +115,106 @@ pub async fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Ingest(a) => ingest(a).await,
         Bench::Playback(a) => playback_bench(a).await,
         Bench::Audit(a) => audit_bench(a),
+        Bench::Decide(a) => decide_bench(a),
     }
+}
+
+// --- decide ---
+
+fn decide_bench(a: DecideArgs) -> anyhow::Result<()> {
+    use veil_access::{role, Action, Resource, Scope, Subject};
+    let templates = role::templates();
+    let pick = |n: &str| templates.iter().find(|r| r.name == n).cloned().unwrap();
+    let mut night = pick(role::OPERATOR);
+    night.name = "night shift, car park".into();
+    for g in &mut night.grants {
+        g.scope = Scope::Cameras {
+            ids: (1..=20).collect(),
+        };
+    }
+    night.time_profile = Some(veil_access::TimeProfile {
+        time_zone: "Europe/Paris".into(),
+        intervals: [
+            role::Day::Mon,
+            role::Day::Tue,
+            role::Day::Wed,
+            role::Day::Thu,
+            role::Day::Fri,
+        ]
+        .into_iter()
+        .map(|day| role::Interval {
+            day,
+            start: "18:00".into(),
+            end: "24:00".into(),
+        })
+        .collect(),
+    });
+    let subject = Subject {
+        user: veil_base::UserId(7),
+        pseudonym: "u-bench".into(),
+        roles: vec![night, pick(role::INVESTIGATOR), pick(role::AUDITOR)],
+        disabled: false,
+        policy_acknowledged: true,
+        training_valid_until: None,
+        must_change_password: false,
+    };
+    let actions = [
+        Action::LiveView,
+        Action::Playback,
+        Action::Export,
+        Action::CameraAdmin,
+        Action::AuditRead,
+    ];
+    let now = veil_base::Time90k(1_795_000_000 * TIME_UNITS_PER_SEC);
+    let resource = |i: u64| match i % 3 {
+        0 => Resource::System,
+        1 => Resource::Camera {
+            id: CameraId((i % 50) as i64),
+            group: None,
+        },
+        _ => Resource::Recording {
+            camera: CameraId((i % 50) as i64),
+            group: None,
+            start: veil_base::Time90k(now.0 - ((i % 200) as i64) * 3600 * TIME_UNITS_PER_SEC),
+        },
+    };
+    let resources: Vec<Resource> = (0..1024).map(resource).collect();
+    let t = Instant::now();
+    let mut allowed = 0u64;
+    for i in 0..a.decisions {
+        let d = veil_access::decide(
+            &subject,
+            actions[(i % 5) as usize],
+            &resources[(i % 1024) as usize],
+            now,
+        );
+        allowed += u64::from(std::hint::black_box(d).allowed);
+    }
+    let secs = t.elapsed().as_secs_f64();
+    // Baseline: the cheapest possible check, a precomputed set of allowed
+    // (user, permission, camera) triples.
+    let set: std::collections::HashSet<(u64, &str, i64)> = (0..50)
+        .flat_map(|c| actions.iter().map(move |a| (7u64, a.id(), c)))
+        .collect();
+    let t = Instant::now();
+    let mut hits = 0u64;
+    for i in 0..a.decisions {
+        let key = (7u64, actions[(i % 5) as usize].id(), (i % 50) as i64);
+        hits += u64::from(std::hint::black_box(set.contains(&key)));
+    }
+    let base = t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        allowed > 0 && allowed < a.decisions && hits == a.decisions,
+        "the mix allows some and denies some"
+    );
+    println!(
+        "decide: {:.2} M decisions/s on one core (target >= 1 M/s; {:.0} % allowed) | hash-set lookup: {:.1} M/s | ratio {:.1}x slower",
+        a.decisions as f64 / secs / 1e6,
+        100.0 * allowed as f64 / a.decisions as f64,
+        a.decisions as f64 / base / 1e6,
+        secs / base
+    );
+    Ok(())
 }
 
 // --- audit ---

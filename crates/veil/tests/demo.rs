@@ -172,7 +172,8 @@ fn bad_config_and_data_dir_are_rejected_clearly() {
 fn benchmarks_run_and_print_their_baselines() {
     let veil = env!("CARGO_BIN_EXE_veil");
     let dir = tempfile::tempdir().unwrap();
-    let cases: [(&[&str], [&str; 2]); 3] = [
+    let data = ["--data", dir.path().to_str().unwrap()];
+    let cases: [(&[&str], [&str; 2]); 4] = [
         (
             &["ingest", "--streams", "2", "--seconds", "2", "--runs", "1"],
             ["raw write+fsync", "raw AES-256-GCM"],
@@ -193,13 +194,18 @@ fn benchmarks_run_and_print_their_baselines() {
             ],
             ["one commit per entry", "raw SHA-256"],
         ),
+        (
+            &["decide", "--decisions", "20000"],
+            ["decisions/s", "hash-set lookup"],
+        ),
     ];
     for (args, expected) in cases {
+        // Benchmarks that write take a scratch directory.
+        let scratch: &[&str] = if args[0] == "decide" { &[] } else { &data };
         let out = Command::new(veil)
             .arg("bench")
             .args(args)
-            .arg("--data")
-            .arg(dir.path())
+            .args(scratch)
             .output()
             .unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
