@@ -45,6 +45,9 @@ pub struct Subject {
     /// The password was set by someone else: nothing but the own session
     /// (to change it) is allowed until it is changed.
     pub must_change_password: bool,
+    /// A role held requires a second factor the user has not enrolled:
+    /// nothing but the own session (to enrol) is allowed until they do.
+    pub second_factor_missing: bool,
 }
 
 /// What it is done to.
@@ -123,6 +126,12 @@ pub fn decide(subject: &Subject, action: Action, resource: &Resource, now: Time9
             "change the password an administrator set before anything else (POST /api/v1/session/password)".into(),
         );
     }
+    if subject.second_factor_missing {
+        return Decision::deny(
+            "a role you hold requires a second factor: enrol one first (POST /api/v1/session/totp)"
+                .into(),
+        );
+    }
     if action.touches_video() {
         if !subject.policy_acknowledged {
             return Decision::deny(
@@ -195,6 +204,7 @@ mod tests {
             policy_acknowledged: true,
             training_valid_until: None,
             must_change_password: false,
+            second_factor_missing: false,
         }
     }
 

@@ -164,6 +164,26 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX approval_by_state ON approval (state, expires_90k);
     "#,
+    // 5: second factor (TOTP seed sealed under the root key, replay guard,
+    // hashed recovery codes), the demo account's exemption, and API tokens
+    // (hashes only).
+    r#"
+    ALTER TABLE app_user ADD COLUMN totp_sealed BLOB;
+    ALTER TABLE app_user ADD COLUMN totp_pending_sealed BLOB;
+    ALTER TABLE app_user ADD COLUMN totp_last_step INTEGER;
+    ALTER TABLE app_user ADD COLUMN recovery_hashes TEXT NOT NULL DEFAULT '[]';
+    ALTER TABLE app_user ADD COLUMN second_factor_exempt INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE api_token (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES app_user (id),
+        name TEXT NOT NULL,
+        token_hash BLOB NOT NULL UNIQUE,
+        roles TEXT NOT NULL,
+        created_90k INTEGER NOT NULL,
+        expires_90k INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -239,6 +259,53 @@ pub struct UserRow {
     pub training_valid_until: Option<Time90k>,
     /// The usage-policy version the user acknowledged (0: none).
     pub policy_ack_version: i64,
+}
+
+/// A user's second-factor state.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SecondFactorRow {
+    /// The active TOTP seed, sealed under the root key.
+    pub totp_sealed: Option<Vec<u8>>,
+    /// A seed being enrolled (confirmed with a first code), sealed.
+    pub totp_pending_sealed: Option<Vec<u8>>,
+    /// The last TOTP time step accepted (replays are refused).
+    pub totp_last_step: Option<i64>,
+    /// Hashes of the unused recovery codes (JSON array).
+    pub recovery_hashes: String,
+    /// The account `veil demo` creates may skip the second factor.
+    pub exempt: bool,
+}
+
+/// An API token as stored (its hash only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TokenRow {
+    /// Its id.
+    pub id: i64,
+    /// Whose.
+    pub user_id: UserId,
+    /// What it is for.
+    pub name: String,
+    /// Roles it carries (comma-separated; a subset of the user's).
+    pub roles: String,
+    /// Created.
+    pub created_90k: Time90k,
+    /// Expires.
+    pub expires_90k: Time90k,
+    /// Revoked tokens never authenticate.
+    pub revoked: bool,
+}
+
+/// A session as listed to its user (never the token).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionInfo {
+    /// The first 16 hex digits of the token's hash: an id safe to show.
+    pub id: String,
+    /// When it began.
+    pub created_90k: Time90k,
+    /// Its last request.
+    pub last_seen_90k: Time90k,
+    /// Its absolute expiry.
+    pub expires_90k: Time90k,
 }
 
 /// A role as stored: its definition is opaque JSON to the store.
@@ -451,6 +518,20 @@ fn set_user_roles(c: &Connection, user: i64, roles: &str) -> rusqlite::Result<Re
         )?;
     }
     Ok(Ok(()))
+}
+
+const TOKEN_COLUMNS: &str = "id, user_id, name, roles, created_90k, expires_90k, revoked";
+
+fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+    Ok(TokenRow {
+        id: r.get(0)?,
+        user_id: UserId(r.get(1)?),
+        name: r.get(2)?,
+        roles: r.get(3)?,
+        created_90k: Time90k(r.get(4)?),
+        expires_90k: Time90k(r.get(5)?),
+        revoked: r.get::<_, i64>(6)? != 0,
+    })
 }
 
 const APPROVAL_COLUMNS: &str = "id, requester_id, permission, resource, justification, state, \
@@ -1181,6 +1262,142 @@ impl Db {
                 [token_hash],
             )
             .map(|_| ())
+        })
+    }
+
+    /// `user`'s second-factor state.
+    pub fn second_factor(&self, user: UserId) -> Result<SecondFactorRow, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT totp_sealed, totp_pending_sealed, totp_last_step, recovery_hashes,
+                     second_factor_exempt FROM app_user WHERE id = ?1",
+                [user.0],
+                |r| {
+                    Ok(SecondFactorRow {
+                        totp_sealed: r.get(0)?,
+                        totp_pending_sealed: r.get(1)?,
+                        totp_last_step: r.get(2)?,
+                        recovery_hashes: r.get(3)?,
+                        exempt: r.get::<_, i64>(4)? != 0,
+                    })
+                },
+            )
+        })
+    }
+
+    /// Stores `user`'s second-factor state (not the exemption).
+    pub fn set_second_factor(&self, user: UserId, f: &SecondFactorRow) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET totp_sealed = ?2, totp_pending_sealed = ?3,
+                     totp_last_step = ?4, recovery_hashes = ?5 WHERE id = ?1",
+                params![
+                    user.0,
+                    f.totp_sealed,
+                    f.totp_pending_sealed,
+                    f.totp_last_step,
+                    f.recovery_hashes
+                ],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Exempts `user` from a role's second-factor requirement (the demo
+    /// account only).
+    pub fn exempt_from_second_factor(&self, user: UserId) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET second_factor_exempt = 1 WHERE id = ?1",
+                [user.0],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// `user`'s sessions, newest first.
+    pub fn sessions_of(&self, user: UserId) -> Result<Vec<SessionInfo>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT hex(token_hash), created_90k, last_seen_90k, expires_90k
+                 FROM user_session WHERE user_id = ?1 ORDER BY created_90k DESC",
+            )?;
+            let rows = st.query_map([user.0], |r| {
+                Ok(SessionInfo {
+                    id: r.get::<_, String>(0)?[..16].to_ascii_lowercase(),
+                    created_90k: Time90k(r.get(1)?),
+                    last_seen_90k: Time90k(r.get(2)?),
+                    expires_90k: Time90k(r.get(3)?),
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Ends `user`'s session whose id ([`SessionInfo::id`]) is `id`; false if
+    /// there is none.
+    pub fn delete_session_by_id(&self, user: UserId, id: &str) -> Result<bool, Error> {
+        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Ok(false);
+        }
+        self.with(|c| {
+            Ok(c.execute(
+                "DELETE FROM user_session WHERE user_id = ?1
+                     AND substr(lower(hex(token_hash)), 1, 16) = lower(?2)",
+                params![user.0, id],
+            )? > 0)
+        })
+    }
+
+    /// Stores an API token (by hash); returns its id.
+    pub fn insert_token(&self, t: &TokenRow, token_hash: &[u8]) -> Result<i64, Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO api_token (user_id, name, token_hash, roles, created_90k, expires_90k)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    t.user_id.0,
+                    t.name,
+                    token_hash,
+                    t.roles,
+                    t.created_90k.0,
+                    t.expires_90k.0
+                ],
+            )?;
+            Ok(c.last_insert_rowid())
+        })
+    }
+
+    /// The token with this hash, revoked or not.
+    pub fn token_by_hash(&self, token_hash: &[u8]) -> Result<Option<TokenRow>, Error> {
+        self.with(|c| {
+            c.query_row(
+                &format!("SELECT {TOKEN_COLUMNS} FROM api_token WHERE token_hash = ?1"),
+                [token_hash],
+                token_row,
+            )
+            .optional()
+        })
+    }
+
+    /// `user`'s tokens.
+    pub fn tokens_of(&self, user: UserId) -> Result<Vec<TokenRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_token WHERE user_id = ?1 ORDER BY id"
+            ))?;
+            let rows = st.query_map([user.0], token_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Revokes `user`'s token `id`; false if there is none.
+    pub fn revoke_token(&self, user: UserId, id: i64) -> Result<bool, Error> {
+        self.with(|c| {
+            Ok(c.execute(
+                "UPDATE api_token SET revoked = 1 WHERE id = ?1 AND user_id = ?2",
+                params![id, user.0],
+            )? > 0)
         })
     }
 

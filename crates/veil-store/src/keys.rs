@@ -13,7 +13,7 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use veil_base::{CameraId, Time90k};
+use veil_base::{CameraId, Time90k, UserId};
 
 use crate::crypto::{self, Key};
 use crate::db::Db;
@@ -72,6 +72,10 @@ pub fn load_or_create_root_key(path: &Path) -> Result<Key, Error> {
 
 type Scope = (CameraId, String, Time90k);
 
+fn user_secret_aad(user: UserId) -> Vec<u8> {
+    format!("veil-user-secret-v1:{}", user.0).into_bytes()
+}
+
 /// Hands out bucket keys, creating them on first use; keeps unwrapped keys in
 /// memory only.
 #[derive(Clone)]
@@ -89,6 +93,17 @@ impl Keyring {
             root: Arc::new(root),
             cache: Arc::default(),
         }
+    }
+
+    /// Seals a user's secret (a TOTP seed) under the root key, bound to the
+    /// user.
+    pub fn seal_user_secret(&self, user: UserId, plaintext: &[u8]) -> Vec<u8> {
+        crate::crypto::seal(&self.root, &user_secret_aad(user), plaintext)
+    }
+
+    /// Opens what [`Keyring::seal_user_secret`] sealed for `user`.
+    pub fn open_user_secret(&self, user: UserId, sealed: &[u8]) -> Result<Vec<u8>, Error> {
+        crate::crypto::open(&self.root, &user_secret_aad(user), sealed)
     }
 
     /// The bucket key for data of `camera`/`rendition` at time `t`, created if

@@ -57,6 +57,12 @@ fn json_error(e: axum::extract::rejection::JsonRejection) -> ApiError {
 pub struct LoginRequest {
     username: String,
     password: String,
+    /// The authenticator's current code, for accounts with a second factor.
+    #[serde(default)]
+    code: Option<String>,
+    /// Or one of the one-time recovery codes.
+    #[serde(default)]
+    recovery_code: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -80,7 +86,36 @@ pub async fn login(
     let db = state.store.db.clone();
     let name = req.username.clone();
     let user = blocking(move || Ok(db.user_by_name(&name)?)).await?;
+    let actor = user
+        .as_ref()
+        .map(|u| u.pseudonym.clone())
+        .unwrap_or_else(|| "anonymous".into());
+    let addr = peer.ip().to_string();
+    let now = state.now();
+    let login_event = |outcome: Outcome, detail: &str| {
+        Event::new(actor.clone(), Audited::Login, "session")
+            .outcome(outcome)
+            .detail(detail)
+            .client(peer.ip())
+    };
+    // Throttled before the password is even checked.
+    if let Some(wait) = state
+        .throttles
+        .locked(user.as_ref().map(|u| u.id), &addr, now)
+    {
+        state
+            .record(
+                Event::new(actor.clone(), Audited::LoginLocked, "session")
+                    .outcome(Outcome::Denied)
+                    .detail(format!("wait_s={}", wait.as_secs()))
+                    .client(peer.ip()),
+            )
+            .await?;
+        tracing::info!(actor = %actor, "login refused: locked out");
+        return Err(crate::authn::locked_error(wait));
+    }
     let password = req.password;
+    let known = user.as_ref().map(|u| u.id);
     let (ok, user) = tokio::task::spawn_blocking(move || {
         let hash = user
             .as_ref()
@@ -91,28 +126,48 @@ pub async fn login(
     })
     .await
     .map_err(ApiError::internal)?;
-    let actor = user
-        .as_ref()
-        .map(|u| u.pseudonym.clone())
-        .unwrap_or_else(|| "anonymous".into());
-    state
-        .record(
-            Event::new(actor.clone(), Audited::Login, "session")
-                .outcome(if ok { Outcome::Ok } else { Outcome::Denied })
-                .client(peer.ip()),
-        )
-        .await?;
-    let Some(user) = user.filter(|_| ok) else {
-        tracing::info!(actor = %actor, "login failed");
-        return Err(ApiError {
-            status: StatusCode::UNAUTHORIZED,
-            code: "bad_credentials",
-            message: "wrong username or password".into(),
-        });
+    let bad_credentials = || ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        code: "bad_credentials",
+        message: "wrong username or password".into(),
     };
+    let Some(user) = user.filter(|_| ok) else {
+        state.throttles.failed(known, &addr, now);
+        state.record(login_event(Outcome::Denied, "")).await?;
+        tracing::info!(actor = %actor, "login failed");
+        return Err(bad_credentials());
+    };
+    let store = state.store.clone();
+    let (u2, code, rc) = (user.clone(), req.code, req.recovery_code);
+    let step = blocking(move || {
+        crate::authn::check_second_factor(&store, &u2, code.as_deref(), rc.as_deref(), now)
+    })
+    .await?;
+    match step {
+        crate::authn::SecondStep::Passed => {}
+        crate::authn::SecondStep::Missing => {
+            state
+                .record(login_event(Outcome::Denied, "second_factor=missing"))
+                .await?;
+            return Ok(crate::authn::second_factor_needed());
+        }
+        crate::authn::SecondStep::Wrong => {
+            state.throttles.failed(Some(user.id), &addr, now);
+            state
+                .record(login_event(Outcome::Denied, "second_factor=wrong"))
+                .await?;
+            tracing::info!(actor = %actor, "login failed: second factor");
+            return Err(ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                code: "bad_second_factor",
+                message: "wrong or already used code".into(),
+            });
+        }
+    }
+    state.record(login_event(Outcome::Ok, "")).await?;
+    state.throttles.succeeded(user.id);
     let token = auth::new_token();
     let csrf = auth::new_token();
-    let now = state.now();
     let db = state.store.db.clone();
     let (hash, csrf2, expires) = (
         auth::token_hash(&token),

@@ -34,6 +34,9 @@ pub struct Session {
     pub display_name: String,
     /// SHA-256 of the token.
     pub token_hash: Vec<u8>,
+    /// Authenticated by an API token (`Authorization: Bearer`), not a cookie:
+    /// no CSRF check, and no managing of credentials.
+    pub bearer: bool,
 }
 
 /// Routes anyone may call: login, health, static assets and the login page.
@@ -86,17 +89,39 @@ pub async fn require_session(
 ) -> Response {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
-    let session = match cookie(req.headers(), SESSION_COOKIE) {
-        Some(token) => match state.load_session(token).await {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    let session = match (bearer, cookie(req.headers(), SESSION_COOKIE)) {
+        (Some(token), _) => {
+            let store = state.store.clone();
+            let now = state.now();
+            match crate::blocking(move || crate::authn::token_session(&store, &token, now)).await {
+                Ok(None) if path.starts_with("/api/") => {
+                    return ApiError {
+                        status: StatusCode::UNAUTHORIZED,
+                        code: "bad_token",
+                        message: "the API token is unknown, revoked or expired".into(),
+                    }
+                    .into_response()
+                }
+                Ok(s) => s,
+                Err(e) => return e.into_response(),
+            }
+        }
+        (None, Some(token)) => match state.load_session(token).await {
             Ok(s) => s,
             Err(e) => return e.into_response(),
         },
-        None => None,
+        (None, None) => None,
     };
     match session {
         Some(s) => {
             let safe = matches!(method, Method::GET | Method::HEAD | Method::OPTIONS);
-            if !safe && !is_public(&method, &path) {
+            if !safe && !s.bearer && !is_public(&method, &path) {
                 let sent = req
                     .headers()
                     .get(CSRF_HEADER)

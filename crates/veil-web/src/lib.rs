@@ -8,6 +8,7 @@ pub mod admin;
 pub mod api;
 pub mod audit_export;
 pub mod auth;
+pub mod authn;
 pub mod error;
 pub mod live;
 pub mod pages;
@@ -21,7 +22,7 @@ use std::net::SocketAddr;
 use axum::extract::DefaultBodyLimit;
 use axum::http::Method;
 use axum::http::{header, HeaderValue};
-use axum::routing::{get, post, put, MethodRouter};
+use axum::routing::{delete, get, post, put, MethodRouter};
 use axum::Router;
 use veil_audit::AccessRecord;
 use veil_base::{SharedClock, Time90k, TIME_UNITS_PER_SEC};
@@ -47,6 +48,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Session lifetimes.
     pub sessions: SessionPolicy,
+    /// Failed-login throttles.
+    pub throttles: authn::Throttles,
 }
 
 /// How long sessions last.
@@ -102,6 +105,7 @@ impl AppState {
                 subject: roles::subject_for(&db, &user)?,
                 display_name: user.name.unwrap_or_default(),
                 token_hash: hash,
+                bearer: false,
             }))
         })
         .await
@@ -232,6 +236,43 @@ pub fn routes() -> Vec<Route> {
             POST,
             Session,
             post(admin::change_password),
+        ),
+        route(
+            "/api/v1/session/totp",
+            &[Method::POST, Method::DELETE],
+            Session,
+            post(authn::totp_begin).delete(authn::totp_remove),
+        ),
+        route(
+            "/api/v1/session/totp/confirm",
+            POST,
+            Session,
+            post(authn::totp_confirm),
+        ),
+        route("/api/v1/sessions", GET, Session, get(authn::list_sessions)),
+        route(
+            "/api/v1/sessions/{id}",
+            &[Method::DELETE],
+            Session,
+            delete(authn::revoke_session),
+        ),
+        route(
+            "/api/v1/tokens",
+            &[Method::GET, Method::POST],
+            Session,
+            get(authn::list_tokens).post(authn::create_token),
+        ),
+        route(
+            "/api/v1/tokens/{id}",
+            &[Method::DELETE],
+            Session,
+            delete(authn::revoke_token),
+        ),
+        route(
+            "/api/v1/users/{id}/sessions",
+            &[Method::DELETE],
+            Permission,
+            delete(authn::revoke_user_sessions),
         ),
         route("/api/v1/permissions", GET, Session, get(admin::permissions)),
         route("/api/v1/roles", GET, Permission, get(admin::list_roles)),

@@ -36,12 +36,14 @@ pub fn parse_role(row: &RoleRow) -> Option<Role> {
 
 /// Everything [`veil_access::decide`] needs to know about `user`.
 pub fn subject_for(db: &Db, user: &UserRow) -> Result<Subject, veil_store::Error> {
-    let roles = db
+    let roles: Vec<Role> = db
         .user_roles(user.id)?
         .iter()
         .filter_map(parse_role)
         .collect();
     let current = db.current_policy_version()?;
+    let second = db.second_factor(user.id)?;
+    let needs_second = roles.iter().any(|r| r.require_second_factor);
     Ok(Subject {
         user: user.id,
         pseudonym: user.pseudonym.clone(),
@@ -50,5 +52,6 @@ pub fn subject_for(db: &Db, user: &UserRow) -> Result<Subject, veil_store::Error
         policy_acknowledged: current == 0 || user.policy_ack_version >= current,
         training_valid_until: user.training_valid_until,
         must_change_password: user.must_change_password,
+        second_factor_missing: needs_second && second.totp_sealed.is_none() && !second.exempt,
     })
 }

@@ -410,6 +410,16 @@ async fn four_eyes_needs_another_person_with_approve() {
     let s = start().await;
     let (admin, csrf) = login(&s).await;
     let (inv, inv_csrf) = new_user(&s, &admin, &csrf, "eve.investigates", &["investigator"]).await;
+    // Export makes the investigator role require a second factor.
+    let (status, _) = error_code(
+        inv.get(format!("{}/api/v1/cameras", s.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    enrol_totp(&s, &inv, &inv_csrf).await;
     let (dpo, dpo_csrf) = new_user(&s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
     // Export needs approval by default; a justification is required.
     let ask = |j: &'static str| {

@@ -157,6 +157,7 @@ fn decide_bench(a: DecideArgs) -> anyhow::Result<()> {
         policy_acknowledged: true,
         training_valid_until: None,
         must_change_password: false,
+        second_factor_missing: false,
     };
     let actions = [
         Action::LiveView,

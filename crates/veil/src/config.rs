@@ -34,6 +34,10 @@ pub struct Config {
     /// duty.
     #[serde(default = "default_first_account_roles")]
     pub first_account_roles: Vec<String>,
+    /// Set by `veil demo` only: the first account is exempt from its roles'
+    /// second-factor requirement. Not a configuration key.
+    #[serde(skip)]
+    pub demo: bool,
 }
 
 fn default_first_account_roles() -> Vec<String> {

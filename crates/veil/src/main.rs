@@ -107,6 +107,7 @@ fn main() -> anyhow::Result<()> {
                     veil_access::ADMINISTRATOR.into(),
                     veil_access::AUDITOR.into(),
                 ],
+                demo: true,
                 cameras: (1..=a.cameras)
                     .map(|i| config::Camera {
                         name: format!("Synthetic {i}"),

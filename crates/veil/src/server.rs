@@ -35,9 +35,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let now = clock.now();
     let first_account = cfg.first_account.clone();
     let first_roles = cfg.first_account_roles.join(",");
+    let demo = cfg.demo;
     let (user, password) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         veil_web::roles::setup_roles(&db, now)?;
         if let Some(u) = db.first_user()? {
+            if demo {
+                db.exempt_from_second_factor(u.id)?;
+            }
             return Ok((u.name.unwrap_or_default(), None));
         }
         let password = veil_access::password::generate();
@@ -49,6 +53,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             &first_roles,
             now,
         )?;
+        if demo {
+            // The demo runs on this machine for a look around; a real
+            // deployment's first account enrols a second factor at first
+            // login, as its administrator role requires.
+            let id = db.first_user()?.map(|u| u.id).expect("just created");
+            db.exempt_from_second_factor(id)?;
+        }
         Ok((first_account, Some(password)))
     })
     .await??;
@@ -124,6 +135,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         audit: audit.clone(),
         clock,
         sessions: SessionPolicy::default(),
+        throttles: Default::default(),
     };
     // The one line a person needs; the password appears only on first start.
     let mut line = format!("login: {scheme}://{addr}/ user: {user}");

@@ -52,7 +52,7 @@ pub async fn start() -> Server {
         store.write_segment(seg).await.unwrap();
     }
     veil_web::roles::setup_roles(&store.db, Time90k(T0)).unwrap();
-    store
+    let alice = store
         .db
         .insert_user(
             "u-test",
@@ -62,6 +62,10 @@ pub async fn start() -> Server {
             Time90k(T0),
         )
         .unwrap();
+    // The administrator role requires a second factor; these tests are about
+    // other things (tests/authn.rs enrols one), so Alice is exempt like the
+    // demo's account.
+    store.db.exempt_from_second_factor(alice).unwrap();
     store
         .db
         .insert_user(
@@ -89,6 +93,7 @@ pub async fn start() -> Server {
         audit: audit.clone(),
         clock: Arc::new(clock.clone()),
         sessions: SessionPolicy::default(),
+        throttles: Default::default(),
     };
     let (cert, key) = veil_web::tls::ensure_self_signed(&dir.path().join("tls"), &[]).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -159,4 +164,46 @@ pub fn audit_actions(s: &Server) -> Vec<(String, String, String)> {
         .into_iter()
         .map(|e| (e.actor, e.action, e.outcome))
         .collect()
+}
+
+/// Enrols a TOTP second factor for the signed-in user of `c`; returns the
+/// seed and the recovery codes.
+pub async fn enrol_totp(
+    s: &Server,
+    c: &reqwest::Client,
+    csrf: &str,
+) -> (veil_access::totp::TotpSecret, Vec<String>) {
+    let r = c
+        .post(format!("{}/api/v1/session/totp", s.base))
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let secret = veil_access::totp::TotpSecret::from_base32(v["secret"].as_str().unwrap()).unwrap();
+    assert!(v["otpauth_uri"]
+        .as_str()
+        .unwrap()
+        .starts_with("otpauth://totp/Veil:"));
+    assert!(v["qr_svg"].as_str().unwrap().contains("</svg>"));
+    let code = totp_now(s, &secret);
+    let r = c
+        .post(format!("{}/api/v1/session/totp/confirm", s.base))
+        .header("x-csrf-token", csrf)
+        .json(&serde_json::json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let codes: Vec<String> = serde_json::from_value(v["recovery_codes"].clone()).unwrap();
+    assert_eq!(codes.len(), 10);
+    (secret, codes)
+}
+
+/// The authenticator's code at the server's (simulated) time.
+pub fn totp_now(s: &Server, secret: &veil_access::totp::TotpSecret) -> String {
+    let now = veil_base::Clock::now(&s.clock).0 / 90_000;
+    format!("{:06}", veil_access::totp::code_at(secret, now))
 }

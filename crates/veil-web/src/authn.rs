@@ -1,0 +1,553 @@
+//! Authentication beyond the password: login throttling, the TOTP second
+//! factor with recovery codes, a user's own sessions, and API tokens for
+//! machine clients. Every change is recorded before it is made.
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use veil_access::lockout::Throttle;
+use veil_access::totp::{self, TotpSecret};
+use veil_access::{recovery, Action, Resource};
+use veil_audit::{Action as Audited, Event};
+use veil_base::{Time90k, UserId, TIME_UNITS_PER_SEC};
+use veil_store::db::{SecondFactorRow, TokenRow, UserRow};
+use veil_store::Store;
+
+use crate::auth::{self, Session};
+use crate::error::{json_body, ApiError};
+use crate::{blocking, AppState};
+
+type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
+
+/// Issuer shown in authenticator apps.
+pub const TOTP_ISSUER: &str = "Veil";
+
+/// Failed-login throttles, kept in memory: one per existing account (by
+/// id, never by the typed name) and one per client address.
+#[derive(Clone, Default)]
+pub struct Throttles {
+    accounts: Arc<Mutex<Throttle>>,
+    addresses: Arc<Mutex<Throttle>>,
+}
+
+impl Throttles {
+    /// How long the login must wait, if the account or the address is
+    /// locked out.
+    pub fn locked(&self, user: Option<UserId>, addr: &str, now: Time90k) -> Option<Duration> {
+        let a = self
+            .addresses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .check(addr, now)
+            .err();
+        let u = user.and_then(|u| {
+            self.accounts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .check(&u.0.to_string(), now)
+                .err()
+        });
+        a.max(u)
+    }
+
+    /// Counts a failed login.
+    pub fn failed(&self, user: Option<UserId>, addr: &str, now: Time90k) {
+        self.addresses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .failure(addr, now);
+        if let Some(u) = user {
+            self.accounts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .failure(&u.0.to_string(), now);
+        }
+    }
+
+    /// Forgets the failures of an account after a successful login.
+    pub fn succeeded(&self, user: UserId) {
+        self.accounts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .success(&user.0.to_string());
+    }
+}
+
+/// A 429 that says how long to wait.
+pub fn locked_error(wait: Duration) -> ApiError {
+    ApiError {
+        status: StatusCode::TOO_MANY_REQUESTS,
+        code: "locked",
+        message: format!(
+            "too many failed logins; try again in {} s",
+            wait.as_secs().max(1)
+        ),
+    }
+}
+
+/// What the second step of a login found.
+pub enum SecondStep {
+    /// Nothing needed, or a valid code.
+    Passed,
+    /// The account has a second factor and no code was sent.
+    Missing,
+    /// A code was sent and is wrong (or replayed).
+    Wrong,
+}
+
+/// Checks the second factor of `user` at login: a TOTP code (replays
+/// refused) or a one-time recovery code (used up). Blocking.
+pub fn check_second_factor(
+    store: &Store,
+    user: &UserRow,
+    code: Option<&str>,
+    recovery_code: Option<&str>,
+    now: Time90k,
+) -> Result<SecondStep, ApiError> {
+    let db = &store.db;
+    let mut f = db.second_factor(user.id)?;
+    let Some(sealed) = &f.totp_sealed else {
+        return Ok(SecondStep::Passed);
+    };
+    if let Some(rc) = recovery_code {
+        let mut hashes: Vec<String> =
+            serde_json::from_str(&f.recovery_hashes).map_err(ApiError::internal)?;
+        return Ok(match recovery::verify_recovery_code(rc, &hashes) {
+            Some(i) => {
+                hashes.remove(i);
+                f.recovery_hashes = serde_json::to_string(&hashes).map_err(ApiError::internal)?;
+                db.set_second_factor(user.id, &f)?;
+                SecondStep::Passed
+            }
+            None => SecondStep::Wrong,
+        });
+    }
+    let Some(code) = code else {
+        return Ok(SecondStep::Missing);
+    };
+    let secret = open_secret(store, user.id, sealed)?;
+    let unix = now.0.div_euclid(TIME_UNITS_PER_SEC);
+    Ok(match totp::verify(&secret, code, unix, f.totp_last_step) {
+        Some(step) => {
+            f.totp_last_step = Some(step);
+            db.set_second_factor(user.id, &f)?;
+            SecondStep::Passed
+        }
+        None => SecondStep::Wrong,
+    })
+}
+
+fn open_secret(store: &Store, user: UserId, sealed: &[u8]) -> Result<TotpSecret, ApiError> {
+    let text = store
+        .keys()
+        .open_user_secret(user, sealed)
+        .map_err(ApiError::internal)?;
+    let text = String::from_utf8(text).map_err(ApiError::internal)?;
+    TotpSecret::from_base32(&text)
+        .ok_or_else(|| ApiError::internal("stored TOTP seed is unreadable"))
+}
+
+fn event(s: &Session, action: Audited, resource: impl Into<String>, peer: SocketAddr) -> Event {
+    Event::new(s.subject.pseudonym.clone(), action, resource).client(peer.ip())
+}
+
+fn own(s: &Session) -> String {
+    format!("user:{}", s.subject.pseudonym)
+}
+
+// --- TOTP ---
+
+/// `POST /api/v1/session/totp`: starts enrolment. Returns the seed, the
+/// `otpauth://` URI and its QR code (SVG, drawn here); nothing changes until
+/// a first code confirms it.
+pub async fn totp_begin(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    if s.bearer {
+        return Err(ApiError::forbidden(
+            "API tokens cannot manage second factors",
+        ));
+    }
+    let secret = TotpSecret::generate();
+    let b32 = secret.to_base32();
+    let uri = totp::otpauth_uri(&secret, TOTP_ISSUER, &s.display_name);
+    let svg = totp::qr_svg(&uri).map_err(ApiError::internal)?;
+    let store = state.store.clone();
+    let uid = s.subject.user;
+    let sealed = store.keys().seal_user_secret(uid, b32.as_bytes());
+    blocking(move || {
+        let mut f = store.db.second_factor(uid)?;
+        if f.totp_sealed.is_some() {
+            return Err(ApiError {
+                status: StatusCode::CONFLICT,
+                code: "conflict",
+                message: "a second factor is enrolled already; remove it first".into(),
+            });
+        }
+        f.totp_pending_sealed = Some(sealed);
+        store.db.set_second_factor(uid, &f)?;
+        Ok(())
+    })
+    .await?;
+    Ok(Json(serde_json::json!({
+        "secret": b32,
+        "otpauth_uri": uri,
+        "qr_svg": svg,
+    })))
+}
+
+/// A code from the authenticator.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Code {
+    code: String,
+}
+
+/// `POST /api/v1/session/totp/confirm`: activates the enrolment with a first
+/// code and returns ten one-time recovery codes, shown this once.
+pub async fn totp_confirm(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<Code>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    let req = json_body(body)?;
+    let store = state.store.clone();
+    let uid = s.subject.user;
+    let now = state.now();
+    let (mut f, step) = blocking(move || {
+        let f = store.db.second_factor(uid)?;
+        let pending = f
+            .totp_pending_sealed
+            .clone()
+            .ok_or_else(|| ApiError::bad_request("start with POST /api/v1/session/totp"))?;
+        let secret = open_secret(&store, uid, &pending)?;
+        let step = totp::verify(
+            &secret,
+            &req.code,
+            now.0.div_euclid(TIME_UNITS_PER_SEC),
+            None,
+        )
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "the code does not match; check the device's clock and try the next code",
+            )
+        })?;
+        Ok((f, step))
+    })
+    .await?;
+    state
+        .record(event(&s, Audited::UserChange, own(&s), peer).detail("second_factor=enrolled"))
+        .await?;
+    let codes = recovery::generate_recovery_codes(recovery::DEFAULT_COUNT);
+    let hashes: Vec<String> = codes
+        .iter()
+        .map(|c| recovery::hash_recovery_code(c))
+        .collect();
+    f.totp_sealed = f.totp_pending_sealed.take();
+    f.totp_last_step = Some(step);
+    f.recovery_hashes = serde_json::to_string(&hashes).map_err(ApiError::internal)?;
+    let db = state.store.db.clone();
+    blocking(move || Ok(db.set_second_factor(uid, &f)?)).await?;
+    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
+}
+
+/// `DELETE /api/v1/session/totp`: removes one's second factor (with a
+/// current code), unless a role requires one.
+pub async fn totp_remove(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<Code>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    if s.bearer {
+        return Err(ApiError::forbidden(
+            "API tokens cannot manage second factors",
+        ));
+    }
+    if s.subject.roles.iter().any(|r| r.require_second_factor) {
+        return Err(ApiError::forbidden(
+            "a role you hold requires a second factor",
+        ));
+    }
+    let req = json_body(body)?;
+    let store = state.store.clone();
+    let uid = s.subject.user;
+    let now = state.now();
+    let user = blocking({
+        let store = store.clone();
+        move || {
+            store
+                .db
+                .user(uid)?
+                .ok_or_else(|| ApiError::not_found("no such user"))
+        }
+    })
+    .await?;
+    let ok =
+        blocking(move || check_second_factor(&store, &user, Some(&req.code), None, now)).await?;
+    if !matches!(ok, SecondStep::Passed) {
+        return Err(ApiError::bad_request("the code does not match"));
+    }
+    state
+        .record(event(&s, Audited::UserChange, own(&s), peer).detail("second_factor=removed"))
+        .await?;
+    let db = state.store.db.clone();
+    blocking(move || Ok(db.set_second_factor(uid, &SecondFactorRow::default())?)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+// --- sessions ---
+
+/// `GET /api/v1/sessions`: my sessions (ids, never tokens).
+pub async fn list_sessions(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    let db = state.store.db.clone();
+    let uid = s.subject.user;
+    let rows = blocking(move || Ok(db.sessions_of(uid)?)).await?;
+    let current: String = s
+        .token_hash
+        .iter()
+        .take(8)
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let list: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            serde_json::json!({
+                "id": r.id,
+                "created": r.created_90k.to_rfc3339(),
+                "last_seen": r.last_seen_90k.to_rfc3339(),
+                "expires": r.expires_90k.to_rfc3339(),
+                "current": r.id == current,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "sessions": list })))
+}
+
+/// `DELETE /api/v1/sessions/{id}`: ends one of my sessions.
+pub async fn revoke_session(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    state
+        .record(event(&s, Audited::Logout, "session", peer).detail(format!("revoked={id}")))
+        .await?;
+    let db = state.store.db.clone();
+    let uid = s.subject.user;
+    if blocking(move || Ok(db.delete_session_by_id(uid, &id)?)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no such session"))
+    }
+}
+
+/// `DELETE /api/v1/users/{id}/sessions`: an administrator ends every session
+/// of a user.
+pub async fn revoke_user_sessions(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let db = state.store.db.clone();
+    let pid = id.clone();
+    let user = blocking(move || {
+        db.user_by_pseudonym(&pid)?
+            .ok_or_else(|| ApiError::not_found("no such user"))
+    })
+    .await?;
+    state
+        .record(
+            event(&s, Audited::UserChange, format!("user:{id}"), peer).detail("sessions=revoked"),
+        )
+        .await?;
+    let db = state.store.db.clone();
+    let n = blocking(move || Ok(db.delete_sessions_of(user.id)?)).await?;
+    Ok(Json(serde_json::json!({ "revoked": n })))
+}
+
+// --- API tokens ---
+
+/// The body of `POST /api/v1/tokens`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewToken {
+    name: String,
+    roles: Vec<String>,
+    expires_in_days: u32,
+}
+
+/// Longest token lifetime.
+pub const MAX_TOKEN_DAYS: u32 = 365;
+
+/// `POST /api/v1/tokens`: a token for a machine client carrying a subset of
+/// my roles, shown this once (only its hash is stored).
+pub async fn create_token(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    body: Body<NewToken>,
+) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    if s.bearer {
+        return Err(ApiError::forbidden("API tokens cannot create tokens"));
+    }
+    let req = json_body(body)?;
+    if req.name.trim().is_empty() || req.name.len() > 100 {
+        return Err(ApiError::bad_request("name must be 1 to 100 characters"));
+    }
+    if req.expires_in_days == 0 || req.expires_in_days > MAX_TOKEN_DAYS {
+        return Err(ApiError::bad_request(format!(
+            "expires_in_days must be 1 to {MAX_TOKEN_DAYS}"
+        )));
+    }
+    if req.roles.is_empty() {
+        return Err(ApiError::bad_request("a token needs at least one role"));
+    }
+    for r in &req.roles {
+        if !s.subject.roles.iter().any(|h| &h.name == r) {
+            return Err(ApiError::forbidden(format!(
+                "you do not hold role {r:?}; a token carries a subset of your roles"
+            )));
+        }
+    }
+    let roles = req.roles.join(",");
+    state
+        .record(
+            event(&s, Audited::TokenChange, own(&s), peer)
+                .detail(format!("create roles={roles} days={}", req.expires_in_days)),
+        )
+        .await?;
+    let token = format!("veil_{}", auth::new_token());
+    let hash = auth::token_hash(&token);
+    let now = state.now();
+    let row = TokenRow {
+        id: 0,
+        user_id: s.subject.user,
+        name: req.name,
+        roles,
+        created_90k: now,
+        expires_90k: Time90k(now.0 + i64::from(req.expires_in_days) * 86_400 * TIME_UNITS_PER_SEC),
+        revoked: false,
+    };
+    let expires = row.expires_90k;
+    let db = state.store.db.clone();
+    let id = blocking(move || Ok(db.insert_token(&row, &hash)?)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({
+            "id": id,
+            "token": token,
+            "expires": expires.to_rfc3339(),
+        })),
+    ))
+}
+
+/// `GET /api/v1/tokens`: my tokens (never their values).
+pub async fn list_tokens(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    let db = state.store.db.clone();
+    let uid = s.subject.user;
+    let rows = blocking(move || Ok(db.tokens_of(uid)?)).await?;
+    let list: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|t| {
+            serde_json::json!({
+                "id": t.id,
+                "name": t.name,
+                "roles": t.roles.split(',').collect::<Vec<_>>(),
+                "created": t.created_90k.to_rfc3339(),
+                "expires": t.expires_90k.to_rfc3339(),
+                "revoked": t.revoked,
+            })
+        })
+        .collect();
+    Ok(Json(serde_json::json!({ "tokens": list })))
+}
+
+/// `DELETE /api/v1/tokens/{id}`: revokes one of my tokens.
+pub async fn revoke_token(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<i64>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    state
+        .record(event(&s, Audited::TokenChange, own(&s), peer).detail(format!("revoke id={id}")))
+        .await?;
+    let db = state.store.db.clone();
+    let uid = s.subject.user;
+    if blocking(move || Ok(db.revoke_token(uid, id)?)).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no such token"))
+    }
+}
+
+/// The session an API token stands for: its user with the token's roles
+/// (those the user still holds), or `None` if it is unknown, revoked,
+/// expired or its user is disabled. Blocking.
+pub fn token_session(
+    store: &Store,
+    token: &str,
+    now: Time90k,
+) -> Result<Option<Session>, ApiError> {
+    let hash = auth::token_hash(token);
+    let db = &store.db;
+    let Some(t) = db.token_by_hash(&hash)? else {
+        return Ok(None);
+    };
+    if t.revoked || now >= t.expires_90k {
+        return Ok(None);
+    }
+    let Some(user) = db.user(t.user_id)? else {
+        return Ok(None);
+    };
+    if user.disabled {
+        return Ok(None);
+    }
+    let mut subject = crate::roles::subject_for(db, &user)?;
+    let carried: Vec<&str> = t.roles.split(',').collect();
+    subject.roles.retain(|r| carried.contains(&r.name.as_str()));
+    // A machine client has no second factor to enrol; its creator did.
+    subject.second_factor_missing = false;
+    Ok(Some(Session {
+        subject,
+        display_name: user.name.unwrap_or_default(),
+        token_hash: hash,
+        bearer: true,
+    }))
+}
+
+/// `Response` for a failed second step.
+pub fn second_factor_needed() -> Response {
+    ApiError {
+        status: StatusCode::UNAUTHORIZED,
+        code: "second_factor_required",
+        message: "enter the code from your authenticator app (or a recovery code)".into(),
+    }
+    .into_response()
+}
