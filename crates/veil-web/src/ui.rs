@@ -89,6 +89,15 @@ pub fn login_page() -> String {
 <input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" required autofocus>\n\
 <label for=\"password\">Password</label>\n\
 <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
+<div id=\"code-step\" hidden>\n\
+<label for=\"code\">Code from your authenticator app, or a recovery code</label>\n\
+<input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\">\n\
+</div>\n\
+<div id=\"new-password-step\" hidden>\n\
+<p>Your password was set by an administrator. Choose your own (at least 12 characters, not a common one).</p>\n\
+<label for=\"new-password\">New password</label>\n\
+<input id=\"new-password\" name=\"new-password\" type=\"password\" autocomplete=\"new-password\">\n\
+</div>\n\
 <button type=\"submit\" id=\"login-button\">Sign in</button>\n\
 <p id=\"login-error\" class=\"error\" role=\"alert\" aria-live=\"assertive\" hidden></p>\n\
 </form>\n\
