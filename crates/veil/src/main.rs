@@ -3,6 +3,7 @@
 //!
 //! Only this crate reads argv, the environment and configuration files.
 
+mod admin_cli;
 mod audit_cli;
 mod bench;
 mod config;
@@ -42,6 +43,11 @@ enum Command {
         /// The data directory.
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
+    },
+    /// Users, roles and the usage policy (recorded as actor `cli`).
+    Admin {
+        #[command(subcommand)]
+        which: admin_cli::AdminCommand,
     },
     /// The access record: verify, export, show the audit key.
     Audit {
@@ -132,5 +138,6 @@ fn main() -> anyhow::Result<()> {
         Command::Check { data } => rt.block_on(server::check(&data)),
         Command::Bench { which } => rt.block_on(bench::run(which)),
         Command::Audit { which } => audit_cli::run(which),
+        Command::Admin { which } => admin_cli::run(which),
     }
 }

@@ -115,13 +115,32 @@ fn every_subcommand_has_help_and_data_dirs_are_uniform() {
         vec!["check", "--help"],
         vec!["bench", "--help"],
         vec!["audit", "verify", "--help"],
+        vec!["audit", "export", "--help"],
+        vec!["audit", "key", "--help"],
+        vec!["admin", "--help"],
+        vec!["admin", "add-user", "--help"],
+        vec!["bench", "decide", "--help"],
     ] {
         let out = Command::new(veil).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Usage"), "{args:?}: {text}");
     }
-    for sub in [&["demo"][..], &["check"], &["audit", "verify"]] {
+    for sub in [
+        &["demo"][..],
+        &["check"],
+        &["audit", "verify"],
+        &["audit", "export"],
+        &["audit", "key"],
+        &["admin", "users"],
+        &["admin", "add-user"],
+        &["admin", "set-roles"],
+        &["admin", "disable"],
+        &["admin", "enable"],
+        &["admin", "roles"],
+        &["admin", "put-role"],
+        &["admin", "publish-policy"],
+    ] {
         let out = Command::new(veil).args(sub).arg("--help").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
