@@ -9,7 +9,7 @@ pub enum Action {
     /// Read one's own session details, log out, manage one's own second
     /// factor and sessions: every signed-in user may.
     OwnSession,
-    /// See that a camera exists: allowed with any camera permission on it.
+    /// See that a camera exists: allowed with live view or playback on it.
     ListCameras,
     /// Watch live video.
     LiveView,

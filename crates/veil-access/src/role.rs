@@ -231,6 +231,19 @@ impl Role {
         self.grants.iter().any(|g| g.permission == action.id())
     }
 
+    /// Parses a role definition (JSON). When it does not say whether a second
+    /// factor is required, it is required if the role holds a sensitive
+    /// permission (secure by default).
+    pub fn from_json(text: &str) -> Result<Role, String> {
+        let v: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let said = v.get("require_second_factor").is_some();
+        let mut r: Role = serde_json::from_value(v).map_err(|e| e.to_string())?;
+        if !said {
+            r.require_second_factor = r.sensitive();
+        }
+        Ok(r)
+    }
+
     /// The default for [`Role::require_second_factor`]: true when it holds a
     /// sensitive permission ([`Action::sensitive`]).
     pub fn sensitive(&self) -> bool {
@@ -326,6 +339,27 @@ mod tests {
         assert_eq!(op.playback_window_hours, Some(72));
         let inv = t.iter().find(|r| r.name == INVESTIGATOR).unwrap();
         assert!(inv.require_second_factor, "export needs a second factor");
+    }
+
+    #[test]
+    fn a_sensitive_role_requires_a_second_factor_unless_told_otherwise() {
+        let r =
+            Role::from_json(r#"{"grants": [{"permission": "export", "scope": {"kind": "all"}}]}"#)
+                .unwrap();
+        assert!(r.require_second_factor);
+        let r = Role::from_json(
+            r#"{"grants": [{"permission": "export", "scope": {"kind": "all"}}], "require_second_factor": false}"#,
+        )
+        .unwrap();
+        assert!(!r.require_second_factor);
+        let r = Role::from_json(
+            r#"{"grants": [{"permission": "live.view", "scope": {"kind": "all"}}]}"#,
+        )
+        .unwrap();
+        assert!(!r.require_second_factor);
+        assert!(Role::from_json(r#"{"grants": [], "colour": "red"}"#)
+            .unwrap_err()
+            .contains("colour"));
     }
 
     #[test]

@@ -102,10 +102,10 @@ pub async fn put_role(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
-    body: Body<Role>,
+    body: Body<serde_json::Value>,
 ) -> Result<Response, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
-    let mut role = json_body(body)?;
+    let mut role = Role::from_json(&json_body(body)?.to_string()).map_err(ApiError::bad_request)?;
     role.name = name;
     role.validate().map_err(ApiError::bad_request)?;
     let grants: Vec<&str> = role.grants.iter().map(|g| g.permission.as_str()).collect();
@@ -254,6 +254,15 @@ pub async fn create_user(
     };
     let pseudonym = format!("u-{:016x}", rand::random::<u64>());
     let roles = req.roles.join(",");
+    let db = state.store.db.clone();
+    let name = req.name.clone();
+    if blocking(move || Ok(db.user_by_name(&name)?.is_some())).await? {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "conflict",
+            message: "an account with this name exists".into(),
+        });
+    }
     state
         .record(
             event(&s, Audited::UserChange, format!("user:{pseudonym}"), peer)
@@ -400,6 +409,9 @@ pub async fn change_password(
     body: Body<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
+    if s.bearer {
+        return Err(ApiError::forbidden("API tokens cannot change passwords"));
+    }
     let req = json_body(body)?;
     let db = state.store.db.clone();
     let uid = s.subject.user;

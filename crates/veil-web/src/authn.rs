@@ -220,6 +220,11 @@ pub async fn totp_confirm(
     body: Body<Code>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
+    if s.bearer {
+        return Err(ApiError::forbidden(
+            "API tokens cannot manage second factors",
+        ));
+    }
     let req = json_body(body)?;
     let store = state.store.clone();
     let uid = s.subject.user;

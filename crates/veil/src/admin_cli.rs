@@ -219,8 +219,8 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             let a = Admin::open(&data)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
-            let mut role: veil_access::Role = serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a role definition", file.display()))?;
+            let mut role = veil_access::Role::from_json(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not a role definition: {e}", file.display()))?;
             role.name = name.clone();
             role.validate().map_err(|e| anyhow::anyhow!(e))?;
             a.record(Action::RoleChange, format!("role:{name}"), "put".into())?;
