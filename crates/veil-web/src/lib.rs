@@ -11,6 +11,7 @@ pub mod auth;
 pub mod authn;
 pub mod error;
 pub mod live;
+pub mod openapi;
 pub mod pages;
 pub mod range;
 pub mod roles;
@@ -275,6 +276,12 @@ pub fn routes() -> Vec<Route> {
             delete(authn::revoke_user_sessions),
         ),
         route("/api/v1/permissions", GET, Session, get(admin::permissions)),
+        route(
+            "/api/v1/openapi.json",
+            GET,
+            Session,
+            get(openapi::openapi_json),
+        ),
         route("/api/v1/roles", GET, Permission, get(admin::list_roles)),
         route(
             "/api/v1/roles/{name}",

@@ -99,3 +99,48 @@ async fn every_route_is_authenticated_and_default_deny() {
     }
     assert!(checked >= 30, "{checked} route/method pairs");
 }
+
+/// The OpenAPI description lists every API route and method, and an
+/// independent validator (Python's `openapi-spec-validator`) accepts it.
+#[tokio::test]
+async fn the_openapi_description_covers_the_routes_and_is_valid() {
+    let s = start().await;
+    let (c, _) = login(&s).await;
+    let doc: serde_json::Value = c
+        .get(format!("{}/api/v1/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for r in veil_web::routes()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/"))
+    {
+        for m in r.methods {
+            let op = &doc["paths"][r.path][m.as_str().to_lowercase()];
+            assert!(
+                op["summary"].is_string(),
+                "{m} {} missing from the description",
+                r.path
+            );
+            if r.guard == Guard::Permission {
+                assert!(op["responses"]["403"].is_object(), "{m} {}", r.path);
+            }
+        }
+    }
+    let file = s.dir.path().join("openapi.json");
+    std::fs::write(&file, doc.to_string()).unwrap();
+    let out = std::process::Command::new("python3")
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("python3 with openapi-spec-validator (pip) must be installed");
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
