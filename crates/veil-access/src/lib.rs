@@ -34,16 +34,19 @@ pub enum Action {
     OwnSession,
     /// Read, export and report on the access record.
     AuditRead,
+    /// Manage user accounts (create, disable, erase a name).
+    UserAdmin,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 5] = [
+    pub const ALL: [Action; 6] = [
         Action::ListCameras,
         Action::LiveView,
         Action::Playback,
         Action::OwnSession,
         Action::AuditRead,
+        Action::UserAdmin,
     ];
 }
 
@@ -92,7 +95,11 @@ fn role_grants(role: &str, action: Action) -> bool {
     match role {
         ADMINISTRATOR => matches!(
             action,
-            Action::ListCameras | Action::LiveView | Action::Playback | Action::OwnSession
+            Action::ListCameras
+                | Action::LiveView
+                | Action::Playback
+                | Action::OwnSession
+                | Action::UserAdmin
         ),
         AUDITOR => matches!(action, Action::AuditRead | Action::OwnSession),
         _ => false,
@@ -169,5 +176,26 @@ mod tests {
             assert!(!d.allowed);
             assert_eq!(d.reason, "the account is disabled");
         }
+    }
+
+    #[test]
+    fn only_the_administrator_manages_users() {
+        let sys = Resource::System;
+        let may = |roles: &[&str]| {
+            decide(&subject(roles, false), Action::UserAdmin, sys, Time90k(0)).allowed
+        };
+        assert!(may(&[ADMINISTRATOR]));
+        assert!(!may(&[AUDITOR]));
+        assert!(!may(&[]));
+        assert!(!may(&["operator"]));
+        assert!(
+            !decide(
+                &subject(&[ADMINISTRATOR], true),
+                Action::UserAdmin,
+                sys,
+                Time90k(0)
+            )
+            .allowed
+        );
     }
 }

@@ -6,6 +6,8 @@
 //! concurrent appends durable and fast. Actors are pseudonymous ids, never names.
 
 pub mod chain;
+pub mod read;
+pub mod report;
 
 use std::net::IpAddr;
 

@@ -5,6 +5,7 @@
 //! the store, the access record and the policy engine.
 
 pub mod api;
+pub mod audit;
 pub mod auth;
 pub mod error;
 pub mod live;
@@ -186,6 +187,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/cameras/{id}/recordings", get(api::recordings))
         .route("/api/v1/cameras/{id}/video.mp4", get(api::video))
         .route("/api/v1/cameras/{id}/live", get(live::live))
+        .route("/api/v1/audit", get(audit::list))
+        .route("/api/v1/audit/report", get(audit::report))
+        .route("/api/v1/users/{pseudonym}/erase", post(audit::erase_user))
+        .route("/audit", get(audit::page))
         .route("/", get(pages::index))
         .route("/login", get(pages::login))
         .route("/cameras", get(pages::cameras))

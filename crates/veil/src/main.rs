@@ -3,6 +3,7 @@
 //!
 //! Only this crate reads argv, the environment and configuration files.
 
+mod admin;
 mod bench;
 mod config;
 mod server;
@@ -42,10 +43,15 @@ enum Command {
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
     },
-    /// The access record: verify its hash chain.
+    /// The access record: verify its hash chain, report key indicators.
     Audit {
         #[command(subcommand)]
         which: AuditCommand,
+    },
+    /// Administration of a stopped server's data directory.
+    Admin {
+        #[command(subcommand)]
+        which: AdminCommand,
     },
     /// Benchmarks that print their figure next to a baseline measured in the same run.
     Bench {
@@ -67,6 +73,40 @@ enum AuditCommand {
         /// Last sequence number to check (default: the last).
         #[arg(long)]
         to: Option<i64>,
+    },
+    /// Key indicators per user, camera and day over [--from, --to), on stdout.
+    /// Recorded as `document.generate`; needs the server stopped.
+    Report {
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// Start of the period, RFC 3339 (included).
+        #[arg(long)]
+        from: String,
+        /// End of the period, RFC 3339 (excluded).
+        #[arg(long)]
+        to: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: admin::ReportFormat,
+        /// Working times, JSON: {"u-…": {"utc_offset_minutes": 60,
+        /// "weekly": ["mon 08:00-16:00", …]}}; accesses outside them are counted.
+        #[arg(long)]
+        shifts: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Erase a user's name: the account is disabled, its sessions end, its
+    /// password stops working, and the access record keeps only the pseudonym.
+    /// Recorded as `user.erase` by `cli`; needs the server stopped.
+    EraseUser {
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// The user's login name (or pseudonym).
+        name: String,
     },
 }
 
@@ -154,5 +194,18 @@ fn main() -> anyhow::Result<()> {
             println!("ok: {n} access-record entries verified");
             Ok(())
         }
+        Command::Audit {
+            which:
+                AuditCommand::Report {
+                    data,
+                    from,
+                    to,
+                    format,
+                    shifts,
+                },
+        } => admin::audit_report(&data, &from, &to, format, shifts.as_deref()),
+        Command::Admin {
+            which: AdminCommand::EraseUser { data, name },
+        } => admin::erase_user(&data, &name),
     }
 }

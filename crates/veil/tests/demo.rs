@@ -115,13 +115,21 @@ fn every_subcommand_has_help_and_data_dirs_are_uniform() {
         vec!["check", "--help"],
         vec!["bench", "--help"],
         vec!["audit", "verify", "--help"],
+        vec!["audit", "report", "--help"],
+        vec!["admin", "erase-user", "--help"],
     ] {
         let out = Command::new(veil).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(text.contains("Usage"), "{args:?}: {text}");
     }
-    for sub in [&["demo"][..], &["check"], &["audit", "verify"]] {
+    for sub in [
+        &["demo"][..],
+        &["check"],
+        &["audit", "verify"],
+        &["audit", "report"],
+        &["admin", "erase-user"],
+    ] {
         let out = Command::new(veil).args(sub).arg("--help").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
         assert!(
