@@ -24,7 +24,7 @@ pub fn current_names(db: &Db) -> Result<HashMap<String, String>, veil_store::Err
 }
 
 /// The key indicators of the entries with `from <= time < to`, read in pages
-/// of [`PAGE`] entries.
+/// of 10,000 entries, so memory does not grow with the period.
 pub fn stored_report(
     db: &Db,
     from: Time90k,

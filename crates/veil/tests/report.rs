@@ -9,8 +9,9 @@ use std::sync::Arc;
 use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event, Outcome};
 use veil_base::{SimulatedClock, Time90k};
 
-/// 2026-11-23T00:00:00Z.
-const T0: i64 = 1_795_392_000 * 90_000;
+/// 2024-01-01T00:00:00Z: in the past, so the entries the commands append
+/// themselves (at the real time) fall outside the reported period.
+const T0: i64 = 1_704_067_200 * 90_000;
 const MIN: i64 = 60 * 90_000;
 const NAME: &str = "teodora.erasable-5512";
 
