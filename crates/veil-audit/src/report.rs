@@ -57,16 +57,22 @@ pub fn hours(ticks_90k: i64) -> f64 {
 }
 
 impl Indicators {
+    /// Adds `o` (saturating: a forged detail with an absurd interval cannot
+    /// make the report panic).
     fn add(&mut self, o: &Indicators) {
-        self.live_views += o.live_views;
-        self.playback_90k += o.playback_90k;
-        self.exports += o.exports;
-        self.mask_lifts += o.mask_lifts;
-        self.recording_deletions += o.recording_deletions;
-        self.retention_destructions += o.retention_destructions;
-        self.failed_logins += o.failed_logins;
-        self.approvals += o.approvals;
-        self.outside_shift += o.outside_shift;
+        self.live_views = self.live_views.saturating_add(o.live_views);
+        self.playback_90k = self.playback_90k.saturating_add(o.playback_90k);
+        self.exports = self.exports.saturating_add(o.exports);
+        self.mask_lifts = self.mask_lifts.saturating_add(o.mask_lifts);
+        self.recording_deletions = self
+            .recording_deletions
+            .saturating_add(o.recording_deletions);
+        self.retention_destructions = self
+            .retention_destructions
+            .saturating_add(o.retention_destructions);
+        self.failed_logins = self.failed_logins.saturating_add(o.failed_logins);
+        self.approvals = self.approvals.saturating_add(o.approvals);
+        self.outside_shift = self.outside_shift.saturating_add(o.outside_shift);
     }
 }
 
