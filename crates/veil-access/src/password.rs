@@ -40,6 +40,10 @@ pub fn verify(password: &str, phc: &str) -> bool {
     }
 }
 
+/// The password hash of an erased account: not a PHC string, so no password
+/// ever matches it.
+pub const ERASED_HASH: &str = "!erased";
+
 /// A hash to verify against when the user does not exist, so that a login for an
 /// unknown name takes as long as one for a known name.
 pub fn dummy_hash() -> &'static str {
@@ -70,6 +74,8 @@ mod tests {
         assert!(verify("correct horse battery staple", &h));
         assert!(!verify("wrong", &h));
         assert!(!verify("x", "not a hash"));
+        assert!(!verify("", ERASED_HASH));
+        assert!(!verify(ERASED_HASH, ERASED_HASH));
     }
 
     #[test]

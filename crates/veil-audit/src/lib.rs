@@ -8,6 +8,8 @@
 pub mod chain;
 pub mod checkpoint;
 pub mod export;
+pub mod read;
+pub mod report;
 pub mod verify;
 mod writer;
 

@@ -1613,6 +1613,160 @@ impl Db {
     }
 }
 
+// --- reading the access record ---
+
+/// Which access-record entries to read ([`Db::audit_query`]). Every field that
+/// is `Some` must match; `None` matches anything.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Exact actor (a pseudonym, `anonymous` or `cli`).
+    pub actor: Option<String>,
+    /// Exact resource, e.g. `camera:1`.
+    pub resource: Option<String>,
+    /// Exact action id, e.g. `playback`.
+    pub action: Option<String>,
+    /// Exact outcome, e.g. `denied`.
+    pub outcome: Option<String>,
+    /// Entries at or after this time.
+    pub from: Option<Time90k>,
+    /// Entries strictly before this time.
+    pub to: Option<Time90k>,
+    /// Entries with a sequence number below this one (paging cursor).
+    pub before_seq: Option<i64>,
+}
+
+/// An account as the access record's readers see it: the pseudonym and the
+/// current name (`None` once erased).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserName {
+    /// Stable random id used in the access record.
+    pub pseudonym: String,
+    /// Current login name, if not erased.
+    pub name: Option<String>,
+}
+
+impl Db {
+    /// Entries matching `f`, newest first, at most `limit`.
+    pub fn audit_query(&self, f: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit
+                 WHERE seq < ?1
+                   AND (?2 IS NULL OR actor = ?2)
+                   AND (?3 IS NULL OR resource = ?3)
+                   AND (?4 IS NULL OR action = ?4)
+                   AND (?5 IS NULL OR outcome = ?5)
+                   AND time_90k >= ?6 AND time_90k < ?7
+                 ORDER BY seq DESC LIMIT ?8"
+            ))?;
+            let rows = st.query_map(
+                params![
+                    f.before_seq.unwrap_or(i64::MAX),
+                    f.actor,
+                    f.resource,
+                    f.action,
+                    f.outcome,
+                    f.from.map_or(i64::MIN, |t| t.0),
+                    f.to.map_or(i64::MAX, |t| t.0),
+                    limit
+                ],
+                audit_row,
+            )?;
+            rows.collect()
+        })
+    }
+
+    /// Entries with `from <= time < to` and `seq > after_seq`, oldest first, at
+    /// most `limit`: page through a period by passing the last `seq` seen.
+    pub fn audit_in_period(
+        &self,
+        from: Time90k,
+        to: Time90k,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit
+                 WHERE seq > ?1 AND time_90k >= ?2 AND time_90k < ?3
+                 ORDER BY seq LIMIT ?4"
+            ))?;
+            let rows = st.query_map(params![after_seq, from.0, to.0, limit], audit_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Every account's pseudonym and current name.
+    pub fn user_names(&self) -> Result<Vec<UserName>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare("SELECT pseudonym, name FROM app_user ORDER BY id")?;
+            let rows = st.query_map([], |r| {
+                Ok(UserName {
+                    pseudonym: r.get(0)?,
+                    name: r.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// Erases a user's name (GDPR erasure of the link between the pseudonym and
+    /// the person): in one transaction the name becomes NULL, the account is
+    /// disabled, its password hash is replaced by `unusable_hash` and its
+    /// sessions are deleted. The pseudonym stays, so the access record keeps
+    /// verifying. Then the write-ahead log is checkpointed and truncated so no
+    /// copy of the old row stays in the log (`secure_delete` has zeroed the
+    /// freed bytes in the main file). Returns `NotFound` for an unknown
+    /// pseudonym.
+    pub fn erase_user(&self, pseudonym: &str, unusable_hash: &str) -> Result<(), Error> {
+        let found = self.with(|c| {
+            let tx = c.transaction()?;
+            let id: Option<i64> = tx
+                .query_row(
+                    "SELECT id FROM app_user WHERE pseudonym = ?1",
+                    [pseudonym],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(id) = id else { return Ok(false) };
+            tx.execute(
+                "UPDATE app_user SET name = NULL, disabled = 1, password_hash = ?2 WHERE id = ?1",
+                params![id, unusable_hash],
+            )?;
+            tx.execute("DELETE FROM user_session WHERE user_id = ?1", [id])?;
+            tx.commit()?;
+            Ok(true)
+        })?;
+        if !found {
+            return Err(Error::NotFound(format!("no user {pseudonym}")));
+        }
+        self.truncate_wal()
+    }
+
+    /// Copies the write-ahead log into the main file and truncates it, retrying
+    /// briefly while a reader keeps the checkpoint from finishing.
+    fn truncate_wal(&self) -> Result<(), Error> {
+        let done = self.with(|c| {
+            for _ in 0..50 {
+                let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+                if busy == 0 {
+                    return Ok(true);
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Ok(false)
+        })?;
+        if done {
+            Ok(())
+        } else {
+            Err(Error::Database(
+                "the change was committed but the write-ahead log could not be truncated; retry"
+                    .into(),
+            ))
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1667,5 +1821,113 @@ mod tests {
             .with(|c| c.query_row("PRAGMA secure_delete", [], |r| r.get(0)))
             .unwrap();
         assert_eq!(sd, 1);
+    }
+}
+
+#[cfg(test)]
+mod reading_tests {
+    use super::*;
+
+    fn row(seq: i64, t: i64, actor: &str, action: &str, resource: &str, outcome: &str) -> AuditRow {
+        AuditRow {
+            seq,
+            time_90k: Time90k(t),
+            actor: actor.into(),
+            action: action.into(),
+            resource: resource.into(),
+            outcome: outcome.into(),
+            detail: String::new(),
+            client: String::new(),
+            justification: String::new(),
+            prev_hash: vec![0; 32],
+            hash: vec![seq as u8; 32],
+        }
+    }
+
+    fn filled() -> Db {
+        let db = Db::open_in_memory().unwrap();
+        db.append_audit_batch(|_| {
+            vec![
+                row(1, 10, "u-a", "login", "session", "ok"),
+                row(2, 20, "u-a", "playback", "camera:1", "ok"),
+                row(3, 30, "u-b", "login", "session", "denied"),
+                row(4, 40, "u-b", "live_view", "camera:2", "ok"),
+                row(5, 50, "u-a", "playback", "camera:2", "ok"),
+            ]
+        })
+        .unwrap();
+        db
+    }
+
+    fn seqs(db: &Db, f: AuditFilter, limit: i64) -> Vec<i64> {
+        db.audit_query(&f, limit)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    }
+
+    #[test]
+    fn query_filters_newest_first_and_pages() {
+        let db = filled();
+        assert_eq!(seqs(&db, AuditFilter::default(), 100), [5, 4, 3, 2, 1]);
+        assert_eq!(seqs(&db, AuditFilter::default(), 2), [5, 4]);
+        let page2 = AuditFilter {
+            before_seq: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, page2, 2), [3, 2]);
+        let actor = AuditFilter {
+            actor: Some("u-a".into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, actor, 100), [5, 2, 1]);
+        let cam = AuditFilter {
+            resource: Some("camera:2".into()),
+            action: Some("playback".into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, cam, 100), [5]);
+        let denied = AuditFilter {
+            outcome: Some("denied".into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, denied, 100), [3]);
+        let period = AuditFilter {
+            from: Some(Time90k(20)),
+            to: Some(Time90k(40)),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, period, 100), [3, 2]);
+        let in_period = db.audit_in_period(Time90k(20), Time90k(50), 2, 10).unwrap();
+        assert_eq!(in_period.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
+    }
+
+    #[test]
+    fn erasing_a_user_keeps_the_pseudonym_only() {
+        let db = Db::open_in_memory().unwrap();
+        let id = db
+            .insert_user("u-1", "eve.example", "$argon2id$x", "", Time90k(0))
+            .unwrap();
+        db.insert_session(b"tok", id, "csrf", Time90k(0), Time90k(100))
+            .unwrap();
+        db.erase_user("u-1", "!erased").unwrap();
+        let u = db.user_by_pseudonym("u-1").unwrap().unwrap();
+        assert_eq!(u.name, None);
+        assert!(u.disabled);
+        assert_eq!(u.password_hash, "!erased");
+        assert!(db.session(b"tok").unwrap().is_none());
+        assert!(db.user_by_name("eve.example").unwrap().is_none());
+        assert_eq!(
+            db.user_names().unwrap(),
+            vec![UserName {
+                pseudonym: "u-1".into(),
+                name: None
+            }]
+        );
+        assert!(matches!(
+            db.erase_user("u-nobody", "!"),
+            Err(Error::NotFound(_))
+        ));
     }
 }

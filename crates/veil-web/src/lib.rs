@@ -6,6 +6,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod audit;
 pub mod audit_export;
 pub mod auth;
 pub mod authn;
@@ -333,12 +334,21 @@ pub fn routes() -> Vec<Route> {
             Permission,
             post(admin::decide_approval),
         ),
+        route("/api/v1/audit", GET, Permission, get(audit::list)),
+        route("/api/v1/audit/report", GET, Permission, get(audit::report)),
         route(
             "/api/v1/audit/export",
             GET,
             Permission,
             get(audit_export::export),
         ),
+        route(
+            "/api/v1/users/{id}/erase",
+            POST,
+            Permission,
+            post(audit::erase_user),
+        ),
+        route("/audit", GET, Permission, get(audit::page)),
         route("/api/v1/cameras", GET, Permission, get(api::cameras)),
         route(
             "/api/v1/cameras/{id}/recordings",

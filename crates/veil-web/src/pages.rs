@@ -20,11 +20,16 @@ pub async fn login() -> Html<String> {
     Html(ui::login_page())
 }
 
-/// The camera list with live tiles.
+/// The camera list with live tiles. Someone who may read the access record
+/// but not list cameras (an auditor) is sent to `/audit` instead.
 pub async fn cameras(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Html<String>, ApiError> {
+) -> Result<Response, ApiError> {
+    let audit = state.allowed(&s, Action::AuditRead, Resource::System);
+    if audit && !state.allowed(&s, Action::ListCameras, Resource::System) {
+        return Ok(Redirect::to("/audit").into_response());
+    }
     state.authorize(&s, Action::ListCameras, Resource::System)?;
     let db = state.store.db.clone();
     let cams = blocking(move || Ok(db.cameras()?)).await?;
@@ -42,7 +47,7 @@ pub async fn cameras(
             name: c.name,
         })
         .collect();
-    Ok(Html(ui::cameras_page(&s.display_name, &views)))
+    Ok(Html(ui::cameras_page(&s.display_name, &views, audit)).into_response())
 }
 
 /// The playback page of one camera.
@@ -58,6 +63,7 @@ pub async fn playback(
             id: cam.id.0,
             name: cam.name,
         },
+        state.allowed(&s, Action::AuditRead, Resource::System),
     )))
 }
 

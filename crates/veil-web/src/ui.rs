@@ -18,6 +18,7 @@ const COMMON_JS: &str = include_str!("../assets/common.js");
 const LOGIN_JS: &str = include_str!("../assets/login.js");
 const LIVE_JS: &str = include_str!("../assets/live.js");
 const PLAYBACK_JS: &str = include_str!("../assets/playback.js");
+const AUDIT_JS: &str = include_str!("../assets/audit.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -29,6 +30,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "login.js" => Some((JS_TYPE, LOGIN_JS)),
         "live.js" => Some((JS_TYPE, LIVE_JS)),
         "playback.js" => Some((JS_TYPE, PLAYBACK_JS)),
+        "audit.js" => Some((JS_TYPE, AUDIT_JS)),
         _ => None,
     }
 }
@@ -51,7 +53,7 @@ pub fn escape(s: &str) -> String {
 
 /// Wraps a body in the common document skeleton. `title` and `body` must
 /// already be escaped where needed; `script` is a static asset name.
-fn document(title: &str, script: &str, body: &str) -> String {
+pub(crate) fn document(title: &str, script: &str, body: &str) -> String {
     format!(
         "<!DOCTYPE html>\n\
 <html lang=\"en\">\n\
@@ -67,7 +69,7 @@ fn document(title: &str, script: &str, body: &str) -> String {
     )
 }
 
-fn header(user: &str, nav: &str) -> String {
+pub(crate) fn header(user: &str, nav: &str) -> String {
     format!(
         "<header class=\"top\">\n\
 <a class=\"brand\" href=\"/cameras\">Veil</a>\n\
@@ -77,6 +79,28 @@ fn header(user: &str, nav: &str) -> String {
 </header>\n",
         user = escape(user),
     )
+}
+
+/// Which main pages the navigation links to: the page shown (`current`, e.g.
+/// `/cameras`) is marked; the access record is linked only for users who may
+/// read it.
+pub fn nav_links(current: &str, cameras: bool, audit: bool) -> String {
+    let mut nav = String::new();
+    for (href, label, shown) in [
+        ("/cameras", "Cameras", cameras),
+        ("/audit", "Access record", audit),
+    ] {
+        if !shown {
+            continue;
+        }
+        let mark = if href == current {
+            " aria-current=\"page\""
+        } else {
+            ""
+        };
+        let _ = write!(nav, "<a href=\"{href}\"{mark}>{label}</a>");
+    }
+    nav
 }
 
 /// The login page.
@@ -106,11 +130,9 @@ pub fn login_page() -> String {
 }
 
 /// The camera overview: one live tile per camera.
-pub fn cameras_page(user: &str, cameras: &[CameraView]) -> String {
-    let mut body = header(
-        user,
-        "<a href=\"/cameras\" aria-current=\"page\">Cameras</a>",
-    );
+/// `audit`: whether to link the access record.
+pub fn cameras_page(user: &str, cameras: &[CameraView], audit: bool) -> String {
+    let mut body = header(user, &nav_links("/cameras", true, audit));
     body.push_str("<main>\n<h1>Cameras</h1>\n");
     if cameras.is_empty() {
         body.push_str("<p class=\"empty\">No cameras are available to you.</p>\n");
@@ -138,10 +160,11 @@ pub fn cameras_page(user: &str, cameras: &[CameraView]) -> String {
 }
 
 /// The playback page of one camera.
-pub fn playback_page(user: &str, camera: &CameraView) -> String {
+/// `audit`: whether to link the access record.
+pub fn playback_page(user: &str, camera: &CameraView, audit: bool) -> String {
     let id = camera.id;
     let name = escape(&camera.name);
-    let mut body = header(user, "<a href=\"/cameras\">Cameras</a>");
+    let mut body = header(user, &nav_links("", true, audit));
     let _ = write!(
         body,
         "<main id=\"playback\" data-camera-id=\"{id}\">\n\
@@ -187,8 +210,8 @@ mod tests {
             name: "<script>alert(1)</script>".into(),
         };
         for page in [
-            cameras_page("<b>eve</b>", std::slice::from_ref(&cam)),
-            playback_page("<b>eve</b>", &cam),
+            cameras_page("<b>eve</b>", std::slice::from_ref(&cam), false),
+            playback_page("<b>eve</b>", &cam, false),
         ] {
             assert!(!page.contains("<script>alert"), "{page}");
             assert!(!page.contains("<b>eve"), "{page}");
@@ -204,8 +227,8 @@ mod tests {
         };
         for page in [
             login_page(),
-            cameras_page("u", std::slice::from_ref(&cam)),
-            playback_page("u", &cam),
+            cameras_page("u", std::slice::from_ref(&cam), true),
+            playback_page("u", &cam, true),
         ] {
             assert!(!page.contains("<style"));
             assert!(!page.contains("style="));
@@ -229,11 +252,13 @@ mod tests {
             id: 3,
             name: "Yard".into(),
         };
-        let cams = cameras_page("u", std::slice::from_ref(&cam));
+        let cams = cameras_page("u", std::slice::from_ref(&cam), false);
+        assert!(!cams.contains("href=\"/audit\""));
+        assert!(cameras_page("u", &[], true).contains("<a href=\"/audit\">Access record</a>"));
         assert!(cams.contains("class=\"live\" data-camera-id=\"3\""));
         assert!(cams.contains("id=\"logout-button\""));
         assert!(cams.contains("href=\"/cameras/3/playback\""));
-        let pb = playback_page("u", &cam);
+        let pb = playback_page("u", &cam, false);
         for id in ["start", "end", "play-button", "timeline", "playback-video"] {
             assert!(pb.contains(&format!("id=\"{id}\"")), "{id}");
         }
@@ -247,6 +272,7 @@ mod tests {
             "live.js",
             "playback.js",
             "common.js",
+            "audit.js",
         ] {
             let (ct, body) = asset(name).expect(name);
             assert!(!body.is_empty());

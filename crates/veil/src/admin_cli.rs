@@ -10,7 +10,7 @@ use anyhow::Context;
 use clap::Subcommand;
 use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event};
 use veil_base::Clock as _;
-use veil_store::{DataDir, Db};
+use veil_store::{DataDir, Db, Store};
 
 use crate::audit_cli::CLI_ACTOR;
 use crate::DEFAULT_DATA;
@@ -79,6 +79,16 @@ pub enum AdminCommand {
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
     },
+    /// Erase a user's name: the account is disabled, its sessions end, its
+    /// password stops working, and the access record keeps only the pseudonym.
+    /// Recorded as `user.erase` by `cli`; needs the server stopped.
+    EraseUser {
+        /// The user's login name (or pseudonym).
+        name: String,
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+    },
     /// Publish a new version of the video-surveillance usage policy from a
     /// text file; everyone must acknowledge it before their next video access.
     PublishPolicy {
@@ -125,6 +135,47 @@ impl Admin {
             .user_by_name(name)?
             .ok_or_else(|| anyhow::anyhow!("no account is named {name:?}"))
     }
+}
+
+/// Opens an existing data directory (never creates one) and its access record.
+pub(crate) fn open_locked(data: &Path) -> anyhow::Result<(Store, AccessRecord)> {
+    if !data.join("veil.db").exists() {
+        anyhow::bail!(
+            "{} is not a Veil data directory (no veil.db)",
+            data.display()
+        );
+    }
+    let clock = Arc::new(veil_base::SystemClock);
+    let store = Store::open_dir(data, clock.clone())
+        .with_context(|| format!("cannot open data directory {}", data.display()))?;
+    let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None);
+    Ok((store, record))
+}
+
+/// `veil admin erase-user`: `who` is a login name or a pseudonym. Prints the
+/// pseudonym that stays in the record.
+pub fn erase_user(data: &Path, who: &str) -> anyhow::Result<()> {
+    let (store, record) = open_locked(data)?;
+    let user = match store.db.user_by_name(who)? {
+        Some(u) => u,
+        None => store
+            .db
+            .user_by_pseudonym(who)?
+            .context("no user has this name or pseudonym")?,
+    };
+    let pseudonym = user.pseudonym;
+    record
+        .append(Event::new(
+            CLI_ACTOR,
+            Action::UserErase,
+            format!("user:{pseudonym}"),
+        ))
+        .context("the erasure could not be recorded, so it was not done")?;
+    store
+        .db
+        .erase_user(&pseudonym, veil_access::password::ERASED_HASH)?;
+    println!("erased: {pseudonym} (name removed, account disabled, sessions ended)");
+    Ok(())
 }
 
 fn set_disabled(data: &Path, name: &str, disabled: bool) -> anyhow::Result<()> {
@@ -206,6 +257,7 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Disable { name, data } => set_disabled(&data, &name, true)?,
         AdminCommand::Enable { name, data } => set_disabled(&data, &name, false)?,
+        AdminCommand::EraseUser { name, data } => erase_user(&data, &name)?,
         AdminCommand::Roles { data } => {
             let a = Admin::open(&data)?;
             let roles: Vec<veil_access::Role> =

@@ -6,7 +6,9 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Subcommand;
 use veil_audit::checkpoint::{self, fingerprint, AuditKey};
+use veil_audit::report::{self, Shifts};
 use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event, VerifyOptions, VerifyReport};
+use veil_base::Time90k;
 use veil_store::{DataDir, Db};
 
 use crate::DEFAULT_DATA;
@@ -55,6 +57,26 @@ pub enum AuditCommand {
         /// Output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+    },
+    /// Key indicators per user, camera and day over [--from, --to), on stdout.
+    /// Recorded as `document.generate`; needs the server stopped.
+    Report {
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// Start of the period, RFC 3339 (included).
+        #[arg(long)]
+        from: String,
+        /// End of the period, RFC 3339 (excluded).
+        #[arg(long)]
+        to: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "json")]
+        format: ReportFormat,
+        /// Working times, JSON: {"u-…": {"utc_offset_minutes": 60,
+        /// "weekly": ["mon 08:00-16:00", …]}}; accesses outside them are counted.
+        #[arg(long)]
+        shifts: Option<PathBuf>,
     },
     /// Print the audit public key (PEM) and its fingerprint.
     Key {
@@ -111,6 +133,13 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             to,
             out,
         } => export(&data, from, to, out.as_deref()),
+        AuditCommand::Report {
+            data,
+            from,
+            to,
+            format,
+            shifts,
+        } => audit_report(&data, &from, &to, format, shifts.as_deref()),
         AuditCommand::Key { data } => {
             let key = data_dir_public_key(&data)?
                 .ok_or_else(|| anyhow::anyhow!("{} has no audit key yet", data.display()))?;
@@ -234,5 +263,67 @@ fn export(
         summary.checkpoints,
         fingerprint(&key.public_key())
     );
+    Ok(())
+}
+
+/// Output formats of `veil audit report`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum ReportFormat {
+    /// The report as JSON.
+    Json,
+    /// One CSV table (RFC 4180).
+    Csv,
+    /// A standalone HTML page.
+    Html,
+}
+
+fn parse_time(flag: &str, v: &str) -> anyhow::Result<Time90k> {
+    Time90k::parse_rfc3339(v).with_context(|| {
+        format!("{flag} must be an RFC 3339 time such as 2026-11-23T00:00:00Z, got {v:?}")
+    })
+}
+
+/// `veil audit report`: key indicators of `[from, to)` on stdout.
+pub fn audit_report(
+    data: &Path,
+    from: &str,
+    to: &str,
+    format: ReportFormat,
+    shifts: Option<&Path>,
+) -> anyhow::Result<()> {
+    let (from, to) = (parse_time("--from", from)?, parse_time("--to", to)?);
+    if to <= from {
+        anyhow::bail!("--to must be after --from");
+    }
+    let shifts: Shifts = match shifts {
+        None => Shifts::new(),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .with_context(|| format!("cannot read {}", p.display()))?;
+            report::parse_shifts(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+        }
+    };
+    let (store, record) = crate::admin_cli::open_locked(data)?;
+    let format_id = match format {
+        ReportFormat::Json => "json",
+        ReportFormat::Csv => "csv",
+        ReportFormat::Html => "html",
+    };
+    record
+        .append(
+            Event::new(CLI_ACTOR, Action::DocumentGenerate, "audit_report").detail(format!(
+                "from={} to={} format={format_id}",
+                from.to_rfc3339(),
+                to.to_rfc3339()
+            )),
+        )
+        .context("the report could not be recorded, so it was not produced")?;
+    let r = veil_audit::read::stored_report(&store.db, from, to, shifts)?;
+    let out = match format {
+        ReportFormat::Json => serde_json::to_string_pretty(&r)? + "\n",
+        ReportFormat::Csv => report::to_csv(&r),
+        ReportFormat::Html => report::to_html(&r),
+    };
+    print!("{out}");
     Ok(())
 }

@@ -350,6 +350,67 @@ const PLAYBACK_STATE: &str = "const v = document.getElementById('playback-video'
       timeline: document.getElementById('timeline-status').textContent, \
       runs: document.querySelectorAll('#timeline .run').length };";
 
+const AUDIT_ROWS: &str = "const t = document.getElementById('audit-entries'); \
+    if (!t) return null; \
+    return Array.from(t.querySelectorAll('tbody tr')).map((r) => Array.from(r.cells).map((c) => c.textContent));";
+
+/// The access record (the demo account is also an auditor): reached from the
+/// navigation, it lists the playback by the user's name; the filter form
+/// narrows it; the report opens; then back to the record.
+async fn access_record(driver: &Driver, demo: &Demo) -> Res<()> {
+    let link = driver.find("nav a[href='/audit']").await?;
+    driver.click(&link).await?;
+    let has_playback = |v: &Value, all: bool| {
+        let rows = v.as_array().map(Vec::as_slice).unwrap_or_default();
+        let is_playback =
+            |r: &Value| r[3] == "playback" && r[2].as_str().is_some_and(|a| a.contains(&demo.user));
+        !rows.is_empty()
+            && if all {
+                rows.iter().all(is_playback)
+            } else {
+                rows.iter().any(is_playback)
+            }
+    };
+    wait_for(
+        driver,
+        "the access record to list the playback",
+        Duration::from_secs(10),
+        AUDIT_ROWS,
+        |v| has_playback(v, false),
+    )
+    .await?;
+    driver
+        .exec(
+            "document.getElementById('action').value = 'playback'; \
+             document.getElementById('audit-filter').submit(); return null;",
+            json!([]),
+        )
+        .await?;
+    wait_for(
+        driver,
+        "only playback entries after filtering",
+        Duration::from_secs(10),
+        AUDIT_ROWS,
+        |v| has_playback(v, true),
+    )
+    .await?;
+    let report = driver.find("#report-html").await?;
+    driver.click(&report).await?;
+    wait_for(
+        driver,
+        "the report page",
+        Duration::from_secs(10),
+        "return Array.from(document.querySelectorAll('caption')).map((c) => c.textContent);",
+        |v| {
+            v.as_array()
+                .is_some_and(|c| c.iter().any(|c| c == "Per user"))
+        },
+    )
+    .await?;
+    driver.goto(&demo.at("audit")).await?;
+    Ok(())
+}
+
 async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     // Login.
     driver.goto(&demo.at("login")).await?;
@@ -484,6 +545,8 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     .await?;
     eprintln!("playback: {state}");
 
+    access_record(driver, demo).await?;
+
     // Nothing on the pages may violate the Content-Security-Policy.
     let console = driver.console_log().await;
     eprintln!("browser console:\n{console}");
@@ -491,7 +554,8 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
         return Err(format!("CSP violation in the console:\n{console}"));
     }
 
-    // Logout (a CSRF-protected DELETE) returns to the login page, and the
+    // Logout (a CSRF-protected DELETE, here from the access-record page)
+    // returns to the login page, and the
     // session is gone: /cameras redirects to /login again.
     let logout = driver.find("#logout-button").await?;
     driver.click(&logout).await?;

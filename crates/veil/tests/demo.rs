@@ -120,6 +120,8 @@ fn every_subcommand_has_help_and_data_dirs_are_uniform() {
         vec!["admin", "--help"],
         vec!["admin", "add-user", "--help"],
         vec!["bench", "decide", "--help"],
+        vec!["audit", "report", "--help"],
+        vec!["admin", "erase-user", "--help"],
     ] {
         let out = Command::new(veil).args(&args).output().unwrap();
         assert!(out.status.success(), "{args:?}");
@@ -140,6 +142,8 @@ fn every_subcommand_has_help_and_data_dirs_are_uniform() {
         &["admin", "roles"],
         &["admin", "put-role"],
         &["admin", "publish-policy"],
+        &["audit", "report"],
+        &["admin", "erase-user"],
     ] {
         let out = Command::new(veil).args(sub).arg("--help").output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout);
