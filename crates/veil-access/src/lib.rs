@@ -32,15 +32,18 @@ pub enum Action {
     Playback,
     /// Read one's own session details / log out.
     OwnSession,
+    /// Add, change and delete cameras, and read their settings.
+    ManageCameras,
 }
 
 impl Action {
     /// Every action (for exhaustive tests).
-    pub const ALL: [Action; 4] = [
+    pub const ALL: [Action; 5] = [
         Action::ListCameras,
         Action::LiveView,
         Action::Playback,
         Action::OwnSession,
+        Action::ManageCameras,
     ];
 }
 
@@ -85,7 +88,11 @@ fn role_grants(role: &str, action: Action) -> bool {
     match role {
         ADMINISTRATOR => matches!(
             action,
-            Action::ListCameras | Action::LiveView | Action::Playback | Action::OwnSession
+            Action::ListCameras
+                | Action::LiveView
+                | Action::Playback
+                | Action::OwnSession
+                | Action::ManageCameras
         ),
         _ => false,
     }

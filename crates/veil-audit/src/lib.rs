@@ -29,6 +29,12 @@ pub enum Action {
     LiveView,
     /// Recorded video was requested.
     Playback,
+    /// A camera was added.
+    CameraCreate,
+    /// A camera's settings or credentials were changed.
+    CameraUpdate,
+    /// A camera was deleted.
+    CameraDelete,
 }
 
 impl Action {
@@ -39,6 +45,9 @@ impl Action {
             Action::Logout => "logout",
             Action::LiveView => "live_view",
             Action::Playback => "playback",
+            Action::CameraCreate => "camera.create",
+            Action::CameraUpdate => "camera.update",
+            Action::CameraDelete => "camera.delete",
         }
     }
 }

@@ -286,7 +286,8 @@ impl StopSignal {
         self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn stopped(&self) -> bool {
+    /// Whether the stop was requested.
+    pub fn stopped(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }

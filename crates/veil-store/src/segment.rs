@@ -208,10 +208,7 @@ mod tests {
                 sps: vec![0x67, 0x42, 0xc0, 0x1e],
                 pps: vec![0x68, 0xce, 0x3c, 0x80],
             },
-            samples: vec![
-                Sample::new(1000, 3600, true),
-                Sample::new(20, 3600, false),
-            ],
+            samples: vec![Sample::new(1000, 3600, true), Sample::new(20, 3600, false)],
         }
     }
 

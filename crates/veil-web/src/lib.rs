@@ -6,6 +6,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod cameras;
 pub mod error;
 pub mod live;
 pub mod pages;
@@ -43,6 +44,8 @@ pub struct AppState {
     pub clock: SharedClock,
     /// Session lifetimes.
     pub sessions: SessionPolicy,
+    /// Camera ingest: start/stop on camera changes, status.
+    pub ingest: veil_ingest::Supervisor,
 }
 
 /// How long sessions last.
@@ -170,7 +173,14 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/session",
             post(api::login).delete(api::logout).get(api::me),
         )
-        .route("/api/v1/cameras", get(api::cameras))
+        .route("/api/v1/cameras", get(api::cameras).post(cameras::create))
+        .route(
+            "/api/v1/cameras/{id}",
+            get(cameras::get_one)
+                .put(cameras::update)
+                .delete(cameras::delete),
+        )
+        .route("/api/v1/cameras/{id}/status", get(cameras::status))
         .route("/api/v1/cameras/{id}/recordings", get(api::recordings))
         .route("/api/v1/cameras/{id}/video.mp4", get(api::video))
         .route("/api/v1/cameras/{id}/live", get(live::live))
