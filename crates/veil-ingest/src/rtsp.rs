@@ -374,7 +374,7 @@ async fn record_frame(
             old.finish(tx, floor).await;
         }
         if !is_key {
-            note_dropped(ctx, st, None);
+            // Joined mid-GOP: wait for a keyframe (not counted as dropped).
             return true;
         }
         let start = Time90k(now.0.max(floor.0));

@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::Path;
+use std::process::Command;
 use std::time::Duration;
 
 use common::*;
@@ -134,4 +135,94 @@ async fn reconnects_after_the_server_dies_and_records_the_gap() {
     )
     .unwrap();
     decodes_cleanly(&file);
+}
+
+/// A "camera" that answers every connection with an endless flood of garbage.
+async fn garbage_camera() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = l.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let junk: Vec<u8> = (0..64 * 1024u32)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                    .collect();
+                while sock.write_all(&junk).await.is_ok() {}
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misbehaving_camera_does_not_affect_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = RtspServer::start(free_port(), &["--live", "320x240", "--bitrate", "500000"]);
+    let mut frozen = RtspServer::start(free_port(), &["--live", "320x240", "--bitrate", "500000"]);
+    let flood_port = garbage_camera().await;
+    let (store, good_id) = store(dir.path());
+    let now = store.clock().now();
+    let frozen_id = store.db.upsert_camera("frozen", "rtsp", "{}", now).unwrap();
+    let flood_id = store.db.upsert_camera("flood", "rtsp", "{}", now).unwrap();
+
+    let good_ingest = Ingest::start(&store, source(good_id, &good.url(), RtspTransport::Tcp));
+    let frozen_ingest = Ingest::start(&store, source(frozen_id, &frozen.url(), RtspTransport::Tcp));
+    let flood_url = format!("rtsp://127.0.0.1:{flood_port}/stream");
+    let flood_ingest = Ingest::start(&store, source(flood_id, &flood_url, RtspTransport::Tcp));
+    for i in [&good_ingest, &frozen_ingest] {
+        i.wait_for(60, "recording", |s| s.state == IngestState::Recording)
+            .await;
+    }
+    // Freeze one camera mid-stream (SIGSTOP): connected but silent.
+    let status = Command::new("kill")
+        .args(["-STOP", &frozen.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    frozen_ingest
+        .wait_for(30, "the watchdog", |s| {
+            s.state == IngestState::Error
+                && s.last_error.as_deref().unwrap_or("").contains("stalled")
+        })
+        .await;
+    flood_ingest
+        .wait_for(30, "the flood refused", |s| {
+            s.state == IngestState::Error && s.reconnects >= 2
+        })
+        .await;
+    // Meanwhile the good camera kept recording at full rate, in one run.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let s = good_ingest.status();
+    assert_eq!(s.state, IngestState::Recording, "{s:?}");
+    assert!(s.fps > 20.0, "{s:?}");
+    assert_eq!(s.frames_dropped, 0, "{s:?}");
+    good_ingest.stop().await;
+    frozen_ingest.stop().await;
+    flood_ingest.stop().await;
+    let _ = Command::new("kill")
+        .args(["-CONT", &frozen.pid().to_string()])
+        .status();
+    frozen.kill();
+
+    let good_runs = runs(&store, good_id);
+    assert_eq!(
+        good_runs.len(),
+        1,
+        "the good camera never lost its stream: {good_runs:?}"
+    );
+    let file = dir.path().join("good.mp4");
+    std::fs::write(
+        &file,
+        mp4(&store, good_id, good_runs[0].0, good_runs[0].1).await,
+    )
+    .unwrap();
+    decodes_cleanly(&file);
+    let seconds = (good_runs[0].1 .0 - good_runs[0].0 .0) as f64 / 90_000.0;
+    let frames = packets(&file).len() as f64;
+    assert!(
+        (frames / seconds - 25.0).abs() < 1.5,
+        "{frames} frames in {seconds} s"
+    );
+    assert!(runs(&store, flood_id).is_empty());
 }

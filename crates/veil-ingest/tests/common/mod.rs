@@ -86,6 +86,11 @@ impl RtspServer {
         let _ = self.child.wait();
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Connections so far.
     pub fn connection_times(&self) -> Vec<Instant> {
         self.connections.lock().unwrap().clone()
