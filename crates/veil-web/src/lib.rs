@@ -188,6 +188,7 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(pages::login))
         .route("/cameras", get(pages::cameras))
         .route("/cameras/{id}/playback", get(pages::playback))
+        .route("/admin/cameras", get(pages::camera_admin))
         .route("/static/{name}", get(pages::asset))
         .fallback(api::not_found)
         .layer(axum::middleware::from_fn_with_state(

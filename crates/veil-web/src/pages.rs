@@ -62,3 +62,12 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         None => ApiError::not_found("no such asset").into_response(),
     }
 }
+
+/// The camera settings page (administrators).
+pub async fn camera_admin(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Html<String>, ApiError> {
+    state.authorize(&s, Action::ManageCameras, Resource::System)?;
+    Ok(Html(ui::camera_admin_page(&s.display_name)))
+}

@@ -18,6 +18,7 @@ const COMMON_JS: &str = include_str!("../assets/common.js");
 const LOGIN_JS: &str = include_str!("../assets/login.js");
 const LIVE_JS: &str = include_str!("../assets/live.js");
 const PLAYBACK_JS: &str = include_str!("../assets/playback.js");
+const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -29,6 +30,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "login.js" => Some((JS_TYPE, LOGIN_JS)),
         "live.js" => Some((JS_TYPE, LIVE_JS)),
         "playback.js" => Some((JS_TYPE, PLAYBACK_JS)),
+        "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
         _ => None,
     }
 }
@@ -100,7 +102,7 @@ pub fn login_page() -> String {
 pub fn cameras_page(user: &str, cameras: &[CameraView]) -> String {
     let mut body = header(
         user,
-        "<a href=\"/cameras\" aria-current=\"page\">Cameras</a>",
+        "<a href=\"/cameras\" aria-current=\"page\">Cameras</a> <a href=\"/admin/cameras\">Camera settings</a>",
     );
     body.push_str("<main>\n<h1>Cameras</h1>\n");
     if cameras.is_empty() {
@@ -126,6 +128,37 @@ pub fn cameras_page(user: &str, cameras: &[CameraView]) -> String {
     }
     body.push_str("</main>\n");
     document("Cameras", "live.js", &body)
+}
+
+/// The camera settings page (administrators): the camera table with status,
+/// filled by `camera-admin.js`, and the form that adds an RTSP camera.
+pub fn camera_admin_page(user: &str) -> String {
+    let mut body = header(
+        user,
+        "<a href=\"/cameras\">Cameras</a> <a href=\"/admin/cameras\" aria-current=\"page\">Camera settings</a>",
+    );
+    body.push_str(
+        "<main>\n<h1>Camera settings</h1>\n\
+<table class=\"cameras\">\n<thead><tr><th>Name</th><th>Source</th><th>Group</th><th>Recording</th>\
+<th>Status</th><th></th></tr></thead>\n<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table>\n\
+<form id=\"camera-form\" class=\"card\" novalidate>\n<h2>Add an RTSP camera</h2>\n\
+<label for=\"cam-name\">Name</label>\n<input id=\"cam-name\" name=\"name\" required maxlength=\"100\">\n\
+<label for=\"cam-url\">RTSP URL (without user name or password)</label>\n\
+<input id=\"cam-url\" name=\"url\" required placeholder=\"rtsp://192.0.2.10:554/stream1\">\n\
+<label for=\"cam-username\">User name</label>\n<input id=\"cam-username\" name=\"username\" autocomplete=\"off\">\n\
+<label for=\"cam-password\">Password</label>\n\
+<input id=\"cam-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\">\n\
+<label for=\"cam-transport\">Transport</label>\n<select id=\"cam-transport\" name=\"transport\">\
+<option value=\"tcp\">TCP (interleaved)</option><option value=\"udp\">UDP</option></select>\n\
+<label for=\"cam-mode\">Recording</label>\n<select id=\"cam-mode\" name=\"recording_mode\">\
+<option value=\"continuous\">continuous</option>\
+<option value=\"scheduled\">scheduled (not implemented yet: records nothing)</option>\
+<option value=\"motion\">motion (not implemented yet: records nothing)</option></select>\n\
+<label for=\"cam-group\">Group</label>\n<input id=\"cam-group\" name=\"group\" maxlength=\"100\">\n\
+<p><button type=\"submit\" id=\"camera-add-button\">Add camera</button></p>\n\
+<p id=\"camera-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n</main>\n",
+    );
+    document("Camera settings", "camera-admin.js", &body)
 }
 
 /// The playback page of one camera.
@@ -197,7 +230,9 @@ mod tests {
             login_page(),
             cameras_page("u", std::slice::from_ref(&cam)),
             playback_page("u", &cam),
+            camera_admin_page("<b>eve</b>"),
         ] {
+            assert!(!page.contains("<b>eve"));
             assert!(!page.contains("<style"));
             assert!(!page.contains("style="));
             for handler in ["onclick=", "onsubmit=", "onload=", "onerror="] {
@@ -238,6 +273,7 @@ mod tests {
             "live.js",
             "playback.js",
             "common.js",
+            "camera-admin.js",
         ] {
             let (ct, body) = asset(name).expect(name);
             assert!(!body.is_empty());

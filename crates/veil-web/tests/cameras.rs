@@ -223,8 +223,14 @@ async fn cameras_are_managed_recorded_and_never_leak_credentials() {
     .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 
+    // The settings page is for administrators only.
+    let (st, body) = send(&c, &csrf, Method::GET, url("/admin/cameras"), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.contains("id=\"camera-form\""), "{body}");
     // A user without a role may not add cameras (default deny), and nothing is stored.
     let (c2, csrf2) = login(&s, "no.role").await;
+    let (st, _) = send(&c2, &csrf2, Method::GET, url("/admin/cameras"), None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
     let (st, _) = send(
         &c2,
         &csrf2,
