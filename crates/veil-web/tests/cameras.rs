@@ -103,10 +103,11 @@ impl Camera {
             .stdout(Stdio::piped())
             .spawn()
             .expect("needs /usr/bin/python3 with python3-gi and gir1.2-gst-rtsp-server-1.0");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
+        out.read_line(&mut line).unwrap();
+        // Keep draining: the server prints a line per client.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         assert!(line.starts_with("ready"), "RTSP server did not start: {line:?} (needs gstreamer1.0-rtsp, gstreamer1.0-plugins-bad)");
         Camera(child, port)
     }
