@@ -15,8 +15,11 @@ use veil_media::VideoParams;
 use veil_store::recorder::Segmenter;
 use veil_store::segment::SegmentIndex;
 
+/// A fuzz target body.
+pub type Target = fn(&[u8]);
+
 /// Every target, by name (for the runners).
-pub const TARGETS: [(&str, fn(&[u8])); 6] = [
+pub const TARGETS: [(&str, Target); 6] = [
     ("sps_pps", sps_pps),
     ("avc_config", avc_config),
     ("avc_sample", avc_sample),
