@@ -15,8 +15,21 @@ use veil_ingest::{IngestState, RtspTransport};
 /// source: same packets in the same (decode) order, timestamps within one
 /// frame, same picture types in display order, clean decode.
 async fn record_clip_and_compare(dir: &Path, name: &str, x264: &[&str], transport: RtspTransport) {
+    record_clip_with(dir, name, x264, transport, &[]).await
+}
+
+/// As [`record_clip_and_compare`], with extra server arguments.
+async fn record_clip_with(
+    dir: &Path,
+    name: &str,
+    x264: &[&str],
+    transport: RtspTransport,
+    server_args: &[&str],
+) {
     let clip = make_clip(dir, &format!("{name}.mp4"), 8, x264);
-    let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
+    let mut args = vec!["--clip", clip.to_str().unwrap()];
+    args.extend_from_slice(server_args);
+    let server = RtspServer::start(free_port(), &args);
     let (store, camera) = store(&dir.join(name));
     let mut src = source(camera, &server.url(), transport);
     // One session only: the clip ends, and no reconnect replays it.
@@ -76,6 +89,22 @@ async fn records_baseline_main_and_high_with_b_frames() {
     // The B-frame clip really has B-frames (so the check above means something).
     let types = picture_types(&d.join("high-bframes-recorded.mp4"));
     assert!(types.contains('B'), "no B-frames in {types}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rtp_timestamps_wrapping_past_32_bits_keep_the_timeline() {
+    // The first RTP timestamp is 3 s before 2^32: the clock wraps mid-clip.
+    let dir = tempfile::tempdir().unwrap();
+    let offset = (u64::from(u32::MAX) + 1 - 3 * 90_000).to_string();
+    let high_b = ["-profile:v", "high", "-bf", "2"];
+    record_clip_with(
+        dir.path(),
+        "wrap",
+        &high_b,
+        RtspTransport::Tcp,
+        &["--timestamp-offset", &offset],
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

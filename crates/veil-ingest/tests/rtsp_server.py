@@ -8,6 +8,7 @@ behind a Basic-auth login. Prints "ready PORT" once listening and
 "client-connected" for every client connection (the tests count them).
 
 Usage: rtsp_server.py --port N (--clip FILE | --live WxH) [--user U --password P]
+                      [--timestamp-offset T]
 """
 
 import argparse
@@ -28,16 +29,19 @@ def main():
     ap.add_argument("--bitrate", type=int, default=2000000)
     ap.add_argument("--user")
     ap.add_argument("--password")
+    ap.add_argument("--timestamp-offset", type=int, default=None,
+                    help="first RTP timestamp (to test 32-bit wraparound)")
     a = ap.parse_args()
     Gst.init(None)
     server = GstRtspServer.RTSPServer()
     server.set_address("127.0.0.1")
     server.set_service(str(a.port))
     factory = GstRtspServer.RTSPMediaFactory()
+    offset = "" if a.timestamp_offset is None else f" timestamp-offset={a.timestamp_offset}"
     if a.clip:
         launch = (
             f"( filesrc location={a.clip} ! qtdemux ! h264parse ! "
-            "rtph264pay name=pay0 pt=96 config-interval=1 )"
+            f"rtph264pay name=pay0 pt=96 config-interval=1{offset} )"
         )
     else:
         w, h = a.live.split("x")
