@@ -11,6 +11,7 @@ pub mod redact;
 mod rtsp;
 pub mod status;
 mod supervisor;
+pub mod tls;
 
 use std::fmt;
 use std::time::Duration;
@@ -59,8 +60,11 @@ pub struct RtspSource {
     pub url: String,
     /// Login, if the camera asks for one.
     pub credentials: Option<Credentials>,
-    /// RTP transport.
+    /// RTP transport (`rtsps://` needs TCP).
     pub transport: RtspTransport,
+    /// For `rtsps://`: accept exactly the certificate with this SHA-256
+    /// fingerprint instead of verifying it against the public roots.
+    pub tls_fingerprint: Option<[u8; 32]>,
     /// Target segment duration.
     pub segment_90k: i64,
     /// Timing of reconnects and the stall watchdog.

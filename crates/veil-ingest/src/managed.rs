@@ -23,6 +23,10 @@ pub struct StoredSource {
     pub url: String,
     /// `tcp` or `udp`.
     pub transport: String,
+    /// For `rtsps://`: the pinned SHA-256 fingerprint of the camera's
+    /// certificate (hex), if it is not verified against the public roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_fingerprint: Option<String>,
 }
 
 /// The sealed form's plaintext.
@@ -99,6 +103,15 @@ pub fn plan(keys: &Keyring, d: &CameraDetail, default_segment_90k: i64) -> Plan 
         Ok(t) => t,
         Err(e) => return Plan::Refuse(e),
     };
+    let tls_fingerprint = match src
+        .tls_fingerprint
+        .as_deref()
+        .map(crate::tls::parse_fingerprint)
+    {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => return Plan::Refuse(e),
+    };
     let credentials = match &d.sealed_credentials {
         Some(sealed) => match open_credentials(keys, d.id, sealed) {
             Ok(c) => Some(c),
@@ -111,6 +124,7 @@ pub fn plan(keys: &Keyring, d: &CameraDetail, default_segment_90k: i64) -> Plan 
         url: src.url,
         credentials,
         transport,
+        tls_fingerprint,
         segment_90k: d
             .settings
             .segment_seconds

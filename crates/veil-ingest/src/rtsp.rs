@@ -222,6 +222,10 @@ async fn run_session(
 ) -> Result<End, String> {
     let timing = &ctx.src.timing;
     let url = url::Url::parse(&ctx.src.url).map_err(|e| ctx.clean(&format!("bad URL: {e}")))?;
+    let secure = url.scheme() == "rtsps";
+    if secure && ctx.src.transport == RtspTransport::Udp {
+        return Err("rtsps:// needs the tcp transport (RTP over UDP would leave TLS)".into());
+    }
     let creds = ctx
         .src
         .credentials
@@ -235,6 +239,13 @@ async fn run_session(
         .user_agent(format!("Veil/{}", env!("CARGO_PKG_VERSION")))
         .session_group(ctx.group.clone());
     let connect = async {
+        let url = if secure {
+            crate::tls::bridge(&url, ctx.src.tls_fingerprint)
+                .await
+                .map_err(|e| ctx.clean(&e))?
+        } else {
+            url
+        };
         let mut session = retina::client::Session::describe(url, options)
             .await
             .map_err(|e| describe_error(ctx, &e))?;

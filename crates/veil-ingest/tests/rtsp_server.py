@@ -8,7 +8,7 @@ behind a Basic-auth login. Prints "ready PORT" once listening and
 "client-connected" for every client connection (the tests count them).
 
 Usage: rtsp_server.py --port N (--clip FILE | --live WxH) [--user U --password P]
-                      [--timestamp-offset T]
+                      [--timestamp-offset T] [--tls-cert PEM --tls-key PEM]
 """
 
 import argparse
@@ -29,6 +29,8 @@ def main():
     ap.add_argument("--bitrate", type=int, default=2000000)
     ap.add_argument("--user")
     ap.add_argument("--password")
+    ap.add_argument("--tls-cert", help="PEM certificate: serve RTSPS")
+    ap.add_argument("--tls-key", help="PEM private key of --tls-cert")
     ap.add_argument("--timestamp-offset", type=int, default=None,
                     help="first RTP timestamp (to test 32-bit wraparound)")
     a = ap.parse_args()
@@ -63,6 +65,21 @@ def main():
         perms.add_permission_for_role("viewer", "media.factory.access", True)
         perms.add_permission_for_role("viewer", "media.factory.construct", True)
         factory.set_permissions(perms)
+    if a.tls_cert:
+        gi.require_version("Gio", "2.0")
+        from gi.repository import Gio
+        auth = server.get_auth() or GstRtspServer.RTSPAuth()
+        auth.set_tls_certificate(Gio.TlsCertificate.new_from_files(a.tls_cert, a.tls_key))
+        if not a.user:
+            # Anyone who completes the TLS handshake may watch.
+            token = GstRtspServer.RTSPToken()
+            token.set_string("media.factory.role", "anonymous")
+            auth.set_default_token(token)
+            perms = GstRtspServer.RTSPPermissions()
+            perms.add_permission_for_role("anonymous", "media.factory.access", True)
+            perms.add_permission_for_role("anonymous", "media.factory.construct", True)
+            factory.set_permissions(perms)
+        server.set_auth(auth)
     server.get_mount_points().add_factory("/stream", factory)
 
     def on_client(_server, _client):

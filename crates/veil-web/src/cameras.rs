@@ -48,6 +48,9 @@ pub struct CameraRequest {
     group: String,
     #[serde(default)]
     segment_seconds: Option<u32>,
+    /// For `rtsps://`: the camera certificate's SHA-256 fingerprint to trust.
+    #[serde(default)]
+    tls_fingerprint: Option<String>,
 }
 
 fn default_transport() -> String {
@@ -70,6 +73,7 @@ struct CameraView {
     managed: bool,
     url: Option<String>,
     transport: Option<String>,
+    tls_fingerprint: Option<String>,
     has_credentials: bool,
     enabled: bool,
     recording_mode: String,
@@ -86,6 +90,7 @@ impl CameraView {
             kind: d.settings.source_kind.clone(),
             managed: d.managed,
             url: src.as_ref().map(|s| s.url.clone()),
+            tls_fingerprint: src.as_ref().and_then(|s| s.tls_fingerprint.clone()),
             transport: src.map(|s| s.transport),
             has_credentials: d.sealed_credentials.is_some(),
             enabled: d.settings.enabled,
@@ -123,12 +128,19 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             "put the login in \"username\" and \"password\", not in the URL",
         ));
     }
-    if url.starts_with("rtsps://") {
-        return Err(ApiError::bad_request(
-            "rtsps:// is not supported yet; use rtsp://",
-        ));
+    let transport = managed::parse_transport(&req.transport).map_err(ApiError::bad_request)?;
+    let secure = url.starts_with("rtsps://");
+    if secure && transport == veil_ingest::RtspTransport::Udp {
+        return Err(ApiError::bad_request("rtsps:// needs transport \"tcp\""));
     }
-    managed::parse_transport(&req.transport).map_err(ApiError::bad_request)?;
+    if let Some(f) = &req.tls_fingerprint {
+        if !secure {
+            return Err(ApiError::bad_request(
+                "tls_fingerprint is only for rtsps:// URLs",
+            ));
+        }
+        veil_ingest::tls::parse_fingerprint(f).map_err(ApiError::bad_request)?;
+    }
     if !managed::RECORDING_MODES.contains(&req.recording_mode.as_str()) {
         return Err(ApiError::bad_request(format!(
             "recording_mode must be one of {:?}",
@@ -164,6 +176,7 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
     let source_config = serde_json::to_string(&StoredSource {
         url,
         transport: req.transport,
+        tls_fingerprint: req.tls_fingerprint,
     })
     .map_err(ApiError::internal)?;
     Ok(Validated {

@@ -154,6 +154,11 @@ pub enum Source {
         /// RTP transport: `tcp` (default, interleaved) or `udp`.
         #[serde(default)]
         transport: RtspTransport,
+        /// For `rtsps://` cameras with a self-signed certificate: its SHA-256
+        /// fingerprint (hex, colons allowed). Without it the certificate is
+        /// verified against the public roots.
+        #[serde(default)]
+        tls_fingerprint: Option<String>,
     },
 }
 
@@ -185,6 +190,8 @@ impl Source {
             username,
             password_file,
             password_env,
+            transport,
+            tls_fingerprint,
             ..
         } = self
         else {
@@ -197,8 +204,16 @@ impl Source {
                 "camera {camera:?}: put the user name in `username` and the password in                  `password_file` or `password_env`, not in the URL ({clean})"
             );
         }
-        if clean.starts_with("rtsps://") {
-            anyhow::bail!("camera {camera:?}: rtsps:// is not supported yet; use rtsp://");
+        let secure = clean.starts_with("rtsps://");
+        if secure && *transport == RtspTransport::Udp {
+            anyhow::bail!("camera {camera:?}: rtsps:// needs transport = \"tcp\"");
+        }
+        if let Some(f) = tls_fingerprint {
+            if !secure {
+                anyhow::bail!("camera {camera:?}: tls_fingerprint is only for rtsps:// URLs");
+            }
+            veil_ingest::tls::parse_fingerprint(f)
+                .map_err(|e| anyhow::anyhow!("camera {camera:?}: {e}"))?;
         }
         if password_file.is_some() && password_env.is_some() {
             anyhow::bail!("camera {camera:?}: give either password_file or password_env, not both");
@@ -315,6 +330,23 @@ mod tests {
         assert!(e.contains("username"), "{e}");
         let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', username = 'u', password_env = 'X', password_file = '/p' }").unwrap_err().to_string();
         assert!(e.contains("not both"), "{e}");
+        cam(&format!(
+            "{{ kind = 'rtsp', url = 'rtsps://h/s', tls_fingerprint = '{}' }}",
+            "AB:".repeat(31) + "AB"
+        ))
+        .unwrap();
+        let e = cam("{ kind = 'rtsp', url = 'rtsps://h/s', transport = 'udp' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tcp"), "{e}");
+        let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', tls_fingerprint = 'ab' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rtsps"), "{e}");
+        let e = cam("{ kind = 'rtsp', url = 'rtsps://h/s', tls_fingerprint = 'ab' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SHA-256"), "{e}");
         let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', password = 'x' }")
             .unwrap_err()
             .to_string();

@@ -114,6 +114,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 password_file,
                 password_env,
                 transport,
+                tls_fingerprint,
             } => {
                 let password =
                     match read_password(password_file.as_deref(), password_env.as_deref()) {
@@ -138,6 +139,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                             config::RtspTransport::Tcp => veil_ingest::RtspTransport::Tcp,
                             config::RtspTransport::Udp => veil_ingest::RtspTransport::Udp,
                         },
+                        tls_fingerprint: tls_fingerprint
+                            .as_deref()
+                            .map(veil_ingest::tls::parse_fingerprint)
+                            .transpose()
+                            .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?,
                         segment_90k,
                         timing: veil_ingest::IngestTiming::default(),
                     })

@@ -146,6 +146,7 @@ pub fn source(camera: CameraId, url: &str, transport: RtspTransport) -> RtspSour
         url: url.to_owned(),
         credentials: None,
         transport,
+        tls_fingerprint: None,
         segment_90k: 2 * 90_000,
         timing: IngestTiming {
             connect_timeout: Duration::from_secs(20),
