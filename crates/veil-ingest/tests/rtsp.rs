@@ -107,6 +107,134 @@ async fn rtp_timestamps_wrapping_past_32_bits_keep_the_timeline() {
     .await;
 }
 
+/// Encodes `seconds` of 25 fps video at `size` as raw H.264 with parameter
+/// sets before every keyframe (as cameras send them).
+fn raw_h264(dir: &Path, name: &str, size: &str, seconds: u32) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc2=size={size}:rate=25"))
+        .args([
+            "-t",
+            &seconds.to_string(),
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-bf",
+            "0",
+        ])
+        .args([
+            "-x264-params",
+            "repeat-headers=1",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "h264",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg not found: install the Debian package ffmpeg")
+        .success();
+    assert!(ok, "ffmpeg could not make {name}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resolution_change_mid_stream_starts_a_new_run_that_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 3 s at 320x240, then 3 s at 480x272, in one Matroska file (real
+    // timestamps); the new SPS arrives in-band mid-stream.
+    let mut both = std::fs::read(raw_h264(d, "a.h264", "320x240", 3)).unwrap();
+    both.extend(std::fs::read(raw_h264(d, "b.h264", "480x272", 3)).unwrap());
+    std::fs::write(d.join("both.h264"), both).unwrap();
+    let clip = d.join("both.mkv");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-r", "25", "-i"])
+        .arg(d.join("both.h264"))
+        .args(["-c", "copy"])
+        .arg(&clip)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
+    let (store, camera) = store(&d.join("data"));
+    let mut src = source(camera, &server.url(), RtspTransport::Tcp);
+    src.timing.backoff_base = Duration::from_secs(120);
+    src.timing.backoff_max = Duration::from_secs(120);
+    let ingest = Ingest::start(&store, src);
+    ingest
+        .wait_for(60, "the second resolution", |s| s.width == 480)
+        .await;
+    ingest
+        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
+        .await;
+    ingest.stop().await;
+
+    let runs = runs(&store, camera);
+    assert_eq!(runs.len(), 2, "one run per resolution: {runs:?}");
+    let mut total = 0;
+    for (i, (start, end)) in runs.iter().enumerate() {
+        let file = d.join(format!("run{i}.mp4"));
+        std::fs::write(&file, mp4(&store, camera, *start, *end).await).unwrap();
+        decodes_cleanly(&file);
+        let size = ffprobe(
+            &file,
+            &[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height",
+                "-of",
+                "csv=p=0",
+            ],
+        );
+        assert_eq!(size.trim(), ["320,240", "480,272"][i], "run {i}");
+        total += packets(&file).len();
+    }
+    assert!(total.abs_diff(150) <= 2, "{total} frames of 150");
+    // One file across both runs: two sample entries, every frame decodes.
+    let file = d.join("across.mp4");
+    std::fs::write(&file, mp4(&store, camera, runs[0].0, runs[1].1).await).unwrap();
+    let decoded = ffprobe(
+        &file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=width",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    let widths: Vec<&str> = decoded
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let n320 = widths.iter().filter(|w| **w == "320").count();
+    let n480 = widths.iter().filter(|w| **w == "480").count();
+    assert_eq!(
+        (widths.len(), n320 + n480),
+        (total, total),
+        "320: {n320}, 480: {n480}"
+    );
+    assert!(
+        widths.contains(&"320") && widths.contains(&"480"),
+        "{decoded}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn records_over_udp() {
     let dir = tempfile::tempdir().unwrap();

@@ -41,8 +41,9 @@ def main():
     factory = GstRtspServer.RTSPMediaFactory()
     offset = "" if a.timestamp_offset is None else f" timestamp-offset={a.timestamp_offset}"
     if a.clip:
+        demux = "matroskademux" if a.clip.endswith(".mkv") else "qtdemux"
         launch = (
-            f"( filesrc location={a.clip} ! qtdemux ! h264parse ! "
+            f"( filesrc location={a.clip} ! {demux} ! h264parse ! "
             f"rtph264pay name=pay0 pt=96 config-interval=1{offset} )"
         )
     else:
