@@ -112,11 +112,17 @@ pub enum Action {
     PasswordChange,
     /// The set of permissions needing four-eyes approval changed.
     FourEyesChange,
+    /// A camera was added.
+    CameraCreate,
+    /// A camera's settings changed.
+    CameraUpdate,
+    /// A camera was removed.
+    CameraDelete,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 39] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -153,6 +159,9 @@ impl Action {
         Action::PolicyAcknowledge,
         Action::PasswordChange,
         Action::FourEyesChange,
+        Action::CameraCreate,
+        Action::CameraUpdate,
+        Action::CameraDelete,
     ];
 
     /// Stable id stored in the record.
@@ -194,6 +203,9 @@ impl Action {
             Action::PolicyAcknowledge => "policy.acknowledge",
             Action::PasswordChange => "user.password",
             Action::FourEyesChange => "config.four_eyes",
+            Action::CameraCreate => "camera.create",
+            Action::CameraUpdate => "camera.update",
+            Action::CameraDelete => "camera.delete",
         }
     }
 

@@ -430,6 +430,82 @@ pub fn annexb_to_avc(access_unit: &[u8]) -> Result<AvcFrame, Error> {
     Ok(frame)
 }
 
+/// Parses an `avcC` payload (AVCDecoderConfigurationRecord, ISO/IEC 14496-15,
+/// as RTSP clients derive it from the SDP or in-band parameter sets) into
+/// [`VideoParams`], using its first SPS and first PPS. Only 4-byte NAL length
+/// prefixes are accepted, the form every stored sample uses.
+pub fn params_from_avc_decoder_config(avcc: &[u8]) -> Result<VideoParams, Error> {
+    let short = || Error::Malformed("avcC record is truncated".into());
+    let mut r = avcc;
+    let mut take = |n: usize| -> Result<&[u8], Error> {
+        if r.len() < n {
+            return Err(short());
+        }
+        let (a, b) = r.split_at(n);
+        r = b;
+        Ok(a)
+    };
+    let head = take(6)?;
+    if head[0] != 1 {
+        return Err(Error::Unsupported(format!(
+            "avcC configuration version {}",
+            head[0]
+        )));
+    }
+    if head[4] & 3 != 3 {
+        return Err(Error::Unsupported(format!(
+            "NAL length size {} (only 4 is supported)",
+            (head[4] & 3) + 1
+        )));
+    }
+    let sps_count = head[5] & 0x1f;
+    let mut sps = None;
+    for _ in 0..sps_count {
+        let n = u16::from_be_bytes(take(2)?.try_into().expect("two bytes")) as usize;
+        let nal = take(n)?;
+        sps.get_or_insert(nal);
+    }
+    let pps_count = take(1)?[0];
+    let mut pps = None;
+    for _ in 0..pps_count {
+        let n = u16::from_be_bytes(take(2)?.try_into().expect("two bytes")) as usize;
+        let nal = take(n)?;
+        pps.get_or_insert(nal);
+    }
+    let sps = sps.ok_or_else(|| Error::Malformed("avcC record has no SPS".into()))?;
+    let pps = pps.ok_or_else(|| Error::Malformed("avcC record has no PPS".into()))?;
+    VideoParams::from_sps_pps(sps, pps)
+}
+
+/// Checks that `sample` is well-formed AVC sample data: one or more NAL units,
+/// each a non-zero 4-byte big-endian length followed by that many bytes, with
+/// nothing left over. Returns the number of NAL units.
+pub fn check_avc_sample(sample: &[u8]) -> Result<usize, Error> {
+    let mut rest = sample;
+    let mut count = 0;
+    while !rest.is_empty() {
+        if rest.len() < 4 {
+            return Err(Error::Malformed("NAL length prefix is truncated".into()));
+        }
+        let n = u32::from_be_bytes(rest[..4].try_into().expect("four bytes")) as usize;
+        if n == 0 || rest.len() - 4 < n {
+            return Err(Error::Malformed(format!(
+                "NAL length {n} does not fit the {} bytes left",
+                rest.len() - 4
+            )));
+        }
+        if rest[4] & 0x80 != 0 {
+            return Err(Error::Malformed("NAL forbidden_zero_bit is set".into()));
+        }
+        rest = &rest[4 + n..];
+        count += 1;
+    }
+    if count == 0 {
+        return Err(Error::Malformed("empty sample".into()));
+    }
+    Ok(count)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -476,6 +552,37 @@ mod tests {
             Err(Error::Malformed(_))
         ));
         assert!(annexb_to_avc(&[]).is_err());
+    }
+
+    #[test]
+    fn avc_config_of_the_synthetic_encoder_parses() {
+        let sps = [
+            0x67, 0x42, 0xc0, 0x14, 0x8c, 0x68, 0x14, 0x1f, 0x20, 0x1e, 0x11, 0x08, 0xd4,
+        ];
+        let p = VideoParams::from_sps_pps(&sps, &[0x68, 0xce, 0x3c, 0x80]).unwrap();
+        let avcc = p.avc_decoder_config();
+        assert_eq!(params_from_avc_decoder_config(&avcc).unwrap(), p);
+        assert!(params_from_avc_decoder_config(&avcc[..avcc.len() - 1]).is_err());
+        let mut two_byte = avcc.clone();
+        two_byte[4] = 0xfd;
+        assert!(matches!(
+            params_from_avc_decoder_config(&two_byte),
+            Err(Error::Unsupported(_))
+        ));
+        assert!(params_from_avc_decoder_config(&[]).is_err());
+    }
+
+    #[test]
+    fn avc_sample_framing_is_checked() {
+        assert_eq!(
+            check_avc_sample(&[0, 0, 0, 2, 0x65, 1, 0, 0, 0, 1, 0x41]).unwrap(),
+            2
+        );
+        assert!(check_avc_sample(&[]).is_err());
+        assert!(check_avc_sample(&[0, 0, 0, 3, 0x65, 1]).is_err());
+        assert!(check_avc_sample(&[0, 0, 0, 0]).is_err());
+        assert!(check_avc_sample(&[0, 0, 0, 1, 0x85]).is_err());
+        assert!(check_avc_sample(&[0, 0, 0, 1, 0x65, 0]).is_err());
     }
 
     #[test]
@@ -586,6 +693,34 @@ mod tests {
                 let _ = parse_sps(&sps);
             }
             let _ = VideoParams::from_sps_pps(&data, &data);
+            let _ = params_from_avc_decoder_config(&data);
+            let _ = check_avc_sample(&data);
+        }
+
+        #[test]
+        fn avc_config_round_trips(data in proptest::collection::vec(any::<u8>(), 0..64)) {
+            // Any params that parse survive avcC encoding and parsing unchanged.
+            let mut sps = vec![0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5];
+            sps.extend_from_slice(&data);
+            if let Ok(p) = VideoParams::from_sps_pps(&sps, &[0x68, 0xce, 0x3c, 0x80]) {
+                prop_assert_eq!(params_from_avc_decoder_config(&p.avc_decoder_config()).unwrap(), p);
+            }
+        }
+
+        #[test]
+        fn avc_samples_check(nals in proptest::collection::vec(proptest::collection::vec(0u8..0x80, 1..40), 1..8), cut in 0usize..8) {
+            let mut sample = Vec::new();
+            for n in &nals {
+                sample.extend_from_slice(&(n.len() as u32).to_be_bytes());
+                sample.extend_from_slice(n);
+            }
+            prop_assert_eq!(check_avc_sample(&sample).unwrap(), nals.len());
+            // A truncated sample is refused unless the cut falls exactly between
+            // NAL units, which leaves fewer of them.
+            let cut = cut.min(sample.len() - 1) + 1;
+            if let Ok(n) = check_avc_sample(&sample[..sample.len() - cut]) {
+                prop_assert!(n < nals.len());
+            }
         }
 
         #[test]

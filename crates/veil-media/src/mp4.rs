@@ -20,6 +20,22 @@ pub struct Sample {
     pub duration_90k: u32,
     /// Whether this is a sync sample (IDR).
     pub is_key: bool,
+    /// Presentation time minus decode time, in 90 kHz units (non-zero only for
+    /// streams with B-frames, whose decode order differs from display order).
+    /// Written as a version 1 (signed) `ctts` box / `trun` entry.
+    pub composition_offset_90k: i32,
+}
+
+impl Sample {
+    /// A sample whose presentation time equals its decode time.
+    pub fn new(size: u32, duration_90k: u32, is_key: bool) -> Sample {
+        Sample {
+            size,
+            duration_90k,
+            is_key,
+            composition_offset_90k: 0,
+        }
+    }
 }
 
 /// One chunk = the samples of one stored segment, laid out contiguously in mdat, in
@@ -229,7 +245,8 @@ fn write_stsd(w: &mut BoxWriter, params: &[VideoParams]) {
     w.end(b);
 }
 
-/// The header of a progressive MP4: ftyp + moov (moov BEFORE mdat; stts, stss, stsz,
+/// The header of a progressive MP4: ftyp + moov (moov BEFORE mdat; stts, ctts when
+/// any sample has a composition offset, stss, stsz,
 /// stsc, co64 with absolute file offsets) + the 8- or 16-byte mdat box header (64-bit
 /// largesize when the data exceeds u32). The caller appends the chunks' sample bytes
 /// in order right after the returned bytes; the total file length is
@@ -286,6 +303,25 @@ pub fn progressive_header(params: &[VideoParams], chunks: &[Chunk<'_>]) -> Vec<u
         w.u32(delta);
     }
     w.end(b);
+
+    // ctts (version 1, signed offsets): only when some sample is reordered, so
+    // streams without B-frames keep their exact bytes.
+    if samples().any(|s| s.composition_offset_90k != 0) {
+        let mut runs: Vec<(u32, i32)> = Vec::new();
+        for s in samples() {
+            match runs.last_mut() {
+                Some((count, off)) if *off == s.composition_offset_90k => *count += 1,
+                _ => runs.push((1, s.composition_offset_90k)),
+            }
+        }
+        let b = w.start_full(b"ctts", 1, 0);
+        w.u32(runs.len() as u32);
+        for (count, off) in runs {
+            w.u32(count);
+            w.u32(off as u32);
+        }
+        w.end(b);
+    }
 
     // stss: 1-based numbers of sync samples.
     let b = w.start_full(b"stss", 0, 0);
@@ -436,8 +472,15 @@ pub fn fmp4_fragment(
     let tfdt = w.start_full(b"tfdt", 1, 0);
     w.u64(base_decode_time_90k);
     w.end(tfdt);
-    // data-offset, sample-duration, sample-size, sample-flags present.
-    let trun = w.start_full(b"trun", 0, 0x000001 | 0x000100 | 0x000200 | 0x000400);
+    // data-offset, sample-duration, sample-size, sample-flags present; signed
+    // composition offsets (trun version 1) only when some sample is reordered.
+    let reordered = samples.iter().any(|s| s.composition_offset_90k != 0);
+    let (version, cts_flag) = if reordered { (1, 0x000800) } else { (0, 0) };
+    let trun = w.start_full(
+        b"trun",
+        version,
+        0x000001 | 0x000100 | 0x000200 | 0x000400 | cts_flag,
+    );
     w.u32(samples.len() as u32);
     let data_offset_pos = w.buf.len();
     w.u32(0);
@@ -445,6 +488,9 @@ pub fn fmp4_fragment(
         w.u32(s.duration_90k);
         w.u32(s.size);
         w.u32(if s.is_key { FLAGS_KEY } else { FLAGS_NON_KEY });
+        if reordered {
+            w.u32(s.composition_offset_90k as u32);
+        }
     }
     w.end(trun);
     w.end(traf);

@@ -16,11 +16,7 @@ fn params() -> VideoParams {
 }
 
 fn s(size: u32, duration_90k: u32, is_key: bool) -> Sample {
-    Sample {
-        size,
-        duration_90k,
-        is_key,
-    }
+    Sample::new(size, duration_90k, is_key)
 }
 
 fn hex(b: &[u8]) -> String {
@@ -240,4 +236,41 @@ fn fragment_layout() {
     assert_eq!(&find(&init, "ftyp")[..4], b"iso5");
     let trex = find(&init, "trex");
     assert_eq!(u32_at(trex, 4), 1, "track id");
+}
+
+#[test]
+fn composition_offsets_write_a_signed_ctts_and_trun() {
+    let p = params();
+    let mut samples = vec![s(10, 3600, true), s(10, 3600, false), s(10, 3600, false)];
+    samples[1].composition_offset_90k = 7200;
+    samples[2].composition_offset_90k = -3600;
+    let h = progressive_header(
+        std::slice::from_ref(&p),
+        &[Chunk {
+            params: 0,
+            samples: &samples,
+        }],
+    );
+    // ctts version 1, three runs of one: 0, 7200, -3600.
+    let ctts = hex(b"ctts")
+        + "01000000"
+        + "00000003"
+        + "0000000100000000"
+        + "0000000100001c20"
+        + "00000001fffff1f0";
+    assert!(hex(&h).contains(&ctts), "no signed ctts");
+    // Without offsets there is no ctts box at all (older bytes unchanged).
+    let plain = [s(10, 3600, true), s(10, 3600, false)];
+    let h = progressive_header(
+        std::slice::from_ref(&p),
+        &[Chunk {
+            params: 0,
+            samples: &plain,
+        }],
+    );
+    assert!(!hex(&h).contains(&hex(b"ctts")));
+    // fMP4: trun version 1 with the composition-offset flag.
+    let f = fmp4_fragment(1, 0, &samples, &[0u8; 30]);
+    let trun = hex(b"trun") + "01000f01";
+    assert!(hex(&f).contains(&trun), "trun not version 1 with cts");
 }

@@ -184,10 +184,32 @@ const MIGRATIONS: &[&str] = &[
         revoked INTEGER NOT NULL DEFAULT 0
     );
     "#,
+    // 6 (camera management): cameras created over the API (`managed`), their
+    // settings, credentials sealed under the root key, and soft deletion (a
+    // deleted camera's row stays while its recordings exist).
+    r#"
+    ALTER TABLE camera ADD COLUMN managed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE camera ADD COLUMN enabled INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE camera ADD COLUMN recording_mode TEXT NOT NULL DEFAULT 'continuous';
+    ALTER TABLE camera ADD COLUMN camera_group TEXT NOT NULL DEFAULT '';
+    ALTER TABLE camera ADD COLUMN segment_seconds INTEGER;
+    ALTER TABLE camera ADD COLUMN sealed_credentials BLOB;
+    ALTER TABLE camera ADD COLUMN deleted_90k INTEGER;
+    "#,
 ];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
+
+/// A unique-name violation as a clear `Invalid` error.
+fn unique_name(e: Error) -> Error {
+    match e {
+        Error::Database(m) if m.contains("UNIQUE") && m.contains("camera.name") => {
+            Error::Invalid("a camera with this name exists".into())
+        }
+        e => e,
+    }
+}
 
 /// A handle to the metadata database. Cheap to clone; calls block, so async
 /// callers run them on a blocking thread.
@@ -207,6 +229,40 @@ pub struct CameraRow {
     pub source_kind: String,
     /// The source's settings as JSON (never credentials in clear).
     pub source_config: String,
+    /// Its group, for scoped grants (`None` when it has none).
+    pub group: Option<String>,
+}
+
+/// A camera's managed settings (cameras created over the API).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CameraSettings {
+    /// Display name (unique among cameras that are not deleted).
+    pub name: String,
+    /// `rtsp`.
+    pub source_kind: String,
+    /// Source settings as JSON, without credentials.
+    pub source_config: String,
+    /// Whether it records.
+    pub enabled: bool,
+    /// `continuous`, `scheduled` or `motion`.
+    pub recording_mode: String,
+    /// Group name (empty for none).
+    pub group: String,
+    /// Target segment length, if not the server's default.
+    pub segment_seconds: Option<u32>,
+}
+
+/// A camera with its settings, as camera management sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CameraDetail {
+    /// Its id.
+    pub id: CameraId,
+    /// Whether it was created over the API (else from the configuration file).
+    pub managed: bool,
+    /// Its settings.
+    pub settings: CameraSettings,
+    /// Credentials sealed under the root key (see `Keyring::seal_camera_secret`).
+    pub sealed_credentials: Option<Vec<u8>>,
 }
 
 /// What a segment row stores.
@@ -672,17 +728,131 @@ impl Db {
         })
     }
 
-    /// All cameras, by id.
+    /// Creates a camera over the API; its credentials are set separately
+    /// (sealing binds the id, known only now).
+    pub fn insert_managed_camera(
+        &self,
+        s: &CameraSettings,
+        now: Time90k,
+    ) -> Result<CameraId, Error> {
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO camera (name, source_kind, source_config, created_90k, managed,
+                    enabled, recording_mode, camera_group, segment_seconds)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8)",
+                params![
+                    s.name,
+                    s.source_kind,
+                    s.source_config,
+                    now.0,
+                    s.enabled,
+                    s.recording_mode,
+                    s.group,
+                    s.segment_seconds
+                ],
+            )?;
+            Ok(CameraId(c.last_insert_rowid()))
+        })
+        .map_err(unique_name)
+    }
+
+    /// Replaces a managed camera's settings. False if no such live camera.
+    pub fn update_managed_camera(&self, id: CameraId, s: &CameraSettings) -> Result<bool, Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE camera SET name = ?2, source_kind = ?3, source_config = ?4, enabled = ?5,
+                    recording_mode = ?6, camera_group = ?7, segment_seconds = ?8
+                 WHERE id = ?1 AND managed = 1 AND deleted_90k IS NULL",
+                params![
+                    id.0,
+                    s.name,
+                    s.source_kind,
+                    s.source_config,
+                    s.enabled,
+                    s.recording_mode,
+                    s.group,
+                    s.segment_seconds
+                ],
+            )
+            .map(|n| n == 1)
+        })
+        .map_err(unique_name)
+    }
+
+    /// Sets (or clears) a camera's sealed credentials.
+    pub fn set_camera_credentials(&self, id: CameraId, sealed: Option<&[u8]>) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE camera SET sealed_credentials = ?2 WHERE id = ?1",
+                params![id.0, sealed],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Deletes a managed camera: it stops being listed and its name is freed;
+    /// the row stays for its recordings (retention removes those). Its sealed
+    /// credentials are erased. False if no such live managed camera.
+    pub fn delete_managed_camera(&self, id: CameraId, now: Time90k) -> Result<bool, Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE camera SET deleted_90k = ?2, enabled = 0, sealed_credentials = NULL,
+                    name = name || ' [deleted ' || id || ']'
+                 WHERE id = ?1 AND managed = 1 AND deleted_90k IS NULL",
+                params![id.0, now.0],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    /// Every camera that is not deleted, with its settings, by id.
+    pub fn camera_details(&self) -> Result<Vec<CameraDetail>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT id, managed, name, source_kind, source_config, enabled, recording_mode,
+                    camera_group, segment_seconds, sealed_credentials
+                 FROM camera WHERE deleted_90k IS NULL ORDER BY id",
+            )?;
+            let rows = st.query_map([], |r| {
+                Ok(CameraDetail {
+                    id: CameraId(r.get(0)?),
+                    managed: r.get(1)?,
+                    settings: CameraSettings {
+                        name: r.get(2)?,
+                        source_kind: r.get(3)?,
+                        source_config: r.get(4)?,
+                        enabled: r.get(5)?,
+                        recording_mode: r.get(6)?,
+                        group: r.get(7)?,
+                        segment_seconds: r.get(8)?,
+                    },
+                    sealed_credentials: r.get(9)?,
+                })
+            })?;
+            rows.collect()
+        })
+    }
+
+    /// One camera that is not deleted, with its settings.
+    pub fn camera_detail(&self, id: CameraId) -> Result<Option<CameraDetail>, Error> {
+        Ok(self.camera_details()?.into_iter().find(|c| c.id == id))
+    }
+
+    /// All cameras that are not deleted, by id.
     pub fn cameras(&self) -> Result<Vec<CameraRow>, Error> {
         self.with(|c| {
-            let mut st =
-                c.prepare("SELECT id, name, source_kind, source_config FROM camera ORDER BY id")?;
+            let mut st = c.prepare(
+                "SELECT id, name, source_kind, source_config, camera_group FROM camera
+                 WHERE deleted_90k IS NULL ORDER BY id",
+            )?;
             let rows = st.query_map([], |r| {
+                let group: String = r.get(4)?;
                 Ok(CameraRow {
                     id: CameraId(r.get(0)?),
                     name: r.get(1)?,
                     source_kind: r.get(2)?,
                     source_config: r.get(3)?,
+                    group: (!group.is_empty()).then_some(group),
                 })
             })?;
             rows.collect()

@@ -20,6 +20,13 @@ use crate::db::Db;
 use crate::segment::{bucket_key_aad, bucket_start};
 use crate::Error;
 
+/// AAD of a camera's sealed credentials.
+fn camera_secret_aad(camera: CameraId) -> Vec<u8> {
+    let mut v = b"veil/camera-credentials/v1".to_vec();
+    v.extend_from_slice(&camera.0.to_be_bytes());
+    v
+}
+
 /// Creates the secret file `path` (mode 0600, exclusively) holding `contents`
 /// and makes it durable. Returns `false`, writing nothing, if it exists.
 pub fn create_secret_file(path: &Path, contents: &[u8]) -> Result<bool, Error> {
@@ -104,6 +111,18 @@ impl Keyring {
     /// Opens what [`Keyring::seal_user_secret`] sealed for `user`.
     pub fn open_user_secret(&self, user: UserId, sealed: &[u8]) -> Result<Vec<u8>, Error> {
         crate::crypto::open(&self.root, &user_secret_aad(user), sealed)
+    }
+
+    /// Seals a camera's credentials (any small secret tied to the camera) under
+    /// the root key; the camera id is bound in as associated data, so a sealed
+    /// value copied to another camera's row does not open.
+    pub fn seal_camera_secret(&self, camera: CameraId, plaintext: &[u8]) -> Vec<u8> {
+        crypto::seal(&self.root, &camera_secret_aad(camera), plaintext)
+    }
+
+    /// Opens what [`Keyring::seal_camera_secret`] sealed for `camera`.
+    pub fn open_camera_secret(&self, camera: CameraId, sealed: &[u8]) -> Result<Vec<u8>, Error> {
+        crypto::open(&self.root, &camera_secret_aad(camera), sealed)
     }
 
     /// The bucket key for data of `camera`/`rendition` at time `t`, created if

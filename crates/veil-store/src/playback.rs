@@ -149,11 +149,7 @@ mod tests {
 
     fn seg(id: i64, start: i64, n: usize, gop: usize) -> Arc<Segment> {
         let samples: Vec<Sample> = (0..n)
-            .map(|i| Sample {
-                size: 100 + i as u32,
-                duration_90k: 3600,
-                is_key: i % gop == 0,
-            })
+            .map(|i| Sample::new(100 + i as u32, 3600, i % gop == 0))
             .collect();
         Arc::new(Segment {
             row: SegmentRow {

@@ -105,11 +105,70 @@ impl ClosedSegment {
 
 /// Cuts a frame sequence into segments that start at a keyframe and last at
 /// least the target duration (the next keyframe after it closes the segment).
-/// A frame's duration is known when the next frame arrives.
+///
+/// Frames arrive in decode order with their presentation times. A segment's
+/// decode times are its presentation times sorted (a segment starts at an IDR
+/// picture, so no frame in it is shown before that picture's GOP begins); each
+/// frame's duration is the gap to the next decode time, and its composition
+/// offset is its presentation time minus its decode time (non-zero only with
+/// B-frames). The last frame's duration is known when the next segment's first
+/// frame arrives.
 pub struct Segmenter {
     target_90k: i64,
-    open: Option<ClosedSegment>,
-    last_pts: Option<Time90k>,
+    open: Option<OpenSegment>,
+}
+
+/// The segment being filled.
+struct OpenSegment {
+    params: VideoParams,
+    /// Presentation time of each frame, in decode order.
+    pts: Vec<i64>,
+    sizes: Vec<(u32, bool)>,
+    media: Vec<u8>,
+}
+
+/// An open segment larger than this is closed even without a keyframe (a camera
+/// that never sends one must not grow memory without bound); frames up to the
+/// next keyframe are then dropped.
+pub const MAX_SEGMENT_BYTES: usize = 64 << 20;
+
+/// Duration given to a frame whose real duration cannot be known (the last one
+/// of a stream with a single frame): 1/25 s.
+const FALLBACK_DURATION_90K: u32 = (TIME_UNITS_PER_SEC / 25) as u32;
+
+impl OpenSegment {
+    /// Closes the segment; `next_start` is the presentation time of the frame
+    /// that follows it, when known.
+    fn close(self, next_start: Option<i64>) -> ClosedSegment {
+        let mut sorted = self.pts.clone();
+        sorted.sort_unstable();
+        let n = sorted.len();
+        let mut samples = Vec::with_capacity(n);
+        for (i, (&(size, is_key), &pts)) in self.sizes.iter().zip(&self.pts).enumerate() {
+            let dts = sorted[i];
+            let next = match (sorted.get(i + 1), next_start) {
+                (Some(&t), _) => Some(t),
+                (None, Some(t)) if t > dts => Some(t),
+                (None, _) => None,
+            };
+            let duration_90k = match next {
+                Some(t) => (t - dts).clamp(1, i64::from(u32::MAX)) as u32,
+                None if i > 0 => (dts - sorted[i - 1]).clamp(1, i64::from(u32::MAX)) as u32,
+                None => FALLBACK_DURATION_90K,
+            };
+            let offset = (pts - dts).clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32;
+            samples.push(Sample {
+                composition_offset_90k: offset,
+                ..Sample::new(size, duration_90k, is_key)
+            });
+        }
+        ClosedSegment {
+            params: self.params,
+            start_90k: Time90k(sorted.first().copied().unwrap_or_default()),
+            samples,
+            media: self.media,
+        }
+    }
 }
 
 impl Segmenter {
@@ -118,13 +177,13 @@ impl Segmenter {
         Segmenter {
             target_90k,
             open: None,
-            last_pts: None,
         }
     }
 
-    /// Adds a frame; returns a segment when this frame closed one. Frames before
-    /// the first keyframe are dropped (nothing can decode them). A change of codec
-    /// parameters closes the segment at once.
+    /// Adds a frame (in decode order, with its presentation time); returns a
+    /// segment when this frame closed one. Frames before the first keyframe are
+    /// dropped (nothing can decode them). A change of codec parameters closes
+    /// the segment at once.
     pub fn push(
         &mut self,
         params: &VideoParams,
@@ -132,43 +191,42 @@ impl Segmenter {
         is_key: bool,
         data: &[u8],
     ) -> Option<ClosedSegment> {
-        let mut closed = None;
-        if let (Some(open), Some(last)) = (self.open.as_mut(), self.last_pts) {
-            let d = (pts.0 - last.0).clamp(1, i64::from(u32::MAX)) as u32;
-            if let Some(s) = open.samples.last_mut() {
-                s.duration_90k = d;
-            }
-        }
         let cut = match &self.open {
             Some(open) => {
-                (is_key && pts.0 - open.start_90k.0 >= self.target_90k) || open.params != *params
+                (is_key && pts.0 - open.pts[0] >= self.target_90k)
+                    || open.params != *params
+                    || open.media.len() + data.len() > MAX_SEGMENT_BYTES
             }
             None => false,
         };
-        if cut {
-            closed = self.open.take();
-        }
+        let closed = if cut {
+            self.open.take().map(|o| o.close(Some(pts.0)))
+        } else {
+            None
+        };
         if self.open.is_none() {
             if !is_key {
-                self.last_pts = None;
                 return closed;
             }
-            self.open = Some(ClosedSegment {
+            self.open = Some(OpenSegment {
                 params: params.clone(),
-                start_90k: pts,
-                samples: Vec::new(),
+                pts: Vec::new(),
+                sizes: Vec::new(),
                 media: Vec::new(),
             });
         }
         let open = self.open.as_mut().expect("opened above");
-        open.samples.push(Sample {
-            size: data.len() as u32,
-            duration_90k: 0,
-            is_key,
-        });
+        open.pts.push(pts.0);
+        open.sizes.push((data.len() as u32, is_key));
         open.media.extend_from_slice(data);
-        self.last_pts = Some(pts);
         closed
+    }
+
+    /// Closes the open segment at the end of a stream (a clean shutdown or a
+    /// lost connection). The last frame's duration is unknown, so it takes the
+    /// previous frame's.
+    pub fn finish(mut self) -> Option<ClosedSegment> {
+        self.open.take().map(|o| o.close(None))
     }
 }
 
@@ -207,24 +265,6 @@ pub fn synthetic_segments(
     Ok(out)
 }
 
-impl Segmenter {
-    /// Closes the open segment at the end of a stream (e.g. a clean shutdown).
-    /// The last frame's duration is unknown, so it takes the previous frame's.
-    pub fn finish(mut self) -> Option<ClosedSegment> {
-        let mut open = self.open.take()?;
-        let n = open.samples.len();
-        let guess = if n >= 2 {
-            open.samples[n - 2].duration_90k
-        } else {
-            (TIME_UNITS_PER_SEC / 25) as u32
-        };
-        if let Some(last) = open.samples.last_mut() {
-            last.duration_90k = guess;
-        }
-        Some(open)
-    }
-}
-
 /// Settings of a synthetic recording.
 #[derive(Clone, Debug)]
 pub struct SyntheticRecording {
@@ -246,7 +286,8 @@ impl StopSignal {
         self.0.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
-    fn stopped(&self) -> bool {
+    /// Whether the stop was requested.
+    pub fn stopped(&self) -> bool {
         self.0.load(std::sync::atomic::Ordering::SeqCst)
     }
 }
@@ -375,6 +416,38 @@ mod tests {
         assert_eq!(c.samples.len(), 2);
         assert_eq!(c.samples[1].duration_90k, 3000);
         assert!(Segmenter::new(1).finish().is_none());
+    }
+
+    #[test]
+    fn b_frames_get_decode_times_and_offsets() {
+        let p = params(640);
+        let mut s = Segmenter::new(4 * 3600);
+        // Decode order I0 P3 B1 B2 | I4 P7 B5 B6 | I8 (presentation times in frames).
+        let order = [0i64, 3, 1, 2, 4, 7, 5, 6, 8];
+        let mut out = Vec::new();
+        for &f in &order {
+            if let Some(c) = s.push(&p, Time90k(f * 3600), f % 4 == 0, &[f as u8]) {
+                out.push(c);
+            }
+        }
+        assert_eq!(out.len(), 2);
+        for (i, c) in out.iter().enumerate() {
+            assert_eq!(c.start_90k, Time90k(i as i64 * 4 * 3600));
+            assert!(c.samples.iter().all(|x| x.duration_90k == 3600));
+            let offsets: Vec<i32> = c.samples.iter().map(|x| x.composition_offset_90k).collect();
+            assert_eq!(offsets, [0, 2 * 3600, -3600, -3600]);
+        }
+    }
+
+    #[test]
+    fn garbage_timestamps_do_not_panic() {
+        let p = params(640);
+        let mut s = Segmenter::new(3600);
+        for (i, t) in [5i64, 5, 5, -7, i64::MAX / 2, 0, 0].into_iter().enumerate() {
+            let _ = s.push(&p, Time90k(t), i % 2 == 0, b"x");
+        }
+        let c = s.finish().unwrap();
+        assert!(c.samples.iter().all(|x| x.duration_90k >= 1));
     }
 
     #[test]

@@ -10,6 +10,11 @@
 //! `0x01 || width u16 || height u16 || sps_len u16 || sps || pps_len u16 || pps ||
 //!  count u32 || count × (size u32 || duration_90k u32 || flags u8)`, big-endian,
 //! flags bit 0 = keyframe.
+//!
+//! Sample index, version 2: as version 1 but starting `0x02` and with a signed
+//! `composition_offset_90k i32` after each sample's flags (streams with
+//! B-frames). Version 1 is still written whenever every offset is zero, so
+//! segments without reordering keep the version 1 bytes.
 
 use veil_base::{CameraId, Time90k};
 use veil_media::mp4::Sample;
@@ -19,8 +24,10 @@ use crate::Error;
 
 /// Magic and version that start every segment object.
 pub const OBJECT_MAGIC_V1: &[u8; 8] = b"VEILSEG\x01";
-/// Version byte of the sample index.
+/// Version byte of the sample index without composition offsets.
 pub const INDEX_VERSION: u8 = 1;
+/// Version byte of the sample index with per-sample composition offsets.
+pub const INDEX_VERSION_OFFSETS: u8 = 2;
 
 /// What one segment holds, in the clear (only ever in memory).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,11 +49,16 @@ impl SegmentIndex {
         self.samples.iter().map(|s| i64::from(s.duration_90k)).sum()
     }
 
-    /// Serialises (version 1).
+    /// Serialises: version 1 when no sample is reordered, else version 2.
     pub fn encode(&self) -> Vec<u8> {
         let p = &self.params;
-        let mut out = Vec::with_capacity(16 + p.sps.len() + p.pps.len() + self.samples.len() * 9);
-        out.push(INDEX_VERSION);
+        let offsets = self.samples.iter().any(|s| s.composition_offset_90k != 0);
+        let mut out = Vec::with_capacity(16 + p.sps.len() + p.pps.len() + self.samples.len() * 13);
+        out.push(if offsets {
+            INDEX_VERSION_OFFSETS
+        } else {
+            INDEX_VERSION
+        });
         out.extend_from_slice(&p.width.to_be_bytes());
         out.extend_from_slice(&p.height.to_be_bytes());
         out.extend_from_slice(&(p.sps.len() as u16).to_be_bytes());
@@ -58,6 +70,9 @@ impl SegmentIndex {
             out.extend_from_slice(&s.size.to_be_bytes());
             out.extend_from_slice(&s.duration_90k.to_be_bytes());
             out.push(u8::from(s.is_key));
+            if offsets {
+                out.extend_from_slice(&s.composition_offset_90k.to_be_bytes());
+            }
         }
         out
     }
@@ -66,9 +81,11 @@ impl SegmentIndex {
     pub fn decode(b: &[u8]) -> Result<SegmentIndex, Error> {
         let mut r = Reader(b);
         let v = r.u8()?;
-        if v != INDEX_VERSION {
-            return Err(Error::Corrupt(format!("unknown sample index version {v}")));
-        }
+        let entry_len = match v {
+            INDEX_VERSION => 9,
+            INDEX_VERSION_OFFSETS => 13,
+            _ => return Err(Error::Corrupt(format!("unknown sample index version {v}"))),
+        };
         let width = r.u16()?;
         let height = r.u16()?;
         let n = r.u16()? as usize;
@@ -76,16 +93,16 @@ impl SegmentIndex {
         let n = r.u16()? as usize;
         let pps = r.take(n)?.to_vec();
         let count = r.u32()? as usize;
-        if count.saturating_mul(9) != r.0.len() {
+        if count.saturating_mul(entry_len) != r.0.len() {
             return Err(Error::Corrupt("sample index length mismatch".into()));
         }
         let mut samples = Vec::with_capacity(count);
         for _ in 0..count {
-            samples.push(Sample {
-                size: r.u32()?,
-                duration_90k: r.u32()?,
-                is_key: r.u8()? & 1 != 0,
-            });
+            let mut s = Sample::new(r.u32()?, r.u32()?, r.u8()? & 1 != 0);
+            if entry_len == 13 {
+                s.composition_offset_90k = r.u32()? as i32;
+            }
+            samples.push(s);
         }
         Ok(SegmentIndex {
             params: VideoParams {
@@ -191,18 +208,7 @@ mod tests {
                 sps: vec![0x67, 0x42, 0xc0, 0x1e],
                 pps: vec![0x68, 0xce, 0x3c, 0x80],
             },
-            samples: vec![
-                Sample {
-                    size: 1000,
-                    duration_90k: 3600,
-                    is_key: true,
-                },
-                Sample {
-                    size: 20,
-                    duration_90k: 3600,
-                    is_key: false,
-                },
-            ],
+            samples: vec![Sample::new(1000, 3600, true), Sample::new(20, 3600, false)],
         }
     }
 
@@ -223,11 +229,32 @@ mod tests {
     }
 
     #[test]
+    fn index_v2_golden() {
+        let mut idx = sample_index();
+        idx.samples[1].composition_offset_90k = -3600;
+        let enc = idx.encode();
+        assert_eq!(
+            hex::encode(&enc),
+            concat!(
+                "02", "0280", "0168", // version, width, height
+                "0004", "6742c01e", "0004", "68ce3c80", // sps, pps
+                "00000002", // count
+                "000003e8", "00000e10", "01", "00000000", // size, duration, key, offset
+                "00000014", "00000e10", "00", "fffff1f0",
+            )
+        );
+        assert_eq!(SegmentIndex::decode(&enc).unwrap(), idx);
+    }
+
+    #[test]
     fn index_rejects_bad_input() {
         let enc = sample_index().encode();
         assert!(SegmentIndex::decode(&enc[..enc.len() - 1]).is_err());
+        let mut v3 = enc.clone();
+        v3[0] = 3;
+        assert!(SegmentIndex::decode(&v3).is_err());
         let mut v2 = enc.clone();
-        v2[0] = 2;
+        v2[0] = 2; // a version 2 header over version 1 entries: lengths disagree
         assert!(SegmentIndex::decode(&v2).is_err());
         let mut extra = enc;
         extra.push(0);
@@ -243,9 +270,9 @@ mod tests {
 
     proptest! {
         #[test]
-        fn index_round_trips(sizes in proptest::collection::vec((1u32..1_000_000, 1u32..90_000, any::<bool>()), 0..200)) {
+        fn index_round_trips(sizes in proptest::collection::vec((1u32..1_000_000, 1u32..90_000, any::<bool>(), prop_oneof![Just(0i32), any::<i32>()]), 0..200)) {
             let mut idx = sample_index();
-            idx.samples = sizes.into_iter().map(|(size, duration_90k, is_key)| Sample { size, duration_90k, is_key }).collect();
+            idx.samples = sizes.into_iter().map(|(size, duration_90k, is_key, off)| Sample { composition_offset_90k: off, ..Sample::new(size, duration_90k, is_key) }).collect();
             prop_assert_eq!(SegmentIndex::decode(&idx.encode()).unwrap(), idx);
         }
 

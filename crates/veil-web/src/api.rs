@@ -269,15 +269,18 @@ pub(crate) async fn authorized_camera(
 }
 
 /// The policy engine's view of a camera.
-pub(crate) fn camera_resource(id: CameraId, _cam: Option<&veil_store::db::CameraRow>) -> Resource {
-    Resource::Camera { id, group: None }
+pub(crate) fn camera_resource(id: CameraId, cam: Option<&veil_store::db::CameraRow>) -> Resource {
+    Resource::Camera {
+        id,
+        group: cam.and_then(|c| c.group.clone()),
+    }
 }
 
 /// The policy engine's view of recorded video of `cam` from `start`.
 fn recording_resource(cam: &veil_store::db::CameraRow, start: Time90k) -> Resource {
     Resource::Recording {
         camera: cam.id,
-        group: None,
+        group: cam.group.clone(),
         start,
     }
 }

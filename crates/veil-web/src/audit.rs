@@ -691,7 +691,7 @@ pub fn audit_page(
     report: Option<(String, String)>,
     error: Option<&str>,
 ) -> String {
-    let mut body = ui::header(user, &ui::nav_links("/audit", cameras, true));
+    let mut body = ui::header(user, &ui::nav_links("/audit", cameras, true, false));
     body.push_str("<main id=\"audit\">\n<h1>Access record</h1>\n");
     filter_form(&mut body, form);
     if let Some(e) = error {

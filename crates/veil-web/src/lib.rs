@@ -10,6 +10,7 @@ pub mod audit;
 pub mod audit_export;
 pub mod auth;
 pub mod authn;
+pub mod cameras;
 pub mod error;
 pub mod live;
 pub mod openapi;
@@ -52,6 +53,8 @@ pub struct AppState {
     pub sessions: SessionPolicy,
     /// Failed-login throttles.
     pub throttles: authn::Throttles,
+    /// Camera ingest: start/stop on camera changes, status.
+    pub ingest: veil_ingest::Supervisor,
 }
 
 /// How long sessions last.
@@ -349,7 +352,26 @@ pub fn routes() -> Vec<Route> {
             post(audit::erase_user),
         ),
         route("/audit", GET, Permission, get(audit::page)),
-        route("/api/v1/cameras", GET, Permission, get(api::cameras)),
+        route(
+            "/api/v1/cameras",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(api::cameras).post(cameras::create),
+        ),
+        route(
+            "/api/v1/cameras/{id}",
+            &[Method::GET, Method::PUT, Method::DELETE],
+            Permission,
+            get(cameras::get_one)
+                .put(cameras::update)
+                .delete(cameras::delete),
+        ),
+        route(
+            "/api/v1/cameras/{id}/status",
+            GET,
+            Permission,
+            get(cameras::status),
+        ),
         route(
             "/api/v1/cameras/{id}/recordings",
             GET,
@@ -377,6 +399,7 @@ pub fn routes() -> Vec<Route> {
             Permission,
             get(pages::playback),
         ),
+        route("/admin/cameras", GET, Permission, get(pages::camera_admin)),
         route("/static/{name}", GET, Public, get(pages::asset)),
     ]
 }

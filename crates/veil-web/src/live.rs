@@ -126,11 +126,11 @@ async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<
         let frag = mp4::fmp4_fragment(
             seq,
             (frame.pts_90k.0 - base).max(0) as u64,
-            &[Sample {
-                size: frame.data.len() as u32,
-                duration_90k: frame.duration_90k,
-                is_key: frame.is_key,
-            }],
+            &[Sample::new(
+                frame.data.len() as u32,
+                frame.duration_90k,
+                frame.is_key,
+            )],
             &frame.data,
         );
         if socket.send(Message::Binary(frag.into())).await.is_err() {

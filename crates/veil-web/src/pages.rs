@@ -47,7 +47,14 @@ pub async fn cameras(
             name: c.name,
         })
         .collect();
-    Ok(Html(ui::cameras_page(&s.display_name, &views, audit)).into_response())
+    let camera_admin = state.allowed(&s, Action::CameraAdmin, Resource::System);
+    Ok(Html(ui::cameras_page(
+        &s.display_name,
+        &views,
+        audit,
+        camera_admin,
+    ))
+    .into_response())
 }
 
 /// The playback page of one camera.
@@ -73,4 +80,13 @@ pub async fn asset(Path(name): Path<String>) -> Response {
         Some((ctype, body)) => ([(header::CONTENT_TYPE, ctype)], body).into_response(),
         None => ApiError::not_found("no such asset").into_response(),
     }
+}
+
+/// The camera settings page (administrators).
+pub async fn camera_admin(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Html<String>, ApiError> {
+    state.authorize(&s, Action::CameraAdmin, Resource::System)?;
+    Ok(Html(ui::camera_admin_page(&s.display_name)))
 }

@@ -19,6 +19,7 @@ const LOGIN_JS: &str = include_str!("../assets/login.js");
 const LIVE_JS: &str = include_str!("../assets/live.js");
 const PLAYBACK_JS: &str = include_str!("../assets/playback.js");
 const AUDIT_JS: &str = include_str!("../assets/audit.js");
+const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -31,6 +32,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "live.js" => Some((JS_TYPE, LIVE_JS)),
         "playback.js" => Some((JS_TYPE, PLAYBACK_JS)),
         "audit.js" => Some((JS_TYPE, AUDIT_JS)),
+        "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
         _ => None,
     }
 }
@@ -84,10 +86,11 @@ pub(crate) fn header(user: &str, nav: &str) -> String {
 /// Which main pages the navigation links to: the page shown (`current`, e.g.
 /// `/cameras`) is marked; the access record is linked only for users who may
 /// read it.
-pub fn nav_links(current: &str, cameras: bool, audit: bool) -> String {
+pub fn nav_links(current: &str, cameras: bool, audit: bool, camera_admin: bool) -> String {
     let mut nav = String::new();
     for (href, label, shown) in [
         ("/cameras", "Cameras", cameras),
+        ("/admin/cameras", "Camera settings", camera_admin),
         ("/audit", "Access record", audit),
     ] {
         if !shown {
@@ -131,8 +134,9 @@ pub fn login_page() -> String {
 
 /// The camera overview: one live tile per camera.
 /// `audit`: whether to link the access record.
-pub fn cameras_page(user: &str, cameras: &[CameraView], audit: bool) -> String {
-    let mut body = header(user, &nav_links("/cameras", true, audit));
+/// `camera_admin`: whether to link the camera settings.
+pub fn cameras_page(user: &str, cameras: &[CameraView], audit: bool, camera_admin: bool) -> String {
+    let mut body = header(user, &nav_links("/cameras", true, audit, camera_admin));
     body.push_str("<main>\n<h1>Cameras</h1>\n");
     if cameras.is_empty() {
         body.push_str("<p class=\"empty\">No cameras are available to you.</p>\n");
@@ -159,12 +163,40 @@ pub fn cameras_page(user: &str, cameras: &[CameraView], audit: bool) -> String {
     document("Cameras", "live.js", &body)
 }
 
+/// The camera settings page (administrators): the camera table with status,
+/// filled by `camera-admin.js`, and the form that adds an RTSP camera.
+pub fn camera_admin_page(user: &str) -> String {
+    let mut body = header(user, &nav_links("/admin/cameras", true, false, true));
+    body.push_str(
+        "<main>\n<h1>Camera settings</h1>\n\
+<table class=\"cameras\">\n<thead><tr><th>Name</th><th>Source</th><th>Group</th><th>Recording</th>\
+<th>Status</th><th></th></tr></thead>\n<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table>\n\
+<form id=\"camera-form\" class=\"card\" novalidate>\n<h2>Add an RTSP camera</h2>\n\
+<label for=\"cam-name\">Name</label>\n<input id=\"cam-name\" name=\"name\" required maxlength=\"100\">\n\
+<label for=\"cam-url\">RTSP URL (without user name or password)</label>\n\
+<input id=\"cam-url\" name=\"url\" required placeholder=\"rtsp://192.0.2.10:554/stream1\">\n\
+<label for=\"cam-username\">User name</label>\n<input id=\"cam-username\" name=\"username\" autocomplete=\"off\">\n\
+<label for=\"cam-password\">Password</label>\n\
+<input id=\"cam-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\">\n\
+<label for=\"cam-transport\">Transport</label>\n<select id=\"cam-transport\" name=\"transport\">\
+<option value=\"tcp\">TCP (interleaved)</option><option value=\"udp\">UDP</option></select>\n\
+<label for=\"cam-mode\">Recording</label>\n<select id=\"cam-mode\" name=\"recording_mode\">\
+<option value=\"continuous\">continuous</option>\
+<option value=\"scheduled\">scheduled (not implemented yet: records nothing)</option>\
+<option value=\"motion\">motion (not implemented yet: records nothing)</option></select>\n\
+<label for=\"cam-group\">Group</label>\n<input id=\"cam-group\" name=\"group\" maxlength=\"100\">\n\
+<p><button type=\"submit\" id=\"camera-add-button\">Add camera</button></p>\n\
+<p id=\"camera-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n</main>\n",
+    );
+    document("Camera settings", "camera-admin.js", &body)
+}
+
 /// The playback page of one camera.
 /// `audit`: whether to link the access record.
 pub fn playback_page(user: &str, camera: &CameraView, audit: bool) -> String {
     let id = camera.id;
     let name = escape(&camera.name);
-    let mut body = header(user, &nav_links("", true, audit));
+    let mut body = header(user, &nav_links("", true, audit, false));
     let _ = write!(
         body,
         "<main id=\"playback\" data-camera-id=\"{id}\">\n\
@@ -210,7 +242,7 @@ mod tests {
             name: "<script>alert(1)</script>".into(),
         };
         for page in [
-            cameras_page("<b>eve</b>", std::slice::from_ref(&cam), false),
+            cameras_page("<b>eve</b>", std::slice::from_ref(&cam), false, false),
             playback_page("<b>eve</b>", &cam, false),
         ] {
             assert!(!page.contains("<script>alert"), "{page}");
@@ -227,9 +259,11 @@ mod tests {
         };
         for page in [
             login_page(),
-            cameras_page("u", std::slice::from_ref(&cam), true),
+            cameras_page("u", std::slice::from_ref(&cam), true, true),
             playback_page("u", &cam, true),
+            camera_admin_page("<b>eve</b>"),
         ] {
+            assert!(!page.contains("<b>eve"));
             assert!(!page.contains("<style"));
             assert!(!page.contains("style="));
             for handler in ["onclick=", "onsubmit=", "onload=", "onerror="] {
@@ -252,9 +286,11 @@ mod tests {
             id: 3,
             name: "Yard".into(),
         };
-        let cams = cameras_page("u", std::slice::from_ref(&cam), false);
+        let cams = cameras_page("u", std::slice::from_ref(&cam), false, false);
         assert!(!cams.contains("href=\"/audit\""));
-        assert!(cameras_page("u", &[], true).contains("<a href=\"/audit\">Access record</a>"));
+        assert!(
+            cameras_page("u", &[], true, false).contains("<a href=\"/audit\">Access record</a>")
+        );
         assert!(cams.contains("class=\"live\" data-camera-id=\"3\""));
         assert!(cams.contains("id=\"logout-button\""));
         assert!(cams.contains("href=\"/cameras/3/playback\""));
@@ -273,6 +309,7 @@ mod tests {
             "playback.js",
             "common.js",
             "audit.js",
+            "camera-admin.js",
         ] {
             let (ct, body) = asset(name).expect(name);
             assert!(!body.is_empty());

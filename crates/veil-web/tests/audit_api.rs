@@ -62,6 +62,12 @@ async fn start() -> Server {
         clock: Arc::new(clock.clone()),
         sessions: SessionPolicy::default(),
         throttles: Default::default(),
+        ingest: veil_ingest::Supervisor::new(
+            store.clone(),
+            Default::default(),
+            veil_ingest::StatusBoard::default(),
+            2 * 90_000,
+        ),
     };
     let (cert, key) = veil_web::tls::ensure_self_signed(&dir.path().join("tls"), &[]).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

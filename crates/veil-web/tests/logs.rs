@@ -84,12 +84,18 @@ async fn start(dir: &std::path::Path) -> String {
         ClientAddressPolicy::Full,
     );
     let state = AppState {
-        store,
+        store: store.clone(),
         live: LiveHub::default(),
         audit,
         clock: Arc::new(clock),
         sessions: SessionPolicy::default(),
         throttles: Default::default(),
+        ingest: veil_ingest::Supervisor::new(
+            store.clone(),
+            Default::default(),
+            veil_ingest::StatusBoard::default(),
+            2 * 90_000,
+        ),
     };
     let (cert, key) = veil_web::tls::ensure_self_signed(&dir.join("tls"), &[]).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

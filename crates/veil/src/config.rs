@@ -191,7 +191,7 @@ pub struct Camera {
     pub source: Source,
 }
 
-/// A camera's source. RTSP cameras are added as another variant.
+/// A camera's source.
 #[derive(Clone, Debug, Deserialize, serde::Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
 pub enum Source {
@@ -210,6 +210,91 @@ pub enum Source {
         #[serde(default = "default_bitrate_kbps")]
         bitrate_kbps: u32,
     },
+    /// An IP camera sending H.264 over RTSP.
+    Rtsp {
+        /// `rtsp://host[:port]/path`, without user name or password.
+        url: String,
+        /// User name, if the camera asks for a login.
+        #[serde(default)]
+        username: Option<String>,
+        /// A file holding the password (its first line). Never logged.
+        #[serde(default)]
+        password_file: Option<PathBuf>,
+        /// The name of an environment variable holding the password.
+        #[serde(default)]
+        password_env: Option<String>,
+        /// RTP transport: `tcp` (default, interleaved) or `udp`.
+        #[serde(default)]
+        transport: RtspTransport,
+        /// For `rtsps://` cameras with a self-signed certificate: its SHA-256
+        /// fingerprint (hex, colons allowed). Without it the certificate is
+        /// verified against the public roots.
+        #[serde(default)]
+        tls_fingerprint: Option<String>,
+    },
+}
+
+/// See [`Source::Rtsp`].
+#[derive(Clone, Copy, Debug, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+#[serde(rename_all = "kebab-case")]
+pub enum RtspTransport {
+    /// Interleaved in the RTSP connection.
+    #[default]
+    Tcp,
+    /// Separate UDP ports.
+    Udp,
+}
+
+impl Source {
+    /// The kind stored in the camera row.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::Synthetic { .. } => "synthetic",
+            Source::Rtsp { .. } => "rtsp",
+        }
+    }
+
+    /// Checks an RTSP source: a plain `rtsp://` URL without credentials in it,
+    /// at most one password source, and a user name whenever a password is set.
+    fn check(&self, camera: &str) -> anyhow::Result<()> {
+        let Source::Rtsp {
+            url,
+            username,
+            password_file,
+            password_env,
+            transport,
+            tls_fingerprint,
+            ..
+        } = self
+        else {
+            return Ok(());
+        };
+        let (clean, creds) = veil_ingest::split_url_credentials(url)
+            .map_err(|e| anyhow::anyhow!("camera {camera:?}: {e}"))?;
+        if creds.is_some() {
+            anyhow::bail!(
+                "camera {camera:?}: put the user name in `username` and the password in                  `password_file` or `password_env`, not in the URL ({clean})"
+            );
+        }
+        let secure = clean.starts_with("rtsps://");
+        if secure && *transport == RtspTransport::Udp {
+            anyhow::bail!("camera {camera:?}: rtsps:// needs transport = \"tcp\"");
+        }
+        if let Some(f) = tls_fingerprint {
+            if !secure {
+                anyhow::bail!("camera {camera:?}: tls_fingerprint is only for rtsps:// URLs");
+            }
+            veil_ingest::tls::parse_fingerprint(f)
+                .map_err(|e| anyhow::anyhow!("camera {camera:?}: {e}"))?;
+        }
+        if password_file.is_some() && password_env.is_some() {
+            anyhow::bail!("camera {camera:?}: give either password_file or password_env, not both");
+        }
+        if (password_file.is_some() || password_env.is_some()) && username.is_none() {
+            anyhow::bail!("camera {camera:?}: a password needs a username");
+        }
+        Ok(())
+    }
 }
 
 fn default_width() -> u32 {
@@ -269,6 +354,7 @@ impl Config {
             if cam.name.trim().is_empty() || !names.insert(cam.name.as_str()) {
                 anyhow::bail!("camera names must be non-empty and unique ({:?})", cam.name);
             }
+            cam.source.check(&cam.name)?;
         }
         Ok(c)
     }
@@ -281,7 +367,15 @@ mod tests {
     #[test]
     fn example_config_parses() {
         let c = Config::parse(include_str!("../../../veil.example.toml")).unwrap();
-        assert_eq!(c.cameras.len(), 2);
+        assert_eq!(c.cameras.len(), 3);
+        assert!(matches!(
+            &c.cameras[2].source,
+            Source::Rtsp {
+                transport: RtspTransport::Tcp,
+                password_env: Some(_),
+                ..
+            }
+        ));
         assert_eq!(c.recording.segment_seconds, 10);
         assert!(matches!(c.tls, Tls::SelfSigned { .. }));
     }
@@ -304,5 +398,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ftp") || e.contains("variant"), "{e}");
+    }
+
+    #[test]
+    fn rtsp_sources_are_checked() {
+        let cam = |src: &str| {
+            Config::parse(&format!(
+                "data_dir = '/x'\n[[camera]]\nname = 'door'\nsource = {src}"
+            ))
+        };
+        cam("{ kind = 'rtsp', url = 'rtsp://10.0.0.5/s', username = 'u', password_env = 'DOOR_PW', transport = 'udp' }").unwrap();
+        cam("{ kind = 'rtsp', url = 'rtsp://10.0.0.5/s' }").unwrap();
+        let e = cam("{ kind = 'rtsp', url = 'rtsp://u:hunter2@10.0.0.5/s' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("password_file") && !e.contains("hunter2"), "{e}");
+        let e = cam("{ kind = 'rtsp', url = 'http://10.0.0.5/s' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rtsp://"), "{e}");
+        let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', password_env = 'X' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("username"), "{e}");
+        let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', username = 'u', password_env = 'X', password_file = '/p' }").unwrap_err().to_string();
+        assert!(e.contains("not both"), "{e}");
+        cam(&format!(
+            "{{ kind = 'rtsp', url = 'rtsps://h/s', tls_fingerprint = '{}' }}",
+            "AB:".repeat(31) + "AB"
+        ))
+        .unwrap();
+        let e = cam("{ kind = 'rtsp', url = 'rtsps://h/s', transport = 'udp' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("tcp"), "{e}");
+        let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', tls_fingerprint = 'ab' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("rtsps"), "{e}");
+        let e = cam("{ kind = 'rtsp', url = 'rtsps://h/s', tls_fingerprint = 'ab' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("SHA-256"), "{e}");
+        let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', password = 'x' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("password"), "{e}");
     }
 }

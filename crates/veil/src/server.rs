@@ -68,21 +68,39 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let stop = recorder::StopSignal::default();
     let mut writers = Vec::new();
     let segment_90k = i64::from(cfg.recording.segment_seconds) * TIME_UNITS_PER_SEC;
+    let ingest = veil_ingest::Supervisor::new(
+        store.clone(),
+        live.clone(),
+        veil_ingest::StatusBoard::default(),
+        segment_90k,
+    );
+    let managed_names: std::collections::HashSet<String> = store
+        .db
+        .camera_details()?
+        .into_iter()
+        .filter(|d| d.managed)
+        .map(|d| d.settings.name)
+        .collect();
     for (i, cam) in cfg.cameras.iter().enumerate() {
+        // The stored source names where a password comes from, never the password.
         let source = serde_json::to_string(&cam.source)?;
-        let kind = match cam.source {
-            config::Source::Synthetic { .. } => "synthetic",
-        };
+        if managed_names.contains(&cam.name) {
+            anyhow::bail!(
+                "camera {:?} in the configuration has the name of a camera added over the API; rename one",
+                cam.name
+            );
+        }
         let id = store
             .db
-            .upsert_camera(&cam.name, kind, &source, clock.now())?;
-        match cam.source {
+            .upsert_camera(&cam.name, cam.source.kind(), &source, clock.now())?;
+        match &cam.source {
             config::Source::Synthetic {
                 width,
                 height,
                 fps,
                 bitrate_kbps,
             } => {
+                let (width, height, fps, bitrate_kbps) = (*width, *height, *fps, *bitrate_kbps);
                 let writer = recorder::spawn_synthetic(
                     store.clone(),
                     live.clone(),
@@ -103,6 +121,53 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .with_context(|| format!("camera {:?}", cam.name))?;
                 writers.push(writer);
             }
+            config::Source::Rtsp {
+                url,
+                username,
+                password_file,
+                password_env,
+                transport,
+                tls_fingerprint,
+            } => {
+                let password =
+                    match read_password(password_file.as_deref(), password_env.as_deref()) {
+                        Ok(p) => p,
+                        Err(message) => {
+                            // One misconfigured camera does not stop the others.
+                            tracing::error!(camera = id.0, error = %message, "camera not started");
+                            ingest.failed(id, message);
+                            continue;
+                        }
+                    };
+                let credentials = username.clone().map(|username| veil_ingest::Credentials {
+                    username,
+                    password: password.unwrap_or_default(),
+                });
+                ingest
+                    .start(veil_ingest::RtspSource {
+                        camera: id,
+                        url: url.clone(),
+                        credentials,
+                        transport: match transport {
+                            config::RtspTransport::Tcp => veil_ingest::RtspTransport::Tcp,
+                            config::RtspTransport::Udp => veil_ingest::RtspTransport::Udp,
+                        },
+                        tls_fingerprint: tls_fingerprint
+                            .as_deref()
+                            .map(veil_ingest::tls::parse_fingerprint)
+                            .transpose()
+                            .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?,
+                        segment_90k,
+                        timing: veil_ingest::IngestTiming::default(),
+                    })
+                    .await;
+            }
+        }
+    }
+    // Cameras added over the API.
+    for d in store.db.camera_details()? {
+        if d.managed {
+            ingest.apply(&d).await;
         }
     }
 
@@ -136,6 +201,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         clock,
         sessions: SessionPolicy::default(),
         throttles: Default::default(),
+        ingest: ingest.clone(),
     };
     // The one line a person needs; the password appears only on first start.
     let mut line = format!("login: {scheme}://{addr}/ user: {user}");
@@ -155,7 +221,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             // Clean stop: every camera closes and writes its open segment.
             tracing::info!("stopping: writing open segments");
             stop.stop();
-            let all = futures::future::join_all(writers);
+            let all = futures::future::join(futures::future::join_all(writers), ingest.stop_all());
             if tokio::time::timeout(std::time::Duration::from_secs(30), all).await.is_err() {
                 tracing::warn!("open segments not written within 30 s; stopping anyway");
             }
@@ -214,6 +280,22 @@ async fn prune_access_record(audit: AccessRecord, clock: veil_base::SharedClock,
             Err(e) => tracing::error!(error = %e, "pruning task failed"),
         }
     }
+}
+
+/// A camera password from a file (its first line) or an environment variable.
+/// Errors name the file or variable, never its content.
+fn read_password(file: Option<&Path>, env: Option<&str>) -> Result<Option<String>, String> {
+    if let Some(file) = file {
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| format!("cannot read password_file {}: {e}", file.display()))?;
+        return Ok(Some(text.lines().next().unwrap_or("").to_owned()));
+    }
+    if let Some(name) = env {
+        return std::env::var(name)
+            .map(Some)
+            .map_err(|_| format!("environment variable {name} (password_env) is not set"));
+    }
+    Ok(None)
 }
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.

@@ -73,11 +73,7 @@ pub fn encode(cfg: SyntheticConfig, frames: u32) -> (VideoParams, Vec<(Sample, V
             let f = cam
                 .next_frame(&format!("2026-11-23 10:00:{:02}.000 #{i:06}", i / 25))
                 .unwrap();
-            let s = Sample {
-                size: f.data.len() as u32,
-                duration_90k,
-                is_key: f.is_key,
-            };
+            let s = Sample::new(f.data.len() as u32, duration_90k, f.is_key);
             (s, f.data)
         })
         .collect();

@@ -1,0 +1,177 @@
+//! Fuzz target bodies: one function per parser Veil owns on the path from a
+//! camera (or from its own stored bytes) to a recording. Each takes arbitrary
+//! bytes and must never panic, whatever they hold; where a round trip or a
+//! property exists, it asserts it.
+//!
+//! `fuzz/` (cargo-fuzz, nightly) calls these from its targets; the proptest
+//! suite below runs them on random and mutated inputs in every `cargo test`,
+//! so the parsers are exercised even where nightly is unavailable.
+
+#![warn(missing_docs)]
+
+use veil_base::Time90k;
+use veil_media::h264;
+use veil_media::VideoParams;
+use veil_store::recorder::Segmenter;
+use veil_store::segment::SegmentIndex;
+
+/// A fuzz target body.
+pub type Target = fn(&[u8]);
+
+/// Every target, by name (for the runners).
+pub const TARGETS: [(&str, Target); 6] = [
+    ("sps_pps", sps_pps),
+    ("avc_config", avc_config),
+    ("avc_sample", avc_sample),
+    ("annexb", annexb),
+    ("segmenter", segmenter),
+    ("sample_index", sample_index),
+];
+
+/// SPS/PPS parsing: the input is split into an SPS and a PPS; whatever parses
+/// survives an avcC round trip unchanged.
+pub fn sps_pps(data: &[u8]) {
+    let cut = data.first().map_or(0, |&b| usize::from(b)).min(data.len());
+    let (sps, pps) = data.split_at(cut);
+    if let Ok(p) = VideoParams::from_sps_pps(sps, pps) {
+        let back = h264::params_from_avc_decoder_config(&p.avc_decoder_config())
+            .expect("our own avcC parses");
+        assert_eq!(back, p);
+        let _ = p.rfc6381_codec();
+    }
+}
+
+/// The avcC record a camera's SDP or in-band parameter sets produce.
+pub fn avc_config(data: &[u8]) {
+    if let Ok(p) = h264::params_from_avc_decoder_config(data) {
+        assert!(p.sps.len() <= data.len() && p.pps.len() <= data.len());
+    }
+}
+
+/// Length-prefixed NAL framing of a frame from the camera.
+pub fn avc_sample(data: &[u8]) {
+    if let Ok(n) = h264::check_avc_sample(data) {
+        assert!(n >= 1 && n * 5 <= data.len());
+    }
+}
+
+/// Annex B splitting and conversion.
+pub fn annexb(data: &[u8]) {
+    let total: usize = h264::annexb_nals(data).map(|n| n.len()).sum();
+    assert!(total <= data.len());
+    if let Ok(f) = h264::annexb_to_avc(data) {
+        // The length prefixes cover the data exactly. (The conversion does not
+        // check NAL header bits: it serves Veil's own encoder.)
+        let mut rest = f.data.as_slice();
+        while !rest.is_empty() {
+            let n = u32::from_be_bytes(rest[..4].try_into().expect("a length prefix")) as usize;
+            assert!(n >= 1 && rest.len() >= 4 + n, "bad length prefix");
+            rest = &rest[4 + n..];
+        }
+    }
+}
+
+/// The segmenter fed with camera-controlled timestamps, keyframe flags,
+/// parameter changes and sizes: segments are well formed, nothing panics.
+pub fn segmenter(data: &[u8]) {
+    let params = |w: u8| VideoParams {
+        width: u16::from(w) + 1,
+        height: 240,
+        sps: vec![0x67],
+        pps: vec![0x68],
+    };
+    let mut s = Segmenter::new(90_000);
+    let check = |c: veil_store::recorder::ClosedSegment| {
+        assert!(c.samples.first().is_some_and(|x| x.is_key));
+        assert!(c.samples.iter().all(|x| x.duration_90k >= 1));
+        let bytes: u64 = c.samples.iter().map(|x| u64::from(x.size)).sum();
+        assert_eq!(bytes, c.media.len() as u64);
+    };
+    for chunk in data.chunks(6) {
+        let mut b = [0u8; 6];
+        b[..chunk.len()].copy_from_slice(chunk);
+        let pts = i64::from(i32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        let frame = vec![0u8; usize::from(b[5] & 0x3f)];
+        if let Some(c) = s.push(&params(b[4] >> 6), Time90k(pts), b[4] & 1 == 1, &frame) {
+            check(c);
+        }
+    }
+    if let Some(c) = s.finish() {
+        check(c);
+    }
+}
+
+/// The stored sample index (versions 1 and 2): decoding never panics and
+/// whatever decodes re-encodes to an index that decodes to the same value.
+pub fn sample_index(data: &[u8]) {
+    if let Ok(idx) = SegmentIndex::decode(data) {
+        assert_eq!(
+            SegmentIndex::decode(&idx.encode()).expect("re-encoded"),
+            idx
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Real inputs the mutations start from.
+    fn seeds() -> Vec<Vec<u8>> {
+        let sps = [
+            0x67, 0x42, 0xc0, 0x14, 0x8c, 0x68, 0x14, 0x1f, 0x20, 0x1e, 0x11, 0x08, 0xd4,
+        ];
+        let pps = [0x68, 0xce, 0x3c, 0x80];
+        let p = VideoParams::from_sps_pps(&sps, &pps).unwrap();
+        let mut sps_pps = vec![sps.len() as u8];
+        sps_pps.extend_from_slice(&sps);
+        sps_pps.extend_from_slice(&pps);
+        vec![
+            sps_pps,
+            p.avc_decoder_config(),
+            vec![0, 0, 0, 2, 0x65, 0x88, 0, 0, 0, 1, 0x41],
+            vec![
+                0, 0, 0, 1, 0x67, 0x42, 0, 0, 1, 0x68, 0xce, 0, 0, 1, 0x65, 0x88,
+            ],
+            SegmentIndex {
+                params: p,
+                samples: vec![veil_media::mp4::Sample::new(3, 3600, true)],
+            }
+            .encode(),
+        ]
+    }
+
+    #[test]
+    fn seeds_run_through_every_target() {
+        for s in seeds() {
+            for (_, t) in TARGETS {
+                t(&s);
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn random_bytes(data in proptest::collection::vec(any::<u8>(), 0..512)) {
+            for (_, t) in TARGETS {
+                t(&data);
+            }
+        }
+
+        #[test]
+        fn mutated_seeds(seed in 0usize..5, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
+            let mut data = seeds()[seed].clone();
+            for (at, v) in flips {
+                let i = at % data.len();
+                data[i] ^= v;
+            }
+            data.truncate(cut % (data.len() + 1) + 1);
+            for (_, t) in TARGETS {
+                t(&data);
+            }
+        }
+    }
+}

@@ -1,0 +1,135 @@
+//! Cameras managed over the API: their stored source settings (JSON, no
+//! secrets), their credentials sealed under the root key, and turning a stored
+//! camera into a running (or deliberately stopped) ingest.
+
+use serde::{Deserialize, Serialize};
+use veil_base::CameraId;
+use veil_store::db::CameraDetail;
+use veil_store::Keyring;
+
+use crate::{Credentials, IngestTiming, RtspSource, RtspTransport};
+
+/// The recording mode that is implemented: record everything.
+pub const CONTINUOUS: &str = "continuous";
+/// Every recording mode the API accepts. Only [`CONTINUOUS`] records today; a
+/// camera in another mode records nothing and says so in its status.
+pub const RECORDING_MODES: [&str; 3] = [CONTINUOUS, "scheduled", "motion"];
+
+/// The `source_config` JSON of a managed RTSP camera. Never holds credentials.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct StoredSource {
+    /// `rtsp://host[:port]/path` without user-info.
+    pub url: String,
+    /// `tcp` or `udp`.
+    pub transport: String,
+    /// For `rtsps://`: the pinned SHA-256 fingerprint of the camera's
+    /// certificate (hex), if it is not verified against the public roots.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_fingerprint: Option<String>,
+}
+
+/// The sealed form's plaintext.
+#[derive(Serialize, Deserialize)]
+struct SealedCredentials {
+    username: String,
+    password: String,
+}
+
+/// Seals a camera's credentials under the root key (bound to the camera id).
+pub fn seal_credentials(keys: &Keyring, camera: CameraId, c: &Credentials) -> Vec<u8> {
+    let plain = serde_json::to_vec(&SealedCredentials {
+        username: c.username.clone(),
+        password: c.password.clone(),
+    })
+    .expect("serialising two strings cannot fail");
+    keys.seal_camera_secret(camera, &plain)
+}
+
+/// Opens sealed credentials; the error says nothing about their content.
+pub fn open_credentials(
+    keys: &Keyring,
+    camera: CameraId,
+    sealed: &[u8],
+) -> Result<Credentials, String> {
+    let plain = keys
+        .open_camera_secret(camera, sealed)
+        .map_err(|_| "the stored credentials do not open (wrong root key?)".to_owned())?;
+    let c: SealedCredentials = serde_json::from_slice(&plain)
+        .map_err(|_| "the stored credentials are unreadable".to_owned())?;
+    Ok(Credentials {
+        username: c.username,
+        password: c.password,
+    })
+}
+
+/// Parses a transport name.
+pub fn parse_transport(s: &str) -> Result<RtspTransport, String> {
+    match s {
+        "tcp" => Ok(RtspTransport::Tcp),
+        "udp" => Ok(RtspTransport::Udp),
+        _ => Err(format!("transport must be \"tcp\" or \"udp\", got {s:?}")),
+    }
+}
+
+/// What should run for a stored camera.
+#[derive(Debug)]
+pub enum Plan {
+    /// Record with these settings.
+    Record(Box<RtspSource>),
+    /// Do not record (disabled).
+    Idle,
+    /// Cannot record; the message says why (shown as the status error).
+    Refuse(String),
+}
+
+/// Decides what a stored RTSP camera should do. `default_segment_90k` applies
+/// when the camera sets no segment length.
+pub fn plan(keys: &Keyring, d: &CameraDetail, default_segment_90k: i64) -> Plan {
+    if !d.settings.enabled {
+        return Plan::Idle;
+    }
+    if d.settings.recording_mode != CONTINUOUS {
+        return Plan::Refuse(format!(
+            "recording mode {:?} is not implemented yet; nothing is recorded",
+            d.settings.recording_mode
+        ));
+    }
+    let src: StoredSource = match serde_json::from_str(&d.settings.source_config) {
+        Ok(s) => s,
+        Err(e) => return Plan::Refuse(format!("stored source settings are unreadable: {e}")),
+    };
+    let transport = match parse_transport(&src.transport) {
+        Ok(t) => t,
+        Err(e) => return Plan::Refuse(e),
+    };
+    let tls_fingerprint = match src
+        .tls_fingerprint
+        .as_deref()
+        .map(crate::tls::parse_fingerprint)
+    {
+        None => None,
+        Some(Ok(f)) => Some(f),
+        Some(Err(e)) => return Plan::Refuse(e),
+    };
+    let credentials = match &d.sealed_credentials {
+        Some(sealed) => match open_credentials(keys, d.id, sealed) {
+            Ok(c) => Some(c),
+            Err(e) => return Plan::Refuse(e),
+        },
+        None => None,
+    };
+    Plan::Record(Box::new(RtspSource {
+        camera: d.id,
+        url: src.url,
+        credentials,
+        transport,
+        tls_fingerprint,
+        segment_90k: d
+            .settings
+            .segment_seconds
+            .map(|s| i64::from(s) * veil_base::TIME_UNITS_PER_SEC)
+            .unwrap_or(default_segment_90k),
+        timing: IngestTiming::default(),
+    }))
+}

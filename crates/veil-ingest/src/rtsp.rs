@@ -1,0 +1,450 @@
+//! One RTSP camera's ingest task: connect, describe, set up the H.264 video
+//! stream only (audio and metadata are never set up, so never recorded), play,
+//! and turn frames into segments, live frames and status. Every failure ends
+//! the session; the supervisor waits (backoff with jitter) and reconnects. Each
+//! session is a separate run, so the time without video is a gap.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use retina::client::{
+    PlayOptions, SessionGroup, SessionOptions, SetupOptions, TcpTransportOptions, Transport,
+    UdpTransportOptions,
+};
+use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoFrame};
+use tokio::sync::mpsc;
+use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
+use veil_media::h264::{check_avc_sample, params_from_avc_decoder_config};
+use veil_media::VideoParams;
+use veil_store::recorder::{ClosedSegment, LiveFrame, LiveHub, Segmenter, StopSignal};
+use veil_store::Store;
+
+use crate::backoff::Backoff;
+use crate::redact::redact;
+use crate::status::{IngestState, RateMeter, StatusBoard};
+use crate::{RtspSource, RtspTransport};
+
+/// A jump of the camera's clock larger than this (either way) ends the run.
+const MAX_JUMP_90K: i64 = 10 * TIME_UNITS_PER_SEC;
+/// How often a waiting task checks for a stop request.
+const STOP_POLL: Duration = Duration::from_millis(200);
+
+/// A closed segment and the start of the run it belongs to.
+type RunSegment = (Time90k, ClosedSegment);
+
+/// What a camera task shares.
+struct Ctx {
+    store: Store,
+    live: LiveHub,
+    board: StatusBoard,
+    src: RtspSource,
+    stop: StopSignal,
+    group: Arc<SessionGroup>,
+}
+
+impl Ctx {
+    fn camera(&self) -> CameraId {
+        self.src.camera
+    }
+
+    /// `message` without credentials, on one line.
+    fn clean(&self, message: &str) -> String {
+        let secret = self
+            .src
+            .credentials
+            .as_ref()
+            .map(|c| c.password.as_str())
+            .unwrap_or("");
+        redact(message, &[secret])
+    }
+}
+
+/// Starts recording an RTSP camera: a supervisor task that connects, records
+/// and reconnects with backoff until `stop`, and a writer task that stores the
+/// segments. The returned task ends when both have finished (the open segment
+/// written). One camera's task never blocks another's: each has its own
+/// bounded queue (8 segments) and its own connection.
+pub fn spawn_rtsp(
+    store: Store,
+    live: LiveHub,
+    board: StatusBoard,
+    src: RtspSource,
+    stop: StopSignal,
+) -> tokio::task::JoinHandle<()> {
+    let (tx, rx) = mpsc::channel::<RunSegment>(8);
+    let writer = tokio::spawn(write_segments(store.clone(), src.camera, rx));
+    let ctx = Ctx {
+        store,
+        live,
+        board,
+        src,
+        stop,
+        group: Arc::new(SessionGroup::default()),
+    };
+    tokio::spawn(async move {
+        supervise(&ctx, tx).await;
+        let _ = writer.await;
+        ctx.board
+            .update(ctx.camera(), |s| s.state = IngestState::Stopped);
+    })
+}
+
+/// Stores segments in order; a failed write loses that segment only.
+async fn write_segments(store: Store, camera: CameraId, mut rx: mpsc::Receiver<RunSegment>) {
+    while let Some((run_start, seg)) = rx.recv().await {
+        if let Err(e) = store
+            .write_segment(seg.into_new_segment(camera, run_start))
+            .await
+        {
+            tracing::error!(camera = camera.0, error = %e, "could not store segment");
+        }
+    }
+}
+
+/// Connects, records, and reconnects after every failure until stopped.
+async fn supervise(ctx: &Ctx, tx: mpsc::Sender<RunSegment>) {
+    let t = &ctx.src.timing;
+    let mut backoff = Backoff::new(t.backoff_base, t.backoff_max);
+    let mut floor = Time90k(i64::MIN);
+    while !ctx.stop.stopped() {
+        ctx.board.update(ctx.camera(), |s| {
+            s.state = IngestState::Connecting;
+            s.retry_in_ms = None;
+        });
+        let mut session = SessionState::default();
+        let result = run_session(ctx, &tx, &mut session, &mut floor).await;
+        if let Some(run) = session.run.take() {
+            run.finish(&tx, &mut floor).await;
+        }
+        let message = match result {
+            Ok(End::Stopped) => break,
+            Ok(End::WriterGone) => return,
+            Err(message) => message,
+        };
+        if session.had_video {
+            backoff.reset();
+        }
+        let delay = backoff.fail(rand::random());
+        let now = ctx.store.clock().now();
+        ctx.board.update(ctx.camera(), |s| {
+            s.state = IngestState::Error;
+            s.last_error = Some(message.clone());
+            s.last_error_90k = Some(now);
+            s.reconnects += 1;
+            s.retry_in_ms = Some(delay.as_millis() as u64);
+            s.fps = 0.0;
+            s.bitrate_bps = 0;
+        });
+        tracing::warn!(
+            camera = ctx.camera().0,
+            error = %message,
+            retry_in_ms = delay.as_millis() as u64,
+            "camera ingest failed; reconnecting"
+        );
+        sleep_unless_stopped(&ctx.stop, delay).await;
+    }
+}
+
+/// Sleeps for `d`, returning early when a stop is requested.
+async fn sleep_unless_stopped(stop: &StopSignal, d: Duration) {
+    let until = tokio::time::Instant::now() + d;
+    while !stop.stopped() {
+        let now = tokio::time::Instant::now();
+        if now >= until {
+            return;
+        }
+        tokio::time::sleep((until - now).min(STOP_POLL)).await;
+    }
+}
+
+/// How a session ended without an error.
+enum End {
+    /// A stop was requested.
+    Stopped,
+    /// The writer task is gone (shutting down).
+    WriterGone,
+}
+
+/// What a session leaves behind for the supervisor.
+#[derive(Default)]
+struct SessionState {
+    /// Whether any frame was recorded (the backoff then starts over).
+    had_video: bool,
+    /// The run being recorded.
+    run: Option<Run>,
+    /// Parameters in force, once known and valid.
+    params: Option<Arc<VideoParams>>,
+    /// Drop frames until the next keyframe (after a broken one).
+    need_key: bool,
+    rates: RateMeter,
+}
+
+/// One run: frames with continuous timestamps and unchanged parameters.
+struct Run {
+    /// Wall-clock time of the run's first frame.
+    start: Time90k,
+    /// Camera time (90 kHz) of the run's first frame.
+    first_camera_90k: i64,
+    /// Presentation time of the latest frame.
+    last_pts: Time90k,
+    /// Duration between the last two frames (for live view).
+    last_delta: u32,
+    params: Arc<VideoParams>,
+    segmenter: Segmenter,
+}
+
+impl Run {
+    /// Closes the run's open segment and queues it.
+    async fn finish(self, tx: &mpsc::Sender<RunSegment>, floor: &mut Time90k) {
+        let start = self.start;
+        if let Some(last) = self.segmenter.finish() {
+            let end = last.start_90k.0
+                + last
+                    .samples
+                    .iter()
+                    .map(|s| i64::from(s.duration_90k))
+                    .sum::<i64>();
+            *floor = (*floor).max(Time90k(end));
+            let _ = tx.send((start, last)).await;
+        }
+        *floor = (*floor).max(Time90k(self.last_pts.0 + i64::from(self.last_delta)));
+    }
+}
+
+/// One connection, from DESCRIBE to the first error or a stop.
+async fn run_session(
+    ctx: &Ctx,
+    tx: &mpsc::Sender<RunSegment>,
+    st: &mut SessionState,
+    floor: &mut Time90k,
+) -> Result<End, String> {
+    let timing = &ctx.src.timing;
+    let url = url::Url::parse(&ctx.src.url).map_err(|e| ctx.clean(&format!("bad URL: {e}")))?;
+    let secure = url.scheme() == "rtsps";
+    if secure && ctx.src.transport == RtspTransport::Udp {
+        return Err("rtsps:// needs the tcp transport (RTP over UDP would leave TLS)".into());
+    }
+    let creds = ctx
+        .src
+        .credentials
+        .as_ref()
+        .map(|c| retina::client::Credentials {
+            username: c.username.clone(),
+            password: c.password.clone(),
+        });
+    let options = SessionOptions::default()
+        .creds(creds)
+        .user_agent(format!("Veil/{}", env!("CARGO_PKG_VERSION")))
+        .session_group(ctx.group.clone());
+    let connect = async {
+        let url = if secure {
+            crate::tls::bridge(&url, ctx.src.tls_fingerprint)
+                .await
+                .map_err(|e| ctx.clean(&e))?
+        } else {
+            url
+        };
+        let mut session = retina::client::Session::describe(url, options)
+            .await
+            .map_err(|e| describe_error(ctx, &e))?;
+        let video = session
+            .streams()
+            .iter()
+            .position(|s| s.media() == "video" && s.encoding_name() == "h264")
+            .ok_or_else(|| "the camera offers no H.264 video stream".to_owned())?;
+        let transport = match ctx.src.transport {
+            RtspTransport::Tcp => Transport::Tcp(TcpTransportOptions::default()),
+            RtspTransport::Udp => Transport::Udp(UdpTransportOptions::default()),
+        };
+        session
+            .setup(
+                video,
+                SetupOptions::default()
+                    .transport(transport)
+                    .frame_format(FrameFormat::MP4),
+            )
+            .await
+            .map_err(|e| describe_error(ctx, &e))?;
+        let playing = session
+            .play(PlayOptions::default())
+            .await
+            .map_err(|e| describe_error(ctx, &e))?;
+        let demuxed = playing.demuxed().map_err(|e| describe_error(ctx, &e))?;
+        Ok::<_, String>((video, demuxed))
+    };
+    let (video, mut demuxed) = tokio::time::timeout(timing.connect_timeout, connect)
+        .await
+        .map_err(|_| {
+            format!(
+                "no answer from the camera within {} s",
+                timing.connect_timeout.as_secs()
+            )
+        })??;
+    tracing::info!(camera = ctx.camera().0, "camera connected");
+    let mut last_item = Instant::now();
+    loop {
+        if ctx.stop.stopped() {
+            return Ok(End::Stopped);
+        }
+        let item = match tokio::time::timeout(STOP_POLL, demuxed.next()).await {
+            Err(_) => {
+                // The watchdog: a camera that stays connected but sends nothing.
+                if last_item.elapsed() > timing.stall_timeout {
+                    return Err(format!(
+                        "stream stalled: no video for {} s",
+                        timing.stall_timeout.as_secs()
+                    ));
+                }
+                continue;
+            }
+            Ok(None) => return Err("the camera ended the stream".into()),
+            Ok(Some(Err(e))) => return Err(describe_error(ctx, &e)),
+            Ok(Some(Ok(item))) => item,
+        };
+        let CodecItem::VideoFrame(frame) = item else {
+            continue;
+        };
+        if frame.stream_id() != video {
+            continue;
+        }
+        last_item = Instant::now();
+        if frame.has_new_parameters() || st.params.is_none() {
+            let params = match demuxed.streams()[video].parameters() {
+                Some(ParametersRef::Video(v)) => params_from_avc_decoder_config(v.extra_data())
+                    .map_err(|e| ctx.clean(&format!("unusable H.264 parameters: {e}"))),
+                _ => Err("the camera sent video before its parameters".to_owned()),
+            };
+            match params {
+                Ok(p) => st.params = Some(Arc::new(p)),
+                Err(message) => {
+                    note_dropped(ctx, st, Some(message));
+                    st.params = None;
+                    continue;
+                }
+            }
+        }
+        if !record_frame(ctx, tx, st, floor, frame).await {
+            return Ok(End::WriterGone);
+        }
+    }
+}
+
+/// Counts a dropped frame and, with a reason, records it as the last error
+/// (without ending the session).
+fn note_dropped(ctx: &Ctx, st: &mut SessionState, reason: Option<String>) {
+    if let Some(reason) = &reason {
+        tracing::warn!(camera = ctx.camera().0, error = %reason, "dropping frame");
+    }
+    let now = ctx.store.clock().now();
+    ctx.board.update(ctx.camera(), |s| {
+        s.frames_dropped += 1;
+        if let Some(r) = reason {
+            s.last_error = Some(r);
+            s.last_error_90k = Some(now);
+        }
+    });
+    st.need_key = true;
+}
+
+/// Records one frame (segments, live view, status). False when the writer
+/// has gone away.
+async fn record_frame(
+    ctx: &Ctx,
+    tx: &mpsc::Sender<RunSegment>,
+    st: &mut SessionState,
+    floor: &mut Time90k,
+    frame: VideoFrame,
+) -> bool {
+    let Some(params) = st.params.clone() else {
+        return true;
+    };
+    let is_key = frame.is_random_access_point();
+    if let Err(e) = check_avc_sample(frame.data()) {
+        note_dropped(ctx, st, Some(format!("malformed frame: {e}")));
+        return true;
+    }
+    if st.need_key && !is_key {
+        note_dropped(ctx, st, None);
+        return true;
+    }
+    st.need_key = false;
+    let ts = frame.timestamp();
+    let camera_90k = (i128::from(ts.elapsed()) * i128::from(TIME_UNITS_PER_SEC)
+        / i128::from(ts.clock_rate().get())) as i64;
+    let now = ctx.store.clock().now();
+
+    // A new run on the first frame, a parameter change or a clock jump.
+    let continues = st.run.as_ref().is_some_and(|r| {
+        let pts = r.start.0 + (camera_90k - r.first_camera_90k);
+        r.params == params && (pts - r.last_pts.0).abs() <= MAX_JUMP_90K
+    });
+    if !continues {
+        if let Some(old) = st.run.take() {
+            old.finish(tx, floor).await;
+        }
+        if !is_key {
+            // Joined mid-GOP: wait for a keyframe (not counted as dropped).
+            return true;
+        }
+        let start = Time90k(now.0.max(floor.0));
+        st.run = Some(Run {
+            start,
+            first_camera_90k: camera_90k,
+            last_pts: start,
+            last_delta: (TIME_UNITS_PER_SEC / 25) as u32,
+            params: params.clone(),
+            segmenter: Segmenter::new(ctx.src.segment_90k),
+        });
+    }
+    let run = st.run.as_mut().expect("a run is open");
+    let pts = Time90k(run.start.0 + (camera_90k - run.first_camera_90k));
+    if pts.0 > run.last_pts.0 {
+        run.last_delta = (pts.0 - run.last_pts.0).min(i64::from(u32::MAX)) as u32;
+        run.last_pts = pts;
+    }
+    let data = Bytes::from(frame.into_data());
+    ctx.live.publish(
+        ctx.camera(),
+        LiveFrame {
+            params: params.clone(),
+            pts_90k: pts,
+            duration_90k: run.last_delta,
+            is_key,
+            data: data.clone(),
+        },
+    );
+    let closed = run.segmenter.push(&params, pts, is_key, &data);
+    let start = run.start;
+    st.had_video = true;
+    let rates = st.rates.frame(camera_90k, data.len());
+    ctx.board.update(ctx.camera(), |s| {
+        s.state = IngestState::Recording;
+        s.last_frame_90k = Some(now);
+        s.width = params.width;
+        s.height = params.height;
+        if let Some((fps, bps)) = rates {
+            s.fps = fps;
+            s.bitrate_bps = bps;
+        }
+    });
+    match closed {
+        Some(c) => tx.send((start, c)).await.is_ok(),
+        None => true,
+    }
+}
+
+/// A credential-free, one-line description of a client error; a 401 says
+/// plainly that the login was refused.
+fn describe_error(ctx: &Ctx, e: &retina::Error) -> String {
+    match e.status_code() {
+        Some(401) => {
+            "authentication failed: the camera refused the username or password (401 Unauthorized)"
+                .into()
+        }
+        Some(403) => "authentication failed: access forbidden (403 Forbidden)".into(),
+        Some(404) => "the camera has no stream at this URL (404 Not Found)".into(),
+        _ => ctx.clean(&e.to_string()),
+    }
+}

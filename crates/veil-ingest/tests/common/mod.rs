@@ -1,0 +1,315 @@
+//! Test helpers: a real RTSP server (GStreamer, driven by `rtsp_server.py`),
+//! clips made by ffmpeg/libx264, a real store, and MP4s checked with ffprobe.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use veil_base::{CameraId, SharedClock, SystemClock, Time90k};
+use veil_ingest::{CameraStatus, IngestTiming, RtspSource, RtspTransport, StatusBoard};
+use veil_store::recorder::{LiveHub, StopSignal};
+use veil_store::{playback, Store, MAIN_RENDITION};
+
+/// Debian's own Python, which sees python3-gi.
+const PYTHON: &str = "/usr/bin/python3";
+
+/// A GStreamer RTSP server child process; killed on drop.
+pub struct RtspServer {
+    child: Child,
+    pub port: u16,
+    /// Arrival time of every `client-connected` line.
+    pub connections: Arc<Mutex<Vec<Instant>>>,
+}
+
+/// A free TCP port on 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl RtspServer {
+    /// Starts the server with `args` (after `--port`) and waits until it listens.
+    pub fn start(port: u16, args: &[&str]) -> RtspServer {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/rtsp_server.py");
+        let mut child = Command::new(PYTHON)
+            .arg(script)
+            .arg("--port")
+            .arg(port.to_string())
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect(
+                "cannot run /usr/bin/python3: install the Debian packages python3-gi \
+                 gir1.2-gst-rtsp-server-1.0 gstreamer1.0-rtsp gstreamer1.0-plugins-base \
+                 gstreamer1.0-plugins-good gstreamer1.0-plugins-bad (scripts/test does)",
+            );
+        let connections = Arc::new(Mutex::new(Vec::new()));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let conns = connections.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if line.starts_with("ready") {
+                    let _ = ready_tx.send(());
+                } else if line == "client-connected" {
+                    conns.lock().unwrap().push(Instant::now());
+                }
+            }
+        });
+        ready_rx.recv_timeout(Duration::from_secs(30)).expect(
+            "the GStreamer RTSP server did not start: needs gir1.2-gst-rtsp-server-1.0 \
+             gstreamer1.0-rtsp python3-gi gstreamer1.0-plugins-{base,good,bad}",
+        );
+        RtspServer {
+            child,
+            port,
+            connections,
+        }
+    }
+
+    /// The stream's URL.
+    pub fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}/stream", self.port)
+    }
+
+    /// Kills the server at once (SIGKILL), as a crashed camera would vanish.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Connections so far.
+    pub fn connection_times(&self) -> Vec<Instant> {
+        self.connections.lock().unwrap().clone()
+    }
+}
+
+impl Drop for RtspServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Makes a 25 fps clip with ffmpeg/libx264 (`x264_args` choose the profile).
+pub fn make_clip(dir: &Path, name: &str, seconds: u32, x264_args: &[&str]) -> PathBuf {
+    let out = dir.join(name);
+    let status = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg("testsrc2=size=320x240:rate=25")
+        .arg("-t")
+        .arg(seconds.to_string())
+        .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25"])
+        .args(x264_args)
+        .arg(&out)
+        .status()
+        .expect("ffmpeg not found: install the Debian package ffmpeg");
+    assert!(status.success(), "ffmpeg could not make {name}");
+    out
+}
+
+/// A store in a temporary directory with one camera row.
+pub fn store(dir: &Path) -> (Store, CameraId) {
+    let clock: SharedClock = Arc::new(SystemClock);
+    let store = Store::open_dir(&dir.join("data"), clock.clone()).unwrap();
+    let id = store
+        .db
+        .upsert_camera("cam", "rtsp", "{}", clock.now())
+        .unwrap();
+    (store, id)
+}
+
+/// Ingest settings for tests: short timeouts.
+pub fn source(camera: CameraId, url: &str, transport: RtspTransport) -> RtspSource {
+    RtspSource {
+        camera,
+        url: url.to_owned(),
+        credentials: None,
+        transport,
+        tls_fingerprint: None,
+        segment_90k: 2 * 90_000,
+        timing: IngestTiming {
+            connect_timeout: Duration::from_secs(20),
+            stall_timeout: Duration::from_secs(3),
+            backoff_base: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(8),
+        },
+    }
+}
+
+/// A running ingest.
+pub struct Ingest {
+    pub board: StatusBoard,
+    pub stop: StopSignal,
+    pub task: tokio::task::JoinHandle<()>,
+    pub camera: CameraId,
+}
+
+impl Ingest {
+    pub fn start(store: &Store, src: RtspSource) -> Ingest {
+        let board = StatusBoard::default();
+        let stop = StopSignal::default();
+        let camera = src.camera;
+        let task = veil_ingest::spawn_rtsp(
+            store.clone(),
+            LiveHub::default(),
+            board.clone(),
+            src,
+            stop.clone(),
+        );
+        Ingest {
+            board,
+            stop,
+            task,
+            camera,
+        }
+    }
+
+    pub fn status(&self) -> CameraStatus {
+        self.board.get(self.camera).unwrap_or_default()
+    }
+
+    /// Polls until `f` holds for the status (panics after `secs`).
+    pub async fn wait_for(&self, secs: u64, what: &str, f: impl Fn(&CameraStatus) -> bool) {
+        let until = Instant::now() + Duration::from_secs(secs);
+        loop {
+            let s = self.status();
+            if f(&s) {
+                return;
+            }
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}: {s:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Stops and waits until every segment is written.
+    pub async fn stop(self) {
+        self.stop.stop();
+        tokio::time::timeout(Duration::from_secs(60), self.task)
+            .await
+            .expect("ingest did not stop")
+            .unwrap();
+    }
+}
+
+/// Recorded runs of the camera (what `/recordings` lists).
+pub fn runs(store: &Store, camera: CameraId) -> Vec<(Time90k, Time90k)> {
+    store
+        .runs(camera, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+        .unwrap()
+}
+
+/// The MP4 of `[start, end)` as playback serves it.
+pub async fn mp4(store: &Store, camera: CameraId, start: Time90k, end: Time90k) -> Vec<u8> {
+    let segs: Vec<Arc<veil_store::Segment>> = store
+        .segments(camera, MAIN_RENDITION, start, end)
+        .unwrap()
+        .into_iter()
+        .map(Arc::new)
+        .collect();
+    let plan = playback::plan(&segs, start, end).expect("nothing recorded");
+    let mut out = plan.header.clone();
+    for p in &plan.parts {
+        let media = store.read_media(&p.segment).await.unwrap();
+        out.extend_from_slice(&media[p.media_from as usize..p.media_to as usize]);
+    }
+    assert_eq!(out.len() as u64, plan.len);
+    out
+}
+
+/// Runs ffprobe; returns stdout (panics on failure).
+pub fn ffprobe(file: &Path, args: &[&str]) -> String {
+    let out = Command::new("ffprobe")
+        .args(["-v", "error"])
+        .args(args)
+        .arg(file)
+        .output()
+        .expect("ffprobe not found: install the Debian package ffmpeg");
+    assert!(
+        out.status.success(),
+        "ffprobe failed on {}: {}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Packets in decode order: (pts in seconds, keyframe).
+pub fn packets(file: &Path) -> Vec<(f64, bool)> {
+    ffprobe(
+        file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,flags",
+            "-of",
+            "csv=p=0",
+        ],
+    )
+    .lines()
+    .filter(|l| !l.is_empty())
+    .map(|l| {
+        let mut it = l.split(',');
+        let pts: f64 = it.next().unwrap().parse().unwrap();
+        (pts, it.next().unwrap_or("").starts_with('K'))
+    })
+    .collect()
+}
+
+/// Picture types of the decoded frames, in display order.
+pub fn picture_types(file: &Path) -> String {
+    ffprobe(
+        file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=pict_type",
+            "-of",
+            "csv=p=0",
+        ],
+    )
+    .lines()
+    .map(|l| l.trim())
+    .collect()
+}
+
+/// Decodes the whole file with ffmpeg; panics on any decoder message.
+pub fn decodes_cleanly(file: &Path) {
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg not found: install the Debian package ffmpeg");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stderr.trim().is_empty(),
+        "{}: {stderr}",
+        file.display()
+    );
+}

@@ -1,0 +1,385 @@
+//! Ingest against a real RTSP server (GStreamer) serving clips made by
+//! ffmpeg/libx264: the recordings are checked with ffprobe and ffmpeg.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+use veil_base::Time90k;
+use veil_ingest::{IngestState, RtspTransport};
+
+/// Records one clip served over RTSP and compares the recording with the
+/// source: same packets in the same (decode) order, timestamps within one
+/// frame, same picture types in display order, clean decode.
+async fn record_clip_and_compare(dir: &Path, name: &str, x264: &[&str], transport: RtspTransport) {
+    record_clip_with(dir, name, x264, transport, &[]).await
+}
+
+/// As [`record_clip_and_compare`], with extra server arguments.
+async fn record_clip_with(
+    dir: &Path,
+    name: &str,
+    x264: &[&str],
+    transport: RtspTransport,
+    server_args: &[&str],
+) {
+    let clip = make_clip(dir, &format!("{name}.mp4"), 8, x264);
+    let mut args = vec!["--clip", clip.to_str().unwrap()];
+    args.extend_from_slice(server_args);
+    let server = RtspServer::start(free_port(), &args);
+    let (store, camera) = store(&dir.join(name));
+    let mut src = source(camera, &server.url(), transport);
+    // One session only: the clip ends, and no reconnect replays it.
+    src.timing.backoff_base = Duration::from_secs(120);
+    src.timing.backoff_max = Duration::from_secs(120);
+    let ingest = Ingest::start(&store, src);
+    ingest
+        .wait_for(60, "recording", |s| s.state == IngestState::Recording)
+        .await;
+    ingest
+        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
+        .await;
+    ingest.stop().await;
+
+    let runs = runs(&store, camera);
+    assert_eq!(runs.len(), 1, "{name}: one session, one run: {runs:?}");
+    let (start, end) = runs[0];
+    let file = dir.join(format!("{name}-recorded.mp4"));
+    std::fs::write(&file, mp4(&store, camera, start, end).await).unwrap();
+
+    let want = packets(&clip);
+    let got = packets(&file);
+    assert!(
+        got.len().abs_diff(want.len()) <= 1,
+        "{name}: recorded {} frames, the clip has {}",
+        got.len(),
+        want.len()
+    );
+    let frame = 1.0 / 25.0;
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        let (g0, w0) = (got[0].0, want[0].0);
+        assert!(
+            ((g.0 - g0) - (w.0 - w0)).abs() < frame,
+            "{name}: packet {i} at {} s, the clip's at {} s",
+            g.0 - g0,
+            w.0 - w0
+        );
+        assert_eq!(g.1, w.1, "{name}: keyframe flag of packet {i}");
+    }
+    let (pt_got, pt_want) = (picture_types(&file), picture_types(&clip));
+    assert_eq!(pt_got, pt_want, "{name}: picture types in display order");
+    decodes_cleanly(&file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_baseline_main_and_high_with_b_frames() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let baseline = ["-profile:v", "baseline"];
+    let main = ["-profile:v", "main", "-bf", "0"];
+    let high_b = ["-profile:v", "high", "-bf", "3", "-b_strategy", "0"];
+    tokio::join!(
+        record_clip_and_compare(d, "baseline", &baseline, RtspTransport::Tcp),
+        record_clip_and_compare(d, "main", &main, RtspTransport::Tcp),
+        record_clip_and_compare(d, "high-bframes", &high_b, RtspTransport::Tcp),
+    );
+    // The B-frame clip really has B-frames (so the check above means something).
+    let types = picture_types(&d.join("high-bframes-recorded.mp4"));
+    assert!(types.contains('B'), "no B-frames in {types}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rtp_timestamps_wrapping_past_32_bits_keep_the_timeline() {
+    // The first RTP timestamp is 3 s before 2^32: the clock wraps mid-clip.
+    let dir = tempfile::tempdir().unwrap();
+    let offset = (u64::from(u32::MAX) + 1 - 3 * 90_000).to_string();
+    let high_b = ["-profile:v", "high", "-bf", "2"];
+    record_clip_with(
+        dir.path(),
+        "wrap",
+        &high_b,
+        RtspTransport::Tcp,
+        &["--timestamp-offset", &offset],
+    )
+    .await;
+}
+
+/// Encodes `seconds` of 25 fps video at `size` as raw H.264 with parameter
+/// sets before every keyframe (as cameras send them).
+fn raw_h264(dir: &Path, name: &str, size: &str, seconds: u32) -> std::path::PathBuf {
+    let out = dir.join(name);
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc2=size={size}:rate=25"))
+        .args([
+            "-t",
+            &seconds.to_string(),
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-bf",
+            "0",
+        ])
+        .args([
+            "-x264-params",
+            "repeat-headers=1",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "h264",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg not found: install the Debian package ffmpeg")
+        .success();
+    assert!(ok, "ffmpeg could not make {name}");
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resolution_change_mid_stream_starts_a_new_run_that_plays() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 3 s at 320x240, then 3 s at 480x272, in one Matroska file (real
+    // timestamps); the new SPS arrives in-band mid-stream.
+    let mut both = std::fs::read(raw_h264(d, "a.h264", "320x240", 3)).unwrap();
+    both.extend(std::fs::read(raw_h264(d, "b.h264", "480x272", 3)).unwrap());
+    std::fs::write(d.join("both.h264"), both).unwrap();
+    let clip = d.join("both.mkv");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-r", "25", "-i"])
+        .arg(d.join("both.h264"))
+        .args(["-c", "copy"])
+        .arg(&clip)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
+    let (store, camera) = store(&d.join("data"));
+    let mut src = source(camera, &server.url(), RtspTransport::Tcp);
+    src.timing.backoff_base = Duration::from_secs(120);
+    src.timing.backoff_max = Duration::from_secs(120);
+    let ingest = Ingest::start(&store, src);
+    ingest
+        .wait_for(60, "the second resolution", |s| s.width == 480)
+        .await;
+    ingest
+        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
+        .await;
+    ingest.stop().await;
+
+    let runs = runs(&store, camera);
+    assert_eq!(runs.len(), 2, "one run per resolution: {runs:?}");
+    let mut total = 0;
+    for (i, (start, end)) in runs.iter().enumerate() {
+        let file = d.join(format!("run{i}.mp4"));
+        std::fs::write(&file, mp4(&store, camera, *start, *end).await).unwrap();
+        decodes_cleanly(&file);
+        let size = ffprobe(
+            &file,
+            &[
+                "-select_streams",
+                "v:0",
+                "-show_entries",
+                "stream=width,height",
+                "-of",
+                "csv=p=0",
+            ],
+        );
+        assert_eq!(size.trim(), ["320,240", "480,272"][i], "run {i}");
+        total += packets(&file).len();
+    }
+    assert!(total.abs_diff(150) <= 2, "{total} frames of 150");
+    // One file across both runs: two sample entries, every frame decodes.
+    let file = d.join("across.mp4");
+    std::fs::write(&file, mp4(&store, camera, runs[0].0, runs[1].1).await).unwrap();
+    let decoded = ffprobe(
+        &file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "frame=width",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    let widths: Vec<&str> = decoded
+        .lines()
+        .map(|l| l.trim().trim_end_matches(','))
+        .filter(|l| !l.is_empty())
+        .collect();
+    let n320 = widths.iter().filter(|w| **w == "320").count();
+    let n480 = widths.iter().filter(|w| **w == "480").count();
+    assert_eq!(
+        (widths.len(), n320 + n480),
+        (total, total),
+        "320: {n320}, 480: {n480}"
+    );
+    assert!(
+        widths.contains(&"320") && widths.contains(&"480"),
+        "{decoded}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn records_over_udp() {
+    let dir = tempfile::tempdir().unwrap();
+    let high_b = ["-profile:v", "high", "-bf", "2"];
+    record_clip_and_compare(dir.path(), "udp", &high_b, RtspTransport::Udp).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reconnects_after_the_server_dies_and_records_the_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut server = RtspServer::start(port, &["--live", "320x240", "--bitrate", "500000"]);
+    let (store, camera) = store(dir.path());
+    let ingest = Ingest::start(&store, source(camera, &server.url(), RtspTransport::Tcp));
+    ingest
+        .wait_for(60, "recording", |s| s.state == IngestState::Recording)
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    server.kill();
+    ingest
+        .wait_for(60, "error after the kill", |s| {
+            s.state == IngestState::Error
+        })
+        .await;
+    assert!(ingest.status().last_error.is_some());
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let _server = RtspServer::start(port, &["--live", "320x240", "--bitrate", "500000"]);
+    ingest
+        .wait_for(60, "recording again", |s| s.state == IngestState::Recording)
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let status = ingest.status();
+    assert!(status.reconnects >= 1, "{status:?}");
+    assert_eq!((status.width, status.height), (320, 240));
+    assert!(status.fps > 20.0 && status.fps < 30.0, "{status:?}");
+    assert!(status.bitrate_bps > 0, "{status:?}");
+    ingest.stop().await;
+
+    let runs = runs(&store, camera);
+    assert_eq!(runs.len(), 2, "two runs around the gap: {runs:?}");
+    let gap_90k = runs[1].0 .0 - runs[0].1 .0;
+    assert!(gap_90k > 90_000, "the gap is at least a second: {runs:?}");
+    for (i, (start, end)) in runs.iter().enumerate() {
+        assert!(end.0 - start.0 > 2 * 90_000, "run {i} too short: {runs:?}");
+        let file = dir.path().join(format!("run{i}.mp4"));
+        std::fs::write(&file, mp4(&store, camera, *start, *end).await).unwrap();
+        decodes_cleanly(&file);
+        assert!(packets(&file).len() > 40, "run {i} has too few frames");
+    }
+    // A range across the gap plays as well (both sides, one file).
+    let file = dir.path().join("across.mp4");
+    std::fs::write(
+        &file,
+        mp4(&store, camera, runs[0].0, Time90k(runs[1].1 .0)).await,
+    )
+    .unwrap();
+    decodes_cleanly(&file);
+}
+
+/// A "camera" that answers every connection with an endless flood of garbage.
+async fn garbage_camera() -> u16 {
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = l.accept().await {
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let junk: Vec<u8> = (0..64 * 1024u32)
+                    .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+                    .collect();
+                while sock.write_all(&junk).await.is_ok() {}
+            });
+        }
+    });
+    port
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_misbehaving_camera_does_not_affect_another() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = RtspServer::start(free_port(), &["--live", "320x240", "--bitrate", "500000"]);
+    let mut frozen = RtspServer::start(free_port(), &["--live", "320x240", "--bitrate", "500000"]);
+    let flood_port = garbage_camera().await;
+    let (store, good_id) = store(dir.path());
+    let now = store.clock().now();
+    let frozen_id = store.db.upsert_camera("frozen", "rtsp", "{}", now).unwrap();
+    let flood_id = store.db.upsert_camera("flood", "rtsp", "{}", now).unwrap();
+
+    let good_ingest = Ingest::start(&store, source(good_id, &good.url(), RtspTransport::Tcp));
+    let frozen_ingest = Ingest::start(&store, source(frozen_id, &frozen.url(), RtspTransport::Tcp));
+    let flood_url = format!("rtsp://127.0.0.1:{flood_port}/stream");
+    let flood_ingest = Ingest::start(&store, source(flood_id, &flood_url, RtspTransport::Tcp));
+    for i in [&good_ingest, &frozen_ingest] {
+        i.wait_for(60, "recording", |s| s.state == IngestState::Recording)
+            .await;
+    }
+    // Freeze one camera mid-stream (SIGSTOP): connected but silent.
+    let status = Command::new("kill")
+        .args(["-STOP", &frozen.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    frozen_ingest
+        .wait_for(30, "the watchdog", |s| {
+            s.state == IngestState::Error
+                && s.last_error.as_deref().unwrap_or("").contains("stalled")
+        })
+        .await;
+    flood_ingest
+        .wait_for(30, "the flood refused", |s| {
+            s.state == IngestState::Error && s.reconnects >= 2
+        })
+        .await;
+    // Meanwhile the good camera kept recording at full rate, in one run.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let s = good_ingest.status();
+    assert_eq!(s.state, IngestState::Recording, "{s:?}");
+    assert!(s.fps > 20.0, "{s:?}");
+    assert_eq!(s.frames_dropped, 0, "{s:?}");
+    good_ingest.stop().await;
+    frozen_ingest.stop().await;
+    flood_ingest.stop().await;
+    let _ = Command::new("kill")
+        .args(["-CONT", &frozen.pid().to_string()])
+        .status();
+    frozen.kill();
+
+    let good_runs = runs(&store, good_id);
+    assert_eq!(
+        good_runs.len(),
+        1,
+        "the good camera never lost its stream: {good_runs:?}"
+    );
+    let file = dir.path().join("good.mp4");
+    std::fs::write(
+        &file,
+        mp4(&store, good_id, good_runs[0].0, good_runs[0].1).await,
+    )
+    .unwrap();
+    decodes_cleanly(&file);
+    let seconds = (good_runs[0].1 .0 - good_runs[0].0 .0) as f64 / 90_000.0;
+    let frames = packets(&file).len() as f64;
+    assert!(
+        (frames / seconds - 25.0).abs() < 1.5,
+        "{frames} frames in {seconds} s"
+    );
+    assert!(runs(&store, flood_id).is_empty());
+}

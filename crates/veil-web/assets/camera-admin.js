@@ -1,0 +1,102 @@
+// Camera settings page: lists cameras with their ingest status (refreshed
+// every few seconds), adds RTSP cameras and deletes them through the JSON API.
+// Passwords are only ever sent, never shown: the API does not return them.
+import { api, setupLogout } from "./common.js";
+
+const rows = document.getElementById("camera-rows");
+const form = document.getElementById("camera-form");
+const formError = document.getElementById("camera-form-error");
+
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text == null ? "" : String(text);
+  return td;
+}
+
+function describeStatus(s) {
+  if (!s) return "";
+  let text = s.state;
+  if (s.state === "recording" && s.width) {
+    text += ` · ${s.width}×${s.height} · ${s.fps} fps · ${Math.round(s.bitrate_bps / 1000)} kbit/s`;
+  }
+  if (s.last_error) text += ` · last error: ${s.last_error}`;
+  return text;
+}
+
+async function refresh() {
+  let cameras;
+  try {
+    cameras = await api("GET", "/api/v1/cameras");
+  } catch (e) {
+    formError.textContent = e.message;
+    formError.hidden = false;
+    return;
+  }
+  const fresh = [];
+  for (const c of cameras) {
+    const [detail, status] = await Promise.all([
+      api("GET", `/api/v1/cameras/${c.id}`).catch(() => null),
+      api("GET", `/api/v1/cameras/${c.id}/status`).catch(() => null),
+    ]);
+    const tr = document.createElement("tr");
+    tr.id = `camera-row-${c.id}`;
+    tr.append(
+      cell(c.name),
+      cell(detail ? detail.url || detail.kind : ""),
+      cell(detail ? detail.group : ""),
+      cell(detail ? (detail.enabled ? detail.recording_mode : "disabled") : ""),
+      cell(describeStatus(status)),
+    );
+    const actions = document.createElement("td");
+    if (detail && detail.managed) {
+      const del = document.createElement("button");
+      del.type = "button";
+      del.className = "secondary";
+      del.textContent = "Delete";
+      del.addEventListener("click", async () => {
+        if (!window.confirm(`Delete camera ${c.name}? Its recordings stay until retention removes them.`)) return;
+        try {
+          await api("DELETE", `/api/v1/cameras/${c.id}`);
+        } catch (e) {
+          window.alert(e.message);
+        }
+        refresh();
+      });
+      actions.append(del);
+    } else {
+      actions.textContent = "configuration file";
+    }
+    tr.append(actions);
+    fresh.push(tr);
+  }
+  rows.replaceChildren(...fresh);
+}
+
+form.addEventListener("submit", async (ev) => {
+  ev.preventDefault();
+  formError.hidden = true;
+  const data = new FormData(form);
+  const body = {
+    name: data.get("name"),
+    url: data.get("url"),
+    transport: data.get("transport"),
+    recording_mode: data.get("recording_mode"),
+    group: data.get("group"),
+  };
+  if (data.get("username")) {
+    body.username = data.get("username");
+    body.password = data.get("password");
+  }
+  try {
+    await api("POST", "/api/v1/cameras", body);
+    form.reset();
+    refresh();
+  } catch (e) {
+    formError.textContent = e.message;
+    formError.hidden = false;
+  }
+});
+
+setupLogout();
+refresh();
+setInterval(refresh, 5000);

@@ -1,0 +1,427 @@
+//! Camera management: `POST/GET/PUT/DELETE /api/v1/cameras[/{id}]` and
+//! `GET /api/v1/cameras/{id}/status`.
+//!
+//! Every handler authorises first (`CameraAdmin`, or `ListCameras` for the
+//! status), then validates, then appends to the access record, and only then
+//! acts. Credentials go in (`username`, `password`) and never come out: the
+//! response says only whether a camera has them. Cameras from the
+//! configuration file are listed but cannot be changed here.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde::{Deserialize, Serialize};
+use veil_access::{Action, Resource};
+use veil_audit::{Action as Audited, Event};
+use veil_ingest::managed::{self, StoredSource};
+use veil_ingest::Credentials;
+use veil_store::db::{CameraDetail, CameraSettings};
+
+use crate::api::authorized_camera;
+use crate::auth::Session;
+use crate::error::ApiError;
+use crate::{blocking, AppState};
+
+/// The body of `POST /api/v1/cameras` and `PUT /api/v1/cameras/{id}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraRequest {
+    name: String,
+    /// `rtsp://host[:port]/path`, without user-info.
+    url: String,
+    #[serde(default)]
+    username: Option<String>,
+    /// On `PUT`, leaving out both `username` and `password` keeps the stored
+    /// credentials; an empty `username` removes them.
+    #[serde(default)]
+    password: Option<String>,
+    #[serde(default = "default_transport")]
+    transport: String,
+    #[serde(default = "default_enabled")]
+    enabled: bool,
+    #[serde(default = "default_mode")]
+    recording_mode: String,
+    #[serde(default)]
+    group: String,
+    #[serde(default)]
+    segment_seconds: Option<u32>,
+    /// For `rtsps://`: the camera certificate's SHA-256 fingerprint to trust.
+    #[serde(default)]
+    tls_fingerprint: Option<String>,
+}
+
+fn default_transport() -> String {
+    "tcp".into()
+}
+fn default_enabled() -> bool {
+    true
+}
+fn default_mode() -> String {
+    managed::CONTINUOUS.into()
+}
+
+/// A camera as the API shows it: no credentials, only whether it has some.
+#[derive(Serialize)]
+struct CameraView {
+    id: i64,
+    name: String,
+    kind: String,
+    /// From the configuration file (read-only here) or managed over the API.
+    managed: bool,
+    url: Option<String>,
+    transport: Option<String>,
+    tls_fingerprint: Option<String>,
+    has_credentials: bool,
+    enabled: bool,
+    recording_mode: String,
+    group: String,
+    segment_seconds: Option<u32>,
+}
+
+impl CameraView {
+    fn of(d: &CameraDetail) -> CameraView {
+        let src: Option<StoredSource> = serde_json::from_str(&d.settings.source_config).ok();
+        CameraView {
+            id: d.id.0,
+            name: d.settings.name.clone(),
+            kind: d.settings.source_kind.clone(),
+            managed: d.managed,
+            url: src.as_ref().map(|s| s.url.clone()),
+            tls_fingerprint: src.as_ref().and_then(|s| s.tls_fingerprint.clone()),
+            transport: src.map(|s| s.transport),
+            has_credentials: d.sealed_credentials.is_some(),
+            enabled: d.settings.enabled,
+            recording_mode: d.settings.recording_mode.clone(),
+            group: d.settings.group.clone(),
+            segment_seconds: d.settings.segment_seconds,
+        }
+    }
+}
+
+/// A validated request: settings to store and the credentials change.
+struct Validated {
+    settings: CameraSettings,
+    credentials: CredentialChange,
+}
+
+enum CredentialChange {
+    Keep,
+    Clear,
+    Set(Credentials),
+}
+
+/// Checks a request; every message is safe to return (no secret echoed).
+fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
+    let name = req.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(
+            "name must be 1 to 100 characters without control characters",
+        ));
+    }
+    let (url, in_url) =
+        veil_ingest::split_url_credentials(&req.url).map_err(ApiError::bad_request)?;
+    if in_url.is_some() {
+        return Err(ApiError::bad_request(
+            "put the login in \"username\" and \"password\", not in the URL",
+        ));
+    }
+    let transport = managed::parse_transport(&req.transport).map_err(ApiError::bad_request)?;
+    let secure = url.starts_with("rtsps://");
+    if secure && transport == veil_ingest::RtspTransport::Udp {
+        return Err(ApiError::bad_request("rtsps:// needs transport \"tcp\""));
+    }
+    if let Some(f) = &req.tls_fingerprint {
+        if !secure {
+            return Err(ApiError::bad_request(
+                "tls_fingerprint is only for rtsps:// URLs",
+            ));
+        }
+        veil_ingest::tls::parse_fingerprint(f).map_err(ApiError::bad_request)?;
+    }
+    if !managed::RECORDING_MODES.contains(&req.recording_mode.as_str()) {
+        return Err(ApiError::bad_request(format!(
+            "recording_mode must be one of {:?}",
+            managed::RECORDING_MODES
+        )));
+    }
+    if req.group.chars().count() > 100 {
+        return Err(ApiError::bad_request("group is at most 100 characters"));
+    }
+    if let Some(s) = req.segment_seconds {
+        if !(1..=600).contains(&s) {
+            return Err(ApiError::bad_request(
+                "segment_seconds must be between 1 and 600",
+            ));
+        }
+    }
+    let credentials = match (req.username, req.password) {
+        (None, None) if creating => CredentialChange::Clear,
+        (None, None) => CredentialChange::Keep,
+        (Some(u), _) if u.is_empty() => CredentialChange::Clear,
+        (Some(username), Some(password)) if username.len() <= 256 && password.len() <= 1024 => {
+            CredentialChange::Set(Credentials { username, password })
+        }
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request("username or password too long"));
+        }
+        (Some(_), None) | (None, Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give both username and password (or neither to keep the stored ones)",
+            ));
+        }
+    };
+    let source_config = serde_json::to_string(&StoredSource {
+        url,
+        transport: req.transport,
+        tls_fingerprint: req.tls_fingerprint,
+    })
+    .map_err(ApiError::internal)?;
+    Ok(Validated {
+        settings: CameraSettings {
+            name,
+            source_kind: "rtsp".into(),
+            source_config,
+            enabled: req.enabled,
+            recording_mode: req.recording_mode,
+            group: req.group.trim().to_owned(),
+            segment_seconds: req.segment_seconds,
+        },
+        credentials,
+    })
+}
+
+fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
+    b.map(|Json(v)| v).map_err(|e| {
+        // The rejection text can quote the body, which may hold a password.
+        let _ = e;
+        ApiError::bad_request(
+            "expected a JSON camera object: name, url, optional username and password, \
+             transport (tcp|udp), enabled, recording_mode, group, segment_seconds",
+        )
+    })
+}
+
+fn conflict(message: &str) -> ApiError {
+    ApiError {
+        status: StatusCode::CONFLICT,
+        code: "conflict",
+        message: message.into(),
+    }
+}
+
+/// Maps the store's "name taken" to 409.
+fn store_error(e: veil_store::Error) -> ApiError {
+    match e {
+        veil_store::Error::Invalid(m) if m.contains("name exists") => {
+            conflict("a camera with this name exists")
+        }
+        e => e.into(),
+    }
+}
+
+fn event(
+    s: &Session,
+    action: Audited,
+    resource: String,
+    detail: String,
+    peer: SocketAddr,
+) -> Event {
+    Event::new(s.subject.pseudonym.clone(), action, resource)
+        .detail(detail)
+        .client(peer.ip())
+}
+
+/// Stores the credentials change for `camera`.
+fn apply_credentials(
+    state: &AppState,
+    camera: veil_base::CameraId,
+    change: &CredentialChange,
+) -> Result<(), ApiError> {
+    match change {
+        CredentialChange::Keep => Ok(()),
+        CredentialChange::Clear => Ok(state.store.db.set_camera_credentials(camera, None)?),
+        CredentialChange::Set(c) => {
+            let sealed = managed::seal_credentials(state.store.keys(), camera, c);
+            Ok(state
+                .store
+                .db
+                .set_camera_credentials(camera, Some(&sealed))?)
+        }
+    }
+}
+
+/// Loads a camera's detail after the generic path check.
+async fn detail(state: &AppState, id: veil_base::CameraId) -> Result<CameraDetail, ApiError> {
+    let db = state.store.db.clone();
+    blocking(move || Ok(db.camera_detail(id)?))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no camera {}", id.0)))
+}
+
+/// `POST /api/v1/cameras`: adds an RTSP camera and starts recording it.
+pub async fn create(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    req: Result<Json<CameraRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    state.authorize(&s, Action::CameraAdmin, Resource::System)?;
+    let v = validate(body(req)?, true)?;
+    let detail_text = format!("name={:?}", v.settings.name);
+    state
+        .record(event(
+            &s,
+            Audited::CameraCreate,
+            "camera".into(),
+            detail_text,
+            peer,
+        ))
+        .await?;
+    let (now, st) = (state.now(), state.clone());
+    let id = blocking(move || {
+        let id = st
+            .store
+            .db
+            .insert_managed_camera(&v.settings, now)
+            .map_err(store_error)?;
+        apply_credentials(&st, id, &v.credentials)?;
+        Ok(id)
+    })
+    .await?;
+    let d = detail(&state, id).await?;
+    state.ingest.apply(&d).await;
+    tracing::info!(actor = %s.subject.pseudonym, camera = id.0, "camera created");
+    Ok((StatusCode::CREATED, Json(CameraView::of(&d))).into_response())
+}
+
+/// `GET /api/v1/cameras/{id}`: a camera's settings (never its credentials).
+pub async fn get_one(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let cam = authorized_camera(&state, &s, Action::CameraAdmin, &id).await?;
+    let d = detail(&state, cam.id).await?;
+    Ok(Json(
+        serde_json::to_value(CameraView::of(&d)).map_err(ApiError::internal)?,
+    ))
+}
+
+/// `PUT /api/v1/cameras/{id}`: replaces a managed camera's settings and
+/// restarts (or stops) its recording.
+pub async fn update(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    req: Result<Json<CameraRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let cam = authorized_camera(&state, &s, Action::CameraAdmin, &id).await?;
+    let current = detail(&state, cam.id).await?;
+    if !current.managed {
+        return Err(conflict(
+            "this camera is defined in the configuration file; change it there",
+        ));
+    }
+    let v = validate(body(req)?, false)?;
+    let detail_text = format!(
+        "name={:?} credentials={}",
+        v.settings.name,
+        match v.credentials {
+            CredentialChange::Keep => "kept",
+            CredentialChange::Clear => "removed",
+            CredentialChange::Set(_) => "changed",
+        }
+    );
+    state
+        .record(event(
+            &s,
+            Audited::CameraUpdate,
+            format!("camera:{}", cam.id.0),
+            detail_text,
+            peer,
+        ))
+        .await?;
+    let st = state.clone();
+    let id = cam.id;
+    blocking(move || {
+        if !st
+            .store
+            .db
+            .update_managed_camera(id, &v.settings)
+            .map_err(store_error)?
+        {
+            return Err(ApiError::not_found(format!("no camera {}", id.0)));
+        }
+        apply_credentials(&st, id, &v.credentials)
+    })
+    .await?;
+    let d = detail(&state, id).await?;
+    state.ingest.apply(&d).await;
+    Ok(Json(
+        serde_json::to_value(CameraView::of(&d)).map_err(ApiError::internal)?,
+    ))
+}
+
+/// `DELETE /api/v1/cameras/{id}`: stops recording (the open segment is
+/// written) and deletes the camera; its recordings stay until retention.
+pub async fn delete(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let cam = authorized_camera(&state, &s, Action::CameraAdmin, &id).await?;
+    let current = detail(&state, cam.id).await?;
+    if !current.managed {
+        return Err(conflict(
+            "this camera is defined in the configuration file; remove it there",
+        ));
+    }
+    state
+        .record(event(
+            &s,
+            Audited::CameraDelete,
+            format!("camera:{}", cam.id.0),
+            String::new(),
+            peer,
+        ))
+        .await?;
+    state.ingest.stop(cam.id).await;
+    let (db, now, id) = (state.store.db.clone(), state.now(), cam.id);
+    blocking(move || Ok(db.delete_managed_camera(id, now)?)).await?;
+    state.ingest.board().remove(id);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `GET /api/v1/cameras/{id}/status`: the ingest status.
+pub async fn status(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let cam = authorized_camera(&state, &s, Action::ListCameras, &id).await?;
+    let st = state.ingest.board().get(cam.id);
+    let json = match st {
+        None => {
+            serde_json::json!({ "state": if cam.source_kind == "synthetic" { "recording" } else { "stopped" } })
+        }
+        Some(st) => serde_json::json!({
+            "state": st.state.as_str(),
+            "last_error": st.last_error,
+            "last_error_at": st.last_error_90k.map(|t| t.to_rfc3339()),
+            "last_frame_at": st.last_frame_90k.map(|t| t.to_rfc3339()),
+            "bitrate_bps": st.bitrate_bps,
+            "fps": (st.fps * 100.0).round() / 100.0,
+            "width": st.width,
+            "height": st.height,
+            "reconnects": st.reconnects,
+            "frames_dropped": st.frames_dropped,
+            "retry_in_ms": st.retry_in_ms,
+        }),
+    };
+    Ok(Json(json))
+}

@@ -1,0 +1,425 @@
+//! Camera management over real HTTPS, recording from a real RTSP server
+//! (GStreamer, with a Basic-auth login): authorisation, the access record,
+//! credentials sealed and never returned, status through reconnects.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use veil_audit::{AccessRecord, ClientAddressPolicy};
+use veil_base::{SystemClock, Time90k};
+use veil_store::recorder::LiveHub;
+use veil_store::{Store, MAIN_RENDITION};
+use veil_web::{AppState, SessionPolicy, Transport};
+
+const ADMIN_PASSWORD: &str = "a long test password 42";
+const CAMERA_PASSWORD: &str = "cam-Secret-7781";
+
+struct Server {
+    base: String,
+    store: Store,
+    _dir: tempfile::TempDir,
+}
+
+/// The server with an administrator and a user whose role grants nothing.
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(SystemClock);
+    let store = Store::open_dir(&dir.path().join("data"), clock.clone()).unwrap();
+    veil_web::roles::setup_roles(&store.db, Time90k(0)).unwrap();
+    for (pseudonym, name, role) in [
+        ("u-admin", "admin.one", veil_access::ADMINISTRATOR),
+        ("u-none", "no.role", ""),
+    ] {
+        let id = store
+            .db
+            .insert_user(
+                pseudonym,
+                name,
+                &veil_access::password::hash(ADMIN_PASSWORD),
+                role,
+                Time90k(0),
+            )
+            .unwrap();
+        // Not about the second factor (tests/authn.rs is).
+        store.db.exempt_from_second_factor(id).unwrap();
+    }
+    let audit = AccessRecord::new(store.db.clone(), clock.clone(), ClientAddressPolicy::Full);
+    let live = LiveHub::default();
+    let state = AppState {
+        store: store.clone(),
+        live: live.clone(),
+        audit,
+        clock,
+        sessions: SessionPolicy::default(),
+        throttles: Default::default(),
+        ingest: veil_ingest::Supervisor::new(
+            store.clone(),
+            live,
+            veil_ingest::StatusBoard::default(),
+            2 * 90_000,
+        ),
+    };
+    let (cert, key) = veil_web::tls::ensure_self_signed(&dir.path().join("tls"), &[]).unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let addr: SocketAddr = listener.local_addr().unwrap();
+    tokio::spawn(veil_web::serve(
+        listener,
+        Transport::Tls { cert, key },
+        veil_web::router(state),
+    ));
+    Server {
+        base: format!("https://{addr}"),
+        store,
+        _dir: dir,
+    }
+}
+
+/// A GStreamer RTSP server with a login (the ingest tests' script).
+struct Camera(Child, u16);
+
+impl Camera {
+    fn start() -> Camera {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../veil-ingest/tests/rtsp_server.py"
+        );
+        let mut child = Command::new("/usr/bin/python3")
+            .args([
+                script,
+                "--port",
+                &port.to_string(),
+                "--live",
+                "320x240",
+                "--bitrate",
+                "400000",
+            ])
+            .args(["--user", "viewer", "--password", CAMERA_PASSWORD])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("needs /usr/bin/python3 with python3-gi and gir1.2-gst-rtsp-server-1.0");
+        let mut out = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        out.read_line(&mut line).unwrap();
+        // Keep draining: the server prints a line per client.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+        assert!(line.starts_with("ready"), "RTSP server did not start: {line:?} (needs gstreamer1.0-rtsp, gstreamer1.0-plugins-bad)");
+        Camera(child, port)
+    }
+    fn url(&self) -> String {
+        format!("rtsp://127.0.0.1:{}/stream", self.1)
+    }
+}
+
+impl Drop for Camera {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn login(s: &Server, user: &str) -> (reqwest::Client, String) {
+    let c = reqwest::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = c
+        .post(format!("{}/api/v1/session", s.base))
+        .json(&serde_json::json!({"username": user, "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: serde_json::Value = r.json().await.unwrap();
+    (c, v["csrf"].as_str().unwrap().to_owned())
+}
+
+/// Sends a JSON request; returns the status and the body text.
+async fn send(
+    c: &reqwest::Client,
+    csrf: &str,
+    method: reqwest::Method,
+    url: String,
+    body: Option<serde_json::Value>,
+) -> (StatusCode, String) {
+    let mut r = c.request(method, url).header("X-CSRF-Token", csrf);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let r = r.send().await.unwrap();
+    (r.status(), r.text().await.unwrap())
+}
+
+async fn wait_status(
+    c: &reqwest::Client,
+    s: &Server,
+    id: i64,
+    what: &str,
+    f: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let until = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v: serde_json::Value = c
+            .get(format!("{}/api/v1/cameras/{id}/status", s.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if f(&v) {
+            return v;
+        }
+        assert!(Instant::now() < until, "timed out waiting for {what}: {v}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+fn audit_actions(s: &Server) -> Vec<(String, String, String)> {
+    s.store
+        .db
+        .audit_entries(0, 1000)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.actor, e.action, e.resource))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn cameras_are_managed_recorded_and_never_leak_credentials() {
+    let s = start().await;
+    let cam = Camera::start();
+    let (c, csrf) = login(&s, "admin.one").await;
+    let url = |p: &str| format!("{}{p}", s.base);
+    use reqwest::Method;
+
+    // Bad input: clear errors that never echo the password.
+    let with_creds = format!("rtsp://viewer:{CAMERA_PASSWORD}@127.0.0.1:{}/stream", cam.1);
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(serde_json::json!({"name": "x", "url": with_creds})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(!body.contains(CAMERA_PASSWORD), "{body}");
+    let (st, body) = send(&c, &csrf, Method::POST, url("/api/v1/cameras"), Some(serde_json::json!({"name": "x", "url": cam.url(), "password": CAMERA_PASSWORD, "bogus": 1}))).await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(!body.contains(CAMERA_PASSWORD), "{body}");
+    let (st, _) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(serde_json::json!({"name": "x", "url": cam.url(), "recording_mode": "sometimes"})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+
+    // The settings page is for administrators only.
+    let (st, body) = send(&c, &csrf, Method::GET, url("/admin/cameras"), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(body.contains("id=\"camera-form\""), "{body}");
+    // A user without a role may not add cameras (default deny), and nothing is stored.
+    let (c2, csrf2) = login(&s, "no.role").await;
+    let (st, _) = send(&c2, &csrf2, Method::GET, url("/admin/cameras"), None).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    let (st, _) = send(
+        &c2,
+        &csrf2,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(serde_json::json!({"name": "Gate", "url": cam.url()})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    assert!(s.store.db.camera_details().unwrap().is_empty());
+
+    // Create: 201, recording starts, the access record has it first.
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(serde_json::json!({
+            "name": "Gate", "url": cam.url(), "username": "viewer", "password": CAMERA_PASSWORD,
+            "group": "outside", "segment_seconds": 2
+        })),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    assert!(
+        !body.contains(CAMERA_PASSWORD) && !body.contains("viewer"),
+        "{body}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(v["has_credentials"], true);
+    assert_eq!(v["group"], "outside");
+    assert!(audit_actions(&s).contains(&(
+        "u-admin".into(),
+        "camera.create".into(),
+        "camera".into()
+    )));
+    let status = wait_status(&c, &s, id, "recording", |v| v["state"] == "recording").await;
+    assert!(status["last_error"].is_null(), "{status}");
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::GET,
+        url(&format!("/api/v1/cameras/{id}")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(!body.contains(CAMERA_PASSWORD), "{body}");
+    let (st, _) = send(
+        &c2,
+        &csrf2,
+        Method::GET,
+        url(&format!("/api/v1/cameras/{id}")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    // The password is sealed: not in the database file in the clear.
+    let db_bytes = [
+        std::fs::read(s._dir.path().join("data/veil.db")).unwrap(),
+        std::fs::read(s._dir.path().join("data/veil.db-wal")).unwrap_or_default(),
+    ]
+    .concat();
+    assert!(
+        !db_bytes
+            .windows(CAMERA_PASSWORD.len())
+            .any(|w| w == CAMERA_PASSWORD.as_bytes()),
+        "password in the database in the clear"
+    );
+
+    // A wrong password: the status says why; the access record has the update.
+    let (st, body) = send(&c, &csrf, Method::PUT, url(&format!("/api/v1/cameras/{id}")), Some(serde_json::json!({
+        "name": "Gate", "url": cam.url(), "username": "viewer", "password": "not-it", "segment_seconds": 2
+    }))).await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let status = wait_status(&c, &s, id, "authentication error", |v| {
+        v["state"] == "error"
+    })
+    .await;
+    assert!(
+        status["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("authentication"),
+        "{status}"
+    );
+    assert!(audit_actions(&s).contains(&(
+        "u-admin".into(),
+        "camera.update".into(),
+        format!("camera:{id}")
+    )));
+
+    // Keep the name and URL, restore the password; then disable: stopped.
+    let (st, _) = send(&c, &csrf, Method::PUT, url(&format!("/api/v1/cameras/{id}")), Some(serde_json::json!({
+        "name": "Gate", "url": cam.url(), "username": "viewer", "password": CAMERA_PASSWORD, "segment_seconds": 2
+    }))).await;
+    assert_eq!(st, StatusCode::OK);
+    wait_status(&c, &s, id, "recording again", |v| v["state"] == "recording").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (st, _) = send(
+        &c,
+        &csrf,
+        Method::PUT,
+        url(&format!("/api/v1/cameras/{id}")),
+        Some(serde_json::json!({
+            "name": "Gate", "url": cam.url(), "enabled": false
+        })),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    wait_status(&c, &s, id, "stopped", |v| v["state"] == "stopped").await;
+    let d = s
+        .store
+        .db
+        .camera_detail(veil_base::CameraId(id))
+        .unwrap()
+        .unwrap();
+    assert!(
+        d.sealed_credentials.is_some(),
+        "credentials kept when not given"
+    );
+    let runs = s
+        .store
+        .runs(d.id, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+        .unwrap();
+    assert!(!runs.is_empty(), "something was recorded");
+
+    // Delete: 204, gone from the API, recordings kept, access recorded.
+    let (st, _) = send(
+        &c,
+        &csrf,
+        Method::DELETE,
+        url(&format!("/api/v1/cameras/{id}")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    let (st, _) = send(
+        &c,
+        &csrf,
+        Method::GET,
+        url(&format!("/api/v1/cameras/{id}")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let list: serde_json::Value = c
+        .get(url("/api/v1/cameras"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 0, "{list}");
+    assert!(audit_actions(&s).contains(&(
+        "u-admin".into(),
+        "camera.delete".into(),
+        format!("camera:{id}")
+    )));
+    assert!(!s
+        .store
+        .runs(d.id, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+        .unwrap()
+        .is_empty());
+    // The name is free again.
+    let (st, _) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(serde_json::json!({"name": "Gate", "url": cam.url(), "enabled": false})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED);
+    let (st, _) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(serde_json::json!({"name": "Gate", "url": cam.url(), "enabled": false})),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CONFLICT);
+}
