@@ -400,6 +400,7 @@ pub fn routes() -> Vec<Route> {
             get(pages::playback),
         ),
         route("/admin/cameras", GET, Permission, get(pages::camera_admin)),
+        route("/account", GET, Session, get(pages::account)),
         route("/static/{name}", GET, Public, get(pages::asset)),
     ]
 }

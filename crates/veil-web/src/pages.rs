@@ -20,12 +20,27 @@ pub async fn login() -> Html<String> {
     Html(ui::login_page())
 }
 
+/// The account page (any signed-in user).
+pub async fn account(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Html<String>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    Ok(Html(ui::account_page(&s.display_name)))
+}
+
 /// The camera list with live tiles. Someone who may read the access record
-/// but not list cameras (an auditor) is sent to `/audit` instead.
+/// but not list cameras (an auditor) is sent to `/audit` instead; someone who
+/// must first set a password, enrol a second factor or acknowledge the usage
+/// policy is sent to `/account`.
 pub async fn cameras(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
 ) -> Result<Response, ApiError> {
+    let sub = &s.subject;
+    if sub.must_change_password || sub.second_factor_missing || !sub.policy_acknowledged {
+        return Ok(Redirect::to("/account").into_response());
+    }
     let audit = state.allowed(&s, Action::AuditRead, Resource::System);
     if audit && !state.allowed(&s, Action::ListCameras, Resource::System) {
         return Ok(Redirect::to("/audit").into_response());

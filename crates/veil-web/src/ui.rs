@@ -19,6 +19,7 @@ const LOGIN_JS: &str = include_str!("../assets/login.js");
 const LIVE_JS: &str = include_str!("../assets/live.js");
 const PLAYBACK_JS: &str = include_str!("../assets/playback.js");
 const AUDIT_JS: &str = include_str!("../assets/audit.js");
+const ACCOUNT_JS: &str = include_str!("../assets/account.js");
 const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
@@ -32,6 +33,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "live.js" => Some((JS_TYPE, LIVE_JS)),
         "playback.js" => Some((JS_TYPE, PLAYBACK_JS)),
         "audit.js" => Some((JS_TYPE, AUDIT_JS)),
+        "account.js" => Some((JS_TYPE, ACCOUNT_JS)),
         "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
         _ => None,
     }
@@ -92,6 +94,7 @@ pub fn nav_links(current: &str, cameras: bool, audit: bool, camera_admin: bool) 
         ("/cameras", "Cameras", cameras),
         ("/admin/cameras", "Camera settings", camera_admin),
         ("/audit", "Access record", audit),
+        ("/account", "My account", true),
     ] {
         if !shown {
             continue;
@@ -104,6 +107,43 @@ pub fn nav_links(current: &str, cameras: bool, audit: bool, camera_admin: bool) 
         let _ = write!(nav, "<a href=\"{href}\"{mark}>{label}</a>");
     }
     nav
+}
+
+/// The account page: usage policy, password, second factor, sessions.
+pub fn account_page(user: &str) -> String {
+    let mut body = header(user, &nav_links("/account", true, false, false));
+    body.push_str(
+        "<main>\n<h1>My account</h1>\n\
+<p id=\"account-message\" class=\"error\" role=\"alert\" hidden></p>\n\
+<section class=\"card\" id=\"policy-section\">\n<h2>Video-surveillance policy</h2>\n\
+<div id=\"policy-text\" class=\"policy\"></div>\n\
+<button type=\"button\" id=\"policy-ack\" hidden>I have read and accept this policy</button>\n\
+<p id=\"policy-state\"></p>\n</section>\n\
+<section class=\"card\">\n<h2>Password</h2>\n\
+<form id=\"password-form\">\n\
+<label for=\"current-password\">Current password</label>\n\
+<input id=\"current-password\" type=\"password\" autocomplete=\"current-password\" required>\n\
+<label for=\"new-password\">New password (at least 12 characters, not a common one)</label>\n\
+<input id=\"new-password\" type=\"password\" autocomplete=\"new-password\" required>\n\
+<button type=\"submit\">Change password</button>\n</form>\n</section>\n\
+<section class=\"card\">\n<h2>Second factor</h2>\n\
+<p>Use an authenticator app (TOTP). Roles that can export, lift masks, delete or administer require one.</p>\n\
+<button type=\"button\" id=\"totp-start\">Set up an authenticator</button>\n\
+<div id=\"totp-enrol\" hidden>\n\
+<p>Scan this code with the app, or enter the key by hand.</p>\n\
+<div id=\"totp-qr\" class=\"qr\"></div>\n\
+<p>Key: <code id=\"totp-secret\"></code></p>\n\
+<label for=\"totp-code\">Code shown by the app</label>\n\
+<input id=\"totp-code\" inputmode=\"numeric\" autocomplete=\"one-time-code\">\n\
+<button type=\"button\" id=\"totp-confirm\">Confirm</button>\n</div>\n\
+<div id=\"totp-recovery\" hidden>\n\
+<p>Recovery codes — each works once if you lose the device. They are shown only now; keep them safe.</p>\n\
+<ul id=\"totp-codes\"></ul>\n</div>\n</section>\n\
+<section class=\"card\">\n<h2>My sessions</h2>\n\
+<table class=\"report\"><thead><tr><th>Signed in</th><th>Last seen</th><th></th></tr></thead>\n\
+<tbody id=\"session-rows\"></tbody></table>\n</section>\n</main>\n",
+    );
+    document("My account", "account.js", &body)
 }
 
 /// The login page.
@@ -309,6 +349,7 @@ mod tests {
             "playback.js",
             "common.js",
             "audit.js",
+            "account.js",
             "camera-admin.js",
         ] {
             let (ct, body) = asset(name).expect(name);

@@ -610,3 +610,118 @@ async fn login_live_and_playback_in_chromium() {
     }
     drop(driver);
 }
+
+/// A new account in Chromium: the one-time password is replaced on the login
+/// page, the missing second factor sends the user to their account page, the
+/// server-drawn QR code and key are shown, a code from the key confirms it,
+/// the ten recovery codes appear once, and the cameras are then reachable.
+async fn new_account(driver: &Driver, demo: &Demo) -> Res<()> {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args([
+            "admin",
+            "add-user",
+            "rita.nurse",
+            "--roles",
+            "investigator",
+            "--data",
+        ])
+        .arg(&demo.data_dir)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let first = text
+        .split("password: ")
+        .nth(1)
+        .and_then(|t| t.split_whitespace().next())
+        .ok_or(format!("no password printed: {text}"))?
+        .to_owned();
+    driver.goto(&demo.at("login")).await?;
+    let user = driver.find("#username").await?;
+    driver.send_keys(&user, "rita.nurse").await?;
+    let pass = driver.find("#password").await?;
+    driver.send_keys(&pass, &first).await?;
+    let button = driver.find("#login-button").await?;
+    driver.click(&button).await?;
+    wait_for(
+        driver,
+        "the new-password step",
+        Duration::from_secs(10),
+        "return !document.getElementById('new-password-step').hidden;",
+        |v| v == &json!(true),
+    )
+    .await?;
+    let new = driver.find("#new-password").await?;
+    driver
+        .send_keys(&new, "Rita's own long passphrase 7")
+        .await?;
+    driver.click(&button).await?;
+    wait_for(
+        driver,
+        "the account page (a second factor is required)",
+        Duration::from_secs(10),
+        "return location.pathname;",
+        |v| v == "/account",
+    )
+    .await?;
+    let start = driver.find("#totp-start").await?;
+    driver.click(&start).await?;
+    let shown = wait_for(
+        driver,
+        "the QR code and key",
+        Duration::from_secs(10),
+        "const s = document.querySelector('#totp-qr svg'); \
+         return s ? document.getElementById('totp-secret').textContent : '';",
+        |v| !v.as_str().unwrap_or_default().is_empty(),
+    )
+    .await?;
+    let secret = veil_access::totp::TotpSecret::from_base32(shown.as_str().unwrap_or_default())
+        .ok_or("the shown key is not base32")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs() as i64;
+    let code = driver.find("#totp-code").await?;
+    driver
+        .send_keys(
+            &code,
+            &format!("{:06}", veil_access::totp::code_at(&secret, now)),
+        )
+        .await?;
+    let confirm = driver.find("#totp-confirm").await?;
+    driver.click(&confirm).await?;
+    wait_for(
+        driver,
+        "ten recovery codes",
+        Duration::from_secs(10),
+        "return document.querySelectorAll('#totp-codes li').length;",
+        |v| v == &json!(10),
+    )
+    .await?;
+    driver.goto(&demo.at("cameras")).await?;
+    wait_for(
+        driver,
+        "the cameras page",
+        Duration::from_secs(10),
+        "return location.pathname + ' ' + document.querySelectorAll('video.live').length;",
+        |v| v == "/cameras 1",
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_account_sets_its_password_and_second_factor_in_chromium() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let demo = Demo::start(data.path(), 1, &[]);
+    let driver = Driver::start().await;
+    if let Err(error) = new_account(&driver, &demo).await {
+        let url = driver.current_url().await.unwrap_or_default();
+        let console = driver.console_log().await;
+        panic!(
+            "browser test failed: {error}\npage: {url}\n--- browser console ---\n{console}\n\
+             --- veil demo output ---\n{}",
+            demo.output()
+        );
+    }
+    drop(driver);
+}

@@ -1,0 +1,118 @@
+// Account page: acknowledge the usage policy, change the password, enrol a
+// TOTP second factor (QR code drawn by the server), see and end sessions.
+import { api, setupLogout } from "./common.js";
+
+const message = document.getElementById("account-message");
+
+function show(text, isError = true) {
+  message.textContent = text;
+  message.className = isError ? "error" : "notice";
+  message.hidden = !text;
+}
+
+async function loadPolicy() {
+  const p = await api("GET", "/api/v1/policy");
+  const text = document.getElementById("policy-text");
+  const state = document.getElementById("policy-state");
+  const ack = document.getElementById("policy-ack");
+  if (!p.text) {
+    text.textContent = "";
+    state.textContent = "No policy has been published.";
+    ack.hidden = true;
+    return;
+  }
+  text.textContent = p.text;
+  state.textContent = p.acknowledged
+    ? `You have acknowledged version ${p.version}.`
+    : `Version ${p.version}: acknowledge it before any video access.`;
+  ack.hidden = p.acknowledged;
+  ack.onclick = async () => {
+    try {
+      await api("POST", "/api/v1/policy/ack", { version: p.version });
+      show("Policy acknowledged.", false);
+      await loadPolicy();
+    } catch (e) {
+      show(e.message);
+    }
+  };
+}
+
+document.getElementById("password-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  try {
+    await api("POST", "/api/v1/session/password", {
+      current: document.getElementById("current-password").value,
+      new: document.getElementById("new-password").value,
+    });
+    event.target.reset();
+    show("Password changed.", false);
+  } catch (e) {
+    show(e.message);
+  }
+});
+
+document.getElementById("totp-start").addEventListener("click", async () => {
+  try {
+    const t = await api("POST", "/api/v1/session/totp");
+    // The SVG comes from our own server and contains no script.
+    document.getElementById("totp-qr").innerHTML = t.qr_svg;
+    document.getElementById("totp-secret").textContent = t.secret;
+    document.getElementById("totp-enrol").hidden = false;
+  } catch (e) {
+    show(e.message);
+  }
+});
+
+document.getElementById("totp-confirm").addEventListener("click", async () => {
+  try {
+    const r = await api("POST", "/api/v1/session/totp/confirm", {
+      code: document.getElementById("totp-code").value.trim(),
+    });
+    document.getElementById("totp-enrol").hidden = true;
+    const list = document.getElementById("totp-codes");
+    list.replaceChildren(
+      ...r.recovery_codes.map((c) => {
+        const li = document.createElement("li");
+        li.textContent = c;
+        return li;
+      }),
+    );
+    document.getElementById("totp-recovery").hidden = false;
+    show("Second factor enrolled.", false);
+  } catch (e) {
+    show(e.message);
+  }
+});
+
+async function loadSessions() {
+  const r = await api("GET", "/api/v1/sessions");
+  const rows = r.sessions.map((s) => {
+    const tr = document.createElement("tr");
+    for (const v of [s.created, s.last_seen]) {
+      const td = document.createElement("td");
+      td.textContent = v;
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    if (s.current) {
+      td.textContent = "this session";
+    } else {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary";
+      b.textContent = "End";
+      b.onclick = async () => {
+        await api("DELETE", `/api/v1/sessions/${s.id}`);
+        await loadSessions();
+      };
+      td.append(b);
+    }
+    tr.append(td);
+    return tr;
+  });
+  document.getElementById("session-rows").replaceChildren(...rows);
+}
+
+setupLogout();
+loadPolicy().catch((e) => show(e.message));
+loadSessions().catch((e) => show(e.message));
