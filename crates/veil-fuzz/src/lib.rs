@@ -142,6 +142,27 @@ mod tests {
         ]
     }
 
+    /// Inputs the bounded cargo-fuzz runs found crashing, kept so they never
+    /// come back.
+    const FOUND: &[&[u8]] = &[
+        // A scaling-list delta near i32::MAX overflowed the Exp-Golomb sum.
+        &[
+            0xe7, 0x76, 0xfa, 0x15, 0x1a, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xe5, 0xff, 0xff,
+            0xf9, 0xfe, 0xe7, 0xff, 0xff, 0xff, 0xff, 0xff, 0x20, 0x00, 0xfb, 0xe6, 0x00, 0x00,
+            0x02, 0x01, 0x01, 0xe5, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0x1e, 0x01, 0x02,
+            0xe7,
+        ],
+    ];
+
+    #[test]
+    fn inputs_fuzzing_found_do_not_crash() {
+        for data in FOUND {
+            for (_, t) in TARGETS {
+                t(data);
+            }
+        }
+    }
+
     #[test]
     fn seeds_run_through_every_target() {
         for s in seeds() {

@@ -164,10 +164,10 @@ impl<'a> BitReader<'a> {
         Ok(((1u64 << zeros) - 1 + u64::from(rest)) as u32)
     }
 
-    /// Signed Exp-Golomb code.
-    fn se(&mut self) -> Result<i32, Error> {
+    /// Signed Exp-Golomb code (wide enough that no value overflows).
+    fn se(&mut self) -> Result<i64, Error> {
         let k = self.ue()?;
-        let mag = k.div_ceil(2) as i32;
+        let mag = i64::from(k.div_ceil(2));
         Ok(if k % 2 == 1 { mag } else { -mag })
     }
 }
@@ -178,7 +178,12 @@ fn skip_scaling_list(r: &mut BitReader<'_>, size: usize) -> Result<(), Error> {
     for _ in 0..size {
         if next != 0 {
             let delta = r.se()?;
-            next = (last + delta).rem_euclid(256);
+            if !(-128..=127).contains(&delta) {
+                return Err(Error::Malformed(format!(
+                    "scaling list delta {delta} is outside -128..127"
+                )));
+            }
+            next = (last + delta as i32).rem_euclid(256);
         }
         if next != 0 {
             last = next;
