@@ -72,8 +72,6 @@ pub enum Action {
     RecordingDelete,
     /// Retention destroyed recordings (key shredding).
     RetentionDestroy,
-    /// A camera was added, changed or removed.
-    CameraChange,
     /// A privacy mask was added, changed or removed.
     MaskChange,
     /// A retention setting changed.
@@ -122,7 +120,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 39] = [
+    pub const ALL: [Action; 38] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -139,7 +137,6 @@ impl Action {
         Action::HoldChange,
         Action::RecordingDelete,
         Action::RetentionDestroy,
-        Action::CameraChange,
         Action::MaskChange,
         Action::RetentionChange,
         Action::PurposeChange,
@@ -183,7 +180,6 @@ impl Action {
             Action::HoldChange => "hold.change",
             Action::RecordingDelete => "recording.delete",
             Action::RetentionDestroy => "retention.destroy",
-            Action::CameraChange => "config.camera",
             Action::MaskChange => "config.mask",
             Action::RetentionChange => "config.retention",
             Action::PurposeChange => "config.purpose",

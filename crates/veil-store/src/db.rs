@@ -538,6 +538,9 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
+const USER_COLUMNS: &str = "id, pseudonym, name, password_hash, disabled, must_change_password, \
+     training_valid_until_90k, policy_ack_version";
+
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
         id: UserId(r.get(0)?),
@@ -1081,20 +1084,14 @@ impl Db {
         clause: &str,
         arg: rusqlite::types::Value,
     ) -> Result<Option<UserRow>, Error> {
-        let sql = format!(
-            "SELECT id, pseudonym, name, password_hash, disabled, must_change_password,
-                 training_valid_until_90k, policy_ack_version FROM app_user WHERE {clause}"
-        );
+        let sql = format!("SELECT {USER_COLUMNS} FROM app_user WHERE {clause}");
         self.with(|c| c.query_row(&sql, [arg], user_row).optional())
     }
 
     /// Every user, by id.
     pub fn users(&self) -> Result<Vec<UserRow>, Error> {
         self.with(|c| {
-            let mut st = c.prepare(
-                "SELECT id, pseudonym, name, password_hash, disabled, must_change_password,
-                     training_valid_until_90k, policy_ack_version FROM app_user ORDER BY id",
-            )?;
+            let mut st = c.prepare(&format!("SELECT {USER_COLUMNS} FROM app_user ORDER BY id"))?;
             let rows = st.query_map([], user_row)?;
             rows.collect()
         })

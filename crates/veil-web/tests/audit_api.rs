@@ -1,7 +1,8 @@
 //! Reading the access record over real HTTPS: filters, paging, names,
 //! permissions, the report, the `/audit` page, and user erasure.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::Arc;
 
 use reqwest::StatusCode;
@@ -9,7 +10,6 @@ use serde_json::Value;
 use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event, Outcome};
 use veil_base::{SimulatedClock, Time90k};
 use veil_store::Store;
-use veil_web::{AppState, SessionPolicy, Transport};
 
 /// 2026-11-23T00:00:00Z, a Monday.
 const T0: i64 = 1_795_392_000 * 90_000;
@@ -55,31 +55,14 @@ async fn start() -> Server {
         Arc::new(clock.clone()),
         ClientAddressPolicy::Full,
     );
-    let state = AppState {
-        store: store.clone(),
-        live: Default::default(),
-        audit: audit.clone(),
-        clock: Arc::new(clock.clone()),
-        sessions: SessionPolicy::default(),
-        throttles: Default::default(),
-        ingest: veil_ingest::Supervisor::new(
-            store.clone(),
-            Default::default(),
-            veil_ingest::StatusBoard::default(),
-            2 * 90_000,
-        ),
-    };
-    let (cert, key) = veil_web::tls::ensure_self_signed(&dir.path().join("tls"), &[]).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(veil_web::serve(
-        listener,
-        Transport::Tls { cert, key },
-        veil_web::router(state),
-    ));
+    let base = common::serve(
+        &store,
+        &audit,
+        Arc::new(clock.clone()),
+        &dir.path().join("tls"),
+    );
     Server {
-        base: format!("https://{addr}"),
+        base,
         audit,
         store,
         clock,

@@ -2,8 +2,9 @@
 //! (GStreamer, with a Basic-auth login): authorisation, the access record,
 //! credentials sealed and never returned, status through reconnects.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,9 +12,7 @@ use std::time::{Duration, Instant};
 use reqwest::StatusCode;
 use veil_audit::{AccessRecord, ClientAddressPolicy};
 use veil_base::{SystemClock, Time90k};
-use veil_store::recorder::LiveHub;
 use veil_store::{Store, MAIN_RENDITION};
-use veil_web::{AppState, SessionPolicy, Transport};
 
 const ADMIN_PASSWORD: &str = "a long test password 42";
 const CAMERA_PASSWORD: &str = "cam-Secret-7781";
@@ -48,32 +47,9 @@ async fn start() -> Server {
         store.db.exempt_from_second_factor(id).unwrap();
     }
     let audit = AccessRecord::new(store.db.clone(), clock.clone(), ClientAddressPolicy::Full);
-    let live = LiveHub::default();
-    let state = AppState {
-        store: store.clone(),
-        live: live.clone(),
-        audit,
-        clock,
-        sessions: SessionPolicy::default(),
-        throttles: Default::default(),
-        ingest: veil_ingest::Supervisor::new(
-            store.clone(),
-            live,
-            veil_ingest::StatusBoard::default(),
-            2 * 90_000,
-        ),
-    };
-    let (cert, key) = veil_web::tls::ensure_self_signed(&dir.path().join("tls"), &[]).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(veil_web::serve(
-        listener,
-        Transport::Tls { cert, key },
-        veil_web::router(state),
-    ));
+    let base = common::serve(&store, &audit, clock, &dir.path().join("tls"));
     Server {
-        base: format!("https://{addr}"),
+        base,
         store,
         _dir: dir,
     }

@@ -6,17 +6,17 @@
 //!
 //! One test per file: the log subscriber is global to the test process.
 
+mod common;
+
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use reqwest::StatusCode;
 use veil_audit::{AccessRecord, ClientAddressPolicy};
 use veil_base::{SimulatedClock, Time90k};
 use veil_media::synthetic::SyntheticConfig;
-use veil_store::recorder::{synthetic_segments, LiveHub};
+use veil_store::recorder::synthetic_segments;
 use veil_store::Store;
-use veil_web::{AppState, SessionPolicy, Transport};
 
 const T0: i64 = 1_795_000_000 * 90_000;
 const NAME: &str = "margarida.lopes";
@@ -83,30 +83,7 @@ async fn start(dir: &std::path::Path) -> String {
         Arc::new(clock.clone()),
         ClientAddressPolicy::Full,
     );
-    let state = AppState {
-        store: store.clone(),
-        live: LiveHub::default(),
-        audit,
-        clock: Arc::new(clock),
-        sessions: SessionPolicy::default(),
-        throttles: Default::default(),
-        ingest: veil_ingest::Supervisor::new(
-            store.clone(),
-            Default::default(),
-            veil_ingest::StatusBoard::default(),
-            2 * 90_000,
-        ),
-    };
-    let (cert, key) = veil_web::tls::ensure_self_signed(&dir.join("tls"), &[]).unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let addr: SocketAddr = listener.local_addr().unwrap();
-    tokio::spawn(veil_web::serve(
-        listener,
-        Transport::Tls { cert, key },
-        veil_web::router(state),
-    ));
-    format!("https://{addr}")
+    common::serve(&store, &audit, Arc::new(clock), &dir.join("tls"))
 }
 
 fn t(secs: i64) -> String {

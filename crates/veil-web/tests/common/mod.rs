@@ -5,11 +5,12 @@
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use reqwest::StatusCode;
 use veil_audit::{AccessRecord, ClientAddressPolicy};
-use veil_base::{CameraId, SimulatedClock, Time90k};
+use veil_base::{CameraId, SharedClock, SimulatedClock, Time90k};
 use veil_media::synthetic::SyntheticConfig;
 use veil_store::recorder::{synthetic_segments, LiveHub};
 use veil_store::Store;
@@ -87,12 +88,31 @@ pub async fn start() -> Server {
             sink: None,
         }),
     );
+    let base = serve(
+        &store,
+        &audit,
+        Arc::new(clock.clone()),
+        &dir.path().join("tls"),
+    );
+    Server {
+        base,
+        audit,
+        store,
+        dir,
+        camera,
+        clock,
+    }
+}
+
+/// Serves `store` with `audit` and `clock` over HTTPS on 127.0.0.1 (a
+/// self-signed certificate in `tls_dir`); returns the base URL.
+pub fn serve(store: &Store, audit: &AccessRecord, clock: SharedClock, tls_dir: &Path) -> String {
     let live = LiveHub::default();
     let state = AppState {
         store: store.clone(),
         live: live.clone(),
         audit: audit.clone(),
-        clock: Arc::new(clock.clone()),
+        clock,
         sessions: SessionPolicy::default(),
         throttles: Default::default(),
         ingest: veil_ingest::Supervisor::new(
@@ -102,7 +122,7 @@ pub async fn start() -> Server {
             2 * 90_000,
         ),
     };
-    let (cert, key) = veil_web::tls::ensure_self_signed(&dir.path().join("tls"), &[]).unwrap();
+    let (cert, key) = veil_web::tls::ensure_self_signed(tls_dir, &[]).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
     let addr: SocketAddr = listener.local_addr().unwrap();
@@ -111,14 +131,7 @@ pub async fn start() -> Server {
         Transport::Tls { cert, key },
         veil_web::router(state),
     ));
-    Server {
-        base: format!("https://{addr}"),
-        audit,
-        store,
-        dir,
-        camera,
-        clock,
-    }
+    format!("https://{addr}")
 }
 
 pub fn client() -> reqwest::Client {
