@@ -91,6 +91,98 @@ async fn records_baseline_main_and_high_with_b_frames() {
     assert!(types.contains('B'), "no B-frames in {types}");
 }
 
+/// Live view of a B-frame camera: the frames a viewer receives, muxed into
+/// the fragmented MP4 the WebSocket sends, carry strictly increasing decode
+/// times (what Media Source Extensions require) and the clip's presentation
+/// times, and decode in display order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_view_of_a_b_frame_stream_has_increasing_decode_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let high_b = ["-profile:v", "high", "-bf", "3", "-b_strategy", "0"];
+    let clip = make_clip(d, "live-b.mp4", 6, &high_b);
+    let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
+    let (store, camera) = store(&d.join("store"));
+    let mut src = source(camera, &server.url(), RtspTransport::Tcp);
+    src.timing.backoff_base = Duration::from_secs(120);
+    src.timing.backoff_max = Duration::from_secs(120);
+    let ingest = Ingest::start(&store, src);
+    let mut rx = ingest.live.subscribe(camera);
+    let viewer = tokio::spawn(async move {
+        // What the WebSocket handler does, minus the socket.
+        let mut muxer: Option<veil_media::live::LiveMuxer> = None;
+        let mut out = Vec::new();
+        while let Ok(Ok(f)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            let m = muxer.get_or_insert_with(|| {
+                assert!(f.is_key, "the first live frame of the clip is its IDR");
+                let m = veil_media::live::LiveMuxer::start(&f.params, f.pts_90k.0, f.duration_90k);
+                out.extend_from_slice(&m.init_segment());
+                m
+            });
+            out.extend(m.fragment(f.pts_90k.0, f.duration_90k, f.is_key, &f.data));
+        }
+        out
+    });
+    ingest
+        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
+        .await;
+    let file = d.join("live.mp4");
+    std::fs::write(&file, viewer.await.unwrap()).unwrap();
+    ingest.stop().await;
+
+    let timing = ffprobe(
+        &file,
+        &[
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            "packet=pts_time,dts_time",
+            "-of",
+            "csv=p=0",
+        ],
+    );
+    let times: Vec<(f64, f64)> = timing
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            // ffprobe prints N/A for a time it cannot place: NaN fails below.
+            let (p, d) = l.split_once(',').unwrap();
+            (p.parse().unwrap_or(f64::NAN), d.parse().unwrap_or(f64::NAN))
+        })
+        .collect();
+    assert!(
+        times.windows(2).all(|w| w[0].1 < w[1].1),
+        "decode times must increase: {timing}"
+    );
+    assert!(
+        times.iter().all(|(p, d)| d <= p),
+        "no frame decodes after it is shown: {timing}"
+    );
+    let want = packets(&clip);
+    let got = packets(&file);
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "every frame of the clip reached the viewer"
+    );
+    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!(
+            ((g.0 - got[0].0) - (w.0 - want[0].0)).abs() < 0.001,
+            "packet {i}: shown at {} s, the clip at {} s",
+            g.0 - got[0].0,
+            w.0 - want[0].0
+        );
+    }
+    let types = picture_types(&file);
+    assert!(types.contains('B'), "no B-frames in {types}");
+    assert_eq!(
+        types,
+        picture_types(&clip),
+        "picture types in display order"
+    );
+    decodes_cleanly(&file);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn rtp_timestamps_wrapping_past_32_bits_keep_the_timeline() {
     // The first RTP timestamp is 3 s before 2^32: the clock wraps mid-clip.

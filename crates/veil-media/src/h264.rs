@@ -16,6 +16,9 @@ pub const NAL_PPS: u8 = 8;
 /// NAL unit type of an access unit delimiter.
 pub const NAL_AUD: u8 = 9;
 
+/// Reordering depth assumed when the SPS does not state one.
+pub const DEFAULT_REORDER_DEPTH: u32 = 2;
+
 /// Codec parameters of one H.264 stream. sps/pps are NAL units WITHOUT start codes
 /// (include the NAL header byte).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +54,18 @@ impl VideoParams {
             sps: sps.to_vec(),
             pps: pps.to_vec(),
         })
+    }
+
+    /// How many frames deep the stream reorders: 0 when display order is decode
+    /// order (Baseline, or no B-frames), else the SPS's `max_num_reorder_frames`.
+    /// When the SPS does not say, [`DEFAULT_REORDER_DEPTH`] (enough for the
+    /// IBBP and pyramid-B patterns of real encoders); a stream that reorders
+    /// deeper still plays, with some frames decoded after their display time.
+    pub fn reorder_depth(&self) -> u32 {
+        parse_sps(&self.sps)
+            .ok()
+            .and_then(|i| i.reorder_frames)
+            .unwrap_or(DEFAULT_REORDER_DEPTH)
     }
 
     /// The RFC 6381 codec string, e.g. `avc1.42c01e` (profile, constraint flags and
@@ -96,6 +111,9 @@ struct SpsInfo {
     chroma_format_idc: u8,
     bit_depth_luma_minus8: u8,
     bit_depth_chroma_minus8: u8,
+    /// How many frames may precede a frame in decode order and follow it in
+    /// display order, as far as the SPS says (see [`VideoParams::reorder_depth`]).
+    reorder_frames: Option<u32>,
 }
 
 /// Removes emulation prevention bytes (`00 00 03` → `00 00`) from a NAL payload.
@@ -283,6 +301,16 @@ fn parse_sps(sps: &[u8]) -> Result<SpsInfo, Error> {
         crop_t = r.ue()?.into();
         crop_b = r.ue()?.into();
     }
+    // Baseline has no B-frames; picture order type 2 means display order is
+    // decode order. Otherwise the VUI may say how deep the reordering goes (a
+    // VUI this parser cannot follow leaves it unknown rather than failing).
+    let reorder_frames = if profile_idc == 66 || poc_type == 2 {
+        Some(0)
+    } else if r.flag().unwrap_or(false) {
+        vui_reorder_frames(&mut r).ok().flatten()
+    } else {
+        None
+    };
     let field_factor: u64 = if frame_mbs_only { 1 } else { 2 };
     let chroma_array_type = if separate_colour_plane {
         0
@@ -315,7 +343,80 @@ fn parse_sps(sps: &[u8]) -> Result<SpsInfo, Error> {
         chroma_format_idc: chroma_format_idc as u8,
         bit_depth_luma_minus8: bit_depth_luma_minus8 as u8,
         bit_depth_chroma_minus8: bit_depth_chroma_minus8 as u8,
+        reorder_frames,
     })
+}
+
+/// Reads a VUI (H.264 Annex E.1.1) up to its bitstream restriction and returns
+/// `max_num_reorder_frames`, or `None` when the VUI does not carry it.
+fn vui_reorder_frames(r: &mut BitReader<'_>) -> Result<Option<u32>, Error> {
+    if r.flag()? {
+        // aspect_ratio_idc; 255 = extended SAR (width and height follow).
+        if r.bits(8)? == 255 {
+            r.bits(32)?;
+        }
+    }
+    if r.flag()? {
+        r.flag()?; // overscan_appropriate_flag
+    }
+    if r.flag()? {
+        r.bits(4)?; // video_format, video_full_range_flag
+        if r.flag()? {
+            r.bits(24)?; // colour primaries, transfer, matrix
+        }
+    }
+    if r.flag()? {
+        r.ue()?; // chroma sample locations, top and bottom field
+        r.ue()?;
+    }
+    if r.flag()? {
+        r.bits(32)?; // num_units_in_tick
+        r.bits(32)?; // time_scale
+        r.flag()?; // fixed_frame_rate_flag
+    }
+    let nal_hrd = r.flag()?;
+    if nal_hrd {
+        skip_hrd_parameters(r)?;
+    }
+    let vcl_hrd = r.flag()?;
+    if vcl_hrd {
+        skip_hrd_parameters(r)?;
+    }
+    if nal_hrd || vcl_hrd {
+        r.flag()?; // low_delay_hrd_flag
+    }
+    r.flag()?; // pic_struct_present_flag
+    if !r.flag()? {
+        return Ok(None); // no bitstream restriction
+    }
+    r.flag()?; // motion_vectors_over_pic_boundaries_flag
+    for _ in 0..4 {
+        r.ue()?; // max bytes per picture, bits per MB, log2 MV lengths
+    }
+    let reorder = r.ue()?;
+    let max_dec_frame_buffering = r.ue()?;
+    if reorder > max_dec_frame_buffering || reorder > 16 {
+        return Err(Error::Malformed(format!(
+            "max_num_reorder_frames {reorder} exceeds the decoded picture buffer"
+        )));
+    }
+    Ok(Some(reorder))
+}
+
+/// Skips `hrd_parameters()` (H.264 E.1.2).
+fn skip_hrd_parameters(r: &mut BitReader<'_>) -> Result<(), Error> {
+    let cpb_cnt = r.ue()? + 1;
+    if cpb_cnt > 32 {
+        return Err(Error::Malformed(format!("cpb_cnt {cpb_cnt} exceeds 32")));
+    }
+    r.bits(8)?; // bit_rate_scale, cpb_size_scale
+    for _ in 0..cpb_cnt {
+        r.ue()?; // bit_rate_value_minus1
+        r.ue()?; // cpb_size_value_minus1
+        r.flag()?; // cbr_flag
+    }
+    r.bits(20)?; // four delay and offset lengths of 5 bits
+    Ok(())
 }
 
 /// The `nal_unit_type` (low 5 bits of the header byte) of a NAL unit, or `None` if empty.
@@ -659,6 +760,62 @@ mod tests {
         let avcc = p.avc_decoder_config();
         assert_eq!(&avcc[..6], &[1, 0x42, 0xc0, 0x1e, 0xff, 0xe1]);
         assert_eq!(avcc.len(), 6 + 2 + sps.len() + 1 + 2 + 2);
+    }
+
+    #[test]
+    fn reorder_depth_from_the_vui() {
+        let ue = |v: u32| {
+            let x = v + 1;
+            let n = 32 - x.leading_zeros();
+            format!(
+                "{}{:0width$b}",
+                "0".repeat(n as usize - 1),
+                x,
+                width = n as usize
+            )
+        };
+        // Main profile, 640x360, picture order type 0 (B-frames possible).
+        let sps = |vui: &str| {
+            let mut bits = [ue(0), ue(0), ue(0), ue(2), ue(2)].concat();
+            bits += "0";
+            bits += &[ue(39), ue(22)].concat();
+            bits += "111";
+            bits += &[ue(0), ue(0), ue(0), ue(4)].concat();
+            bits += vui;
+            bits += "1"; // stop bit
+            while !bits.len().is_multiple_of(8) {
+                bits.push('0');
+            }
+            let mut out = vec![0x67, 0x4d, 0x40, 0x1e];
+            for chunk in bits.as_bytes().chunks(8) {
+                out.push(u8::from_str_radix(std::str::from_utf8(chunk).unwrap(), 2).unwrap());
+            }
+            VideoParams::from_sps_pps(&out, &[0x68, 0xce, 0x3c, 0x80]).unwrap()
+        };
+        // No VUI: the SPS does not say, the default applies.
+        let p = sps("0");
+        assert_eq!((p.width, p.height), (640, 360));
+        assert_eq!(p.reorder_depth(), DEFAULT_REORDER_DEPTH);
+        // A VUI with timing, NAL HRD and a bitstream restriction of 1 frame.
+        let mut vui = String::from("1"); // vui_parameters_present_flag
+        vui += "0000"; // aspect ratio, overscan, video signal, chroma location
+        vui += "1";
+        vui += &format!("{:032b}{:032b}1", 1, 50); // timing info
+        vui += "1"; // NAL HRD
+        vui += &[ue(0), "00000000".into(), ue(1000), ue(2000), "0".into()].concat();
+        vui += &"0".repeat(20);
+        vui += "0"; // no VCL HRD
+        vui += "0"; // low_delay_hrd_flag
+        vui += "0"; // pic_struct_present_flag
+        vui += "1"; // bitstream_restriction_flag
+        vui += "1";
+        vui += &[ue(0), ue(0), ue(16), ue(16), ue(1), ue(3)].concat();
+        let p = sps(&vui);
+        assert_eq!((p.width, p.height), (640, 360));
+        assert_eq!(p.reorder_depth(), 1);
+        // A VUI that ends early is not an error: the depth is unknown.
+        let p = sps(&vui[..40]);
+        assert_eq!(p.reorder_depth(), DEFAULT_REORDER_DEPTH);
     }
 
     #[test]

@@ -92,6 +92,34 @@ fn sps_of_libx264_odd_crops_and_scaling_lists() {
 }
 
 #[test]
+fn reorder_depth_from_libx264_sps() {
+    let depth = |extra: &[&str]| {
+        let (sps, pps, _) = x264_params("320x240", extra);
+        VideoParams::from_sps_pps(&sps, &pps)
+            .unwrap()
+            .reorder_depth()
+    };
+    let high = ["-profile:v", "high", "-pix_fmt", "yuv420p"];
+    assert_eq!(
+        depth(&[&high[..], &["-bf", "0"]].concat()),
+        0,
+        "no B-frames"
+    );
+    assert_eq!(
+        depth(&[&high[..], &["-bf", "2", "-x264-params", "b-pyramid=none"]].concat()),
+        1,
+        "IBBP"
+    );
+    assert_eq!(
+        depth(&[&high[..], &["-bf", "3", "-x264-params", "b-pyramid=normal"]].concat()),
+        2,
+        "pyramid B"
+    );
+    let cam = SyntheticCamera::new(SyntheticConfig::default()).unwrap();
+    assert_eq!(cam.params().reorder_depth(), 0, "Baseline never reorders");
+}
+
+#[test]
 fn sps_of_synthetic_encoder() {
     let cam = SyntheticCamera::new(SyntheticConfig::default()).unwrap();
     let p = cam.params();

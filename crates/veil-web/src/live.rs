@@ -3,7 +3,9 @@
 //! Protocol: one text message `{"codec": "<RFC 6381>", "start": "<RFC 3339 time
 //! of decode time 0>"}`, then binary messages:
 //! the init segment (ftyp + moov), then one fragment (moof + mdat) per frame,
-//! starting at a keyframe. Decode times start at 0 for each connection. A viewer
+//! starting at a keyframe. Decode times start at 0 for each connection; for
+//! B-frame streams they are derived from the presentation times
+//! ([`veil_media::live`]) and frames carry composition offsets. A viewer
 //! that falls behind skips to the next keyframe (same init segment and time base,
 //! leaving a gap the player jumps over); recording is never slowed.
 
@@ -16,7 +18,8 @@ use axum::Extension;
 use tokio::sync::broadcast::error::RecvError;
 use veil_access::Action;
 use veil_audit::{Action as Audited, Event};
-use veil_media::mp4::{self, Sample};
+use veil_base::Time90k;
+use veil_media::live::LiveMuxer;
 use veil_store::recorder::LiveFrame;
 
 use crate::auth::Session;
@@ -68,9 +71,8 @@ pub async fn live(
 }
 
 async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<LiveFrame>) {
-    let mut started: Option<(std::sync::Arc<veil_media::VideoParams>, i64)> = None;
+    let mut muxer: Option<LiveMuxer> = None;
     let mut resync = false;
-    let mut seq: u32 = 0;
     loop {
         let frame = tokio::select! {
             f = rx.recv() => f,
@@ -89,8 +91,8 @@ async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<
             }
             Err(RecvError::Closed) => return,
         };
-        if let Some((p, _)) = &started {
-            if **p != *frame.params {
+        if let Some(m) = &muxer {
+            if *m.params() != *frame.params {
                 return; // parameters changed: the client reconnects with the new init
             }
         }
@@ -99,38 +101,39 @@ async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<
                 continue;
             }
             resync = false;
-        }
-        if started.is_none() {
-            if !frame.is_key {
-                continue;
+            if let Some(m) = &mut muxer {
+                m.skipped();
             }
-            // `start` is the wall-clock time of decode time 0, so a viewer can
-            // tell how far behind real time it plays.
-            let hello = serde_json::json!({
-                "codec": frame.params.rfc6381_codec(),
-                "start": frame.pts_90k.to_rfc3339(),
-            })
-            .to_string();
-            if socket.send(Message::Text(hello.into())).await.is_err()
-                || socket
-                    .send(Message::Binary(mp4::fmp4_init(&frame.params).into()))
-                    .await
-                    .is_err()
-            {
-                return;
-            }
-            started = Some((frame.params.clone(), frame.pts_90k.0));
         }
-        let base = started.as_ref().map(|s| s.1).unwrap_or_default();
-        seq = seq.wrapping_add(1);
-        let frag = mp4::fmp4_fragment(
-            seq,
-            (frame.pts_90k.0 - base).max(0) as u64,
-            &[Sample::new(
-                frame.data.len() as u32,
-                frame.duration_90k,
-                frame.is_key,
-            )],
+        let m = match &mut muxer {
+            Some(m) => m,
+            None => {
+                if !frame.is_key {
+                    continue;
+                }
+                let m = LiveMuxer::start(&frame.params, frame.pts_90k.0, frame.duration_90k);
+                // `start` is the wall-clock time of decode time 0, so a viewer
+                // can tell how far behind real time it plays.
+                let hello = serde_json::json!({
+                    "codec": frame.params.rfc6381_codec(),
+                    "start": Time90k(m.start_90k()).to_rfc3339(),
+                })
+                .to_string();
+                if socket.send(Message::Text(hello.into())).await.is_err()
+                    || socket
+                        .send(Message::Binary(m.init_segment().into()))
+                        .await
+                        .is_err()
+                {
+                    return;
+                }
+                muxer.insert(m)
+            }
+        };
+        let frag = m.fragment(
+            frame.pts_90k.0,
+            frame.duration_90k,
+            frame.is_key,
             &frame.data,
         );
         if socket.send(Message::Binary(frag.into())).await.is_err() {

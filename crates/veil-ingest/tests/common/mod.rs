@@ -160,6 +160,8 @@ pub fn source(camera: CameraId, url: &str, transport: RtspTransport) -> RtspSour
 /// A running ingest.
 pub struct Ingest {
     pub board: StatusBoard,
+    /// The camera's live frames (subscribe before frames arrive).
+    pub live: LiveHub,
     pub stop: StopSignal,
     pub task: tokio::task::JoinHandle<()>,
     pub camera: CameraId,
@@ -170,15 +172,17 @@ impl Ingest {
         let board = StatusBoard::default();
         let stop = StopSignal::default();
         let camera = src.camera;
+        let live = LiveHub::default();
         let task = veil_ingest::spawn_rtsp(
             store.clone(),
-            LiveHub::default(),
+            live.clone(),
             board.clone(),
             src,
             stop.clone(),
         );
         Ingest {
             board,
+            live,
             stop,
             task,
             camera,
