@@ -411,6 +411,30 @@ async fn access_record(driver: &Driver, demo: &Demo) -> Res<()> {
     Ok(())
 }
 
+/// Waits until the browser has reached `/cameras` after a login.
+async fn wait_for_cameras_page(driver: &Driver) -> Res<()> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let url = driver.current_url().await?;
+        if url.trim_end_matches('/').ends_with("/cameras") {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            let error = driver
+                .exec(
+                    "return document.getElementById('login-error')?.textContent ?? null;",
+                    json!([]),
+                )
+                .await
+                .unwrap_or(Value::Null);
+            return Err(format!(
+                "login did not reach /cameras; at {url}, login error: {error}"
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     // Login.
     driver.goto(&demo.at("login")).await?;
@@ -439,27 +463,7 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     // The script clears the password field after a failure.
     driver.send_keys(&pass, &password).await?;
     driver.click(&button).await?;
-
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let url = driver.current_url().await?;
-        if url.trim_end_matches('/').ends_with("/cameras") {
-            break;
-        }
-        if Instant::now() > deadline {
-            let error = driver
-                .exec(
-                    "return document.getElementById('login-error')?.textContent ?? null;",
-                    json!([]),
-                )
-                .await
-                .unwrap_or(Value::Null);
-            return Err(format!(
-                "login did not reach /cameras; at {url}, login error: {error}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_cameras_page(driver).await?;
     driver.find("video.live[data-camera-id]").await?;
     driver.find("#logout-button").await?;
     let camera_id = driver
@@ -719,6 +723,164 @@ async fn a_new_account_sets_its_password_and_second_factor_in_chromium() {
         let console = driver.console_log().await;
         panic!(
             "browser test failed: {error}\npage: {url}\n--- browser console ---\n{console}\n\
+             --- veil demo output ---\n{}",
+            demo.output()
+        );
+    }
+    drop(driver);
+}
+
+/// Serves `clip` over RTSP with the ingest tests' GStreamer server; returns the
+/// process (killed on drop through `ChildGuard`) and the URL.
+fn rtsp_server(clip: &Path) -> (ChildGuard, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../veil-ingest/tests/rtsp_server.py");
+    let port = common::free_port();
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args(["--port", &port.to_string(), "--clip"])
+        .arg(clip)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the RTSP test server (needs python3-gi and GStreamer's RTSP server)");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).expect("read the server's first line");
+    assert!(
+        line.starts_with("ready"),
+        "RTSP server did not start: {line:?}"
+    );
+    // Keep reading so the server never blocks on a full pipe.
+    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (ChildGuard(child), format!("rtsp://127.0.0.1:{port}/stream"))
+}
+
+/// Kills a child process on drop.
+struct ChildGuard(Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A camera whose stream has B-frames (High profile, frames sent in decode
+/// order) plays live in Chromium's Media Source Extensions: it advances, shows
+/// no media error and Chromium decodes the frames it receives.
+async fn b_frame_live(driver: &Driver, demo: &Demo, rtsp_url: &str) -> Res<()> {
+    // Add the camera over the API.
+    let c = common::client();
+    let password = demo.password.clone().ok_or("no demo password")?;
+    let login = c
+        .post(demo.at("api/v1/session"))
+        .json(&json!({"username": demo.user, "password": password}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let csrf = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| {
+            v.strip_prefix("veil_csrf=")
+                .map(|s| s.split(';').next().unwrap_or("").to_owned())
+        })
+        .ok_or("no CSRF cookie after login")?;
+    let created = c
+        .post(demo.at("api/v1/cameras"))
+        .header("X-CSRF-Token", csrf)
+        .json(&json!({"name": "Loading bay (B-frames)", "url": rtsp_url}))
+        .send()
+        .await
+        .map_err(|e| e.to_string())?;
+    let status = created.status();
+    let body: Value = created.json().await.map_err(|e| e.to_string())?;
+    if status != 201 && status != 200 {
+        return Err(format!("camera not created: {status} {body}"));
+    }
+    let id = body["id"].as_i64().ok_or(format!("no id in {body}"))?;
+
+    driver.goto(&demo.at("login")).await?;
+    let user = driver.find("#username").await?;
+    driver.send_keys(&user, &demo.user).await?;
+    let pass = driver.find("#password").await?;
+    driver.send_keys(&pass, &password).await?;
+    let button = driver.find("#login-button").await?;
+    driver.click(&button).await?;
+    wait_for_cameras_page(driver).await?;
+    let state = format!(
+        "const v = document.querySelector('video.live[data-camera-id=\"{id}\"]'); \
+         if (!v) return null; const q = v.getVideoPlaybackQuality(); \
+         return {{ t: v.currentTime, error: v.error ? v.error.code + ' ' + v.error.message : null, \
+           frames: q.totalVideoFrames, dropped: q.droppedVideoFrames, \
+           corrupted: q.corruptedVideoFrames || 0 }};"
+    );
+    let first = wait_for(
+        driver,
+        "the B-frame camera to play live",
+        Duration::from_secs(30),
+        &state,
+        |v| v["t"].as_f64().unwrap_or(0.0) > 2.0 || !v["error"].is_null(),
+    )
+    .await?;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let second = driver.exec(&state, json!([])).await?;
+    let (t1, t2) = (
+        first["t"].as_f64().unwrap_or(0.0),
+        second["t"].as_f64().unwrap_or(0.0),
+    );
+    let frames = second["frames"].as_f64().unwrap_or(0.0);
+    if !second["error"].is_null() || t2 < t1 + 1.0 || frames < 25.0 * t2 * 0.8 {
+        return Err(format!(
+            "the B-frame camera does not play cleanly: {first}, then 2 s later {second}"
+        ));
+    }
+    if second["corrupted"].as_f64().unwrap_or(0.0) > 0.0 {
+        return Err(format!("Chromium reports corrupted frames: {second}"));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_view_of_a_b_frame_camera_in_chromium() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let clip = data.path().join("b-frames.mp4");
+    let made = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25",
+            "-t",
+            "40",
+        ])
+        .args([
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-profile:v",
+            "high",
+            "-g",
+            "25",
+        ])
+        .args(["-bf", "3", "-b_strategy", "0"])
+        .arg(&clip)
+        .status()
+        .expect("ffmpeg (Debian package ffmpeg) is needed");
+    assert!(made.success(), "ffmpeg could not make the clip");
+    let (_server, url) = rtsp_server(&clip);
+    let demo = Demo::start(&data.path().join("veil"), 1, &[]);
+    let driver = Driver::start().await;
+    if let Err(error) = b_frame_live(&driver, &demo, &url).await {
+        let console = driver.console_log().await;
+        panic!(
+            "browser test failed: {error}\n--- browser console ---\n{console}\n\
              --- veil demo output ---\n{}",
             demo.output()
         );
