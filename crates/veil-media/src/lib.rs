@@ -1,10 +1,12 @@
 //! Veil's media layer: H.264 parsing (Annex B splitting, SPS parsing, AVC conversion),
-//! progressive MP4 and fragmented MP4 (MSE live view) muxing, and the synthetic camera.
+//! progressive MP4 and fragmented MP4 (MSE live view) muxing, motion detection on
+//! decoded keyframes, and the synthetic camera.
 //! It works on bytes only and knows nothing about storage, HTTP or SQL.
 
 #![warn(missing_docs)]
 
 pub mod h264;
+pub mod motion;
 pub mod mp4;
 pub mod synthetic;
 
