@@ -154,6 +154,7 @@ pub fn source(camera: CameraId, url: &str, transport: RtspTransport) -> RtspSour
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(8),
         },
+        recording: veil_ingest::RecordingMode::Continuous,
     }
 }
 
@@ -167,16 +168,15 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn start(store: &Store, src: RtspSource) -> Ingest {
+        Ingest::start_with_live(store, src, LiveHub::default())
+    }
+
+    /// As [`Ingest::start`], publishing live frames to `live`.
+    pub fn start_with_live(store: &Store, src: RtspSource, live: LiveHub) -> Ingest {
         let board = StatusBoard::default();
         let stop = StopSignal::default();
         let camera = src.camera;
-        let task = veil_ingest::spawn_rtsp(
-            store.clone(),
-            LiveHub::default(),
-            board.clone(),
-            src,
-            stop.clone(),
-        );
+        let task = veil_ingest::spawn_rtsp(store.clone(), live, board.clone(), src, stop.clone());
         Ingest {
             board,
             stop,
