@@ -60,14 +60,21 @@ impl LumaGrid {
             y.len() >= stride * (height - 1) + width,
             "luma plane too short"
         );
-        let col_of: Vec<usize> = (0..width).map(|x| x * GRID_WIDTH / width).collect();
+        // Cell c spans columns [ceil(c·w/64), ceil((c+1)·w/64)): contiguous
+        // slices whose sums vectorise.
+        let edges: Vec<usize> = (0..=GRID_WIDTH)
+            .map(|c| (c * width).div_ceil(GRID_WIDTH))
+            .collect();
         let mut sums = vec![0u32; GRID_WIDTH * GRID_HEIGHT];
         for row in 0..height {
             let base = row * GRID_HEIGHT / height * GRID_WIDTH;
             let line = &y[row * stride..row * stride + width];
             let cells = &mut sums[base..base + GRID_WIDTH];
-            for (&v, &c) in line.iter().zip(&col_of) {
-                cells[c] += u32::from(v);
+            for (c, cell) in cells.iter_mut().enumerate() {
+                *cell += line[edges[c]..edges[c + 1]]
+                    .iter()
+                    .map(|&v| u32::from(v))
+                    .sum::<u32>();
             }
         }
         let edge = |n: usize, cells: usize, i: usize| (i * n).div_ceil(cells);
