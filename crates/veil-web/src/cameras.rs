@@ -18,7 +18,7 @@ use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event};
 use veil_base::schedule::TimeProfile;
 use veil_ingest::managed::{self, StoredRecording, StoredSource};
-use veil_ingest::{Credentials, MotionSettings, RecordingMode};
+use veil_ingest::{Credentials, IngestState, MotionSettings, RecordingMode};
 use veil_store::db::{CameraDetail, CameraSettings};
 
 use crate::api::authorized_camera;
@@ -454,7 +454,7 @@ pub async fn status(
             "reconnects": st.reconnects,
             "frames_dropped": st.frames_dropped,
             "retry_in_ms": st.retry_in_ms,
-            "standby_reason": st.standby_reason,
+            "standby_reason": (st.state == IngestState::Standby).then_some(st.standby_reason).flatten(),
             "last_motion_at": st.last_motion_90k.map(|t| t.to_rfc3339()),
             "motion_skipped": st.motion_skipped,
         }),
