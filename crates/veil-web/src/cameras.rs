@@ -95,14 +95,18 @@ struct CameraView {
 impl CameraView {
     fn of(d: &CameraDetail) -> CameraView {
         let src: Option<StoredSource> = serde_json::from_str(&d.settings.source_config).ok();
-        let recording: StoredRecording = d
-            .settings
-            .recording_config
-            .as_deref()
-            .and_then(|j| serde_json::from_str(j).ok())
-            .unwrap_or_default();
-        let motion = (d.settings.recording_mode == managed::MOTION)
-            .then(|| recording.motion.unwrap_or_default());
+        let (mode, recording) = if d.managed {
+            let recording: StoredRecording = d
+                .settings
+                .recording_config
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok())
+                .unwrap_or_default();
+            (d.settings.recording_mode.clone(), recording)
+        } else {
+            config_recording(&d.settings.source_config)
+        };
+        let motion = (mode == managed::MOTION).then(|| recording.motion.unwrap_or_default());
         CameraView {
             id: d.id.0,
             name: d.settings.name.clone(),
@@ -113,13 +117,28 @@ impl CameraView {
             transport: src.map(|s| s.transport),
             has_credentials: d.sealed_credentials.is_some(),
             enabled: d.settings.enabled,
-            recording_mode: d.settings.recording_mode.clone(),
+            recording_mode: mode,
             group: d.settings.group.clone(),
             segment_seconds: d.settings.segment_seconds,
             schedule: recording.schedule,
             motion,
         }
     }
+}
+
+/// A camera from the configuration file keeps its recording mode and settings
+/// in its stored source (the file's `source` table).
+fn config_recording(source_config: &str) -> (String, StoredRecording) {
+    let v: serde_json::Value = serde_json::from_str(source_config).unwrap_or_default();
+    let mode = v["recording_mode"]
+        .as_str()
+        .unwrap_or(managed::CONTINUOUS)
+        .to_owned();
+    let recording = StoredRecording {
+        schedule: serde_json::from_value(v["schedule"].clone()).ok(),
+        motion: serde_json::from_value(v["motion"].clone()).ok(),
+    };
+    (mode, recording)
 }
 
 /// A validated request: settings to store and the credentials change.
@@ -460,4 +479,23 @@ pub async fn status(
         }),
     };
     Ok(Json(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_cameras_show_their_recording_mode() {
+        let (mode, r) = config_recording(
+            r#"{"kind": "rtsp", "url": "rtsp://h/s", "recording_mode": "motion", "schedule": null,
+                "motion": {"pre_seconds": 2, "post_seconds": 3, "threshold": 20, "min_area_percent": 2.0}}"#,
+        );
+        assert_eq!(mode, "motion");
+        assert_eq!(r.motion.unwrap().pre_seconds, 2);
+        assert!(r.schedule.is_none());
+        let (mode, r) = config_recording(r#"{"kind": "synthetic", "width": 640}"#);
+        assert_eq!(mode, "continuous");
+        assert_eq!(r, StoredRecording::default());
+    }
 }
