@@ -3,7 +3,7 @@
 //! built-in templates created at setup (ordinary, editable roles).
 
 use serde::{Deserialize, Serialize};
-use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
+use veil_base::CameraId;
 
 use crate::Action;
 
@@ -56,121 +56,9 @@ impl Grant {
     }
 }
 
-/// A day of the week.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Day {
-    /// Monday.
-    Mon,
-    /// Tuesday.
-    Tue,
-    /// Wednesday.
-    Wed,
-    /// Thursday.
-    Thu,
-    /// Friday.
-    Fri,
-    /// Saturday.
-    Sat,
-    /// Sunday.
-    Sun,
-}
-
-impl Day {
-    fn from_chrono(d: chrono::Weekday) -> Day {
-        match d {
-            chrono::Weekday::Mon => Day::Mon,
-            chrono::Weekday::Tue => Day::Tue,
-            chrono::Weekday::Wed => Day::Wed,
-            chrono::Weekday::Thu => Day::Thu,
-            chrono::Weekday::Fri => Day::Fri,
-            chrono::Weekday::Sat => Day::Sat,
-            chrono::Weekday::Sun => Day::Sun,
-        }
-    }
-}
-
-/// One weekly interval, `start` inclusive to `end` exclusive, as `HH:MM`
-/// local time; `end` may be `24:00`. A night shift is two intervals.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Interval {
-    /// The day.
-    pub day: Day,
-    /// Start, `HH:MM`.
-    pub start: String,
-    /// End, `HH:MM` (after `start`).
-    pub end: String,
-}
-
-/// When a role is active: weekly intervals in an IANA time zone (A4).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TimeProfile {
-    /// E.g. `Europe/Paris`; daylight-saving changes are followed.
-    pub time_zone: String,
-    /// The intervals.
-    pub intervals: Vec<Interval>,
-}
-
-fn minutes(hhmm: &str) -> Option<u32> {
-    let (h, m) = hhmm.split_once(':')?;
-    if h.len() != 2 || m.len() != 2 {
-        return None;
-    }
-    let (h, m): (u32, u32) = (h.parse().ok()?, m.parse().ok()?);
-    ((h < 24 && m < 60) || (h == 24 && m == 0)).then_some(h * 60 + m)
-}
-
-impl TimeProfile {
-    /// Checks the zone and every interval; the error says what is wrong.
-    pub fn validate(&self) -> Result<(), String> {
-        self.time_zone.parse::<chrono_tz::Tz>().map_err(|_| {
-            format!(
-                "unknown time zone {:?} (use an IANA name such as Europe/Paris)",
-                self.time_zone
-            )
-        })?;
-        if self.intervals.is_empty() {
-            return Err("a time profile needs at least one interval".into());
-        }
-        for i in &self.intervals {
-            let (Some(s), Some(e)) = (minutes(&i.start), minutes(&i.end)) else {
-                return Err(format!(
-                    "interval {:?} {}-{}: times must be HH:MM (00:00 to 24:00)",
-                    i.day, i.start, i.end
-                ));
-            };
-            if e <= s {
-                return Err(format!(
-                    "interval {:?} {}-{}: the end must be after the start (split a night shift at midnight)",
-                    i.day, i.start, i.end
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether `now` falls in one of the intervals. An invalid profile is
-    /// never active (default deny).
-    pub fn active(&self, now: Time90k) -> bool {
-        let Ok(tz) = self.time_zone.parse::<chrono_tz::Tz>() else {
-            return false;
-        };
-        let secs = now.0.div_euclid(TIME_UNITS_PER_SEC);
-        let Some(utc) = chrono::DateTime::from_timestamp(secs, 0) else {
-            return false;
-        };
-        use chrono::{Datelike, Timelike};
-        let local = utc.with_timezone(&tz);
-        let day = Day::from_chrono(local.weekday());
-        let minute = local.hour() * 60 + local.minute();
-        self.intervals.iter().any(|i| {
-            i.day == day
-                && matches!((minutes(&i.start), minutes(&i.end)), (Some(s), Some(e)) if s <= minute && minute < e)
-        })
-    }
-}
+// The weekly time profile moved to `veil-base` (cameras' scheduled
+// recording uses it too); roles keep using it under the same names.
+pub use veil_base::schedule::{Day, Interval, TimeProfile};
 
 /// A role: what its holders may do, where, and when.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -320,6 +208,7 @@ pub fn templates() -> Vec<Role> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use veil_base::Time90k;
 
     #[test]
     fn templates_are_valid_and_separate_duties() {

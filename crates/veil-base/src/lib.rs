@@ -1,8 +1,11 @@
-//! Veil's shared vocabulary: newtype ids, the one clock, and 90 kHz time helpers.
+//! Veil's shared vocabulary: newtype ids, the one clock, 90 kHz time helpers and
+//! weekly time profiles ([`schedule`]).
 //!
 //! Everything here is plain data with no I/O except [`SystemClock`], which is the
 //! only place in Veil that reads the wall clock. Nothing here knows about video,
 //! storage or HTTP.
+
+pub mod schedule;
 
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::Arc;

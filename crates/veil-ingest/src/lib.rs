@@ -1,11 +1,14 @@
 //! Camera ingest: pulls H.264 from IP cameras over RTSP (TCP interleaved or
 //! UDP) with the `retina` client and feeds the recorder (segmenter, live hub,
 //! store). Owns reconnecting with backoff, per-camera status, gaps as separate
-//! runs and keeping credentials out of logs; not HTTP, SQL or codecs.
+//! runs, the recording gate (continuous, scheduled, motion) and keeping
+//! credentials out of logs; not HTTP or SQL (decoding is `veil-media`'s).
 
 #![warn(missing_docs)]
 
 pub mod backoff;
+mod detect;
+pub mod gate;
 pub mod managed;
 pub mod redact;
 mod rtsp;
@@ -16,6 +19,7 @@ pub mod tls;
 use std::fmt;
 use std::time::Duration;
 
+pub use gate::{MotionSettings, RecordingMode};
 pub use rtsp::spawn_rtsp;
 pub use status::{CameraStatus, IngestState, StatusBoard};
 pub use supervisor::Supervisor;
@@ -69,6 +73,8 @@ pub struct RtspSource {
     pub segment_90k: i64,
     /// Timing of reconnects and the stall watchdog.
     pub timing: IngestTiming,
+    /// What is recorded (live view always gets every frame).
+    pub recording: RecordingMode,
 }
 
 /// Timeouts and backoff of one camera's ingest.

@@ -7,13 +7,80 @@ use veil_base::CameraId;
 use veil_store::db::CameraDetail;
 use veil_store::Keyring;
 
+use veil_base::schedule::TimeProfile;
+
+use crate::gate::{MotionSettings, RecordingMode};
 use crate::{Credentials, IngestTiming, RtspSource, RtspTransport};
 
-/// The recording mode that is implemented: record everything.
+/// Record everything.
 pub const CONTINUOUS: &str = "continuous";
-/// Every recording mode the API accepts. Only [`CONTINUOUS`] records today; a
-/// camera in another mode records nothing and says so in its status.
-pub const RECORDING_MODES: [&str; 3] = [CONTINUOUS, "scheduled", "motion"];
+/// Record while a weekly time profile is active.
+pub const SCHEDULED: &str = "scheduled";
+/// Record around motion (with a pre- and post-buffer).
+pub const MOTION: &str = "motion";
+/// Every recording mode.
+pub const RECORDING_MODES: [&str; 3] = [CONTINUOUS, SCHEDULED, MOTION];
+
+/// The `recording_config` JSON of a camera: the settings of its mode.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct StoredRecording {
+    /// `scheduled`: when to record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<TimeProfile>,
+    /// `motion`: the buffers and the detector's sensitivity.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub motion: Option<MotionSettings>,
+}
+
+impl StoredRecording {
+    /// The JSON to store (`None` when there is nothing to store).
+    pub fn to_json(&self) -> Option<String> {
+        (self != &StoredRecording::default())
+            .then(|| serde_json::to_string(self).expect("serialising settings cannot fail"))
+    }
+}
+
+/// Checks a mode and its settings and makes the ingest's [`RecordingMode`].
+/// `scheduled` needs a valid schedule; `motion` takes default settings when
+/// none are given; settings of another mode are refused. Errors are
+/// messages for people (the API returns them as 400).
+pub fn recording_mode(mode: &str, config: &StoredRecording) -> Result<RecordingMode, String> {
+    match mode {
+        CONTINUOUS => {
+            if config.schedule.is_some() || config.motion.is_some() {
+                return Err(
+                    "recording_mode \"continuous\" takes neither \"schedule\" nor \"motion\""
+                        .into(),
+                );
+            }
+            Ok(RecordingMode::Continuous)
+        }
+        SCHEDULED => {
+            if config.motion.is_some() {
+                return Err("\"motion\" is only for recording_mode \"motion\"".into());
+            }
+            let schedule = config.schedule.clone().ok_or_else(|| {
+                "recording_mode \"scheduled\" needs a \"schedule\": {\"time_zone\": \"Europe/Paris\", \
+                 \"intervals\": [{\"day\": \"mon\", \"start\": \"08:00\", \"end\": \"18:00\"}]}"
+                    .to_owned()
+            })?;
+            schedule.validate().map_err(|e| format!("schedule: {e}"))?;
+            Ok(RecordingMode::Scheduled(schedule))
+        }
+        MOTION => {
+            if config.schedule.is_some() {
+                return Err("\"schedule\" is only for recording_mode \"scheduled\"".into());
+            }
+            let motion = config.motion.clone().unwrap_or_default();
+            motion.validate()?;
+            Ok(RecordingMode::Motion(motion))
+        }
+        other => Err(format!(
+            "recording_mode must be one of {RECORDING_MODES:?}, got {other:?}"
+        )),
+    }
+}
 
 /// The `source_config` JSON of a managed RTSP camera. Never holds credentials.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -89,12 +156,19 @@ pub fn plan(keys: &Keyring, d: &CameraDetail, default_segment_90k: i64) -> Plan 
     if !d.settings.enabled {
         return Plan::Idle;
     }
-    if d.settings.recording_mode != CONTINUOUS {
-        return Plan::Refuse(format!(
-            "recording mode {:?} is not implemented yet; nothing is recorded",
-            d.settings.recording_mode
-        ));
-    }
+    let stored: StoredRecording = match d.settings.recording_config.as_deref() {
+        None => StoredRecording::default(),
+        Some(json) => match serde_json::from_str(json) {
+            Ok(r) => r,
+            Err(e) => {
+                return Plan::Refuse(format!("stored recording settings are unreadable: {e}"))
+            }
+        },
+    };
+    let recording = match recording_mode(&d.settings.recording_mode, &stored) {
+        Ok(m) => m,
+        Err(e) => return Plan::Refuse(format!("{e}; nothing is recorded")),
+    };
     let src: StoredSource = match serde_json::from_str(&d.settings.source_config) {
         Ok(s) => s,
         Err(e) => return Plan::Refuse(format!("stored source settings are unreadable: {e}")),
@@ -131,5 +205,67 @@ pub fn plan(keys: &Keyring, d: &CameraDetail, default_segment_90k: i64) -> Plan 
             .map(|s| i64::from(s) * veil_base::TIME_UNITS_PER_SEC)
             .unwrap_or(default_segment_90k),
         timing: IngestTiming::default(),
+        recording,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(mode: &str, json: &str, expected: Result<&str, &str>) {
+        let config: StoredRecording = serde_json::from_str(json).unwrap();
+        match (recording_mode(mode, &config), expected) {
+            (Ok(m), Ok(want)) => assert!(format!("{m:?}").starts_with(want), "{m:?}"),
+            (Err(e), Err(want)) => assert!(e.contains(want), "{e}"),
+            (got, want) => panic!("{mode} {json}: got {got:?}, expected {want:?}"),
+        }
+    }
+
+    #[test]
+    fn modes_and_their_settings() {
+        check("continuous", "{}", Ok("Continuous"));
+        check("continuous", r#"{"motion": {}}"#, Err("takes neither"));
+        check("scheduled", "{}", Err("needs a \"schedule\""));
+        let paris = r#"{"schedule": {"time_zone": "Europe/Paris",
+            "intervals": [{"day": "mon", "start": "08:00", "end": "18:00"}]}}"#;
+        check("scheduled", paris, Ok("Scheduled"));
+        check(
+            "scheduled",
+            r#"{"schedule": {"time_zone": "Europe/Pariss", "intervals": []}}"#,
+            Err("schedule: unknown time zone"),
+        );
+        check(
+            "motion",
+            paris,
+            Err("only for recording_mode \"scheduled\""),
+        );
+        check(
+            "motion",
+            "{}",
+            Ok("Motion(MotionSettings { pre_seconds: 5, post_seconds: 10"),
+        );
+        check(
+            "motion",
+            r#"{"motion": {"pre_seconds": 2, "post_seconds": 3}}"#,
+            Ok("Motion(MotionSettings { pre_seconds: 2, post_seconds: 3, threshold: 20"),
+        );
+        check(
+            "motion",
+            r#"{"motion": {"pre_seconds": 31}}"#,
+            Err("motion.pre_seconds must be between 0 and 30"),
+        );
+        check(
+            "motion",
+            r#"{"motion": {"post_seconds": 0}}"#,
+            Err("motion.post_seconds must be between 1 and 300"),
+        );
+        check(
+            "motion",
+            r#"{"motion": {"min_area_percent": 0}}"#,
+            Err("min_area_percent"),
+        );
+        check("sometimes", "{}", Err("recording_mode must be one of"));
+        assert_eq!(StoredRecording::default().to_json(), None);
+    }
 }

@@ -22,6 +22,8 @@ use veil_store::recorder::{ClosedSegment, LiveFrame, LiveHub, Segmenter, StopSig
 use veil_store::Store;
 
 use crate::backoff::Backoff;
+use crate::detect::Detector;
+use crate::gate::{Gate, Output};
 use crate::redact::redact;
 use crate::status::{IngestState, RateMeter, StatusBoard};
 use crate::{RtspSource, RtspTransport};
@@ -113,7 +115,7 @@ async fn supervise(ctx: &Ctx, tx: mpsc::Sender<RunSegment>) {
             s.state = IngestState::Connecting;
             s.retry_in_ms = None;
         });
-        let mut session = SessionState::default();
+        let mut session = SessionState::new(&ctx.src);
         let result = run_session(ctx, &tx, &mut session, &mut floor).await;
         if let Some(run) = session.run.take() {
             run.finish(&tx, &mut floor).await;
@@ -168,12 +170,17 @@ enum End {
 }
 
 /// What a session leaves behind for the supervisor.
-#[derive(Default)]
 struct SessionState {
-    /// Whether any frame was recorded (the backoff then starts over).
+    /// Whether any frame was received (the backoff then starts over).
     had_video: bool,
     /// The run being recorded.
     run: Option<Run>,
+    /// The stream's timeline (live view and the gate follow it).
+    timeline: Option<Timeline>,
+    /// Which frames are recorded.
+    gate: Gate<GatedFrame>,
+    /// Motion cameras: the keyframe detector.
+    detector: Option<Detector>,
     /// Parameters in force, once known and valid.
     params: Option<Arc<VideoParams>>,
     /// Drop frames until the next keyframe (after a broken one).
@@ -181,7 +188,49 @@ struct SessionState {
     rates: RateMeter,
 }
 
-/// One run: frames with continuous timestamps and unchanged parameters.
+impl SessionState {
+    fn new(src: &RtspSource) -> SessionState {
+        let gate = Gate::new(src.recording.clone());
+        let detector = match &src.recording {
+            crate::RecordingMode::Motion(m) => Some(Detector::spawn(src.camera, m.detector())),
+            _ => None,
+        };
+        SessionState {
+            had_video: false,
+            run: None,
+            timeline: None,
+            gate,
+            detector,
+            params: None,
+            need_key: false,
+            rates: RateMeter::default(),
+        }
+    }
+}
+
+/// Frames with continuous timestamps and unchanged parameters, recorded or
+/// not: presentation times are the timeline's start plus camera time.
+struct Timeline {
+    /// Wall-clock time of the first frame.
+    start: Time90k,
+    /// Camera time (90 kHz) of the first frame.
+    first_camera_90k: i64,
+    /// Presentation time of the latest frame.
+    last_pts: Time90k,
+    /// Duration between the last two frames (for live view).
+    last_delta: u32,
+    params: Arc<VideoParams>,
+}
+
+/// A frame waiting at the recording gate.
+struct GatedFrame {
+    camera_90k: i64,
+    timeline_pts: Time90k,
+    is_key: bool,
+    data: Bytes,
+}
+
+/// One run: recorded frames of one timeline, without a gap.
 struct Run {
     /// Wall-clock time of the run's first frame.
     start: Time90k,
@@ -189,9 +238,8 @@ struct Run {
     first_camera_90k: i64,
     /// Presentation time of the latest frame.
     last_pts: Time90k,
-    /// Duration between the last two frames (for live view).
+    /// Duration between the last two frames.
     last_delta: u32,
-    params: Arc<VideoParams>,
     segmenter: Segmenter,
 }
 
@@ -375,12 +423,15 @@ async fn record_frame(
         / i128::from(ts.clock_rate().get())) as i64;
     let now = ctx.store.clock().now();
 
-    // A new run on the first frame, a parameter change or a clock jump.
-    let continues = st.run.as_ref().is_some_and(|r| {
-        let pts = r.start.0 + (camera_90k - r.first_camera_90k);
-        r.params == params && (pts - r.last_pts.0).abs() <= MAX_JUMP_90K
+    // A new timeline (and run) on the first frame, a parameter change or a
+    // clock jump.
+    let continues = st.timeline.as_ref().is_some_and(|t| {
+        let pts = t.start.0 + (camera_90k - t.first_camera_90k);
+        t.params == params && (pts - t.last_pts.0).abs() <= MAX_JUMP_90K
     });
     if !continues {
+        st.timeline = None;
+        st.gate.restart();
         if let Some(old) = st.run.take() {
             old.finish(tx, floor).await;
         }
@@ -389,38 +440,62 @@ async fn record_frame(
             return true;
         }
         let start = Time90k(now.0.max(floor.0));
-        st.run = Some(Run {
+        st.timeline = Some(Timeline {
             start,
             first_camera_90k: camera_90k,
             last_pts: start,
             last_delta: (TIME_UNITS_PER_SEC / 25) as u32,
             params: params.clone(),
-            segmenter: Segmenter::new(ctx.src.segment_90k),
         });
     }
-    let run = st.run.as_mut().expect("a run is open");
-    let pts = Time90k(run.start.0 + (camera_90k - run.first_camera_90k));
-    if pts.0 > run.last_pts.0 {
-        run.last_delta = (pts.0 - run.last_pts.0).min(i64::from(u32::MAX)) as u32;
-        run.last_pts = pts;
+    let tl = st.timeline.as_mut().expect("a timeline is open");
+    let pts = Time90k(tl.start.0 + (camera_90k - tl.first_camera_90k));
+    if pts.0 > tl.last_pts.0 {
+        tl.last_delta = (pts.0 - tl.last_pts.0).min(i64::from(u32::MAX)) as u32;
+        tl.last_pts = pts;
     }
     let data = Bytes::from(frame.into_data());
+    // Live view gets every frame, whatever the recording gate decides.
     ctx.live.publish(
         ctx.camera(),
         LiveFrame {
             params: params.clone(),
             pts_90k: pts,
-            duration_90k: run.last_delta,
+            duration_90k: tl.last_delta,
             is_key,
             data: data.clone(),
         },
     );
-    let closed = run.segmenter.push(&params, pts, is_key, &data);
-    let start = run.start;
     st.had_video = true;
     let rates = st.rates.frame(camera_90k, data.len());
+
+    let mut out = Vec::new();
+    if let (true, Some(d)) = (is_key, st.detector.as_mut()) {
+        d.submit(pts, params.clone(), data.clone());
+    }
+    let gated = GatedFrame {
+        camera_90k,
+        timeline_pts: pts,
+        is_key,
+        data,
+    };
+    let size = gated.data.len();
+    st.gate.frame(pts, is_key, size, gated, &mut out);
+    if let Some(d) = &st.detector {
+        for (key_pts, motion) in d.verdicts() {
+            st.gate.verdict(key_pts, motion, &mut out);
+        }
+    }
+    let (reason, last_motion) = (st.gate.standby_reason(), st.gate.last_motion());
+    let skipped = st.detector.as_ref().map_or(0, |d| d.skipped);
     ctx.board.update(ctx.camera(), |s| {
-        s.state = IngestState::Recording;
+        s.state = match reason {
+            Some(_) => IngestState::Standby,
+            None => IngestState::Recording,
+        };
+        s.standby_reason = reason;
+        s.last_motion_90k = last_motion;
+        s.motion_skipped = skipped;
         s.last_frame_90k = Some(now);
         s.width = params.width;
         s.height = params.height;
@@ -429,10 +504,55 @@ async fn record_frame(
             s.bitrate_bps = bps;
         }
     });
-    match closed {
-        Some(c) => tx.send((start, c)).await.is_ok(),
-        None => true,
+    for o in out {
+        let closed = match o {
+            Output::EndRun => {
+                if let Some(run) = st.run.take() {
+                    run.finish(tx, floor).await;
+                }
+                continue;
+            }
+            Output::Record(f) => record_gated(ctx, st, floor, &params, f),
+        };
+        if let Some(c) = closed {
+            if tx.send(c).await.is_err() {
+                return false;
+            }
+        }
     }
+    true
+}
+
+/// Adds a frame the gate let through to the current run (opening one at
+/// its time); returns a segment it closed.
+fn record_gated(
+    ctx: &Ctx,
+    st: &mut SessionState,
+    floor: &Time90k,
+    params: &Arc<VideoParams>,
+    f: GatedFrame,
+) -> Option<RunSegment> {
+    if st.run.is_none() {
+        if !f.is_key {
+            return None;
+        }
+        let start = Time90k(f.timeline_pts.0.max(floor.0));
+        st.run = Some(Run {
+            start,
+            first_camera_90k: f.camera_90k,
+            last_pts: start,
+            last_delta: (TIME_UNITS_PER_SEC / 25) as u32,
+            segmenter: Segmenter::new(ctx.src.segment_90k),
+        });
+    }
+    let run = st.run.as_mut().expect("a run is open");
+    let pts = Time90k(run.start.0 + (f.camera_90k - run.first_camera_90k));
+    if pts.0 > run.last_pts.0 {
+        run.last_delta = (pts.0 - run.last_pts.0).min(i64::from(u32::MAX)) as u32;
+        run.last_pts = pts;
+    }
+    let closed = run.segmenter.push(params, pts, f.is_key, &f.data);
+    closed.map(|c| (run.start, c))
 }
 
 /// A credential-free, one-line description of a client error; a 401 says

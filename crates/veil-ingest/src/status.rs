@@ -12,6 +12,9 @@ pub enum IngestState {
     Connecting,
     /// Frames are arriving and being recorded.
     Recording,
+    /// Connected and live view works, but nothing is recorded now (see
+    /// `standby_reason`: outside the schedule, waiting for motion).
+    Standby,
     /// The last attempt failed; a retry is scheduled (see `last_error`).
     Error,
     /// Not running (disabled or shut down).
@@ -24,6 +27,7 @@ impl IngestState {
         match self {
             IngestState::Connecting => "connecting",
             IngestState::Recording => "recording",
+            IngestState::Standby => "standby",
             IngestState::Error => "error",
             IngestState::Stopped => "stopped",
         }
@@ -56,6 +60,12 @@ pub struct CameraStatus {
     pub frames_dropped: u64,
     /// Delay before the next attempt, while in `Error`.
     pub retry_in_ms: Option<u64>,
+    /// Why nothing is recorded, while in `Standby`.
+    pub standby_reason: Option<&'static str>,
+    /// Motion cameras: the latest keyframe that showed motion.
+    pub last_motion_90k: Option<Time90k>,
+    /// Motion cameras: keyframes not analysed because the detector was busy.
+    pub motion_skipped: u64,
 }
 
 impl Default for CameraStatus {
@@ -72,6 +82,9 @@ impl Default for CameraStatus {
             reconnects: 0,
             frames_dropped: 0,
             retry_in_ms: None,
+            standby_reason: None,
+            last_motion_90k: None,
+            motion_skipped: 0,
         }
     }
 }

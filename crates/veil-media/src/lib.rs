@@ -1,12 +1,14 @@
 //! Veil's media layer: H.264 parsing (Annex B splitting, SPS parsing, AVC conversion),
 //! progressive MP4 and fragmented MP4 (MSE live view, with decode times derived for
-//! B-frame streams) muxing, and the synthetic camera.
+//! B-frame streams) muxing, motion detection on decoded keyframes, and the
+//! synthetic camera.
 //! It works on bytes only and knows nothing about storage, HTTP or SQL.
 
 #![warn(missing_docs)]
 
 pub mod h264;
 pub mod live;
+pub mod motion;
 pub mod mp4;
 pub mod synthetic;
 

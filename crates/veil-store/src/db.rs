@@ -196,6 +196,11 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE camera ADD COLUMN sealed_credentials BLOB;
     ALTER TABLE camera ADD COLUMN deleted_90k INTEGER;
     "#,
+    // 7 (scheduled and motion recording): the recording mode's settings as
+    // JSON (a weekly schedule or motion settings); NULL for continuous.
+    r#"
+    ALTER TABLE camera ADD COLUMN recording_config TEXT;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -250,6 +255,9 @@ pub struct CameraSettings {
     pub group: String,
     /// Target segment length, if not the server's default.
     pub segment_seconds: Option<u32>,
+    /// The recording mode's settings as JSON (schedule or motion), stored
+    /// without being interpreted; `None` for continuous recording.
+    pub recording_config: Option<String>,
 }
 
 /// A camera with its settings, as camera management sees it.
@@ -741,8 +749,8 @@ impl Db {
         self.with(|c| {
             c.execute(
                 "INSERT INTO camera (name, source_kind, source_config, created_90k, managed,
-                    enabled, recording_mode, camera_group, segment_seconds)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8)",
+                    enabled, recording_mode, camera_group, segment_seconds, recording_config)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9)",
                 params![
                     s.name,
                     s.source_kind,
@@ -751,7 +759,8 @@ impl Db {
                     s.enabled,
                     s.recording_mode,
                     s.group,
-                    s.segment_seconds
+                    s.segment_seconds,
+                    s.recording_config
                 ],
             )?;
             Ok(CameraId(c.last_insert_rowid()))
@@ -764,7 +773,8 @@ impl Db {
         self.with(|c| {
             c.execute(
                 "UPDATE camera SET name = ?2, source_kind = ?3, source_config = ?4, enabled = ?5,
-                    recording_mode = ?6, camera_group = ?7, segment_seconds = ?8
+                    recording_mode = ?6, camera_group = ?7, segment_seconds = ?8,
+                    recording_config = ?9
                  WHERE id = ?1 AND managed = 1 AND deleted_90k IS NULL",
                 params![
                     id.0,
@@ -774,7 +784,8 @@ impl Db {
                     s.enabled,
                     s.recording_mode,
                     s.group,
-                    s.segment_seconds
+                    s.segment_seconds,
+                    s.recording_config
                 ],
             )
             .map(|n| n == 1)
@@ -813,7 +824,7 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, managed, name, source_kind, source_config, enabled, recording_mode,
-                    camera_group, segment_seconds, sealed_credentials
+                    camera_group, segment_seconds, sealed_credentials, recording_config
                  FROM camera WHERE deleted_90k IS NULL ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
@@ -828,6 +839,7 @@ impl Db {
                         recording_mode: r.get(6)?,
                         group: r.get(7)?,
                         segment_seconds: r.get(8)?,
+                        recording_config: r.get(10)?,
                     },
                     sealed_credentials: r.get(9)?,
                 })

@@ -16,9 +16,11 @@ function cell(text) {
 function describeStatus(s) {
   if (!s) return "";
   let text = s.state;
-  if (s.state === "recording" && s.width) {
+  if (s.state === "standby" && s.standby_reason) text += ` (${s.standby_reason})`;
+  if ((s.state === "recording" || s.state === "standby") && s.width) {
     text += ` · ${s.width}×${s.height} · ${s.fps} fps · ${Math.round(s.bitrate_bps / 1000)} kbit/s`;
   }
+  if (s.last_motion_at) text += ` · last motion ${new Date(s.last_motion_at).toLocaleString()}`;
   if (s.last_error) text += ` · last error: ${s.last_error}`;
   return text;
 }
@@ -88,6 +90,14 @@ form.addEventListener("submit", async (ev) => {
     body.password = data.get("password");
   }
   try {
+    if (body.recording_mode === "scheduled" && data.get("schedule")) {
+      body.schedule = JSON.parse(data.get("schedule"));
+    }
+    if (body.recording_mode === "motion") {
+      body.motion = {};
+      if (data.get("pre_seconds")) body.motion.pre_seconds = Number(data.get("pre_seconds"));
+      if (data.get("post_seconds")) body.motion.post_seconds = Number(data.get("post_seconds"));
+    }
     await api("POST", "/api/v1/cameras", body);
     form.reset();
     refresh();

@@ -16,8 +16,9 @@ use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event};
-use veil_ingest::managed::{self, StoredSource};
-use veil_ingest::Credentials;
+use veil_base::schedule::TimeProfile;
+use veil_ingest::managed::{self, StoredRecording, StoredSource};
+use veil_ingest::{Credentials, IngestState, MotionSettings, RecordingMode};
 use veil_store::db::{CameraDetail, CameraSettings};
 
 use crate::api::authorized_camera;
@@ -51,6 +52,12 @@ pub struct CameraRequest {
     /// For `rtsps://`: the camera certificate's SHA-256 fingerprint to trust.
     #[serde(default)]
     tls_fingerprint: Option<String>,
+    /// `scheduled` (required there): when to record.
+    #[serde(default)]
+    schedule: Option<TimeProfile>,
+    /// `motion` (optional there, defaults apply): buffers and sensitivity.
+    #[serde(default)]
+    motion: Option<MotionSettings>,
 }
 
 fn default_transport() -> String {
@@ -79,11 +86,27 @@ struct CameraView {
     recording_mode: String,
     group: String,
     segment_seconds: Option<u32>,
+    /// `scheduled`: when it records.
+    schedule: Option<TimeProfile>,
+    /// `motion`: the settings in force (defaults filled in).
+    motion: Option<MotionSettings>,
 }
 
 impl CameraView {
     fn of(d: &CameraDetail) -> CameraView {
         let src: Option<StoredSource> = serde_json::from_str(&d.settings.source_config).ok();
+        let (mode, recording) = if d.managed {
+            let recording: StoredRecording = d
+                .settings
+                .recording_config
+                .as_deref()
+                .and_then(|j| serde_json::from_str(j).ok())
+                .unwrap_or_default();
+            (d.settings.recording_mode.clone(), recording)
+        } else {
+            config_recording(&d.settings.source_config)
+        };
+        let motion = (mode == managed::MOTION).then(|| recording.motion.unwrap_or_default());
         CameraView {
             id: d.id.0,
             name: d.settings.name.clone(),
@@ -94,11 +117,28 @@ impl CameraView {
             transport: src.map(|s| s.transport),
             has_credentials: d.sealed_credentials.is_some(),
             enabled: d.settings.enabled,
-            recording_mode: d.settings.recording_mode.clone(),
+            recording_mode: mode,
             group: d.settings.group.clone(),
             segment_seconds: d.settings.segment_seconds,
+            schedule: recording.schedule,
+            motion,
         }
     }
+}
+
+/// A camera from the configuration file keeps its recording mode and settings
+/// in its stored source (the file's `source` table).
+fn config_recording(source_config: &str) -> (String, StoredRecording) {
+    let v: serde_json::Value = serde_json::from_str(source_config).unwrap_or_default();
+    let mode = v["recording_mode"]
+        .as_str()
+        .unwrap_or(managed::CONTINUOUS)
+        .to_owned();
+    let recording = StoredRecording {
+        schedule: serde_json::from_value(v["schedule"].clone()).ok(),
+        motion: serde_json::from_value(v["motion"].clone()).ok(),
+    };
+    (mode, recording)
 }
 
 /// A validated request: settings to store and the credentials change.
@@ -141,12 +181,22 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
         }
         veil_ingest::tls::parse_fingerprint(f).map_err(ApiError::bad_request)?;
     }
-    if !managed::RECORDING_MODES.contains(&req.recording_mode.as_str()) {
-        return Err(ApiError::bad_request(format!(
-            "recording_mode must be one of {:?}",
-            managed::RECORDING_MODES
-        )));
-    }
+    let recording = StoredRecording {
+        schedule: req.schedule,
+        motion: req.motion,
+    };
+    let recording_config = match managed::recording_mode(&req.recording_mode, &recording)
+        .map_err(ApiError::bad_request)?
+    {
+        RecordingMode::Continuous => None,
+        // Motion settings are stored with their defaults filled in.
+        RecordingMode::Motion(m) => StoredRecording {
+            schedule: None,
+            motion: Some(m),
+        }
+        .to_json(),
+        RecordingMode::Scheduled(_) => recording.to_json(),
+    };
     if req.group.chars().count() > 100 {
         return Err(ApiError::bad_request("group is at most 100 characters"));
     }
@@ -188,6 +238,7 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             recording_mode: req.recording_mode,
             group: req.group.trim().to_owned(),
             segment_seconds: req.segment_seconds,
+            recording_config,
         },
         credentials,
     })
@@ -199,7 +250,8 @@ fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Resul
         let _ = e;
         ApiError::bad_request(
             "expected a JSON camera object: name, url, optional username and password, \
-             transport (tcp|udp), enabled, recording_mode, group, segment_seconds",
+             transport (tcp|udp), enabled, recording_mode (continuous|scheduled|motion), \
+             schedule, motion, group, segment_seconds",
         )
     })
 }
@@ -421,7 +473,29 @@ pub async fn status(
             "reconnects": st.reconnects,
             "frames_dropped": st.frames_dropped,
             "retry_in_ms": st.retry_in_ms,
+            "standby_reason": (st.state == IngestState::Standby).then_some(st.standby_reason).flatten(),
+            "last_motion_at": st.last_motion_90k.map(|t| t.to_rfc3339()),
+            "motion_skipped": st.motion_skipped,
         }),
     };
     Ok(Json(json))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn configuration_cameras_show_their_recording_mode() {
+        let (mode, r) = config_recording(
+            r#"{"kind": "rtsp", "url": "rtsp://h/s", "recording_mode": "motion", "schedule": null,
+                "motion": {"pre_seconds": 2, "post_seconds": 3, "threshold": 20, "min_area_percent": 2.0}}"#,
+        );
+        assert_eq!(mode, "motion");
+        assert_eq!(r.motion.unwrap().pre_seconds, 2);
+        assert!(r.schedule.is_none());
+        let (mode, r) = config_recording(r#"{"kind": "synthetic", "width": 640}"#);
+        assert_eq!(mode, "continuous");
+        assert_eq!(r, StoredRecording::default());
+    }
 }

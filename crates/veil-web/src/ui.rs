@@ -222,8 +222,16 @@ pub fn camera_admin_page(user: &str) -> String {
 <option value=\"tcp\">TCP (interleaved)</option><option value=\"udp\">UDP</option></select>\n\
 <label for=\"cam-mode\">Recording</label>\n<select id=\"cam-mode\" name=\"recording_mode\">\
 <option value=\"continuous\">continuous</option>\
-<option value=\"scheduled\">scheduled (not implemented yet: records nothing)</option>\
-<option value=\"motion\">motion (not implemented yet: records nothing)</option></select>\n\
+<option value=\"scheduled\">scheduled (weekly hours)</option>\
+<option value=\"motion\">motion (with seconds before and after)</option></select>\n\
+<label for=\"cam-schedule\">Schedule, for scheduled recording (JSON: time zone and weekly intervals)</label>\n\
+<textarea id=\"cam-schedule\" name=\"schedule\" rows=\"3\" \
+placeholder=\"{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals&quot;: [{&quot;day&quot;: &quot;mon&quot;, \
+&quot;start&quot;: &quot;08:00&quot;, &quot;end&quot;: &quot;18:00&quot;}]}\"></textarea>\n\
+<label for=\"cam-pre\">Motion: seconds recorded before (0 to 30, default 5)</label>\n\
+<input id=\"cam-pre\" name=\"pre_seconds\" type=\"number\" min=\"0\" max=\"30\">\n\
+<label for=\"cam-post\">Motion: seconds recorded after (1 to 300, default 10)</label>\n\
+<input id=\"cam-post\" name=\"post_seconds\" type=\"number\" min=\"1\" max=\"300\">\n\
 <label for=\"cam-group\">Group</label>\n<input id=\"cam-group\" name=\"group\" maxlength=\"100\">\n\
 <p><button type=\"submit\" id=\"camera-add-button\">Add camera</button></p>\n\
 <p id=\"camera-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n</main>\n",

@@ -399,3 +399,163 @@ async fn cameras_are_managed_recorded_and_never_leak_credentials() {
     .await;
     assert_eq!(st, StatusCode::CONFLICT);
 }
+
+/// A schedule in UTC covering the whole of the given weekdays (0 = Monday).
+fn whole_days(days: &[usize]) -> serde_json::Value {
+    const NAMES: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let intervals: Vec<serde_json::Value> = days
+        .iter()
+        .map(|&d| serde_json::json!({"day": NAMES[d], "start": "00:00", "end": "24:00"}))
+        .collect();
+    serde_json::json!({"time_zone": "UTC", "intervals": intervals})
+}
+
+/// Today's weekday in UTC, 0 = Monday (1970-01-01 was a Thursday).
+fn today_utc() -> usize {
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        / 86_400;
+    ((days + 3) % 7) as usize
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn scheduled_and_motion_settings_are_checked_and_a_schedule_gates_recording() {
+    let s = start().await;
+    let cam = Camera::start();
+    let (c, csrf) = login(&s, "admin.one").await;
+    let url = |p: &str| format!("{}{p}", s.base);
+    use reqwest::Method;
+    let base = |extra: serde_json::Value| {
+        let mut v = serde_json::json!({"name": "sched", "url": cam.url(),
+            "username": "viewer", "password": CAMERA_PASSWORD, "segment_seconds": 1});
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+
+    // Bad settings: 400 with a message that says what is wrong.
+    for (extra, message) in [
+        (
+            serde_json::json!({"recording_mode": "scheduled"}),
+            "recording_mode \\\"scheduled\\\" needs a \\\"schedule\\\"",
+        ),
+        (
+            serde_json::json!({"recording_mode": "scheduled",
+                "schedule": {"time_zone": "Mars/Olympus", "intervals": [{"day": "mon", "start": "08:00", "end": "18:00"}]}}),
+            "schedule: unknown time zone",
+        ),
+        (
+            serde_json::json!({"recording_mode": "scheduled",
+                "schedule": {"time_zone": "UTC", "intervals": [{"day": "mon", "start": "18:00", "end": "08:00"}]}}),
+            "the end must be after the start",
+        ),
+        (
+            serde_json::json!({"recording_mode": "continuous", "schedule": whole_days(&[0])}),
+            "takes neither",
+        ),
+        (
+            serde_json::json!({"recording_mode": "motion", "schedule": whole_days(&[0])}),
+            "\\\"schedule\\\" is only for recording_mode \\\"scheduled\\\"",
+        ),
+        (
+            serde_json::json!({"recording_mode": "scheduled", "schedule": whole_days(&[0]), "motion": {}}),
+            "\\\"motion\\\" is only for recording_mode \\\"motion\\\"",
+        ),
+        (
+            serde_json::json!({"recording_mode": "motion", "motion": {"pre_seconds": 31}}),
+            "motion.pre_seconds must be between 0 and 30",
+        ),
+        (
+            serde_json::json!({"recording_mode": "motion", "motion": {"post_seconds": 301}}),
+            "motion.post_seconds must be between 1 and 300",
+        ),
+        (
+            serde_json::json!({"recording_mode": "motion", "motion": {"threshold": 0}}),
+            "motion.threshold must be between 1 and 254",
+        ),
+    ] {
+        let (st, body) = send(
+            &c,
+            &csrf,
+            Method::POST,
+            url("/api/v1/cameras"),
+            Some(base(extra.clone())),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{extra}: {body}");
+        assert!(body.contains(message), "{extra}: {body}");
+    }
+
+    // A motion camera shows its settings with the defaults filled in.
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(base(serde_json::json!({"name": "motion", "enabled": false,
+            "recording_mode": "motion", "motion": {"pre_seconds": 2}}))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["motion"],
+        serde_json::json!({"pre_seconds": 2, "post_seconds": 10, "threshold": 20, "min_area_percent": 2.0})
+    );
+    assert!(v["schedule"].is_null());
+
+    // A schedule that excludes now (only tomorrow): connected, live, not recording.
+    let tomorrow = (today_utc() + 1) % 7;
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(base(serde_json::json!({"recording_mode": "scheduled",
+            "schedule": whole_days(&[tomorrow])}))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(v["schedule"], whole_days(&[tomorrow]));
+    let status = wait_status(&c, &s, id, "standby", |v| v["state"] == "standby").await;
+    assert_eq!(status["standby_reason"], "outside the recording schedule");
+    // Frames arrive (live view works) for a few keyframes, and nothing is stored.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let status = wait_status(&c, &s, id, "standby", |v| v["state"] == "standby").await;
+    assert!(status["last_frame_at"].is_string(), "{status}");
+    assert!(status["fps"].as_f64().unwrap() > 20.0, "{status}");
+    let camera = veil_base::CameraId(id);
+    let recorded = |s: &Server| {
+        s.store
+            .runs(camera, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+            .unwrap()
+    };
+    assert_eq!(recorded(&s), [], "nothing recorded outside the schedule");
+
+    // Changed over the API to include now: it records.
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::PUT,
+        url(&format!("/api/v1/cameras/{id}")),
+        Some(base(serde_json::json!({"recording_mode": "scheduled",
+            "schedule": whole_days(&[0, 1, 2, 3, 4, 5, 6])}))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let status = wait_status(&c, &s, id, "recording", |v| v["state"] == "recording").await;
+    assert!(status["standby_reason"].is_null(), "{status}");
+    let until = Instant::now() + Duration::from_secs(30);
+    while recorded(&s).is_empty() {
+        assert!(
+            Instant::now() < until,
+            "nothing recorded inside the schedule"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}

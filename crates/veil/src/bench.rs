@@ -6,6 +6,8 @@
 //!   path (segmenter, sealing under the key hierarchy, durable object write,
 //!   database row), against plain file writes with the same fsyncs, and against
 //!   raw AES-256-GCM on one core.
+//! * `motion` (in `bench_motion`): the motion detector per keyframe against
+//!   ffmpeg decoding only the keyframes.
 //! * `playback`: a long recording served as one MP4: time to first byte and
 //!   full-body throughput, against reading the same objects without decrypting.
 //!
@@ -53,6 +55,9 @@ pub enum Bench {
     /// several roles (scopes, a playback window, weekly hours), next to a
     /// hash-set lookup of the same (user, permission, camera) triples.
     Decide(DecideArgs),
+    /// The motion detector: decode + downscale + compare per keyframe at 720p
+    /// and 1080p, next to ffmpeg decoding only the keyframes of the same clip.
+    Motion(crate::bench_motion::MotionArgs),
 }
 
 #[derive(clap::Args)]
@@ -116,6 +121,7 @@ pub async fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Playback(a) => playback_bench(a).await,
         Bench::Audit(a) => audit_bench(a),
         Bench::Decide(a) => decide_bench(a),
+        Bench::Motion(a) => crate::bench_motion::motion_bench(a),
     }
 }
 

@@ -231,7 +231,21 @@ pub enum Source {
         /// verified against the public roots.
         #[serde(default)]
         tls_fingerprint: Option<String>,
+        /// `continuous` (default), `scheduled` or `motion`.
+        #[serde(default = "default_recording_mode")]
+        recording_mode: String,
+        /// For `scheduled`: `{ time_zone = "Europe/Paris", intervals = [{ day = "mon",
+        /// start = "08:00", end = "18:00" }] }`.
+        #[serde(default)]
+        schedule: Option<veil_base::schedule::TimeProfile>,
+        /// For `motion`: `{ pre_seconds, post_seconds, threshold, min_area_percent }`.
+        #[serde(default)]
+        motion: Option<veil_ingest::MotionSettings>,
     },
+}
+
+fn default_recording_mode() -> String {
+    veil_ingest::managed::CONTINUOUS.into()
 }
 
 /// See [`Source::Rtsp`].
@@ -254,6 +268,25 @@ impl Source {
         }
     }
 
+    /// An RTSP source's recording mode with its settings, checked.
+    pub fn recording(&self) -> Result<veil_ingest::RecordingMode, String> {
+        match self {
+            Source::Synthetic { .. } => Ok(veil_ingest::RecordingMode::Continuous),
+            Source::Rtsp {
+                recording_mode,
+                schedule,
+                motion,
+                ..
+            } => veil_ingest::managed::recording_mode(
+                recording_mode,
+                &veil_ingest::managed::StoredRecording {
+                    schedule: schedule.clone(),
+                    motion: motion.clone(),
+                },
+            ),
+        }
+    }
+
     /// Checks an RTSP source: a plain `rtsp://` URL without credentials in it,
     /// at most one password source, and a user name whenever a password is set.
     fn check(&self, camera: &str) -> anyhow::Result<()> {
@@ -269,6 +302,8 @@ impl Source {
         else {
             return Ok(());
         };
+        self.recording()
+            .map_err(|e| anyhow::anyhow!("camera {camera:?}: {e}"))?;
         let (clean, creds) = veil_ingest::split_url_credentials(url)
             .map_err(|e| anyhow::anyhow!("camera {camera:?}: {e}"))?;
         if creds.is_some() {
@@ -440,6 +475,24 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("SHA-256"), "{e}");
+        let c = cam("{ kind = 'rtsp', url = 'rtsp://h/s', recording_mode = 'scheduled', schedule = { time_zone = 'Europe/Paris', intervals = [{ day = 'mon', start = '08:00', end = '18:00' }] } }").unwrap();
+        assert!(matches!(
+            c.cameras[0].source.recording(),
+            Ok(veil_ingest::RecordingMode::Scheduled(_))
+        ));
+        let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', recording_mode = 'scheduled' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("needs a \"schedule\""), "{e}");
+        let c = cam("{ kind = 'rtsp', url = 'rtsp://h/s', recording_mode = 'motion', motion = { pre_seconds = 2 } }").unwrap();
+        assert!(matches!(
+            c.cameras[0].source.recording(),
+            Ok(veil_ingest::RecordingMode::Motion(m)) if m.pre_seconds == 2 && m.post_seconds == 10
+        ));
+        let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', recording_mode = 'motion', motion = { post_seconds = 0 } }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("post_seconds"), "{e}");
         let e = cam("{ kind = 'rtsp', url = 'rtsp://h/s', password = 'x' }")
             .unwrap_err()
             .to_string();

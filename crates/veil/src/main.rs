@@ -6,6 +6,7 @@
 mod admin_cli;
 mod audit_cli;
 mod bench;
+mod bench_motion;
 mod config;
 mod server;
 

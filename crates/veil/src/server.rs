@@ -128,6 +128,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 password_env,
                 transport,
                 tls_fingerprint,
+                ..
             } => {
                 let password =
                     match read_password(password_file.as_deref(), password_env.as_deref()) {
@@ -159,6 +160,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                             .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?,
                         segment_90k,
                         timing: veil_ingest::IngestTiming::default(),
+                        recording: cam
+                            .source
+                            .recording()
+                            .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?,
                     })
                     .await;
             }

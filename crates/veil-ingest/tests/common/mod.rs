@@ -154,6 +154,7 @@ pub fn source(camera: CameraId, url: &str, transport: RtspTransport) -> RtspSour
             backoff_base: Duration::from_millis(500),
             backoff_max: Duration::from_secs(8),
         },
+        recording: veil_ingest::RecordingMode::Continuous,
     }
 }
 
@@ -169,10 +170,14 @@ pub struct Ingest {
 
 impl Ingest {
     pub fn start(store: &Store, src: RtspSource) -> Ingest {
+        Ingest::start_with_live(store, src, LiveHub::default())
+    }
+
+    /// As [`Ingest::start`], publishing live frames to `live`.
+    pub fn start_with_live(store: &Store, src: RtspSource, live: LiveHub) -> Ingest {
         let board = StatusBoard::default();
         let stop = StopSignal::default();
         let camera = src.camera;
-        let live = LiveHub::default();
         let task = veil_ingest::spawn_rtsp(
             store.clone(),
             live.clone(),
