@@ -11,6 +11,8 @@
 
 use veil_base::Time90k;
 use veil_media::h264;
+use veil_media::motion::{MotionConfig, MotionDetector};
+use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
 use veil_media::VideoParams;
 use veil_store::recorder::Segmenter;
 use veil_store::segment::SegmentIndex;
@@ -19,13 +21,14 @@ use veil_store::segment::SegmentIndex;
 pub type Target = fn(&[u8]);
 
 /// Every target, by name (for the runners).
-pub const TARGETS: [(&str, Target); 6] = [
+pub const TARGETS: [(&str, Target); 7] = [
     ("sps_pps", sps_pps),
     ("avc_config", avc_config),
     ("avc_sample", avc_sample),
     ("annexb", annexb),
     ("segmenter", segmenter),
     ("sample_index", sample_index),
+    ("motion_keyframe", motion_keyframe),
 ];
 
 /// SPS/PPS parsing: the input is split into an SPS and a PPS; whatever parses
@@ -112,6 +115,40 @@ pub fn sample_index(data: &[u8]) {
     }
 }
 
+/// The parameters of the synthetic camera's stream (Baseline, 640x360): what
+/// [`motion_keyframe`] decodes its inputs with.
+fn synthetic_params() -> &'static VideoParams {
+    static PARAMS: std::sync::OnceLock<VideoParams> = std::sync::OnceLock::new();
+    PARAMS.get_or_init(|| {
+        SyntheticCamera::new(SyntheticConfig::default())
+            .expect("the synthetic camera starts")
+            .params()
+            .clone()
+    })
+}
+
+/// The motion detector's keyframe decode (camera bytes into OpenH264, C code):
+/// the input is the keyframe if it is a well-framed AVC sample (as ingest
+/// passes them on), else the payload of one IDR NAL unit. Decoding twice also
+/// runs the comparison. Errors are fine; a crash is not.
+pub fn motion_keyframe(data: &[u8]) {
+    let frame = if h264::check_avc_sample(data).is_ok() {
+        data.to_vec()
+    } else {
+        let mut f = Vec::with_capacity(data.len() + 5);
+        f.extend_from_slice(&(data.len() as u32 + 1).to_be_bytes());
+        f.push(0x65);
+        f.extend_from_slice(data);
+        f
+    };
+    let mut detector = MotionDetector::new(MotionConfig::default()).expect("a decoder");
+    for _ in 0..2 {
+        if let Ok(score) = detector.keyframe(synthetic_params(), &frame) {
+            assert!((0.0..=1.0).contains(&score.changed));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -139,6 +176,12 @@ mod tests {
                 samples: vec![veil_media::mp4::Sample::new(3, 3600, true)],
             }
             .encode(),
+            // A real keyframe (length-prefixed NAL units) of the synthetic camera.
+            SyntheticCamera::new(SyntheticConfig::default())
+                .unwrap()
+                .next_frame("seed")
+                .unwrap()
+                .data,
         ]
     }
 
@@ -183,7 +226,7 @@ mod tests {
         }
 
         #[test]
-        fn mutated_seeds(seed in 0usize..5, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
+        fn mutated_seeds(seed in 0usize..6, flips in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
             let mut data = seeds()[seed].clone();
             for (at, v) in flips {
                 let i = at % data.len();
