@@ -196,6 +196,17 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE camera ADD COLUMN sealed_credentials BLOB;
     ALTER TABLE camera ADD COLUMN deleted_90k INTEGER;
     "#,
+    // 7: reserved (a no-op here; numbers are positions in this list, so none
+    // may be skipped).
+    "-- reserved",
+    // 8: audio and ONVIF metadata recording, off by default; enabling one
+    // needs a documented purpose (checked above the store).
+    r#"
+    ALTER TABLE camera ADD COLUMN audio_enabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE camera ADD COLUMN audio_purpose TEXT NOT NULL DEFAULT '';
+    ALTER TABLE camera ADD COLUMN metadata_enabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE camera ADD COLUMN metadata_purpose TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -250,6 +261,21 @@ pub struct CameraSettings {
     pub group: String,
     /// Target segment length, if not the server's default.
     pub segment_seconds: Option<u32>,
+    /// Whether the camera's audio track is recorded, and why.
+    pub audio: TrackConsent,
+    /// Whether the camera's ONVIF metadata track is recorded, and why.
+    pub metadata: TrackConsent,
+}
+
+/// Whether an optional track (audio, ONVIF metadata) is recorded, with the
+/// documented purpose. Off with an empty purpose by default; the web layer
+/// refuses `enabled` without a purpose.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackConsent {
+    /// Whether the track is set up and recorded.
+    pub enabled: bool,
+    /// Why (the text the records of processing quote).
+    pub purpose: String,
 }
 
 /// A camera with its settings, as camera management sees it.
@@ -741,8 +767,9 @@ impl Db {
         self.with(|c| {
             c.execute(
                 "INSERT INTO camera (name, source_kind, source_config, created_90k, managed,
-                    enabled, recording_mode, camera_group, segment_seconds)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8)",
+                    enabled, recording_mode, camera_group, segment_seconds, audio_enabled,
+                    audio_purpose, metadata_enabled, metadata_purpose)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     s.name,
                     s.source_kind,
@@ -751,7 +778,11 @@ impl Db {
                     s.enabled,
                     s.recording_mode,
                     s.group,
-                    s.segment_seconds
+                    s.segment_seconds,
+                    s.audio.enabled,
+                    s.audio.purpose,
+                    s.metadata.enabled,
+                    s.metadata.purpose
                 ],
             )?;
             Ok(CameraId(c.last_insert_rowid()))
@@ -764,7 +795,9 @@ impl Db {
         self.with(|c| {
             c.execute(
                 "UPDATE camera SET name = ?2, source_kind = ?3, source_config = ?4, enabled = ?5,
-                    recording_mode = ?6, camera_group = ?7, segment_seconds = ?8
+                    recording_mode = ?6, camera_group = ?7, segment_seconds = ?8,
+                    audio_enabled = ?9, audio_purpose = ?10, metadata_enabled = ?11,
+                    metadata_purpose = ?12
                  WHERE id = ?1 AND managed = 1 AND deleted_90k IS NULL",
                 params![
                     id.0,
@@ -774,7 +807,11 @@ impl Db {
                     s.enabled,
                     s.recording_mode,
                     s.group,
-                    s.segment_seconds
+                    s.segment_seconds,
+                    s.audio.enabled,
+                    s.audio.purpose,
+                    s.metadata.enabled,
+                    s.metadata.purpose
                 ],
             )
             .map(|n| n == 1)
@@ -788,6 +825,31 @@ impl Db {
             c.execute(
                 "UPDATE camera SET sealed_credentials = ?2 WHERE id = ?1",
                 params![id.0, sealed],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Sets a camera's audio and metadata recording settings (for cameras
+    /// from the configuration file, whose other settings are not stored).
+    pub fn set_camera_tracks(
+        &self,
+        id: CameraId,
+        audio: &TrackConsent,
+        metadata: &TrackConsent,
+    ) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE camera SET audio_enabled = ?2, audio_purpose = ?3, metadata_enabled = ?4,
+                    metadata_purpose = ?5
+                 WHERE id = ?1",
+                params![
+                    id.0,
+                    audio.enabled,
+                    audio.purpose,
+                    metadata.enabled,
+                    metadata.purpose
+                ],
             )
             .map(|_| ())
         })
@@ -813,7 +875,8 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, managed, name, source_kind, source_config, enabled, recording_mode,
-                    camera_group, segment_seconds, sealed_credentials
+                    camera_group, segment_seconds, sealed_credentials, audio_enabled,
+                    audio_purpose, metadata_enabled, metadata_purpose
                  FROM camera WHERE deleted_90k IS NULL ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
@@ -828,6 +891,14 @@ impl Db {
                         recording_mode: r.get(6)?,
                         group: r.get(7)?,
                         segment_seconds: r.get(8)?,
+                        audio: TrackConsent {
+                            enabled: r.get(10)?,
+                            purpose: r.get(11)?,
+                        },
+                        metadata: TrackConsent {
+                            enabled: r.get(12)?,
+                            purpose: r.get(13)?,
+                        },
                     },
                     sealed_credentials: r.get(9)?,
                 })

@@ -18,7 +18,7 @@ use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event};
 use veil_ingest::managed::{self, StoredSource};
 use veil_ingest::Credentials;
-use veil_store::db::{CameraDetail, CameraSettings};
+use veil_store::db::{CameraDetail, CameraSettings, TrackConsent};
 
 use crate::api::authorized_camera;
 use crate::auth::Session;
@@ -51,6 +51,33 @@ pub struct CameraRequest {
     /// For `rtsps://`: the camera certificate's SHA-256 fingerprint to trust.
     #[serde(default)]
     tls_fingerprint: Option<String>,
+    /// Record the camera's audio track (off unless enabled with a purpose).
+    #[serde(default)]
+    audio: TrackSetting,
+    /// Record the camera's ONVIF metadata track (off unless enabled with a
+    /// purpose).
+    #[serde(default)]
+    metadata: TrackSetting,
+}
+
+/// `{enabled, purpose}` of an optional track, in requests and responses.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackSetting {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default)]
+    purpose: String,
+}
+
+/// Checks an optional track's setting. `field` is `audio` or `metadata`.
+fn validate_track(field: &str, t: TrackSetting) -> Result<TrackConsent, ApiError> {
+    let purpose =
+        managed::check_purpose(field, t.enabled, &t.purpose).map_err(ApiError::bad_request)?;
+    Ok(TrackConsent {
+        enabled: t.enabled,
+        purpose,
+    })
 }
 
 fn default_transport() -> String {
@@ -79,6 +106,17 @@ struct CameraView {
     recording_mode: String,
     group: String,
     segment_seconds: Option<u32>,
+    audio: TrackSetting,
+    metadata: TrackSetting,
+}
+
+impl TrackSetting {
+    fn of(t: &TrackConsent) -> TrackSetting {
+        TrackSetting {
+            enabled: t.enabled,
+            purpose: t.purpose.clone(),
+        }
+    }
 }
 
 impl CameraView {
@@ -97,6 +135,8 @@ impl CameraView {
             recording_mode: d.settings.recording_mode.clone(),
             group: d.settings.group.clone(),
             segment_seconds: d.settings.segment_seconds,
+            audio: TrackSetting::of(&d.settings.audio),
+            metadata: TrackSetting::of(&d.settings.metadata),
         }
     }
 }
@@ -157,6 +197,8 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             ));
         }
     }
+    let audio = validate_track("audio", req.audio)?;
+    let metadata = validate_track("metadata", req.metadata)?;
     let credentials = match (req.username, req.password) {
         (None, None) if creating => CredentialChange::Clear,
         (None, None) => CredentialChange::Keep,
@@ -188,9 +230,30 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             recording_mode: req.recording_mode,
             group: req.group.trim().to_owned(),
             segment_seconds: req.segment_seconds,
+            audio,
+            metadata,
         },
         credentials,
     })
+}
+
+/// The audit detail of the audio and metadata settings: `audio=enabled
+/// purpose="…"`, `audio=disabled`, or `unchanged` when a change keeps them.
+fn track_changes(before: Option<&CameraSettings>, after: &CameraSettings) -> String {
+    let one = |name: &str, old: Option<&TrackConsent>, new: &TrackConsent| {
+        let state = if new.enabled { "enabled" } else { "disabled" };
+        let changed = old.is_none_or(|o| o != new);
+        match (changed, new.enabled) {
+            (false, _) => format!("{name}=unchanged({state})"),
+            (true, true) => format!("{name}=enabled purpose={:?}", new.purpose),
+            (true, false) => format!("{name}=disabled"),
+        }
+    };
+    format!(
+        "{} {}",
+        one("audio", before.map(|b| &b.audio), &after.audio),
+        one("metadata", before.map(|b| &b.metadata), &after.metadata)
+    )
 }
 
 fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
@@ -199,7 +262,8 @@ fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Resul
         let _ = e;
         ApiError::bad_request(
             "expected a JSON camera object: name, url, optional username and password, \
-             transport (tcp|udp), enabled, recording_mode, group, segment_seconds",
+             transport (tcp|udp), enabled, recording_mode, group, segment_seconds, \
+             audio and metadata ({enabled, purpose})",
         )
     })
 }
@@ -270,7 +334,11 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     state.authorize(&s, Action::CameraAdmin, Resource::System)?;
     let v = validate(body(req)?, true)?;
-    let detail_text = format!("name={:?}", v.settings.name);
+    let detail_text = format!(
+        "name={:?} {}",
+        v.settings.name,
+        track_changes(None, &v.settings)
+    );
     state
         .record(event(
             &s,
@@ -328,8 +396,9 @@ pub async fn update(
     }
     let v = validate(body(req)?, false)?;
     let detail_text = format!(
-        "name={:?} credentials={}",
+        "name={:?} {} credentials={}",
         v.settings.name,
+        track_changes(Some(&current.settings), &v.settings),
         match v.credentials {
             CredentialChange::Keep => "kept",
             CredentialChange::Clear => "removed",
@@ -421,6 +490,7 @@ pub async fn status(
             "reconnects": st.reconnects,
             "frames_dropped": st.frames_dropped,
             "retry_in_ms": st.retry_in_ms,
+            "tracks": st.tracks,
         }),
     };
     Ok(Json(json))
