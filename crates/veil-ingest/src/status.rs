@@ -56,6 +56,9 @@ pub struct CameraStatus {
     pub frames_dropped: u64,
     /// Delay before the next attempt, while in `Error`.
     pub retry_in_ms: Option<u64>,
+    /// What happens to the streams besides video (audio, metadata): recorded,
+    /// or why not. Empty when none is enabled.
+    pub tracks: Vec<String>,
 }
 
 impl Default for CameraStatus {
@@ -72,6 +75,7 @@ impl Default for CameraStatus {
             reconnects: 0,
             frames_dropped: 0,
             retry_in_ms: None,
+            tracks: Vec::new(),
         }
     }
 }
