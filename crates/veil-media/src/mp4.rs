@@ -815,3 +815,146 @@ pub fn fmp4_fragment(
     w.bytes(data);
     w.buf
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hex(b: &[u8]) -> String {
+        b.iter().map(|x| format!("{x:02x}")).collect()
+    }
+
+    fn params() -> VideoParams {
+        VideoParams {
+            width: 640,
+            height: 360,
+            sps: vec![0x67, 0x42, 0xc0, 0x1e, 0xda, 0x02, 0x80, 0xbf, 0xe5, 0x80],
+            pps: vec![0x68, 0xce, 0x3c, 0x80],
+        }
+    }
+
+    /// The bytes of the first box `fourcc` in `b` (header included).
+    fn find<'a>(b: &'a [u8], fourcc: &[u8; 4]) -> &'a [u8] {
+        let at = b
+            .windows(4)
+            .position(|w| w == fourcc)
+            .unwrap_or_else(|| panic!("no {fourcc:?}"))
+            - 4;
+        let size = u32::from_be_bytes(b[at..at + 4].try_into().unwrap()) as usize;
+        &b[at..at + size]
+    }
+
+    #[test]
+    fn esds_golden() {
+        let mut w = BoxWriter::new();
+        write_esds(&mut w, &[0x11, 0x90]);
+        assert_eq!(
+            hex(&w.buf),
+            concat!(
+                "00000033", "65736473", "00000000", // size, esds, version/flags
+                "03808080", "22", "0000", "00", // ES_Descriptor, ES_ID, flags
+                "04808080", "14", "40", "15", "000000", "00000000", "00000000", "05808080", "02",
+                "1190", // DecoderSpecificInfo: the ASC
+                "06808080", "01", "02", // SLConfigDescriptor
+            )
+        );
+    }
+
+    #[test]
+    fn mett_entry_golden() {
+        let mut w = BoxWriter::new();
+        write_extra_stsd(&mut w, &TrackCodec::OnvifMetadata, 90_000);
+        let mett = find(&w.buf, b"mett");
+        // size, "mett", 6 reserved bytes, data_reference_index 1, an empty
+        // content_encoding, the MIME type.
+        let mut want = (mett.len() as u32).to_be_bytes().to_vec();
+        want.extend_from_slice(b"mett\0\0\0\0\0\0\0\x01\0");
+        want.extend_from_slice(b"application/vnd.onvif.metadata+xml\0");
+        assert_eq!(mett, &want[..]);
+    }
+
+    #[test]
+    fn extra_tracks_interleave_after_each_video_chunk() {
+        let p = params();
+        let v = [Sample::new(100, 3600, true), Sample::new(50, 3600, false)];
+        let chunks = [
+            Chunk {
+                params: 0,
+                samples: &v,
+            },
+            Chunk {
+                params: 0,
+                samples: &v,
+            },
+        ];
+        let codec = TrackCodec::Aac {
+            channels: 1,
+            config: vec![0x11, 0x90],
+        };
+        let a = [TrackSample {
+            size: 7,
+            duration: 1024,
+        }; 3];
+        let meta = TrackCodec::OnvifMetadata;
+        let m = [TrackSample {
+            size: 20,
+            duration: 7200,
+        }];
+        let extra = [
+            ExtraTrack {
+                codec: &codec,
+                timescale: 48_000,
+                delay_90k: 0,
+                chunks: vec![&a, &a],
+            },
+            ExtraTrack {
+                codec: &meta,
+                timescale: 90_000,
+                delay_90k: 900,
+                chunks: vec![&m, &[]],
+            },
+        ];
+        let h = progressive_header_with_tracks(std::slice::from_ref(&p), &chunks, &extra);
+        // Without extra tracks: exactly the video-only bytes.
+        assert_eq!(
+            progressive_header_with_tracks(std::slice::from_ref(&p), &chunks, &[]),
+            progressive_header(std::slice::from_ref(&p), &chunks)
+        );
+        // mdat = video 150, audio 21, metadata 20, video 150, audio 21.
+        let mdat = h.len() - 8;
+        assert_eq!(&h[mdat + 4..], b"mdat");
+        assert_eq!(
+            u32::from_be_bytes(h[mdat..mdat + 4].try_into().unwrap()),
+            8 + 362
+        );
+        let d = (h.len()) as u64;
+        let co64 = |n: usize| -> Vec<u64> {
+            let mut at = 0;
+            let mut found = Vec::new();
+            for _ in 0..=n {
+                let b = find(&h[at..], b"co64");
+                found = b[16..]
+                    .chunks(8)
+                    .map(|c| u64::from_be_bytes(c.try_into().unwrap()))
+                    .collect();
+                at += h[at..].windows(4).position(|w| w == b"co64").unwrap() + 4;
+            }
+            found
+        };
+        assert_eq!(co64(0), vec![d, d + 191]);
+        assert_eq!(co64(1), vec![d + 150, d + 341]);
+        assert_eq!(co64(2), vec![d + 171]);
+        // The metadata track starts 10 ms late: an empty edit, then its media.
+        let elst = find(&h, b"elst");
+        assert_eq!(
+            hex(&elst[12..]),
+            concat!(
+                "00000002", "00000384", "ffffffff", "00010000", // 900 ticks empty
+                "00001c20", "00000000", "00010000", // 7200 ticks of media from 0
+            )
+        );
+        // Three tracks; next_track_ID = 4.
+        let mvhd = find(&h, b"mvhd");
+        assert_eq!(&mvhd[mvhd.len() - 4..], &4u32.to_be_bytes());
+    }
+}
