@@ -124,7 +124,7 @@ impl Collector {
 
     /// Takes a non-video item of the selected streams. Frames before the
     /// run's first video frame (no `anchor`) are dropped: there is no segment
-    /// to hold them. Returns a note for the status when a frame was refused.
+    /// to hold them.
     pub fn push(
         &self,
         item: CodecItem,

@@ -927,7 +927,7 @@ mod tests {
             u32::from_be_bytes(h[mdat..mdat + 4].try_into().unwrap()),
             8 + 362
         );
-        let d = (h.len()) as u64;
+        let d = h.len() as u64;
         let co64 = |n: usize| -> Vec<u64> {
             let mut at = 0;
             let mut found = Vec::new();
