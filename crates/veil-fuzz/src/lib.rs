@@ -174,6 +174,7 @@ mod tests {
             SegmentIndex {
                 params: p,
                 samples: vec![veil_media::mp4::Sample::new(3, 3600, true)],
+                tracks: vec![],
             }
             .encode(),
             // A real keyframe (length-prefixed NAL units) of the synthetic camera.

@@ -15,6 +15,7 @@ mod rtsp;
 pub mod status;
 mod supervisor;
 pub mod tls;
+mod tracks;
 
 use std::fmt;
 use std::time::Duration;
@@ -75,6 +76,20 @@ pub struct RtspSource {
     pub timing: IngestTiming,
     /// What is recorded (live view always gets every frame).
     pub recording: RecordingMode,
+    /// Which streams besides video are set up and recorded (none by default).
+    pub extra: ExtraStreams,
+}
+
+/// The camera streams recorded besides video. Both are off unless the camera
+/// is configured with a documented purpose; a stream that is off is never set
+/// up, so its packets never reach Veil.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ExtraStreams {
+    /// Record the audio stream (AAC only; another codec is reported in the
+    /// status and not recorded).
+    pub audio: bool,
+    /// Record the ONVIF metadata stream.
+    pub metadata: bool,
 }
 
 /// Timeouts and backoff of one camera's ingest.

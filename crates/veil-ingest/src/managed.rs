@@ -10,7 +10,7 @@ use veil_store::Keyring;
 use veil_base::schedule::TimeProfile;
 
 use crate::gate::{MotionSettings, RecordingMode};
-use crate::{Credentials, IngestTiming, RtspSource, RtspTransport};
+use crate::{Credentials, ExtraStreams, IngestTiming, RtspSource, RtspTransport};
 
 /// Record everything.
 pub const CONTINUOUS: &str = "continuous";
@@ -80,6 +80,40 @@ pub fn recording_mode(mode: &str, config: &StoredRecording) -> Result<RecordingM
             "recording_mode must be one of {RECORDING_MODES:?}, got {other:?}"
         )),
     }
+}
+
+/// The shortest purpose accepted for recording audio or metadata (characters,
+/// after trimming).
+pub const MIN_PURPOSE_CHARS: usize = 10;
+/// The longest purpose accepted.
+pub const MAX_PURPOSE_CHARS: usize = 1000;
+
+/// Checks the setting of an optional stream (`field` is `audio` or
+/// `metadata`) and returns the trimmed purpose. Enabling one needs a
+/// documented purpose: the message names the field and says why. A purpose
+/// given while disabled is kept, so switching off and on keeps the text.
+pub fn check_purpose(field: &str, enabled: bool, purpose: &str) -> Result<String, String> {
+    let purpose = purpose.trim();
+    if purpose.chars().count() > MAX_PURPOSE_CHARS
+        || purpose.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(format!(
+            "{field}.purpose must be at most {MAX_PURPOSE_CHARS} characters without control \
+             characters"
+        ));
+    }
+    if enabled && purpose.chars().count() < MIN_PURPOSE_CHARS {
+        let why = if field == "audio" {
+            "recording sound is more intrusive than video and needs its own documented purpose"
+        } else {
+            "recording ONVIF metadata (events, detected objects) needs its own documented purpose"
+        };
+        return Err(format!(
+            "{field}.purpose is required to enable {field}: under the GDPR {why}; describe it \
+             in at least {MIN_PURPOSE_CHARS} characters"
+        ));
+    }
+    Ok(purpose.to_owned())
 }
 
 /// The `source_config` JSON of a managed RTSP camera. Never holds credentials.
@@ -206,6 +240,10 @@ pub fn plan(keys: &Keyring, d: &CameraDetail, default_segment_90k: i64) -> Plan 
             .unwrap_or(default_segment_90k),
         timing: IngestTiming::default(),
         recording,
+        extra: ExtraStreams {
+            audio: d.settings.audio.enabled,
+            metadata: d.settings.metadata.enabled,
+        },
     }))
 }
 

@@ -1,5 +1,6 @@
 //! One RTSP camera's ingest task: connect, describe, set up the H.264 video
-//! stream only (audio and metadata are never set up, so never recorded), play,
+//! stream (and audio or ONVIF metadata only when the camera is configured to
+//! record them, see `tracks`; otherwise they are never set up), play,
 //! and turn frames into segments, live frames and status. Every failure ends
 //! the session; the supervisor waits (backoff with jitter) and reconnects. Each
 //! session is a separate run, so the time without video is a gap.
@@ -10,8 +11,8 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use futures::StreamExt;
 use retina::client::{
-    PlayOptions, SessionGroup, SessionOptions, SetupOptions, TcpTransportOptions, Transport,
-    UdpTransportOptions,
+    InitialTimestampPolicy, PlayOptions, SessionGroup, SessionOptions, SetupOptions,
+    TcpTransportOptions, Transport, UdpTransportOptions,
 };
 use retina::codec::{CodecItem, FrameFormat, ParametersRef, VideoFrame};
 use tokio::sync::mpsc;
@@ -26,6 +27,7 @@ use crate::detect::Detector;
 use crate::gate::{Gate, Output};
 use crate::redact::redact;
 use crate::status::{IngestState, RateMeter, StatusBoard};
+use crate::tracks::{self, Collector};
 use crate::{RtspSource, RtspTransport};
 
 /// A jump of the camera's clock larger than this (either way) ends the run.
@@ -44,6 +46,8 @@ struct Ctx {
     src: RtspSource,
     stop: StopSignal,
     group: Arc<SessionGroup>,
+    /// Audio and metadata frames waiting for their segment.
+    tracks: Collector,
 }
 
 impl Ctx {
@@ -76,7 +80,13 @@ pub fn spawn_rtsp(
     stop: StopSignal,
 ) -> tokio::task::JoinHandle<()> {
     let (tx, rx) = mpsc::channel::<RunSegment>(8);
-    let writer = tokio::spawn(write_segments(store.clone(), src.camera, rx));
+    let collector = Collector::default();
+    let writer = tokio::spawn(write_segments(
+        store.clone(),
+        src.camera,
+        rx,
+        collector.clone(),
+    ));
     let ctx = Ctx {
         store,
         live,
@@ -84,6 +94,7 @@ pub fn spawn_rtsp(
         src,
         stop,
         group: Arc::new(SessionGroup::default()),
+        tracks: collector,
     };
     tokio::spawn(async move {
         supervise(&ctx, tx).await;
@@ -93,13 +104,18 @@ pub fn spawn_rtsp(
     })
 }
 
-/// Stores segments in order; a failed write loses that segment only.
-async fn write_segments(store: Store, camera: CameraId, mut rx: mpsc::Receiver<RunSegment>) {
+/// Stores segments in order, each with the audio and metadata of its time;
+/// a failed write loses that segment only.
+async fn write_segments(
+    store: Store,
+    camera: CameraId,
+    mut rx: mpsc::Receiver<RunSegment>,
+    tracks: Collector,
+) {
     while let Some((run_start, seg)) = rx.recv().await {
-        if let Err(e) = store
-            .write_segment(seg.into_new_segment(camera, run_start))
-            .await
-        {
+        let mut seg = seg.into_new_segment(camera, run_start);
+        tracks.attach(&mut seg).await;
+        if let Err(e) = store.write_segment(seg).await {
             tracing::error!(camera = camera.0, error = %e, "could not store segment");
         }
     }
@@ -302,6 +318,7 @@ async fn run_session(
             .iter()
             .position(|s| s.media() == "video" && s.encoding_name() == "h264")
             .ok_or_else(|| "the camera offers no H.264 video stream".to_owned())?;
+        let selection = tracks::select(session.streams(), ctx.src.extra);
         let transport = match ctx.src.transport {
             RtspTransport::Tcp => Transport::Tcp(TcpTransportOptions::default()),
             RtspTransport::Udp => Transport::Udp(UdpTransportOptions::default()),
@@ -310,19 +327,26 @@ async fn run_session(
             .setup(
                 video,
                 SetupOptions::default()
-                    .transport(transport)
+                    .transport(transport.clone())
                     .frame_format(FrameFormat::MP4),
             )
             .await
             .map_err(|e| describe_error(ctx, &e))?;
+        // Only streams enabled for this camera (with a purpose) are set up.
+        for extra in [selection.audio, selection.metadata].into_iter().flatten() {
+            session
+                .setup(extra, SetupOptions::default().transport(transport.clone()))
+                .await
+                .map_err(|e| describe_error(ctx, &e))?;
+        }
         let playing = session
-            .play(PlayOptions::default())
+            .play(PlayOptions::default().initial_timestamp(InitialTimestampPolicy::Permissive))
             .await
             .map_err(|e| describe_error(ctx, &e))?;
         let demuxed = playing.demuxed().map_err(|e| describe_error(ctx, &e))?;
-        Ok::<_, String>((video, demuxed))
+        Ok::<_, String>((video, selection, demuxed))
     };
-    let (video, mut demuxed) = tokio::time::timeout(timing.connect_timeout, connect)
+    let (video, selection, mut demuxed) = tokio::time::timeout(timing.connect_timeout, connect)
         .await
         .map_err(|_| {
             format!(
@@ -331,6 +355,8 @@ async fn run_session(
             )
         })??;
     tracing::info!(camera = ctx.camera().0, "camera connected");
+    let notes = selection.notes.clone();
+    ctx.board.update(ctx.camera(), |s| s.tracks = notes);
     let mut last_item = Instant::now();
     loop {
         if ctx.stop.stopped() {
@@ -351,8 +377,26 @@ async fn run_session(
             Ok(Some(Err(e))) => return Err(describe_error(ctx, &e)),
             Ok(Some(Ok(item))) => item,
         };
-        let CodecItem::VideoFrame(frame) = item else {
-            continue;
+        let frame = match item {
+            CodecItem::VideoFrame(frame) => frame,
+            other => {
+                let stream = match &other {
+                    CodecItem::AudioFrame(f) => Some(f.stream_id()),
+                    CodecItem::MessageFrame(m) => Some(m.stream_id()),
+                    _ => None,
+                };
+                let params = stream.and_then(|i| demuxed.streams()[i].parameters());
+                // The recorded run's clock, or (in standby, for a motion
+                // pre-buffer) the timeline's: the same mapping unless a run
+                // start was pushed past the end of the previous run.
+                let anchor = st
+                    .run
+                    .as_ref()
+                    .map(|r| (r.start, r.first_camera_90k))
+                    .or_else(|| st.timeline.as_ref().map(|t| (t.start, t.first_camera_90k)));
+                ctx.tracks.push(other, &selection, params, anchor);
+                continue;
+            }
         };
         if frame.stream_id() != video {
             continue;

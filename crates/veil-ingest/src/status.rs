@@ -66,6 +66,9 @@ pub struct CameraStatus {
     pub last_motion_90k: Option<Time90k>,
     /// Motion cameras: keyframes not analysed because the detector was busy.
     pub motion_skipped: u64,
+    /// What happens to the streams besides video (audio, metadata): recorded,
+    /// or why not. Empty when none is enabled.
+    pub tracks: Vec<String>,
 }
 
 impl Default for CameraStatus {
@@ -85,6 +88,7 @@ impl Default for CameraStatus {
             standby_reason: None,
             last_motion_90k: None,
             motion_skipped: 0,
+            tracks: Vec::new(),
         }
     }
 }

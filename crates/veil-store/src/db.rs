@@ -201,6 +201,14 @@ const MIGRATIONS: &[&str] = &[
     r#"
     ALTER TABLE camera ADD COLUMN recording_config TEXT;
     "#,
+    // 8: audio and ONVIF metadata recording, off by default; enabling one
+    // needs a documented purpose (checked above the store).
+    r#"
+    ALTER TABLE camera ADD COLUMN audio_enabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE camera ADD COLUMN audio_purpose TEXT NOT NULL DEFAULT '';
+    ALTER TABLE camera ADD COLUMN metadata_enabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE camera ADD COLUMN metadata_purpose TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -258,6 +266,21 @@ pub struct CameraSettings {
     /// The recording mode's settings as JSON (schedule or motion), stored
     /// without being interpreted; `None` for continuous recording.
     pub recording_config: Option<String>,
+    /// Whether the camera's audio track is recorded, and why.
+    pub audio: TrackConsent,
+    /// Whether the camera's ONVIF metadata track is recorded, and why.
+    pub metadata: TrackConsent,
+}
+
+/// Whether an optional track (audio, ONVIF metadata) is recorded, with the
+/// documented purpose. Off with an empty purpose by default; the web layer
+/// refuses `enabled` without a purpose.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrackConsent {
+    /// Whether the track is set up and recorded.
+    pub enabled: bool,
+    /// Why (the text the records of processing quote).
+    pub purpose: String,
 }
 
 /// A camera with its settings, as camera management sees it.
@@ -749,8 +772,9 @@ impl Db {
         self.with(|c| {
             c.execute(
                 "INSERT INTO camera (name, source_kind, source_config, created_90k, managed,
-                    enabled, recording_mode, camera_group, segment_seconds, recording_config)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9)",
+                    enabled, recording_mode, camera_group, segment_seconds, recording_config,
+                    audio_enabled, audio_purpose, metadata_enabled, metadata_purpose)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     s.name,
                     s.source_kind,
@@ -760,7 +784,11 @@ impl Db {
                     s.recording_mode,
                     s.group,
                     s.segment_seconds,
-                    s.recording_config
+                    s.recording_config,
+                    s.audio.enabled,
+                    s.audio.purpose,
+                    s.metadata.enabled,
+                    s.metadata.purpose
                 ],
             )?;
             Ok(CameraId(c.last_insert_rowid()))
@@ -774,7 +802,8 @@ impl Db {
             c.execute(
                 "UPDATE camera SET name = ?2, source_kind = ?3, source_config = ?4, enabled = ?5,
                     recording_mode = ?6, camera_group = ?7, segment_seconds = ?8,
-                    recording_config = ?9
+                    recording_config = ?9, audio_enabled = ?10, audio_purpose = ?11,
+                    metadata_enabled = ?12, metadata_purpose = ?13
                  WHERE id = ?1 AND managed = 1 AND deleted_90k IS NULL",
                 params![
                     id.0,
@@ -785,7 +814,11 @@ impl Db {
                     s.recording_mode,
                     s.group,
                     s.segment_seconds,
-                    s.recording_config
+                    s.recording_config,
+                    s.audio.enabled,
+                    s.audio.purpose,
+                    s.metadata.enabled,
+                    s.metadata.purpose
                 ],
             )
             .map(|n| n == 1)
@@ -799,6 +832,31 @@ impl Db {
             c.execute(
                 "UPDATE camera SET sealed_credentials = ?2 WHERE id = ?1",
                 params![id.0, sealed],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Sets a camera's audio and metadata recording settings (for cameras
+    /// from the configuration file, whose other settings are not stored).
+    pub fn set_camera_tracks(
+        &self,
+        id: CameraId,
+        audio: &TrackConsent,
+        metadata: &TrackConsent,
+    ) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE camera SET audio_enabled = ?2, audio_purpose = ?3, metadata_enabled = ?4,
+                    metadata_purpose = ?5
+                 WHERE id = ?1",
+                params![
+                    id.0,
+                    audio.enabled,
+                    audio.purpose,
+                    metadata.enabled,
+                    metadata.purpose
+                ],
             )
             .map(|_| ())
         })
@@ -824,7 +882,8 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare(
                 "SELECT id, managed, name, source_kind, source_config, enabled, recording_mode,
-                    camera_group, segment_seconds, sealed_credentials, recording_config
+                    camera_group, segment_seconds, sealed_credentials, recording_config,
+                    audio_enabled, audio_purpose, metadata_enabled, metadata_purpose
                  FROM camera WHERE deleted_90k IS NULL ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
@@ -840,6 +899,14 @@ impl Db {
                         group: r.get(7)?,
                         segment_seconds: r.get(8)?,
                         recording_config: r.get(10)?,
+                        audio: TrackConsent {
+                            enabled: r.get(11)?,
+                            purpose: r.get(12)?,
+                        },
+                        metadata: TrackConsent {
+                            enabled: r.get(13)?,
+                            purpose: r.get(14)?,
+                        },
                     },
                     sealed_credentials: r.get(9)?,
                 })

@@ -65,7 +65,9 @@ pub struct NewSegment {
     pub params: VideoParams,
     /// Per-frame sizes, durations and key flags.
     pub samples: Vec<Sample>,
-    /// The frames' bytes, concatenated.
+    /// Tracks recorded with the video (audio, metadata); empty for video only.
+    pub tracks: Vec<segment::TrackIndex>,
+    /// The frames' bytes, concatenated, then each track's samples in order.
     pub media: Vec<u8>,
 }
 
@@ -212,6 +214,7 @@ impl Store {
         let index = SegmentIndex {
             params: s.params,
             samples: s.samples,
+            tracks: s.tracks,
         };
         if index.media_bytes() != s.media.len() as u64 {
             return Err(Error::Invalid(

@@ -8,7 +8,7 @@
 use std::sync::Arc;
 
 use veil_base::Time90k;
-use veil_media::mp4::{self, Chunk, Sample};
+use veil_media::mp4::{self, Chunk, ExtraTrack, Sample, TrackCodec};
 use veil_media::VideoParams;
 
 use crate::Segment;
@@ -46,6 +46,14 @@ pub struct Mp4Plan {
 /// Plans the MP4 for `[start, end)`: it begins at the keyframe at or before
 /// `start` and ends with the last frame starting before `end`. `segments` must be
 /// in time order. `None` if no frame falls in the range.
+///
+/// Segments recorded with audio or ONVIF metadata give the file an `mp4a` or a
+/// timed metadata track: each segment's samples that fall in the video frames
+/// taken from it (all of them for a whole segment) follow its video in `mdat`.
+/// The first segment with a track sets that track's configuration; a segment
+/// whose audio configuration differs (the camera was reconfigured) contributes
+/// no audio. Like video, track samples are laid end to end; an edit list
+/// delays a track whose first sample starts after the first frame.
 pub fn plan(segments: &[Arc<Segment>], start: Time90k, end: Time90k) -> Option<Mp4Plan> {
     let mut params: Vec<VideoParams> = Vec::new();
     let mut picks: Vec<(Arc<Segment>, usize, usize, usize)> = Vec::new(); // seg, params, from, to
@@ -102,13 +110,101 @@ pub fn plan(segments: &[Arc<Segment>], start: Time90k, end: Time90k) -> Option<M
             samples,
         })
         .collect();
-    let header = mp4::progressive_header(&params, &chunks);
+
+    // Extra tracks: the file has one per kind (audio, metadata) that any
+    // picked segment carries, configured by the first such segment.
+    let mut file_tracks: Vec<FileTrack> = Vec::new();
+    for (seg, _, _, _) in &picks {
+        for t in &seg.index.tracks {
+            let kind = std::mem::discriminant(&t.codec);
+            if !file_tracks
+                .iter()
+                .any(|f| std::mem::discriminant(&f.codec) == kind)
+            {
+                file_tracks.push(FileTrack {
+                    codec: t.codec.clone(),
+                    timescale: t.timescale,
+                    picks: Vec::new(),
+                    first_time_90k: None,
+                });
+            }
+        }
+    }
+    for (seg, _, from, to) in &picks {
+        let times = |n: usize| -> i64 {
+            seg.index.samples[..n]
+                .iter()
+                .map(|x| i64::from(x.duration_90k))
+                .sum::<i64>()
+        };
+        let (v_from, v_to) = (times(*from), times(*to));
+        let whole_start = *from == 0;
+        let whole_end = *to == seg.index.samples.len();
+        for f in &mut file_tracks {
+            let found = seg
+                .index
+                .tracks
+                .iter()
+                .enumerate()
+                .find(|(_, t)| t.codec == f.codec && t.timescale == f.timescale);
+            let Some((ti, t)) = found else {
+                f.picks.push(None);
+                continue;
+            };
+            // Sample i starts at start_offset + the durations before it.
+            let mut at = 0u64;
+            let (mut a, mut b) = (None, 0);
+            let mut first_time = None;
+            for (i, s) in t.samples.iter().enumerate() {
+                let time = t.start_offset_90k + ticks_to_90k(at, t.timescale);
+                at += u64::from(s.duration);
+                let after_start = whole_start || time >= v_from;
+                let before_end = whole_end || time < v_to;
+                if after_start && before_end {
+                    if a.is_none() {
+                        a = Some(i);
+                        first_time = Some(time);
+                    }
+                    b = i + 1;
+                }
+            }
+            match a {
+                Some(a) => {
+                    if f.first_time_90k.is_none() {
+                        f.first_time_90k = first_time.map(|x| seg.row.start_90k.0 + x);
+                    }
+                    f.picks.push(Some((ti, a, b)));
+                }
+                None => f.picks.push(None),
+            }
+        }
+    }
+    let extra: Vec<ExtraTrack<'_>> = file_tracks
+        .iter()
+        .map(|f| ExtraTrack {
+            codec: &f.codec,
+            timescale: f.timescale,
+            delay_90k: f
+                .first_time_90k
+                .map(|t| (t - start_90k.0).max(0) as u64)
+                .unwrap_or(0),
+            chunks: picks
+                .iter()
+                .zip(&f.picks)
+                .map(|((seg, _, _, _), p)| match p {
+                    Some((ti, a, b)) => &seg.index.tracks[*ti].samples[*a..*b],
+                    None => &[][..],
+                })
+                .collect(),
+        })
+        .collect();
+    let header = mp4::progressive_header_with_tracks(&params, &chunks, &extra);
     let mut offset = header.len() as u64;
-    let mut parts = Vec::with_capacity(picks.len());
+    let mut parts = Vec::with_capacity(picks.len() * (1 + extra.len()));
     let mut duration_90k = 0i64;
     let mut hasher = ring::digest::Context::new(&ring::digest::SHA256);
     hasher.update(&header);
-    for ((seg, _, from, to), samples) in picks.iter().zip(&chunk_samples) {
+    for (i, ((seg, _, from, to), samples)) in picks.iter().zip(&chunk_samples).enumerate() {
         let skip: u64 = seg.index.samples[..*from]
             .iter()
             .map(|s| u64::from(s.size))
@@ -128,6 +224,25 @@ pub fn plan(segments: &[Arc<Segment>], start: Time90k, end: Time90k) -> Option<M
             file_offset: offset,
         });
         offset += take;
+        for f in &file_tracks {
+            let Some((ti, a, b)) = f.picks[i] else {
+                continue;
+            };
+            let t = &seg.index.tracks[ti];
+            let base = seg.index.track_offset(ti);
+            let skip: u64 = t.samples[..a].iter().map(|s| u64::from(s.size)).sum();
+            let take: u64 = t.samples[a..b].iter().map(|s| u64::from(s.size)).sum();
+            hasher.update(&(ti as u64).to_be_bytes());
+            hasher.update(&(a as u64).to_be_bytes());
+            hasher.update(&(b as u64).to_be_bytes());
+            parts.push(Part {
+                segment: seg.clone(),
+                media_from: base + skip,
+                media_to: base + skip + take,
+                file_offset: offset,
+            });
+            offset += take;
+        }
     }
     let etag = format!("\"{}\"", hex::encode(&hasher.finish().as_ref()[..16]));
     Some(Mp4Plan {
@@ -138,6 +253,22 @@ pub fn plan(segments: &[Arc<Segment>], start: Time90k, end: Time90k) -> Option<M
         start_90k,
         duration_90k,
     })
+}
+
+/// One extra track of the planned file.
+struct FileTrack {
+    codec: TrackCodec,
+    timescale: u32,
+    /// Per pick: (track index in the segment, first sample, end sample).
+    picks: Vec<Option<(usize, usize, usize)>>,
+    /// Wall-clock time of its first sample.
+    first_time_90k: Option<i64>,
+}
+
+/// `ticks` of `timescale` in 90 kHz units.
+fn ticks_to_90k(ticks: u64, timescale: u32) -> i64 {
+    (u128::from(ticks) * u128::from(veil_base::TIME_UNITS_PER_SEC as u64)
+        / u128::from(timescale.max(1))) as i64
 }
 
 #[cfg(test)]
@@ -175,6 +306,7 @@ mod tests {
                     pps: vec![0x68, 0xce, 0x3c, 0x80],
                 },
                 samples,
+                tracks: vec![],
             },
         })
     }
@@ -226,6 +358,63 @@ mod tests {
         );
         // Nothing in range.
         check(&segs, 80_000, 90_000, None);
+    }
+
+    /// A segment as `seg` builds it, with an AAC track of `n` 1024-sample
+    /// frames at 48 kHz (10 bytes each) starting `offset` after the video.
+    fn seg_with_audio(id: i64, start: i64, frames: usize, n: usize, offset: i64) -> Arc<Segment> {
+        let mut s = (*seg(id, start, frames, 5)).clone();
+        s.index.tracks.push(crate::segment::TrackIndex {
+            codec: TrackCodec::Aac {
+                channels: 1,
+                config: vec![0x11, 0x88],
+            },
+            timescale: 48_000,
+            start_offset_90k: offset,
+            samples: vec![
+                veil_media::mp4::TrackSample {
+                    size: 10,
+                    duration: 1024
+                };
+                n
+            ],
+        });
+        Arc::new(s)
+    }
+
+    #[test]
+    fn audio_follows_each_segments_video() {
+        // 10 frames (0.4 s) and 19 audio frames (1920 ticks each) per segment.
+        let segs = [
+            seg_with_audio(1, 0, 10, 19, 0),
+            seg_with_audio(2, 36_000, 10, 19, 0),
+        ];
+        let p = plan(&segs, Time90k(0), Time90k(72_000)).unwrap();
+        let ranges: Vec<(u64, u64)> = p.parts.iter().map(|x| (x.media_from, x.media_to)).collect();
+        // Video, then its audio, per segment.
+        assert_eq!(
+            ranges,
+            vec![(0, 1045), (1045, 1235), (0, 1045), (1045, 1235)]
+        );
+        let mut off = p.header.len() as u64;
+        for part in &p.parts {
+            assert_eq!(part.file_offset, off);
+            off += part.media_to - part.media_from;
+        }
+        assert_eq!(off, p.len);
+        let h = hex::encode(&p.header);
+        for fourcc in [b"mp4a", b"esds", b"smhd", b"soun"] {
+            assert!(h.contains(&hex::encode(fourcc)), "{fourcc:?}");
+        }
+        // From frame 7: the GOP at frame 5 (0.2 s); audio from 0.2 s on
+        // (frame 10 at 19_200 ticks, the first at or after 18_000).
+        let p = plan(&segs[..1], Time90k(7 * 3600), Time90k(36_000)).unwrap();
+        let ranges: Vec<(u64, u64)> = p.parts.iter().map(|x| (x.media_from, x.media_to)).collect();
+        assert_eq!(ranges, vec![(510, 1045), (1045 + 100, 1235)]);
+        // Audio starting late is delayed by an edit list.
+        let late = [seg_with_audio(1, 0, 10, 10, 9000)];
+        let p = plan(&late, Time90k(0), Time90k(36_000)).unwrap();
+        assert!(hex::encode(&p.header).contains(&hex::encode(b"elst")));
     }
 
     #[test]

@@ -98,6 +98,7 @@ impl ClosedSegment {
             start_90k: self.start_90k,
             params: self.params,
             samples: self.samples,
+            tracks: Vec::new(),
             media: self.media,
         }
     }

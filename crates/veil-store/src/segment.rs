@@ -15,9 +15,18 @@
 //! `composition_offset_90k i32` after each sample's flags (streams with
 //! B-frames). Version 1 is still written whenever every offset is zero, so
 //! segments without reordering keep the version 1 bytes.
+//!
+//! Sample index, version 3: version 2 (starting `0x03`) followed by the
+//! segment's extra tracks (recorded audio, ONVIF metadata):
+//! `track_count u8 || track_count × (codec u8 || timescale u32 || channels u16 ||
+//!  start_offset_90k i64 || config_len u16 || config || count u32 ||
+//!  count × (size u32 || duration u32))`. Codec 1 is AAC (config = the
+//! AudioSpecificConfig), 2 is ONVIF metadata XML (no config). Their bytes
+//! follow the video's in the media, track by track. Written only when a
+//! segment has extra tracks, so video-only segments keep their bytes.
 
 use veil_base::{CameraId, Time90k};
-use veil_media::mp4::Sample;
+use veil_media::mp4::{Sample, TrackCodec, TrackSample};
 use veil_media::VideoParams;
 
 use crate::Error;
@@ -28,6 +37,13 @@ pub const OBJECT_MAGIC_V1: &[u8; 8] = b"VEILSEG\x01";
 pub const INDEX_VERSION: u8 = 1;
 /// Version byte of the sample index with per-sample composition offsets.
 pub const INDEX_VERSION_OFFSETS: u8 = 2;
+/// Version byte of the sample index with extra tracks (audio, metadata).
+pub const INDEX_VERSION_TRACKS: u8 = 3;
+
+/// Codec byte of an AAC track in the version 3 index.
+const CODEC_AAC: u8 = 1;
+/// Codec byte of an ONVIF metadata track in the version 3 index.
+const CODEC_ONVIF: u8 = 2;
 
 /// What one segment holds, in the clear (only ever in memory).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,12 +52,51 @@ pub struct SegmentIndex {
     pub params: VideoParams,
     /// One entry per frame, in decode order; offsets are implicit (cumulative).
     pub samples: Vec<Sample>,
+    /// Tracks recorded with the video (audio, metadata), in media order.
+    pub tracks: Vec<TrackIndex>,
+}
+
+/// An extra track of a segment: its samples follow the video's (and those of
+/// the tracks before it) in the segment's media.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TrackIndex {
+    /// The codec and its configuration.
+    pub codec: TrackCodec,
+    /// Units per second of the sample durations (the sampling rate for audio,
+    /// 90 kHz for metadata).
+    pub timescale: u32,
+    /// Time of the first sample minus the segment's start (the first video
+    /// frame), in 90 kHz units; may be negative.
+    pub start_offset_90k: i64,
+    /// Samples, in time order.
+    pub samples: Vec<TrackSample>,
+}
+
+impl TrackIndex {
+    /// Bytes of the track's samples.
+    pub fn media_bytes(&self) -> u64 {
+        self.samples.iter().map(|s| u64::from(s.size)).sum()
+    }
 }
 
 impl SegmentIndex {
-    /// Total media bytes.
+    /// Total media bytes: the video's and every extra track's.
     pub fn media_bytes(&self) -> u64 {
+        self.video_bytes() + self.tracks.iter().map(TrackIndex::media_bytes).sum::<u64>()
+    }
+
+    /// Bytes of the video samples (the start of the media).
+    pub fn video_bytes(&self) -> u64 {
         self.samples.iter().map(|s| u64::from(s.size)).sum()
+    }
+
+    /// Where track `t`'s bytes start in the media.
+    pub fn track_offset(&self, t: usize) -> u64 {
+        self.video_bytes()
+            + self.tracks[..t]
+                .iter()
+                .map(TrackIndex::media_bytes)
+                .sum::<u64>()
     }
 
     /// Total duration.
@@ -49,12 +104,16 @@ impl SegmentIndex {
         self.samples.iter().map(|s| i64::from(s.duration_90k)).sum()
     }
 
-    /// Serialises: version 1 when no sample is reordered, else version 2.
+    /// Serialises: version 3 with extra tracks, else version 1 when no sample
+    /// is reordered, else version 2.
     pub fn encode(&self) -> Vec<u8> {
         let p = &self.params;
-        let offsets = self.samples.iter().any(|s| s.composition_offset_90k != 0);
+        let with_tracks = !self.tracks.is_empty();
+        let offsets = with_tracks || self.samples.iter().any(|s| s.composition_offset_90k != 0);
         let mut out = Vec::with_capacity(16 + p.sps.len() + p.pps.len() + self.samples.len() * 13);
-        out.push(if offsets {
+        out.push(if with_tracks {
+            INDEX_VERSION_TRACKS
+        } else if offsets {
             INDEX_VERSION_OFFSETS
         } else {
             INDEX_VERSION
@@ -74,6 +133,27 @@ impl SegmentIndex {
                 out.extend_from_slice(&s.composition_offset_90k.to_be_bytes());
             }
         }
+        if with_tracks {
+            assert!(self.tracks.len() <= 255, "at most 255 extra tracks");
+            out.push(self.tracks.len() as u8);
+            for t in &self.tracks {
+                let (codec, channels, config): (u8, u16, &[u8]) = match &t.codec {
+                    TrackCodec::Aac { channels, config } => (CODEC_AAC, *channels, config),
+                    TrackCodec::OnvifMetadata => (CODEC_ONVIF, 0, &[]),
+                };
+                out.push(codec);
+                out.extend_from_slice(&t.timescale.to_be_bytes());
+                out.extend_from_slice(&channels.to_be_bytes());
+                out.extend_from_slice(&t.start_offset_90k.to_be_bytes());
+                out.extend_from_slice(&(config.len() as u16).to_be_bytes());
+                out.extend_from_slice(config);
+                out.extend_from_slice(&(t.samples.len() as u32).to_be_bytes());
+                for s in &t.samples {
+                    out.extend_from_slice(&s.size.to_be_bytes());
+                    out.extend_from_slice(&s.duration.to_be_bytes());
+                }
+            }
+        }
         out
     }
 
@@ -83,7 +163,7 @@ impl SegmentIndex {
         let v = r.u8()?;
         let entry_len = match v {
             INDEX_VERSION => 9,
-            INDEX_VERSION_OFFSETS => 13,
+            INDEX_VERSION_OFFSETS | INDEX_VERSION_TRACKS => 13,
             _ => return Err(Error::Corrupt(format!("unknown sample index version {v}"))),
         };
         let width = r.u16()?;
@@ -93,7 +173,13 @@ impl SegmentIndex {
         let n = r.u16()? as usize;
         let pps = r.take(n)?.to_vec();
         let count = r.u32()? as usize;
-        if count.saturating_mul(entry_len) != r.0.len() {
+        let video_len = count.saturating_mul(entry_len);
+        let fits = if v == INDEX_VERSION_TRACKS {
+            video_len < r.0.len()
+        } else {
+            video_len == r.0.len()
+        };
+        if !fits {
             return Err(Error::Corrupt("sample index length mismatch".into()));
         }
         let mut samples = Vec::with_capacity(count);
@@ -104,6 +190,49 @@ impl SegmentIndex {
             }
             samples.push(s);
         }
+        let mut tracks = Vec::new();
+        if v == INDEX_VERSION_TRACKS {
+            let n = r.u8()?;
+            if n == 0 {
+                return Err(Error::Corrupt("version 3 index without tracks".into()));
+            }
+            for _ in 0..n {
+                let codec = r.u8()?;
+                let timescale = r.u32()?;
+                let channels = r.u16()?;
+                let start_offset_90k = r.u64()? as i64;
+                let len = r.u16()? as usize;
+                let config = r.take(len)?.to_vec();
+                let codec = match codec {
+                    CODEC_AAC => TrackCodec::Aac { channels, config },
+                    CODEC_ONVIF if config.is_empty() => TrackCodec::OnvifMetadata,
+                    _ => return Err(Error::Corrupt(format!("unknown track codec {codec}"))),
+                };
+                if timescale == 0 {
+                    return Err(Error::Corrupt("track timescale 0".into()));
+                }
+                let count = r.u32()? as usize;
+                if count.saturating_mul(8) > r.0.len() {
+                    return Err(Error::Corrupt("sample index is truncated".into()));
+                }
+                let mut samples = Vec::with_capacity(count);
+                for _ in 0..count {
+                    samples.push(TrackSample {
+                        size: r.u32()?,
+                        duration: r.u32()?,
+                    });
+                }
+                tracks.push(TrackIndex {
+                    codec,
+                    timescale,
+                    start_offset_90k,
+                    samples,
+                });
+            }
+            if !r.0.is_empty() {
+                return Err(Error::Corrupt("sample index length mismatch".into()));
+            }
+        }
         Ok(SegmentIndex {
             params: VideoParams {
                 width,
@@ -112,6 +241,7 @@ impl SegmentIndex {
                 pps,
             },
             samples,
+            tracks,
         })
     }
 }
@@ -135,6 +265,9 @@ impl<'a> Reader<'a> {
     }
     fn u32(&mut self) -> Result<u32, Error> {
         Ok(u32::from_be_bytes(self.take(4)?.try_into().unwrap()))
+    }
+    fn u64(&mut self) -> Result<u64, Error> {
+        Ok(u64::from_be_bytes(self.take(8)?.try_into().unwrap()))
     }
 }
 
@@ -209,7 +342,92 @@ mod tests {
                 pps: vec![0x68, 0xce, 0x3c, 0x80],
             },
             samples: vec![Sample::new(1000, 3600, true), Sample::new(20, 3600, false)],
+            tracks: vec![],
         }
+    }
+
+    #[test]
+    fn index_v3_golden() {
+        let mut idx = sample_index();
+        idx.tracks = vec![
+            TrackIndex {
+                codec: TrackCodec::Aac {
+                    channels: 1,
+                    config: vec![0x14, 0x08],
+                },
+                timescale: 16_000,
+                start_offset_90k: -90,
+                samples: vec![
+                    TrackSample {
+                        size: 7,
+                        duration: 1024,
+                    },
+                    TrackSample {
+                        size: 9,
+                        duration: 1024,
+                    },
+                ],
+            },
+            TrackIndex {
+                codec: TrackCodec::OnvifMetadata,
+                timescale: 90_000,
+                start_offset_90k: 3600,
+                samples: vec![TrackSample {
+                    size: 300,
+                    duration: 3600,
+                }],
+            },
+        ];
+        let enc = idx.encode();
+        assert_eq!(
+            hex::encode(&enc),
+            concat!(
+                "03",
+                "0280",
+                "0168", // version, width, height
+                "0004",
+                "6742c01e",
+                "0004",
+                "68ce3c80", // sps, pps
+                "00000002", // count
+                "000003e8",
+                "00000e10",
+                "01",
+                "00000000", // size, duration, key, offset
+                "00000014",
+                "00000e10",
+                "00",
+                "00000000",
+                "02", // two tracks
+                "01",
+                "00003e80",
+                "0001",
+                "ffffffffffffffa6", // AAC, 16 kHz, mono, offset -90
+                "0002",
+                "1408", // AudioSpecificConfig
+                "00000002",
+                "00000007",
+                "00000400",
+                "00000009",
+                "00000400",
+                "02",
+                "00015f90",
+                "0000",
+                "0000000000000e10",
+                "0000", // ONVIF, 90 kHz
+                "00000001",
+                "0000012c",
+                "00000e10",
+            )
+        );
+        assert_eq!(SegmentIndex::decode(&enc).unwrap(), idx);
+        assert_eq!(idx.media_bytes(), 1020 + 16 + 300);
+        assert_eq!(idx.track_offset(1), 1036);
+        // Truncation and trailing bytes are refused.
+        assert!(SegmentIndex::decode(&enc[..enc.len() - 1]).is_err());
+        let mut extra = enc;
+        extra.push(0);
+        assert!(SegmentIndex::decode(&extra).is_err());
     }
 
     #[test]
@@ -250,8 +468,11 @@ mod tests {
     fn index_rejects_bad_input() {
         let enc = sample_index().encode();
         assert!(SegmentIndex::decode(&enc[..enc.len() - 1]).is_err());
+        let mut v4 = enc.clone();
+        v4[0] = 4;
+        assert!(SegmentIndex::decode(&v4).is_err());
         let mut v3 = enc.clone();
-        v3[0] = 3;
+        v3[0] = 3; // a version 3 header over version 1 entries, no tracks
         assert!(SegmentIndex::decode(&v3).is_err());
         let mut v2 = enc.clone();
         v2[0] = 2; // a version 2 header over version 1 entries: lengths disagree

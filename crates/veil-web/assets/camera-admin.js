@@ -22,7 +22,18 @@ function describeStatus(s) {
   }
   if (s.last_motion_at) text += ` · last motion ${new Date(s.last_motion_at).toLocaleString()}`;
   if (s.last_error) text += ` · last error: ${s.last_error}`;
+  for (const note of s.tracks || []) text += ` · ${note}`;
   return text;
+}
+
+// "audio: purpose" lines for the enabled tracks, "off" when none is.
+function describeTracks(detail) {
+  if (!detail) return "";
+  const lines = [];
+  for (const [name, t] of [["audio", detail.audio], ["metadata", detail.metadata]]) {
+    if (t && t.enabled) lines.push(`${name}: ${t.purpose}`);
+  }
+  return lines.length ? lines.join(" · ") : "off";
 }
 
 async function refresh() {
@@ -47,6 +58,7 @@ async function refresh() {
       cell(detail ? detail.url || detail.kind : ""),
       cell(detail ? detail.group : ""),
       cell(detail ? (detail.enabled ? detail.recording_mode : "disabled") : ""),
+      cell(describeTracks(detail)),
       cell(describeStatus(status)),
     );
     const actions = document.createElement("td");
@@ -84,6 +96,11 @@ form.addEventListener("submit", async (ev) => {
     transport: data.get("transport"),
     recording_mode: data.get("recording_mode"),
     group: data.get("group"),
+    audio: { enabled: data.get("audio_enabled") === "on", purpose: data.get("audio_purpose") || "" },
+    metadata: {
+      enabled: data.get("metadata_enabled") === "on",
+      purpose: data.get("metadata_purpose") || "",
+    },
   };
   if (data.get("username")) {
     body.username = data.get("username");

@@ -476,12 +476,15 @@ pub fn body_stream(
     from: u64,
     to: u64,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
-    // Step 0 is the header; step i >= 1 is part i - 1.
-    futures::stream::try_unfold(0usize, move |step| {
+    // Step 0 is the header; step i >= 1 is part i - 1. The last segment read
+    // is kept: with audio or metadata a segment is several parts in a row.
+    type Cached = Option<(veil_base::SegmentId, Arc<Vec<u8>>)>;
+    futures::stream::try_unfold((0usize, Cached::None), move |(step, cached)| {
         let store = store.clone();
         let plan = plan.clone();
         async move {
             let mut step = step;
+            let mut cached: Cached = cached;
             loop {
                 if step == 0 {
                     step = 1;
@@ -490,7 +493,7 @@ pub fn body_stream(
                         let chunk = Bytes::copy_from_slice(
                             &plan.header[from as usize..to.min(hl) as usize],
                         );
-                        return Ok(Some((chunk, step)));
+                        return Ok(Some((chunk, (step, cached))));
                     }
                     continue;
                 }
@@ -506,16 +509,20 @@ pub fn body_stream(
                     }
                     continue;
                 }
-                let media = store
-                    .read_media(&part.segment)
-                    .await
-                    .map_err(|e| std::io::Error::other(e.to_string()))?;
+                let id = part.segment.row.id;
+                let media = match cached.take() {
+                    Some((c, m)) if c == id => m,
+                    _ => Arc::new(
+                        store
+                            .read_media(&part.segment)
+                            .await
+                            .map_err(|e| std::io::Error::other(e.to_string()))?,
+                    ),
+                };
                 let a = from.max(p_from) - p_from + part.media_from;
                 let b = to.min(p_to) - p_from + part.media_from;
-                return Ok(Some((
-                    Bytes::copy_from_slice(&media[a as usize..b as usize]),
-                    step,
-                )));
+                let chunk = Bytes::copy_from_slice(&media[a as usize..b as usize]);
+                return Ok(Some((chunk, (step, Some((id, media))))));
             }
         }
     })

@@ -19,7 +19,7 @@ use veil_audit::{Action as Audited, Event};
 use veil_base::schedule::TimeProfile;
 use veil_ingest::managed::{self, StoredRecording, StoredSource};
 use veil_ingest::{Credentials, IngestState, MotionSettings, RecordingMode};
-use veil_store::db::{CameraDetail, CameraSettings};
+use veil_store::db::{CameraDetail, CameraSettings, TrackConsent};
 
 use crate::api::authorized_camera;
 use crate::auth::Session;
@@ -58,6 +58,33 @@ pub struct CameraRequest {
     /// `motion` (optional there, defaults apply): buffers and sensitivity.
     #[serde(default)]
     motion: Option<MotionSettings>,
+    /// Record the camera's audio track (off unless enabled with a purpose).
+    #[serde(default)]
+    audio: TrackSetting,
+    /// Record the camera's ONVIF metadata track (off unless enabled with a
+    /// purpose).
+    #[serde(default)]
+    metadata: TrackSetting,
+}
+
+/// `{enabled, purpose}` of an optional track, in requests and responses.
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackSetting {
+    #[serde(default)]
+    enabled: bool,
+    #[serde(default)]
+    purpose: String,
+}
+
+/// Checks an optional track's setting. `field` is `audio` or `metadata`.
+fn validate_track(field: &str, t: TrackSetting) -> Result<TrackConsent, ApiError> {
+    let purpose =
+        managed::check_purpose(field, t.enabled, &t.purpose).map_err(ApiError::bad_request)?;
+    Ok(TrackConsent {
+        enabled: t.enabled,
+        purpose,
+    })
 }
 
 fn default_transport() -> String {
@@ -90,6 +117,17 @@ struct CameraView {
     schedule: Option<TimeProfile>,
     /// `motion`: the settings in force (defaults filled in).
     motion: Option<MotionSettings>,
+    audio: TrackSetting,
+    metadata: TrackSetting,
+}
+
+impl TrackSetting {
+    fn of(t: &TrackConsent) -> TrackSetting {
+        TrackSetting {
+            enabled: t.enabled,
+            purpose: t.purpose.clone(),
+        }
+    }
 }
 
 impl CameraView {
@@ -122,6 +160,8 @@ impl CameraView {
             segment_seconds: d.settings.segment_seconds,
             schedule: recording.schedule,
             motion,
+            audio: TrackSetting::of(&d.settings.audio),
+            metadata: TrackSetting::of(&d.settings.metadata),
         }
     }
 }
@@ -207,6 +247,8 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             ));
         }
     }
+    let audio = validate_track("audio", req.audio)?;
+    let metadata = validate_track("metadata", req.metadata)?;
     let credentials = match (req.username, req.password) {
         (None, None) if creating => CredentialChange::Clear,
         (None, None) => CredentialChange::Keep,
@@ -239,9 +281,30 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             group: req.group.trim().to_owned(),
             segment_seconds: req.segment_seconds,
             recording_config,
+            audio,
+            metadata,
         },
         credentials,
     })
+}
+
+/// The audit detail of the audio and metadata settings: `audio=enabled
+/// purpose="…"`, `audio=disabled`, or `unchanged` when a change keeps them.
+fn track_changes(before: Option<&CameraSettings>, after: &CameraSettings) -> String {
+    let one = |name: &str, old: Option<&TrackConsent>, new: &TrackConsent| {
+        let state = if new.enabled { "enabled" } else { "disabled" };
+        let changed = old.is_none_or(|o| o != new);
+        match (changed, new.enabled) {
+            (false, _) => format!("{name}=unchanged({state})"),
+            (true, true) => format!("{name}=enabled purpose={:?}", new.purpose),
+            (true, false) => format!("{name}=disabled"),
+        }
+    };
+    format!(
+        "{} {}",
+        one("audio", before.map(|b| &b.audio), &after.audio),
+        one("metadata", before.map(|b| &b.metadata), &after.metadata)
+    )
 }
 
 fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Result<T, ApiError> {
@@ -251,7 +314,7 @@ fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Resul
         ApiError::bad_request(
             "expected a JSON camera object: name, url, optional username and password, \
              transport (tcp|udp), enabled, recording_mode (continuous|scheduled|motion), \
-             schedule, motion, group, segment_seconds",
+             schedule, motion, group, segment_seconds, audio and metadata ({enabled, purpose})",
         )
     })
 }
@@ -322,7 +385,11 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     state.authorize(&s, Action::CameraAdmin, Resource::System)?;
     let v = validate(body(req)?, true)?;
-    let detail_text = format!("name={:?}", v.settings.name);
+    let detail_text = format!(
+        "name={:?} {}",
+        v.settings.name,
+        track_changes(None, &v.settings)
+    );
     state
         .record(event(
             &s,
@@ -380,8 +447,9 @@ pub async fn update(
     }
     let v = validate(body(req)?, false)?;
     let detail_text = format!(
-        "name={:?} credentials={}",
+        "name={:?} {} credentials={}",
         v.settings.name,
+        track_changes(Some(&current.settings), &v.settings),
         match v.credentials {
             CredentialChange::Keep => "kept",
             CredentialChange::Clear => "removed",
@@ -476,6 +544,7 @@ pub async fn status(
             "standby_reason": (st.state == IngestState::Standby).then_some(st.standby_reason).flatten(),
             "last_motion_at": st.last_motion_90k.map(|t| t.to_rfc3339()),
             "motion_skipped": st.motion_skipped,
+            "tracks": st.tracks,
         }),
     };
     Ok(Json(json))

@@ -210,7 +210,7 @@ pub fn camera_admin_page(user: &str) -> String {
     body.push_str(
         "<main>\n<h1>Camera settings</h1>\n\
 <table class=\"cameras\">\n<thead><tr><th>Name</th><th>Source</th><th>Group</th><th>Recording</th>\
-<th>Status</th><th></th></tr></thead>\n<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table>\n\
+<th>Audio and metadata</th><th>Status</th><th></th></tr></thead>\n<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table>\n\
 <form id=\"camera-form\" class=\"card\" novalidate>\n<h2>Add an RTSP camera</h2>\n\
 <label for=\"cam-name\">Name</label>\n<input id=\"cam-name\" name=\"name\" required maxlength=\"100\">\n\
 <label for=\"cam-url\">RTSP URL (without user name or password)</label>\n\
@@ -233,6 +233,16 @@ placeholder=\"{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals&
 <label for=\"cam-post\">Motion: seconds recorded after (1 to 300, default 10)</label>\n\
 <input id=\"cam-post\" name=\"post_seconds\" type=\"number\" min=\"1\" max=\"300\">\n\
 <label for=\"cam-group\">Group</label>\n<input id=\"cam-group\" name=\"group\" maxlength=\"100\">\n\
+<fieldset>\n<legend>Audio and ONVIF metadata (off by default)</legend>\n\
+<p>Recording sound is more intrusive than video: enable it only with its own documented purpose \
+(at least 10 characters; the records of processing quote it).</p>\n\
+<label><input type=\"checkbox\" id=\"cam-audio\" name=\"audio_enabled\"> Record audio (AAC)</label>\n\
+<label for=\"cam-audio-purpose\">Purpose of recording audio</label>\n\
+<textarea id=\"cam-audio-purpose\" name=\"audio_purpose\" maxlength=\"1000\" rows=\"2\"></textarea>\n\
+<label><input type=\"checkbox\" id=\"cam-metadata\" name=\"metadata_enabled\"> Record ONVIF metadata</label>\n\
+<label for=\"cam-metadata-purpose\">Purpose of recording metadata</label>\n\
+<textarea id=\"cam-metadata-purpose\" name=\"metadata_purpose\" maxlength=\"1000\" rows=\"2\"></textarea>\n\
+</fieldset>\n\
 <p><button type=\"submit\" id=\"camera-add-button\">Add camera</button></p>\n\
 <p id=\"camera-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n</main>\n",
     );

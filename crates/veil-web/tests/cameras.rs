@@ -559,3 +559,161 @@ async fn scheduled_and_motion_settings_are_checked_and_a_schedule_gates_recordin
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The access record's details of one action, in order.
+fn audit_details(s: &Server, action: &str) -> Vec<String> {
+    s.store
+        .db
+        .audit_entries(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == action)
+        .map(|e| e.detail)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audio_and_metadata_are_off_by_default_and_need_a_purpose() {
+    let s = start().await;
+    let (c, csrf) = login(&s, "admin.one").await;
+    let url = |p: &str| format!("{}{p}", s.base);
+    use reqwest::Method;
+    // Disabled cameras: nothing connects, only the settings matter here.
+    let camera = |extra: serde_json::Value| {
+        let mut v = serde_json::json!({
+            "name": "Till", "url": "rtsp://127.0.0.1:9/stream", "enabled": false
+        });
+        v.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        v
+    };
+
+    // Enabling audio without a purpose (or with a blank or too short one) is
+    // refused, naming the field and saying why; nothing is stored.
+    for audio in [
+        serde_json::json!({"enabled": true}),
+        serde_json::json!({"enabled": true, "purpose": "      "}),
+        serde_json::json!({"enabled": true, "purpose": " because  "}),
+    ] {
+        let (st, body) = send(
+            &c,
+            &csrf,
+            Method::POST,
+            url("/api/v1/cameras"),
+            Some(camera(serde_json::json!({ "audio": audio }))),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+        assert!(
+            body.contains("audio.purpose") && body.contains("GDPR") && body.contains("sound"),
+            "{body}"
+        );
+    }
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(camera(serde_json::json!({"metadata": {"enabled": true}}))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("metadata.purpose"), "{body}");
+    assert!(s.store.db.camera_details().unwrap().is_empty());
+
+    // The default: both off with empty purposes; the record says so.
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(camera(serde_json::json!({}))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["id"].as_i64().unwrap();
+    assert_eq!(
+        v["audio"],
+        serde_json::json!({"enabled": false, "purpose": ""})
+    );
+    assert_eq!(
+        v["metadata"],
+        serde_json::json!({"enabled": false, "purpose": ""})
+    );
+    let created = audit_details(&s, "camera.create");
+    assert!(
+        created[0].contains("audio=disabled") && created[0].contains("metadata=disabled"),
+        "{created:?}"
+    );
+
+    // Enable audio with a purpose: stored (trimmed), returned, recorded.
+    let purpose = "Evidence of verbal threats against staff at the till";
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::PUT,
+        url(&format!("/api/v1/cameras/{id}")),
+        Some(camera(serde_json::json!({
+            "audio": {"enabled": true, "purpose": format!("  {purpose}  ")}
+        }))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::GET,
+        url(&format!("/api/v1/cameras/{id}")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["audio"],
+        serde_json::json!({"enabled": true, "purpose": purpose})
+    );
+    assert_eq!(v["metadata"]["enabled"], false);
+    let d = s.store.db.camera_details().unwrap();
+    assert!(d[0].settings.audio.enabled && d[0].settings.audio.purpose == purpose);
+    let updated = audit_details(&s, "camera.update");
+    assert_eq!(updated.len(), 1, "{updated:?}");
+    assert!(
+        updated[0].contains("audio=enabled")
+            && updated[0].contains(purpose)
+            && updated[0].contains("metadata=unchanged(disabled)"),
+        "{updated:?}"
+    );
+
+    // Disable it again: the record says so; the purpose text is kept.
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::PUT,
+        url(&format!("/api/v1/cameras/{id}")),
+        Some(camera(serde_json::json!({
+            "audio": {"enabled": false, "purpose": purpose},
+            "metadata": {"enabled": true, "purpose": "Door events for the incident log"}
+        }))),
+    )
+    .await;
+    assert_eq!(st, StatusCode::OK, "{body}");
+    let updated = audit_details(&s, "camera.update");
+    assert!(
+        updated[1].contains("audio=disabled") && updated[1].contains("metadata=enabled"),
+        "{updated:?}"
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["audio"]["enabled"], false);
+    assert_eq!(v["audio"]["purpose"], purpose);
+
+    // The settings page has the fields and explains why.
+    let (st, body) = send(&c, &csrf, Method::GET, url("/admin/cameras"), None).await;
+    assert_eq!(st, StatusCode::OK);
+    assert!(
+        body.contains("id=\"cam-audio-purpose\"") && body.contains("more intrusive"),
+        "{body}"
+    );
+}

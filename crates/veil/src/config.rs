@@ -189,6 +189,37 @@ pub struct Camera {
     pub name: String,
     /// Where its video comes from.
     pub source: Source,
+    /// Record the camera's audio (RTSP cameras, AAC only). Off unless enabled
+    /// with a documented purpose.
+    #[serde(default)]
+    pub audio: TrackConfig,
+    /// Record the camera's ONVIF metadata stream (RTSP cameras). Off unless
+    /// enabled with a documented purpose.
+    #[serde(default)]
+    pub metadata: TrackConfig,
+}
+
+/// `audio = { enabled = true, purpose = "…" }`: a stream recorded besides
+/// video, with the purpose the records of processing quote.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrackConfig {
+    /// Whether the stream is recorded.
+    #[serde(default)]
+    pub enabled: bool,
+    /// Why it is recorded (required to enable it).
+    #[serde(default)]
+    pub purpose: String,
+}
+
+impl TrackConfig {
+    /// The checked setting as the store keeps it.
+    pub fn consent(&self, field: &str) -> Result<veil_store::db::TrackConsent, String> {
+        Ok(veil_store::db::TrackConsent {
+            enabled: self.enabled,
+            purpose: veil_ingest::managed::check_purpose(field, self.enabled, &self.purpose)?,
+        })
+    }
 }
 
 /// A camera's source.
@@ -386,6 +417,16 @@ impl Config {
         }
         let mut names = std::collections::HashSet::new();
         for cam in &c.cameras {
+            for (field, t) in [("audio", &cam.audio), ("metadata", &cam.metadata)] {
+                t.consent(field)
+                    .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?;
+                if t.enabled && cam.source.kind() != "rtsp" {
+                    anyhow::bail!(
+                        "camera {:?}: {field} can only be recorded from RTSP cameras",
+                        cam.name
+                    );
+                }
+            }
             if cam.name.trim().is_empty() || !names.insert(cam.name.as_str()) {
                 anyhow::bail!("camera names must be non-empty and unique ({:?})", cam.name);
             }
@@ -433,6 +474,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ftp") || e.contains("variant"), "{e}");
+    }
+
+    #[test]
+    fn audio_and_metadata_need_a_purpose() {
+        let cam = |extra: &str| {
+            Config::parse(&format!(
+                "data_dir = '/x'\n[[camera]]\nname = 'door'\n\
+                 source = {{ kind = 'rtsp', url = 'rtsp://h/s' }}\n{extra}"
+            ))
+        };
+        let c = cam("").unwrap();
+        assert!(!c.cameras[0].audio.enabled && !c.cameras[0].metadata.enabled);
+        let e = cam("audio = { enabled = true }").unwrap_err().to_string();
+        assert!(e.contains("audio.purpose") && e.contains("GDPR"), "{e}");
+        let e = cam("metadata = { enabled = true, purpose = '   short   ' }")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("metadata.purpose"), "{e}");
+        let c = cam("audio = { enabled = true, purpose = ' Evidence of threats at the till ' }")
+            .unwrap();
+        let consent = c.cameras[0].audio.consent("audio").unwrap();
+        assert_eq!(consent.purpose, "Evidence of threats at the till");
     }
 
     #[test]

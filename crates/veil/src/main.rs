@@ -124,6 +124,8 @@ fn main() -> anyhow::Result<()> {
                             fps: 25,
                             bitrate_kbps: 1000,
                         },
+                        audio: Default::default(),
+                        metadata: Default::default(),
                     })
                     .collect(),
             };

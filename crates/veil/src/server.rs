@@ -93,6 +93,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let id = store
             .db
             .upsert_camera(&cam.name, cam.source.kind(), &source, clock.now())?;
+        // Shown by the camera API; checked when the configuration was loaded.
+        store.db.set_camera_tracks(
+            id,
+            &cam.audio.consent("audio").map_err(anyhow::Error::msg)?,
+            &cam.metadata
+                .consent("metadata")
+                .map_err(anyhow::Error::msg)?,
+        )?;
         match &cam.source {
             config::Source::Synthetic {
                 width,
@@ -164,6 +172,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                             .source
                             .recording()
                             .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?,
+                        extra: veil_ingest::ExtraStreams {
+                            audio: cam.audio.enabled,
+                            metadata: cam.metadata.enabled,
+                        },
                     })
                     .await;
             }

@@ -22,6 +22,8 @@ pub struct RtspServer {
     pub port: u16,
     /// Arrival time of every `client-connected` line.
     pub connections: Arc<Mutex<Vec<Instant>>>,
+    /// The URI of every stream a client set up (`setup URI` lines).
+    pub setups: Arc<Mutex<Vec<String>>>,
 }
 
 /// A free TCP port on 127.0.0.1.
@@ -54,6 +56,8 @@ impl RtspServer {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         let conns = connections.clone();
+        let setups = Arc::new(Mutex::new(Vec::new()));
+        let setups_seen = setups.clone();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { return };
@@ -61,6 +65,8 @@ impl RtspServer {
                     let _ = ready_tx.send(());
                 } else if line == "client-connected" {
                     conns.lock().unwrap().push(Instant::now());
+                } else if let Some(uri) = line.strip_prefix("setup ") {
+                    setups_seen.lock().unwrap().push(uri.to_owned());
                 }
             }
         });
@@ -72,6 +78,7 @@ impl RtspServer {
             child,
             port,
             connections,
+            setups,
         }
     }
 
@@ -89,6 +96,11 @@ impl RtspServer {
     /// The server's process id.
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// The streams set up so far.
+    pub fn setup_uris(&self) -> Vec<String> {
+        self.setups.lock().unwrap().clone()
     }
 
     /// Connections so far.
@@ -155,6 +167,7 @@ pub fn source(camera: CameraId, url: &str, transport: RtspTransport) -> RtspSour
             backoff_max: Duration::from_secs(8),
         },
         recording: veil_ingest::RecordingMode::Continuous,
+        extra: Default::default(),
     }
 }
 
