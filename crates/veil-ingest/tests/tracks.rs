@@ -53,8 +53,11 @@ async fn record(dir: &Path, extra: ExtraStreams) -> (RtspServer, veil_store::Sto
     let (store, camera) = store(&dir.join("data"));
     let mut src = source(camera, &server.url(), RtspTransport::Tcp);
     src.extra = extra;
-    src.timing.backoff_base = Duration::from_secs(120);
-    src.timing.backoff_max = Duration::from_secs(120);
+    // GStreamer's server now and then sends nothing after PLAY when a client
+    // set up only some of a file's streams; Veil's stall watchdog then
+    // reconnects (a fresh replay), so the wait below covers that too.
+    src.timing.backoff_base = Duration::from_secs(1);
+    src.timing.backoff_max = Duration::from_secs(2);
     src.timing.stall_timeout = Duration::from_secs(10);
     let ingest = Ingest::start(&store, src);
     ingest
@@ -127,8 +130,11 @@ async fn audio_and_metadata_are_never_set_up_unless_enabled() {
     let (server, _store, file) = record(dir.path(), ExtraStreams::default()).await;
     // The camera offered three streams; only the video was set up.
     let setups = server.setup_uris();
-    assert_eq!(setups.len(), 1, "{setups:?}");
-    assert!(setups[0].ends_with("stream=0"), "{setups:?}");
+    assert!(!setups.is_empty(), "no SETUP at all");
+    assert!(
+        setups.iter().all(|u| u.ends_with("stream=0")),
+        "only the video may be set up: {setups:?}"
+    );
     let s = streams(&file);
     assert_eq!(s.len(), 1, "{s:?}");
     assert_eq!((s[0].0.as_str(), s[0].1.as_str()), ("video", "h264"));
@@ -142,7 +148,13 @@ async fn enabled_audio_and_metadata_are_recorded_and_play_back_in_sync() {
         metadata: true,
     };
     let (server, store, file) = record(dir.path(), extra).await;
-    assert_eq!(server.setup_uris().len(), 3, "{:?}", server.setup_uris());
+    // Every session set up all three streams.
+    let setups = server.setup_uris();
+    for n in 0..3 {
+        let suffix = format!("stream={n}");
+        let count = setups.iter().filter(|u| u.ends_with(&suffix)).count();
+        assert_eq!(count * 3, setups.len(), "{setups:?}");
+    }
 
     // Video, AAC audio and a data stream, with matching durations.
     let s = streams(&file);
