@@ -3,11 +3,10 @@
 //! camera into a running (or deliberately stopped) ingest.
 
 use serde::{Deserialize, Serialize};
+use veil_base::schedule::TimeProfile;
 use veil_base::CameraId;
 use veil_store::db::CameraDetail;
 use veil_store::Keyring;
-
-use veil_base::schedule::TimeProfile;
 
 use crate::gate::{MotionSettings, RecordingMode};
 use crate::{Credentials, ExtraStreams, IngestTiming, RtspSource, RtspTransport};
