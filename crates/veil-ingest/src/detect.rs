@@ -90,3 +90,38 @@ fn run(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+    use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
+
+    /// Keyframes offered faster than they decode are skipped and counted;
+    /// every keyframe is either analysed (one verdict) or skipped, and
+    /// offering never waits for the decoder.
+    #[test]
+    fn a_busy_detector_skips_keyframes_and_counts_them() {
+        let mut cam = SyntheticCamera::new(SyntheticConfig::default()).unwrap();
+        let params = Arc::new(cam.params().clone());
+        let key = Bytes::from(cam.next_frame("key").unwrap().data);
+        let mut d = Detector::spawn(CameraId(1), MotionConfig::default());
+        const OFFERED: u64 = 50;
+        for i in 0..OFFERED {
+            d.submit(Time90k(i as i64 * 90_000), params.clone(), key.clone());
+        }
+        assert!(d.skipped > 0, "50 keyframes at once cannot all be queued");
+        let mut analysed = 0u64;
+        let until = Instant::now() + Duration::from_secs(30);
+        while analysed + d.skipped < OFFERED && Instant::now() < until {
+            analysed += d.verdicts().count() as u64;
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(
+            analysed + d.skipped,
+            OFFERED,
+            "each keyframe analysed or skipped"
+        );
+        assert!(analysed >= 1, "the first keyframe is analysed");
+    }
+}
