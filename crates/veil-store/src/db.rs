@@ -283,6 +283,25 @@ pub struct TrackConsent {
     pub purpose: String,
 }
 
+/// A camera's stored settings as SQL parameters ?1..?12, in the column order
+/// that inserting and updating a managed camera both use.
+fn camera_settings_params(s: &CameraSettings) -> Vec<&dyn rusqlite::ToSql> {
+    vec![
+        &s.name,
+        &s.source_kind,
+        &s.source_config,
+        &s.enabled,
+        &s.recording_mode,
+        &s.group,
+        &s.segment_seconds,
+        &s.recording_config,
+        &s.audio.enabled,
+        &s.audio.purpose,
+        &s.metadata.enabled,
+        &s.metadata.purpose,
+    ]
+}
+
 /// A camera with its settings, as camera management sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CameraDetail {
@@ -771,25 +790,13 @@ impl Db {
     ) -> Result<CameraId, Error> {
         self.with(|c| {
             c.execute(
-                "INSERT INTO camera (name, source_kind, source_config, created_90k, managed,
-                    enabled, recording_mode, camera_group, segment_seconds, recording_config,
-                    audio_enabled, audio_purpose, metadata_enabled, metadata_purpose)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    s.name,
-                    s.source_kind,
-                    s.source_config,
-                    now.0,
-                    s.enabled,
-                    s.recording_mode,
-                    s.group,
-                    s.segment_seconds,
-                    s.recording_config,
-                    s.audio.enabled,
-                    s.audio.purpose,
-                    s.metadata.enabled,
-                    s.metadata.purpose
-                ],
+                "INSERT INTO camera (name, source_kind, source_config, enabled, recording_mode,
+                    camera_group, segment_seconds, recording_config, audio_enabled,
+                    audio_purpose, metadata_enabled, metadata_purpose, created_90k, managed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)",
+                rusqlite::params_from_iter(
+                    camera_settings_params(s).into_iter().chain([&now.0 as _]),
+                ),
             )?;
             Ok(CameraId(c.last_insert_rowid()))
         })
@@ -800,26 +807,14 @@ impl Db {
     pub fn update_managed_camera(&self, id: CameraId, s: &CameraSettings) -> Result<bool, Error> {
         self.with(|c| {
             c.execute(
-                "UPDATE camera SET name = ?2, source_kind = ?3, source_config = ?4, enabled = ?5,
-                    recording_mode = ?6, camera_group = ?7, segment_seconds = ?8,
-                    recording_config = ?9, audio_enabled = ?10, audio_purpose = ?11,
-                    metadata_enabled = ?12, metadata_purpose = ?13
-                 WHERE id = ?1 AND managed = 1 AND deleted_90k IS NULL",
-                params![
-                    id.0,
-                    s.name,
-                    s.source_kind,
-                    s.source_config,
-                    s.enabled,
-                    s.recording_mode,
-                    s.group,
-                    s.segment_seconds,
-                    s.recording_config,
-                    s.audio.enabled,
-                    s.audio.purpose,
-                    s.metadata.enabled,
-                    s.metadata.purpose
-                ],
+                "UPDATE camera SET name = ?1, source_kind = ?2, source_config = ?3, enabled = ?4,
+                    recording_mode = ?5, camera_group = ?6, segment_seconds = ?7,
+                    recording_config = ?8, audio_enabled = ?9, audio_purpose = ?10,
+                    metadata_enabled = ?11, metadata_purpose = ?12
+                 WHERE id = ?13 AND managed = 1 AND deleted_90k IS NULL",
+                rusqlite::params_from_iter(
+                    camera_settings_params(s).into_iter().chain([&id.0 as _]),
+                ),
             )
             .map(|n| n == 1)
         })
