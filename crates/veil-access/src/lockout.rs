@@ -137,6 +137,30 @@ impl Throttle {
         );
     }
 
+    /// Checks and counts an attempt by `key` in one step, before its secret is
+    /// checked: `Err(remaining)` while locked (nothing counted), otherwise
+    /// the attempt counts as a failure until [`Throttle::success`] or
+    /// [`Throttle::refund`] says otherwise. Callers hold the throttle's lock
+    /// across the call, so concurrent guesses cannot all pass one check
+    /// before any of them is counted.
+    pub fn attempt(&mut self, key: &str, now: Time90k) -> Result<(), Duration> {
+        self.check(key, now)?;
+        self.failure(key, now);
+        Ok(())
+    }
+
+    /// Takes back one attempt counted by [`Throttle::attempt`] that turned
+    /// out not to be a failure (a correct password whose login goes on to
+    /// its second step, or a success from a shared address).
+    pub fn refund(&mut self, key: &str) {
+        if let Some(e) = self.entries.get_mut(key) {
+            e.failures = e.failures.saturating_sub(1);
+            if e.failures == 0 {
+                self.entries.remove(key);
+            }
+        }
+    }
+
     /// Records a successful attempt: `key`'s failures are forgotten.
     pub fn success(&mut self, key: &str) {
         self.entries.remove(key);
@@ -172,6 +196,25 @@ impl Throttle {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn attempts_are_counted_before_the_check_and_refunded() {
+        let mut t = Throttle::new();
+        let now = Time90k(1_000 * TIME_UNITS_PER_SEC);
+        // Many guesses at the same instant: only the free ones (and the
+        // first delayed one's try) pass.
+        let passed = (0..50).filter(|_| t.attempt("a", now).is_ok()).count();
+        assert_eq!(passed, FREE_FAILURES as usize + 1);
+        let mut t = Throttle::new();
+        t.attempt("b", now).unwrap();
+        t.refund("b");
+        assert_eq!(t.tracked_keys(), 0);
+        for _ in 0..=FREE_FAILURES {
+            t.attempt("b", now).unwrap();
+            t.refund("b");
+        }
+        assert!(t.attempt("b", now).is_ok(), "refunded attempts do not lock");
+    }
 
     fn at(secs: i64) -> Time90k {
         Time90k(secs * TIME_UNITS_PER_SEC)

@@ -379,24 +379,44 @@ fn to_entry(r: &AuditRow) -> chain::Entry {
     }
 }
 
+/// The hash the next entry chains from: the stored tail's, which must be a
+/// whole SHA-256. A malformed one is refused, never replaced by the genesis
+/// hash.
+pub(crate) fn chain_tail_hash(seq: i64, hash: &[u8]) -> Result<[u8; 32], Error> {
+    hash.try_into().map_err(|_| {
+        Error::Unavailable(format!(
+            "the last access-record entry (sequence {seq}) has a malformed hash ({} bytes); \
+             the chain is not continued from genesis. Run `veil audit verify` and restore the \
+             database from a backup",
+            hash.len()
+        ))
+    })
+}
+
 fn stopped() -> Error {
     Error::Unavailable("the writer has stopped".into())
 }
 
 impl AccessRecord {
     /// A record stored in `db` that signs no checkpoints (tests, benchmarks).
-    pub fn new(db: Db, clock: SharedClock, client_policy: ClientAddressPolicy) -> AccessRecord {
+    pub fn new(
+        db: Db,
+        clock: SharedClock,
+        client_policy: ClientAddressPolicy,
+    ) -> Result<AccessRecord, Error> {
         AccessRecord::open(db, clock, client_policy, None)
     }
 
     /// A record stored in `db`, signing checkpoints as `signing` says. Entries
-    /// written before the chain existed are chained first.
+    /// written before the chain existed are chained first. Refuses to start
+    /// when the record cannot be read or its last entry's hash is malformed:
+    /// continuing from the genesis hash would hide whatever happened to it.
     pub fn open(
         db: Db,
         clock: SharedClock,
         client_policy: ClientAddressPolicy,
         signing: Option<Checkpointing>,
-    ) -> AccessRecord {
+    ) -> Result<AccessRecord, Error> {
         let chained = db.chain_unchained_audit(|prev, r| {
             let prev: [u8; 32] = prev.try_into().unwrap_or(chain::GENESIS);
             chain::link(&prev, &to_entry(r)).to_vec()
@@ -409,9 +429,15 @@ impl AccessRecord {
             ),
             Err(e) => tracing::error!(error = %e, "could not chain older entries"),
         }
+        let tail = db
+            .audit_tail()
+            .map_err(|e| Error::Unavailable(e.to_string()))?;
+        if let Some((seq, hash)) = &tail {
+            chain_tail_hash(*seq, hash)?;
+        }
         let public_key = signing.as_ref().map(|s| s.key.public_key());
         let jobs = writer::spawn(db.clone(), clock.clone(), signing);
-        AccessRecord {
+        Ok(AccessRecord {
             db,
             public_key,
             clock,
@@ -419,7 +445,7 @@ impl AccessRecord {
             jobs,
             #[cfg(any(test, feature = "fault-injection"))]
             fail: Default::default(),
-        }
+        })
     }
 
     /// The public key checkpoints are signed with, if they are.
@@ -484,6 +510,28 @@ impl AccessRecord {
         self.ask(|reply| writer::Msg::Prune(before, reply))?
     }
 
+    /// Whether appends can be made durable now: the writer answers within
+    /// `wait` and its last batch was committed. The error says what is
+    /// wrong (for `/api/v1/health`).
+    pub fn health(&self, wait: std::time::Duration) -> Result<(), Error> {
+        #[cfg(any(test, feature = "fault-injection"))]
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Unavailable("injected failure".into()));
+        }
+        let (reply, answer) = std::sync::mpsc::sync_channel(1);
+        self.jobs
+            .send(writer::Msg::Health(reply))
+            .map_err(|_| stopped())?;
+        match answer.recv_timeout(wait) {
+            Ok(r) => r,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(Error::Unavailable(format!(
+                "the writer did not answer within {} ms",
+                wait.as_millis()
+            ))),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Err(stopped()),
+        }
+    }
+
     /// Signs a final checkpoint and stops the writer; later appends fail.
     /// Other clones stop too.
     pub fn shutdown(&self) {
@@ -508,7 +556,7 @@ mod tests {
     fn record(p: ClientAddressPolicy) -> (AccessRecord, Db) {
         let db = Db::open_in_memory().unwrap();
         let clock = Arc::new(SimulatedClock::new(Time90k(42)));
-        (AccessRecord::new(db.clone(), clock, p), db)
+        (AccessRecord::new(db.clone(), clock, p).unwrap(), db)
     }
 
     fn ev(client: &str) -> Event {
@@ -596,7 +644,7 @@ mod tests {
         }
         assert!(verify_stored(&db, &VerifyOptions::default()).is_err());
         let clock = Arc::new(SimulatedClock::new(Time90k(5)));
-        let r = AccessRecord::new(db.clone(), clock, ClientAddressPolicy::Full);
+        let r = AccessRecord::new(db.clone(), clock, ClientAddressPolicy::Full).unwrap();
         assert_eq!(r.append(ev("127.0.0.1")).unwrap(), 4);
         assert_eq!(
             verify_stored(&db, &VerifyOptions::default())
@@ -608,6 +656,36 @@ mod tests {
         assert!(raw
             .execute("UPDATE audit SET outcome = 'x' WHERE seq = 2", [])
             .is_err());
+    }
+
+    /// A tail whose hash is malformed stops the record (at open, and in a
+    /// running writer) instead of restarting the chain at genesis.
+    #[test]
+    fn a_malformed_tail_hash_is_refused_not_restarted_at_genesis() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("veil.db");
+        let db = Db::open(&path).unwrap();
+        let clock = Arc::new(SimulatedClock::new(Time90k(5)));
+        let r = AccessRecord::new(db.clone(), clock.clone(), ClientAddressPolicy::Full).unwrap();
+        assert_eq!(r.append(ev("127.0.0.1")).unwrap(), 1);
+        let raw = rusqlite::Connection::open(&path).unwrap();
+        raw.execute(
+            "INSERT INTO audit (seq, time_90k, actor, action, resource, outcome, detail, client,
+                 prev_hash, hash)
+             VALUES (2, 1, 'u-1', 'login', 'session', 'ok', '', '', x'00', x'0102')",
+            [],
+        )
+        .unwrap();
+        let e = r.append(ev("127.0.0.1")).unwrap_err();
+        assert!(e.to_string().contains("malformed hash"), "{e}");
+        let e = AccessRecord::new(db.clone(), clock, ClientAddressPolicy::Full)
+            .err()
+            .expect("the record opened on a malformed tail");
+        assert!(e.to_string().contains("sequence 2"), "{e}");
+        let n: i64 = raw
+            .query_row("SELECT COUNT(*) FROM audit", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 2, "nothing was chained from genesis");
     }
 
     struct Signed {
@@ -633,7 +711,8 @@ mod tests {
                 every,
                 sink,
             }),
-        );
+        )
+        .unwrap();
         Signed {
             r,
             db,

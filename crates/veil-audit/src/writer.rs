@@ -28,6 +28,8 @@ pub(crate) enum Msg {
     Append(Job),
     Checkpoint(SyncSender<Result<Option<CheckpointRow>, Error>>),
     Prune(Time90k, SyncSender<Result<usize, Error>>),
+    /// Answers with the outcome of the last batch.
+    Health(SyncSender<Result<(), Error>>),
     Shutdown(SyncSender<()>),
 }
 
@@ -49,6 +51,7 @@ pub(crate) fn spawn(db: Db, clock: SharedClock, signing: Option<Checkpointing>) 
         last_signed,
         tail,
         last_signed_at: Instant::now(),
+        last_failure: None,
     };
     std::thread::Builder::new()
         .name("access-record".into())
@@ -66,6 +69,8 @@ struct Writer {
     /// Sequence number of the last entry.
     tail: i64,
     last_signed_at: Instant,
+    /// Why the last batch failed; `None` once one commits.
+    last_failure: Option<String>,
 }
 
 impl Writer {
@@ -90,6 +95,12 @@ impl Writer {
                 }
                 Msg::Prune(before, reply) => {
                     let _ = reply.send(self.prune(before));
+                }
+                Msg::Health(reply) => {
+                    let _ = reply.send(match &self.last_failure {
+                        None => Ok(()),
+                        Some(e) => Err(Error::Unavailable(format!("the last append failed: {e}"))),
+                    });
                 }
                 Msg::Shutdown(reply) => {
                     self.checkpoint_logged();
@@ -130,7 +141,11 @@ impl Writer {
         let mut rows: Vec<AuditRow> = batch.iter().map(|j| j.row.clone()).collect();
         let result = self.db.append_audit_batch(|tail| {
             let (mut seq, mut prev) = match tail {
-                Some((s, h)) => (s, h.try_into().unwrap_or(chain::GENESIS)),
+                Some((s, h)) => (
+                    s,
+                    crate::chain_tail_hash(s, &h)
+                        .map_err(|e| veil_store::Error::Corrupt(e.to_string()))?,
+                ),
                 None => (0, chain::GENESIS),
             };
             for r in rows.iter_mut() {
@@ -140,10 +155,11 @@ impl Writer {
                 prev = chain::link(&prev, &crate::to_entry(r));
                 r.hash = prev.to_vec();
             }
-            rows
+            Ok(rows)
         });
         match result {
             Ok(seqs) => {
+                self.last_failure = None;
                 self.tail = seqs.last().copied().unwrap_or(self.tail);
                 for (j, s) in batch.into_iter().zip(seqs) {
                     let _ = j.reply.send(Ok(s));
@@ -157,6 +173,7 @@ impl Writer {
                 }
             }
             Err(e) => {
+                self.last_failure = Some(e.to_string());
                 for j in batch {
                     let _ = j.reply.send(Err(Error::Unavailable(e.to_string())));
                 }

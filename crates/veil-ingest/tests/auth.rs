@@ -1,5 +1,6 @@
 //! A wrong password: the status says authentication failed, reconnects back
-//! off (no retry storm), and the password appears in no log line or status.
+//! off (no retry storm), and the password appears in no log line or status,
+//! neither as typed nor as the base64 `user:password` of Basic authentication.
 
 mod common;
 
@@ -103,5 +104,16 @@ async fn wrong_password_is_reported_backs_off_and_never_logged() {
         !logs.contains(PASSWORD),
         "the password leaked into the logs"
     );
+    // Nor in the form Basic authentication sends it.
+    use base64::Engine;
+    for form in [
+        base64::engine::general_purpose::STANDARD.encode(format!("viewer:{PASSWORD}")),
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("viewer:{PASSWORD}")),
+    ] {
+        assert!(
+            !logs.contains(&form),
+            "the credentials leaked into the logs as base64 ({form})"
+        );
+    }
     assert!(runs(&store, camera).is_empty(), "nothing recorded");
 }

@@ -8,6 +8,8 @@
 use ring::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use ring::rand::{SecureRandom, SystemRandom};
 
+use zeroize::{Zeroize, ZeroizeOnDrop, Zeroizing};
+
 use crate::Error;
 
 /// Bytes added by [`seal`] on top of the plaintext.
@@ -44,12 +46,11 @@ impl Key {
 
 impl Drop for Key {
     fn drop(&mut self) {
-        // Best effort: volatile writes so the compiler keeps them.
-        for b in self.0.iter_mut() {
-            unsafe { std::ptr::write_volatile(b, 0) };
-        }
+        self.0.zeroize();
     }
 }
+
+impl ZeroizeOnDrop for Key {}
 
 impl std::fmt::Debug for Key {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -78,15 +79,16 @@ pub fn seal(key: &Key, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
     out
 }
 
-/// Decrypts a blob made by [`seal`]; fails if the key, the AAD or any byte differs.
-pub fn open(key: &Key, aad: &[u8], sealed: &[u8]) -> Result<Vec<u8>, Error> {
+/// Decrypts a blob made by [`seal`]; fails if the key, the AAD or any byte
+/// differs. The plaintext is zeroed when the returned buffer is dropped.
+pub fn open(key: &Key, aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     if sealed.len() < SEAL_OVERHEAD {
         return Err(Error::Corrupt(
             "sealed data is shorter than its header".into(),
         ));
     }
     let (nonce, rest) = sealed.split_at(NONCE_LEN);
-    let mut buf = rest.to_vec();
+    let mut buf = Zeroizing::new(rest.to_vec());
     let nonce = Nonce::try_assume_unique_for_key(nonce).expect("12-byte nonce");
     let len = key
         .aead()
@@ -121,13 +123,24 @@ mod tests {
         let k = Key::generate();
         let s = seal(&k, b"aad", b"hello video");
         assert_eq!(s.len(), 11 + SEAL_OVERHEAD);
-        assert_eq!(open(&k, b"aad", &s).unwrap(), b"hello video");
+        assert_eq!(open(&k, b"aad", &s).unwrap().as_slice(), b"hello video");
         assert!(open(&k, b"other", &s).is_err());
         assert!(open(&Key::generate(), b"aad", &s).is_err());
         let mut t = s.clone();
         t[20] ^= 1;
         assert!(open(&k, b"aad", &t).is_err());
         assert!(open(&k, b"aad", &s[..10]).is_err());
+    }
+
+    /// Keys and opened plaintext are wiped when dropped: this does not
+    /// compile unless both types zero their memory on drop.
+    #[test]
+    fn keys_and_plaintext_are_zeroed_on_drop() {
+        fn zeroed_on_drop<T: ZeroizeOnDrop>(_: &T) {}
+        let k = Key::generate();
+        zeroed_on_drop(&k);
+        let opened = open(&k, b"a", &seal(&k, b"a", b"secret")).unwrap();
+        zeroed_on_drop(&opened);
     }
 
     #[test]

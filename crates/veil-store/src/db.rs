@@ -209,6 +209,24 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE camera ADD COLUMN metadata_enabled INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE camera ADD COLUMN metadata_purpose TEXT NOT NULL DEFAULT '';
     "#,
+    // 9: bucket key ids are never reused (AUTOINCREMENT), so a segment row
+    // left pointing at a destroyed key can never meet a new key with the same
+    // id. SQLite cannot alter a primary key: the table is rebuilt with its
+    // ids (foreign keys are off while migrations run, so segments keep theirs).
+    r#"
+    CREATE TABLE bucket_key_new (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        camera_id INTEGER NOT NULL REFERENCES camera (id),
+        rendition TEXT NOT NULL,
+        bucket_start_90k INTEGER NOT NULL,
+        wrapped BLOB NOT NULL,
+        UNIQUE (camera_id, rendition, bucket_start_90k)
+    );
+    INSERT INTO bucket_key_new (id, camera_id, rendition, bucket_start_90k, wrapped)
+        SELECT id, camera_id, rendition, bucket_start_90k, wrapped FROM bucket_key;
+    DROP TABLE bucket_key;
+    ALTER TABLE bucket_key_new RENAME TO bucket_key;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -528,6 +546,31 @@ pub struct CheckpointRow {
 
 const CHECKPOINT_COLUMNS: &str = "kind, seq, time_90k, hash, public_key, signature";
 
+/// A wrapped bucket key with its scope: camera, rendition, hour, wrapped key.
+pub type ScopedBucketKey = (CameraId, String, Time90k, Vec<u8>);
+
+/// The columns [`segment_row`] reads, in its order.
+const SEGMENT_COLUMNS: &str = "id, camera_id, rendition, run_start_90k, start_90k, duration_90k,
+     frames, media_bytes, object_key, object_bytes, bucket_key_id, wrapped_key, sealed_index";
+
+fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
+    Ok(SegmentRow {
+        id: SegmentId(r.get(0)?),
+        camera_id: CameraId(r.get(1)?),
+        rendition: r.get(2)?,
+        run_start_90k: Time90k(r.get(3)?),
+        start_90k: Time90k(r.get(4)?),
+        duration_90k: r.get(5)?,
+        frames: r.get(6)?,
+        media_bytes: r.get::<_, i64>(7)? as u64,
+        object_key: r.get(8)?,
+        object_bytes: r.get::<_, i64>(9)? as u64,
+        bucket_key_id: r.get(10)?,
+        wrapped_key: r.get(11)?,
+        sealed_index: r.get(12)?,
+    })
+}
+
 fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
     Ok(CheckpointRow {
         kind: r.get(0)?,
@@ -719,8 +762,7 @@ impl Db {
         conn.execute_batch(
             "PRAGMA journal_mode = WAL;
              PRAGMA synchronous = FULL;
-             PRAGMA secure_delete = ON;
-             PRAGMA foreign_keys = ON;",
+             PRAGMA secure_delete = ON;",
         )
         .map_err(sql_err)?;
         let version: usize = conn
@@ -731,13 +773,31 @@ impl Db {
                 "database schema version {version} is newer than this build ({SCHEMA_VERSION}); upgrade Veil"
             )));
         }
+        // Foreign keys are off while migrations run (a rebuilt table must not
+        // cascade into the rows that reference it) and checked before each
+        // commit.
+        conn.execute_batch("PRAGMA foreign_keys = OFF")
+            .map_err(sql_err)?;
         for (i, m) in MIGRATIONS.iter().enumerate().skip(version) {
             let tx = conn.transaction().map_err(sql_err)?;
             tx.execute_batch(m).map_err(sql_err)?;
+            let broken: i64 = tx
+                .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                    r.get(0)
+                })
+                .map_err(sql_err)?;
+            if broken != 0 {
+                return Err(Error::Database(format!(
+                    "migration {} would leave {broken} rows with a broken reference; nothing was changed",
+                    i + 1
+                )));
+            }
             tx.execute_batch(&format!("PRAGMA user_version = {}", i + 1))
                 .map_err(sql_err)?;
             tx.commit().map_err(sql_err)?;
         }
+        conn.execute_batch("PRAGMA foreign_keys = ON")
+            .map_err(sql_err)?;
         Ok(Db {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -966,6 +1026,27 @@ impl Db {
         })
     }
 
+    /// Some stored bucket key with its scope (camera, rendition, hour), to
+    /// check a root key against a database that has no check value yet.
+    pub fn any_bucket_key(&self) -> Result<Option<ScopedBucketKey>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT camera_id, rendition, bucket_start_90k, wrapped FROM bucket_key
+                 ORDER BY id LIMIT 1",
+                [],
+                |r| {
+                    Ok((
+                        CameraId(r.get(0)?),
+                        r.get(1)?,
+                        Time90k(r.get(2)?),
+                        r.get(3)?,
+                    ))
+                },
+            )
+            .optional()
+        })
+    }
+
     /// Stores a new wrapped bucket key and returns its id.
     pub fn insert_bucket_key(
         &self,
@@ -1052,16 +1133,13 @@ impl Db {
         end: Time90k,
     ) -> Result<Vec<SegmentRow>, Error> {
         self.with(|c| {
-            let mut st = c.prepare_cached(
-                "SELECT id, camera_id, rendition, run_start_90k, start_90k, duration_90k,
-                        frames, media_bytes, object_key, object_bytes, bucket_key_id,
-                        wrapped_key, sealed_index
-                 FROM segment
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {SEGMENT_COLUMNS} FROM segment
                  WHERE camera_id = ?1 AND rendition = ?2 AND state = 'ok'
                    AND start_90k < ?4 AND start_90k > ?3 - ?5
                    AND start_90k + duration_90k > ?3
-                 ORDER BY start_90k",
-            )?;
+                 ORDER BY start_90k"
+            ))?;
             let rows = st.query_map(
                 params![
                     camera.0,
@@ -1070,25 +1148,28 @@ impl Db {
                     end.0,
                     crate::segment::MAX_SEGMENT_90K
                 ],
-                |r| {
-                    Ok(SegmentRow {
-                        id: SegmentId(r.get(0)?),
-                        camera_id: CameraId(r.get(1)?),
-                        rendition: r.get(2)?,
-                        run_start_90k: Time90k(r.get(3)?),
-                        start_90k: Time90k(r.get(4)?),
-                        duration_90k: r.get(5)?,
-                        frames: r.get(6)?,
-                        media_bytes: r.get::<_, i64>(7)? as u64,
-                        object_key: r.get(8)?,
-                        object_bytes: r.get::<_, i64>(9)? as u64,
-                        bucket_key_id: r.get(10)?,
-                        wrapped_key: r.get(11)?,
-                        sealed_index: r.get(12)?,
-                    })
-                },
+                segment_row,
             )?;
             rows.collect()
+        })
+    }
+
+    /// Segments marked `missing` or `corrupt`, oldest first (for `veil check`).
+    pub fn unreadable_segments(&self) -> Result<Vec<SegmentRow>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare(&format!(
+                "SELECT {SEGMENT_COLUMNS} FROM segment WHERE state <> 'ok' ORDER BY id"
+            ))?;
+            let rows = st.query_map([], segment_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Number of segment rows in any state.
+    pub fn segment_count(&self) -> Result<u64, Error> {
+        self.with(|c| {
+            c.query_row("SELECT COUNT(*) FROM segment", [], |r| r.get::<_, i64>(0))
+                .map(|n| n as u64)
         })
     }
 
@@ -1109,7 +1190,8 @@ impl Db {
         })
     }
 
-    /// Marks a segment `missing` or `corrupt`: it is never served again.
+    /// Marks a segment `missing` or `corrupt` (never served again), or `ok`
+    /// again once `veil check` finds it opens.
     pub fn mark_segment(&self, id: SegmentId, state: &str) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
@@ -1205,14 +1287,37 @@ impl Db {
         })
     }
 
-    /// Sets a new password hash; `must_change` marks it as set by someone else.
-    pub fn set_password(&self, user: UserId, hash: &str, must_change: bool) -> Result<(), Error> {
+    /// A user's own password change, in one transaction: the new hash, the
+    /// end of every other session of the account (all but `keep`, the
+    /// session that made the change), and, if `revoke_tokens`, the
+    /// revocation of its API tokens. Returns (sessions ended, tokens revoked).
+    pub fn change_password(
+        &self,
+        user: UserId,
+        hash: &str,
+        keep: &[u8],
+        revoke_tokens: bool,
+    ) -> Result<(usize, usize), Error> {
         self.with(|c| {
-            c.execute(
-                "UPDATE app_user SET password_hash = ?2, must_change_password = ?3 WHERE id = ?1",
-                params![user.0, hash, must_change as i64],
-            )
-            .map(|_| ())
+            let tx = c.transaction()?;
+            tx.execute(
+                "UPDATE app_user SET password_hash = ?2, must_change_password = 0 WHERE id = ?1",
+                params![user.0, hash],
+            )?;
+            let ended = tx.execute(
+                "DELETE FROM user_session WHERE user_id = ?1 AND token_hash <> ?2",
+                params![user.0, keep],
+            )?;
+            let revoked = if revoke_tokens {
+                tx.execute(
+                    "UPDATE api_token SET revoked = 1 WHERE user_id = ?1 AND revoked = 0",
+                    [user.0],
+                )?
+            } else {
+                0
+            };
+            tx.commit()?;
+            Ok((ended, revoked))
         })
     }
 
@@ -1544,6 +1649,36 @@ impl Db {
         })
     }
 
+    /// Uses up TOTP time step `step` for `user`: one conditional update, true
+    /// only for the one caller whose update changed the row (the step is
+    /// newer than the last one used), so two logins racing with the same code
+    /// cannot both pass.
+    pub fn consume_totp_step(&self, user: UserId, step: i64) -> Result<bool, Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET totp_last_step = ?2
+                 WHERE id = ?1 AND totp_sealed IS NOT NULL
+                   AND (totp_last_step IS NULL OR totp_last_step < ?2)",
+                params![user.0, step],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
+    /// Replaces `user`'s recovery-code hashes `old` by `new` (one code used
+    /// up) only if they are still `old`: true for exactly one of two racing
+    /// uses of the same code.
+    pub fn consume_recovery_code(&self, user: UserId, old: &str, new: &str) -> Result<bool, Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET recovery_hashes = ?3
+                 WHERE id = ?1 AND recovery_hashes = ?2",
+                params![user.0, old, new],
+            )
+            .map(|n| n == 1)
+        })
+    }
+
     /// Exempts `user` from a role's second-factor requirement (the demo
     /// account only).
     pub fn exempt_from_second_factor(&self, user: UserId) -> Result<(), Error> {
@@ -1654,13 +1789,16 @@ impl Db {
     /// the rows to insert, with `seq`, `prev_hash` and `hash` filled in.
     pub fn append_audit_batch(
         &self,
-        build: impl FnOnce(AuditTail) -> Vec<AuditRow>,
+        build: impl FnOnce(AuditTail) -> Result<Vec<AuditRow>, Error>,
     ) -> Result<Vec<i64>, Error> {
         self.with(|c| {
             // Immediate: another process (a CLI export) may append too.
             let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let tail = audit_tail(&tx)?;
-            let rows = build(tail);
+            let rows = match build(tail) {
+                Ok(rows) => rows,
+                Err(e) => return Ok(Err(e)),
+            };
             let mut seqs = Vec::with_capacity(rows.len());
             {
                 let mut st = tx.prepare_cached(
@@ -1686,8 +1824,8 @@ impl Db {
                 }
             }
             tx.commit()?;
-            Ok(seqs)
-        })
+            Ok(Ok(seqs))
+        })?
     }
 
     /// Chains entries written before the chain existed (schema version 1), in
@@ -2032,7 +2170,7 @@ mod tests {
         let seqs = db
             .append_audit_batch(|tail| {
                 assert_eq!(tail, None);
-                vec![e.clone()]
+                Ok(vec![e.clone()])
             })
             .unwrap();
         assert_eq!(seqs, vec![1]);
@@ -2042,6 +2180,53 @@ mod tests {
         assert!(err.to_string().contains("append-only"), "{err}");
         assert!(db.with(|c| c.execute("DELETE FROM audit", [])).is_err());
         assert_eq!(db.audit_entries(0, 10).unwrap(), vec![e]);
+    }
+
+    /// Ids of destroyed bucket keys are never handed out again, and
+    /// migration 9 keeps every id and every segment's reference.
+    #[test]
+    fn bucket_key_ids_are_never_reused_and_migration_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.db");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            let tx = c.transaction().unwrap();
+            for m in &MIGRATIONS[..8] {
+                tx.execute_batch(m).unwrap();
+            }
+            tx.execute_batch(
+                "PRAGMA user_version = 8;
+                 INSERT INTO camera (id, name, source_kind, source_config, created_90k)
+                     VALUES (1, 'c', 'synthetic', '{}', 0);
+                 INSERT INTO bucket_key (id, camera_id, rendition, bucket_start_90k, wrapped)
+                     VALUES (1, 1, 'main', 0, x'00'), (2, 1, 'main', 1, x'00');
+                 INSERT INTO segment (camera_id, rendition, run_start_90k, start_90k,
+                     duration_90k, frames, media_bytes, object_key, object_bytes,
+                     bucket_key_id, wrapped_key, sealed_index)
+                     VALUES (1, 'main', 0, 0, 1, 1, 1, 'k', 1, 2, x'00', x'00');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION as i64);
+        let refs: Option<i64> = db
+            .with(|c| c.query_row("SELECT bucket_key_id FROM segment", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(refs, Some(2), "the segment keeps its bucket key");
+        db.destroy_bucket_key(2).unwrap();
+        let refs: Option<i64> = db
+            .with(|c| c.query_row("SELECT bucket_key_id FROM segment", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(refs, None, "foreign keys are on again after migrating");
+        let cam = CameraId(1);
+        let next = db.insert_bucket_key(cam, "main", Time90k(1), b"w").unwrap();
+        assert_eq!(next, 3, "id 2 was destroyed and is not reused");
+        db.destroy_bucket_key(next).unwrap();
+        assert_eq!(
+            db.insert_bucket_key(cam, "main", Time90k(1), b"w").unwrap(),
+            4
+        );
     }
 
     #[test]
@@ -2088,13 +2273,13 @@ mod reading_tests {
     fn filled() -> Db {
         let db = Db::open_in_memory().unwrap();
         db.append_audit_batch(|_| {
-            vec![
+            Ok(vec![
                 row(1, 10, "u-a", "login", "session", "ok"),
                 row(2, 20, "u-a", "playback", "camera:1", "ok"),
                 row(3, 30, "u-b", "login", "session", "denied"),
                 row(4, 40, "u-b", "live_view", "camera:2", "ok"),
                 row(5, 50, "u-a", "playback", "camera:2", "ok"),
-            ]
+            ])
         })
         .unwrap();
         db

@@ -62,19 +62,84 @@ pub fn read_secret_file(path: &Path, what: &str) -> Result<String, Error> {
     Ok(std::fs::read_to_string(path)?)
 }
 
-/// Loads the root key from `path`, creating it (mode 0600, exclusively) if absent.
-/// Refuses a key file that group or others can read.
+/// Creates the root key at `path` (mode 0600, exclusively) for a new data
+/// directory, or loads the one already there (a key restored before the first
+/// start). Only [`crate::Store::open_dir`] calls this, and only when the data
+/// directory has no database yet: an existing installation uses
+/// [`load_root_key`], which never creates a key.
 pub fn load_or_create_root_key(path: &Path) -> Result<Key, Error> {
     let k = Key::generate();
     if create_secret_file(path, format!("{}\n", hex::encode(k.as_bytes())).as_bytes())? {
         return Ok(k);
     }
+    load_root_key(path)
+}
+
+/// Loads the root key of an existing data directory from `path`. A missing
+/// file is an error naming it: a new key would make every recording, camera
+/// credential and second-factor seed sealed under the old one unreadable.
+/// Refuses a key file that group or others can read.
+pub fn load_root_key(path: &Path) -> Result<Key, Error> {
+    if !path.exists() {
+        return Err(Error::Invalid(format!(
+            "the root key file {} is missing, but this data directory already has a database. \
+             Veil does not create a new key for an existing installation: recordings, camera \
+             credentials and second-factor seeds sealed under the old key could never be opened \
+             again. Restore root.key from your backup (mode 0600) and start again",
+            path.display()
+        )));
+    }
     let text = read_secret_file(path, "root key")?;
-    let raw = hex::decode(text.trim())
-        .ok()
-        .and_then(|v| <[u8; 32]>::try_from(v).ok())
-        .ok_or_else(|| Error::Invalid("the root key file does not hold 64 hex digits".into()))?;
-    Ok(Key::from_bytes(raw))
+    let raw = zeroize::Zeroizing::new(
+        hex::decode(text.trim())
+            .ok()
+            .and_then(|v| <[u8; 32]>::try_from(v).ok())
+            .ok_or_else(|| {
+                Error::Invalid(format!(
+                    "the root key file {} does not hold 64 hex digits",
+                    path.display()
+                ))
+            })?,
+    );
+    drop(zeroize::Zeroizing::new(text));
+    Ok(Key::from_bytes(*raw))
+}
+
+/// The `setting` row holding the root key's check value.
+const ROOT_CHECK_SETTING: &str = "root_key_check";
+/// What the check value seals, and its associated data.
+const ROOT_CHECK_AAD: &[u8] = b"veil/root-key-check/v1";
+
+/// Verifies that `root` is the key this database was sealed under, by opening
+/// the check value stored at setup. A database from before check values (or
+/// one whose first start stopped before writing it) is checked against a
+/// stored bucket key when it has one, then given its check value. `path` names
+/// the key file in the error.
+pub fn verify_root_key(db: &Db, root: &Key, path: &Path) -> Result<(), Error> {
+    let wrong = || {
+        Error::Invalid(format!(
+            "the root key in {} is not the key of this database (its check value does not open). \
+             Nothing was changed. Restore the root.key that belongs to this data directory",
+            path.display()
+        ))
+    };
+    if let Some(check) = db.setting(ROOT_CHECK_SETTING)? {
+        let sealed = hex::decode(check.trim()).map_err(|_| {
+            Error::Corrupt("the root key's check value in the database is not hex".into())
+        })?;
+        return match crypto::open(root, ROOT_CHECK_AAD, &sealed) {
+            Ok(_) => Ok(()),
+            Err(Error::Corrupt(_)) => Err(wrong()),
+            Err(e) => Err(e),
+        };
+    }
+    if let Some((camera, rendition, start, wrapped)) = db.any_bucket_key()? {
+        if crypto::unwrap_key(root, &bucket_key_aad(camera, &rendition, start), &wrapped).is_err() {
+            return Err(wrong());
+        }
+    }
+    let sealed = crypto::seal(root, ROOT_CHECK_AAD, ROOT_CHECK_AAD);
+    db.set_setting(ROOT_CHECK_SETTING, &hex::encode(sealed))
 }
 
 type Scope = (CameraId, String, Time90k);
@@ -90,6 +155,9 @@ pub struct Keyring {
     db: Db,
     root: Arc<Key>,
     cache: Arc<Mutex<HashMap<Scope, (i64, Key)>>>,
+    /// Tests widen the window between clearing the cache and deleting the row.
+    #[cfg(test)]
+    pause_in_destroy: Arc<Mutex<Option<std::time::Duration>>>,
 }
 
 impl Keyring {
@@ -99,6 +167,8 @@ impl Keyring {
             db,
             root: Arc::new(root),
             cache: Arc::default(),
+            #[cfg(test)]
+            pause_in_destroy: Arc::default(),
         }
     }
 
@@ -109,7 +179,11 @@ impl Keyring {
     }
 
     /// Opens what [`Keyring::seal_user_secret`] sealed for `user`.
-    pub fn open_user_secret(&self, user: UserId, sealed: &[u8]) -> Result<Vec<u8>, Error> {
+    pub fn open_user_secret(
+        &self,
+        user: UserId,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
         crate::crypto::open(&self.root, &user_secret_aad(user), sealed)
     }
 
@@ -121,7 +195,11 @@ impl Keyring {
     }
 
     /// Opens what [`Keyring::seal_camera_secret`] sealed for `camera`.
-    pub fn open_camera_secret(&self, camera: CameraId, sealed: &[u8]) -> Result<Vec<u8>, Error> {
+    pub fn open_camera_secret(
+        &self,
+        camera: CameraId,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
         crypto::open(&self.root, &camera_secret_aad(camera), sealed)
     }
 
@@ -181,11 +259,16 @@ impl Keyring {
     }
 
     /// Destroys a bucket key (crypto-shredding) and forgets any cached copy.
+    /// The cache stays locked until the row is gone, so a writer asking for
+    /// the same bucket meanwhile waits, then gets a new key: it can never
+    /// re-cache the key being destroyed after the cache was cleared.
     pub fn destroy(&self, id: i64) -> Result<(), Error> {
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, (cid, _)| *cid != id);
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (cid, _)| *cid != id);
+        #[cfg(test)]
+        if let Some(pause) = *self.pause_in_destroy.lock().unwrap() {
+            std::thread::sleep(pause);
+        }
         self.db.destroy_bucket_key(id)
     }
 }
@@ -208,6 +291,41 @@ mod tests {
         std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
         let e = load_or_create_root_key(&p).unwrap_err();
         assert!(e.to_string().contains("chmod 600"), "{e}");
+    }
+
+    /// A writer asking for a bucket while its key is being destroyed never
+    /// gets (or caches) the destroyed key afterwards.
+    #[test]
+    fn destroy_does_not_race_a_writer_recaching_the_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("veil.db")).unwrap();
+        let cam = db
+            .upsert_camera("c", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let ring = Keyring::new(db.clone(), Key::generate());
+        *ring.pause_in_destroy.lock().unwrap() = Some(std::time::Duration::from_millis(30));
+        let t = Time90k(5);
+        for _ in 0..5 {
+            let (id, _) = ring.bucket_for_write(cam, "main", t).unwrap();
+            let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let writer = {
+                let (ring, stop) = (ring.clone(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut seen = Vec::new();
+                    while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        seen.push(ring.bucket_for_write(cam, "main", t).unwrap().0);
+                    }
+                    seen
+                })
+            };
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            ring.destroy(id).unwrap();
+            let (after, _) = ring.bucket_for_write(cam, "main", t).unwrap();
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+            writer.join().unwrap();
+            assert_ne!(after, id, "the destroyed key was re-cached");
+            assert!(db.bucket_key_by_id(after).unwrap().is_some());
+        }
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub use db::Db;
 pub use keys::Keyring;
 pub use objects::{LocalDir, ObjectStore};
 use segment::SegmentIndex;
+use zeroize::Zeroizing;
 
 /// The storage error kinds. Messages never contain key material.
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +43,10 @@ pub enum Error {
     /// The key needed to read this data has been destroyed.
     #[error("key destroyed: the data can no longer be decrypted")]
     KeyDestroyed,
+    /// A storage part is not in place (an unmounted object volume): a
+    /// transient state, never a reason to mark data missing.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
     /// File-system or object-store I/O failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
@@ -108,6 +113,55 @@ pub struct Store {
     clock: SharedClock,
     /// Held for the store's lifetime: one process per data directory.
     _lock: Option<Arc<std::fs::File>>,
+    /// The data directory, when opened from one (for its free space).
+    dir: Option<Arc<PathBuf>>,
+    /// Cameras whose last segment could not be stored, and why.
+    faults: Arc<std::sync::Mutex<std::collections::HashMap<CameraId, WriteFault>>>,
+}
+
+/// Why a camera's segments are not being stored: set when a write fails,
+/// cleared by the next write that succeeds (recording resumes by itself, for
+/// instance once disk space is freed).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WriteFault {
+    /// For people: what is wrong and what it means.
+    pub message: String,
+    /// When the first failing write happened.
+    pub since: Time90k,
+    /// Segments lost since then.
+    pub lost: u64,
+    /// The file system is full.
+    pub disk_full: bool,
+}
+
+/// Whether `e` says the disk (or the database's file) is full.
+fn is_disk_full(e: &Error) -> bool {
+    match e {
+        Error::Io(io) => {
+            io.raw_os_error() == Some(libc::ENOSPC)
+                || io.raw_os_error() == Some(libc::EDQUOT)
+                || io.kind() == std::io::ErrorKind::StorageFull
+        }
+        // SQLite's words for SQLITE_FULL.
+        Error::Database(m) => m.contains("database or disk is full"),
+        _ => false,
+    }
+}
+
+/// Refuses a path that group or others may access, naming the `chmod` that
+/// mends it.
+fn refuse_shared(path: &Path, what: &str, mode: &str) -> Result<(), Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let m = std::fs::metadata(path)?.permissions().mode() & 0o777;
+    if m & 0o077 != 0 {
+        return Err(Error::Invalid(format!(
+            "the {what} {} has permissions {m:o}: group or others could read recordings' \
+             metadata and keys. Make it private to its owner: chmod {mode} {}",
+            path.display(),
+            path.display()
+        )));
+    }
+    Ok(())
 }
 
 /// File names inside a data directory.
@@ -159,6 +213,37 @@ impl Store {
         let d = DataDir {
             root: dir.to_path_buf(),
         };
+        let database = d.database();
+        let mut wal = database.clone().into_os_string();
+        wal.push("-wal");
+        let existing =
+            std::fs::metadata(&database).is_ok_and(|m| m.len() > 0) || Path::new(&wal).exists();
+        if existing {
+            // An installation's directory that others can read is the
+            // operator's to mend: refused, with the command.
+            refuse_shared(dir, "data directory", "700")?;
+            refuse_shared(&database, "database", "600")?;
+        } else {
+            // A new installation in a directory that already existed: made
+            // private here.
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            // Made here with mode 0600 whatever the umask: SQLite gives its
+            // log files the database file's mode.
+            use std::os::unix::fs::OpenOptionsExt;
+            match std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&database)
+            {
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o600))?;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         // One process at a time: recovery deletes objects that have no row yet,
         // which would destroy a running recorder's in-flight segments.
         let lock = std::fs::OpenOptions::new()
@@ -172,11 +257,21 @@ impl Store {
                 dir.display()
             )));
         }
-        let root = keys::load_or_create_root_key(&d.root_key())?;
+        // A root key is created only for a new installation; an existing
+        // database without its key (or with another key) is refused.
+        let root = if existing {
+            keys::load_root_key(&d.root_key())?
+        } else {
+            keys::load_or_create_root_key(&d.root_key())?
+        };
         let db = Db::open(&d.database())?;
-        let objects = Arc::new(LocalDir::open(&d.objects())?);
+        keys::verify_root_key(&db, &root, &d.root_key())?;
+        let objects = LocalDir::open(&d.objects())?;
+        objects.ensure_marker(|| db.segment_count())?;
+        let objects = Arc::new(objects);
         let mut store = Store::new(db, objects, root, clock);
         store._lock = Some(Arc::new(lock));
+        store.dir = Some(Arc::new(dir.to_path_buf()));
         Ok(store)
     }
 
@@ -194,7 +289,31 @@ impl Store {
             keys,
             clock,
             _lock: None,
+            dir: None,
+            faults: Arc::default(),
         }
+    }
+
+    /// Bytes free for Veil in the data directory's file system (`None` for
+    /// a store not opened from a directory).
+    pub fn free_space(&self) -> Result<Option<u64>, Error> {
+        let Some(dir) = &self.dir else {
+            return Ok(None);
+        };
+        let path = std::ffi::CString::new(dir.as_os_str().as_encoded_bytes())
+            .map_err(|_| Error::Invalid("the data directory's path holds a NUL byte".into()))?;
+        // SAFETY: `path` is NUL-terminated and `st` is written by the call
+        // before it is read.
+        let st = unsafe {
+            let mut st: libc::statvfs = std::mem::zeroed();
+            if libc::statvfs(path.as_ptr(), &mut st) != 0 {
+                return Err(std::io::Error::last_os_error().into());
+            }
+            st
+        };
+        #[allow(clippy::useless_conversion)] // the field types differ between targets
+        let (avail, size) = (u64::from(st.f_bavail), u64::from(st.f_frsize));
+        Ok(Some(avail.saturating_mul(size)))
     }
 
     /// The clock this store uses.
@@ -207,14 +326,62 @@ impl Store {
         &self.keys
     }
 
+    /// Why `camera`'s segments are not being stored now, if they are not.
+    pub fn write_fault(&self, camera: CameraId) -> Option<WriteFault> {
+        self.faults
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&camera)
+            .cloned()
+    }
+
+    /// Notes the outcome of storing a segment of `camera`.
+    fn note_write(&self, camera: CameraId, r: &Result<SegmentId, Error>) {
+        let mut faults = self.faults.lock().unwrap_or_else(|p| p.into_inner());
+        let e = match r {
+            Ok(_) => {
+                if faults.remove(&camera).is_some() {
+                    tracing::info!(camera = camera.0, "segments are stored again");
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        let disk_full = is_disk_full(e);
+        let f = faults.entry(camera).or_insert_with(|| WriteFault {
+            message: String::new(),
+            since: self.clock.now(),
+            lost: 0,
+            disk_full,
+        });
+        f.lost += 1;
+        f.disk_full = disk_full;
+        let lost = format!(
+            "{} segment{} lost since {}",
+            f.lost,
+            if f.lost == 1 { "" } else { "s" },
+            f.since.to_rfc3339()
+        );
+        f.message = if disk_full {
+            format!(
+                "the disk is full: this camera's video is not being stored ({lost}); \
+                 recording resumes by itself once space is freed"
+            )
+        } else {
+            format!("segments cannot be stored ({lost}): {e}")
+        };
+    }
+
     /// Seals and stores a segment. The object is durable before the row is
     /// inserted (see `docs/design/storage.md`), so a crash leaves at worst an
-    /// orphan object, which [`Store::recover`] deletes.
-    pub async fn write_segment(&self, s: NewSegment) -> Result<SegmentId, Error> {
+    /// orphan object, which [`Store::recover`] deletes. A failure to store
+    /// (not a malformed segment) is remembered for the camera
+    /// ([`Store::write_fault`]) until a later write succeeds.
+    pub async fn write_segment(&self, mut s: NewSegment) -> Result<SegmentId, Error> {
         let index = SegmentIndex {
-            params: s.params,
-            samples: s.samples,
-            tracks: s.tracks,
+            params: s.params.clone(),
+            samples: std::mem::take(&mut s.samples),
+            tracks: std::mem::take(&mut s.tracks),
         };
         if index.media_bytes() != s.media.len() as u64 {
             return Err(Error::Invalid(
@@ -231,6 +398,15 @@ impl Store {
                 "a segment must start with a keyframe".into(),
             ));
         }
+        let camera = s.camera;
+        let r = self.seal_and_store(s, index).await;
+        self.note_write(camera, &r);
+        r
+    }
+
+    /// The store part of [`Store::write_segment`]: `s` with its samples and
+    /// tracks moved into `index`.
+    async fn seal_and_store(&self, s: NewSegment, index: SegmentIndex) -> Result<SegmentId, Error> {
         let this = self.clone();
         let rendition = s.rendition.clone();
         let (bucket_id, kek) = tokio::task::spawn_blocking(move || {
@@ -268,9 +444,17 @@ impl Store {
         };
         self.objects.put(&object_key, object).await?;
         let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.insert_segment(&row))
+        let inserted = tokio::task::spawn_blocking(move || db.insert_segment(&row))
             .await
-            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        if inserted.is_err() {
+            // No row will ever point at it: give its space back now (recovery
+            // would delete it at the next start).
+            if let Err(e) = self.objects.delete(&object_key).await {
+                tracing::warn!(error = %e, "could not delete the object of a segment whose row failed");
+            }
+        }
+        inserted
     }
 
     fn segment_key(&self, row: &db::SegmentRow) -> Result<crypto::Key, Error> {
@@ -286,8 +470,11 @@ impl Store {
     }
 
     /// Readable segments overlapping `[start, end)` with their indexes unsealed.
-    /// Segments whose key is gone or whose index fails to open are skipped (and
-    /// marked corrupt in the latter case).
+    /// Segments whose bucket key has been destroyed are skipped; a segment
+    /// whose own key or index fails to authenticate is skipped with a
+    /// warning (and left for `veil check`). Anything else (the database, a
+    /// bucket key that does not open under the root key) is an error for the
+    /// caller: a transient fault never changes a segment's state.
     pub fn segments(
         &self,
         camera: CameraId,
@@ -298,31 +485,53 @@ impl Store {
         let rows = self.db.segments(camera, rendition, start, end)?;
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            let key = match self.segment_key(&row) {
-                Ok(k) => k,
-                Err(Error::KeyDestroyed) => continue,
-                Err(e) => {
-                    tracing::warn!(segment = row.id.0, error = %e, "segment key does not open; skipped");
-                    self.db.mark_segment(row.id, "corrupt")?;
-                    continue;
-                }
-            };
-            let aad = segment::index_aad(row.camera_id, &row.rendition, row.start_90k);
-            match crypto::open(&key, &aad, &row.sealed_index).and_then(|b| SegmentIndex::decode(&b))
-            {
+            match self.open_index(&row) {
                 Ok(index) => out.push(Segment { row, index }),
-                Err(e) => {
+                Err(Opened::KeyDestroyed) => {}
+                Err(Opened::OwnDataCorrupt(e)) => {
                     tracing::warn!(segment = row.id.0, error = %e, "segment index does not open; skipped");
-                    self.db.mark_segment(row.id, "corrupt")?;
                 }
+                Err(Opened::Fault(e)) => return Err(e),
             }
         }
         Ok(out)
     }
 
-    /// Reads and decrypts a segment's media. A segment that fails to authenticate
-    /// or is absent is marked (`corrupt` / `missing`) so it is never served again.
-    pub async fn read_media(&self, seg: &Segment) -> Result<Vec<u8>, Error> {
+    /// Unwraps a row's segment key and opens its index, telling apart the
+    /// segment's own data failing (permanent) from everything else.
+    fn open_index(&self, row: &db::SegmentRow) -> Result<SegmentIndex, Opened> {
+        let bucket = row.bucket_key_id.ok_or(Opened::KeyDestroyed)?;
+        let kek = match self
+            .keys
+            .bucket_by_id(bucket, row.camera_id, &row.rendition, row.start_90k)
+        {
+            Ok(k) => k,
+            Err(Error::KeyDestroyed) => return Err(Opened::KeyDestroyed),
+            Err(e) => return Err(Opened::Fault(e)),
+        };
+        let own = |e: Error| match e {
+            Error::Corrupt(_) => Opened::OwnDataCorrupt(e),
+            e => Opened::Fault(e),
+        };
+        let key = crypto::unwrap_key(
+            &kek,
+            &segment::segment_key_aad(&row.object_key),
+            &row.wrapped_key,
+        )
+        .map_err(own)?;
+        let aad = segment::index_aad(row.camera_id, &row.rendition, row.start_90k);
+        crypto::open(&key, &aad, &row.sealed_index)
+            .and_then(|b| SegmentIndex::decode(&b))
+            .map_err(own)
+    }
+
+    /// Reads and decrypts a segment's media; the plaintext is zeroed when
+    /// dropped. A segment whose object fails to authenticate is marked
+    /// `corrupt`, one whose object is absent from a store in place `missing`;
+    /// either way it is not served again until `veil check` restores it. Any
+    /// other failure (the key, the database, an unmounted store) is returned
+    /// and changes nothing.
+    pub async fn read_media(&self, seg: &Segment) -> Result<Zeroizing<Vec<u8>>, Error> {
         let key = self.segment_key(&seg.row)?;
         let object = match self.objects.get(&seg.row.object_key).await {
             Ok(o) => o,
@@ -332,28 +541,57 @@ impl Store {
             }
             Err(e) => return Err(e),
         };
-        let opened = object
-            .strip_prefix(segment::OBJECT_MAGIC_V1.as_slice())
-            .ok_or_else(|| Error::Corrupt("not a version 1 segment object".into()))
-            .and_then(|body| {
-                crypto::open(
-                    &key,
-                    &segment::media_aad(seg.row.camera_id, &seg.row.rendition, seg.row.start_90k),
-                    body,
-                )
-            })
-            .and_then(|m| {
-                if m.len() as u64 == seg.index.media_bytes() {
-                    Ok(m)
-                } else {
-                    Err(Error::Corrupt("media length differs from its index".into()))
-                }
-            });
+        let opened = open_object(&key, &seg.row, &object).and_then(|m| {
+            if m.len() as u64 == seg.index.media_bytes() {
+                Ok(m)
+            } else {
+                Err(Error::Corrupt("media length differs from its index".into()))
+            }
+        });
         if let Err(e) = &opened {
             tracing::warn!(segment = seg.row.id.0, error = %e, "segment does not open; marked corrupt");
             self.mark(seg.row.id, "corrupt").await;
         }
         opened
+    }
+
+    /// Re-verifies every segment marked `missing` or `corrupt` (`veil
+    /// check`): one whose object is present, authenticates and matches its
+    /// index is restored to `ok`. Returns (restored, still unreadable).
+    pub async fn reverify(&self) -> Result<(usize, usize), Error> {
+        let db = self.db.clone();
+        let rows = tokio::task::spawn_blocking(move || db.unreadable_segments())
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
+        let (mut restored, mut still) = (0, 0);
+        for row in rows {
+            let index = match self.open_index(&row) {
+                Ok(i) => i,
+                Err(Opened::Fault(e)) => return Err(e),
+                Err(_) => {
+                    still += 1;
+                    continue;
+                }
+            };
+            let key = self.segment_key(&row)?;
+            let object = match self.objects.get(&row.object_key).await {
+                Ok(o) => o,
+                Err(Error::NotFound(_)) => {
+                    still += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match open_object(&key, &row, &object) {
+                Ok(m) if m.len() as u64 == index.media_bytes() => {
+                    self.db.mark_segment(row.id, "ok")?;
+                    tracing::info!(segment = row.id.0, "segment opens again; restored");
+                    restored += 1;
+                }
+                _ => still += 1,
+            }
+        }
+        Ok((restored, still))
     }
 
     async fn mark(&self, id: SegmentId, state: &'static str) {
@@ -422,4 +660,30 @@ impl Store {
         }
         Ok(out.into_iter().map(|(s, e, _)| (s, e)).collect())
     }
+}
+
+/// Why a segment's index did not open.
+enum Opened {
+    /// Its bucket key has been destroyed (retention): not an error.
+    KeyDestroyed,
+    /// Its own wrapped key or index fails to authenticate.
+    OwnDataCorrupt(Error),
+    /// Anything else: the database, the bucket key, the root key.
+    Fault(Error),
+}
+
+/// Opens a segment object's media under its segment key.
+fn open_object(
+    key: &crypto::Key,
+    row: &db::SegmentRow,
+    object: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let body = object
+        .strip_prefix(segment::OBJECT_MAGIC_V1.as_slice())
+        .ok_or_else(|| Error::Corrupt("not a version 1 segment object".into()))?;
+    crypto::open(
+        key,
+        &segment::media_aad(row.camera_id, &row.rendition, row.start_90k),
+        body,
+    )
 }

@@ -28,13 +28,14 @@ fn segments(camera: CameraId, start: i64, seconds: u32) -> Vec<NewSegment> {
         .unwrap()
 }
 
+/// Every file under `dir` but the object directory's marker.
 fn all_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap() {
         let p = e.unwrap().path();
         if p.is_dir() {
             out.extend(all_files(&p));
-        } else {
+        } else if p.file_name() != Some(std::ffi::OsStr::new(veil_store::objects::MARKER)) {
             out.push(p);
         }
     }
@@ -60,7 +61,7 @@ async fn segments_round_trip_and_nothing_plain_touches_disk() {
     for (n, r) in segs.iter().zip(&read) {
         assert_eq!(r.index.samples, n.samples);
         assert_eq!(r.index.params, n.params);
-        assert_eq!(s.read_media(r).await.unwrap(), n.media);
+        assert_eq!(*s.read_media(r).await.unwrap(), n.media);
     }
     assert_eq!(
         s.runs(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
@@ -178,7 +179,7 @@ async fn recovery_reconciles_objects_and_rows() {
         .segments(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
         .unwrap();
     assert_eq!(left.len(), 1);
-    assert_eq!(s.read_media(&left[0]).await.unwrap(), segs[2].media);
+    assert_eq!(*s.read_media(&left[0]).await.unwrap(), segs[2].media);
     // Idempotent.
     assert_eq!(s.recover().await.unwrap(), Default::default());
     assert_eq!(s.db.integrity_check().unwrap(), "ok");
@@ -227,4 +228,194 @@ async fn write_rejects_inconsistent_segments() {
     n.samples[0].is_key = false;
     assert!(matches!(s.write_segment(n).await, Err(Error::Invalid(_))));
     assert!(all_files(&dir.path().join("objects")).is_empty());
+}
+
+/// The error of opening the data directory again.
+fn reopen_err(dir: &std::path::Path) -> String {
+    match Store::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))) {
+        Ok(_) => panic!("the data directory opened"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[tokio::test]
+async fn a_missing_or_wrong_root_key_is_refused_never_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("root.key");
+    {
+        let s = store(dir.path());
+        let cam =
+            s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
+                .unwrap();
+        for n in segments(cam, T0, 2) {
+            s.write_segment(n).await.unwrap();
+        }
+    }
+    let original = std::fs::read(&key_file).unwrap();
+    // Lost: refused, naming the file, and no new key is made.
+    std::fs::remove_file(&key_file).unwrap();
+    let e = reopen_err(dir.path());
+    assert!(e.contains(&key_file.display().to_string()), "{e}");
+    assert!(e.contains("Restore root.key"), "{e}");
+    assert!(!key_file.exists(), "a new root key was created");
+    // Another key: refused by the check value.
+    let other = format!("{}\n", "ab".repeat(32));
+    veil_store::keys::create_secret_file(&key_file, other.as_bytes()).unwrap();
+    let e = reopen_err(dir.path());
+    assert!(e.contains("is not the key of this database"), "{e}");
+    // The right key opens, and every segment still plays.
+    std::fs::remove_file(&key_file).unwrap();
+    veil_store::keys::create_secret_file(&key_file, &original).unwrap();
+    let s = store(dir.path());
+    let segs = s
+        .segments(
+            CameraId(1),
+            MAIN_RENDITION,
+            Time90k(0),
+            Time90k(i64::MAX / 2),
+        )
+        .unwrap();
+    assert_eq!(segs.len(), 1);
+    s.read_media(&segs[0]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_database_without_check_value_is_checked_against_its_bucket_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("root.key");
+    {
+        let s = store(dir.path());
+        let cam =
+            s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
+                .unwrap();
+        for n in segments(cam, T0, 2) {
+            s.write_segment(n).await.unwrap();
+        }
+    }
+    // As written by a version before check values.
+    let c = rusqlite::Connection::open(dir.path().join("veil.db")).unwrap();
+    c.execute("DELETE FROM setting WHERE key = 'root_key_check'", [])
+        .unwrap();
+    drop(c);
+    std::fs::remove_file(&key_file).unwrap();
+    veil_store::keys::create_secret_file(&key_file, format!("{}\n", "cd".repeat(32)).as_bytes())
+        .unwrap();
+    let e = reopen_err(dir.path());
+    assert!(e.contains("is not the key of this database"), "{e}");
+}
+
+#[tokio::test]
+async fn a_shared_data_directory_or_database_is_refused_with_the_chmod() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    drop(store(&data));
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data.join("veil.db")), 0o600);
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let e = reopen_err(&data);
+    assert!(e.contains(&format!("chmod 700 {}", data.display())), "{e}");
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let db = data.join("veil.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let e = reopen_err(&data);
+    assert!(e.contains(&format!("chmod 600 {}", db.display())), "{e}");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    drop(store(&data));
+}
+
+/// An unmounted (empty) object directory stops the start instead of
+/// marking every segment missing; a transient fault changes no state; and
+/// `reverify` restores segments whose objects come back.
+#[tokio::test]
+async fn transient_faults_never_become_permanent_states() {
+    let dir = tempfile::tempdir().unwrap();
+    let objects = dir.path().join("objects");
+    let cam;
+    {
+        let s = store(dir.path());
+        cam =
+            s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
+                .unwrap();
+        for n in segments(cam, T0, 6) {
+            s.write_segment(n).await.unwrap();
+        }
+    }
+    // The volume is "unmounted": the directory is there and empty.
+    let aside = dir.path().join("objects-aside");
+    std::fs::rename(&objects, &aside).unwrap();
+    std::fs::create_dir(&objects).unwrap();
+    let e = reopen_err(dir.path());
+    assert!(e.contains("mounted"), "{e}");
+    std::fs::remove_dir(&objects).unwrap();
+    std::fs::rename(&aside, &objects).unwrap();
+
+    let s = store(dir.path());
+    let all = |s: &Store| {
+        s.segments(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+            .unwrap()
+    };
+    let segs = all(&s);
+    assert_eq!(segs.len(), 3);
+    // Unmounted while running: reads fail, nothing is marked.
+    std::fs::rename(&objects, &aside).unwrap();
+    std::fs::create_dir(&objects).unwrap();
+    let e = s.read_media(&segs[0]).await.unwrap_err();
+    assert!(matches!(e, Error::Unavailable(_)), "{e}");
+    assert!(matches!(s.recover().await, Err(Error::Unavailable(_))));
+    std::fs::remove_dir(&objects).unwrap();
+    std::fs::rename(&aside, &objects).unwrap();
+    assert_eq!(all(&s).len(), 3, "a transient fault marked segments");
+
+    // A bucket key that does not open (altered, or a root-key fault) is an
+    // error for the caller and marks nothing.
+    let other = rusqlite::Connection::open(dir.path().join("veil.db")).unwrap();
+    let wrapped: Vec<u8> = other
+        .query_row("SELECT wrapped FROM bucket_key", [], |r| r.get(0))
+        .unwrap();
+    other
+        .execute(
+            "UPDATE bucket_key SET wrapped = ?1",
+            [vec![0u8; wrapped.len()]],
+        )
+        .unwrap();
+    let e = s
+        .segments(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+        .unwrap_err();
+    assert!(matches!(e, Error::Corrupt(_)), "{e}");
+    other
+        .execute("UPDATE bucket_key SET wrapped = ?1", [wrapped])
+        .unwrap();
+    drop(other);
+    assert_eq!(all(&s).len(), 3, "a bucket-key fault marked segments");
+
+    // Really absent and really altered objects are marked; check restores
+    // them once they are back.
+    let path0 = objects.join(&segs[0].row.object_key);
+    let path1 = objects.join(&segs[1].row.object_key);
+    let (saved0, saved1) = (
+        std::fs::read(&path0).unwrap(),
+        std::fs::read(&path1).unwrap(),
+    );
+    std::fs::remove_file(&path0).unwrap();
+    assert!(matches!(
+        s.read_media(&segs[0]).await,
+        Err(Error::NotFound(_))
+    ));
+    let mut bad = saved1.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(&path1, &bad).unwrap();
+    assert!(matches!(
+        s.read_media(&segs[1]).await,
+        Err(Error::Corrupt(_))
+    ));
+    assert_eq!(all(&s).len(), 1);
+    assert_eq!(s.reverify().await.unwrap(), (0, 2));
+    std::fs::write(&path0, &saved0).unwrap();
+    std::fs::write(&path1, &saved1).unwrap();
+    assert_eq!(s.reverify().await.unwrap(), (2, 0));
+    let back = all(&s);
+    assert_eq!(back.len(), 3);
+    s.read_media(&back[0]).await.unwrap();
 }

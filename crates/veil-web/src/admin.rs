@@ -39,6 +39,37 @@ pub fn default_four_eyes() -> Vec<String> {
     .collect()
 }
 
+/// The permissions whose action consumes an approval ([`use_approval`]) at
+/// its route once that route exists; only these can be made four-eyes. A
+/// permission such as `playback` has no step that could wait for a second
+/// person, so listing it would promise a control that is not there.
+pub const APPROVABLE: &[Action] = &[
+    Action::Export,
+    Action::LiftMasks,
+    Action::DeleteRecordings,
+    Action::LockRelease,
+];
+
+/// The approvable actions whose route consumes an approval today. Each
+/// joins this list in the change that adds its route (export, mask lift,
+/// deletion, lock release).
+pub const ENFORCED_TODAY: &[Action] = &[];
+
+/// Whether four-eyes on `p` is enforced by a route today, and why not.
+fn enforcement(p: &str) -> serde_json::Value {
+    let enforced = ENFORCED_TODAY.iter().any(|a| a.id() == p);
+    serde_json::json!({
+        "permission": p,
+        "enforced": enforced,
+        "note": if enforced {
+            "its route consumes an approval for each action"
+        } else {
+            "no route performs this action yet, so nothing can be done without an approval; \
+             the approval is required as soon as the route exists"
+        },
+    })
+}
+
 /// The permissions that currently need four-eyes approval.
 pub fn four_eyes(db: &Db) -> Result<Vec<String>, ApiError> {
     Ok(match db.setting(FOUR_EYES_SETTING)? {
@@ -398,10 +429,15 @@ pub async fn update_user(
 pub struct PasswordChange {
     current: String,
     new: String,
+    /// Also revoke every API token of the account (default: keep them).
+    #[serde(default)]
+    revoke_tokens: bool,
 }
 
 /// `POST /api/v1/session/password`: changes one's own password (required
-/// at first login for accounts an administrator created).
+/// at first login for accounts an administrator created). The account's
+/// other sessions end in the same transaction; its API tokens are revoked
+/// too when asked. The current password is throttled like a login.
 pub async fn change_password(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
@@ -422,32 +458,45 @@ pub async fn change_password(
     .await?;
     let name = user.name.clone().unwrap_or_default();
     let same = req.current == req.new;
-    let (current, new, stored) = (req.current, req.new, user.password_hash.clone());
-    let ok = tokio::task::spawn_blocking(move || veil_access::password::verify(&current, &stored))
-        .await
-        .map_err(ApiError::internal)?;
+    let addr = peer.ip().to_string();
+    if let Err(wait) = state.throttles.attempt(Some(uid), &addr, state.now()) {
+        return Err(crate::authn::locked_error(wait));
+    }
+    let ok = state
+        .throttles
+        .verify_password(req.current, user.password_hash.clone())
+        .await?;
     if !ok {
         return Err(ApiError::forbidden("the current password is wrong"));
     }
+    state.throttles.succeeded(uid, &addr);
     if same {
         return Err(ApiError::bad_request(
             "the new password must differ from the current one",
         ));
     }
-    veil_access::password::check_new_password(&new, &name)
+    veil_access::password::check_new_password(&req.new, &name)
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let revoke_tokens = req.revoke_tokens;
     state
-        .record(event(
-            &s,
-            Audited::PasswordChange,
-            format!("user:{}", s.subject.pseudonym),
-            peer,
-        ))
+        .record(
+            event(
+                &s,
+                Audited::PasswordChange,
+                format!("user:{}", s.subject.pseudonym),
+                peer,
+            )
+            .detail(format!(
+                "other_sessions=ended tokens={}",
+                if revoke_tokens { "revoked" } else { "kept" }
+            )),
+        )
         .await?;
+    let hash = state.throttles.hash_password(req.new).await?;
     let db = state.store.db.clone();
+    let keep = s.token_hash.clone();
     blocking(move || {
-        let hash = veil_access::password::hash(&new);
-        db.set_password(uid, &hash, false)?;
+        db.change_password(uid, &hash, &keep, revoke_tokens)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -582,7 +631,10 @@ pub async fn get_four_eyes(
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let db = state.store.db.clone();
     let p = blocking(move || four_eyes(&db)).await?;
-    Ok(Json(serde_json::json!({ "permissions": p })))
+    let status: Vec<serde_json::Value> = p.iter().map(|p| enforcement(p)).collect();
+    Ok(Json(
+        serde_json::json!({ "permissions": p, "status": status }),
+    ))
 }
 
 /// `PUT /api/v1/settings/four-eyes`: which permissions need a second
@@ -596,8 +648,19 @@ pub async fn put_four_eyes(
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let req = json_body(body)?;
     for p in &req.permissions {
-        if Action::parse(p).is_none() {
+        let Some(action) = Action::parse(p) else {
             return Err(ApiError::bad_request(format!("unknown permission {p:?}")));
+        };
+        if !APPROVABLE.contains(&action) {
+            return Err(ApiError::bad_request(format!(
+                "{p:?} cannot need four-eyes approval: its action has no step that waits for \
+                 one (approvable: {})",
+                APPROVABLE
+                    .iter()
+                    .map(|a| a.id())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )));
         }
     }
     state

@@ -25,10 +25,76 @@ use crate::{blocking, AppState};
 /// Longest range one playback request may cover.
 pub const MAX_PLAYBACK_SPAN_90K: i64 = 24 * 3600 * TIME_UNITS_PER_SEC;
 
-/// `GET /api/v1/health`: public liveness probe.
-pub async fn health() -> Json<serde_json::Value> {
-    Json(serde_json::json!({"status": "ok"}))
+/// `GET /api/v1/health`: public health probe. Checks that the database
+/// answers, that the access record can append (so video can be served: no
+/// entry, no access) and that the data directory has [`MIN_FREE_BYTES`]
+/// free; 503 naming each failing part, without internal details (those go
+/// to the log).
+pub async fn health(State(state): State<AppState>) -> Response {
+    let mut failing = Vec::new();
+    let mut checks = serde_json::Map::new();
+    let db = state.store.db.clone();
+    let database = tokio::task::spawn_blocking(move || db.schema_version()).await;
+    let ok = matches!(database, Ok(Ok(_)));
+    if !ok {
+        tracing::error!(result = ?database, "health: the database does not answer");
+        failing.push("database");
+    }
+    checks.insert(
+        "database".into(),
+        (if ok { "ok" } else { "not answering" }).into(),
+    );
+    let audit = state.audit.clone();
+    let record =
+        tokio::task::spawn_blocking(move || audit.health(std::time::Duration::from_secs(2))).await;
+    let ok = matches!(record, Ok(Ok(())));
+    if !ok {
+        tracing::error!(result = ?record, "health: the access record cannot append");
+        failing.push("access_record");
+    }
+    checks.insert(
+        "access_record".into(),
+        (if ok { "ok" } else { "appends are failing" }).into(),
+    );
+    match state.store.free_space() {
+        Ok(free) => {
+            let low = free.is_some_and(|f| f < MIN_FREE_BYTES);
+            if low {
+                failing.push("disk");
+            }
+            checks.insert(
+                "disk".into(),
+                serde_json::json!({
+                    "status": if low { "almost full" } else { "ok" },
+                    "free_bytes": free,
+                    "min_free_bytes": MIN_FREE_BYTES,
+                }),
+            );
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "health: cannot read the data directory's free space");
+            failing.push("disk");
+            checks.insert("disk".into(), "unreadable".into());
+        }
+    }
+    let (status, code) = if failing.is_empty() {
+        (StatusCode::OK, "ok")
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+    };
+    let mut res = Json(serde_json::json!({
+        "status": code,
+        "failing": failing,
+        "checks": checks,
+    }))
+    .into_response();
+    *res.status_mut() = status;
+    res
 }
+
+/// Below this much free space in the data directory, health reports the
+/// disk as failing (about a minute of a dozen 4 Mbit/s cameras).
+pub const MIN_FREE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Fallback: unknown routes.
 pub async fn not_found() -> ApiError {
@@ -38,14 +104,7 @@ pub async fn not_found() -> ApiError {
 /// A rejected JSON body as a clear error that names no internal type.
 fn json_error(e: axum::extract::rejection::JsonRejection) -> ApiError {
     if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-        return ApiError {
-            status: StatusCode::PAYLOAD_TOO_LARGE,
-            code: "too_large",
-            message: format!(
-                "the request body is larger than {} KiB",
-                crate::MAX_BODY_BYTES / 1024
-            ),
-        };
+        return ApiError::too_large();
     }
     ApiError::bad_request(
         "expected a JSON object {\"username\": \"...\", \"password\": \"...\"} with Content-Type: application/json",
@@ -98,11 +157,10 @@ pub async fn login(
             .detail(detail)
             .client(peer.ip())
     };
-    // Throttled before the password is even checked.
-    if let Some(wait) = state
-        .throttles
-        .locked(user.as_ref().map(|u| u.id), &addr, now)
-    {
+    // Counted before the password is even checked, so parallel guesses
+    // cannot all pass the throttle first.
+    let known = user.as_ref().map(|u| u.id);
+    if let Err(wait) = state.throttles.attempt(known, &addr, now) {
         state
             .record(
                 Event::new(actor.clone(), Audited::LoginLocked, "session")
@@ -114,25 +172,18 @@ pub async fn login(
         tracing::info!(actor = %actor, "login refused: locked out");
         return Err(crate::authn::locked_error(wait));
     }
-    let password = req.password;
-    let known = user.as_ref().map(|u| u.id);
-    let (ok, user) = tokio::task::spawn_blocking(move || {
-        let hash = user
-            .as_ref()
-            .map(|u| u.password_hash.as_str())
-            .unwrap_or(veil_access::password::dummy_hash());
-        let ok = veil_access::password::verify(&password, hash);
-        (ok && user.as_ref().is_some_and(|u| !u.disabled), user)
-    })
-    .await
-    .map_err(ApiError::internal)?;
+    let hash = user
+        .as_ref()
+        .map(|u| u.password_hash.clone())
+        .unwrap_or_else(|| veil_access::password::dummy_hash().to_owned());
+    let ok = state.throttles.verify_password(req.password, hash).await?
+        && user.as_ref().is_some_and(|u| !u.disabled);
     let bad_credentials = || ApiError {
         status: StatusCode::UNAUTHORIZED,
         code: "bad_credentials",
         message: "wrong username or password".into(),
     };
     let Some(user) = user.filter(|_| ok) else {
-        state.throttles.failed(known, &addr, now);
         state.record(login_event(Outcome::Denied, "")).await?;
         tracing::info!(actor = %actor, "login failed");
         return Err(bad_credentials());
@@ -146,13 +197,14 @@ pub async fn login(
     match step {
         crate::authn::SecondStep::Passed => {}
         crate::authn::SecondStep::Missing => {
+            // The password was right: the next request brings the code.
+            state.throttles.refund(user.id, &addr);
             state
                 .record(login_event(Outcome::Denied, "second_factor=missing"))
                 .await?;
             return Ok(crate::authn::second_factor_needed());
         }
         crate::authn::SecondStep::Wrong => {
-            state.throttles.failed(Some(user.id), &addr, now);
             state
                 .record(login_event(Outcome::Denied, "second_factor=wrong"))
                 .await?;
@@ -165,7 +217,7 @@ pub async fn login(
         }
     }
     state.record(login_event(Outcome::Ok, "")).await?;
-    state.throttles.succeeded(user.id);
+    state.throttles.succeeded(user.id, &addr);
     let token = auth::new_token();
     let csrf = auth::new_token();
     let db = state.store.db.clone();
@@ -397,6 +449,11 @@ pub async fn video(
     let segs: Vec<Arc<veil_store::Segment>> = segs.into_iter().map(Arc::new).collect();
     let plan = playback::plan(&segs, start, end)
         .ok_or_else(|| ApiError::not_found("no recording in this interval"))?;
+    // What is served starts at the keyframe at or before `start`: that
+    // interval is the one authorised (the playback window) and recorded.
+    let served_start = plan.start_90k;
+    let served_end = Time90k(plan.start_90k.0 + plan.duration_90k);
+    state.authorize(&s, Action::Playback, recording_resource(&cam, served_start))?;
     let range = range::parse(
         headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
         plan.len,
@@ -409,7 +466,9 @@ pub async fn video(
                 format!("camera:{}", cam.id),
             )
             .detail(format!(
-                "rendition={MAIN_RENDITION} start={} end={}",
+                "rendition={MAIN_RENDITION} start={} end={} requested_start={} requested_end={}",
+                served_start.to_rfc3339(),
+                served_end.to_rfc3339(),
                 start.to_rfc3339(),
                 end.to_rfc3339()
             ))
@@ -478,7 +537,7 @@ pub fn body_stream(
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
     // Step 0 is the header; step i >= 1 is part i - 1. The last segment read
     // is kept: with audio or metadata a segment is several parts in a row.
-    type Cached = Option<(veil_base::SegmentId, Arc<Vec<u8>>)>;
+    type Cached = Option<(veil_base::SegmentId, Arc<zeroize::Zeroizing<Vec<u8>>>)>;
     futures::stream::try_unfold((0usize, Cached::None), move |(step, cached)| {
         let store = store.clone();
         let plan = plan.clone();

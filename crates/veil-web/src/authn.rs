@@ -28,54 +28,110 @@ type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 /// Issuer shown in authenticator apps.
 pub const TOTP_ISSUER: &str = "Veil";
 
-/// Failed-login throttles, kept in memory: one per existing account (by
-/// id, never by the typed name) and one per client address.
-#[derive(Clone, Default)]
+/// Most argon2 checks running at once. Each holds
+/// [`veil_access::password::MEMORY_KIB`] (19 MiB), so an unauthenticated flood
+/// of logins costs at most 4 × 19 MiB = 76 MiB of hashing memory and two
+/// cores' worth of time; the rest wait for a permit.
+pub const MAX_CONCURRENT_PASSWORD_CHECKS: usize = 4;
+/// How long a password check waits for a permit before the request is
+/// refused with 503.
+const PASSWORD_CHECK_WAIT: Duration = Duration::from_secs(10);
+
+/// Throttles of secret checks, kept in memory: one per existing account (by
+/// id, never by the typed name) and one per client address, and the bound on
+/// concurrent argon2 runs.
+#[derive(Clone)]
 pub struct Throttles {
     accounts: Arc<Mutex<Throttle>>,
     addresses: Arc<Mutex<Throttle>>,
+    password_checks: Arc<tokio::sync::Semaphore>,
+}
+
+impl Default for Throttles {
+    fn default() -> Self {
+        Throttles {
+            accounts: Arc::default(),
+            addresses: Arc::default(),
+            password_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_PASSWORD_CHECKS)),
+        }
+    }
+}
+
+fn lock(t: &Mutex<Throttle>) -> std::sync::MutexGuard<'_, Throttle> {
+    t.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 impl Throttles {
-    /// How long the login must wait, if the account or the address is
-    /// locked out.
-    pub fn locked(&self, user: Option<UserId>, addr: &str, now: Time90k) -> Option<Duration> {
-        let a = self
-            .addresses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .check(addr, now)
-            .err();
-        let u = user.and_then(|u| {
-            self.accounts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .check(&u.0.to_string(), now)
-                .err()
-        });
-        a.max(u)
-    }
-
-    /// Counts a failed login.
-    pub fn failed(&self, user: Option<UserId>, addr: &str, now: Time90k) {
-        self.addresses
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .failure(addr, now);
-        if let Some(u) = user {
-            self.accounts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .failure(&u.0.to_string(), now);
+    /// Counts an attempt to check a secret of `user` (when the account
+    /// exists) from `addr`, before the check runs: `Err(wait)` while either
+    /// is locked out. Checked and counted under the locks, so 50 parallel
+    /// guesses get at most the free attempts through. The attempt stays a
+    /// failure unless [`Throttles::succeeded`] or [`Throttles::refund`] follows.
+    pub fn attempt(&self, user: Option<UserId>, addr: &str, now: Time90k) -> Result<(), Duration> {
+        let mut addresses = lock(&self.addresses);
+        let mut accounts = lock(&self.accounts);
+        let a = addresses.check(addr, now).err();
+        let u = user.and_then(|u| accounts.check(&u.0.to_string(), now).err());
+        if let Some(wait) = a.max(u) {
+            return Err(wait);
         }
+        addresses.failure(addr, now);
+        if let Some(u) = user {
+            accounts.failure(&u.0.to_string(), now);
+        }
+        Ok(())
     }
 
-    /// Forgets the failures of an account after a successful login.
-    pub fn succeeded(&self, user: UserId) {
-        self.accounts
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .success(&user.0.to_string());
+    /// Takes back an attempt that was not a failure (a correct password
+    /// whose login continues with its second step).
+    pub fn refund(&self, user: UserId, addr: &str) {
+        lock(&self.addresses).refund(addr);
+        lock(&self.accounts).refund(&user.0.to_string());
+    }
+
+    /// A successful check: the account's failures are forgotten, and the
+    /// address's attempt is taken back.
+    pub fn succeeded(&self, user: UserId, addr: &str) {
+        lock(&self.addresses).refund(addr);
+        lock(&self.accounts).success(&user.0.to_string());
+    }
+
+    /// Runs an argon2 computation on a blocking thread, at most
+    /// [`MAX_CONCURRENT_PASSWORD_CHECKS`] at a time; 503 after waiting
+    /// [`PASSWORD_CHECK_WAIT`] for a turn.
+    async fn argon2<T: Send + 'static>(
+        &self,
+        f: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let _permit = tokio::time::timeout(
+            PASSWORD_CHECK_WAIT,
+            self.password_checks.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            code: "busy",
+            message: "too many password checks at once; try again shortly".into(),
+        })?
+        .map_err(ApiError::internal)?;
+        tokio::task::spawn_blocking(f)
+            .await
+            .map_err(ApiError::internal)
+    }
+
+    /// Checks `password` against the argon2 `hash` (bounded, as
+    /// [`Throttles::argon2`]).
+    pub async fn verify_password(&self, password: String, hash: String) -> Result<bool, ApiError> {
+        let password = zeroize::Zeroizing::new(password);
+        self.argon2(move || veil_access::password::verify(&password, &hash))
+            .await
+    }
+
+    /// Hashes a new password (bounded, as [`Throttles::argon2`]).
+    pub async fn hash_password(&self, password: String) -> Result<String, ApiError> {
+        let password = zeroize::Zeroizing::new(password);
+        self.argon2(move || veil_access::password::hash(&password))
+            .await
     }
 }
 
@@ -85,7 +141,7 @@ pub fn locked_error(wait: Duration) -> ApiError {
         status: StatusCode::TOO_MANY_REQUESTS,
         code: "locked",
         message: format!(
-            "too many failed logins; try again in {} s",
+            "too many failed attempts; try again in {} s",
             wait.as_secs().max(1)
         ),
     }
@@ -111,19 +167,25 @@ pub fn check_second_factor(
     now: Time90k,
 ) -> Result<SecondStep, ApiError> {
     let db = &store.db;
-    let mut f = db.second_factor(user.id)?;
+    let f = db.second_factor(user.id)?;
     let Some(sealed) = &f.totp_sealed else {
         return Ok(SecondStep::Passed);
     };
+    // A code is used up by one conditional update; only the caller whose
+    // update changed the row passes, so a code raced by two logins (or
+    // replayed) lets exactly one in.
     if let Some(rc) = recovery_code {
         let mut hashes: Vec<String> =
             serde_json::from_str(&f.recovery_hashes).map_err(ApiError::internal)?;
         return Ok(match recovery::verify_recovery_code(rc, &hashes) {
             Some(i) => {
                 hashes.remove(i);
-                f.recovery_hashes = serde_json::to_string(&hashes).map_err(ApiError::internal)?;
-                db.set_second_factor(user.id, &f)?;
-                SecondStep::Passed
+                let left = serde_json::to_string(&hashes).map_err(ApiError::internal)?;
+                if db.consume_recovery_code(user.id, &f.recovery_hashes, &left)? {
+                    SecondStep::Passed
+                } else {
+                    SecondStep::Wrong
+                }
             }
             None => SecondStep::Wrong,
         });
@@ -134,12 +196,8 @@ pub fn check_second_factor(
     let secret = open_secret(store, user.id, sealed)?;
     let unix = now.0.div_euclid(TIME_UNITS_PER_SEC);
     Ok(match totp::verify(&secret, code, unix, f.totp_last_step) {
-        Some(step) => {
-            f.totp_last_step = Some(step);
-            db.set_second_factor(user.id, &f)?;
-            SecondStep::Passed
-        }
-        None => SecondStep::Wrong,
+        Some(step) if db.consume_totp_step(user.id, step)? => SecondStep::Passed,
+        _ => SecondStep::Wrong,
     })
 }
 
@@ -148,8 +206,8 @@ fn open_secret(store: &Store, user: UserId, sealed: &[u8]) -> Result<TotpSecret,
         .keys()
         .open_user_secret(user, sealed)
         .map_err(ApiError::internal)?;
-    let text = String::from_utf8(text).map_err(ApiError::internal)?;
-    TotpSecret::from_base32(&text)
+    let text = std::str::from_utf8(&text).map_err(ApiError::internal)?;
+    TotpSecret::from_base32(text)
         .ok_or_else(|| ApiError::internal("stored TOTP seed is unreadable"))
 }
 
@@ -299,11 +357,17 @@ pub async fn totp_remove(
         }
     })
     .await?;
+    // A stolen session cannot guess the code unthrottled.
+    let addr = peer.ip().to_string();
+    if let Err(wait) = state.throttles.attempt(Some(uid), &addr, now) {
+        return Err(locked_error(wait));
+    }
     let ok =
         blocking(move || check_second_factor(&store, &user, Some(&req.code), None, now)).await?;
     if !matches!(ok, SecondStep::Passed) {
         return Err(ApiError::bad_request("the code does not match"));
     }
+    state.throttles.succeeded(uid, &addr);
     state
         .record(event(&s, Audited::UserChange, own(&s), peer).detail("second_factor=removed"))
         .await?;
@@ -416,6 +480,18 @@ pub async fn create_token(
     if s.bearer {
         return Err(ApiError::forbidden("API tokens cannot create tokens"));
     }
+    // A token must not be a way around the first-login steps: it would
+    // carry the account's rights without them.
+    if s.subject.must_change_password {
+        return Err(ApiError::forbidden(
+            "change your password before creating an API token",
+        ));
+    }
+    if s.subject.second_factor_missing {
+        return Err(ApiError::forbidden(
+            "enrol a second factor before creating an API token",
+        ));
+    }
     let req = json_body(body)?;
     if req.name.trim().is_empty() || req.name.len() > 100 {
         return Err(ApiError::bad_request("name must be 1 to 100 characters"));
@@ -520,7 +596,15 @@ pub fn token_session(
     token: &str,
     now: Time90k,
 ) -> Result<Option<Session>, ApiError> {
-    let hash = auth::token_hash(token);
+    token_session_by_hash(store, auth::token_hash(token), now)
+}
+
+/// [`token_session`] by the token's hash.
+pub fn token_session_by_hash(
+    store: &Store,
+    hash: Vec<u8>,
+    now: Time90k,
+) -> Result<Option<Session>, ApiError> {
     let db = &store.db;
     let Some(t) = db.token_by_hash(&hash)? else {
         return Ok(None);
@@ -536,9 +620,10 @@ pub fn token_session(
     }
     let mut subject = crate::roles::subject_for(db, &user)?;
     let carried: Vec<&str> = t.roles.split(',').collect();
+    // Only the roles the token carries. The account's pending first-login
+    // steps (password change, second factor) still apply: a token never
+    // clears them.
     subject.roles.retain(|r| carried.contains(&r.name.as_str()));
-    // A machine client has no second factor to enrol; its creator did.
-    subject.second_factor_missing = false;
     Ok(Some(Session {
         subject,
         display_name: user.name.unwrap_or_default(),

@@ -525,7 +525,7 @@ pub async fn status(
 ) -> Result<Json<serde_json::Value>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::ListCameras, &id).await?;
     let st = state.ingest.board().get(cam.id);
-    let json = match st {
+    let mut json = match st {
         None => {
             serde_json::json!({ "state": if cam.source_kind == "synthetic" { "recording" } else { "stopped" } })
         }
@@ -547,6 +547,14 @@ pub async fn status(
             "tracks": st.tracks,
         }),
     };
+    // Frames arriving is not recording: when its segments cannot be stored
+    // (a full disk), the camera is in error until a write succeeds again.
+    if let Some(f) = state.store.write_fault(cam.id) {
+        json["state"] = "error".into();
+        json["last_error"] = f.message.into();
+        json["last_error_at"] = f.since.to_rfc3339().into();
+        json["disk_full"] = f.disk_full.into();
+    }
     Ok(Json(json))
 }
 

@@ -24,19 +24,24 @@ pub fn json_body<T>(
 ) -> Result<T, ApiError> {
     match body {
         Ok(Json(v)) => Ok(v),
-        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError {
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::too_large()),
+        Err(e) => Err(ApiError::bad_request(e.body_text())),
+    }
+}
+
+impl ApiError {
+    /// 413: the body is over [`crate::MAX_BODY_BYTES`].
+    pub fn too_large() -> ApiError {
+        ApiError {
             status: StatusCode::PAYLOAD_TOO_LARGE,
             code: "too_large",
             message: format!(
                 "the request body is larger than {} KiB",
                 crate::MAX_BODY_BYTES / 1024
             ),
-        }),
-        Err(e) => Err(ApiError::bad_request(e.body_text())),
+        }
     }
-}
 
-impl ApiError {
     /// 400.
     pub fn bad_request(message: impl Into<String>) -> ApiError {
         ApiError {

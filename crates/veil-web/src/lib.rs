@@ -15,7 +15,9 @@ pub mod error;
 pub mod live;
 pub mod openapi;
 pub mod pages;
+pub mod proxy;
 pub mod range;
+pub mod refusal;
 pub mod roles;
 pub mod tls;
 pub mod ui;
@@ -55,6 +57,8 @@ pub struct AppState {
     pub throttles: authn::Throttles,
     /// Camera ingest: start/stop on camera changes, status.
     pub ingest: veil_ingest::Supervisor,
+    /// Reverse proxies whose forwarding headers name the client.
+    pub proxies: proxy::TrustedProxies,
 }
 
 /// How long sessions last.
@@ -87,7 +91,30 @@ pub(crate) async fn blocking<T: Send + 'static>(
 impl AppState {
     /// Looks a session token up; expired sessions are deleted and yield `None`.
     pub async fn load_session(&self, token: &str) -> Result<Option<Session>, ApiError> {
-        let hash = auth::token_hash(token);
+        self.session_by_hash(auth::token_hash(token), true).await
+    }
+
+    /// Loads `s` again as it stands now (roles, scopes, gates, expiry,
+    /// revocation, a disabled or erased account), without counting as
+    /// activity: for long-running responses such as live view, which must end
+    /// when the session or its rights do. `None` once the session is gone.
+    pub async fn reload_session(&self, s: &Session) -> Result<Option<Session>, ApiError> {
+        if s.bearer {
+            let store = self.store.clone();
+            let (hash, now) = (s.token_hash.clone(), self.clock.now());
+            blocking(move || authn::token_session_by_hash(&store, hash, now)).await
+        } else {
+            self.session_by_hash(s.token_hash.clone(), false).await
+        }
+    }
+
+    /// A cookie session by its token's hash; `touch` counts the request as
+    /// activity (the idle timer starts again).
+    async fn session_by_hash(
+        &self,
+        hash: Vec<u8>,
+        touch: bool,
+    ) -> Result<Option<Session>, ApiError> {
         let db = self.store.db.clone();
         let now = self.clock.now();
         let policy = self.sessions;
@@ -105,7 +132,13 @@ impl AppState {
             if user.disabled {
                 return Ok(None);
             }
-            db.touch_session(&hash, now)?;
+            if touch {
+                // A session that cannot be marked active (a full disk) is
+                // still valid; it only idles out sooner, the safe side.
+                if let Err(e) = db.touch_session(&hash, now) {
+                    tracing::warn!(error = %e, "could not mark a session active");
+                }
+            }
             Ok(Some(Session {
                 subject: roles::subject_for(&db, &user)?,
                 display_name: user.name.unwrap_or_default(),
@@ -420,8 +453,13 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             auth::require_session,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            proxy::client_address,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(refusal::readable_refusals))
         .with_state(state)
 }
 

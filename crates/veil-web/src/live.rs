@@ -8,17 +8,26 @@
 //! ([`veil_media::live`]) and frames carry composition offsets. A viewer
 //! that falls behind skips to the next keyframe (same init segment and time base,
 //! leaving a gap the player jumps over); recording is never slowed.
+//!
+//! A stream is authorised again every [`RECHECK`] as its session stands
+//! then, without counting as activity: it closes when the session ends
+//! (logout, revocation, idle or absolute expiry), the account is disabled or
+//! erased, or the rights change (role or camera scope lost, the role's hours
+//! over, the usage policy or training gate closed). The upgrade is refused
+//! (403) for an `Origin` other than the server's own, so another site's page
+//! cannot open a stream with the user's cookie.
 
 use std::net::SocketAddr;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{header, HeaderMap};
 use axum::response::Response;
 use axum::Extension;
 use tokio::sync::broadcast::error::RecvError;
 use veil_access::Action;
 use veil_audit::{Action as Audited, Event};
-use veil_base::Time90k;
+use veil_base::{CameraId, Time90k};
 use veil_media::live::LiveMuxer;
 use veil_store::recorder::LiveFrame;
 
@@ -33,8 +42,10 @@ pub async fn live(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
+    headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
+    check_origin(&headers)?;
     let cam = crate::api::authorized_camera(&state, &s, Action::LiveView, &id).await?;
     let ws = ws.map_err(|e| {
         ApiError::bad_request(format!("a WebSocket upgrade is needed: {}", e.body_text()))
@@ -58,10 +69,16 @@ pub async fn live(
     )
     .detail("rendition=main")
     .client(peer.ip());
+    let camera = cam.id;
+    let recheck_state = state.clone();
+    let still_allowed = move || {
+        let (state, s) = (recheck_state.clone(), s.clone());
+        async move { still_allowed(&state, &s, camera).await }
+    };
     Ok(ws
         .max_message_size(4096)
         .on_upgrade(move |socket| async move {
-            stream(socket, rx).await;
+            stream(socket, rx, still_allowed).await;
             // The view has ended; nothing is left to refuse, so a failure is
             // only logged (the start entry already recorded the access).
             if let Err(e) = state.record(stop).await {
@@ -70,9 +87,66 @@ pub async fn live(
         }))
 }
 
-async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<LiveFrame>) {
+/// How often an open stream is authorised again.
+pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses a cross-origin upgrade: the `Origin` a browser sends must name
+/// the host the request was sent to. Clients that send no `Origin` are not
+/// browsers and carry no ambient cookie of a user's.
+fn check_origin(headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(origin) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let authority = origin.to_str().ok().and_then(|o| {
+        o.strip_prefix("https://")
+            .or_else(|| o.strip_prefix("http://"))
+    });
+    match (authority, host) {
+        (Some(a), Some(h)) if a.eq_ignore_ascii_case(h) => Ok(()),
+        _ => Err(ApiError::forbidden(
+            "live view is only served to pages of this server (the Origin differs)",
+        )),
+    }
+}
+
+/// Whether the viewer of `camera` may still watch it, as the session
+/// stands now.
+async fn still_allowed(state: &AppState, s: &Session, camera: CameraId) -> bool {
+    let now = match state.reload_session(s).await {
+        Ok(Some(now)) => now,
+        Ok(None) => return false,
+        Err(e) => {
+            // Fail closed: an unanswerable check ends the view.
+            tracing::warn!(error = %e.message, "live view re-authorisation failed");
+            return false;
+        }
+    };
+    let db = state.store.db.clone();
+    let cam = match crate::blocking(move || Ok(db.cameras()?)).await {
+        Ok(cams) => cams.into_iter().find(|c| c.id == camera),
+        Err(_) => return false,
+    };
+    cam.is_some()
+        && state.allowed(
+            &now,
+            Action::LiveView,
+            crate::api::camera_resource(camera, cam.as_ref()),
+        )
+}
+
+async fn stream<F, Fut>(
+    mut socket: WebSocket,
+    mut rx: tokio::sync::broadcast::Receiver<LiveFrame>,
+    still_allowed: F,
+) where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
     let mut muxer: Option<LiveMuxer> = None;
     let mut resync = false;
+    let mut recheck = tokio::time::interval(RECHECK);
+    recheck.reset();
     loop {
         let frame = tokio::select! {
             f = rx.recv() => f,
@@ -80,6 +154,18 @@ async fn stream(mut socket: WebSocket, mut rx: tokio::sync::broadcast::Receiver<
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
                 Some(Ok(_)) => continue, // viewers have nothing to say
             },
+            _ = recheck.tick() => {
+                if still_allowed().await {
+                    continue;
+                }
+                let _ = socket
+                    .send(Message::Close(Some(axum::extract::ws::CloseFrame {
+                        code: 1008, // policy violation
+                        reason: "access ended".into(),
+                    })))
+                    .await;
+                return;
+            }
         };
         let frame = match frame {
             Ok(f) => f,

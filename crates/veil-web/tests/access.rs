@@ -9,64 +9,6 @@ use serde_json::json;
 
 use common::*;
 
-/// Creates `name` with `roles` through the API (as the administrator) and
-/// signs them in, changing the one-time password first.
-async fn new_user(
-    s: &Server,
-    admin: &reqwest::Client,
-    csrf: &str,
-    name: &str,
-    roles: &[&str],
-) -> (reqwest::Client, String) {
-    let r = admin
-        .post(format!("{}/api/v1/users", s.base))
-        .header("x-csrf-token", csrf)
-        .json(&json!({"name": name, "roles": roles}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let v: serde_json::Value = r.json().await.unwrap();
-    let first = v["password"].as_str().unwrap().to_owned();
-    assert_eq!(v["must_change_password"], true);
-    let c = client();
-    let r = c
-        .post(format!("{}/api/v1/session", s.base))
-        .json(&json!({"username": name, "password": first}))
-        .send()
-        .await
-        .unwrap();
-    let v: serde_json::Value = r.json().await.unwrap();
-    assert_eq!(v["must_change_password"], true, "{v}");
-    let csrf = v["csrf"].as_str().unwrap().to_owned();
-    // Nothing but the own session until the password is changed.
-    let (status, _) = error_code(
-        c.get(format!("{}/api/v1/cameras", s.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let r = c
-        .post(format!("{}/api/v1/session/password", s.base))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"current": first, "new": "short"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(error_code(r).await.0, StatusCode::BAD_REQUEST);
-    let r = c
-        .post(format!("{}/api/v1/session/password", s.base))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"current": first, "new": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    (c, csrf)
-}
-
 async fn put(
     c: &reqwest::Client,
     csrf: &str,
@@ -406,6 +348,88 @@ async fn playback_window_hours_policy_and_training() {
     for want in ["policy.publish", "policy.acknowledge"] {
         assert!(actions.iter().any(|a| a == want), "{want} missing");
     }
+}
+
+/// The playback window and the access record apply to what is served: the
+/// file starts at the keyframe at or before the requested start.
+#[tokio::test]
+async fn the_window_and_the_record_use_the_served_interval() {
+    let s = start().await;
+    let (admin, csrf) = login(&s).await;
+    new_user(&s, &admin, &csrf, "carla.ops", &["operator"]).await;
+    // Keyframes every second from T0. The operator's 72-hour window begins
+    // at T0 + 0.5 s.
+    const HOUR: i64 = 3600 * 90_000;
+    s.clock.advance(72 * HOUR - 60 * 90_000 + 90_000 / 2);
+    let (op, _) = login_as(&s, "carla.ops").await;
+    // Asked from T0 + 0.7 s (inside), served from T0 (outside): refused.
+    let r = op.get(video(&s, 0.7, 3.0)).send().await.unwrap();
+    let (status, _) = error_code(r).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Asked from T0 + 1.5 s: served, and recorded, from T0 + 1 s.
+    let r = op.get(video(&s, 1.5, 3.0)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let entry = s
+        .store
+        .db
+        .audit_entries(0, 1000)
+        .unwrap()
+        .into_iter()
+        .rfind(|e| e.action == "playback")
+        .unwrap();
+    assert!(
+        entry.detail.contains(&format!("start={} ", t(1.0))),
+        "{}",
+        entry.detail
+    );
+    assert!(
+        entry
+            .detail
+            .contains(&format!("requested_start={}", t(1.5))),
+        "{}",
+        entry.detail
+    );
+}
+
+/// Four-eyes can only be set on actions that consume an approval, and the
+/// settings say which of those a route enforces today.
+#[tokio::test]
+async fn four_eyes_settings_say_what_they_enforce() {
+    let s = start().await;
+    let (admin, csrf) = login(&s).await;
+    let url = format!("{}/api/v1/settings/four-eyes", s.base);
+    let r = put(
+        &admin,
+        &csrf,
+        url.clone(),
+        json!({"permissions": ["playback"]}),
+    )
+    .await;
+    let status = r.status();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"playback\" cannot need four-eyes"),
+        "{message}"
+    );
+    let r = put(
+        &admin,
+        &csrf,
+        url.clone(),
+        json!({"permissions": ["export"]}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let v: serde_json::Value = admin.get(&url).send().await.unwrap().json().await.unwrap();
+    assert_eq!(v["permissions"], json!(["export"]));
+    assert_eq!(v["status"][0]["permission"], "export");
+    // No export route exists yet: nothing consumes the approval today.
+    assert_eq!(v["status"][0]["enforced"], false, "{v}");
+    assert!(v["status"][0]["note"]
+        .as_str()
+        .unwrap()
+        .contains("no route"));
 }
 
 #[tokio::test]

@@ -290,6 +290,116 @@ async fn ranges_are_slices_of_the_whole_body() {
         t(0.0),
         t(12.0)
     );
+    ranges_are_slices(&c, url).await;
+}
+
+/// The same with a recording that has audio and ONVIF metadata tracks, whose
+/// samples are interleaved with the video in `mdat`.
+#[tokio::test]
+async fn ranges_are_slices_of_a_recording_with_audio_and_metadata() {
+    use veil_media::mp4::{TrackCodec, TrackSample};
+    use veil_store::segment::TrackIndex;
+    let s = start().await;
+    let yard = s
+        .store
+        .db
+        .upsert_camera("Yard", "synthetic", "{}", Time90k(T0))
+        .unwrap();
+    let config = veil_media::synthetic::SyntheticConfig {
+        width: 320,
+        height: 240,
+        fps: 25,
+        gop_frames: 25,
+        bitrate_bps: 300_000,
+        seed: 9,
+    };
+    let segs = veil_store::recorder::synthetic_segments(
+        yard,
+        config,
+        Time90k(T0),
+        12 * 25 + 1,
+        4 * 90_000,
+    )
+    .unwrap();
+    for (i, mut seg) in segs.into_iter().enumerate() {
+        // 16 kHz audio frames of 1024 samples over the segment, and one
+        // metadata document per second.
+        let seconds = (seg.samples.len() / 25).max(1);
+        let frames = seconds * 16_000 / 1024;
+        let audio: Vec<u8> = (0..frames * 40).map(|b| (b * 7 + i) as u8).collect();
+        let xml: Vec<u8> = (0..seconds)
+            .flat_map(|n| format!("<tt:MetadataStream n=\"{i}.{n}\"/>").into_bytes())
+            .collect();
+        let doc = xml.len() / seconds;
+        seg.tracks = vec![
+            TrackIndex {
+                codec: TrackCodec::Aac {
+                    channels: 1,
+                    config: vec![0x14, 0x08],
+                },
+                timescale: 16_000,
+                start_offset_90k: 0,
+                samples: vec![
+                    TrackSample {
+                        size: 40,
+                        duration: 1024
+                    };
+                    frames
+                ],
+            },
+            TrackIndex {
+                codec: TrackCodec::OnvifMetadata,
+                timescale: 90_000,
+                start_offset_90k: 0,
+                samples: vec![
+                    TrackSample {
+                        size: doc as u32,
+                        duration: 90_000
+                    };
+                    seconds
+                ],
+            },
+        ];
+        seg.media.extend_from_slice(&audio);
+        seg.media.extend_from_slice(&xml);
+        s.store.write_segment(seg).await.unwrap();
+    }
+    let (c, _) = login(&s).await;
+    let url = format!(
+        "{}/api/v1/cameras/{}/video.mp4?start={}&end={}",
+        s.base,
+        yard.0,
+        t(0.5),
+        t(11.0)
+    );
+    let whole = c.get(&url).send().await.unwrap().bytes().await.unwrap();
+    let path = s.dir.path().join("tracks.mp4");
+    std::fs::write(&path, &whole).unwrap();
+    let probe = Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_type",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ffprobe must be installed (Debian package ffmpeg)");
+    let kinds = String::from_utf8_lossy(&probe.stdout);
+    assert_eq!(
+        kinds.lines().collect::<Vec<_>>(),
+        ["video", "audio", "data"],
+        "{kinds}"
+    );
+    ranges_are_slices(&c, url).await;
+}
+
+/// Single ranges of `url`: headers, suffix and open-ended forms, malformed
+/// and unsatisfiable ones, and the property that any byte range equals the
+/// same slice of the whole body.
+async fn ranges_are_slices(c: &reqwest::Client, url: String) {
     let full = c.get(&url).send().await.unwrap();
     let etag = full.headers()["etag"].clone();
     let full = full.bytes().await.unwrap();
@@ -636,4 +746,91 @@ async fn the_audit_export_needs_audit_read_is_recorded_and_verifies() {
     let r = auditor.get(&url).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     s.audit.inject_failure(false);
+}
+
+/// Health names the part that is down: the access record failing makes it
+/// 503 (video cannot be served without its entry), and it recovers.
+#[tokio::test]
+async fn health_checks_the_parts_video_depends_on() {
+    let s = start().await;
+    let c = client();
+    let health = || async {
+        let r = c
+            .get(format!("{}/api/v1/health", s.base))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        (status, r.json::<serde_json::Value>().await.unwrap())
+    };
+    let (status, v) = health().await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["checks"]["database"], "ok");
+    assert_eq!(v["checks"]["access_record"], "ok");
+    assert!(
+        v["checks"]["disk"]["free_bytes"].as_u64().unwrap() > 0,
+        "{v}"
+    );
+    s.audit.inject_failure(true);
+    let (status, v) = health().await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(v["failing"], serde_json::json!(["access_record"]), "{v}");
+    s.audit.inject_failure(false);
+    assert_eq!(health().await.0, StatusCode::OK);
+}
+
+/// Early refusals reach the client over HTTP/2 and HTTP/1.1 alike, many
+/// times in a row: a 401 before the body is read, and a 413 for a body over
+/// the limit (refused from its Content-Length, before `100 Continue`).
+/// Checked with curl, which speaks HTTP/2 over TLS by default.
+#[tokio::test]
+async fn refusals_are_readable_over_http2_and_http1() {
+    let s = start().await;
+    let big = s.dir.path().join("big.json");
+    std::fs::write(&big, vec![b' '; 2 * 1024 * 1024]).unwrap();
+    let curl = |version: &'static str, path: &'static str, body: String| {
+        let base = s.base.clone();
+        async move {
+            let out = tokio::process::Command::new("curl")
+                .args([
+                    "-sSk",
+                    version,
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code} %{http_version}",
+                ])
+                .args(["-X", "POST", "-H", "content-type: application/json"])
+                .args(["--data-binary", &body])
+                .arg(format!("{base}{path}"))
+                .output()
+                .await
+                .expect("curl must be installed (Debian package curl)");
+            (
+                out.status.code(),
+                String::from_utf8_lossy(&out.stdout).into_owned(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    let small = r#"{"name": "Gate", "source": {"kind": "synthetic"}}"#.to_owned();
+    for (version, shown) in [("--http2", "2"), ("--http1.1", "1.1")] {
+        for i in 0..25 {
+            let (code, out, err) = curl(version, "/api/v1/cameras", small.clone()).await;
+            assert_eq!(
+                (code, out.as_str()),
+                (Some(0), format!("401 {shown}").as_str()),
+                "{version} try {i}: {err}"
+            );
+        }
+        for i in 0..5 {
+            let (code, out, err) =
+                curl(version, "/api/v1/session", format!("@{}", big.display())).await;
+            assert_eq!(
+                (code, out.as_str()),
+                (Some(0), format!("413 {shown}").as_str()),
+                "{version} try {i}: {err}"
+            );
+        }
+    }
 }

@@ -54,7 +54,8 @@ async fn start() -> Server {
         store.db.clone(),
         Arc::new(clock.clone()),
         ClientAddressPolicy::Full,
-    );
+    )
+    .unwrap();
     let base = common::serve(
         &store,
         &audit,

@@ -46,7 +46,8 @@ async fn start() -> Server {
         // Not about the second factor (tests/authn.rs is).
         store.db.exempt_from_second_factor(id).unwrap();
     }
-    let audit = AccessRecord::new(store.db.clone(), clock.clone(), ClientAddressPolicy::Full);
+    let audit =
+        AccessRecord::new(store.db.clone(), clock.clone(), ClientAddressPolicy::Full).unwrap();
     let base = common::serve(&store, &audit, clock, &dir.path().join("tls"));
     Server {
         base,

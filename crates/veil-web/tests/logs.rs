@@ -82,7 +82,8 @@ async fn start(dir: &std::path::Path) -> String {
         store.db.clone(),
         Arc::new(clock.clone()),
         ClientAddressPolicy::Full,
-    );
+    )
+    .unwrap();
     common::serve(&store, &audit, Arc::new(clock), &dir.join("tls"))
 }
 

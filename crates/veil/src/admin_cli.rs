@@ -116,9 +116,13 @@ impl Admin {
             anyhow::bail!("{} has no database (start veil once first)", data.display());
         }
         let db = Db::open(&dir.database())?;
+        // Accounts need no key, but a directory whose root key is lost or
+        // wrong is refused here as everywhere, before anything is changed.
+        let root = veil_store::keys::load_root_key(&dir.root_key())?;
+        veil_store::keys::verify_root_key(&db, &root, &dir.root_key())?;
         let clock = Arc::new(veil_base::SystemClock);
         veil_web::roles::setup_roles(&db, clock.now())?;
-        let record = AccessRecord::new(db.clone(), clock.clone(), ClientAddressPolicy::None);
+        let record = AccessRecord::new(db.clone(), clock.clone(), ClientAddressPolicy::None)?;
         Ok(Admin { db, record, clock })
     }
 
@@ -148,7 +152,7 @@ pub(crate) fn open_locked(data: &Path) -> anyhow::Result<(Store, AccessRecord)> 
     let clock = Arc::new(veil_base::SystemClock);
     let store = Store::open_dir(data, clock.clone())
         .with_context(|| format!("cannot open data directory {}", data.display()))?;
-    let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None);
+    let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None)?;
     Ok((store, record))
 }
 

@@ -229,7 +229,7 @@ fn export(
             every: std::time::Duration::from_secs(3600),
             sink: None,
         }),
-    );
+    )?;
     let range = format!(
         "from={} to={}",
         from.map_or("first".into(), |v| v.to_string()),

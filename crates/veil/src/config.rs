@@ -13,6 +13,11 @@ pub struct Config {
     /// Address to listen on.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For`
+    /// and `Forwarded` headers name the client; from anyone else those
+    /// headers are ignored. Empty by default.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     /// HTTPS settings.
     #[serde(default)]
     pub tls: Tls,
@@ -385,6 +390,7 @@ impl Config {
                 && n.bytes()
                     .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
         };
+        veil_web::proxy::TrustedProxies::parse(&c.trusted_proxies).map_err(anyhow::Error::msg)?;
         if !name_ok(&c.first_account) {
             anyhow::bail!(
                 "first_account must be 3 to 64 letters, digits, '.', '_' or '-' (got {:?})",

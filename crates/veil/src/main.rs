@@ -94,8 +94,43 @@ fn init_logging() {
         .init();
 }
 
+/// Makes the process private: files it creates are its owner's only (umask
+/// 077), and a server that holds keys and decoded pixels in memory never
+/// writes a core dump (no core file size, not dumpable, which also keeps
+/// other processes of the same user from attaching a debugger).
+fn make_private(server: bool) -> anyhow::Result<()> {
+    // SAFETY: umask, setrlimit and prctl only change this process's
+    // attributes; none touches memory Rust manages.
+    unsafe {
+        libc::umask(0o077);
+        if server {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                anyhow::bail!(
+                    "cannot disable core dumps: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+            if libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) != 0 {
+                anyhow::bail!(
+                    "cannot mark the process not dumpable: {}",
+                    std::io::Error::last_os_error()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
+    make_private(matches!(
+        cli.command,
+        Command::Demo(_) | Command::Serve { .. }
+    ))?;
     init_logging();
     let rt = tokio::runtime::Runtime::new()?;
     match cli.command {
@@ -103,6 +138,7 @@ fn main() -> anyhow::Result<()> {
             let cfg = config::Config {
                 data_dir: a.data,
                 listen: a.listen,
+                trusted_proxies: Vec::new(),
                 tls: config::Tls::default(),
                 recording: config::Recording {
                     segment_seconds: a.segment_seconds,

@@ -28,14 +28,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
 
-    // The first account: a random strong password, shown once. The port is
-    // bound first, so a start that cannot serve never creates an account whose
-    // password nobody saw.
+    // The first account: a random strong password. The port is bound first,
+    // so a start that cannot serve never creates an account whose password
+    // nobody saw. The demo prints it; a real deployment writes it to a
+    // 0600 file in the data directory (stdout names the file), so it never
+    // lands in the service journal, and the account must change it and
+    // enrol a second factor at first login.
     let db = store.db.clone();
     let now = clock.now();
     let first_account = cfg.first_account.clone();
     let first_roles = cfg.first_account_roles.join(",");
     let demo = cfg.demo;
+    let password_file = first_password_file(&cfg.data_dir);
     let (user, password) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         veil_web::roles::setup_roles(&db, now)?;
         if let Some(u) = db.first_user()? {
@@ -53,17 +57,29 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             &first_roles,
             now,
         )?;
+        let id = db.first_user()?.map(|u| u.id).expect("just created");
         if demo {
             // The demo runs on this machine for a look around; a real
             // deployment's first account enrols a second factor at first
             // login, as its administrator role requires.
-            let id = db.first_user()?.map(|u| u.id).expect("just created");
             db.exempt_from_second_factor(id)?;
+        } else {
+            db.require_password_change(id)?;
         }
         Ok((first_account, Some(password)))
     })
     .await??;
-
+    let shown = match password {
+        Some(p) if !demo => {
+            veil_store::keys::create_secret_file(&password_file, format!("{p}\n").as_bytes())?;
+            Some(format!(" password-file: {}", password_file.display()))
+        }
+        Some(p) => Some(format!(" password: {p}")),
+        None => {
+            forget_first_password(&store, &password_file).await;
+            None
+        }
+    };
     let live = LiveHub::default();
     let stop = recorder::StopSignal::default();
     let mut writers = Vec::new();
@@ -219,11 +235,14 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         sessions: SessionPolicy::default(),
         throttles: Default::default(),
         ingest: ingest.clone(),
+        proxies: veil_web::proxy::TrustedProxies::parse(&cfg.trusted_proxies)
+            .map_err(anyhow::Error::msg)?,
     };
-    // The one line a person needs; the password appears only on first start.
+    // The one line a person needs; the password (or its file) appears only
+    // on first start.
     let mut line = format!("login: {scheme}://{addr}/ user: {user}");
-    match password {
-        Some(p) => line.push_str(&format!(" password: {p}")),
+    match shown {
+        Some(s) => line.push_str(&s),
         None => tracing::info!("resuming: the first account's password was shown on first start"),
     }
     {
@@ -247,6 +266,32 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     // A last signed checkpoint covers everything recorded.
     tokio::task::spawn_blocking(move || audit.shutdown()).await?;
     Ok(())
+}
+
+/// Where `veil serve` writes the first account's one-time password.
+fn first_password_file(data: &Path) -> std::path::PathBuf {
+    data.join("first-account-password")
+}
+
+/// Deletes the first account's password file once that password has been
+/// changed: it opens nothing any more.
+async fn forget_first_password(store: &Store, file: &Path) {
+    if !file.exists() {
+        return;
+    }
+    let db = store.db.clone();
+    let changed = tokio::task::spawn_blocking(move || db.first_user())
+        .await
+        .ok()
+        .and_then(|r| r.ok())
+        .flatten()
+        .is_some_and(|u| !u.must_change_password);
+    if changed {
+        match std::fs::remove_file(file) {
+            Ok(()) => tracing::info!("deleted the first account's password file: it was changed"),
+            Err(e) => tracing::warn!(error = %e, "cannot delete the first account's password file"),
+        }
+    }
 }
 
 /// The access record, signing checkpoints with the data directory's audit
@@ -278,7 +323,7 @@ fn open_access_record(
             every: std::time::Duration::from_secs(cfg.audit.checkpoint_every_minutes * 60),
             sink,
         }),
-    ))
+    )?)
 }
 
 /// Prunes access-record entries older than the retention period, at start
@@ -327,7 +372,8 @@ async fn shutdown_requested() {
     }
 }
 
-/// `veil check`: recovery plus the database's own integrity check.
+/// `veil check`: recovery, re-verification of unreadable segments, and the
+/// database's own integrity check.
 pub async fn check(data: &Path) -> anyhow::Result<()> {
     if !data.join("veil.db").exists() {
         anyhow::bail!(
@@ -337,9 +383,12 @@ pub async fn check(data: &Path) -> anyhow::Result<()> {
     }
     let store = Store::open_dir(data, Arc::new(SystemClock))?;
     let report = store.recover().await?;
+    // Segments marked missing or corrupt are tried again: an object restored
+    // from a backup, or a fault that has passed, brings them back.
+    let (restored, unreadable) = store.reverify().await?;
     let integrity = store.db.integrity_check()?;
     println!(
-        "integrity: {integrity}\norphan objects deleted: {}\npartial writes deleted: {}\nrows marked missing: {}",
+        "integrity: {integrity}\norphan objects deleted: {}\npartial writes deleted: {}\nrows marked missing: {}\nsegments restored: {restored}\nsegments still unreadable: {unreadable}",
         report.orphan_objects_deleted, report.partial_writes_deleted, report.rows_marked_missing
     );
     if integrity != "ok" {

@@ -28,7 +28,8 @@ fn recorded(dir: &Path) {
             every: Duration::from_secs(3600),
             sink: Some(Sink::File(dir.join("checkpoints.jsonl"))),
         }),
-    );
+    )
+    .unwrap();
     for i in 0..20 {
         clock.advance(90_000);
         let action = if i % 2 == 0 {

@@ -551,9 +551,21 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
 
     access_record(driver, demo).await?;
 
-    // Nothing on the pages may violate the Content-Security-Policy.
+    // Nothing on the pages may violate the Content-Security-Policy. An empty
+    // log proves nothing unless logging works: a marker line must be there.
+    driver
+        .exec(
+            "console.warn('veil-console-marker'); return null;",
+            json!([]),
+        )
+        .await?;
     let console = driver.console_log().await;
     eprintln!("browser console:\n{console}");
+    if !console.contains("veil-console-marker") {
+        return Err(format!(
+            "the browser log is not being read (no marker line):\n{console}"
+        ));
+    }
     if console.contains("Content Security Policy") {
         return Err(format!("CSP violation in the console:\n{console}"));
     }

@@ -36,7 +36,8 @@ fn recorded(dir: &Path) {
         )
         .unwrap();
     let clock = Arc::new(SimulatedClock::new(Time90k(T0)));
-    let record = AccessRecord::new(store.db.clone(), clock.clone(), ClientAddressPolicy::Full);
+    let record =
+        AccessRecord::new(store.db.clone(), clock.clone(), ClientAddressPolicy::Full).unwrap();
     let playback = |start: i64| {
         Event::new("u-teo", Action::Playback, "camera:1").detail(format!(
             "rendition=main start={} end={}",

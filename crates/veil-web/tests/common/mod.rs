@@ -87,7 +87,8 @@ pub async fn start() -> Server {
             every: std::time::Duration::from_secs(3600),
             sink: None,
         }),
-    );
+    )
+    .unwrap();
     let base = serve(
         &store,
         &audit,
@@ -121,6 +122,7 @@ pub fn serve(store: &Store, audit: &AccessRecord, clock: SharedClock, tls_dir: &
             veil_ingest::StatusBoard::default(),
             2 * 90_000,
         ),
+        proxies: Default::default(),
     };
     let (cert, key) = veil_web::tls::ensure_self_signed(tls_dir, &[]).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -226,4 +228,62 @@ pub async fn enrol_totp(
 pub fn totp_now(s: &Server, secret: &veil_access::totp::TotpSecret) -> String {
     let now = veil_base::Clock::now(&s.clock).0 / 90_000;
     format!("{:06}", veil_access::totp::code_at(secret, now))
+}
+
+/// Creates `name` with `roles` through the API (as the administrator) and
+/// signs them in, changing the one-time password first.
+pub async fn new_user(
+    s: &Server,
+    admin: &reqwest::Client,
+    csrf: &str,
+    name: &str,
+    roles: &[&str],
+) -> (reqwest::Client, String) {
+    let r = admin
+        .post(format!("{}/api/v1/users", s.base))
+        .header("x-csrf-token", csrf)
+        .json(&serde_json::json!({"name": name, "roles": roles}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: serde_json::Value = r.json().await.unwrap();
+    let first = v["password"].as_str().unwrap().to_owned();
+    assert_eq!(v["must_change_password"], true);
+    let c = client();
+    let r = c
+        .post(format!("{}/api/v1/session", s.base))
+        .json(&serde_json::json!({"username": name, "password": first}))
+        .send()
+        .await
+        .unwrap();
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["must_change_password"], true, "{v}");
+    let csrf = v["csrf"].as_str().unwrap().to_owned();
+    // Nothing but the own session until the password is changed.
+    let (status, _) = error_code(
+        c.get(format!("{}/api/v1/cameras", s.base))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let r = c
+        .post(format!("{}/api/v1/session/password", s.base))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"current": first, "new": "short"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_code(r).await.0, StatusCode::BAD_REQUEST);
+    let r = c
+        .post(format!("{}/api/v1/session/password", s.base))
+        .header("x-csrf-token", &csrf)
+        .json(&serde_json::json!({"current": first, "new": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    (c, csrf)
 }
