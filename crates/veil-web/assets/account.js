@@ -40,12 +40,19 @@ async function loadPolicy() {
 document.getElementById("password-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   try {
+    const revokeTokens = document.getElementById("revoke-tokens").checked;
     await api("POST", "/api/v1/session/password", {
       current: document.getElementById("current-password").value,
       new: document.getElementById("new-password").value,
+      revoke_tokens: revokeTokens,
     });
     event.target.reset();
-    show("Password changed.", false);
+    show(
+      revokeTokens
+        ? "Password changed; your other sessions were ended and your API tokens revoked."
+        : "Password changed; your other sessions were ended.",
+      false,
+    );
   } catch (e) {
     show(e.message);
   }

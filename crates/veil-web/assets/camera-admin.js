@@ -1,11 +1,59 @@
 // Camera settings page: lists cameras with their ingest status (refreshed
-// every few seconds), adds RTSP cameras and deletes them through the JSON API.
-// Passwords are only ever sent, never shown: the API does not return them.
+// every few seconds), adds, changes and deletes RTSP cameras through the JSON
+// API. Passwords are only ever sent, never shown: the API does not return
+// them; a change that leaves the user name and password empty keeps them.
 import { api, setupLogout } from "./common.js";
 
 const rows = document.getElementById("camera-rows");
 const form = document.getElementById("camera-form");
 const formError = document.getElementById("camera-form-error");
+const formTitle = document.getElementById("camera-form-title");
+const submitButton = document.getElementById("camera-add-button");
+const cancelButton = document.getElementById("camera-cancel-edit");
+
+// The camera being changed ({id, detail}), or null while adding.
+let editing = null;
+
+function field(name) {
+  return form.elements.namedItem(name);
+}
+
+// Fills the form with a camera's settings; the next submit changes it.
+function startEdit(id, detail) {
+  editing = { id, detail };
+  form.reset();
+  formError.hidden = true;
+  formTitle.textContent = `Change camera ${detail.name}`;
+  submitButton.textContent = "Save changes";
+  cancelButton.hidden = false;
+  field("name").value = detail.name;
+  field("url").value = detail.url || "";
+  field("transport").value = detail.transport || "tcp";
+  field("recording_mode").value = detail.recording_mode;
+  field("group").value = detail.group || "";
+  field("schedule").value = detail.schedule ? JSON.stringify(detail.schedule) : "";
+  field("pre_seconds").value = detail.motion ? detail.motion.pre_seconds : "";
+  field("post_seconds").value = detail.motion ? detail.motion.post_seconds : "";
+  field("audio_enabled").checked = detail.audio.enabled;
+  field("audio_purpose").value = detail.audio.purpose;
+  field("metadata_enabled").checked = detail.metadata.enabled;
+  field("metadata_purpose").value = detail.metadata.purpose;
+  form.scrollIntoView();
+  field("name").focus();
+}
+
+function stopEdit() {
+  editing = null;
+  form.reset();
+  formTitle.textContent = "Add an RTSP camera";
+  submitButton.textContent = "Add camera";
+  cancelButton.hidden = true;
+}
+
+cancelButton.addEventListener("click", () => {
+  formError.hidden = true;
+  stopEdit();
+});
 
 function cell(text) {
   const td = document.createElement("td");
@@ -63,7 +111,15 @@ async function refresh() {
     );
     const actions = document.createElement("td");
     if (detail && detail.managed) {
+      const edit = document.createElement("button");
+      edit.type = "button";
+      edit.className = "secondary";
+      edit.id = `camera-edit-${c.id}`;
+      edit.textContent = "Edit";
+      edit.addEventListener("click", () => startEdit(c.id, detail));
+      actions.append(edit, " ");
       const del = document.createElement("button");
+      del.id = `camera-delete-${c.id}`;
       del.type = "button";
       del.className = "secondary";
       del.textContent = "Delete";
@@ -106,17 +162,31 @@ form.addEventListener("submit", async (ev) => {
     body.username = data.get("username");
     body.password = data.get("password");
   }
+  if (editing) {
+    // What the form does not show is kept as it is.
+    body.enabled = editing.detail.enabled;
+    if (editing.detail.segment_seconds != null) body.segment_seconds = editing.detail.segment_seconds;
+  }
   try {
     if (body.recording_mode === "scheduled" && data.get("schedule")) {
       body.schedule = JSON.parse(data.get("schedule"));
     }
     if (body.recording_mode === "motion") {
       body.motion = {};
+      if (editing && editing.detail.motion) {
+        body.motion.threshold = editing.detail.motion.threshold;
+        body.motion.min_area_percent = editing.detail.motion.min_area_percent;
+      }
       if (data.get("pre_seconds")) body.motion.pre_seconds = Number(data.get("pre_seconds"));
       if (data.get("post_seconds")) body.motion.post_seconds = Number(data.get("post_seconds"));
     }
-    await api("POST", "/api/v1/cameras", body);
-    form.reset();
+    if (editing) {
+      await api("PUT", `/api/v1/cameras/${editing.id}`, body);
+      stopEdit();
+    } else {
+      await api("POST", "/api/v1/cameras", body);
+      form.reset();
+    }
     refresh();
   } catch (e) {
     formError.textContent = e.message;

@@ -125,6 +125,8 @@ pub fn account_page(user: &str) -> String {
 <input id=\"current-password\" type=\"password\" autocomplete=\"current-password\" required>\n\
 <label for=\"new-password\">New password (at least 12 characters, not a common one)</label>\n\
 <input id=\"new-password\" type=\"password\" autocomplete=\"new-password\" required>\n\
+<p>Changing the password ends your other sessions.</p>\n\
+<label><input type=\"checkbox\" id=\"revoke-tokens\"> Also revoke my API tokens</label>\n\
 <button type=\"submit\">Change password</button>\n</form>\n</section>\n\
 <section class=\"card\">\n<h2>Second factor</h2>\n\
 <p>Use an authenticator app (TOTP). Roles that can export, lift masks, delete or administer require one.</p>\n\
@@ -204,18 +206,19 @@ pub fn cameras_page(user: &str, cameras: &[CameraView], audit: bool, camera_admi
 }
 
 /// The camera settings page (administrators): the camera table with status,
-/// filled by `camera-admin.js`, and the form that adds an RTSP camera.
+/// filled by `camera-admin.js`, and the form that adds an RTSP camera or, after
+/// "Edit" in a row, changes one.
 pub fn camera_admin_page(user: &str) -> String {
     let mut body = header(user, &nav_links("/admin/cameras", true, false, true));
     body.push_str(
         "<main>\n<h1>Camera settings</h1>\n\
 <table class=\"cameras\">\n<thead><tr><th>Name</th><th>Source</th><th>Group</th><th>Recording</th>\
 <th>Audio and metadata</th><th>Status</th><th></th></tr></thead>\n<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table>\n\
-<form id=\"camera-form\" class=\"card\" novalidate>\n<h2>Add an RTSP camera</h2>\n\
+<form id=\"camera-form\" class=\"card\" novalidate>\n<h2 id=\"camera-form-title\">Add an RTSP camera</h2>\n\
 <label for=\"cam-name\">Name</label>\n<input id=\"cam-name\" name=\"name\" required maxlength=\"100\">\n\
 <label for=\"cam-url\">RTSP URL (without user name or password)</label>\n\
 <input id=\"cam-url\" name=\"url\" required placeholder=\"rtsp://192.0.2.10:554/stream1\">\n\
-<label for=\"cam-username\">User name</label>\n<input id=\"cam-username\" name=\"username\" autocomplete=\"off\">\n\
+<label for=\"cam-username\">User name (when changing a camera, leave both empty to keep the stored credentials)</label>\n<input id=\"cam-username\" name=\"username\" autocomplete=\"off\">\n\
 <label for=\"cam-password\">Password</label>\n\
 <input id=\"cam-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\">\n\
 <label for=\"cam-transport\">Transport</label>\n<select id=\"cam-transport\" name=\"transport\">\
@@ -243,7 +246,8 @@ placeholder=\"{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals&
 <label for=\"cam-metadata-purpose\">Purpose of recording metadata</label>\n\
 <textarea id=\"cam-metadata-purpose\" name=\"metadata_purpose\" maxlength=\"1000\" rows=\"2\"></textarea>\n\
 </fieldset>\n\
-<p><button type=\"submit\" id=\"camera-add-button\">Add camera</button></p>\n\
+<p><button type=\"submit\" id=\"camera-add-button\">Add camera</button> \
+<button type=\"button\" id=\"camera-cancel-edit\" class=\"secondary\" hidden>Cancel</button></p>\n\
 <p id=\"camera-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n</main>\n",
     );
     document("Camera settings", "camera-admin.js", &body)

@@ -198,6 +198,27 @@ impl Driver {
         .map(|_| ())
     }
 
+    /// Accepts the open `window.confirm` or `alert`.
+    async fn accept_alert(&self) -> Res<()> {
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path("/alert/accept"),
+            Some(json!({})),
+        )
+        .await
+        .map(|_| ())
+    }
+
+    async fn clear(&self, element: &str) -> Res<()> {
+        self.call(
+            reqwest::Method::POST,
+            &self.session_path(&format!("/element/{element}/clear")),
+            Some(json!({})),
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn click(&self, element: &str) -> Res<()> {
         self.call(
             reqwest::Method::POST,
@@ -893,6 +914,167 @@ async fn live_view_of_a_b_frame_camera_in_chromium() {
         let console = driver.console_log().await;
         panic!(
             "browser test failed: {error}\n--- browser console ---\n{console}\n\
+             --- veil demo output ---\n{}",
+            demo.output()
+        );
+    }
+    drop(driver);
+}
+
+/// Signs the demo's account in from the login page.
+async fn sign_in(driver: &Driver, demo: &Demo) -> Res<()> {
+    driver.goto(&demo.at("login")).await?;
+    let password = demo.password.clone().ok_or("no password printed")?;
+    let user = driver.find("#username").await?;
+    driver.send_keys(&user, &demo.user).await?;
+    let pass = driver.find("#password").await?;
+    driver.send_keys(&pass, &password).await?;
+    let button = driver.find("#login-button").await?;
+    driver.click(&button).await?;
+    wait_for_cameras_page(driver).await
+}
+
+/// The rows of the camera settings table: `[name, source, group, recording,
+/// audio and metadata, status]` and the row's id.
+const CAMERA_ROWS: &str =
+    "return Array.from(document.querySelectorAll('#camera-rows tr')).map((r) => \
+    ({ id: r.id, cells: Array.from(r.cells).slice(0, 6).map((c) => c.textContent) }));";
+
+/// The camera settings page's script, as an administrator uses it: adding a
+/// camera with a mistake shows the server's 400 message in the form, adding it
+/// right lists it, "Edit" fills the form and saving changes it, "Delete"
+/// (confirmed) removes it.
+async fn camera_settings(driver: &Driver, demo: &Demo) -> Res<()> {
+    sign_in(driver, demo).await?;
+    driver.goto(&demo.at("admin/cameras")).await?;
+    wait_for(
+        driver,
+        "the configuration file's camera listed",
+        Duration::from_secs(15),
+        CAMERA_ROWS,
+        |v| v.as_array().is_some_and(|rows| rows.len() == 1),
+    )
+    .await?;
+    let type_into = |id: &'static str, text: &'static str| async move {
+        let e = driver.find(id).await?;
+        driver.clear(&e).await?;
+        driver.send_keys(&e, text).await
+    };
+    type_into("#cam-name", "Gate").await?;
+    type_into("#cam-url", "rtsp://127.0.0.1:9/gate").await?;
+    // Audio without a purpose: the server's 400 is shown in the form.
+    driver.click(&driver.find("#cam-audio").await?).await?;
+    driver
+        .click(&driver.find("#camera-add-button").await?)
+        .await?;
+    let shown = wait_for(
+        driver,
+        "the 400 message in the form",
+        Duration::from_secs(10),
+        "const e = document.getElementById('camera-form-error'); return e.hidden ? '' : e.textContent;",
+        |v| !v.as_str().unwrap_or_default().is_empty(),
+    )
+    .await?;
+    if !shown.as_str().unwrap_or_default().contains("audio.purpose") {
+        return Err(format!(
+            "the form shows {shown}, not the audio purpose error"
+        ));
+    }
+    driver.click(&driver.find("#cam-audio").await?).await?;
+    driver
+        .click(&driver.find("#camera-add-button").await?)
+        .await?;
+    let rows = wait_for(
+        driver,
+        "the new camera listed",
+        Duration::from_secs(15),
+        CAMERA_ROWS,
+        |v| v.to_string().contains("\"Gate\""),
+    )
+    .await?;
+    let row = rows
+        .as_array()
+        .and_then(|r| r.iter().find(|r| r["cells"][0] == "Gate"))
+        .ok_or("no Gate row")?;
+    let id = row["id"]
+        .as_str()
+        .and_then(|i| i.strip_prefix("camera-row-"))
+        .ok_or("row without id")?
+        .to_owned();
+    // Edit: the form takes the camera's settings; saving changes it.
+    driver
+        .click(&driver.find(&format!("#camera-edit-{id}")).await?)
+        .await?;
+    let title = driver
+        .exec(
+            "return document.getElementById('camera-form-title').textContent;",
+            json!([]),
+        )
+        .await?;
+    if title != "Change camera Gate" {
+        return Err(format!("edit form title: {title}"));
+    }
+    let url = driver
+        .exec(
+            "return document.getElementById('cam-url').value;",
+            json!([]),
+        )
+        .await?;
+    if url != "rtsp://127.0.0.1:9/gate" {
+        return Err(format!("the edit form holds url {url}"));
+    }
+    type_into("#cam-group", "yard").await?;
+    driver
+        .click(&driver.find("#camera-add-button").await?)
+        .await?;
+    wait_for(
+        driver,
+        "the changed group listed",
+        Duration::from_secs(15),
+        CAMERA_ROWS,
+        |v| {
+            v.as_array().is_some_and(|rows| {
+                rows.iter()
+                    .any(|r| r["cells"][0] == "Gate" && r["cells"][2] == "yard")
+            })
+        },
+    )
+    .await?;
+    let title = driver
+        .exec(
+            "return document.getElementById('camera-form-title').textContent;",
+            json!([]),
+        )
+        .await?;
+    if title != "Add an RTSP camera" {
+        return Err(format!("after saving the form title is {title}"));
+    }
+    // Delete, confirmed in the browser's dialog.
+    driver
+        .click(&driver.find(&format!("#camera-delete-{id}")).await?)
+        .await?;
+    driver.accept_alert().await?;
+    wait_for(
+        driver,
+        "the camera gone from the list",
+        Duration::from_secs(15),
+        CAMERA_ROWS,
+        |v| v.as_array().is_some_and(|rows| rows.len() == 1),
+    )
+    .await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn camera_settings_add_edit_and_delete_in_chromium() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let demo = Demo::start(data.path(), 1, &[]);
+    let driver = Driver::start().await;
+    if let Err(error) = camera_settings(&driver, &demo).await {
+        let url = driver.current_url().await.unwrap_or_default();
+        let console = driver.console_log().await;
+        panic!(
+            "browser test failed: {error}\npage: {url}\n--- browser console ---\n{console}\n\
              --- veil demo output ---\n{}",
             demo.output()
         );

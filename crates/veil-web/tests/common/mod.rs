@@ -108,6 +108,17 @@ pub async fn start() -> Server {
 /// Serves `store` with `audit` and `clock` over HTTPS on 127.0.0.1 (a
 /// self-signed certificate in `tls_dir`); returns the base URL.
 pub fn serve(store: &Store, audit: &AccessRecord, clock: SharedClock, tls_dir: &Path) -> String {
+    serve_with(store, audit, clock, tls_dir, Default::default())
+}
+
+/// [`serve`] believing the forwarding headers of `proxies`.
+pub fn serve_with(
+    store: &Store,
+    audit: &AccessRecord,
+    clock: SharedClock,
+    tls_dir: &Path,
+    proxies: veil_web::proxy::TrustedProxies,
+) -> String {
     let live = LiveHub::default();
     let state = AppState {
         store: store.clone(),
@@ -122,7 +133,7 @@ pub fn serve(store: &Store, audit: &AccessRecord, clock: SharedClock, tls_dir: &
             veil_ingest::StatusBoard::default(),
             2 * 90_000,
         ),
-        proxies: Default::default(),
+        proxies,
     };
     let (cert, key) = veil_web::tls::ensure_self_signed(tls_dir, &[]).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -21,8 +21,11 @@ pub struct Demo {
     /// Base URL, e.g. `https://127.0.0.1:PORT/`.
     pub url: String,
     pub user: String,
-    /// Printed only on the first start of a data directory.
+    /// Printed only on the first start of a data directory (by `veil demo`).
     pub password: Option<String>,
+    /// Named only on the first start of `veil serve`: the file holding the
+    /// first account's one-time password.
+    pub password_file: Option<PathBuf>,
     pub data_dir: PathBuf,
     log: Arc<Mutex<String>>,
 }
@@ -46,39 +49,63 @@ fn append_log(log: &Mutex<String>, line: &str) {
     log.push('\n');
 }
 
-/// Parses `login: <url> user: <name>[ password: <password>]`.
-fn parse_login_line(line: &str) -> Option<(String, String, Option<String>)> {
+/// What a login line says: URL, user, password (demo) or password file
+/// (serve).
+type LoginLine = (String, String, Option<String>, Option<PathBuf>);
+
+/// Parses `login: <url> user: <name>[ password: <password>| password-file: <path>]`.
+fn parse_login_line(line: &str) -> Option<LoginLine> {
     let rest = line.trim().strip_prefix("login: ")?;
     let (url, rest) = rest.split_once(" user: ")?;
-    let (user, password) = match rest.split_once(" password: ") {
-        Some((user, password)) => (user, Some(password.to_string())),
-        None => (rest, None),
+    let (user, password, file) = if let Some((user, p)) = rest.split_once(" password: ") {
+        (user, Some(p.to_string()), None)
+    } else if let Some((user, f)) = rest.split_once(" password-file: ") {
+        (user, None, Some(PathBuf::from(f)))
+    } else {
+        (rest, None, None)
     };
     if url.is_empty() || user.is_empty() {
         return None;
     }
-    Some((url.to_string(), user.to_string(), password))
+    Some((url.to_string(), user.to_string(), password, file))
 }
 
 impl Demo {
     /// Starts `veil demo` on a free port and waits for its login line.
     pub fn start(data_dir: &Path, cameras: u32, extra_args: &[&str]) -> Demo {
-        let port = free_port();
-        let listen = format!("127.0.0.1:{port}");
+        let listen = format!("127.0.0.1:{}", free_port());
+        let mut args = vec![
+            "demo".to_owned(),
+            "--data".to_owned(),
+            data_dir.display().to_string(),
+            "--listen".to_owned(),
+            listen,
+            "--cameras".to_owned(),
+            cameras.to_string(),
+        ];
+        args.extend(extra_args.iter().map(|a| a.to_string()));
+        Demo::spawn(&args, data_dir)
+    }
+
+    /// Starts `veil serve --config <config>` (whose data directory is
+    /// `data_dir`) and waits for its login line.
+    pub fn serve(config: &Path, data_dir: &Path) -> Demo {
+        let args = [
+            "serve".to_owned(),
+            "--config".to_owned(),
+            config.display().to_string(),
+        ];
+        Demo::spawn(&args, data_dir)
+    }
+
+    fn spawn(args: &[String], data_dir: &Path) -> Demo {
         let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
-            .arg("demo")
-            .arg("--data")
-            .arg(data_dir)
-            .arg("--listen")
-            .arg(&listen)
-            .arg("--cameras")
-            .arg(cameras.to_string())
-            .args(extra_args)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("spawn veil demo");
+            .expect("spawn veil");
 
         let log = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel::<String>();
@@ -115,6 +142,7 @@ impl Demo {
             url: String::new(),
             user: String::new(),
             password: None,
+            password_file: None,
             data_dir: data_dir.to_path_buf(),
             log,
         };
@@ -129,7 +157,7 @@ impl Demo {
             }
             match rx.recv_timeout(left.min(Duration::from_millis(200))) {
                 Ok(line) => {
-                    if let Some((url, user, password)) = parse_login_line(&line) {
+                    if let Some((url, user, password, file)) = parse_login_line(&line) {
                         demo.url = if url.ends_with('/') {
                             url
                         } else {
@@ -137,6 +165,7 @@ impl Demo {
                         };
                         demo.user = user;
                         demo.password = password;
+                        demo.password_file = file;
                         return demo;
                     }
                 }
@@ -207,12 +236,22 @@ mod tests {
             Some((
                 "https://127.0.0.1:1234/".into(),
                 "admin".into(),
-                Some("s3cret".into())
+                Some("s3cret".into()),
+                None
+            ))
+        );
+        assert_eq!(
+            parse_login_line("login: https://127.0.0.1:1234/ user: admin password-file: /d/f"),
+            Some((
+                "https://127.0.0.1:1234/".into(),
+                "admin".into(),
+                None,
+                Some("/d/f".into())
             ))
         );
         assert_eq!(
             parse_login_line("login: https://127.0.0.1:1234/ user: admin"),
-            Some(("https://127.0.0.1:1234/".into(), "admin".into(), None))
+            Some(("https://127.0.0.1:1234/".into(), "admin".into(), None, None))
         );
         assert_eq!(parse_login_line("listening on 127.0.0.1"), None);
     }
