@@ -367,7 +367,7 @@ fn camera_of(resource: &str) -> Option<i64> {
 }
 
 /// The interval a playback entry's detail (`rendition=… start=… end=…`)
-/// requested, in 90 kHz ticks; 0 when it cannot be read.
+/// names (the interval served), in 90 kHz ticks; 0 when it cannot be read.
 fn requested_span_90k(detail: &str) -> i64 {
     let field = |k: &str| {
         detail
