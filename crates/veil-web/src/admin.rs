@@ -9,7 +9,8 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
-use veil_access::{Action, Resource, Role};
+use utoipa::ToSchema;
+use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event};
 use veil_base::{CameraId, Time90k, UserId, TIME_UNITS_PER_SEC};
 use veil_store::db::{ApprovalRow, UserRow};
@@ -17,6 +18,7 @@ use veil_store::Db;
 
 use crate::auth::Session;
 use crate::error::{json_body, ApiError};
+use crate::model::{RoleDefinition, RoleView};
 use crate::{blocking, roles, AppState};
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
@@ -55,19 +57,31 @@ pub const APPROVABLE: &[Action] = &[
 /// deletion, lock release).
 pub const ENFORCED_TODAY: &[Action] = &[];
 
+/// Whether four-eyes on a permission is enforced by a route today.
+#[derive(Serialize, ToSchema)]
+pub struct Enforcement {
+    /// The permission id.
+    permission: String,
+    /// Whether a route consumes an approval for it today.
+    enforced: bool,
+    /// Why (not).
+    #[schema(value_type = String)]
+    note: &'static str,
+}
+
 /// Whether four-eyes on `p` is enforced by a route today, and why not.
-fn enforcement(p: &str) -> serde_json::Value {
+fn enforcement(p: &str) -> Enforcement {
     let enforced = ENFORCED_TODAY.iter().any(|a| a.id() == p);
-    serde_json::json!({
-        "permission": p,
-        "enforced": enforced,
-        "note": if enforced {
+    Enforcement {
+        permission: p.to_owned(),
+        enforced,
+        note: if enforced {
             "its route consumes an approval for each action"
         } else {
             "no route performs this action yet, so nothing can be done without an approval; \
              the approval is required as soon as the route exists"
         },
-    })
+    }
 }
 
 /// The permissions that currently need four-eyes approval.
@@ -84,11 +98,18 @@ fn event(s: &Session, action: Audited, resource: impl Into<String>, peer: Socket
 
 // --- the catalogue ---
 
-#[derive(Serialize)]
-struct PermissionJson {
+/// A grantable permission.
+#[derive(Serialize, ToSchema)]
+pub struct PermissionJson {
+    /// Its id, used in grants.
+    #[schema(value_type = String)]
     id: &'static str,
+    /// What it allows.
+    #[schema(value_type = String)]
     description: &'static str,
+    /// It applies to cameras, so a grant's scope limits it.
     camera_scoped: bool,
+    /// A role holding it should require a second factor.
     needs_second_factor_by_default: bool,
 }
 
@@ -96,19 +117,16 @@ struct PermissionJson {
 pub async fn permissions(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<PermissionJson>>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     Ok(Json(
         Action::PERMISSIONS
             .iter()
-            .map(|a| {
-                serde_json::to_value(PermissionJson {
-                    id: a.id(),
-                    description: a.describe(),
-                    camera_scoped: a.camera_scoped(),
-                    needs_second_factor_by_default: a.sensitive(),
-                })
-                .expect("serialisable")
+            .map(|a| PermissionJson {
+                id: a.id(),
+                description: a.describe(),
+                camera_scoped: a.camera_scoped(),
+                needs_second_factor_by_default: a.sensitive(),
             })
             .collect(),
     ))
@@ -120,11 +138,16 @@ pub async fn permissions(
 pub async fn list_roles(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<Vec<Role>>, ApiError> {
+) -> Result<Json<Vec<RoleView>>, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let db = state.store.db.clone();
     let rows = blocking(move || Ok(db.roles()?)).await?;
-    Ok(Json(rows.iter().filter_map(roles::parse_role).collect()))
+    Ok(Json(
+        rows.iter()
+            .filter_map(roles::parse_role)
+            .map(RoleView::from)
+            .collect(),
+    ))
 }
 
 /// `PUT /api/v1/roles/{name}`: creates or replaces a role.
@@ -133,11 +156,10 @@ pub async fn put_role(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(name): Path<String>,
-    body: Body<serde_json::Value>,
+    body: Body<RoleDefinition>,
 ) -> Result<Response, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
-    let mut role = Role::from_json(&json_body(body)?.to_string()).map_err(ApiError::bad_request)?;
-    role.name = name;
+    let role = json_body(body)?.into_role(name);
     role.validate().map_err(ApiError::bad_request)?;
     let grants: Vec<&str> = role.grants.iter().map(|g| g.permission.as_str()).collect();
     state
@@ -186,16 +208,32 @@ pub async fn delete_role(
 
 // --- users ---
 
-#[derive(Serialize)]
-struct UserJson {
+/// An account.
+#[derive(Serialize, ToSchema)]
+pub struct UserJson {
+    /// The pseudonym.
     id: String,
+    /// The login name; `null` once erased.
     name: Option<String>,
+    /// Its roles.
     roles: Vec<String>,
+    /// Disabled accounts cannot sign in; their tokens stop.
     disabled: bool,
+    /// The password was set by someone else and must be changed.
     must_change_password: bool,
+    /// RFC 3339; `null`: no training date recorded.
     training_valid_until: Option<String>,
+    /// The usage policy version last acknowledged (0: none).
     policy_acknowledged_version: i64,
+    /// E.g. a generic, shared-looking name.
     warnings: Vec<String>,
+}
+
+/// The accounts.
+#[derive(Serialize, ToSchema)]
+pub struct UserList {
+    /// Every account.
+    users: Vec<UserJson>,
 }
 
 /// Warnings about an account name: generic names are not personal
@@ -228,7 +266,7 @@ fn user_json(db: &Db, u: &UserRow) -> Result<UserJson, ApiError> {
 pub async fn list_users(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<UserList>, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let db = state.store.db.clone();
     let users = blocking(move || {
@@ -238,14 +276,16 @@ pub async fn list_users(
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    Ok(Json(serde_json::json!({ "users": users })))
+    Ok(Json(UserList { users }))
 }
 
 /// The body of `POST /api/v1/users`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    /// 3 to 64 letters, digits, `.`, `_`, `-` or `@`.
     name: String,
+    /// Existing role names.
     roles: Vec<String>,
     /// Optional: a random one is generated and shown once otherwise.
     #[serde(default)]
@@ -323,28 +363,48 @@ pub async fn create_user(
         Ok(())
     })
     .await?;
-    let mut body = serde_json::json!({
-        "id": pseudonym,
-        "name": req.name,
-        "must_change_password": true,
-        "warnings": name_warnings(&req.name),
-    });
-    if let Some(p) = shown {
-        body["password"] = p.into();
-    }
+    let body = CreatedUser {
+        id: pseudonym,
+        warnings: name_warnings(&req.name),
+        name: req.name,
+        must_change_password: true,
+        password: shown,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// A created account.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedUser {
+    /// The pseudonym.
+    id: String,
+    /// The login name.
+    name: String,
+    /// Always `true`: the password must be changed at first login.
+    must_change_password: bool,
+    /// E.g. a generic, shared-looking name.
+    warnings: Vec<String>,
+    /// The generated password, shown this once; absent when one was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    password: Option<String>,
+}
+
 /// The body of `PUT /api/v1/users/{id}`; absent fields are unchanged.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
+    /// Replaces the account's roles.
     #[serde(default)]
+    #[schema(nullable = false)]
     roles: Option<Vec<String>>,
+    /// Disables (ending its sessions) or enables the account.
     #[serde(default)]
+    #[schema(nullable = false)]
     disabled: Option<bool>,
     /// RFC 3339, or `null` to clear.
     #[serde(default, with = "double_option")]
+    #[schema(value_type = Option<String>)]
     training_valid_until: Option<Option<String>>,
 }
 
@@ -424,10 +484,13 @@ pub async fn update_user(
 }
 
 /// The body of `POST /api/v1/session/password`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordChange {
+    /// The current password.
     current: String,
+    /// At least 12 characters, at most 1024 bytes, not common, without the
+    /// login name, different from the current one.
     new: String,
     /// Also revoke every API token of the account (default: keep them).
     #[serde(default)]
@@ -504,30 +567,58 @@ pub async fn change_password(
 
 // --- usage policy ---
 
+/// The current usage policy and whether the caller acknowledged it.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyView {
+    /// The current version; 0 when none is published.
+    version: i64,
+    /// Its text; `null` when none is published.
+    text: Option<String>,
+    /// When it was published (RFC 3339); absent when none is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    published: Option<String>,
+    /// Whether the caller acknowledged it (`true` when none is published).
+    acknowledged: bool,
+}
+
 /// `GET /api/v1/policy`: the current usage policy and whether I acknowledged it.
 pub async fn get_policy(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<PolicyView>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     let db = state.store.db.clone();
     let p = blocking(move || Ok(db.current_policy()?)).await?;
     Ok(Json(match p {
-        None => serde_json::json!({"version": 0, "text": null, "acknowledged": true}),
-        Some(p) => serde_json::json!({
-            "version": p.version,
-            "text": p.text,
-            "published": p.published_90k.to_rfc3339(),
-            "acknowledged": s.subject.policy_acknowledged,
-        }),
+        None => PolicyView {
+            version: 0,
+            text: None,
+            published: None,
+            acknowledged: true,
+        },
+        Some(p) => PolicyView {
+            version: p.version,
+            text: Some(p.text),
+            published: Some(p.published_90k.to_rfc3339()),
+            acknowledged: s.subject.policy_acknowledged,
+        },
     }))
 }
 
 /// The body of `POST /api/v1/policy`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewPolicy {
+    /// At least 20 characters after trimming.
     text: String,
+}
+
+/// A published policy version.
+#[derive(Serialize, ToSchema)]
+pub struct PolicyVersion {
+    /// The new version.
+    version: i64,
 }
 
 /// `POST /api/v1/policy`: publishes a new version; everyone must
@@ -537,7 +628,7 @@ pub async fn publish_policy(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Body<NewPolicy>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<PolicyVersion>), ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let req = json_body(body)?;
     if req.text.trim().len() < 20 {
@@ -554,16 +645,14 @@ pub async fn publish_policy(
     let by = s.subject.pseudonym.clone();
     let now = state.now();
     let version = blocking(move || Ok(db.publish_policy(&req.text, &by, now)?)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(serde_json::json!({ "version": version })),
-    ))
+    Ok((StatusCode::CREATED, Json(PolicyVersion { version })))
 }
 
 /// The body of `POST /api/v1/policy/ack`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Ack {
+    /// The current version (so nobody acknowledges a text they have not seen).
     version: i64,
 }
 
@@ -617,24 +706,37 @@ fn parse_resource(r: &str) -> Result<Resource, ApiError> {
 }
 
 /// The body of `PUT /api/v1/settings/four-eyes`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FourEyes {
+    /// Permission ids: `export`, `masks.lift`, `recordings.delete`,
+    /// `locks.release`.
     permissions: Vec<String>,
+}
+
+/// The permissions that need a second person's approval, and whether a
+/// route enforces each today.
+#[derive(Serialize, ToSchema)]
+pub struct FourEyesView {
+    /// Permission ids.
+    permissions: Vec<String>,
+    /// For each, whether it is enforced.
+    status: Vec<Enforcement>,
 }
 
 /// `GET /api/v1/settings/four-eyes`.
 pub async fn get_four_eyes(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<FourEyesView>, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let db = state.store.db.clone();
     let p = blocking(move || four_eyes(&db)).await?;
-    let status: Vec<serde_json::Value> = p.iter().map(|p| enforcement(p)).collect();
-    Ok(Json(
-        serde_json::json!({ "permissions": p, "status": status }),
-    ))
+    let status = p.iter().map(|p| enforcement(p)).collect();
+    Ok(Json(FourEyesView {
+        permissions: p,
+        status,
+    }))
 }
 
 /// `PUT /api/v1/settings/four-eyes`: which permissions need a second
@@ -675,18 +777,46 @@ pub async fn put_four_eyes(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[derive(Serialize)]
-struct ApprovalJson {
+/// A four-eyes approval request.
+#[derive(Serialize, ToSchema)]
+pub struct ApprovalJson {
+    /// Its id.
     id: i64,
+    /// The requester's pseudonym.
     requester: String,
+    /// The permission asked for.
     permission: String,
+    /// `system` or `camera:N`.
     resource: String,
+    /// Why it is asked for.
     justification: String,
+    /// `pending`, `approved`, `rejected`, `used` or `expired`.
     state: String,
+    /// RFC 3339.
     created: String,
+    /// RFC 3339.
     expires: String,
+    /// The decider's pseudonym, once decided.
     decided_by: Option<String>,
+    /// The decider's note.
     note: String,
+}
+
+/// Approval requests.
+#[derive(Serialize, ToSchema)]
+pub struct ApprovalList {
+    /// The caller's own requests and those the caller may decide.
+    approvals: Vec<ApprovalJson>,
+}
+
+/// An approval request's id and state after a change.
+#[derive(Serialize, ToSchema)]
+pub struct ApprovalState {
+    /// Its id.
+    id: i64,
+    /// `pending`, `approved` or `rejected`.
+    #[schema(value_type = String)]
+    state: &'static str,
 }
 
 fn approval_json(db: &Db, a: &ApprovalRow, now: Time90k) -> Result<ApprovalJson, ApiError> {
@@ -713,11 +843,14 @@ fn approval_json(db: &Db, a: &ApprovalRow, now: Time90k) -> Result<ApprovalJson,
 }
 
 /// The body of `POST /api/v1/approvals`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalRequest {
+    /// A permission in the four-eyes set.
     permission: String,
+    /// `system` or `camera:N`.
     resource: String,
+    /// Why (required, not empty).
     justification: String,
 }
 
@@ -728,7 +861,7 @@ pub async fn request_approval(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Body<ApprovalRequest>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<ApprovalState>), ApiError> {
     if !Action::PERMISSIONS
         .iter()
         .any(|a| state.allowed(&s, *a, Resource::System))
@@ -774,7 +907,10 @@ pub async fn request_approval(
     let id = blocking(move || Ok(db.insert_approval(&row)?)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({ "id": id, "state": "pending" })),
+        Json(ApprovalState {
+            id,
+            state: "pending",
+        }),
     ))
 }
 
@@ -782,7 +918,7 @@ pub async fn request_approval(
 pub async fn list_approvals(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ApprovalList>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     let db = state.store.db.clone();
     let now = state.now();
@@ -802,13 +938,14 @@ pub async fn list_approvals(
             .collect::<Result<Vec<_>, _>>()
     })
     .await?;
-    Ok(Json(serde_json::json!({ "approvals": out })))
+    Ok(Json(ApprovalList { approvals: out }))
 }
 
 /// The body of a decision.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DecisionBody {
+    /// Approve (`true`) or reject.
     approve: bool,
     /// Why (required).
     note: String,
@@ -820,10 +957,14 @@ pub async fn decide_approval(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
     body: Body<DecisionBody>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<ApprovalState>, ApiError> {
     state.authorize(&s, Action::Approve, Resource::System)?;
+    // Ids are integers; anything else names no request.
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("no such request"))?;
     let req = json_body(body)?;
     let db = state.store.db.clone();
     let a = blocking(move || {
@@ -869,7 +1010,7 @@ pub async fn decide_approval(
             message: "someone else decided the request first".into(),
         });
     }
-    Ok(Json(serde_json::json!({ "id": id, "state": to })))
+    Ok(Json(ApprovalState { id, state: to }))
 }
 
 /// For an action that needs four-eyes approval: takes the requester's

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event, Outcome};
 use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
@@ -25,6 +26,55 @@ use crate::{blocking, AppState};
 /// Longest range one playback request may cover.
 pub const MAX_PLAYBACK_SPAN_90K: i64 = 24 * 3600 * TIME_UNITS_PER_SEC;
 
+/// The answer of `GET /api/v1/health`, with 200 and with 503.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `ok` (200), or `unavailable` (503) when a part fails.
+    #[schema(value_type = String, pattern = "^(ok|unavailable)$")]
+    pub status: &'static str,
+    /// The failing parts: `database`, `access_record`, `disk`.
+    #[schema(value_type = Vec<String>)]
+    pub failing: Vec<&'static str>,
+    /// Each part's state.
+    pub checks: HealthChecks,
+}
+
+/// The parts health checks.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthChecks {
+    /// `ok` or `not answering`.
+    #[schema(value_type = String)]
+    pub database: &'static str,
+    /// `ok` or `appends are failing`.
+    #[schema(value_type = String)]
+    pub access_record: &'static str,
+    /// The data directory's free space, or `unreadable`.
+    pub disk: DiskCheck,
+}
+
+/// The disk check: figures, or the string `unreadable`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum DiskCheck {
+    /// Free space measured.
+    Measured(DiskSpace),
+    /// The free space cannot be read: `unreadable`.
+    #[schema(value_type = String)]
+    Unreadable(&'static str),
+}
+
+/// The data directory's free space.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DiskSpace {
+    /// `ok` or `almost full`.
+    #[schema(value_type = String)]
+    pub status: &'static str,
+    /// Bytes free; `null` where the store cannot tell.
+    pub free_bytes: Option<u64>,
+    /// Below this, the disk counts as failing.
+    pub min_free_bytes: u64,
+}
+
 /// `GET /api/v1/health`: public health probe. Checks that the database
 /// answers, that the access record can append (so video can be served: no
 /// entry, no access) and that the data directory has [`MIN_FREE_BYTES`]
@@ -32,7 +82,6 @@ pub const MAX_PLAYBACK_SPAN_90K: i64 = 24 * 3600 * TIME_UNITS_PER_SEC;
 /// to the log).
 pub async fn health(State(state): State<AppState>) -> Response {
     let mut failing = Vec::new();
-    let mut checks = serde_json::Map::new();
     let db = state.store.db.clone();
     let database = tokio::task::spawn_blocking(move || db.schema_version()).await;
     let ok = matches!(database, Ok(Ok(_)));
@@ -40,10 +89,7 @@ pub async fn health(State(state): State<AppState>) -> Response {
         tracing::error!(result = ?database, "health: the database does not answer");
         failing.push("database");
     }
-    checks.insert(
-        "database".into(),
-        (if ok { "ok" } else { "not answering" }).into(),
-    );
+    let database = if ok { "ok" } else { "not answering" };
     let audit = state.audit.clone();
     let record =
         tokio::task::spawn_blocking(move || audit.health(std::time::Duration::from_secs(2))).await;
@@ -52,41 +98,39 @@ pub async fn health(State(state): State<AppState>) -> Response {
         tracing::error!(result = ?record, "health: the access record cannot append");
         failing.push("access_record");
     }
-    checks.insert(
-        "access_record".into(),
-        (if ok { "ok" } else { "appends are failing" }).into(),
-    );
-    match state.store.free_space() {
+    let access_record = if ok { "ok" } else { "appends are failing" };
+    let disk = match state.store.free_space() {
         Ok(free) => {
             let low = free.is_some_and(|f| f < MIN_FREE_BYTES);
             if low {
                 failing.push("disk");
             }
-            checks.insert(
-                "disk".into(),
-                serde_json::json!({
-                    "status": if low { "almost full" } else { "ok" },
-                    "free_bytes": free,
-                    "min_free_bytes": MIN_FREE_BYTES,
-                }),
-            );
+            DiskCheck::Measured(DiskSpace {
+                status: if low { "almost full" } else { "ok" },
+                free_bytes: free,
+                min_free_bytes: MIN_FREE_BYTES,
+            })
         }
         Err(e) => {
             tracing::error!(error = %e, "health: cannot read the data directory's free space");
             failing.push("disk");
-            checks.insert("disk".into(), "unreadable".into());
+            DiskCheck::Unreadable("unreadable")
         }
-    }
+    };
     let (status, code) = if failing.is_empty() {
         (StatusCode::OK, "ok")
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     };
-    let mut res = Json(serde_json::json!({
-        "status": code,
-        "failing": failing,
-        "checks": checks,
-    }))
+    let mut res = Json(Health {
+        status: code,
+        failing,
+        checks: HealthChecks {
+            database,
+            access_record,
+            disk,
+        },
+    })
     .into_response();
     *res.status_mut() = status;
     res
@@ -111,10 +155,12 @@ fn json_error(e: axum::extract::rejection::JsonRejection) -> ApiError {
     )
 }
 
-/// The body of `POST /api/v1/session`.
-#[derive(Deserialize)]
+/// The body of `POST /api/v1/session`. Unknown fields are ignored.
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    /// The login name (at most 256 bytes).
     username: String,
+    /// At most 1024 bytes.
     password: String,
     /// The authenticator's current code, for accounts with a second factor.
     #[serde(default)]
@@ -124,9 +170,12 @@ pub struct LoginRequest {
     recovery_code: Option<String>,
 }
 
-#[derive(Serialize)]
-struct LoginResponse {
+/// The answer of a successful login (the cookies come with it).
+#[derive(Serialize, ToSchema)]
+pub struct LoginResponse {
+    /// The login name.
     user: String,
+    /// The CSRF token to send as `X-CSRF-Token` (also in the `veil_csrf` cookie).
     csrf: String,
     /// The password was set by an administrator: change it first.
     must_change_password: bool,
@@ -254,15 +303,25 @@ pub async fn login(
     Ok(res)
 }
 
+/// Who the caller is.
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    /// The login name.
+    user: String,
+    /// The pseudonym.
+    id: String,
+}
+
 /// `GET /api/v1/session`: who am I.
 pub async fn me(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Me>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
-    Ok(Json(
-        serde_json::json!({"user": s.display_name, "id": s.subject.pseudonym}),
-    ))
+    Ok(Json(Me {
+        user: s.display_name,
+        id: s.subject.pseudonym,
+    }))
 }
 
 /// `DELETE /api/v1/session`: logs out.
@@ -291,12 +350,19 @@ pub async fn logout(
     Ok(res)
 }
 
-#[derive(Serialize)]
-struct CameraJson {
+/// A camera in the list; the picture's size and codec are `null` until it
+/// has produced a frame since the server started.
+#[derive(Serialize, ToSchema)]
+pub struct CameraSummary {
+    /// Its id.
     id: i64,
+    /// Its name.
     name: String,
+    /// Picture width.
     width: Option<u16>,
+    /// Picture height.
     height: Option<u16>,
+    /// RFC 6381 codec, e.g. `avc1.42c01e`.
     codec: Option<String>,
 }
 
@@ -341,7 +407,7 @@ fn recording_resource(cam: &veil_store::db::CameraRow, start: Time90k) -> Resour
 pub async fn cameras(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<Vec<serde_json::Value>>, ApiError> {
+) -> Result<Json<Vec<CameraSummary>>, ApiError> {
     state.authorize(&s, Action::ListCameras, Resource::System)?;
     let db = state.store.db.clone();
     let cams = blocking(move || Ok(db.cameras()?)).await?;
@@ -351,16 +417,13 @@ pub async fn cameras(
             continue;
         }
         let live = state.live.latest_params(c.id);
-        out.push(
-            serde_json::to_value(CameraJson {
-                id: c.id.0,
-                name: c.name,
-                width: live.as_ref().map(|p| p.width),
-                height: live.as_ref().map(|p| p.height),
-                codec: live.as_ref().map(|p| p.rfc6381_codec()),
-            })
-            .map_err(ApiError::internal)?,
-        );
+        out.push(CameraSummary {
+            id: c.id.0,
+            name: c.name,
+            width: live.as_ref().map(|p| p.width),
+            height: live.as_ref().map(|p| p.height),
+            codec: live.as_ref().map(|p| p.rfc6381_codec()),
+        });
     }
     Ok(Json(out))
 }
@@ -397,10 +460,20 @@ fn interval(
     Ok((start, end))
 }
 
-#[derive(Serialize)]
-struct Run {
+/// A run: consecutive segments of one continuous recording.
+#[derive(Serialize, ToSchema)]
+pub struct Run {
+    /// RFC 3339.
     start: String,
+    /// RFC 3339 (exclusive).
     end: String,
+}
+
+/// The recorded runs of an interval, oldest first.
+#[derive(Serialize, ToSchema)]
+pub struct Recordings {
+    /// The runs.
+    recordings: Vec<Run>,
 }
 
 /// `GET /api/v1/cameras/{id}/recordings?start=&end=`: recorded runs.
@@ -409,7 +482,7 @@ pub async fn recordings(
     State(state): State<AppState>,
     Path(id): Path<String>,
     Query(q): Query<HashMap<String, String>>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Recordings>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::Playback, &id).await?;
     let (start, end) = interval(&q, state.now(), false)?;
     state.authorize(&s, Action::Playback, recording_resource(&cam, start))?;
@@ -422,7 +495,7 @@ pub async fn recordings(
             end: e.to_rfc3339(),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "recordings": runs })))
+    Ok(Json(Recordings { recordings: runs }))
 }
 
 /// `GET /api/v1/cameras/{id}/video.mp4?start=&end=`: an MP4 built from the index,

@@ -15,6 +15,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
+use utoipa::ToSchema;
 use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event, Outcome};
 use veil_base::{Time90k, TIME_UNITS_PER_SEC};
@@ -229,18 +230,29 @@ fn resolve_actor(db: &veil_store::Db, v: &str) -> Result<String, ApiError> {
     ))
 }
 
-/// One entry as the API returns it.
-#[derive(Debug, Serialize)]
+/// One entry of the access record as the API returns it.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Item {
+    /// Sequence number.
     seq: i64,
+    /// RFC 3339, UTC.
     time: String,
+    /// The actor's pseudonym (or `anonymous`, `cli`, `system`).
     actor: String,
+    /// The account's current name; `null` once erased or for actors that
+    /// are not accounts.
     actor_name: Option<String>,
+    /// A stable action id, e.g. `playback`.
     action: String,
+    /// On what, e.g. `camera:1`.
     resource: String,
+    /// `ok` or `denied` (or `failed`).
     outcome: String,
+    /// Why, where the action needs one (else empty).
     justification: String,
+    /// Extra facts, no personal data.
     detail: String,
+    /// The client's address (may be empty).
     client: String,
 }
 
@@ -260,8 +272,9 @@ fn item(r: AuditRow, names: &HashMap<String, String>) -> Item {
 }
 
 /// A page of entries and the cursor to the next (older) page.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct Page {
+    /// Newest first.
     items: Vec<Item>,
     /// Pass as `before` for the next page; `None` on the last page.
     next: Option<i64>,
@@ -395,7 +408,7 @@ pub async fn report(
     })
     .await?;
     Ok(match format {
-        Format::Json => Json(report).into_response(),
+        Format::Json => Json(crate::model::AuditReport::from(report)).into_response(),
         Format::Html => Html(veil_audit::report::to_html(&report)).into_response(),
         Format::Csv => {
             let mut res = veil_audit::report::to_csv(&report).into_response();
@@ -482,6 +495,15 @@ fn report_period(req: &ReadRequest, now: Time90k) -> (String, String) {
     (from.to_rfc3339(), to.to_rfc3339())
 }
 
+/// An erased account.
+#[derive(Serialize, ToSchema)]
+pub struct Erased {
+    /// Its pseudonym (it stays in the access record).
+    pseudonym: String,
+    /// Always `true`.
+    erased: bool,
+}
+
 /// `POST /api/v1/users/{pseudonym}/erase`: erases a user's name, disables the
 /// account and ends its sessions; the pseudonym stays in the record.
 pub async fn erase_user(
@@ -489,7 +511,7 @@ pub async fn erase_user(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(pseudonym): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Erased>, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     if pseudonym == s.subject.pseudonym {
         return Err(ApiError::bad_request(
@@ -517,9 +539,10 @@ pub async fn erase_user(
     let p = pseudonym.clone();
     blocking(move || Ok(db.erase_user(&p, veil_access::password::ERASED_HASH)?)).await?;
     tracing::info!(actor = %s.subject.pseudonym, user = %pseudonym, "user name erased");
-    Ok(Json(
-        serde_json::json!({"pseudonym": pseudonym, "erased": true}),
-    ))
+    Ok(Json(Erased {
+        pseudonym,
+        erased: true,
+    }))
 }
 
 // --- the page ---

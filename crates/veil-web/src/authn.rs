@@ -10,7 +10,8 @@ use axum::extract::{ConnectInfo, Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use veil_access::lockout::Throttle;
 use veil_access::totp::{self, TotpSecret};
 use veil_access::{recovery, Action, Resource};
@@ -221,13 +222,24 @@ fn own(s: &Session) -> String {
 
 // --- TOTP ---
 
+/// A pending TOTP enrolment.
+#[derive(Serialize, ToSchema)]
+pub struct TotpEnrolment {
+    /// The seed, base32.
+    secret: String,
+    /// `otpauth://totp/…` for authenticator apps.
+    otpauth_uri: String,
+    /// The URI as a QR code (SVG).
+    qr_svg: String,
+}
+
 /// `POST /api/v1/session/totp`: starts enrolment. Returns the seed, the
 /// `otpauth://` URI and its QR code (SVG, drawn here); nothing changes until
 /// a first code confirms it.
 pub async fn totp_begin(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TotpEnrolment>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     if s.bearer {
         return Err(ApiError::forbidden(
@@ -255,18 +267,27 @@ pub async fn totp_begin(
         Ok(())
     })
     .await?;
-    Ok(Json(serde_json::json!({
-        "secret": b32,
-        "otpauth_uri": uri,
-        "qr_svg": svg,
-    })))
+    Ok(Json(TotpEnrolment {
+        secret: b32,
+        otpauth_uri: uri,
+        qr_svg: svg,
+    }))
 }
 
 /// A code from the authenticator.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Code {
+    /// The authenticator's current 6-digit code.
+    #[schema(example = "123456")]
     code: String,
+}
+
+/// One-time recovery codes, shown once.
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten codes, `xxxx-xxxx-xxxx-xxxx`.
+    recovery_codes: Vec<String>,
 }
 
 /// `POST /api/v1/session/totp/confirm`: activates the enrolment with a first
@@ -276,7 +297,7 @@ pub async fn totp_confirm(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Body<Code>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<RecoveryCodes>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     if s.bearer {
         return Err(ApiError::forbidden(
@@ -321,7 +342,9 @@ pub async fn totp_confirm(
     f.recovery_hashes = serde_json::to_string(&hashes).map_err(ApiError::internal)?;
     let db = state.store.db.clone();
     blocking(move || Ok(db.set_second_factor(uid, &f)?)).await?;
-    Ok(Json(serde_json::json!({ "recovery_codes": codes })))
+    Ok(Json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }
 
 /// `DELETE /api/v1/session/totp`: removes one's second factor (with a
@@ -378,11 +401,33 @@ pub async fn totp_remove(
 
 // --- sessions ---
 
+/// One of the caller's sessions (never its token).
+#[derive(Serialize, ToSchema)]
+pub struct SessionInfo {
+    /// The first 16 hex digits of the SHA-256 of the session token.
+    id: String,
+    /// RFC 3339.
+    created: String,
+    /// RFC 3339.
+    last_seen: String,
+    /// The absolute end, RFC 3339 (the idle limit applies too).
+    expires: String,
+    /// The session making the request.
+    current: bool,
+}
+
+/// The caller's sessions, newest first.
+#[derive(Serialize, ToSchema)]
+pub struct SessionList {
+    /// The sessions.
+    sessions: Vec<SessionInfo>,
+}
+
 /// `GET /api/v1/sessions`: my sessions (ids, never tokens).
 pub async fn list_sessions(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<SessionList>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     let db = state.store.db.clone();
     let uid = s.subject.user;
@@ -393,19 +438,17 @@ pub async fn list_sessions(
         .take(8)
         .map(|b| format!("{b:02x}"))
         .collect();
-    let list: Vec<serde_json::Value> = rows
+    let sessions = rows
         .into_iter()
-        .map(|r| {
-            serde_json::json!({
-                "id": r.id,
-                "created": r.created_90k.to_rfc3339(),
-                "last_seen": r.last_seen_90k.to_rfc3339(),
-                "expires": r.expires_90k.to_rfc3339(),
-                "current": r.id == current,
-            })
+        .map(|r| SessionInfo {
+            current: r.id == current,
+            id: r.id,
+            created: r.created_90k.to_rfc3339(),
+            last_seen: r.last_seen_90k.to_rfc3339(),
+            expires: r.expires_90k.to_rfc3339(),
         })
         .collect();
-    Ok(Json(serde_json::json!({ "sessions": list })))
+    Ok(Json(SessionList { sessions }))
 }
 
 /// `DELETE /api/v1/sessions/{id}`: ends one of my sessions.
@@ -428,6 +471,13 @@ pub async fn revoke_session(
     }
 }
 
+/// How many sessions ended.
+#[derive(Serialize, ToSchema)]
+pub struct Revoked {
+    /// Sessions ended.
+    revoked: u64,
+}
+
 /// `DELETE /api/v1/users/{id}/sessions`: an administrator ends every session
 /// of a user.
 pub async fn revoke_user_sessions(
@@ -435,7 +485,7 @@ pub async fn revoke_user_sessions(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let db = state.store.db.clone();
     let pid = id.clone();
@@ -451,18 +501,56 @@ pub async fn revoke_user_sessions(
         .await?;
     let db = state.store.db.clone();
     let n = blocking(move || Ok(db.delete_sessions_of(user.id)?)).await?;
-    Ok(Json(serde_json::json!({ "revoked": n })))
+    Ok(Json(Revoked { revoked: n as u64 }))
 }
 
 // --- API tokens ---
 
 /// The body of `POST /api/v1/tokens`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewToken {
+    /// 1 to 100 characters, not blank.
     name: String,
+    /// At least one, each held by the caller.
     roles: Vec<String>,
+    /// 1 to 365.
     expires_in_days: u32,
+}
+
+/// A created token, shown this once.
+#[derive(Serialize, ToSchema)]
+pub struct CreatedToken {
+    /// Its id.
+    id: i64,
+    /// `veil_` and 43 base64url characters; send as `Authorization: Bearer`.
+    token: String,
+    /// RFC 3339.
+    expires: String,
+}
+
+/// An API token of the caller (never its value).
+#[derive(Serialize, ToSchema)]
+pub struct TokenInfo {
+    /// Its id.
+    id: i64,
+    /// Its name.
+    name: String,
+    /// The roles it carries.
+    roles: Vec<String>,
+    /// RFC 3339.
+    created: String,
+    /// RFC 3339.
+    expires: String,
+    /// Revoked tokens stay listed.
+    revoked: bool,
+}
+
+/// The caller's API tokens.
+#[derive(Serialize, ToSchema)]
+pub struct TokenList {
+    /// The tokens.
+    tokens: Vec<TokenInfo>,
 }
 
 /// Longest token lifetime.
@@ -475,7 +563,7 @@ pub async fn create_token(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     body: Body<NewToken>,
-) -> Result<(StatusCode, Json<serde_json::Value>), ApiError> {
+) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     if s.bearer {
         return Err(ApiError::forbidden("API tokens cannot create tokens"));
@@ -535,11 +623,11 @@ pub async fn create_token(
     let id = blocking(move || Ok(db.insert_token(&row, &hash)?)).await?;
     Ok((
         StatusCode::CREATED,
-        Json(serde_json::json!({
-            "id": id,
-            "token": token,
-            "expires": expires.to_rfc3339(),
-        })),
+        Json(CreatedToken {
+            id,
+            token,
+            expires: expires.to_rfc3339(),
+        }),
     ))
 }
 
@@ -547,25 +635,23 @@ pub async fn create_token(
 pub async fn list_tokens(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<TokenList>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     let db = state.store.db.clone();
     let uid = s.subject.user;
     let rows = blocking(move || Ok(db.tokens_of(uid)?)).await?;
-    let list: Vec<serde_json::Value> = rows
+    let tokens = rows
         .into_iter()
-        .map(|t| {
-            serde_json::json!({
-                "id": t.id,
-                "name": t.name,
-                "roles": t.roles.split(',').collect::<Vec<_>>(),
-                "created": t.created_90k.to_rfc3339(),
-                "expires": t.expires_90k.to_rfc3339(),
-                "revoked": t.revoked,
-            })
+        .map(|t| TokenInfo {
+            id: t.id,
+            roles: t.roles.split(',').map(str::to_owned).collect(),
+            name: t.name,
+            created: t.created_90k.to_rfc3339(),
+            expires: t.expires_90k.to_rfc3339(),
+            revoked: t.revoked,
         })
         .collect();
-    Ok(Json(serde_json::json!({ "tokens": list })))
+    Ok(Json(TokenList { tokens }))
 }
 
 /// `DELETE /api/v1/tokens/{id}`: revokes one of my tokens.
@@ -573,9 +659,13 @@ pub async fn revoke_token(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<i64>,
+    Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
+    // Ids are integers; anything else names no token.
+    let id: i64 = id
+        .parse()
+        .map_err(|_| ApiError::not_found("no such token"))?;
     state
         .record(event(&s, Audited::TokenChange, own(&s), peer).detail(format!("revoke id={id}")))
         .await?;

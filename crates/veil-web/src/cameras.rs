@@ -14,39 +14,51 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event};
-use veil_base::schedule::TimeProfile;
 use veil_ingest::managed::{self, StoredRecording, StoredSource};
-use veil_ingest::{Credentials, IngestState, MotionSettings, RecordingMode};
+use veil_ingest::{Credentials, IngestState, RecordingMode};
 use veil_store::db::{CameraDetail, CameraSettings, TrackConsent};
 
 use crate::api::authorized_camera;
 use crate::auth::Session;
 use crate::error::ApiError;
+use crate::model::{Motion, WeeklyProfile};
 use crate::{blocking, AppState};
 
 /// The body of `POST /api/v1/cameras` and `PUT /api/v1/cameras/{id}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CameraRequest {
+    /// 1 to 100 characters without control characters.
     name: String,
-    /// `rtsp://host[:port]/path`, without user-info.
+    /// `rtsp://host[:port]/path` or `rtsps://…`, without user-info.
+    #[schema(example = "rtsp://192.0.2.10:554/stream1")]
     url: String,
+    /// The camera's login; an empty one removes stored credentials.
     #[serde(default)]
     username: Option<String>,
     /// On `PUT`, leaving out both `username` and `password` keeps the stored
     /// credentials; an empty `username` removes them.
     #[serde(default)]
     password: Option<String>,
+    /// `tcp` (default) or `udp` (not for `rtsps://`).
     #[serde(default = "default_transport")]
+    #[schema(default = "tcp")]
     transport: String,
+    /// Record (and keep connected); default `true`.
     #[serde(default = "default_enabled")]
+    #[schema(default = true)]
     enabled: bool,
+    /// `continuous` (default), `scheduled` or `motion`.
     #[serde(default = "default_mode")]
+    #[schema(default = "continuous")]
     recording_mode: String,
+    /// At most 100 characters; grants can be scoped to a group.
     #[serde(default)]
     group: String,
+    /// 1 to 600; the server's default when absent.
     #[serde(default)]
     segment_seconds: Option<u32>,
     /// For `rtsps://`: the camera certificate's SHA-256 fingerprint to trust.
@@ -54,10 +66,10 @@ pub struct CameraRequest {
     tls_fingerprint: Option<String>,
     /// `scheduled` (required there): when to record.
     #[serde(default)]
-    schedule: Option<TimeProfile>,
+    schedule: Option<WeeklyProfile>,
     /// `motion` (optional there, defaults apply): buffers and sensitivity.
     #[serde(default)]
-    motion: Option<MotionSettings>,
+    motion: Option<Motion>,
     /// Record the camera's audio track (off unless enabled with a purpose).
     #[serde(default)]
     audio: TrackSetting,
@@ -68,11 +80,13 @@ pub struct CameraRequest {
 }
 
 /// `{enabled, purpose}` of an optional track, in requests and responses.
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Default, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TrackSetting {
+    /// Record it (off by default).
     #[serde(default)]
     enabled: bool,
+    /// Why; 10 to 1000 characters after trimming, required to enable it.
     #[serde(default)]
     purpose: String,
 }
@@ -98,26 +112,40 @@ fn default_mode() -> String {
 }
 
 /// A camera as the API shows it: no credentials, only whether it has some.
-#[derive(Serialize)]
-struct CameraView {
+#[derive(Serialize, ToSchema)]
+pub struct CameraView {
+    /// Its id.
     id: i64,
+    /// Its name.
     name: String,
+    /// The source kind: `rtsp` or `synthetic`.
     kind: String,
-    /// From the configuration file (read-only here) or managed over the API.
+    /// Managed over the API (`false`: from the configuration file, read-only
+    /// here).
     managed: bool,
+    /// The RTSP URL; `null` for cameras from the configuration file.
     url: Option<String>,
+    /// `tcp` or `udp`; `null` for cameras from the configuration file.
     transport: Option<String>,
+    /// The trusted certificate fingerprint of an `rtsps://` camera.
     tls_fingerprint: Option<String>,
+    /// Whether credentials are stored (they are never returned).
     has_credentials: bool,
+    /// Recording (and connected).
     enabled: bool,
+    /// `continuous`, `scheduled` or `motion`.
     recording_mode: String,
+    /// Its group (may be empty).
     group: String,
+    /// Segment length; `null`: the server's default.
     segment_seconds: Option<u32>,
     /// `scheduled`: when it records.
-    schedule: Option<TimeProfile>,
+    schedule: Option<WeeklyProfile>,
     /// `motion`: the settings in force (defaults filled in).
-    motion: Option<MotionSettings>,
+    motion: Option<Motion>,
+    /// The audio track's setting.
     audio: TrackSetting,
+    /// The ONVIF metadata track's setting.
     metadata: TrackSetting,
 }
 
@@ -158,8 +186,8 @@ impl CameraView {
             recording_mode: mode,
             group: d.settings.group.clone(),
             segment_seconds: d.settings.segment_seconds,
-            schedule: recording.schedule,
-            motion,
+            schedule: recording.schedule.map(WeeklyProfile::from),
+            motion: motion.map(Motion::from),
             audio: TrackSetting::of(&d.settings.audio),
             metadata: TrackSetting::of(&d.settings.metadata),
         }
@@ -222,8 +250,8 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
         veil_ingest::tls::parse_fingerprint(f).map_err(ApiError::bad_request)?;
     }
     let recording = StoredRecording {
-        schedule: req.schedule,
-        motion: req.motion,
+        schedule: req.schedule.map(Into::into),
+        motion: req.motion.map(Into::into),
     };
     let recording_config = match managed::recording_mode(&req.recording_mode, &recording)
         .map_err(ApiError::bad_request)?
@@ -421,12 +449,10 @@ pub async fn get_one(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CameraView>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::CameraAdmin, &id).await?;
     let d = detail(&state, cam.id).await?;
-    Ok(Json(
-        serde_json::to_value(CameraView::of(&d)).map_err(ApiError::internal)?,
-    ))
+    Ok(Json(CameraView::of(&d)))
 }
 
 /// `PUT /api/v1/cameras/{id}`: replaces a managed camera's settings and
@@ -437,7 +463,7 @@ pub async fn update(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
     req: Result<Json<CameraRequest>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CameraView>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::CameraAdmin, &id).await?;
     let current = detail(&state, cam.id).await?;
     if !current.managed {
@@ -481,9 +507,7 @@ pub async fn update(
     .await?;
     let d = detail(&state, id).await?;
     state.ingest.apply(&d).await;
-    Ok(Json(
-        serde_json::to_value(CameraView::of(&d)).map_err(ApiError::internal)?,
-    ))
+    Ok(Json(CameraView::of(&d)))
 }
 
 /// `DELETE /api/v1/cameras/{id}`: stops recording (the open segment is
@@ -517,45 +541,127 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// A camera's ingest status. A camera the ingest supervisor does not run
+/// (a synthetic one, or one not started) has only `state`, plus the
+/// `last_error`, `last_error_at` and `disk_full` of a storage fault; the
+/// other fields are present for cameras it runs.
+#[derive(Default, Serialize, ToSchema)]
+pub struct CameraStatusView {
+    /// `connecting`, `recording`, `standby`, `error` or `stopped`.
+    state: String,
+    /// The last error, kept after recovery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    last_error: Option<Option<String>>,
+    /// When it happened, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    last_error_at: Option<Option<String>>,
+    /// Wall-clock time the last frame arrived, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    last_frame_at: Option<Option<String>>,
+    /// Video bitrate over the last measurement window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    bitrate_bps: Option<u64>,
+    /// Frames per second (two decimals).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    fps: Option<f64>,
+    /// Picture width.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    width: Option<u16>,
+    /// Picture height.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    height: Option<u16>,
+    /// Connection attempts that failed or ended.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    reconnects: Option<u64>,
+    /// Frames dropped (malformed, or no keyframe yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    frames_dropped: Option<u64>,
+    /// `error`: milliseconds until the next attempt.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<u64>)]
+    retry_in_ms: Option<Option<u64>>,
+    /// `standby`: why nothing is recorded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    standby_reason: Option<Option<&'static str>>,
+    /// Motion cameras: the latest keyframe with motion, RFC 3339.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    last_motion_at: Option<Option<String>>,
+    /// Motion cameras: keyframes not analysed because the detector was busy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    motion_skipped: Option<u64>,
+    /// One line per enabled extra stream (audio, metadata).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    tracks: Option<Vec<String>>,
+    /// Present when the camera's segments cannot be stored; `true` when the
+    /// disk is full.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    disk_full: Option<bool>,
+}
+
 /// `GET /api/v1/cameras/{id}/status`: the ingest status.
 pub async fn status(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<CameraStatusView>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::ListCameras, &id).await?;
     let st = state.ingest.board().get(cam.id);
-    let mut json = match st {
-        None => {
-            serde_json::json!({ "state": if cam.source_kind == "synthetic" { "recording" } else { "stopped" } })
-        }
-        Some(st) => serde_json::json!({
-            "state": st.state.as_str(),
-            "last_error": st.last_error,
-            "last_error_at": st.last_error_90k.map(|t| t.to_rfc3339()),
-            "last_frame_at": st.last_frame_90k.map(|t| t.to_rfc3339()),
-            "bitrate_bps": st.bitrate_bps,
-            "fps": (st.fps * 100.0).round() / 100.0,
-            "width": st.width,
-            "height": st.height,
-            "reconnects": st.reconnects,
-            "frames_dropped": st.frames_dropped,
-            "retry_in_ms": st.retry_in_ms,
-            "standby_reason": (st.state == IngestState::Standby).then_some(st.standby_reason).flatten(),
-            "last_motion_at": st.last_motion_90k.map(|t| t.to_rfc3339()),
-            "motion_skipped": st.motion_skipped,
-            "tracks": st.tracks,
-        }),
+    let mut view = match st {
+        None => CameraStatusView {
+            state: if cam.source_kind == "synthetic" {
+                "recording"
+            } else {
+                "stopped"
+            }
+            .into(),
+            ..Default::default()
+        },
+        Some(st) => CameraStatusView {
+            state: st.state.as_str().into(),
+            last_error: Some(st.last_error),
+            last_error_at: Some(st.last_error_90k.map(|t| t.to_rfc3339())),
+            last_frame_at: Some(st.last_frame_90k.map(|t| t.to_rfc3339())),
+            bitrate_bps: Some(st.bitrate_bps),
+            fps: Some((st.fps * 100.0).round() / 100.0),
+            width: Some(st.width),
+            height: Some(st.height),
+            reconnects: Some(st.reconnects),
+            frames_dropped: Some(st.frames_dropped),
+            retry_in_ms: Some(st.retry_in_ms),
+            standby_reason: Some(
+                (st.state == IngestState::Standby)
+                    .then_some(st.standby_reason)
+                    .flatten(),
+            ),
+            last_motion_at: Some(st.last_motion_90k.map(|t| t.to_rfc3339())),
+            motion_skipped: Some(st.motion_skipped),
+            tracks: Some(st.tracks),
+            disk_full: None,
+        },
     };
     // Frames arriving is not recording: when its segments cannot be stored
     // (a full disk), the camera is in error until a write succeeds again.
     if let Some(f) = state.store.write_fault(cam.id) {
-        json["state"] = "error".into();
-        json["last_error"] = f.message.into();
-        json["last_error_at"] = f.since.to_rfc3339().into();
-        json["disk_full"] = f.disk_full.into();
+        view.state = "error".into();
+        view.last_error = Some(Some(f.message));
+        view.last_error_at = Some(Some(f.since.to_rfc3339()));
+        view.disk_full = Some(f.disk_full);
     }
-    Ok(Json(json))
+    Ok(Json(view))
 }
 
 #[cfg(test)]

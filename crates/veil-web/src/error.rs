@@ -6,6 +6,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 /// An error answered to a client.
 #[derive(Debug)]
@@ -15,6 +17,27 @@ pub struct ApiError {
     /// Stable machine-readable code.
     pub code: &'static str,
     /// Human-readable message.
+    pub message: String,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// What went wrong.
+    pub error: ErrorDetail,
+}
+
+/// The code and message of an error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable, machine-readable: `bad_request`, `justification_required`,
+    /// `unauthenticated`, `bad_credentials`, `second_factor_required`,
+    /// `bad_second_factor`, `bad_token`, `forbidden`, `csrf`, `not_found`,
+    /// `conflict`, `too_large`, `bad_range`, `locked`, `internal`,
+    /// `audit_unavailable`, `busy`.
+    #[schema(example = "forbidden")]
+    pub code: String,
+    /// For people; never carries paths, SQL or keys.
     pub message: String,
 }
 
@@ -108,7 +131,12 @@ impl From<veil_store::Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = serde_json::json!({"error": {"code": self.code, "message": self.message}});
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code.to_owned(),
+                message: self.message,
+            },
+        };
         (self.status, Json(body)).into_response()
     }
 }

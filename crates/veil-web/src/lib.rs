@@ -13,6 +13,7 @@ pub mod authn;
 pub mod cameras;
 pub mod error;
 pub mod live;
+pub mod model;
 pub mod openapi;
 pub mod pages;
 pub mod proxy;

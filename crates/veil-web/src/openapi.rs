@@ -1,76 +1,566 @@
-//! The OpenAPI description of the API, built with `utoipa` from the route
-//! table ([`crate::routes`]), so it lists every route the server answers with
-//! its methods, path parameters and who may call it. Bodies and fields are
-//! described in `docs/api.md`.
+//! The OpenAPI 3.1 description of the API, built with `utoipa` from the route
+//! table ([`crate::routes`]) and the handlers' own types: every route and
+//! method with its path, query and header parameters and their types, the
+//! JSON schema of its request body (derived from the type the handler
+//! deserialises, [`utoipa::ToSchema`]), and every status it can answer with
+//! the schema or content type of that answer: the handler's own, and those
+//! its guard and the middleware add (401 and 403, 413 for any over-limit
+//! body, 503 where the access record is appended to, 500). Errors share one
+//! schema, [`ErrorBody`].
+//!
+//! [`spec`] is the one table of what each handler takes and answers; a test
+//! checks that it covers every route of [`crate::routes`], and the API fuzz
+//! (`scripts/api-fuzz`) checks the server against the document.
 
+use std::collections::BTreeMap;
+
+use axum::extract::{Extension, State};
 use axum::http::Method;
 use axum::Json;
 use utoipa::openapi::path::{
-    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+    HttpMethod, OperationBuilder, Parameter, ParameterBuilder, ParameterIn, PathItem,
+};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{
+    AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type,
 };
 use utoipa::openapi::security::{
     ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
 };
 use utoipa::openapi::{
-    ComponentsBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Required,
-    ResponseBuilder, ResponsesBuilder,
+    ComponentsBuilder, ContentBuilder, InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, Ref,
+    RefOr, Required, ResponseBuilder, ResponsesBuilder,
 };
+use utoipa::ToSchema;
+use veil_access::{Action, Resource};
 
-use crate::{routes, Guard};
+use crate::admin::{
+    Ack, ApprovalList, ApprovalRequest, ApprovalState, CreatedUser, DecisionBody, FourEyes,
+    FourEyesView, NewPolicy, NewUser, PasswordChange, PermissionJson, PolicyVersion, PolicyView,
+    UserChange, UserList,
+};
+use crate::api::{CameraSummary, Health, LoginRequest, LoginResponse, Me, Recordings};
+use crate::audit::{Erased, Page};
+use crate::auth::Session;
+use crate::authn::{
+    Code, CreatedToken, NewToken, RecoveryCodes, Revoked, SessionList, TokenList, TotpEnrolment,
+};
+use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
+use crate::error::{ApiError, ErrorBody};
+use crate::model::{AuditReport, RoleDefinition, RoleView};
+use crate::{routes, AppState, Guard};
 
-/// What an operation does, for people; every API route has one (a test
-/// checks).
-pub fn summary(method: &Method, path: &str) -> Option<&'static str> {
+/// The content of an answer.
+pub enum Content {
+    /// JSON with this schema.
+    Json(Box<RefOr<Schema>>),
+    /// The error body, [`ErrorBody`].
+    Error,
+    /// These media types, without a JSON schema (MP4, CSV, HTML, JSON Lines).
+    Media(&'static [&'static str]),
+    /// No body (204, 201 without a body, the WebSocket upgrade's 101).
+    Empty,
+}
+
+/// What an operation takes and answers, beyond what its guard and the
+/// middleware add (see [`document`]).
+pub struct Spec {
+    /// What it does, for people.
+    pub summary: &'static str,
+    /// The schema of its JSON request body, if it takes one.
+    pub body: Option<RefOr<Schema>>,
+    /// Its query and header parameters.
+    pub params: Vec<Parameter>,
+    /// Its own answers: status, description, content.
+    pub answers: Vec<(u16, &'static str, Content)>,
+    /// It appends to the access record, so it may answer 503.
+    pub records: bool,
+}
+
+impl Spec {
+    fn new(summary: &'static str) -> Spec {
+        Spec {
+            summary,
+            body: None,
+            params: Vec::new(),
+            answers: Vec::new(),
+            records: false,
+        }
+    }
+
+    fn body(mut self, schema: RefOr<Schema>) -> Spec {
+        self.body = Some(schema);
+        self
+    }
+
+    fn param(
+        mut self,
+        at: ParameterIn,
+        name: &str,
+        required: bool,
+        schema: impl Into<RefOr<Schema>>,
+        description: &str,
+    ) -> Spec {
+        self.params.push(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(at)
+                .required(if required {
+                    Required::True
+                } else {
+                    Required::False
+                })
+                .description(Some(description))
+                .schema(Some(schema))
+                .build(),
+        );
+        self
+    }
+
+    fn query(
+        self,
+        name: &str,
+        required: bool,
+        schema: impl Into<RefOr<Schema>>,
+        description: &str,
+    ) -> Spec {
+        self.param(ParameterIn::Query, name, required, schema, description)
+    }
+
+    fn ok(mut self, status: u16, description: &'static str, content: Content) -> Spec {
+        self.answers.push((status, description, content));
+        self
+    }
+
+    fn error(self, status: u16, description: &'static str) -> Spec {
+        self.ok(status, description, Content::Error)
+    }
+
+    fn recorded(mut self) -> Spec {
+        self.records = true;
+        self
+    }
+}
+
+/// The schemas the document refers to, collected as they are used.
+#[derive(Default)]
+pub struct Schemas(BTreeMap<String, RefOr<Schema>>);
+
+impl Schemas {
+    /// A reference to `T`'s schema, which is added with those it refers to.
+    pub fn of<T: ToSchema>(&mut self) -> RefOr<Schema> {
+        let mut nested = Vec::new();
+        T::schemas(&mut nested);
+        for (name, schema) in nested {
+            self.0.entry(name).or_insert(schema);
+        }
+        let name = T::name().into_owned();
+        self.0.entry(name.clone()).or_insert_with(T::schema);
+        Ref::from_schema_name(name).into()
+    }
+
+    /// An array of `T`.
+    pub fn list_of<T: ToSchema>(&mut self) -> RefOr<Schema> {
+        ArrayBuilder::new().items(self.of::<T>()).build().into()
+    }
+
+    fn json<T: ToSchema>(&mut self) -> Content {
+        Content::Json(Box::new(self.of::<T>()))
+    }
+}
+
+fn string() -> ObjectBuilder {
+    ObjectBuilder::new().schema_type(Type::String)
+}
+
+fn date_time() -> ObjectBuilder {
+    string().format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+}
+
+fn integer() -> ObjectBuilder {
+    ObjectBuilder::new()
+        .schema_type(Type::Integer)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+}
+
+fn one_of_strings(values: &[&str]) -> ObjectBuilder {
+    string().enum_values(Some(values.iter().copied()))
+}
+
+const TIME: &str = "RFC 3339, e.g. 2026-11-23T10:00:00Z; an empty value counts as absent";
+
+/// What `method path` takes and answers; `None` for routes that are not
+/// part of the API (pages, static files).
+pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
+    use ParameterIn::Header;
+    const NO_CONTENT: Content = Content::Empty;
+    let bad = "The body or a parameter is refused; the message says why";
     Some(match (method.as_str(), path) {
-        ("GET", "/api/v1/health") => "Liveness probe",
-        ("POST", "/api/v1/session") => "Log in (password, then the second factor if enrolled)",
-        ("GET", "/api/v1/session") => "Who am I",
-        ("DELETE", "/api/v1/session") => "Log out",
-        ("POST", "/api/v1/session/password") => "Change my password",
+        ("GET", "/api/v1/health") => Spec::new("Liveness probe: database, access record, disk")
+            .ok(200, "Every part works", s.json::<Health>())
+            .ok(503, "A part fails; `failing` names it", s.json::<Health>())
+            .error(
+                401,
+                "`bad_token`: an `Authorization: Bearer` token that is unknown, revoked or expired",
+            ),
+        ("POST", "/api/v1/session") => Spec::new(
+            "Log in (password, then the second factor if enrolled)",
+        )
+        .body(s.of::<LoginRequest>())
+        .ok(
+            200,
+            "Signed in; sets the `veil_session` and `veil_csrf` cookies",
+            s.json::<LoginResponse>(),
+        )
+        .error(400, "Malformed body, or username or password too long")
+        .error(
+            401,
+            "`bad_credentials`, `second_factor_required` (send `code`), \
+                     `bad_second_factor`, or `bad_token` for an unknown bearer token",
+        )
+        .error(
+            429,
+            "`locked`: too many failed attempts; the message says how long to wait",
+        )
+        .error(
+            503,
+            "The access record cannot be written, or too many password checks wait (`busy`)",
+        )
+        .recorded(),
+        ("GET", "/api/v1/session") => Spec::new("Who am I").ok(200, "The caller", s.json::<Me>()),
+        ("DELETE", "/api/v1/session") => Spec::new("Log out")
+            .ok(204, "Signed out; both cookies expire", NO_CONTENT)
+            .recorded(),
+        ("POST", "/api/v1/session/password") => Spec::new("Change my password")
+            .body(s.of::<PasswordChange>())
+            .ok(
+                204,
+                "Changed; the account's other sessions ended",
+                NO_CONTENT,
+            )
+            .error(400, "A password rule is broken; the message says which")
+            .error(429, "`locked`: too many wrong current passwords")
+            .error(
+                503,
+                "The access record cannot be written, or too many password checks wait (`busy`)",
+            )
+            .recorded(),
         ("POST", "/api/v1/session/totp") => {
-            "Start enrolling a TOTP second factor (URI and QR code)"
+            Spec::new("Start enrolling a TOTP second factor (URI and QR code)")
+                .ok(200, "The pending enrolment", s.json::<TotpEnrolment>())
+                .error(409, "A second factor is enrolled already")
         }
-        ("DELETE", "/api/v1/session/totp") => "Remove my second factor",
+        ("DELETE", "/api/v1/session/totp") => Spec::new("Remove my second factor")
+            .body(s.of::<Code>())
+            .ok(204, "Removed", NO_CONTENT)
+            .error(400, "Malformed body, or the code does not match")
+            .error(429, "`locked`: too many wrong codes")
+            .recorded(),
         ("POST", "/api/v1/session/totp/confirm") => {
-            "Confirm enrolment; returns recovery codes once"
+            Spec::new("Confirm enrolment; returns recovery codes once")
+                .body(s.of::<Code>())
+                .ok(200, "Enrolled", s.json::<RecoveryCodes>())
+                .error(400, "No enrolment started, or the code does not match")
+                .recorded()
         }
-        ("GET", "/api/v1/sessions") => "My sessions",
-        ("DELETE", "/api/v1/sessions/{id}") => "End one of my sessions",
-        ("GET", "/api/v1/tokens") => "My API tokens",
-        ("POST", "/api/v1/tokens") => "Create an API token (shown once)",
-        ("DELETE", "/api/v1/tokens/{id}") => "Revoke one of my API tokens",
-        ("GET", "/api/v1/permissions") => "The permission catalogue",
-        ("GET", "/api/v1/roles") => "Roles",
-        ("PUT", "/api/v1/roles/{name}") => "Create or replace a role",
-        ("DELETE", "/api/v1/roles/{name}") => "Delete a role",
-        ("GET", "/api/v1/users") => "Accounts",
-        ("POST", "/api/v1/users") => "Create a personal account",
-        ("PUT", "/api/v1/users/{id}") => "Change an account's roles, state or training date",
-        ("DELETE", "/api/v1/users/{id}/sessions") => "End every session of an account",
-        ("POST", "/api/v1/users/{id}/erase") => "Erase an account's name (the pseudonym stays)",
-        ("GET", "/api/v1/policy") => "The current usage policy",
-        ("POST", "/api/v1/policy") => "Publish a new usage policy version",
-        ("POST", "/api/v1/policy/ack") => "Acknowledge the current usage policy",
-        ("GET", "/api/v1/settings/four-eyes") => "Permissions that need a second person's approval",
-        ("PUT", "/api/v1/settings/four-eyes") => "Set the permissions that need approval",
-        ("GET", "/api/v1/approvals") => "My requests and those I may decide",
-        ("POST", "/api/v1/approvals") => "Ask for a four-eyes approval",
-        ("POST", "/api/v1/approvals/{id}/decision") => "Approve or reject a request",
-        ("GET", "/api/v1/audit") => "Read the access record (filters, paging)",
-        ("GET", "/api/v1/audit/report") => "Key indicators (JSON, CSV, HTML)",
-        ("GET", "/api/v1/audit/export") => "Signed offline export (JSON Lines)",
-        ("GET", "/api/v1/openapi.json") => "This description",
-        ("GET", "/api/v1/cameras") => "Cameras I may see",
-        ("POST", "/api/v1/cameras") => "Add a camera",
-        ("GET", "/api/v1/cameras/{id}") => "A camera's settings (never its credentials)",
-        ("PUT", "/api/v1/cameras/{id}") => "Change a camera",
-        ("DELETE", "/api/v1/cameras/{id}") => "Remove a camera (its recordings stay)",
-        ("GET", "/api/v1/cameras/{id}/status") => "A camera's ingest status",
-        ("GET", "/api/v1/cameras/{id}/recordings") => "Recorded periods",
-        ("GET", "/api/v1/cameras/{id}/video.mp4") => "Recorded video as MP4 (ranges)",
-        ("GET", "/api/v1/cameras/{id}/live") => "Live video (WebSocket, fragmented MP4)",
+        ("GET", "/api/v1/sessions") => {
+            Spec::new("My sessions").ok(200, "Newest first", s.json::<SessionList>())
+        }
+        ("DELETE", "/api/v1/sessions/{id}") => Spec::new("End one of my sessions")
+            .ok(204, "Ended", NO_CONTENT)
+            .error(404, "The caller has no session with this id")
+            .recorded(),
+        ("GET", "/api/v1/tokens") => {
+            Spec::new("My API tokens").ok(200, "Never their values", s.json::<TokenList>())
+        }
+        ("POST", "/api/v1/tokens") => Spec::new("Create an API token (shown once)")
+            .body(s.of::<NewToken>())
+            .ok(
+                201,
+                "Created; the token is shown this once",
+                s.json::<CreatedToken>(),
+            )
+            .error(400, bad)
+            .recorded(),
+        ("DELETE", "/api/v1/tokens/{id}") => Spec::new("Revoke one of my API tokens")
+            .ok(204, "Revoked", NO_CONTENT)
+            .error(404, "The caller has no token with this id")
+            .recorded(),
+        ("GET", "/api/v1/permissions") => Spec::new("The permission catalogue").ok(
+            200,
+            "In catalogue order",
+            Content::Json(Box::new(s.list_of::<PermissionJson>())),
+        ),
+        ("GET", "/api/v1/roles") => Spec::new("Roles").ok(
+            200,
+            "Every role",
+            Content::Json(Box::new(s.list_of::<RoleView>())),
+        ),
+        ("PUT", "/api/v1/roles/{name}") => Spec::new("Create or replace a role")
+            .body(s.of::<RoleDefinition>())
+            .ok(201, "Created", NO_CONTENT)
+            .ok(204, "Replaced", NO_CONTENT)
+            .error(400, bad)
+            .recorded(),
+        ("DELETE", "/api/v1/roles/{name}") => Spec::new("Delete a role")
+            .ok(204, "Deleted; its holders lose it", NO_CONTENT)
+            .error(404, "No such role")
+            .recorded(),
+        ("GET", "/api/v1/users") => {
+            Spec::new("Accounts").ok(200, "Every account", s.json::<UserList>())
+        }
+        ("POST", "/api/v1/users") => Spec::new("Create a personal account")
+            .body(s.of::<NewUser>())
+            .ok(201, "Created", s.json::<CreatedUser>())
+            .error(400, bad)
+            .error(409, "An account with this name exists")
+            .recorded(),
+        ("PUT", "/api/v1/users/{id}") => {
+            Spec::new("Change an account's roles, state or training date")
+                .body(s.of::<UserChange>())
+                .ok(204, "Changed", NO_CONTENT)
+                .error(400, bad)
+                .error(404, "No such user")
+                .recorded()
+        }
+        ("DELETE", "/api/v1/users/{id}/sessions") => Spec::new("End every session of an account")
+            .ok(200, "How many ended", s.json::<Revoked>())
+            .error(404, "No such user")
+            .recorded(),
+        ("POST", "/api/v1/users/{id}/erase") => {
+            Spec::new("Erase an account's name (the pseudonym stays)")
+                .ok(200, "Erased", s.json::<Erased>())
+                .error(400, "The caller's own account")
+                .error(404, "No such user")
+                .recorded()
+        }
+        ("GET", "/api/v1/policy") => {
+            Spec::new("The current usage policy").ok(200, "The policy", s.json::<PolicyView>())
+        }
+        ("POST", "/api/v1/policy") => Spec::new("Publish a new usage policy version")
+            .body(s.of::<NewPolicy>())
+            .ok(201, "Published", s.json::<PolicyVersion>())
+            .error(400, bad)
+            .recorded(),
+        ("POST", "/api/v1/policy/ack") => Spec::new("Acknowledge the current usage policy")
+            .body(s.of::<Ack>())
+            .ok(204, "Acknowledged", NO_CONTENT)
+            .error(400, "Not the current version, or none is published")
+            .recorded(),
+        ("GET", "/api/v1/settings/four-eyes") => {
+            Spec::new("Permissions that need a second person's approval").ok(
+                200,
+                "The set and what is enforced",
+                s.json::<FourEyesView>(),
+            )
+        }
+        ("PUT", "/api/v1/settings/four-eyes") => {
+            Spec::new("Set the permissions that need approval")
+                .body(s.of::<FourEyes>())
+                .ok(204, "Set", NO_CONTENT)
+                .error(400, bad)
+                .recorded()
+        }
+        ("GET", "/api/v1/approvals") => Spec::new("My requests and those I may decide").ok(
+            200,
+            "The requests",
+            s.json::<ApprovalList>(),
+        ),
+        ("POST", "/api/v1/approvals") => Spec::new("Ask for a four-eyes approval")
+            .body(s.of::<ApprovalRequest>())
+            .ok(201, "Asked; pending", s.json::<ApprovalState>())
+            .error(400, "`bad_request`, or `justification_required`")
+            .recorded(),
+        ("POST", "/api/v1/approvals/{id}/decision") => Spec::new("Approve or reject a request")
+            .body(s.of::<DecisionBody>())
+            .ok(200, "Decided", s.json::<ApprovalState>())
+            .error(400, "`bad_request`, or `justification_required`")
+            .error(404, "No such request")
+            .error(409, "The request is no longer pending")
+            .recorded(),
+        ("GET", "/api/v1/audit") => {
+            let actions: Vec<&str> = veil_audit::Action::ALL.iter().map(|a| a.as_str()).collect();
+            Spec::new("Read the access record (filters, paging)")
+                .query(
+                    "actor",
+                    false,
+                    string(),
+                    "A current user's login name, or a pseudonym (u-…, anonymous, cli, system)",
+                )
+                .query("camera", false, integer().minimum(Some(0)), "A camera id")
+                .query("action", false, one_of_strings(&actions), "An action id")
+                .query(
+                    "outcome",
+                    false,
+                    one_of_strings(&["ok", "denied"]),
+                    "The outcome",
+                )
+                .query("from", false, date_time(), TIME)
+                .query("to", false, date_time(), TIME)
+                .query(
+                    "before",
+                    false,
+                    integer().minimum(Some(1)),
+                    "A sequence number: only older entries (the paging cursor)",
+                )
+                .query(
+                    "limit",
+                    false,
+                    integer().minimum(Some(1)).maximum(Some(1000)),
+                    "Page size (default 100)",
+                )
+                .ok(200, "Newest first", s.json::<Page>())
+                .error(
+                    400,
+                    "A parameter is refused (or unknown); the message names it",
+                )
+                .recorded()
+        }
+        ("GET", "/api/v1/audit/report") => Spec::new("Key indicators (JSON, CSV, HTML)")
+            .query("from", true, date_time(), "RFC 3339, inclusive")
+            .query("to", true, date_time(), "RFC 3339, exclusive; after `from`")
+            .query(
+                "format",
+                false,
+                one_of_strings(&["json", "csv", "html"]),
+                "Default `json`",
+            )
+            .ok(200, "The report", s.json::<AuditReport>())
+            .ok(200, "", Content::Media(&["text/csv", "text/html"]))
+            .error(
+                400,
+                "A parameter is refused (or unknown); the message names it",
+            )
+            .recorded(),
+        ("GET", "/api/v1/audit/export") => {
+            let bound = || -> RefOr<Schema> {
+                Schema::AnyOf(
+                    AnyOfBuilder::new()
+                        .item(integer())
+                        .item(date_time())
+                        .build(),
+                )
+                .into()
+            };
+            Spec::new("Signed offline export (JSON Lines)")
+                .query(
+                    "from",
+                    false,
+                    bound(),
+                    "A sequence number, or an RFC 3339 time (the first entry at or after it)",
+                )
+                .query(
+                    "to",
+                    false,
+                    bound(),
+                    "A sequence number, or an RFC 3339 time (the last entry before it)",
+                )
+                .ok(
+                    200,
+                    "Entries, covering checkpoints and the public key (docs/audit-format.md)",
+                    Content::Media(&["application/jsonl"]),
+                )
+                .error(400, "A bound that is neither, or `from` after `to`")
+                .error(503, "The export cannot be recorded or signed")
+                .recorded()
+        }
+        ("GET", "/api/v1/openapi.json") => Spec::new("This description").ok(
+            200,
+            "OpenAPI 3.1",
+            Content::Json(Box::new(
+                ObjectBuilder::new().schema_type(Type::Object).into(),
+            )),
+        ),
+        ("GET", "/api/v1/cameras") => Spec::new("Cameras I may see").ok(
+            200,
+            "The cameras",
+            Content::Json(Box::new(s.list_of::<CameraSummary>())),
+        ),
+        ("POST", "/api/v1/cameras") => Spec::new("Add a camera")
+            .body(s.of::<CameraRequest>())
+            .ok(201, "Added; recording starts", s.json::<CameraView>())
+            .error(400, bad)
+            .error(409, "A camera with this name exists")
+            .recorded(),
+        ("GET", "/api/v1/cameras/{id}") => Spec::new("A camera's settings (never its credentials)")
+            .ok(200, "The camera", s.json::<CameraView>())
+            .error(404, "No such camera"),
+        ("PUT", "/api/v1/cameras/{id}") => Spec::new("Change a camera")
+            .body(s.of::<CameraRequest>())
+            .ok(200, "Changed; recording restarts", s.json::<CameraView>())
+            .error(400, bad)
+            .error(404, "No such camera")
+            .error(
+                409,
+                "The name is taken, or the camera is from the configuration file",
+            )
+            .recorded(),
+        ("DELETE", "/api/v1/cameras/{id}") => Spec::new("Remove a camera (its recordings stay)")
+            .ok(204, "Removed", NO_CONTENT)
+            .error(404, "No such camera")
+            .error(409, "The camera is from the configuration file")
+            .recorded(),
+        ("GET", "/api/v1/cameras/{id}/status") => Spec::new("A camera's ingest status")
+            .ok(200, "The status", s.json::<CameraStatusView>())
+            .error(404, "No such camera"),
+        ("GET", "/api/v1/cameras/{id}/recordings") => Spec::new("Recorded periods")
+            .query("start", false, date_time(), TIME)
+            .query("end", false, date_time(), TIME)
+            .ok(200, "Runs, oldest first", s.json::<Recordings>())
+            .error(400, "A time is refused, or `end` is not after `start`")
+            .error(404, "No such camera"),
+        ("GET", "/api/v1/cameras/{id}/video.mp4") => Spec::new("Recorded video as MP4 (ranges)")
+            .query("start", true, date_time(), "RFC 3339")
+            .query(
+                "end",
+                true,
+                date_time(),
+                "RFC 3339; after `start`, at most 24 h later",
+            )
+            .param(
+                Header,
+                "Range",
+                false,
+                string(),
+                "One range: bytes=a-b, bytes=a- or bytes=-n; others are ignored",
+            )
+            .ok(200, "The whole file", Content::Media(&["video/mp4"]))
+            .ok(206, "One range of it", Content::Media(&["video/mp4"]))
+            .error(400, "A time is refused, or the span is over 24 h")
+            .error(404, "No such camera, or no recording in the interval")
+            .error(
+                416,
+                "`bad_range`: the range starts at or past the end, or is reversed",
+            )
+            .recorded(),
+        ("GET", "/api/v1/cameras/{id}/live") => Spec::new("Live video (WebSocket, fragmented MP4)")
+            .ok(101, "Switching to the WebSocket", NO_CONTENT)
+            .error(400, "Not a WebSocket upgrade")
+            .error(404, "No such camera")
+            .recorded(),
         _ => return None,
     })
+}
+
+/// The schema of a path parameter.
+fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
+    match (path, name) {
+        (p, "id") if p.starts_with("/api/v1/cameras/") => {
+            (integer(), "A camera id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/tokens/") => {
+            (integer(), "A token id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/approvals/") => {
+            (integer(), "A request id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/sessions/") => {
+            (string(), "A session id (16 hex digits)")
+        }
+        (p, "id") if p.starts_with("/api/v1/users/") => (string(), "A user's pseudonym (u-…)"),
+        (_, "name") => (string(), "A role name"),
+        _ => (string(), ""),
+    }
 }
 
 fn http_method(m: &Method) -> Option<HttpMethod> {
@@ -91,60 +581,122 @@ fn path_parameters(path: &str) -> Vec<String> {
         .collect()
 }
 
+/// `get_cameras_id_status` for `GET /api/v1/cameras/{id}/status`.
+fn operation_id(m: &Method, path: &str) -> String {
+    let words: Vec<String> = path
+        .trim_start_matches("/api/v1/")
+        .split(['/', '.', '-'])
+        .map(|w| w.trim_matches(['{', '}']).to_owned())
+        .collect();
+    format!("{}_{}", m.as_str().to_lowercase(), words.join("_"))
+}
+
 /// The OpenAPI 3.1 document.
 pub fn document() -> OpenApi {
+    let mut schemas = Schemas::default();
+    let error = schemas.of::<ErrorBody>();
     let mut paths = PathsBuilder::new();
     for r in routes().iter().filter(|r| r.path.starts_with("/api/")) {
         for m in r.methods {
-            let (Some(hm), Some(summary)) = (http_method(m), summary(m, r.path)) else {
+            let Some(hm) = http_method(m) else { continue };
+            let Some(spec) = spec(m, r.path, &mut schemas) else {
                 continue;
             };
             let mut op = OperationBuilder::new()
-                .summary(Some(summary))
+                .summary(Some(spec.summary))
+                .operation_id(Some(operation_id(m, r.path)))
                 .tag(r.path.split('/').nth(3).unwrap_or("api"));
             for p in path_parameters(r.path) {
+                let (schema, description) = path_parameter(r.path, &p);
                 op = op.parameter(
                     ParameterBuilder::new()
                         .name(p)
                         .parameter_in(ParameterIn::Path)
                         .required(Required::True)
-                        .schema(Some(
-                            utoipa::openapi::ObjectBuilder::new()
-                                .schema_type(utoipa::openapi::schema::Type::String),
-                        )),
+                        .description(Some(description).filter(|d| !d.is_empty()))
+                        .schema(Some(schema)),
                 );
             }
-            let mut responses = ResponsesBuilder::new()
-                .response("200", ResponseBuilder::new().description("Success"))
-                .response(
-                    "400",
-                    ResponseBuilder::new()
-                        .description("Bad request; the message says what is wrong"),
-                );
+            for p in spec.params {
+                op = op.parameter(p);
+            }
+            if let Some(body) = spec.body {
+                op = op.request_body(Some(
+                    RequestBodyBuilder::new()
+                        .required(Some(Required::True))
+                        .content(
+                            "application/json",
+                            ContentBuilder::new().schema(Some(body)).build(),
+                        )
+                        .build(),
+                ));
+            }
+            // The handler's own answers, then what the guard and the
+            // middleware add where the handler does not say more.
+            let mut answers: BTreeMap<u16, ResponseBuilder> = BTreeMap::new();
+            for (status, description, content) in spec.answers {
+                let mut res = answers
+                    .remove(&status)
+                    .unwrap_or_else(|| ResponseBuilder::new().description(description));
+                res = match content {
+                    Content::Json(schema) => res.content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(*schema)).build(),
+                    ),
+                    Content::Error => res.content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(error.clone())).build(),
+                    ),
+                    Content::Media(types) => types
+                        .iter()
+                        .fold(res, |res, t| res.content(*t, ContentBuilder::new().build())),
+                    Content::Empty => res,
+                };
+                answers.insert(status, res);
+            }
+            let mut added = |status: u16, description: &str| {
+                answers.entry(status).or_insert_with(|| {
+                    ResponseBuilder::new().description(description).content(
+                        "application/json",
+                        ContentBuilder::new().schema(Some(error.clone())).build(),
+                    )
+                });
+            };
             if r.guard != Guard::Public {
-                responses =
-                    responses.response("401", ResponseBuilder::new().description("Not signed in"));
+                added(
+                    401,
+                    "`unauthenticated` (no session or token) or `bad_token` \
+                     (unknown, revoked or expired token)",
+                );
+                added(
+                    403,
+                    "Refused by the policy engine (the message gives the reason), \
+                     or `csrf` (a cookie session without its X-CSRF-Token)",
+                );
+            }
+            added(413, "`too_large`: the request body is over 64 KiB");
+            added(500, "`internal`: the cause is logged, not returned");
+            if spec.records {
+                added(
+                    503,
+                    "`audit_unavailable`: the access record cannot be written, so the action is refused",
+                );
+            }
+            let mut responses = ResponsesBuilder::new();
+            for (status, res) in answers {
+                responses = responses.response(status.to_string(), res.build());
+            }
+            op = op.responses(responses.build());
+            if r.guard != Guard::Public {
                 op = op
                     .security(SecurityRequirement::new("session", Vec::<String>::new()))
                     .security(SecurityRequirement::new("token", Vec::<String>::new()));
             }
-            if r.guard == Guard::Permission {
-                responses = responses.response(
-                    "403",
-                    ResponseBuilder::new()
-                        .description("Refused by the policy engine; the message gives the reason"),
-                );
-            }
-            responses = responses.response(
-                "503",
-                ResponseBuilder::new()
-                    .description("The access record cannot be written, so the action is refused"),
-            );
-            op = op.responses(responses.build());
             paths = paths.path(r.path, PathItem::new(hm, op.build()));
         }
     }
     let components = ComponentsBuilder::new()
+        .schemas_from_iter(schemas.0)
         .security_scheme(
             "session",
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(
@@ -162,7 +714,8 @@ pub fn document() -> OpenApi {
                 .title("Veil API")
                 .version(env!("CARGO_PKG_VERSION"))
                 .description(Some(
-                    "Video management that enforces privacy. Every route is default-deny; see docs/api.md.",
+                    "Video management that enforces privacy. Every route is default-deny; \
+                     see docs/api.md. Errors are always an ErrorBody.",
                 ))
                 .build(),
         )
@@ -172,6 +725,10 @@ pub fn document() -> OpenApi {
 }
 
 /// `GET /api/v1/openapi.json` (any signed-in user).
-pub async fn openapi_json() -> Json<OpenApi> {
-    Json(document())
+pub async fn openapi_json(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Json<OpenApi>, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    Ok(Json(document()))
 }
