@@ -1102,3 +1102,16 @@ async fn playback_raw(
     .await?;
     Ok((bytes, t.elapsed(), first))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The mount table names file systems; the longest mount point wins.
+    #[test]
+    fn filesystem_type_reads_the_mount_holding_a_path() {
+        assert_eq!(filesystem_type(Path::new("/proc/self")).unwrap(), "proc");
+        assert_eq!(filesystem_type(Path::new("/sys")).unwrap(), "sysfs");
+        assert!(filesystem_type(Path::new("/no/such/path")).is_err());
+    }
+}
