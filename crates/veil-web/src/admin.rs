@@ -284,6 +284,7 @@ pub async fn list_users(
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
     /// 3 to 64 letters, digits, `.`, `_`, `-` or `@`.
+    #[schema(pattern = "^[A-Za-z0-9._@-]{3,64}$", example = "alice.martin")]
     name: String,
     /// Existing role names.
     roles: Vec<String>,
@@ -653,6 +654,7 @@ pub async fn publish_policy(
 #[serde(deny_unknown_fields)]
 pub struct Ack {
     /// The current version (so nobody acknowledges a text they have not seen).
+    #[schema(minimum = 1)]
     version: i64,
 }
 

@@ -515,6 +515,7 @@ pub struct NewToken {
     /// At least one, each held by the caller.
     roles: Vec<String>,
     /// 1 to 365.
+    #[schema(minimum = 1, maximum = 365)]
     expires_in_days: u32,
 }
 

@@ -34,7 +34,7 @@ pub struct CameraRequest {
     /// 1 to 100 characters without control characters.
     name: String,
     /// `rtsp://host[:port]/path` or `rtsps://…`, without user-info.
-    #[schema(example = "rtsp://192.0.2.10:554/stream1")]
+    #[schema(example = "rtsp://192.0.2.10:554/stream1", pattern = "^rtsps?://")]
     url: String,
     /// The camera's login; an empty one removes stored credentials.
     #[serde(default)]
@@ -45,7 +45,7 @@ pub struct CameraRequest {
     password: Option<String>,
     /// `tcp` (default) or `udp` (not for `rtsps://`).
     #[serde(default = "default_transport")]
-    #[schema(default = "tcp")]
+    #[schema(default = "tcp", pattern = "^(tcp|udp)$")]
     transport: String,
     /// Record (and keep connected); default `true`.
     #[serde(default = "default_enabled")]
@@ -53,13 +53,14 @@ pub struct CameraRequest {
     enabled: bool,
     /// `continuous` (default), `scheduled` or `motion`.
     #[serde(default = "default_mode")]
-    #[schema(default = "continuous")]
+    #[schema(default = "continuous", pattern = "^(continuous|scheduled|motion)$")]
     recording_mode: String,
     /// At most 100 characters; grants can be scoped to a group.
     #[serde(default)]
     group: String,
     /// 1 to 600; the server's default when absent.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 600)]
     segment_seconds: Option<u32>,
     /// For `rtsps://`: the camera certificate's SHA-256 fingerprint to trust.
     #[serde(default)]

@@ -243,6 +243,7 @@ pub struct RoleDefinition {
     /// Playback limited to the last N hours (at least 1); absent or `null`:
     /// no limit.
     #[serde(default)]
+    #[schema(minimum = 1)]
     pub playback_window_hours: Option<u32>,
     /// Active only in these hours; absent or `null`: always.
     #[serde(default)]

@@ -558,7 +558,10 @@ fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
             (string(), "A session id (16 hex digits)")
         }
         (p, "id") if p.starts_with("/api/v1/users/") => (string(), "A user's pseudonym (u-…)"),
-        (_, "name") => (string(), "A role name"),
+        (_, "name") => (
+            string().pattern(Some("^[A-Za-z0-9._ -]{2,64}$")),
+            "A role name: 2 to 64 letters, digits, spaces, '.', '_' or '-'",
+        ),
         _ => (string(), ""),
     }
 }
