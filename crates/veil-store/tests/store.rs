@@ -230,6 +230,19 @@ async fn write_rejects_inconsistent_segments() {
     assert!(all_files(&dir.path().join("objects")).is_empty());
 }
 
+/// A data directory with camera 1 ("c") recorded for `seconds` from T0,
+/// closed again; returns the camera.
+async fn recorded(dir: &std::path::Path, seconds: u32) -> CameraId {
+    let s = store(dir);
+    let cam =
+        s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
+            .unwrap();
+    for n in segments(cam, T0, seconds) {
+        s.write_segment(n).await.unwrap();
+    }
+    cam
+}
+
 /// The error of opening the data directory again.
 fn reopen_err(dir: &std::path::Path) -> String {
     match Store::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))) {
@@ -242,15 +255,7 @@ fn reopen_err(dir: &std::path::Path) -> String {
 async fn a_missing_or_wrong_root_key_is_refused_never_replaced() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("root.key");
-    {
-        let s = store(dir.path());
-        let cam =
-            s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
-                .unwrap();
-        for n in segments(cam, T0, 2) {
-            s.write_segment(n).await.unwrap();
-        }
-    }
+    recorded(dir.path(), 2).await;
     let original = std::fs::read(&key_file).unwrap();
     // Lost: refused, naming the file, and no new key is made.
     std::fs::remove_file(&key_file).unwrap();
@@ -283,15 +288,7 @@ async fn a_missing_or_wrong_root_key_is_refused_never_replaced() {
 async fn a_database_without_check_value_is_checked_against_its_bucket_keys() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("root.key");
-    {
-        let s = store(dir.path());
-        let cam =
-            s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
-                .unwrap();
-        for n in segments(cam, T0, 2) {
-            s.write_segment(n).await.unwrap();
-        }
-    }
+    recorded(dir.path(), 2).await;
     // As written by a version before check values.
     let c = rusqlite::Connection::open(dir.path().join("veil.db")).unwrap();
     c.execute("DELETE FROM setting WHERE key = 'root_key_check'", [])
@@ -331,16 +328,7 @@ async fn a_shared_data_directory_or_database_is_refused_with_the_chmod() {
 async fn transient_faults_never_become_permanent_states() {
     let dir = tempfile::tempdir().unwrap();
     let objects = dir.path().join("objects");
-    let cam;
-    {
-        let s = store(dir.path());
-        cam =
-            s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
-                .unwrap();
-        for n in segments(cam, T0, 6) {
-            s.write_segment(n).await.unwrap();
-        }
-    }
+    let cam = recorded(dir.path(), 6).await;
     // The volume is "unmounted": the directory is there and empty.
     let aside = dir.path().join("objects-aside");
     std::fs::rename(&objects, &aside).unwrap();

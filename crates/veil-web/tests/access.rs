@@ -310,23 +310,7 @@ async fn playback_window_hours_policy_and_training() {
     );
 
     // Training that has lapsed blocks video too.
-    let users: serde_json::Value = admin
-        .get(format!("{}/api/v1/users", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "carla.ops")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = user_id(&s, &admin, "carla.ops").await;
     let r = put(
         &admin,
         &csrf,

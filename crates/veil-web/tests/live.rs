@@ -65,23 +65,7 @@ async fn watching(
 ) {
     let (admin, csrf) = login(s).await;
     let (viewer, viewer_csrf) = new_user(s, &admin, &csrf, "vera.view", roles).await;
-    let users: serde_json::Value = admin
-        .get(format!("{}/api/v1/users", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "vera.view")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = user_id(s, &admin, "vera.view").await;
     let mut ws = open_live(s, &viewer).await;
     assert!(
         !closes_within(&mut ws, Duration::from_millis(2500)).await,

@@ -752,50 +752,9 @@ async fn a_new_account_sets_its_password_and_second_factor_in_chromium() {
     let demo = Demo::start(data.path(), 1, &[]);
     let driver = Driver::start().await;
     if let Err(error) = new_account(&driver, &demo).await {
-        let url = driver.current_url().await.unwrap_or_default();
-        let console = driver.console_log().await;
-        panic!(
-            "browser test failed: {error}\npage: {url}\n--- browser console ---\n{console}\n\
-             --- veil demo output ---\n{}",
-            demo.output()
-        );
+        explain_failure(&driver, &demo, error).await;
     }
     drop(driver);
-}
-
-/// Serves `clip` over RTSP with the ingest tests' GStreamer server; returns the
-/// process (killed on drop through `ChildGuard`) and the URL.
-fn rtsp_server(clip: &Path) -> (ChildGuard, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../veil-ingest/tests/rtsp_server.py");
-    let port = common::free_port();
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args(["--port", &port.to_string(), "--clip"])
-        .arg(clip)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the RTSP test server (needs python3-gi and GStreamer's RTSP server)");
-    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout"));
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).expect("read the server's first line");
-    assert!(
-        line.starts_with("ready"),
-        "RTSP server did not start: {line:?}"
-    );
-    // Keep reading so the server never blocks on a full pipe.
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (ChildGuard(child), format!("rtsp://127.0.0.1:{port}/stream"))
-}
-
-/// Kills a child process on drop.
-struct ChildGuard(Child);
-
-impl Drop for ChildGuard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// A camera whose stream has B-frames (High profile, frames sent in decode
@@ -907,16 +866,11 @@ async fn live_view_of_a_b_frame_camera_in_chromium() {
         .status()
         .expect("ffmpeg (Debian package ffmpeg) is needed");
     assert!(made.success(), "ffmpeg could not make the clip");
-    let (_server, url) = rtsp_server(&clip);
+    let (_server, url) = common::rtsp_server(&clip, &[]);
     let demo = Demo::start(&data.path().join("veil"), 1, &[]);
     let driver = Driver::start().await;
     if let Err(error) = b_frame_live(&driver, &demo, &url).await {
-        let console = driver.console_log().await;
-        panic!(
-            "browser test failed: {error}\n--- browser console ---\n{console}\n\
-             --- veil demo output ---\n{}",
-            demo.output()
-        );
+        explain_failure(&driver, &demo, error).await;
     }
     drop(driver);
 }
@@ -1071,13 +1025,19 @@ async fn camera_settings_add_edit_and_delete_in_chromium() {
     let demo = Demo::start(data.path(), 1, &[]);
     let driver = Driver::start().await;
     if let Err(error) = camera_settings(&driver, &demo).await {
-        let url = driver.current_url().await.unwrap_or_default();
-        let console = driver.console_log().await;
-        panic!(
-            "browser test failed: {error}\npage: {url}\n--- browser console ---\n{console}\n\
-             --- veil demo output ---\n{}",
-            demo.output()
-        );
+        explain_failure(&driver, &demo, error).await;
     }
     drop(driver);
+}
+
+/// Fails the test with `error`, the page, the browser console and the
+/// demo's output.
+async fn explain_failure(driver: &Driver, demo: &Demo, error: String) -> ! {
+    let url = driver.current_url().await.unwrap_or_default();
+    let console = driver.console_log().await;
+    panic!(
+        "browser test failed: {error}\npage: {url}\n--- browser console ---\n{console}\n\
+         --- veil demo output ---\n{}",
+        demo.output()
+    );
 }

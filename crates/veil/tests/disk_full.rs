@@ -161,19 +161,11 @@ async fn inside_the_namespace() {
     assert!(stopped.success());
     let exit = demo.child.wait().unwrap();
     assert!(exit.success(), "veil exited with {exit}: {}", demo.output());
+    let d = data.to_str().unwrap();
     let veil = |args: &[&str]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_veil"))
-            .args(args)
-            .arg("--data")
-            .arg(&data)
-            .output()
-            .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        assert!(out.status.success(), "veil {args:?}: {text}");
+        let args: Vec<&str> = args.iter().copied().chain(["--data", d]).collect();
+        let (ok, text) = common::run_veil(&args);
+        assert!(ok, "veil {args:?}: {text}");
         text
     };
     veil(&["audit", "verify"]);

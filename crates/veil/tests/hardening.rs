@@ -6,7 +6,6 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::Demo;
@@ -45,34 +44,6 @@ fn wait_for_a_segment(data: &Path, demo: &Demo) {
         );
         std::thread::sleep(Duration::from_millis(200));
     }
-}
-
-/// Runs `veil ARGS` to its end (killed after 30 s); (success, stdout + stderr).
-fn veil(args: &[&str]) -> (bool, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            child.kill().unwrap();
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
 }
 
 #[test]
@@ -116,7 +87,7 @@ fn a_lost_or_wrong_root_key_stops_every_command_and_is_never_replaced() {
         vec!["check", "--data", d],
         vec!["admin", "users", "--data", d],
     ] {
-        let (ok, out) = veil(&args);
+        let (ok, out) = common::run_veil(&args);
         assert!(!ok, "{args:?} ran without its root key:\n{out}");
         assert!(out.contains(&key.display().to_string()), "{args:?}: {out}");
         assert!(out.contains("Restore root.key"), "{args:?}: {out}");
@@ -130,7 +101,7 @@ fn a_lost_or_wrong_root_key_stops_every_command_and_is_never_replaced() {
         format!("{}\n", "5a".repeat(32)).as_bytes(),
     )
     .unwrap();
-    let (ok, out) = veil(&["check", "--data", d]);
+    let (ok, out) = common::run_veil(&["check", "--data", d]);
     assert!(
         !ok && out.contains("is not the key of this database"),
         "{out}"
@@ -145,12 +116,12 @@ fn a_lost_or_wrong_root_key_stops_every_command_and_is_never_replaced() {
     )
     .unwrap();
     drop(db);
-    let (ok, out) = veil(&["check", "--data", d]);
+    let (ok, out) = common::run_veil(&["check", "--data", d]);
     assert!(ok, "{out}");
     assert!(out.contains("segments restored: 1"), "{out}");
     assert!(out.contains("segments still unreadable: 0"), "{out}");
     // A data directory others can read is refused, with the command.
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let (ok, out) = veil(&["check", "--data", d]);
+    let (ok, out) = common::run_veil(&["check", "--data", d]);
     assert!(!ok && out.contains(&format!("chmod 700 {d}")), "{out}");
 }

@@ -9,7 +9,7 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::Demo;
@@ -54,36 +54,6 @@ fn motion_clip(dir: &Path) -> PathBuf {
     out
 }
 
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// The ingest tests' GStreamer RTSP server, with a user and password.
-fn rtsp_server(clip: &Path, password: &str) -> (Killed, String) {
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../veil-ingest/tests/rtsp_server.py");
-    let port = common::free_port();
-    let mut child = Command::new("/usr/bin/python3")
-        .arg(script)
-        .args(["--port", &port.to_string(), "--clip"])
-        .arg(clip)
-        .args(["--user", "veil", "--password", password])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start the RTSP test server (needs python3-gi and GStreamer's RTSP server)");
-    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
-    let mut line = String::new();
-    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
-    assert!(line.starts_with("ready"), "RTSP server: {line:?}");
-    std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
-    (Killed(child), format!("rtsp://127.0.0.1:{port}/stream"))
-}
-
 /// Recorded runs of camera 1: (start, end) in seconds, oldest first.
 fn runs(data: &Path) -> Vec<(f64, f64)> {
     let Ok(db) = rusqlite::Connection::open_with_flags(
@@ -115,7 +85,10 @@ async fn serve_first_account_and_a_motion_camera_from_the_file() {
     let secret_file = dir.path().join("camera-password");
     std::fs::write(&secret_file, "a-camera-password-7\n").unwrap();
     let clip = motion_clip(dir.path());
-    let (_server, url) = rtsp_server(&clip, "a-camera-password-7");
+    let (_server, url) = common::rtsp_server(
+        &clip,
+        &["--user", "veil", "--password", "a-camera-password-7"],
+    );
     let config = dir.path().join("veil.toml");
     let listen = format!("127.0.0.1:{}", common::free_port());
     std::fs::write(

@@ -298,3 +298,25 @@ pub async fn new_user(
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     (c, csrf)
 }
+
+/// The account id (pseudonym) of `name`, as `GET /api/v1/users` lists it to
+/// the administrator `admin`.
+pub async fn user_id(s: &Server, admin: &reqwest::Client, name: &str) -> String {
+    let users: serde_json::Value = admin
+        .get(format!("{}/api/v1/users", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["name"] == name)
+        .unwrap_or_else(|| panic!("no account {name}: {users}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}

@@ -214,6 +214,73 @@ impl Drop for Demo {
     }
 }
 
+/// A child process killed (and reaped) when dropped.
+pub struct ChildGuard(pub Child);
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Serves `clip` over RTSP with the ingest tests' GStreamer server (with
+/// `extra` arguments, e.g. `--user`/`--password`); returns the process and
+/// the URL.
+pub fn rtsp_server(clip: &Path, extra: &[&str]) -> (ChildGuard, String) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../veil-ingest/tests/rtsp_server.py");
+    let port = free_port();
+    let mut child = Command::new("/usr/bin/python3")
+        .arg(script)
+        .args(["--port", &port.to_string(), "--clip"])
+        .arg(clip)
+        .args(extra)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the RTSP test server (needs python3-gi and GStreamer's RTSP server)");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+    let mut line = String::new();
+    out.read_line(&mut line)
+        .expect("read the server's first line");
+    assert!(
+        line.starts_with("ready"),
+        "RTSP server did not start: {line:?}"
+    );
+    // Keep reading so the server never blocks on a full pipe.
+    thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+    (ChildGuard(child), format!("rtsp://127.0.0.1:{port}/stream"))
+}
+
+/// Runs `veil ARGS` to its end (killed after 60 s): (success, stdout and
+/// stderr).
+pub fn run_veil(args: &[&str]) -> (bool, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn veil");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("wait for veil").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            break;
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("veil's output");
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
 /// An HTTP client that accepts the demo's self-signed certificate and keeps
 /// cookies.
 pub fn client() -> reqwest::Client {
