@@ -120,15 +120,16 @@ impl Throttles {
             .map_err(ApiError::internal)
     }
 
-    /// Checks `password` against the argon2 `hash` (bounded, as
-    /// [`Throttles::argon2`]).
+    /// Checks `password` against the argon2 `hash`, at most
+    /// [`MAX_CONCURRENT_PASSWORD_CHECKS`] at a time.
     pub async fn verify_password(&self, password: String, hash: String) -> Result<bool, ApiError> {
         let password = zeroize::Zeroizing::new(password);
         self.argon2(move || veil_access::password::verify(&password, &hash))
             .await
     }
 
-    /// Hashes a new password (bounded, as [`Throttles::argon2`]).
+    /// Hashes a new password, at most [`MAX_CONCURRENT_PASSWORD_CHECKS`]
+    /// argon2 runs at a time.
     pub async fn hash_password(&self, password: String) -> Result<String, ApiError> {
         let password = zeroize::Zeroizing::new(password);
         self.argon2(move || veil_access::password::hash(&password))
