@@ -434,6 +434,12 @@ pub fn routes() -> Vec<Route> {
             get(pages::playback),
         ),
         route("/admin/cameras", GET, Permission, get(pages::camera_admin)),
+        route(
+            "/admin/four-eyes",
+            GET,
+            Permission,
+            get(pages::four_eyes_admin),
+        ),
         route("/account", GET, Session, get(pages::account)),
         route("/static/{name}", GET, Public, get(pages::asset)),
     ]

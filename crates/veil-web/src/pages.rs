@@ -97,6 +97,19 @@ pub async fn asset(Path(name): Path<String>) -> Response {
     }
 }
 
+/// The four-eyes settings page (user administrators).
+pub async fn four_eyes_admin(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+) -> Result<Html<String>, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let approvable: Vec<(&str, &str)> = crate::admin::APPROVABLE
+        .iter()
+        .map(|a| (a.id(), a.describe()))
+        .collect();
+    Ok(Html(ui::four_eyes_page(&s.display_name, &approvable)))
+}
+
 /// The camera settings page (administrators).
 pub async fn camera_admin(
     Extension(s): Extension<Session>,

@@ -21,6 +21,7 @@ const PLAYBACK_JS: &str = include_str!("../assets/playback.js");
 const AUDIT_JS: &str = include_str!("../assets/audit.js");
 const ACCOUNT_JS: &str = include_str!("../assets/account.js");
 const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
+const FOUR_EYES_JS: &str = include_str!("../assets/four-eyes.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -35,6 +36,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "audit.js" => Some((JS_TYPE, AUDIT_JS)),
         "account.js" => Some((JS_TYPE, ACCOUNT_JS)),
         "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
+        "four-eyes.js" => Some((JS_TYPE, FOUR_EYES_JS)),
         _ => None,
     }
 }
@@ -205,6 +207,36 @@ pub fn cameras_page(user: &str, cameras: &[CameraView], audit: bool, camera_admi
     document("Cameras", "live.js", &body)
 }
 
+/// The four-eyes settings page (user administrators): a checkbox per
+/// permission that can need a second person's approval (`approvable`, id and
+/// description), whether a route enforces it today (filled by
+/// `four-eyes.js`), and Save.
+pub fn four_eyes_page(user: &str, approvable: &[(&str, &str)]) -> String {
+    let mut body = header(user, &nav_links("/admin/four-eyes", true, false, false));
+    body.push_str(
+        "<main>\n<h1>Four-eyes approval</h1>\n\
+<p>Actions checked here need a second person's approval, asked for and given in the \
+approvals, before they can be done; each approval allows one action.</p>\n\
+<form id=\"four-eyes-form\" class=\"card\">\n<table>\n\
+<thead><tr><th>Needs approval</th><th>Permission</th><th>Enforced today</th></tr></thead>\n<tbody>\n",
+    );
+    for (id, description) in approvable {
+        let id = escape(id);
+        let _ = writeln!(
+            body,
+            "<tr><td><input type=\"checkbox\" id=\"four-eyes-{id}\" name=\"permission\" value=\"{id}\"></td>\
+<td><label for=\"four-eyes-{id}\"><code>{id}</code>: {}</label></td>\
+<td id=\"four-eyes-enforced-{id}\"></td></tr>",
+            escape(description)
+        );
+    }
+    body.push_str(
+        "</tbody>\n</table>\n<p><button type=\"submit\" id=\"four-eyes-save\">Save</button></p>\n\
+<p id=\"four-eyes-message\" role=\"status\" hidden></p>\n</form>\n</main>\n",
+    );
+    document("Four-eyes approval", "four-eyes.js", &body)
+}
+
 /// The camera settings page (administrators): the camera table with status,
 /// filled by `camera-admin.js`, and the form that adds an RTSP camera or, after
 /// "Edit" in a row, changes one.
@@ -373,6 +405,7 @@ mod tests {
             "audit.js",
             "account.js",
             "camera-admin.js",
+            "four-eyes.js",
         ] {
             let (ct, body) = asset(name).expect(name);
             assert!(!body.is_empty());

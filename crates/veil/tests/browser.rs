@@ -1041,3 +1041,71 @@ async fn explain_failure(driver: &Driver, demo: &Demo, error: String) -> ! {
         demo.output()
     );
 }
+
+/// The four-eyes settings page: each approvable permission with whether a
+/// route enforces it today; unchecking one and saving changes the setting.
+async fn four_eyes_settings(driver: &Driver, demo: &Demo) -> Res<()> {
+    sign_in(driver, demo).await?;
+    driver.goto(&demo.at("admin/four-eyes")).await?;
+    let state =
+        "return ['export', 'masks.lift', 'recordings.delete', 'locks.release'].map((p) => ({ \
+        p, checked: document.getElementById('four-eyes-' + p).checked, \
+        enforced: document.getElementById('four-eyes-enforced-' + p).textContent }));";
+    let shown = wait_for(
+        driver,
+        "the four permissions with their enforcement",
+        Duration::from_secs(10),
+        state,
+        |v| {
+            v.as_array().is_some_and(|rows| {
+                rows.iter().all(|r| {
+                    r["checked"] == true
+                        && r["enforced"]
+                            .as_str()
+                            .unwrap_or("")
+                            .starts_with("not enforced yet")
+                })
+            })
+        },
+    )
+    .await?;
+    eprintln!("four-eyes page: {shown}");
+    driver
+        .click(&driver.find("#four-eyes-export").await?)
+        .await?;
+    driver.click(&driver.find("#four-eyes-save").await?).await?;
+    wait_for(
+        driver,
+        "export no longer needing approval",
+        Duration::from_secs(10),
+        state,
+        |v| {
+            v[0]["checked"] == false
+                && v[0]["enforced"] == "not required"
+                && v[1]["checked"] == true
+        },
+    )
+    .await?;
+    // The server holds the change, not only the page.
+    let set = driver
+        .exec(
+            "const r = await fetch('/api/v1/settings/four-eyes'); return (await r.json()).permissions;",
+            json!([]),
+        )
+        .await?;
+    if set != json!(["masks.lift", "recordings.delete", "locks.release"]) {
+        return Err(format!("the server's set is {set}"));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_eyes_settings_in_chromium() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let demo = Demo::start(data.path(), 1, &[]);
+    let driver = Driver::start().await;
+    if let Err(error) = four_eyes_settings(&driver, &demo).await {
+        explain_failure(&driver, &demo, error).await;
+    }
+    drop(driver);
+}

@@ -1,0 +1,39 @@
+// Four-eyes settings page: which approvable permissions need a second
+// person's approval, and whether a route enforces each today (the server
+// says so in GET /api/v1/settings/four-eyes).
+import { api, setupLogout } from "./common.js";
+
+const form = document.getElementById("four-eyes-form");
+const message = document.getElementById("four-eyes-message");
+
+function show(text, isError) {
+  message.textContent = text;
+  message.className = isError ? "error" : "";
+  message.hidden = false;
+}
+
+async function refresh() {
+  const settings = await api("GET", "/api/v1/settings/four-eyes");
+  const status = new Map(settings.status.map((s) => [s.permission, s]));
+  for (const box of form.querySelectorAll("input[type=checkbox]")) {
+    box.checked = settings.permissions.includes(box.value);
+    const cell = document.getElementById(`four-eyes-enforced-${box.value}`);
+    const s = status.get(box.value);
+    cell.textContent = !s ? "not required" : s.enforced ? "enforced" : `not enforced yet: ${s.note}`;
+  }
+}
+
+form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const permissions = Array.from(form.querySelectorAll("input[type=checkbox]:checked")).map((b) => b.value);
+  try {
+    await api("PUT", "/api/v1/settings/four-eyes", { permissions });
+    await refresh();
+    show("Saved.", false);
+  } catch (e) {
+    show(e.message, true);
+  }
+});
+
+setupLogout();
+refresh().catch((e) => show(e.message, true));
