@@ -5,7 +5,6 @@ mod common;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use veil_base::Time90k;
 
 use common::*;
 
@@ -27,19 +26,6 @@ async fn login_with(
         .unwrap();
     let status = r.status();
     (status, r.json().await.unwrap_or_default(), c)
-}
-
-fn investigator(s: &Server) {
-    s.store
-        .db
-        .insert_user(
-            "u-inv",
-            "gina.inv",
-            &veil_access::password::hash(PASSWORD),
-            "investigator",
-            Time90k(T0),
-        )
-        .unwrap();
 }
 
 #[tokio::test]

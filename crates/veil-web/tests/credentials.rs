@@ -9,7 +9,6 @@ use std::sync::Arc;
 
 use reqwest::StatusCode;
 use serde_json::json;
-use veil_base::Time90k;
 
 use common::*;
 
@@ -68,16 +67,7 @@ async fn fifty_parallel_guesses_get_at_most_the_free_attempts_through() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_second_factor_code_raced_by_logins_lets_exactly_one_in() {
     let s = start().await;
-    s.store
-        .db
-        .insert_user(
-            "u-inv",
-            "gina.inv",
-            &veil_access::password::hash(PASSWORD),
-            "investigator",
-            Time90k(T0),
-        )
-        .unwrap();
+    investigator(&s);
     let (c, csrf) = login_as(&s, "gina.inv").await;
     let (secret, codes) = enrol_totp(&s, &c, &csrf).await;
     for (round, recovery) in codes.iter().take(4).enumerate() {
@@ -127,17 +117,7 @@ async fn a_token_cannot_skip_the_first_login_steps() {
             (status, r.json::<serde_json::Value>().await.unwrap())
         }
     };
-    let inv = s
-        .store
-        .db
-        .insert_user(
-            "u-inv",
-            "gina.inv",
-            &veil_access::password::hash(PASSWORD),
-            "investigator",
-            Time90k(T0),
-        )
-        .unwrap();
+    let inv = investigator(&s);
     // The investigator role requires a second factor, not enrolled yet.
     let (c, csrf) = login_as(&s, "gina.inv").await;
     let (status, v) = make(c.clone(), csrf.clone()).await;

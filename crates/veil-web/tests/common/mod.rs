@@ -320,3 +320,18 @@ pub async fn user_id(s: &Server, admin: &reqwest::Client, name: &str) -> String 
         .unwrap()
         .to_owned()
 }
+
+/// Adds `gina.inv` (pseudonym `u-inv`) with the investigator role, whose
+/// role requires a second factor she has not enrolled yet; returns her id.
+pub fn investigator(s: &Server) -> veil_base::UserId {
+    s.store
+        .db
+        .insert_user(
+            "u-inv",
+            "gina.inv",
+            &veil_access::password::hash(PASSWORD),
+            "investigator",
+            Time90k(T0),
+        )
+        .unwrap()
+}
