@@ -2229,6 +2229,40 @@ mod tests {
         );
     }
 
+    /// A TOTP step or a recovery code is used up by the one update that
+    /// changes the row: a second use of the same step, an older step, or a
+    /// code list that changed meanwhile changes nothing and is refused.
+    #[test]
+    fn second_factor_codes_are_consumed_once() {
+        let db = Db::open_in_memory().unwrap();
+        let u = db
+            .insert_user("u-1", "gina", "hash", "", Time90k(0))
+            .unwrap();
+        assert!(!db.consume_totp_step(u, 100).unwrap(), "no TOTP enrolled");
+        db.set_second_factor(
+            u,
+            &SecondFactorRow {
+                totp_sealed: Some(vec![1]),
+                recovery_hashes: "[\"a\",\"b\"]".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(db.consume_totp_step(u, 100).unwrap());
+        assert!(
+            !db.consume_totp_step(u, 100).unwrap(),
+            "the same step twice"
+        );
+        assert!(!db.consume_totp_step(u, 99).unwrap(), "an older step");
+        assert!(db.consume_totp_step(u, 101).unwrap());
+        let (old, left) = ("[\"a\",\"b\"]", "[\"b\"]");
+        assert!(db.consume_recovery_code(u, old, left).unwrap());
+        assert!(
+            !db.consume_recovery_code(u, old, left).unwrap(),
+            "the same code from the same old list"
+        );
+    }
+
     #[test]
     fn reopening_keeps_version() {
         let dir = tempfile::tempdir().unwrap();
