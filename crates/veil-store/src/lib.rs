@@ -224,10 +224,15 @@ impl Store {
             refuse_shared(dir, "data directory", "700")?;
             refuse_shared(&database, "database", "600")?;
         } else {
-            // A new installation in a directory that already existed: made
-            // private here.
+            // A new installation: an empty directory is made private here; one
+            // that already holds files (a restored key, say) is the
+            // operator's, so it is refused rather than changed.
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            if std::fs::read_dir(dir)?.next().is_none() {
+                std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+            } else {
+                refuse_shared(dir, "data directory", "700")?;
+            }
             // Made here with mode 0600 whatever the umask: SQLite gives its
             // log files the database file's mode.
             use std::os::unix::fs::OpenOptionsExt;

@@ -319,6 +319,20 @@ async fn a_shared_data_directory_or_database_is_refused_with_the_chmod() {
     assert!(e.contains(&format!("chmod 600 {}", db.display())), "{e}");
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
     drop(store(&data));
+    // A new installation: an empty shared directory is made private; one
+    // already holding someone's files is refused, not changed.
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o755)).unwrap();
+    drop(store(&empty));
+    assert_eq!(mode(&empty), 0o700);
+    let used = dir.path().join("used");
+    std::fs::create_dir(&used).unwrap();
+    std::fs::write(used.join("notes.txt"), b"x").unwrap();
+    std::fs::set_permissions(&used, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let e = reopen_err(&used);
+    assert!(e.contains("chmod 700"), "{e}");
+    assert_eq!(mode(&used), 0o755);
 }
 
 /// An unmounted (empty) object directory stops the start instead of
