@@ -491,7 +491,7 @@ impl Store {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
             match self.open_index(&row) {
-                Ok(index) => out.push(Segment { row, index }),
+                Ok((_, index)) => out.push(Segment { row, index }),
                 Err(Opened::KeyDestroyed) => {}
                 Err(Opened::OwnDataCorrupt(e)) => {
                     tracing::warn!(segment = row.id.0, error = %e, "segment index does not open; skipped");
@@ -502,9 +502,10 @@ impl Store {
         Ok(out)
     }
 
-    /// Unwraps a row's segment key and opens its index, telling apart the
-    /// segment's own data failing (permanent) from everything else.
-    fn open_index(&self, row: &db::SegmentRow) -> Result<SegmentIndex, Opened> {
+    /// Unwraps a row's segment key and opens its index (returning both),
+    /// telling apart the segment's own data failing (permanent) from
+    /// everything else.
+    fn open_index(&self, row: &db::SegmentRow) -> Result<(crypto::Key, SegmentIndex), Opened> {
         let bucket = row.bucket_key_id.ok_or(Opened::KeyDestroyed)?;
         let kek = match self
             .keys
@@ -525,9 +526,10 @@ impl Store {
         )
         .map_err(own)?;
         let aad = segment::index_aad(row.camera_id, &row.rendition, row.start_90k);
-        crypto::open(&key, &aad, &row.sealed_index)
+        let index = crypto::open(&key, &aad, &row.sealed_index)
             .and_then(|b| SegmentIndex::decode(&b))
-            .map_err(own)
+            .map_err(own)?;
+        Ok((key, index))
     }
 
     /// Reads and decrypts a segment's media; the plaintext is zeroed when
@@ -570,15 +572,14 @@ impl Store {
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
         let (mut restored, mut still) = (0, 0);
         for row in rows {
-            let index = match self.open_index(&row) {
-                Ok(i) => i,
+            let (key, index) = match self.open_index(&row) {
+                Ok(opened) => opened,
                 Err(Opened::Fault(e)) => return Err(e),
                 Err(_) => {
                     still += 1;
                     continue;
                 }
             };
-            let key = self.segment_key(&row)?;
             let object = match self.objects.get(&row.object_key).await {
                 Ok(o) => o,
                 Err(Error::NotFound(_)) => {
