@@ -69,11 +69,14 @@ pub enum Action {
     DpoDocuments,
     /// Approve or reject four-eyes requests.
     Approve,
+    /// Read the server's operating figures (`GET /metrics`, the system
+    /// status page).
+    MetricsRead,
 }
 
 impl Action {
     /// Every grantable permission, in catalogue order.
-    pub const PERMISSIONS: [Action; 29] = [
+    pub const PERMISSIONS: [Action; 30] = [
         Action::LiveView,
         Action::Playback,
         Action::Export,
@@ -103,6 +106,7 @@ impl Action {
         Action::SubjectRequests,
         Action::DpoDocuments,
         Action::Approve,
+        Action::MetricsRead,
     ];
 
     /// The stable id.
@@ -139,6 +143,7 @@ impl Action {
             Action::SubjectRequests => "dsr.handle",
             Action::DpoDocuments => "dpo.documents",
             Action::Approve => "approve",
+            Action::MetricsRead => "metrics.read",
         }
     }
 
@@ -181,6 +186,7 @@ impl Action {
             Action::SubjectRequests => "handle data-subject requests",
             Action::DpoDocuments => "keep the register and documents of processing",
             Action::Approve => "approve or reject four-eyes requests",
+            Action::MetricsRead => "read the server's operating figures (no personal data)",
         }
     }
 
@@ -224,6 +230,7 @@ impl Action {
                 | Action::SubjectRequests
                 | Action::DpoDocuments
                 | Action::RetentionAdmin
+                | Action::MetricsRead
         )
     }
 }

@@ -191,7 +191,7 @@ pub fn templates() -> Vec<Role> {
             "Runs the system: cameras, masks, retention, users and roles.",
             &[
                 LiveView, Playback, CameraAdmin, MaskAdmin, RetentionAdmin, UserAdmin, RecordingControl,
-                IoEvents, PtzPresets, PtzPatrols, BookmarkView, LockView,
+                IoEvents, PtzPresets, PtzPatrols, BookmarkView, LockView, MetricsRead,
             ],
             None,
         ),

@@ -227,6 +227,30 @@ const MIGRATIONS: &[&str] = &[
     DROP TABLE bucket_key;
     ALTER TABLE bucket_key_new RENAME TO bucket_key;
     "#,
+    // 10: the web client: each user's language (NULL: the browser's),
+    // bookmarks (V5) with their own expiry, and the recording gate's motion
+    // events (start; end NULL while the motion lasts).
+    r#"
+    ALTER TABLE app_user ADD COLUMN language TEXT;
+    CREATE TABLE bookmark (
+        id INTEGER PRIMARY KEY,
+        camera_id INTEGER NOT NULL REFERENCES camera (id),
+        start_90k INTEGER NOT NULL,
+        end_90k INTEGER,
+        note TEXT NOT NULL,
+        author_id INTEGER REFERENCES app_user (id),
+        created_90k INTEGER NOT NULL,
+        expires_90k INTEGER NOT NULL
+    );
+    CREATE INDEX bookmark_by_time ON bookmark (camera_id, start_90k);
+    CREATE TABLE motion_event (
+        id INTEGER PRIMARY KEY,
+        camera_id INTEGER NOT NULL REFERENCES camera (id),
+        start_90k INTEGER NOT NULL,
+        end_90k INTEGER
+    );
+    CREATE INDEX motion_event_by_time ON motion_event (camera_id, start_90k);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -383,6 +407,9 @@ pub struct UserRow {
     pub training_valid_until: Option<Time90k>,
     /// The usage-policy version the user acknowledged (0: none).
     pub policy_ack_version: i64,
+    /// The language the user chose for the web client (`None`: the
+    /// browser's).
+    pub language: Option<String>,
 }
 
 /// A user's second-factor state.
@@ -632,7 +659,7 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
 }
 
 const USER_COLUMNS: &str = "id, pseudonym, name, password_hash, disabled, must_change_password, \
-     training_valid_until_90k, policy_ack_version";
+     training_valid_until_90k, policy_ack_version, language";
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -644,6 +671,7 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         must_change_password: r.get::<_, i64>(5)? != 0,
         training_valid_until: r.get::<_, Option<i64>>(6)?.map(Time90k),
         policy_ack_version: r.get(7)?,
+        language: r.get(8)?,
     })
 }
 
@@ -1282,6 +1310,18 @@ impl Db {
             c.execute(
                 "UPDATE app_user SET disabled = ?2, training_valid_until_90k = ?3 WHERE id = ?1",
                 params![user.0, disabled as i64, training_valid_until.map(|t| t.0)],
+            )
+            .map(|_| ())
+        })
+    }
+
+    /// Sets the language a user chose for the web client (`None`: follow
+    /// the browser).
+    pub fn set_user_language(&self, user: UserId, language: Option<&str>) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE app_user SET language = ?2 WHERE id = ?1",
+                params![user.0, language],
             )
             .map(|_| ())
         })

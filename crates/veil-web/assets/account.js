@@ -1,6 +1,6 @@
 // Account page: acknowledge the usage policy, change the password, enrol a
 // TOTP second factor (QR code drawn by the server), see and end sessions.
-import { api, setupLogout } from "./common.js";
+import { api } from "./common.js";
 
 const message = document.getElementById("account-message");
 
@@ -120,6 +120,5 @@ async function loadSessions() {
   document.getElementById("session-rows").replaceChildren(...rows);
 }
 
-setupLogout();
 loadPolicy().catch((e) => show(e.message));
 loadSessions().catch((e) => show(e.message));

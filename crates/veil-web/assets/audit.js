@@ -1,5 +1,4 @@
 // Access-record page: the filters are a plain GET form and the table is
 // rendered by the server; this module only wires up the logout button.
-import { setupLogout } from "./common.js";
+import "./common.js";
 
-setupLogout();

@@ -2,7 +2,7 @@
 // every few seconds), adds, changes and deletes RTSP cameras through the JSON
 // API. Passwords are only ever sent, never shown: the API does not return
 // them; a change that leaves the user name and password empty keeps them.
-import { api, setupLogout } from "./common.js";
+import { api } from "./common.js";
 
 const rows = document.getElementById("camera-rows");
 const form = document.getElementById("camera-form");
@@ -194,6 +194,5 @@ form.addEventListener("submit", async (ev) => {
   }
 });
 
-setupLogout();
 refresh();
 setInterval(refresh, 5000);

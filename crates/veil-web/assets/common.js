@@ -85,3 +85,115 @@ export function showMessage(el, message) {
   el.textContent = message || "";
   el.hidden = !message;
 }
+
+// ---- The message catalogue -------------------------------------------------
+
+/** The page's language (`<html lang>`), chosen by the server. */
+export const lang = document.documentElement.lang || "en";
+
+const messages = await fetch(`/static/i18n-${lang}.json`, { credentials: "same-origin" })
+  .then((r) => (r.ok ? r.json() : {}))
+  .catch(() => ({}));
+
+/**
+ * The message `key` of the catalogue, with `{name}` placeholders replaced by
+ * `vars[name]`. A missing key shows itself (and is logged as a warning).
+ */
+export function t(key, vars) {
+  let m = messages[key];
+  if (m === undefined) {
+    console.warn(`message ${key} is not in the catalogue`);
+    m = key;
+  }
+  if (vars) {
+    for (const [name, value] of Object.entries(vars)) {
+      m = m.split(`{${name}}`).join(String(value));
+    }
+  }
+  return m;
+}
+
+/** A date and time in the user's locale and time zone. */
+export function formatTime(date) {
+  return new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "medium" }).format(date);
+}
+
+/**
+ * An element showing `date` in the user's locale and time zone, with the
+ * UTC time on hover.
+ */
+export function timeElement(date) {
+  const el = document.createElement("time");
+  el.dateTime = date.toISOString();
+  el.textContent = formatTime(date);
+  el.title = date.toISOString().replace(".000Z", "Z") + " UTC";
+  return el;
+}
+
+// ---- The shell: theme, language, menus -------------------------------------
+
+function setupTheme() {
+  const select = document.getElementById("theme-select");
+  if (!select) return;
+  select.addEventListener("change", () => {
+    const v = select.value;
+    if (v === "light" || v === "dark") {
+      document.cookie = `veil_theme=${v}; Path=/; Max-Age=31536000; SameSite=Strict; Secure`;
+      document.documentElement.dataset.theme = v;
+    } else {
+      document.cookie = "veil_theme=; Path=/; Max-Age=0; SameSite=Strict; Secure";
+      delete document.documentElement.dataset.theme;
+    }
+  });
+}
+
+function setupLanguage() {
+  const select = document.getElementById("language-select");
+  if (!select) return;
+  select.addEventListener("change", async () => {
+    select.disabled = true;
+    try {
+      await api("PUT", "/api/v1/session/language", { language: select.value });
+      window.location.reload();
+    } catch (e) {
+      select.disabled = false;
+      console.warn(e.message);
+    }
+  });
+}
+
+/** Menus (`<details class="menu">`) close on Escape and on a click elsewhere. */
+function setupMenus() {
+  const menus = [...document.querySelectorAll("details.menu")];
+  document.addEventListener("click", (ev) => {
+    for (const m of menus) {
+      if (m.open && !m.contains(ev.target)) m.open = false;
+    }
+  });
+  document.addEventListener("keydown", (ev) => {
+    if (ev.key !== "Escape") return;
+    for (const m of menus) {
+      if (m.open) {
+        m.open = false;
+        m.querySelector("summary").focus();
+      }
+    }
+  });
+  // Opening one closes the others.
+  for (const m of menus) {
+    m.addEventListener("toggle", () => {
+      if (m.open) for (const o of menus) if (o !== m) o.open = false;
+    });
+  }
+}
+
+/** Wires up the shell of a signed-in page: menus, theme, language, logout.
+ * Runs once, when the first page module imports this one. */
+function setupShell() {
+  setupMenus();
+  setupTheme();
+  setupLanguage();
+  setupLogout();
+}
+
+setupShell();

@@ -1,7 +1,7 @@
 // Four-eyes settings page: which approvable permissions need a second
 // person's approval, and whether a route enforces each today (the server
 // says so in GET /api/v1/settings/four-eyes).
-import { api, setupLogout } from "./common.js";
+import { api } from "./common.js";
 
 const form = document.getElementById("four-eyes-form");
 const message = document.getElementById("four-eyes-message");
@@ -35,5 +35,4 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
-setupLogout();
 refresh().catch((e) => show(e.message, true));

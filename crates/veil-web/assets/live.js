@@ -1,7 +1,7 @@
 // Cameras page: one low-latency live player per tile, fed by a WebSocket
 // carrying an fMP4 init segment followed by one media fragment per message,
 // appended to a Media Source Extensions SourceBuffer.
-import { setupLogout } from "./common.js";
+import "./common.js";
 
 const MAX_LAG = 1.5; // seconds behind the live edge before jumping ahead
 const EDGE_OFFSET = 0.3; // where to land behind the live edge
@@ -207,7 +207,6 @@ class LivePlayer {
   }
 }
 
-setupLogout();
 const players = [];
 for (const video of document.querySelectorAll("video.live[data-camera-id]")) {
   const player = new LivePlayer(video);

@@ -1,6 +1,6 @@
 // Playback page: pick a time range, see the recorded periods on a timeline,
 // and play the range as a progressive MP4 served by the API.
-import { api, setupLogout, showMessage } from "./common.js";
+import { api, showMessage } from "./common.js";
 
 const main = document.getElementById("playback");
 const cameraId = encodeURIComponent(main.dataset.cameraId);
@@ -176,7 +176,6 @@ refreshButton.addEventListener("click", () => {
 
 video.addEventListener("error", explainVideoError);
 
-setupLogout();
 const now = new Date();
 now.setMilliseconds(0);
 endInput.value = toLocalInput(now);

@@ -690,7 +690,7 @@ pub async fn acknowledge_policy(
 // --- four-eyes ---
 
 /// Reads `camera:N` or `system`.
-fn parse_resource(r: &str) -> Result<Resource, ApiError> {
+pub(crate) fn parse_resource(r: &str) -> Result<Resource, ApiError> {
     if r == "system" {
         return Ok(Resource::System);
     }

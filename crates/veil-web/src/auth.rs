@@ -37,6 +37,8 @@ pub struct Session {
     /// Authenticated by an API token (`Authorization: Bearer`), not a cookie:
     /// no CSRF check, and no managing of credentials.
     pub bearer: bool,
+    /// The language the user chose for the web client, if any.
+    pub language: Option<String>,
 }
 
 /// Routes anyone may call: login, health, static assets and the login page.

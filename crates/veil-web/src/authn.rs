@@ -718,9 +718,10 @@ pub fn token_session_by_hash(
     subject.roles.retain(|r| carried.contains(&r.name.as_str()));
     Ok(Some(Session {
         subject,
-        display_name: user.name.unwrap_or_default(),
+        display_name: user.name.clone().unwrap_or_default(),
         token_hash: hash,
         bearer: true,
+        language: user.language,
     }))
 }
 
@@ -732,4 +733,35 @@ pub fn second_factor_needed() -> Response {
         message: "enter the code from your authenticator app (or a recovery code)".into(),
     }
     .into_response()
+}
+
+/// The body of `PUT /api/v1/session/language`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LanguageChoice {
+    /// `en` or `pt`; `null` to follow the browser's `Accept-Language`.
+    language: Option<String>,
+}
+
+/// `PUT /api/v1/session/language`: the language of my web client.
+pub async fn set_language(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    body: Body<LanguageChoice>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::OwnSession, Resource::System)?;
+    let req = json_body(body)?;
+    let lang = match req.language.as_deref() {
+        None => None,
+        Some(tag) => Some(crate::i18n::Lang::parse(tag).ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "unsupported language {tag:?}: use one of {}",
+                crate::i18n::Lang::ALL.map(|l| l.tag()).join(", ")
+            ))
+        })?),
+    };
+    let db = state.store.db.clone();
+    let uid = s.subject.user;
+    blocking(move || Ok(db.set_user_language(uid, lang.map(|l| l.tag()))?)).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

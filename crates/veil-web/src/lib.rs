@@ -12,6 +12,7 @@ pub mod auth;
 pub mod authn;
 pub mod cameras;
 pub mod error;
+pub mod i18n;
 pub mod live;
 pub mod model;
 pub mod openapi;
@@ -20,6 +21,7 @@ pub mod proxy;
 pub mod range;
 pub mod refusal;
 pub mod roles;
+pub mod shell;
 pub mod tls;
 pub mod ui;
 
@@ -142,9 +144,10 @@ impl AppState {
             }
             Ok(Some(Session {
                 subject: roles::subject_for(&db, &user)?,
-                display_name: user.name.unwrap_or_default(),
+                display_name: user.name.clone().unwrap_or_default(),
                 token_hash: hash,
                 bearer: false,
+                language: user.language,
             }))
         })
         .await
@@ -287,6 +290,12 @@ pub fn routes() -> Vec<Route> {
             POST,
             Session,
             post(authn::totp_confirm),
+        ),
+        route(
+            "/api/v1/session/language",
+            PUT,
+            Session,
+            put(authn::set_language),
         ),
         route("/api/v1/sessions", GET, Session, get(authn::list_sessions)),
         route(

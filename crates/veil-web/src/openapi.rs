@@ -43,7 +43,8 @@ use crate::api::{CameraSummary, Health, LoginRequest, LoginResponse, Me, Recordi
 use crate::audit::{Erased, Page};
 use crate::auth::Session;
 use crate::authn::{
-    Code, CreatedToken, NewToken, RecoveryCodes, Revoked, SessionList, TokenList, TotpEnrolment,
+    Code, CreatedToken, LanguageChoice, NewToken, RecoveryCodes, Revoked, SessionList, TokenList,
+    TotpEnrolment,
 };
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::error::{ApiError, ErrorBody};
@@ -263,6 +264,10 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(400, "No enrolment started, or the code does not match")
                 .recorded()
         }
+        ("PUT", "/api/v1/session/language") => Spec::new("Choose the language of my web client")
+            .body(s.of::<LanguageChoice>())
+            .ok(204, "Saved; pages follow it from the next load", NO_CONTENT)
+            .error(400, "Malformed body, or a language Veil does not have"),
         ("GET", "/api/v1/sessions") => {
             Spec::new("My sessions").ok(200, "Newest first", s.json::<SessionList>())
         }

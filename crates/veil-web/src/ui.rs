@@ -37,7 +37,16 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "account.js" => Some((JS_TYPE, ACCOUNT_JS)),
         "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
         "four-eyes.js" => Some((JS_TYPE, FOUR_EYES_JS)),
-        _ => None,
+        _ => {
+            let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
+            let lang = crate::i18n::Lang::ALL
+                .into_iter()
+                .find(|l| l.tag() == lang)?;
+            Some((
+                "application/json; charset=utf-8",
+                crate::i18n::catalogue_json(lang),
+            ))
+        }
     }
 }
 

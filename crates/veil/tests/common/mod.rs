@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests of the `veil` binary.
 #![allow(dead_code)]
 
+pub mod webdriver;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
