@@ -1,10 +1,12 @@
-//! Veil's shared vocabulary: newtype ids, the one clock, 90 kHz time helpers and
-//! weekly time profiles ([`schedule`]).
+//! Veil's shared vocabulary: newtype ids, the one clock, 90 kHz time helpers,
+//! weekly time profiles ([`schedule`]) and lock-free operational metrics with
+//! their text format ([`metrics`]).
 //!
 //! Everything here is plain data with no I/O except [`SystemClock`], which is the
 //! only place in Veil that reads the wall clock. Nothing here knows about video,
 //! storage or HTTP.
 
+pub mod metrics;
 pub mod schedule;
 
 use std::sync::atomic::{AtomicI64, Ordering};
