@@ -116,11 +116,21 @@ pub enum Action {
     CameraUpdate,
     /// A camera was removed.
     CameraDelete,
+    /// A bookmark was created (camera, time and bookmark in the detail).
+    BookmarkCreate,
+    /// A bookmark's note was changed.
+    BookmarkUpdate,
+    /// A bookmark was deleted by a person.
+    BookmarkDelete,
+    /// Bookmarks were listed or searched.
+    BookmarkList,
+    /// Bookmarks past their retention were deleted (the count in the detail).
+    BookmarkExpire,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 38] = [
+    pub const ALL: [Action; 43] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -159,6 +169,11 @@ impl Action {
         Action::CameraCreate,
         Action::CameraUpdate,
         Action::CameraDelete,
+        Action::BookmarkCreate,
+        Action::BookmarkUpdate,
+        Action::BookmarkDelete,
+        Action::BookmarkList,
+        Action::BookmarkExpire,
     ];
 
     /// Stable id stored in the record.
@@ -202,6 +217,11 @@ impl Action {
             Action::CameraCreate => "camera.create",
             Action::CameraUpdate => "camera.update",
             Action::CameraDelete => "camera.delete",
+            Action::BookmarkCreate => "bookmark.create",
+            Action::BookmarkUpdate => "bookmark.update",
+            Action::BookmarkDelete => "bookmark.delete",
+            Action::BookmarkList => "bookmark.list",
+            Action::BookmarkExpire => "bookmark.expire",
         }
     }
 
@@ -361,8 +381,31 @@ pub struct AccessRecord {
     clock: SharedClock,
     client_policy: ClientAddressPolicy,
     jobs: std::sync::mpsc::Sender<writer::Msg>,
+    metrics: Arc<AuditMetrics>,
     #[cfg(any(test, feature = "fault-injection"))]
     fail: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// What the access record counts (for `/metrics`).
+#[derive(Debug)]
+pub struct AuditMetrics {
+    /// [`AccessRecord::append`] from the call until the entry is durable (or
+    /// refused by the writer), seconds.
+    pub append_seconds: veil_base::metrics::Histogram,
+    /// Appends handed to the writer and not yet answered.
+    pub queue: veil_base::metrics::Gauge,
+    /// Appends that failed (the caller refused its action).
+    pub append_failures: veil_base::metrics::Counter,
+}
+
+impl Default for AuditMetrics {
+    fn default() -> Self {
+        AuditMetrics {
+            append_seconds: veil_base::metrics::Histogram::latency(),
+            queue: Default::default(),
+            append_failures: Default::default(),
+        }
+    }
 }
 
 fn to_entry(r: &AuditRow) -> chain::Entry {
@@ -443,6 +486,7 @@ impl AccessRecord {
             clock,
             client_policy,
             jobs,
+            metrics: Arc::default(),
             #[cfg(any(test, feature = "fault-injection"))]
             fail: Default::default(),
         })
@@ -482,7 +526,31 @@ impl AccessRecord {
             prev_hash: Vec::new(),
             hash: Vec::new(),
         };
-        self.ask(|reply| writer::Msg::Append(writer::Job { row, reply }))?
+        let started = std::time::Instant::now();
+        self.metrics.queue.add(1.0);
+        let r = self
+            .ask(|reply| writer::Msg::Append(writer::Job { row, reply }))
+            .and_then(|r| r);
+        self.metrics.queue.add(-1.0);
+        self.metrics
+            .append_seconds
+            .observe_duration(started.elapsed());
+        if r.is_err() {
+            self.metrics.append_failures.inc();
+        }
+        r
+    }
+
+    /// What this record has counted.
+    pub fn metrics(&self) -> &AuditMetrics {
+        &self.metrics
+    }
+
+    /// The latest signed checkpoint or anchor, if any.
+    pub fn latest_checkpoint(&self) -> Result<Option<CheckpointRow>, Error> {
+        self.db
+            .latest_audit_checkpoint()
+            .map_err(|e| Error::Unavailable(e.to_string()))
     }
 
     /// Signs a checkpoint of the current tail now, unless the latest one
@@ -575,6 +643,10 @@ mod tests {
         assert_eq!(rows[1].client, "2001:db8:1::/48");
         assert_eq!(rows[0].time_90k, Time90k(42));
         assert_eq!(rows[0].action, "playback");
+        // Both appends were timed and none is waiting any more.
+        assert_eq!(r.metrics().append_seconds.snapshot().count, 2);
+        assert_eq!(r.metrics().queue.get(), 0.0);
+        assert_eq!(r.metrics().append_failures.get(), 0);
         let (r, db) = record(ClientAddressPolicy::None);
         r.append(ev("10.0.0.1")).unwrap();
         assert_eq!(db.audit_entries(0, 1).unwrap()[0].client, "");
