@@ -117,6 +117,26 @@ pub struct Store {
     dir: Option<Arc<PathBuf>>,
     /// Cameras whose last segment could not be stored, and why.
     faults: Arc<std::sync::Mutex<std::collections::HashMap<CameraId, WriteFault>>>,
+    metrics: Arc<StoreMetrics>,
+}
+
+/// What the store counts as it works (for `/metrics`).
+#[derive(Debug)]
+pub struct StoreMetrics {
+    /// [`Store::write_segment`] end to end (seal, object, row), seconds,
+    /// successful or not.
+    pub segment_write_seconds: veil_base::metrics::Histogram,
+    /// Segments that could not be stored.
+    pub segment_write_failures: veil_base::metrics::Counter,
+}
+
+impl Default for StoreMetrics {
+    fn default() -> Self {
+        StoreMetrics {
+            segment_write_seconds: veil_base::metrics::Histogram::latency(),
+            segment_write_failures: Default::default(),
+        }
+    }
 }
 
 /// Why a camera's segments are not being stored: set when a write fails,
@@ -296,7 +316,13 @@ impl Store {
             _lock: None,
             dir: None,
             faults: Arc::default(),
+            metrics: Arc::default(),
         }
+    }
+
+    /// What this store has counted.
+    pub fn metrics(&self) -> &StoreMetrics {
+        &self.metrics
     }
 
     /// Bytes free for Veil in the data directory's file system (`None` for
@@ -404,7 +430,14 @@ impl Store {
             ));
         }
         let camera = s.camera;
+        let started = std::time::Instant::now();
         let r = self.seal_and_store(s, index).await;
+        self.metrics
+            .segment_write_seconds
+            .observe_duration(started.elapsed());
+        if r.is_err() {
+            self.metrics.segment_write_failures.inc();
+        }
         self.note_write(camera, &r);
         r
     }

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use tokio::sync::{broadcast, mpsc};
+use veil_base::metrics::Counter;
 use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
 use veil_media::mp4::Sample;
 use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
@@ -39,6 +40,71 @@ pub struct LiveFrame {
 pub struct LiveHub {
     channels: Arc<Mutex<HashMap<CameraId, broadcast::Sender<LiveFrame>>>>,
     params: Arc<Mutex<HashMap<CameraId, Arc<VideoParams>>>>,
+    feeds: Arc<Mutex<HashMap<CameraId, Arc<FeedStats>>>>,
+}
+
+/// Counts of one camera's frames as they are published (every frame of
+/// every camera, recorded or not), and its rates over wall-clock windows.
+#[derive(Debug, Default)]
+pub struct FeedStats {
+    /// Frames published since the server started.
+    pub frames: Counter,
+    /// Their bytes (video only).
+    pub bytes: Counter,
+    rate: Mutex<WallRate>,
+}
+
+#[derive(Debug, Default)]
+struct WallRate {
+    window_start: Option<Instant>,
+    frames: u64,
+    bytes: u64,
+    last_frame: Option<Instant>,
+    fps: f64,
+    bitrate_bps: u64,
+}
+
+/// The shortest wall-clock window a feed's rates are computed over.
+const RATE_WINDOW: Duration = Duration::from_secs(2);
+/// A feed with no frame for this long has rates of zero.
+const RATE_STALE: Duration = Duration::from_secs(5);
+
+impl FeedStats {
+    fn frame(&self, bytes: usize, now: Instant) {
+        self.frames.inc();
+        self.bytes.add(bytes as u64);
+        let mut r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        if r.last_frame.is_some_and(|t| now.duration_since(t) > RATE_STALE) {
+            r.window_start = None;
+        }
+        r.last_frame = Some(now);
+        let start = *r.window_start.get_or_insert(now);
+        let elapsed = now.duration_since(start);
+        if elapsed >= RATE_WINDOW {
+            let secs = elapsed.as_secs_f64();
+            r.fps = r.frames as f64 / secs;
+            r.bitrate_bps = (r.bytes as f64 * 8.0 / secs) as u64;
+            r.window_start = Some(now);
+            r.frames = 0;
+            r.bytes = 0;
+        }
+        r.frames += 1;
+        r.bytes += bytes as u64;
+    }
+
+    /// `(frames per second, bits per second)` over the last closed window;
+    /// zero when no frame came for a few seconds.
+    pub fn rate(&self) -> (f64, u64) {
+        self.rate_at(Instant::now())
+    }
+
+    fn rate_at(&self, now: Instant) -> (f64, u64) {
+        let r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
+        match r.last_frame {
+            Some(t) if now.saturating_duration_since(t) <= RATE_STALE => (r.fps, r.bitrate_bps),
+            _ => (0.0, 0),
+        }
+    }
 }
 
 impl LiveHub {
@@ -65,8 +131,38 @@ impl LiveHub {
             .cloned()
     }
 
-    /// Publishes a frame to current viewers (none is fine).
+    /// The frame counts and rates of a camera that has published a frame.
+    pub fn feed(&self, camera: CameraId) -> Option<Arc<FeedStats>> {
+        self.feeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&camera)
+            .cloned()
+    }
+
+    /// Every camera that has published a frame, by id.
+    pub fn feeds(&self) -> Vec<(CameraId, Arc<FeedStats>)> {
+        let mut v: Vec<_> = self
+            .feeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect();
+        v.sort_by_key(|(k, _)| *k);
+        v
+    }
+
+    /// Publishes a frame to current viewers (none is fine) and counts it.
     pub fn publish(&self, camera: CameraId, frame: LiveFrame) {
+        let stats = self
+            .feeds
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .entry(camera)
+            .or_default()
+            .clone();
+        stats.frame(frame.data.len(), Instant::now());
         self.params
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -383,6 +479,36 @@ mod tests {
             sps: vec![0x67],
             pps: vec![0x68],
         }
+    }
+
+    #[test]
+    fn feeds_count_frames_and_measure_rates() {
+        let f = FeedStats::default();
+        let t0 = Instant::now();
+        for i in 0..=50u64 {
+            f.frame(1000, t0 + Duration::from_millis(i * 40));
+        }
+        assert_eq!(f.frames.get(), 51);
+        assert_eq!(f.bytes.get(), 51_000);
+        let (fps, bps) = f.rate_at(t0 + Duration::from_secs(2));
+        assert!((fps - 25.0).abs() < 0.01, "{fps}");
+        assert_eq!(bps, 200_000);
+        // Silent for longer than a few seconds: nothing is arriving.
+        assert_eq!(f.rate_at(t0 + Duration::from_secs(10)), (0.0, 0));
+        let hub = LiveHub::default();
+        assert!(hub.feed(CameraId(7)).is_none());
+        hub.publish(
+            CameraId(7),
+            LiveFrame {
+                params: Arc::new(params(640)),
+                pts_90k: Time90k(0),
+                duration_90k: 3600,
+                is_key: true,
+                data: Bytes::from_static(b"abcd"),
+            },
+        );
+        assert_eq!(hub.feed(CameraId(7)).unwrap().bytes.get(), 4);
+        assert_eq!(hub.feeds().len(), 1);
     }
 
     #[test]
