@@ -1,6 +1,6 @@
 // Account page: acknowledge the usage policy, change the password, enrol a
 // TOTP second factor (QR code drawn by the server), see and end sessions.
-import { api } from "./common.js";
+import { api, t, timeElement } from "./common.js";
 
 const message = document.getElementById("account-message");
 
@@ -17,19 +17,19 @@ async function loadPolicy() {
   const ack = document.getElementById("policy-ack");
   if (!p.text) {
     text.textContent = "";
-    state.textContent = "No policy has been published.";
+    state.textContent = t("account.no_policy");
     ack.hidden = true;
     return;
   }
   text.textContent = p.text;
   state.textContent = p.acknowledged
-    ? `You have acknowledged version ${p.version}.`
-    : `Version ${p.version}: acknowledge it before any video access.`;
+    ? t("account.policy_acknowledged", { version: p.version })
+    : t("account.policy_pending", { version: p.version });
   ack.hidden = p.acknowledged;
   ack.onclick = async () => {
     try {
       await api("POST", "/api/v1/policy/ack", { version: p.version });
-      show("Policy acknowledged.", false);
+      show(t("account.policy_ack_done"), false);
       await loadPolicy();
     } catch (e) {
       show(e.message);
@@ -49,8 +49,8 @@ document.getElementById("password-form").addEventListener("submit", async (event
     event.target.reset();
     show(
       revokeTokens
-        ? "Password changed; your other sessions were ended and your API tokens revoked."
-        : "Password changed; your other sessions were ended.",
+        ? t("account.password_changed_tokens")
+        : t("account.password_changed"),
       false,
     );
   } catch (e) {
@@ -60,10 +60,10 @@ document.getElementById("password-form").addEventListener("submit", async (event
 
 document.getElementById("totp-start").addEventListener("click", async () => {
   try {
-    const t = await api("POST", "/api/v1/session/totp");
+    const enrolment = await api("POST", "/api/v1/session/totp");
     // The SVG comes from our own server and contains no script.
-    document.getElementById("totp-qr").innerHTML = t.qr_svg;
-    document.getElementById("totp-secret").textContent = t.secret;
+    document.getElementById("totp-qr").innerHTML = enrolment.qr_svg;
+    document.getElementById("totp-secret").textContent = enrolment.secret;
     document.getElementById("totp-enrol").hidden = false;
   } catch (e) {
     show(e.message);
@@ -85,7 +85,7 @@ document.getElementById("totp-confirm").addEventListener("click", async () => {
       }),
     );
     document.getElementById("totp-recovery").hidden = false;
-    show("Second factor enrolled.", false);
+    show(t("account.totp_enrolled"), false);
   } catch (e) {
     show(e.message);
   }
@@ -97,17 +97,17 @@ async function loadSessions() {
     const tr = document.createElement("tr");
     for (const v of [s.created, s.last_seen]) {
       const td = document.createElement("td");
-      td.textContent = v;
+      td.append(timeElement(new Date(v)));
       tr.append(td);
     }
     const td = document.createElement("td");
     if (s.current) {
-      td.textContent = "this session";
+      td.textContent = t("account.this_session");
     } else {
       const b = document.createElement("button");
       b.type = "button";
       b.className = "secondary";
-      b.textContent = "End";
+      b.textContent = t("account.end_session");
       b.onclick = async () => {
         await api("DELETE", `/api/v1/sessions/${s.id}`);
         await loadSessions();
@@ -122,3 +122,8 @@ async function loadSessions() {
 
 loadPolicy().catch((e) => show(e.message));
 loadSessions().catch((e) => show(e.message));
+
+// "My sessions" in the user menu links here: bring the section into view.
+if (window.location.hash === "#sessions") {
+  document.getElementById("sessions").focus();
+}

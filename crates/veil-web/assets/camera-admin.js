@@ -2,7 +2,7 @@
 // every few seconds), adds, changes and deletes RTSP cameras through the JSON
 // API. Passwords are only ever sent, never shown: the API does not return
 // them; a change that leaves the user name and password empty keeps them.
-import { api } from "./common.js";
+import { api, formatTime, standbyReason, t } from "./common.js";
 
 const rows = document.getElementById("camera-rows");
 const form = document.getElementById("camera-form");
@@ -23,8 +23,8 @@ function startEdit(id, detail) {
   editing = { id, detail };
   form.reset();
   formError.hidden = true;
-  formTitle.textContent = `Change camera ${detail.name}`;
-  submitButton.textContent = "Save changes";
+  formTitle.textContent = t("cameras_admin.change_title", { name: detail.name });
+  submitButton.textContent = t("cameras_admin.save_changes");
   cancelButton.hidden = false;
   field("name").value = detail.name;
   field("url").value = detail.url || "";
@@ -45,8 +45,8 @@ function startEdit(id, detail) {
 function stopEdit() {
   editing = null;
   form.reset();
-  formTitle.textContent = "Add an RTSP camera";
-  submitButton.textContent = "Add camera";
+  formTitle.textContent = t("cameras_admin.add_title");
+  submitButton.textContent = t("cameras_admin.add");
   cancelButton.hidden = true;
 }
 
@@ -63,13 +63,13 @@ function cell(text) {
 
 function describeStatus(s) {
   if (!s) return "";
-  let text = s.state;
-  if (s.state === "standby" && s.standby_reason) text += ` (${s.standby_reason})`;
+  let text = t(`camera_state.${s.state}`);
+  if (s.state === "standby" && s.standby_reason) text += ` (${standbyReason(s.standby_reason)})`;
   if ((s.state === "recording" || s.state === "standby") && s.width) {
     text += ` · ${s.width}×${s.height} · ${s.fps} fps · ${Math.round(s.bitrate_bps / 1000)} kbit/s`;
   }
-  if (s.last_motion_at) text += ` · last motion ${new Date(s.last_motion_at).toLocaleString()}`;
-  if (s.last_error) text += ` · last error: ${s.last_error}`;
+  if (s.last_motion_at) text += ` · ${t("cameras_admin.last_motion", { time: formatTime(new Date(s.last_motion_at)) })}`;
+  if (s.last_error) text += ` · ${t("cameras_admin.last_error", { error: s.last_error })}`;
   for (const note of s.tracks || []) text += ` · ${note}`;
   return text;
 }
@@ -78,10 +78,10 @@ function describeStatus(s) {
 function describeTracks(detail) {
   if (!detail) return "";
   const lines = [];
-  for (const [name, t] of [["audio", detail.audio], ["metadata", detail.metadata]]) {
-    if (t && t.enabled) lines.push(`${name}: ${t.purpose}`);
+  for (const [key, track] of [["cameras_admin.audio_track", detail.audio], ["cameras_admin.metadata_track", detail.metadata]]) {
+    if (track && track.enabled) lines.push(`${t(key)}: ${track.purpose}`);
   }
-  return lines.length ? lines.join(" · ") : "off";
+  return lines.length ? lines.join(" · ") : t("cameras_admin.tracks_off");
 }
 
 async function refresh() {
@@ -105,7 +105,7 @@ async function refresh() {
       cell(c.name),
       cell(detail ? detail.url || detail.kind : ""),
       cell(detail ? detail.group : ""),
-      cell(detail ? (detail.enabled ? detail.recording_mode : "disabled") : ""),
+      cell(detail ? (detail.enabled ? t(`cameras_admin.mode_${detail.recording_mode}`) : t("cameras_admin.disabled")) : ""),
       cell(describeTracks(detail)),
       cell(describeStatus(status)),
     );
@@ -115,16 +115,16 @@ async function refresh() {
       edit.type = "button";
       edit.className = "secondary";
       edit.id = `camera-edit-${c.id}`;
-      edit.textContent = "Edit";
+      edit.textContent = t("common.edit");
       edit.addEventListener("click", () => startEdit(c.id, detail));
       actions.append(edit, " ");
       const del = document.createElement("button");
       del.id = `camera-delete-${c.id}`;
       del.type = "button";
       del.className = "secondary";
-      del.textContent = "Delete";
+      del.textContent = t("common.delete");
       del.addEventListener("click", async () => {
-        if (!window.confirm(`Delete camera ${c.name}? Its recordings stay until retention removes them.`)) return;
+        if (!window.confirm(t("cameras_admin.confirm_delete", { name: c.name }))) return;
         try {
           await api("DELETE", `/api/v1/cameras/${c.id}`);
         } catch (e) {
@@ -134,7 +134,7 @@ async function refresh() {
       });
       actions.append(del);
     } else {
-      actions.textContent = "configuration file";
+      actions.textContent = t("cameras_admin.configuration_file");
     }
     tr.append(actions);
     fresh.push(tr);

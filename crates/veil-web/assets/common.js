@@ -130,6 +130,13 @@ export function timeElement(date) {
   return el;
 }
 
+/** The standby reasons the server sends, in the user's language. */
+export function standbyReason(reason) {
+  if (reason === "outside the recording schedule") return t("camera_state.outside_schedule");
+  if (reason === "waiting for motion") return t("camera_state.waiting_for_motion");
+  return reason;
+}
+
 // ---- The shell: theme, language, menus -------------------------------------
 
 function setupTheme() {

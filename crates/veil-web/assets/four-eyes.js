@@ -1,7 +1,7 @@
 // Four-eyes settings page: which approvable permissions need a second
 // person's approval, and whether a route enforces each today (the server
 // says so in GET /api/v1/settings/four-eyes).
-import { api } from "./common.js";
+import { api, t } from "./common.js";
 
 const form = document.getElementById("four-eyes-form");
 const message = document.getElementById("four-eyes-message");
@@ -19,7 +19,11 @@ async function refresh() {
     box.checked = settings.permissions.includes(box.value);
     const cell = document.getElementById(`four-eyes-enforced-${box.value}`);
     const s = status.get(box.value);
-    cell.textContent = !s ? "not required" : s.enforced ? "enforced" : `not enforced yet: ${s.note}`;
+    cell.textContent = !s
+      ? t("four_eyes.not_required")
+      : s.enforced
+        ? t("four_eyes.enforced")
+        : t("four_eyes.not_enforced", { note: s.note });
   }
 }
 
@@ -29,7 +33,7 @@ form.addEventListener("submit", async (event) => {
   try {
     await api("PUT", "/api/v1/settings/four-eyes", { permissions });
     await refresh();
-    show("Saved.", false);
+    show(t("common.saved"), false);
   } catch (e) {
     show(e.message, true);
   }

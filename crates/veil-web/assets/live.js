@@ -1,7 +1,11 @@
-// Cameras page: one low-latency live player per tile, fed by a WebSocket
-// carrying an fMP4 init segment followed by one media fragment per message,
-// appended to a Media Source Extensions SourceBuffer.
-import "./common.js";
+// The live grid: one low-latency live player per visible tile, fed by a
+// WebSocket carrying an fMP4 init segment followed by one media fragment per
+// message, appended to a Media Source Extensions SourceBuffer. Layouts of 1,
+// 2×2, 3×3 and 4×4 tiles, a camera-group filter and pages, all kept in the
+// URL (`?layout=3&group=…&page=2`); a double click (or the button) shows a
+// tile full screen; players stop while the tab is hidden and start again
+// when it is shown; each tile shows its camera's recording state.
+import { api, standbyReason, t } from "./common.js";
 
 const MAX_LAG = 1.5; // seconds behind the live edge before jumping ahead
 const EDGE_OFFSET = 0.3; // where to land behind the live edge
@@ -23,9 +27,14 @@ class LivePlayer {
     });
   }
 
-  setStatus(text) {
-    if (this.status) this.status.textContent = text;
-    this.video.dataset.state = text;
+  /** `state` is a stable id (`connecting`, `live`, `reconnecting`,
+   * `error`, `paused`), kept in `data-state`; `detail` an optional message. */
+  setStatus(state, detail) {
+    if (this.status) {
+      const label = t(`live.state.${state}`);
+      this.status.textContent = detail ? `${label}: ${detail}` : label;
+    }
+    this.video.dataset.state = state;
   }
 
   start() {
@@ -35,10 +44,11 @@ class LivePlayer {
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     this.ws = ws;
-    this.setStatus("connecting…");
+    this.stopped = false;
+    this.setStatus("connecting");
     ws.addEventListener("message", (ev) => this.onMessage(ev));
     ws.addEventListener("close", () => this.onClose(ws));
-    ws.addEventListener("error", () => this.setStatus("connection error"));
+    ws.addEventListener("error", () => this.setStatus("error", t("live.connection_error")));
   }
 
   reset() {
@@ -63,7 +73,7 @@ class LivePlayer {
         return;
       }
       if (info.error) {
-        this.setStatus(info.error.message || "error");
+        this.setStatus("error", info.error.message || "");
         return;
       }
       if (info.start) {
@@ -86,7 +96,7 @@ class LivePlayer {
   openMediaSource(codec) {
     const mime = `video/mp4; codecs="${codec}"`;
     if (!window.MediaSource || !MediaSource.isTypeSupported(mime)) {
-      this.setStatus(`unsupported codec ${codec}`);
+      this.setStatus("error", t("live.unsupported_codec", { codec }));
       this.stopped = true;
       this.ws.close();
       return;
@@ -101,11 +111,11 @@ class LivePlayer {
         try {
           const sb = ms.addSourceBuffer(mime);
           sb.addEventListener("updateend", () => this.onUpdateEnd(sb));
-          sb.addEventListener("error", () => this.setStatus("decode error"));
+          sb.addEventListener("error", () => this.setStatus("error", t("live.decode_error")));
           this.sourceBuffer = sb;
           this.pump();
         } catch (e) {
-          this.setStatus(`player error: ${e.message}`);
+          this.setStatus("error", e.message);
         }
       },
       { once: true },
@@ -127,7 +137,7 @@ class LivePlayer {
         this.queue.unshift(chunk);
         this.trim(true);
       } else {
-        this.setStatus(`player error: ${e.message}`);
+        this.setStatus("error", e.message);
         this.ws.close();
       }
     }
@@ -192,7 +202,7 @@ class LivePlayer {
 
   onClose(ws) {
     if (ws !== this.ws || this.stopped) return;
-    this.setStatus("reconnecting…");
+    this.setStatus("reconnecting");
     const delay = this.retryDelay;
     this.retryDelay = Math.min(this.retryDelay * 2, 15000);
     if (this.appendedMedia > 0) this.retryDelay = 1000;
@@ -201,16 +211,167 @@ class LivePlayer {
     }, delay);
   }
 
-  stop() {
+  /** Stops the stream and releases the decoder (hidden tile or tab). */
+  stop(state = "paused") {
     this.stopped = true;
-    if (this.ws) this.ws.close();
+    if (this.ws) {
+      const ws = this.ws;
+      this.ws = null;
+      ws.close();
+    }
+    this.video.removeAttribute("src");
+    this.video.load();
+    this.reset();
+    this.setStatus(state);
+  }
+
+  get running() {
+    return !this.stopped && this.ws != null;
   }
 }
 
-const players = [];
-for (const video of document.querySelectorAll("video.live[data-camera-id]")) {
-  const player = new LivePlayer(video);
-  players.push(player);
-  player.start();
+// ---- The grid ---------------------------------------------------------------
+
+const grid = document.getElementById("camera-grid");
+const tiles = grid ? [...grid.querySelectorAll("li.tile")] : [];
+const players = new Map(
+  tiles.map((tile) => [tile, new LivePlayer(tile.querySelector("video.live"))]),
+);
+const layoutButtons = [...document.querySelectorAll("button.layout[data-layout]")];
+const groupFilter = document.getElementById("group-filter");
+const prev = document.getElementById("page-prev");
+const next = document.getElementById("page-next");
+const pageLabel = document.getElementById("page-label");
+
+const params = new URLSearchParams(window.location.search);
+const view = {
+  layout: clampInt(params.get("layout") ?? localStorage.getItem("veil_live_layout"), 1, 4, 2),
+  group: params.get("group") ?? "",
+  page: clampInt(params.get("page"), 1, 1000, 1),
+};
+
+function clampInt(v, min, max, fallback) {
+  const n = Number.parseInt(v, 10);
+  return Number.isFinite(n) ? Math.min(max, Math.max(min, n)) : fallback;
 }
+
+/** The tiles of the chosen group, and those of the current page. */
+function visibleTiles() {
+  const inGroup = tiles.filter((tile) => !view.group || tile.dataset.group === view.group);
+  const perPage = view.layout * view.layout;
+  const pages = Math.max(1, Math.ceil(inGroup.length / perPage));
+  view.page = Math.min(view.page, pages);
+  const first = (view.page - 1) * perPage;
+  return { shown: inGroup.slice(first, first + perPage), pages };
+}
+
+function render() {
+  const { shown, pages } = visibleTiles();
+  grid.dataset.layout = String(view.layout);
+  for (const b of layoutButtons) {
+    b.setAttribute("aria-pressed", String(Number(b.dataset.layout) === view.layout));
+  }
+  if (groupFilter) groupFilter.value = view.group;
+  const visible = new Set(shown);
+  for (const tile of tiles) {
+    tile.hidden = !visible.has(tile);
+  }
+  pageLabel.textContent = t("live.page_of", { page: view.page, pages });
+  prev.disabled = view.page <= 1;
+  next.disabled = view.page >= pages;
+  prev.parentElement.hidden = pages <= 1;
+  const q = new URLSearchParams();
+  q.set("layout", String(view.layout));
+  if (view.group) q.set("group", view.group);
+  if (view.page > 1) q.set("page", String(view.page));
+  window.history.replaceState(null, "", `${window.location.pathname}?${q}`);
+  localStorage.setItem("veil_live_layout", String(view.layout));
+  syncPlayers();
+}
+
+/** Runs a player for each shown tile while the tab is visible; stops the rest. */
+function syncPlayers() {
+  const active = document.visibilityState === "visible";
+  for (const [tile, player] of players) {
+    const want = active && !tile.hidden;
+    if (want && !player.running) player.start();
+    else if (!want && player.running) player.stop(tile.hidden ? "paused" : "hidden");
+  }
+}
+
+for (const b of layoutButtons) {
+  b.addEventListener("click", () => {
+    view.layout = Number(b.dataset.layout);
+    view.page = 1;
+    render();
+  });
+}
+groupFilter?.addEventListener("change", () => {
+  view.group = groupFilter.value;
+  view.page = 1;
+  render();
+});
+prev?.addEventListener("click", () => {
+  view.page -= 1;
+  render();
+});
+next?.addEventListener("click", () => {
+  view.page += 1;
+  render();
+});
+document.addEventListener("visibilitychange", syncPlayers);
 window.addEventListener("pagehide", () => players.forEach((p) => p.stop()));
+
+// Full screen: a double click on a tile, or its button (for the keyboard).
+function toggleFullscreen(tile) {
+  if (document.fullscreenElement) {
+    document.exitFullscreen().catch(() => {});
+  } else {
+    tile.querySelector("figure").requestFullscreen().catch(() => {});
+  }
+}
+for (const tile of tiles) {
+  tile.querySelector("video").addEventListener("dblclick", () => toggleFullscreen(tile));
+  tile.querySelector("button.fullscreen").addEventListener("click", () => toggleFullscreen(tile));
+}
+
+// "30 s ago": the playback link carries the time of the click.
+for (const link of document.querySelectorAll("a.replay[data-camera-id]")) {
+  const point = () => {
+    const at = new Date(Date.now() - 30_000).toISOString().replace(/\.\d{3}Z$/, "Z");
+    link.href = `/playback?cameras=${encodeURIComponent(link.dataset.cameraId)}&t=${at}`;
+  };
+  link.addEventListener("pointerdown", point);
+  link.addEventListener("focus", point);
+  link.addEventListener("click", point);
+}
+
+// Recording state of each shown camera, every 5 s while the tab is visible.
+async function refreshStates() {
+  if (document.visibilityState !== "visible") return;
+  await Promise.all(
+    tiles
+      .filter((tile) => !tile.hidden)
+      .map(async (tile) => {
+        const id = tile.dataset.cameraId;
+        const el = tile.querySelector(`[data-recording-for="${CSS.escape(id)}"]`);
+        try {
+          const s = await api("GET", `/api/v1/cameras/${encodeURIComponent(id)}/status`);
+          let text = t(`camera_state.${s.state}`);
+          if (s.state === "standby" && s.standby_reason) text += ` (${standbyReason(s.standby_reason)})`;
+          if (s.state === "error" && s.last_error) text += `: ${s.last_error}`;
+          el.textContent = text;
+          el.dataset.state = s.state;
+        } catch (_) {
+          el.textContent = "";
+          delete el.dataset.state;
+        }
+      }),
+  );
+}
+
+if (grid) {
+  render();
+  refreshStates();
+  setInterval(refreshStates, 5000);
+}

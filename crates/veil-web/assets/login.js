@@ -1,7 +1,7 @@
 // Login page: posts the credentials as JSON and goes to /cameras on success.
 // Asks for the second factor when the account has one, and for a new password
 // when an administrator set the current one.
-import { api, showMessage } from "./common.js";
+import { api, showMessage, t } from "./common.js";
 
 const form = document.getElementById("login-form");
 const username = document.getElementById("username");
@@ -32,7 +32,7 @@ form.addEventListener("submit", async (event) => {
   event.preventDefault();
   showMessage(error, "");
   if (!username.value || !password.value) {
-    showMessage(error, "Enter your username and password.");
+    showMessage(error, t("login.missing"));
     return;
   }
   button.disabled = true;
@@ -51,7 +51,7 @@ form.addEventListener("submit", async (event) => {
       newPasswordStep.hidden = false;
       newPassword.focus();
       button.disabled = false;
-      button.textContent = "Change password";
+      button.textContent = t("login.change_password");
       return;
     }
     window.location.assign("/cameras");
@@ -65,8 +65,8 @@ form.addEventListener("submit", async (event) => {
     }
     const message =
       e && e.status === 401
-        ? e.message || "Wrong username or password."
-        : (e && e.message) || "Sign-in failed.";
+        ? e.message || t("login.wrong")
+        : (e && e.message) || t("login.failed");
     showMessage(error, message);
     if (newPasswordStep.hidden) {
       password.value = "";

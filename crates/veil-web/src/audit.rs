@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::Serialize;
@@ -23,6 +23,7 @@ use veil_store::db::{AuditFilter, AuditRow};
 
 use crate::auth::Session;
 use crate::error::ApiError;
+use crate::shell::Shell;
 use crate::{blocking, ui, AppState};
 
 /// Entries per page when `limit` is not given.
@@ -434,10 +435,11 @@ pub async fn page(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let now = state.now();
     let form = AuditForm::from_query(&q);
-    let cameras = state.allowed(&s, Action::ListCameras, Resource::System);
+    let shell = Shell::new(&state, &s, &headers, "/audit").await?;
     match read_page(&state, &s, peer, q, TimeSyntax::Rfc3339OrUtcLocal).await {
         Ok((req, page)) => {
             let rows: Vec<AuditLine> = page
@@ -456,28 +458,11 @@ pub async fn page(
                 })
                 .collect();
             let report = report_period(&req, now);
-            Ok(Html(audit_page(
-                &s.display_name,
-                cameras,
-                &form,
-                &rows,
-                page.next,
-                Some(report),
-                None,
-            ))
-            .into_response())
+            Ok(audit_page(&shell, &form, &rows, page.next, Some(report), None).into_response())
         }
         Err(e) if e.status == StatusCode::BAD_REQUEST => Ok((
             StatusCode::BAD_REQUEST,
-            Html(audit_page(
-                &s.display_name,
-                cameras,
-                &form,
-                &[],
-                None,
-                None,
-                Some(&e.message),
-            )),
+            audit_page(&shell, &form, &[], None, None, Some(&e.message)),
         )
             .into_response()),
         Err(e) => Err(e),
@@ -632,6 +617,12 @@ fn link(path: &str, pairs: &[(&str, &str)]) -> String {
     }
 }
 
+/// A UTC time (RFC 3339, already escaped) that `audit.js` shows in the
+/// user's locale and time zone, with the UTC time on hover.
+fn local_time(utc: &str) -> String {
+    format!("<time datetime=\"{utc}\" title=\"{utc}\">{utc}</time>")
+}
+
 fn text_field(body: &mut String, name: &str, label: &str, value: &str, hint: &str) {
     let _ = write!(
         body,
@@ -641,10 +632,17 @@ fn text_field(body: &mut String, name: &str, label: &str, value: &str, hint: &st
     );
 }
 
-fn select_field(body: &mut String, name: &str, label: &str, value: &str, options: &[&str]) {
+fn select_field(
+    body: &mut String,
+    name: &str,
+    label: &str,
+    any: &str,
+    value: &str,
+    options: &[&str],
+) {
     let _ = write!(
         body,
-        "<div class=\"field\"><label for=\"{name}\">{label}</label>\n<select id=\"{name}\" name=\"{name}\">\n<option value=\"\">any</option>\n"
+        "<div class=\"field\"><label for=\"{name}\">{label}</label>\n<select id=\"{name}\" name=\"{name}\">\n<option value=\"\">{any}</option>\n"
     );
     for o in options {
         let selected = if *o == value { " selected" } else { "" };
@@ -653,32 +651,71 @@ fn select_field(body: &mut String, name: &str, label: &str, value: &str, options
     body.push_str("</select></div>\n");
 }
 
-fn filter_form(body: &mut String, f: &AuditForm) {
+fn filter_form(body: &mut String, sh: &Shell, f: &AuditForm) {
     body.push_str(
         "<form id=\"audit-filter\" class=\"range card\" method=\"get\" action=\"/audit\">\n",
     );
-    text_field(body, "actor", "Actor", &f.actor, "name or u-…");
-    text_field(body, "camera", "Camera", &f.camera, "id");
+    let t = |k| sh.t(k);
+    text_field(
+        body,
+        "actor",
+        t("audit.actor"),
+        &f.actor,
+        t("audit.actor_hint"),
+    );
+    text_field(body, "camera", t("audit.camera"), &f.camera, "id");
     let actions: Vec<&str> = Audited::ALL.iter().map(|a| a.as_str()).collect();
-    select_field(body, "action", "Action", &f.action, &actions);
-    select_field(body, "outcome", "Outcome", &f.outcome, &["ok", "denied"]);
-    text_field(body, "from", "From (UTC)", &f.from, "2026-11-23T08:00:00Z");
-    text_field(body, "to", "To (UTC)", &f.to, "2026-11-23T18:00:00Z");
-    text_field(body, "limit", "Per page", &f.limit, "100");
-    body.push_str("<button type=\"submit\" id=\"filter-button\">Show</button>\n</form>\n");
+    select_field(
+        body,
+        "action",
+        t("audit.action"),
+        t("audit.any"),
+        &f.action,
+        &actions,
+    );
+    select_field(
+        body,
+        "outcome",
+        t("audit.outcome"),
+        t("audit.any"),
+        &f.outcome,
+        &["ok", "denied"],
+    );
+    text_field(
+        body,
+        "from",
+        t("audit.from"),
+        &f.from,
+        "2026-11-23T08:00:00Z",
+    );
+    text_field(body, "to", t("audit.to"), &f.to, "2026-11-23T18:00:00Z");
+    text_field(body, "limit", t("audit.limit"), &f.limit, "100");
+    let _ = writeln!(
+        body,
+        "<button type=\"submit\" id=\"filter-button\">{}</button>\n</form>",
+        t("audit.show")
+    );
 }
 
-fn entries_table(body: &mut String, rows: &[AuditLine]) {
+fn entries_table(body: &mut String, sh: &Shell, rows: &[AuditLine]) {
     if rows.is_empty() {
-        body.push_str("<p class=\"empty\">No entries match.</p>\n");
+        let _ = writeln!(body, "<p class=\"empty\">{}</p>", sh.t("audit.empty"));
         return;
     }
-    body.push_str(
-        "<table id=\"audit-entries\" class=\"report\">\n<thead><tr><th scope=\"col\">Seq</th>\
-<th scope=\"col\">Time (UTC)</th><th scope=\"col\">Actor</th><th scope=\"col\">Action</th>\
-<th scope=\"col\">Resource</th><th scope=\"col\">Outcome</th>\
-<th scope=\"col\">Justification</th><th scope=\"col\">Detail</th></tr></thead>\n<tbody>\n",
-    );
+    body.push_str("<table id=\"audit-entries\" class=\"report\">\n<thead><tr>");
+    for key in [
+        "audit.seq",
+        "audit.time",
+        "audit.actor",
+        "audit.action",
+        "audit.resource",
+        "audit.outcome",
+        "audit.justification",
+        "audit.detail",
+    ] {
+        let _ = write!(body, "<th scope=\"col\">{}</th>", sh.t(key));
+    }
+    body.push_str("</tr></thead>\n<tbody>\n");
     for r in rows {
         let actor = match &r.actor_name {
             Some(n) => format!(
@@ -692,7 +729,7 @@ fn entries_table(body: &mut String, rows: &[AuditLine]) {
             body,
             "<tr><td>{}</td><td>{}</td><td>{actor}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r.seq,
-            ui::escape(&r.time),
+            local_time(&ui::escape(&r.time)),
             ui::escape(&r.action),
             ui::escape(&r.resource),
             ui::escape(&r.outcome),
@@ -706,17 +743,15 @@ fn entries_table(body: &mut String, rows: &[AuditLine]) {
 /// The `/audit` page: the filter form, the entries, paging links and links to
 /// the report of `report` = `(from, to)`; `error` replaces the table.
 pub fn audit_page(
-    user: &str,
-    cameras: bool,
+    sh: &Shell,
     form: &AuditForm,
     rows: &[AuditLine],
     next: Option<i64>,
     report: Option<(String, String)>,
     error: Option<&str>,
-) -> String {
-    let mut body = ui::header(user, &ui::nav_links("/audit", cameras, true, false));
-    body.push_str("<main id=\"audit\">\n<h1>Access record</h1>\n");
-    filter_form(&mut body, form);
+) -> Html<String> {
+    let mut body = format!("<div id=\"audit\">\n<h1>{}</h1>\n", sh.t("audit.title"));
+    filter_form(&mut body, sh, form);
     if let Some(e) = error {
         let _ = writeln!(
             body,
@@ -724,9 +759,13 @@ pub fn audit_page(
             ui::escape(e)
         );
     } else {
-        entries_table(&mut body, rows);
+        entries_table(&mut body, sh, rows);
     }
-    body.push_str("<nav class=\"paging\" aria-label=\"Pages\">\n");
+    let _ = writeln!(
+        body,
+        "<nav class=\"paging\" aria-label=\"{}\">",
+        sh.t("audit.pages")
+    );
     let pairs = form.pairs();
     if let Some(n) = next {
         let mut older = pairs.clone();
@@ -734,22 +773,29 @@ pub fn audit_page(
         older.push(("before", &n));
         let _ = writeln!(
             body,
-            "<a id=\"older\" href=\"{}\">Older entries</a>",
-            ui::escape(&link("/audit", &older))
+            "<a id=\"older\" href=\"{}\">{}</a>",
+            ui::escape(&link("/audit", &older)),
+            sh.t("audit.older")
         );
     }
     let _ = writeln!(
         body,
-        "<a id=\"newest\" href=\"{}\">Newest entries</a>",
-        ui::escape(&link("/audit", &pairs))
+        "<a id=\"newest\" href=\"{}\">{}</a>",
+        ui::escape(&link("/audit", &pairs)),
+        sh.t("audit.newest")
     );
     body.push_str("</nav>\n");
     if let Some((from, to)) = report {
         let _ = write!(
             body,
-            "<p class=\"report-links\">Key indicators from {} to {}: ",
-            ui::escape(&from),
-            ui::escape(&to)
+            "<p class=\"report-links\">{} ",
+            sh.tr(
+                "audit.report_period",
+                &[
+                    ("from", &local_time(&ui::escape(&from))),
+                    ("to", &local_time(&ui::escape(&to)))
+                ]
+            )
         );
         for (id, format) in [
             ("report-html", "html"),
@@ -769,8 +815,8 @@ pub fn audit_page(
         }
         body.push_str("</p>\n");
     }
-    body.push_str("</main>\n");
-    ui::document("Access record", "audit.js", &body)
+    body.push_str("</div>\n");
+    sh.page(sh.t("audit.title"), "audit.js", &body)
 }
 
 #[cfg(test)]
@@ -879,9 +925,17 @@ before=77 limit=5"
     #[test]
     fn the_page_escapes_and_links_pages_and_reports() {
         let form = AuditForm::from_query(&q(&[("actor", "a&b"), ("camera", "1")]));
-        let page = audit_page(
+        let sh = Shell::preview(
+            crate::i18n::Lang::En,
             "<i>me</i>",
-            false,
+            crate::shell::Permissions {
+                audit: true,
+                ..Default::default()
+            },
+            "/audit",
+        );
+        let page = audit_page(
+            &sh,
             &form,
             &[line(Some("<script>x</script>")), line(None)],
             Some(9),
@@ -890,7 +944,8 @@ before=77 limit=5"
                 "2026-11-23T00:00:00.000Z".into(),
             )),
             None,
-        );
+        )
+        .0;
         assert!(!page.contains("<script>x"), "{page}");
         assert!(page.contains("&lt;script&gt;x&lt;/script&gt; <span class=\"muted\">u-1</span>"));
         assert!(page.contains("&lt;b&gt;why&lt;/b&gt;"));
@@ -900,26 +955,18 @@ before=77 limit=5"
         );
         assert!(page.contains("format=csv"));
         assert!(
-            !page.contains(">Cameras</a>"),
+            !page.contains("href=\"/cameras\""),
             "no camera link without the permission"
         );
+        assert!(page.contains("<time datetime=\"2026-11-23T10:00:00.000Z\""));
         assert!(page.contains("value=\"a&amp;b\""));
         for (i, _) in page.match_indices("<script") {
             let tag = &page[i..page[i..].find('>').unwrap() + i];
             assert!(tag.contains("src=\"/static/audit.js\""), "{tag}");
         }
         assert!(!page.contains("style="));
-        let bad = audit_page(
-            "u",
-            true,
-            &form,
-            &[],
-            None,
-            None,
-            Some("limit must be <1000>"),
-        );
+        let bad = audit_page(&sh, &form, &[], None, None, Some("limit must be <1000>")).0;
         assert!(bad.contains("id=\"audit-error\""));
         assert!(bad.contains("limit must be &lt;1000&gt;"));
-        assert!(bad.contains("<a href=\"/cameras\">Cameras</a>"));
     }
 }

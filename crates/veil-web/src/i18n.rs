@@ -189,6 +189,57 @@ mod tests {
     }
 
     #[test]
+    fn every_permission_has_a_description() {
+        for lang in Lang::ALL {
+            for p in veil_access::Action::PERMISSIONS {
+                let key = format!("permission.{}", p.id());
+                assert!(messages(lang).contains_key(&key), "{}: {key}", lang.tag());
+            }
+        }
+    }
+
+    /// Every literal key the pages (`src/*.rs`: `t("…")`, `tr("…"`) and
+    /// scripts (`assets/*.js`: `t("…")`) look up is in the catalogue.
+    #[test]
+    fn every_key_used_by_pages_and_scripts_exists() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut checked = 0;
+        for dir in ["src", "assets"] {
+            for entry in std::fs::read_dir(root.join(dir)).unwrap() {
+                let path = entry.unwrap().path();
+                let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+                if ext != "rs" && ext != "js" {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap();
+                for pattern in ["t(\"", "tr(\""] {
+                    for (i, _) in text.match_indices(pattern) {
+                        let before = text[..i].chars().next_back().unwrap_or(' ');
+                        if before.is_alphanumeric() || before == '_' {
+                            continue;
+                        }
+                        let rest = &text[i + pattern.len()..];
+                        let key = &rest[..rest.find('"').unwrap()];
+                        if !key.contains('.') || key.contains(' ') {
+                            continue;
+                        }
+                        checked += 1;
+                        assert!(
+                            messages(Lang::En).contains_key(key),
+                            "{}: {key:?} is not in the catalogue",
+                            path.display()
+                        );
+                    }
+                }
+            }
+        }
+        assert!(
+            checked > 100,
+            "only {checked} keys found: is the scan broken?"
+        );
+    }
+
+    #[test]
     fn tr_fills_placeholders() {
         let s = tr(Lang::En, "shell.pending_approvals", &[("count", "3")]);
         assert!(s.contains('3'), "{s}");

@@ -1,13 +1,15 @@
 //! Page routes: thin wrappers that render `ui` pages.
 
 use axum::extract::{Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::Extension;
 use veil_access::{Action, Resource};
 
 use crate::auth::Session;
 use crate::error::ApiError;
+use crate::i18n::Lang;
+use crate::shell::{theme_from, Shell};
 use crate::{blocking, ui, AppState};
 
 /// `/` → the camera list.
@@ -15,18 +17,20 @@ pub async fn index() -> Redirect {
     Redirect::to("/cameras")
 }
 
-/// The login page (public).
-pub async fn login() -> Html<String> {
-    Html(ui::login_page())
+/// The login page (public), in the browser's language.
+pub async fn login(headers: HeaderMap) -> Html<String> {
+    ui::login_page(Lang::choose(None, &headers), theme_from(&headers))
 }
 
 /// The account page (any signed-in user).
 pub async fn account(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
+    headers: HeaderMap,
 ) -> Result<Html<String>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
-    Ok(Html(ui::account_page(&s.display_name)))
+    let shell = Shell::new(&state, &s, &headers, "/account").await?;
+    Ok(ui::account_page(&shell))
 }
 
 /// The camera list with live tiles. Someone who may read the access record
@@ -36,6 +40,7 @@ pub async fn account(
 pub async fn cameras(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let sub = &s.subject;
     if sub.must_change_password || sub.second_factor_missing || !sub.policy_acknowledged {
@@ -60,16 +65,11 @@ pub async fn cameras(
         .map(|c| ui::CameraView {
             id: c.id.0,
             name: c.name,
+            group: c.group,
         })
         .collect();
-    let camera_admin = state.allowed(&s, Action::CameraAdmin, Resource::System);
-    Ok(Html(ui::cameras_page(
-        &s.display_name,
-        &views,
-        audit,
-        camera_admin,
-    ))
-    .into_response())
+    let shell = Shell::new(&state, &s, &headers, "/cameras").await?;
+    Ok(ui::cameras_page(&shell, &views).into_response())
 }
 
 /// The playback page of one camera.
@@ -77,16 +77,18 @@ pub async fn playback(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     Path(id): Path<String>,
+    headers: HeaderMap,
 ) -> Result<Html<String>, ApiError> {
     let cam = crate::api::authorized_camera(&state, &s, Action::Playback, &id).await?;
-    Ok(Html(ui::playback_page(
-        &s.display_name,
+    let shell = Shell::new(&state, &s, &headers, "/playback").await?;
+    Ok(ui::playback_page(
+        &shell,
         &ui::CameraView {
             id: cam.id.0,
             name: cam.name,
+            group: cam.group,
         },
-        state.allowed(&s, Action::AuditRead, Resource::System),
-    )))
+    ))
 }
 
 /// Static assets (public).
@@ -101,20 +103,21 @@ pub async fn asset(Path(name): Path<String>) -> Response {
 pub async fn four_eyes_admin(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
+    headers: HeaderMap,
 ) -> Result<Html<String>, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
-    let approvable: Vec<(&str, &str)> = crate::admin::APPROVABLE
-        .iter()
-        .map(|a| (a.id(), a.describe()))
-        .collect();
-    Ok(Html(ui::four_eyes_page(&s.display_name, &approvable)))
+    let approvable: Vec<&str> = crate::admin::APPROVABLE.iter().map(|a| a.id()).collect();
+    let shell = Shell::new(&state, &s, &headers, "/admin/four-eyes").await?;
+    Ok(ui::four_eyes_page(&shell, &approvable))
 }
 
 /// The camera settings page (administrators).
 pub async fn camera_admin(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
+    headers: HeaderMap,
 ) -> Result<Html<String>, ApiError> {
     state.authorize(&s, Action::CameraAdmin, Resource::System)?;
-    Ok(Html(ui::camera_admin_page(&s.display_name)))
+    let shell = Shell::new(&state, &s, &headers, "/admin/cameras").await?;
+    Ok(ui::camera_admin_page(&shell))
 }

@@ -197,6 +197,19 @@ impl Shell {
         })
     }
 
+    /// A shell with the given language and permissions, without a request
+    /// (page previews and tests).
+    pub fn preview(lang: Lang, user: &str, perms: Permissions, current: &str) -> Shell {
+        Shell {
+            lang,
+            perms,
+            theme: None,
+            user: user.to_string(),
+            current: current.to_string(),
+            pending_approvals: 0,
+        }
+    }
+
     /// The message `key` in the page's language.
     pub fn t(&self, key: &str) -> &'static str {
         t(self.lang, key)

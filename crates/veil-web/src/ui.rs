@@ -6,11 +6,18 @@
 
 use std::fmt::Write as _;
 
+use axum::response::Html;
+
+use crate::i18n::Lang;
+use crate::shell::{document, Shell};
+
 /// What the UI needs to know about a camera.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CameraView {
     pub id: i64,
     pub name: String,
+    /// Its camera group, if any.
+    pub group: Option<String>,
 }
 
 const CSS: &str = include_str!("../assets/veil.css");
@@ -22,6 +29,7 @@ const AUDIT_JS: &str = include_str!("../assets/audit.js");
 const ACCOUNT_JS: &str = include_str!("../assets/account.js");
 const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
 const FOUR_EYES_JS: &str = include_str!("../assets/four-eyes.js");
+const SYSTEM_JS: &str = include_str!("../assets/system.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -37,6 +45,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "account.js" => Some((JS_TYPE, ACCOUNT_JS)),
         "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
         "four-eyes.js" => Some((JS_TYPE, FOUR_EYES_JS)),
+        "system.js" => Some((JS_TYPE, SYSTEM_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -66,243 +75,302 @@ pub fn escape(s: &str) -> String {
     out
 }
 
-/// Wraps a body in the common document skeleton. `title` and `body` must
-/// already be escaped where needed; `script` is a static asset name.
-pub(crate) fn document(title: &str, script: &str, body: &str) -> String {
-    format!(
-        "<!DOCTYPE html>\n\
-<html lang=\"en\">\n\
-<head>\n\
-<meta charset=\"utf-8\">\n\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-<title>{title} · Veil</title>\n\
-<link rel=\"stylesheet\" href=\"/static/veil.css\">\n\
-<link rel=\"icon\" href=\"data:,\">\n\
-<script type=\"module\" src=\"/static/{script}\"></script>\n\
-</head>\n\
-<body>\n{body}</body>\n</html>\n"
-    )
-}
-
-pub(crate) fn header(user: &str, nav: &str) -> String {
-    format!(
-        "<header class=\"top\">\n\
-<a class=\"brand\" href=\"/cameras\">Veil</a>\n\
-<nav aria-label=\"Main\">{nav}</nav>\n\
-<div class=\"who\"><span class=\"user\" id=\"current-user\">{user}</span>\n\
-<button type=\"button\" id=\"logout-button\" class=\"secondary\">Log out</button></div>\n\
-</header>\n",
-        user = escape(user),
-    )
-}
-
-/// Which main pages the navigation links to: the page shown (`current`, e.g.
-/// `/cameras`) is marked; the access record is linked only for users who may
-/// read it.
-pub fn nav_links(current: &str, cameras: bool, audit: bool, camera_admin: bool) -> String {
-    let mut nav = String::new();
-    for (href, label, shown) in [
-        ("/cameras", "Cameras", cameras),
-        ("/admin/cameras", "Camera settings", camera_admin),
-        ("/audit", "Access record", audit),
-        ("/account", "My account", true),
-    ] {
-        if !shown {
-            continue;
-        }
-        let mark = if href == current {
-            " aria-current=\"page\""
-        } else {
-            ""
-        };
-        let _ = write!(nav, "<a href=\"{href}\"{mark}>{label}</a>");
-    }
-    nav
-}
-
 /// The account page: usage policy, password, second factor, sessions.
-pub fn account_page(user: &str) -> String {
-    let mut body = header(user, &nav_links("/account", true, false, false));
-    body.push_str(
-        "<main>\n<h1>My account</h1>\n\
+pub fn account_page(sh: &Shell) -> Html<String> {
+    let t = |k| sh.t(k);
+    let content = format!(
+        "<h1>{title}</h1>\n\
 <p id=\"account-message\" class=\"error\" role=\"alert\" hidden></p>\n\
-<section class=\"card\" id=\"policy-section\">\n<h2>Video-surveillance policy</h2>\n\
+<section class=\"card\" id=\"policy-section\" aria-labelledby=\"policy-title\">\n<h2 id=\"policy-title\">{policy}</h2>\n\
 <div id=\"policy-text\" class=\"policy\"></div>\n\
-<button type=\"button\" id=\"policy-ack\" hidden>I have read and accept this policy</button>\n\
+<button type=\"button\" id=\"policy-ack\" hidden>{ack}</button>\n\
 <p id=\"policy-state\"></p>\n</section>\n\
-<section class=\"card\">\n<h2>Password</h2>\n\
+<section class=\"card\" id=\"preferences\" aria-labelledby=\"preferences-title\">\n<h2 id=\"preferences-title\">{prefs}</h2>\n\
+<p>{prefs_hint}</p>\n</section>\n\
+<section class=\"card\" aria-labelledby=\"password-title\">\n<h2 id=\"password-title\">{password}</h2>\n\
 <form id=\"password-form\">\n\
-<label for=\"current-password\">Current password</label>\n\
+<label for=\"current-password\">{current}</label>\n\
 <input id=\"current-password\" type=\"password\" autocomplete=\"current-password\" required>\n\
-<label for=\"new-password\">New password (at least 12 characters, not a common one)</label>\n\
+<label for=\"new-password\">{new}</label>\n\
 <input id=\"new-password\" type=\"password\" autocomplete=\"new-password\" required>\n\
-<p>Changing the password ends your other sessions.</p>\n\
-<label><input type=\"checkbox\" id=\"revoke-tokens\"> Also revoke my API tokens</label>\n\
-<button type=\"submit\">Change password</button>\n</form>\n</section>\n\
-<section class=\"card\">\n<h2>Second factor</h2>\n\
-<p>Use an authenticator app (TOTP). Roles that can export, lift masks, delete or administer require one.</p>\n\
-<button type=\"button\" id=\"totp-start\">Set up an authenticator</button>\n\
+<p>{ends}</p>\n\
+<label><input type=\"checkbox\" id=\"revoke-tokens\"> {revoke}</label>\n\
+<button type=\"submit\">{change}</button>\n</form>\n</section>\n\
+<section class=\"card\" aria-labelledby=\"totp-title\">\n<h2 id=\"totp-title\">{second}</h2>\n\
+<p>{second_hint}</p>\n\
+<button type=\"button\" id=\"totp-start\">{setup}</button>\n\
 <div id=\"totp-enrol\" hidden>\n\
-<p>Scan this code with the app, or enter the key by hand.</p>\n\
+<p>{scan}</p>\n\
 <div id=\"totp-qr\" class=\"qr\"></div>\n\
-<p>Key: <code id=\"totp-secret\"></code></p>\n\
-<label for=\"totp-code\">Code shown by the app</label>\n\
+<p>{key} <code id=\"totp-secret\"></code></p>\n\
+<label for=\"totp-code\">{code}</label>\n\
 <input id=\"totp-code\" inputmode=\"numeric\" autocomplete=\"one-time-code\">\n\
-<button type=\"button\" id=\"totp-confirm\">Confirm</button>\n</div>\n\
+<button type=\"button\" id=\"totp-confirm\">{confirm}</button>\n</div>\n\
 <div id=\"totp-recovery\" hidden>\n\
-<p>Recovery codes — each works once if you lose the device. They are shown only now; keep them safe.</p>\n\
+<p>{recovery}</p>\n\
 <ul id=\"totp-codes\"></ul>\n</div>\n</section>\n\
-<section class=\"card\">\n<h2>My sessions</h2>\n\
-<table class=\"report\"><thead><tr><th>Signed in</th><th>Last seen</th><th></th></tr></thead>\n\
-<tbody id=\"session-rows\"></tbody></table>\n</section>\n</main>\n",
+<section class=\"card\" id=\"sessions\" aria-labelledby=\"sessions-title\" tabindex=\"-1\">\n<h2 id=\"sessions-title\">{sessions}</h2>\n\
+<table class=\"report\"><thead><tr><th scope=\"col\">{signed_in}</th><th scope=\"col\">{last_seen}</th><th scope=\"col\"><span class=\"visually-hidden\">{actions}</span></th></tr></thead>\n\
+<tbody id=\"session-rows\"></tbody></table>\n</section>\n",
+        title = t("account.title"),
+        policy = t("account.policy"),
+        ack = t("account.policy_ack"),
+        prefs = t("account.preferences"),
+        prefs_hint = t("account.preferences_hint"),
+        password = t("account.password"),
+        current = t("account.current_password"),
+        new = t("account.new_password"),
+        ends = t("account.password_ends_sessions"),
+        revoke = t("account.revoke_tokens"),
+        change = t("account.change_password"),
+        second = t("account.second_factor"),
+        second_hint = t("account.second_factor_hint"),
+        setup = t("account.totp_setup"),
+        scan = t("account.totp_scan"),
+        key = t("account.totp_key"),
+        code = t("account.totp_code"),
+        confirm = t("account.totp_confirm"),
+        recovery = t("account.recovery_codes"),
+        sessions = t("account.sessions"),
+        signed_in = t("account.session_signed_in"),
+        last_seen = t("account.session_last_seen"),
+        actions = t("common.actions"),
     );
-    document("My account", "account.js", &body)
+    sh.page(t("account.title"), "account.js", &content)
 }
 
-/// The login page.
-pub fn login_page() -> String {
-    let body = "<main class=\"login\">\n\
+/// The login page (no shell: nobody is signed in).
+pub fn login_page(lang: Lang, theme: Option<&str>) -> Html<String> {
+    let t = |k| crate::i18n::t(lang, k);
+    let body = format!(
+        "<main class=\"login\" id=\"main\">\n\
 <h1>Veil</h1>\n\
 <form id=\"login-form\" class=\"card\" novalidate>\n\
-<h2>Sign in</h2>\n\
-<label for=\"username\">Username</label>\n\
+<h2>{sign_in}</h2>\n\
+<label for=\"username\">{username}</label>\n\
 <input id=\"username\" name=\"username\" type=\"text\" autocomplete=\"username\" required autofocus>\n\
-<label for=\"password\">Password</label>\n\
+<label for=\"password\">{password}</label>\n\
 <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\n\
 <div id=\"code-step\" hidden>\n\
-<label for=\"code\">Code from your authenticator app, or a recovery code</label>\n\
+<label for=\"code\">{code}</label>\n\
 <input id=\"code\" name=\"code\" type=\"text\" inputmode=\"numeric\" autocomplete=\"one-time-code\">\n\
 </div>\n\
 <div id=\"new-password-step\" hidden>\n\
-<p>Your password was set by an administrator. Choose your own (at least 12 characters, not a common one).</p>\n\
-<label for=\"new-password\">New password</label>\n\
+<p>{set_by_admin}</p>\n\
+<label for=\"new-password\">{new_password}</label>\n\
 <input id=\"new-password\" name=\"new-password\" type=\"password\" autocomplete=\"new-password\">\n\
 </div>\n\
-<button type=\"submit\" id=\"login-button\">Sign in</button>\n\
+<button type=\"submit\" id=\"login-button\">{sign_in}</button>\n\
 <p id=\"login-error\" class=\"error\" role=\"alert\" aria-live=\"assertive\" hidden></p>\n\
 </form>\n\
-</main>\n";
-    document("Sign in", "login.js", body)
+</main>\n",
+        sign_in = t("login.sign_in"),
+        username = t("login.username"),
+        password = t("login.password"),
+        code = t("login.code"),
+        set_by_admin = t("login.set_by_admin"),
+        new_password = t("login.new_password"),
+    );
+    Html(document(lang, theme, t("login.sign_in"), "login.js", &body))
 }
 
-/// The camera overview: one live tile per camera.
-/// `audit`: whether to link the access record.
-/// `camera_admin`: whether to link the camera settings.
-pub fn cameras_page(user: &str, cameras: &[CameraView], audit: bool, camera_admin: bool) -> String {
-    let mut body = header(user, &nav_links("/cameras", true, audit, camera_admin));
-    body.push_str("<main>\n<h1>Cameras</h1>\n");
+/// The live grid: a tile per camera the user may watch, with layouts of 1,
+/// 2×2, 3×3 and 4×4 tiles, a camera-group filter and pages (all applied by
+/// `live.js`, which keeps them in the URL).
+pub fn cameras_page(sh: &Shell, cameras: &[CameraView]) -> Html<String> {
+    let t = |k| sh.t(k);
+    let mut content = format!("<h1 class=\"visually-hidden\">{}</h1>\n", t("live.title"));
     if cameras.is_empty() {
-        body.push_str("<p class=\"empty\">No cameras are available to you.</p>\n");
-    } else {
-        body.push_str("<ul class=\"grid\" id=\"camera-grid\">\n");
-        for cam in cameras {
-            let id = cam.id;
-            let name = escape(&cam.name);
-            let _ = write!(
-                body,
-                "<li class=\"tile\" id=\"camera-{id}\">\n\
-<figure>\n\
-<video class=\"live\" data-camera-id=\"{id}\" muted autoplay playsinline aria-label=\"Live view of {name}\"></video>\n\
-<figcaption><span class=\"name\">{name}</span>\n\
-<span class=\"status\" data-status-for=\"{id}\" aria-live=\"polite\">connecting…</span>\n\
-<a href=\"/cameras/{id}/playback\">Recordings</a></figcaption>\n\
-</figure>\n\
-</li>\n"
-            );
-        }
-        body.push_str("</ul>\n");
+        let _ = writeln!(content, "<p class=\"empty\">{}</p>", t("live.no_cameras"));
+        return sh.page(t("live.title"), "live.js", &content);
     }
-    body.push_str("</main>\n");
-    document("Cameras", "live.js", &body)
+    let mut groups: Vec<&str> = cameras.iter().filter_map(|c| c.group.as_deref()).collect();
+    groups.sort_unstable();
+    groups.dedup();
+    let _ = write!(
+        content,
+        "<div class=\"toolbar\" id=\"live-toolbar\">\n\
+<div class=\"layouts\" role=\"group\" aria-label=\"{layout}\">",
+        layout = t("live.layout")
+    );
+    for n in [1, 2, 3, 4] {
+        let label = if n == 1 {
+            t("live.layout_single").to_string()
+        } else {
+            sh.tr("live.layout_grid", &[("n", &n.to_string())])
+        };
+        let _ = write!(
+            content,
+            "<button type=\"button\" class=\"secondary layout\" data-layout=\"{n}\" aria-pressed=\"false\" title=\"{label}\">\
+<span aria-hidden=\"true\">{n}×{n}</span><span class=\"visually-hidden\">{label}</span></button>"
+        );
+    }
+    content.push_str("</div>\n");
+    let _ = write!(
+        content,
+        "<label for=\"group-filter\">{group}</label>\n<select id=\"group-filter\">\
+<option value=\"\">{all}</option>",
+        group = t("live.group"),
+        all = t("live.group_all")
+    );
+    for g in &groups {
+        let g = escape(g);
+        let _ = write!(content, "<option value=\"{g}\">{g}</option>");
+    }
+    let _ = write!(
+        content,
+        "</select>\n<div class=\"pager\"><button type=\"button\" class=\"secondary\" id=\"page-prev\">{prev}</button>\
+<span id=\"page-label\" aria-live=\"polite\"></span>\
+<button type=\"button\" class=\"secondary\" id=\"page-next\">{next}</button></div>\n</div>\n\
+<p class=\"muted hint\">{hint}</p>\n\
+<ul class=\"grid\" id=\"camera-grid\" data-layout=\"2\">\n",
+        prev = t("live.page_prev"),
+        next = t("live.page_next"),
+        hint = t("live.hint"),
+    );
+    for cam in cameras {
+        let id = cam.id;
+        let name = escape(&cam.name);
+        let group = escape(cam.group.as_deref().unwrap_or(""));
+        let _ = write!(
+            content,
+            "<li class=\"tile\" id=\"camera-{id}\" data-camera-id=\"{id}\" data-group=\"{group}\">\n\
+<figure>\n\
+<video class=\"live\" data-camera-id=\"{id}\" muted autoplay playsinline aria-label=\"{video_label}\"></video>\n\
+<figcaption><span class=\"name\">{name}</span>\n\
+<span class=\"status\" data-status-for=\"{id}\" aria-live=\"polite\"></span>\n\
+<span class=\"recording\" data-recording-for=\"{id}\"></span>\n\
+<a class=\"replay\" href=\"/playback?cameras={id}\" data-camera-id=\"{id}\">{replay}</a>\n\
+<button type=\"button\" class=\"secondary fullscreen\" data-camera-id=\"{id}\">{full}</button></figcaption>\n\
+</figure>\n\
+</li>\n",
+            video_label = escape(&sh.tr("live.video_label", &[("name", &cam.name)])),
+            replay = t("live.replay_30s"),
+            full = t("live.fullscreen"),
+        );
+    }
+    content.push_str("</ul>\n");
+    sh.page(t("live.title"), "live.js", &content)
 }
 
 /// The four-eyes settings page (user administrators): a checkbox per
 /// permission that can need a second person's approval (`approvable`, id and
 /// description), whether a route enforces it today (filled by
 /// `four-eyes.js`), and Save.
-pub fn four_eyes_page(user: &str, approvable: &[(&str, &str)]) -> String {
-    let mut body = header(user, &nav_links("/admin/four-eyes", true, false, false));
-    body.push_str(
-        "<main>\n<h1>Four-eyes approval</h1>\n\
-<p>Actions checked here need a second person's approval, asked for and given in the \
-approvals, before they can be done; each approval allows one action.</p>\n\
+pub fn four_eyes_page(sh: &Shell, approvable: &[&str]) -> Html<String> {
+    let t = |k| sh.t(k);
+    let mut content = format!(
+        "<h1>{title}</h1>\n<p>{intro}</p>\n\
 <form id=\"four-eyes-form\" class=\"card\">\n<table>\n\
-<thead><tr><th>Needs approval</th><th>Permission</th><th>Enforced today</th></tr></thead>\n<tbody>\n",
+<thead><tr><th scope=\"col\">{needs}</th><th scope=\"col\">{permission}</th><th scope=\"col\">{enforced}</th></tr></thead>\n<tbody>\n",
+        title = t("four_eyes.title"),
+        intro = t("four_eyes.intro"),
+        needs = t("four_eyes.needs_approval"),
+        permission = t("four_eyes.permission"),
+        enforced = t("four_eyes.enforced_today"),
     );
-    for (id, description) in approvable {
+    for id in approvable {
         let id = escape(id);
         let _ = writeln!(
-            body,
+            content,
             "<tr><td><input type=\"checkbox\" id=\"four-eyes-{id}\" name=\"permission\" value=\"{id}\"></td>\
 <td><label for=\"four-eyes-{id}\"><code>{id}</code>: {}</label></td>\
 <td id=\"four-eyes-enforced-{id}\"></td></tr>",
-            escape(description)
+            escape(sh.t(&format!("permission.{id}")))
         );
     }
-    body.push_str(
-        "</tbody>\n</table>\n<p><button type=\"submit\" id=\"four-eyes-save\">Save</button></p>\n\
-<p id=\"four-eyes-message\" role=\"status\" hidden></p>\n</form>\n</main>\n",
+    let _ = write!(
+        content,
+        "</tbody>\n</table>\n<p><button type=\"submit\" id=\"four-eyes-save\">{save}</button></p>\n\
+<p id=\"four-eyes-message\" role=\"status\" hidden></p>\n</form>\n",
+        save = t("common.save"),
     );
-    document("Four-eyes approval", "four-eyes.js", &body)
+    sh.page(t("four_eyes.title"), "four-eyes.js", &content)
 }
 
 /// The camera settings page (administrators): the camera table with status,
 /// filled by `camera-admin.js`, and the form that adds an RTSP camera or, after
 /// "Edit" in a row, changes one.
-pub fn camera_admin_page(user: &str) -> String {
-    let mut body = header(user, &nav_links("/admin/cameras", true, false, true));
-    body.push_str(
-        "<main>\n<h1>Camera settings</h1>\n\
-<table class=\"cameras\">\n<thead><tr><th>Name</th><th>Source</th><th>Group</th><th>Recording</th>\
-<th>Audio and metadata</th><th>Status</th><th></th></tr></thead>\n<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table>\n\
-<form id=\"camera-form\" class=\"card\" novalidate>\n<h2 id=\"camera-form-title\">Add an RTSP camera</h2>\n\
-<label for=\"cam-name\">Name</label>\n<input id=\"cam-name\" name=\"name\" required maxlength=\"100\">\n\
-<label for=\"cam-url\">RTSP URL (without user name or password)</label>\n\
+pub fn camera_admin_page(sh: &Shell) -> Html<String> {
+    let t = |k| sh.t(k);
+    let content = format!(
+        "<h1>{title}</h1>\n\
+<table class=\"cameras\">\n<thead><tr><th scope=\"col\">{name}</th><th scope=\"col\">{source}</th><th scope=\"col\">{group}</th>\
+<th scope=\"col\">{recording}</th><th scope=\"col\">{tracks}</th><th scope=\"col\">{status}</th>\
+<th scope=\"col\"><span class=\"visually-hidden\">{actions}</span></th></tr></thead>\n\
+<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table>\n\
+<form id=\"camera-form\" class=\"card\" novalidate>\n<h2 id=\"camera-form-title\">{add_title}</h2>\n\
+<label for=\"cam-name\">{name}</label>\n<input id=\"cam-name\" name=\"name\" required maxlength=\"100\">\n\
+<label for=\"cam-url\">{url}</label>\n\
 <input id=\"cam-url\" name=\"url\" required placeholder=\"rtsp://192.0.2.10:554/stream1\">\n\
-<label for=\"cam-username\">User name (when changing a camera, leave both empty to keep the stored credentials)</label>\n<input id=\"cam-username\" name=\"username\" autocomplete=\"off\">\n\
-<label for=\"cam-password\">Password</label>\n\
+<label for=\"cam-username\">{username}</label>\n<input id=\"cam-username\" name=\"username\" autocomplete=\"off\">\n\
+<label for=\"cam-password\">{password}</label>\n\
 <input id=\"cam-password\" name=\"password\" type=\"password\" autocomplete=\"new-password\">\n\
-<label for=\"cam-transport\">Transport</label>\n<select id=\"cam-transport\" name=\"transport\">\
-<option value=\"tcp\">TCP (interleaved)</option><option value=\"udp\">UDP</option></select>\n\
-<label for=\"cam-mode\">Recording</label>\n<select id=\"cam-mode\" name=\"recording_mode\">\
-<option value=\"continuous\">continuous</option>\
-<option value=\"scheduled\">scheduled (weekly hours)</option>\
-<option value=\"motion\">motion (with seconds before and after)</option></select>\n\
-<label for=\"cam-schedule\">Schedule, for scheduled recording (JSON: time zone and weekly intervals)</label>\n\
+<label for=\"cam-transport\">{transport}</label>\n<select id=\"cam-transport\" name=\"transport\">\
+<option value=\"tcp\">{tcp}</option><option value=\"udp\">UDP</option></select>\n\
+<label for=\"cam-mode\">{recording}</label>\n<select id=\"cam-mode\" name=\"recording_mode\">\
+<option value=\"continuous\">{continuous}</option>\
+<option value=\"scheduled\">{scheduled}</option>\
+<option value=\"motion\">{motion}</option></select>\n\
+<label for=\"cam-schedule\">{schedule}</label>\n\
 <textarea id=\"cam-schedule\" name=\"schedule\" rows=\"3\" \
-placeholder=\"{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals&quot;: [{&quot;day&quot;: &quot;mon&quot;, \
-&quot;start&quot;: &quot;08:00&quot;, &quot;end&quot;: &quot;18:00&quot;}]}\"></textarea>\n\
-<label for=\"cam-pre\">Motion: seconds recorded before (0 to 30, default 5)</label>\n\
+placeholder=\"{{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals&quot;: [{{&quot;day&quot;: &quot;mon&quot;, \
+&quot;start&quot;: &quot;08:00&quot;, &quot;end&quot;: &quot;18:00&quot;}}]}}\"></textarea>\n\
+<label for=\"cam-pre\">{pre}</label>\n\
 <input id=\"cam-pre\" name=\"pre_seconds\" type=\"number\" min=\"0\" max=\"30\">\n\
-<label for=\"cam-post\">Motion: seconds recorded after (1 to 300, default 10)</label>\n\
+<label for=\"cam-post\">{post}</label>\n\
 <input id=\"cam-post\" name=\"post_seconds\" type=\"number\" min=\"1\" max=\"300\">\n\
-<label for=\"cam-group\">Group</label>\n<input id=\"cam-group\" name=\"group\" maxlength=\"100\">\n\
-<fieldset>\n<legend>Audio and ONVIF metadata (off by default)</legend>\n\
-<p>Recording sound is more intrusive than video: enable it only with its own documented purpose \
-(at least 10 characters; the records of processing quote it).</p>\n\
-<label><input type=\"checkbox\" id=\"cam-audio\" name=\"audio_enabled\"> Record audio (AAC)</label>\n\
-<label for=\"cam-audio-purpose\">Purpose of recording audio</label>\n\
+<label for=\"cam-group\">{group}</label>\n<input id=\"cam-group\" name=\"group\" maxlength=\"100\">\n\
+<fieldset>\n<legend>{tracks_legend}</legend>\n\
+<p>{tracks_hint}</p>\n\
+<label><input type=\"checkbox\" id=\"cam-audio\" name=\"audio_enabled\"> {audio}</label>\n\
+<label for=\"cam-audio-purpose\">{audio_purpose}</label>\n\
 <textarea id=\"cam-audio-purpose\" name=\"audio_purpose\" maxlength=\"1000\" rows=\"2\"></textarea>\n\
-<label><input type=\"checkbox\" id=\"cam-metadata\" name=\"metadata_enabled\"> Record ONVIF metadata</label>\n\
-<label for=\"cam-metadata-purpose\">Purpose of recording metadata</label>\n\
+<label><input type=\"checkbox\" id=\"cam-metadata\" name=\"metadata_enabled\"> {metadata}</label>\n\
+<label for=\"cam-metadata-purpose\">{metadata_purpose}</label>\n\
 <textarea id=\"cam-metadata-purpose\" name=\"metadata_purpose\" maxlength=\"1000\" rows=\"2\"></textarea>\n\
 </fieldset>\n\
-<p><button type=\"submit\" id=\"camera-add-button\">Add camera</button> \
-<button type=\"button\" id=\"camera-cancel-edit\" class=\"secondary\" hidden>Cancel</button></p>\n\
-<p id=\"camera-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n</main>\n",
+<p><button type=\"submit\" id=\"camera-add-button\">{add}</button> \
+<button type=\"button\" id=\"camera-cancel-edit\" class=\"secondary\" hidden>{cancel}</button></p>\n\
+<p id=\"camera-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n",
+        title = t("cameras_admin.title"),
+        name = t("cameras_admin.name"),
+        source = t("cameras_admin.source"),
+        group = t("cameras_admin.group"),
+        recording = t("cameras_admin.recording"),
+        tracks = t("cameras_admin.tracks"),
+        status = t("cameras_admin.status"),
+        actions = t("common.actions"),
+        add_title = t("cameras_admin.add_title"),
+        url = t("cameras_admin.url"),
+        username = t("cameras_admin.username"),
+        password = t("cameras_admin.password"),
+        transport = t("cameras_admin.transport"),
+        tcp = t("cameras_admin.tcp"),
+        continuous = t("cameras_admin.mode_continuous"),
+        scheduled = t("cameras_admin.mode_scheduled"),
+        motion = t("cameras_admin.mode_motion"),
+        schedule = t("cameras_admin.schedule"),
+        pre = t("cameras_admin.pre"),
+        post = t("cameras_admin.post"),
+        tracks_legend = t("cameras_admin.tracks_legend"),
+        tracks_hint = t("cameras_admin.tracks_hint"),
+        audio = t("cameras_admin.audio"),
+        audio_purpose = t("cameras_admin.audio_purpose"),
+        metadata = t("cameras_admin.metadata"),
+        metadata_purpose = t("cameras_admin.metadata_purpose"),
+        add = t("cameras_admin.add"),
+        cancel = t("common.cancel"),
     );
-    document("Camera settings", "camera-admin.js", &body)
+    sh.page(t("cameras_admin.title"), "camera-admin.js", &content)
 }
 
 /// The playback page of one camera.
-/// `audit`: whether to link the access record.
-pub fn playback_page(user: &str, camera: &CameraView, audit: bool) -> String {
+pub fn playback_page(sh: &Shell, camera: &CameraView) -> Html<String> {
     let id = camera.id;
     let name = escape(&camera.name);
-    let mut body = header(user, &nav_links("", true, audit, false));
-    let _ = write!(
-        body,
-        "<main id=\"playback\" data-camera-id=\"{id}\">\n\
+    let content = format!(
+        "<div id=\"playback\" data-camera-id=\"{id}\">\n\
 <h1>{name} <span class=\"sub\">recordings</span></h1>\n\
 <form id=\"range-form\" class=\"range card\" novalidate>\n\
 <div class=\"field\"><label for=\"start\">From</label>\n\
@@ -320,14 +388,43 @@ pub fn playback_page(user: &str, camera: &CameraView, audit: bool) -> String {
 </section>\n\
 <video id=\"playback-video\" controls playsinline preload=\"metadata\" aria-label=\"Recording of {name}\"></video>\n\
 <p id=\"playback-error\" class=\"error\" role=\"alert\" hidden></p>\n\
-</main>\n"
+</div>\n"
     );
-    document(&format!("{name} recordings"), "playback.js", &body)
+    sh.page(
+        &format!("{} recordings", camera.name),
+        "playback.js",
+        &content,
+    )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::shell::Permissions;
+
+    fn shell(lang: Lang) -> Shell {
+        Shell::preview(
+            lang,
+            "<b>eve</b>",
+            Permissions {
+                live: true,
+                playback: true,
+                audit: true,
+                camera_admin: true,
+                user_admin: true,
+                ..Default::default()
+            },
+            "/cameras",
+        )
+    }
+
+    fn cam(id: i64, name: &str) -> CameraView {
+        CameraView {
+            id,
+            name: name.into(),
+            group: Some("<i>Lobby</i>".into()),
+        }
+    }
 
     #[test]
     fn escape_handles_markup() {
@@ -338,66 +435,79 @@ mod tests {
         assert_eq!(escape("plain"), "plain");
     }
 
+    fn all_pages(lang: Lang) -> Vec<String> {
+        let sh = shell(lang);
+        let c = cam(7, "<script>alert(1)</script>");
+        vec![
+            login_page(lang, Some("dark")).0,
+            cameras_page(&sh, std::slice::from_ref(&c)).0,
+            cameras_page(&sh, &[]).0,
+            playback_page(&sh, &c).0,
+            camera_admin_page(&sh).0,
+            account_page(&sh).0,
+            four_eyes_page(&sh, &["export", "masks.lift"]).0,
+        ]
+    }
+
     #[test]
     fn pages_escape_untrusted_names() {
-        let cam = CameraView {
-            id: 7,
-            name: "<script>alert(1)</script>".into(),
-        };
-        for page in [
-            cameras_page("<b>eve</b>", std::slice::from_ref(&cam), false, false),
-            playback_page("<b>eve</b>", &cam, false),
-        ] {
+        for page in all_pages(Lang::En) {
             assert!(!page.contains("<script>alert"), "{page}");
             assert!(!page.contains("<b>eve"), "{page}");
-            assert!(page.contains("&lt;b&gt;eve&lt;/b&gt;"));
+            assert!(!page.contains("<i>Lobby"), "{page}");
         }
     }
 
     #[test]
     fn pages_have_no_inline_script_or_style() {
-        let cam = CameraView {
-            id: 1,
-            name: "Cam".into(),
-        };
-        for page in [
-            login_page(),
-            cameras_page("u", std::slice::from_ref(&cam), true, true),
-            playback_page("u", &cam, true),
-            camera_admin_page("<b>eve</b>"),
-        ] {
-            assert!(!page.contains("<b>eve"));
-            assert!(!page.contains("<style"));
-            assert!(!page.contains("style="));
-            for handler in ["onclick=", "onsubmit=", "onload=", "onerror="] {
-                assert!(!page.contains(handler), "{handler}");
-            }
-            for (i, _) in page.match_indices("<script") {
-                let tag = &page[i..page[i..].find('>').unwrap() + i];
-                assert!(tag.contains("src=\"/static/"), "{tag}");
+        for lang in Lang::ALL {
+            for page in all_pages(lang) {
+                assert!(!page.contains("<style"));
+                assert!(!page.contains("style="));
+                for handler in ["onclick=", "onsubmit=", "onload=", "onerror="] {
+                    assert!(!page.contains(handler), "{handler}");
+                }
+                for (i, _) in page.match_indices("<script") {
+                    let tag = &page[i..page[i..].find('>').unwrap() + i];
+                    assert!(tag.contains("src=\"/static/"), "{tag}");
+                }
+                assert!(page.contains(&format!("<html lang=\"{}\"", lang.tag())));
             }
         }
     }
 
     #[test]
+    fn portuguese_pages_use_the_portuguese_catalogue() {
+        let en = all_pages(Lang::En).join("\n");
+        let pt = all_pages(Lang::Pt).join("\n");
+        for key in [
+            "account.title",
+            "live.layout",
+            "cameras_admin.add",
+            "login.sign_in",
+        ] {
+            assert!(en.contains(crate::i18n::t(Lang::En, key)), "{key}");
+            assert!(pt.contains(crate::i18n::t(Lang::Pt, key)), "{key}");
+            assert_ne!(crate::i18n::t(Lang::En, key), crate::i18n::t(Lang::Pt, key));
+        }
+    }
+
+    #[test]
     fn required_ids_present() {
-        let login = login_page();
+        let login = login_page(Lang::En, None).0;
         for id in ["username", "password", "login-button", "login-error"] {
             assert!(login.contains(&format!("id=\"{id}\"")), "{id}");
         }
-        let cam = CameraView {
-            id: 3,
-            name: "Yard".into(),
-        };
-        let cams = cameras_page("u", std::slice::from_ref(&cam), false, false);
-        assert!(!cams.contains("href=\"/audit\""));
-        assert!(
-            cameras_page("u", &[], true, false).contains("<a href=\"/audit\">Access record</a>")
-        );
+        let sh = shell(Lang::En);
+        let cams = cameras_page(&sh, &[cam(3, "Yard")]).0;
         assert!(cams.contains("class=\"live\" data-camera-id=\"3\""));
         assert!(cams.contains("id=\"logout-button\""));
-        assert!(cams.contains("href=\"/cameras/3/playback\""));
-        let pb = playback_page("u", &cam, false);
+        assert!(cams.contains("href=\"/playback?cameras=3\""));
+        for layout in 1..=4 {
+            assert!(cams.contains(&format!("data-layout=\"{layout}\"")));
+        }
+        assert!(cams.contains("<option value=\"&lt;i&gt;Lobby&lt;/i&gt;\">"));
+        let pb = playback_page(&sh, &cam(3, "Yard")).0;
         for id in ["start", "end", "play-button", "timeline", "playback-video"] {
             assert!(pb.contains(&format!("id=\"{id}\"")), "{id}");
         }
@@ -415,12 +525,16 @@ mod tests {
             "account.js",
             "camera-admin.js",
             "four-eyes.js",
+            "system.js",
+            "i18n-en.json",
+            "i18n-pt.json",
         ] {
             let (ct, body) = asset(name).expect(name);
             assert!(!body.is_empty());
-            assert!(ct.starts_with("text/"));
+            assert!(ct.starts_with("text/") || ct.starts_with("application/json"));
         }
         assert!(asset("../ui.rs").is_none());
         assert!(asset("nope.js").is_none());
+        assert!(asset("i18n-xx.json").is_none());
     }
 }
