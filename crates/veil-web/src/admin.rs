@@ -96,6 +96,98 @@ fn event(s: &Session, action: Audited, resource: impl Into<String>, peer: Socket
     Event::new(s.subject.pseudonym.clone(), action, resource).client(peer.ip())
 }
 
+// --- separation of duties and lock-out ---
+
+/// Permissions a user administrator can never give themselves through the
+/// administration API (separation of duties): reading the access record that
+/// records their own actions, and seeing video without its privacy masks.
+/// Someone else must grant them.
+pub const NOT_SELF_GRANTED: &[Action] = &[Action::AuditRead, Action::LiftMasks];
+
+/// A change to roles or role assignments, checked before it is made.
+enum RoleChange<'a> {
+    /// A role is created or replaced by this definition.
+    Put(&'a veil_access::Role),
+    /// The role with this name is deleted.
+    Delete(&'a str),
+    /// The account's roles become these names.
+    Assign(UserId, &'a [String]),
+}
+
+fn parsed(rows: &[veil_store::db::RoleRow]) -> Vec<veil_access::Role> {
+    rows.iter().filter_map(roles::parse_role).collect()
+}
+
+/// The roles `user` holds once `change` is made.
+fn roles_after(
+    db: &Db,
+    all: &[veil_store::db::RoleRow],
+    user: UserId,
+    change: &RoleChange<'_>,
+) -> Result<Vec<veil_access::Role>, ApiError> {
+    let mut held = match change {
+        RoleChange::Assign(u, names) if *u == user => parsed(
+            &all.iter()
+                .filter(|r| names.contains(&r.name))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ),
+        _ => parsed(&db.user_roles(user)?),
+    };
+    match change {
+        RoleChange::Put(new) => {
+            for r in held.iter_mut().filter(|r| r.name == new.name) {
+                *r = (*new).clone();
+            }
+        }
+        RoleChange::Delete(name) => held.retain(|r| r.name != *name),
+        RoleChange::Assign(..) => {}
+    }
+    Ok(held)
+}
+
+/// Refuses a change that would give `caller` a permission of
+/// [`NOT_SELF_GRANTED`] they do not hold yet (403), or leave no enabled
+/// account holding `users.admin` (409: nobody could manage accounts any
+/// more). Blocking.
+fn check_role_change(db: &Db, caller: UserId, change: &RoleChange<'_>) -> Result<(), ApiError> {
+    let all = db.roles()?;
+    let mut administrators = 0;
+    for u in db.users()? {
+        let after = roles_after(db, &all, u.id, change)?;
+        if u.id == caller {
+            let before = parsed(&db.user_roles(u.id)?);
+            for a in NOT_SELF_GRANTED {
+                if after.iter().any(|r| r.holds(*a)) && !before.iter().any(|r| r.holds(*a)) {
+                    return Err(ApiError {
+                        status: StatusCode::FORBIDDEN,
+                        code: "separation_of_duties",
+                        message: format!(
+                            "you cannot give yourself {}: another administrator must grant it \
+                             (separation of duties)",
+                            a.id()
+                        ),
+                    });
+                }
+            }
+        }
+        if !u.disabled && u.name.is_some() && after.iter().any(|r| r.holds(Action::UserAdmin)) {
+            administrators += 1;
+        }
+    }
+    if administrators == 0 {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "last_user_admin",
+            message: "this would leave no enabled account holding users.admin, so nobody could \
+                      manage accounts and roles any more; give the permission to another \
+                      account first"
+                .into(),
+        });
+    }
+    Ok(())
+}
+
 // --- the catalogue ---
 
 /// A grantable permission.
@@ -161,6 +253,9 @@ pub async fn put_role(
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let role = json_body(body)?.into_role(name);
     role.validate().map_err(ApiError::bad_request)?;
+    let db = state.store.db.clone();
+    let (checked, caller) = (role.clone(), s.subject.user);
+    blocking(move || check_role_change(&db, caller, &RoleChange::Put(&checked))).await?;
     let grants: Vec<&str> = role.grants.iter().map(|g| g.permission.as_str()).collect();
     state
         .record(
@@ -194,6 +289,9 @@ pub async fn delete_role(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let db = state.store.db.clone();
+    let (checked, caller) = (name.clone(), s.subject.user);
+    blocking(move || check_role_change(&db, caller, &RoleChange::Delete(&checked))).await?;
     state
         .record(event(&s, Audited::RoleChange, format!("role:{name}"), peer).detail("delete"))
         .await?;
@@ -225,6 +323,8 @@ pub struct UserJson {
     training_valid_until: Option<String>,
     /// The usage policy version last acknowledged (0: none).
     policy_acknowledged_version: i64,
+    /// A TOTP second factor is enrolled.
+    second_factor_enrolled: bool,
     /// E.g. a generic, shared-looking name.
     warnings: Vec<String>,
 }
@@ -258,6 +358,7 @@ fn user_json(db: &Db, u: &UserRow) -> Result<UserJson, ApiError> {
         must_change_password: u.must_change_password,
         training_valid_until: u.training_valid_until.map(|t| t.to_rfc3339()),
         policy_acknowledged_version: u.policy_ack_version,
+        second_factor_enrolled: db.second_factor(u.id)?.totp_sealed.is_some(),
         warnings: u.name.as_deref().map(name_warnings).unwrap_or_default(),
     })
 }
@@ -449,6 +550,12 @@ pub async fn update_user(
     let disabled = req.disabled.unwrap_or(user.disabled);
     if user.id == s.subject.user && disabled {
         return Err(ApiError::bad_request("you cannot disable your own account"));
+    }
+    if let Some(r) = &req.roles {
+        let db = state.store.db.clone();
+        let (names, target, caller) = (r.clone(), user.id, s.subject.user);
+        blocking(move || check_role_change(&db, caller, &RoleChange::Assign(target, &names)))
+            .await?;
     }
     let mut detail = vec![format!("disabled={disabled}")];
     detail.push(format!(

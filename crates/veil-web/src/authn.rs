@@ -2,11 +2,12 @@
 //! factor with recovery codes, a user's own sessions, and API tokens for
 //! machine clients. Every change is recorded before it is made.
 
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{ConnectInfo, Path, State};
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -505,6 +506,74 @@ pub async fn revoke_user_sessions(
     Ok(Json(Revoked { revoked: n as u64 }))
 }
 
+/// The body of `POST /api/v1/users/{id}/second-factor/reset`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetSecondFactor {
+    /// Why (required, 1 to 1000 characters): e.g. the phone was lost and the
+    /// person was identified in person.
+    justification: String,
+}
+
+/// Longest justification of a second-factor reset.
+const MAX_JUSTIFICATION: usize = 1000;
+
+/// `POST /api/v1/users/{id}/second-factor/reset`: an administrator removes
+/// another account's second factor (seed, pending enrolment, recovery codes)
+/// with a justification, recorded in the access record first, and ends the
+/// account's sessions. A role that requires a second factor then makes the
+/// person enrol again before anything else.
+pub async fn reset_second_factor(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+    body: Body<ResetSecondFactor>,
+) -> Result<StatusCode, ApiError> {
+    state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let req = json_body(body)?;
+    let justification = req.justification.trim().to_owned();
+    if justification.is_empty() {
+        return Err(ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: "justification_required",
+            message: "say why the second factor is reset".into(),
+        });
+    }
+    if justification.chars().count() > MAX_JUSTIFICATION {
+        return Err(ApiError::bad_request(format!(
+            "the justification must be at most {MAX_JUSTIFICATION} characters"
+        )));
+    }
+    let db = state.store.db.clone();
+    let pid = id.clone();
+    let user = blocking(move || {
+        db.user_by_pseudonym(&pid)?
+            .ok_or_else(|| ApiError::not_found("no such user"))
+    })
+    .await?;
+    if user.id == s.subject.user {
+        return Err(ApiError::bad_request(
+            "you cannot reset your own second factor here; remove it on your account page \
+             with a current code",
+        ));
+    }
+    state
+        .record(
+            event(&s, Audited::UserChange, format!("user:{id}"), peer)
+                .detail("second_factor=reset sessions=ended")
+                .justification(justification),
+        )
+        .await?;
+    let db = state.store.db.clone();
+    blocking(move || {
+        db.set_second_factor(user.id, &SecondFactorRow::default())?;
+        db.delete_sessions_of(user.id)?;
+        Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
 // --- API tokens ---
 
 /// The body of `POST /api/v1/tokens`.
@@ -531,11 +600,20 @@ pub struct CreatedToken {
     expires: String,
 }
 
-/// An API token of the caller (never its value).
+/// An API token (never its value).
 #[derive(Serialize, ToSchema)]
 pub struct TokenInfo {
     /// Its id.
     id: i64,
+    /// The owner's pseudonym (only in the administrators' listing,
+    /// `?all=true`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    owner: Option<String>,
+    /// The owner's login name (only with `?all=true`; absent once erased).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    owner_name: Option<String>,
     /// Its name.
     name: String,
     /// The roles it carries.
@@ -548,7 +626,7 @@ pub struct TokenInfo {
     revoked: bool,
 }
 
-/// The caller's API tokens.
+/// API tokens: the caller's, or every account's (`?all=true`).
 #[derive(Serialize, ToSchema)]
 pub struct TokenList {
     /// The tokens.
@@ -633,19 +711,54 @@ pub async fn create_token(
     ))
 }
 
-/// `GET /api/v1/tokens`: my tokens (never their values).
+/// `GET /api/v1/tokens`: my tokens (never their values); with `?all=true`,
+/// every account's, with their owners (user administrators only).
 pub async fn list_tokens(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
 ) -> Result<Json<TokenList>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
+    if let Some(k) = q.keys().find(|k| k.as_str() != "all") {
+        return Err(ApiError::bad_request(format!("unknown parameter {k:?}")));
+    }
+    let all = match q.get("all").map(String::as_str) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(v) => {
+            return Err(ApiError::bad_request(format!(
+                "all must be true or false (got {v:?})"
+            )))
+        }
+    };
+    if all {
+        state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    }
     let db = state.store.db.clone();
     let uid = s.subject.user;
-    let rows = blocking(move || Ok(db.tokens_of(uid)?)).await?;
+    let rows = blocking(move || {
+        if !all {
+            let rows = db.tokens_of(uid)?;
+            return Ok(rows.into_iter().map(|t| (t, None)).collect::<Vec<_>>());
+        }
+        let users: HashMap<UserId, UserRow> =
+            db.users()?.into_iter().map(|u| (u.id, u)).collect();
+        Ok(db
+            .all_tokens()?
+            .into_iter()
+            .map(|t| {
+                let owner = users.get(&t.user_id).cloned();
+                (t, owner)
+            })
+            .collect())
+    })
+    .await?;
     let tokens = rows
         .into_iter()
-        .map(|t| TokenInfo {
+        .map(|(t, owner)| TokenInfo {
             id: t.id,
+            owner: owner.as_ref().map(|u| u.pseudonym.clone()),
+            owner_name: owner.and_then(|u| u.name),
             roles: t.roles.split(',').map(str::to_owned).collect(),
             name: t.name,
             created: t.created_90k.to_rfc3339(),
@@ -656,7 +769,8 @@ pub async fn list_tokens(
     Ok(Json(TokenList { tokens }))
 }
 
-/// `DELETE /api/v1/tokens/{id}`: revokes one of my tokens.
+/// `DELETE /api/v1/tokens/{id}`: revokes one of my tokens, or, for a user
+/// administrator, anyone's.
 pub async fn revoke_token(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
@@ -668,12 +782,36 @@ pub async fn revoke_token(
     let id: i64 = id
         .parse()
         .map_err(|_| ApiError::not_found("no such token"))?;
+    let db = state.store.db.clone();
+    let found = blocking(move || {
+        let Some(t) = db.token(id)? else {
+            return Ok(None);
+        };
+        Ok(db.user(t.user_id)?.map(|u| (t.user_id, u.pseudonym)))
+    })
+    .await?;
+    let uid = s.subject.user;
+    let owner = match found {
+        Some((owner, _)) if owner == uid => owner,
+        // Someone else's token: only a user administrator learns it exists.
+        Some((owner, pseudonym)) if state.allowed(&s, Action::UserAdmin, Resource::System) => {
+            state
+                .record(
+                    event(&s, Audited::TokenChange, format!("user:{pseudonym}"), peer)
+                        .detail(format!("revoke id={id}")),
+                )
+                .await?;
+            let db = state.store.db.clone();
+            blocking(move || Ok(db.revoke_token(owner, id)?)).await?;
+            return Ok(StatusCode::NO_CONTENT);
+        }
+        _ => uid,
+    };
     state
         .record(event(&s, Audited::TokenChange, own(&s), peer).detail(format!("revoke id={id}")))
         .await?;
     let db = state.store.db.clone();
-    let uid = s.subject.user;
-    if blocking(move || Ok(db.revoke_token(uid, id)?)).await? {
+    if blocking(move || Ok(db.revoke_token(owner, id)?)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("no such token"))

@@ -322,6 +322,12 @@ pub fn routes() -> Vec<Route> {
             Permission,
             delete(authn::revoke_user_sessions),
         ),
+        route(
+            "/api/v1/users/{id}/second-factor/reset",
+            POST,
+            Permission,
+            post(authn::reset_second_factor),
+        ),
         route("/api/v1/permissions", GET, Session, get(admin::permissions)),
         route(
             "/api/v1/openapi.json",

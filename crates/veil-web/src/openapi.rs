@@ -43,8 +43,8 @@ use crate::api::{CameraSummary, Health, LoginRequest, LoginResponse, Me, Recordi
 use crate::audit::{Erased, Page};
 use crate::auth::Session;
 use crate::authn::{
-    Code, CreatedToken, LanguageChoice, NewToken, RecoveryCodes, Revoked, SessionList, TokenList,
-    TotpEnrolment,
+    Code, CreatedToken, LanguageChoice, NewToken, RecoveryCodes, ResetSecondFactor, Revoked,
+    SessionList, TokenList, TotpEnrolment,
 };
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::error::{ApiError, ErrorBody};
@@ -188,6 +188,10 @@ fn one_of_strings(values: &[&str]) -> ObjectBuilder {
     string().enum_values(Some(values.iter().copied()))
 }
 
+const SELF_GRANT: &str = "Refused by the policy engine (the message gives the reason), `csrf` \
+     (a cookie session without its X-CSRF-Token), or `separation_of_duties`: the change would \
+     give the caller audit.read or masks.lift";
+
 const TIME: &str = "RFC 3339, e.g. 2026-11-23T10:00:00Z; an empty value counts as absent";
 
 /// What `method path` takes and answers; `None` for routes that are not
@@ -275,9 +279,15 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
             .ok(204, "Ended", NO_CONTENT)
             .error(404, "The caller has no session with this id")
             .recorded(),
-        ("GET", "/api/v1/tokens") => {
-            Spec::new("My API tokens").ok(200, "Never their values", s.json::<TokenList>())
-        }
+        ("GET", "/api/v1/tokens") => Spec::new("My API tokens, or every account's")
+            .query(
+                "all",
+                false,
+                ObjectBuilder::new().schema_type(Type::Boolean),
+                "`true`: every account's tokens with their owners (needs users.admin)",
+            )
+            .ok(200, "Never their values", s.json::<TokenList>())
+            .error(400, "A parameter is refused (or unknown); the message names it"),
         ("POST", "/api/v1/tokens") => Spec::new("Create an API token (shown once)")
             .body(s.of::<NewToken>())
             .ok(
@@ -287,10 +297,12 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
             )
             .error(400, bad)
             .recorded(),
-        ("DELETE", "/api/v1/tokens/{id}") => Spec::new("Revoke one of my API tokens")
-            .ok(204, "Revoked", NO_CONTENT)
-            .error(404, "The caller has no token with this id")
-            .recorded(),
+        ("DELETE", "/api/v1/tokens/{id}") => {
+            Spec::new("Revoke one of my API tokens (a user administrator: anyone's)")
+                .ok(204, "Revoked", NO_CONTENT)
+                .error(404, "No token with this id that the caller may revoke")
+                .recorded()
+        }
         ("GET", "/api/v1/permissions") => Spec::new("The permission catalogue").ok(
             200,
             "In catalogue order",
@@ -306,10 +318,19 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
             .ok(201, "Created", NO_CONTENT)
             .ok(204, "Replaced", NO_CONTENT)
             .error(400, bad)
+            .error(403, SELF_GRANT)
+            .error(
+                409,
+                "`last_user_admin`: no enabled account would hold users.admin any more",
+            )
             .recorded(),
         ("DELETE", "/api/v1/roles/{name}") => Spec::new("Delete a role")
             .ok(204, "Deleted; its holders lose it", NO_CONTENT)
             .error(404, "No such role")
+            .error(
+                409,
+                "`last_user_admin`: no enabled account would hold users.admin any more",
+            )
             .recorded(),
         ("GET", "/api/v1/users") => {
             Spec::new("Accounts").ok(200, "Every account", s.json::<UserList>())
@@ -325,6 +346,26 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .body(s.of::<UserChange>())
                 .ok(204, "Changed", NO_CONTENT)
                 .error(400, bad)
+                .error(403, SELF_GRANT)
+                .error(404, "No such user")
+                .error(
+                    409,
+                    "`last_user_admin`: no enabled account would hold users.admin any more",
+                )
+                .recorded()
+        }
+        ("POST", "/api/v1/users/{id}/second-factor/reset") => {
+            Spec::new("Reset an account's second factor (with a justification)")
+                .body(s.of::<ResetSecondFactor>())
+                .ok(
+                    204,
+                    "Reset; the account's sessions ended, it enrols again at next login",
+                    NO_CONTENT,
+                )
+                .error(
+                    400,
+                    "`justification_required`, the caller's own account, or a malformed body",
+                )
                 .error(404, "No such user")
                 .recorded()
         }
