@@ -218,6 +218,9 @@ pub async fn login(
                     .client(peer.ip()),
             )
             .await?;
+        state
+            .throttles
+            .count_failure(crate::authn::LoginFailure::Locked);
         tracing::info!(actor = %actor, "login refused: locked out");
         return Err(crate::authn::locked_error(wait));
     }
@@ -234,6 +237,9 @@ pub async fn login(
     };
     let Some(user) = user.filter(|_| ok) else {
         state.record(login_event(Outcome::Denied, "")).await?;
+        state
+            .throttles
+            .count_failure(crate::authn::LoginFailure::Password);
         tracing::info!(actor = %actor, "login failed");
         return Err(bad_credentials());
     };
@@ -257,6 +263,9 @@ pub async fn login(
             state
                 .record(login_event(Outcome::Denied, "second_factor=wrong"))
                 .await?;
+            state
+                .throttles
+                .count_failure(crate::authn::LoginFailure::SecondFactor);
             tracing::info!(actor = %actor, "login failed: second factor");
             return Err(ApiError {
                 status: StatusCode::UNAUTHORIZED,

@@ -81,6 +81,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// Whether a refused request to `path` gets a JSON 401 (the API and the
+/// metrics a scraper reads) rather than a redirect to the login page.
+fn answers_json(path: &str) -> bool {
+    path.starts_with("/api/") || path == "/metrics"
+}
+
 /// Middleware: resolves the session, refuses anonymous callers of non-public
 /// routes (401 for the API, a redirect to the login page for pages), and checks
 /// the CSRF token on state-changing requests.
@@ -102,7 +108,7 @@ pub async fn require_session(
             let store = state.store.clone();
             let now = state.now();
             match crate::blocking(move || crate::authn::token_session(&store, &token, now)).await {
-                Ok(None) if path.starts_with("/api/") => {
+                Ok(None) if answers_json(&path) => {
                     return ApiError {
                         status: StatusCode::UNAUTHORIZED,
                         code: "bad_token",
@@ -143,7 +149,7 @@ pub async fn require_session(
             next.run(req).await
         }
         None if is_public(&method, &path) => next.run(req).await,
-        None if path.starts_with("/api/") => ApiError::unauthenticated().into_response(),
+        None if answers_json(&path) => ApiError::unauthenticated().into_response(),
         None => Redirect::to("/login").into_response(),
     }
 }

@@ -47,6 +47,7 @@ pub struct Throttles {
     accounts: Arc<Mutex<Throttle>>,
     addresses: Arc<Mutex<Throttle>>,
     password_checks: Arc<tokio::sync::Semaphore>,
+    failures: Arc<[veil_base::metrics::Counter; LoginFailure::ALL.len()]>,
 }
 
 impl Default for Throttles {
@@ -55,6 +56,36 @@ impl Default for Throttles {
             accounts: Arc::default(),
             addresses: Arc::default(),
             password_checks: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_PASSWORD_CHECKS)),
+            failures: Arc::default(),
+        }
+    }
+}
+
+/// Why a login failed, for the failure counters: a fixed set, never who.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginFailure {
+    /// Wrong or unknown account name or password, or a disabled account.
+    Password,
+    /// A wrong or reused second-factor code.
+    SecondFactor,
+    /// Refused while the account or address is locked out.
+    Locked,
+}
+
+impl LoginFailure {
+    /// Every reason, in the order they are reported.
+    pub const ALL: [LoginFailure; 3] = [
+        LoginFailure::Password,
+        LoginFailure::SecondFactor,
+        LoginFailure::Locked,
+    ];
+
+    /// The label value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoginFailure::Password => "password",
+            LoginFailure::SecondFactor => "second_factor",
+            LoginFailure::Locked => "locked",
         }
     }
 }
@@ -96,6 +127,19 @@ impl Throttles {
     pub fn succeeded(&self, user: UserId, addr: &str) {
         lock(&self.addresses).refund(addr);
         lock(&self.accounts).success(&user.0.to_string());
+    }
+
+    /// Counts a failed login.
+    pub fn count_failure(&self, why: LoginFailure) {
+        self.failures[why as usize].inc();
+    }
+
+    /// Failed logins since the server started, per reason.
+    pub fn failures(&self) -> Vec<(LoginFailure, u64)> {
+        LoginFailure::ALL
+            .iter()
+            .map(|r| (*r, self.failures[*r as usize].get()))
+            .collect()
     }
 
     /// Runs an argon2 computation on a blocking thread, at most

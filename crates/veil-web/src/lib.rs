@@ -25,6 +25,7 @@ pub mod shell;
 pub mod tls;
 pub mod ui;
 
+pub mod system;
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
@@ -484,6 +485,9 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(refusal::readable_refusals))
         .with_state(state)
 }
+        route("/api/v1/system", GET, Permission, get(system::figures)),
+        route("/metrics", GET, Permission, get(system::metrics)),
+        route("/system", GET, Permission, get(system::page)),
 
 /// How the server speaks to clients.
 #[derive(Clone, Debug)]

@@ -49,6 +49,8 @@ use crate::authn::{
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::error::{ApiError, ErrorBody};
 use crate::model::{AuditReport, RoleDefinition, RoleView};
+use crate::events::Events;
+use crate::system::SystemFigures;
 use crate::{routes, AppState, Guard};
 
 /// The content of an answer.
@@ -511,6 +513,18 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .recorded()
         }
         ("GET", "/api/v1/openapi.json") => Spec::new("This description").ok(
+        ("GET", "/api/v1/system") => Spec::new(
+            "Operating figures: cameras, disk, access record, version (metrics.read)",
+        )
+        .ok(200, "The figures now", s.json::<SystemFigures>()),
+        ("GET", "/metrics") => Spec::new(
+            "Operating figures in the Prometheus text format (metrics.read; docs/api.md lists them)",
+        )
+        .ok(
+            200,
+            "Prometheus text exposition format 0.0.4",
+            Content::Media(&["text/plain; version=0.0.4; charset=utf-8"]),
+        ),
             200,
             "OpenAPI 3.1",
             Content::Json(Box::new(
@@ -645,7 +659,10 @@ pub fn document() -> OpenApi {
     let mut schemas = Schemas::default();
     let error = schemas.of::<ErrorBody>();
     let mut paths = PathsBuilder::new();
-    for r in routes().iter().filter(|r| r.path.starts_with("/api/")) {
+    for r in routes()
+        .iter()
+        .filter(|r| r.path.starts_with("/api/") || r.path == "/metrics")
+    {
         for m in r.methods {
             let Some(hm) = http_method(m) else { continue };
             let Some(spec) = spec(m, r.path, &mut schemas) else {
