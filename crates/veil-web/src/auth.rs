@@ -88,8 +88,8 @@ fn answers_json(path: &str) -> bool {
 }
 
 /// Middleware: resolves the session, refuses anonymous callers of non-public
-/// routes (401 for the API, a redirect to the login page for pages), and checks
-/// the CSRF token on state-changing requests.
+/// routes (401 for the API and `/metrics`, a redirect to the login page for
+/// pages), and checks the CSRF token on state-changing requests.
 pub async fn require_session(
     State(state): State<AppState>,
     mut req: Request,

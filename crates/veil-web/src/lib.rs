@@ -22,10 +22,10 @@ pub mod range;
 pub mod refusal;
 pub mod roles;
 pub mod shell;
+pub mod system;
 pub mod tls;
 pub mod ui;
 
-pub mod system;
 use std::net::SocketAddr;
 
 use axum::extract::DefaultBodyLimit;
@@ -456,6 +456,9 @@ pub fn routes() -> Vec<Route> {
             Permission,
             get(pages::four_eyes_admin),
         ),
+        route("/api/v1/system", GET, Permission, get(system::figures)),
+        route("/metrics", GET, Permission, get(system::metrics)),
+        route("/system", GET, Permission, get(system::page)),
         route("/account", GET, Session, get(pages::account)),
         route("/static/{name}", GET, Public, get(pages::asset)),
     ]
@@ -485,9 +488,6 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::middleware::from_fn(refusal::readable_refusals))
         .with_state(state)
 }
-        route("/api/v1/system", GET, Permission, get(system::figures)),
-        route("/metrics", GET, Permission, get(system::metrics)),
-        route("/system", GET, Permission, get(system::page)),
 
 /// How the server speaks to clients.
 #[derive(Clone, Debug)]
