@@ -10,6 +10,7 @@ pub mod audit;
 pub mod audit_export;
 pub mod auth;
 pub mod authn;
+pub mod bookmarks;
 pub mod cameras;
 pub mod error;
 pub mod i18n;
@@ -402,6 +403,25 @@ pub fn routes() -> Vec<Route> {
             post(audit::erase_user),
         ),
         route("/audit", GET, Permission, get(audit::page)),
+        route(
+            "/api/v1/bookmarks",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(bookmarks::list).post(bookmarks::create),
+        ),
+        route(
+            "/api/v1/bookmarks/{id}",
+            &[Method::PUT, Method::DELETE],
+            Permission,
+            put(bookmarks::update).delete(bookmarks::delete),
+        ),
+        route(
+            "/api/v1/settings/bookmarks",
+            &[Method::GET, Method::PUT],
+            Permission,
+            get(bookmarks::get_settings).put(bookmarks::put_settings),
+        ),
+        route("/bookmarks", GET, Permission, get(bookmarks::page)),
         route(
             "/api/v1/cameras",
             &[Method::GET, Method::POST],

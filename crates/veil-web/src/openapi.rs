@@ -46,6 +46,7 @@ use crate::authn::{
     Code, CreatedToken, LanguageChoice, NewToken, RecoveryCodes, ResetSecondFactor, Revoked,
     SessionList, TokenList, TotpEnrolment,
 };
+use crate::bookmarks::{BookmarkJson, BookmarkList, BookmarkRetention, NewBookmark, NoteChange};
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::error::{ApiError, ErrorBody};
 use crate::model::{AuditReport, RoleDefinition, RoleView};
@@ -598,6 +599,46 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
             .error(400, "Not a WebSocket upgrade")
             .error(404, "No such camera")
             .recorded(),
+        ("GET", "/api/v1/bookmarks") => Spec::new("Bookmarks I may see (search)")
+            .query("camera", false, integer().minimum(Some(0)), "A camera id")
+            .query("start", false, date_time(), TIME)
+            .query("end", false, date_time(), TIME)
+            .query(
+                "q",
+                false,
+                string().max_length(Some(200)),
+                "Text the note contains (case-insensitive for ASCII letters)",
+            )
+            .ok(200, "Newest first, at most 500", s.json::<BookmarkList>())
+            .error(400, "A parameter is refused; the message names it")
+            .recorded(),
+        ("POST", "/api/v1/bookmarks") => Spec::new("Mark a moment or an interval with a note")
+            .body(s.of::<NewBookmark>())
+            .ok(201, "Created", s.json::<BookmarkJson>())
+            .error(400, bad)
+            .recorded(),
+        ("PUT", "/api/v1/bookmarks/{id}") => Spec::new("Change a bookmark's note")
+            .body(s.of::<NoteChange>())
+            .ok(200, "Changed", s.json::<BookmarkJson>())
+            .error(400, bad)
+            .error(404, "No such bookmark")
+            .recorded(),
+        ("DELETE", "/api/v1/bookmarks/{id}") => Spec::new("Delete a bookmark")
+            .ok(204, "Deleted", NO_CONTENT)
+            .error(404, "No such bookmark")
+            .recorded(),
+        ("GET", "/api/v1/settings/bookmarks") => Spec::new("How long bookmarks are kept").ok(
+            200,
+            "The retention period",
+            s.json::<BookmarkRetention>(),
+        ),
+        ("PUT", "/api/v1/settings/bookmarks") => {
+            Spec::new("Set how long bookmarks are kept (the kept ones too)")
+                .body(s.of::<BookmarkRetention>())
+                .ok(204, "Set", NO_CONTENT)
+                .error(400, bad)
+                .recorded()
+        }
         _ => return None,
     })
 }
@@ -607,6 +648,9 @@ fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
     match (path, name) {
         (p, "id") if p.starts_with("/api/v1/cameras/") => {
             (integer(), "A camera id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/bookmarks/") => {
+            (integer(), "A bookmark id; anything else is 404")
         }
         (p, "id") if p.starts_with("/api/v1/tokens/") => {
             (integer(), "A token id; anything else is 404")

@@ -29,6 +29,7 @@ const AUDIT_JS: &str = include_str!("../assets/audit.js");
 const ACCOUNT_JS: &str = include_str!("../assets/account.js");
 const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
 const FOUR_EYES_JS: &str = include_str!("../assets/four-eyes.js");
+const BOOKMARKS_JS: &str = include_str!("../assets/bookmarks.js");
 const SYSTEM_JS: &str = include_str!("../assets/system.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
@@ -45,6 +46,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "account.js" => Some((JS_TYPE, ACCOUNT_JS)),
         "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
         "four-eyes.js" => Some((JS_TYPE, FOUR_EYES_JS)),
+        "bookmarks.js" => Some((JS_TYPE, BOOKMARKS_JS)),
         "system.js" => Some((JS_TYPE, SYSTEM_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
@@ -525,6 +527,7 @@ mod tests {
             "account.js",
             "camera-admin.js",
             "four-eyes.js",
+            "bookmarks.js",
             "system.js",
             "i18n-en.json",
             "i18n-pt.json",
