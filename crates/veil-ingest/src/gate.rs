@@ -116,6 +116,15 @@ pub enum Output<F> {
     EndRun,
 }
 
+/// Where a motion event begins or ends (motion mode only), in stream time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MotionEdge {
+    /// Motion seen on this keyframe started a motion run.
+    Start(Time90k),
+    /// The motion run ended here (the keyframe that closed it).
+    End(Time90k),
+}
+
 /// Why a connected camera is not recording.
 pub const OUTSIDE_SCHEDULE: &str = "outside the recording schedule";
 /// Why a connected motion camera is not recording.
@@ -146,6 +155,8 @@ pub struct Gate<F> {
     gops: VecDeque<Gop<F>>,
     bytes: usize,
     last_motion: Option<Time90k>,
+    /// Motion events begun and ended, not yet taken by the caller.
+    edges: Vec<MotionEdge>,
 }
 
 impl<F> Gate<F> {
@@ -161,6 +172,7 @@ impl<F> Gate<F> {
             gops: VecDeque::new(),
             bytes: 0,
             last_motion: None,
+            edges: Vec::new(),
         }
     }
 
@@ -189,9 +201,17 @@ impl<F> Gate<F> {
     pub fn restart(&mut self) {
         self.gops.clear();
         self.bytes = 0;
-        if let Phase::Closing(_) = self.phase {
+        if let Phase::Closing(end) = self.phase {
             self.phase = Phase::Idle;
+            self.edges.push(MotionEdge::End(end));
         }
+    }
+
+    /// The motion events begun and ended since the last call, in order: the
+    /// caller persists them (a `Start` is always followed, eventually, by an
+    /// `End`, unless the stream stops first).
+    pub fn take_motion_edges(&mut self) -> Vec<MotionEdge> {
+        std::mem::take(&mut self.edges)
     }
 
     /// Takes one frame (decode order) with its presentation time and size.
@@ -231,8 +251,9 @@ impl<F> Gate<F> {
                                 self.new_gop(pts);
                             }
                         }
-                        Phase::Closing(_) => {
+                        Phase::Closing(end) => {
                             // No verdict came for the closing keyframe: end there.
+                            self.edges.push(MotionEdge::End(end));
                             out.push(Output::EndRun);
                             self.phase = Phase::Idle;
                             self.new_gop(pts);
@@ -268,6 +289,9 @@ impl<F> Gate<F> {
         }
         if motion {
             self.last_motion = Some(self.last_motion.map_or(key_pts, |t| t.max(key_pts)));
+            if self.phase == Phase::Idle {
+                self.edges.push(MotionEdge::Start(key_pts));
+            }
             if self.phase != Phase::Recording {
                 self.phase = Phase::Recording;
                 self.bytes = 0;
@@ -276,6 +300,7 @@ impl<F> Gate<F> {
                 }
             }
         } else if self.phase == Phase::Closing(key_pts) {
+            self.edges.push(MotionEdge::End(key_pts));
             out.push(Output::EndRun);
             self.phase = Phase::Idle;
         }
@@ -399,6 +424,50 @@ mod tests {
         // From 6 s (two GOPs before the motion keyframe at 8 s) to the end
         // of the GOP before 14 s (3 s after the last motion at 11 s).
         assert_eq!(f.runs(), [(150, 349)]);
+        assert_eq!(f.gate.standby_reason(), Some(WAITING_FOR_MOTION));
+    }
+
+    #[test]
+    fn motion_edges_mark_each_event_from_its_keyframe_to_the_run_end() {
+        let mut f = Feed::new(motion(1, 2), Time90k(0));
+        f.run(1000, |k| k == 100 || k == 125 || k == 500);
+        assert_eq!(f.runs(), [(75, 174), (475, 549)]);
+        // The event starts at the motion keyframe (not the pre-buffer) and
+        // ends at the keyframe that closed its run.
+        assert_eq!(
+            f.gate.take_motion_edges(),
+            [
+                MotionEdge::Start(f.pts(100)),
+                MotionEdge::End(f.pts(175)),
+                MotionEdge::Start(f.pts(500)),
+                MotionEdge::End(f.pts(550)),
+            ]
+        );
+        assert_eq!(f.gate.take_motion_edges(), [], "taken once");
+        // Motion at the closing keyframe continues the same event.
+        let mut f = Feed::new(motion(0, 2), Time90k(0));
+        f.run(400, |k| k == 100 || k == 150);
+        assert_eq!(
+            f.gate.take_motion_edges(),
+            [MotionEdge::Start(f.pts(100)), MotionEdge::End(f.pts(200))]
+        );
+        // Other modes have no motion events.
+        let mut f = Feed::new(RecordingMode::Continuous, Time90k(0));
+        f.run(100, |_| true);
+        assert_eq!(f.gate.take_motion_edges(), []);
+    }
+
+    #[test]
+    fn a_restart_while_closing_ends_the_event() {
+        let mut f = Feed::new(motion(0, 1), Time90k(0));
+        // Motion at 0 s; the post window closes at the keyframe at 1 s,
+        // whose verdict has not arrived when the stream breaks.
+        f.run(27, |k| k == 0);
+        f.gate.restart();
+        assert_eq!(
+            f.gate.take_motion_edges(),
+            [MotionEdge::Start(f.pts(0)), MotionEdge::End(f.pts(25))]
+        );
         assert_eq!(f.gate.standby_reason(), Some(WAITING_FOR_MOTION));
     }
 

@@ -24,7 +24,7 @@ use veil_store::Store;
 
 use crate::backoff::Backoff;
 use crate::detect::Detector;
-use crate::gate::{Gate, Output};
+use crate::gate::{Gate, MotionEdge, Output};
 use crate::redact::redact;
 use crate::status::{IngestState, RateMeter, StatusBoard};
 use crate::tracks::{self, Collector};
@@ -136,6 +136,20 @@ async fn supervise(ctx: &Ctx, tx: mpsc::Sender<RunSegment>) {
         if let Some(run) = session.run.take() {
             run.finish(&tx, &mut floor).await;
         }
+        if session.motion_event.is_some() {
+            // The stream stopped during motion: the event ends with it.
+            let end = session
+                .timeline
+                .as_ref()
+                .map_or_else(|| ctx.store.clock().now(), |t| t.last_pts);
+            session.motion_event = None;
+            let (db, camera) = (ctx.store.db.clone(), ctx.camera());
+            let r =
+                tokio::task::spawn_blocking(move || db.end_open_motion_events(camera, end)).await;
+            if !matches!(r, Ok(Ok(_))) {
+                tracing::warn!(camera = camera.0, result = ?r, "could not end a motion event");
+            }
+        }
         let message = match result {
             Ok(End::Stopped) => break,
             Ok(End::WriterGone) => return,
@@ -202,6 +216,8 @@ struct SessionState {
     /// Drop frames until the next keyframe (after a broken one).
     need_key: bool,
     rates: RateMeter,
+    /// The motion event being recorded (its row id), if any.
+    motion_event: Option<i64>,
 }
 
 impl SessionState {
@@ -220,6 +236,7 @@ impl SessionState {
             params: None,
             need_key: false,
             rates: RateMeter::default(),
+            motion_event: None,
         }
     }
 }
@@ -476,6 +493,7 @@ async fn record_frame(
     if !continues {
         st.timeline = None;
         st.gate.restart();
+        save_motion_edges(ctx, st).await;
         if let Some(old) = st.run.take() {
             old.finish(tx, floor).await;
         }
@@ -529,6 +547,7 @@ async fn record_frame(
         for (key_pts, motion) in d.verdicts() {
             st.gate.verdict(key_pts, motion, &mut out);
         }
+        save_motion_edges(ctx, st).await;
     }
     let (reason, last_motion) = (st.gate.standby_reason(), st.gate.last_motion());
     let skipped = st.detector.as_ref().map_or(0, |d| d.skipped);
@@ -565,6 +584,39 @@ async fn record_frame(
         }
     }
     true
+}
+
+/// Stores the motion events the gate began or ended: a row when motion
+/// starts, its end when the gate ends the motion run. A database fault is
+/// logged and loses the event, never the recording.
+async fn save_motion_edges(ctx: &Ctx, st: &mut SessionState) {
+    for edge in st.gate.take_motion_edges() {
+        let (db, camera, open) = (ctx.store.db.clone(), ctx.camera(), st.motion_event);
+        let r = tokio::task::spawn_blocking(move || -> Result<Option<i64>, veil_store::Error> {
+            match edge {
+                MotionEdge::Start(t) => {
+                    if let Some(id) = open {
+                        db.end_motion_event(id, t)?;
+                    }
+                    db.insert_motion_event(camera, t).map(Some)
+                }
+                MotionEdge::End(t) => {
+                    if let Some(id) = open {
+                        db.end_motion_event(id, t)?;
+                    }
+                    Ok(None)
+                }
+            }
+        })
+        .await;
+        match r {
+            Ok(Ok(id)) => st.motion_event = id,
+            other => {
+                tracing::warn!(camera = camera.0, result = ?other, "could not store a motion event");
+                st.motion_event = None;
+            }
+        }
+    }
 }
 
 /// Adds a frame the gate let through to the current run (opening one at

@@ -171,6 +171,26 @@ async fn motion_records_the_event_with_its_pre_and_post_buffer() {
         "recording ends at {to} s; motion ends at {MOTION_END} s"
     );
 
+    // The gate's motion event is stored: it starts at the motion keyframe
+    // (inside the run, after its pre-buffer) and ends where the run ends.
+    let events = store
+        .db
+        .motion_events(camera, Time90k(0), Time90k(i64::MAX), 10)
+        .unwrap();
+    assert_eq!(events.len(), 1, "one motion event: {events:?}");
+    let ev = &events[0];
+    let ev_start = secs(ev.start_90k.0 - t0);
+    assert!(
+        ev.start_90k >= start && (MOTION_START - 0.5..MOTION_END).contains(&ev_start),
+        "motion event starts at {ev_start} s; the run at {from} s, motion at {MOTION_START} s"
+    );
+    let ev_end = ev.end_90k.expect("the motion event was ended");
+    assert!(
+        (ev_end.0 - end.0).abs() <= TIME_UNITS_PER_SEC,
+        "motion event ends at {} s, the run at {to} s",
+        secs(ev_end.0 - t0)
+    );
+
     // It plays, with as many frames as its span (within a GOP).
     let file = dir.path().join("recorded.mp4");
     std::fs::write(&file, mp4(&store, camera, start, end).await).unwrap();

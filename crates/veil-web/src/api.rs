@@ -404,7 +404,7 @@ pub(crate) fn camera_resource(id: CameraId, cam: Option<&veil_store::db::CameraR
 }
 
 /// The policy engine's view of recorded video of `cam` from `start`.
-fn recording_resource(cam: &veil_store::db::CameraRow, start: Time90k) -> Resource {
+pub(crate) fn recording_resource(cam: &veil_store::db::CameraRow, start: Time90k) -> Resource {
     Resource::Recording {
         camera: cam.id,
         group: cam.group.clone(),
@@ -449,7 +449,7 @@ fn time_param(q: &HashMap<String, String>, name: &str) -> Result<Option<Time90k>
     }
 }
 
-fn interval(
+pub(crate) fn interval(
     q: &HashMap<String, String>,
     now: Time90k,
     required: bool,

@@ -13,11 +13,13 @@ pub mod authn;
 pub mod bookmarks;
 pub mod cameras;
 pub mod error;
+pub mod events;
 pub mod i18n;
 pub mod live;
 pub mod model;
 pub mod openapi;
 pub mod pages;
+pub mod playback_page;
 pub mod proxy;
 pub mod range;
 pub mod refusal;
@@ -449,6 +451,12 @@ pub fn routes() -> Vec<Route> {
             get(api::recordings),
         ),
         route(
+            "/api/v1/cameras/{id}/events",
+            GET,
+            Permission,
+            get(events::events),
+        ),
+        route(
             "/api/v1/cameras/{id}/video.mp4",
             GET,
             Permission,
@@ -467,8 +475,9 @@ pub fn routes() -> Vec<Route> {
             "/cameras/{id}/playback",
             GET,
             Permission,
-            get(pages::playback),
+            get(playback_page::redirect_one),
         ),
+        route("/playback", GET, Permission, get(playback_page::page)),
         route("/admin/cameras", GET, Permission, get(pages::camera_admin)),
         route(
             "/admin/four-eyes",

@@ -570,6 +570,16 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
             .ok(200, "Runs, oldest first", s.json::<Recordings>())
             .error(400, "A time is refused, or `end` is not after `start`")
             .error(404, "No such camera"),
+        ("GET", "/api/v1/cameras/{id}/events") => Spec::new("Motion events of the recording gate")
+            .query("start", false, date_time(), TIME)
+            .query("end", false, date_time(), TIME)
+            .ok(
+                200,
+                "Events overlapping the interval, oldest first (at most 10,000)",
+                s.json::<Events>(),
+            )
+            .error(400, "A time is refused, or `end` is not after `start`")
+            .error(404, "No such camera"),
         ("GET", "/api/v1/cameras/{id}/video.mp4") => Spec::new("Recorded video as MP4 (ranges)")
             .query("start", true, date_time(), "RFC 3339")
             .query(

@@ -29,6 +29,7 @@ const AUDIT_JS: &str = include_str!("../assets/audit.js");
 const ACCOUNT_JS: &str = include_str!("../assets/account.js");
 const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
 const FOUR_EYES_JS: &str = include_str!("../assets/four-eyes.js");
+const TIMELINE_JS: &str = include_str!("../assets/timeline.js");
 const BOOKMARKS_JS: &str = include_str!("../assets/bookmarks.js");
 const SYSTEM_JS: &str = include_str!("../assets/system.js");
 
@@ -46,6 +47,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "account.js" => Some((JS_TYPE, ACCOUNT_JS)),
         "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
         "four-eyes.js" => Some((JS_TYPE, FOUR_EYES_JS)),
+        "timeline.js" => Some((JS_TYPE, TIMELINE_JS)),
         "bookmarks.js" => Some((JS_TYPE, BOOKMARKS_JS)),
         "system.js" => Some((JS_TYPE, SYSTEM_JS)),
         _ => {
@@ -527,6 +529,7 @@ mod tests {
             "account.js",
             "camera-admin.js",
             "four-eyes.js",
+            "timeline.js",
             "bookmarks.js",
             "system.js",
             "i18n-en.json",

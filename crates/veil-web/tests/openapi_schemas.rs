@@ -86,12 +86,19 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
     ("DELETE", "/api/v1/cameras/{id}", &[204, 404, 409, 503]),
     ("GET", "/api/v1/cameras/{id}/status", &[200, 404]),
     ("GET", "/api/v1/cameras/{id}/recordings", &[200, 400, 404]),
+    ("GET", "/api/v1/cameras/{id}/events", &[200, 400, 404]),
     (
         "GET",
         "/api/v1/cameras/{id}/video.mp4",
         &[200, 206, 400, 404, 416, 503],
     ),
     ("GET", "/api/v1/cameras/{id}/live", &[101, 400, 404, 503]),
+    ("GET", "/api/v1/bookmarks", &[200, 400, 503]),
+    ("POST", "/api/v1/bookmarks", &[201, 400, 503]),
+    ("PUT", "/api/v1/bookmarks/{id}", &[200, 400, 404, 503]),
+    ("DELETE", "/api/v1/bookmarks/{id}", &[204, 404, 503]),
+    ("GET", "/api/v1/settings/bookmarks", &[200]),
+    ("PUT", "/api/v1/settings/bookmarks", &[204, 400, 503]),
 ];
 
 /// Every API route and method of the table.
