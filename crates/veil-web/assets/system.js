@@ -21,6 +21,7 @@ function formatBytes(bytes) {
   return new Intl.NumberFormat(lang, {
     style: "unit",
     unit: units[i],
+    unitDisplay: i === 0 ? "long" : "short",
     maximumFractionDigits: i === 0 ? 0 : 1,
   }).format(v);
 }

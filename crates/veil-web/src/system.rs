@@ -220,7 +220,11 @@ pub async fn metrics(
 /// Writes every family.
 fn render(state: &AppState, f: &SystemFigures) -> String {
     let mut e = TextEncoder::default();
-    e.family("veil_build_info", Kind::Gauge, "The server's version (always 1).");
+    e.family(
+        "veil_build_info",
+        Kind::Gauge,
+        "The server's version (always 1).",
+    );
     e.sample("veil_build_info", &[("version", f.version)], 1.0);
 
     let ids: Vec<String> = f.cameras.iter().map(|c| c.id.to_string()).collect();

@@ -76,10 +76,7 @@ async fn metrics_need_metrics_read_by_session_or_token() {
             (StatusCode::UNAUTHORIZED, "unauthenticated".into())
         );
     }
-    assert_eq!(
-        status_of(&anon, &s, "/system").await,
-        StatusCode::SEE_OTHER
-    );
+    assert_eq!(status_of(&anon, &s, "/system").await, StatusCode::SEE_OTHER);
     let r = anon
         .get(format!("{}/metrics", s.base))
         .bearer_auth("veil_nonsense")

@@ -118,7 +118,11 @@ async fn metrics_parse_and_frame_counters_rise() {
         .send()
         .await
         .unwrap();
-    assert!(r.status().is_success(), "roles: {}", r.text().await.unwrap());
+    assert!(
+        r.status().is_success(),
+        "roles: {}",
+        r.text().await.unwrap()
+    );
     let r = c
         .post(demo.at("api/v1/tokens"))
         .header("x-csrf-token", &csrf)
@@ -182,10 +186,7 @@ async fn metrics_parse_and_frame_counters_rise() {
         let labels = [("camera", cam.as_str())];
         let a = value(&first, "veil_camera_frames_total", &labels);
         let b = value(&second, "veil_camera_frames_total", &labels);
-        assert!(
-            b > a,
-            "camera {cam}: frames did not rise ({a} then {b})"
-        );
+        assert!(b > a, "camera {cam}: frames did not rise ({a} then {b})");
         assert!(value(&second, "veil_camera_bytes_total", &labels) > 0.0);
         assert!(value(&second, "veil_camera_frames_per_second", &labels) > 0.0);
         assert_eq!(
@@ -203,10 +204,20 @@ async fn metrics_parse_and_frame_counters_rise() {
     }
     assert!(value(&second, "veil_data_dir_free_bytes", &[]) > 0.0);
     assert_eq!(
-        sample(&second, "veil_segment_write_duration_seconds_bucket", &[("le", "+Inf")])["type"],
+        sample(
+            &second,
+            "veil_segment_write_duration_seconds_bucket",
+            &[("le", "+Inf")]
+        )["type"],
         "histogram"
     );
-    assert!(value(&second, "veil_access_record_append_duration_seconds_count", &[]) > 0.0);
+    assert!(
+        value(
+            &second,
+            "veil_access_record_append_duration_seconds_count",
+            &[]
+        ) > 0.0
+    );
     assert_eq!(value(&second, "veil_access_record_up", &[]), 1.0);
     for reason in ["password", "second_factor", "locked"] {
         value(&second, "veil_login_failures_total", &[("reason", reason)]);
