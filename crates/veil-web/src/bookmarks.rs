@@ -436,8 +436,13 @@ pub async fn update(
     }
     state
         .record(
-            event(&s, Audited::BookmarkUpdate, format!("camera:{}", cam.id), peer)
-                .detail(format!("bookmark={}", b.id)),
+            event(
+                &s,
+                Audited::BookmarkUpdate,
+                format!("camera:{}", cam.id),
+                peer,
+            )
+            .detail(format!("bookmark={}", b.id)),
         )
         .await?;
     let db = state.store.db.clone();
@@ -469,8 +474,13 @@ pub async fn delete(
     }
     state
         .record(
-            event(&s, Audited::BookmarkDelete, format!("camera:{}", cam.id), peer)
-                .detail(format!("bookmark={}", b.id)),
+            event(
+                &s,
+                Audited::BookmarkDelete,
+                format!("camera:{}", cam.id),
+                peer,
+            )
+            .detail(format!("bookmark={}", b.id)),
         )
         .await?;
     let db = state.store.db.clone();
@@ -632,7 +642,10 @@ mod tests {
 
     #[test]
     fn notes_are_trimmed_and_bounded() {
-        assert_eq!(check_note("  gate left open \u{a0}").unwrap(), "gate left open");
+        assert_eq!(
+            check_note("  gate left open \u{a0}").unwrap(),
+            "gate left open"
+        );
         assert!(check_note("   ").is_err());
         assert!(check_note("a\nb").is_err());
         assert!(check_note("a\u{7}b").is_err());

@@ -36,6 +36,9 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/approvals/{id}/decision", "DecisionBody"),
     ("POST", "/api/v1/cameras", "CameraRequest"),
     ("PUT", "/api/v1/cameras/{id}", "CameraRequest"),
+    ("POST", "/api/v1/bookmarks", "NewBookmark"),
+    ("PUT", "/api/v1/bookmarks/{id}", "NoteChange"),
+    ("PUT", "/api/v1/settings/bookmarks", "BookmarkRetention"),
 ];
 
 /// Statuses `docs/api.md` says each operation answers (beyond the guard's

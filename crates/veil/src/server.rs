@@ -227,6 +227,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         clock.clone(),
         cfg.audit.retention_days,
     ));
+    tokio::spawn(veil_web::bookmarks::expire_periodically(
+        store.db.clone(),
+        audit.clone(),
+        clock.clone(),
+    ));
     let state = AppState {
         store,
         live,
