@@ -702,7 +702,11 @@ fn entries_table(body: &mut String, sh: &Shell, rows: &[AuditLine]) {
         let _ = writeln!(body, "<p class=\"empty\">{}</p>", sh.t("audit.empty"));
         return;
     }
-    body.push_str("<table id=\"audit-entries\" class=\"report\">\n<thead><tr>");
+    // Wide tables scroll inside their own box, never the page (tablets).
+    body.push_str(
+        "<div class=\"table-scroll\" tabindex=\"0\" role=\"region\" aria-labelledby=\"audit-title\">\n\
+<table id=\"audit-entries\" class=\"report\">\n<thead><tr>",
+    );
     for key in [
         "audit.seq",
         "audit.time",
@@ -737,7 +741,7 @@ fn entries_table(body: &mut String, sh: &Shell, rows: &[AuditLine]) {
             ui::escape(&r.detail),
         );
     }
-    body.push_str("</tbody>\n</table>\n");
+    body.push_str("</tbody>\n</table>\n</div>\n");
 }
 
 /// The `/audit` page: the filter form, the entries, paging links and links to
@@ -750,7 +754,10 @@ pub fn audit_page(
     report: Option<(String, String)>,
     error: Option<&str>,
 ) -> Html<String> {
-    let mut body = format!("<div id=\"audit\">\n<h1>{}</h1>\n", sh.t("audit.title"));
+    let mut body = format!(
+        "<div id=\"audit\">\n<h1 id=\"audit-title\">{}</h1>\n",
+        sh.t("audit.title")
+    );
     filter_form(&mut body, sh, form);
     if let Some(e) = error {
         let _ = writeln!(

@@ -231,14 +231,24 @@ async fn console_errors(driver: &Driver) -> Vec<String> {
 /// Loads `path` and waits until its document and scripts have settled.
 async fn load(driver: &Driver, demo: &Demo, path: &str) -> Res<()> {
     driver.goto(&demo.at(path.trim_start_matches('/'))).await?;
-    wait_for(
+    if let Err(e) = wait_for(
         driver,
         "the page to load",
         Duration::from_secs(15),
         "return document.readyState === 'complete' && !!document.querySelector('main');",
         |v| v == &json!(true),
     )
-    .await?;
+    .await
+    {
+        let text = driver
+            .exec(
+                "return document.body ? document.body.innerText.slice(0, 300) : '';",
+                json!([]),
+            )
+            .await
+            .unwrap_or_default();
+        return Err(format!("{path}: {e}; the page shows {text}"));
+    }
     // Let the page's module fetch its first data.
     tokio::time::sleep(Duration::from_millis(700)).await;
     Ok(())
@@ -321,7 +331,10 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
         let mut pages: Vec<&str> = expected.to_vec();
         pages.push("/account");
         for page in pages {
-            load(driver, demo, page).await?;
+            if let Err(e) = load(driver, demo, page).await {
+                problems.push(format!("{role}: {e}"));
+                continue;
+            }
             let url = driver.current_url().await?;
             if !url.contains(page) {
                 problems.push(format!("{role}: {page} went to {url}"));
