@@ -144,6 +144,22 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 )
                 .with_context(|| format!("camera {:?}", cam.name))?;
                 writers.push(writer);
+                if cfg.backfill_minutes > 0 {
+                    backfill(
+                        store.clone(),
+                        id,
+                        SyntheticConfig {
+                            width,
+                            height,
+                            fps,
+                            gop_frames: fps * 2,
+                            bitrate_bps: bitrate_kbps.saturating_mul(1000),
+                            seed: i as u32,
+                        },
+                        cfg.backfill_minutes,
+                        segment_90k,
+                    )?;
+                }
             }
             config::Source::Rtsp {
                 url,
@@ -399,5 +415,49 @@ pub async fn check(data: &Path) -> anyhow::Result<()> {
     if integrity != "ok" {
         anyhow::bail!("database integrity check failed");
     }
+    Ok(())
+}
+
+/// `veil demo --backfill-minutes`: records `minutes` of synthetic video of
+/// `camera` as one run ending a minute before now, in the background (an
+/// encoder thread hands segments to a writer task as they close), so
+/// playback of long recordings can be tried and tested at once.
+fn backfill(
+    store: Store,
+    camera: veil_base::CameraId,
+    config: SyntheticConfig,
+    minutes: u32,
+    segment_90k: i64,
+) -> anyhow::Result<()> {
+    let now = store.clock().now();
+    let start = veil_base::Time90k(now.0 - (i64::from(minutes) + 1) * 60 * TIME_UNITS_PER_SEC);
+    let frames = minutes * 60 * config.fps + 1;
+    let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+    std::thread::Builder::new()
+        .name(format!("backfill-{}", camera.0))
+        .spawn(move || {
+            let r = recorder::synthetic_segments_into(
+                camera,
+                config,
+                start,
+                frames,
+                segment_90k,
+                |s| tx.blocking_send(s).is_ok(),
+            );
+            if let Err(e) = r {
+                tracing::error!(camera = camera.0, error = %e, "back-fill stopped");
+            }
+        })
+        .context("cannot start the back-fill thread")?;
+    tokio::spawn(async move {
+        let mut written = 0u32;
+        while let Some(seg) = rx.recv().await {
+            match store.write_segment(seg).await {
+                Ok(_) => written += 1,
+                Err(e) => tracing::error!(camera = camera.0, error = %e, "could not store segment"),
+            }
+        }
+        tracing::info!(camera = camera.0, segments = written, "back-fill done");
+    });
     Ok(())
 }
