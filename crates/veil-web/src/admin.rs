@@ -893,6 +893,9 @@ pub struct ApprovalJson {
     id: i64,
     /// The requester's pseudonym.
     requester: String,
+    /// The requester's login name (`null` once erased), so that the
+    /// decider knows who asks.
+    requester_name: Option<String>,
     /// The permission asked for.
     permission: String,
     /// `system` or `camera:N`.
@@ -907,6 +910,8 @@ pub struct ApprovalJson {
     expires: String,
     /// The decider's pseudonym, once decided.
     decided_by: Option<String>,
+    /// The decider's login name, once decided (`null` once erased).
+    decided_by_name: Option<String>,
     /// The decider's note.
     note: String,
 }
@@ -929,8 +934,19 @@ pub struct ApprovalState {
 }
 
 fn approval_json(db: &Db, a: &ApprovalRow, now: Time90k) -> Result<ApprovalJson, ApiError> {
-    let pseudo = |u: UserId| -> Result<String, ApiError> {
-        Ok(db.user(u)?.map(|u| u.pseudonym).unwrap_or_default())
+    let who = |u: UserId| -> Result<(String, Option<String>), ApiError> {
+        Ok(db
+            .user(u)?
+            .map(|u| (u.pseudonym, u.name))
+            .unwrap_or_default())
+    };
+    let (requester, requester_name) = who(a.requester_id)?;
+    let (decided_by, decided_by_name) = match a.decided_by {
+        Some(u) => {
+            let (p, n) = who(u)?;
+            (Some(p), n)
+        }
+        None => (None, None),
     };
     let state = if matches!(a.state.as_str(), "pending" | "approved") && now >= a.expires_90k {
         "expired".to_owned()
@@ -939,14 +955,16 @@ fn approval_json(db: &Db, a: &ApprovalRow, now: Time90k) -> Result<ApprovalJson,
     };
     Ok(ApprovalJson {
         id: a.id,
-        requester: pseudo(a.requester_id)?,
+        requester,
+        requester_name,
         permission: a.permission.clone(),
         resource: a.resource.clone(),
         justification: a.justification.clone(),
         state,
         created: a.created_90k.to_rfc3339(),
         expires: a.expires_90k.to_rfc3339(),
-        decided_by: a.decided_by.map(pseudo).transpose()?,
+        decided_by,
+        decided_by_name,
         note: a.note.clone(),
     })
 }

@@ -785,8 +785,7 @@ pub async fn list_tokens(
             let rows = db.tokens_of(uid)?;
             return Ok(rows.into_iter().map(|t| (t, None)).collect::<Vec<_>>());
         }
-        let users: HashMap<UserId, UserRow> =
-            db.users()?.into_iter().map(|u| (u.id, u)).collect();
+        let users: HashMap<UserId, UserRow> = db.users()?.into_iter().map(|u| (u.id, u)).collect();
         Ok(db
             .all_tokens()?
             .into_iter()

@@ -5,6 +5,7 @@
 //! the store, the access record and the policy engine.
 
 pub mod admin;
+pub mod admin_pages;
 pub mod api;
 pub mod audit;
 pub mod audit_export;
@@ -488,6 +489,11 @@ pub fn routes() -> Vec<Route> {
         route("/api/v1/system", GET, Permission, get(system::figures)),
         route("/metrics", GET, Permission, get(system::metrics)),
         route("/system", GET, Permission, get(system::page)),
+        route("/admin/users", GET, Permission, get(admin_pages::users)),
+        route("/admin/roles", GET, Permission, get(admin_pages::roles)),
+        route("/admin/policy", GET, Permission, get(admin_pages::policy)),
+        route("/admin/tokens", GET, Permission, get(admin_pages::tokens)),
+        route("/approvals", GET, Permission, get(admin_pages::approvals)),
         route("/account", GET, Session, get(pages::account)),
         route("/static/{name}", GET, Public, get(pages::asset)),
     ]

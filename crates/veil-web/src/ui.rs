@@ -29,6 +29,11 @@ const AUDIT_JS: &str = include_str!("../assets/audit.js");
 const ACCOUNT_JS: &str = include_str!("../assets/account.js");
 const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
 const FOUR_EYES_JS: &str = include_str!("../assets/four-eyes.js");
+const ADMIN_USERS_JS: &str = include_str!("../assets/admin-users.js");
+const ADMIN_ROLES_JS: &str = include_str!("../assets/admin-roles.js");
+const ADMIN_POLICY_JS: &str = include_str!("../assets/admin-policy.js");
+const ADMIN_TOKENS_JS: &str = include_str!("../assets/admin-tokens.js");
+const APPROVALS_JS: &str = include_str!("../assets/approvals.js");
 const TIMELINE_JS: &str = include_str!("../assets/timeline.js");
 const BOOKMARKS_JS: &str = include_str!("../assets/bookmarks.js");
 const SYSTEM_JS: &str = include_str!("../assets/system.js");
@@ -47,6 +52,11 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "account.js" => Some((JS_TYPE, ACCOUNT_JS)),
         "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
         "four-eyes.js" => Some((JS_TYPE, FOUR_EYES_JS)),
+        "admin-users.js" => Some((JS_TYPE, ADMIN_USERS_JS)),
+        "admin-roles.js" => Some((JS_TYPE, ADMIN_ROLES_JS)),
+        "admin-policy.js" => Some((JS_TYPE, ADMIN_POLICY_JS)),
+        "admin-tokens.js" => Some((JS_TYPE, ADMIN_TOKENS_JS)),
+        "approvals.js" => Some((JS_TYPE, APPROVALS_JS)),
         "timeline.js" => Some((JS_TYPE, TIMELINE_JS)),
         "bookmarks.js" => Some((JS_TYPE, BOOKMARKS_JS)),
         "system.js" => Some((JS_TYPE, SYSTEM_JS)),
@@ -529,6 +539,11 @@ mod tests {
             "account.js",
             "camera-admin.js",
             "four-eyes.js",
+            "admin-users.js",
+            "admin-roles.js",
+            "admin-policy.js",
+            "admin-tokens.js",
+            "approvals.js",
             "timeline.js",
             "bookmarks.js",
             "system.js",

@@ -76,7 +76,14 @@ async fn an_administrator_cannot_grant_themselves_audit_reading_or_mask_lifting(
     // Through a role Alice holds.
     for p in ["audit.read", "masks.lift"] {
         let body = administrator_with(&before, Some(p), None);
-        let r = send(&c, &csrf, reqwest::Method::PUT, put("administrator"), Some(body)).await;
+        let r = send(
+            &c,
+            &csrf,
+            reqwest::Method::PUT,
+            put("administrator"),
+            Some(body),
+        )
+        .await;
         assert_eq!(
             error_code(r).await,
             (StatusCode::FORBIDDEN, "separation_of_duties".into()),
@@ -135,7 +142,14 @@ async fn an_administrator_cannot_grant_themselves_audit_reading_or_mask_lifting(
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // And a role she holds can still change in other ways.
     let body = administrator_with(&before, None, Some("metrics.read"));
-    let r = send(&c, &csrf, reqwest::Method::PUT, put("administrator"), Some(body)).await;
+    let r = send(
+        &c,
+        &csrf,
+        reqwest::Method::PUT,
+        put("administrator"),
+        Some(body),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let refused = audit_actions(&s)
         .iter()
@@ -153,7 +167,14 @@ async fn nobody_removes_the_last_user_administration() {
     let last = (StatusCode::CONFLICT, "last_user_admin".to_owned());
 
     let body = administrator_with(&all, None, Some("users.admin"));
-    let r = send(&c, &csrf, reqwest::Method::PUT, put_admin.clone(), Some(body)).await;
+    let r = send(
+        &c,
+        &csrf,
+        reqwest::Method::PUT,
+        put_admin.clone(),
+        Some(body),
+    )
+    .await;
     assert_eq!(error_code(r).await, last);
     let r = send(&c, &csrf, reqwest::Method::DELETE, put_admin.clone(), None).await;
     assert_eq!(error_code(r).await, last);
@@ -216,7 +237,14 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
 
     let reset = |who: &str| format!("{}/api/v1/users/{who}/second-factor/reset", s.base);
     let post = reqwest::Method::POST;
-    let r = send(&c, &csrf, post.clone(), reset("u-inv"), Some(json!({"justification": "  "}))).await;
+    let r = send(
+        &c,
+        &csrf,
+        post.clone(),
+        reset("u-inv"),
+        Some(json!({"justification": "  "})),
+    )
+    .await;
     assert_eq!(
         error_code(r).await,
         (StatusCode::BAD_REQUEST, "justification_required".into())
@@ -224,14 +252,34 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
     let r = send(&c, &csrf, post.clone(), reset("u-inv"), Some(json!({}))).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let why = json!({"justification": "Phone lost; identity checked in person (ticket 118)"});
-    let r = send(&c, &csrf, post.clone(), reset("u-nobody"), Some(why.clone())).await;
+    let r = send(
+        &c,
+        &csrf,
+        post.clone(),
+        reset("u-nobody"),
+        Some(why.clone()),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     let r = send(&c, &csrf, post.clone(), reset("u-test"), Some(why.clone())).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not one's own");
     let (ines, icsrf) = login_as(&s, "ines.audit").await;
-    let r = send(&ines, &icsrf, post.clone(), reset("u-inv"), Some(why.clone())).await;
+    let r = send(
+        &ines,
+        &icsrf,
+        post.clone(),
+        reset("u-inv"),
+        Some(why.clone()),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(s.store.db.second_factor(gina).unwrap().totp_sealed.is_some());
+    assert!(s
+        .store
+        .db
+        .second_factor(gina)
+        .unwrap()
+        .totp_sealed
+        .is_some());
 
     let r = send(&c, &csrf, post.clone(), reset("u-inv"), Some(why)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
@@ -255,7 +303,11 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
         .find(|e| e.detail.contains("second_factor=reset"))
         .expect("the reset is recorded");
     assert_eq!(
-        (entry.action.as_str(), entry.resource.as_str(), entry.actor.as_str()),
+        (
+            entry.action.as_str(),
+            entry.resource.as_str(),
+            entry.actor.as_str()
+        ),
         ("user.change", "user:u-inv", "u-test")
     );
     assert!(entry.justification.contains("ticket 118"));
@@ -269,7 +321,10 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let v: Value = r.json().await.unwrap();
-    assert!(v["error"]["message"].as_str().unwrap().contains("second factor"));
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("second factor"));
     enrol_totp(&s, &g, &gcsrf).await;
     assert_eq!(status_of(&g, &s, "/api/v1/cameras").await, StatusCode::OK);
 }
@@ -310,7 +365,10 @@ async fn user_administrators_list_and_revoke_every_token() {
     assert_eq!(v["tokens"].as_array().unwrap().len(), 1);
     assert!(v["tokens"][0].get("owner").is_none());
     let (st, v) = tokens(&s, &ines, "?all=true").await;
-    assert_eq!((st, v["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert_eq!(
+        (st, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
     let (st, _) = tokens(&s, &c, "?all=maybe").await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
     let (st, _) = tokens(&s, &c, "?everything=true").await;
@@ -349,7 +407,11 @@ async fn user_administrators_list_and_revoke_every_token() {
     let (_, v) = tokens(&s, &ines, "").await;
     assert_eq!(v["tokens"][0]["revoked"], json!(true));
     let (_, v) = tokens(&s, &c, "?all=true").await;
-    assert_eq!(v["tokens"][0]["revoked"], json!(false), "Alice's own is kept");
+    assert_eq!(
+        v["tokens"][0]["revoked"],
+        json!(false),
+        "Alice's own is kept"
+    );
     let entry = s
         .store
         .db
@@ -359,7 +421,11 @@ async fn user_administrators_list_and_revoke_every_token() {
         .rfind(|e| e.action == "token.change")
         .unwrap();
     assert_eq!(
-        (entry.actor.as_str(), entry.resource.as_str(), entry.detail.clone()),
+        (
+            entry.actor.as_str(),
+            entry.resource.as_str(),
+            entry.detail.clone()
+        ),
         ("u-test", "user:u-auditor", format!("revoke id={hers}"))
     );
     let r = send(&c, &csrf, reqwest::Method::DELETE, del(9999), None).await;

@@ -1,0 +1,68 @@
+// API token administration: every account's tokens (never their values),
+// with the roles each carries, when it was created and expires, and
+// revocation (GET /api/v1/tokens?all=true, DELETE /api/v1/tokens/{id}).
+import { api, showMessage, t, timeElement } from "./common.js";
+
+const rows = document.getElementById("token-rows");
+const empty = document.getElementById("tokens-empty");
+const message = document.getElementById("tokens-message");
+
+function say(m, isError) {
+  showMessage(message, m);
+  message.classList.toggle("error", Boolean(isError));
+}
+
+function cell(content) {
+  const td = document.createElement("td");
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content == null ? "" : String(content);
+  return td;
+}
+
+function stateOf(tok) {
+  if (tok.revoked) return t("tokens.revoked");
+  if (new Date(tok.expires) <= new Date()) return t("tokens.expired");
+  return t("tokens.active");
+}
+
+async function refresh() {
+  const list = await api("GET", "/api/v1/tokens?all=true");
+  rows.replaceChildren();
+  empty.hidden = list.tokens.length > 0;
+  for (const tok of list.tokens) {
+    const tr = document.createElement("tr");
+    tr.id = `token-${tok.id}`;
+    tr.append(cell(tok.owner_name || tok.owner || ""));
+    tr.append(cell(tok.name));
+    tr.append(cell(tok.roles.join(", ")));
+    tr.append(cell(timeElement(new Date(tok.created))));
+    tr.append(cell(timeElement(new Date(tok.expires))));
+    tr.append(cell(stateOf(tok)));
+    const actions = cell("");
+    if (!tok.revoked) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary";
+      b.id = `revoke-${tok.id}`;
+      b.textContent = t("tokens.revoke");
+      b.setAttribute("aria-label", t("tokens.revoke_named", { name: tok.name, owner: tok.owner_name || tok.owner }));
+      b.addEventListener("click", () => revoke(tok));
+      actions.append(b);
+    }
+    tr.append(actions);
+    rows.append(tr);
+  }
+}
+
+async function revoke(tok) {
+  if (!window.confirm(t("tokens.revoke_confirm", { name: tok.name, owner: tok.owner_name || tok.owner }))) return;
+  try {
+    await api("DELETE", `/api/v1/tokens/${tok.id}`);
+    say(t("tokens.revoked_done", { name: tok.name }), false);
+    await refresh();
+  } catch (e) {
+    say(e.message, true);
+  }
+}
+
+refresh().catch((e) => say(e.message, true));
