@@ -217,6 +217,9 @@ pub async fn metrics(
     Ok(([(header::CONTENT_TYPE, CONTENT_TYPE)], text).into_response())
 }
 
+/// A per-camera family: name, type, help and how to read its value.
+type PerCamera = (&'static str, Kind, &'static str, fn(&CameraFigures) -> f64);
+
 /// Writes every family.
 fn render(state: &AppState, f: &SystemFigures) -> String {
     let mut e = TextEncoder::default();
@@ -239,7 +242,7 @@ fn render(state: &AppState, f: &SystemFigures) -> String {
             e.sample("veil_camera_state", &[("camera", id), ("state", s)], v);
         }
     }
-    let per_camera: [(&str, Kind, &str, fn(&CameraFigures) -> f64); 5] = [
+    let per_camera: [PerCamera; 5] = [
         (
             "veil_camera_frames_total",
             Kind::Counter,

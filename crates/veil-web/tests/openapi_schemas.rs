@@ -45,6 +45,7 @@ const BODIES: &[(&str, &str, &str)] = &[
 /// and the middleware's).
 const KNOWN: &[(&str, &str, &[u16])] = &[
     ("GET", "/api/v1/health", &[200, 503]),
+    ("GET", "/api/v1/system", &[200]),
     ("POST", "/api/v1/session", &[200, 400, 401, 429, 503]),
     ("GET", "/api/v1/session", &[200]),
     ("DELETE", "/api/v1/session", &[204, 503]),
