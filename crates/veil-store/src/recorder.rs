@@ -74,7 +74,9 @@ impl FeedStats {
         self.frames.inc();
         self.bytes.add(bytes as u64);
         let mut r = self.rate.lock().unwrap_or_else(|p| p.into_inner());
-        if r.last_frame.is_some_and(|t| now.duration_since(t) > RATE_STALE) {
+        if r.last_frame
+            .is_some_and(|t| now.duration_since(t) > RATE_STALE)
+        {
             r.window_start = None;
         }
         r.last_frame = Some(now);
