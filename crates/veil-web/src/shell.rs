@@ -225,9 +225,9 @@ impl Shell {
     /// placed in `<main>` under the shell's header.
     pub fn page(&self, title: &str, script: &str, content: &str) -> Html<String> {
         let mut body = String::new();
-        let _ = write!(
+        let _ = writeln!(
             body,
-            "<a class=\"skip\" href=\"#main\">{}</a>\n",
+            "<a class=\"skip\" href=\"#main\">{}</a>",
             self.t("shell.skip")
         );
         body.push_str(&self.header());

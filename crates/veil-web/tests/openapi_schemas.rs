@@ -54,6 +54,7 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
     ("POST", "/api/v1/session", &[200, 400, 401, 429, 503]),
     ("GET", "/api/v1/session", &[200]),
     ("DELETE", "/api/v1/session", &[204, 503]),
+    ("PUT", "/api/v1/session/language", &[204, 400]),
     ("POST", "/api/v1/session/password", &[204, 400, 429, 503]),
     ("POST", "/api/v1/session/totp", &[200, 409]),
     ("DELETE", "/api/v1/session/totp", &[204, 400, 429, 503]),

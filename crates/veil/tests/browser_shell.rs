@@ -323,9 +323,36 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
     let axe_js = axe_source();
     let shots = artefacts_dir().join("screens");
     let mut problems = Vec::new();
+    // Export needs a second person's approval: the investigator asks, and the
+    // DPO (an approver) sees a badge with one pending request.
+    let admin = ApiSession::login(
+        &http,
+        demo,
+        &demo.user,
+        demo.password.as_deref().ok_or("no password printed")?,
+    )
+    .await?;
+    admin
+        .send(
+            &http,
+            reqwest::Method::PUT,
+            demo.at("api/v1/settings/four-eyes"),
+            Some(json!({ "permissions": ["export"] })),
+        )
+        .await?;
     for (role, expected) in ROLE_TEMPLATES {
         let name = format!("{role}.tester");
         let s = ready_account(&http, demo, &name, role).await?;
+        if role == "investigator" {
+            s.send(
+                &http,
+                reqwest::Method::POST,
+                demo.at("api/v1/approvals"),
+                Some(json!({ "permission": "export", "resource": "system",
+                             "justification": "Police request 2026/42 for the car park" })),
+            )
+            .await?;
+        }
         adopt(driver, demo, &s).await?;
         driver.set_window_size(1280, 900).await?;
         let mut pages: Vec<&str> = expected.to_vec();
@@ -339,6 +366,22 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
             if !url.contains(page) {
                 problems.push(format!("{role}: {page} went to {url}"));
                 continue;
+            }
+            let badge = driver
+                .exec(
+                    "return document.getElementById('approvals-badge')?.firstChild?.textContent ?? null;",
+                    json!([]),
+                )
+                .await?;
+            let want_badge = if role == "dpo" {
+                json!("1")
+            } else {
+                Value::Null
+            };
+            if badge != want_badge {
+                problems.push(format!(
+                    "{role} on {page}: approvals badge {badge}, expected {want_badge}"
+                ));
             }
             let links = nav_links(driver).await?;
             let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
