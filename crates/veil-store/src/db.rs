@@ -1901,7 +1901,9 @@ impl Db {
     /// Every account's tokens, revoked or not (for administrators).
     pub fn all_tokens(&self) -> Result<Vec<TokenRow>, Error> {
         self.with(|c| {
-            let mut st = c.prepare(&format!("SELECT {TOKEN_COLUMNS} FROM api_token ORDER BY id"))?;
+            let mut st = c.prepare(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM api_token ORDER BY id"
+            ))?;
             let rows = st.query_map([], token_row)?;
             rows.collect()
         })
@@ -2288,14 +2290,20 @@ impl Db {
     /// Replaces a bookmark's note. False if there is no such bookmark.
     pub fn update_bookmark_note(&self, id: i64, note: &str) -> Result<bool, Error> {
         self.with(|c| {
-            c.execute("UPDATE bookmark SET note = ?2 WHERE id = ?1", params![id, note])
-                .map(|n| n == 1)
+            c.execute(
+                "UPDATE bookmark SET note = ?2 WHERE id = ?1",
+                params![id, note],
+            )
+            .map(|n| n == 1)
         })
     }
 
     /// Deletes a bookmark. False if there is no such bookmark.
     pub fn delete_bookmark(&self, id: i64) -> Result<bool, Error> {
-        self.with(|c| c.execute("DELETE FROM bookmark WHERE id = ?1", [id]).map(|n| n == 1))
+        self.with(|c| {
+            c.execute("DELETE FROM bookmark WHERE id = ?1", [id])
+                .map(|n| n == 1)
+        })
     }
 
     /// Gives every bookmark the expiry `created + retention_90k` (a changed
@@ -2799,8 +2807,12 @@ mod reading_tests {
     #[test]
     fn bookmarks_filter_page_and_expire() {
         let db = Db::open_in_memory().unwrap();
-        let a = db.upsert_camera("A", "synthetic", "{}", Time90k(0)).unwrap();
-        let b = db.upsert_camera("B", "synthetic", "{}", Time90k(0)).unwrap();
+        let a = db
+            .upsert_camera("A", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let b = db
+            .upsert_camera("B", "synthetic", "{}", Time90k(0))
+            .unwrap();
         let eve = db
             .insert_user("u-1", "eve.example", "$argon2id$x", "", Time90k(0))
             .unwrap();
@@ -2832,7 +2844,10 @@ mod reading_tests {
                 .map(|r| r.id)
                 .collect()
         };
-        assert_eq!(found(BookmarkFilter::default(), 10), [ids[2], ids[1], ids[0]]);
+        assert_eq!(
+            found(BookmarkFilter::default(), 10),
+            [ids[2], ids[1], ids[0]]
+        );
         let one = db.bookmark(ids[1]).unwrap().unwrap();
         assert_eq!(one.author_name.as_deref(), Some("eve.example"));
         assert_eq!(one.end_90k, Some(Time90k(400)));
@@ -2844,7 +2859,10 @@ mod reading_tests {
             before: None,
         };
         assert_eq!(found(by(Some(a), None, None, None), 10), [ids[1], ids[0]]);
-        assert_eq!(found(by(None, None, None, Some("RED")), 10), [ids[2], ids[0]]);
+        assert_eq!(
+            found(by(None, None, None, Some("RED")), 10),
+            [ids[2], ids[0]]
+        );
         // Pattern characters are literal text.
         assert_eq!(found(by(None, None, None, Some("100%")), 10), [ids[1]]);
         assert_eq!(found(by(None, None, None, Some("a_b")), 10), [ids[1]]);
@@ -2871,7 +2889,10 @@ mod reading_tests {
         assert_eq!(found(BookmarkFilter::default(), 10), [ids[2]]);
         // A new retention period applies to the bookmarks kept.
         db.set_bookmark_retention(10).unwrap();
-        assert_eq!(db.bookmark(ids[2]).unwrap().unwrap().expires_90k, Time90k(60));
+        assert_eq!(
+            db.bookmark(ids[2]).unwrap().unwrap().expires_90k,
+            Time90k(60)
+        );
         assert!(db.delete_bookmark(ids[2]).unwrap());
         assert!(!db.delete_bookmark(ids[2]).unwrap());
     }
