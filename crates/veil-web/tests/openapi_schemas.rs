@@ -23,6 +23,7 @@ use common::*;
 const BODIES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/session", "LoginRequest"),
     ("POST", "/api/v1/session/password", "PasswordChange"),
+    ("PUT", "/api/v1/session/language", "LanguageChoice"),
     ("DELETE", "/api/v1/session/totp", "Code"),
     ("POST", "/api/v1/session/totp/confirm", "Code"),
     ("POST", "/api/v1/tokens", "NewToken"),
@@ -51,6 +52,7 @@ const BODIES: &[(&str, &str, &str)] = &[
 const KNOWN: &[(&str, &str, &[u16])] = &[
     ("GET", "/api/v1/health", &[200, 503]),
     ("GET", "/api/v1/system", &[200]),
+    ("GET", "/metrics", &[200]),
     ("POST", "/api/v1/session", &[200, 400, 401, 429, 503]),
     ("GET", "/api/v1/session", &[200]),
     ("DELETE", "/api/v1/session", &[204, 503]),
@@ -121,10 +123,11 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
 ];
 
 /// Every API route and method of the table.
+/// The documented operations: the API and the Prometheus endpoint.
 fn operations() -> Vec<(Method, &'static str, Guard)> {
     veil_web::routes()
         .iter()
-        .filter(|r| r.path.starts_with("/api/"))
+        .filter(|r| r.path.starts_with("/api/") || r.path == "/metrics")
         .flat_map(|r| r.methods.iter().map(move |m| (m.clone(), r.path, r.guard)))
         .collect()
 }
