@@ -399,16 +399,12 @@ fn draw_text(y_plane: &mut [u8], u: &mut [u8], v: &mut [u8], w: usize, h: usize,
         return;
     }
     // Each glyph cell is 6x9 font pixels (5x7 glyph plus spacing).
-    let by_height = (h / 100).max(1);
-    let by_width = w.saturating_sub(4) / (6 * n + 1);
-    let scale = by_height.min(by_width);
-    if scale == 0 {
+    let Some((scale, bx, by)) = text_layout(w, h, n) else {
         return;
-    }
+    };
     let margin = 2 * scale;
     let box_w = ((6 * n + 1) * scale).min(w - margin);
     let box_h = (9 * scale).min(h - margin);
-    let (bx, by) = (margin & !1, margin & !1);
     for y in by..by + box_h {
         y_plane[y * w + bx..y * w + bx + box_w].fill(16);
     }
@@ -439,6 +435,59 @@ fn draw_text(y_plane: &mut [u8], u: &mut [u8], v: &mut [u8], w: usize, h: usize,
     }
 }
 
+/// Where [`draw_text`] puts `n` characters in a `w`×`h` picture: the scale
+/// (picture pixels per font pixel) and the top-left corner of the box.
+fn text_layout(w: usize, h: usize, n: usize) -> Option<(usize, usize, usize)> {
+    let by_height = (h / 100).max(1);
+    let by_width = w.saturating_sub(4) / (6 * n + 1);
+    let scale = by_height.min(by_width);
+    if scale == 0 || n == 0 {
+        return None;
+    }
+    let margin = 2 * scale;
+    Some((scale, margin & !1, margin & !1))
+}
+
+/// Reads back the `chars` characters of text a synthetic camera painted on
+/// a picture, from its luma (`rows` full rows of a `w`×`h` picture, top
+/// first; rows below the text may be left out): each font pixel's centre is
+/// light or dark, and each character is the glyph that differs least. For
+/// tests that check which frame a player shows (the burned-in clock).
+/// `None` when the rows do not reach the text or a character matches no
+/// glyph well (more than 4 of its 35 pixels wrong).
+pub fn read_overlay(luma: &[u8], w: usize, h: usize, chars: usize) -> Option<String> {
+    const ALPHABET: &str = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ:-.#/_ ";
+    let (scale, bx, by) = text_layout(w, h, chars)?;
+    let mut out = String::with_capacity(chars);
+    for i in 0..chars {
+        let gx = bx + (1 + 6 * i) * scale;
+        let gy = by + scale;
+        let mut seen = [0u8; 7];
+        for (ry, row) in seen.iter_mut().enumerate() {
+            for rx in 0..5 {
+                let x = gx + rx * scale + scale / 2;
+                let y = gy + ry * scale + scale / 2;
+                if *luma.get(y * w + x)? > 128 {
+                    *row |= 0x10 >> rx;
+                }
+            }
+        }
+        let (best, wrong) = ALPHABET
+            .chars()
+            .map(|c| {
+                let g = glyph(c);
+                let d: u32 = g.iter().zip(&seen).map(|(a, b)| (a ^ b).count_ones()).sum();
+                (c, d)
+            })
+            .min_by_key(|&(_, d)| d)?;
+        if wrong > 4 {
+            return None;
+        }
+        out.push(best);
+    }
+    Some(out)
+}
+
 /// Encodes `frames` frames with a fresh camera and returns the average wall-clock
 /// seconds per frame (render + encode, single-threaded encoder), i.e. the CPU cost of
 /// one synthetic camera per frame.
@@ -455,6 +504,38 @@ pub fn measure_cpu_cost(cfg: SyntheticConfig, frames: u32) -> Result<f64, Error>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_painted_text_reads_back() {
+        let text = "2026-11-29 05:37:08.120 #004711";
+        for (w, h) in [(640, 360), (320, 180), (1280, 720)] {
+            let mut cam = SyntheticCamera::new(SyntheticConfig {
+                width: w,
+                height: h,
+                ..SyntheticConfig::default()
+            })
+            .unwrap();
+            for _ in 0..3 {
+                cam.render(text);
+            }
+            let (w, h) = (w as usize, h as usize);
+            let luma = &cam.yuv[..w * h];
+            let n = text.chars().count();
+            assert_eq!(
+                read_overlay(luma, w, h, n).as_deref(),
+                Some(text),
+                "{w}x{h}"
+            );
+            // Only the top rows are needed; too few is None, not a guess.
+            assert_eq!(
+                read_overlay(&luma[..w * (h / 6)], w, h, n).as_deref(),
+                Some(text)
+            );
+            assert_eq!(read_overlay(&luma[..w * 4], w, h, n), None);
+        }
+        // A picture without the text reads as nothing.
+        assert_eq!(read_overlay(&[200; 640 * 360], 640, 360, 31), None);
+    }
 
     fn small() -> SyntheticConfig {
         SyntheticConfig {

@@ -349,19 +349,39 @@ pub fn synthetic_segments(
     frames: u32,
     segment_90k: i64,
 ) -> Result<Vec<NewSegment>, veil_media::Error> {
+    let mut out = Vec::new();
+    synthetic_segments_into(camera, config, run_start, frames, segment_90k, |s| {
+        out.push(s);
+        true
+    })?;
+    Ok(out)
+}
+
+/// Like [`synthetic_segments`], but hands each segment to `sink` as soon as
+/// it closes (a long back-fill need not hold all of them); `sink` returns
+/// false to stop early.
+pub fn synthetic_segments_into(
+    camera: CameraId,
+    config: SyntheticConfig,
+    run_start: Time90k,
+    frames: u32,
+    segment_90k: i64,
+    mut sink: impl FnMut(NewSegment) -> bool,
+) -> Result<(), veil_media::Error> {
     let frame_90k = TIME_UNITS_PER_SEC / i64::from(config.fps.max(1));
     let mut cam = SyntheticCamera::new(config)?;
     let params = cam.params().clone();
     let mut seg = Segmenter::new(segment_90k);
-    let mut out = Vec::new();
     for i in 0..i64::from(frames) {
         let pts = Time90k(run_start.0 + i * frame_90k);
         let f = cam.next_frame(&overlay_text(pts, i))?;
         if let Some(c) = seg.push(&params, pts, f.is_key, &f.data) {
-            out.push(c.into_new_segment(camera, run_start));
+            if !sink(c.into_new_segment(camera, run_start)) {
+                break;
+            }
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Settings of a synthetic recording.

@@ -259,7 +259,7 @@ function start() {
       api("GET", `/api/v1/cameras/${id}/events?${q}`),
     ]);
     let marks = [];
-    if (bookmarksAvailable) {
+    if (bookmarksAvailable && lane.el.dataset.bookmarks === "1") {
       try {
         const b = await api("GET", `/api/v1/bookmarks?camera=${id}&${q}`);
         marks = (b && b.bookmarks) || [];
@@ -649,63 +649,67 @@ function start() {
 
   const bmButton = el("bookmark-button");
   const bmForm = el("bookmark-form");
-  const bmRange = el("bookmark-range");
-  const bmNote = el("bookmark-note");
-  const bmCamera = el("bookmark-camera");
-  let bm = null;
+  if (bmButton) setupBookmarks();
+  function setupBookmarks() {
+    const bmRange = el("bookmark-range");
+    const bmNote = el("bookmark-note");
+    const bmCamera = el("bookmark-camera");
+    let bm = null;
 
-  function showBookmarkRange() {
-    bmRange.textContent =
-      bm.end === null
-        ? t("playback.bookmark_at", { time: formatTime(new Date(bm.start)) })
-        : t("playback.bookmark_range", {
-            start: formatTime(new Date(bm.start)),
-            end: formatTime(new Date(bm.end)),
-          });
-  }
-
-  bmButton.addEventListener("click", () => {
-    bm = { start: Math.round(clock.t), end: null };
-    showBookmarkRange();
-    bmForm.hidden = false;
-    bmNote.focus();
-  });
-  el("bookmark-end").addEventListener("click", () => {
-    if (clock.t <= bm.start) return showMessage(errorBox, t("playback.bookmark_end_before"));
-    bm.end = Math.round(clock.t);
-    showBookmarkRange();
-  });
-  el("bookmark-cancel").addEventListener("click", () => {
-    bmForm.hidden = true;
-    bm = null;
-    bmButton.focus();
-  });
-  bmForm.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    if (!bm) return;
-    const save = el("bookmark-save");
-    save.disabled = true;
-    try {
-      await api("POST", "/api/v1/bookmarks", {
-        camera_id: Number(bmCamera.value),
-        start: new Date(bm.start).toISOString(),
-        end: bm.end === null ? null : new Date(bm.end).toISOString(),
-        note: bmNote.value,
-      });
-      bmForm.hidden = true;
-      bmNote.value = "";
-      bm = null;
-      showMessage(errorBox, "");
-      statusLine.textContent = t("playback.bookmark_saved");
-      bookmarksAvailable = true;
-      await loadTimeline();
-      bmButton.focus();
-    } catch (e) {
-      showMessage(errorBox, t("playback.bookmark_error", { message: e.message }));
-    } finally {
-      save.disabled = false;
+    function showBookmarkRange() {
+      bmRange.textContent =
+        bm.end === null
+          ? t("playback.bookmark_at", { time: formatTime(new Date(bm.start)) })
+          : t("playback.bookmark_range", {
+              start: formatTime(new Date(bm.start)),
+              end: formatTime(new Date(bm.end)),
+            });
     }
-  });
+
+    bmButton.addEventListener("click", () => {
+      bm = { start: Math.round(clock.t), end: null };
+      showBookmarkRange();
+      bmForm.hidden = false;
+      bmNote.focus();
+    });
+    el("bookmark-end").addEventListener("click", () => {
+      if (clock.t <= bm.start) return showMessage(errorBox, t("playback.bookmark_end_before"));
+      bm.end = Math.round(clock.t);
+      showBookmarkRange();
+    });
+    el("bookmark-cancel").addEventListener("click", () => {
+      bmForm.hidden = true;
+      bm = null;
+      bmButton.focus();
+    });
+    bmForm.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      if (!bm) return;
+      const save = el("bookmark-save");
+      save.disabled = true;
+      try {
+        await api("POST", "/api/v1/bookmarks", {
+          camera_id: Number(bmCamera.value),
+          start: new Date(bm.start).toISOString(),
+          end: bm.end === null ? null : new Date(bm.end).toISOString(),
+          note: bmNote.value,
+        });
+        bmForm.hidden = true;
+        bmNote.value = "";
+        bm = null;
+        showMessage(errorBox, "");
+        statusLine.textContent = t("playback.bookmark_saved");
+        bookmarksAvailable = true;
+        await loadTimeline();
+        bmButton.focus();
+      } catch (e) {
+        showMessage(errorBox, t("playback.bookmark_error", { message: e.message }));
+      } finally {
+        save.disabled = false;
+      }
+    });
+
+  }
 
   // ---- Start -----------------------------------------------------------------------
 

@@ -123,6 +123,14 @@ pub async fn page(
         ));
     }
     let shell = Shell::new(&state, &s, &headers, "/playback").await?;
+    // Bookmarks: seen on a lane, and made, only where the roles allow.
+    let may = |a: Action, c: &veil_store::db::CameraRow| {
+        state.allowed(&s, a, camera_resource(c.id, Some(c)))
+    };
+    let creatable: Vec<_> = chosen
+        .iter()
+        .filter(|c| may(Action::BookmarkCreate, c))
+        .collect();
     let ids: Vec<String> = chosen.iter().map(|c| c.id.0.to_string()).collect();
     let mut h = String::new();
     let _ = write!(
@@ -235,12 +243,15 @@ aria-label=\"{title}\">{text}</button>",
     );
     button(&mut h, "zoom-in", "playback.zoom_in", "+");
     button(&mut h, "zoom-out", "playback.zoom_out", "−");
-    let _ = write!(
-        h,
-        "<span id=\"span-label\" class=\"muted\"></span>\n\
-<button type=\"button\" id=\"bookmark-button\" class=\"secondary\">{}</button>\n</div>\n",
-        shell.t("playback.bookmark")
-    );
+    h.push_str("<span id=\"span-label\" class=\"muted\"></span>\n");
+    if !creatable.is_empty() {
+        let _ = write!(
+            h,
+            "<button type=\"button\" id=\"bookmark-button\" class=\"secondary\">{}</button>\n",
+            shell.t("playback.bookmark")
+        );
+    }
+    h.push_str("</div>\n");
     // The bookmark form.
     let _ = write!(
         h,
@@ -249,7 +260,7 @@ aria-label=\"{title}\">{text}</button>",
 <label for=\"bookmark-camera\">{cam}</label><select id=\"bookmark-camera\">",
         cam = shell.t("playback.bookmark_camera"),
     );
-    for c in &chosen {
+    for c in &creatable {
         let _ = write!(
             h,
             "<option value=\"{}\">{}</option>",
@@ -281,11 +292,16 @@ aria-label=\"{title}\">{text}</button>",
     for c in &chosen {
         let _ = write!(
             h,
-            "<div class=\"lane\" data-camera-id=\"{id}\">\
+            "<div class=\"lane\" data-camera-id=\"{id}\" data-bookmarks=\"{bm}\">\
 <span class=\"lane-label\">{name}</span>\
 <div class=\"lane-track\" tabindex=\"0\" role=\"slider\" aria-label=\"{label}\" \
 aria-valuemin=\"0\" aria-valuemax=\"100\" aria-valuenow=\"50\"></div></div>\n",
             id = c.id.0,
+            bm = if may(Action::BookmarkView, c) {
+                "1"
+            } else {
+                ""
+            },
             name = escape(&c.name),
             label = escape(&shell.tr("playback.lane_label", &[("name", &c.name)])),
         );

@@ -117,12 +117,14 @@ async fn the_playback_page_checks_its_query_and_the_cameras() {
         "src=\"/static/timeline.js\"",
         "class=\"lane\" data-camera-id=\"1\"",
         "<figure class=\"player\" data-camera-id=\"1\" data-name=\"Door\">",
-        "id=\"bookmark-button\"",
         "aria-current=\"page\"",
     ] {
         assert!(page.contains(want), "{want} not in {page}");
     }
     assert!(!page.contains("<script>") && !page.contains("style=\""));
+    // The administrator template sees bookmarks but does not make them.
+    assert!(page.contains("data-bookmarks=\"1\""));
+    assert!(!page.contains("id=\"bookmark-button\""));
     // Without cameras: the picker with the cameras one may play back.
     let page = get("/playback").await.text().await.unwrap();
     assert!(page.contains("<details class=\"camera-picker\" id=\"camera-picker\" open>"));

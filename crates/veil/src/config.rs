@@ -43,6 +43,11 @@ pub struct Config {
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
     pub demo: bool,
+    /// Set by `veil demo --backfill-minutes` only: this many minutes of
+    /// synthetic video recorded in the past (ending a minute ago, so a gap
+    /// separates it from live recording), for trying and testing playback.
+    #[serde(skip)]
+    pub backfill_minutes: u32,
 }
 
 fn default_first_account_roles() -> Vec<String> {

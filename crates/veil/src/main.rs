@@ -82,6 +82,11 @@ struct DemoArgs {
     /// Synthetic picture height.
     #[arg(long, default_value_t = 360)]
     height: u32,
+    /// Records this many minutes of synthetic video in the past for each
+    /// camera (in the background, after the server starts), so playback has
+    /// long recordings at once. For tests and demonstrations.
+    #[arg(long, default_value_t = 0, hide = true, value_parser = clap::value_parser!(u32).range(0..=1440))]
+    backfill_minutes: u32,
 }
 
 fn init_logging() {
@@ -151,6 +156,7 @@ fn main() -> anyhow::Result<()> {
                     veil_access::AUDITOR.into(),
                 ],
                 demo: true,
+                backfill_minutes: a.backfill_minutes,
                 cameras: (1..=a.cameras)
                     .map(|i| config::Camera {
                         name: format!("Synthetic {i}"),
