@@ -29,6 +29,7 @@ async function refresh() {
   const list = await api("GET", "/api/v1/tokens?all=true");
   rows.replaceChildren();
   empty.hidden = list.tokens.length > 0;
+  rows.closest(".table-scroll").hidden = list.tokens.length === 0;
   for (const tok of list.tokens) {
     const tr = document.createElement("tr");
     tr.id = `token-${tok.id}`;

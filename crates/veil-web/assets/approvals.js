@@ -119,6 +119,8 @@ function decisionCell(a) {
 function fill(tbody, emptyId, items, row) {
   if (!tbody) return;
   tbody.replaceChildren(...items.map(row));
+  // An empty table is replaced by a sentence saying so.
+  tbody.closest(".table-scroll").hidden = items.length === 0;
   document.getElementById(emptyId).hidden = items.length > 0;
 }
 

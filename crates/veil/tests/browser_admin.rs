@@ -13,7 +13,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::webdriver::{wait_for, Driver, Res};
+use common::webdriver::{artefacts_dir, wait_for, Driver, Res};
 use common::Demo;
 use serde_json::{json, Value};
 
@@ -150,6 +150,33 @@ async fn console_clean(driver: &Driver, page: &str) -> Res<()> {
     Ok(())
 }
 
+/// At 768 px wide (a tablet), the page does not scroll sideways: wide
+/// tables scroll in their own region. Screenshots at 1280 and 768 px go to
+/// the test artefacts.
+async fn fits_768(driver: &Driver, page: &str) -> Res<()> {
+    let stem: String = page
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    let shot = |w: u32| artefacts_dir().join(format!("admin{stem}-{w}.png"));
+    driver.screenshot_to(&shot(1280)).await?;
+    driver.set_window_size(768, 1000).await?;
+    let v = wait_for(
+        driver,
+        "the layout at 768 px",
+        WAIT,
+        "return [document.documentElement.scrollWidth, document.documentElement.clientWidth];",
+        |v| v[1].as_u64().is_some_and(|w| w <= 768),
+    )
+    .await?;
+    driver.screenshot_to(&shot(768)).await?;
+    driver.set_window_size(1280, 1000).await?;
+    if v[0].as_u64() > v[1].as_u64() {
+        return Err(format!("{page} scrolls sideways at 768 px: {v}"));
+    }
+    Ok(())
+}
+
 async fn explain_failure(driver: &Driver, demo: &Demo, error: String) -> ! {
     let url = driver.current_url().await.unwrap_or_default();
     let console = driver.console_log().await;
@@ -190,6 +217,7 @@ async fn new_user(driver: &Driver, demo: &Demo) -> Res<()> {
     )
     .await?;
     console_clean(driver, "/admin/users").await?;
+    fits_768(driver, "/admin/users").await?;
     let name = driver.find("#new-user-name").await?;
     driver.send_keys(&name, "olga.operator").await?;
     driver
@@ -236,6 +264,28 @@ async fn new_user(driver: &Driver, demo: &Demo) -> Res<()> {
         return Err(format!("the password is still on the page: {gone}"));
     }
     console_clean(driver, "/admin/users after creating").await?;
+    // The account's settings open from its row.
+    driver
+        .click(&driver.find("#user-rows tr:last-child button").await?)
+        .await?;
+    wait_for(
+        driver,
+        "the account's settings",
+        WAIT,
+        "return document.getElementById('user-edit').hidden ? null : \
+         [document.getElementById('user-edit-title').textContent, \
+          document.getElementById('edit-role-operator').checked];",
+        |v| v.is_array(),
+    )
+    .await
+    .and_then(|v| {
+        if v == json!(["Manage olga.operator", true]) {
+            Ok(())
+        } else {
+            Err(format!("the settings show {v}"))
+        }
+    })?;
+    fits_768(driver, "/admin/users with the settings open").await?;
 
     // The new person signs in.
     driver
@@ -361,6 +411,7 @@ async fn approval(driver: &Driver, demo: &Demo) -> Res<()> {
         return Err(format!("the row shows {row}"));
     }
     console_clean(driver, "/approvals").await?;
+    fits_768(driver, "/approvals").await?;
     // A note is required.
     driver
         .click(&driver.find(&format!("#approve-{id}")).await?)
@@ -463,6 +514,7 @@ async fn role_editor(driver: &Driver, demo: &Demo) -> Res<()> {
         |v| v.as_u64().unwrap_or(0) >= 30,
     )
     .await?;
+    fits_768(driver, "/admin/roles with the editor open").await?;
     let name = driver.find("#role-name").await?;
     driver.send_keys(&name, "night watch").await?;
     let description = driver.find("#role-description").await?;
@@ -500,6 +552,7 @@ async fn role_editor(driver: &Driver, demo: &Demo) -> Res<()> {
     )
     .await?;
     console_clean(driver, "/admin/roles after saving").await?;
+    fits_768(driver, "/admin/roles").await?;
     let roles = driver
         .exec(
             "const r = await fetch('/api/v1/roles'); return await r.json();",
@@ -586,7 +639,8 @@ const PENDING: &str =
     "return Array.from(document.querySelectorAll('#policy-pending li')).map((l) => l.textContent);";
 
 /// (d) The policy page publishes a version and lists the accounts that have
-/// not acknowledged it; one that acknowledges leaves the list.
+/// not acknowledged it; one that acknowledges leaves the list. Then the token
+/// page lists a token with its owner and revokes it.
 async fn policy(driver: &Driver, demo: &Demo) -> Res<()> {
     let password = sign_in_admin(driver, demo).await?;
     let admin = Api::login(demo, &demo.user, &password).await?;
@@ -635,6 +689,7 @@ async fn policy(driver: &Driver, demo: &Demo) -> Res<()> {
         return Err(format!("the current version shows {listed}"));
     }
     console_clean(driver, "/admin/policy after publishing").await?;
+    fits_768(driver, "/admin/policy").await?;
     // Paula acknowledges; she leaves the list, the administrator stays.
     let (status, v) = paula
         .call(
@@ -658,6 +713,65 @@ async fn policy(driver: &Driver, demo: &Demo) -> Res<()> {
     )
     .await?;
     console_clean(driver, "/admin/policy after the acknowledgement").await?;
+
+    // The token page lists every account's tokens and revokes one.
+    let (status, v) = admin
+        .call(
+            demo,
+            reqwest::Method::POST,
+            "api/v1/tokens",
+            Some(
+                json!({"name": "nightly export", "roles": ["administrator"], "expires_in_days": 7}),
+            ),
+        )
+        .await?;
+    if status != reqwest::StatusCode::CREATED {
+        return Err(format!("creating a token: {status} {v}"));
+    }
+    let id = v["id"].as_i64().ok_or("no token id")?;
+    driver.goto(&demo.at("admin/tokens")).await?;
+    let row = wait_for(
+        driver,
+        "the token's row",
+        WAIT,
+        &format!(
+            "const r = document.getElementById('token-{id}'); \
+             return r ? Array.from(r.cells).map((c) => c.textContent) : null;"
+        ),
+        |v| v.is_array(),
+    )
+    .await?;
+    if row[0] != demo.user.as_str()
+        || row[1] != "nightly export"
+        || row[2] != "administrator"
+        || row[5] != "active"
+    {
+        return Err(format!("the token row shows {row}"));
+    }
+    console_clean(driver, "/admin/tokens").await?;
+    fits_768(driver, "/admin/tokens").await?;
+    driver
+        .click(&driver.find(&format!("#revoke-{id}")).await?)
+        .await?;
+    driver.accept_alert().await?;
+    wait_for(
+        driver,
+        "the token revoked",
+        WAIT,
+        &format!(
+            "const r = document.getElementById('token-{id}'); \
+             return r ? r.cells[5].textContent : null;"
+        ),
+        |v| v == "revoked",
+    )
+    .await?;
+    let (_, v) = admin
+        .call(demo, reqwest::Method::GET, "api/v1/tokens", None)
+        .await?;
+    if v["tokens"][0]["revoked"] != json!(true) {
+        return Err(format!("the server's tokens: {v}"));
+    }
+    console_clean(driver, "/admin/tokens after revoking").await?;
     Ok(())
 }
 
