@@ -179,20 +179,20 @@ data-max-cameras=\"{MAX_CAMERAS}\">\n<h1>{}</h1>\n",
         return Ok(shell.page(shell.t("playback.title"), "timeline.js", &h));
     }
     // Players, one per camera.
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<div class=\"players players-{}\" id=\"players\">\n",
+        "<div class=\"players players-{}\" id=\"players\">",
         chosen.len()
     );
     for c in &chosen {
         let name = escape(&c.name);
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<figure class=\"player\" data-camera-id=\"{id}\" data-name=\"{name}\">\
 <div class=\"player-frame\"><video class=\"playback-video\" muted playsinline preload=\"auto\" \
 aria-label=\"{label}\"></video>\
 <p class=\"no-recording\" hidden>{none}</p></div>\
-<figcaption>{name} <span class=\"player-state\" aria-live=\"polite\"></span></figcaption></figure>\n",
+<figcaption>{name} <span class=\"player-state\" aria-live=\"polite\"></span></figcaption></figure>",
             id = c.id.0,
             label = escape(&shell.tr("playback.video_label", &[("name", &c.name)])),
             none = shell.t("playback.no_recording"),
@@ -237,17 +237,16 @@ aria-label=\"{title}\">{text}</button>",
         let _ = write!(h, "<option value=\"{v}\"{sel}>{label}</option>");
     }
     h.push_str("</select>\n");
-    let _ = write!(
-        h,
-        "<output id=\"playhead-time\" class=\"playhead-time\" aria-live=\"off\"></output>\n"
+    h.push_str(
+        "<output id=\"playhead-time\" class=\"playhead-time\" aria-live=\"off\"></output>\n",
     );
     button(&mut h, "zoom-in", "playback.zoom_in", "+");
     button(&mut h, "zoom-out", "playback.zoom_out", "−");
     h.push_str("<span id=\"span-label\" class=\"muted\"></span>\n");
     if !creatable.is_empty() {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<button type=\"button\" id=\"bookmark-button\" class=\"secondary\">{}</button>\n",
+            "<button type=\"button\" id=\"bookmark-button\" class=\"secondary\">{}</button>",
             shell.t("playback.bookmark")
         );
     }
@@ -290,12 +289,12 @@ aria-label=\"{title}\">{text}</button>",
         shell.t("playback.timeline_hint"),
     );
     for c in &chosen {
-        let _ = write!(
+        let _ = writeln!(
             h,
             "<div class=\"lane\" data-camera-id=\"{id}\" data-bookmarks=\"{bm}\">\
 <span class=\"lane-label\">{name}</span>\
 <div class=\"lane-track\" tabindex=\"0\" role=\"slider\" aria-label=\"{label}\" \
-aria-valuemin=\"0\" aria-valuemax=\"100\" aria-valuenow=\"50\"></div></div>\n",
+aria-valuemin=\"0\" aria-valuemax=\"100\" aria-valuenow=\"50\"></div></div>",
             id = c.id.0,
             bm = if may(Action::BookmarkView, c) {
                 "1"

@@ -20,7 +20,7 @@ const LIVE_STATE: &str = "const v = document.querySelector('video.live[data-came
       latency: v.dataset.liveStart ? Date.now() / 1000 - (parseFloat(v.dataset.liveStart) + v.currentTime) : null, \
       buffered: v.buffered.length ? [v.buffered.start(0), v.buffered.end(v.buffered.length - 1)] : [] };";
 
-const PLAYBACK_STATE: &str = "const v = document.getElementById('playback-video'); \
+const PLAYBACK_STATE: &str = "const v = document.querySelector('video.playback-video'); \
     return { t: v.currentTime, src: v.src, ready: v.readyState, paused: v.paused, \
       error: v.error ? v.error.code + ' ' + v.error.message : null, \
       message: document.getElementById('playback-error').textContent, \
@@ -190,31 +190,35 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     if recorded < Duration::from_secs(6) {
         tokio::time::sleep(Duration::from_secs(6) - recorded).await;
     }
+    // The old per-camera address leads to the playback page; from there the
+    // next recording's start plays.
     driver
         .goto(&demo.at(&format!("cameras/{camera_id}/playback")))
         .await?;
+    wait_for(
+        driver,
+        "the playback page with the camera's recording on its timeline",
+        Duration::from_secs(15),
+        "return location.search + ' ' + document.querySelectorAll('#timeline .run').length;",
+        |v| {
+            v.as_str().is_some_and(|s| {
+                s.starts_with(&format!("?cameras={camera_id}")) && !s.ends_with(" 0")
+            })
+        },
+    )
+    .await?;
     for id in [
-        "#start",
-        "#end",
-        "#play-button",
+        "#play-pause",
+        "#next-recording",
         "#timeline",
-        "#playback-video",
+        "video.playback-video",
     ] {
         driver.find(id).await?;
     }
-    driver
-        .exec(
-            "const pad = (n) => String(n).padStart(2, '0'); \
-             const fmt = (d) => `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}` + \
-               `T${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`; \
-             const now = new Date(); \
-             document.getElementById('start').value = fmt(new Date(now.getTime() - 3 * 60 * 1000)); \
-             document.getElementById('end').value = fmt(now); \
-             return null;",
-            json!([]),
-        )
-        .await?;
-    let play = driver.find("#play-button").await?;
+    // The playhead opens five minutes ago, before the demo recorded anything.
+    let next = driver.find("#next-recording").await?;
+    driver.click(&next).await?;
+    let play = driver.find("#play-pause").await?;
     driver.click(&play).await?;
     let state = wait_for(
         driver,
