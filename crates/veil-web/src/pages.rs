@@ -72,25 +72,6 @@ pub async fn cameras(
     Ok(ui::cameras_page(&shell, &views).into_response())
 }
 
-/// The playback page of one camera.
-pub async fn playback(
-    Extension(s): Extension<Session>,
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Html<String>, ApiError> {
-    let cam = crate::api::authorized_camera(&state, &s, Action::Playback, &id).await?;
-    let shell = Shell::new(&state, &s, &headers, "/playback").await?;
-    Ok(ui::playback_page(
-        &shell,
-        &ui::CameraView {
-            id: cam.id.0,
-            name: cam.name,
-            group: cam.group,
-        },
-    ))
-}
-
 /// Static assets (public).
 pub async fn asset(Path(name): Path<String>) -> Response {
     match ui::asset(&name) {

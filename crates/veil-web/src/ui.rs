@@ -24,7 +24,6 @@ const CSS: &str = include_str!("../assets/veil.css");
 const COMMON_JS: &str = include_str!("../assets/common.js");
 const LOGIN_JS: &str = include_str!("../assets/login.js");
 const LIVE_JS: &str = include_str!("../assets/live.js");
-const PLAYBACK_JS: &str = include_str!("../assets/playback.js");
 const AUDIT_JS: &str = include_str!("../assets/audit.js");
 const ACCOUNT_JS: &str = include_str!("../assets/account.js");
 const CAMERA_ADMIN_JS: &str = include_str!("../assets/camera-admin.js");
@@ -47,7 +46,6 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "common.js" => Some((JS_TYPE, COMMON_JS)),
         "login.js" => Some((JS_TYPE, LOGIN_JS)),
         "live.js" => Some((JS_TYPE, LIVE_JS)),
-        "playback.js" => Some((JS_TYPE, PLAYBACK_JS)),
         "audit.js" => Some((JS_TYPE, AUDIT_JS)),
         "account.js" => Some((JS_TYPE, ACCOUNT_JS)),
         "camera-admin.js" => Some((JS_TYPE, CAMERA_ADMIN_JS)),
@@ -379,38 +377,6 @@ placeholder=\"{{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals
     sh.page(t("cameras_admin.title"), "camera-admin.js", &content)
 }
 
-/// The playback page of one camera.
-pub fn playback_page(sh: &Shell, camera: &CameraView) -> Html<String> {
-    let id = camera.id;
-    let name = escape(&camera.name);
-    let content = format!(
-        "<div id=\"playback\" data-camera-id=\"{id}\">\n\
-<h1>{name} <span class=\"sub\">recordings</span></h1>\n\
-<form id=\"range-form\" class=\"range card\" novalidate>\n\
-<div class=\"field\"><label for=\"start\">From</label>\n\
-<input id=\"start\" name=\"start\" type=\"datetime-local\" step=\"1\" required></div>\n\
-<div class=\"field\"><label for=\"end\">To</label>\n\
-<input id=\"end\" name=\"end\" type=\"datetime-local\" step=\"1\" required></div>\n\
-<button type=\"submit\" id=\"play-button\">Play</button>\n\
-<button type=\"button\" id=\"refresh-button\" class=\"secondary\">Show recordings</button>\n\
-</form>\n\
-<section aria-labelledby=\"timeline-title\">\n\
-<h2 id=\"timeline-title\">Recorded periods</h2>\n\
-<div id=\"timeline\" class=\"timeline\" role=\"list\" aria-label=\"Recorded periods in the chosen range\"></div>\n\
-<div class=\"axis\"><span id=\"axis-start\"></span><span id=\"axis-end\"></span></div>\n\
-<p id=\"timeline-status\" class=\"muted\" aria-live=\"polite\"></p>\n\
-</section>\n\
-<video id=\"playback-video\" controls playsinline preload=\"metadata\" aria-label=\"Recording of {name}\"></video>\n\
-<p id=\"playback-error\" class=\"error\" role=\"alert\" hidden></p>\n\
-</div>\n"
-    );
-    sh.page(
-        &format!("{} recordings", camera.name),
-        "playback.js",
-        &content,
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -456,7 +422,6 @@ mod tests {
             login_page(lang, Some("dark")).0,
             cameras_page(&sh, std::slice::from_ref(&c)).0,
             cameras_page(&sh, &[]).0,
-            playback_page(&sh, &c).0,
             camera_admin_page(&sh).0,
             account_page(&sh).0,
             four_eyes_page(&sh, &["export", "masks.lift"]).0,
@@ -521,10 +486,6 @@ mod tests {
             assert!(cams.contains(&format!("data-layout=\"{layout}\"")));
         }
         assert!(cams.contains("<option value=\"&lt;i&gt;Lobby&lt;/i&gt;\">"));
-        let pb = playback_page(&sh, &cam(3, "Yard")).0;
-        for id in ["start", "end", "play-button", "timeline", "playback-video"] {
-            assert!(pb.contains(&format!("id=\"{id}\"")), "{id}");
-        }
     }
 
     #[test]
@@ -533,7 +494,6 @@ mod tests {
             "veil.css",
             "login.js",
             "live.js",
-            "playback.js",
             "common.js",
             "audit.js",
             "account.js",

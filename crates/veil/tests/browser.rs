@@ -93,7 +93,9 @@ async fn wait_for_cameras_page(driver: &Driver) -> Res<()> {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let url = driver.current_url().await?;
-        if url.trim_end_matches('/').ends_with("/cameras") {
+        // The live grid keeps its layout in the query (`/cameras?layout=2`).
+        let path = url.split('?').next().unwrap_or_default();
+        if path.trim_end_matches('/').ends_with("/cameras") {
             return Ok(());
         }
         if Instant::now() > deadline {
