@@ -1293,6 +1293,23 @@ impl Db {
         })
     }
 
+    /// Ends every open motion event (none is open before ingest starts, so
+    /// these were left by a crash) at its camera's last recorded frame, or at
+    /// its own start if nothing was recorded after it. Returns how many.
+    pub fn close_interrupted_motion_events(&self) -> Result<usize, Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE motion_event SET end_90k = (
+                     SELECT CASE WHEN MAX(s.start_90k + s.duration_90k) > motion_event.start_90k
+                                 THEN MAX(s.start_90k + s.duration_90k)
+                                 ELSE motion_event.start_90k END
+                     FROM segment s WHERE s.camera_id = motion_event.camera_id)
+                 WHERE end_90k IS NULL",
+                [],
+            )
+        })
+    }
+
     /// Motion events of `camera` overlapping `[start, end)` (an open event
     /// overlaps everything after its start), oldest first, at most `limit`.
     pub fn motion_events(
@@ -2774,6 +2791,58 @@ mod reading_tests {
             .unwrap();
         assert_eq!(b_events[0].id, other);
         assert_eq!(b_events[0].end_90k, None, "other cameras are untouched");
+    }
+
+    #[test]
+    fn motion_events_left_open_by_a_crash_end_at_the_last_recorded_frame() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db
+            .upsert_camera("a", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let b = db
+            .upsert_camera("b", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        db.insert_segment(&SegmentRow {
+            id: SegmentId(0),
+            camera_id: a,
+            rendition: "main".into(),
+            run_start_90k: Time90k(100),
+            start_90k: Time90k(100),
+            duration_90k: 1000,
+            frames: 25,
+            media_bytes: 1,
+            object_key: "a/1".into(),
+            object_bytes: 1,
+            bucket_key_id: None,
+            wrapped_key: vec![0],
+            sealed_index: vec![0],
+        })
+        .unwrap();
+        let ended = db.insert_motion_event(a, Time90k(150)).unwrap();
+        db.end_motion_event(ended, Time90k(300)).unwrap();
+        let open = db.insert_motion_event(a, Time90k(500)).unwrap();
+        let unrecorded = db.insert_motion_event(b, Time90k(700)).unwrap();
+        assert_eq!(db.close_interrupted_motion_events().unwrap(), 2);
+        let end_of = |camera, id| {
+            db.motion_events(camera, Time90k(0), Time90k(10_000), 10)
+                .unwrap()
+                .into_iter()
+                .find(|e| e.id == id)
+                .unwrap()
+                .end_90k
+        };
+        assert_eq!(end_of(a, open), Some(Time90k(1100)), "the last frame's end");
+        assert_eq!(
+            end_of(a, ended),
+            Some(Time90k(300)),
+            "an ended event keeps its end"
+        );
+        assert_eq!(
+            end_of(b, unrecorded),
+            Some(Time90k(700)),
+            "nothing recorded: its start"
+        );
+        assert_eq!(db.close_interrupted_motion_events().unwrap(), 0);
     }
 
     #[test]

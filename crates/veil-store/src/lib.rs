@@ -101,6 +101,9 @@ pub struct RecoveryReport {
     pub partial_writes_deleted: usize,
     /// Rows whose object is absent or has the wrong size, marked `missing`.
     pub rows_marked_missing: usize,
+    /// Motion events left open by a crash, ended at their camera's last
+    /// recorded frame.
+    pub motion_events_closed: usize,
 }
 
 /// Storage for one installation.
@@ -643,7 +646,8 @@ impl Store {
 
     /// Reconciles objects and rows after a crash: deletes objects without a row
     /// and leftovers of interrupted writes; marks rows without a (complete) object
-    /// `missing`. Run before recording or serving starts.
+    /// `missing`; ends motion events a crash left open. Run before recording or
+    /// serving starts.
     pub async fn recover(&self) -> Result<RecoveryReport, Error> {
         let mut report = RecoveryReport::default();
         let db = self.db.clone();
@@ -673,6 +677,7 @@ impl Store {
                 report.rows_marked_missing += 1;
             }
         }
+        report.motion_events_closed = self.db.close_interrupted_motion_events()?;
         Ok(report)
     }
 

@@ -48,7 +48,8 @@ pickForm.addEventListener("submit", (ev) => {
 const DEFAULT_SPAN = MIN_SPAN;
 /** Seconds on each side of the point a player loads. */
 const WINDOW_MS = 5 * 60 * 1000;
-/** One frame, for stepping (the synthetic and most IP cameras run at 25 fps). */
+/** One frame, for stepping, until a player has measured its camera's
+ * frame interval (25 fps: the synthetic and most IP cameras). */
 const FRAME_MS = 40;
 const ZOOMS = [3600, 3 * 3600, 6 * 3600, 12 * 3600, 86400, 2 * 86400, 4 * 86400, 7 * 86400].map(
   (s) => s * 1000,
@@ -98,6 +99,30 @@ function start() {
       this.gap = false;
       this.video.addEventListener("loadedmetadata", () => this.onMetadata());
       this.video.addEventListener("error", () => this.onError());
+      this.frameMs = null;
+      this.measureFrames();
+    }
+
+    /** Measures the camera's frame interval from the frames presented: the
+     * shortest of the last 30 media-time steps (frames skipped at high
+     * speeds and jumps after seeks only make steps longer or negative). */
+    measureFrames() {
+      if (!this.video.requestVideoFrameCallback) return;
+      let last = null;
+      const steps = [];
+      const onFrame = (_now, meta) => {
+        if (last !== null) {
+          const d = (meta.mediaTime - last) * 1000;
+          if (d > 4 && d < 250) {
+            steps.push(d);
+            if (steps.length > 30) steps.shift();
+            this.frameMs = Math.min(...steps);
+          }
+        }
+        last = meta.mediaTime;
+        this.video.requestVideoFrameCallback(onFrame);
+      };
+      this.video.requestVideoFrameCallback(onFrame);
     }
 
     /** Wall time (ms) of the picture shown, or null. */
@@ -517,7 +542,8 @@ function start() {
 
   function step(frames) {
     setPlaying(false);
-    seek(clock.t + frames * FRAME_MS);
+    const measured = [...lanes.values()].map((l) => l.player.frameMs).find((f) => f);
+    seek(clock.t + frames * (measured || FRAME_MS));
   }
   el("step-forward").addEventListener("click", () => step(1));
   el("step-back").addEventListener("click", () => step(-1));
