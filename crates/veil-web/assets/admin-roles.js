@@ -42,6 +42,15 @@ function cell(text) {
   return td;
 }
 
+// A button reading `visible`, named "`visible` `target`" for screen readers
+// (the visible words first, so that voice control finds it).
+function labelButton(button, visible, target) {
+  const hidden = document.createElement("span");
+  hidden.className = "visually-hidden";
+  hidden.textContent = ` ${target}`;
+  button.replaceChildren(visible, hidden);
+}
+
 function describeScope(scope) {
   switch (scope.kind) {
     case "group":
@@ -95,14 +104,12 @@ function render() {
     edit.type = "button";
     edit.className = "secondary";
     edit.id = `role-edit-${r.name}`;
-    edit.textContent = t("common.edit");
-    edit.setAttribute("aria-label", t("roles.edit_named", { name: r.name }));
+    labelButton(edit, t("common.edit"), t("roles.button_target", { name: r.name }));
     edit.addEventListener("click", () => openForm(r));
     const del = document.createElement("button");
     del.type = "button";
     del.className = "secondary";
-    del.textContent = t("common.delete");
-    del.setAttribute("aria-label", t("roles.delete_named", { name: r.name }));
+    labelButton(del, t("common.delete"), t("roles.button_target", { name: r.name }));
     del.addEventListener("click", () => remove(r.name));
     actions.append(edit, " ", del);
     tr.append(actions);

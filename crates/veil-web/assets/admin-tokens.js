@@ -45,8 +45,10 @@ async function refresh() {
       b.type = "button";
       b.className = "secondary";
       b.id = `revoke-${tok.id}`;
-      b.textContent = t("tokens.revoke");
-      b.setAttribute("aria-label", t("tokens.revoke_named", { name: tok.name, owner: tok.owner_name || tok.owner }));
+      const which = document.createElement("span");
+      which.className = "visually-hidden";
+      which.textContent = ` ${t("tokens.button_target", { name: tok.name, owner: tok.owner_name || tok.owner })}`;
+      b.append(t("tokens.revoke"), which);
       b.addEventListener("click", () => revoke(tok));
       actions.append(b);
     }

@@ -98,8 +98,10 @@ function render() {
       manage.type = "button";
       manage.className = "secondary";
       manage.id = `manage-${u.id}`;
-      manage.textContent = t("users.manage");
-      manage.setAttribute("aria-label", t("users.manage_named", { name: u.name }));
+      const who = document.createElement("span");
+      who.className = "visually-hidden";
+      who.textContent = ` ${u.name}`;
+      manage.append(t("users.manage"), who);
       manage.addEventListener("click", () => openEdit(u.id));
       actions.append(manage);
     }
