@@ -60,7 +60,7 @@ async fn users_roles_and_scopes_through_the_api() {
         .json()
         .await
         .unwrap();
-    assert_eq!(perms.len(), 29);
+    assert_eq!(perms.len(), 30);
     let roles: Vec<serde_json::Value> = admin
         .get(format!("{}/api/v1/roles", s.base))
         .send()

@@ -256,6 +256,9 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     // Logout (a CSRF-protected DELETE, here from the access-record page)
     // returns to the login page, and the
     // session is gone: /cameras redirects to /login again.
+    // The button is in the user menu: open it first.
+    let menu = driver.find("#user-menu summary").await?;
+    driver.click(&menu).await?;
     let logout = driver.find("#logout-button").await?;
     driver.click(&logout).await?;
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -383,6 +383,27 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
                     "{role} on {page}: approvals badge {badge}, expected {want_badge}"
                 ));
             }
+            if page == "/audit" {
+                // Times in the user's locale and zone, UTC on hover.
+                let t = driver
+                    .exec(
+                        "const t = document.querySelector('#audit-entries time'); \
+                         return t ? [t.dateTime, t.textContent, t.title] : null;",
+                        json!([]),
+                    )
+                    .await?;
+                let ok = t.as_array().is_some_and(|a| {
+                    let (utc, shown, title) = (&a[0], &a[1], a[2].as_str().unwrap_or(""));
+                    utc != shown
+                        && title.ends_with(" UTC")
+                        && title.starts_with(utc.as_str().unwrap_or("?"))
+                });
+                if !ok {
+                    problems.push(format!(
+                        "{role} on /audit: time not localised with UTC on hover: {t}"
+                    ));
+                }
+            }
             let links = nav_links(driver).await?;
             let want: BTreeSet<String> = expected.iter().map(|s| s.to_string()).collect();
             if links != want {
