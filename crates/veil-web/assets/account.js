@@ -127,3 +127,67 @@ loadSessions().catch((e) => show(e.message));
 if (window.location.hash === "#sessions") {
   document.getElementById("sessions").focus();
 }
+
+// ---- My API tokens --------------------------------------------------------
+
+async function loadTokens() {
+  const r = await api("GET", "/api/v1/tokens");
+  const rows = r.tokens.map((tok) => {
+    const tr = document.createElement("tr");
+    const name = document.createElement("td");
+    name.textContent = tok.name;
+    const roles = document.createElement("td");
+    roles.textContent = tok.roles.join(", ");
+    const created = document.createElement("td");
+    created.append(timeElement(new Date(tok.created)));
+    const expires = document.createElement("td");
+    expires.append(timeElement(new Date(tok.expires)));
+    const action = document.createElement("td");
+    if (tok.revoked) {
+      action.textContent = t("account.token_revoked");
+    } else {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary";
+      b.textContent = t("account.token_revoke");
+      b.setAttribute("aria-label", t("account.token_revoke_named", { name: tok.name }));
+      b.addEventListener("click", async () => {
+        if (!window.confirm(t("account.token_confirm_revoke", { name: tok.name }))) return;
+        try {
+          await api("DELETE", `/api/v1/tokens/${tok.id}`);
+        } catch (e) {
+          show(e.message);
+        }
+        await loadTokens();
+      });
+      action.append(b);
+    }
+    tr.append(name, roles, created, expires, action);
+    return tr;
+  });
+  document.getElementById("token-rows").replaceChildren(...rows);
+}
+
+document.getElementById("token-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  const roles = Array.from(document.querySelectorAll("input[name=token-role]:checked")).map((b) => b.value);
+  try {
+    const created = await api("POST", "/api/v1/tokens", {
+      name: document.getElementById("token-name").value,
+      roles,
+      expires_in_days: Number(document.getElementById("token-days").value),
+    });
+    event.target.reset();
+    document.getElementById("token-value").textContent = created.token;
+    document.getElementById("token-created").hidden = false;
+    show("");
+    await loadTokens();
+  } catch (e) {
+    show(e.message);
+  }
+});
+
+loadTokens().catch((e) => show(e.message));
+if (window.location.hash === "#tokens") {
+  document.getElementById("tokens").focus();
+}

@@ -49,9 +49,9 @@ use crate::authn::{
 use crate::bookmarks::{BookmarkJson, BookmarkList, BookmarkRetention, NewBookmark, NoteChange};
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::error::{ApiError, ErrorBody};
-use crate::model::{AuditReport, RoleDefinition, RoleView};
 use crate::events::Events;
 use crate::system::SystemFigures;
+use crate::model::{AuditReport, RoleDefinition, RoleView};
 use crate::{routes, AppState, Guard};
 
 /// The content of an answer.
@@ -513,7 +513,6 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(503, "The export cannot be recorded or signed")
                 .recorded()
         }
-        ("GET", "/api/v1/openapi.json") => Spec::new("This description").ok(
         ("GET", "/api/v1/system") => Spec::new(
             "Operating figures: cameras, disk, access record, version (metrics.read)",
         )
@@ -526,6 +525,7 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
             "Prometheus text exposition format 0.0.4",
             Content::Media(&["text/plain; version=0.0.4; charset=utf-8"]),
         ),
+        ("GET", "/api/v1/openapi.json") => Spec::new("This description").ok(
             200,
             "OpenAPI 3.1",
             Content::Json(Box::new(

@@ -30,7 +30,8 @@ pub async fn account(
 ) -> Result<Html<String>, ApiError> {
     state.authorize(&s, Action::OwnSession, Resource::System)?;
     let shell = Shell::new(&state, &s, &headers, "/account").await?;
-    Ok(ui::account_page(&shell))
+    let roles: Vec<String> = s.subject.roles.iter().map(|r| r.name.clone()).collect();
+    Ok(ui::account_page(&shell, &roles))
 }
 
 /// The camera list with live tiles. Someone who may read the access record

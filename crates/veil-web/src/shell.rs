@@ -318,6 +318,7 @@ impl Shell {
 <div class=\"menu-items\">\n<ul>\
 <li><a href=\"/account\"{acct}>{account}</a></li>\
 <li><a href=\"/account#sessions\">{sessions}</a></li>\
+<li><a href=\"/account#tokens\">{tokens}</a></li>\
 </ul>\n\
 <label for=\"theme-select\">{theme_label}</label>\
 <select id=\"theme-select\">{o1}{o2}{o3}</select>\n\
@@ -334,6 +335,7 @@ impl Shell {
             },
             account = self.t("shell.account"),
             sessions = self.t("shell.sessions"),
+            tokens = self.t("shell.tokens"),
             theme_label = self.t("shell.theme"),
             o1 = option("system", "theme.system", theme == "system"),
             o2 = option("light", "theme.light", theme == "light"),

@@ -88,8 +88,40 @@ pub fn escape(s: &str) -> String {
 }
 
 /// The account page: usage policy, password, second factor, sessions.
-pub fn account_page(sh: &Shell) -> Html<String> {
+pub fn account_page(sh: &Shell, roles: &[String]) -> Html<String> {
     let t = |k| sh.t(k);
+    let mut role_boxes = String::new();
+    for r in roles {
+        let r = escape(r);
+        let _ = write!(
+            role_boxes,
+            "<label><input type=\"checkbox\" name=\"token-role\" value=\"{r}\"> {r}</label>"
+        );
+    }
+    let tokens = format!(
+        "<section class=\"card\" id=\"tokens\" aria-labelledby=\"tokens-title\" tabindex=\"-1\">\n\
+<h2 id=\"tokens-title\">{title}</h2>\n<p>{hint}</p>\n\
+<div class=\"table-scroll\"><table class=\"report\"><thead><tr><th scope=\"col\">{name}</th><th scope=\"col\">{roles_h}</th>\
+<th scope=\"col\">{created}</th><th scope=\"col\">{expires}</th><th scope=\"col\"><span class=\"visually-hidden\">{actions}</span></th></tr></thead>\n\
+<tbody id=\"token-rows\"></tbody></table></div>\n\
+<form id=\"token-form\" novalidate>\n<h3>{new_title}</h3>\n\
+<label for=\"token-name\">{name}</label>\n<input id=\"token-name\" maxlength=\"100\" required>\n\
+<fieldset><legend>{roles_h}</legend>{role_boxes}</fieldset>\n\
+<label for=\"token-days\">{days}</label>\n<input id=\"token-days\" type=\"number\" min=\"1\" max=\"365\" value=\"30\">\n\
+<p><button type=\"submit\" id=\"token-create\">{create}</button></p>\n</form>\n\
+<div id=\"token-created\" class=\"notice-box\" hidden>\n<p>{once}</p>\n<p><code id=\"token-value\"></code></p>\n</div>\n</section>\n",
+        title = t("account.tokens"),
+        hint = t("account.tokens_hint"),
+        name = t("account.token_name"),
+        roles_h = t("account.token_roles"),
+        created = t("account.token_created"),
+        expires = t("account.token_expires"),
+        actions = t("common.actions"),
+        new_title = t("account.token_new"),
+        days = t("account.token_days"),
+        create = t("account.token_create"),
+        once = t("account.token_once"),
+    );
     let content = format!(
         "<h1>{title}</h1>\n\
 <p id=\"account-message\" class=\"error\" role=\"alert\" hidden></p>\n\
@@ -123,7 +155,7 @@ pub fn account_page(sh: &Shell) -> Html<String> {
 <ul id=\"totp-codes\"></ul>\n</div>\n</section>\n\
 <section class=\"card\" id=\"sessions\" aria-labelledby=\"sessions-title\" tabindex=\"-1\">\n<h2 id=\"sessions-title\">{sessions}</h2>\n\
 <table class=\"report\"><thead><tr><th scope=\"col\">{signed_in}</th><th scope=\"col\">{last_seen}</th><th scope=\"col\"><span class=\"visually-hidden\">{actions}</span></th></tr></thead>\n\
-<tbody id=\"session-rows\"></tbody></table>\n</section>\n",
+<tbody id=\"session-rows\"></tbody></table>\n</section>\n{tokens}",
         title = t("account.title"),
         policy = t("account.policy"),
         ack = t("account.policy_ack"),
@@ -423,7 +455,7 @@ mod tests {
             cameras_page(&sh, std::slice::from_ref(&c)).0,
             cameras_page(&sh, &[]).0,
             camera_admin_page(&sh).0,
-            account_page(&sh).0,
+            account_page(&sh, &["<b>ops</b>".to_string()]).0,
             four_eyes_page(&sh, &["export", "masks.lift"]).0,
         ]
     }

@@ -489,12 +489,14 @@ async fn every_page_for_each_role_template_in_chromium() {
     }
 }
 
-/// The theme follows the system until picked, then the cookie; the language
-/// follows the browser until picked, then the account.
+/// The account's own API tokens; the theme follows the system until
+/// picked, then the cookie; the language follows the browser until picked,
+/// then the account.
 async fn theme_and_language(driver: &Driver, demo: &Demo) -> Res<()> {
     let http = common::client();
     let s = ready_account(&http, demo, "theme.tester", "operator").await?;
     adopt(driver, demo, &s).await?;
+    own_tokens(driver, demo).await?;
     load(driver, demo, "/cameras").await?;
     let background = "return getComputedStyle(document.body).backgroundColor + ' ' + \
         (document.documentElement.dataset.theme || 'system') + ' ' + document.documentElement.lang;";
@@ -561,8 +563,63 @@ async fn theme_and_language(driver: &Driver, demo: &Demo) -> Res<()> {
     Ok(())
 }
 
+/// On the account page, a user makes an API token (shown once), a program
+/// uses it, and the user revokes it: the program is refused from then on.
+async fn own_tokens(driver: &Driver, demo: &Demo) -> Res<()> {
+    load(driver, demo, "/account#tokens").await?;
+    let name = driver.find("#token-name").await?;
+    driver.send_keys(&name, "door report script").await?;
+    let role = driver
+        .find("input[name=token-role][value=operator]")
+        .await?;
+    driver.click(&role).await?;
+    let create = driver.find("#token-create").await?;
+    driver.click(&create).await?;
+    let token = wait_for(
+        driver,
+        "the new token's value",
+        Duration::from_secs(10),
+        "return document.getElementById('token-created').hidden ? '' : document.getElementById('token-value').textContent;",
+        |v| v.as_str().is_some_and(|t| t.starts_with("veil_")),
+    )
+    .await?;
+    let token = token.as_str().unwrap_or_default().to_string();
+    let http = common::client();
+    let status = |t: String| {
+        let http = http.clone();
+        let url = demo.at("api/v1/cameras");
+        async move {
+            http.get(url)
+                .bearer_auth(t)
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .map_err(|e| e.to_string())
+        }
+    };
+    if status(token.clone()).await? != 200 {
+        return Err("the new token is refused".into());
+    }
+    let revoke = driver.find("#token-rows button").await?;
+    driver.click(&revoke).await?;
+    driver.accept_alert().await?;
+    wait_for(
+        driver,
+        "the token listed as revoked",
+        Duration::from_secs(10),
+        "return document.querySelector('#token-rows tr td:last-child').textContent;",
+        |v| v == "revoked",
+    )
+    .await?;
+    let after = status(token).await?;
+    if after != 401 {
+        return Err(format!("a revoked token answered {after}, expected 401"));
+    }
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn theme_and_language_switch_in_chromium() {
+async fn own_tokens_theme_and_language_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let demo = Demo::start(dir.path(), 1, &[]);
     let driver = Driver::start().await;
