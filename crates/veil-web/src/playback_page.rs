@@ -211,7 +211,7 @@ aria-label=\"{title}\">{text}</button>",
     h.push_str("<div class=\"playback-controls\" role=\"toolbar\" aria-label=\"");
     h.push_str(&escape(shell.t("playback.controls")));
     h.push_str("\">\n");
-    button(&mut h, "prev-recording", "playback.prev_recording", "⏮");
+    button(&mut h, "prev-recording", "playback.prev_recording", "|◀◀");
     button(&mut h, "step-back", "playback.step_back", "◀|");
     let _ = write!(
         h,
@@ -219,7 +219,7 @@ aria-label=\"{title}\">{text}</button>",
         shell.t("playback.play")
     );
     button(&mut h, "step-forward", "playback.step_forward", "|▶");
-    button(&mut h, "next-recording", "playback.next_recording", "⏭");
+    button(&mut h, "next-recording", "playback.next_recording", "▶▶|");
     let _ = write!(
         h,
         "<label for=\"speed\">{}</label><select id=\"speed\">",

@@ -357,13 +357,18 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
         driver.set_window_size(1280, 900).await?;
         let mut pages: Vec<&str> = expected.to_vec();
         pages.push("/account");
+        if expected.contains(&"/playback") {
+            // The timeline with both demo cameras, not only the picker.
+            pages.push("/playback?cameras=1,2");
+        }
         for page in pages {
             if let Err(e) = load(driver, demo, page).await {
                 problems.push(format!("{role}: {e}"));
                 continue;
             }
             let url = driver.current_url().await?;
-            if !url.contains(page) {
+            let path = page.split('?').next().unwrap_or(page);
+            if !url.contains(path) {
                 problems.push(format!("{role}: {page} went to {url}"));
                 continue;
             }
@@ -417,7 +422,7 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
                     json!([]),
                 )
                 .await?;
-            if !current.to_string().contains(&format!("\"{page}\"")) {
+            if !current.to_string().contains(&format!("\"{path}\"")) {
                 problems.push(format!("{role} on {page}: current page marked {current}"));
             }
             for theme in ["light", "dark"] {
@@ -429,7 +434,9 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
                     || role == "dpo"
                     || page == "/account" && role == "operator"
                 {
-                    let file = page.trim_start_matches('/').replace('/', "-");
+                    let file = page
+                        .trim_start_matches('/')
+                        .replace(['/', '?', '=', ','], "-");
                     for width in [1280, 768] {
                         driver.set_window_size(width, 900).await?;
                         tokio::time::sleep(Duration::from_millis(300)).await;
