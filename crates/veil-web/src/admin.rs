@@ -104,6 +104,14 @@ fn event(s: &Session, action: Audited, resource: impl Into<String>, peer: Socket
 /// Someone else must grant them.
 pub const NOT_SELF_GRANTED: &[Action] = &[Action::AuditRead, Action::LiftMasks];
 
+/// Serialises role changes and role assignments in this process, so the
+/// check of [`check_role_change`] and the write it allows cannot interleave
+/// with another change (two administrators each removing the other's
+/// `users.admin` at the same moment would otherwise both pass the check).
+/// Several server processes on one database (scale-out) will need a
+/// database lock instead.
+static ROLE_CHANGES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A change to roles or role assignments, checked before it is made.
 enum RoleChange<'a> {
     /// A role is created or replaced by this definition.
@@ -253,6 +261,7 @@ pub async fn put_role(
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let role = json_body(body)?.into_role(name);
     role.validate().map_err(ApiError::bad_request)?;
+    let _serialised = ROLE_CHANGES.lock().await;
     let db = state.store.db.clone();
     let (checked, caller) = (role.clone(), s.subject.user);
     blocking(move || check_role_change(&db, caller, &RoleChange::Put(&checked))).await?;
@@ -289,6 +298,7 @@ pub async fn delete_role(
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
+    let _serialised = ROLE_CHANGES.lock().await;
     let db = state.store.db.clone();
     let (checked, caller) = (name.clone(), s.subject.user);
     blocking(move || check_role_change(&db, caller, &RoleChange::Delete(&checked))).await?;
@@ -551,6 +561,7 @@ pub async fn update_user(
     if user.id == s.subject.user && disabled {
         return Err(ApiError::bad_request("you cannot disable your own account"));
     }
+    let _serialised = ROLE_CHANGES.lock().await;
     if let Some(r) = &req.roles {
         let db = state.store.db.clone();
         let (names, target, caller) = (r.clone(), user.id, s.subject.user);

@@ -761,3 +761,209 @@ async fn keyboard_only_login_live_and_playback_in_chromium() {
         );
     }
 }
+
+/// What the grid shows: the layout, the shown tiles' camera ids, the page
+/// label and each shown player's state.
+const GRID: &str = "const g = document.getElementById('camera-grid'); \
+    const shown = Array.from(g.querySelectorAll('li.tile')).filter((t) => !t.hidden); \
+    return { layout: g.dataset.layout, ids: shown.map((t) => t.dataset.cameraId), \
+      page: document.getElementById('page-label').textContent, url: location.search, \
+      states: shown.map((t) => t.querySelector('video').dataset.state), \
+      recording: shown.map((t) => t.querySelector('.recording').dataset.state || '') };";
+
+/// The live grid: layouts and pages, the camera-group filter (kept in the
+/// URL), recording states, a double click to full screen, the "30 s ago"
+/// link, and players that stop while the tab is hidden.
+async fn live_grid(driver: &Driver, demo: &Demo) -> Res<()> {
+    let http = common::client();
+    let admin = ApiSession::login(
+        &http,
+        demo,
+        &demo.user,
+        demo.password.as_deref().ok_or("no password printed")?,
+    )
+    .await?;
+    // Three cameras in a group, at an address where nothing answers.
+    let port = common::free_port();
+    for n in 1..=3 {
+        admin
+            .send(
+                &http,
+                reqwest::Method::POST,
+                demo.at("api/v1/cameras"),
+                Some(json!({ "name": format!("Car park {n}"),
+                             "url": format!("rtsp://127.0.0.1:{port}/cam{n}"),
+                             "group": "Car park" })),
+            )
+            .await?;
+    }
+    adopt(driver, demo, &admin).await?;
+    load(driver, demo, "/cameras").await?;
+    let grid = driver.exec(GRID, json!([])).await?;
+    if grid["layout"] != "2" || grid["ids"].as_array().map(Vec::len) != Some(4) {
+        return Err(format!("2×2 should show 4 of 5 cameras: {grid}"));
+    }
+    let next = driver.find("#page-next").await?;
+    driver.click(&next).await?;
+    let grid = driver.exec(GRID, json!([])).await?;
+    if grid["ids"].as_array().map(Vec::len) != Some(1)
+        || !grid["url"].as_str().unwrap_or("").contains("page=2")
+    {
+        return Err(format!(
+            "page 2 of 2×2 should show the fifth camera: {grid}"
+        ));
+    }
+    let three = driver.find("button.layout[data-layout='3']").await?;
+    driver.click(&three).await?;
+    let grid = driver.exec(GRID, json!([])).await?;
+    if grid["layout"] != "3" || grid["ids"].as_array().map(Vec::len) != Some(5) {
+        return Err(format!("3×3 should show all 5 cameras: {grid}"));
+    }
+    driver
+        .exec(
+            "const s = document.getElementById('group-filter'); s.value = 'Car park'; \
+             s.dispatchEvent(new Event('change')); return null;",
+            json!([]),
+        )
+        .await?;
+    let grid = driver.exec(GRID, json!([])).await?;
+    if grid["ids"].as_array().map(Vec::len) != Some(3)
+        || !grid["url"]
+            .as_str()
+            .unwrap_or("")
+            .contains("group=Car+park")
+    {
+        return Err(format!(
+            "the group filter should show the 3 car-park cameras: {grid}"
+        ));
+    }
+    // The view is in the URL: a reload keeps it.
+    let url = driver.current_url().await?;
+    driver.goto(&url).await?;
+    let grid = wait_for(
+        driver,
+        "the same view after a reload, recording states shown",
+        Duration::from_secs(20),
+        GRID,
+        |g| {
+            g["layout"] == "3"
+                && g["ids"].as_array().map(Vec::len) == Some(3)
+                && g["recording"]
+                    .as_array()
+                    .is_some_and(|r| r.iter().all(|s| s == "connecting" || s == "error"))
+        },
+    )
+    .await?;
+    let _ = grid;
+    // Back to all groups: the synthetic cameras record and play live.
+    driver
+        .exec(
+            "const s = document.getElementById('group-filter'); s.value = ''; \
+             s.dispatchEvent(new Event('change')); return null;",
+            json!([]),
+        )
+        .await?;
+    wait_for(
+        driver,
+        "the synthetic cameras live and recording",
+        Duration::from_secs(20),
+        GRID,
+        |g| {
+            let live = |i: usize| g["states"][i] == "live" && g["recording"][i] == "recording";
+            g["ids"][0] == "1" && g["ids"][1] == "2" && live(0) && live(1)
+        },
+    )
+    .await?;
+    // A hidden tab stops every player; shown again, they come back.
+    let hide = "Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => arguments[0] }); \
+        document.dispatchEvent(new Event('visibilitychange')); return null;";
+    driver.exec(hide, json!(["hidden"])).await?;
+    let grid = driver.exec(GRID, json!([])).await?;
+    if !grid["states"]
+        .as_array()
+        .is_some_and(|s| s.iter().all(|s| s == "hidden"))
+    {
+        return Err(format!(
+            "players should stop while the tab is hidden: {grid}"
+        ));
+    }
+    driver.exec(hide, json!(["visible"])).await?;
+    wait_for(
+        driver,
+        "the players live again",
+        Duration::from_secs(20),
+        GRID,
+        |g| g["states"][0] == "live" && g["states"][1] == "live",
+    )
+    .await?;
+    // A double click shows the tile full screen.
+    let video = driver.find("#camera-1 video").await?;
+    driver
+        .call(
+            reqwest::Method::POST,
+            &driver.session_path("/actions"),
+            Some(json!({ "actions": [{ "type": "pointer", "id": "mouse",
+                "parameters": { "pointerType": "mouse" },
+                "actions": [
+                    { "type": "pointerMove", "origin": { "element-6066-11e4-a52e-4f735466cecf": video }, "x": 0, "y": 0 },
+                    { "type": "pointerDown", "button": 0 }, { "type": "pointerUp", "button": 0 },
+                    { "type": "pointerDown", "button": 0 }, { "type": "pointerUp", "button": 0 }
+                ] }] })),
+        )
+        .await?;
+    wait_for(
+        driver,
+        "the tile full screen",
+        Duration::from_secs(5),
+        "return document.fullscreenElement ? document.fullscreenElement.closest('li').id : null;",
+        |v| v == "camera-1",
+    )
+    .await?;
+    driver
+        .exec("document.exitFullscreen(); return null;", json!([]))
+        .await?;
+    // "Play from 30 s ago" opens playback at the click's time minus 30 s.
+    let clicked = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let link = driver.find("#camera-1 a.replay").await?;
+    driver.click(&link).await?;
+    let url = wait_for(
+        driver,
+        "the playback page",
+        Duration::from_secs(15),
+        "return location.pathname === '/playback' ? new URLSearchParams(location.search).get('t') : null;",
+        |v| v.is_string(),
+    )
+    .await?;
+    let t = chrono::DateTime::parse_from_rfc3339(url.as_str().unwrap_or(""))
+        .map_err(|e| format!("t={url}: {e}"))?;
+    let ago = clicked - t.timestamp_millis() as f64 / 1000.0;
+    if !(25.0..=40.0).contains(&ago) {
+        return Err(format!(
+            "the playback link points {ago:.1} s back, expected about 30"
+        ));
+    }
+    let errors = console_errors(driver).await;
+    if !errors.is_empty() {
+        return Err(format!("console errors: {errors:?}"));
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_grid_layouts_groups_full_screen_and_hidden_tabs_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let demo = Demo::start(dir.path(), 2, &[]);
+    let driver = Driver::start().await;
+    if let Err(e) = live_grid(&driver, &demo).await {
+        let shot = artefacts_dir().join("screens/live-grid-failure.png");
+        let _ = driver.screenshot_to(&shot).await;
+        panic!(
+            "{e}\nscreenshot: {}\n--- server output ---\n{}",
+            shot.display(),
+            demo.output()
+        );
+    }
+}
