@@ -9,8 +9,14 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use common::api::{add_user_cli, demo_password, Api};
+use common::browser::{
+    check_console, replace_one_time_password, run_in_chromium, sign_in, submit_login,
+    wait_for_path, wait_past_login, CSP,
+};
 use common::webdriver::{wait_for, Driver, Res};
 use common::Demo;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 const LIVE_STATE: &str = "const v = document.querySelector('video.live[data-camera-id]'); \
@@ -88,48 +94,19 @@ async fn access_record(driver: &Driver, demo: &Demo) -> Res<()> {
     Ok(())
 }
 
-/// Waits until the browser has reached `/cameras` after a login.
-async fn wait_for_cameras_page(driver: &Driver) -> Res<()> {
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        let url = driver.current_url().await?;
-        // The live grid keeps its layout in the query (`/cameras?layout=2`).
-        let path = url.split('?').next().unwrap_or_default();
-        if path.trim_end_matches('/').ends_with("/cameras") {
-            return Ok(());
-        }
-        if Instant::now() > deadline {
-            let error = driver
-                .exec(
-                    "return document.getElementById('login-error')?.textContent ?? null;",
-                    json!([]),
-                )
-                .await
-                .unwrap_or(Value::Null);
-            return Err(format!(
-                "login did not reach /cameras; at {url}, login error: {error}"
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+/// Signs the demo's account in from the login page and waits for the live
+/// grid.
+async fn sign_in_to_cameras(driver: &Driver, demo: &Demo) -> Res<()> {
+    sign_in(driver, demo).await?;
+    wait_for_path(driver, "/cameras").await
 }
 
 async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     // Login.
     driver.goto(&demo.at("login")).await?;
-    let password = demo
-        .password
-        .clone()
-        .ok_or("the demo printed no password on first start")?;
+    let password = demo_password(demo)?;
     // A wrong password shows an error and stays on the login page.
-    let user = driver.find("#username").await?;
-    driver.send_keys(&user, &demo.user).await?;
-    let pass = driver.find("#password").await?;
-    driver
-        .send_keys(&pass, "definitely-not-the-password")
-        .await?;
-    let button = driver.find("#login-button").await?;
-    driver.click(&button).await?;
+    let button = submit_login(driver, &demo.user, "definitely-not-the-password").await?;
     wait_for(
         driver,
         "the login error to show",
@@ -140,9 +117,11 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     )
     .await?;
     // The script clears the password field after a failure.
+    let pass = driver.find("#password").await?;
     driver.send_keys(&pass, &password).await?;
     driver.click(&button).await?;
-    wait_for_cameras_page(driver).await?;
+    wait_past_login(driver).await?;
+    wait_for_path(driver, "/cameras").await?;
     driver.find("video.live[data-camera-id]").await?;
     driver.find("#logout-button").await?;
     let camera_id = driver
@@ -234,24 +213,9 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
 
     access_record(driver, demo).await?;
 
-    // Nothing on the pages may violate the Content-Security-Policy. An empty
-    // log proves nothing unless logging works: a marker line must be there.
-    driver
-        .exec(
-            "console.warn('veil-console-marker'); return null;",
-            json!([]),
-        )
-        .await?;
-    let console = driver.console_log().await;
+    // Nothing on the pages may violate the Content-Security-Policy.
+    let console = check_console(driver, "live, playback and the access record", &[CSP]).await?;
     eprintln!("browser console:\n{console}");
-    if !console.contains("veil-console-marker") {
-        return Err(format!(
-            "the browser log is not being read (no marker line):\n{console}"
-        ));
-    }
-    if console.contains("Content Security Policy") {
-        return Err(format!("CSP violation in the console:\n{console}"));
-    }
 
     // Logout (a CSRF-protected DELETE, here from the access-record page)
     // returns to the login page, and the
@@ -261,13 +225,9 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
     driver.click(&menu).await?;
     let logout = driver.find("#logout-button").await?;
     driver.click(&logout).await?;
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !driver.current_url().await?.contains("/login") {
-        if Instant::now() > deadline {
-            return Err("logout did not return to /login".into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_for_path(driver, "/login")
+        .await
+        .map_err(|e| format!("logout did not return to /login: {e}"))?;
     driver.goto(&demo.at("cameras")).await?;
     let url = driver.current_url().await?;
     if !url.contains("/login") {
@@ -280,37 +240,14 @@ async fn scenario(driver: &Driver, demo: &Demo, started: Instant) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn login_live_and_playback_in_chromium() {
-    let data = tempfile::tempdir().expect("tempdir");
     let started = Instant::now();
-    let demo = Demo::start(data.path(), 1, &["--segment-seconds", "2"]);
-    let driver = Driver::start().await;
-
-    if let Err(error) = scenario(&driver, &demo, started).await {
-        let url = driver.current_url().await.unwrap_or_default();
-        let page_state = driver
-            .exec(
-                "return { live: Array.from(document.querySelectorAll('video')).map((v) => ({ \
-                   id: v.id, camera: v.dataset.cameraId, t: v.currentTime, state: v.dataset.state, \
-                   ready: v.readyState, error: v.error && v.error.code })), \
-                   errors: Array.from(document.querySelectorAll('.error')).map((e) => e.textContent) };",
-                json!([]),
-            )
-            .await
-            .unwrap_or(Value::Null);
-        let console = driver.console_log().await;
-        let screenshot = match driver.screenshot().await {
-            Ok(path) => path.display().to_string(),
-            Err(e) => format!("(no screenshot: {e})"),
-        };
-        panic!(
-            "browser test failed: {error}\n\
-             page: {url}\nstate: {page_state}\nscreenshot: {screenshot}\n\
-             --- browser console ---\n{console}\n\
-             --- veil demo output ---\n{}",
-            demo.output()
-        );
-    }
-    drop(driver);
+    run_in_chromium(
+        "login-live-playback",
+        1,
+        &["--segment-seconds", "2"],
+        async |driver, demo| scenario(driver, demo, started).await,
+    )
+    .await;
 }
 
 /// A new account in Chromium: the one-time password is replaced on the login
@@ -318,53 +255,11 @@ async fn login_live_and_playback_in_chromium() {
 /// server-drawn QR code and key are shown, a code from the key confirms it,
 /// the ten recovery codes appear once, and the cameras are then reachable.
 async fn new_account(driver: &Driver, demo: &Demo) -> Res<()> {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args([
-            "admin",
-            "add-user",
-            "rita.nurse",
-            "--roles",
-            "investigator",
-            "--data",
-        ])
-        .arg(&demo.data_dir)
-        .output()
-        .map_err(|e| e.to_string())?;
-    let text = String::from_utf8_lossy(&out.stdout).to_string();
-    let first = text
-        .split("password: ")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .ok_or(format!("no password printed: {text}"))?
-        .to_owned();
+    let first = add_user_cli(demo, "rita.nurse", "investigator")?;
     driver.goto(&demo.at("login")).await?;
-    let user = driver.find("#username").await?;
-    driver.send_keys(&user, "rita.nurse").await?;
-    let pass = driver.find("#password").await?;
-    driver.send_keys(&pass, &first).await?;
-    let button = driver.find("#login-button").await?;
-    driver.click(&button).await?;
-    wait_for(
-        driver,
-        "the new-password step",
-        Duration::from_secs(10),
-        "return !document.getElementById('new-password-step').hidden;",
-        |v| v == &json!(true),
-    )
-    .await?;
-    let new = driver.find("#new-password").await?;
-    driver
-        .send_keys(&new, "Rita's own long passphrase 7")
-        .await?;
-    driver.click(&button).await?;
-    wait_for(
-        driver,
-        "the account page (a second factor is required)",
-        Duration::from_secs(10),
-        "return location.pathname;",
-        |v| v == "/account",
-    )
-    .await?;
+    replace_one_time_password(driver, "rita.nurse", &first, "Rita's own long passphrase 7").await?;
+    // A second factor is required: the account page.
+    wait_for_path(driver, "/account").await?;
     let start = driver.find("#totp-start").await?;
     driver.click(&start).await?;
     let shown = wait_for(
@@ -413,13 +308,7 @@ async fn new_account(driver: &Driver, demo: &Demo) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_account_sets_its_password_and_second_factor_in_chromium() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let demo = Demo::start(data.path(), 1, &[]);
-    let driver = Driver::start().await;
-    if let Err(error) = new_account(&driver, &demo).await {
-        explain_failure(&driver, &demo, error).await;
-    }
-    drop(driver);
+    run_in_chromium("new-account", 1, &[], new_account).await;
 }
 
 /// A camera whose stream has B-frames (High profile, frames sent in decode
@@ -427,46 +316,19 @@ async fn a_new_account_sets_its_password_and_second_factor_in_chromium() {
 /// no media error and Chromium decodes the frames it receives.
 async fn b_frame_live(driver: &Driver, demo: &Demo, rtsp_url: &str) -> Res<()> {
     // Add the camera over the API.
-    let c = common::client();
-    let password = demo.password.clone().ok_or("no demo password")?;
-    let login = c
-        .post(demo.at("api/v1/session"))
-        .json(&json!({"username": demo.user, "password": password}))
-        .send()
+    let body = Api::login_demo(demo)
+        .await?
+        .send(
+            Method::POST,
+            "api/v1/cameras",
+            Some(json!({"name": "Loading bay (B-frames)", "url": rtsp_url})),
+            StatusCode::CREATED,
+        )
         .await
-        .map_err(|e| e.to_string())?;
-    let csrf = login
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| {
-            v.strip_prefix("veil_csrf=")
-                .map(|s| s.split(';').next().unwrap_or("").to_owned())
-        })
-        .ok_or("no CSRF cookie after login")?;
-    let created = c
-        .post(demo.at("api/v1/cameras"))
-        .header("X-CSRF-Token", csrf)
-        .json(&json!({"name": "Loading bay (B-frames)", "url": rtsp_url}))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?;
-    let status = created.status();
-    let body: Value = created.json().await.map_err(|e| e.to_string())?;
-    if status != 201 && status != 200 {
-        return Err(format!("camera not created: {status} {body}"));
-    }
+        .map_err(|e| format!("camera not created: {e}"))?;
     let id = body["id"].as_i64().ok_or(format!("no id in {body}"))?;
 
-    driver.goto(&demo.at("login")).await?;
-    let user = driver.find("#username").await?;
-    driver.send_keys(&user, &demo.user).await?;
-    let pass = driver.find("#password").await?;
-    driver.send_keys(&pass, &password).await?;
-    let button = driver.find("#login-button").await?;
-    driver.click(&button).await?;
-    wait_for_cameras_page(driver).await?;
+    sign_in_to_cameras(driver, demo).await?;
     let state = format!(
         "const v = document.querySelector('video.live[data-camera-id=\"{id}\"]'); \
          if (!v) return null; const q = v.getVideoPlaybackQuality(); \
@@ -532,25 +394,10 @@ async fn live_view_of_a_b_frame_camera_in_chromium() {
         .expect("ffmpeg (Debian package ffmpeg) is needed");
     assert!(made.success(), "ffmpeg could not make the clip");
     let (_server, url) = common::rtsp_server(&clip, &[]);
-    let demo = Demo::start(&data.path().join("veil"), 1, &[]);
-    let driver = Driver::start().await;
-    if let Err(error) = b_frame_live(&driver, &demo, &url).await {
-        explain_failure(&driver, &demo, error).await;
-    }
-    drop(driver);
-}
-
-/// Signs the demo's account in from the login page.
-async fn sign_in(driver: &Driver, demo: &Demo) -> Res<()> {
-    driver.goto(&demo.at("login")).await?;
-    let password = demo.password.clone().ok_or("no password printed")?;
-    let user = driver.find("#username").await?;
-    driver.send_keys(&user, &demo.user).await?;
-    let pass = driver.find("#password").await?;
-    driver.send_keys(&pass, &password).await?;
-    let button = driver.find("#login-button").await?;
-    driver.click(&button).await?;
-    wait_for_cameras_page(driver).await
+    run_in_chromium("b-frame-live", 1, &[], async |driver, demo| {
+        b_frame_live(driver, demo, &url).await
+    })
+    .await;
 }
 
 /// The rows of the camera settings table: `[name, source, group, recording,
@@ -564,7 +411,7 @@ const CAMERA_ROWS: &str =
 /// right lists it, "Edit" fills the form and saving changes it, "Delete"
 /// (confirmed) removes it.
 async fn camera_settings(driver: &Driver, demo: &Demo) -> Res<()> {
-    sign_in(driver, demo).await?;
+    sign_in_to_cameras(driver, demo).await?;
     driver.goto(&demo.at("admin/cameras")).await?;
     wait_for(
         driver,
@@ -686,31 +533,13 @@ async fn camera_settings(driver: &Driver, demo: &Demo) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn camera_settings_add_edit_and_delete_in_chromium() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let demo = Demo::start(data.path(), 1, &[]);
-    let driver = Driver::start().await;
-    if let Err(error) = camera_settings(&driver, &demo).await {
-        explain_failure(&driver, &demo, error).await;
-    }
-    drop(driver);
-}
-
-/// Fails the test with `error`, the page, the browser console and the
-/// demo's output.
-async fn explain_failure(driver: &Driver, demo: &Demo, error: String) -> ! {
-    let url = driver.current_url().await.unwrap_or_default();
-    let console = driver.console_log().await;
-    panic!(
-        "browser test failed: {error}\npage: {url}\n--- browser console ---\n{console}\n\
-         --- veil demo output ---\n{}",
-        demo.output()
-    );
+    run_in_chromium("camera-settings", 1, &[], camera_settings).await;
 }
 
 /// The four-eyes settings page: each approvable permission with whether a
 /// route enforces it today; unchecking one and saving changes the setting.
 async fn four_eyes_settings(driver: &Driver, demo: &Demo) -> Res<()> {
-    sign_in(driver, demo).await?;
+    sign_in_to_cameras(driver, demo).await?;
     driver.goto(&demo.at("admin/four-eyes")).await?;
     let state =
         "return ['export', 'masks.lift', 'recordings.delete', 'locks.release'].map((p) => ({ \
@@ -766,11 +595,5 @@ async fn four_eyes_settings(driver: &Driver, demo: &Demo) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_eyes_settings_in_chromium() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let demo = Demo::start(data.path(), 1, &[]);
-    let driver = Driver::start().await;
-    if let Err(error) = four_eyes_settings(&driver, &demo).await {
-        explain_failure(&driver, &demo, error).await;
-    }
-    drop(driver);
+    run_in_chromium("four-eyes-settings", 1, &[], four_eyes_settings).await;
 }

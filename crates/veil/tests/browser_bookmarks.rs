@@ -10,107 +10,27 @@
 
 mod common;
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use common::api::Api;
+use common::browser::{check_console, run_in_chromium, sign_in_as, CSP, STRICT};
 use common::webdriver::{wait_for, Driver, Res};
 use common::Demo;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 use veil_base::{Time90k, TIME_UNITS_PER_SEC};
 
 const OPERATOR: &str = "olga.operator";
 const PASSWORD: &str = "a long operator password 7";
 
-/// A signed-in API client and its CSRF token.
-struct Api {
-    http: reqwest::Client,
-    csrf: String,
-}
-
-impl Api {
-    async fn login(demo: &Demo, user: &str, password: &str) -> Res<Api> {
-        let http = common::client();
-        let r = http
-            .post(demo.at("api/v1/session"))
-            .json(&json!({ "username": user, "password": password }))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = r.status();
-        let v: Value = r.json().await.map_err(|e| e.to_string())?;
-        if !status.is_success() {
-            return Err(format!("login of {user}: {status} {v}"));
-        }
-        let csrf = v["csrf"].as_str().ok_or("no csrf")?.to_owned();
-        Ok(Api { http, csrf })
-    }
-
-    async fn send(
-        &self,
-        method: reqwest::Method,
-        url: String,
-        body: Option<Value>,
-        expect: u16,
-    ) -> Res<Value> {
-        let mut req = self
-            .http
-            .request(method.clone(), &url)
-            .header("x-csrf-token", &self.csrf);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let r = req.send().await.map_err(|e| e.to_string())?;
-        let status = r.status().as_u16();
-        let text = r.text().await.unwrap_or_default();
-        if status != expect {
-            return Err(format!("{method} {url}: {status} (wanted {expect}) {text}"));
-        }
-        Ok(if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).map_err(|e| e.to_string())?
-        })
-    }
-}
-
 /// An operator account, signed in through the API with its own password
 /// and the usage policy acknowledged.
 async fn operator(demo: &Demo) -> Res<Api> {
-    let admin = Api::login(
-        demo,
-        &demo.user,
-        demo.password.as_deref().ok_or("no password")?,
-    )
-    .await?;
-    let created = admin
-        .send(
-            reqwest::Method::POST,
-            demo.at("api/v1/users"),
-            Some(json!({ "name": OPERATOR, "roles": ["operator"] })),
-            201,
-        )
-        .await?;
-    let first = created["password"].as_str().ok_or("no first password")?;
-    let op = Api::login(demo, OPERATOR, first).await?;
-    op.send(
-        reqwest::Method::POST,
-        demo.at("api/v1/session/password"),
-        Some(json!({ "current": first, "new": PASSWORD })),
-        204,
-    )
-    .await?;
+    let admin = Api::login_demo(demo).await?;
+    let first = admin.create_user(OPERATOR, &["operator"]).await?;
+    Api::first_login(demo, OPERATOR, &first, PASSWORD).await?;
     let op = Api::login(demo, OPERATOR, PASSWORD).await?;
-    let policy = op
-        .send(reqwest::Method::GET, demo.at("api/v1/policy"), None, 200)
-        .await?;
-    if policy["acknowledged"] != true {
-        op.send(
-            reqwest::Method::POST,
-            demo.at("api/v1/policy/ack"),
-            Some(json!({ "version": policy["version"] })),
-            204,
-        )
-        .await?;
-    }
+    op.acknowledge_policy().await?;
     Ok(op)
 }
 
@@ -119,38 +39,10 @@ const ROWS: &str = "return Array.from(document.querySelectorAll('#bookmark-rows 
        time: (r.querySelector('time') || {}).dateTime || null, \
        play: (r.querySelector('a.play') || {}).href || null }));";
 
-async fn click(driver: &Driver, css: &str) -> Res<()> {
-    let e = driver.find(css).await?;
-    driver.click(&e).await
-}
-
-/// Reads the console since the last read; fails on an error, a CSP
-/// violation or a message missing from the catalogue (with `strict`), or
-/// on a CSP violation only.
-async fn check_console(driver: &Driver, strict: bool) -> Res<()> {
-    driver
-        .exec(
-            "console.warn('veil-console-marker'); return null;",
-            json!([]),
-        )
-        .await?;
-    let console = driver.console_log().await;
-    if !console.contains("veil-console-marker") {
-        return Err(format!("the browser log is not being read:\n{console}"));
-    }
-    if console.contains("Content Security Policy") {
-        return Err(format!("CSP violation in the console:\n{console}"));
-    }
-    if strict && (console.contains("[SEVERE]") || console.contains("not in the catalogue")) {
-        return Err(format!("errors in the console:\n{console}"));
-    }
-    Ok(())
-}
-
 async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     let op = operator(demo).await?;
     let cams = op
-        .send(reqwest::Method::GET, demo.at("api/v1/cameras"), None, 200)
+        .send(Method::GET, "api/v1/cameras", None, StatusCode::OK)
         .await?;
     let cam = cams[0]["id"].as_i64().ok_or("no camera")?;
     let now = SystemTime::now()
@@ -160,39 +52,27 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     let start = Time90k((now - 5) * TIME_UNITS_PER_SEC).to_rfc3339();
     let van = op
         .send(
-            reqwest::Method::POST,
-            demo.at("api/v1/bookmarks"),
+            Method::POST,
+            "api/v1/bookmarks",
             Some(json!({ "camera_id": cam, "start": start, "note": "Delivery van at the loading bay" })),
-            201,
+            StatusCode::CREATED,
         )
         .await?;
     let van_id = van["id"].as_i64().ok_or("no id")?;
     op.send(
-        reqwest::Method::POST,
-        demo.at("api/v1/bookmarks"),
+        Method::POST,
+        "api/v1/bookmarks",
         Some(
             json!({ "camera_id": cam, "start": Time90k((now - 3) * TIME_UNITS_PER_SEC).to_rfc3339(),
                      "end": Time90k((now - 1) * TIME_UNITS_PER_SEC).to_rfc3339(),
                      "note": "Cyclist passing" }),
         ),
-        201,
+        StatusCode::CREATED,
     )
     .await?;
 
     // Sign in as the operator.
-    driver.goto(&demo.at("login")).await?;
-    let user = driver.find("#username").await?;
-    driver.send_keys(&user, OPERATOR).await?;
-    let pass = driver.find("#password").await?;
-    driver.send_keys(&pass, PASSWORD).await?;
-    click(driver, "#login-button").await?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while driver.current_url().await?.ends_with("/login") {
-        if Instant::now() > deadline {
-            return Err("login did not leave the login page".into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    sign_in_as(driver, demo, OPERATOR, PASSWORD).await?;
 
     // Both are listed, newest first; the search keeps the van.
     driver.goto(&demo.at("bookmarks")).await?;
@@ -206,7 +86,7 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     .await?;
     let q = driver.find("#bookmark-q").await?;
     driver.send_keys(&q, "VAN").await?;
-    click(driver, "#bookmark-search-button").await?;
+    driver.click_on("#bookmark-search-button").await?;
     let rows = wait_for(
         driver,
         "the search's one result",
@@ -240,11 +120,11 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     }
 
     // The note is changed in place.
-    click(driver, "#bookmark-rows button.edit").await?;
+    driver.click_on("#bookmark-rows button.edit").await?;
     let input = driver.find("#bookmark-rows input.note-input").await?;
     driver.clear(&input).await?;
     driver.send_keys(&input, "Delivery van, white").await?;
-    click(driver, "#bookmark-rows .note-edit button").await?;
+    driver.click_on("#bookmark-rows .note-edit button").await?;
     wait_for(
         driver,
         "the changed note",
@@ -255,10 +135,10 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     .await?;
     let listed = op
         .send(
-            reqwest::Method::GET,
-            demo.at("api/v1/bookmarks?q=white"),
+            Method::GET,
+            "api/v1/bookmarks?q=white",
             None,
-            200,
+            StatusCode::OK,
         )
         .await?;
     if listed["bookmarks"][0]["id"] != van_id {
@@ -277,7 +157,7 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
         return Err("the bookmark list scrolls sideways at 768 px".into());
     }
     driver.set_window_size(1280, 900).await?;
-    check_console(driver, true).await?;
+    check_console(driver, "/bookmarks", STRICT).await?;
 
     // "Play" opens the playback page at the camera and the time.
     let href = driver
@@ -296,7 +176,7 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     if expected_query != json!({ "path": "/playback", "cameras": cam.to_string(), "t": start }) {
         return Err(format!("Play links to {href}"));
     }
-    click(driver, "#bookmark-rows a.play").await?;
+    driver.click_on("#bookmark-rows a.play").await?;
     let landed = wait_for(
         driver,
         "the playback page",
@@ -310,7 +190,7 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     if landed != expected_query {
         return Err(format!("landed on {landed}, wanted {expected_query}"));
     }
-    check_console(driver, false).await?;
+    check_console(driver, "/playback from a bookmark", &[CSP]).await?;
 
     // Delete, after a confirmation.
     driver.goto(&demo.at("bookmarks?q=white")).await?;
@@ -322,8 +202,8 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
         |v| v.as_array().is_some_and(|r| r.len() == 1),
     )
     .await?;
-    click(driver, "#bookmark-rows button.delete").await?;
-    click(driver, "#bookmark-rows .confirm button").await?;
+    driver.click_on("#bookmark-rows button.delete").await?;
+    driver.click_on("#bookmark-rows .confirm button").await?;
     wait_for(
         driver,
         "the row removed",
@@ -333,7 +213,7 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     )
     .await?;
     let left = op
-        .send(reqwest::Method::GET, demo.at("api/v1/bookmarks"), None, 200)
+        .send(Method::GET, "api/v1/bookmarks", None, StatusCode::OK)
         .await?;
     let notes: Vec<&str> = left["bookmarks"]
         .as_array()
@@ -344,21 +224,12 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     if notes != ["Cyclist passing"] {
         return Err(format!("left: {notes:?}"));
     }
-    check_console(driver, true).await
+    check_console(driver, "/bookmarks after deleting", STRICT)
+        .await
+        .map(|_| ())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bookmarks_are_searched_edited_played_and_deleted_in_chromium() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let demo = Demo::start(data.path(), 1, &[]);
-    let driver = Driver::start().await;
-    if let Err(error) = scenario(&driver, &demo).await {
-        let url = driver.current_url().await.unwrap_or_default();
-        let console = driver.console_log().await;
-        panic!(
-            "browser test failed: {error}\npage: {url}\n--- browser console ---\n{console}\n\
-             --- veil demo output ---\n{}",
-            demo.output()
-        );
-    }
+    run_in_chromium("bookmarks", 1, &[], scenario).await;
 }

@@ -13,8 +13,13 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use common::api::{add_user_cli, Api};
+use common::browser::{
+    check_console, console_lines, read_console, run_in_chromium, wait_for_path, ERRORS,
+};
 use common::webdriver::{artefacts_dir, wait_for, Driver, Res};
 use common::Demo;
+use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 /// Where axe-core's browser build is.
@@ -34,148 +39,21 @@ fn axe_source() -> String {
     })
 }
 
-/// An API session: its cookies and CSRF token.
-struct ApiSession {
-    token: String,
-    csrf: String,
-}
-
-fn cookie_value(resp: &reqwest::Response, name: &str) -> Option<String> {
-    resp.headers()
-        .get_all(reqwest::header::SET_COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|c| {
-            let (kv, _) = c.split_once(';').unwrap_or((c, ""));
-            let (k, v) = kv.split_once('=')?;
-            (k.trim() == name).then(|| v.trim().to_string())
-        })
-}
-
-impl ApiSession {
-    async fn login(http: &reqwest::Client, demo: &Demo, user: &str, password: &str) -> Res<Self> {
-        let resp = http
-            .post(demo.at("api/v1/session"))
-            .json(&json!({ "username": user, "password": password }))
-            .send()
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let token = cookie_value(&resp, "veil_session");
-        let csrf = cookie_value(&resp, "veil_csrf");
-        let body = resp.text().await.unwrap_or_default();
-        match (token, csrf) {
-            (Some(token), Some(csrf)) if status.is_success() => Ok(ApiSession { token, csrf }),
-            _ => Err(format!("login of {user}: {status} {body}")),
-        }
-    }
-
-    async fn send(
-        &self,
-        http: &reqwest::Client,
-        method: reqwest::Method,
-        url: String,
-        body: Option<Value>,
-    ) -> Res<Value> {
-        let mut req = http
-            .request(method.clone(), &url)
-            .header(
-                reqwest::header::COOKIE,
-                format!("veil_session={}; veil_csrf={}", self.token, self.csrf),
-            )
-            .header("X-CSRF-Token", &self.csrf);
-        if let Some(b) = body {
-            req = req.json(&b);
-        }
-        let resp = req.send().await.map_err(|e| e.to_string())?;
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        if !status.is_success() {
-            return Err(format!("{method} {url}: {status} {text}"));
-        }
-        Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-}
-
 /// Creates `name` with `role` through the CLI, then, as that user through
 /// the API, replaces the one-time password, enrols a second factor and
 /// acknowledges the usage policy if one is published: the account is ready.
-async fn ready_account(
-    http: &reqwest::Client,
-    demo: &Demo,
-    name: &str,
-    role: &str,
-) -> Res<ApiSession> {
-    let (ok, out) = common::run_veil(&[
-        "admin",
-        "add-user",
-        name,
-        "--roles",
-        role,
-        "--data",
-        demo.data_dir.to_str().unwrap(),
-    ]);
-    if !ok {
-        return Err(format!("add-user {name}: {out}"));
-    }
-    let first = out
-        .split("password: ")
-        .nth(1)
-        .and_then(|t| t.split_whitespace().next())
-        .ok_or(format!("no password printed: {out}"))?
-        .to_owned();
-    let s = ApiSession::login(http, demo, name, &first).await?;
-    let own = "Correct horse battery staple 42".to_string();
-    s.send(
-        http,
-        reqwest::Method::POST,
-        demo.at("api/v1/session/password"),
-        Some(json!({ "current": first, "new": own })),
-    )
-    .await?;
+async fn ready_account(demo: &Demo, name: &str, role: &str) -> Res<Api> {
+    let first = add_user_cli(demo, name, role)?;
+    let s = Api::first_login(demo, name, &first, "Correct horse battery staple 42").await?;
     // Every account enrols a second factor (required by some roles,
     // allowed to all), so each template is tested the same way.
-    {
-        let enrol = s
-            .send(
-                http,
-                reqwest::Method::POST,
-                demo.at("api/v1/session/totp"),
-                None,
-            )
-            .await?;
-        let secret =
-            veil_access::totp::TotpSecret::from_base32(enrol["secret"].as_str().unwrap_or(""))
-                .ok_or("the enrolment's secret is not base32")?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_secs() as i64;
-        s.send(
-            http,
-            reqwest::Method::POST,
-            demo.at("api/v1/session/totp/confirm"),
-            Some(json!({ "code": format!("{:06}", veil_access::totp::code_at(&secret, now)) })),
-        )
-        .await?;
-    }
-    let policy = s
-        .send(http, reqwest::Method::GET, demo.at("api/v1/policy"), None)
-        .await?;
-    if policy["acknowledged"] == json!(false) {
-        s.send(
-            http,
-            reqwest::Method::POST,
-            demo.at("api/v1/policy/ack"),
-            Some(json!({ "version": policy["version"] })),
-        )
-        .await?;
-    }
+    s.enrol_totp().await?;
+    s.acknowledge_policy().await?;
     Ok(s)
 }
 
 /// Hands an API session to the browser (its two cookies).
-async fn adopt(driver: &Driver, demo: &Demo, s: &ApiSession) -> Res<()> {
+async fn adopt(driver: &Driver, demo: &Demo, s: &Api) -> Res<()> {
     driver.goto(&demo.at("login")).await?;
     driver
         .call(
@@ -214,18 +92,6 @@ async fn nav_links(driver: &Driver) -> Res<BTreeSet<String>> {
         .iter()
         .filter_map(|h| h.as_str().map(str::to_string))
         .collect())
-}
-
-/// Console errors (CSP violations are reported there too) since the last
-/// read.
-async fn console_errors(driver: &Driver) -> Vec<String> {
-    driver
-        .console_log()
-        .await
-        .lines()
-        .filter(|l| l.starts_with("[SEVERE]") || l.contains("Content Security Policy"))
-        .map(str::to_string)
-        .collect()
 }
 
 /// Loads `path` and waits until its document and scripts have settled.
@@ -319,37 +185,30 @@ const ROLE_TEMPLATES: [(&str, &[&str]); 5] = [
 ];
 
 async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
-    let http = common::client();
     let axe_js = axe_source();
     let shots = artefacts_dir().join("screens");
     let mut problems = Vec::new();
     // Export needs a second person's approval: the investigator asks, and the
     // DPO (an approver) sees a badge with one pending request.
-    let admin = ApiSession::login(
-        &http,
-        demo,
-        &demo.user,
-        demo.password.as_deref().ok_or("no password printed")?,
-    )
-    .await?;
+    let admin = Api::login_demo(demo).await?;
     admin
         .send(
-            &http,
-            reqwest::Method::PUT,
-            demo.at("api/v1/settings/four-eyes"),
+            Method::PUT,
+            "api/v1/settings/four-eyes",
             Some(json!({ "permissions": ["export"] })),
+            StatusCode::NO_CONTENT,
         )
         .await?;
     for (role, expected) in ROLE_TEMPLATES {
         let name = format!("{role}.tester");
-        let s = ready_account(&http, demo, &name, role).await?;
+        let s = ready_account(demo, &name, role).await?;
         if role == "investigator" {
             s.send(
-                &http,
-                reqwest::Method::POST,
-                demo.at("api/v1/approvals"),
+                Method::POST,
+                "api/v1/approvals",
                 Some(json!({ "permission": "export", "resource": "system",
                              "justification": "Police request 2026/42 for the car park" })),
+                StatusCode::CREATED,
             )
             .await?;
         }
@@ -461,19 +320,13 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
                 }
             }
             set_theme(driver, "system").await?;
-            for e in console_errors(driver).await {
+            for e in console_lines(&read_console(driver).await?, ERRORS) {
                 problems.push(format!("{role} on {page}: console: {e}"));
             }
         }
         // An operator may not open administration pages: refused, not shown.
         if role == "operator" {
-            let denied = http
-                .get(demo.at("admin/users"))
-                .header(reqwest::header::COOKIE, format!("veil_session={}", s.token))
-                .send()
-                .await
-                .map_err(|e| e.to_string())?
-                .status();
+            let (denied, _) = s.call(Method::GET, "admin/users", None).await?;
             if denied != 403 {
                 problems.push(format!("operator on /admin/users: {denied}, expected 403"));
             }
@@ -488,20 +341,14 @@ async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_page_for_each_role_template_in_chromium() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = Demo::start(dir.path(), 2, &[]);
-    let driver = Driver::start().await;
-    if let Err(e) = every_page(&driver, &demo).await {
-        panic!("{e}\n--- server output ---\n{}", demo.output());
-    }
+    run_in_chromium("every-page", 2, &[], every_page).await;
 }
 
 /// The account's own API tokens; the theme follows the system until
 /// picked, then the cookie; the language follows the browser until picked,
 /// then the account.
 async fn theme_and_language(driver: &Driver, demo: &Demo) -> Res<()> {
-    let http = common::client();
-    let s = ready_account(&http, demo, "theme.tester", "operator").await?;
+    let s = ready_account(demo, "theme.tester", "operator").await?;
     adopt(driver, demo, &s).await?;
     own_tokens(driver, demo).await?;
     load(driver, demo, "/cameras").await?;
@@ -563,11 +410,9 @@ async fn theme_and_language(driver: &Driver, demo: &Demo) -> Res<()> {
     )
     .await?;
     let _ = state;
-    let errors = console_errors(driver).await;
-    if !errors.is_empty() {
-        return Err(format!("console errors: {errors:?}"));
-    }
-    Ok(())
+    check_console(driver, "/account in Portuguese", ERRORS)
+        .await
+        .map(|_| ())
 }
 
 /// On the account page, a user makes an API token (shown once), a program
@@ -627,12 +472,7 @@ async fn own_tokens(driver: &Driver, demo: &Demo) -> Res<()> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_tokens_theme_and_language_in_chromium() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = Demo::start(dir.path(), 1, &[]);
-    let driver = Driver::start().await;
-    if let Err(e) = theme_and_language(&driver, &demo).await {
-        panic!("{e}\n--- server output ---\n{}", demo.output());
-    }
+    run_in_chromium("theme-and-language", 1, &[], theme_and_language).await;
 }
 
 const TAB: &str = "\u{E004}";
@@ -685,14 +525,8 @@ async fn keyboard_walk(driver: &Driver, demo: &Demo) -> Res<()> {
     keys.push(ENTER.into());
     let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
     driver.press_keys(&refs).await?;
-    wait_for(
-        driver,
-        "the live grid after a keyboard login",
-        Duration::from_secs(15),
-        "return location.pathname;",
-        |v| v == "/cameras",
-    )
-    .await?;
+    // The live grid after a keyboard login.
+    wait_for_path(driver, "/cameras").await?;
     tokio::time::sleep(Duration::from_millis(500)).await;
     // First stop: the skip link, shown when focused.
     let skip = tab_to(driver, "the skip link", 1, |f| f["href"] == "#main").await?;
@@ -739,27 +573,14 @@ async fn keyboard_walk(driver: &Driver, demo: &Demo) -> Res<()> {
                 .is_some_and(|id| !id.is_empty() && id != "logout-button")
     })
     .await?;
-    let errors = console_errors(driver).await;
-    if !errors.is_empty() {
-        return Err(format!("console errors: {errors:?}"));
-    }
-    Ok(())
+    check_console(driver, "/playback after the keyboard walk", ERRORS)
+        .await
+        .map(|_| ())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keyboard_only_login_live_and_playback_in_chromium() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = Demo::start(dir.path(), 2, &[]);
-    let driver = Driver::start().await;
-    if let Err(e) = keyboard_walk(&driver, &demo).await {
-        let shot = artefacts_dir().join("screens/keyboard-walk-failure.png");
-        let _ = driver.screenshot_to(&shot).await;
-        panic!(
-            "{e}\nscreenshot: {}\n--- server output ---\n{}",
-            shot.display(),
-            demo.output()
-        );
-    }
+    run_in_chromium("keyboard-walk", 2, &[], keyboard_walk).await;
 }
 
 /// What the grid shows: the layout, the shown tiles' camera ids, the page
@@ -775,25 +596,18 @@ const GRID: &str = "const g = document.getElementById('camera-grid'); \
 /// URL), recording states, a double click to full screen, the "30 s ago"
 /// link, and players that stop while the tab is hidden.
 async fn live_grid(driver: &Driver, demo: &Demo) -> Res<()> {
-    let http = common::client();
-    let admin = ApiSession::login(
-        &http,
-        demo,
-        &demo.user,
-        demo.password.as_deref().ok_or("no password printed")?,
-    )
-    .await?;
+    let admin = Api::login_demo(demo).await?;
     // Three cameras in a group, at an address where nothing answers.
     let port = common::free_port();
     for n in 1..=3 {
         admin
             .send(
-                &http,
-                reqwest::Method::POST,
-                demo.at("api/v1/cameras"),
+                Method::POST,
+                "api/v1/cameras",
                 Some(json!({ "name": format!("Car park {n}"),
                              "url": format!("rtsp://127.0.0.1:{port}/cam{n}"),
                              "group": "Car park" })),
+                StatusCode::CREATED,
             )
             .await?;
     }
@@ -898,19 +712,7 @@ async fn live_grid(driver: &Driver, demo: &Demo) -> Res<()> {
     .await?;
     // A double click shows the tile full screen.
     let video = driver.find("#camera-1 video").await?;
-    driver
-        .call(
-            reqwest::Method::POST,
-            &driver.session_path("/actions"),
-            Some(json!({ "actions": [{ "type": "pointer", "id": "mouse",
-                "parameters": { "pointerType": "mouse" },
-                "actions": [
-                    { "type": "pointerMove", "origin": { "element-6066-11e4-a52e-4f735466cecf": video }, "x": 0, "y": 0 },
-                    { "type": "pointerDown", "button": 0 }, { "type": "pointerUp", "button": 0 },
-                    { "type": "pointerDown", "button": 0 }, { "type": "pointerUp", "button": 0 }
-                ] }] })),
-        )
-        .await?;
+    driver.mouse_click(&video, 0, 0, 2).await?;
     wait_for(
         driver,
         "the tile full screen",
@@ -945,25 +747,12 @@ async fn live_grid(driver: &Driver, demo: &Demo) -> Res<()> {
             "the playback link points {ago:.1} s back, expected about 30"
         ));
     }
-    let errors = console_errors(driver).await;
-    if !errors.is_empty() {
-        return Err(format!("console errors: {errors:?}"));
-    }
-    Ok(())
+    check_console(driver, "/playback from the live grid", ERRORS)
+        .await
+        .map(|_| ())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_grid_layouts_groups_full_screen_and_hidden_tabs_in_chromium() {
-    let dir = tempfile::tempdir().unwrap();
-    let demo = Demo::start(dir.path(), 2, &[]);
-    let driver = Driver::start().await;
-    if let Err(e) = live_grid(&driver, &demo).await {
-        let shot = artefacts_dir().join("screens/live-grid-failure.png");
-        let _ = driver.screenshot_to(&shot).await;
-        panic!(
-            "{e}\nscreenshot: {}\n--- server output ---\n{}",
-            shot.display(),
-            demo.output()
-        );
-    }
+    run_in_chromium("live-grid", 2, &[], live_grid).await;
 }

@@ -8,11 +8,11 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::browser::{check_console, run_in_chromium, sign_in, ERRORS};
 use common::webdriver::{wait_for, Driver, Res};
 use common::Demo;
-use serde_json::{json, Value};
 
 const CAMERA_ROWS: &str =
     "return Array.from(document.querySelectorAll('#system-camera-rows tr[data-camera]')) \
@@ -24,25 +24,6 @@ const FIGURES: &str = "const text = (id) => document.getElementById(id).textCont
       rate: text('system-disk-rate'), days: text('system-disk-days'), \
       writer: text('system-audit-state'), version: text('system-version'), \
       message: document.getElementById('system-message').hidden };";
-
-async fn sign_in(driver: &Driver, demo: &Demo) -> Res<()> {
-    driver.goto(&demo.at("login")).await?;
-    let password = demo.password.clone().ok_or("no password printed")?;
-    let user = driver.find("#username").await?;
-    driver.send_keys(&user, &demo.user).await?;
-    let pass = driver.find("#password").await?;
-    driver.send_keys(&pass, &password).await?;
-    let button = driver.find("#login-button").await?;
-    driver.click(&button).await?;
-    let deadline = Instant::now() + Duration::from_secs(15);
-    while driver.current_url().await?.ends_with("/login") {
-        if Instant::now() > deadline {
-            return Err("the login page did not move on".into());
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    Ok(())
-}
 
 async fn system_page(driver: &Driver, demo: &Demo) -> Res<()> {
     sign_in(driver, demo).await?;
@@ -94,47 +75,13 @@ async fn system_page(driver: &Driver, demo: &Demo) -> Res<()> {
         return Err(format!("no free space shown: {figures}"));
     }
 
-    // Nothing may go to the console as an error or violate the CSP. An empty
-    // log proves nothing unless logging works: a marker line must be there.
-    driver
-        .exec(
-            "console.warn('veil-console-marker'); return null;",
-            json!([]),
-        )
-        .await?;
-    let console = driver.console_log().await;
+    // Nothing may go to the console as an error or violate the CSP.
+    let console = check_console(driver, "/system", ERRORS).await?;
     eprintln!("browser console:\n{console}");
-    if !console.contains("veil-console-marker") {
-        return Err(format!(
-            "the browser log is not being read (no marker line):\n{console}"
-        ));
-    }
-    if console.contains("Content Security Policy") {
-        return Err(format!("CSP violation in the console:\n{console}"));
-    }
-    if console.contains("[SEVERE]") {
-        return Err(format!("an error in the console:\n{console}"));
-    }
     Ok(())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_system_page_shows_cameras_disk_and_record_in_chromium() {
-    let data = tempfile::tempdir().expect("tempdir");
-    let demo = Demo::start(data.path(), 2, &[]);
-    let driver = Driver::start().await;
-    if let Err(error) = system_page(&driver, &demo).await {
-        let url = driver.current_url().await.unwrap_or_default();
-        let console = driver.console_log().await;
-        let page = driver
-            .exec("return document.body.innerText;", json!([]))
-            .await
-            .unwrap_or(Value::Null);
-        panic!(
-            "browser test failed: {error}\npage: {url}\n{page}\n--- browser console ---\n{console}\n\
-             --- veil demo output ---\n{}",
-            demo.output()
-        );
-    }
-    drop(driver);
+    run_in_chromium("system-page", 2, &[], system_page).await;
 }

@@ -1,6 +1,8 @@
 //! Helpers shared by the integration tests of the `veil` binary.
 #![allow(dead_code)]
 
+pub mod api;
+pub mod browser;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader};

@@ -156,14 +156,16 @@ impl Driver {
         Ok(body.get("value").cloned().unwrap_or(Value::Null))
     }
 
+    /// Sends a POST command under the session (`rest`, e.g. `/url`),
+    /// discarding its value.
+    async fn post(&self, rest: &str, body: Value) -> Res<()> {
+        self.call(reqwest::Method::POST, &self.session_path(rest), Some(body))
+            .await
+            .map(|_| ())
+    }
+
     pub async fn goto(&self, url: &str) -> Res<()> {
-        self.call(
-            reqwest::Method::POST,
-            &self.session_path("/url"),
-            Some(json!({ "url": url })),
-        )
-        .await
-        .map(|_| ())
+        self.post("/url", json!({ "url": url })).await
     }
 
     pub async fn current_url(&self) -> Res<String> {
@@ -189,50 +191,66 @@ impl Driver {
     }
 
     pub async fn send_keys(&self, element: &str, text: &str) -> Res<()> {
-        self.call(
-            reqwest::Method::POST,
-            &self.session_path(&format!("/element/{element}/value")),
-            Some(json!({ "text": text })),
+        self.post(
+            &format!("/element/{element}/value"),
+            json!({ "text": text }),
         )
         .await
-        .map(|_| ())
     }
 
     /// Accepts the open `window.confirm` or `alert`.
     pub async fn accept_alert(&self) -> Res<()> {
-        self.call(
-            reqwest::Method::POST,
-            &self.session_path("/alert/accept"),
-            Some(json!({})),
-        )
-        .await
-        .map(|_| ())
+        self.post("/alert/accept", json!({})).await
     }
 
     pub async fn clear(&self, element: &str) -> Res<()> {
-        self.call(
-            reqwest::Method::POST,
-            &self.session_path(&format!("/element/{element}/clear")),
-            Some(json!({})),
-        )
-        .await
-        .map(|_| ())
+        self.post(&format!("/element/{element}/clear"), json!({}))
+            .await
     }
 
     pub async fn click(&self, element: &str) -> Res<()> {
-        self.call(
-            reqwest::Method::POST,
-            &self.session_path(&format!("/element/{element}/click")),
-            None,
-        )
-        .await
-        .map(|_| ())
+        self.post(&format!("/element/{element}/click"), json!({}))
+            .await
     }
 
+    /// Finds the element `css` and clicks it.
+    pub async fn click_on(&self, css: &str) -> Res<()> {
+        let element = self.find(css).await?;
+        self.click(&element).await
+    }
+
+    /// Clicks the left mouse button `clicks` times at (`x`, `y`) CSS pixels
+    /// from the centre of `element`, with W3C pointer actions: the events a
+    /// person's clicks make (a double click with 2), which the element click
+    /// command does not.
+    pub async fn mouse_click(&self, element: &str, x: i64, y: i64, clicks: usize) -> Res<()> {
+        let mut actions = vec![
+            json!({ "type": "pointerMove", "duration": 0, "x": x, "y": y,
+            "origin": { ELEMENT_KEY: element } }),
+        ];
+        for _ in 0..clicks {
+            actions.push(json!({ "type": "pointerDown", "button": 0 }));
+            actions.push(json!({ "type": "pointerUp", "button": 0 }));
+        }
+        self.post(
+            "/actions",
+            json!({ "actions": [{ "type": "pointer", "id": "mouse",
+                "parameters": { "pointerType": "mouse" }, "actions": actions }] }),
+        )
+        .await
+    }
+
+    /// Runs a script in the page; returns what it returns.
     pub async fn exec(&self, script: &str, args: Value) -> Res<Value> {
+        self.execute("/execute/sync", script, args).await
+    }
+
+    /// Runs `script` with `args` by the command `path` (`/execute/sync` or
+    /// `/execute/async`).
+    async fn execute(&self, path: &str, script: &str, args: Value) -> Res<Value> {
         self.call(
             reqwest::Method::POST,
-            &self.session_path("/execute/sync"),
+            &self.session_path(path),
             Some(json!({ "script": script, "args": args })),
         )
         .await
@@ -262,22 +280,6 @@ impl Driver {
             Ok(other) => other.to_string(),
             Err(e) => format!("(no console log: {e})"),
         }
-    }
-
-    /// Saves a PNG screenshot; returns its path.
-    pub async fn screenshot(&self) -> Res<PathBuf> {
-        let v = self
-            .call(
-                reqwest::Method::GET,
-                &self.session_path("/screenshot"),
-                None,
-            )
-            .await?;
-        let png = base64_decode(v.as_str().ok_or("screenshot is not a string")?)?;
-        let path =
-            std::env::temp_dir().join(format!("veil-browser-test-{}.png", std::process::id()));
-        std::fs::write(&path, png).map_err(|e| e.to_string())?;
-        Ok(path)
     }
 }
 
@@ -360,23 +362,13 @@ pub async fn wait_for(
 impl Driver {
     /// Runs an asynchronous script (its last argument is the callback).
     pub async fn exec_async(&self, script: &str, args: Value) -> Res<Value> {
-        self.call(
-            reqwest::Method::POST,
-            &self.session_path("/execute/async"),
-            Some(json!({ "script": script, "args": args })),
-        )
-        .await
+        self.execute("/execute/async", script, args).await
     }
 
     /// Resizes the browser window (outer size, CSS pixels).
     pub async fn set_window_size(&self, width: u32, height: u32) -> Res<()> {
-        self.call(
-            reqwest::Method::POST,
-            &self.session_path("/window/rect"),
-            Some(json!({ "width": width, "height": height })),
-        )
-        .await
-        .map(|_| ())
+        self.post("/window/rect", json!({ "width": width, "height": height }))
+            .await
     }
 
     /// Saves a PNG screenshot of the page at `path`.
@@ -403,13 +395,11 @@ impl Driver {
             actions.push(json!({ "type": "keyDown", "value": k }));
             actions.push(json!({ "type": "keyUp", "value": k }));
         }
-        self.call(
-            reqwest::Method::POST,
-            &self.session_path("/actions"),
-            Some(json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] })),
+        self.post(
+            "/actions",
+            json!({ "actions": [{ "type": "key", "id": "keyboard", "actions": actions }] }),
         )
         .await
-        .map(|_| ())
     }
 }
 
