@@ -9,34 +9,6 @@ use serde_json::json;
 
 use common::*;
 
-async fn put(
-    c: &reqwest::Client,
-    csrf: &str,
-    url: String,
-    body: serde_json::Value,
-) -> reqwest::Response {
-    c.put(url)
-        .header("x-csrf-token", csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn post(
-    c: &reqwest::Client,
-    csrf: &str,
-    url: String,
-    body: serde_json::Value,
-) -> reqwest::Response {
-    c.post(url)
-        .header("x-csrf-token", csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 fn video(s: &Server, from: f64, to: f64) -> String {
     format!(
         "{}/api/v1/cameras/1/video.mp4?start={}&end={}",
@@ -52,23 +24,9 @@ async fn users_roles_and_scopes_through_the_api() {
     let (admin, csrf) = login(&s).await;
     // The catalogue is public to signed-in users; roles and users need
     // user administration.
-    let perms: Vec<serde_json::Value> = admin
-        .get(format!("{}/api/v1/permissions", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let perms: Vec<serde_json::Value> = get_json(&admin, &s, "/api/v1/permissions").await;
     assert_eq!(perms.len(), 30);
-    let roles: Vec<serde_json::Value> = admin
-        .get(format!("{}/api/v1/roles", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles: Vec<serde_json::Value> = get_json(&admin, &s, "/api/v1/roles").await;
     let names: Vec<&str> = roles.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -82,16 +40,19 @@ async fn users_roles_and_scopes_through_the_api() {
     );
 
     // A role limited to camera 2 sees nothing of camera 1.
-    let r = put(
+    let door_cameras: &[i64] = &[2];
+    create_role(
+        &s,
         &admin,
         &csrf,
-        format!("{}/api/v1/roles/door-watch", s.base),
-        json!({"grants": [{"permission": "live.view", "scope": {"kind": "cameras", "ids": [2]}},
-                          {"permission": "playback", "scope": {"kind": "cameras", "ids": [2]}}]}),
+        "door-watch",
+        &[
+            ("live.view", Some(door_cameras)),
+            ("playback", Some(door_cameras)),
+        ],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let bad = put(
+    let bad = put_json(
         &admin,
         &csrf,
         format!("{}/api/v1/roles/x", s.base),
@@ -101,21 +62,14 @@ async fn users_roles_and_scopes_through_the_api() {
     let (status, _) = error_code(bad).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (door, door_csrf) = new_user(&s, &admin, &csrf, "bob.door", &["door-watch"]).await;
-    let cams: Vec<serde_json::Value> = door
-        .get(format!("{}/api/v1/cameras", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let cams: Vec<serde_json::Value> = get_json(&door, &s, "/api/v1/cameras").await;
     assert!(cams.is_empty(), "{cams:?}");
     assert_eq!(
         status_of(&door, &s, "/api/v1/cameras/1/recordings").await,
         StatusCode::FORBIDDEN
     );
     // Widening the scope lets them in.
-    let r = put(
+    let r = put_json(
         &admin,
         &csrf,
         format!("{}/api/v1/roles/door-watch", s.base),
@@ -129,20 +83,7 @@ async fn users_roles_and_scopes_through_the_api() {
     );
     // The user list names roles and warns about generic names.
     let (_, _) = new_user(&s, &admin, &csrf, "security2", &["operator"]).await;
-    let users: serde_json::Value = admin
-        .get(format!("{}/api/v1/users", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let sec = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "security2")
-        .unwrap();
+    let sec = user_entry(&s, &admin, "name", "security2").await;
     assert_eq!(sec["roles"], json!(["operator"]));
     assert!(
         sec["warnings"][0].as_str().unwrap().contains("generic"),
@@ -153,7 +94,7 @@ async fn users_roles_and_scopes_through_the_api() {
         status_of(&door, &s, "/api/v1/users").await,
         StatusCode::FORBIDDEN
     );
-    let r = put(
+    let r = put_json(
         &door,
         &door_csrf,
         format!("{}/api/v1/roles/door-watch", s.base),
@@ -173,16 +114,8 @@ async fn users_roles_and_scopes_through_the_api() {
         );
     }
     // Disabling ends the user's sessions at once.
-    let id = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == "bob.door")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let r = put(
+    let id = user_id(&s, &admin, "bob.door").await;
+    let r = put_json(
         &admin,
         &csrf,
         format!("{}/api/v1/users/{id}", s.base),
@@ -231,7 +164,7 @@ async fn playback_window_hours_policy_and_training() {
 
     // Weekly hours: the clock stands on a Saturday (T0 is a Wednesday, plus
     // 73 h); a Monday-only role grants nothing now, and everything on Monday.
-    let r = put(
+    let r = put_json(
         &admin,
         &csrf,
         format!("{}/api/v1/roles/weekdays", s.base),
@@ -242,11 +175,7 @@ async fn playback_window_hours_policy_and_training() {
     .await;
     assert_eq!(r.status(), StatusCode::CREATED);
     let (wk, _) = new_user(&s, &admin, &csrf, "dan.week", &["weekdays"]).await;
-    let r = wk
-        .get(format!("{}/api/v1/cameras", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&wk, &s, "/api/v1/cameras").await;
     let v: serde_json::Value = r.json().await.unwrap();
     assert!(
         v["error"]["message"]
@@ -257,21 +186,14 @@ async fn playback_window_hours_policy_and_training() {
     );
     s.clock.advance(48 * HOUR);
     let (wk, _) = login_as(&s, "dan.week").await;
-    let listed: Vec<serde_json::Value> = wk
-        .get(format!("{}/api/v1/cameras", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Vec<serde_json::Value> = get_json(&wk, &s, "/api/v1/cameras").await;
     assert_eq!(listed.len(), 1, "active on Monday");
     s.clock.advance(-(73 + 48) * HOUR);
     let (op, op_csrf) = login_as(&s, "carla.ops").await;
     let (admin, csrf) = login(&s).await;
 
     // A published policy blocks video until acknowledged.
-    let r = post(
+    let r = post_json(
         &admin,
         &csrf,
         format!("{}/api/v1/policy", s.base),
@@ -288,7 +210,7 @@ async fn playback_window_hours_policy_and_training() {
             .contains("acknowledge"),
         "{v}"
     );
-    let r = post(
+    let r = post_json(
         &op,
         &op_csrf,
         format!("{}/api/v1/policy/ack", s.base),
@@ -296,7 +218,7 @@ async fn playback_window_hours_policy_and_training() {
     )
     .await;
     assert_eq!(error_code(r).await.0, StatusCode::BAD_REQUEST);
-    let r = post(
+    let r = post_json(
         &op,
         &op_csrf,
         format!("{}/api/v1/policy/ack", s.base),
@@ -311,7 +233,7 @@ async fn playback_window_hours_policy_and_training() {
 
     // Training that has lapsed blocks video too.
     let id = user_id(&s, &admin, "carla.ops").await;
-    let r = put(
+    let r = put_json(
         &admin,
         &csrf,
         format!("{}/api/v1/users/{id}", s.base),
@@ -353,11 +275,7 @@ async fn the_window_and_the_record_use_the_served_interval() {
     // Asked from T0 + 1.5 s: served, and recorded, from T0 + 1 s.
     let r = op.get(video(&s, 1.5, 3.0)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let entry = s
-        .store
-        .db
-        .audit_entries(0, 1000)
-        .unwrap()
+    let entry = audit_entries(&s)
         .into_iter()
         .rfind(|e| e.action == "playback")
         .unwrap();
@@ -382,7 +300,7 @@ async fn four_eyes_settings_say_what_they_enforce() {
     let s = start().await;
     let (admin, csrf) = login(&s).await;
     let url = format!("{}/api/v1/settings/four-eyes", s.base);
-    let r = put(
+    let r = put_json(
         &admin,
         &csrf,
         url.clone(),
@@ -397,7 +315,7 @@ async fn four_eyes_settings_say_what_they_enforce() {
         message.contains("\"playback\" cannot need four-eyes"),
         "{message}"
     );
-    let r = put(
+    let r = put_json(
         &admin,
         &csrf,
         url.clone(),
@@ -422,19 +340,13 @@ async fn four_eyes_needs_another_person_with_approve() {
     let (admin, csrf) = login(&s).await;
     let (inv, inv_csrf) = new_user(&s, &admin, &csrf, "eve.investigates", &["investigator"]).await;
     // Export makes the investigator role require a second factor.
-    let (status, _) = error_code(
-        inv.get(format!("{}/api/v1/cameras", s.base))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let (status, _) = error_code(get(&inv, &s, "/api/v1/cameras").await).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     enrol_totp(&s, &inv, &inv_csrf).await;
     let (dpo, dpo_csrf) = new_user(&s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
     // Export needs approval by default; a justification is required.
     let ask = |j: &'static str| {
-        post(
+        post_json(
             &inv,
             &inv_csrf,
             format!("{}/api/v1/approvals", s.base),
@@ -460,14 +372,7 @@ async fn four_eyes_needs_another_person_with_approve() {
     let (status, _) = error_code(decide(&admin, &csrf, true).await.unwrap()).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // The DPO sees it and approves; a second decision conflicts.
-    let list: serde_json::Value = dpo
-        .get(format!("{}/api/v1/approvals", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: serde_json::Value = get_json(&dpo, &s, "/api/v1/approvals").await;
     assert_eq!(list["approvals"][0]["state"], "pending");
     let r = decide(&dpo, &dpo_csrf, true).await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
@@ -509,7 +414,7 @@ async fn four_eyes_needs_another_person_with_approve() {
         .unwrap();
     s.clock.advance(25 * 3600 * 90_000);
     let (dpo, dpo_csrf) = login_as(&s, "fatima.dpo").await;
-    let r = post(
+    let r = post_json(
         &dpo,
         &dpo_csrf,
         format!("{}/api/v1/approvals/{id2}/decision", s.base),
@@ -518,7 +423,7 @@ async fn four_eyes_needs_another_person_with_approve() {
     .await;
     assert_eq!(error_code(r).await.0, StatusCode::CONFLICT);
     // Both steps are in the access record, with their justifications.
-    let entries = s.store.db.audit_entries(0, 1000).unwrap();
+    let entries = audit_entries(&s);
     let req = entries
         .iter()
         .find(|e| e.action == "approval.request")

@@ -11,28 +11,8 @@ use serde_json::{json, Value};
 
 use common::*;
 
-async fn send(
-    c: &reqwest::Client,
-    csrf: &str,
-    method: reqwest::Method,
-    url: String,
-    body: Option<Value>,
-) -> reqwest::Response {
-    let mut r = c.request(method, url).header("x-csrf-token", csrf);
-    if let Some(b) = body {
-        r = r.json(&b);
-    }
-    r.send().await.unwrap()
-}
-
 async fn roles(s: &Server, c: &reqwest::Client) -> Value {
-    c.get(format!("{}/api/v1/roles", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get_json(c, s, "/api/v1/roles").await
 }
 
 fn role<'a>(all: &'a Value, name: &str) -> &'a Value {
@@ -76,14 +56,7 @@ async fn an_administrator_cannot_grant_themselves_audit_reading_or_mask_lifting(
     // Through a role Alice holds.
     for p in ["audit.read", "masks.lift"] {
         let body = administrator_with(&before, Some(p), None);
-        let r = send(
-            &c,
-            &csrf,
-            reqwest::Method::PUT,
-            put("administrator"),
-            Some(body),
-        )
-        .await;
+        let r = put_json(&c, &csrf, put("administrator"), body).await;
         assert_eq!(
             error_code(r).await,
             (StatusCode::FORBIDDEN, "separation_of_duties".into()),
@@ -99,57 +72,29 @@ async fn an_administrator_cannot_grant_themselves_audit_reading_or_mask_lifting(
     // A role she does not hold may carry them, for someone else.
     let reader = json!({"description": "Reads the record", "grants": [
         {"permission": "audit.read", "scope": {"kind": "all"}}]});
-    let r = send(&c, &csrf, reqwest::Method::PUT, put("reader"), Some(reader)).await;
+    let r = put_json(&c, &csrf, put("reader"), reader).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     // But she cannot take that role herself.
     let me = format!("{}/api/v1/users/u-test", s.base);
-    let r = send(
-        &c,
-        &csrf,
-        reqwest::Method::PUT,
-        me,
-        Some(json!({"roles": ["administrator", "reader"]})),
-    )
-    .await;
+    let r = put_json(&c, &csrf, me, json!({"roles": ["administrator", "reader"]})).await;
     assert_eq!(
         error_code(r).await,
         (StatusCode::FORBIDDEN, "separation_of_duties".into())
     );
-    let users: Value = c
-        .get(format!("{}/api/v1/users", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let alice = users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["id"] == "u-test")
-        .unwrap();
+    let alice = user_entry(&s, &c, "id", "u-test").await;
     assert_eq!(alice["roles"], json!(["administrator"]));
     // Ines (an auditor) may be given it.
-    let r = send(
+    let r = put_json(
         &c,
         &csrf,
-        reqwest::Method::PUT,
         format!("{}/api/v1/users/u-auditor", s.base),
-        Some(json!({"roles": ["auditor", "reader"]})),
+        json!({"roles": ["auditor", "reader"]}),
     )
     .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     // And a role she holds can still change in other ways.
     let body = administrator_with(&before, None, Some("metrics.read"));
-    let r = send(
-        &c,
-        &csrf,
-        reqwest::Method::PUT,
-        put("administrator"),
-        Some(body),
-    )
-    .await;
+    let r = put_json(&c, &csrf, put("administrator"), body).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let refused = audit_actions(&s)
         .iter()
@@ -167,45 +112,36 @@ async fn nobody_removes_the_last_user_administration() {
     let last = (StatusCode::CONFLICT, "last_user_admin".to_owned());
 
     let body = administrator_with(&all, None, Some("users.admin"));
-    let r = send(
-        &c,
-        &csrf,
-        reqwest::Method::PUT,
-        put_admin.clone(),
-        Some(body),
-    )
-    .await;
+    let r = put_json(&c, &csrf, put_admin.clone(), body).await;
     assert_eq!(error_code(r).await, last);
     let r = send(&c, &csrf, reqwest::Method::DELETE, put_admin.clone(), None).await;
     assert_eq!(error_code(r).await, last);
     let me = format!("{}/api/v1/users/u-test", s.base);
-    let r = send(
-        &c,
-        &csrf,
-        reqwest::Method::PUT,
-        me.clone(),
-        Some(json!({"roles": ["operator"]})),
-    )
-    .await;
+    let r = put_json(&c, &csrf, me.clone(), json!({"roles": ["operator"]})).await;
     assert_eq!(error_code(r).await, last);
     assert!(grants(role(&roles(&s, &c).await, "administrator")).contains(&"users.admin".into()));
 
     // With a second administrator, Alice may step down.
     new_user(&s, &c, &csrf, "bruno.admin", &["administrator"]).await;
-    let r = send(
-        &c,
-        &csrf,
-        reqwest::Method::PUT,
-        me,
-        Some(json!({"roles": ["operator"]})),
-    )
-    .await;
+    let r = put_json(&c, &csrf, me, json!({"roles": ["operator"]})).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     assert_eq!(
         status_of(&c, &s, "/api/v1/users").await,
         StatusCode::FORBIDDEN,
         "she no longer administers accounts"
     );
+}
+
+/// Asks, as `c`, for the second factor of the account `who` to be reset.
+async fn reset(
+    s: &Server,
+    c: &reqwest::Client,
+    csrf: &str,
+    who: &str,
+    body: Value,
+) -> reqwest::Response {
+    let url = format!("{}/api/v1/users/{who}/second-factor/reset", s.base);
+    send(c, csrf, reqwest::Method::POST, url, Some(body)).await
 }
 
 #[tokio::test]
@@ -216,62 +152,25 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
     enrol_totp(&s, &g, &gcsrf).await;
     assert_eq!(status_of(&g, &s, "/api/v1/cameras").await, StatusCode::OK);
     let (c, csrf) = login(&s).await;
-    let users: Value = c
-        .get(format!("{}/api/v1/users", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let enrolled = |users: &Value| {
-        users["users"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|u| u["id"] == "u-inv")
-            .unwrap()["second_factor_enrolled"]
-            .clone()
-    };
-    assert_eq!(enrolled(&users), json!(true));
+    assert_eq!(
+        user_entry(&s, &c, "id", "u-inv").await["second_factor_enrolled"],
+        json!(true)
+    );
 
-    let reset = |who: &str| format!("{}/api/v1/users/{who}/second-factor/reset", s.base);
-    let post = reqwest::Method::POST;
-    let r = send(
-        &c,
-        &csrf,
-        post.clone(),
-        reset("u-inv"),
-        Some(json!({"justification": "  "})),
-    )
-    .await;
+    let r = reset(&s, &c, &csrf, "u-inv", json!({"justification": "  "})).await;
     assert_eq!(
         error_code(r).await,
         (StatusCode::BAD_REQUEST, "justification_required".into())
     );
-    let r = send(&c, &csrf, post.clone(), reset("u-inv"), Some(json!({}))).await;
+    let r = reset(&s, &c, &csrf, "u-inv", json!({})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let why = json!({"justification": "Phone lost; identity checked in person (ticket 118)"});
-    let r = send(
-        &c,
-        &csrf,
-        post.clone(),
-        reset("u-nobody"),
-        Some(why.clone()),
-    )
-    .await;
+    let r = reset(&s, &c, &csrf, "u-nobody", why.clone()).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    let r = send(&c, &csrf, post.clone(), reset("u-test"), Some(why.clone())).await;
+    let r = reset(&s, &c, &csrf, "u-test", why.clone()).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST, "not one's own");
     let (ines, icsrf) = login_as(&s, "ines.audit").await;
-    let r = send(
-        &ines,
-        &icsrf,
-        post.clone(),
-        reset("u-inv"),
-        Some(why.clone()),
-    )
-    .await;
+    let r = reset(&s, &ines, &icsrf, "u-inv", why.clone()).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(s
         .store
@@ -281,7 +180,7 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
         .totp_sealed
         .is_some());
 
-    let r = send(&c, &csrf, post.clone(), reset("u-inv"), Some(why)).await;
+    let r = reset(&s, &c, &csrf, "u-inv", why).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     let f = s.store.db.second_factor(gina).unwrap();
     assert!(f.totp_sealed.is_none() && f.totp_pending_sealed.is_none());
@@ -294,11 +193,7 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
         StatusCode::UNAUTHORIZED,
         "her sessions ended"
     );
-    let entry = s
-        .store
-        .db
-        .audit_entries(0, 1000)
-        .unwrap()
+    let entry = audit_entries(&s)
         .into_iter()
         .find(|e| e.detail.contains("second_factor=reset"))
         .expect("the reset is recorded");
@@ -314,11 +209,7 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
 
     // The password alone signs her in again, and nothing but enrolment works.
     let (g, gcsrf) = login_as(&s, "gina.inv").await;
-    let r = g
-        .get(format!("{}/api/v1/cameras", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&g, &s, "/api/v1/cameras").await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let v: Value = r.json().await.unwrap();
     assert!(v["error"]["message"]
@@ -329,25 +220,15 @@ async fn a_second_factor_reset_needs_a_justification_and_forces_enrolment() {
     assert_eq!(status_of(&g, &s, "/api/v1/cameras").await, StatusCode::OK);
 }
 
-async fn create_token(s: &Server, c: &reqwest::Client, csrf: &str, role: &str) -> i64 {
-    let r = send(
-        c,
-        csrf,
-        reqwest::Method::POST,
-        format!("{}/api/v1/tokens", s.base),
-        Some(json!({"name": format!("{role} exporter"), "roles": [role], "expires_in_days": 30})),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    r.json::<Value>().await.unwrap()["id"].as_i64().unwrap()
+/// The id of a new "`role` exporter" token with `role`.
+async fn exporter_token(s: &Server, c: &reqwest::Client, csrf: &str, role: &str) -> i64 {
+    create_token(s, c, csrf, &format!("{role} exporter"), &[role]).await["id"]
+        .as_i64()
+        .unwrap()
 }
 
 async fn tokens(s: &Server, c: &reqwest::Client, query: &str) -> (StatusCode, Value) {
-    let r = c
-        .get(format!("{}/api/v1/tokens{query}", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(c, s, &format!("/api/v1/tokens{query}")).await;
     (r.status(), r.json().await.unwrap())
 }
 
@@ -356,8 +237,8 @@ async fn user_administrators_list_and_revoke_every_token() {
     let s = start().await;
     let (c, csrf) = login(&s).await;
     let (ines, icsrf) = login_as(&s, "ines.audit").await;
-    let mine = create_token(&s, &c, &csrf, "administrator").await;
-    let hers = create_token(&s, &ines, &icsrf, "auditor").await;
+    let mine = exporter_token(&s, &c, &csrf, "administrator").await;
+    let hers = exporter_token(&s, &ines, &icsrf, "auditor").await;
 
     // Everyone sees their own; only a user administrator sees all.
     let (st, v) = tokens(&s, &ines, "").await;
@@ -412,11 +293,7 @@ async fn user_administrators_list_and_revoke_every_token() {
         json!(false),
         "Alice's own is kept"
     );
-    let entry = s
-        .store
-        .db
-        .audit_entries(0, 1000)
-        .unwrap()
+    let entry = audit_entries(&s)
         .into_iter()
         .rfind(|e| e.action == "token.change")
         .unwrap();

@@ -23,7 +23,7 @@ async fn anonymous_callers_get_401_except_public_routes() {
         "/api/v1/cameras/1/live",
         "/api/v1/nonexistent",
     ] {
-        let r = c.get(format!("{}{path}", s.base)).send().await.unwrap();
+        let r = get(&c, &s, path).await;
         assert_eq!(
             error_code(r).await,
             (StatusCode::UNAUTHORIZED, "unauthenticated".into()),
@@ -37,12 +37,12 @@ async fn anonymous_callers_get_401_except_public_routes() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     for page in ["/cameras", "/cameras/1/playback", "/"] {
-        let r = c.get(format!("{}{page}", s.base)).send().await.unwrap();
+        let r = get(&c, &s, page).await;
         assert!(r.status().is_redirection(), "{page}");
         assert_eq!(r.headers()["location"], "/login", "{page}");
     }
     for public in ["/api/v1/health", "/login", "/static/veil.css"] {
-        let r = c.get(format!("{}{public}", s.base)).send().await.unwrap();
+        let r = get(&c, &s, public).await;
         assert_eq!(r.status(), StatusCode::OK, "{public}");
         assert!(r.headers()["content-security-policy"]
             .to_str()
@@ -55,22 +55,12 @@ async fn anonymous_callers_get_401_except_public_routes() {
 async fn login_sets_safe_cookies_and_records_attempts() {
     let s = start().await;
     let c = client();
-    let bad = c
-        .post(format!("{}/api/v1/session", s.base))
-        .json(&serde_json::json!({"username": "alice.martin", "password": "wrong password!"}))
-        .send()
-        .await
-        .unwrap();
+    let bad = post_session(&c, &s, "alice.martin", "wrong password!").await;
     assert_eq!(
         error_code(bad).await,
         (StatusCode::UNAUTHORIZED, "bad_credentials".into())
     );
-    let unknown = c
-        .post(format!("{}/api/v1/session", s.base))
-        .json(&serde_json::json!({"username": "nobody", "password": "whatever it is"}))
-        .send()
-        .await
-        .unwrap();
+    let unknown = post_session(&c, &s, "nobody", "whatever it is").await;
     assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
     let malformed = c
         .post(format!("{}/api/v1/session", s.base))
@@ -80,12 +70,7 @@ async fn login_sets_safe_cookies_and_records_attempts() {
         .unwrap();
     assert_eq!(error_code(malformed).await.0, StatusCode::BAD_REQUEST);
 
-    let r = c
-        .post(format!("{}/api/v1/session", s.base))
-        .json(&serde_json::json!({"username": "alice.martin", "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_session(&c, &s, "alice.martin", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
     let cookies: Vec<String> = r
         .headers()
@@ -163,42 +148,21 @@ async fn logout_needs_the_csrf_token() {
 async fn cameras_and_recordings() {
     let s = start().await;
     let (c, _) = login(&s).await;
-    let v: serde_json::Value = c
-        .get(format!("{}/api/v1/cameras", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = get_json(&c, &s, "/api/v1/cameras").await;
     assert_eq!(v[0]["id"], s.camera.0);
     assert_eq!(v[0]["name"], "Door");
-    let v: serde_json::Value = c
-        .get(format!(
-            "{}/api/v1/cameras/1/recordings?start={}&end={}",
-            s.base,
-            t(-100.0),
-            t(100.0)
-        ))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let recordings = format!(
+        "/api/v1/cameras/1/recordings?start={}&end={}",
+        t(-100.0),
+        t(100.0)
+    );
+    let v: serde_json::Value = get_json(&c, &s, &recordings).await;
     assert_eq!(
         v["recordings"],
         serde_json::json!([{"start": t(0.0), "end": t(12.0)}])
     );
     // Default interval (the last 24 hours before the simulated now).
-    let v: serde_json::Value = c
-        .get(format!("{}/api/v1/cameras/1/recordings", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: serde_json::Value = get_json(&c, &s, "/api/v1/cameras/1/recordings").await;
     assert_eq!(v["recordings"].as_array().unwrap().len(), 1);
 }
 
@@ -300,11 +264,7 @@ async fn ranges_are_slices_of_a_recording_with_audio_and_metadata() {
     use veil_media::mp4::{TrackCodec, TrackSample};
     use veil_store::segment::TrackIndex;
     let s = start().await;
-    let yard = s
-        .store
-        .db
-        .upsert_camera("Yard", "synthetic", "{}", Time90k(T0))
-        .unwrap();
+    let yard = add_camera(&s, "Yard");
     let config = veil_media::synthetic::SyntheticConfig {
         width: 320,
         height: 240,
@@ -548,7 +508,7 @@ async fn bad_requests_get_clear_json_errors() {
         ("/api/v1/no/such/route", StatusCode::NOT_FOUND, "not_found"),
     ];
     for (path, status, code) in cases {
-        let r = c.get(format!("{}{path}", s.base)).send().await.unwrap();
+        let r = get(&c, &s, path).await;
         let (st, co) = error_code(r).await;
         assert_eq!((st, co.as_str()), (status, code), "{path}");
     }
@@ -585,11 +545,7 @@ async fn bad_requests_get_clear_json_errors() {
             "{text}"
         );
     }
-    let r = c
-        .get(format!("{}/static/..%2f..%2fetc%2fpasswd", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&c, &s, "/static/..%2f..%2fetc%2fpasswd").await;
     assert_eq!(error_code(r).await.0, StatusCode::NOT_FOUND);
     // No body ever leaks internals.
     let r = c
@@ -755,11 +711,7 @@ async fn health_checks_the_parts_video_depends_on() {
     let s = start().await;
     let c = client();
     let health = || async {
-        let r = c
-            .get(format!("{}/api/v1/health", s.base))
-            .send()
-            .await
-            .unwrap();
+        let r = get(&c, &s, "/api/v1/health").await;
         let status = r.status();
         (status, r.json::<serde_json::Value>().await.unwrap())
     };

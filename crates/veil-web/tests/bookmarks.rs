@@ -15,12 +15,7 @@ use common::*;
 const DAY_90K: i64 = 86_400 * TIME_UNITS_PER_SEC;
 
 async fn post(c: &reqwest::Client, s: &Server, csrf: &str, body: Value) -> reqwest::Response {
-    c.post(format!("{}/api/v1/bookmarks", s.base))
-        .header("x-csrf-token", csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
+    post_json(c, csrf, format!("{}/api/v1/bookmarks", s.base), body).await
 }
 
 async fn created(c: &reqwest::Client, s: &Server, csrf: &str, body: Value) -> Value {
@@ -30,11 +25,7 @@ async fn created(c: &reqwest::Client, s: &Server, csrf: &str, body: Value) -> Va
 }
 
 async fn list(c: &reqwest::Client, s: &Server, query: &str) -> Vec<Value> {
-    let r = c
-        .get(format!("{}/api/v1/bookmarks{query}", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(c, s, &format!("/api/v1/bookmarks{query}")).await;
     assert_eq!(r.status(), StatusCode::OK, "GET bookmarks{query}");
     let v: Value = r.json().await.unwrap();
     v["bookmarks"].as_array().unwrap().clone()
@@ -44,53 +35,13 @@ fn notes(list: &[Value]) -> Vec<&str> {
     list.iter().map(|b| b["note"].as_str().unwrap()).collect()
 }
 
-async fn put_json(c: &reqwest::Client, csrf: &str, url: String, body: Value) -> reqwest::Response {
-    c.put(url)
-        .header("x-csrf-token", csrf)
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-}
-
 async fn delete(c: &reqwest::Client, s: &Server, csrf: &str, id: i64) -> reqwest::Response {
-    c.delete(format!("{}/api/v1/bookmarks/{id}", s.base))
-        .header("x-csrf-token", csrf)
-        .send()
-        .await
-        .unwrap()
-}
-
-/// A role `name` with `grants` (permission, camera ids or `None` for all).
-async fn role(
-    s: &Server,
-    admin: &reqwest::Client,
-    csrf: &str,
-    name: &str,
-    grants: &[(&str, Option<&[i64]>)],
-) {
-    let grants: Vec<Value> = grants
-        .iter()
-        .map(|(p, ids)| match ids {
-            None => json!({"permission": p, "scope": {"kind": "all"}}),
-            Some(ids) => json!({"permission": p, "scope": {"kind": "cameras", "ids": ids}}),
-        })
-        .collect();
-    let r = put_json(
-        admin,
-        csrf,
-        format!("{}/api/v1/roles/{name}", s.base),
-        json!({ "grants": grants }),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
+    let url = format!("{}/api/v1/bookmarks/{id}", s.base);
+    send(c, csrf, reqwest::Method::DELETE, url, None).await
 }
 
 fn bookmark_entries(s: &Server) -> Vec<veil_store::db::AuditRow> {
-    s.store
-        .db
-        .audit_entries(0, 10_000)
-        .unwrap()
+    audit_entries(s)
         .into_iter()
         .filter(|e| e.action.starts_with("bookmark."))
         .collect()
@@ -99,11 +50,7 @@ fn bookmark_entries(s: &Server) -> Vec<veil_store::db::AuditRow> {
 #[tokio::test]
 async fn bookmarks_are_made_found_changed_and_deleted_as_allowed() {
     let s = start().await;
-    let yard = s
-        .store
-        .db
-        .upsert_camera("Yard", "synthetic", "{}", Time90k(T0))
-        .unwrap();
+    let yard = add_camera(&s, "Yard");
     let (admin, csrf) = login(&s).await;
     let (op, op_csrf) = new_user(&s, &admin, &csrf, "olga.op", &["operator"]).await;
 
@@ -183,14 +130,10 @@ async fn bookmarks_are_made_found_changed_and_deleted_as_allowed() {
 
     // The auditor sees none; a role limited to the yard sees only the yard.
     let (auditor, _) = login_as(&s, "ines.audit").await;
-    let r = auditor
-        .get(format!("{}/api/v1/bookmarks", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&auditor, &s, "/api/v1/bookmarks").await;
     assert_eq!(error_code(r).await.0, StatusCode::FORBIDDEN);
     let yard_only: &[i64] = &[yard.0];
-    role(
+    create_role(
         &s,
         &admin,
         &csrf,
@@ -203,20 +146,12 @@ async fn bookmarks_are_made_found_changed_and_deleted_as_allowed() {
     .await;
     let (yw, _) = new_user(&s, &admin, &csrf, "yuri.yard", &["yard-watch"]).await;
     assert_eq!(notes(&list(&yw, &s, "").await), ["Person at the yard door"]);
-    let r = yw
-        .get(format!("{}/api/v1/bookmarks?camera={}", s.base, s.camera.0))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&yw, &s, &format!("/api/v1/bookmarks?camera={}", s.camera.0)).await;
     assert_eq!(error_code(r).await.0, StatusCode::FORBIDDEN);
     // A role with bookmarks.view but without playback sees nothing.
-    role(&s, &admin, &csrf, "notes-only", &[("bookmarks.view", None)]).await;
+    create_role(&s, &admin, &csrf, "notes-only", &[("bookmarks.view", None)]).await;
     let (no_play, _) = new_user(&s, &admin, &csrf, "nina.notes", &["notes-only"]).await;
-    let r = no_play
-        .get(format!("{}/api/v1/bookmarks", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&no_play, &s, "/api/v1/bookmarks").await;
     assert_eq!(error_code(r).await.0, StatusCode::FORBIDDEN);
 
     // Another operator may see but not change or delete Olga's bookmark.
@@ -245,7 +180,7 @@ async fn bookmarks_are_made_found_changed_and_deleted_as_allowed() {
     assert_eq!(error_code(r).await.0, StatusCode::BAD_REQUEST);
 
     // A holder of bookmarks.delete deletes it; then it is gone.
-    role(
+    create_role(
         &s,
         &admin,
         &csrf,
@@ -385,23 +320,20 @@ async fn malformed_or_unauthorised_bookmarks_are_refused_and_store_nothing() {
     let (status, _) = error_code(r).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     // bookmarks.create on a camera the user may not play back.
-    let yard = s
-        .store
-        .db
-        .upsert_camera("Yard", "synthetic", "{}", Time90k(T0))
-        .unwrap();
-    let grants = json!({"grants": [
-        {"permission": "bookmarks.create", "scope": {"kind": "all"}},
-        {"permission": "bookmarks.view", "scope": {"kind": "all"}},
-        {"permission": "playback", "scope": {"kind": "cameras", "ids": [yard.0]}}]});
-    let r = put_json(
+    let yard = add_camera(&s, "Yard");
+    let yard_only: &[i64] = &[yard.0];
+    create_role(
+        &s,
         &admin,
         &csrf,
-        format!("{}/api/v1/roles/yard-marker", s.base),
-        grants,
+        "yard-marker",
+        &[
+            ("bookmarks.create", None),
+            ("bookmarks.view", None),
+            ("playback", Some(yard_only)),
+        ],
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
     let (ym, ym_csrf) = new_user(&s, &admin, &csrf, "yann.marker", &["yard-marker"]).await;
     let r = post(
         &ym,
@@ -440,11 +372,7 @@ async fn malformed_or_unauthorised_bookmarks_are_refused_and_store_nothing() {
         format!("?start={}&end={}", urlencode(&t(5.0)), urlencode(&t(5.0))),
         format!("?q={}", "x".repeat(201)),
     ] {
-        let r = op
-            .get(format!("{}/api/v1/bookmarks{q}", s.base))
-            .send()
-            .await
-            .unwrap();
+        let r = get(&op, &s, &format!("/api/v1/bookmarks{q}")).await;
         assert_eq!(error_code(r).await.0, StatusCode::BAD_REQUEST, "{q}");
     }
 }
@@ -455,14 +383,7 @@ async fn bookmarks_have_their_own_retention_and_expire() {
     let (admin, csrf) = login(&s).await;
     let (op, op_csrf) = new_user(&s, &admin, &csrf, "olga.op", &["operator"]).await;
     let settings = format!("{}/api/v1/settings/bookmarks", s.base);
-    let v: Value = admin
-        .get(&settings)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&admin, &s, "/api/v1/settings/bookmarks").await;
     assert_eq!(v, json!({"retention_days": 30}));
     let b = created(
         &op,
@@ -501,20 +422,9 @@ async fn bookmarks_have_their_own_retention_and_expire() {
     )
     .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    let v: Value = admin
-        .get(&settings)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let v: Value = get_json(&admin, &s, "/api/v1/settings/bookmarks").await;
     assert_eq!(v, json!({"retention_days": 7}));
-    let changed = s
-        .store
-        .db
-        .audit_entries(0, 10_000)
-        .unwrap()
+    let changed = audit_entries(&s)
         .into_iter()
         .find(|e| e.action == "config.retention")
         .expect("the change is recorded");

@@ -6,7 +6,6 @@
 mod common;
 
 use reqwest::StatusCode;
-use serde_json::json;
 
 use common::*;
 
@@ -59,30 +58,20 @@ fn value_of(text: &str, sample: &str) -> f64 {
 async fn metrics_need_metrics_read_by_session_or_token() {
     let s = start().await;
     // A failed login, counted by reason and never by name.
-    let r = client()
-        .post(format!("{}/api/v1/session", s.base))
-        .json(&json!({"username": "alice.martin", "password": "wrong password"}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_session(&client(), &s, "alice.martin", "wrong password").await;
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
 
     // Anonymous scrapers get a JSON 401, not the login page.
     let anon = client();
     for path in ["/metrics", "/api/v1/system"] {
-        let r = anon.get(format!("{}{path}", s.base)).send().await.unwrap();
+        let r = get(&anon, &s, path).await;
         assert_eq!(
             error_code(r).await,
             (StatusCode::UNAUTHORIZED, "unauthenticated".into())
         );
     }
     assert_eq!(status_of(&anon, &s, "/system").await, StatusCode::SEE_OTHER);
-    let r = anon
-        .get(format!("{}/metrics", s.base))
-        .bearer_auth("veil_nonsense")
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_token(&anon, &s, "/metrics", "veil_nonsense").await;
     assert_eq!(
         error_code(r).await,
         (StatusCode::UNAUTHORIZED, "bad_token".into())
@@ -97,58 +86,28 @@ async fn metrics_need_metrics_read_by_session_or_token() {
             "{path}"
         );
     }
-    let r = aud
-        .post(format!("{}/api/v1/tokens", s.base))
-        .header("x-csrf-token", &aud_csrf)
-        .json(&json!({"name": "scraper", "roles": ["auditor"], "expires_in_days": 30}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let aud_token = r.json::<serde_json::Value>().await.unwrap()["token"]
+    let aud_token = create_token(&s, &aud, &aud_csrf, "scraper", &["auditor"]).await["token"]
         .as_str()
         .unwrap()
         .to_owned();
     let bot = client();
-    let r = bot
-        .get(format!("{}/metrics", s.base))
-        .bearer_auth(&aud_token)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_token(&bot, &s, "/metrics", &aud_token).await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 
     // The administrator holds it: allowed by session and by a token whose
     // role carries it.
     let (admin, csrf) = login(&s).await;
-    let r = admin
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap();
+    let r = get(&admin, &s, "/metrics").await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(
         r.headers()["content-type"],
         "text/plain; version=0.0.4; charset=utf-8"
     );
-    let r = admin
-        .post(format!("{}/api/v1/tokens", s.base))
-        .header("x-csrf-token", &csrf)
-        .json(&json!({"name": "scraper", "roles": ["administrator"], "expires_in_days": 30}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let token = r.json::<serde_json::Value>().await.unwrap()["token"]
+    let token = create_token(&s, &admin, &csrf, "scraper", &["administrator"]).await["token"]
         .as_str()
         .unwrap()
         .to_owned();
-    let r = bot
-        .get(format!("{}/metrics", s.base))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let r = get_with_token(&bot, &s, "/metrics", &token).await;
     assert_eq!(r.status(), StatusCode::OK);
     let text = r.text().await.unwrap();
     let samples = checked_samples(&text);
@@ -197,12 +156,8 @@ async fn metrics_need_metrics_read_by_session_or_token() {
     );
 
     // The page's JSON, and the page itself.
-    let v: serde_json::Value = bot
-        .get(format!("{}/api/v1/system", s.base))
-        .bearer_auth(&token)
-        .send()
+    let v: serde_json::Value = get_with_token(&bot, &s, "/api/v1/system", &token)
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -212,11 +167,7 @@ async fn metrics_need_metrics_read_by_session_or_token() {
     assert!(v["disk"]["used_bytes"].as_u64().unwrap() > 0);
     assert_eq!(v["disk"]["days_left"], serde_json::Value::Null);
     assert_eq!(v["access_record"]["state"], "ok");
-    let page = admin
-        .get(format!("{}/system", s.base))
-        .send()
-        .await
-        .unwrap();
+    let page = get(&admin, &s, "/system").await;
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("/static/system.js"));

@@ -8,7 +8,8 @@ use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
 use veil_audit::{AccessRecord, ClientAddressPolicy};
 use veil_base::{CameraId, SharedClock, SimulatedClock, Time90k};
 use veil_media::synthetic::SyntheticConfig;
@@ -162,23 +163,94 @@ pub async fn login(s: &Server) -> (reqwest::Client, String) {
 
 pub async fn login_as(s: &Server, name: &str) -> (reqwest::Client, String) {
     let c = client();
-    let r = c
-        .post(format!("{}/api/v1/session", s.base))
-        .json(&serde_json::json!({"username": name, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_session(&c, s, name, PASSWORD).await;
     assert_eq!(r.status(), StatusCode::OK);
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: Value = r.json().await.unwrap();
     (c, v["csrf"].as_str().unwrap().to_owned())
 }
 
-pub async fn status_of(c: &reqwest::Client, s: &Server, path: &str) -> StatusCode {
-    c.get(format!("{}{path}", s.base))
+/// `POST /api/v1/session` as `c` with `name` and `password`: a login
+/// attempt, whatever its outcome.
+pub async fn post_session(
+    c: &reqwest::Client,
+    s: &Server,
+    name: &str,
+    password: &str,
+) -> reqwest::Response {
+    c.post(format!("{}/api/v1/session", s.base))
+        .json(&json!({"username": name, "password": password}))
         .send()
         .await
         .unwrap()
-        .status()
+}
+
+/// `GET {base}{path}` as `c`.
+pub async fn get(c: &reqwest::Client, s: &Server, path: &str) -> reqwest::Response {
+    c.get(format!("{}{path}", s.base)).send().await.unwrap()
+}
+
+/// `GET {base}{path}` with the API token `token` (as `Authorization:
+/// Bearer`) from `c`.
+pub async fn get_with_token(
+    c: &reqwest::Client,
+    s: &Server,
+    path: &str,
+    token: &str,
+) -> reqwest::Response {
+    c.get(format!("{}{path}", s.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// `GET {base}{path}` as `c`, its answer read as JSON whatever the status.
+pub async fn get_json<T: serde::de::DeserializeOwned>(
+    c: &reqwest::Client,
+    s: &Server,
+    path: &str,
+) -> T {
+    get(c, s, path).await.json().await.unwrap()
+}
+
+pub async fn status_of(c: &reqwest::Client, s: &Server, path: &str) -> StatusCode {
+    get(c, s, path).await.status()
+}
+
+/// Sends `method url` as `c` with its CSRF token `csrf`, and `body` as
+/// JSON if there is one.
+pub async fn send(
+    c: &reqwest::Client,
+    csrf: &str,
+    method: Method,
+    url: String,
+    body: Option<Value>,
+) -> reqwest::Response {
+    let mut r = c.request(method, url).header("x-csrf-token", csrf);
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    r.send().await.unwrap()
+}
+
+/// [`send`] a `PUT` with `body`.
+pub async fn put_json(
+    c: &reqwest::Client,
+    csrf: &str,
+    url: String,
+    body: Value,
+) -> reqwest::Response {
+    send(c, csrf, Method::PUT, url, Some(body)).await
+}
+
+/// [`send`] a `POST` with `body`.
+pub async fn post_json(
+    c: &reqwest::Client,
+    csrf: &str,
+    url: String,
+    body: Value,
+) -> reqwest::Response {
+    send(c, csrf, Method::POST, url, Some(body)).await
 }
 
 pub async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
@@ -189,11 +261,13 @@ pub async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
     (status, v["error"]["code"].as_str().unwrap().to_owned())
 }
 
+/// Every entry of the access record (the first 10,000), oldest first.
+pub fn audit_entries(s: &Server) -> Vec<veil_store::db::AuditRow> {
+    s.store.db.audit_entries(0, 10_000).unwrap()
+}
+
 pub fn audit_actions(s: &Server) -> Vec<(String, String, String)> {
-    s.store
-        .db
-        .audit_entries(0, 1000)
-        .unwrap()
+    audit_entries(s)
         .into_iter()
         .map(|e| (e.actor, e.action, e.outcome))
         .collect()
@@ -250,75 +324,122 @@ pub async fn new_user(
     name: &str,
     roles: &[&str],
 ) -> (reqwest::Client, String) {
-    let r = admin
-        .post(format!("{}/api/v1/users", s.base))
-        .header("x-csrf-token", csrf)
-        .json(&serde_json::json!({"name": name, "roles": roles}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(
+        admin,
+        csrf,
+        format!("{}/api/v1/users", s.base),
+        json!({"name": name, "roles": roles}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    let v: serde_json::Value = r.json().await.unwrap();
+    let v: Value = r.json().await.unwrap();
     let first = v["password"].as_str().unwrap().to_owned();
     assert_eq!(v["must_change_password"], true);
     let c = client();
-    let r = c
-        .post(format!("{}/api/v1/session", s.base))
-        .json(&serde_json::json!({"username": name, "password": first}))
-        .send()
+    let v: Value = post_session(&c, s, name, &first)
+        .await
+        .json()
         .await
         .unwrap();
-    let v: serde_json::Value = r.json().await.unwrap();
     assert_eq!(v["must_change_password"], true, "{v}");
     let csrf = v["csrf"].as_str().unwrap().to_owned();
     // Nothing but the own session until the password is changed.
-    let (status, _) = error_code(
-        c.get(format!("{}/api/v1/cameras", s.base))
-            .send()
-            .await
-            .unwrap(),
+    let (status, _) = error_code(get(&c, s, "/api/v1/cameras").await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let password = format!("{}/api/v1/session/password", s.base);
+    let r = post_json(
+        &c,
+        &csrf,
+        password.clone(),
+        json!({"current": first, "new": "short"}),
     )
     .await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
-    let r = c
-        .post(format!("{}/api/v1/session/password", s.base))
-        .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({"current": first, "new": "short"}))
-        .send()
-        .await
-        .unwrap();
     assert_eq!(error_code(r).await.0, StatusCode::BAD_REQUEST);
-    let r = c
-        .post(format!("{}/api/v1/session/password", s.base))
-        .header("x-csrf-token", &csrf)
-        .json(&serde_json::json!({"current": first, "new": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
+    let r = post_json(
+        &c,
+        &csrf,
+        password,
+        json!({"current": first, "new": PASSWORD}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     (c, csrf)
+}
+
+/// The account whose `field` (e.g. `name` or `id`) is `value`, as
+/// `GET /api/v1/users` lists it to the administrator `admin`.
+pub async fn user_entry(s: &Server, admin: &reqwest::Client, field: &str, value: &str) -> Value {
+    let users: Value = get_json(admin, s, "/api/v1/users").await;
+    users["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u[field] == value)
+        .unwrap_or_else(|| panic!("no account with {field} {value}: {users}"))
+        .clone()
 }
 
 /// The account id (pseudonym) of `name`, as `GET /api/v1/users` lists it to
 /// the administrator `admin`.
 pub async fn user_id(s: &Server, admin: &reqwest::Client, name: &str) -> String {
-    let users: serde_json::Value = admin
-        .get(format!("{}/api/v1/users", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    users["users"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|u| u["name"] == name)
-        .unwrap_or_else(|| panic!("no account {name}: {users}"))["id"]
+    user_entry(s, admin, "name", name).await["id"]
         .as_str()
         .unwrap()
         .to_owned()
+}
+
+/// Creates the role `name` (as the administrator `admin`) with `grants`:
+/// a permission each, on the cameras listed or, with `None`, on all.
+pub async fn create_role(
+    s: &Server,
+    admin: &reqwest::Client,
+    csrf: &str,
+    name: &str,
+    grants: &[(&str, Option<&[i64]>)],
+) {
+    let grants: Vec<Value> = grants
+        .iter()
+        .map(|(p, ids)| match ids {
+            None => json!({"permission": p, "scope": {"kind": "all"}}),
+            Some(ids) => json!({"permission": p, "scope": {"kind": "cameras", "ids": ids}}),
+        })
+        .collect();
+    let r = put_json(
+        admin,
+        csrf,
+        format!("{}/api/v1/roles/{name}", s.base),
+        json!({ "grants": grants }),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+}
+
+/// Creates an API token `name` with `roles`, valid 30 days, for the
+/// signed-in user of `c`; returns the answer (its `id` and `token`).
+pub async fn create_token(
+    s: &Server,
+    c: &reqwest::Client,
+    csrf: &str,
+    name: &str,
+    roles: &[&str],
+) -> Value {
+    let r = post_json(
+        c,
+        csrf,
+        format!("{}/api/v1/tokens", s.base),
+        json!({"name": name, "roles": roles, "expires_in_days": 30}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    r.json().await.unwrap()
+}
+
+/// Adds a second synthetic camera `name` (with no recording).
+pub fn add_camera(s: &Server, name: &str) -> CameraId {
+    s.store
+        .db
+        .upsert_camera(name, "synthetic", "{}", Time90k(T0))
+        .unwrap()
 }
 
 /// Adds `gina.inv` (pseudonym `u-inv`) with the investigator role, whose
