@@ -50,8 +50,8 @@ use crate::bookmarks::{BookmarkJson, BookmarkList, BookmarkRetention, NewBookmar
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::Events;
-use crate::system::SystemFigures;
 use crate::model::{AuditReport, RoleDefinition, RoleView};
+use crate::system::SystemFigures;
 use crate::{routes, AppState, Guard};
 
 /// The content of an answer.
