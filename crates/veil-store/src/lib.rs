@@ -10,6 +10,7 @@ pub mod keys;
 pub mod objects;
 pub mod playback;
 pub mod recorder;
+pub mod retention;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
