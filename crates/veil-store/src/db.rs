@@ -251,6 +251,12 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX motion_event_by_time ON motion_event (camera_id, start_90k);
     "#,
+    // 11: retention finds a bucket's segments and the keyless ones (their key
+    // destroyed) by this index; it also keeps `ON DELETE SET NULL` from
+    // scanning every segment when a bucket key is destroyed.
+    r#"
+    CREATE INDEX segment_by_bucket ON segment (bucket_key_id);
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -608,6 +614,21 @@ fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
         bucket_key_id: r.get(10)?,
         wrapped_key: r.get(11)?,
         sealed_index: r.get(12)?,
+    })
+}
+
+/// The columns [`stored_segment`] reads, in its order.
+const RETENTION_SEGMENT_COLUMNS: &str =
+    "id, camera_id, rendition, bucket_key_id, start_90k, start_90k + duration_90k";
+
+fn stored_segment(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::retention::StoredSegment> {
+    Ok(crate::retention::StoredSegment {
+        id: SegmentId(r.get(0)?),
+        camera: CameraId(r.get(1)?),
+        rendition: r.get(2)?,
+        bucket: r.get(3)?,
+        start: Time90k(r.get(4)?),
+        end: Time90k(r.get(5)?),
     })
 }
 
@@ -1132,6 +1153,136 @@ impl Db {
                         .into(),
                 ))
             }
+        })
+    }
+
+    /// Destroys a batch of bucket keys (retention): the rows are deleted in one
+    /// transaction (secure_delete overwrites the freed bytes; the segments'
+    /// `bucket_key_id` become NULL), then the WAL is checkpointed and
+    /// truncated once for the whole batch. Returns how many keys existed and
+    /// were deleted (an id already gone is skipped).
+    pub fn destroy_bucket_keys(&self, ids: &[i64]) -> Result<usize, Error> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let n = self.with(|c| {
+            let tx = c.transaction()?;
+            let mut n = 0;
+            {
+                let mut st = tx.prepare_cached("DELETE FROM bucket_key WHERE id = ?1")?;
+                for id in ids {
+                    n += st.execute([id])?;
+                }
+            }
+            tx.commit()?;
+            Ok(n)
+        })?;
+        self.truncate_wal()?;
+        Ok(n)
+    }
+
+    /// The (camera, rendition) pairs that have bucket keys.
+    pub fn bucket_key_scopes(&self) -> Result<Vec<(CameraId, String)>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare(
+                "SELECT DISTINCT camera_id, rendition FROM bucket_key
+                 ORDER BY camera_id, rendition",
+            )?;
+            let rows = st.query_map([], |r| Ok((CameraId(r.get(0)?), r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// A page of one scope's bucket keys whose hour starts in `(after, until]`,
+    /// oldest first, at most `limit` (for retention).
+    pub fn bucket_keys_page(
+        &self,
+        camera: CameraId,
+        rendition: &str,
+        after: Time90k,
+        until: Time90k,
+        limit: usize,
+    ) -> Result<Vec<crate::retention::StoredBucket>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT id, camera_id, rendition, bucket_start_90k FROM bucket_key
+                 WHERE camera_id = ?1 AND rendition = ?2
+                   AND bucket_start_90k > ?3 AND bucket_start_90k <= ?4
+                 ORDER BY bucket_start_90k LIMIT ?5",
+            )?;
+            let rows = st.query_map(
+                params![camera.0, rendition, after.0, until.0, limit as i64],
+                |r| {
+                    Ok(crate::retention::StoredBucket {
+                        id: r.get(0)?,
+                        camera: CameraId(r.get(1)?),
+                        rendition: r.get(2)?,
+                        start: Time90k(r.get(3)?),
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+    }
+
+    /// The segments a bucket key wraps, oldest first (for retention).
+    pub fn bucket_segments(
+        &self,
+        bucket: i64,
+    ) -> Result<Vec<crate::retention::StoredSegment>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {RETENTION_SEGMENT_COLUMNS} FROM segment
+                 WHERE bucket_key_id = ?1 ORDER BY start_90k, id"
+            ))?;
+            let rows = st.query_map([bucket], stored_segment)?;
+            rows.collect()
+        })
+    }
+
+    /// A page of segments whose bucket key is destroyed, by id after `after`,
+    /// at most `limit` (for retention).
+    pub fn keyless_segments_page(
+        &self,
+        after: SegmentId,
+        limit: usize,
+    ) -> Result<Vec<crate::retention::StoredSegment>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(&format!(
+                "SELECT {RETENTION_SEGMENT_COLUMNS} FROM segment
+                 WHERE bucket_key_id IS NULL AND id > ?1 ORDER BY id LIMIT ?2"
+            ))?;
+            let rows = st.query_map(params![after.0, limit as i64], stored_segment)?;
+            rows.collect()
+        })
+    }
+
+    /// Deletes a batch of segment rows in one transaction and returns the
+    /// object key and size of each row that existed (ids already gone are
+    /// skipped), for the caller to delete the objects afterwards.
+    pub fn delete_segments(&self, ids: &[SegmentId]) -> Result<Vec<(String, u64)>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with(|c| {
+            let tx = c.transaction()?;
+            let mut out = Vec::with_capacity(ids.len());
+            {
+                let mut get = tx
+                    .prepare_cached("SELECT object_key, object_bytes FROM segment WHERE id = ?1")?;
+                let mut del = tx.prepare_cached("DELETE FROM segment WHERE id = ?1")?;
+                for id in ids {
+                    let found: Option<(String, i64)> = get
+                        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()?;
+                    if let Some((key, bytes)) = found {
+                        del.execute([id.0])?;
+                        out.push((key, bytes.max(0) as u64));
+                    }
+                }
+            }
+            tx.commit()?;
+            Ok(out)
         })
     }
 
@@ -2964,5 +3115,102 @@ mod reading_tests {
         );
         assert!(db.delete_bookmark(ids[2]).unwrap());
         assert!(!db.delete_bookmark(ids[2]).unwrap());
+    }
+
+    fn segment_in(
+        db: &Db,
+        camera: CameraId,
+        bucket: Option<i64>,
+        start: i64,
+        key: &str,
+    ) -> SegmentId {
+        db.insert_segment(&SegmentRow {
+            id: SegmentId(0),
+            camera_id: camera,
+            rendition: "main".into(),
+            run_start_90k: Time90k(start),
+            start_90k: Time90k(start),
+            duration_90k: 900,
+            frames: 9,
+            media_bytes: 10,
+            object_key: key.into(),
+            object_bytes: 40,
+            bucket_key_id: bucket,
+            wrapped_key: vec![0],
+            sealed_index: vec![0],
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn retention_reads_pages_and_destroys_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("veil.db")).unwrap();
+        let a = db
+            .upsert_camera("a", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let b = db
+            .upsert_camera("b", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let hour = crate::segment::BUCKET_90K;
+        let keys: Vec<i64> = (0..4)
+            .map(|h| {
+                db.insert_bucket_key(a, "main", Time90k(h * hour), &[h as u8; 8])
+                    .unwrap()
+            })
+            .collect();
+        let kb = db
+            .insert_bucket_key(b, "main", Time90k(0), &[9; 8])
+            .unwrap();
+        let s0 = segment_in(&db, a, Some(keys[0]), 10, "a/0");
+        let s1 = segment_in(&db, a, Some(keys[0]), 5, "a/1");
+        let s2 = segment_in(&db, a, Some(keys[1]), hour + 5, "a/2");
+        segment_in(&db, b, Some(kb), 7, "b/0");
+
+        assert_eq!(
+            db.bucket_key_scopes().unwrap(),
+            [(a, "main".to_owned()), (b, "main".to_owned())]
+        );
+        // Bounded pages, oldest first, within (after, until].
+        let page = db
+            .bucket_keys_page(a, "main", Time90k(i64::MIN), Time90k(2 * hour), 2)
+            .unwrap();
+        assert_eq!(page.iter().map(|b| b.id).collect::<Vec<_>>(), keys[..2]);
+        assert_eq!(page[1].start, Time90k(hour));
+        let next = db
+            .bucket_keys_page(a, "main", Time90k(hour), Time90k(i64::MAX), 10)
+            .unwrap();
+        assert_eq!(next.iter().map(|b| b.id).collect::<Vec<_>>(), keys[2..]);
+        let segs = db.bucket_segments(keys[0]).unwrap();
+        assert_eq!(segs.iter().map(|s| s.id).collect::<Vec<_>>(), [s1, s0]);
+        assert_eq!((segs[0].start, segs[0].end), (Time90k(5), Time90k(905)));
+        assert_eq!(segs[0].bucket, Some(keys[0]));
+        assert!(db
+            .keyless_segments_page(SegmentId(0), 10)
+            .unwrap()
+            .is_empty());
+
+        // One batch: both keys gone, an unknown id skipped, their segments keyless.
+        assert_eq!(db.destroy_bucket_keys(&[keys[0], keys[1], 999]).unwrap(), 2);
+        assert_eq!(db.bucket_key_by_id(keys[0]).unwrap(), None);
+        assert!(db.bucket_key_by_id(keys[2]).unwrap().is_some());
+        let keyless = db.keyless_segments_page(SegmentId(0), 2).unwrap();
+        assert_eq!(keyless.iter().map(|s| s.id).collect::<Vec<_>>(), [s0, s1]);
+        assert!(keyless.iter().all(|s| s.bucket.is_none()));
+        let rest = db.keyless_segments_page(s1, 2).unwrap();
+        assert_eq!(rest.iter().map(|s| s.id).collect::<Vec<_>>(), [s2]);
+        // The WAL was truncated once the batch was committed.
+        let wal = dir.path().join("veil.db-wal");
+        assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
+
+        // Rows deleted in one transaction; their objects returned.
+        let gone = db.delete_segments(&[s0, s2, SegmentId(999)]).unwrap();
+        assert_eq!(gone, [("a/0".to_owned(), 40), ("a/2".to_owned(), 40)]);
+        assert_eq!(db.segment_count().unwrap(), 2);
+        assert!(db.delete_segments(&[]).unwrap().is_empty());
+        assert_eq!(db.destroy_bucket_keys(&[]).unwrap(), 0);
+        // The single-key destroy still works for its callers.
+        db.destroy_bucket_key(kb).unwrap();
+        assert_eq!(db.bucket_key_by_id(kb).unwrap(), None);
     }
 }
