@@ -271,6 +271,16 @@ impl Keyring {
         }
         self.db.destroy_bucket_key(id)
     }
+
+    /// Destroys a batch of bucket keys (retention) and forgets any cached
+    /// copy: one transaction and one WAL truncation for the whole batch, with
+    /// the cache locked throughout as in [`Keyring::destroy`]. Returns how
+    /// many keys existed.
+    pub fn destroy_batch(&self, ids: &[i64]) -> Result<usize, Error> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        cache.retain(|_, (cid, _)| !ids.contains(cid));
+        self.db.destroy_bucket_keys(ids)
+    }
 }
 
 #[cfg(test)]
@@ -357,5 +367,33 @@ mod tests {
             ring.bucket_by_id(id1, cam, "main", t),
             Err(Error::KeyDestroyed)
         ));
+    }
+
+    #[test]
+    fn a_batch_destroy_forgets_cached_keys() {
+        let db = Db::open_in_memory().unwrap();
+        let cam = db
+            .upsert_camera("c", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let ring = Keyring::new(db, Key::generate());
+        let hour = crate::segment::BUCKET_90K;
+        let (old, _) = ring.bucket_for_write(cam, "main", Time90k(5)).unwrap();
+        let (cached, _) = ring.bucket_for_write(cam, "sub", Time90k(5)).unwrap();
+        let (kept, _) = ring
+            .bucket_for_write(cam, "main", Time90k(hour + 5))
+            .unwrap();
+        assert_eq!(ring.destroy_batch(&[old, cached]).unwrap(), 2);
+        for (id, rendition) in [(old, "main"), (cached, "sub")] {
+            assert!(matches!(
+                ring.bucket_by_id(id, cam, rendition, Time90k(5)),
+                Err(Error::KeyDestroyed)
+            ));
+        }
+        // A writer of the destroyed (cached) bucket gets a new key.
+        let (again, _) = ring.bucket_for_write(cam, "sub", Time90k(5)).unwrap();
+        assert_ne!(again, cached);
+        assert!(ring
+            .bucket_by_id(kept, cam, "main", Time90k(hour + 5))
+            .is_ok());
     }
 }

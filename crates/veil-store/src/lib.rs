@@ -107,6 +107,23 @@ pub struct RecoveryReport {
     pub motion_events_closed: usize,
 }
 
+/// What applying a retention plan did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RetentionReport {
+    /// Bucket keys destroyed.
+    pub keys_destroyed: usize,
+    /// Segment rows deleted.
+    pub segments_deleted: usize,
+    /// Objects deleted (an object already gone counts: it no longer exists).
+    pub objects_deleted: usize,
+    /// Object bytes freed (from the deleted rows' sizes).
+    pub bytes_freed: u64,
+}
+
+/// How many keyless segments one retention plan reads at most; more are
+/// left for the next plan, which is then due at once.
+const KEYLESS_PAGE: usize = 4096;
+
 /// Storage for one installation.
 #[derive(Clone)]
 pub struct Store {
@@ -705,6 +722,98 @@ impl Store {
         }
         Ok(out.into_iter().map(|(s, e, _)| (s, e)).collect())
     }
+}
+
+impl Store {
+    /// Plans retention at `now` (see [`retention::plan`]): reads, in bounded
+    /// pages, each camera's and rendition's bucket keys due by
+    /// `retention_90k(camera, rendition)` (at most `limit + 1` of each, and
+    /// the first not yet due, for the next expiry), their segments and the
+    /// keyless segments, and plans at most `limit` bucket keys. Reads only;
+    /// blocks on the database.
+    pub fn retention_plan(
+        &self,
+        now: Time90k,
+        retention_90k: impl Fn(CameraId, &str) -> i64,
+        protections: &[retention::Protection],
+        limit: usize,
+    ) -> Result<retention::Plan, Error> {
+        let mut buckets = Vec::new();
+        for (camera, rendition) in self.db.bucket_key_scopes()? {
+            let keep = retention_90k(camera, &rendition).max(0);
+            // A bucket starting after this cannot have expired.
+            let cutoff = Time90k(
+                now.0
+                    .saturating_sub(keep)
+                    .saturating_sub(segment::BUCKET_90K),
+            );
+            let due = self.db.bucket_keys_page(
+                camera,
+                &rendition,
+                Time90k(i64::MIN),
+                cutoff,
+                limit.saturating_add(1),
+            )?;
+            let next =
+                self.db
+                    .bucket_keys_page(camera, &rendition, cutoff, Time90k(i64::MAX), 1)?;
+            buckets.extend(due);
+            buckets.extend(next);
+        }
+        let mut segments = Vec::new();
+        for b in &buckets {
+            segments.extend(self.db.bucket_segments(b.id)?);
+        }
+        let keyless = self.db.keyless_segments_page(SegmentId(0), KEYLESS_PAGE)?;
+        let more_keyless = keyless.len() == KEYLESS_PAGE;
+        segments.extend(keyless);
+        let mut plan = retention::plan(&buckets, &segments, retention_90k, protections, now, limit);
+        if more_keyless {
+            plan.next_expiry = Some(now);
+        }
+        Ok(plan)
+    }
+
+    /// Applies a retention plan, in the order of `docs/design/retention.md`
+    /// (the caller has recorded it in the access record first): destroys the
+    /// bucket keys (one transaction, one WAL truncation; the keyring forgets
+    /// them), deletes the segment rows (one transaction), then their objects
+    /// (one already gone is fine). A crash between steps leaves what the next
+    /// plan, or [`Store::recover`], finishes. Refuses a plan that keeps
+    /// protected segments of a bucket it destroys: re-wrapping them under
+    /// their lock's or hold's key is not built yet.
+    pub async fn apply_retention(&self, plan: &retention::Plan) -> Result<RetentionReport, Error> {
+        if !plan.protected.is_empty() {
+            return Err(Error::Invalid(
+                "the plan keeps protected segments of buckets it destroys; \
+                 they must be re-wrapped under their lock's or hold's key first"
+                    .into(),
+            ));
+        }
+        let mut report = RetentionReport::default();
+        let this = self.clone();
+        let keys = plan.destroy_keys.clone();
+        report.keys_destroyed = blocking(move || this.keys.destroy_batch(&keys)).await?;
+        let db = self.db.clone();
+        let ids = plan.delete_segments.clone();
+        let gone = blocking(move || db.delete_segments(&ids)).await?;
+        report.segments_deleted = gone.len();
+        for (key, bytes) in gone {
+            self.objects.delete(&key).await?;
+            report.objects_deleted += 1;
+            report.bytes_freed += bytes;
+        }
+        Ok(report)
+    }
+}
+
+/// Runs blocking work (the database) off the async threads.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?
 }
 
 /// Why a segment's index did not open.

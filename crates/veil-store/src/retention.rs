@@ -99,6 +99,45 @@ pub struct Plan {
     /// The earliest time a bucket not destroyed now expires (when to plan
     /// again), if any.
     pub next_expiry: Option<Time90k>,
+    /// What this plan destroys, per camera, by camera id: what the access
+    /// record's entry and the command line say.
+    pub cameras: Vec<CameraSummary>,
+}
+
+/// What a plan destroys of one camera (every rendition).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CameraSummary {
+    /// The camera.
+    pub camera: CameraId,
+    /// Bucket keys destroyed (hours of one rendition each).
+    pub hours: usize,
+    /// Segments deleted (of destroyed buckets, or keyless).
+    pub segments: usize,
+    /// Start of the earliest hour or segment destroyed.
+    pub start: Time90k,
+    /// End of the latest hour or segment destroyed.
+    pub end: Time90k,
+}
+
+impl CameraSummary {
+    fn widen(&mut self, start: Time90k, end: Time90k) {
+        self.start = self.start.min(start);
+        self.end = self.end.max(end);
+    }
+}
+
+impl Plan {
+    /// Whether the plan destroys nothing.
+    pub fn is_empty(&self) -> bool {
+        self.destroy_keys.is_empty() && self.delete_segments.is_empty()
+    }
+
+    /// The time range the plan destroys, over every camera.
+    pub fn time_range(&self) -> Option<(Time90k, Time90k)> {
+        let start = self.cameras.iter().map(|c| c.start).min()?;
+        let end = self.cameras.iter().map(|c| c.end).max()?;
+        Some((start, end))
+    }
 }
 
 /// When the bucket starting at `start` expires, given its segments' ends and
@@ -166,6 +205,28 @@ pub fn plan(
     }
     doomed.extend(keyless.into_iter().filter(|s| protector(s).is_none()));
     doomed.sort_by_key(|s| (s.start, s.id.0));
+
+    let mut cameras: HashMap<CameraId, CameraSummary> = HashMap::new();
+    let mut summary = |camera: CameraId, start: Time90k, end: Time90k, hours, segments| {
+        let c = cameras.entry(camera).or_insert(CameraSummary {
+            camera,
+            hours: 0,
+            segments: 0,
+            start,
+            end,
+        });
+        c.widen(start, end);
+        c.hours += hours;
+        c.segments += segments;
+    };
+    for (_, b) in &expired {
+        summary(b.camera, b.start, Time90k(b.start.0 + BUCKET_90K), 1, 0);
+    }
+    for s in &doomed {
+        summary(s.camera, s.start, s.end.max(s.start), 0, 1);
+    }
+    out.cameras = cameras.into_values().collect();
+    out.cameras.sort_by_key(|c| c.camera.0);
     out.delete_segments = doomed.into_iter().map(|s| s.id).collect();
     out
 }
@@ -233,6 +294,21 @@ mod tests {
         assert_eq!(p.destroy_keys, [1]);
         assert_eq!(p.delete_segments, [SegmentId(10), SegmentId(11)]);
         assert_eq!(p.next_expiry, Some(Time90k(2 * HOUR + 7 * DAY)));
+        assert_eq!(
+            p.cameras,
+            [CameraSummary {
+                camera: CameraId(1),
+                hours: 1,
+                segments: 2,
+                start: Time90k(0),
+                end: Time90k(HOUR - 5 + 10 * TIME_UNITS_PER_SEC),
+            }]
+        );
+        assert_eq!(
+            p.time_range(),
+            Some((Time90k(0), Time90k(HOUR - 5 + 10 * TIME_UNITS_PER_SEC)))
+        );
+        assert!(!p.is_empty());
     }
 
     #[test]
