@@ -39,6 +39,15 @@ pub struct Config {
     /// duty.
     #[serde(default = "default_first_account_roles")]
     pub first_account_roles: Vec<String>,
+    /// How long recordings are kept, in hours (every camera; per-camera rules
+    /// come later). Default 168 (7 days); at least 1, at most 720 (30 days)
+    /// unless `retention_justification` says why longer is needed.
+    #[serde(default = "default_retention_hours")]
+    pub retention_hours: u32,
+    /// Why recordings must be kept longer than 30 days (at least 10
+    /// characters); required for such a retention, recorded with it.
+    #[serde(default)]
+    pub retention_justification: Option<String>,
     /// Set by `veil demo` only: the first account is exempt from its roles'
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
@@ -48,6 +57,33 @@ pub struct Config {
     /// separates it from live recording), for trying and testing playback.
     #[serde(skip)]
     pub backfill_minutes: u32,
+}
+
+/// The default retention: 7 days.
+pub const DEFAULT_RETENTION_HOURS: u32 = 7 * 24;
+/// The longest retention without a written justification: 30 days.
+pub const MAX_UNJUSTIFIED_RETENTION_HOURS: u32 = 30 * 24;
+
+fn default_retention_hours() -> u32 {
+    DEFAULT_RETENTION_HOURS
+}
+
+/// Checks a retention: at least one hour, and over 30 days only with a
+/// justification of at least 10 characters.
+pub fn check_retention(hours: u32, justification: Option<&str>) -> anyhow::Result<()> {
+    if hours == 0 {
+        anyhow::bail!("retention_hours must be at least 1");
+    }
+    if hours > MAX_UNJUSTIFIED_RETENTION_HOURS
+        && justification.map_or(0, |j| j.trim().chars().count()) < 10
+    {
+        anyhow::bail!(
+            "retention_hours = {hours} is longer than 30 days ({MAX_UNJUSTIFIED_RETENTION_HOURS} \
+             hours): keeping video that long needs a reason. Give it in \
+             retention_justification (at least 10 characters), or shorten retention_hours"
+        );
+    }
+    Ok(())
 }
 
 fn default_first_account_roles() -> Vec<String> {
@@ -423,6 +459,7 @@ impl Config {
         if c.audit.retention_days == 0 {
             anyhow::bail!("audit.retention_days must be at least 1");
         }
+        check_retention(c.retention_hours, c.retention_justification.as_deref())?;
         if c.recording.segment_seconds == 0 || c.recording.segment_seconds > 600 {
             anyhow::bail!("recording.segment_seconds must be between 1 and 600");
         }
@@ -485,6 +522,33 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ftp") || e.contains("variant"), "{e}");
+    }
+
+    #[test]
+    fn retention_is_bounded_unless_justified() {
+        let c = Config::parse("data_dir = '/x'").unwrap();
+        assert_eq!(c.retention_hours, 168);
+        let e = Config::parse("data_dir = '/x'\nretention_hours = 0")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retention_hours"), "{e}");
+        Config::parse("data_dir = '/x'\nretention_hours = 720").unwrap();
+        let e = Config::parse("data_dir = '/x'\nretention_hours = 721")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("retention_justification"), "{e}");
+        let e = Config::parse(
+            "data_dir = '/x'\nretention_hours = 2000\nretention_justification = ' short  '",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("retention_justification"), "{e}");
+        let c = Config::parse(
+            "data_dir = '/x'\nretention_hours = 2000\n\
+             retention_justification = 'Thefts are reported weeks later'",
+        )
+        .unwrap();
+        assert_eq!(c.retention_hours, 2000);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod audit_cli;
 mod bench;
 mod bench_motion;
 mod config;
+mod retention_cli;
 mod server;
 
 use std::path::PathBuf;
@@ -55,6 +56,11 @@ enum Command {
         #[command(subcommand)]
         which: audit_cli::AuditCommand,
     },
+    /// Retention of recordings: what is due and destroying it now.
+    Retention {
+        #[command(subcommand)]
+        which: retention_cli::RetentionCommand,
+    },
     /// Benchmarks that print their figure next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -82,6 +88,9 @@ struct DemoArgs {
     /// Synthetic picture height.
     #[arg(long, default_value_t = 360)]
     height: u32,
+    /// How long recordings are kept, in hours (1 to 720).
+    #[arg(long, default_value_t = config::DEFAULT_RETENTION_HOURS, value_parser = clap::value_parser!(u32).range(1..=720))]
+    retention_hours: u32,
     /// Records this many minutes of synthetic video in the past for each
     /// camera (in the background, after the server starts), so playback has
     /// long recordings at once. For tests and demonstrations.
@@ -149,6 +158,8 @@ fn main() -> anyhow::Result<()> {
                     segment_seconds: a.segment_seconds,
                 },
                 audit: config::Audit::default(),
+                retention_hours: a.retention_hours,
+                retention_justification: None,
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![
@@ -184,5 +195,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { which } => rt.block_on(bench::run(which)),
         Command::Audit { which } => audit_cli::run(which),
         Command::Admin { which } => admin_cli::run(which),
+        Command::Retention { which } => rt.block_on(retention_cli::run(which)),
     }
 }

@@ -243,6 +243,25 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         clock.clone(),
         cfg.audit.retention_days,
     ));
+    {
+        let (store, audit, hours) = (store.clone(), audit.clone(), cfg.retention_hours);
+        let justification = cfg.retention_justification.clone();
+        tokio::task::spawn_blocking(move || {
+            crate::retention_cli::remember_retention(
+                &store,
+                &audit,
+                hours,
+                justification.as_deref(),
+            )
+        })
+        .await??;
+    }
+    tokio::spawn(crate::retention_cli::run_periodically(
+        store.clone(),
+        audit.clone(),
+        clock.clone(),
+        crate::retention_cli::rule(cfg.retention_hours),
+    ));
     tokio::spawn(veil_web::bookmarks::expire_periodically(
         store.db.clone(),
         audit.clone(),

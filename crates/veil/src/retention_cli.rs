@@ -1,0 +1,327 @@
+//! Retention of recordings: the job the server runs every few minutes and
+//! `veil retention plan|run`. Each batch is recorded in the access record
+//! (`retention.destroy`, one entry per camera) before anything is destroyed;
+//! the store then destroys the bucket keys, deletes the rows, then the
+//! objects (`docs/design/retention.md`, "Order of steps").
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Subcommand;
+use veil_audit::{AccessRecord, Action, Event};
+use veil_base::{CameraId, SharedClock, Time90k, TIME_UNITS_PER_SEC};
+use veil_store::retention::Plan;
+use veil_store::{RetentionReport, Store};
+
+use crate::audit_cli::CLI_ACTOR;
+use crate::DEFAULT_DATA;
+
+/// Bucket keys destroyed per batch (one transaction, one WAL truncation).
+pub const BATCH: usize = 64;
+/// How often the server runs retention.
+pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
+/// The `setting` row holding the retention the server runs with, in hours,
+/// so the command line applies the same rule.
+pub const RETENTION_SETTING: &str = "retention_hours";
+/// Batches one run destroys at most before it yields to the next run.
+const MAX_BATCHES: usize = 10_000;
+
+#[derive(Subcommand)]
+pub enum RetentionCommand {
+    /// Print what retention would destroy next and why: per camera, the hours
+    /// and segments due, and the next expiry. Needs the server stopped.
+    Plan {
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// Plan as of this time (RFC 3339) instead of now: for tests and for
+        /// audits of what a plan would do.
+        #[arg(long, hide = true)]
+        now: Option<String>,
+    },
+    /// Destroy what retention has due now (recorded as actor `cli`). Needs the
+    /// server stopped.
+    Run {
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// Run as of this time (RFC 3339) instead of now: for tests and for
+        /// audits of a plan.
+        #[arg(long, hide = true)]
+        now: Option<String>,
+    },
+}
+
+/// The retention rule, per camera and rendition, in 90 kHz units (one
+/// installation-wide value for now).
+pub fn rule(hours: u32) -> impl Fn(CameraId, &str) -> i64 + Send + Sync + Clone + 'static {
+    let keep = i64::from(hours) * 3600 * TIME_UNITS_PER_SEC;
+    move |_, _| keep
+}
+
+/// Stores the retention the server runs with, recording a change as
+/// `config.retention` first.
+pub fn remember_retention(
+    store: &Store,
+    audit: &AccessRecord,
+    hours: u32,
+    justification: Option<&str>,
+) -> anyhow::Result<()> {
+    let old = store.db.setting(RETENTION_SETTING)?;
+    if old.as_deref() == Some(hours.to_string().as_str()) {
+        return Ok(());
+    }
+    let mut detail = format!(
+        "hours={hours} previous={}",
+        old.as_deref().unwrap_or("unset")
+    );
+    if let Some(j) = justification {
+        let _ = write!(detail, " justification={:?}", j.trim());
+    }
+    audit
+        .append(Event::new("system", Action::RetentionChange, "recordings").detail(detail))
+        .context("the retention setting could not be recorded")?;
+    store
+        .db
+        .set_setting(RETENTION_SETTING, &hours.to_string())?;
+    Ok(())
+}
+
+/// The retention stored by the server (the default if it never ran).
+fn stored_retention(store: &Store) -> anyhow::Result<u32> {
+    Ok(match store.db.setting(RETENTION_SETTING)? {
+        Some(v) => v
+            .parse()
+            .with_context(|| format!("the stored retention {v:?} is not a number of hours"))?,
+        None => crate::config::DEFAULT_RETENTION_HOURS,
+    })
+}
+
+/// Records a plan's batch: one `retention.destroy` entry per camera, with
+/// counts and the time range, and no personal data.
+fn record_batch(audit: &AccessRecord, actor: &str, plan: &Plan) -> anyhow::Result<()> {
+    for c in &plan.cameras {
+        audit
+            .append(
+                Event::new(
+                    actor,
+                    Action::RetentionDestroy,
+                    format!("camera:{}", c.camera.0),
+                )
+                .detail(format!(
+                    "reason=retention hours={} segments={} from={} to={}",
+                    c.hours,
+                    c.segments,
+                    c.start.to_rfc3339(),
+                    c.end.to_rfc3339()
+                )),
+            )
+            .context("refused: the destruction cannot be recorded")?;
+    }
+    Ok(())
+}
+
+/// Plans and applies retention at `now` in batches until nothing more is
+/// due, recording each batch before destroying it. Returns the totals.
+pub async fn run_due(
+    store: &Store,
+    audit: &AccessRecord,
+    actor: &str,
+    now: Time90k,
+    retention: impl Fn(CameraId, &str) -> i64 + Send + Sync + Clone + 'static,
+) -> anyhow::Result<RetentionReport> {
+    let mut total = RetentionReport::default();
+    for _ in 0..MAX_BATCHES {
+        let (s, r) = (store.clone(), retention.clone());
+        let plan =
+            tokio::task::spawn_blocking(move || s.retention_plan(now, r, &[], BATCH)).await??;
+        if plan.is_empty() {
+            break;
+        }
+        let (a, p, who) = (audit.clone(), plan.clone(), actor.to_owned());
+        tokio::task::spawn_blocking(move || record_batch(&a, &who, &p)).await??;
+        let r = store.apply_retention(&plan).await?;
+        total.keys_destroyed += r.keys_destroyed;
+        total.segments_deleted += r.segments_deleted;
+        total.objects_deleted += r.objects_deleted;
+        total.bytes_freed += r.bytes_freed;
+        let full = plan.next_expiry.is_some_and(|t| t <= now);
+        if !full || r == RetentionReport::default() {
+            break;
+        }
+    }
+    Ok(total)
+}
+
+/// The server's retention job: at start, then every [`INTERVAL`], with the
+/// server's clock. Logs counts only.
+pub async fn run_periodically(
+    store: Store,
+    audit: AccessRecord,
+    clock: SharedClock,
+    retention: impl Fn(CameraId, &str) -> i64 + Send + Sync + Clone + 'static,
+) {
+    let mut tick = tokio::time::interval(INTERVAL);
+    loop {
+        tick.tick().await;
+        match run_due(&store, &audit, "system", clock.now(), retention.clone()).await {
+            Ok(r) if r == RetentionReport::default() => {}
+            Ok(r) => tracing::info!(
+                keys = r.keys_destroyed,
+                segments = r.segments_deleted,
+                objects = r.objects_deleted,
+                bytes = r.bytes_freed,
+                "retention destroyed expired recordings"
+            ),
+            Err(e) => tracing::error!(error = %e, "retention failed; it runs again later"),
+        }
+    }
+}
+
+/// What `veil retention plan` prints: per camera, what is due and its time
+/// range, then the next expiry.
+pub fn format_plan(
+    plan: &Plan,
+    names: &HashMap<CameraId, String>,
+    hours: u32,
+    now: Time90k,
+) -> String {
+    let mut out = format!(
+        "retention: {hours} hours (plan as of {})\n",
+        now.to_rfc3339()
+    );
+    if plan.is_empty() {
+        out.push_str("nothing is due\n");
+    }
+    for c in &plan.cameras {
+        let name = names
+            .get(&c.camera)
+            .map_or_else(|| format!("camera {}", c.camera.0), |n| format!("{n:?}"));
+        let _ = writeln!(
+            out,
+            "{name}: {} hour{} and {} segment{} due, recorded {} to {} (kept {hours} hours after the end of their hour)",
+            c.hours,
+            if c.hours == 1 { "" } else { "s" },
+            c.segments,
+            if c.segments == 1 { "" } else { "s" },
+            c.start.to_rfc3339(),
+            c.end.to_rfc3339(),
+        );
+    }
+    match plan.next_expiry {
+        Some(t) if t <= now && !plan.is_empty() => out.push_str("more is due after this batch\n"),
+        Some(t) => {
+            let _ = writeln!(out, "next expiry: {}", t.to_rfc3339());
+        }
+        None => out.push_str("next expiry: none (no recordings)\n"),
+    }
+    out
+}
+
+fn parse_now(now: Option<&str>) -> anyhow::Result<Option<Time90k>> {
+    now.map(|s| {
+        Time90k::parse_rfc3339(s).with_context(|| format!("--now {s:?} is not an RFC 3339 time"))
+    })
+    .transpose()
+}
+
+fn open(data: &Path, now: Option<&str>) -> anyhow::Result<(Store, AccessRecord, Time90k, u32)> {
+    let now = parse_now(now)?;
+    let (store, record) = crate::admin_cli::open_locked(data)?;
+    let now = now.unwrap_or_else(|| store.clock().now());
+    let hours = stored_retention(&store)?;
+    Ok((store, record, now, hours))
+}
+
+/// Runs a `veil retention` subcommand.
+pub async fn run(cmd: RetentionCommand) -> anyhow::Result<()> {
+    match cmd {
+        RetentionCommand::Plan { data, now } => {
+            let (store, _, now, hours) = open(&data, now.as_deref())?;
+            let s = store.clone();
+            let plan =
+                tokio::task::spawn_blocking(move || s.retention_plan(now, rule(hours), &[], BATCH))
+                    .await??;
+            let names = store
+                .db
+                .cameras()?
+                .into_iter()
+                .map(|c| (c.id, c.name))
+                .collect();
+            print!("{}", format_plan(&plan, &names, hours, now));
+        }
+        RetentionCommand::Run { data, now } => {
+            let (store, record, now, hours) = open(&data, now.as_deref())?;
+            let r = run_due(&store, &record, CLI_ACTOR, now, rule(hours)).await?;
+            println!(
+                "destroyed: {} bucket keys, {} segments, {} objects, {} bytes freed",
+                r.keys_destroyed, r.segments_deleted, r.objects_deleted, r.bytes_freed
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veil_store::retention::CameraSummary;
+
+    const HOUR: i64 = 3600 * TIME_UNITS_PER_SEC;
+
+    #[test]
+    fn the_plan_printer_says_what_is_due_per_camera_and_when_next() {
+        let t0 = Time90k::parse_rfc3339("2026-03-01T10:00:00.000Z").unwrap();
+        let now = Time90k(t0.0 + 30 * HOUR);
+        let plan = Plan {
+            destroy_keys: vec![1, 2, 3],
+            delete_segments: (1..=7).map(veil_base::SegmentId).collect(),
+            protected: Vec::new(),
+            next_expiry: Some(Time90k(now.0 + HOUR)),
+            cameras: vec![
+                CameraSummary {
+                    camera: CameraId(1),
+                    hours: 2,
+                    segments: 6,
+                    start: t0,
+                    end: Time90k(t0.0 + 2 * HOUR),
+                },
+                CameraSummary {
+                    camera: CameraId(7),
+                    hours: 1,
+                    segments: 1,
+                    start: t0,
+                    end: Time90k(t0.0 + HOUR),
+                },
+            ],
+        };
+        let names = HashMap::from([(CameraId(1), "Entrance".to_owned())]);
+        let text = format_plan(&plan, &names, 24, now);
+        assert_eq!(
+            text,
+            "retention: 24 hours (plan as of 2026-03-02T16:00:00.000Z)\n\
+             \"Entrance\": 2 hours and 6 segments due, recorded 2026-03-01T10:00:00.000Z to \
+             2026-03-01T12:00:00.000Z (kept 24 hours after the end of their hour)\n\
+             camera 7: 1 hour and 1 segment due, recorded 2026-03-01T10:00:00.000Z to \
+             2026-03-01T11:00:00.000Z (kept 24 hours after the end of their hour)\n\
+             next expiry: 2026-03-02T17:00:00.000Z\n"
+        );
+        let full = Plan {
+            next_expiry: Some(now),
+            ..plan.clone()
+        };
+        assert!(format_plan(&full, &names, 24, now).ends_with("more is due after this batch\n"));
+        let empty = Plan {
+            next_expiry: Some(Time90k(now.0 + HOUR)),
+            ..Plan::default()
+        };
+        assert_eq!(
+            format_plan(&empty, &names, 24, now),
+            "retention: 24 hours (plan as of 2026-03-02T16:00:00.000Z)\nnothing is due\n\
+             next expiry: 2026-03-02T17:00:00.000Z\n"
+        );
+        assert!(format_plan(&Plan::default(), &names, 24, now).contains("none (no recordings)"));
+    }
+}
