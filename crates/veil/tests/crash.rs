@@ -179,7 +179,8 @@ async fn a_clean_stop_writes_the_open_segment() {
     let data = dir.path().join("data");
     // Segments of 10 s: after 4 s everything recorded is in the open segment.
     let mut demo = Demo::start(&data, 1, &["--segment-seconds", "10"]);
-    // Two entries in the access record: a login and a logout.
+    // Three entries in the access record: the retention setting recorded at
+    // first start, a login and a logout.
     let c = common::client();
     let r = c
         .post(demo.at("/api/v1/session"))
@@ -228,7 +229,7 @@ async fn a_clean_stop_writes_the_open_segment() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("2 access-record entries") && text.contains("signed up to sequence 2"),
+        text.contains("3 access-record entries") && text.contains("signed up to sequence 3"),
         "{text}"
     );
     let end = end.unwrap() as f64 / 90_000.0;
