@@ -12,11 +12,6 @@ const form = document.getElementById("policy-form");
 const newText = document.getElementById("policy-new-text");
 const message = document.getElementById("policy-message");
 
-function say(m, isError) {
-  showMessage(message, m);
-  message.classList.toggle("error", Boolean(isError));
-}
-
 async function refresh() {
   const [policy, list] = await Promise.all([api("GET", "/api/v1/policy"), api("GET", "/api/v1/users")]);
   version.replaceChildren();
@@ -51,7 +46,7 @@ form.addEventListener("submit", async (ev) => {
   ev.preventDefault();
   const body = newText.value;
   if (body.trim().length < 20) {
-    say(t("policy.too_short"), true);
+    showMessage(message, t("policy.too_short"), true);
     newText.focus();
     return;
   }
@@ -60,13 +55,13 @@ form.addEventListener("submit", async (ev) => {
   try {
     const r = await api("POST", "/api/v1/policy", { text: body });
     newText.value = "";
-    say(t("policy.published", { version: r.version }), false);
+    showMessage(message, t("policy.published", { version: r.version }), false);
     await refresh();
   } catch (e) {
-    say(e.message, true);
+    showMessage(message, e.message, true);
   } finally {
     button.disabled = false;
   }
 });
 
-refresh().catch((e) => say(e.message, true));
+refresh().catch((e) => showMessage(message, e.message, true));

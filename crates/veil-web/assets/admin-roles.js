@@ -5,7 +5,7 @@
 // required. Saved with PUT /api/v1/roles/{name}; the server refuses what the
 // rules forbid (an administrator giving themselves audit.read or masks.lift,
 // no account left with users.admin) and the message is shown.
-import { api, showMessage, t } from "./common.js";
+import { api, cell, showMessage, t } from "./common.js";
 
 const rows = document.getElementById("role-rows");
 const pageMessage = document.getElementById("roles-message");
@@ -30,17 +30,6 @@ let roles = [];
 let editing = null;
 // Whether the second-factor box was set by hand (then grants leave it be).
 let secondFactorTouched = false;
-
-function say(text, isError) {
-  showMessage(pageMessage, text);
-  pageMessage.classList.toggle("error", Boolean(isError));
-}
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text == null ? "" : String(text);
-  return td;
-}
 
 // A button reading `visible`, named "`visible` `target`" for screen readers
 // (the visible words first, so that voice control finds it).
@@ -126,11 +115,11 @@ async function remove(name) {
   if (!window.confirm(t("roles.delete_confirm", { name }))) return;
   try {
     await api("DELETE", `/api/v1/roles/${encodeURIComponent(name)}`);
-    say(t("roles.deleted", { name }), false);
+    showMessage(pageMessage, t("roles.deleted", { name }), false);
     if (editing === name) closeForm();
     await refresh();
   } catch (e) {
-    say(e.message, true);
+    showMessage(pageMessage, e.message, true);
   }
 }
 
@@ -367,7 +356,7 @@ form.addEventListener("submit", async (ev) => {
     await refresh();
     editing = name;
     closeForm();
-    say(t("roles.saved", { name }), false);
+    showMessage(pageMessage, t("roles.saved", { name }), false);
   } catch (e) {
     showMessage(formError, e.message);
   } finally {
@@ -379,4 +368,4 @@ Promise.all([api("GET", "/api/v1/permissions"), refresh()])
   .then(([perms]) => {
     catalogue = perms;
   })
-  .catch((e) => say(e.message, true));
+  .catch((e) => showMessage(pageMessage, e.message, true));

@@ -1,23 +1,11 @@
 // API token administration: every account's tokens (never their values),
 // with the roles each carries, when it was created and expires, and
 // revocation (GET /api/v1/tokens?all=true, DELETE /api/v1/tokens/{id}).
-import { api, showMessage, t, timeElement } from "./common.js";
+import { api, cell, showMessage, t, timeElement } from "./common.js";
 
 const rows = document.getElementById("token-rows");
 const empty = document.getElementById("tokens-empty");
 const message = document.getElementById("tokens-message");
-
-function say(m, isError) {
-  showMessage(message, m);
-  message.classList.toggle("error", Boolean(isError));
-}
-
-function cell(content) {
-  const td = document.createElement("td");
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content == null ? "" : String(content);
-  return td;
-}
 
 function stateOf(tok) {
   if (tok.revoked) return t("tokens.revoked");
@@ -61,11 +49,11 @@ async function revoke(tok) {
   if (!window.confirm(t("tokens.revoke_confirm", { name: tok.name, owner: tok.owner_name || tok.owner }))) return;
   try {
     await api("DELETE", `/api/v1/tokens/${tok.id}`);
-    say(t("tokens.revoked_done", { name: tok.name }), false);
+    showMessage(message, t("tokens.revoked_done", { name: tok.name }), false);
     await refresh();
   } catch (e) {
-    say(e.message, true);
+    showMessage(message, e.message, true);
   }
 }
 
-refresh().catch((e) => say(e.message, true));
+refresh().catch((e) => showMessage(message, e.message, true));

@@ -3,7 +3,7 @@
 // training date, disables and enables, ends sessions and resets the second
 // factor with a justification. Every change goes through the JSON API, which
 // enforces the rules (separation of duties, the last user administrator).
-import { api, showMessage, t, timeElement } from "./common.js";
+import { api, cell, showMessage, t, timeElement } from "./common.js";
 
 const rows = document.getElementById("user-rows");
 const pageMessage = document.getElementById("users-message");
@@ -24,11 +24,6 @@ let roleNames = [];
 let users = [];
 // The account being managed, by id.
 let editing = null;
-
-function say(el, text, isError) {
-  showMessage(el, text);
-  el.classList.toggle("error", Boolean(isError));
-}
 
 // Checkboxes, one per role, in `fieldset`, named `prefix-<role>`.
 function roleBoxes(fieldset, prefix, checked) {
@@ -51,13 +46,6 @@ function roleBoxes(fieldset, prefix, checked) {
 
 function chosenRoles(fieldset) {
   return [...fieldset.querySelectorAll("input[type=checkbox]:checked")].map((b) => b.value);
-}
-
-function cell(content) {
-  const td = document.createElement("td");
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content == null ? "" : String(content);
-  return td;
 }
 
 let policyVersion = 0;
@@ -188,7 +176,7 @@ createForm.addEventListener("submit", async (ev) => {
     document.getElementById("user-created-text").textContent = t("users.created", { name: r.name });
     document.getElementById("user-created-password").textContent = r.password || "";
     created.hidden = false;
-    for (const w of r.warnings) say(pageMessage, w, false);
+    for (const w of r.warnings) showMessage(pageMessage, w, false);
     await refresh();
   } catch (e) {
     showMessage(createError, e.message);
@@ -209,10 +197,10 @@ async function change(body, done) {
   if (!u) return;
   try {
     await api("PUT", `/api/v1/users/${encodeURIComponent(u.id)}`, body);
-    say(editMessage, done, false);
+    showMessage(editMessage, done, false);
     await refresh();
   } catch (e) {
-    say(editMessage, e.message, true);
+    showMessage(editMessage, e.message, true);
   }
 }
 
@@ -233,9 +221,9 @@ endSessions.addEventListener("click", async () => {
   if (!u) return;
   try {
     const r = await api("DELETE", `/api/v1/users/${encodeURIComponent(u.id)}/sessions`);
-    say(editMessage, t("users.sessions_ended", { count: r.revoked }), false);
+    showMessage(editMessage, t("users.sessions_ended", { count: r.revoked }), false);
   } catch (e) {
-    say(editMessage, e.message, true);
+    showMessage(editMessage, e.message, true);
   }
 });
 
@@ -245,18 +233,18 @@ resetForm.addEventListener("submit", async (ev) => {
   if (!u) return;
   const why = justification.value.trim();
   if (!why) {
-    say(editMessage, t("users.reset_justification_missing"), true);
+    showMessage(editMessage, t("users.reset_justification_missing"), true);
     justification.focus();
     return;
   }
   try {
     await api("POST", `/api/v1/users/${encodeURIComponent(u.id)}/second-factor/reset`, { justification: why });
     justification.value = "";
-    say(editMessage, t("users.reset_done"), false);
+    showMessage(editMessage, t("users.reset_done"), false);
     await refresh();
   } catch (e) {
-    say(editMessage, e.message, true);
+    showMessage(editMessage, e.message, true);
   }
 });
 
-refresh().catch((e) => say(pageMessage, e.message, true));
+refresh().catch((e) => showMessage(pageMessage, e.message, true));

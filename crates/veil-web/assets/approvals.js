@@ -3,7 +3,7 @@
 // was asked and when it lapses) and approve or refuse each with a note
 // (POST /api/v1/approvals/{id}/decision), and the requests already decided
 // or expired. Everyone sees their own requests and what became of them.
-import { api, showMessage, t, timeElement } from "./common.js";
+import { api, cell, showMessage, t, timeElement } from "./common.js";
 
 const message = document.getElementById("approvals-message");
 const pendingRows = document.getElementById("pending-rows");
@@ -11,18 +11,6 @@ const historyRows = document.getElementById("history-rows");
 const mineRows = document.getElementById("mine-rows");
 
 let me = "";
-
-function say(m, isError) {
-  showMessage(message, m);
-  message.classList.toggle("error", Boolean(isError));
-}
-
-function cell(content) {
-  const td = document.createElement("td");
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content == null ? "" : String(content);
-  return td;
-}
 
 function permission(id) {
   const span = document.createElement("span");
@@ -100,7 +88,7 @@ function decisionCell(a) {
     approve.disabled = refuse.disabled = true;
     try {
       const r = await api("POST", `/api/v1/approvals/${a.id}/decision`, { approve: yes, note: text });
-      say(t(r.state === "approved" ? "approvals.approved_done" : "approvals.refused_done", { id: a.id }), false);
+      showMessage(message, t(r.state === "approved" ? "approvals.approved_done" : "approvals.refused_done", { id: a.id }), false);
       await refresh();
     } catch (e) {
       showMessage(error, e.message);
@@ -191,4 +179,4 @@ api("GET", "/api/v1/session")
     me = s.id;
     return refresh();
   })
-  .catch((e) => say(e.message, true));
+  .catch((e) => showMessage(message, e.message, true));

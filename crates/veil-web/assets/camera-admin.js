@@ -2,7 +2,7 @@
 // every few seconds), adds, changes and deletes RTSP cameras through the JSON
 // API. Passwords are only ever sent, never shown: the API does not return
 // them; a change that leaves the user name and password empty keeps them.
-import { api, formatTime, standbyReason, t } from "./common.js";
+import { api, cell, formatTime, standbyReason, t } from "./common.js";
 
 const rows = document.getElementById("camera-rows");
 const form = document.getElementById("camera-form");
@@ -54,12 +54,6 @@ cancelButton.addEventListener("click", () => {
   formError.hidden = true;
   stopEdit();
 });
-
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text == null ? "" : String(text);
-  return td;
-}
 
 function describeStatus(s) {
   if (!s) return "";

@@ -79,11 +79,21 @@ export function setupLogout() {
   });
 }
 
-/** Shows `message` in element `el` (or hides it when empty). */
-export function showMessage(el, message) {
+/** Shows `message` in element `el` (or hides it when empty); with
+ * `isError`, marks it as an error or not. */
+export function showMessage(el, message, isError) {
   if (!el) return;
   el.textContent = message || "";
   el.hidden = !message;
+  if (isError !== undefined) el.classList.toggle("error", Boolean(isError));
+}
+
+/** A table cell holding `content`: a node, or text (empty for null). */
+export function cell(content) {
+  const td = document.createElement("td");
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content == null ? "" : String(content);
+  return td;
 }
 
 // ---- The message catalogue -------------------------------------------------

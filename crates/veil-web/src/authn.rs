@@ -533,13 +533,7 @@ pub async fn revoke_user_sessions(
     Path(id): Path<String>,
 ) -> Result<Json<Revoked>, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
-    let db = state.store.db.clone();
-    let pid = id.clone();
-    let user = blocking(move || {
-        db.user_by_pseudonym(&pid)?
-            .ok_or_else(|| ApiError::not_found("no such user"))
-    })
-    .await?;
+    let user = user_by_pseudonym(&state, &id).await?;
     state
         .record(
             event(&s, Audited::UserChange, format!("user:{id}"), peer).detail("sessions=revoked"),
@@ -548,6 +542,17 @@ pub async fn revoke_user_sessions(
     let db = state.store.db.clone();
     let n = blocking(move || Ok(db.delete_sessions_of(user.id)?)).await?;
     Ok(Json(Revoked { revoked: n as u64 }))
+}
+
+/// The account with pseudonym `id`, or 404.
+async fn user_by_pseudonym(state: &AppState, id: &str) -> Result<UserRow, ApiError> {
+    let db = state.store.db.clone();
+    let pid = id.to_owned();
+    blocking(move || {
+        db.user_by_pseudonym(&pid)?
+            .ok_or_else(|| ApiError::not_found("no such user"))
+    })
+    .await
 }
 
 /// The body of `POST /api/v1/users/{id}/second-factor/reset`.
@@ -589,13 +594,7 @@ pub async fn reset_second_factor(
             "the justification must be at most {MAX_JUSTIFICATION} characters"
         )));
     }
-    let db = state.store.db.clone();
-    let pid = id.clone();
-    let user = blocking(move || {
-        db.user_by_pseudonym(&pid)?
-            .ok_or_else(|| ApiError::not_found("no such user"))
-    })
-    .await?;
+    let user = user_by_pseudonym(&state, &id).await?;
     if user.id == s.subject.user {
         return Err(ApiError::bad_request(
             "you cannot reset your own second factor here; remove it on your account page \
