@@ -257,6 +257,64 @@ const MIGRATIONS: &[&str] = &[
     r#"
     CREATE INDEX segment_by_bucket ON segment (bucket_key_id);
     "#,
+    // 12 (retention that destroys): root key versions (every value wrapped
+    // under the root names the version it was wrapped with, so a rotation
+    // can re-wrap and then destroy the old root); per-camera, per-rendition
+    // retention with its justification; the camera's area and storage quota;
+    // when an account was disabled and anonymised; evidence locks and
+    // restriction holds ("protections") with their own keys, the cameras
+    // they cover and the segment keys re-wrapped under them.
+    r#"
+    CREATE TABLE root_key (
+        version INTEGER PRIMARY KEY,
+        created_90k INTEGER NOT NULL,
+        destroyed_90k INTEGER
+    );
+    ALTER TABLE bucket_key ADD COLUMN key_version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE camera ADD COLUMN key_version INTEGER NOT NULL DEFAULT 1;
+    ALTER TABLE app_user ADD COLUMN key_version INTEGER NOT NULL DEFAULT 1;
+    CREATE TABLE camera_retention (
+        camera_id INTEGER NOT NULL REFERENCES camera (id),
+        rendition TEXT NOT NULL,
+        hours INTEGER NOT NULL CHECK (hours >= 1),
+        justification TEXT NOT NULL DEFAULT '',
+        updated_90k INTEGER NOT NULL,
+        PRIMARY KEY (camera_id, rendition)
+    );
+    ALTER TABLE camera ADD COLUMN area TEXT NOT NULL DEFAULT 'private';
+    ALTER TABLE camera ADD COLUMN quota_bytes INTEGER;
+    ALTER TABLE app_user ADD COLUMN disabled_90k INTEGER;
+    ALTER TABLE app_user ADD COLUMN anonymised_90k INTEGER;
+    CREATE TABLE protection (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('lock', 'hold')),
+        start_90k INTEGER NOT NULL,
+        end_90k INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        owner_id INTEGER REFERENCES app_user (id),
+        created_90k INTEGER NOT NULL,
+        review_90k INTEGER,
+        on_review TEXT NOT NULL DEFAULT 'release' CHECK (on_review IN ('release', 'notify')),
+        wrapped_key BLOB,
+        key_version INTEGER NOT NULL DEFAULT 1,
+        released_90k INTEGER,
+        released_by INTEGER REFERENCES app_user (id),
+        release_reason TEXT
+    );
+    CREATE TABLE protection_camera (
+        protection_id INTEGER NOT NULL REFERENCES protection (id),
+        camera_id INTEGER NOT NULL REFERENCES camera (id),
+        PRIMARY KEY (protection_id, camera_id)
+    );
+    CREATE INDEX protection_camera_by_camera ON protection_camera (camera_id);
+    CREATE TABLE protected_segment (
+        protection_id INTEGER NOT NULL REFERENCES protection (id),
+        segment_id INTEGER NOT NULL REFERENCES segment (id) ON DELETE CASCADE,
+        wrapped_key BLOB NOT NULL,
+        PRIMARY KEY (protection_id, segment_id)
+    );
+    CREATE INDEX protected_segment_by_segment ON protected_segment (segment_id);
+    "#,
 ];
 
 /// The schema version this build writes.
