@@ -14,6 +14,11 @@ use veil_base::{CameraId, SegmentId, Time90k, UserId};
 
 use crate::Error;
 
+mod data_sets;
+mod protections;
+pub use data_sets::DataSetStats;
+pub use protections::{NewProtection, ProtectedKey, ProtectionKind, ProtectionRow};
+
 /// Migrations, in order. Index + 1 is the schema version after applying it.
 const MIGRATIONS: &[&str] = &[
     // 1: the foundation schema.
@@ -285,6 +290,7 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE camera ADD COLUMN quota_bytes INTEGER;
     ALTER TABLE app_user ADD COLUMN disabled_90k INTEGER;
     ALTER TABLE app_user ADD COLUMN anonymised_90k INTEGER;
+    ALTER TABLE api_token ADD COLUMN revoked_90k INTEGER;
     CREATE TABLE protection (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
         kind TEXT NOT NULL CHECK (kind IN ('lock', 'hold')),
@@ -295,6 +301,9 @@ const MIGRATIONS: &[&str] = &[
         created_90k INTEGER NOT NULL,
         review_90k INTEGER,
         on_review TEXT NOT NULL DEFAULT 'release' CHECK (on_review IN ('release', 'notify')),
+        review_notified_90k INTEGER,
+        extended_90k INTEGER,
+        extension_reason TEXT,
         wrapped_key BLOB,
         key_version INTEGER NOT NULL DEFAULT 1,
         released_90k INTEGER,
@@ -1616,17 +1625,29 @@ impl Db {
         })?
     }
 
-    /// Changes the flags an administrator sets on an account.
+    /// Changes the flags an administrator sets on an account. Disabling
+    /// starts the countdown to anonymisation (`disabled_90k`, kept when the
+    /// account was already disabled); enabling clears it.
     pub fn update_user(
         &self,
         user: UserId,
         disabled: bool,
         training_valid_until: Option<Time90k>,
+        now: Time90k,
     ) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
-                "UPDATE app_user SET disabled = ?2, training_valid_until_90k = ?3 WHERE id = ?1",
-                params![user.0, disabled as i64, training_valid_until.map(|t| t.0)],
+                "UPDATE app_user SET disabled = ?2, training_valid_until_90k = ?3,
+                     disabled_90k = CASE WHEN ?2 = 0 THEN NULL
+                         WHEN disabled = 1 AND disabled_90k IS NOT NULL THEN disabled_90k
+                         ELSE ?4 END
+                 WHERE id = ?1",
+                params![
+                    user.0,
+                    disabled as i64,
+                    training_valid_until.map(|t| t.0),
+                    now.0
+                ],
             )
             .map(|_| ())
         })
@@ -1654,6 +1675,7 @@ impl Db {
         hash: &str,
         keep: &[u8],
         revoke_tokens: bool,
+        now: Time90k,
     ) -> Result<(usize, usize), Error> {
         self.with(|c| {
             let tx = c.transaction()?;
@@ -1667,8 +1689,9 @@ impl Db {
             )?;
             let revoked = if revoke_tokens {
                 tx.execute(
-                    "UPDATE api_token SET revoked = 1 WHERE user_id = ?1 AND revoked = 0",
-                    [user.0],
+                    "UPDATE api_token SET revoked = 1, revoked_90k = ?2
+                     WHERE user_id = ?1 AND revoked = 0",
+                    params![user.0, now.0],
                 )?
             } else {
                 0
@@ -2147,12 +2170,15 @@ impl Db {
         })
     }
 
-    /// Revokes `user`'s token `id`; false if there is none.
-    pub fn revoke_token(&self, user: UserId, id: i64) -> Result<bool, Error> {
+    /// Revokes `user`'s token `id` at `now` (retention counts from then);
+    /// false if there is none.
+    pub fn revoke_token(&self, user: UserId, id: i64, now: Time90k) -> Result<bool, Error> {
         self.with(|c| {
             Ok(c.execute(
-                "UPDATE api_token SET revoked = 1 WHERE id = ?1 AND user_id = ?2",
-                params![id, user.0],
+                "UPDATE api_token SET revoked = 1,
+                     revoked_90k = CASE WHEN revoked = 1 THEN revoked_90k ELSE ?3 END
+                 WHERE id = ?1 AND user_id = ?2",
+                params![id, user.0, now.0],
             )? > 0)
         })
     }
@@ -2565,6 +2591,22 @@ impl Db {
     }
 }
 
+/// Erases one account in `tx`: the name becomes NULL, the account is
+/// disabled, its password hash is replaced by `unusable_hash` and its
+/// sessions are deleted (erasure on request and anonymisation by retention).
+fn erase_account(
+    tx: &rusqlite::Transaction<'_>,
+    id: i64,
+    unusable_hash: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "UPDATE app_user SET name = NULL, disabled = 1, password_hash = ?2 WHERE id = ?1",
+        params![id, unusable_hash],
+    )?;
+    tx.execute("DELETE FROM user_session WHERE user_id = ?1", [id])?;
+    Ok(())
+}
+
 // --- reading the access record ---
 
 /// Which access-record entries to read ([`Db::audit_query`]). Every field that
@@ -2681,11 +2723,7 @@ impl Db {
                 )
                 .optional()?;
             let Some(id) = id else { return Ok(false) };
-            tx.execute(
-                "UPDATE app_user SET name = NULL, disabled = 1, password_hash = ?2 WHERE id = ?1",
-                params![id, unusable_hash],
-            )?;
-            tx.execute("DELETE FROM user_session WHERE user_id = ?1", [id])?;
+            erase_account(&tx, id, unusable_hash)?;
             tx.commit()?;
             Ok(true)
         })?;

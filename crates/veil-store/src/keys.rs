@@ -27,6 +27,13 @@ fn camera_secret_aad(camera: CameraId) -> Vec<u8> {
     v
 }
 
+/// AAD of a lock's or hold's own key wrapped under the root.
+pub fn protection_key_aad(protection: i64) -> Vec<u8> {
+    let mut v = b"veil/protection-key/v1".to_vec();
+    v.extend_from_slice(&protection.to_be_bytes());
+    v
+}
+
 /// Creates the secret file `path` (mode 0600, exclusively) holding `contents`
 /// and makes it durable. Returns `false`, writing nothing, if it exists.
 pub fn create_secret_file(path: &Path, contents: &[u8]) -> Result<bool, Error> {
@@ -201,6 +208,17 @@ impl Keyring {
         sealed: &[u8],
     ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
         crypto::open(&self.root, &camera_secret_aad(camera), sealed)
+    }
+
+    /// Wraps a lock's or hold's own key under the root key, bound to the
+    /// protection's id (`protection.wrapped_key`).
+    pub fn wrap_protection_key(&self, protection: i64, key: &Key) -> Vec<u8> {
+        crypto::wrap_key(&self.root, &protection_key_aad(protection), key)
+    }
+
+    /// Unwraps what [`Keyring::wrap_protection_key`] wrapped for `protection`.
+    pub fn unwrap_protection_key(&self, protection: i64, wrapped: &[u8]) -> Result<Key, Error> {
+        crypto::unwrap_key(&self.root, &protection_key_aad(protection), wrapped)
     }
 
     /// The bucket key for data of `camera`/`rendition` at time `t`, created if

@@ -9,8 +9,10 @@ pub mod db;
 pub mod keys;
 pub mod objects;
 pub mod playback;
+pub mod protect;
 pub mod recorder;
 pub mod retention;
+pub mod retention_rule;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
@@ -517,15 +519,41 @@ impl Store {
     }
 
     fn segment_key(&self, row: &db::SegmentRow) -> Result<crypto::Key, Error> {
-        let bucket = row.bucket_key_id.ok_or(Error::KeyDestroyed)?;
+        let (kek, aad, wrapped) = self.key_wrapping(row)?;
+        crypto::unwrap_key(&kek, &aad, &wrapped)
+    }
+
+    /// What a segment's own key is wrapped under: its bucket key while that
+    /// exists, else the key of a lock or hold that re-wrapped it
+    /// ([`Error::KeyDestroyed`] when neither exists): the key-encryption key,
+    /// the associated data and the wrapped segment key.
+    fn key_wrapping(&self, row: &db::SegmentRow) -> Result<(crypto::Key, Vec<u8>, Vec<u8>), Error> {
+        if let Some(bucket) = row.bucket_key_id {
+            match self
+                .keys
+                .bucket_by_id(bucket, row.camera_id, &row.rendition, row.start_90k)
+            {
+                Ok(kek) => {
+                    return Ok((
+                        kek,
+                        segment::segment_key_aad(&row.object_key),
+                        row.wrapped_key.clone(),
+                    ))
+                }
+                Err(Error::KeyDestroyed) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let protected = self.db.protected_keys(row.id)?;
+        let p = protected.into_iter().next().ok_or(Error::KeyDestroyed)?;
         let kek = self
             .keys
-            .bucket_by_id(bucket, row.camera_id, &row.rendition, row.start_90k)?;
-        crypto::unwrap_key(
-            &kek,
-            &segment::segment_key_aad(&row.object_key),
-            &row.wrapped_key,
-        )
+            .unwrap_protection_key(p.protection, &p.protection_key)?;
+        Ok((
+            kek,
+            protect::protected_segment_aad(p.protection, &row.object_key),
+            p.segment_key,
+        ))
     }
 
     /// Readable segments overlapping `[start, end)` with their indexes unsealed.
@@ -560,11 +588,7 @@ impl Store {
     /// telling apart the segment's own data failing (permanent) from
     /// everything else.
     fn open_index(&self, row: &db::SegmentRow) -> Result<(crypto::Key, SegmentIndex), Opened> {
-        let bucket = row.bucket_key_id.ok_or(Opened::KeyDestroyed)?;
-        let kek = match self
-            .keys
-            .bucket_by_id(bucket, row.camera_id, &row.rendition, row.start_90k)
-        {
+        let (kek, key_aad, wrapped) = match self.key_wrapping(row) {
             Ok(k) => k,
             Err(Error::KeyDestroyed) => return Err(Opened::KeyDestroyed),
             Err(e) => return Err(Opened::Fault(e)),
@@ -573,12 +597,7 @@ impl Store {
             Error::Corrupt(_) => Opened::OwnDataCorrupt(e),
             e => Opened::Fault(e),
         };
-        let key = crypto::unwrap_key(
-            &kek,
-            &segment::segment_key_aad(&row.object_key),
-            &row.wrapped_key,
-        )
-        .map_err(own)?;
+        let key = crypto::unwrap_key(&kek, &key_aad, &wrapped).map_err(own)?;
         let aad = segment::index_aad(row.camera_id, &row.rendition, row.start_90k);
         let index = crypto::open(&key, &aad, &row.sealed_index)
             .and_then(|b| SegmentIndex::decode(&b))
@@ -779,17 +798,13 @@ impl Store {
     /// bucket keys (one transaction, one WAL truncation; the keyring forgets
     /// them), deletes the segment rows (one transaction), then their objects
     /// (one already gone is fine). A crash between steps leaves what the next
-    /// plan, or [`Store::recover`], finishes. Refuses a plan that keeps
-    /// protected segments of a bucket it destroys: re-wrapping them under
-    /// their lock's or hold's key is not built yet.
+    /// plan, or [`Store::recover`], finishes. Segments the plan keeps past
+    /// their bucket (locked or held) are first checked to be readable
+    /// through their lock's or hold's key (re-wrapped if recorded after it
+    /// was created); if one is not, nothing is destroyed.
     pub async fn apply_retention(&self, plan: &retention::Plan) -> Result<RetentionReport, Error> {
-        if !plan.protected.is_empty() {
-            return Err(Error::Invalid(
-                "the plan keeps protected segments of buckets it destroys; \
-                 they must be re-wrapped under their lock's or hold's key first"
-                    .into(),
-            ));
-        }
+        let kept: Vec<SegmentId> = plan.protected.iter().map(|(s, _)| *s).collect();
+        self.ensure_protected(&kept).await?;
         let mut report = RetentionReport::default();
         let this = self.clone();
         let keys = plan.destroy_keys.clone();

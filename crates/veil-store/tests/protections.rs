@@ -1,0 +1,187 @@
+//! Evidence locks and restriction holds on a real data directory: protected
+//! segments outlive their bucket keys, stay readable through the
+//! protection's key, and fall back to retention when released.
+
+use std::sync::Arc;
+
+use veil_base::{CameraId, Clock, SimulatedClock, Time90k};
+use veil_media::synthetic::SyntheticConfig;
+use veil_store::db::{NewProtection, ProtectionKind};
+use veil_store::segment::BUCKET_90K as HOUR;
+use veil_store::{recorder, Store, MAIN_RENDITION};
+
+/// The start of an hour in 2026.
+const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
+const SEC: i64 = 90_000;
+
+/// Four seconds of a small synthetic camera (two segments of 2 s) from `start`.
+async fn record(s: &Store, camera: CameraId, start: i64) {
+    let config = SyntheticConfig {
+        width: 160,
+        height: 120,
+        fps: 25,
+        gop_frames: 25,
+        bitrate_bps: 100_000,
+        seed: 7,
+    };
+    for n in
+        recorder::synthetic_segments(camera, config, Time90k(start), 4 * 25 + 1, 2 * SEC).unwrap()
+    {
+        s.write_segment(n).await.unwrap();
+    }
+}
+
+fn two_hours(_: CameraId, _: &str) -> i64 {
+    2 * HOUR
+}
+
+/// Runs retention once as the server does: plan with the active
+/// protections, then apply.
+async fn run_retention(s: &Store, clock: &SimulatedClock) -> veil_store::RetentionReport {
+    let protections = s.active_protections().unwrap();
+    let plan = s
+        .retention_plan(clock.now(), two_hours, &protections, 1000)
+        .unwrap();
+    s.apply_retention(&plan).await.unwrap()
+}
+
+/// Segments of `camera` in `[start, end)` that open, and the bytes of each.
+async fn readable(s: &Store, camera: CameraId, start: i64, end: i64) -> Vec<usize> {
+    let mut out = Vec::new();
+    for seg in s
+        .segments(camera, MAIN_RENDITION, Time90k(start), Time90k(end))
+        .unwrap()
+    {
+        out.push(s.read_media(&seg).await.unwrap().len());
+    }
+    out
+}
+
+fn lock(cameras: Vec<CameraId>, start: i64, end: i64, now: Time90k) -> NewProtection {
+    NewProtection {
+        kind: ProtectionKind::Lock,
+        cameras,
+        start: Time90k(start),
+        end: Time90k(end),
+        reason: "theft on the loading bay, case 17".into(),
+        owner: None,
+        created: now,
+        review: Some(Time90k(now.0 + 30 * 24 * HOUR)),
+        release_on_review: true,
+        key_version: 1,
+    }
+}
+
+#[tokio::test]
+async fn a_lock_keeps_its_segments_readable_past_their_bucket_until_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = SimulatedClock::new(Time90k(BASE));
+    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let a =
+        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
+            .unwrap();
+    let b =
+        s.db.upsert_camera("b", "synthetic", "{}", Time90k(BASE))
+            .unwrap();
+    for h in 0..3 {
+        for cam in [a, b] {
+            record(&s, cam, BASE + h * HOUR + 60 * SEC).await;
+        }
+    }
+    let before = readable(&s, a, BASE + HOUR, BASE + 2 * HOUR).await;
+    assert_eq!(before.len(), 2);
+
+    // Lock the first 3 seconds of hour 1 of camera a: its first two segments
+    // (the second starts at 62 s, inside the lock).
+    let (id, rewrapped) = s
+        .create_protection(lock(
+            vec![a],
+            BASE + HOUR + 60 * SEC,
+            BASE + HOUR + 63 * SEC,
+            clock.now(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rewrapped, 2, "both segments of the locked interval");
+    let row = s.db.protection(id).unwrap().unwrap();
+    assert_eq!(row.segments, 2);
+    assert_eq!(row.cameras, vec![a]);
+
+    // Past every hour's retention: every bucket key goes, the locked
+    // segments stay and still open.
+    clock.advance(6 * HOUR);
+    let report = run_retention(&s, &clock).await;
+    assert_eq!(report.keys_destroyed, 6, "3 hours of 2 cameras");
+    assert_eq!(report.segments_deleted, 10);
+    assert_eq!(s.db.segment_count().unwrap(), 2);
+    assert!(s
+        .db
+        .bucket_key(a, MAIN_RENDITION, Time90k(BASE + HOUR))
+        .unwrap()
+        .is_none());
+    assert_eq!(
+        readable(&s, a, BASE + HOUR, BASE + 2 * HOUR).await,
+        before,
+        "the locked segments play through the lock's key"
+    );
+    assert!(readable(&s, b, BASE, BASE + 3 * HOUR).await.is_empty());
+    // Running again changes nothing.
+    assert_eq!(run_retention(&s, &clock).await.segments_deleted, 0);
+
+    // Released: the segments fall back to retention, which is long over.
+    let held = s
+        .release_protection(id, None, "case closed".into())
+        .await
+        .unwrap();
+    assert_eq!(held, Some(2));
+    assert!(readable(&s, a, BASE + HOUR, BASE + 2 * HOUR)
+        .await
+        .is_empty());
+    let row = s.db.protection(id).unwrap().unwrap();
+    assert!(row.wrapped_key.is_none(), "the lock's key is destroyed");
+    assert_eq!(row.segments, 0);
+    assert_eq!(run_retention(&s, &clock).await.segments_deleted, 2);
+    assert_eq!(s.db.segment_count().unwrap(), 0);
+    assert_eq!(
+        s.release_protection(id, None, "again".into())
+            .await
+            .unwrap(),
+        None,
+        "a released lock cannot be released twice"
+    );
+}
+
+#[tokio::test]
+async fn segments_recorded_after_a_hold_began_are_protected_before_their_bucket_goes() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = SimulatedClock::new(Time90k(BASE));
+    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let a =
+        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
+            .unwrap();
+    // A hold over the whole first hour, created before anything is recorded.
+    let mut hold = lock(vec![a], BASE, BASE + HOUR, clock.now());
+    hold.kind = ProtectionKind::Hold;
+    hold.review = None;
+    let (id, rewrapped) = s.create_protection(hold).await.unwrap();
+    assert_eq!(rewrapped, 0);
+    record(&s, a, BASE + 60 * SEC).await;
+    record(&s, a, BASE + HOUR + 60 * SEC).await;
+    assert_eq!(
+        s.db.holds_overlapping(a, Time90k(BASE + 61 * SEC), Time90k(BASE + 62 * SEC))
+            .unwrap(),
+        vec![id]
+    );
+    assert!(s
+        .db
+        .holds_overlapping(a, Time90k(BASE + HOUR), Time90k(BASE + 2 * HOUR))
+        .unwrap()
+        .is_empty());
+
+    clock.advance(5 * HOUR);
+    let report = run_retention(&s, &clock).await;
+    assert_eq!(report.keys_destroyed, 2);
+    assert_eq!(report.segments_deleted, 2, "the unheld hour");
+    assert_eq!(s.db.protection(id).unwrap().unwrap().segments, 2);
+    assert_eq!(readable(&s, a, BASE, BASE + HOUR).await.len(), 2);
+}
