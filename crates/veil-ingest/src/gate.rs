@@ -14,6 +14,7 @@
 //!   (until the next keyframe) before the run ends, so motion right at the
 //!   boundary continues the run instead of starting another. Each motion
 //!   event is its own run.
+//! - `live_only`: no frame; nothing is buffered (live view only).
 //!
 //! Live view is not gated: the caller publishes every frame before this.
 
@@ -105,6 +106,8 @@ pub enum RecordingMode {
     Scheduled(TimeProfile),
     /// Around keyframes with motion.
     Motion(MotionSettings),
+    /// Nothing: live view only, no segment and no key is ever written.
+    LiveOnly,
 }
 
 /// What the caller does with the frames it gave the gate, in order.
@@ -129,6 +132,8 @@ pub enum MotionEdge {
 pub const OUTSIDE_SCHEDULE: &str = "outside the recording schedule";
 /// Why a connected motion camera is not recording.
 pub const WAITING_FOR_MOTION: &str = "waiting for motion";
+/// Why a connected live-only camera is not recording.
+pub const LIVE_ONLY: &str = "live only: nothing is recorded";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
@@ -186,6 +191,7 @@ impl<F> Gate<F> {
         match (&self.mode, self.phase) {
             (RecordingMode::Scheduled(_), Phase::Idle) => Some(OUTSIDE_SCHEDULE),
             (RecordingMode::Motion(_), Phase::Idle) => Some(WAITING_FOR_MOTION),
+            (RecordingMode::LiveOnly, _) => Some(LIVE_ONLY),
             _ => None,
         }
     }
@@ -225,6 +231,8 @@ impl<F> Gate<F> {
     ) {
         match &self.mode {
             RecordingMode::Continuous => {}
+            // Idle with no GOP open: the frame is dropped below.
+            RecordingMode::LiveOnly => return,
             RecordingMode::Scheduled(profile) => {
                 if is_key {
                     match (self.phase, profile.active(pts)) {
@@ -399,6 +407,16 @@ mod tests {
             post_seconds: post,
             ..MotionSettings::default()
         })
+    }
+
+    #[test]
+    fn live_only_records_and_buffers_nothing() {
+        let mut f = Feed::new(RecordingMode::LiveOnly, Time90k(0));
+        f.run(100, |_| true);
+        assert!(f.out.is_empty(), "{:?}", f.out);
+        assert!(f.gate.gops.is_empty() && f.gate.bytes == 0);
+        assert!(!f.gate.wants_motion());
+        assert_eq!(f.gate.standby_reason(), Some(LIVE_ONLY));
     }
 
     #[test]

@@ -17,8 +17,10 @@ pub const CONTINUOUS: &str = "continuous";
 pub const SCHEDULED: &str = "scheduled";
 /// Record around motion (with a pre- and post-buffer).
 pub const MOTION: &str = "motion";
+/// Record nothing: live view only (no segment, no key).
+pub const LIVE_ONLY: &str = "live_only";
 /// Every recording mode.
-pub const RECORDING_MODES: [&str; 3] = [CONTINUOUS, SCHEDULED, MOTION];
+pub const RECORDING_MODES: [&str; 4] = [CONTINUOUS, SCHEDULED, MOTION, LIVE_ONLY];
 
 /// The `recording_config` JSON of a camera: the settings of its mode.
 #[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
@@ -74,6 +76,14 @@ pub fn recording_mode(mode: &str, config: &StoredRecording) -> Result<RecordingM
             let motion = config.motion.clone().unwrap_or_default();
             motion.validate()?;
             Ok(RecordingMode::Motion(motion))
+        }
+        LIVE_ONLY => {
+            if config.schedule.is_some() || config.motion.is_some() {
+                return Err(
+                    "recording_mode \"live_only\" takes neither \"schedule\" nor \"motion\"".into(),
+                );
+            }
+            Ok(RecordingMode::LiveOnly)
         }
         other => Err(format!(
             "recording_mode must be one of {RECORDING_MODES:?}, got {other:?}"
@@ -302,6 +312,9 @@ mod tests {
             r#"{"motion": {"min_area_percent": 0}}"#,
             Err("min_area_percent"),
         );
+        check("live_only", "{}", Ok("LiveOnly"));
+        check("live_only", r#"{"motion": {}}"#, Err("takes neither"));
+        check("live_only", paris, Err("takes neither"));
         check("sometimes", "{}", Err("recording_mode must be one of"));
         assert_eq!(StoredRecording::default().to_json(), None);
     }

@@ -15,7 +15,9 @@ use veil_base::{CameraId, SegmentId, Time90k, UserId};
 use crate::Error;
 
 mod data_sets;
+mod camera_retention;
 mod protections;
+pub use camera_retention::RetentionChange;
 pub use data_sets::DataSetStats;
 pub use protections::{NewProtection, ProtectedKey, ProtectionKind, ProtectionRow};
 
@@ -385,6 +387,8 @@ pub struct CameraSettings {
     pub audio: TrackConsent,
     /// Whether the camera's ONVIF metadata track is recorded, and why.
     pub metadata: TrackConsent,
+    /// What it looks at (`retention_rule::AREAS`), checked by the caller.
+    pub area: String,
 }
 
 /// Whether an optional track (audio, ONVIF metadata) is recorded, with the
@@ -398,7 +402,7 @@ pub struct TrackConsent {
     pub purpose: String,
 }
 
-/// A camera's stored settings as SQL parameters ?1..?12, in the column order
+/// A camera's stored settings as SQL parameters ?1..?13, in the column order
 /// that inserting and updating a managed camera both use.
 fn camera_settings_params(s: &CameraSettings) -> Vec<&dyn rusqlite::ToSql> {
     vec![
@@ -414,6 +418,7 @@ fn camera_settings_params(s: &CameraSettings) -> Vec<&dyn rusqlite::ToSql> {
         &s.audio.purpose,
         &s.metadata.enabled,
         &s.metadata.purpose,
+        &s.area,
     ]
 }
 
@@ -981,8 +986,8 @@ impl Db {
             c.execute(
                 "INSERT INTO camera (name, source_kind, source_config, enabled, recording_mode,
                     camera_group, segment_seconds, recording_config, audio_enabled,
-                    audio_purpose, metadata_enabled, metadata_purpose, created_90k, managed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, 1)",
+                    audio_purpose, metadata_enabled, metadata_purpose, area, created_90k, managed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)",
                 rusqlite::params_from_iter(
                     camera_settings_params(s).into_iter().chain([&now.0 as _]),
                 ),
@@ -999,8 +1004,8 @@ impl Db {
                 "UPDATE camera SET name = ?1, source_kind = ?2, source_config = ?3, enabled = ?4,
                     recording_mode = ?5, camera_group = ?6, segment_seconds = ?7,
                     recording_config = ?8, audio_enabled = ?9, audio_purpose = ?10,
-                    metadata_enabled = ?11, metadata_purpose = ?12
-                 WHERE id = ?13 AND managed = 1 AND deleted_90k IS NULL",
+                    metadata_enabled = ?11, metadata_purpose = ?12, area = ?13
+                 WHERE id = ?14 AND managed = 1 AND deleted_90k IS NULL",
                 rusqlite::params_from_iter(
                     camera_settings_params(s).into_iter().chain([&id.0 as _]),
                 ),
@@ -1067,7 +1072,7 @@ impl Db {
             let mut st = c.prepare(
                 "SELECT id, managed, name, source_kind, source_config, enabled, recording_mode,
                     camera_group, segment_seconds, sealed_credentials, recording_config,
-                    audio_enabled, audio_purpose, metadata_enabled, metadata_purpose
+                    audio_enabled, audio_purpose, metadata_enabled, metadata_purpose, area
                  FROM camera WHERE deleted_90k IS NULL ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
@@ -1091,6 +1096,7 @@ impl Db {
                             enabled: r.get(13)?,
                             purpose: r.get(14)?,
                         },
+                        area: r.get(15)?,
                     },
                     sealed_credentials: r.get(9)?,
                 })

@@ -393,6 +393,8 @@ pub struct SyntheticRecording {
     pub config: SyntheticConfig,
     /// Target segment duration.
     pub segment_90k: i64,
+    /// Live view only: frames are published, never segmented or stored.
+    pub live_only: bool,
 }
 
 /// Asks recorders to stop cleanly: each closes its open segment and writes it.
@@ -466,6 +468,9 @@ pub fn spawn_synthetic(
                         data: data.clone(),
                     },
                 );
+                if rec.live_only {
+                    continue;
+                }
                 if let Some(closed) = seg.push(&params, pts, frame.is_key, &data) {
                     if tx.blocking_send(closed).is_err() {
                         return; // the writer is gone: shutting down

@@ -51,9 +51,13 @@ pub struct CameraRequest {
     #[serde(default = "default_enabled")]
     #[schema(default = true)]
     enabled: bool,
-    /// `continuous` (default), `scheduled` or `motion`.
+    /// `continuous` (default), `scheduled`, `motion` or `live_only` (live
+    /// view only: nothing is stored).
     #[serde(default = "default_mode")]
-    #[schema(default = "continuous", pattern = "^(continuous|scheduled|motion)$")]
+    #[schema(
+        default = "continuous",
+        pattern = "^(continuous|scheduled|motion|live_only)$"
+    )]
     recording_mode: String,
     /// At most 100 characters; grants can be scoped to a group.
     #[serde(default)]
@@ -78,6 +82,15 @@ pub struct CameraRequest {
     /// purpose).
     #[serde(default)]
     metadata: TrackSetting,
+    /// What it looks at: `private` (default), `workplace`, `public_facing`
+    /// (recordings kept 48 hours unless the camera has its own retention)
+    /// or `residential_adjacent`.
+    #[serde(default = "default_area")]
+    #[schema(
+        default = "private",
+        pattern = "^(private|workplace|public_facing|residential_adjacent)$"
+    )]
+    area: String,
 }
 
 /// `{enabled, purpose}` of an optional track, in requests and responses.
@@ -111,6 +124,9 @@ fn default_enabled() -> bool {
 fn default_mode() -> String {
     managed::CONTINUOUS.into()
 }
+fn default_area() -> String {
+    veil_store::retention_rule::PRIVATE.into()
+}
 
 /// A camera as the API shows it: no credentials, only whether it has some.
 #[derive(Serialize, ToSchema)]
@@ -134,7 +150,7 @@ pub struct CameraView {
     has_credentials: bool,
     /// Recording (and connected).
     enabled: bool,
-    /// `continuous`, `scheduled` or `motion`.
+    /// `continuous`, `scheduled`, `motion` or `live_only`.
     recording_mode: String,
     /// Its group (may be empty).
     group: String,
@@ -148,6 +164,8 @@ pub struct CameraView {
     audio: TrackSetting,
     /// The ONVIF metadata track's setting.
     metadata: TrackSetting,
+    /// `private`, `workplace`, `public_facing` or `residential_adjacent`.
+    area: String,
 }
 
 impl TrackSetting {
@@ -191,6 +209,7 @@ impl CameraView {
             motion: motion.map(Motion::from),
             audio: TrackSetting::of(&d.settings.audio),
             metadata: TrackSetting::of(&d.settings.metadata),
+            area: d.settings.area.clone(),
         }
     }
 }
@@ -257,7 +276,7 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
     let recording_config = match managed::recording_mode(&req.recording_mode, &recording)
         .map_err(ApiError::bad_request)?
     {
-        RecordingMode::Continuous => None,
+        RecordingMode::Continuous | RecordingMode::LiveOnly => None,
         // Motion settings are stored with their defaults filled in.
         RecordingMode::Motion(m) => StoredRecording {
             schedule: None,
@@ -276,6 +295,7 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             ));
         }
     }
+    veil_store::retention_rule::check_area(&req.area).map_err(ApiError::bad_request)?;
     let audio = validate_track("audio", req.audio)?;
     let metadata = validate_track("metadata", req.metadata)?;
     let credentials = match (req.username, req.password) {
@@ -312,6 +332,7 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             recording_config,
             audio,
             metadata,
+            area: req.area,
         },
         credentials,
     })
@@ -342,8 +363,9 @@ fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Resul
         let _ = e;
         ApiError::bad_request(
             "expected a JSON camera object: name, url, optional username and password, \
-             transport (tcp|udp), enabled, recording_mode (continuous|scheduled|motion), \
-             schedule, motion, group, segment_seconds, audio and metadata ({enabled, purpose})",
+             transport (tcp|udp), enabled, recording_mode (continuous|scheduled|motion|live_only), \
+             schedule, motion, group, segment_seconds, audio and metadata ({enabled, purpose}), \
+             area (private|workplace|public_facing|residential_adjacent)",
         )
     })
 }
@@ -415,8 +437,10 @@ pub async fn create(
     state.authorize(&s, Action::CameraAdmin, Resource::System)?;
     let v = validate(body(req)?, true)?;
     let detail_text = format!(
-        "name={:?} {}",
+        "name={:?} area={} mode={} {}",
         v.settings.name,
+        v.settings.area,
+        v.settings.recording_mode,
         track_changes(None, &v.settings)
     );
     state
@@ -474,8 +498,20 @@ pub async fn update(
     }
     let v = validate(body(req)?, false)?;
     let detail_text = format!(
-        "name={:?} {} credentials={}",
+        "name={:?} area={}{} mode={}{} {} credentials={}",
         v.settings.name,
+        v.settings.area,
+        if current.settings.area == v.settings.area {
+            String::new()
+        } else {
+            format!(" previous_area={}", current.settings.area)
+        },
+        v.settings.recording_mode,
+        if current.settings.recording_mode == v.settings.recording_mode {
+            String::new()
+        } else {
+            format!(" previous_mode={}", current.settings.recording_mode)
+        },
         track_changes(Some(&current.settings), &v.settings),
         match v.credentials {
             CredentialChange::Keep => "kept",
@@ -622,6 +658,15 @@ pub async fn status(
     let cam = authorized_camera(&state, &s, Action::ListCameras, &id).await?;
     let st = state.ingest.board().get(cam.id);
     let mut view = match st {
+        None if cam.source_kind == "synthetic"
+            && config_recording(&cam.source_config).0 == managed::LIVE_ONLY =>
+        {
+            CameraStatusView {
+                state: IngestState::Standby.as_str().into(),
+                standby_reason: Some(Some(veil_ingest::gate::LIVE_ONLY)),
+                ..Default::default()
+            }
+        }
         None => CameraStatusView {
             state: if cam.source_kind == "synthetic" {
                 "recording"

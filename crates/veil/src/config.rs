@@ -48,6 +48,10 @@ pub struct Config {
     /// characters); required for such a retention, recorded with it.
     #[serde(default)]
     pub retention_justification: Option<String>,
+    /// The longest retention anyone may set, for the installation or for a
+    /// camera, in hours. Default 8760 (one year).
+    #[serde(default = "default_max_retention_hours")]
+    pub max_retention_hours: u32,
     /// Set by `veil demo` only: the first account is exempt from its roles'
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
@@ -66,6 +70,10 @@ pub const MAX_UNJUSTIFIED_RETENTION_HOURS: u32 = 30 * 24;
 
 fn default_retention_hours() -> u32 {
     DEFAULT_RETENTION_HOURS
+}
+
+fn default_max_retention_hours() -> u32 {
+    veil_store::retention_rule::DEFAULT_MAX_HOURS
 }
 
 /// Checks a retention: at least one hour, and over 30 days only with a
@@ -243,6 +251,15 @@ pub struct Camera {
     /// enabled with a documented purpose.
     #[serde(default)]
     pub metadata: TrackConfig,
+    /// What the camera looks at: `private` (default), `workplace`,
+    /// `public_facing` (kept 48 hours unless the camera has its own
+    /// retention) or `residential_adjacent`.
+    #[serde(default = "default_area")]
+    pub area: String,
+}
+
+fn default_area() -> String {
+    veil_store::retention_rule::PRIVATE.into()
 }
 
 /// `audio = { enabled = true, purpose = "…" }`: a stream recorded besides
@@ -286,6 +303,9 @@ pub enum Source {
         /// Encoder bitrate.
         #[serde(default = "default_bitrate_kbps")]
         bitrate_kbps: u32,
+        /// `continuous` (default) or `live_only` (live view, nothing stored).
+        #[serde(default = "default_recording_mode")]
+        recording_mode: String,
     },
     /// An IP camera sending H.264 over RTSP.
     Rtsp {
@@ -308,7 +328,7 @@ pub enum Source {
         /// verified against the public roots.
         #[serde(default)]
         tls_fingerprint: Option<String>,
-        /// `continuous` (default), `scheduled` or `motion`.
+        /// `continuous` (default), `scheduled`, `motion` or `live_only`.
         #[serde(default = "default_recording_mode")]
         recording_mode: String,
         /// For `scheduled`: `{ time_zone = "Europe/Paris", intervals = [{ day = "mon",
@@ -348,7 +368,14 @@ impl Source {
     /// An RTSP source's recording mode with its settings, checked.
     pub fn recording(&self) -> Result<veil_ingest::RecordingMode, String> {
         match self {
-            Source::Synthetic { .. } => Ok(veil_ingest::RecordingMode::Continuous),
+            Source::Synthetic { recording_mode, .. } => match recording_mode.as_str() {
+                veil_ingest::managed::CONTINUOUS => Ok(veil_ingest::RecordingMode::Continuous),
+                veil_ingest::managed::LIVE_ONLY => Ok(veil_ingest::RecordingMode::LiveOnly),
+                other => Err(format!(
+                    "a synthetic camera's recording_mode is \"continuous\" or \"live_only\", \
+                     got {other:?}"
+                )),
+            },
             Source::Rtsp {
                 recording_mode,
                 schedule,
@@ -367,6 +394,8 @@ impl Source {
     /// Checks an RTSP source: a plain `rtsp://` URL without credentials in it,
     /// at most one password source, and a user name whenever a password is set.
     fn check(&self, camera: &str) -> anyhow::Result<()> {
+        self.recording()
+            .map_err(|e| anyhow::anyhow!("camera {camera:?}: {e}"))?;
         let Source::Rtsp {
             url,
             username,
@@ -379,8 +408,6 @@ impl Source {
         else {
             return Ok(());
         };
-        self.recording()
-            .map_err(|e| anyhow::anyhow!("camera {camera:?}: {e}"))?;
         let (clean, creds) = veil_ingest::split_url_credentials(url)
             .map_err(|e| anyhow::anyhow!("camera {camera:?}: {e}"))?;
         if creds.is_some() {
@@ -460,6 +487,16 @@ impl Config {
             anyhow::bail!("audit.retention_days must be at least 1");
         }
         check_retention(c.retention_hours, c.retention_justification.as_deref())?;
+        if c.max_retention_hours == 0 {
+            anyhow::bail!("max_retention_hours must be at least 1");
+        }
+        if c.retention_hours > c.max_retention_hours {
+            anyhow::bail!(
+                "retention_hours = {} is above max_retention_hours = {}",
+                c.retention_hours,
+                c.max_retention_hours
+            );
+        }
         if c.recording.segment_seconds == 0 || c.recording.segment_seconds > 600 {
             anyhow::bail!("recording.segment_seconds must be between 1 and 600");
         }
@@ -479,6 +516,8 @@ impl Config {
                 anyhow::bail!("camera names must be non-empty and unique ({:?})", cam.name);
             }
             cam.source.check(&cam.name)?;
+            veil_store::retention_rule::check_area(&cam.area)
+                .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?;
         }
         Ok(c)
     }
@@ -522,6 +561,51 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ftp") || e.contains("variant"), "{e}");
+    }
+
+    #[test]
+    fn cameras_have_an_area_and_may_be_live_only() {
+        let c = Config::parse(
+            "data_dir = '/x'\n[[camera]]\nname = 'a'\nsource = { kind = 'synthetic' }\n\
+             [[camera]]\nname = 'b'\narea = 'public_facing'\n\
+             source = { kind = 'synthetic', recording_mode = 'live_only' }\n\
+             [[camera]]\nname = 'c'\n\
+             source = { kind = 'rtsp', url = 'rtsp://h/s', recording_mode = 'live_only' }",
+        )
+        .unwrap();
+        assert_eq!(c.cameras[0].area, "private");
+        assert_eq!(c.cameras[1].area, "public_facing");
+        assert_eq!(
+            c.cameras[0].source.recording(),
+            Ok(veil_ingest::RecordingMode::Continuous)
+        );
+        assert_eq!(
+            c.cameras[1].source.recording(),
+            Ok(veil_ingest::RecordingMode::LiveOnly)
+        );
+        assert_eq!(
+            c.cameras[2].source.recording(),
+            Ok(veil_ingest::RecordingMode::LiveOnly)
+        );
+        assert_eq!(c.max_retention_hours, 8760);
+        let e = Config::parse(
+            "data_dir = '/x'\n[[camera]]\nname = 'a'\narea = 'street'\n\
+             source = { kind = 'synthetic' }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("area must be one of"), "{e}");
+        let e = Config::parse(
+            "data_dir = '/x'\n[[camera]]\nname = 'a'\n\
+             source = { kind = 'synthetic', recording_mode = 'motion' }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("recording_mode"), "{e}");
+        let e = Config::parse("data_dir = '/x'\nretention_hours = 100\nmax_retention_hours = 50")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("max_retention_hours"), "{e}");
     }
 
     #[test]

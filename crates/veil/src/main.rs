@@ -160,6 +160,7 @@ fn main() -> anyhow::Result<()> {
                 audit: config::Audit::default(),
                 retention_hours: a.retention_hours,
                 retention_justification: None,
+                max_retention_hours: veil_store::retention_rule::DEFAULT_MAX_HOURS,
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![
@@ -176,9 +177,11 @@ fn main() -> anyhow::Result<()> {
                             height: a.height,
                             fps: 25,
                             bitrate_kbps: 1000,
+                            recording_mode: veil_ingest::managed::CONTINUOUS.into(),
                         },
                         audio: Default::default(),
                         metadata: Default::default(),
+                        area: veil_store::retention_rule::PRIVATE.into(),
                     })
                     .collect(),
             };

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use clap::Subcommand;
 use veil_audit::{AccessRecord, Action, Event};
-use veil_base::{CameraId, SharedClock, Time90k, TIME_UNITS_PER_SEC};
+use veil_base::{CameraId, SharedClock, Time90k};
 use veil_store::retention::Plan;
-use veil_store::{RetentionReport, Store};
+use veil_store::retention_rule::{Rules, Source};
+use veil_store::{RetentionReport, Store, MAIN_RENDITION};
 
 use crate::audit_cli::CLI_ACTOR;
 use crate::DEFAULT_DATA;
@@ -24,7 +25,10 @@ pub const BATCH: usize = 64;
 pub const INTERVAL: std::time::Duration = std::time::Duration::from_secs(5 * 60);
 /// The `setting` row holding the retention the server runs with, in hours,
 /// so the command line applies the same rule.
-pub const RETENTION_SETTING: &str = "retention_hours";
+pub const RETENTION_SETTING: &str = veil_store::retention_rule::INSTALLATION_SETTING;
+/// The `setting` row holding the longest retention anyone may set, in hours
+/// (read by the camera retention API).
+pub const MAX_RETENTION_SETTING: &str = veil_store::retention_rule::MAX_SETTING;
 /// Batches one run destroys at most before it yields to the next run.
 const MAX_BATCHES: usize = 10_000;
 
@@ -54,11 +58,46 @@ pub enum RetentionCommand {
     },
 }
 
-/// The retention rule, per camera and rendition, in 90 kHz units (one
-/// installation-wide value for now).
-pub fn rule(hours: u32) -> impl Fn(CameraId, &str) -> i64 + Send + Sync + Clone + 'static {
-    let keep = i64::from(hours) * 3600 * TIME_UNITS_PER_SEC;
-    move |_, _| keep
+/// Every camera's effective retention as of now (its own rule, else its
+/// area's, else the installation's stored retention): read once per run.
+pub fn current_rules(store: &Store) -> anyhow::Result<Rules> {
+    Ok(store.db.retention_rules(stored_retention(store)?)?)
+}
+
+/// Stores the longest retention anyone may set (`max_retention_hours`), so
+/// the camera retention API applies it.
+pub fn remember_max_retention(store: &Store, hours: u32) -> anyhow::Result<()> {
+    store
+        .db
+        .set_setting(MAX_RETENTION_SETTING, &hours.to_string())?;
+    Ok(())
+}
+
+/// Sets the areas of the cameras from the configuration file, recording
+/// each change as `camera.update` first.
+pub fn remember_areas(
+    store: &Store,
+    audit: &AccessRecord,
+    areas: &[(CameraId, String)],
+) -> anyhow::Result<()> {
+    for (id, area) in areas {
+        let old = store.db.camera_area(*id)?;
+        if old.as_deref() == Some(area.as_str()) {
+            continue;
+        }
+        audit
+            .append(
+                Event::new("system", Action::CameraUpdate, format!("camera:{}", id.0)).detail(
+                    format!(
+                        "area={area} previous_area={} source=configuration",
+                        old.as_deref().unwrap_or("unset")
+                    ),
+                ),
+            )
+            .context("the camera's area could not be recorded")?;
+        store.db.set_camera_area(*id, area)?;
+    }
+    Ok(())
 }
 
 /// Stores the retention the server runs with, recording a change as
@@ -135,8 +174,10 @@ pub async fn run_due(
     let mut total = RetentionReport::default();
     for _ in 0..MAX_BATCHES {
         let (s, r) = (store.clone(), retention.clone());
-        let plan =
-            tokio::task::spawn_blocking(move || s.retention_plan(now, r, &[], BATCH)).await??;
+        let plan = tokio::task::spawn_blocking(move || {
+            s.retention_plan(now, r, &s.active_protections()?, BATCH)
+        })
+        .await??;
         if plan.is_empty() {
             break;
         }
@@ -155,18 +196,26 @@ pub async fn run_due(
     Ok(total)
 }
 
+/// Reads the rules, then plans and applies retention at `now` (see
+/// [`run_due`]).
+pub async fn run_now(
+    store: &Store,
+    audit: &AccessRecord,
+    actor: &str,
+    now: Time90k,
+) -> anyhow::Result<RetentionReport> {
+    let s = store.clone();
+    let rules = tokio::task::spawn_blocking(move || current_rules(&s)).await??;
+    run_due(store, audit, actor, now, rules.keep_90k()).await
+}
+
 /// The server's retention job: at start, then every [`INTERVAL`], with the
-/// server's clock. Logs counts only.
-pub async fn run_periodically(
-    store: Store,
-    audit: AccessRecord,
-    clock: SharedClock,
-    retention: impl Fn(CameraId, &str) -> i64 + Send + Sync + Clone + 'static,
-) {
+/// server's clock and the rules in force at each run. Logs counts only.
+pub async fn run_periodically(store: Store, audit: AccessRecord, clock: SharedClock) {
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
-        match run_due(&store, &audit, "system", clock.now(), retention.clone()).await {
+        match run_now(&store, &audit, "system", clock.now()).await {
             Ok(r) if r == RetentionReport::default() => {}
             Ok(r) => tracing::info!(
                 keys = r.keys_destroyed,
@@ -180,28 +229,48 @@ pub async fn run_periodically(
     }
 }
 
-/// What `veil retention plan` prints: per camera, what is due and its time
+/// What `veil retention plan` prints: the installation's retention and
+/// every camera's that differs, then per camera what is due and its time
 /// range, then the next expiry.
 pub fn format_plan(
     plan: &Plan,
     names: &HashMap<CameraId, String>,
-    hours: u32,
+    rules: &Rules,
     now: Time90k,
 ) -> String {
     let mut out = format!(
-        "retention: {hours} hours (plan as of {})\n",
+        "retention: {} hours (plan as of {})\n",
+        rules.installation_hours,
         now.to_rfc3339()
     );
+    let name = |c: CameraId| {
+        names
+            .get(&c)
+            .map_or_else(|| format!("camera {}", c.0), |n| format!("{n:?}"))
+    };
+    let mut ids: Vec<CameraId> = names.keys().copied().collect();
+    ids.sort();
+    for c in ids {
+        let e = rules.effective(c, MAIN_RENDITION);
+        if e.source != Source::Installation {
+            let _ = writeln!(
+                out,
+                "{}: {} hours ({} rule)",
+                name(c),
+                e.hours,
+                e.source.as_str()
+            );
+        }
+    }
     if plan.is_empty() {
         out.push_str("nothing is due\n");
     }
     for c in &plan.cameras {
-        let name = names
-            .get(&c.camera)
-            .map_or_else(|| format!("camera {}", c.camera.0), |n| format!("{n:?}"));
+        let hours = rules.effective(c.camera, MAIN_RENDITION).hours;
         let _ = writeln!(
             out,
-            "{name}: {} hour{} and {} segment{} due, recorded {} to {} (kept {hours} hours after the end of their hour)",
+            "{}: {} hour{} and {} segment{} due, recorded {} to {} (kept {hours} hours after the end of their hour)",
+            name(c.camera),
             c.hours,
             if c.hours == 1 { "" } else { "s" },
             c.segments,
@@ -227,34 +296,35 @@ fn parse_now(now: Option<&str>) -> anyhow::Result<Option<Time90k>> {
     .transpose()
 }
 
-fn open(data: &Path, now: Option<&str>) -> anyhow::Result<(Store, AccessRecord, Time90k, u32)> {
+fn open(data: &Path, now: Option<&str>) -> anyhow::Result<(Store, AccessRecord, Time90k)> {
     let now = parse_now(now)?;
     let (store, record) = crate::admin_cli::open_locked(data)?;
     let now = now.unwrap_or_else(|| store.clock().now());
-    let hours = stored_retention(&store)?;
-    Ok((store, record, now, hours))
+    Ok((store, record, now))
 }
 
 /// Runs a `veil retention` subcommand.
 pub async fn run(cmd: RetentionCommand) -> anyhow::Result<()> {
     match cmd {
         RetentionCommand::Plan { data, now } => {
-            let (store, _, now, hours) = open(&data, now.as_deref())?;
-            let s = store.clone();
-            let plan =
-                tokio::task::spawn_blocking(move || s.retention_plan(now, rule(hours), &[], BATCH))
-                    .await??;
+            let (store, _, now) = open(&data, now.as_deref())?;
+            let rules = current_rules(&store)?;
+            let (s, keep) = (store.clone(), rules.clone().keep_90k());
+            let plan = tokio::task::spawn_blocking(move || {
+                s.retention_plan(now, keep, &s.active_protections()?, BATCH)
+            })
+            .await??;
             let names = store
                 .db
                 .cameras()?
                 .into_iter()
                 .map(|c| (c.id, c.name))
                 .collect();
-            print!("{}", format_plan(&plan, &names, hours, now));
+            print!("{}", format_plan(&plan, &names, &rules, now));
         }
         RetentionCommand::Run { data, now } => {
-            let (store, record, now, hours) = open(&data, now.as_deref())?;
-            let r = run_due(&store, &record, CLI_ACTOR, now, rule(hours)).await?;
+            let (store, record, now) = open(&data, now.as_deref())?;
+            let r = run_now(&store, &record, CLI_ACTOR, now).await?;
             println!(
                 "destroyed: {} bucket keys, {} segments, {} objects, {} bytes freed",
                 r.keys_destroyed, r.segments_deleted, r.objects_deleted, r.bytes_freed
@@ -267,6 +337,7 @@ pub async fn run(cmd: RetentionCommand) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use veil_base::TIME_UNITS_PER_SEC;
     use veil_store::retention::CameraSummary;
 
     const HOUR: i64 = 3600 * TIME_UNITS_PER_SEC;
@@ -298,7 +369,11 @@ mod tests {
             ],
         };
         let names = HashMap::from([(CameraId(1), "Entrance".to_owned())]);
-        let text = format_plan(&plan, &names, 24, now);
+        let rules = Rules {
+            installation_hours: 24,
+            ..Rules::default()
+        };
+        let text = format_plan(&plan, &names, &rules, now);
         assert_eq!(
             text,
             "retention: 24 hours (plan as of 2026-03-02T16:00:00.000Z)\n\
@@ -312,16 +387,38 @@ mod tests {
             next_expiry: Some(now),
             ..plan.clone()
         };
-        assert!(format_plan(&full, &names, 24, now).ends_with("more is due after this batch\n"));
+        assert!(format_plan(&full, &names, &rules, now).ends_with("more is due after this batch\n"));
         let empty = Plan {
             next_expiry: Some(Time90k(now.0 + HOUR)),
             ..Plan::default()
         };
         assert_eq!(
-            format_plan(&empty, &names, 24, now),
+            format_plan(&empty, &names, &rules, now),
             "retention: 24 hours (plan as of 2026-03-02T16:00:00.000Z)\nnothing is due\n\
              next expiry: 2026-03-02T17:00:00.000Z\n"
         );
-        assert!(format_plan(&Plan::default(), &names, 24, now).contains("none (no recordings)"));
+        assert!(format_plan(&Plan::default(), &names, &rules, now).contains("none (no recordings)"));
+        // A camera with its own rule, or a public-facing one, is named with
+        // its retention, and its due hours say how long they were kept.
+        let rules = Rules {
+            installation_hours: 168,
+            areas: HashMap::from([(CameraId(7), "public_facing".to_owned())]),
+            own: HashMap::from([((CameraId(1), "main".to_owned()), 2)]),
+        };
+        let names = HashMap::from([
+            (CameraId(1), "Entrance".to_owned()),
+            (CameraId(7), "Street".to_owned()),
+        ]);
+        let text = format_plan(&plan, &names, &rules, now);
+        assert!(
+            text.starts_with(
+                "retention: 168 hours (plan as of 2026-03-02T16:00:00.000Z)\n\
+                 \"Entrance\": 2 hours (camera rule)\n\
+                 \"Street\": 48 hours (area rule)\n"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("(kept 2 hours after"), "{text}");
+        assert!(text.contains("(kept 48 hours after"), "{text}");
     }
 }

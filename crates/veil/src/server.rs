@@ -97,6 +97,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .filter(|d| d.managed)
         .map(|d| d.settings.name)
         .collect();
+    let mut config_areas = Vec::new();
     for (i, cam) in cfg.cameras.iter().enumerate() {
         // The stored source names where a password comes from, never the password.
         let source = serde_json::to_string(&cam.source)?;
@@ -109,6 +110,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let id = store
             .db
             .upsert_camera(&cam.name, cam.source.kind(), &source, clock.now())?;
+        // Set (and recorded) once the access record is open.
+        config_areas.push((id, cam.area.clone()));
         // Shown by the camera API; checked when the configuration was loaded.
         store.db.set_camera_tracks(
             id,
@@ -123,6 +126,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 height,
                 fps,
                 bitrate_kbps,
+                recording_mode,
             } => {
                 let (width, height, fps, bitrate_kbps) = (*width, *height, *fps, *bitrate_kbps);
                 let writer = recorder::spawn_synthetic(
@@ -139,6 +143,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                             seed: i as u32,
                         },
                         segment_90k,
+                        live_only: recording_mode == veil_ingest::managed::LIVE_ONLY,
                     },
                     stop.clone(),
                 )
@@ -256,11 +261,19 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         })
         .await??;
     }
+    {
+        let (store, audit, max) = (store.clone(), audit.clone(), cfg.max_retention_hours);
+        let areas = config_areas;
+        tokio::task::spawn_blocking(move || {
+            crate::retention_cli::remember_max_retention(&store, max)?;
+            crate::retention_cli::remember_areas(&store, &audit, &areas)
+        })
+        .await??;
+    }
     tokio::spawn(crate::retention_cli::run_periodically(
         store.clone(),
         audit.clone(),
         clock.clone(),
-        crate::retention_cli::rule(cfg.retention_hours),
     ));
     tokio::spawn(veil_web::bookmarks::expire_periodically(
         store.db.clone(),
