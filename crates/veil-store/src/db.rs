@@ -17,6 +17,8 @@ use crate::Error;
 mod data_sets;
 mod camera_retention;
 mod protections;
+mod root_keys;
+pub use root_keys::{BucketKeyToRewrap, RootVersion, UserSecrets, WrappedCounts};
 pub use camera_retention::RetentionChange;
 pub use data_sets::DataSetStats;
 pub use protections::{NewProtection, ProtectedKey, ProtectionKind, ProtectionRow};

@@ -11,17 +11,18 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 
 use veil_base::{CameraId, Time90k, UserId};
 
 use crate::crypto::{self, Key};
 use crate::db::Db;
+use crate::root::Roots;
 use crate::segment::{bucket_key_aad, bucket_start};
 use crate::Error;
 
 /// AAD of a camera's sealed credentials.
-fn camera_secret_aad(camera: CameraId) -> Vec<u8> {
+pub(crate) fn camera_secret_aad(camera: CameraId) -> Vec<u8> {
     let mut v = b"veil/camera-credentials/v1".to_vec();
     v.extend_from_slice(&camera.0.to_be_bytes());
     v
@@ -151,7 +152,7 @@ pub fn verify_root_key(db: &Db, root: &Key, path: &Path) -> Result<(), Error> {
 
 type Scope = (CameraId, String, Time90k);
 
-fn user_secret_aad(user: UserId) -> Vec<u8> {
+pub(crate) fn user_secret_aad(user: UserId) -> Vec<u8> {
     format!("veil-user-secret-v1:{}", user.0).into_bytes()
 }
 
@@ -160,7 +161,9 @@ fn user_secret_aad(user: UserId) -> Vec<u8> {
 #[derive(Clone)]
 pub struct Keyring {
     db: Db,
-    root: Arc<Key>,
+    /// The live root versions; rotation installs a new current one and
+    /// forgets destroyed ones while the keyring is in use.
+    roots: Arc<RwLock<Roots>>,
     cache: Arc<Mutex<HashMap<Scope, (i64, Key)>>>,
     /// Tests widen the window between clearing the cache and deleting the row.
     #[cfg(test)]
@@ -170,19 +173,147 @@ pub struct Keyring {
 impl Keyring {
     /// A keyring over `db` under `root`.
     pub fn new(db: Db, root: Key) -> Keyring {
+        Keyring::with_roots(db, Roots::single(1, root))
+    }
+
+    /// A keyring over `db` with every live root version.
+    pub fn with_roots(db: Db, roots: Roots) -> Keyring {
         Keyring {
             db,
-            root: Arc::new(root),
+            roots: Arc::new(RwLock::new(roots)),
             cache: Arc::default(),
             #[cfg(test)]
             pause_in_destroy: Arc::default(),
         }
     }
 
+    fn roots(&self) -> std::sync::RwLockReadGuard<'_, Roots> {
+        self.roots.read().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The root version new values are wrapped under.
+    pub fn root_version(&self) -> u32 {
+        self.roots().current
+    }
+
+    /// The live root versions.
+    pub fn root_versions(&self) -> Vec<u32> {
+        self.roots().keys.keys().copied().collect()
+    }
+
+    /// Makes `key` the current root version (a rotation's new root).
+    pub(crate) fn install_root(&self, version: u32, key: Key) {
+        let mut r = self.roots.write().unwrap_or_else(|p| p.into_inner());
+        r.keys.insert(version, key);
+        r.current = version;
+    }
+
+    /// Forgets a destroyed root version.
+    pub(crate) fn forget_root(&self, version: u32) {
+        let mut r = self.roots.write().unwrap_or_else(|p| p.into_inner());
+        if r.current != version {
+            r.keys.remove(&version);
+        }
+    }
+
+    /// Seals under the current root.
+    fn seal_root(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
+        crypto::seal(self.roots().current_key(), aad, plaintext)
+    }
+
+    /// Opens what was sealed under any live root version (current first).
+    fn open_root(&self, aad: &[u8], sealed: &[u8]) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+        let roots = self.roots();
+        let mut last = None;
+        for (_, k) in roots.in_order() {
+            match crypto::open(k, aad, sealed) {
+                Ok(v) => return Ok(v),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Corrupt("no root key".into())))
+    }
+
+    /// Wraps a key under the current root.
+    fn wrap_root(&self, aad: &[u8], key: &Key) -> Vec<u8> {
+        crypto::wrap_key(self.roots().current_key(), aad, key)
+    }
+
+    /// Unwraps a key wrapped under any live root version (current first).
+    fn unwrap_root(&self, aad: &[u8], wrapped: &[u8]) -> Result<Key, Error> {
+        let roots = self.roots();
+        let mut last = None;
+        for (_, k) in roots.in_order() {
+            match crypto::unwrap_key(k, aad, wrapped) {
+                Ok(v) => return Ok(v),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or_else(|| Error::Corrupt("no root key".into())))
+    }
+
+    /// Re-seals a value sealed under any live root under root `to`:
+    /// `None` when it already opens under `to`.
+    pub(crate) fn reseal(
+        &self,
+        aad: &[u8],
+        sealed: &[u8],
+        to: u32,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let roots = self.roots();
+        let target = roots
+            .keys
+            .get(&to)
+            .ok_or_else(|| Error::Invalid(format!("root version {to} is not loaded")))?;
+        if crypto::open(target, aad, sealed).is_ok() {
+            return Ok(None);
+        }
+        for (v, k) in roots.in_order() {
+            if v == to {
+                continue;
+            }
+            if let Ok(plain) = crypto::open(k, aad, sealed) {
+                return Ok(Some(crypto::seal(target, aad, &plain)));
+            }
+        }
+        Err(Error::Corrupt(
+            "a value sealed under the root opens under no live root version".into(),
+        ))
+    }
+
+    /// Re-wraps a key wrapped under any live root under root `to`: `None`
+    /// when it already unwraps under `to`.
+    pub(crate) fn rewrap(
+        &self,
+        aad: &[u8],
+        wrapped: &[u8],
+        to: u32,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let roots = self.roots();
+        let target = roots
+            .keys
+            .get(&to)
+            .ok_or_else(|| Error::Invalid(format!("root version {to} is not loaded")))?;
+        if crypto::unwrap_key(target, aad, wrapped).is_ok() {
+            return Ok(None);
+        }
+        for (v, k) in roots.in_order() {
+            if v == to {
+                continue;
+            }
+            if let Ok(key) = crypto::unwrap_key(k, aad, wrapped) {
+                return Ok(Some(crypto::wrap_key(target, aad, &key)));
+            }
+        }
+        Err(Error::Corrupt(
+            "a key wrapped under the root unwraps under no live root version".into(),
+        ))
+    }
+
     /// Seals a user's secret (a TOTP seed) under the root key, bound to the
     /// user.
     pub fn seal_user_secret(&self, user: UserId, plaintext: &[u8]) -> Vec<u8> {
-        crate::crypto::seal(&self.root, &user_secret_aad(user), plaintext)
+        self.seal_root(&user_secret_aad(user), plaintext)
     }
 
     /// Opens what [`Keyring::seal_user_secret`] sealed for `user`.
@@ -191,14 +322,14 @@ impl Keyring {
         user: UserId,
         sealed: &[u8],
     ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
-        crate::crypto::open(&self.root, &user_secret_aad(user), sealed)
+        self.open_root(&user_secret_aad(user), sealed)
     }
 
     /// Seals a camera's credentials (any small secret tied to the camera) under
     /// the root key; the camera id is bound in as associated data, so a sealed
     /// value copied to another camera's row does not open.
     pub fn seal_camera_secret(&self, camera: CameraId, plaintext: &[u8]) -> Vec<u8> {
-        crypto::seal(&self.root, &camera_secret_aad(camera), plaintext)
+        self.seal_root(&camera_secret_aad(camera), plaintext)
     }
 
     /// Opens what [`Keyring::seal_camera_secret`] sealed for `camera`.
@@ -207,18 +338,18 @@ impl Keyring {
         camera: CameraId,
         sealed: &[u8],
     ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
-        crypto::open(&self.root, &camera_secret_aad(camera), sealed)
+        self.open_root(&camera_secret_aad(camera), sealed)
     }
 
     /// Wraps a lock's or hold's own key under the root key, bound to the
     /// protection's id (`protection.wrapped_key`).
     pub fn wrap_protection_key(&self, protection: i64, key: &Key) -> Vec<u8> {
-        crypto::wrap_key(&self.root, &protection_key_aad(protection), key)
+        self.wrap_root(&protection_key_aad(protection), key)
     }
 
     /// Unwraps what [`Keyring::wrap_protection_key`] wrapped for `protection`.
     pub fn unwrap_protection_key(&self, protection: i64, wrapped: &[u8]) -> Result<Key, Error> {
-        crypto::unwrap_key(&self.root, &protection_key_aad(protection), wrapped)
+        self.unwrap_root(&protection_key_aad(protection), wrapped)
     }
 
     /// The bucket key for data of `camera`/`rendition` at time `t`, created if
@@ -237,14 +368,19 @@ impl Keyring {
         }
         let aad = bucket_key_aad(camera, rendition, b);
         let (id, key) = match self.db.bucket_key(camera, rendition, b)? {
-            Some((id, wrapped)) => (id, crypto::unwrap_key(&self.root, &aad, &wrapped)?),
+            Some((id, wrapped)) => (id, self.unwrap_root(&aad, &wrapped)?),
             None => {
                 let k = Key::generate();
-                let id = self.db.insert_bucket_key(
+                // The root stays read-locked until the row is in, labelled
+                // with the version it was wrapped under: a rotation switching
+                // roots meanwhile waits, so its scan sees this row.
+                let roots = self.roots();
+                let id = self.db.insert_bucket_key_at(
                     camera,
                     rendition,
                     b,
-                    &crypto::wrap_key(&self.root, &aad, &k),
+                    &crypto::wrap_key(roots.current_key(), &aad, &k),
+                    roots.current,
                 )?;
                 (id, k)
             }
@@ -273,7 +409,7 @@ impl Keyring {
             }
         }
         let wrapped = self.db.bucket_key_by_id(id)?.ok_or(Error::KeyDestroyed)?;
-        crypto::unwrap_key(&self.root, &bucket_key_aad(camera, rendition, b), &wrapped)
+        self.unwrap_root(&bucket_key_aad(camera, rendition, b), &wrapped)
     }
 
     /// Destroys a bucket key (crypto-shredding) and forgets any cached copy.

@@ -12,6 +12,8 @@ pub mod playback;
 pub mod protect;
 pub mod recorder;
 pub mod retention;
+pub mod root;
+pub mod rotation;
 pub mod retention_rule;
 pub mod segment;
 
@@ -136,6 +138,8 @@ pub struct Store {
     clock: SharedClock,
     /// Held for the store's lifetime: one process per data directory.
     _lock: Option<Arc<std::fs::File>>,
+    /// Where the root key versions are kept, when opened from a directory.
+    root_source: Option<Arc<dyn root::RootKeySource>>,
     /// The data directory, when opened from one (for its free space).
     dir: Option<Arc<PathBuf>>,
     /// Cameras whose last segment could not be stored, and why.
@@ -245,6 +249,16 @@ impl Store {
     /// Opens the default layout: SQLite and a local object directory under `dir`,
     /// creating the root key on first use.
     pub fn open_dir(dir: &Path, clock: SharedClock) -> Result<Store, Error> {
+        Store::open_dir_with(dir, clock, None)
+    }
+
+    /// Opens the default layout with the root key versions kept by `source`
+    /// (`None`: files beside the data, [`root::FileSource`] over `dir`).
+    pub fn open_dir_with(
+        dir: &Path,
+        clock: SharedClock,
+        source: Option<Arc<dyn root::RootKeySource>>,
+    ) -> Result<Store, Error> {
         use std::os::unix::fs::DirBuilderExt;
         if !dir.exists() {
             // Owner only: the directory holds the root key and the database.
@@ -307,17 +321,16 @@ impl Store {
         }
         // A root key is created only for a new installation; an existing
         // database without its key (or with another key) is refused.
-        let root = if existing {
-            keys::load_root_key(&d.root_key())?
-        } else {
-            keys::load_or_create_root_key(&d.root_key())?
-        };
+        let source: Arc<dyn root::RootKeySource> =
+            source.unwrap_or_else(|| Arc::new(root::FileSource::new(dir)));
         let db = Db::open(&d.database())?;
-        keys::verify_root_key(&db, &root, &d.root_key())?;
+        let roots = root::open_roots(&db, source.as_ref(), !existing, clock.now())?;
         let objects = LocalDir::open(&d.objects())?;
         objects.ensure_marker(|| db.segment_count())?;
         let objects = Arc::new(objects);
-        let mut store = Store::new(db, objects, root, clock);
+        let mut store = Store::new(db, objects, crypto::Key::generate(), clock);
+        store.keys = Keyring::with_roots(store.db.clone(), roots);
+        store.root_source = Some(source);
         store._lock = Some(Arc::new(lock));
         store.dir = Some(Arc::new(dir.to_path_buf()));
         Ok(store)
@@ -337,6 +350,7 @@ impl Store {
             keys,
             clock,
             _lock: None,
+            root_source: None,
             dir: None,
             faults: Arc::default(),
             metrics: Arc::default(),
