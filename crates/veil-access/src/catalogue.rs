@@ -72,11 +72,14 @@ pub enum Action {
     /// Read the server's operating figures (`GET /metrics`, the system
     /// status page).
     MetricsRead,
+    /// Create and release restriction holds (the data-protection officer's
+    /// decision: held video is kept and nobody may view, export or delete it).
+    HoldManage,
 }
 
 impl Action {
     /// Every grantable permission, in catalogue order.
-    pub const PERMISSIONS: [Action; 30] = [
+    pub const PERMISSIONS: [Action; 31] = [
         Action::LiveView,
         Action::Playback,
         Action::Export,
@@ -107,6 +110,7 @@ impl Action {
         Action::DpoDocuments,
         Action::Approve,
         Action::MetricsRead,
+        Action::HoldManage,
     ];
 
     /// The stable id.
@@ -144,6 +148,7 @@ impl Action {
             Action::DpoDocuments => "dpo.documents",
             Action::Approve => "approve",
             Action::MetricsRead => "metrics.read",
+            Action::HoldManage => "holds.manage",
         }
     }
 
@@ -187,6 +192,7 @@ impl Action {
             Action::DpoDocuments => "keep the register and documents of processing",
             Action::Approve => "approve or reject four-eyes requests",
             Action::MetricsRead => "read the server's operating figures (no personal data)",
+            Action::HoldManage => "create and release restriction holds on recordings",
         }
     }
 
@@ -217,6 +223,7 @@ impl Action {
                 | Action::MaskAdmin
                 | Action::RetentionAdmin
                 | Action::UserAdmin
+                | Action::HoldManage
         )
     }
 
@@ -231,6 +238,7 @@ impl Action {
                 | Action::DpoDocuments
                 | Action::RetentionAdmin
                 | Action::MetricsRead
+                | Action::HoldManage
         )
     }
 }

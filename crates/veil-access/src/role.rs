@@ -198,7 +198,7 @@ pub fn templates() -> Vec<Role> {
         template(
             DPO,
             "The data-protection officer: documents, data-subject requests, approvals, the access record.",
-            &[DpoDocuments, SubjectRequests, AuditRead, Approve, LockView, LockRelease],
+            &[DpoDocuments, SubjectRequests, AuditRead, Approve, LockView, LockRelease, HoldManage],
             None,
         ),
         template(AUDITOR, "Reads and reports on the access record.", &[AuditRead], None),

@@ -55,7 +55,7 @@ pub const APPROVABLE: &[Action] = &[
 /// The approvable actions whose route consumes an approval today. Each
 /// joins this list in the change that adds its route (export, mask lift,
 /// deletion, lock release).
-pub const ENFORCED_TODAY: &[Action] = &[];
+pub const ENFORCED_TODAY: &[Action] = &[Action::LockRelease];
 
 /// Whether four-eyes on a permission is enforced by a route today.
 #[derive(Serialize, ToSchema)]
@@ -585,6 +585,7 @@ pub async fn update_user(
         .record(event(&s, action, format!("user:{id}"), peer).detail(detail.join(" ")))
         .await?;
     let db = state.store.db.clone();
+    let now = state.now();
     blocking(move || {
         if let Some(r) = req.roles {
             db.set_user_roles(user.id, &r.join(","))
@@ -593,7 +594,7 @@ pub async fn update_user(
                     e => ApiError::from(e),
                 })?;
         }
-        db.update_user(user.id, disabled, training)?;
+        db.update_user(user.id, disabled, training, now)?;
         if disabled {
             db.delete_sessions_of(user.id)?;
         }
@@ -677,8 +678,9 @@ pub async fn change_password(
     let hash = state.throttles.hash_password(req.new).await?;
     let db = state.store.db.clone();
     let keep = s.token_hash.clone();
+    let now = state.now();
     blocking(move || {
-        db.change_password(uid, &hash, &keep, revoke_tokens)?;
+        db.change_password(uid, &hash, &keep, revoke_tokens, now)?;
         Ok(StatusCode::NO_CONTENT)
     })
     .await

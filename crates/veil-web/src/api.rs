@@ -536,6 +536,7 @@ pub async fn video(
     let served_start = plan.start_90k;
     let served_end = Time90k(plan.start_90k.0 + plan.duration_90k);
     state.authorize(&s, Action::Playback, recording_resource(&cam, served_start))?;
+    crate::protections::refuse_held(&state, cam.id, served_start, served_end).await?;
     let range = range::parse(
         headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
         plan.len,

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod authn;
 pub mod bookmarks;
 pub mod cameras;
+pub mod data_retention;
 pub mod error;
 pub mod events;
 pub mod i18n;
@@ -21,6 +22,7 @@ pub mod model;
 pub mod openapi;
 pub mod pages;
 pub mod playback_page;
+pub mod protections;
 pub mod proxy;
 pub mod range;
 pub mod refusal;
@@ -425,6 +427,62 @@ pub fn routes() -> Vec<Route> {
             get(bookmarks::get_settings).put(bookmarks::put_settings),
         ),
         route("/bookmarks", GET, Permission, get(bookmarks::page)),
+        route(
+            "/api/v1/locks",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(protections::list_locks).post(protections::create_lock),
+        ),
+        route(
+            "/api/v1/locks/{id}",
+            GET,
+            Permission,
+            get(protections::get_lock),
+        ),
+        route(
+            "/api/v1/locks/{id}/extend",
+            POST,
+            Permission,
+            post(protections::extend_lock),
+        ),
+        route(
+            "/api/v1/locks/{id}/release",
+            POST,
+            Permission,
+            post(protections::release_lock),
+        ),
+        route(
+            "/api/v1/holds",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(protections::list_holds).post(protections::create_hold),
+        ),
+        route(
+            "/api/v1/holds/{id}",
+            GET,
+            Permission,
+            get(protections::get_hold),
+        ),
+        route(
+            "/api/v1/holds/{id}/release",
+            POST,
+            Permission,
+            post(protections::release_hold),
+        ),
+        route("/locks", GET, Permission, get(protections::locks_page)),
+        route("/holds", GET, Permission, get(protections::holds_page)),
+        route(
+            "/api/v1/retention",
+            GET,
+            Permission,
+            get(data_retention::get_list),
+        ),
+        route(
+            "/admin/retention",
+            GET,
+            Permission,
+            get(data_retention::page),
+        ),
         route(
             "/api/v1/cameras",
             &[Method::GET, Method::POST],

@@ -48,9 +48,13 @@ use crate::authn::{
 };
 use crate::bookmarks::{BookmarkJson, BookmarkList, BookmarkRetention, NewBookmark, NoteChange};
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
+use crate::data_retention::RetentionList;
 use crate::error::{ApiError, ErrorBody};
 use crate::events::Events;
 use crate::model::{AuditReport, RoleDefinition, RoleView};
+use crate::protections::{
+    LockExtension, NewHold, NewLock, ProtectionJson, ProtectionList, ReleaseRequest,
+};
 use crate::system::SystemFigures;
 use crate::{routes, AppState, Guard};
 
@@ -513,6 +517,11 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(503, "The export cannot be recorded or signed")
                 .recorded()
         }
+        ("GET", "/api/v1/retention") => Spec::new(
+            "Every personal data set with its rule, items, oldest item and next destruction \
+             (retention.admin)",
+        )
+        .ok(200, "The data sets, recordings per camera first", s.json::<RetentionList>()),
         ("GET", "/api/v1/system") => Spec::new(
             "Operating figures: cameras, disk, access record, version (metrics.read)",
         )
@@ -649,6 +658,61 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(400, bad)
                 .recorded()
         }
+        ("GET", "/api/v1/locks") => Spec::new("Evidence locks on cameras I may see locks of").ok(
+            200,
+            "Active first, newest first",
+            s.json::<ProtectionList>(),
+        ),
+        ("POST", "/api/v1/locks") => {
+            Spec::new("Lock recordings of cameras over an interval past their retention")
+                .body(s.of::<NewLock>())
+                .ok(201, "Created; covered segment keys are re-wrapped under the lock's key", s.json::<ProtectionJson>())
+                .error(400, bad)
+                .recorded()
+        }
+        ("GET", "/api/v1/locks/{id}") => Spec::new("One evidence lock")
+            .ok(200, "The lock", s.json::<ProtectionJson>())
+            .error(404, "No such lock"),
+        ("POST", "/api/v1/locks/{id}/extend") => {
+            Spec::new("Move a lock's review date, with a new reason")
+                .body(s.of::<LockExtension>())
+                .ok(200, "Extended", s.json::<ProtectionJson>())
+                .error(400, bad)
+                .error(404, "No such lock")
+                .error(409, "The lock is released")
+                .recorded()
+        }
+        ("POST", "/api/v1/locks/{id}/release") => {
+            Spec::new("Release a lock: its recordings fall back to retention (four-eyes when configured)")
+                .body(s.of::<ReleaseRequest>())
+                .ok(200, "Released", s.json::<ProtectionJson>())
+                .error(400, bad)
+                .error(404, "No such lock")
+                .error(409, "The lock is released already")
+                .recorded()
+        }
+        ("GET", "/api/v1/holds") => Spec::new("Restriction holds").ok(
+            200,
+            "Active first, newest first",
+            s.json::<ProtectionList>(),
+        ),
+        ("POST", "/api/v1/holds") => {
+            Spec::new("Hold recordings of cameras over an interval: kept, and nobody may view, export or delete them")
+                .body(s.of::<NewHold>())
+                .ok(201, "Created", s.json::<ProtectionJson>())
+                .error(400, bad)
+                .recorded()
+        }
+        ("GET", "/api/v1/holds/{id}") => Spec::new("One restriction hold")
+            .ok(200, "The hold", s.json::<ProtectionJson>())
+            .error(404, "No such hold"),
+        ("POST", "/api/v1/holds/{id}/release") => Spec::new("Release a hold")
+            .body(s.of::<ReleaseRequest>())
+            .ok(200, "Released", s.json::<ProtectionJson>())
+            .error(400, bad)
+            .error(404, "No such hold")
+            .error(409, "The hold is released already")
+            .recorded(),
         _ => return None,
     })
 }
@@ -661,6 +725,12 @@ fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
         }
         (p, "id") if p.starts_with("/api/v1/bookmarks/") => {
             (integer(), "A bookmark id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/locks/") => {
+            (integer(), "A lock id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/holds/") => {
+            (integer(), "A hold id; anything else is 404")
         }
         (p, "id") if p.starts_with("/api/v1/tokens/") => {
             (integer(), "A token id; anything else is 404")

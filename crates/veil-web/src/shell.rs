@@ -41,6 +41,12 @@ pub struct Permissions {
     pub user_admin: bool,
     /// Read the operating figures.
     pub metrics: bool,
+    /// See retention (`retention.admin`).
+    pub retention: bool,
+    /// See evidence locks.
+    pub locks: bool,
+    /// Manage restriction holds.
+    pub holds: bool,
 }
 
 /// Where a link sits.
@@ -77,6 +83,18 @@ const NAV: &[NavEntry] = &[
         key: "nav.bookmarks",
         section: Section::Main,
         shown: |p| p.playback,
+    },
+    NavEntry {
+        href: "/locks",
+        key: "nav.locks",
+        section: Section::Main,
+        shown: |p| p.locks,
+    },
+    NavEntry {
+        href: "/holds",
+        key: "nav.holds",
+        section: Section::Main,
+        shown: |p| p.holds,
     },
     NavEntry {
         href: "/approvals",
@@ -127,6 +145,12 @@ const NAV: &[NavEntry] = &[
         shown: |p| p.user_admin,
     },
     NavEntry {
+        href: "/admin/retention",
+        key: "nav.admin.retention",
+        section: Section::Admin,
+        shown: |p| p.retention,
+    },
+    NavEntry {
         href: "/system",
         key: "nav.system",
         section: Section::Admin,
@@ -164,6 +188,9 @@ impl Shell {
             camera_admin: state.allowed(s, Action::CameraAdmin, Resource::System),
             user_admin: state.allowed(s, Action::UserAdmin, Resource::System),
             metrics: state.allowed(s, Action::MetricsRead, Resource::System),
+            retention: state.allowed(s, Action::RetentionAdmin, Resource::System),
+            locks: state.allowed(s, Action::LockView, Resource::System),
+            holds: state.allowed(s, Action::HoldManage, Resource::System),
             ..Permissions::default()
         };
         if state.allowed(s, Action::ListCameras, Resource::System) {

@@ -36,6 +36,8 @@ const APPROVALS_JS: &str = include_str!("../assets/approvals.js");
 const TIMELINE_JS: &str = include_str!("../assets/timeline.js");
 const BOOKMARKS_JS: &str = include_str!("../assets/bookmarks.js");
 const SYSTEM_JS: &str = include_str!("../assets/system.js");
+const RETENTION_JS: &str = include_str!("../assets/retention.js");
+const PROTECTIONS_JS: &str = include_str!("../assets/protections.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -58,6 +60,8 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "timeline.js" => Some((JS_TYPE, TIMELINE_JS)),
         "bookmarks.js" => Some((JS_TYPE, BOOKMARKS_JS)),
         "system.js" => Some((JS_TYPE, SYSTEM_JS)),
+        "retention.js" => Some((JS_TYPE, RETENTION_JS)),
+        "protections.js" => Some((JS_TYPE, PROTECTIONS_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -539,6 +543,8 @@ mod tests {
             "timeline.js",
             "bookmarks.js",
             "system.js",
+            "retention.js",
+            "protections.js",
             "i18n-en.json",
             "i18n-pt.json",
         ] {

@@ -45,6 +45,11 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/bookmarks", "NewBookmark"),
     ("PUT", "/api/v1/bookmarks/{id}", "NoteChange"),
     ("PUT", "/api/v1/settings/bookmarks", "BookmarkRetention"),
+    ("POST", "/api/v1/locks", "NewLock"),
+    ("POST", "/api/v1/locks/{id}/extend", "LockExtension"),
+    ("POST", "/api/v1/locks/{id}/release", "ReleaseRequest"),
+    ("POST", "/api/v1/holds", "NewHold"),
+    ("POST", "/api/v1/holds/{id}/release", "ReleaseRequest"),
 ];
 
 /// Statuses `docs/api.md` says each operation answers (beyond the guard's
@@ -119,6 +124,28 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
     ("PUT", "/api/v1/bookmarks/{id}", &[200, 400, 404, 503]),
     ("DELETE", "/api/v1/bookmarks/{id}", &[204, 404, 503]),
     ("GET", "/api/v1/settings/bookmarks", &[200]),
+    ("GET", "/api/v1/locks", &[200]),
+    ("POST", "/api/v1/locks", &[201, 400, 503]),
+    ("GET", "/api/v1/locks/{id}", &[200, 404]),
+    (
+        "POST",
+        "/api/v1/locks/{id}/extend",
+        &[200, 400, 404, 409, 503],
+    ),
+    (
+        "POST",
+        "/api/v1/locks/{id}/release",
+        &[200, 400, 404, 409, 503],
+    ),
+    ("GET", "/api/v1/holds", &[200]),
+    ("POST", "/api/v1/holds", &[201, 400, 503]),
+    ("GET", "/api/v1/holds/{id}", &[200, 404]),
+    (
+        "POST",
+        "/api/v1/holds/{id}/release",
+        &[200, 400, 404, 409, 503],
+    ),
+    ("GET", "/api/v1/retention", &[200]),
     ("PUT", "/api/v1/settings/bookmarks", &[204, 400, 503]),
 ];
 
