@@ -12,6 +12,7 @@ pub mod audit_export;
 pub mod auth;
 pub mod authn;
 pub mod bookmarks;
+pub mod camera_retention;
 pub mod cameras;
 pub mod data_retention;
 pub mod error;
@@ -502,6 +503,12 @@ pub fn routes() -> Vec<Route> {
             GET,
             Permission,
             get(cameras::status),
+        ),
+        route(
+            "/api/v1/cameras/{id}/retention",
+            &[Method::GET, Method::PUT],
+            Permission,
+            get(camera_retention::get).put(camera_retention::put),
         ),
         route(
             "/api/v1/cameras/{id}/recordings",

@@ -47,6 +47,7 @@ use crate::authn::{
     SessionList, TokenList, TotpEnrolment,
 };
 use crate::bookmarks::{BookmarkJson, BookmarkList, BookmarkRetention, NewBookmark, NoteChange};
+use crate::camera_retention::{CameraRetentionView, RetentionRequest};
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::data_retention::RetentionList;
 use crate::error::{ApiError, ErrorBody};
@@ -573,6 +574,23 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
         ("GET", "/api/v1/cameras/{id}/status") => Spec::new("A camera's ingest status")
             .ok(200, "The status", s.json::<CameraStatusView>())
             .error(404, "No such camera"),
+        ("GET", "/api/v1/cameras/{id}/retention") => {
+            Spec::new("A camera's retention per rendition, with where it comes from (retention.admin)")
+                .ok(200, "The retention", s.json::<CameraRetentionView>())
+                .error(404, "No such camera")
+        }
+        ("PUT", "/api/v1/cameras/{id}/retention") => Spec::new(
+            "Set or remove a camera's own retention per rendition (retention.admin)",
+        )
+        .body(s.of::<RetentionRequest>())
+        .ok(200, "Changed", s.json::<CameraRetentionView>())
+        .error(
+            400,
+            "Under 1 hour, over the maximum, over 30 days without a justification, or an \
+             unknown rendition: the message names the field; nothing changes",
+        )
+        .error(404, "No such camera")
+        .recorded(),
         ("GET", "/api/v1/cameras/{id}/recordings") => Spec::new("Recorded periods")
             .query("start", false, date_time(), TIME)
             .query("end", false, date_time(), TIME)

@@ -42,6 +42,7 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/approvals/{id}/decision", "DecisionBody"),
     ("POST", "/api/v1/cameras", "CameraRequest"),
     ("PUT", "/api/v1/cameras/{id}", "CameraRequest"),
+    ("PUT", "/api/v1/cameras/{id}/retention", "RetentionRequest"),
     ("POST", "/api/v1/bookmarks", "NewBookmark"),
     ("PUT", "/api/v1/bookmarks/{id}", "NoteChange"),
     ("PUT", "/api/v1/settings/bookmarks", "BookmarkRetention"),
@@ -111,6 +112,8 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
     ("PUT", "/api/v1/cameras/{id}", &[200, 400, 404, 409, 503]),
     ("DELETE", "/api/v1/cameras/{id}", &[204, 404, 409, 503]),
     ("GET", "/api/v1/cameras/{id}/status", &[200, 404]),
+    ("GET", "/api/v1/cameras/{id}/retention", &[200, 404]),
+    ("PUT", "/api/v1/cameras/{id}/retention", &[200, 400, 404, 503]),
     ("GET", "/api/v1/cameras/{id}/recordings", &[200, 400, 404]),
     ("GET", "/api/v1/cameras/{id}/events", &[200, 400, 404]),
     (
