@@ -223,7 +223,6 @@ impl Action {
                 | Action::MaskAdmin
                 | Action::RetentionAdmin
                 | Action::UserAdmin
-                | Action::HoldManage
         )
     }
 

@@ -814,6 +814,13 @@ pub(crate) fn parse_resource(r: &str) -> Result<Resource, ApiError> {
     if r == "system" {
         return Ok(Resource::System);
     }
+    // An evidence lock's release (`locks.release`): decided installation-wide;
+    // the route checks the lock's cameras itself.
+    if r.strip_prefix("lock:")
+        .is_some_and(|n| n.parse::<i64>().is_ok_and(|n| n > 0))
+    {
+        return Ok(Resource::System);
+    }
     r.strip_prefix("camera:")
         .and_then(|n| n.parse().ok())
         .map(|id| Resource::Camera {
@@ -822,7 +829,7 @@ pub(crate) fn parse_resource(r: &str) -> Result<Resource, ApiError> {
         })
         .ok_or_else(|| {
             ApiError::bad_request(format!(
-                "resource must be \"system\" or \"camera:N\" (got {r:?})"
+                "resource must be \"system\", \"camera:N\" or \"lock:N\" (got {r:?})"
             ))
         })
 }
