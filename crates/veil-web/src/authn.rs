@@ -134,6 +134,12 @@ impl Throttles {
         self.failures[why as usize].inc();
     }
 
+    /// How many accounts and client addresses have failed logins counted
+    /// now (the login attempts data set, in memory only).
+    pub fn tracked(&self) -> usize {
+        lock(&self.accounts).tracked_keys() + lock(&self.addresses).tracked_keys()
+    }
+
     /// Failed logins since the server started, per reason.
     pub fn failures(&self) -> Vec<(LoginFailure, u64)> {
         LoginFailure::ALL
@@ -843,8 +849,8 @@ pub async fn revoke_token(
                         .detail(format!("revoke id={id}")),
                 )
                 .await?;
-            let db = state.store.db.clone();
-            blocking(move || Ok(db.revoke_token(owner, id)?)).await?;
+            let (db, now) = (state.store.db.clone(), state.now());
+            blocking(move || Ok(db.revoke_token(owner, id, now)?)).await?;
             return Ok(StatusCode::NO_CONTENT);
         }
         _ => uid,
@@ -852,8 +858,8 @@ pub async fn revoke_token(
     state
         .record(event(&s, Audited::TokenChange, own(&s), peer).detail(format!("revoke id={id}")))
         .await?;
-    let db = state.store.db.clone();
-    if blocking(move || Ok(db.revoke_token(owner, id)?)).await? {
+    let (db, now) = (state.store.db.clone(), state.now());
+    if blocking(move || Ok(db.revoke_token(owner, id, now)?)).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::not_found("no such token"))

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use veil_access::{Action, Resource};
 use veil_audit::{AccessRecord, Action as Audited, Event};
-use veil_base::{CameraId, SharedClock, Time90k, TIME_UNITS_PER_SEC};
+use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
 use veil_store::db::{BookmarkFilter, BookmarkRow, CameraRow};
 use veil_store::Db;
 
@@ -48,8 +48,6 @@ pub const MAX_SPAN_90K: i64 = 24 * 3600 * TIME_UNITS_PER_SEC;
 pub const CLOCK_SKEW_90K: i64 = 5 * TIME_UNITS_PER_SEC;
 /// The most bookmarks one listing returns.
 pub const PAGE_SIZE: usize = 500;
-/// How often [`expire_periodically`] runs.
-pub const EXPIRY_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// A bookmark as the API shows it.
 #[derive(Serialize, ToSchema)]
@@ -534,7 +532,8 @@ pub async fn put_settings(
 }
 
 /// Deletes the bookmarks whose retention has ended at `now`, recording how
-/// many first (actor `system`); returns how many were deleted. Nothing is
+/// many first (actor `system`); returns how many were deleted. Run with the
+/// other data sets by `crate::data_retention::run_once`. Nothing is
 /// recorded when none has expired; nothing is deleted when the record cannot
 /// be written (the next run tries again).
 pub fn expire(db: &Db, audit: &AccessRecord, now: Time90k) -> Result<u64, String> {
@@ -549,21 +548,6 @@ pub fn expire(db: &Db, audit: &AccessRecord, now: Time90k) -> Result<u64, String
         )
         .map_err(|e| e.to_string())?;
     db.delete_expired_bookmarks(now).map_err(|e| e.to_string())
-}
-
-/// Runs [`expire`] at start and then every [`EXPIRY_INTERVAL`], for ever.
-pub async fn expire_periodically(db: Db, audit: AccessRecord, clock: SharedClock) {
-    let mut tick = tokio::time::interval(EXPIRY_INTERVAL);
-    loop {
-        tick.tick().await;
-        let (db, audit, now) = (db.clone(), audit.clone(), clock.now());
-        match tokio::task::spawn_blocking(move || expire(&db, &audit, now)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(bookmarks = n, "deleted bookmarks past their retention"),
-            Ok(Err(e)) => tracing::error!(error = %e, "could not delete expired bookmarks"),
-            Err(e) => tracing::error!(error = %e, "bookmark expiry task failed"),
-        }
-    }
 }
 
 /// `GET /bookmarks`: the searchable list of bookmarks.

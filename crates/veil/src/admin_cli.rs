@@ -190,7 +190,7 @@ fn set_disabled(data: &Path, name: &str, disabled: bool) -> anyhow::Result<()> {
         format!("user:{}", u.pseudonym),
         format!("disabled={disabled}"),
     )?;
-    a.db.update_user(u.id, disabled, u.training_valid_until)?;
+    a.db.update_user(u.id, disabled, u.training_valid_until, a.clock.now())?;
     if disabled {
         a.db.delete_sessions_of(u.id)?;
     }

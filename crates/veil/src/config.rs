@@ -48,6 +48,11 @@ pub struct Config {
     /// characters); required for such a retention, recorded with it.
     #[serde(default)]
     pub retention_justification: Option<String>,
+    /// How long the other personal data sets are kept: `[data_retention]`
+    /// with `sessions_days`, `approvals_days`, `api_tokens_days` and
+    /// `disabled_accounts_days` (each with a default and bounds).
+    #[serde(default)]
+    pub data_retention: veil_web::data_retention::Rules,
     /// The longest retention anyone may set, for the installation or for a
     /// camera, in hours. Default 8760 (one year).
     #[serde(default = "default_max_retention_hours")]
@@ -486,6 +491,7 @@ impl Config {
         if c.audit.retention_days == 0 {
             anyhow::bail!("audit.retention_days must be at least 1");
         }
+        c.data_retention.check().map_err(anyhow::Error::msg)?;
         check_retention(c.retention_hours, c.retention_justification.as_deref())?;
         if c.max_retention_hours == 0 {
             anyhow::bail!("max_retention_hours must be at least 1");
@@ -633,6 +639,29 @@ mod tests {
         )
         .unwrap();
         assert_eq!(c.retention_hours, 2000);
+    }
+
+    #[test]
+    fn data_retention_rules_have_defaults_and_bounds() {
+        let c = Config::parse("data_dir = '/x'").unwrap();
+        assert_eq!(c.data_retention, veil_web::data_retention::Rules::default());
+        assert_eq!(c.data_retention.disabled_accounts_days, 60);
+        let c = Config::parse("data_dir = '/x'\n[data_retention]\napprovals_days = 10").unwrap();
+        assert_eq!(c.data_retention.approvals_days, 10);
+        assert_eq!(c.data_retention.api_tokens_days, 30);
+        for (text, key) in [
+            ("disabled_accounts_days = 0", "data_retention.disabled_accounts_days"),
+            ("disabled_accounts_days = 366", "data_retention.disabled_accounts_days"),
+            ("sessions_days = 31", "data_retention.sessions_days"),
+            ("api_tokens_days = 1000", "data_retention.api_tokens_days"),
+            ("bookmark_days = 3", "bookmark_days"),
+            ("approvals_days = -1", "approvals_days"),
+        ] {
+            let e = Config::parse(&format!("data_dir = '/x'\n[data_retention]\n{text}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
     }
 
     #[test]

@@ -160,6 +160,7 @@ fn main() -> anyhow::Result<()> {
                 audit: config::Audit::default(),
                 retention_hours: a.retention_hours,
                 retention_justification: None,
+                data_retention: Default::default(),
                 max_retention_hours: veil_store::retention_rule::DEFAULT_MAX_HOURS,
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.

@@ -243,11 +243,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         config::Tls::PlainBehindProxy => (Transport::PlainBehindProxy, "http"),
     };
     let audit = open_access_record(&cfg, &store, &clock)?;
-    tokio::spawn(prune_access_record(
-        audit.clone(),
-        clock.clone(),
-        cfg.audit.retention_days,
-    ));
+    {
+        let (db, audit) = (store.db.clone(), audit.clone());
+        let (rules, days) = (cfg.data_retention, cfg.audit.retention_days);
+        tokio::task::spawn_blocking(move || {
+            veil_web::data_retention::remember(&db, &audit, &rules, days)
+        })
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    }
     {
         let (store, audit, hours) = (store.clone(), audit.clone(), cfg.retention_hours);
         let justification = cfg.retention_justification.clone();
@@ -275,10 +279,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         audit.clone(),
         clock.clone(),
     ));
-    tokio::spawn(veil_web::bookmarks::expire_periodically(
-        store.db.clone(),
+    // Sessions, approvals, tokens, disabled accounts, bookmarks, motion
+    // events and the access record, each by its own rule.
+    tokio::spawn(veil_web::data_retention::run_periodically(
+        store.clone(),
         audit.clone(),
         clock.clone(),
+        SessionPolicy::default(),
     ));
     let state = AppState {
         store,
@@ -377,24 +384,6 @@ fn open_access_record(
             sink,
         }),
     )?)
-}
-
-/// Prunes access-record entries older than the retention period, at start
-/// and then hourly, behind signed anchors.
-async fn prune_access_record(audit: AccessRecord, clock: veil_base::SharedClock, days: u32) {
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
-    loop {
-        tick.tick().await;
-        let before =
-            veil_base::Time90k(clock.now().0 - i64::from(days) * 86_400 * TIME_UNITS_PER_SEC);
-        let audit = audit.clone();
-        match tokio::task::spawn_blocking(move || audit.prune("system", before)).await {
-            Ok(Ok(0)) => {}
-            Ok(Ok(n)) => tracing::info!(entries = n, "pruned old access-record entries"),
-            Ok(Err(e)) => tracing::error!(error = %e, "could not prune the access record"),
-            Err(e) => tracing::error!(error = %e, "pruning task failed"),
-        }
-    }
 }
 
 /// A camera password from a file (its first line) or an environment variable.

@@ -179,8 +179,8 @@ async fn a_clean_stop_writes_the_open_segment() {
     let data = dir.path().join("data");
     // Segments of 10 s: after 4 s everything recorded is in the open segment.
     let mut demo = Demo::start(&data, 1, &["--segment-seconds", "10"]);
-    // Three entries in the access record: the retention setting recorded at
-    // first start, a login and a logout.
+    // Four entries in the access record: the recordings' retention and the
+    // other data sets' rules recorded at first start, a login and a logout.
     let c = common::client();
     let r = c
         .post(demo.at("/api/v1/session"))
@@ -229,7 +229,7 @@ async fn a_clean_stop_writes_the_open_segment() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("3 access-record entries") && text.contains("signed up to sequence 3"),
+        text.contains("4 access-record entries") && text.contains("signed up to sequence 4"),
         "{text}"
     );
     let end = end.unwrap() as f64 / 90_000.0;
