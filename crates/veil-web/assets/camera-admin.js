@@ -1,8 +1,10 @@
-// Camera settings page: lists cameras with their ingest status (refreshed
-// every few seconds), adds, changes and deletes RTSP cameras through the JSON
-// API. Passwords are only ever sent, never shown: the API does not return
-// them; a change that leaves the user name and password empty keeps them.
-import { api, cell, formatTime, standbyReason, t } from "./common.js";
+// Camera settings page: lists cameras with their area, recording mode,
+// retention and ingest status (refreshed every few seconds), adds, changes
+// and deletes RTSP cameras through the JSON API, and changes a camera's
+// retention (for those holding retention.admin: others see no retention).
+// Passwords are only ever sent, never shown: the API does not return them; a
+// change that leaves the user name and password empty keeps them.
+import { api, cell, formatTime, showMessage, standbyReason, t } from "./common.js";
 
 const rows = document.getElementById("camera-rows");
 const form = document.getElementById("camera-form");
@@ -10,6 +12,68 @@ const formError = document.getElementById("camera-form-error");
 const formTitle = document.getElementById("camera-form-title");
 const submitButton = document.getElementById("camera-add-button");
 const cancelButton = document.getElementById("camera-cancel-edit");
+const retentionForm = document.getElementById("retention-form");
+const retentionTitle = document.getElementById("retention-form-title");
+const retentionInForce = document.getElementById("retention-in-force");
+const retentionError = document.getElementById("retention-form-error");
+
+// The camera whose retention is being changed ({id, name, retention}).
+let retentionOf = null;
+
+// "72 h (this camera's rule)" for a rendition's retention.
+function describeRetention(r) {
+  return t("cameras_admin.retention_value", {
+    hours: r.hours,
+    source: t(`cameras_admin.retention_source_${r.source}`),
+  });
+}
+
+function showRetention(id, name, retention) {
+  retentionOf = { id, name, retention };
+  const main = retention.renditions.main;
+  retentionTitle.textContent = t("cameras_admin.retention_title", { name });
+  retentionInForce.textContent = t("cameras_admin.retention_in_force", {
+    value: describeRetention(main),
+    max: retention.max_hours,
+    unjustified: retention.max_unjustified_hours,
+  });
+  retentionForm.elements.namedItem("hours").value = main.hours;
+  retentionForm.elements.namedItem("justification").value = main.justification || "";
+  retentionForm.elements.namedItem("hours").max = retention.max_hours;
+  retentionForm.hidden = false;
+  retentionForm.scrollIntoView();
+  retentionForm.elements.namedItem("hours").focus();
+}
+
+async function saveRetention(rule) {
+  showMessage(retentionError, "");
+  try {
+    const r = await api("PUT", `/api/v1/cameras/${retentionOf.id}/retention`, {
+      renditions: { main: rule },
+    });
+    showRetention(retentionOf.id, retentionOf.name, r);
+    showMessage(retentionError, t("cameras_admin.retention_saved", { value: describeRetention(r.renditions.main) }), false);
+    refresh();
+  } catch (e) {
+    showMessage(retentionError, e.message, true);
+  }
+}
+
+retentionForm.addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const data = new FormData(retentionForm);
+  const justification = (data.get("justification") || "").trim();
+  saveRetention({
+    hours: Number(data.get("hours")),
+    justification: justification === "" ? null : justification,
+  });
+});
+document.getElementById("retention-default").addEventListener("click", () => saveRetention(null));
+document.getElementById("retention-cancel").addEventListener("click", () => {
+  retentionOf = null;
+  showMessage(retentionError, "");
+  retentionForm.hidden = true;
+});
 
 // The camera being changed ({id, detail}), or null while adding.
 let editing = null;
@@ -30,6 +94,7 @@ function startEdit(id, detail) {
   field("url").value = detail.url || "";
   field("transport").value = detail.transport || "tcp";
   field("recording_mode").value = detail.recording_mode;
+  field("area").value = detail.area || "private";
   field("group").value = detail.group || "";
   field("schedule").value = detail.schedule ? JSON.stringify(detail.schedule) : "";
   field("pre_seconds").value = detail.motion ? detail.motion.pre_seconds : "";
@@ -89,9 +154,11 @@ async function refresh() {
   }
   const fresh = [];
   for (const c of cameras) {
-    const [detail, status] = await Promise.all([
+    const [detail, status, retention] = await Promise.all([
       api("GET", `/api/v1/cameras/${c.id}`).catch(() => null),
       api("GET", `/api/v1/cameras/${c.id}/status`).catch(() => null),
+      // Only for those holding retention.admin (else 403: nothing shown).
+      api("GET", `/api/v1/cameras/${c.id}/retention`).catch(() => null),
     ]);
     const tr = document.createElement("tr");
     tr.id = `camera-row-${c.id}`;
@@ -99,11 +166,23 @@ async function refresh() {
       cell(c.name),
       cell(detail ? detail.url || detail.kind : ""),
       cell(detail ? detail.group : ""),
+      cell(detail ? t(`cameras_admin.area_${detail.area}`) : ""),
       cell(detail ? (detail.enabled ? t(`cameras_admin.mode_${detail.recording_mode}`) : t("cameras_admin.disabled")) : ""),
+      cell(retention ? describeRetention(retention.renditions.main) : ""),
       cell(describeTracks(detail)),
       cell(describeStatus(status)),
     );
     const actions = document.createElement("td");
+    if (retention) {
+      const change = document.createElement("button");
+      change.type = "button";
+      change.className = "secondary";
+      change.id = `camera-retention-${c.id}`;
+      change.textContent = t("cameras_admin.retention_edit");
+      change.setAttribute("aria-label", t("cameras_admin.retention_edit_named", { name: c.name }));
+      change.addEventListener("click", () => showRetention(c.id, c.name, retention));
+      actions.append(change, " ");
+    }
     if (detail && detail.managed) {
       const edit = document.createElement("button");
       edit.type = "button";
@@ -128,7 +207,7 @@ async function refresh() {
       });
       actions.append(del);
     } else {
-      actions.textContent = t("cameras_admin.configuration_file");
+      actions.append(t("cameras_admin.configuration_file"));
     }
     tr.append(actions);
     fresh.push(tr);
@@ -145,6 +224,7 @@ form.addEventListener("submit", async (ev) => {
     url: data.get("url"),
     transport: data.get("transport"),
     recording_mode: data.get("recording_mode"),
+    area: data.get("area"),
     group: data.get("group"),
     audio: { enabled: data.get("audio_enabled") === "on", purpose: data.get("audio_purpose") || "" },
     metadata: {

@@ -144,6 +144,7 @@ export function timeElement(date) {
 export function standbyReason(reason) {
   if (reason === "outside the recording schedule") return t("camera_state.outside_schedule");
   if (reason === "waiting for motion") return t("camera_state.waiting_for_motion");
+  if (reason === "live only: nothing is recorded") return t("camera_state.live_only");
   return reason;
 }
 

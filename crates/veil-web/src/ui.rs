@@ -343,10 +343,22 @@ pub fn camera_admin_page(sh: &Shell) -> Html<String> {
     let t = |k| sh.t(k);
     let content = format!(
         "<h1>{title}</h1>\n\
+<div class=\"table-scroll\">\
 <table class=\"cameras\">\n<thead><tr><th scope=\"col\">{name}</th><th scope=\"col\">{source}</th><th scope=\"col\">{group}</th>\
-<th scope=\"col\">{recording}</th><th scope=\"col\">{tracks}</th><th scope=\"col\">{status}</th>\
+<th scope=\"col\">{area}</th>\
+<th scope=\"col\">{recording}</th><th scope=\"col\">{retention}</th><th scope=\"col\">{tracks}</th><th scope=\"col\">{status}</th>\
 <th scope=\"col\"><span class=\"visually-hidden\">{actions}</span></th></tr></thead>\n\
-<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table>\n\
+<tbody id=\"camera-rows\" aria-live=\"polite\"></tbody>\n</table></div>\n\
+<form id=\"retention-form\" class=\"card\" novalidate hidden>\n<h2 id=\"retention-form-title\">{retention}</h2>\n\
+<p id=\"retention-in-force\"></p>\n\
+<label for=\"ret-hours\">{retention_hours}</label>\n\
+<input id=\"ret-hours\" name=\"hours\" type=\"number\" min=\"1\" step=\"1\" required>\n\
+<label for=\"ret-justification\">{retention_justification}</label>\n\
+<textarea id=\"ret-justification\" name=\"justification\" maxlength=\"2000\" rows=\"2\"></textarea>\n\
+<p><button type=\"submit\" id=\"retention-save\">{retention_save}</button> \
+<button type=\"button\" id=\"retention-default\" class=\"secondary\">{retention_default}</button> \
+<button type=\"button\" id=\"retention-cancel\" class=\"secondary\">{cancel}</button></p>\n\
+<p id=\"retention-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n\
 <form id=\"camera-form\" class=\"card\" novalidate>\n<h2 id=\"camera-form-title\">{add_title}</h2>\n\
 <label for=\"cam-name\">{name}</label>\n<input id=\"cam-name\" name=\"name\" required maxlength=\"100\">\n\
 <label for=\"cam-url\">{url}</label>\n\
@@ -359,7 +371,13 @@ pub fn camera_admin_page(sh: &Shell) -> Html<String> {
 <label for=\"cam-mode\">{recording}</label>\n<select id=\"cam-mode\" name=\"recording_mode\">\
 <option value=\"continuous\">{continuous}</option>\
 <option value=\"scheduled\">{scheduled}</option>\
-<option value=\"motion\">{motion}</option></select>\n\
+<option value=\"motion\">{motion}</option>\
+<option value=\"live_only\">{live_only}</option></select>\n\
+<label for=\"cam-area\">{area}</label>\n<select id=\"cam-area\" name=\"area\">\
+<option value=\"private\">{area_private}</option>\
+<option value=\"workplace\">{area_workplace}</option>\
+<option value=\"public_facing\">{area_public_facing}</option>\
+<option value=\"residential_adjacent\">{area_residential_adjacent}</option></select>\n\
 <label for=\"cam-schedule\">{schedule}</label>\n\
 <textarea id=\"cam-schedule\" name=\"schedule\" rows=\"3\" \
 placeholder=\"{{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals&quot;: [{{&quot;day&quot;: &quot;mon&quot;, \
@@ -398,6 +416,17 @@ placeholder=\"{{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals
         continuous = t("cameras_admin.mode_continuous"),
         scheduled = t("cameras_admin.mode_scheduled"),
         motion = t("cameras_admin.mode_motion"),
+        live_only = t("cameras_admin.mode_live_only"),
+        area = t("cameras_admin.area"),
+        area_private = t("cameras_admin.area_private"),
+        area_workplace = t("cameras_admin.area_workplace"),
+        area_public_facing = t("cameras_admin.area_public_facing"),
+        area_residential_adjacent = t("cameras_admin.area_residential_adjacent"),
+        retention = t("cameras_admin.retention"),
+        retention_hours = t("cameras_admin.retention_hours"),
+        retention_justification = t("cameras_admin.retention_justification"),
+        retention_save = t("cameras_admin.retention_save"),
+        retention_default = t("cameras_admin.retention_default"),
         schedule = t("cameras_admin.schedule"),
         pre = t("cameras_admin.pre"),
         post = t("cameras_admin.post"),

@@ -58,6 +58,14 @@ pub enum RetentionCommand {
     },
 }
 
+/// One retention for every camera and rendition, in 90 kHz units (for
+/// benchmarks and tests; the server and the command line use
+/// [`current_rules`]).
+pub fn rule(hours: u32) -> impl Fn(CameraId, &str) -> i64 + Send + Sync + Clone + 'static {
+    let keep = i64::from(hours) * 3600 * veil_base::TIME_UNITS_PER_SEC;
+    move |_, _| keep
+}
+
 /// Every camera's effective retention as of now (its own rule, else its
 /// area's, else the installation's stored retention): read once per run.
 pub fn current_rules(store: &Store) -> anyhow::Result<Rules> {
@@ -204,6 +212,7 @@ pub async fn run_now(
     actor: &str,
     now: Time90k,
 ) -> anyhow::Result<RetentionReport> {
+    crate::lock_review::review_due(store, audit, actor, now).await?;
     let s = store.clone();
     let rules = tokio::task::spawn_blocking(move || current_rules(&s)).await??;
     run_due(store, audit, actor, now, rules.keep_90k()).await
