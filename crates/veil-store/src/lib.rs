@@ -10,6 +10,7 @@ pub mod keys;
 pub mod objects;
 pub mod playback;
 pub mod protect;
+pub mod quota;
 pub mod recorder;
 pub mod retention;
 pub mod root;
@@ -55,6 +56,11 @@ pub enum Error {
     /// File-system or object-store I/O failed.
     #[error("I/O error: {0}")]
     Io(#[from] std::io::Error),
+    /// A storage quota is reached and only locked or held video is left to
+    /// make room: the camera's new video is not stored (the message says
+    /// what to do).
+    #[error("storage quota reached: {0}")]
+    QuotaExceeded(String),
 }
 
 /// The rendition recorded by the foundation: what people see.
@@ -144,6 +150,9 @@ pub struct Store {
     dir: Option<Arc<PathBuf>>,
     /// Cameras whose last segment could not be stored, and why.
     faults: Arc<std::sync::Mutex<std::collections::HashMap<CameraId, WriteFault>>>,
+    /// Cameras whose new video is refused because a quota is reached and
+    /// only protected video is left (set by the quota job), and why.
+    quota_blocks: Arc<std::sync::Mutex<std::collections::HashMap<CameraId, String>>>,
     metrics: Arc<StoreMetrics>,
 }
 
@@ -353,6 +362,7 @@ impl Store {
             root_source: None,
             dir: None,
             faults: Arc::default(),
+            quota_blocks: Arc::default(),
             metrics: Arc::default(),
         }
     }
@@ -467,6 +477,12 @@ impl Store {
             ));
         }
         let camera = s.camera;
+        if let Some(why) = self.quota_block(camera) {
+            let r = Err(Error::QuotaExceeded(why.clone()));
+            self.note_write(camera, &r);
+            self.metrics.segment_write_failures.inc();
+            return Err(Error::QuotaExceeded(why));
+        }
         let started = std::time::Instant::now();
         let r = self.seal_and_store(s, index).await;
         self.metrics
@@ -817,6 +833,26 @@ impl Store {
     /// through their lock's or hold's key (re-wrapped if recorded after it
     /// was created); if one is not, nothing is destroyed.
     pub async fn apply_retention(&self, plan: &retention::Plan) -> Result<RetentionReport, Error> {
+        // Steps 3 and 4, then 5: the objects.
+        let (mut report, gone) = self.destroy_keys_and_rows(plan).await?;
+        for (key, bytes) in gone {
+            self.objects.delete(&key).await?;
+            report.objects_deleted += 1;
+            report.bytes_freed += bytes;
+        }
+        Ok(report)
+    }
+}
+
+impl Store {
+    /// Steps 3 and 4 of [`Store::apply_retention`] (after the protected
+    /// segments are re-wrapped): destroys the plan's bucket keys, then
+    /// deletes its segment rows; returns the report so far and the objects
+    /// (key, size) left to delete. `veil bench retention` times this.
+    pub async fn destroy_keys_and_rows(
+        &self,
+        plan: &retention::Plan,
+    ) -> Result<(RetentionReport, Vec<(String, u64)>), Error> {
         let kept: Vec<SegmentId> = plan.protected.iter().map(|(s, _)| *s).collect();
         self.ensure_protected(&kept).await?;
         let mut report = RetentionReport::default();
@@ -827,12 +863,7 @@ impl Store {
         let ids = plan.delete_segments.clone();
         let gone = blocking(move || db.delete_segments(&ids)).await?;
         report.segments_deleted = gone.len();
-        for (key, bytes) in gone {
-            self.objects.delete(&key).await?;
-            report.objects_deleted += 1;
-            report.bytes_freed += bytes;
-        }
-        Ok(report)
+        Ok((report, gone))
     }
 }
 

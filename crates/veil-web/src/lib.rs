@@ -25,6 +25,7 @@ pub mod pages;
 pub mod playback_page;
 pub mod protections;
 pub mod proxy;
+pub mod quotas;
 pub mod range;
 pub mod refusal;
 pub mod roles;
@@ -471,6 +472,13 @@ pub fn routes() -> Vec<Route> {
             post(protections::release_hold),
         ),
         route("/locks", GET, Permission, get(protections::locks_page)),
+        route(
+            "/api/v1/quotas",
+            &[Method::GET, Method::PUT],
+            Permission,
+            get(quotas::get_quotas).put(quotas::put_quotas),
+        ),
+        route("/admin/quotas", GET, Permission, get(quotas::page)),
         route("/holds", GET, Permission, get(protections::holds_page)),
         route(
             "/api/v1/retention",

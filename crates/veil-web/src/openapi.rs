@@ -56,6 +56,7 @@ use crate::model::{AuditReport, RoleDefinition, RoleView};
 use crate::protections::{
     LockExtension, NewHold, NewLock, ProtectionJson, ProtectionList, ReleaseRequest,
 };
+use crate::quotas::{QuotaChange, QuotaView};
 use crate::system::SystemFigures;
 use crate::{routes, AppState, Guard};
 
@@ -707,6 +708,18 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(400, bad)
                 .error(404, "No such lock")
                 .error(409, "The lock is released already")
+                .recorded()
+        }
+        ("GET", "/api/v1/quotas") => Spec::new("Storage quotas and what recordings take").ok(
+            200,
+            "The installation's and every camera's",
+            s.json::<QuotaView>(),
+        ),
+        ("PUT", "/api/v1/quotas") => {
+            Spec::new("Set every storage quota, then enforce them at once")
+                .body(s.of::<QuotaChange>())
+                .ok(200, "Set and enforced", s.json::<QuotaView>())
+                .error(400, bad)
                 .recorded()
         }
         ("GET", "/api/v1/holds") => Spec::new("Restriction holds").ok(

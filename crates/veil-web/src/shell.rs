@@ -151,6 +151,12 @@ const NAV: &[NavEntry] = &[
         shown: |p| p.retention,
     },
     NavEntry {
+        href: "/admin/quotas",
+        key: "nav.admin.quotas",
+        section: Section::Admin,
+        shown: |p| p.retention,
+    },
+    NavEntry {
         href: "/system",
         key: "nav.system",
         section: Section::Admin,

@@ -38,6 +38,7 @@ const BOOKMARKS_JS: &str = include_str!("../assets/bookmarks.js");
 const SYSTEM_JS: &str = include_str!("../assets/system.js");
 const RETENTION_JS: &str = include_str!("../assets/retention.js");
 const PROTECTIONS_JS: &str = include_str!("../assets/protections.js");
+const QUOTAS_JS: &str = include_str!("../assets/quotas.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -62,6 +63,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "system.js" => Some((JS_TYPE, SYSTEM_JS)),
         "retention.js" => Some((JS_TYPE, RETENTION_JS)),
         "protections.js" => Some((JS_TYPE, PROTECTIONS_JS)),
+        "quotas.js" => Some((JS_TYPE, QUOTAS_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -574,6 +576,7 @@ mod tests {
             "system.js",
             "retention.js",
             "protections.js",
+            "quotas.js",
             "i18n-en.json",
             "i18n-pt.json",
         ] {

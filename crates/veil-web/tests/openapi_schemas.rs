@@ -50,6 +50,7 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/locks/{id}/extend", "LockExtension"),
     ("POST", "/api/v1/locks/{id}/release", "ReleaseRequest"),
     ("POST", "/api/v1/holds", "NewHold"),
+    ("PUT", "/api/v1/quotas", "QuotaChange"),
     ("POST", "/api/v1/holds/{id}/release", "ReleaseRequest"),
 ];
 
@@ -113,7 +114,11 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
     ("DELETE", "/api/v1/cameras/{id}", &[204, 404, 409, 503]),
     ("GET", "/api/v1/cameras/{id}/status", &[200, 404]),
     ("GET", "/api/v1/cameras/{id}/retention", &[200, 404]),
-    ("PUT", "/api/v1/cameras/{id}/retention", &[200, 400, 404, 503]),
+    (
+        "PUT",
+        "/api/v1/cameras/{id}/retention",
+        &[200, 400, 404, 503],
+    ),
     ("GET", "/api/v1/cameras/{id}/recordings", &[200, 400, 404]),
     ("GET", "/api/v1/cameras/{id}/events", &[200, 400, 404]),
     (
@@ -141,6 +146,8 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
         &[200, 400, 404, 409, 503],
     ),
     ("GET", "/api/v1/holds", &[200]),
+    ("GET", "/api/v1/quotas", &[200]),
+    ("PUT", "/api/v1/quotas", &[200, 400, 503]),
     ("POST", "/api/v1/holds", &[201, 400, 503]),
     ("GET", "/api/v1/holds/{id}", &[200, 404]),
     (

@@ -57,6 +57,17 @@ pub struct Config {
     /// camera, in hours. Default 8760 (one year).
     #[serde(default = "default_max_retention_hours")]
     pub max_retention_hours: u32,
+    /// Where the root key is kept (`[root_key]`, `kind = "file" | "env" |
+    /// "credential" | "command"`); by default a file beside the data.
+    #[serde(default)]
+    pub root_key: RootKey,
+    /// How often the root key rotates, in days (1 to 366). Default 30.
+    #[serde(default = "default_root_key_rotation_days")]
+    pub root_key_rotation_days: u32,
+    /// Evidence locks: `[locks] max_review_days` (1 to 3650, default 365),
+    /// the longest time a lock may run before its review date.
+    #[serde(default)]
+    pub locks: Locks,
     /// Set by `veil demo` only: the first account is exempt from its roles'
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
@@ -66,6 +77,118 @@ pub struct Config {
     /// separates it from live recording), for trying and testing playback.
     #[serde(skip)]
     pub backfill_minutes: u32,
+}
+
+/// Evidence-lock settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Locks {
+    /// The longest time from now to a lock's review date, in days.
+    #[serde(default = "default_lock_max_review_days")]
+    pub max_review_days: u32,
+}
+
+impl Default for Locks {
+    fn default() -> Self {
+        Locks {
+            max_review_days: default_lock_max_review_days(),
+        }
+    }
+}
+
+fn default_lock_max_review_days() -> u32 {
+    veil_web::protections::DEFAULT_MAX_REVIEW_DAYS
+}
+
+/// Where the root key versions are kept (`docs/design/retention.md`, "Root
+/// key sources").
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+pub enum RootKey {
+    /// Files in the data directory (`root.key`, then `root.N.key`): the
+    /// demo default. An image of the data disk holds the root.
+    #[default]
+    DataDir,
+    /// Files in another directory (another medium: a USB key, a separate
+    /// volume).
+    File {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// A key-encryption key (64 hex digits) in an environment variable; the
+    /// root versions are kept sealed under it beside the data.
+    Env {
+        /// The variable's name.
+        variable: String,
+    },
+    /// A key-encryption key in a systemd credential
+    /// (`$CREDENTIALS_DIRECTORY/NAME`, e.g. `LoadCredentialEncrypted=`); the
+    /// root versions are kept sealed under it beside the data.
+    Credential {
+        /// The credential's name.
+        name: String,
+    },
+    /// An external program (a key-management service's client) called as
+    /// `COMMAND… load|create|destroy VERSION`.
+    Command {
+        /// The program and its first arguments.
+        command: Vec<String>,
+    },
+}
+
+impl RootKey {
+    /// The source over `data_dir`.
+    pub fn source(
+        &self,
+        data_dir: &std::path::Path,
+    ) -> anyhow::Result<std::sync::Arc<dyn veil_store::root::RootKeySource>> {
+        use veil_store::root::{CommandSource, FileSource, KekSource};
+        Ok(match self {
+            RootKey::DataDir => std::sync::Arc::new(FileSource::new(data_dir)),
+            RootKey::File { dir } => {
+                if !dir.is_dir() {
+                    anyhow::bail!(
+                        "root_key.dir {} is not a directory (is its medium mounted?)",
+                        dir.display()
+                    );
+                }
+                std::sync::Arc::new(FileSource::new(dir))
+            }
+            RootKey::Env { variable } => {
+                std::sync::Arc::new(KekSource::from_env(variable, data_dir)?)
+            }
+            RootKey::Credential { name } => {
+                std::sync::Arc::new(KekSource::from_credential(name, data_dir)?)
+            }
+            RootKey::Command { command } => {
+                std::sync::Arc::new(CommandSource::new(command.clone())?)
+            }
+        })
+    }
+}
+
+/// The default root key rotation: 30 days.
+pub const DEFAULT_ROOT_KEY_ROTATION_DAYS: u32 = 30;
+
+fn default_root_key_rotation_days() -> u32 {
+    DEFAULT_ROOT_KEY_ROTATION_DAYS
+}
+
+/// The root section of a configuration file alone, for the commands that
+/// work on a stopped server's data directory (`veil keys`, `veil
+/// decommission`): other sections are not checked.
+pub fn root_key_of(path: &std::path::Path) -> anyhow::Result<RootKey> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
+    match table.get("root_key") {
+        None => Ok(RootKey::default()),
+        Some(r) => r
+            .clone()
+            .try_into()
+            .map_err(|e| anyhow::anyhow!("invalid root_key in {}: {e}", path.display())),
+    }
 }
 
 /// The default retention: 7 days.
@@ -491,7 +614,24 @@ impl Config {
         if c.audit.retention_days == 0 {
             anyhow::bail!("audit.retention_days must be at least 1");
         }
+        if !(1..=366).contains(&c.root_key_rotation_days) {
+            anyhow::bail!(
+                "root_key_rotation_days = {} must be between 1 and 366",
+                c.root_key_rotation_days
+            );
+        }
+        if let RootKey::Command { command } = &c.root_key {
+            if command.first().is_none_or(|p| p.is_empty()) {
+                anyhow::bail!("root_key.command must name a program");
+            }
+        }
         c.data_retention.check().map_err(anyhow::Error::msg)?;
+        if !(1..=3650).contains(&c.locks.max_review_days) {
+            anyhow::bail!(
+                "locks.max_review_days must be 1 to 3650, got {}",
+                c.locks.max_review_days
+            );
+        }
         check_retention(c.retention_hours, c.retention_justification.as_deref())?;
         if c.max_retention_hours == 0 {
             anyhow::bail!("max_retention_hours must be at least 1");
@@ -532,6 +672,78 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn root_key_sources_and_rotation_parse_and_are_checked() {
+        let c = Config::parse("data_dir = '/x'").unwrap();
+        assert_eq!(c.root_key, RootKey::DataDir);
+        assert_eq!(c.root_key_rotation_days, 30);
+        for (text, want) in [
+            (
+                "[root_key]\nkind = 'file'\ndir = '/k'",
+                RootKey::File { dir: "/k".into() },
+            ),
+            (
+                "[root_key]\nkind = 'env'\nvariable = 'K'",
+                RootKey::Env {
+                    variable: "K".into(),
+                },
+            ),
+            (
+                "[root_key]\nkind = 'credential'\nname = 'k'",
+                RootKey::Credential { name: "k".into() },
+            ),
+            (
+                "[root_key]\nkind = 'command'\ncommand = ['/bin/kms', 'x']",
+                RootKey::Command {
+                    command: vec!["/bin/kms".into(), "x".into()],
+                },
+            ),
+        ] {
+            let c = Config::parse(&format!("data_dir = '/x'\n{text}")).unwrap();
+            assert_eq!(c.root_key, want, "{text}");
+        }
+        for (text, key) in [
+            ("root_key_rotation_days = 0", "root_key_rotation_days"),
+            ("root_key_rotation_days = 400", "root_key_rotation_days"),
+            (
+                "[root_key]\nkind = 'command'\ncommand = []",
+                "root_key.command",
+            ),
+            ("[root_key]\nkind = 'file'", "dir"),
+            ("[root_key]\nkind = 'tpm'", "tpm"),
+        ] {
+            let e = Config::parse(&format!("data_dir = '/x'\n{text}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(key), "{text}: {e}");
+        }
+        // The commands on a stopped server read the section alone.
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("veil.toml");
+        std::fs::write(
+            &f,
+            "data_dir = '/x'\n[root_key]\nkind = 'env'\nvariable = 'K'\n",
+        )
+        .unwrap();
+        assert_eq!(
+            root_key_of(&f).unwrap(),
+            RootKey::Env {
+                variable: "K".into()
+            }
+        );
+        std::fs::write(&f, "data_dir = '/x'\n").unwrap();
+        assert_eq!(root_key_of(&f).unwrap(), RootKey::DataDir);
+        // A missing variable is named, never its value.
+        let e = RootKey::Env {
+            variable: "VEIL_TEST_SURELY_UNSET".into(),
+        }
+        .source(dir.path())
+        .err()
+        .unwrap()
+        .to_string();
+        assert!(e.contains("VEIL_TEST_SURELY_UNSET"), "{e}");
+    }
 
     #[test]
     fn example_config_parses() {
@@ -650,8 +862,14 @@ mod tests {
         assert_eq!(c.data_retention.approvals_days, 10);
         assert_eq!(c.data_retention.api_tokens_days, 30);
         for (text, key) in [
-            ("disabled_accounts_days = 0", "data_retention.disabled_accounts_days"),
-            ("disabled_accounts_days = 366", "data_retention.disabled_accounts_days"),
+            (
+                "disabled_accounts_days = 0",
+                "data_retention.disabled_accounts_days",
+            ),
+            (
+                "disabled_accounts_days = 366",
+                "data_retention.disabled_accounts_days",
+            ),
             ("sessions_days = 31", "data_retention.sessions_days"),
             ("api_tokens_days = 1000", "data_retention.api_tokens_days"),
             ("bookmark_days = 3", "bookmark_days"),

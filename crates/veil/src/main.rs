@@ -7,7 +7,11 @@ mod admin_cli;
 mod audit_cli;
 mod bench;
 mod bench_motion;
+mod bench_retention;
 mod config;
+mod decommission_cli;
+mod keys_cli;
+mod lock_review;
 mod retention_cli;
 mod server;
 
@@ -60,6 +64,17 @@ enum Command {
     Retention {
         #[command(subcommand)]
         which: retention_cli::RetentionCommand,
+    },
+    /// The root key: rotate it now, list its versions.
+    Keys {
+        #[command(subcommand)]
+        which: keys_cli::KeysCommand,
+    },
+    /// Certified decommissioning of a camera or of the whole installation:
+    /// keys destroyed, recordings deleted, a signed erasure certificate.
+    Decommission {
+        #[command(subcommand)]
+        which: decommission_cli::DecommissionCommand,
     },
     /// Benchmarks that print their figure next to a baseline measured in the same run.
     Bench {
@@ -161,7 +176,10 @@ fn main() -> anyhow::Result<()> {
                 retention_hours: a.retention_hours,
                 retention_justification: None,
                 data_retention: Default::default(),
+                root_key: config::RootKey::default(),
+                root_key_rotation_days: config::DEFAULT_ROOT_KEY_ROTATION_DAYS,
                 max_retention_hours: veil_store::retention_rule::DEFAULT_MAX_HOURS,
+                locks: config::Locks::default(),
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![
@@ -199,6 +217,8 @@ fn main() -> anyhow::Result<()> {
         Command::Bench { which } => rt.block_on(bench::run(which)),
         Command::Audit { which } => audit_cli::run(which),
         Command::Admin { which } => admin_cli::run(which),
+        Command::Keys { which } => keys_cli::run(which),
+        Command::Decommission { which } => rt.block_on(decommission_cli::run(which)),
         Command::Retention { which } => rt.block_on(retention_cli::run(which)),
     }
 }

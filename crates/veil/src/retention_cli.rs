@@ -215,7 +215,16 @@ pub async fn run_now(
     crate::lock_review::review_due(store, audit, actor, now).await?;
     let s = store.clone();
     let rules = tokio::task::spawn_blocking(move || current_rules(&s)).await??;
-    run_due(store, audit, actor, now, rules.keep_90k()).await
+    let mut total = run_due(store, audit, actor, now, rules.keep_90k()).await?;
+    // Then the storage quotas, with what retention left.
+    let q = veil_web::quotas::enforce(store, audit, actor, now)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    total.keys_destroyed += q.destroyed.keys_destroyed;
+    total.segments_deleted += q.destroyed.segments_deleted;
+    total.objects_deleted += q.destroyed.objects_deleted;
+    total.bytes_freed += q.destroyed.bytes_freed;
+    Ok(total)
 }
 
 /// The server's retention job: at start, then every [`INTERVAL`], with the

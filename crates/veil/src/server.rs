@@ -18,7 +18,8 @@ use crate::config::{self, Config};
 /// Runs the server until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let clock: SharedClock = Arc::new(SystemClock);
-    let store = Store::open_dir(&cfg.data_dir, clock.clone())
+    let source = cfg.root_key.source(&cfg.data_dir)?;
+    let store = Store::open_dir_with(&cfg.data_dir, clock.clone(), Some(source))
         .with_context(|| format!("cannot open data directory {}", cfg.data_dir.display()))?;
     let report = store.recover().await.context("recovery failed")?;
     tracing::info!(?report, "recovery done");
@@ -268,8 +269,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     {
         let (store, audit, max) = (store.clone(), audit.clone(), cfg.max_retention_hours);
         let areas = config_areas;
+        let lock_review_days = cfg.locks.max_review_days;
         tokio::task::spawn_blocking(move || {
             crate::retention_cli::remember_max_retention(&store, max)?;
+            store.db.set_setting(
+                veil_web::protections::MAX_REVIEW_SETTING,
+                &lock_review_days.to_string(),
+            )?;
             crate::retention_cli::remember_areas(&store, &audit, &areas)
         })
         .await??;
@@ -278,6 +284,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         store.clone(),
         audit.clone(),
         clock.clone(),
+    ));
+    // The root key rotates every root_key_rotation_days.
+    tokio::spawn(crate::keys_cli::run_periodically(
+        store.clone(),
+        audit.clone(),
+        cfg.root_key_rotation_days,
     ));
     // Sessions, approvals, tokens, disabled accounts, bookmarks, motion
     // events and the access record, each by its own rule.
