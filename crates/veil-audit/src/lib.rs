@@ -126,11 +126,22 @@ pub enum Action {
     BookmarkList,
     /// Bookmarks past their retention were deleted (the count in the detail).
     BookmarkExpire,
+    /// The root key rotated (versions and counts of re-wrapped values in the
+    /// detail, never key material).
+    KeysRotate,
+    /// A root key version was destroyed at its source.
+    KeysRootDestroy,
+    /// A camera was decommissioned: its keys, recordings and credentials
+    /// destroyed, an erasure certificate written.
+    DecommissionCamera,
+    /// The installation was decommissioned: every key, recording and root
+    /// version destroyed, an erasure certificate written.
+    DecommissionInstallation,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 43] = [
+    pub const ALL: [Action; 47] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -174,6 +185,10 @@ impl Action {
         Action::BookmarkDelete,
         Action::BookmarkList,
         Action::BookmarkExpire,
+        Action::KeysRotate,
+        Action::KeysRootDestroy,
+        Action::DecommissionCamera,
+        Action::DecommissionInstallation,
     ];
 
     /// Stable id stored in the record.
@@ -222,6 +237,10 @@ impl Action {
             Action::BookmarkDelete => "bookmark.delete",
             Action::BookmarkList => "bookmark.list",
             Action::BookmarkExpire => "bookmark.expire",
+            Action::KeysRotate => "keys.rotate",
+            Action::KeysRootDestroy => "keys.root_destroy",
+            Action::DecommissionCamera => "decommission.camera",
+            Action::DecommissionInstallation => "decommission.installation",
         }
     }
 

@@ -118,9 +118,10 @@ impl Admin {
         let db = Db::open(&dir.database())?;
         // Accounts need no key, but a directory whose root key is lost or
         // wrong is refused here as everywhere, before anything is changed.
-        let root = veil_store::keys::load_root_key(&dir.root_key())?;
-        veil_store::keys::verify_root_key(&db, &root, &dir.root_key())?;
+        // Every live root version (after a rotation, root.key is gone).
         let clock = Arc::new(veil_base::SystemClock);
+        let source = veil_store::root::FileSource::new(data);
+        veil_store::root::open_roots(&db, &source, false, clock.now())?;
         veil_web::roles::setup_roles(&db, clock.now())?;
         let record = AccessRecord::new(db.clone(), clock.clone(), ClientAddressPolicy::None)?;
         Ok(Admin { db, record, clock })

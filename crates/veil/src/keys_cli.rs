@@ -1,0 +1,197 @@
+//! The root key: `veil keys rotate|status` and the server's rotation job
+//! (`docs/design/retention.md`, "Rotation"). Each rotation is recorded in the
+//! access record (`keys.rotate`, then `keys.root_destroy` per old version)
+//! before it takes effect; the details hold versions and counts, never key
+//! material.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Subcommand;
+use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event};
+use veil_base::TIME_UNITS_PER_SEC;
+use veil_store::rotation::{RootEvent, RotationReport};
+use veil_store::Store;
+
+use crate::audit_cli::CLI_ACTOR;
+use crate::DEFAULT_DATA;
+
+/// How often the server checks whether a rotation is due.
+pub const CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(3600);
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Rotate the root key now: a new version, every wrapped value re-wrapped
+    /// under it, the old version destroyed at its source (recorded as actor
+    /// `cli`). Finishes a rotation that an earlier run left unfinished.
+    /// Needs the server stopped.
+    Rotate {
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// The server's configuration file, for its `[root_key]` section
+        /// (without it, the root key files are beside the data).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// List the root key versions: created, destroyed, and how many values
+    /// each still wraps. Needs the server stopped.
+    Status {
+        /// The data directory.
+        #[arg(long, default_value = DEFAULT_DATA)]
+        data: PathBuf,
+        /// The server's configuration file, for its `[root_key]` section.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+}
+
+/// Opens an existing data directory (never creates one) with the root key
+/// source of `config`, and its access record.
+pub(crate) fn open_store(
+    data: &Path,
+    config: Option<&Path>,
+) -> anyhow::Result<(Store, AccessRecord)> {
+    if !data.join("veil.db").exists() {
+        anyhow::bail!(
+            "{} is not a Veil data directory (no veil.db)",
+            data.display()
+        );
+    }
+    let root_key = match config {
+        Some(c) => crate::config::root_key_of(c)?,
+        None => crate::config::RootKey::default(),
+    };
+    let clock = Arc::new(veil_base::SystemClock);
+    let store = Store::open_dir_with(data, clock.clone(), Some(root_key.source(data)?))
+        .with_context(|| format!("cannot open data directory {}", data.display()))?;
+    let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None)?;
+    Ok((store, record))
+}
+
+/// Rotates the root key, recording each step first as `actor`.
+pub fn rotate(store: &Store, audit: &AccessRecord, actor: &str) -> anyhow::Result<RotationReport> {
+    let mut record = |e: &RootEvent| -> Result<(), veil_store::Error> {
+        let (action, detail) = match e {
+            RootEvent::Rotate {
+                from,
+                to,
+                pending,
+                resumed,
+            } => (
+                Action::KeysRotate,
+                format!(
+                    "from={} to={to} resumed={resumed} bucket_keys={} camera_credentials={} \
+                     second_factor_seeds={} protection_keys={}",
+                    versions(from),
+                    pending.bucket_keys,
+                    pending.cameras,
+                    pending.users,
+                    pending.protections
+                ),
+            ),
+            RootEvent::Destroy { version } => {
+                (Action::KeysRootDestroy, format!("version={version}"))
+            }
+        };
+        audit
+            .append(Event::new(actor, action, "root_key").detail(detail))
+            .map(|_| ())
+            .map_err(|e| {
+                veil_store::Error::Unavailable(format!(
+                    "refused: the rotation cannot be recorded ({e})"
+                ))
+            })
+    };
+    Ok(store.rotate_root(&mut record)?)
+}
+
+fn versions(v: &[u32]) -> String {
+    if v.is_empty() {
+        return "none".into();
+    }
+    v.iter().map(u32::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// `veil keys …`.
+pub fn run(which: KeysCommand) -> anyhow::Result<()> {
+    match which {
+        KeysCommand::Rotate { data, config } => {
+            let (store, audit) = open_store(&data, config.as_deref())?;
+            let r = rotate(&store, &audit, CLI_ACTOR)?;
+            println!(
+                "rotated the root key from version {} to {}{}\nre-wrapped: {} bucket keys, {} \
+                 camera credentials, {} second-factor seeds, {} lock and hold keys\ndestroyed \
+                 versions: {}",
+                versions(&r.from),
+                r.to,
+                if r.resumed {
+                    " (finishing an earlier run)"
+                } else {
+                    ""
+                },
+                r.rewrapped.bucket_keys,
+                r.rewrapped.cameras,
+                r.rewrapped.users,
+                r.rewrapped.protections,
+                versions(&r.destroyed)
+            );
+            Ok(())
+        }
+        KeysCommand::Status { data, config } => {
+            let (store, _) = open_store(&data, config.as_deref())?;
+            for v in store.db.root_key_versions()? {
+                let wraps = store.db.rows_at_version(v.version)?;
+                println!(
+                    "version {} created {} {} wraps {}",
+                    v.version,
+                    v.created.to_rfc3339(),
+                    v.destroyed.map_or("live".to_owned(), |d| format!(
+                        "destroyed {}",
+                        d.to_rfc3339()
+                    )),
+                    if v.destroyed.is_some() {
+                        0
+                    } else {
+                        wraps.total()
+                    }
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The server's job: every hour, rotates the root key when the current
+/// version is `days` old (or an earlier rotation did not finish), recorded
+/// as actor `system`.
+pub async fn run_periodically(store: Store, audit: AccessRecord, days: u32) {
+    let every = i64::from(days) * 86_400 * TIME_UNITS_PER_SEC;
+    let mut tick = tokio::time::interval(CHECK_INTERVAL);
+    loop {
+        tick.tick().await;
+        let (store, audit) = (store.clone(), audit.clone());
+        let done = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            if !store.rotation_due(every)? {
+                return Ok(None);
+            }
+            rotate(&store, &audit, "system").map(Some)
+        })
+        .await;
+        match done {
+            Ok(Ok(None)) => {}
+            Ok(Ok(Some(r))) => tracing::info!(
+                from = %versions(&r.from),
+                to = r.to,
+                rewrapped = r.rewrapped.total(),
+                destroyed = %versions(&r.destroyed),
+                "rotated the root key"
+            ),
+            Ok(Err(e)) => {
+                tracing::error!(error = %e, "root key rotation failed; retried in an hour")
+            }
+            Err(e) => tracing::error!(error = %e, "root key rotation task failed"),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! `veil keys rotate` and `veil decommission camera|installation` on data
+//! directories recorded by `veil demo`: the keys, rows and objects are gone,
+//! the access record says so, and the signed erasure certificate verifies
+//! with `openssl` (and fails with one byte changed).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use common::{run_veil, Demo};
+
+fn segment_files(dir: &Path) -> usize {
+    fn walk(p: &Path, n: &mut usize) {
+        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, n);
+            } else if p.extension().is_some_and(|e| e == "seg") {
+                *n += 1;
+            }
+        }
+    }
+    let mut n = 0;
+    walk(&dir.join("objects"), &mut n);
+    n
+}
+
+fn db(data: &Path) -> rusqlite::Connection {
+    rusqlite::Connection::open(data.join("veil.db")).unwrap()
+}
+
+fn count(data: &Path, sql: &str) -> i64 {
+    db(data).query_row(sql, [], |r| r.get(0)).unwrap()
+}
+
+/// Records until every camera has segments in two rows at least, then stops.
+fn record(data: &Path, cameras: u32) {
+    let mut demo = Demo::start(data, cameras, &["--segment-seconds", "1"]);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let ok = data.join("veil.db").exists()
+            && count(
+                data,
+                "SELECT COUNT(*) FROM (SELECT camera_id FROM segment GROUP BY camera_id
+                 HAVING COUNT(*) >= 2)",
+            ) == i64::from(cameras);
+        if ok {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no segments:\n{}", demo.output());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    demo.kill();
+}
+
+/// `openssl pkeyutl -verify` on a certificate directory's three files.
+fn openssl_verifies(dir: &Path) -> bool {
+    let out = std::process::Command::new("openssl")
+        .args(["pkeyutl", "-verify", "-pubin", "-inkey"])
+        .arg(dir.join("cert.pub.pem"))
+        .arg("-rawin")
+        .arg("-in")
+        .arg(dir.join("certificate.json"))
+        .arg("-sigfile")
+        .arg(dir.join("certificate.sig"))
+        .output()
+        .expect("openssl runs");
+    out.status.success()
+}
+
+/// Verifies, then fails with one byte of the certificate changed.
+fn check_signature(dir: &Path) -> serde_json::Value {
+    assert!(openssl_verifies(dir), "the certificate does not verify");
+    let path = dir.join("certificate.json");
+    let original = std::fs::read(&path).unwrap();
+    let mut changed = original.clone();
+    let at = changed.iter().position(|&b| b == b'1').unwrap_or(10);
+    changed[at] ^= 0x01;
+    std::fs::write(&path, &changed).unwrap();
+    assert!(!openssl_verifies(dir), "a changed certificate verified");
+    std::fs::write(&path, &original).unwrap();
+    assert!(openssl_verifies(dir));
+    serde_json::from_slice(&original).unwrap()
+}
+
+fn certificate_dir(out: &str) -> PathBuf {
+    let line = out
+        .lines()
+        .find_map(|l| l.strip_prefix("certificate: "))
+        .unwrap_or_else(|| panic!("no certificate line:\n{out}"));
+    PathBuf::from(line)
+}
+
+#[test]
+fn decommissioning_a_camera_destroys_its_keys_and_recordings_and_signs_a_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    record(&data, 2);
+    let keys_of_1 = count(&data, "SELECT COUNT(*) FROM bucket_key WHERE camera_id = 1");
+    let segs_of_1 = count(&data, "SELECT COUNT(*) FROM segment WHERE camera_id = 1");
+    let segs_of_2 = count(&data, "SELECT COUNT(*) FROM segment WHERE camera_id = 2");
+    assert!(keys_of_1 >= 1 && segs_of_1 >= 2 && segs_of_2 >= 2);
+    let files_before = segment_files(&data);
+
+    // Without an operator, or for an unknown camera: refused, nothing changed.
+    let (ok, _) = run_veil(&["decommission", "camera", "1", "--data", d]);
+    assert!(!ok);
+    let (ok, out) = run_veil(&[
+        "decommission",
+        "camera",
+        "99",
+        "--data",
+        d,
+        "--operator",
+        "Ana Lima",
+    ]);
+    assert!(!ok && out.contains("no camera has id 99"), "{out}");
+    assert_eq!(segment_files(&data), files_before);
+
+    let extra = dir.path().join("handed-to-the-controller");
+    let (ok, out) = run_veil(&[
+        "decommission",
+        "camera",
+        "1",
+        "--data",
+        d,
+        "--operator",
+        "Ana Lima",
+        "--certificate",
+        extra.to_str().unwrap(),
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(
+        count(&data, "SELECT COUNT(*) FROM bucket_key WHERE camera_id = 1"),
+        0
+    );
+    assert_eq!(
+        count(&data, "SELECT COUNT(*) FROM segment WHERE camera_id = 1"),
+        0
+    );
+    assert_eq!(
+        count(&data, "SELECT COUNT(*) FROM segment WHERE camera_id = 2"),
+        segs_of_2
+    );
+    assert_eq!(
+        count(
+            &data,
+            "SELECT COUNT(*) FROM camera WHERE id = 1 AND deleted_90k IS NOT NULL
+             AND sealed_credentials IS NULL"
+        ),
+        1
+    );
+    assert_eq!(segment_files(&data) as i64, segs_of_2);
+    // Recorded first, by the command line, naming the operator.
+    let (action, detail): (String, String) = db(&data)
+        .query_row(
+            "SELECT action, detail FROM audit WHERE resource = 'camera:1'
+             ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    assert_eq!(action, "decommission.camera");
+    assert!(detail.contains("Ana Lima"), "{detail}");
+
+    // The certificate beside the data and the copy both verify.
+    let beside = certificate_dir(&out);
+    assert!(beside.starts_with(&data), "{}", beside.display());
+    for c in [beside, extra] {
+        let cert = check_signature(&c);
+        assert_eq!(cert["format"], "veil-erasure-certificate/v1");
+        assert_eq!(cert["scope"], "camera");
+        assert_eq!(cert["subject"]["camera_id"], 1);
+        assert_eq!(cert["operator"], "Ana Lima");
+        assert!(cert["system_id"].as_str().unwrap().starts_with("veil-"));
+        assert_eq!(
+            cert["bucket_keys_destroyed"].as_array().unwrap().len() as i64,
+            keys_of_1
+        );
+        assert_eq!(cert["counts"]["segments"], segs_of_1);
+        assert_eq!(cert["root_versions_destroyed"], serde_json::json!([]));
+    }
+    // The directory still opens; the access record verifies.
+    let (ok, out) = run_veil(&["check", "--data", d]);
+    assert!(ok, "{out}");
+    let (ok, out) = run_veil(&["audit", "verify", "--data", d]);
+    assert!(ok, "{out}");
+}
+
+#[test]
+fn rotating_then_decommissioning_the_installation_destroys_every_root_version() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    record(&data, 1);
+    let keys = count(&data, "SELECT COUNT(*) FROM bucket_key");
+
+    // A rotation on demand: version 2, root.key shredded, still opens.
+    let (ok, out) = run_veil(&["keys", "rotate", "--data", d]);
+    assert!(ok, "{out}");
+    assert!(out.contains("from version 1 to 2"), "{out}");
+    assert!(
+        out.contains(&format!("re-wrapped: {keys} bucket keys")),
+        "{out}"
+    );
+    assert!(!data.join("root.key").exists() && data.join("root.2.key").exists());
+    let (ok, out) = run_veil(&["keys", "status", "--data", d]);
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("version 1 created") && out.contains("destroyed"),
+        "{out}"
+    );
+    assert!(
+        out.contains("version 2 created") && out.contains("live"),
+        "{out}"
+    );
+    let (ok, out) = run_veil(&["check", "--data", d]);
+    assert!(ok && out.contains("segments still unreadable: 0"), "{out}");
+    let rotations = count(
+        &data,
+        "SELECT COUNT(*) FROM audit WHERE action IN ('keys.rotate', 'keys.root_destroy')",
+    );
+    assert_eq!(rotations, 2);
+
+    // Without the confirmation, or with the certificate inside the data
+    // directory: refused, nothing changed.
+    let out_dir = dir.path().join("certificate");
+    let o = out_dir.to_str().unwrap();
+    let (ok, out) = run_veil(&[
+        "decommission",
+        "installation",
+        "--data",
+        d,
+        "--certificate",
+        o,
+        "--operator",
+        "Rui",
+    ]);
+    assert!(!ok && out.contains("--yes-destroy-everything"), "{out}");
+    let inside = data.join("cert");
+    let (ok, out) = run_veil(&[
+        "decommission",
+        "installation",
+        "--data",
+        d,
+        "--certificate",
+        inside.to_str().unwrap(),
+        "--operator",
+        "Rui",
+        "--yes-destroy-everything",
+    ]);
+    assert!(!ok && out.contains("inside the data directory"), "{out}");
+    assert!(data.join("root.2.key").exists() && segment_files(&data) > 0);
+
+    let (ok, out) = run_veil(&[
+        "decommission",
+        "installation",
+        "--data",
+        d,
+        "--certificate",
+        o,
+        "--operator",
+        "Rui",
+        "--yes-destroy-everything",
+    ]);
+    assert!(ok, "{out}");
+    assert_eq!(segment_files(&data), 0);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM bucket_key"), 0);
+    assert_eq!(count(&data, "SELECT COUNT(*) FROM segment"), 0);
+    for f in ["root.key", "root.2.key", "erasure.key"] {
+        assert!(!data.join(f).exists(), "{f} survived");
+    }
+    let cert = check_signature(&out_dir);
+    assert_eq!(cert["scope"], "installation");
+    assert_eq!(cert["operator"], "Rui");
+    assert_eq!(cert["root_versions_destroyed"], serde_json::json!([2]));
+    assert_eq!(
+        cert["bucket_keys_destroyed"].as_array().unwrap().len() as i64,
+        keys
+    );
+    assert_eq!(cert["subject"]["cameras"][0]["camera_name"], "Synthetic 1");
+    // Nothing opens any more, and no key is created for it.
+    let (ok, out) = run_veil(&["check", "--data", d]);
+    assert!(!ok && out.contains("decommissioned"), "{out}");
+    assert!(!data.join("root.key").exists() && !data.join("root.3.key").exists());
+}
