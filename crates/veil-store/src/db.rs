@@ -15,16 +15,16 @@ use veil_base::{CameraId, SegmentId, Time90k, UserId};
 use crate::Error;
 
 mod bulk;
-mod data_sets;
 mod camera_retention;
+mod data_sets;
 mod protections;
 mod quotas;
 mod root_keys;
-pub use root_keys::{BucketKeyToRewrap, RootVersion, UserSecrets, WrappedCounts};
 pub use camera_retention::RetentionChange;
 pub use data_sets::DataSetStats;
 pub use protections::{NewProtection, ProtectedKey, ProtectionKind, ProtectionRow};
 pub use quotas::{CameraUsage, GLOBAL_QUOTA_SETTING};
+pub use root_keys::{BucketKeyToRewrap, RootVersion, UserSecrets, WrappedCounts};
 
 /// Migrations, in order. Index + 1 is the schema version after applying it.
 const MIGRATIONS: &[&str] = &[

@@ -13,9 +13,9 @@ pub mod protect;
 pub mod quota;
 pub mod recorder;
 pub mod retention;
+pub mod retention_rule;
 pub mod root;
 pub mod rotation;
-pub mod retention_rule;
 pub mod segment;
 
 use std::path::{Path, PathBuf};
