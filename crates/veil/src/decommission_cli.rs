@@ -100,7 +100,7 @@ fn hex_encode(b: &[u8]) -> String {
 }
 
 fn hex_decode(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     (0..s.len())
@@ -163,6 +163,7 @@ fn certificate(
     system: &str,
     store: &Store,
     report: &ErasureReport,
+    leftovers: usize,
     record_seq: i64,
     key: &Ed25519KeyPair,
 ) -> Vec<u8> {
@@ -180,6 +181,7 @@ fn certificate(
             "segments": report.segments,
             "objects": report.objects,
             "bytes": report.bytes,
+            "leftover_objects": leftovers,
             "camera_credentials": report.secrets.cameras,
             "second_factor_seeds": report.secrets.users,
             "protection_keys": report.secrets.protections,
@@ -212,6 +214,13 @@ fn record(
         .context("refused: the decommissioning cannot be recorded")
 }
 
+/// Deletes the objects a crash left without a row, and interrupted
+/// writes; returns how many.
+async fn leftovers(store: &Store) -> anyhow::Result<usize> {
+    let r = store.recover().await.context("recovery failed")?;
+    Ok(r.orphan_objects_deleted + r.partial_writes_deleted)
+}
+
 /// `veil decommission …`.
 pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
     match which {
@@ -236,6 +245,8 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
                 format!("camera:{id}"),
                 format!("operator={operator:?}"),
             )?;
+            // Objects a crash left without a row go first (`veil check`).
+            let leftovers = leftovers(&store).await?;
             let report = store.decommission_camera(camera).await?;
             let json = certificate(
                 "camera",
@@ -244,6 +255,7 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
                 &system,
                 &store,
                 &report,
+                leftovers,
                 seq,
                 &key,
             );
@@ -311,6 +323,7 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
                 "installation".into(),
                 format!("operator={operator:?}"),
             )?;
+            let leftovers = leftovers(&store).await?;
             let report = store.decommission_installation().await?;
             let json = certificate(
                 "installation",
@@ -319,11 +332,11 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
                 &system,
                 &store,
                 &report,
+                leftovers,
                 seq,
                 &key,
             );
             write_certificate(&out, &json, &key)?;
-            drop(key);
             veil_store::root::shred_file(&data.join("erasure.key"))?;
             println!("certificate: {}", out.display());
             println!(

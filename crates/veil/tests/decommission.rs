@@ -253,6 +253,13 @@ fn rotating_then_decommissioning_the_installation_destroys_every_root_version() 
     ]);
     assert!(!ok && out.contains("inside the data directory"), "{out}");
     assert!(data.join("root.2.key").exists() && segment_files(&data) > 0);
+    // An object a crash left without its row is deleted too.
+    db(&data)
+        .execute(
+            "DELETE FROM segment WHERE id = (SELECT MAX(id) FROM segment)",
+            [],
+        )
+        .unwrap();
 
     let (ok, out) = run_veil(&[
         "decommission",
@@ -276,6 +283,7 @@ fn rotating_then_decommissioning_the_installation_destroys_every_root_version() 
     assert_eq!(cert["scope"], "installation");
     assert_eq!(cert["operator"], "Rui");
     assert_eq!(cert["root_versions_destroyed"], serde_json::json!([2]));
+    assert_eq!(cert["counts"]["leftover_objects"], 1);
     assert_eq!(
         cert["bucket_keys_destroyed"].as_array().unwrap().len() as i64,
         keys
