@@ -294,3 +294,93 @@ fn rotating_then_decommissioning_the_installation_destroys_every_root_version() 
     assert!(!ok && out.contains("decommissioned"), "{out}");
     assert!(!data.join("root.key").exists() && !data.join("root.3.key").exists());
 }
+
+/// `veil serve` with the root key held by a key-management command (a small
+/// script standing in for a KMS client): nothing of the root beside the
+/// data; `veil keys rotate --config` rotates at the command; without the
+/// configuration the directory is refused and no key is created; the server
+/// starts again on the new version.
+#[test]
+fn a_root_key_held_by_a_command_rotates_from_the_command_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    let kms = dir.path().join("kms");
+    std::fs::create_dir(&kms).unwrap();
+    let script = dir.path().join("kms.sh");
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\nset -e\nf={}/\"$2\"\ncase \"$1\" in\n\
+             load) [ -f \"$f\" ] || exit 2; cat \"$f\" ;;\n\
+             create) umask 077; cat > \"$f\" ;;\n\
+             destroy) rm -f \"$f\" ;;\n\
+             *) exit 1 ;;\nesac\n",
+            kms.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let config = dir.path().join("veil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"data_dir = "{d}"
+listen = "127.0.0.1:{port}"
+
+[recording]
+segment_seconds = 1
+
+[root_key]
+kind = "command"
+command = ["{script}"]
+
+[[camera]]
+name = "Hall"
+source = {{ kind = "synthetic", width = 160, height = 120 }}
+"#,
+            port = common::free_port(),
+            script = script.display()
+        ),
+    )
+    .unwrap();
+    {
+        let mut serve = Demo::serve(&config, &data);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while segment_files(&data) < 2 {
+            assert!(
+                Instant::now() < deadline,
+                "no segments:\n{}",
+                serve.output()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        serve.kill();
+    }
+    assert!(kms.join("1").exists());
+    assert!(!data.join("root.key").exists());
+
+    // Without the configuration: refused, naming the missing file; nothing
+    // created.
+    let (ok, out) = run_veil(&["keys", "rotate", "--data", d]);
+    assert!(
+        !ok && out.contains("root.key") && out.contains("missing"),
+        "{out}"
+    );
+    assert!(!data.join("root.key").exists());
+
+    let c = config.to_str().unwrap();
+    let (ok, out) = run_veil(&["keys", "rotate", "--data", d, "--config", c]);
+    assert!(ok && out.contains("from version 1 to 2"), "{out}");
+    assert!(!kms.join("1").exists() && kms.join("2").exists());
+    let (ok, out) = run_veil(&["keys", "status", "--data", d, "--config", c]);
+    assert!(
+        ok && out.contains("version 2") && out.contains("live"),
+        "{out}"
+    );
+    // The server starts on version 2.
+    let mut serve = Demo::serve(&config, &data);
+    serve.kill();
+    assert!(!data.join("root.key").exists() && !kms.join("3").exists());
+}
