@@ -361,6 +361,57 @@ mod tests {
     const HOUR: i64 = 3600 * TIME_UNITS_PER_SEC;
 
     #[test]
+    fn configuration_areas_and_the_maximum_are_stored_and_changes_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock: SharedClock = std::sync::Arc::new(veil_base::SimulatedClock::new(Time90k(
+            1_795_000_000 * TIME_UNITS_PER_SEC,
+        )));
+        let store = Store::open_dir(dir.path(), clock.clone()).unwrap();
+        let audit = AccessRecord::new(
+            store.db.clone(),
+            clock.clone(),
+            veil_audit::ClientAddressPolicy::None,
+        )
+        .unwrap();
+        let a = store
+            .db
+            .upsert_camera("a", "synthetic", "{}", clock.now())
+            .unwrap();
+        let b = store
+            .db
+            .upsert_camera("b", "synthetic", "{}", clock.now())
+            .unwrap();
+        let areas = [(a, "public_facing".to_owned()), (b, "private".to_owned())];
+        remember_areas(&store, &audit, &areas).unwrap();
+        remember_max_retention(&store, 2000).unwrap();
+        assert_eq!(
+            store.db.camera_area(a).unwrap().as_deref(),
+            Some("public_facing")
+        );
+        assert_eq!(
+            store.db.setting(MAX_RETENTION_SETTING).unwrap().as_deref(),
+            Some("2000")
+        );
+        let entries = store.db.audit_entries(0, 100).unwrap();
+        assert_eq!(entries.len(), 1, "an unchanged area is not recorded");
+        assert_eq!(
+            (entries[0].action.as_str(), entries[0].resource.as_str()),
+            ("camera.update", format!("camera:{}", a.0).as_str())
+        );
+        assert_eq!(
+            entries[0].detail,
+            "area=public_facing previous_area=private source=configuration"
+        );
+        // The same configuration again records nothing.
+        remember_areas(&store, &audit, &areas).unwrap();
+        assert_eq!(store.db.audit_entries(0, 100).unwrap().len(), 1);
+        // The rules retention runs with see the area.
+        let rules = current_rules(&store).unwrap();
+        assert_eq!(rules.effective(a, MAIN_RENDITION).hours, 48);
+        assert_eq!(rules.effective(b, MAIN_RENDITION).hours, 168);
+    }
+
+    #[test]
     fn the_plan_printer_says_what_is_due_per_camera_and_when_next() {
         let t0 = Time90k::parse_rfc3339("2026-03-01T10:00:00.000Z").unwrap();
         let now = Time90k(t0.0 + 30 * HOUR);
