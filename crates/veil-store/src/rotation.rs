@@ -183,23 +183,31 @@ impl Store {
                 return Ok(report);
             }
         }
-        // Values written meanwhile by code that does not label them are
-        // caught by a second pass.
-        for _ in 0..3 {
+        // Values written meanwhile by code that does not label them, or
+        // sealed under the old root just before the switch and stored after
+        // their row was passed, are caught by a further pass: the passes end
+        // with one that finds every value opening under `to`, labelled so.
+        let mut verified = false;
+        for _ in 0..4 {
+            let before = report.rewrapped;
             let stopped = self.rewrap_all(to, stop, &mut report.rewrapped)?;
             if stopped {
                 return Ok(report);
             }
-            if self.db.rows_not_at_version(to)?.total() == 0 {
+            let changed =
+                report.rewrapped.cameras + report.rewrapped.users + report.rewrapped.protections
+                    - (before.cameras + before.users + before.protections);
+            if changed == 0 && self.db.rows_not_at_version(to)?.total() == 0 {
+                verified = true;
                 break;
             }
         }
         self.db.checkpoint_wal()?;
         let left = self.db.rows_not_at_version(to)?;
-        if left.total() > 0 {
+        if left.total() > 0 || !verified {
             return Err(Error::Invalid(format!(
-                "{} values are still wrapped under an older root version; the rotation to \
-                 version {to} is kept and finishes at the next run",
+                "values are still being written under an older root version ({} by their \
+                 label); the rotation to version {to} is kept and finishes at the next run",
                 left.total()
             )));
         }
