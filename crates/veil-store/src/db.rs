@@ -17,6 +17,8 @@ use crate::Error;
 mod bulk;
 mod camera_retention;
 mod data_sets;
+mod destroy;
+pub use destroy::DESTROY_CHUNK;
 mod protections;
 mod quotas;
 mod root_keys;

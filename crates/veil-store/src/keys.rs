@@ -435,6 +435,49 @@ impl Keyring {
         cache.retain(|_, (cid, _)| !ids.contains(cid));
         self.db.destroy_bucket_keys(ids)
     }
+
+    /// Retention's destruction of a plan's batch: bucket keys `keys` and
+    /// segment rows `segments`, in chunks of [`crate::db::DESTROY_CHUNK`]
+    /// keys, each one short transaction that deletes the chunk's planned
+    /// rows and then its keys (`Db::destroy_bucket_chunk`), with the cache
+    /// locked per chunk as in [`Keyring::destroy`]; then the planned rows of
+    /// keys destroyed earlier; then one WAL truncation for the batch.
+    /// `whole`: the plan keeps no segment of these keys (no lock or hold).
+    /// Returns how many keys existed and the deleted rows' objects.
+    pub fn destroy_buckets(
+        &self,
+        keys: &[i64],
+        segments: &[veil_base::SegmentId],
+        whole: bool,
+    ) -> Result<(usize, Vec<(String, u64)>), Error> {
+        let planned: std::collections::HashSet<veil_base::SegmentId> =
+            segments.iter().copied().collect();
+        let mut destroyed = 0;
+        let mut gone = Vec::with_capacity(segments.len());
+        let mut taken = std::collections::HashSet::new();
+        for chunk in keys.chunks(crate::db::DESTROY_CHUNK) {
+            let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+            cache.retain(|_, (cid, _)| !chunk.contains(cid));
+            let (n, rows) = self.db.destroy_bucket_chunk(chunk, &planned, whole)?;
+            drop(cache);
+            destroyed += n;
+            for (id, key, bytes) in rows {
+                taken.insert(id);
+                gone.push((key, bytes));
+            }
+        }
+        // Keyless leftovers (keys destroyed by an earlier run that stopped).
+        let rest: Vec<veil_base::SegmentId> = segments
+            .iter()
+            .copied()
+            .filter(|s| !taken.contains(s))
+            .collect();
+        for chunk in rest.chunks(crate::db::DESTROY_CHUNK * 360) {
+            gone.extend(self.db.delete_segments(chunk)?);
+        }
+        self.db.truncate_wal_after_destruction()?;
+        Ok((destroyed, gone))
+    }
 }
 
 #[cfg(test)]

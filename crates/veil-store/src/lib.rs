@@ -787,6 +787,7 @@ impl Store {
         protections: &[retention::Protection],
         limit: usize,
     ) -> Result<retention::Plan, Error> {
+        let mut due_buckets = Vec::new();
         let mut buckets = Vec::new();
         for (camera, rendition) in self.db.bucket_key_scopes()? {
             let keep = retention_90k(camera, &rendition).max(0);
@@ -806,9 +807,16 @@ impl Store {
             let next =
                 self.db
                     .bucket_keys_page(camera, &rendition, cutoff, Time90k(i64::MAX), 1)?;
-            buckets.extend(due);
+            due_buckets.extend(due);
             buckets.extend(next);
         }
+        // Only the oldest `limit + 1` due buckets of all scopes can make this
+        // batch (the planner takes the oldest first): their segments are all
+        // that is read, not those of every scope's first page.
+        due_buckets.sort_by_key(|b| (b.start, b.id));
+        let more_due = due_buckets.len() > limit.saturating_add(1);
+        due_buckets.truncate(limit.saturating_add(1));
+        buckets.extend(due_buckets);
         let mut segments = Vec::new();
         for b in &buckets {
             segments.extend(self.db.bucket_segments(b.id)?);
@@ -817,7 +825,7 @@ impl Store {
         let more_keyless = keyless.len() == KEYLESS_PAGE;
         segments.extend(keyless);
         let mut plan = retention::plan(&buckets, &segments, retention_90k, protections, now, limit);
-        if more_keyless {
+        if more_keyless || more_due {
             plan.next_expiry = Some(now);
         }
         Ok(plan)
@@ -856,12 +864,15 @@ impl Store {
         let kept: Vec<SegmentId> = plan.protected.iter().map(|(s, _)| *s).collect();
         self.ensure_protected(&kept).await?;
         let mut report = RetentionReport::default();
-        let this = self.clone();
-        let keys = plan.destroy_keys.clone();
-        report.keys_destroyed = blocking(move || this.keys.destroy_batch(&keys)).await?;
-        let db = self.db.clone();
-        let ids = plan.delete_segments.clone();
-        let gone = blocking(move || db.delete_segments(&ids)).await?;
+        let (this, keys, ids) = (
+            self.clone(),
+            plan.destroy_keys.clone(),
+            plan.delete_segments.clone(),
+        );
+        let whole = plan.protected.is_empty();
+        let (destroyed, gone) =
+            blocking(move || this.keys.destroy_buckets(&keys, &ids, whole)).await?;
+        report.keys_destroyed = destroyed;
         report.segments_deleted = gone.len();
         Ok((report, gone))
     }

@@ -60,6 +60,10 @@ pub enum Bench {
     /// The motion detector: decode + downscale + compare per keyframe at 720p
     /// and 1080p, next to ffmpeg decoding only the keyframes of the same clip.
     Motion(crate::bench_motion::MotionArgs),
+    /// Retention: destroying N expired segments (plan, bucket keys, rows) in
+    /// batches, next to deleting the same rows without keys; the longest
+    /// wait of a recorder inserting meanwhile.
+    Retention(crate::bench_retention::RetentionArgs),
 }
 
 #[derive(clap::Args)]
@@ -128,6 +132,7 @@ pub async fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Audit(a) => audit_bench(a),
         Bench::Decide(a) => decide_bench(a),
         Bench::Motion(a) => crate::bench_motion::motion_bench(a),
+        Bench::Retention(a) => crate::bench_retention::retention_bench(a).await,
     }
 }
 
@@ -481,7 +486,7 @@ impl<'a> Feeder<'a> {
 }
 
 /// The directory a benchmark works in: deleted when dropped.
-fn work_dir(data: Option<&Path>) -> anyhow::Result<tempfile::TempDir> {
+pub(crate) fn work_dir(data: Option<&Path>) -> anyhow::Result<tempfile::TempDir> {
     let mut b = tempfile::Builder::new();
     b.prefix("veil-bench-");
     Ok(match data {
