@@ -312,10 +312,16 @@ fn a_root_key_held_by_a_command_rotates_from_the_command_line() {
     std::fs::write(
         &script,
         format!(
-            "#!/bin/sh\nset -e\nf={}/\"$2\"\ncase \"$1\" in\n\
+            // `slow-create` / `slow-destroy` in the store make the next such
+            // call stop for 30 s (after storing, before deleting), noting
+            // `in-…` and its pid: a window to kill veil in.
+            "#!/bin/sh\nset -e\nd={}\nf=\"$d/$2\"\n\
+             slow() {{ if [ -f \"$d/slow-$1\" ]; then rm -f \"$d/slow-$1\"; \
+             echo $$ > \"$d/pid\"; touch \"$d/in-$1\"; sleep 30; fi; }}\n\
+             case \"$1\" in\n\
              load) [ -f \"$f\" ] || exit 2; cat \"$f\" ;;\n\
-             create) umask 077; cat > \"$f\" ;;\n\
-             destroy) rm -f \"$f\" ;;\n\
+             create) umask 077; cat > \"$f\"; slow create ;;\n\
+             destroy) slow destroy; rm -f \"$f\" ;;\n\
              *) exit 1 ;;\nesac\n",
             kms.display()
         ),
@@ -379,8 +385,66 @@ source = {{ kind = "synthetic", width = 160, height = 120 }}
         ok && out.contains("version 2") && out.contains("live"),
         "{out}"
     );
-    // The server starts on version 2.
+    // SIGKILL in the middle of a rotation: after the new version is created
+    // at the command, then after the old one is marked destroyed but before
+    // the command destroyed it. Each time the directory opens, and the next
+    // run converges.
+    let kill_during = |what: &str| {
+        std::fs::write(kms.join(format!("slow-{what}")), "").unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+            .args(["keys", "rotate", "--data", d, "--config", c])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !kms.join(format!("in-{what}")).exists() {
+            assert!(Instant::now() < deadline, "the command never ran {what}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let pid = std::fs::read_to_string(kms.join("pid")).unwrap();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", pid.trim()])
+            .status();
+        std::fs::remove_file(kms.join(format!("in-{what}"))).unwrap();
+    };
+    let status = || {
+        let (ok, out) = run_veil(&["keys", "status", "--data", d, "--config", c]);
+        assert!(ok, "the directory does not open after a kill:\n{out}");
+        out
+    };
+    kill_during("create");
+    assert!(kms.join("3").exists(), "created at the command");
+    let out = status();
+    assert!(!out.contains("version 3"), "{out}");
+    kill_during("destroy");
+    let out = status();
+    assert!(
+        out.contains("version 2 created") && out.contains("version 3 created"),
+        "{out}"
+    );
+    assert!(
+        kms.join("2").exists(),
+        "killed before the command destroyed it"
+    );
+    let (ok, out) = run_veil(&["keys", "rotate", "--data", d, "--config", c]);
+    assert!(ok && out.contains("to 4"), "{out}");
+    let left: Vec<String> = std::fs::read_dir(&kms)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(left, ["4"], "every older version destroyed at the command");
+    let (ok, out) = run_veil(&["check", "--data", d]);
+    assert!(
+        !ok && out.contains("missing"),
+        "check uses the files beside the data, refused, nothing created: {out}"
+    );
+
+    // The server starts on the current version.
     let mut serve = Demo::serve(&config, &data);
     serve.kill();
-    assert!(!data.join("root.key").exists() && !kms.join("3").exists());
+    assert!(!data.join("root.key").exists() && !kms.join("5").exists());
 }
