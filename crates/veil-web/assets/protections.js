@@ -56,6 +56,7 @@ function askInline(tr, withReview, submit) {
     label.htmlFor = "inline-review";
     review = document.createElement("input");
     review.type = "datetime-local";
+    review.step = "1";
     review.id = "inline-review";
     review.required = true;
     f.append(label, review);
@@ -115,9 +116,10 @@ function render(list) {
       cell(String(p.segments)),
     );
     const actions = cell("");
-    if (p.state !== "released") {
-      if (kind === "lock") {
+    {
+      if (p.can_extend) {
         const extend = button(t("protections.extend"), true);
+        extend.className = "secondary extend";
         extend.addEventListener("click", () =>
           askInline(tr, true, (v) =>
             api("POST", `${base}/${p.id}/extend`, { review: v.review, reason: v.reason }),
@@ -125,11 +127,14 @@ function render(list) {
         );
         actions.append(extend, " ");
       }
-      const release = button(t("protections.release"), true);
-      release.addEventListener("click", () =>
-        askInline(tr, false, (v) => api("POST", `${base}/${p.id}/release`, { reason: v.reason })),
-      );
-      actions.append(release);
+      if (p.can_release) {
+        const release = button(t("protections.release"), true);
+        release.className = "secondary release";
+        release.addEventListener("click", () =>
+          askInline(tr, false, (v) => api("POST", `${base}/${p.id}/release`, { reason: v.reason })),
+        );
+        actions.append(release);
+      }
     }
     tr.append(actions);
     rows.append(tr);
@@ -138,28 +143,27 @@ function render(list) {
 
 async function load() {
   try {
-    render(await api("GET", base));
+    const list = await api("GET", base);
+    render(list);
+    return list;
   } catch (e) {
     showMessage(message, describe(e), true);
+    return null;
   }
 }
 
-async function setupForm() {
+/** The camera choices of the form (those the user may cover). */
+function setupForm(list) {
   if (!form) return;
   const box = document.getElementById("p-cameras");
-  try {
-    const cameras = await api("GET", "/api/v1/cameras");
-    for (const c of cameras) {
-      const label = document.createElement("label");
-      const input = document.createElement("input");
-      input.type = "checkbox";
-      input.name = "camera";
-      input.value = c.id;
-      label.append(input, " ", c.name);
-      box.append(label);
-    }
-  } catch (e) {
-    showMessage(message, describe(e), true);
+  for (const c of list ? list.choices : []) {
+    const label = document.createElement("label");
+    const input = document.createElement("input");
+    input.type = "checkbox";
+    input.name = "camera";
+    input.value = c.id;
+    label.append(input, " ", c.name);
+    box.append(label);
   }
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
@@ -184,5 +188,4 @@ async function setupForm() {
   });
 }
 
-await setupForm();
-await load();
+setupForm(await load());

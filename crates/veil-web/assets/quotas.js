@@ -31,7 +31,6 @@ function render(view) {
     tr.dataset.id = c.id;
     const input = document.createElement("input");
     input.type = "number";
-    input.min = "0.001";
     input.step = "any";
     input.name = `camera-${c.id}`;
     input.setAttribute("aria-label", `${t("quotas.quota")}: ${c.name}`);

@@ -116,6 +116,11 @@ pub struct ProtectionJson {
     pub released: Option<Release>,
     /// How many recorded segments it keeps.
     pub segments: i64,
+    /// Whether the caller may extend it (active locks, `locks.extend`).
+    pub can_extend: bool,
+    /// Whether the caller may release it (active; `locks.release` or
+    /// `holds.manage`).
+    pub can_release: bool,
 }
 
 /// The answer of `GET /api/v1/locks` and `GET /api/v1/holds`.
@@ -125,6 +130,9 @@ pub struct ProtectionList {
     pub items: Vec<ProtectionJson>,
     /// The longest time to a lock's review, in days.
     pub max_review_days: u32,
+    /// The cameras the caller may cover with a new one (`locks.create`, or
+    /// `holds.manage`: every camera).
+    pub choices: Vec<CoveredCamera>,
 }
 
 /// The body of `POST /api/v1/locks`.
@@ -345,8 +353,20 @@ async fn user_name(state: &AppState, id: Option<veil_base::UserId>) -> Option<St
         .and_then(|u| u.name)
 }
 
-async fn to_json(state: &AppState, cams: &[CameraRow], p: ProtectionRow) -> ProtectionJson {
+async fn to_json(
+    state: &AppState,
+    s: &Session,
+    cams: &[CameraRow],
+    p: ProtectionRow,
+) -> ProtectionJson {
     let now = state.now();
+    let active = p.is_active();
+    let (extend, release) = match p.kind {
+        ProtectionKind::Lock => (Some(Action::LockExtend), Action::LockRelease),
+        ProtectionKind::Hold => (None, Action::HoldManage),
+    };
+    let can_extend = active && extend.is_some_and(|a| allowed_on_all(state, s, a, cams, &p));
+    let can_release = active && allowed_on_all(state, s, release, cams, &p);
     let released = match &p.released {
         Some((t, by, reason)) => Some(Release {
             time: t.to_rfc3339(),
@@ -383,6 +403,8 @@ async fn to_json(state: &AppState, cams: &[CameraRow], p: ProtectionRow) -> Prot
         }),
         released,
         segments: p.segments,
+        can_extend,
+        can_release,
         reason: p.reason,
     }
 }
@@ -424,14 +446,27 @@ async fn list(
     let mut items = Vec::new();
     for p in rows {
         if p.kind == kind && allowed_on_all(state, s, view, &cams, &p) {
-            items.push(to_json(state, &cams, p).await);
+            items.push(to_json(state, s, &cams, p).await);
         }
     }
+    let create = match kind {
+        ProtectionKind::Lock => Action::LockCreate,
+        ProtectionKind::Hold => Action::HoldManage,
+    };
+    let choices = cams
+        .iter()
+        .filter(|c| state.allowed(s, create, crate::api::camera_resource(c.id, Some(c))))
+        .map(|c| CoveredCamera {
+            id: c.id.0,
+            name: Some(c.name.clone()),
+        })
+        .collect();
     let db = state.store.db.clone();
     let max_review_days = blocking(move || max_review_days(&db)).await?;
     Ok(ProtectionList {
         items,
         max_review_days,
+        choices,
     })
 }
 
@@ -506,7 +541,10 @@ async fn create(
     let row = blocking(move || Ok(db.protection(id)?))
         .await?
         .ok_or_else(|| ApiError::internal("a new protection is not there"))?;
-    Ok((StatusCode::CREATED, Json(to_json(state, &cams, row).await)))
+    Ok((
+        StatusCode::CREATED,
+        Json(to_json(state, s, &cams, row).await),
+    ))
 }
 
 /// `GET /api/v1/locks`: the evidence locks on cameras the caller may see
@@ -527,7 +565,7 @@ pub async fn get_lock(
     Path(id): Path<String>,
 ) -> Result<Json<ProtectionJson>, ApiError> {
     let (p, cams) = one(&state, &s, ProtectionKind::Lock, Action::LockView, &id).await?;
-    Ok(Json(to_json(&state, &cams, p).await))
+    Ok(Json(to_json(&state, &s, &cams, p).await))
 }
 
 /// `POST /api/v1/locks`: locks the recordings of cameras over an interval;
@@ -639,7 +677,7 @@ pub async fn extend_lock(
             .ok_or_else(|| ApiError::internal("an extended lock is not there"))
     })
     .await?;
-    Ok(Json(to_json(&state, &cams, row).await))
+    Ok(Json(to_json(&state, &s, &cams, row).await))
 }
 
 fn conflict(message: String) -> ApiError {
@@ -702,7 +740,7 @@ async fn release(
     let row = blocking(move || Ok(db.protection(id)?))
         .await?
         .ok_or_else(|| ApiError::internal("a released protection is not there"))?;
-    Ok(Json(to_json(state, &cams, row).await))
+    Ok(Json(to_json(state, s, &cams, row).await))
 }
 
 /// `POST /api/v1/locks/{id}/release`: hands the lock's recordings back to
@@ -746,7 +784,7 @@ pub async fn get_hold(
     Path(id): Path<String>,
 ) -> Result<Json<ProtectionJson>, ApiError> {
     let (p, cams) = one(&state, &s, ProtectionKind::Hold, Action::HoldManage, &id).await?;
-    Ok(Json(to_json(&state, &cams, p).await))
+    Ok(Json(to_json(&state, &s, &cams, p).await))
 }
 
 /// `POST /api/v1/holds`: restricts the recordings of cameras over an
@@ -845,7 +883,7 @@ fn page_content(shell: &crate::shell::Shell, kind: ProtectionKind, may_create: b
     if may_create {
         let review = if kind == ProtectionKind::Lock {
             format!(
-                r#"<label for="p-review">{review}</label><input id="p-review" name="review" type="datetime-local" required>
+                r#"<label for="p-review">{review}</label><input id="p-review" name="review" type="datetime-local" step="1" required>
 <label for="p-on-review">{on_review}</label><select id="p-on-review" name="on_review">
 <option value="release">{release}</option><option value="notify">{notify}</option></select>"#,
                 review = c("review"),

@@ -369,7 +369,7 @@ pub async fn page(
 <form id="quota-form" class="stack">
 <p>{used_label} <strong id="quota-used"></strong> · {free_label} <strong id="quota-free"></strong></p>
 <label for="quota-installation">{installation}</label>
-<input id="quota-installation" name="installation" type="number" min="1" step="any" inputmode="decimal">
+<input id="quota-installation" name="installation" type="number" step="any" inputmode="decimal">
 <div class="table-scroll"><table id="quota-table"><thead><tr>
 <th scope="col">{camera}</th><th scope="col">{used}</th><th scope="col">{quota}</th><th scope="col">{state}</th>
 </tr></thead><tbody></tbody></table></div>

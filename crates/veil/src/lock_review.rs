@@ -150,10 +150,17 @@ mod tests {
             .map(|e| (e.action, e.resource, e.detail))
             .collect();
         assert_eq!(entries.len(), 2, "{entries:?}");
-        assert_eq!(entries[0].0, "evidence_lock.release");
-        assert_eq!(entries[0].1, format!("lock:{released}"));
-        assert!(entries[0].2.starts_with("reason=review_date"));
-        assert_eq!(entries[1].0, "evidence_lock.change");
-        assert!(entries[1].2.starts_with("review_due"));
+        let release = entries
+            .iter()
+            .find(|e| e.0 == "evidence_lock.release")
+            .expect("the release is recorded");
+        assert_eq!(release.1, format!("lock:{released}"));
+        assert!(release.2.starts_with("reason=review_date"));
+        let change = entries
+            .iter()
+            .find(|e| e.0 == "evidence_lock.change")
+            .expect("the review is recorded");
+        assert_eq!(change.1, format!("lock:{flagged}"));
+        assert!(change.2.starts_with("review_due"));
     }
 }

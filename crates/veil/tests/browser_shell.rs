@@ -163,24 +163,33 @@ async fn set_theme(driver: &Driver, theme: &str) -> Res<()> {
 }
 
 const ROLE_TEMPLATES: [(&str, &[&str]); 5] = [
-    ("operator", &["/cameras", "/playback", "/bookmarks"]),
-    ("investigator", &["/cameras", "/playback", "/bookmarks"]),
+    (
+        "operator",
+        &["/cameras", "/playback", "/bookmarks", "/locks"],
+    ),
+    (
+        "investigator",
+        &["/cameras", "/playback", "/bookmarks", "/locks"],
+    ),
     (
         "administrator",
         &[
             "/cameras",
             "/playback",
             "/bookmarks",
+            "/locks",
             "/admin/cameras",
             "/admin/users",
             "/admin/roles",
             "/admin/four-eyes",
             "/admin/policy",
             "/admin/tokens",
+            "/admin/retention",
+            "/admin/quotas",
             "/system",
         ],
     ),
-    ("dpo", &["/approvals", "/audit"]),
+    ("dpo", &["/locks", "/holds", "/approvals", "/audit"]),
     ("auditor", &["/audit"]),
 ];
 
