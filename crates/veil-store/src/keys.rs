@@ -461,6 +461,7 @@ impl Keyring {
             let (n, rows) = self.db.destroy_bucket_chunk(chunk, &planned, whole)?;
             drop(cache);
             destroyed += n;
+            crate::crash_point("retention.chunk_destroyed");
             for (id, key, bytes) in rows {
                 taken.insert(id);
                 gone.push((key, bytes));

@@ -63,6 +63,23 @@ pub enum Error {
     QuotaExceeded(String),
 }
 
+/// The environment variable naming a crash point ([`crash_point`]).
+pub const CRASH_AT_ENV: &str = "VEIL_CRASH_AT";
+
+/// A point between two steps of a multi-step change (retention's
+/// destruction): when the environment variable [`CRASH_AT_ENV`] names it, the
+/// process kills itself with SIGKILL there, as a power cut or `kill -9`
+/// would, so tests can prove that every step leaves a state the next run
+/// converges from. Unset, it costs one environment lookup.
+pub fn crash_point(name: &str) {
+    if std::env::var_os(CRASH_AT_ENV).is_some_and(|v| v == name) {
+        // SAFETY: kill(2) on our own pid with a valid signal number.
+        unsafe {
+            libc::kill(libc::getpid(), libc::SIGKILL);
+        }
+    }
+}
+
 /// The rendition recorded by the foundation: what people see.
 pub const MAIN_RENDITION: &str = "main";
 
@@ -843,10 +860,12 @@ impl Store {
     pub async fn apply_retention(&self, plan: &retention::Plan) -> Result<RetentionReport, Error> {
         // Steps 3 and 4, then 5: the objects.
         let (mut report, gone) = self.destroy_keys_and_rows(plan).await?;
+        crash_point("retention.keys_and_rows_destroyed");
         for (key, bytes) in gone {
             self.objects.delete(&key).await?;
             report.objects_deleted += 1;
             report.bytes_freed += bytes;
+            crash_point("retention.object_deleted");
         }
         Ok(report)
     }

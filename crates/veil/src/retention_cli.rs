@@ -191,6 +191,7 @@ pub async fn run_due(
         }
         let (a, p, who) = (audit.clone(), plan.clone(), actor.to_owned());
         tokio::task::spawn_blocking(move || record_batch(&a, &who, &p)).await??;
+        veil_store::crash_point("retention.recorded");
         let r = store.apply_retention(&plan).await?;
         total.keys_destroyed += r.keys_destroyed;
         total.segments_deleted += r.segments_deleted;
