@@ -48,7 +48,10 @@ impl Store {
             );
         }
         for cam in b.keys().filter(|c| !blocks.contains_key(c)) {
-            tracing::info!(camera = cam.0, "below the storage quota again: recording resumes");
+            tracing::info!(
+                camera = cam.0,
+                "below the storage quota again: recording resumes"
+            );
         }
         *b = blocks;
     }
@@ -57,12 +60,7 @@ impl Store {
     /// `scope`'s quota: its oldest unprotected video, the hour being
     /// recorded included. Empty when only protected video is left. Reads
     /// only.
-    pub fn quota_plan(
-        &self,
-        now: Time90k,
-        scope: QuotaScope,
-        limit: usize,
-    ) -> Result<Plan, Error> {
+    pub fn quota_plan(&self, now: Time90k, scope: QuotaScope, limit: usize) -> Result<Plan, Error> {
         let protections = self.active_protections()?;
         // Retention 0 for what the quota covers (every hour that has begun
         // is due), "never" for the rest.

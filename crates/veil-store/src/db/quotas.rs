@@ -69,7 +69,9 @@ impl Db {
         match self.setting(GLOBAL_QUOTA_SETTING)? {
             None => Ok(None),
             Some(v) => v.parse().map(Some).map_err(|_| {
-                Error::Corrupt(format!("the stored storage quota {v:?} is not a byte count"))
+                Error::Corrupt(format!(
+                    "the stored storage quota {v:?} is not a byte count"
+                ))
             }),
         }
     }
