@@ -21,7 +21,27 @@ const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
 const SEC: i64 = 90_000;
 
 fn open(dir: &Path, clock: &SimulatedClock, source: Option<Arc<dyn RootKeySource>>) -> Store {
-    Store::open_dir_with(dir, Arc::new(clock.clone()), source).unwrap()
+    try_open(dir, clock, source).unwrap()
+}
+
+/// Opens, waiting out the directory lock a moment: a test of this binary
+/// that runs a key command forks, and the forked child shares this
+/// process's open files (the lock among them) until it executes the
+/// command.
+fn try_open(
+    dir: &Path,
+    clock: &SimulatedClock,
+    source: Option<Arc<dyn RootKeySource>>,
+) -> Result<Store, Error> {
+    for _ in 0..100 {
+        match Store::open_dir_with(dir, Arc::new(clock.clone()), source.clone()) {
+            Err(Error::Invalid(m)) if m.contains("in use by another Veil process") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            r => return r,
+        }
+    }
+    Store::open_dir_with(dir, Arc::new(clock.clone()), source)
 }
 
 async fn record(s: &Store, camera: CameraId, start: i64) {
@@ -207,7 +227,7 @@ async fn a_rotation_rewraps_everything_and_destroys_the_old_root_file() {
     let v2 = dir.path().join("root.2.key");
     let saved = std::fs::read(&v2).unwrap();
     std::fs::remove_file(&v2).unwrap();
-    let e = Store::open_dir(dir.path(), Arc::new(clock.clone()))
+    let e = try_open(dir.path(), &clock, None)
         .err()
         .unwrap()
         .to_string();
@@ -219,7 +239,7 @@ async fn a_rotation_rewraps_everything_and_destroys_the_old_root_file() {
     // A wrong version 2 is refused too.
     std::fs::write(&v2, format!("{}\n", "5a".repeat(32))).unwrap();
     std::fs::set_permissions(&v2, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let e = Store::open_dir(dir.path(), Arc::new(clock.clone()))
+    let e = try_open(dir.path(), &clock, None)
         .err()
         .unwrap()
         .to_string();
@@ -297,7 +317,7 @@ async fn a_sealed_root_under_an_operator_key_rotates_and_a_wrong_key_is_refused(
         "test credential",
         &data,
     ));
-    let e = Store::open_dir_with(&data, Arc::new(clock.clone()), Some(wrong))
+    let e = try_open(&data, &clock, Some(wrong))
         .err()
         .unwrap()
         .to_string();
@@ -348,7 +368,7 @@ async fn a_key_management_command_holds_the_versions() {
     readable(&open(&data, &clock, Some(source())), &f).await;
     // The KMS losing the live version: refused, naming the command.
     std::fs::remove_file(dir.path().join("kms/2")).unwrap();
-    let e = Store::open_dir_with(&data, Arc::new(clock.clone()), Some(source()))
+    let e = try_open(&data, &clock, Some(source()))
         .err()
         .unwrap()
         .to_string();
@@ -359,9 +379,7 @@ async fn a_key_management_command_holds_the_versions() {
     // A failing command is an error, not a missing key.
     let broken: Arc<dyn RootKeySource> =
         Arc::new(CommandSource::new(vec!["/bin/false".into()]).unwrap());
-    let e = Store::open_dir_with(&data, Arc::new(clock.clone()), Some(broken))
-        .err()
-        .unwrap();
+    let e = try_open(&data, &clock, Some(broken)).err().unwrap();
     assert!(
         matches!(e, Error::Invalid(ref m) if m.contains("exit status 1")),
         "{e}"
