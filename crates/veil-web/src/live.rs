@@ -129,12 +129,17 @@ async fn still_allowed(state: &AppState, s: &Session, camera: CameraId) -> bool 
         Ok(cams) => cams.into_iter().find(|c| c.id == camera),
         Err(_) => return false,
     };
+    let t = state.now();
     cam.is_some()
         && state.allowed(
             &now,
             Action::LiveView,
             crate::api::camera_resource(camera, cam.as_ref()),
         )
+        // A restriction hold that now covers the camera ends the view.
+        && crate::protections::refuse_held(state, camera, t, t)
+            .await
+            .is_ok()
 }
 
 async fn stream<F, Fut>(

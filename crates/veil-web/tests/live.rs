@@ -132,6 +132,24 @@ async fn erasing_the_account_closes_the_stream() {
 }
 
 #[tokio::test]
+async fn a_restriction_hold_over_now_closes_the_stream() {
+    let s = start().await;
+    let (admin, csrf, _, _, _, mut ws) = watching(&s, &["operator"]).await;
+    let (dpo, dpo_csrf) = new_user(&s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
+    let now = veil_base::Clock::now(&s.clock).0;
+    let status = send(
+        dpo.post(format!("{}/api/v1/holds", s.base)),
+        &dpo_csrf,
+        json!({"cameras": [1], "start": veil_base::Time90k(now - MINUTE).to_rfc3339(),
+               "end": veil_base::Time90k(now + 60 * MINUTE).to_rfc3339(),
+               "reason": "Restriction of this camera requested, request 7"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    assert!(closes_within(&mut ws, LIMIT).await);
+}
+
+#[tokio::test]
 async fn losing_the_role_closes_the_stream() {
     let s = start().await;
     let (admin, csrf, _, _, id, mut ws) = watching(&s, &["operator"]).await;
