@@ -49,6 +49,10 @@ enum Command {
         /// The data directory.
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
+        /// The server's configuration file, for its `[root_key]` section
+        /// (without it, the root key files are beside the data).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Users, roles and the usage policy (recorded as actor `cli`).
     Admin {
@@ -213,7 +217,7 @@ fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", config.display()))?;
             rt.block_on(server::run(cfg))
         }
-        Command::Check { data } => rt.block_on(server::check(&data)),
+        Command::Check { data, config } => rt.block_on(server::check(&data, config.as_deref())),
         Command::Bench { which } => rt.block_on(bench::run(which)),
         Command::Audit { which } => audit_cli::run(which),
         Command::Admin { which } => admin_cli::run(which),

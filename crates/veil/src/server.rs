@@ -428,14 +428,18 @@ async fn shutdown_requested() {
 
 /// `veil check`: recovery, re-verification of unreadable segments, and the
 /// database's own integrity check.
-pub async fn check(data: &Path) -> anyhow::Result<()> {
+pub async fn check(data: &Path, config: Option<&Path>) -> anyhow::Result<()> {
     if !data.join("veil.db").exists() {
         anyhow::bail!(
             "{} is not a Veil data directory (no veil.db)",
             data.display()
         );
     }
-    let store = Store::open_dir(data, Arc::new(SystemClock))?;
+    let root_key = match config {
+        Some(c) => config::root_key_of(c)?,
+        None => config::RootKey::default(),
+    };
+    let store = Store::open_dir_with(data, Arc::new(SystemClock), Some(root_key.source(data)?))?;
     let report = store.recover().await?;
     // Segments marked missing or corrupt are tried again: an object restored
     // from a backup, or a fault that has passed, brings them back.

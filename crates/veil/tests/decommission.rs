@@ -437,11 +437,12 @@ source = {{ kind = "synthetic", width = 160, height = 120 }}
         .filter(|n| n.parse::<u32>().is_ok())
         .collect();
     assert_eq!(left, ["4"], "every older version destroyed at the command");
+    // `veil check` without the configuration looks beside the data: refused,
+    // nothing created; with it, it opens.
     let (ok, out) = run_veil(&["check", "--data", d]);
-    assert!(
-        !ok && out.contains("missing"),
-        "check uses the files beside the data, refused, nothing created: {out}"
-    );
+    assert!(!ok && out.contains("missing"), "{out}");
+    let (ok, out) = run_veil(&["check", "--data", d, "--config", c]);
+    assert!(ok && out.contains("integrity: ok"), "{out}");
 
     // The server starts on the current version.
     let mut serve = Demo::serve(&config, &data);
