@@ -840,7 +840,7 @@ pub async fn locks_page(
     let shell = crate::shell::Shell::new(&state, &s, &headers, "/locks").await?;
     let may_create = state.allowed(&s, Action::LockCreate, Resource::System);
     let content = page_content(&shell, ProtectionKind::Lock, may_create);
-    Ok(shell.page(&shell.t("locks.title"), "protections.js", &content))
+    Ok(shell.page(shell.t("locks.title"), "protections.js", &content))
 }
 
 /// `GET /holds`: the restriction holds page.
@@ -852,13 +852,13 @@ pub async fn holds_page(
     state.authorize(&s, Action::HoldManage, Resource::System)?;
     let shell = crate::shell::Shell::new(&state, &s, &headers, "/holds").await?;
     let content = page_content(&shell, ProtectionKind::Hold, true);
-    Ok(shell.page(&shell.t("holds.title"), "protections.js", &content))
+    Ok(shell.page(shell.t("holds.title"), "protections.js", &content))
 }
 
 fn page_content(shell: &crate::shell::Shell, kind: ProtectionKind, may_create: bool) -> String {
     let k = kind_path(kind);
-    let t = |key: &str| crate::ui::escape(&shell.t(&format!("{k}s.{key}")));
-    let c = |key: &str| crate::ui::escape(&shell.t(&format!("protections.{key}")));
+    let t = |key: &str| crate::ui::escape(shell.t(&format!("{k}s.{key}")));
+    let c = |key: &str| crate::ui::escape(shell.t(&format!("protections.{key}")));
     let mut html = format!(
         r#"<h1>{title}</h1><p class="lede">{intro}</p>
 <div id="protections" data-kind="{k}"></div>

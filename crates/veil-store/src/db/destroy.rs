@@ -23,6 +23,9 @@ use crate::Error;
 /// 10 s segments.
 pub const DESTROY_CHUNK: usize = 4;
 
+/// A deleted segment row: its id, object key and object size.
+pub type DeletedSegment = (SegmentId, String, u64);
+
 impl Db {
     /// Deletes, in one transaction, the rows of `planned` that belong to the
     /// bucket keys `keys` (with `whole`, every row of those keys: nothing in
@@ -34,7 +37,7 @@ impl Db {
         keys: &[i64],
         planned: &HashSet<SegmentId>,
         whole: bool,
-    ) -> Result<(usize, Vec<(SegmentId, String, u64)>), Error> {
+    ) -> Result<(usize, Vec<DeletedSegment>), Error> {
         self.with(|c| {
             let tx = c.transaction()?;
             let mut gone = Vec::new();
