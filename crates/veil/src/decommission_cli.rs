@@ -214,6 +214,34 @@ fn record(
         .context("refused: the decommissioning cannot be recorded")
 }
 
+/// Refuses while an active lock or hold keeps recordings of `camera` (of
+/// any camera, for the installation): decommissioning must not destroy
+/// evidence or restricted video behind its protector's back.
+fn refuse_protected(store: &Store, camera: Option<CameraId>) -> anyhow::Result<()> {
+    let covering: Vec<String> = store
+        .db
+        .protections(true)?
+        .iter()
+        .filter(|p| camera.is_none_or(|c| p.cameras.contains(&c)))
+        .map(|p| format!("{} {}", p.kind.as_str(), p.id))
+        .collect();
+    if !covering.is_empty() {
+        anyhow::bail!(
+            "refused: {} keep{} recordings of this {}; release {} first (a lock with \
+             locks.release, a hold with holds.manage). Nothing was destroyed",
+            covering.join(", "),
+            if covering.len() == 1 { "s" } else { "" },
+            if camera.is_some() {
+                "camera"
+            } else {
+                "installation"
+            },
+            if covering.len() == 1 { "it" } else { "them" },
+        );
+    }
+    Ok(())
+}
+
 /// Deletes the objects a crash left without a row, and interrupted
 /// writes; returns how many.
 async fn leftovers(store: &Store) -> anyhow::Result<usize> {
@@ -237,6 +265,7 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
             let Some((name, _)) = store.db.camera_name(camera)? else {
                 anyhow::bail!("no camera has id {id}");
             };
+            refuse_protected(&store, Some(camera))?;
             let system = system_id(&store)?;
             let key = erasure_key(&data)?;
             let seq = record(
@@ -309,6 +338,7 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
                 );
             }
             let (store, audit) = crate::keys_cli::open_store(&data, config.as_deref())?;
+            refuse_protected(&store, None)?;
             let system = system_id(&store)?;
             let key = erasure_key(&data)?;
             let cameras: Vec<serde_json::Value> = store

@@ -449,3 +449,73 @@ source = {{ kind = "synthetic", width = 160, height = 120 }}
     serve.kill();
     assert!(!data.join("root.key").exists() && !kms.join("5").exists());
 }
+
+/// A lock or hold on a camera refuses its decommissioning, and the
+/// installation's, naming it; nothing is destroyed until it is released.
+#[test]
+fn locked_or_held_recordings_refuse_decommissioning() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let d = data.to_str().unwrap();
+    record(&data, 1);
+    let files = segment_files(&data);
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let hold = rt.block_on(async {
+        let clock: veil_base::SharedClock = std::sync::Arc::new(veil_base::SystemClock);
+        let store = veil_store::Store::open_dir(&data, clock.clone()).unwrap();
+        let now = clock.now();
+        let (id, kept) = store
+            .create_protection(veil_store::db::NewProtection {
+                kind: veil_store::db::ProtectionKind::Hold,
+                cameras: vec![veil_base::CameraId(1)],
+                start: veil_base::Time90k(0),
+                end: now,
+                reason: "restriction request 3".into(),
+                owner: None,
+                created: now,
+                review: None,
+                release_on_review: false,
+                key_version: 1,
+            })
+            .await
+            .unwrap();
+        assert!(kept >= 2);
+        id
+    });
+    let (ok, out) = run_veil(&[
+        "decommission",
+        "camera",
+        "1",
+        "--data",
+        d,
+        "--operator",
+        "Ana Lima",
+    ]);
+    assert!(
+        !ok && out.contains(&format!("hold {hold} keeps recordings")),
+        "{out}"
+    );
+    let certificate = dir.path().join("certificate");
+    let (ok, out) = run_veil(&[
+        "decommission",
+        "installation",
+        "--data",
+        d,
+        "--operator",
+        "Ana Lima",
+        "--certificate",
+        certificate.to_str().unwrap(),
+        "--yes-destroy-everything",
+    ]);
+    assert!(!ok && out.contains(&format!("hold {hold}")), "{out}");
+    assert!(!certificate.exists());
+    assert_eq!(segment_files(&data), files, "nothing was destroyed");
+    let audit = count(
+        &data,
+        "SELECT COUNT(*) FROM audit WHERE action LIKE 'decommission.%'",
+    );
+    assert_eq!(
+        audit, 0,
+        "a refused decommissioning is not recorded as done"
+    );
+}
