@@ -19,11 +19,13 @@ mod camera_retention;
 mod data_sets;
 mod destroy;
 pub use destroy::DESTROY_CHUNK;
+mod masks;
 mod protections;
 mod quotas;
 mod root_keys;
 pub use camera_retention::RetentionChange;
 pub use data_sets::DataSetStats;
+pub use masks::MaskVersionRow;
 pub use protections::{NewProtection, ProtectedKey, ProtectionKind, ProtectionRow};
 pub use quotas::{CameraUsage, GLOBAL_QUOTA_SETTING};
 pub use root_keys::{BucketKeyToRewrap, RootVersion, UserSecrets, WrappedCounts};
@@ -332,6 +334,21 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (protection_id, segment_id)
     );
     CREATE INDEX protected_segment_by_segment ON protected_segment (segment_id);
+    "#,
+    // 13 (privacy masks): each change of a camera's masks is a new version
+    // (the masks as checked JSON, author, time); every segment names the
+    // version it was made with (NULL: no masks), so playback and export apply
+    // the masks of recording time.
+    r#"
+    CREATE TABLE mask_version (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        camera_id INTEGER NOT NULL REFERENCES camera (id),
+        masks TEXT NOT NULL,
+        author_id INTEGER REFERENCES app_user (id),
+        created_90k INTEGER NOT NULL
+    );
+    CREATE INDEX mask_version_by_camera ON mask_version (camera_id, id);
+    ALTER TABLE segment ADD COLUMN mask_version_id INTEGER REFERENCES mask_version (id);
     "#,
 ];
 

@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod i18n;
 pub mod live;
+pub mod masks;
 pub mod model;
 pub mod openapi;
 pub mod pages;
@@ -523,6 +524,12 @@ pub fn routes() -> Vec<Route> {
             GET,
             Permission,
             get(api::recordings),
+        ),
+        route(
+            "/api/v1/cameras/{id}/masks",
+            &[Method::GET, Method::PUT],
+            Permission,
+            get(masks::get_masks).put(masks::put_masks),
         ),
         route(
             "/api/v1/cameras/{id}/events",

@@ -52,6 +52,7 @@ use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::data_retention::RetentionList;
 use crate::error::{ApiError, ErrorBody};
 use crate::events::Events;
+use crate::masks::{MaskChange, MaskSet};
 use crate::model::{AuditReport, RoleDefinition, RoleView};
 use crate::protections::{
     LockExtension, NewHold, NewLock, ProtectionJson, ProtectionList, ReleaseRequest,
@@ -675,6 +676,17 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .body(s.of::<BookmarkRetention>())
                 .ok(204, "Set", NO_CONTENT)
                 .error(400, bad)
+                .recorded()
+        }
+        ("GET", "/api/v1/cameras/{id}/masks") => Spec::new("A camera's privacy masks")
+            .ok(200, "The current version", s.json::<MaskSet>())
+            .error(404, "No such camera"),
+        ("PUT", "/api/v1/cameras/{id}/masks") => {
+            Spec::new("Replace a camera's privacy masks (a new version)")
+                .body(s.of::<MaskChange>())
+                .ok(200, "The new version", s.json::<MaskSet>())
+                .error(400, bad)
+                .error(404, "No such camera")
                 .recorded()
         }
         ("GET", "/api/v1/locks") => Spec::new("Evidence locks on cameras I may see locks of").ok(

@@ -51,6 +51,7 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/locks/{id}/release", "ReleaseRequest"),
     ("POST", "/api/v1/holds", "NewHold"),
     ("PUT", "/api/v1/quotas", "QuotaChange"),
+    ("PUT", "/api/v1/cameras/{id}/masks", "MaskChange"),
     ("POST", "/api/v1/holds/{id}/release", "ReleaseRequest"),
 ];
 
@@ -147,6 +148,8 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
     ),
     ("GET", "/api/v1/holds", &[200]),
     ("GET", "/api/v1/quotas", &[200]),
+    ("GET", "/api/v1/cameras/{id}/masks", &[200, 404]),
+    ("PUT", "/api/v1/cameras/{id}/masks", &[200, 400, 404, 503]),
     ("PUT", "/api/v1/quotas", &[200, 400, 503]),
     ("POST", "/api/v1/holds", &[201, 400, 503]),
     ("GET", "/api/v1/holds/{id}", &[200, 404]),
