@@ -76,6 +76,31 @@ async fn type_into(driver: &Driver, css: &str, text: &str) -> Res<()> {
     driver.send_keys(&e, text).await
 }
 
+/// Opens `page` (`locks` or `holds`) and fills its form: the one camera,
+/// the interval and the reason.
+async fn fill_form(
+    driver: &Driver,
+    demo: &Demo,
+    page: &str,
+    start: i64,
+    end: i64,
+    reason: &str,
+) -> Res<()> {
+    driver.goto(&demo.at(page)).await?;
+    wait_for(
+        driver,
+        "the camera choice",
+        WAIT,
+        "return document.querySelectorAll('#p-cameras input').length;",
+        |v| v == 1,
+    )
+    .await?;
+    driver.click_on("#p-cameras input").await?;
+    set_time(driver, "#p-start", &rfc(start)).await?;
+    set_time(driver, "#p-end", &rfc(end)).await?;
+    type_into(driver, "#p-reason", reason).await
+}
+
 const ROWS: &str = "return Array.from(document.querySelectorAll('#protection-table tbody tr[data-id]')).map((r) => \
     ({ id: Number(r.dataset.id), cells: Array.from(r.cells).map((c) => c.textContent) }));";
 const MESSAGE: &str = "return document.getElementById('message').textContent;";
@@ -122,21 +147,12 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
 
     // The operator locks the last seconds on /locks.
     sign_in_as(driver, demo, "olga.keeper", PASSWORD).await?;
-    driver.goto(&demo.at("locks")).await?;
-    wait_for(
+    fill_form(
         driver,
-        "the camera choice",
-        WAIT,
-        "return document.querySelectorAll('#p-cameras input').length;",
-        |v| v == 1,
-    )
-    .await?;
-    driver.click_on("#p-cameras input").await?;
-    set_time(driver, "#p-start", &rfc(now - 6)).await?;
-    set_time(driver, "#p-end", &rfc(now - 1)).await?;
-    type_into(
-        driver,
-        "#p-reason",
+        demo,
+        "locks",
+        now - 6,
+        now - 1,
         "Shoplifting at the entrance, store report 88",
     )
     .await?;
@@ -226,21 +242,12 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
 
     // The DPO holds the camera's recent video on /holds.
     sign_in_as(driver, demo, "fatima.dpo", PASSWORD).await?;
-    driver.goto(&demo.at("holds")).await?;
-    wait_for(
+    fill_form(
         driver,
-        "the camera choice",
-        WAIT,
-        "return document.querySelectorAll('#p-cameras input').length;",
-        |v| v == 1,
-    )
-    .await?;
-    driver.click_on("#p-cameras input").await?;
-    set_time(driver, "#p-start", &rfc(now - 6)).await?;
-    set_time(driver, "#p-end", &rfc(now - 2)).await?;
-    type_into(
-        driver,
-        "#p-reason",
+        demo,
+        "holds",
+        now - 6,
+        now - 2,
         "Restriction requested by a data subject, request 4",
     )
     .await?;
