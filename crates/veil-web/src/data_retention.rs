@@ -279,10 +279,14 @@ pub fn run_once(
 
     note("motion_events", motion_events(db, audit, now));
 
+    // The cut-off moves by whole hours, so the record is pruned (and the
+    // pruning recorded) at most once an hour, not at every run.
+    let t = before(audit_days);
+    let t = Time90k(t.0 - t.0.rem_euclid(HOUR_90K));
     note(
         "access_record",
         audit
-            .prune("system", before(audit_days))
+            .prune("system", t)
             .map(|n| n as u64)
             .map_err(|e| format!("access_record: {e}")),
     );
@@ -654,10 +658,15 @@ pub fn list(
         "access_record",
         RuleJson::days("after_creation", audit_days),
         format!(
-            "Entries are pruned {audit_days} days after they were written, behind a signed anchor."
+            "Entries are pruned {audit_days} days after they were written (at the next whole \
+             hour), behind a signed anchor."
         ),
         s,
-        next(s.oldest, i64::from(audit_days) * DAY_90K, now),
+        next(
+            s.oldest.map(|t| Time90k((t.0 / HOUR_90K + 1) * HOUR_90K)),
+            i64::from(audit_days) * DAY_90K,
+            now,
+        ),
     ));
 
     Ok(RetentionList {

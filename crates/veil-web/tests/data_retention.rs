@@ -226,6 +226,12 @@ async fn every_data_set_is_counted_then_destroyed_by_its_rule_and_recorded() {
     let d = set(&list, "access_record");
     assert_eq!(d["items"], entries.len() as u64, "{d}");
     assert_eq!(d["oldest"], entries[0].time_90k.to_rfc3339());
+    // Pruned at the first whole hour 365 days after the oldest entry.
+    let first = entries[0].time_90k.0;
+    assert_eq!(
+        d["next_destruction"],
+        rfc((first / HOUR + 1) * HOUR + 365 * DAY)
+    );
     assert_eq!(d["rule"], json!({"kind": "after_creation", "days": 365}));
 
     // Nothing is due yet: the job destroys nothing and records nothing.
