@@ -18,7 +18,7 @@ mod bulk;
 mod camera_retention;
 mod data_sets;
 mod destroy;
-pub use destroy::DESTROY_CHUNK;
+pub use destroy::{DestroyedChunk, DESTROY_CHUNK};
 mod masks;
 mod protections;
 mod quotas;
@@ -1337,8 +1337,9 @@ impl Db {
         })
     }
 
-    /// A page of segments whose bucket key is destroyed, by id after `after`,
-    /// at most `limit` (for retention).
+    /// A page of segments whose bucket key is destroyed and that no active
+    /// lock or hold keeps, by id after `after`, at most `limit` (for
+    /// retention: rows kept by a long lock must not fill every page).
     pub fn keyless_segments_page(
         &self,
         after: SegmentId,
@@ -1347,7 +1348,12 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {RETENTION_SEGMENT_COLUMNS} FROM segment
-                 WHERE bucket_key_id IS NULL AND id > ?1 ORDER BY id LIMIT ?2"
+                 WHERE bucket_key_id IS NULL AND id > ?1
+                   AND NOT EXISTS (
+                       SELECT 1 FROM protected_segment ps
+                       JOIN protection p ON p.id = ps.protection_id
+                       WHERE ps.segment_id = segment.id AND p.released_90k IS NULL)
+                 ORDER BY id LIMIT ?2"
             ))?;
             let rows = st.query_map(params![after.0, limit as i64], stored_segment)?;
             rows.collect()

@@ -458,14 +458,16 @@ impl Keyring {
         for chunk in keys.chunks(crate::db::DESTROY_CHUNK) {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache.retain(|_, (cid, _)| !chunk.contains(cid));
-            let (n, rows) = self.db.destroy_bucket_chunk(chunk, &planned, whole)?;
+            let done = self.db.destroy_bucket_chunk(chunk, &planned, whole)?;
             drop(cache);
-            destroyed += n;
+            destroyed += done.keys;
             crate::crash_point("retention.chunk_destroyed");
-            for (id, key, bytes) in rows {
+            for (id, key, bytes) in done.gone {
                 taken.insert(id);
                 gone.push((key, bytes));
             }
+            // Kept by a lock or hold made since the plan: not leftovers.
+            taken.extend(done.protected);
         }
         // Keyless leftovers (keys destroyed by an earlier run that stopped).
         let rest: Vec<veil_base::SegmentId> = segments

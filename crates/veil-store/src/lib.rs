@@ -170,6 +170,11 @@ pub struct Store {
     /// Cameras whose new video is refused because a quota is reached and
     /// only protected video is left (set by the quota job), and why.
     quota_blocks: Arc<std::sync::Mutex<std::collections::HashMap<CameraId, String>>>,
+    /// Serialises creating and releasing locks and holds with destruction
+    /// batches (retention, quotas): a protection created while a batch is
+    /// planned and destroyed could otherwise lose the video it was made to
+    /// keep ([`Store::destruction_gate`]).
+    protections_gate: Arc<tokio::sync::Mutex<()>>,
     metrics: Arc<StoreMetrics>,
 }
 
@@ -380,6 +385,7 @@ impl Store {
             dir: None,
             faults: Arc::default(),
             quota_blocks: Arc::default(),
+            protections_gate: Arc::default(),
             metrics: Arc::default(),
         }
     }
@@ -888,7 +894,10 @@ impl Store {
             plan.destroy_keys.clone(),
             plan.delete_segments.clone(),
         );
-        let whole = plan.protected.is_empty();
+        // Whole buckets go in one statement each only when the plan keeps
+        // nothing of them and no row can have been added since it was made
+        // (a quota plan may take the hour being recorded).
+        let whole = plan.protected.is_empty() && plan.closed_buckets;
         let (destroyed, gone) =
             blocking(move || this.keys.destroy_buckets(&keys, &ids, whole)).await?;
         report.keys_destroyed = destroyed;

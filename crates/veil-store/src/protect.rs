@@ -32,7 +32,10 @@ impl Store {
     /// Creates a lock or hold and re-wraps the keys of the segments it
     /// covers under its own new key. Returns its id and how many segment keys
     /// were re-wrapped. The caller has checked the request and recorded it.
-    pub async fn create_protection(&self, p: NewProtection) -> Result<(i64, usize), Error> {
+    pub async fn create_protection(&self, mut p: NewProtection) -> Result<(i64, usize), Error> {
+        // No destruction batch runs between the rows and the re-wrap.
+        let _gate = self.protections_gate.lock().await;
+        p.key_version = i64::from(self.keys.root_version());
         let key = Key::generate();
         let this = self.clone();
         let k = key.clone();
@@ -97,9 +100,30 @@ impl Store {
         by: Option<UserId>,
         reason: String,
     ) -> Result<Option<usize>, Error> {
+        let _gate = self.protections_gate.lock().await;
+        // Other protections over the same video take it under their own
+        // keys first, while this one still holds a key path to it.
+        self.sync_protections().await?;
         let db = self.db.clone();
         let now = self.clock.now();
         blocking(move || db.release_protection(id, by, &reason, now)).await
+    }
+
+    /// Releases a lock at its review date (the system's release), unless it
+    /// was extended or released meanwhile (`None`).
+    pub async fn release_protection_at_review(&self, id: i64) -> Result<Option<usize>, Error> {
+        let _gate = self.protections_gate.lock().await;
+        self.sync_protections().await?;
+        let db = self.db.clone();
+        let now = self.clock.now();
+        blocking(move || db.release_protection_at_review(id, now)).await
+    }
+
+    /// Held by a destruction batch (retention, quotas) from its plan to the
+    /// end of its destruction, so no lock or hold is created or released in
+    /// between.
+    pub async fn destruction_gate(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        self.protections_gate.clone().lock_owned().await
     }
 
     /// The active protections, as the retention planner sees them.

@@ -71,11 +71,15 @@ impl Store {
         };
         // (Segments whose key is already gone are planned too, whichever
         // camera: the retention run just before leaves none behind.)
-        self.retention_plan(
+        let mut plan = self.retention_plan(
             Time90k(now.0.saturating_add(BUCKET_90K)),
             keep,
             &protections,
             limit,
-        )
+        )?;
+        // It may take the hour being recorded: rows added after planning
+        // are left keyless for the next run, not deleted unrecorded.
+        plan.closed_buckets = false;
+        Ok(plan)
     }
 }

@@ -102,6 +102,11 @@ pub struct Plan {
     /// What this plan destroys, per camera, by camera id: what the access
     /// record's entry and the command line say.
     pub cameras: Vec<CameraSummary>,
+    /// Whether every bucket it destroys was over (its hour ended) when it
+    /// was planned, so no segment can be added to it since: set by
+    /// [`plan`] when `now` is the real time, cleared for plans that reach
+    /// into the hour being recorded (quotas).
+    pub closed_buckets: bool,
 }
 
 /// What a plan destroys of one camera (every rendition).
@@ -191,6 +196,10 @@ pub fn plan(
 
     let mut out = Plan {
         next_expiry,
+        closed_buckets: !expired.is_empty()
+            && expired
+                .iter()
+                .all(|(start, _)| start.0 + BUCKET_90K <= now.0),
         ..Plan::default()
     };
     let mut doomed: Vec<&StoredSegment> = Vec::new();

@@ -185,3 +185,111 @@ async fn segments_recorded_after_a_hold_began_are_protected_before_their_bucket_
     assert_eq!(s.db.protection(id).unwrap().unwrap().segments, 2);
     assert_eq!(readable(&s, a, BASE, BASE + HOUR).await.len(), 2);
 }
+
+/// A lock made over video that only a hold still keeps (its bucket key is
+/// gone) takes it under its own key, so releasing the hold loses nothing;
+/// rows an active protection keeps are not in the keyless pages retention
+/// reads.
+#[tokio::test]
+async fn a_second_protection_over_kept_video_keeps_it_when_the_first_is_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = SimulatedClock::new(Time90k(BASE));
+    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let a =
+        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
+            .unwrap();
+    record(&s, a, BASE + 60 * SEC).await;
+    let mut hold = lock(vec![a], BASE, BASE + HOUR, clock.now());
+    hold.kind = ProtectionKind::Hold;
+    hold.review = None;
+    let (hold, _) = s.create_protection(hold).await.unwrap();
+    clock.advance(5 * HOUR);
+    assert_eq!(run_retention(&s, &clock).await.keys_destroyed, 1);
+    assert!(
+        s.db.keyless_segments_page(veil_base::SegmentId(0), 10)
+            .unwrap()
+            .is_empty(),
+        "kept rows are not offered to retention"
+    );
+
+    let (lock_id, rewrapped) = s
+        .create_protection(lock(vec![a], BASE, BASE + HOUR, clock.now()))
+        .await
+        .unwrap();
+    assert_eq!(rewrapped, 2, "taken from the hold's key");
+    s.release_protection(hold, None, "restriction lifted".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(run_retention(&s, &clock).await.segments_deleted, 0);
+    assert_eq!(
+        readable(&s, a, BASE, BASE + HOUR).await.len(),
+        2,
+        "the lock still opens its video"
+    );
+    s.release_protection(lock_id, None, "case closed".into())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        s.db.keyless_segments_page(veil_base::SegmentId(0), 10)
+            .unwrap()
+            .len(),
+        2
+    );
+    assert_eq!(run_retention(&s, &clock).await.segments_deleted, 2);
+}
+
+/// A lock made after a retention batch was planned, before it is applied:
+/// the destruction checks the protections again in its transaction, so the
+/// locked segments survive (readable through the lock) and the rest goes.
+#[tokio::test]
+async fn a_lock_made_between_plan_and_destruction_keeps_its_video() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = SimulatedClock::new(Time90k(BASE));
+    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let a =
+        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
+            .unwrap();
+    record(&s, a, BASE + 60 * SEC).await;
+    clock.advance(5 * HOUR);
+    let plan = s
+        .retention_plan(
+            clock.now(),
+            two_hours,
+            &s.active_protections().unwrap(),
+            100,
+        )
+        .unwrap();
+    assert_eq!(plan.delete_segments.len(), 2, "planned with no protection");
+    s.create_protection(lock(vec![a], BASE + 60 * SEC, BASE + 61 * SEC, clock.now()))
+        .await
+        .unwrap();
+    let report = s.apply_retention(&plan).await.unwrap();
+    assert_eq!(report.keys_destroyed, 1);
+    assert_eq!(report.segments_deleted, 1, "only the unlocked segment");
+    assert_eq!(readable(&s, a, BASE, BASE + HOUR).await.len(), 1);
+}
+
+/// The system's release at a review date does not undo an extension made
+/// after the lock was read.
+#[tokio::test]
+async fn a_review_release_skips_a_lock_extended_meanwhile() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = SimulatedClock::new(Time90k(BASE));
+    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let a =
+        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
+            .unwrap();
+    let mut l = lock(vec![a], BASE - HOUR, BASE, clock.now());
+    l.review = Some(Time90k(BASE + HOUR));
+    let (id, _) = s.create_protection(l).await.unwrap();
+    clock.advance(2 * HOUR);
+    // The job read it as due; the owner extends it before the release.
+    s.db.extend_protection(id, Time90k(BASE + 30 * HOUR), "hearing moved", clock.now())
+        .unwrap();
+    assert_eq!(s.release_protection_at_review(id).await.unwrap(), None);
+    assert!(s.db.protection(id).unwrap().unwrap().is_active());
+    clock.advance(40 * HOUR);
+    assert_eq!(s.release_protection_at_review(id).await.unwrap(), Some(0));
+}

@@ -1170,20 +1170,40 @@ pub fn use_approval(
     resource: &str,
     now: Time90k,
 ) -> Result<ApprovalRow, ApiError> {
+    let a = find_approval(db, requester, permission, resource, now)?;
+    consume_approval(db, &a, now)?;
+    Ok(a)
+}
+
+/// Marks an approval found by [`find_approval`] used (each allows one
+/// action); 403 if someone used it meanwhile.
+pub fn consume_approval(db: &Db, a: &ApprovalRow, now: Time90k) -> Result<(), ApiError> {
+    if !db.transition_approval(a.id, "approved", "used", None, "", now)? {
+        return Err(ApiError::forbidden("the approval was used already"));
+    }
+    Ok(())
+}
+
+/// The requester's approved, unexpired request for `permission` on
+/// `resource`, not yet used (nor marked used here); errors say what is
+/// missing.
+pub fn find_approval(
+    db: &Db,
+    requester: UserId,
+    permission: Action,
+    resource: &str,
+    now: Time90k,
+) -> Result<ApprovalRow, ApiError> {
     let found = db.approvals(Some("approved"))?.into_iter().find(|a| {
         a.requester_id == requester
             && a.permission == permission.id()
             && a.resource == resource
             && now < a.expires_90k
     });
-    let a = found.ok_or_else(|| {
+    found.ok_or_else(|| {
         ApiError::forbidden(format!(
             "{} on {resource} needs a second person's approval: POST /api/v1/approvals first",
             permission.id()
         ))
-    })?;
-    if !db.transition_approval(a.id, "approved", "used", None, "", now)? {
-        return Err(ApiError::forbidden("the approval was used already"));
-    }
-    Ok(a)
+    })
 }

@@ -706,6 +706,9 @@ async fn release(
     }
     let resource = format!("{}:{}", kind_path(p.kind), p.id);
     let mut detail = format!("segments={}", p.segments);
+    // Four-eyes: the approval is found first, named in the record, and
+    // consumed only once the release is recorded.
+    let mut approval = None;
     if p.kind == ProtectionKind::Lock {
         let db = state.store.db.clone();
         let needs = blocking(move || crate::admin::four_eyes(&db)).await?;
@@ -716,11 +719,12 @@ async fn release(
                 state.now(),
                 resource.clone(),
             );
-            let approval = blocking(move || {
-                crate::admin::use_approval(&db, user, Action::LockRelease, &r, now)
+            let a = blocking(move || {
+                crate::admin::find_approval(&db, user, Action::LockRelease, &r, now)
             })
             .await?;
-            let _ = write!(detail, " approval={}", approval.id);
+            let _ = write!(detail, " approval={}", a.id);
+            approval = Some(a);
         }
     }
     state
@@ -730,6 +734,10 @@ async fn release(
                 .justification(reason.clone()),
         )
         .await?;
+    if let Some(a) = approval {
+        let (db, now) = (state.store.db.clone(), state.now());
+        blocking(move || crate::admin::consume_approval(&db, &a, now)).await?;
+    }
     let id = p.id;
     state
         .store

@@ -181,6 +181,9 @@ pub async fn enforce(
         let Some((scope, quota)) = over else {
             break;
         };
+        // No lock or hold is made or released between this plan and its
+        // destruction.
+        let _gate = store.destruction_gate().await;
         let s = store.clone();
         let plan = tokio::task::spawn_blocking(move || s.quota_plan(now, scope, BATCH))
             .await

@@ -41,11 +41,8 @@ pub async fn review_due(
             tokio::task::spawn_blocking(move || a.append(e))
                 .await?
                 .context("refused: the lock's release cannot be recorded")?;
-            if store
-                .release_protection(p.id, None, "review date reached".into())
-                .await?
-                .is_some()
-            {
+            // Not if it was extended (or released) since it was read.
+            if store.release_protection_at_review(p.id).await?.is_some() {
                 released += 1;
             }
         } else if p.review_notified.is_none() {

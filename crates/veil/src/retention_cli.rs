@@ -181,6 +181,9 @@ pub async fn run_due(
 ) -> anyhow::Result<RetentionReport> {
     let mut total = RetentionReport::default();
     for _ in 0..MAX_BATCHES {
+        // No lock or hold is made or released between this plan and its
+        // destruction.
+        let _gate = store.destruction_gate().await;
         let (s, r) = (store.clone(), retention.clone());
         let plan = tokio::task::spawn_blocking(move || {
             s.retention_plan(now, r, &s.active_protections()?, BATCH)
@@ -420,6 +423,7 @@ mod tests {
             destroy_keys: vec![1, 2, 3],
             delete_segments: (1..=7).map(veil_base::SegmentId).collect(),
             protected: Vec::new(),
+            closed_buckets: true,
             next_expiry: Some(Time90k(now.0 + HOUR)),
             cameras: vec![
                 CameraSummary {

@@ -250,26 +250,40 @@ impl Db {
         })
     }
 
-    /// How many of `camera`'s motion events ended at or before `before`.
+    /// How many of `camera`'s motion events ended at or before `before`
+    /// (those inside an active lock or hold stay with the video they describe).
     pub fn ended_motion_event_count(
         &self,
         camera: CameraId,
         before: Time90k,
     ) -> Result<u64, Error> {
         self.count(
-            "SELECT COUNT(*) FROM motion_event WHERE camera_id = ?1 AND end_90k <= ?2",
+            "SELECT COUNT(*) FROM motion_event WHERE camera_id = ?1 AND end_90k <= ?2
+                   AND NOT EXISTS (
+                       SELECT 1 FROM protection p
+                       JOIN protection_camera pc ON pc.protection_id = p.id
+                       WHERE pc.camera_id = motion_event.camera_id AND p.released_90k IS NULL
+                         AND motion_event.start_90k < p.end_90k
+                         AND p.start_90k < motion_event.end_90k)",
             params![camera.0, before.0],
         )
     }
 
-    /// Deletes `camera`'s motion events that ended at or before `before`.
+    /// Deletes `camera`'s motion events that ended at or before `before`,
+    /// except those inside an active lock or hold.
     pub fn delete_ended_motion_events(
         &self,
         camera: CameraId,
         before: Time90k,
     ) -> Result<u64, Error> {
         self.change(
-            "DELETE FROM motion_event WHERE camera_id = ?1 AND end_90k <= ?2",
+            "DELETE FROM motion_event WHERE camera_id = ?1 AND end_90k <= ?2
+                   AND NOT EXISTS (
+                       SELECT 1 FROM protection p
+                       JOIN protection_camera pc ON pc.protection_id = p.id
+                       WHERE pc.camera_id = motion_event.camera_id AND p.released_90k IS NULL
+                         AND motion_event.start_90k < p.end_90k
+                         AND p.start_90k < motion_event.end_90k)",
             params![camera.0, before.0],
         )
     }

@@ -26,6 +26,18 @@ pub const DESTROY_CHUNK: usize = 4;
 /// A deleted segment row: its id, object key and object size.
 pub type DeletedSegment = (SegmentId, String, u64);
 
+/// What one chunk's transaction did.
+#[derive(Debug, Default)]
+pub struct DestroyedChunk {
+    /// How many of its bucket keys existed and were destroyed.
+    pub keys: usize,
+    /// The rows deleted.
+    pub gone: Vec<DeletedSegment>,
+    /// Rows of its keys kept because an active lock or hold covers them
+    /// (now keyless, readable through the protection).
+    pub protected: Vec<SegmentId>,
+}
+
 impl Db {
     /// Deletes, in one transaction, the rows of `planned` that belong to the
     /// bucket keys `keys` (with `whole`, every row of those keys: nothing in
@@ -37,12 +49,31 @@ impl Db {
         keys: &[i64],
         planned: &HashSet<SegmentId>,
         whole: bool,
-    ) -> Result<(usize, Vec<DeletedSegment>), Error> {
-        self.with(|c| {
+    ) -> Result<DestroyedChunk, Error> {
+        let out = self.with(|c| {
             let tx = c.transaction()?;
             let mut gone = Vec::new();
+            let mut protected = Vec::new();
             let mut n = 0;
             {
+                // Rows of the key that an active lock or hold covers now
+                // (whatever the plan said: one may have been made since),
+                // and whether each is readable through a protection's key.
+                let mut covered = tx.prepare_cached(
+                    "SELECT s.id, EXISTS (
+                         SELECT 1 FROM protected_segment ps
+                         JOIN protection q ON q.id = ps.protection_id
+                         WHERE ps.segment_id = s.id AND q.released_90k IS NULL
+                           AND q.wrapped_key IS NOT NULL)
+                     FROM segment s
+                     WHERE s.bucket_key_id = ?1 AND EXISTS (
+                         SELECT 1 FROM protection p
+                         JOIN protection_camera pc ON pc.protection_id = p.id
+                         WHERE pc.camera_id = s.camera_id AND p.released_90k IS NULL
+                           AND s.start_90k < p.end_90k
+                           AND p.start_90k < s.start_90k
+                               + CASE WHEN s.duration_90k > 1 THEN s.duration_90k ELSE 1 END)",
+                )?;
                 let mut find =
                     tx.prepare_cached("SELECT id FROM segment WHERE bucket_key_id = ?1")?;
                 // RETURNING: SQLite 3.35 and PostgreSQL alike.
@@ -55,7 +86,17 @@ impl Db {
                 )?;
                 let mut key = tx.prepare_cached("DELETE FROM bucket_key WHERE id = ?1")?;
                 for &k in keys {
-                    if whole {
+                    let kept: Vec<(i64, bool)> = covered
+                        .query_map([k], |r| Ok((r.get(0)?, r.get(1)?)))?
+                        .collect::<Result<_, _>>()?;
+                    if let Some((id, _)) = kept.iter().find(|(_, wrapped)| !wrapped) {
+                        // Destroying the key would lose a protected segment:
+                        // nothing of this chunk happens (the transaction is
+                        // dropped, so rolled back).
+                        return Ok(Err(*id));
+                    }
+                    protected.extend(kept.iter().map(|(id, _)| SegmentId(*id)));
+                    if whole && kept.is_empty() {
                         let mut rows = bucket.query([k])?;
                         while let Some(r) = rows.next()? {
                             let bytes: i64 = r.get(2)?;
@@ -68,7 +109,8 @@ impl Db {
                         .query_map([k], |r| r.get(0))?
                         .collect::<Result<_, _>>()?;
                     for id in ids {
-                        if !planned.contains(&SegmentId(id)) {
+                        let protected = kept.iter().any(|(p, _)| *p == id);
+                        if protected || !(whole || planned.contains(&SegmentId(id))) {
                             continue;
                         }
                         let mut rows = del.query(params![id])?;
@@ -81,7 +123,17 @@ impl Db {
                 }
             }
             tx.commit()?;
-            Ok((n, gone))
+            Ok(Ok(DestroyedChunk {
+                keys: n,
+                gone,
+                protected,
+            }))
+        })?;
+        out.map_err(|id| {
+            Error::Invalid(format!(
+                "segment {id} is covered by a lock or hold but readable through no \
+                 protection's key; its bucket key was not destroyed"
+            ))
         })
     }
 

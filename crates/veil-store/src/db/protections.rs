@@ -63,7 +63,8 @@ pub struct NewProtection {
     /// Locks: at the review date without extension, release (`true`) or only
     /// notify (`false`).
     pub release_on_review: bool,
-    /// The root key version its key is wrapped under.
+    /// The root key version its key is wrapped under (set by
+    /// `Store::create_protection` to the current one).
     pub key_version: i64,
 }
 
@@ -281,8 +282,8 @@ impl Db {
     }
 
     /// Segments covered by protection `id` whose keys are not yet re-wrapped
-    /// under it and still can be (their bucket key exists), oldest first, at
-    /// most `limit`.
+    /// under it and still can be (their bucket key exists, or another active
+    /// protection holds their key), oldest first, at most `limit`.
     pub fn unprotected_covered_segments(
         &self,
         id: i64,
@@ -293,9 +294,13 @@ impl Db {
                 "SELECT {SEGMENT_COLUMNS} FROM segment
                  WHERE camera_id IN (SELECT camera_id FROM protection_camera
                                      WHERE protection_id = ?1)
-                   AND bucket_key_id IS NOT NULL
+                   AND (bucket_key_id IS NOT NULL OR EXISTS (
+                        SELECT 1 FROM protected_segment other
+                        JOIN protection q ON q.id = other.protection_id
+                        WHERE other.segment_id = segment.id AND q.released_90k IS NULL
+                          AND q.wrapped_key IS NOT NULL))
                    AND start_90k < (SELECT end_90k FROM protection WHERE id = ?1)
-                   AND start_90k + MAX(duration_90k, 1)
+                   AND start_90k + CASE WHEN duration_90k > 1 THEN duration_90k ELSE 1 END
                        > (SELECT start_90k FROM protection WHERE id = ?1)
                    AND NOT EXISTS (SELECT 1 FROM protected_segment ps
                                    WHERE ps.protection_id = ?1 AND ps.segment_id = segment.id)
@@ -430,6 +435,39 @@ impl Db {
                      release_reason = ?4
                  WHERE id = ?1 AND released_90k IS NULL",
                 params![id, now.0, by.map(|u| u.0), reason],
+            )?;
+            if changed == 0 {
+                return Ok(None);
+            }
+            let n = tx.execute(
+                "DELETE FROM protected_segment WHERE protection_id = ?1",
+                [id],
+            )?;
+            tx.commit()?;
+            Ok(Some(n))
+        })?;
+        if n.is_some() {
+            self.truncate_wal()?;
+        }
+        Ok(n)
+    }
+
+    /// Releases a lock whose review date has passed and that says
+    /// `release`, as [`Db::release_protection`] does, unless it was extended
+    /// or released meanwhile (then `None`).
+    pub fn release_protection_at_review(
+        &self,
+        id: i64,
+        now: Time90k,
+    ) -> Result<Option<usize>, Error> {
+        let n = self.with(|c| {
+            let tx = c.transaction()?;
+            let changed = tx.execute(
+                "UPDATE protection SET wrapped_key = NULL, released_90k = ?2,
+                     release_reason = 'review date reached'
+                 WHERE id = ?1 AND released_90k IS NULL AND kind = 'lock'
+                   AND on_review = 'release' AND review_90k <= ?2",
+                params![id, now.0],
             )?;
             if changed == 0 {
                 return Ok(None);
