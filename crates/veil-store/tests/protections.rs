@@ -31,6 +31,18 @@ async fn record(s: &Store, camera: CameraId, start: i64) {
     }
 }
 
+/// A data directory with camera "a", its store and a simulated clock at
+/// `BASE`.
+fn setup() -> (tempfile::TempDir, SimulatedClock, Store, CameraId) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = SimulatedClock::new(Time90k(BASE));
+    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let a =
+        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
+            .unwrap();
+    (dir, clock, s, a)
+}
+
 fn two_hours(_: CameraId, _: &str) -> i64 {
     2 * HOUR
 }
@@ -74,12 +86,7 @@ fn lock(cameras: Vec<CameraId>, start: i64, end: i64, now: Time90k) -> NewProtec
 
 #[tokio::test]
 async fn a_lock_keeps_its_segments_readable_past_their_bucket_until_released() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
-    let a =
-        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
-            .unwrap();
+    let (_dir, clock, s, a) = setup();
     let b =
         s.db.upsert_camera("b", "synthetic", "{}", Time90k(BASE))
             .unwrap();
@@ -153,12 +160,7 @@ async fn a_lock_keeps_its_segments_readable_past_their_bucket_until_released() {
 
 #[tokio::test]
 async fn segments_recorded_after_a_hold_began_are_protected_before_their_bucket_goes() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
-    let a =
-        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
-            .unwrap();
+    let (_dir, clock, s, a) = setup();
     // A hold over the whole first hour, created before anything is recorded.
     let mut hold = lock(vec![a], BASE, BASE + HOUR, clock.now());
     hold.kind = ProtectionKind::Hold;
@@ -192,12 +194,7 @@ async fn segments_recorded_after_a_hold_began_are_protected_before_their_bucket_
 /// reads.
 #[tokio::test]
 async fn a_second_protection_over_kept_video_keeps_it_when_the_first_is_released() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
-    let a =
-        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
-            .unwrap();
+    let (_dir, clock, s, a) = setup();
     record(&s, a, BASE + 60 * SEC).await;
     let mut hold = lock(vec![a], BASE, BASE + HOUR, clock.now());
     hold.kind = ProtectionKind::Hold;
@@ -245,12 +242,7 @@ async fn a_second_protection_over_kept_video_keeps_it_when_the_first_is_released
 /// locked segments survive (readable through the lock) and the rest goes.
 #[tokio::test]
 async fn a_lock_made_between_plan_and_destruction_keeps_its_video() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
-    let a =
-        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
-            .unwrap();
+    let (_dir, clock, s, a) = setup();
     record(&s, a, BASE + 60 * SEC).await;
     clock.advance(5 * HOUR);
     let plan = s
@@ -275,12 +267,7 @@ async fn a_lock_made_between_plan_and_destruction_keeps_its_video() {
 /// after the lock was read.
 #[tokio::test]
 async fn a_review_release_skips_a_lock_extended_meanwhile() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
-    let a =
-        s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
-            .unwrap();
+    let (_dir, clock, s, a) = setup();
     let mut l = lock(vec![a], BASE - HOUR, BASE, clock.now());
     l.review = Some(Time90k(BASE + HOUR));
     let (id, _) = s.create_protection(l).await.unwrap();
