@@ -282,32 +282,15 @@ impl Keyring {
     }
 
     /// Re-wraps a key wrapped under any live root under root `to`: `None`
-    /// when it already unwraps under `to`.
+    /// when it already unwraps under `to`. A wrapped key is a sealed value
+    /// ([`crypto::wrap_key`]), so this is [`Keyring::reseal`].
     pub(crate) fn rewrap(
         &self,
         aad: &[u8],
         wrapped: &[u8],
         to: u32,
     ) -> Result<Option<Vec<u8>>, Error> {
-        let roots = self.roots();
-        let target = roots
-            .keys
-            .get(&to)
-            .ok_or_else(|| Error::Invalid(format!("root version {to} is not loaded")))?;
-        if crypto::unwrap_key(target, aad, wrapped).is_ok() {
-            return Ok(None);
-        }
-        for (v, k) in roots.in_order() {
-            if v == to {
-                continue;
-            }
-            if let Ok(key) = crypto::unwrap_key(k, aad, wrapped) {
-                return Ok(Some(crypto::wrap_key(target, aad, &key)));
-            }
-        }
-        Err(Error::Corrupt(
-            "a key wrapped under the root unwraps under no live root version".into(),
-        ))
+        self.reseal(aad, wrapped, to)
     }
 
     /// Seals a user's secret (a TOTP seed) under the root key, bound to the

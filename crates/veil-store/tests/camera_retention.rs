@@ -3,35 +3,21 @@
 //! installation's) as the store reads it once per plan, and a deleted
 //! camera's recordings destroyed by its own rule.
 
+mod common;
+
+use common::record;
+
 use std::sync::Arc;
 
 use veil_base::{CameraId, Clock, SimulatedClock, Time90k};
-use veil_media::synthetic::SyntheticConfig;
 use veil_store::db::{CameraSettings, RetentionChange, TrackConsent};
 use veil_store::retention_rule::Source;
 use veil_store::segment::BUCKET_90K as HOUR;
-use veil_store::{recorder, Store, MAIN_RENDITION};
+use veil_store::{Store, MAIN_RENDITION};
 
 /// The start of an hour in 2026.
 const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
-const SEC: i64 = 90_000;
-
-/// Four seconds of a small synthetic camera from `start`.
-async fn record(s: &Store, camera: CameraId, start: i64) {
-    let config = SyntheticConfig {
-        width: 160,
-        height: 120,
-        fps: 25,
-        gop_frames: 25,
-        bitrate_bps: 100_000,
-        seed: 1,
-    };
-    for n in
-        recorder::synthetic_segments(camera, config, Time90k(start), 4 * 25 + 1, 2 * SEC).unwrap()
-    {
-        s.write_segment(n).await.unwrap();
-    }
-}
+use common::SEC;
 
 fn managed(name: &str, area: &str) -> CameraSettings {
     CameraSettings {
@@ -80,7 +66,7 @@ async fn each_camera_is_destroyed_by_its_own_rule_also_once_deleted() {
     s.db.set_camera_retention(own, &[(MAIN_RENDITION.into(), set(2))], now)
         .unwrap();
     for cam in [own, street, plain] {
-        record(&s, cam, BASE + 60 * SEC).await;
+        record(&s, cam, BASE + 60 * SEC, 4).await;
     }
     // The camera with its own rule is deleted: its recordings keep it.
     assert!(s.db.delete_managed_camera(own, now).unwrap());

@@ -2,34 +2,20 @@
 //! segments outlive their bucket keys, stay readable through the
 //! protection's key, and fall back to retention when released.
 
+mod common;
+
+use common::record;
+
 use std::sync::Arc;
 
 use veil_base::{CameraId, Clock, SimulatedClock, Time90k};
-use veil_media::synthetic::SyntheticConfig;
 use veil_store::db::{NewProtection, ProtectionKind};
 use veil_store::segment::BUCKET_90K as HOUR;
-use veil_store::{recorder, Store, MAIN_RENDITION};
+use veil_store::{Store, MAIN_RENDITION};
 
 /// The start of an hour in 2026.
 const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
-const SEC: i64 = 90_000;
-
-/// Four seconds of a small synthetic camera (two segments of 2 s) from `start`.
-async fn record(s: &Store, camera: CameraId, start: i64) {
-    let config = SyntheticConfig {
-        width: 160,
-        height: 120,
-        fps: 25,
-        gop_frames: 25,
-        bitrate_bps: 100_000,
-        seed: 7,
-    };
-    for n in
-        recorder::synthetic_segments(camera, config, Time90k(start), 4 * 25 + 1, 2 * SEC).unwrap()
-    {
-        s.write_segment(n).await.unwrap();
-    }
-}
+use common::SEC;
 
 /// A data directory with camera "a", its store and a simulated clock at
 /// `BASE`.
@@ -92,7 +78,7 @@ async fn a_lock_keeps_its_segments_readable_past_their_bucket_until_released() {
             .unwrap();
     for h in 0..3 {
         for cam in [a, b] {
-            record(&s, cam, BASE + h * HOUR + 60 * SEC).await;
+            record(&s, cam, BASE + h * HOUR + 60 * SEC, 4).await;
         }
     }
     let before = readable(&s, a, BASE + HOUR, BASE + 2 * HOUR).await;
@@ -167,8 +153,8 @@ async fn segments_recorded_after_a_hold_began_are_protected_before_their_bucket_
     hold.review = None;
     let (id, rewrapped) = s.create_protection(hold).await.unwrap();
     assert_eq!(rewrapped, 0);
-    record(&s, a, BASE + 60 * SEC).await;
-    record(&s, a, BASE + HOUR + 60 * SEC).await;
+    record(&s, a, BASE + 60 * SEC, 4).await;
+    record(&s, a, BASE + HOUR + 60 * SEC, 4).await;
     assert_eq!(
         s.db.holds_overlapping(a, Time90k(BASE + 61 * SEC), Time90k(BASE + 62 * SEC))
             .unwrap(),
@@ -195,7 +181,7 @@ async fn segments_recorded_after_a_hold_began_are_protected_before_their_bucket_
 #[tokio::test]
 async fn a_second_protection_over_kept_video_keeps_it_when_the_first_is_released() {
     let (_dir, clock, s, a) = setup();
-    record(&s, a, BASE + 60 * SEC).await;
+    record(&s, a, BASE + 60 * SEC, 4).await;
     let mut hold = lock(vec![a], BASE, BASE + HOUR, clock.now());
     hold.kind = ProtectionKind::Hold;
     hold.review = None;
@@ -243,7 +229,7 @@ async fn a_second_protection_over_kept_video_keeps_it_when_the_first_is_released
 #[tokio::test]
 async fn a_lock_made_between_plan_and_destruction_keeps_its_video() {
     let (_dir, clock, s, a) = setup();
-    record(&s, a, BASE + 60 * SEC).await;
+    record(&s, a, BASE + 60 * SEC, 4).await;
     clock.advance(5 * HOUR);
     let plan = s
         .retention_plan(

@@ -1,36 +1,22 @@
 //! Retention on a real data directory: planning and destroying expired hours,
 //! and converging after a stop between the steps.
 
+mod common;
+
+use common::record;
+
 use std::sync::Arc;
 
 use veil_base::{CameraId, Clock, SegmentId, SimulatedClock, Time90k};
-use veil_media::synthetic::SyntheticConfig;
 use veil_store::segment::BUCKET_90K as HOUR;
-use veil_store::{recorder, RetentionReport, Store, MAIN_RENDITION};
+use veil_store::{RetentionReport, Store, MAIN_RENDITION};
 
 /// The start of an hour in 2026.
 const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
-const SEC: i64 = 90_000;
+use common::SEC;
 
 fn store(dir: &std::path::Path, clock: &SimulatedClock) -> Store {
     Store::open_dir(dir, Arc::new(clock.clone())).unwrap()
-}
-
-/// Four seconds of a small synthetic camera (two segments of 2 s) from `start`.
-async fn record(s: &Store, camera: CameraId, start: i64) {
-    let config = SyntheticConfig {
-        width: 160,
-        height: 120,
-        fps: 25,
-        gop_frames: 25,
-        bitrate_bps: 100_000,
-        seed: 1,
-    };
-    for n in
-        recorder::synthetic_segments(camera, config, Time90k(start), 4 * 25 + 1, 2 * SEC).unwrap()
-    {
-        s.write_segment(n).await.unwrap();
-    }
 }
 
 /// Every file under `dir`.
@@ -82,7 +68,7 @@ async fn expired_hours_are_destroyed_and_newer_ones_stay_playable() {
             .unwrap();
     for h in 0..3 {
         for cam in [a, b] {
-            record(&s, cam, BASE + h * HOUR + 60 * SEC).await;
+            record(&s, cam, BASE + h * HOUR + 60 * SEC, 4).await;
         }
     }
     assert_eq!(s.db.segment_count().unwrap(), 12);
@@ -198,7 +184,7 @@ async fn a_stop_between_the_steps_converges_at_the_next_run() {
         s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
             .unwrap();
     for h in 0..3 {
-        record(&s, cam, BASE + h * HOUR).await;
+        record(&s, cam, BASE + h * HOUR, 4).await;
     }
     clock.advance(2 * HOUR + SEC);
 

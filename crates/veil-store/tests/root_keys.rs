@@ -4,21 +4,24 @@
 //! run, and an image of the disk taken after deletion and rotation opens
 //! nothing of the shredded hour.
 
+mod common;
+
+use common::record;
+
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::sync::Arc;
 
 use veil_base::{CameraId, Clock, SimulatedClock, Time90k, UserId};
-use veil_media::synthetic::SyntheticConfig;
 use veil_store::crypto::{self, Key};
 use veil_store::db::SecondFactorRow;
 use veil_store::root::{CommandSource, FileSource, KekSource, RootKeySource};
 use veil_store::rotation::{RootEvent, RotationStep};
 use veil_store::segment::{bucket_key_aad, BUCKET_90K as HOUR};
-use veil_store::{recorder, Error, Store, MAIN_RENDITION};
+use veil_store::{Error, Store, MAIN_RENDITION};
 
 const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
-const SEC: i64 = 90_000;
+use common::SEC;
 
 fn open(dir: &Path, clock: &SimulatedClock, source: Option<Arc<dyn RootKeySource>>) -> Store {
     try_open(dir, clock, source).unwrap()
@@ -44,22 +47,6 @@ fn try_open(
     Store::open_dir_with(dir, Arc::new(clock.clone()), source)
 }
 
-async fn record(s: &Store, camera: CameraId, start: i64) {
-    let config = SyntheticConfig {
-        width: 160,
-        height: 120,
-        fps: 25,
-        gop_frames: 25,
-        bitrate_bps: 100_000,
-        seed: 1,
-    };
-    for n in
-        recorder::synthetic_segments(camera, config, Time90k(start), 2 * 25 + 1, 2 * SEC).unwrap()
-    {
-        s.write_segment(n).await.unwrap();
-    }
-}
-
 /// What a populated directory holds, to check after a rotation.
 struct Fixture {
     camera: CameraId,
@@ -72,7 +59,7 @@ async fn populate(s: &Store) -> Fixture {
         s.db.upsert_camera("c", "synthetic", "{}", Time90k(BASE))
             .unwrap();
     for h in 0..2 {
-        record(s, camera, BASE + h * HOUR + 60 * SEC).await;
+        record(s, camera, BASE + h * HOUR + 60 * SEC, 2).await;
     }
     let sealed = s.keys().seal_camera_secret(camera, b"camera password");
     s.db.set_camera_credentials(camera, Some(&sealed)).unwrap();
@@ -201,7 +188,7 @@ async fn a_rotation_rewraps_everything_and_destroys_the_old_root_file() {
     assert!(!s.rotation_due(30 * 86_400 * SEC).unwrap());
     readable(&s, &f).await;
     // New writes are wrapped under version 2.
-    record(&s, f.camera, BASE + 2 * HOUR + 60 * SEC).await;
+    record(&s, f.camera, BASE + 2 * HOUR + 60 * SEC, 2).await;
     assert_eq!(s.db.rows_at_version(1).unwrap().total(), 0);
     // The re-wrapped keys no longer open under the old root.
     let old = Key::from_bytes(

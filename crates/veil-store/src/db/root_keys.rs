@@ -258,50 +258,32 @@ impl Db {
 
     /// How many rows still name root version `version`.
     pub fn rows_at_version(&self, version: u32) -> Result<WrappedCounts, Error> {
-        self.with(|c| {
-            let count = |sql: &str| -> rusqlite::Result<u64> {
-                c.query_row(sql, [version], |r| r.get::<_, i64>(0))
-                    .map(|n| n.max(0) as u64)
-            };
-            Ok(WrappedCounts {
-                bucket_keys: count("SELECT COUNT(*) FROM bucket_key WHERE key_version = ?1")?,
-                cameras: count(
-                    "SELECT COUNT(*) FROM camera
-                     WHERE key_version = ?1 AND sealed_credentials IS NOT NULL",
-                )?,
-                users: count(
-                    "SELECT COUNT(*) FROM app_user WHERE key_version = ?1
-                     AND (totp_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL)",
-                )?,
-                protections: count(
-                    "SELECT COUNT(*) FROM protection
-                     WHERE key_version = ?1 AND wrapped_key IS NOT NULL",
-                )?,
-            })
-        })
+        self.rows_by_version(version, "=")
     }
 
     /// Rows wrapped under any root version other than `version`.
     pub fn rows_not_at_version(&self, version: u32) -> Result<WrappedCounts, Error> {
+        self.rows_by_version(version, "<>")
+    }
+
+    /// Rows whose `key_version` compares to `version` by `op` (`=` or `<>`).
+    fn rows_by_version(&self, version: u32, op: &'static str) -> Result<WrappedCounts, Error> {
         self.with(|c| {
-            let count = |sql: &str| -> rusqlite::Result<u64> {
-                c.query_row(sql, [version], |r| r.get::<_, i64>(0))
-                    .map(|n| n.max(0) as u64)
+            let count = |table_and_filter: &str| -> rusqlite::Result<u64> {
+                c.query_row(
+                    &format!("SELECT COUNT(*) FROM {table_and_filter} AND key_version {op} ?1"),
+                    [version],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n.max(0) as u64)
             };
             Ok(WrappedCounts {
-                bucket_keys: count("SELECT COUNT(*) FROM bucket_key WHERE key_version <> ?1")?,
-                cameras: count(
-                    "SELECT COUNT(*) FROM camera
-                     WHERE key_version <> ?1 AND sealed_credentials IS NOT NULL",
-                )?,
+                bucket_keys: count("bucket_key WHERE 1 = 1")?,
+                cameras: count("camera WHERE sealed_credentials IS NOT NULL")?,
                 users: count(
-                    "SELECT COUNT(*) FROM app_user WHERE key_version <> ?1
-                     AND (totp_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL)",
+                    "app_user WHERE (totp_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL)",
                 )?,
-                protections: count(
-                    "SELECT COUNT(*) FROM protection
-                     WHERE key_version <> ?1 AND wrapped_key IS NOT NULL",
-                )?,
+                protections: count("protection WHERE wrapped_key IS NOT NULL")?,
             })
         })
     }
