@@ -135,7 +135,7 @@ pub struct RecoveryReport {
 }
 
 /// What applying a retention plan did.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RetentionReport {
     /// Bucket keys destroyed.
     pub keys_destroyed: usize,
@@ -145,6 +145,15 @@ pub struct RetentionReport {
     pub objects_deleted: usize,
     /// Object bytes freed (from the deleted rows' sizes).
     pub bytes_freed: u64,
+}
+
+impl std::ops::AddAssign for RetentionReport {
+    fn add_assign(&mut self, r: RetentionReport) {
+        self.keys_destroyed += r.keys_destroyed;
+        self.segments_deleted += r.segments_deleted;
+        self.objects_deleted += r.objects_deleted;
+        self.bytes_freed += r.bytes_freed;
+    }
 }
 
 /// How many keyless segments one retention plan reads at most; more are

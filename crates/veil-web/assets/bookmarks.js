@@ -1,7 +1,7 @@
 // The bookmark list: search by note text, camera and period; play a
 // bookmark's moment; change its note or delete it where allowed.
 
-import { api, t, timeElement, showMessage, ApiError } from "./common.js";
+import { api, t, timeElement, showMessage, ApiError, toRfc3339 } from "./common.js";
 
 const form = document.getElementById("bookmark-search");
 const q = document.getElementById("bookmark-q");
@@ -11,13 +11,6 @@ const to = document.getElementById("bookmark-to");
 const rows = document.getElementById("bookmark-rows");
 const error = document.getElementById("bookmark-error");
 const status = document.getElementById("bookmark-status");
-
-/** A `datetime-local` value (the user's zone) as RFC 3339 UTC, or "". */
-function toRfc3339(value) {
-  if (!value) return "";
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? "" : d.toISOString();
-}
 
 /** An RFC 3339 time as a `datetime-local` value in the user's zone. */
 function toLocalInput(rfc) {

@@ -88,6 +88,13 @@ export function showMessage(el, message, isError) {
   if (isError !== undefined) el.classList.toggle("error", Boolean(isError));
 }
 
+/** A `datetime-local` value (the user's zone) as RFC 3339 UTC, or "". */
+export function toRfc3339(value) {
+  if (!value) return "";
+  const d = new Date(value);
+  return Number.isNaN(d.getTime()) ? "" : d.toISOString();
+}
+
 /** A table cell holding `content`: a node, or text (empty for null). */
 export function cell(content) {
   const td = document.createElement("td");

@@ -2,20 +2,13 @@
 // where allowed, and the form that creates one. The same script serves
 // /locks and /holds (`data-kind` on #protections).
 
-import { api, t, timeElement, showMessage, cell, ApiError } from "./common.js";
+import { api, t, timeElement, showMessage, cell, ApiError, toRfc3339 } from "./common.js";
 
 const kind = document.getElementById("protections").dataset.kind;
 const base = `/api/v1/${kind}s`;
 const rows = document.querySelector("#protection-table tbody");
 const message = document.getElementById("message");
 const form = document.getElementById("protection-form");
-
-/** A `datetime-local` value (the user's zone) as RFC 3339 UTC, or "". */
-function toRfc3339(value) {
-  if (!value) return "";
-  const d = new Date(value);
-  return Number.isNaN(d.getTime()) ? "" : d.toISOString();
-}
 
 function describe(e) {
   if (e instanceof ApiError) return e.message;

@@ -196,7 +196,8 @@ fn check_note(note: &str) -> Result<String, ApiError> {
     Ok(note.to_owned())
 }
 
-fn parse_time(name: &str, v: &str) -> Result<Time90k, ApiError> {
+/// An RFC 3339 time from field `name`, or a 400 naming it.
+pub(crate) fn parse_time(name: &str, v: &str) -> Result<Time90k, ApiError> {
     Time90k::parse_rfc3339(v).ok_or_else(|| {
         ApiError::bad_request(format!(
             "{name} must be an RFC 3339 time such as 2026-11-23T10:00:00Z, got {v:?}"

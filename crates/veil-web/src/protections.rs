@@ -27,6 +27,7 @@ use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
 use veil_store::db::{CameraRow, NewProtection, ProtectionKind, ProtectionRow};
 
 use crate::auth::Session;
+use crate::bookmarks::parse_time;
 use crate::error::{json_body, ApiError};
 use crate::{blocking, AppState};
 
@@ -242,14 +243,6 @@ fn kind_path(kind: ProtectionKind) -> &'static str {
         ProtectionKind::Lock => "lock",
         ProtectionKind::Hold => "hold",
     }
-}
-
-fn parse_time(name: &str, v: &str) -> Result<Time90k, ApiError> {
-    Time90k::parse_rfc3339(v).ok_or_else(|| {
-        ApiError::bad_request(format!(
-            "{name} must be an RFC 3339 time such as 2026-11-23T10:00:00Z, got {v:?}"
-        ))
-    })
 }
 
 fn check_reason(name: &str, reason: &str) -> Result<String, ApiError> {

@@ -216,14 +216,10 @@ pub async fn enforce(
             .await
             .map_err(|e| e.to_string())??;
         let r = store.apply_retention(&plan).await.map_err(err)?;
-        let d = &mut report.destroyed;
-        d.keys_destroyed += r.keys_destroyed;
-        d.segments_deleted += r.segments_deleted;
-        d.objects_deleted += r.objects_deleted;
-        d.bytes_freed += r.bytes_freed;
         if r == RetentionReport::default() {
             given_up.insert(scope);
         }
+        report.destroyed += r;
     }
     report.blocked = blocks.keys().copied().collect();
     report.blocked.sort_by_key(|c| c.0);

@@ -196,10 +196,7 @@ pub async fn run_due(
         tokio::task::spawn_blocking(move || record_batch(&a, &who, &p)).await??;
         veil_store::crash_point("retention.recorded");
         let r = store.apply_retention(&plan).await?;
-        total.keys_destroyed += r.keys_destroyed;
-        total.segments_deleted += r.segments_deleted;
-        total.objects_deleted += r.objects_deleted;
-        total.bytes_freed += r.bytes_freed;
+        total += r;
         let full = plan.next_expiry.is_some_and(|t| t <= now);
         if !full || r == RetentionReport::default() {
             break;
@@ -224,10 +221,7 @@ pub async fn run_now(
     let q = veil_web::quotas::enforce(store, audit, actor, now)
         .await
         .map_err(anyhow::Error::msg)?;
-    total.keys_destroyed += q.destroyed.keys_destroyed;
-    total.segments_deleted += q.destroyed.segments_deleted;
-    total.objects_deleted += q.destroyed.objects_deleted;
-    total.bytes_freed += q.destroyed.bytes_freed;
+    total += q.destroyed;
     Ok(total)
 }
 
