@@ -311,6 +311,7 @@ mod tests {
             },
             samples: vec![Sample::new(1, (seconds * TIME_UNITS_PER_SEC) as u32, true)],
             media: vec![0],
+            mask_version: None,
             tracks: Vec::new(),
         }
     }

@@ -488,6 +488,8 @@ pub struct SegmentRow {
     pub wrapped_key: Vec<u8>,
     /// The sample index sealed under the segment key.
     pub sealed_index: Vec<u8>,
+    /// The mask version it was made with (`None`: no masks).
+    pub mask_version_id: Option<i64>,
 }
 
 /// A motion event of the recording gate.
@@ -693,7 +695,8 @@ pub type ScopedBucketKey = (CameraId, String, Time90k, Vec<u8>);
 
 /// The columns [`segment_row`] reads, in its order.
 const SEGMENT_COLUMNS: &str = "id, camera_id, rendition, run_start_90k, start_90k, duration_90k,
-     frames, media_bytes, object_key, object_bytes, bucket_key_id, wrapped_key, sealed_index";
+     frames, media_bytes, object_key, object_bytes, bucket_key_id, wrapped_key, sealed_index,
+     mask_version_id";
 
 fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
     Ok(SegmentRow {
@@ -710,6 +713,7 @@ fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
         bucket_key_id: r.get(10)?,
         wrapped_key: r.get(11)?,
         sealed_index: r.get(12)?,
+        mask_version_id: r.get(13)?,
     })
 }
 
@@ -1397,8 +1401,8 @@ impl Db {
             c.execute(
                 "INSERT INTO segment (camera_id, rendition, run_start_90k, start_90k,
                      duration_90k, frames, media_bytes, object_key, object_bytes,
-                     bucket_key_id, wrapped_key, sealed_index)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                     bucket_key_id, wrapped_key, sealed_index, mask_version_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     s.camera_id.0,
                     s.rendition,
@@ -1412,6 +1416,7 @@ impl Db {
                     s.bucket_key_id,
                     s.wrapped_key,
                     s.sealed_index,
+                    s.mask_version_id,
                 ],
             )?;
             Ok(SegmentId(c.last_insert_rowid()))
@@ -3099,6 +3104,7 @@ mod reading_tests {
             bucket_key_id: None,
             wrapped_key: vec![0],
             sealed_index: vec![0],
+            mask_version_id: None,
         })
         .unwrap();
         let ended = db.insert_motion_event(a, Time90k(150)).unwrap();
@@ -3270,6 +3276,7 @@ mod reading_tests {
             bucket_key_id: bucket,
             wrapped_key: vec![0],
             sealed_index: vec![0],
+            mask_version_id: None,
         })
         .unwrap()
     }

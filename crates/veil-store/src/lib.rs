@@ -80,8 +80,16 @@ pub fn crash_point(name: &str) {
     }
 }
 
-/// The rendition recorded by the foundation: what people see.
+/// The rendition of a camera without masks: exactly what the camera sent.
 pub const MAIN_RENDITION: &str = "main";
+/// The rendition of a masked camera that everyone sees: every mask of
+/// recording scope applied. At any time a camera has `main` or `protected`,
+/// never both.
+pub const PROTECTED_RENDITION: &str = "protected";
+/// A masked camera's second rendition while it has liftable masks of
+/// recording scope: only the permanent masks applied. Opened only through
+/// the lift path.
+pub const ORIGINAL_RENDITION: &str = "original";
 
 /// A segment ready to be sealed and stored.
 #[derive(Clone, Debug)]
@@ -102,6 +110,8 @@ pub struct NewSegment {
     pub tracks: Vec<segment::TrackIndex>,
     /// The frames' bytes, concatenated, then each track's samples in order.
     pub media: Vec<u8>,
+    /// The mask version it was made with (`None`: no masks, passthrough).
+    pub mask_version: Option<i64>,
 }
 
 /// A stored segment with its index unsealed (in memory only).
@@ -564,6 +574,7 @@ impl Store {
                 &segment::index_aad(s.camera, &s.rendition, s.start_90k),
                 &index.encode(),
             ),
+            mask_version_id: s.mask_version,
         };
         self.objects.put(&object_key, object).await?;
         let db = self.db.clone();

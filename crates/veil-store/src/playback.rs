@@ -297,6 +297,7 @@ mod tests {
                 bucket_key_id: Some(1),
                 wrapped_key: vec![],
                 sealed_index: vec![],
+                mask_version_id: None,
             },
             index: SegmentIndex {
                 params: VideoParams {

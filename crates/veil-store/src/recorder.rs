@@ -198,6 +198,7 @@ impl ClosedSegment {
             samples: self.samples,
             tracks: Vec::new(),
             media: self.media,
+            mask_version: None,
         }
     }
 }

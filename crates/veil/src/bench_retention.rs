@@ -92,6 +92,7 @@ fn load(store: &Store, a: &RetentionArgs, base: Time90k) -> anyhow::Result<()> {
                     bucket_key_id: Some(bucket),
                     wrapped_key: vec![0x5a; 60],
                     sealed_index: index.clone(),
+                    mask_version_id: None,
                 });
                 made += 1;
                 if rows.len() == LOAD_BATCH {
@@ -132,6 +133,7 @@ fn recorder(store: Store, stop: Arc<AtomicBool>) -> anyhow::Result<(Duration, u6
             bucket_key_id: Some(bucket),
             wrapped_key: vec![0x5a; 60],
             sealed_index: vec![0xa5; 512],
+            mask_version_id: None,
         })?;
         longest = longest.max(t.elapsed());
         n += 1;
