@@ -9,6 +9,7 @@
 pub mod h264;
 pub mod live;
 pub mod mask;
+pub mod masking;
 pub mod motion;
 pub mod mp4;
 pub mod synthetic;

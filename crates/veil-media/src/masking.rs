@@ -1,0 +1,976 @@
+//! The masking pipeline (P1, P2): decode a camera's H.264, paint its privacy
+//! masks on the YUV planes, and encode each output again at the camera's
+//! own resolution, bitrate and GOP length.
+//!
+//! One [`MaskPipeline`] per camera and mask version. Frames go in as the
+//! camera sends them (decode order, AVC form, with presentation times) and
+//! come out in presentation order, one [`MaskedFrame`] per picture, each
+//! carrying up to three encodings of the same picture:
+//! - `protected`: every mask of recording scope: what is stored for
+//!   everyone;
+//! - `original`: only the permanent masks, when some liftable mask of
+//!   recording scope exists (stored under the lift path's keys);
+//! - `live`: the masks of live scope, only when they differ from
+//!   `protected` (otherwise live view shows `protected`).
+//!
+//! The unmasked picture exists only in the decoder's memory and, for the
+//! time it takes to paint a mask, in a working buffer zeroed on drop.
+//! Presentation times are kept: the decoder returns pictures in display
+//! order, so each takes the smallest time not yet handed out. A keyframe
+//! that comes in is a keyframe that goes out (the GOP length is the
+//! camera's); before each keyframe the decoder is drained, so a picture the
+//! decoder drops cannot shift the times of the next GOP.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
+use openh264::encoder::{
+    BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, UsageType,
+};
+use openh264::formats::{YUVSlices, YUVSource};
+use openh264::{OpenH264API, Timestamp};
+use zeroize::Zeroize;
+
+use crate::h264::{annexb_to_avc, VideoParams};
+use crate::mask::{Fill, Mask, MaskKind, MaskScope};
+use crate::Error;
+
+/// The luma and chroma value of a `solid` fill: neutral mid grey.
+pub const SOLID_FILL: [u8; 3] = [128, 128, 128];
+
+/// The sets of masks a camera's outputs get.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MaskPlan {
+    /// Masks of the stored `protected` rendition (permanent ones first).
+    pub protected: Vec<Mask>,
+    /// Masks of the stored `original` rendition (permanent only), when it
+    /// differs from `protected`.
+    pub original: Option<Vec<Mask>>,
+    /// Masks of live view, when they differ from `protected`.
+    pub live: Option<Vec<Mask>>,
+}
+
+impl MaskPlan {
+    /// Which masks go where. Permanent masks apply everywhere; a liftable
+    /// mask applies to `protected` unless it is live-only, and to live view
+    /// unless it is recording-only.
+    pub fn new(masks: &[Mask]) -> MaskPlan {
+        let permanent: Vec<Mask> = masks
+            .iter()
+            .filter(|m| m.kind == MaskKind::Permanent)
+            .cloned()
+            .collect();
+        let liftable = |scope_ok: fn(MaskScope) -> bool| -> Vec<Mask> {
+            permanent
+                .iter()
+                .cloned()
+                .chain(
+                    masks
+                        .iter()
+                        .filter(|m| m.kind == MaskKind::Liftable && scope_ok(m.scope))
+                        .cloned(),
+                )
+                .collect()
+        };
+        let protected = liftable(|s| s != MaskScope::LiveOnly);
+        let live = liftable(|s| s != MaskScope::RecordingOnly);
+        MaskPlan {
+            original: (permanent.len() != protected.len()).then_some(permanent),
+            live: (live != protected).then_some(live),
+            protected,
+        }
+    }
+
+    /// Whether there is anything to paint at all (a camera without masks is
+    /// passed through, never decoded).
+    pub fn is_empty(&self) -> bool {
+        self.protected.is_empty() && self.live.as_ref().is_none_or(|l| l.is_empty())
+    }
+}
+
+/// Encoder settings taken from the camera's own stream.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct EncodeSettings {
+    /// Target bitrate, bits per second.
+    pub bitrate_bps: u32,
+    /// Frame rate.
+    pub fps: f32,
+}
+
+impl EncodeSettings {
+    /// A first guess before the camera's rate is measured: about 0.1 bit
+    /// per pixel per frame at 25 fps (5 Mbit/s at 1080p).
+    pub fn guess(width: u16, height: u16) -> EncodeSettings {
+        let bps = (u64::from(width) * u64::from(height) * 25 / 10).clamp(200_000, 20_000_000);
+        EncodeSettings {
+            bitrate_bps: bps as u32,
+            fps: 25.0,
+        }
+    }
+
+    /// Whether `other` is far enough from these settings to be worth a new
+    /// encoder at the next keyframe (a quarter off in bitrate, or another
+    /// frame rate).
+    fn differs(&self, other: &EncodeSettings) -> bool {
+        let (a, b) = (f64::from(self.bitrate_bps), f64::from(other.bitrate_bps));
+        (a - b).abs() > 0.25 * a.max(b) || (self.fps - other.fps).abs() > 0.5
+    }
+}
+
+/// One encoded picture.
+#[derive(Clone, Debug)]
+pub struct EncodedPicture {
+    /// The encoder's parameter sets.
+    pub params: Arc<VideoParams>,
+    /// 4-byte length-prefixed NAL units (no SPS/PPS).
+    pub data: Vec<u8>,
+}
+
+/// One picture out of the pipeline, in every output it has.
+#[derive(Clone, Debug)]
+pub struct MaskedFrame {
+    /// Its presentation time, as it came in.
+    pub pts: i64,
+    /// Whether it is a keyframe (it was one in the camera's stream).
+    pub is_key: bool,
+    /// All recording masks applied.
+    pub protected: EncodedPicture,
+    /// Only permanent masks applied (see [`MaskPlan::original`]).
+    pub original: Option<EncodedPicture>,
+    /// Live masks applied (see [`MaskPlan::live`]).
+    pub live: Option<EncodedPicture>,
+}
+
+/// Where the pipeline's time went, cumulative.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StageTimes {
+    /// Decoding (and draining) the camera's stream.
+    pub decode: Duration,
+    /// Copying pictures and painting masks.
+    pub mask: Duration,
+    /// Encoding every output.
+    pub encode: Duration,
+    /// Pictures out.
+    pub frames: u64,
+    /// Pictures the decoder never returned (their times were skipped).
+    pub lost: u64,
+}
+
+/// The runs of covered pixels of one mask at one resolution, per plane.
+struct Raster {
+    fill: Fill,
+    /// `(row, first column, last column + 1)` of the luma plane.
+    luma: Vec<(usize, usize, usize)>,
+    /// The same for both chroma planes: a chroma sample is covered when any
+    /// of its four luma samples is.
+    chroma: Vec<(usize, usize, usize)>,
+}
+
+/// The covered runs of a polygon on a `w` × `h` grid, by pixel centre (the
+/// even-odd rule, as [`crate::mask::rasterise`]).
+pub fn spans(polygon: &[[f64; 2]], w: usize, h: usize) -> Vec<(usize, usize, usize)> {
+    let mut out = Vec::new();
+    let mut xs = Vec::new();
+    for y in 0..h {
+        let cy = (y as f64 + 0.5) / h as f64;
+        xs.clear();
+        let n = polygon.len();
+        for i in 0..n {
+            let (a, b) = (polygon[i], polygon[(i + n - 1) % n]);
+            if (a[1] > cy) != (b[1] > cy) {
+                xs.push((b[0] - a[0]) * (cy - a[1]) / (b[1] - a[1]) + a[0]);
+            }
+        }
+        xs.sort_by(f64::total_cmp);
+        for pair in xs.chunks_exact(2) {
+            // Pixel x is covered when a < (x + 0.5) / w < b... with the
+            // boundary rule of `contains`: a <= centre < b.
+            let first = (pair[0] * w as f64 - 0.5).ceil().max(0.0) as usize;
+            let end = ((pair[1] * w as f64 - 0.5).ceil().max(0.0) as usize).min(w);
+            if first < end {
+                out.push((y, first, end));
+            }
+        }
+    }
+    out
+}
+
+impl Raster {
+    fn new(mask: &Mask, w: usize, h: usize) -> Raster {
+        let luma = spans(&mask.polygon, w, h);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        let mut rows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); ch];
+        for &(y, a, b) in &luma {
+            rows[y / 2].push((a / 2, b.div_ceil(2).min(cw)));
+        }
+        let mut chroma = Vec::new();
+        for (y, mut runs) in rows.into_iter().enumerate() {
+            runs.sort_unstable();
+            let mut cur: Option<(usize, usize)> = None;
+            for (a, b) in runs {
+                cur = match cur {
+                    Some((ca, cb)) if a <= cb => Some((ca, cb.max(b))),
+                    Some((ca, cb)) => {
+                        chroma.push((y, ca, cb));
+                        Some((a, b))
+                    }
+                    None => Some((a, b)),
+                };
+            }
+            if let Some((a, b)) = cur {
+                chroma.push((y, a, b));
+            }
+        }
+        Raster {
+            fill: mask.fill,
+            luma,
+            chroma,
+        }
+    }
+
+    fn paint(&self, planes: &mut Planes<'_>, scratch: &mut Vec<u32>) {
+        let (w, h) = (planes.w, planes.h);
+        let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+        // Blocks of about a 48th of the width: nothing smaller than a face
+        // survives at 1080p.
+        let block = (w / 48).max(8);
+        paint_plane(
+            planes.y,
+            w,
+            h,
+            &self.luma,
+            self.fill,
+            SOLID_FILL[0],
+            block,
+            scratch,
+        );
+        paint_plane(
+            planes.u,
+            cw,
+            ch,
+            &self.chroma,
+            self.fill,
+            SOLID_FILL[1],
+            block / 2,
+            scratch,
+        );
+        paint_plane(
+            planes.v,
+            cw,
+            ch,
+            &self.chroma,
+            self.fill,
+            SOLID_FILL[2],
+            block / 2,
+            scratch,
+        );
+    }
+}
+
+/// The planes of one picture, tightly packed.
+struct Planes<'a> {
+    w: usize,
+    h: usize,
+    y: &'a mut [u8],
+    u: &'a mut [u8],
+    v: &'a mut [u8],
+}
+
+/// Means of the `block` × `block` cells (from the top left) that the runs
+/// touch, as a grid over the runs' bounding box: `(first cell column, first
+/// cell row, columns, means)`.
+fn block_means(
+    plane: &[u8],
+    w: usize,
+    h: usize,
+    runs: &[(usize, usize, usize)],
+    block: usize,
+    scratch: &mut Vec<u32>,
+) -> (usize, usize, usize, Vec<u8>) {
+    let (mut x0, mut x1) = (usize::MAX, 0);
+    for &(_, a, b) in runs {
+        x0 = x0.min(a);
+        x1 = x1.max(b);
+    }
+    let (y0, y1) = (runs[0].0, runs[runs.len() - 1].0 + 1);
+    // One cell of margin on every side, so blurring can interpolate.
+    let (bx0, by0) = (
+        (x0 / block).saturating_sub(1),
+        (y0 / block).saturating_sub(1),
+    );
+    let bx1 = ((x1 - 1) / block + 2).min(w.div_ceil(block));
+    let by1 = ((y1 - 1) / block + 2).min(h.div_ceil(block));
+    let cols = bx1 - bx0;
+    let cells = cols * (by1 - by0);
+    scratch.clear();
+    scratch.resize(cells * 2, 0);
+    for y in by0 * block..(by1 * block).min(h) {
+        let row = &plane[y * w..y * w + w];
+        let cy = y / block - by0;
+        for cx in 0..cols {
+            let xa = (bx0 + cx) * block;
+            let xb = (xa + block).min(w);
+            let s: u32 = row[xa..xb].iter().map(|&p| u32::from(p)).sum();
+            scratch[(cy * cols + cx) * 2] += s;
+            scratch[(cy * cols + cx) * 2 + 1] += (xb - xa) as u32;
+        }
+    }
+    let means = scratch
+        .chunks_exact(2)
+        .map(|c| (c[0] / c[1].max(1)) as u8)
+        .collect();
+    (bx0, by0, cols, means)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn paint_plane(
+    plane: &mut [u8],
+    w: usize,
+    h: usize,
+    runs: &[(usize, usize, usize)],
+    fill: Fill,
+    solid: u8,
+    block: usize,
+    scratch: &mut Vec<u32>,
+) {
+    if runs.is_empty() {
+        return;
+    }
+    let block = block.max(2);
+    match fill {
+        Fill::Solid => {
+            for &(y, a, b) in runs {
+                plane[y * w + a..y * w + b].fill(solid);
+            }
+        }
+        Fill::Pixelate => {
+            let (bx0, by0, cols, means) = block_means(plane, w, h, runs, block, scratch);
+            for &(y, a, b) in runs {
+                let cy = y / block - by0;
+                for x in a..b {
+                    plane[y * w + x] = means[cy * cols + x / block - bx0];
+                }
+            }
+        }
+        Fill::Blur => {
+            // Block means, then bilinear between block centres: a smooth
+            // picture with nothing finer than a block left in it.
+            let (bx0, by0, cols, means) = block_means(plane, w, h, runs, block, scratch);
+            let rows = means.len() / cols;
+            let at = |cx: isize, cy: isize| -> i32 {
+                let cx = cx.clamp(0, cols as isize - 1) as usize;
+                let cy = cy.clamp(0, rows as isize - 1) as usize;
+                i32::from(means[cy * cols + cx])
+            };
+            let half = block as isize / 2;
+            for &(y, a, b) in runs {
+                let fy = y as isize - (by0 * block) as isize - half;
+                let (cy, wy) = (fy.div_euclid(block as isize), fy.rem_euclid(block as isize));
+                for x in a..b {
+                    let fx = x as isize - (bx0 * block) as isize - half;
+                    let (cx, wx) = (fx.div_euclid(block as isize), fx.rem_euclid(block as isize));
+                    let (wx, wy, bs) = (wx as i32, wy as i32, block as i32);
+                    let top = at(cx, cy) * (bs - wx) + at(cx + 1, cy) * wx;
+                    let bottom = at(cx, cy + 1) * (bs - wx) + at(cx + 1, cy + 1) * wx;
+                    let v = (top * (bs - wy) + bottom * wy) / (bs * bs);
+                    plane[y * w + x] = v.clamp(0, 255) as u8;
+                }
+            }
+        }
+    }
+}
+
+/// One output: its masks, their rasters at the current size, its encoder.
+struct Output {
+    masks: Vec<Mask>,
+    rasters: Vec<Raster>,
+    encoder: Option<Encoder>,
+    params: Option<Arc<VideoParams>>,
+}
+
+impl Output {
+    fn new(masks: Vec<Mask>) -> Output {
+        Output {
+            masks,
+            rasters: Vec::new(),
+            encoder: None,
+            params: None,
+        }
+    }
+}
+
+/// The pipeline of one camera and mask version.
+pub struct MaskPipeline {
+    decoder: Decoder,
+    /// `protected`, then `original` and `live` when the plan has them.
+    outputs: Vec<Output>,
+    has_original: bool,
+    has_live: bool,
+    /// Presentation times waiting for their picture, with their key flags.
+    pending: BTreeMap<i64, bool>,
+    settings: EncodeSettings,
+    wanted: EncodeSettings,
+    size: Option<(usize, usize)>,
+    annexb: Vec<u8>,
+    /// The working picture: zeroed on drop.
+    work: Vec<u8>,
+    scratch: Vec<u32>,
+    times: StageTimes,
+}
+
+impl Drop for MaskPipeline {
+    fn drop(&mut self) {
+        self.work.zeroize();
+    }
+}
+
+fn encoder_config(s: &EncodeSettings) -> EncoderConfig {
+    EncoderConfig::new()
+        .bitrate(BitRate::from_bps(s.bitrate_bps))
+        .max_frame_rate(FrameRate::from_hz(s.fps))
+        .rate_control_mode(RateControlMode::Bitrate)
+        .skip_frames(false)
+        .scene_change_detect(false)
+        // Keyframes only where the camera put them.
+        .intra_frame_period(IntraFramePeriod::from_num_frames(0))
+        .usage_type(UsageType::CameraVideoRealTime)
+        .num_threads(1)
+}
+
+fn codec_err(what: &str) -> impl Fn(openh264::Error) -> Error + '_ {
+    move |e| Error::Codec(format!("{what}: {e}"))
+}
+
+impl MaskPipeline {
+    /// A pipeline for `plan`, encoding with `settings` until told otherwise.
+    pub fn new(plan: &MaskPlan, settings: EncodeSettings) -> Result<MaskPipeline, Error> {
+        let decoder = Decoder::with_api_config(
+            OpenH264API::from_source(),
+            DecoderConfig::new().flush_after_decode(Flush::NoFlush),
+        )
+        .map_err(codec_err("OpenH264 decoder"))?;
+        let mut outputs = vec![Output::new(plan.protected.clone())];
+        if let Some(o) = &plan.original {
+            outputs.push(Output::new(o.clone()));
+        }
+        if let Some(l) = &plan.live {
+            outputs.push(Output::new(l.clone()));
+        }
+        Ok(MaskPipeline {
+            decoder,
+            outputs,
+            has_original: plan.original.is_some(),
+            has_live: plan.live.is_some(),
+            pending: BTreeMap::new(),
+            settings,
+            wanted: settings,
+            size: None,
+            annexb: Vec::new(),
+            work: Vec::new(),
+            scratch: Vec::new(),
+            times: StageTimes::default(),
+        })
+    }
+
+    /// New encoder settings (the camera's measured rate), taken at the next
+    /// keyframe when they differ enough to matter.
+    pub fn retune(&mut self, settings: EncodeSettings) {
+        self.wanted = settings;
+    }
+
+    /// The settings the encoders use now.
+    pub fn settings(&self) -> EncodeSettings {
+        self.settings
+    }
+
+    /// Where the time went so far.
+    pub fn times(&self) -> StageTimes {
+        self.times
+    }
+
+    /// Feeds one access unit (AVC, 4-byte length prefixes, as recorded) in
+    /// decode order with its presentation time; returns the pictures that
+    /// became ready, in presentation order. An error means the stream cannot
+    /// be decoded: nothing of it was returned unmasked, and the caller should
+    /// treat the camera as failed (reconnect).
+    pub fn push(
+        &mut self,
+        params: &VideoParams,
+        pts: i64,
+        is_key: bool,
+        frame: &[u8],
+    ) -> Result<Vec<MaskedFrame>, Error> {
+        let mut out = Vec::new();
+        if is_key {
+            // Everything before a keyframe is complete: drain the decoder so
+            // its pictures take their own GOP's times.
+            self.drain(&mut out)?;
+            if self.settings.differs(&self.wanted) {
+                self.settings = self.wanted;
+                for o in &mut self.outputs {
+                    o.encoder = None;
+                }
+            }
+        }
+        self.annexb.clear();
+        if is_key {
+            for nal in [&params.sps[..], &params.pps[..]] {
+                self.annexb.extend_from_slice(&[0, 0, 0, 1]);
+                self.annexb.extend_from_slice(nal);
+            }
+        }
+        let mut rest = frame;
+        while !rest.is_empty() {
+            let len = rest
+                .get(..4)
+                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+                .filter(|&l| l > 0 && l <= rest.len() - 4)
+                .ok_or_else(|| Error::Malformed("bad NAL length prefix".into()))?;
+            self.annexb.extend_from_slice(&[0, 0, 0, 1]);
+            self.annexb.extend_from_slice(&rest[4..4 + len]);
+            rest = &rest[4 + len..];
+        }
+        if self.pending.insert(pts, is_key).is_some() {
+            return Err(Error::Malformed(format!(
+                "two frames with the same presentation time {pts}"
+            )));
+        }
+        let started = Instant::now();
+        let size = {
+            let Self {
+                decoder,
+                annexb,
+                work,
+                ..
+            } = self;
+            decoder
+                .decode(annexb)
+                .map_err(codec_err("cannot decode the camera's video"))?
+                .map(|yuv| copy_picture(&yuv, work))
+        };
+        self.times.decode += started.elapsed();
+        if let Some(size) = size {
+            self.picture(size, &mut out)?;
+        }
+        Ok(out)
+    }
+
+    /// Drains the decoder at the end of a stream: the pictures it still holds.
+    pub fn finish(&mut self) -> Result<Vec<MaskedFrame>, Error> {
+        let mut out = Vec::new();
+        self.drain(&mut out)?;
+        Ok(out)
+    }
+
+    fn drain(&mut self, out: &mut Vec<MaskedFrame>) -> Result<(), Error> {
+        let started = Instant::now();
+        let mut pictures = Vec::new();
+        {
+            let decoded = self
+                .decoder
+                .flush_remaining()
+                .map_err(codec_err("cannot decode the camera's video"))?;
+            for yuv in &decoded {
+                let mut buf = Vec::new();
+                let size = copy_picture(yuv, &mut buf);
+                pictures.push((size, buf));
+            }
+        }
+        self.times.decode += started.elapsed();
+        for (size, mut buf) in pictures {
+            std::mem::swap(&mut self.work, &mut buf);
+            buf.zeroize();
+            self.picture(size, out)?;
+        }
+        // Times whose pictures never came: skipped, never shifted onto others.
+        self.times.lost += self.pending.len() as u64;
+        self.pending.clear();
+        Ok(())
+    }
+
+    /// Masks and encodes the picture in `self.work` (`size` = its width and
+    /// height) for every output.
+    fn picture(&mut self, size: (usize, usize), out: &mut Vec<MaskedFrame>) -> Result<(), Error> {
+        let Some((pts, is_key)) = self.pending.pop_first() else {
+            // A picture with no frame to its name: the stream is broken.
+            return Err(Error::Malformed(
+                "the decoder returned more pictures than frames went in".into(),
+            ));
+        };
+        let (w, h) = size;
+        if self.size != Some(size) {
+            // A new size (first picture, or the SPS changed): new rasters and
+            // encoders; the picture must be a keyframe.
+            self.size = Some(size);
+            for o in &mut self.outputs {
+                o.rasters = o.masks.iter().map(|m| Raster::new(m, w, h)).collect();
+                o.encoder = None;
+            }
+        }
+        let mut pictures: Vec<EncodedPicture> = Vec::with_capacity(self.outputs.len());
+        let base = std::mem::take(&mut self.work);
+        let mut canvas = base.clone();
+        for o in &mut self.outputs {
+            let started = Instant::now();
+            canvas.copy_from_slice(&base);
+            {
+                let (y, uv) = canvas.split_at_mut(w * h);
+                let c = w.div_ceil(2) * h.div_ceil(2);
+                let (u, v) = uv.split_at_mut(c);
+                let mut planes = Planes { w, h, y, u, v };
+                for r in &o.rasters {
+                    r.paint(&mut planes, &mut self.scratch);
+                }
+            }
+            self.times.mask += started.elapsed();
+            let started = Instant::now();
+            pictures.push(encode(o, &self.settings, &canvas, w, h, pts, is_key)?);
+            self.times.encode += started.elapsed();
+        }
+        canvas.zeroize();
+        self.work = base;
+        self.work.zeroize();
+        self.times.frames += 1;
+        let mut pictures = pictures.into_iter();
+        let protected = pictures.next().expect("protected is always encoded");
+        let original = if self.has_original {
+            pictures.next()
+        } else {
+            None
+        };
+        let live = if self.has_live { pictures.next() } else { None };
+        out.push(MaskedFrame {
+            pts,
+            is_key,
+            protected,
+            original,
+            live,
+        });
+        Ok(())
+    }
+}
+
+/// Copies a decoded picture into `buf` as packed I420; returns its size.
+fn copy_picture(yuv: &DecodedYUV<'_>, buf: &mut Vec<u8>) -> (usize, usize) {
+    let (w, h) = yuv.dimensions();
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let (sy, su, sv) = yuv.strides();
+    buf.clear();
+    buf.reserve(w * h + 2 * cw * ch);
+    for r in 0..h {
+        buf.extend_from_slice(&yuv.y()[r * sy..r * sy + w]);
+    }
+    for (plane, stride) in [(yuv.u(), su), (yuv.v(), sv)] {
+        for r in 0..ch {
+            buf.extend_from_slice(&plane[r * stride..r * stride + cw]);
+        }
+    }
+    (w, h)
+}
+
+fn encode(
+    o: &mut Output,
+    settings: &EncodeSettings,
+    canvas: &[u8],
+    w: usize,
+    h: usize,
+    pts: i64,
+    is_key: bool,
+) -> Result<EncodedPicture, Error> {
+    let fresh = o.encoder.is_none();
+    if fresh {
+        if !is_key {
+            return Err(Error::Malformed(
+                "a picture before the stream's first keyframe".into(),
+            ));
+        }
+        o.encoder = Some(
+            Encoder::with_api_config(OpenH264API::from_source(), encoder_config(settings))
+                .map_err(codec_err("OpenH264 encoder"))?,
+        );
+    }
+    let encoder = o.encoder.as_mut().expect("created above");
+    if is_key && !fresh {
+        encoder.force_intra_frame();
+    }
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    let (y, uv) = canvas.split_at(w * h);
+    let (u, v) = uv.split_at(cw * ch);
+    let src = YUVSlices::new((y, u, v), (w, h), (w, cw, cw));
+    let ts = Timestamp::from_millis(pts.max(0) as u64 / 90);
+    let bytes = encoder
+        .encode_at(&src, ts)
+        .map_err(codec_err("OpenH264 encoder"))?
+        .to_vec();
+    let frame =
+        annexb_to_avc(&bytes).map_err(|e| Error::Codec(format!("unusable encoder output: {e}")))?;
+    if frame.is_key != is_key {
+        return Err(Error::Codec(format!(
+            "the encoder made is_key={} where the camera's stream has is_key={is_key}",
+            frame.is_key
+        )));
+    }
+    if let (Some(sps), Some(pps)) = (&frame.sps, &frame.pps) {
+        if o.params
+            .as_ref()
+            .is_none_or(|p| p.sps != *sps || p.pps != *pps)
+        {
+            o.params = Some(Arc::new(VideoParams::from_sps_pps(sps, pps)?));
+        }
+    }
+    let params = o
+        .params
+        .clone()
+        .ok_or_else(|| Error::Codec("the encoder's first picture carries no SPS/PPS".into()))?;
+    Ok(EncodedPicture {
+        params,
+        data: frame.data,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mask::rasterise;
+    use crate::synthetic::{SyntheticCamera, SyntheticConfig};
+    use openh264::decoder::Decoder;
+    use proptest::prelude::*;
+
+    fn mask(kind: MaskKind, fill: Fill, scope: MaskScope, polygon: &[[f64; 2]]) -> Mask {
+        Mask {
+            kind,
+            fill,
+            name: "Window".into(),
+            reason: "a neighbour's window in view".into(),
+            polygon: polygon.to_vec(),
+            scope,
+        }
+    }
+
+    const SQUARE: [[f64; 2]; 4] = [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6], [0.1, 0.6]];
+    const TRIANGLE: [[f64; 2]; 3] = [[0.6, 0.2], [0.95, 0.3], [0.7, 0.9]];
+
+    #[test]
+    fn plans_put_masks_where_their_kind_and_scope_say() {
+        use MaskKind::*;
+        use MaskScope::*;
+        let p = mask(Permanent, Fill::Solid, All, &SQUARE);
+        let all = mask(Liftable, Fill::Blur, All, &TRIANGLE);
+        let live_only = mask(Liftable, Fill::Blur, LiveOnly, &TRIANGLE);
+        let rec_only = mask(Liftable, Fill::Blur, RecordingOnly, &TRIANGLE);
+
+        let only_permanent = MaskPlan::new(std::slice::from_ref(&p));
+        assert_eq!(only_permanent.protected, std::slice::from_ref(&p));
+        assert!(only_permanent.original.is_none() && only_permanent.live.is_none());
+
+        let lift = MaskPlan::new(&[all.clone(), p.clone()]);
+        assert_eq!(lift.protected, [p.clone(), all.clone()], "permanent first");
+        assert_eq!(lift.original.as_deref(), Some(&[p.clone()][..]));
+        assert!(lift.live.is_none());
+
+        let watch_only = MaskPlan::new(std::slice::from_ref(&live_only));
+        assert!(watch_only.protected.is_empty() && watch_only.original.is_none());
+        assert_eq!(watch_only.live.as_deref(), Some(&[live_only][..]));
+        assert!(!watch_only.is_empty());
+
+        let store_only = MaskPlan::new(std::slice::from_ref(&rec_only));
+        assert_eq!(store_only.protected, [rec_only]);
+        assert!(store_only.original.as_ref().is_some_and(|o| o.is_empty()));
+        assert_eq!(store_only.live.as_deref(), Some(&[][..]));
+        assert!(MaskPlan::new(&[]).is_empty());
+    }
+
+    proptest! {
+        #[test]
+        fn spans_cover_exactly_the_rasterised_pixels(
+            pts in proptest::collection::vec((0.0f64..1.0, 0.0f64..1.0), 3..8),
+            w in 1usize..40, h in 1usize..40,
+        ) {
+            let poly: Vec<[f64; 2]> = pts.iter().map(|&(x, y)| [x, y]).collect();
+            let mut from_spans = vec![false; w * h];
+            for (y, a, b) in spans(&poly, w, h) {
+                for x in a..b {
+                    from_spans[y * w + x] = true;
+                }
+            }
+            prop_assert_eq!(from_spans, rasterise(&poly, w, h));
+        }
+    }
+
+    /// Frames as a camera sends them: presentation time, keyframe, data.
+    type Frames = Vec<(i64, bool, Vec<u8>)>;
+
+    fn camera(w: u32, h: u32, frames: u32) -> (VideoParams, Frames) {
+        let mut cam = SyntheticCamera::new(SyntheticConfig {
+            width: w,
+            height: h,
+            fps: 25,
+            gop_frames: 10,
+            bitrate_bps: 1_000_000,
+            seed: 3,
+        })
+        .unwrap();
+        let params = cam.params().clone();
+        let frames = (0..frames)
+            .map(|i| {
+                let f = cam.next_frame("MASK").unwrap();
+                (i64::from(i) * 3600, f.is_key, f.data)
+            })
+            .collect();
+        (params, frames)
+    }
+
+    /// Decodes an output stream back to packed I420 pictures.
+    fn decode_all(pictures: &[EncodedPicture]) -> Vec<Vec<u8>> {
+        let mut d = Decoder::new().unwrap();
+        let mut out = Vec::new();
+        for p in pictures {
+            let mut annexb = Vec::new();
+            for nal in [&p.params.sps[..], &p.params.pps[..]] {
+                annexb.extend_from_slice(&[0, 0, 0, 1]);
+                annexb.extend_from_slice(nal);
+            }
+            let mut rest = &p.data[..];
+            while !rest.is_empty() {
+                let len = u32::from_be_bytes(rest[..4].try_into().unwrap()) as usize;
+                annexb.extend_from_slice(&[0, 0, 0, 1]);
+                annexb.extend_from_slice(&rest[4..4 + len]);
+                rest = &rest[4 + len..];
+            }
+            if let Some(yuv) = d.decode(&annexb).unwrap() {
+                let mut buf = Vec::new();
+                copy_picture(&yuv, &mut buf);
+                out.push(buf);
+            }
+        }
+        out
+    }
+
+    fn run(plan: &MaskPlan, frames: u32) -> (Vec<MaskedFrame>, Frames) {
+        let (params, input) = camera(320, 240, frames);
+        // The camera's own rate.
+        let settings = EncodeSettings {
+            bitrate_bps: 1_000_000,
+            fps: 25.0,
+        };
+        let mut p = MaskPipeline::new(plan, settings).unwrap();
+        let mut out = Vec::new();
+        for (pts, key, data) in &input {
+            out.extend(p.push(&params, *pts, *key, data).unwrap());
+        }
+        out.extend(p.finish().unwrap());
+        assert_eq!(p.times().frames, u64::from(frames));
+        assert_eq!(p.times().lost, 0);
+        (out, input)
+    }
+
+    #[test]
+    fn frames_keep_their_times_and_keyframes_and_the_fill_is_constant() {
+        let m = mask(MaskKind::Permanent, Fill::Solid, MaskScope::All, &SQUARE);
+        let (out, input) = run(&MaskPlan::new(&[m]), 30);
+        assert_eq!(out.len(), input.len());
+        for (o, (pts, key, _)) in out.iter().zip(&input) {
+            assert_eq!((o.pts, o.is_key), (*pts, *key));
+            assert!(o.original.is_none() && o.live.is_none());
+        }
+        let pics: Vec<EncodedPicture> = out.iter().map(|f| f.protected.clone()).collect();
+        let decoded = decode_all(&pics);
+        assert_eq!(decoded.len(), 30);
+        // Inside the square, 2 pixels in from its edge: the fill, within the
+        // codec's error at this small size and rate.
+        let worst = decoded
+            .iter()
+            .flat_map(|pic| (26..142).flat_map(move |y| (34..158).map(move |x| pic[y * 320 + x])))
+            .map(|v| v.abs_diff(SOLID_FILL[0]))
+            .max()
+            .unwrap();
+        assert!(worst <= 4, "luma off the fill by {worst}");
+    }
+
+    #[test]
+    fn liftable_masks_make_an_original_without_them() {
+        let p = mask(MaskKind::Permanent, Fill::Solid, MaskScope::All, &SQUARE);
+        let l = mask(
+            MaskKind::Liftable,
+            Fill::Pixelate,
+            MaskScope::All,
+            &TRIANGLE,
+        );
+        let (out, _) = run(&MaskPlan::new(&[p, l]), 12);
+        let protected: Vec<EncodedPicture> = out.iter().map(|f| f.protected.clone()).collect();
+        let original: Vec<EncodedPicture> =
+            out.iter().map(|f| f.original.clone().unwrap()).collect();
+        let (prot, orig) = (decode_all(&protected), decode_all(&original));
+        // The permanent square is filled in both; the triangle only in protected.
+        let covered = rasterise(&TRIANGLE, 320, 240);
+        let differing = |a: &[u8], b: &[u8]| {
+            (0..320 * 240)
+                .filter(|&i| covered[i] && a[i].abs_diff(b[i]) > 12)
+                .count()
+        };
+        for (a, b) in prot.iter().zip(&orig) {
+            assert!(a[30 * 320 + 40].abs_diff(SOLID_FILL[0]) <= 3);
+            assert!(b[30 * 320 + 40].abs_diff(SOLID_FILL[0]) <= 3);
+            assert!(
+                differing(a, b) > 100,
+                "the triangle differs between renditions"
+            );
+        }
+    }
+
+    #[test]
+    fn blur_and_pixelate_leave_no_detail_finer_than_a_block() {
+        for fill in [Fill::Pixelate, Fill::Blur] {
+            let mut work = vec![0u8; 96 * 64 + 2 * 48 * 32];
+            for (i, px) in work.iter_mut().enumerate().take(96 * 64) {
+                *px = if (i % 96 + i / 96) % 2 == 0 { 0 } else { 255 };
+            }
+            let m = mask(
+                MaskKind::Permanent,
+                fill,
+                MaskScope::All,
+                &[[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+            );
+            let r = Raster::new(&m, 96, 64);
+            let (y, uv) = work.split_at_mut(96 * 64);
+            let (u, v) = uv.split_at_mut(48 * 32);
+            r.paint(
+                &mut Planes {
+                    w: 96,
+                    h: 64,
+                    y,
+                    u,
+                    v,
+                },
+                &mut Vec::new(),
+            );
+            // The checkerboard (a 255-step between neighbours) is gone.
+            let max_step = (0..96 * 64 - 1)
+                .filter(|i| (i + 1) % 96 != 0)
+                .map(|i| work[i].abs_diff(work[i + 1]))
+                .max()
+                .unwrap();
+            assert!(max_step <= 2, "{fill:?}: a step of {max_step} is left");
+        }
+    }
+
+    #[test]
+    fn garbage_is_an_error_never_a_picture() {
+        let m = mask(MaskKind::Permanent, Fill::Solid, MaskScope::All, &SQUARE);
+        let (params, input) = camera(320, 240, 3);
+        let mut p =
+            MaskPipeline::new(&MaskPlan::new(&[m]), EncodeSettings::guess(320, 240)).unwrap();
+        assert!(p.push(&params, 0, true, &[0, 0, 0, 9, 1, 2]).is_err());
+        let mut junk = input[1].2.clone();
+        for b in junk.iter_mut().skip(6) {
+            *b = b.wrapping_mul(31).wrapping_add(7);
+        }
+        let mut p =
+            MaskPipeline::new(&MaskPlan::new(&[]), EncodeSettings::guess(320, 240)).unwrap();
+        // Whatever the decoder makes of junk, it never panics.
+        let _ = p.push(&params, 0, true, &junk);
+        let _ = p.finish();
+    }
+}
