@@ -19,12 +19,14 @@ mod camera_retention;
 mod data_sets;
 mod destroy;
 pub use destroy::{DestroyedChunk, DESTROY_CHUNK};
+mod lift;
 mod masks;
 mod protections;
 mod quotas;
 mod root_keys;
 pub use camera_retention::RetentionChange;
 pub use data_sets::DataSetStats;
+pub use lift::{LiftGrantRow, LiftKeyRow};
 pub use masks::MaskVersionRow;
 pub use protections::{NewProtection, ProtectedKey, ProtectionKind, ProtectionRow};
 pub use quotas::{CameraUsage, GLOBAL_QUOTA_SETTING};
@@ -349,6 +351,32 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX mask_version_by_camera ON mask_version (camera_id, id);
     ALTER TABLE segment ADD COLUMN mask_version_id INTEGER REFERENCES mask_version (id);
+    "#,
+    // 14 (liftable masks): the installation's lift key, an X25519 identity
+    // sealed under the root (its public half in the clear), to which the
+    // `original` rendition's segment keys are sealed inside their bucket
+    // wrapping in the server-held mode (`docs/design/masks.md`); and the lift
+    // grants: who lifted the masks of which camera over which interval,
+    // until when, and the access-record entry that recorded it.
+    r#"
+    CREATE TABLE lift_key (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        recipient TEXT NOT NULL,
+        sealed_identity BLOB NOT NULL,
+        key_version INTEGER NOT NULL,
+        created_90k INTEGER NOT NULL
+    );
+    CREATE TABLE lift_grant (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        user_id INTEGER NOT NULL REFERENCES app_user (id),
+        camera_id INTEGER NOT NULL REFERENCES camera (id),
+        start_90k INTEGER NOT NULL,
+        end_90k INTEGER NOT NULL,
+        created_90k INTEGER NOT NULL,
+        expires_90k INTEGER NOT NULL,
+        audit_seq INTEGER NOT NULL UNIQUE
+    );
+    CREATE INDEX lift_grant_by_user ON lift_grant (user_id, camera_id, expires_90k);
     "#,
 ];
 

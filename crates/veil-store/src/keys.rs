@@ -335,6 +335,20 @@ impl Keyring {
         self.unwrap_root(&protection_key_aad(protection), wrapped)
     }
 
+    /// Seals the lift key's identity (`lift_key.sealed_identity`) under the
+    /// current root.
+    pub(crate) fn seal_lift_identity(&self, secret: &[u8]) -> Vec<u8> {
+        self.seal_root(crate::lift::LIFT_IDENTITY_AAD, secret)
+    }
+
+    /// Opens the lift key's identity: only the lift path calls this.
+    pub(crate) fn open_lift_identity(
+        &self,
+        sealed: &[u8],
+    ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+        self.open_root(crate::lift::LIFT_IDENTITY_AAD, sealed)
+    }
+
     /// The bucket key for data of `camera`/`rendition` at time `t`, created if
     /// this is the bucket's first data. Blocks on the database.
     pub fn bucket_for_write(

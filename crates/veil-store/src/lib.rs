@@ -7,6 +7,7 @@
 pub mod crypto;
 pub mod db;
 pub mod keys;
+pub mod lift;
 pub mod objects;
 pub mod playback;
 pub mod protect;
@@ -27,6 +28,7 @@ use veil_media::VideoParams;
 
 pub use db::Db;
 pub use keys::Keyring;
+pub use lift::{LiftGrant, LiftMode};
 pub use objects::{LocalDir, ObjectStore};
 use segment::SegmentIndex;
 use zeroize::Zeroizing;
@@ -61,6 +63,11 @@ pub enum Error {
     /// what to do).
     #[error("storage quota reached: {0}")]
     QuotaExceeded(String),
+    /// The `original` rendition was asked for outside the lift path, or the
+    /// lift's grant or identity does not open it (the message never holds
+    /// an identity).
+    #[error("lift refused: {0}")]
+    Lift(String),
 }
 
 /// The environment variable naming a crash point ([`crash_point`]).
@@ -195,6 +202,8 @@ pub struct Store {
     /// keep ([`Store::destruction_gate`]).
     protections_gate: Arc<tokio::sync::Mutex<()>>,
     metrics: Arc<StoreMetrics>,
+    /// Who can open the `original` rendition ([`lift`]).
+    lift_mode: Arc<std::sync::RwLock<LiftMode>>,
 }
 
 /// What the store counts as it works (for `/metrics`).
@@ -406,6 +415,7 @@ impl Store {
             quota_blocks: Arc::default(),
             protections_gate: Arc::default(),
             metrics: Arc::default(),
+            lift_mode: Arc::default(),
         }
     }
 
@@ -542,14 +552,28 @@ impl Store {
     async fn seal_and_store(&self, s: NewSegment, index: SegmentIndex) -> Result<SegmentId, Error> {
         let this = self.clone();
         let rendition = s.rendition.clone();
-        let (bucket_id, kek) = tokio::task::spawn_blocking(move || {
-            this.keys
-                .bucket_for_write(s.camera, &rendition, s.start_90k)
+        let (bucket_id, kek, recipient) = tokio::task::spawn_blocking(move || {
+            // An original's key is sealed to the lift key or the escrow
+            // recipient inside its bucket wrapping (`lift`).
+            let recipient = if rendition == ORIGINAL_RENDITION {
+                Some(this.original_recipient()?)
+            } else {
+                None
+            };
+            let (id, kek) = this
+                .keys
+                .bucket_for_write(s.camera, &rendition, s.start_90k)?;
+            Ok::<_, Error>((id, kek, recipient))
         })
         .await
         .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
         let object_key = segment::object_key(s.camera, &s.rendition, s.start_90k, rand::random());
         let seg_key = crypto::Key::generate();
+        let key_aad = segment::segment_key_aad(&object_key);
+        let wrapped_key = match &recipient {
+            Some(r) => crypto::seal(&kek, &key_aad, &lift::seal_original_key(r, &seg_key)?),
+            None => crypto::wrap_key(&kek, &key_aad, &seg_key),
+        };
         let mut object = segment::OBJECT_MAGIC_V1.to_vec();
         object.extend_from_slice(&crypto::seal(
             &seg_key,
@@ -568,7 +592,7 @@ impl Store {
             object_key: object_key.clone(),
             object_bytes: object.len() as u64,
             bucket_key_id: Some(bucket_id),
-            wrapped_key: crypto::wrap_key(&kek, &segment::segment_key_aad(&object_key), &seg_key),
+            wrapped_key,
             sealed_index: crypto::seal(
                 &seg_key,
                 &segment::index_aad(s.camera, &s.rendition, s.start_90k),
@@ -591,9 +615,36 @@ impl Store {
         inserted
     }
 
-    fn segment_key(&self, row: &db::SegmentRow) -> Result<crypto::Key, Error> {
+    /// A segment's own key: for an `original` segment only through the
+    /// lift path (`lift`: its grant).
+    fn segment_key(
+        &self,
+        row: &db::SegmentRow,
+        lift: Option<&LiftGrant>,
+    ) -> Result<crypto::Key, Error> {
+        let material = self.key_material(row)?;
+        if row.rendition == ORIGINAL_RENDITION {
+            let grant = lift.ok_or_else(|| {
+                Error::Lift("the original rendition opens only through the lift path".into())
+            })?;
+            return self.lifted_key(grant, row, &material);
+        }
+        if !lift::is_plain_key(&material) {
+            return Err(Error::Corrupt("a wrapped segment key has the wrong length".into()));
+        }
+        let mut arr = [0u8; 32];
+        arr.copy_from_slice(&material);
+        let key = crypto::Key::from_bytes(arr);
+        zeroize::Zeroize::zeroize(&mut arr);
+        Ok(key)
+    }
+
+    /// What a segment's bucket key (or a lock's or hold's key) wraps: the
+    /// segment key, or for an `original` segment that key sealed to the
+    /// lift key or escrow recipient. Locks re-wrap this as it is.
+    pub(crate) fn key_material(&self, row: &db::SegmentRow) -> Result<Zeroizing<Vec<u8>>, Error> {
         let (kek, aad, wrapped) = self.key_wrapping(row)?;
-        crypto::unwrap_key(&kek, &aad, &wrapped)
+        crypto::open(&kek, &aad, &wrapped)
     }
 
     /// What a segment's own key is wrapped under: its bucket key while that
@@ -635,6 +686,8 @@ impl Store {
     /// warning (and left for `veil check`). Anything else (the database, a
     /// bucket key that does not open under the root key) is an error for the
     /// caller: a transient fault never changes a segment's state.
+    /// The `original` rendition is refused ([`Error::Lift`]): it opens only
+    /// through [`Store::original_segments`].
     pub fn segments(
         &self,
         camera: CameraId,
@@ -642,10 +695,50 @@ impl Store {
         start: Time90k,
         end: Time90k,
     ) -> Result<Vec<Segment>, Error> {
+        if rendition == ORIGINAL_RENDITION {
+            return Err(Error::Lift(
+                "the original rendition opens only through the lift path".into(),
+            ));
+        }
+        self.segments_with(camera, rendition, start, end, None)
+    }
+
+    /// The segments of a camera's default view (`main` or `protected`,
+    /// whichever was recorded at each time; never `original`) overlapping
+    /// `[start, end)`, as [`Store::segments`] reads them. Playback and the
+    /// timeline read these.
+    pub fn default_segments(
+        &self,
+        camera: CameraId,
+        start: Time90k,
+        end: Time90k,
+    ) -> Result<Vec<Segment>, Error> {
+        let rows = self.db.default_segments(camera, start, end)?;
+        self.open_rows(rows, None)
+    }
+
+    /// [`Store::segments`], with a lift grant for the `original` rendition.
+    pub(crate) fn segments_with(
+        &self,
+        camera: CameraId,
+        rendition: &str,
+        start: Time90k,
+        end: Time90k,
+        lift: Option<&LiftGrant>,
+    ) -> Result<Vec<Segment>, Error> {
         let rows = self.db.segments(camera, rendition, start, end)?;
+        self.open_rows(rows, lift)
+    }
+
+    /// Opens the indexes of `rows` (see [`Store::segments`]).
+    fn open_rows(
+        &self,
+        rows: Vec<db::SegmentRow>,
+        lift: Option<&LiftGrant>,
+    ) -> Result<Vec<Segment>, Error> {
         let mut out = Vec::with_capacity(rows.len());
         for row in rows {
-            match self.open_index(&row) {
+            match self.open_index(&row, lift) {
                 Ok((_, index)) => out.push(Segment { row, index }),
                 Err(Opened::KeyDestroyed) => {}
                 Err(Opened::OwnDataCorrupt(e)) => {
@@ -660,7 +753,11 @@ impl Store {
     /// Unwraps a row's segment key and opens its index (returning both),
     /// telling apart the segment's own data failing (permanent) from
     /// everything else.
-    fn open_index(&self, row: &db::SegmentRow) -> Result<(crypto::Key, SegmentIndex), Opened> {
+    fn open_index(
+        &self,
+        row: &db::SegmentRow,
+        lift: Option<&LiftGrant>,
+    ) -> Result<(crypto::Key, SegmentIndex), Opened> {
         let (kek, key_aad, wrapped) = match self.key_wrapping(row) {
             Ok(k) => k,
             Err(Error::KeyDestroyed) => return Err(Opened::KeyDestroyed),
@@ -670,7 +767,22 @@ impl Store {
             Error::Corrupt(_) => Opened::OwnDataCorrupt(e),
             e => Opened::Fault(e),
         };
-        let key = crypto::unwrap_key(&kek, &key_aad, &wrapped).map_err(own)?;
+        let material = crypto::open(&kek, &key_aad, &wrapped).map_err(own)?;
+        let key = if row.rendition == ORIGINAL_RENDITION {
+            let grant = lift.ok_or_else(|| {
+                Opened::Fault(Error::Lift(
+                    "the original rendition opens only through the lift path".into(),
+                ))
+            })?;
+            self.lifted_key(grant, row, &material).map_err(own)?
+        } else {
+            let arr: [u8; 32] = material.as_slice().try_into().map_err(|_| {
+                Opened::OwnDataCorrupt(Error::Corrupt(
+                    "a wrapped segment key has the wrong length".into(),
+                ))
+            })?;
+            crypto::Key::from_bytes(arr)
+        };
         let aad = segment::index_aad(row.camera_id, &row.rendition, row.start_90k);
         let index = crypto::open(&key, &aad, &row.sealed_index)
             .and_then(|b| SegmentIndex::decode(&b))
@@ -684,8 +796,18 @@ impl Store {
     /// either way it is not served again until `veil check` restores it. Any
     /// other failure (the key, the database, an unmounted store) is returned
     /// and changes nothing.
+    /// An `original` segment is refused: see [`Store::read_original_media`].
     pub async fn read_media(&self, seg: &Segment) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let key = self.segment_key(&seg.row)?;
+        self.read_media_with(seg, None).await
+    }
+
+    /// [`Store::read_media`], with a lift grant for an `original` segment.
+    pub async fn read_media_with(
+        &self,
+        seg: &Segment,
+        lift: Option<&LiftGrant>,
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
+        let key = self.segment_key(&seg.row, lift)?;
         let object = match self.objects.get(&seg.row.object_key).await {
             Ok(o) => o,
             Err(Error::NotFound(_)) => {
@@ -718,7 +840,9 @@ impl Store {
             .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))??;
         let (mut restored, mut still) = (0, 0);
         for row in rows {
-            let (key, index) = match self.open_index(&row) {
+            // An original opens only through the lift path: `veil check`
+            // cannot re-verify it (it stays unreadable until then).
+            let (key, index) = match self.open_index(&row, None) {
                 Ok(opened) => opened,
                 Err(Opened::Fault(e)) => return Err(e),
                 Err(_) => {
@@ -801,19 +925,35 @@ impl Store {
         start: Time90k,
         end: Time90k,
     ) -> Result<Vec<(Time90k, Time90k)>, Error> {
-        let rows = self.db.segments(camera, rendition, start, end)?;
-        let mut out: Vec<(Time90k, Time90k, Time90k)> = Vec::new();
-        for r in rows {
-            let (s, e) = (r.start_90k, Time90k(r.start_90k.0 + r.duration_90k));
-            match out.last_mut() {
-                Some(last) if last.2 == r.run_start_90k && (s.0 - last.1 .0).abs() <= 1 => {
-                    last.1 = e
-                }
-                _ => out.push((s, e, r.run_start_90k)),
-            }
-        }
-        Ok(out.into_iter().map(|(s, e, _)| (s, e)).collect())
+        Ok(runs_of(self.db.segments(camera, rendition, start, end)?))
     }
+
+    /// The recorded runs of a camera's default view (`main` or
+    /// `protected`), as [`Store::runs`] gives them: the timeline's.
+    pub fn default_runs(
+        &self,
+        camera: CameraId,
+        start: Time90k,
+        end: Time90k,
+    ) -> Result<Vec<(Time90k, Time90k)>, Error> {
+        Ok(runs_of(self.db.default_segments(camera, start, end)?))
+    }
+}
+
+/// Merges rows (time order) into runs: adjacent segments of the same run
+/// with no gap merge; a missing segment splits a run.
+fn runs_of(rows: Vec<db::SegmentRow>) -> Vec<(Time90k, Time90k)> {
+    let mut out: Vec<(Time90k, Time90k, Time90k)> = Vec::new();
+    for r in rows {
+        let (s, e) = (r.start_90k, Time90k(r.start_90k.0 + r.duration_90k));
+        match out.last_mut() {
+            Some(last) if last.2 == r.run_start_90k && (s.0 - last.1 .0).abs() <= 1 => {
+                last.1 = e
+            }
+            _ => out.push((s, e, r.run_start_90k)),
+        }
+    }
+    out.into_iter().map(|(s, e, _)| (s, e)).collect()
 }
 
 impl Store {

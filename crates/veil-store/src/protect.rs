@@ -73,13 +73,15 @@ impl Store {
                 let mut batch = Vec::with_capacity(rows.len());
                 for row in &rows {
                     // A bucket destroyed meanwhile: nothing left to protect.
-                    let seg_key = match this.segment_key(row) {
+                    // What the bucket key wraps, as it is: an original's
+                    // key stays sealed to its lift key or escrow recipient.
+                    let material = match this.key_material(row) {
                         Ok(k) => k,
                         Err(Error::KeyDestroyed) => continue,
                         Err(e) => return Err(e),
                     };
                     let aad = protected_segment_aad(id, &row.object_key);
-                    batch.push((row.id, crypto::wrap_key(&key, &aad, &seg_key)));
+                    batch.push((row.id, crypto::seal(&key, &aad, &material)));
                 }
                 let stored = this.db.insert_protected_segments(id, &batch)?;
                 total += stored;

@@ -34,6 +34,11 @@ pub const MAX_JUSTIFICATION_CHARS: usize = 2000;
 pub const INSTALLATION_SETTING: &str = "retention_hours";
 /// The `setting` row holding the longest retention anyone may set, in hours.
 pub const MAX_SETTING: &str = "max_retention_hours";
+/// The `setting` row holding the default retention of the `original`
+/// rendition (`[masks] original_retention_hours`), in hours.
+pub const ORIGINAL_SETTING: &str = "original_retention_hours";
+/// The default retention of the `original` rendition: 72 hours.
+pub const DEFAULT_ORIGINAL_HOURS: u32 = 72;
 
 /// Checks an area name; the message names the field `area`.
 pub fn check_area(area: &str) -> Result<(), String> {
@@ -66,6 +71,9 @@ pub enum Source {
     Area,
     /// The installation's retention.
     Installation,
+    /// The default of the `original` rendition of a masked camera
+    /// (`[masks] original_retention_hours`), shorter than the others.
+    Masks,
 }
 
 impl Source {
@@ -75,6 +83,7 @@ impl Source {
             Source::Camera => "camera",
             Source::Area => "area",
             Source::Installation => "installation",
+            Source::Masks => "masks",
         }
     }
 }
@@ -162,6 +171,9 @@ pub struct Rules {
     pub areas: HashMap<CameraId, String>,
     /// Every camera's own rules, per rendition.
     pub own: HashMap<(CameraId, String), u32>,
+    /// The default retention of the `original` rendition in hours (`None`:
+    /// [`DEFAULT_ORIGINAL_HOURS`]); never longer than the camera's default.
+    pub original_hours: Option<u32>,
 }
 
 impl Rules {
@@ -169,7 +181,17 @@ impl Rules {
     pub fn effective(&self, camera: CameraId, rendition: &str) -> Effective {
         let area = self.areas.get(&camera).map_or(PRIVATE, String::as_str);
         let own = self.own.get(&(camera, rendition.to_owned())).copied();
-        effective(self.installation_hours, area, own)
+        let e = effective(self.installation_hours, area, own);
+        if rendition == crate::ORIGINAL_RENDITION && e.source != Source::Camera {
+            let hours = self.original_hours.unwrap_or(DEFAULT_ORIGINAL_HOURS);
+            if hours < e.hours {
+                return Effective {
+                    hours,
+                    source: Source::Masks,
+                };
+            }
+        }
+        e
     }
 
     /// The closure `Store::retention_plan` takes: retention in 90 kHz units.
@@ -227,11 +249,27 @@ mod tests {
                 (CameraId(2), PRIVATE.to_owned()),
             ]),
             own: HashMap::from([((CameraId(2), "main".to_owned()), 3)]),
+            original_hours: None,
         };
         assert_eq!(rules.effective(CameraId(1), "main").hours, 48);
         assert_eq!(rules.effective(CameraId(2), "main").hours, 3);
         assert_eq!(rules.effective(CameraId(2), "sub").hours, 100);
         assert_eq!(rules.effective(CameraId(9), "main").hours, 100);
+        // The original rendition: 72 hours by default, the camera's own
+        // rule for it when set, never longer than the camera's default.
+        assert_eq!(
+            rules.effective(CameraId(9), "original"),
+            Effective {
+                hours: 72,
+                source: Source::Masks
+            }
+        );
+        assert_eq!(rules.effective(CameraId(1), "original").hours, 48);
+        let mut shorter = rules.clone();
+        shorter.original_hours = Some(5);
+        shorter.own.insert((CameraId(2), "original".to_owned()), 200);
+        assert_eq!(shorter.effective(CameraId(1), "original").hours, 5);
+        assert_eq!(shorter.effective(CameraId(2), "original").hours, 200);
         let keep = rules.keep_90k();
         assert_eq!(keep(CameraId(2), "main"), 3 * 3600 * TIME_UNITS_PER_SEC);
     }

@@ -195,8 +195,11 @@ impl Store {
                 return Ok(report);
             }
             let changed =
-                report.rewrapped.cameras + report.rewrapped.users + report.rewrapped.protections
-                    - (before.cameras + before.users + before.protections);
+                report.rewrapped.cameras
+                    + report.rewrapped.users
+                    + report.rewrapped.protections
+                    + report.rewrapped.lift_keys
+                    - (before.cameras + before.users + before.protections + before.lift_keys);
             if changed == 0 && self.db.rows_not_at_version(to)?.total() == 0 {
                 verified = true;
                 break;
@@ -288,6 +291,16 @@ impl Store {
                     .rewrap_user_secrets(&row, totp.as_deref(), pending.as_deref(), to)?
             {
                 n.users += 1;
+            }
+        }
+        if let Some(k) = self.db.lift_key()? {
+            let aad = crate::lift::LIFT_IDENTITY_AAD;
+            let new = self.keys.reseal(aad, &k.sealed_identity, to)?;
+            if new.is_some() || k.key_version != to {
+                let new = new.unwrap_or_else(|| k.sealed_identity.clone());
+                if self.db.rewrap_lift_key(&k.sealed_identity, &new, to)? {
+                    n.lift_keys += 1;
+                }
             }
         }
         for (id, wrapped, v) in self.db.protection_keys()? {

@@ -472,6 +472,7 @@ mod tests {
             installation_hours: 168,
             areas: HashMap::from([(CameraId(7), "public_facing".to_owned())]),
             own: HashMap::from([((CameraId(1), "main".to_owned()), 2)]),
+            original_hours: None,
         };
         let names = HashMap::from([
             (CameraId(1), "Entrance".to_owned()),

@@ -125,10 +125,19 @@ impl Db {
                 let (id, rendition, hours) = row?;
                 own.insert((id, rendition), hours);
             }
+            let original_hours = c
+                .query_row(
+                    "SELECT value FROM setting WHERE key = ?1",
+                    [crate::retention_rule::ORIGINAL_SETTING],
+                    |r| r.get::<_, String>(0),
+                )
+                .optional()?
+                .and_then(|v| v.trim().parse().ok());
             Ok(Rules {
                 installation_hours,
                 areas,
                 own,
+                original_hours,
             })
         })
     }

@@ -37,12 +37,14 @@ pub struct WrappedCounts {
     pub users: u64,
     /// Locks and holds with their own key.
     pub protections: u64,
+    /// The lift key's sealed identity (0 or 1).
+    pub lift_keys: u64,
 }
 
 impl WrappedCounts {
     /// All of them.
     pub fn total(&self) -> u64 {
-        self.bucket_keys + self.cameras + self.users + self.protections
+        self.bucket_keys + self.cameras + self.users + self.protections + self.lift_keys
     }
 }
 
@@ -284,6 +286,7 @@ impl Db {
                     "app_user WHERE (totp_sealed IS NOT NULL OR totp_pending_sealed IS NOT NULL)",
                 )?,
                 protections: count("protection WHERE wrapped_key IS NOT NULL")?,
+                lift_keys: count("lift_key WHERE 1 = 1")?,
             })
         })
     }
@@ -378,6 +381,7 @@ impl Db {
                     "UPDATE protection SET wrapped_key = NULL WHERE wrapped_key IS NOT NULL",
                     [],
                 )? as u64,
+                lift_keys: tx.execute("DELETE FROM lift_key", [])? as u64,
             };
             tx.commit()?;
             Ok(counts)
