@@ -630,7 +630,9 @@ impl Store {
             return self.lifted_key(grant, row, &material);
         }
         if !lift::is_plain_key(&material) {
-            return Err(Error::Corrupt("a wrapped segment key has the wrong length".into()));
+            return Err(Error::Corrupt(
+                "a wrapped segment key has the wrong length".into(),
+            ));
         }
         let mut arr = [0u8; 32];
         arr.copy_from_slice(&material);
@@ -947,9 +949,7 @@ fn runs_of(rows: Vec<db::SegmentRow>) -> Vec<(Time90k, Time90k)> {
     for r in rows {
         let (s, e) = (r.start_90k, Time90k(r.start_90k.0 + r.duration_90k));
         match out.last_mut() {
-            Some(last) if last.2 == r.run_start_90k && (s.0 - last.1 .0).abs() <= 1 => {
-                last.1 = e
-            }
+            Some(last) if last.2 == r.run_start_90k && (s.0 - last.1 .0).abs() <= 1 => last.1 = e,
             _ => out.push((s, e, r.run_start_90k)),
         }
     }

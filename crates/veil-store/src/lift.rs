@@ -80,9 +80,7 @@ pub fn parse_recipient(s: &str) -> Result<Recipient, Error> {
 pub fn parse_identity(s: &str) -> Result<Identity, Error> {
     let s = Zeroizing::new(s.trim().to_owned());
     Identity::from_str(&s).map_err(|_| {
-        Error::Lift(
-            "the lift identity is not an age X25519 identity (AGE-SECRET-KEY-1…)".into(),
-        )
+        Error::Lift("the lift identity is not an age X25519 identity (AGE-SECRET-KEY-1…)".into())
     })
 }
 
@@ -170,7 +168,9 @@ impl Store {
                 let version = self.keys.root_version();
                 let row = LiftKeyRow {
                     recipient: identity.to_public().to_string(),
-                    sealed_identity: self.keys.seal_lift_identity(secret.expose_secret().as_bytes()),
+                    sealed_identity: self
+                        .keys
+                        .seal_lift_identity(secret.expose_secret().as_bytes()),
                     key_version: version,
                 };
                 self.db.insert_lift_key(&row, self.clock.now())?
@@ -256,7 +256,13 @@ impl Store {
                 "the lift grant does not cover this interval".into(),
             ));
         }
-        self.segments_with(grant.row.camera, ORIGINAL_RENDITION, start, end, Some(grant))
+        self.segments_with(
+            grant.row.camera,
+            ORIGINAL_RENDITION,
+            start,
+            end,
+            Some(grant),
+        )
     }
 
     /// Opens an `original` segment's key through the lift path: the bucket

@@ -267,7 +267,9 @@ mod tests {
         assert_eq!(rules.effective(CameraId(1), "original").hours, 48);
         let mut shorter = rules.clone();
         shorter.original_hours = Some(5);
-        shorter.own.insert((CameraId(2), "original".to_owned()), 200);
+        shorter
+            .own
+            .insert((CameraId(2), "original".to_owned()), 200);
         assert_eq!(shorter.effective(CameraId(1), "original").hours, 5);
         assert_eq!(shorter.effective(CameraId(2), "original").hours, 200);
         let keep = rules.keep_90k();

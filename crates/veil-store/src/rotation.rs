@@ -194,12 +194,11 @@ impl Store {
             if stopped {
                 return Ok(report);
             }
-            let changed =
-                report.rewrapped.cameras
-                    + report.rewrapped.users
-                    + report.rewrapped.protections
-                    + report.rewrapped.lift_keys
-                    - (before.cameras + before.users + before.protections + before.lift_keys);
+            let changed = report.rewrapped.cameras
+                + report.rewrapped.users
+                + report.rewrapped.protections
+                + report.rewrapped.lift_keys
+                - (before.cameras + before.users + before.protections + before.lift_keys);
             if changed == 0 && self.db.rows_not_at_version(to)?.total() == 0 {
                 verified = true;
                 break;
