@@ -378,6 +378,13 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX lift_grant_by_user ON lift_grant (user_id, camera_id, expires_90k);
     "#,
+    // 15 (PTZ and static masks): whether a camera can pan, tilt and zoom,
+    // and whether PTZ control is enabled; the web layer keeps control off
+    // while the camera has privacy masks, which are fixed to the picture.
+    r#"
+    ALTER TABLE camera ADD COLUMN ptz_capable INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE camera ADD COLUMN ptz_control INTEGER NOT NULL DEFAULT 0;
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -441,6 +448,20 @@ pub struct CameraSettings {
     pub metadata: TrackConsent,
     /// What it looks at (`retention_rule::AREAS`), checked by the caller.
     pub area: String,
+    /// Whether it can pan, tilt and zoom, and whether Veil may move it.
+    pub ptz: Ptz,
+}
+
+/// A camera's pan-tilt-zoom flags (migration 15). Static privacy masks are
+/// fixed to the picture, so the web layer refuses `control` while the
+/// camera has masks, and masks while `control` is on; `control` needs
+/// `capable`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Ptz {
+    /// The camera can pan, tilt or zoom.
+    pub capable: bool,
+    /// PTZ control is enabled (the picture may move).
+    pub control: bool,
 }
 
 /// Whether an optional track (audio, ONVIF metadata) is recorded, with the
@@ -454,7 +475,7 @@ pub struct TrackConsent {
     pub purpose: String,
 }
 
-/// A camera's stored settings as SQL parameters ?1..?13, in the column order
+/// A camera's stored settings as SQL parameters ?1..?15, in the column order
 /// that inserting and updating a managed camera both use.
 fn camera_settings_params(s: &CameraSettings) -> Vec<&dyn rusqlite::ToSql> {
     vec![
@@ -471,6 +492,8 @@ fn camera_settings_params(s: &CameraSettings) -> Vec<&dyn rusqlite::ToSql> {
         &s.metadata.enabled,
         &s.metadata.purpose,
         &s.area,
+        &s.ptz.capable,
+        &s.ptz.control,
     ]
 }
 
@@ -1042,8 +1065,9 @@ impl Db {
             c.execute(
                 "INSERT INTO camera (name, source_kind, source_config, enabled, recording_mode,
                     camera_group, segment_seconds, recording_config, audio_enabled,
-                    audio_purpose, metadata_enabled, metadata_purpose, area, created_90k, managed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)",
+                    audio_purpose, metadata_enabled, metadata_purpose, area, ptz_capable,
+                    ptz_control, created_90k, managed)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 1)",
                 rusqlite::params_from_iter(
                     camera_settings_params(s).into_iter().chain([&now.0 as _]),
                 ),
@@ -1060,8 +1084,9 @@ impl Db {
                 "UPDATE camera SET name = ?1, source_kind = ?2, source_config = ?3, enabled = ?4,
                     recording_mode = ?5, camera_group = ?6, segment_seconds = ?7,
                     recording_config = ?8, audio_enabled = ?9, audio_purpose = ?10,
-                    metadata_enabled = ?11, metadata_purpose = ?12, area = ?13
-                 WHERE id = ?14 AND managed = 1 AND deleted_90k IS NULL",
+                    metadata_enabled = ?11, metadata_purpose = ?12, area = ?13,
+                    ptz_capable = ?14, ptz_control = ?15
+                 WHERE id = ?16 AND managed = 1 AND deleted_90k IS NULL",
                 rusqlite::params_from_iter(
                     camera_settings_params(s).into_iter().chain([&id.0 as _]),
                 ),
@@ -1107,6 +1132,18 @@ impl Db {
         })
     }
 
+    /// Sets a camera's PTZ flags (for cameras from the configuration file,
+    /// whose other settings are not stored here).
+    pub fn set_camera_ptz(&self, id: CameraId, ptz: Ptz) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute(
+                "UPDATE camera SET ptz_capable = ?2, ptz_control = ?3 WHERE id = ?1",
+                params![id.0, ptz.capable, ptz.control],
+            )
+            .map(|_| ())
+        })
+    }
+
     /// Deletes a managed camera: it stops being listed and its name is freed;
     /// the row stays for its recordings (retention removes those). Its sealed
     /// credentials are erased. False if no such live managed camera.
@@ -1128,7 +1165,8 @@ impl Db {
             let mut st = c.prepare(
                 "SELECT id, managed, name, source_kind, source_config, enabled, recording_mode,
                     camera_group, segment_seconds, sealed_credentials, recording_config,
-                    audio_enabled, audio_purpose, metadata_enabled, metadata_purpose, area
+                    audio_enabled, audio_purpose, metadata_enabled, metadata_purpose, area,
+                    ptz_capable, ptz_control
                  FROM camera WHERE deleted_90k IS NULL ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
@@ -1153,6 +1191,10 @@ impl Db {
                             purpose: r.get(14)?,
                         },
                         area: r.get(15)?,
+                        ptz: Ptz {
+                            capable: r.get(16)?,
+                            control: r.get(17)?,
+                        },
                     },
                     sealed_credentials: r.get(9)?,
                 })

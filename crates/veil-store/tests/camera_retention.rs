@@ -32,6 +32,7 @@ fn managed(name: &str, area: &str) -> CameraSettings {
         audio: TrackConsent::default(),
         metadata: TrackConsent::default(),
         area: area.into(),
+        ptz: Default::default(),
     }
 }
 

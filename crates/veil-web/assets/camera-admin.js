@@ -103,6 +103,8 @@ function startEdit(id, detail) {
   field("audio_purpose").value = detail.audio.purpose;
   field("metadata_enabled").checked = detail.metadata.enabled;
   field("metadata_purpose").value = detail.metadata.purpose;
+  field("ptz_capable").checked = Boolean(detail.ptz_capable);
+  field("ptz_control").checked = Boolean(detail.ptz_control);
   form.scrollIntoView();
   field("name").focus();
 }
@@ -154,11 +156,13 @@ async function refresh() {
   }
   const fresh = [];
   for (const c of cameras) {
-    const [detail, status, retention] = await Promise.all([
+    const [detail, status, retention, masks] = await Promise.all([
       api("GET", `/api/v1/cameras/${c.id}`).catch(() => null),
       api("GET", `/api/v1/cameras/${c.id}/status`).catch(() => null),
       // Only for those holding retention.admin (else 403: nothing shown).
       api("GET", `/api/v1/cameras/${c.id}/retention`).catch(() => null),
+      // Only for those holding masks.admin on the camera.
+      api("GET", `/api/v1/cameras/${c.id}/masks`).catch(() => null),
     ]);
     const tr = document.createElement("tr");
     tr.id = `camera-row-${c.id}`;
@@ -169,10 +173,18 @@ async function refresh() {
       cell(detail ? t(`cameras_admin.area_${detail.area}`) : ""),
       cell(detail ? (detail.enabled ? t(`cameras_admin.mode_${detail.recording_mode}`) : t("cameras_admin.disabled")) : ""),
       cell(retention ? describeRetention(retention.renditions.main) : ""),
-      cell(describeTracks(detail)),
+      cell(describeTracks(detail) + (detail && detail.ptz_control ? ` · ${t("cameras_admin.ptz_on")}` : "")),
       cell(describeStatus(status)),
     );
     const actions = document.createElement("td");
+    if (masks) {
+      const link = document.createElement("a");
+      link.id = `camera-masks-${c.id}`;
+      link.href = `/cameras/${c.id}/masks`;
+      link.textContent = `${t("cameras_admin.masks")} (${masks.masks.length})`;
+      link.setAttribute("aria-label", t("cameras_admin.masks_named", { name: c.name }));
+      actions.append(link, " ");
+    }
     if (retention) {
       const change = document.createElement("button");
       change.type = "button";
@@ -231,6 +243,8 @@ form.addEventListener("submit", async (ev) => {
       enabled: data.get("metadata_enabled") === "on",
       purpose: data.get("metadata_purpose") || "",
     },
+    ptz_capable: data.get("ptz_capable") === "on",
+    ptz_control: data.get("ptz_control") === "on",
   };
   if (data.get("username")) {
     body.username = data.get("username");

@@ -13,7 +13,7 @@ const KEEP_BEHIND = 6; // seconds of history kept in the SourceBuffer
 const TRIM_EVERY = 10; // trim once this much history has accumulated
 const MAX_QUEUE = 600; // fragments waiting to be appended before resync
 
-class LivePlayer {
+export class LivePlayer {
   constructor(video) {
     this.video = video;
     this.id = video.dataset.cameraId;

@@ -19,7 +19,7 @@ use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event};
 use veil_ingest::managed::{self, StoredRecording, StoredSource};
 use veil_ingest::{Credentials, IngestState, RecordingMode};
-use veil_store::db::{CameraDetail, CameraSettings, TrackConsent};
+use veil_store::db::{CameraDetail, CameraSettings, Ptz, TrackConsent};
 
 use crate::api::authorized_camera;
 use crate::auth::Session;
@@ -91,6 +91,13 @@ pub struct CameraRequest {
         pattern = "^(private|workplace|public_facing|residential_adjacent)$"
     )]
     area: String,
+    /// The camera can pan, tilt or zoom (default `false`).
+    #[serde(default)]
+    ptz_capable: bool,
+    /// Enable PTZ control (default `false`): needs `ptz_capable`, and is
+    /// refused (409 `masks_fixed`) while the camera has privacy masks.
+    #[serde(default)]
+    ptz_control: bool,
 }
 
 /// `{enabled, purpose}` of an optional track, in requests and responses.
@@ -166,6 +173,10 @@ pub struct CameraView {
     metadata: TrackSetting,
     /// `private`, `workplace`, `public_facing` or `residential_adjacent`.
     area: String,
+    /// The camera can pan, tilt or zoom.
+    ptz_capable: bool,
+    /// PTZ control is enabled (then the camera has no privacy masks).
+    ptz_control: bool,
 }
 
 impl TrackSetting {
@@ -210,6 +221,8 @@ impl CameraView {
             audio: TrackSetting::of(&d.settings.audio),
             metadata: TrackSetting::of(&d.settings.metadata),
             area: d.settings.area.clone(),
+            ptz_capable: d.settings.ptz.capable,
+            ptz_control: d.settings.ptz.control,
         }
     }
 }
@@ -296,6 +309,11 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
         }
     }
     veil_store::retention_rule::check_area(&req.area).map_err(ApiError::bad_request)?;
+    if req.ptz_control && !req.ptz_capable {
+        return Err(ApiError::bad_request(
+            "ptz_control: needs ptz_capable (only a PTZ-capable camera can have PTZ control)",
+        ));
+    }
     let audio = validate_track("audio", req.audio)?;
     let metadata = validate_track("metadata", req.metadata)?;
     let credentials = match (req.username, req.password) {
@@ -333,6 +351,10 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             audio,
             metadata,
             area: req.area,
+            ptz: Ptz {
+                capable: req.ptz_capable,
+                control: req.ptz_control,
+            },
         },
         credentials,
     })
@@ -365,9 +387,52 @@ fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Resul
             "expected a JSON camera object: name, url, optional username and password, \
              transport (tcp|udp), enabled, recording_mode (continuous|scheduled|motion|live_only), \
              schedule, motion, group, segment_seconds, audio and metadata ({enabled, purpose}), \
-             area (private|workplace|public_facing|residential_adjacent)",
+             area (private|workplace|public_facing|residential_adjacent), ptz_capable, ptz_control",
         )
     })
+}
+
+/// The 409 of PTZ control and privacy masks together: enabling control on
+/// a camera with masks, or saving masks on a camera with control enabled.
+pub fn masks_fixed() -> ApiError {
+    ApiError {
+        status: StatusCode::CONFLICT,
+        code: "masks_fixed",
+        message: "privacy masks are fixed to the picture: a camera that pans, tilts or zooms \
+                  would move the masked areas into view. Remove the camera's masks before \
+                  enabling PTZ control, or disable PTZ control before adding masks"
+            .into(),
+    }
+}
+
+/// Whether a camera has privacy masks now (its current version is not empty).
+pub async fn has_masks(state: &AppState, camera: veil_base::CameraId) -> Result<bool, ApiError> {
+    let db = state.store.db.clone();
+    let row = blocking(move || Ok(db.current_masks(camera)?)).await?;
+    Ok(match row {
+        Some(r) => {
+            let v: serde_json::Value =
+                serde_json::from_str(&r.masks).map_err(ApiError::internal)?;
+            v.as_array().is_some_and(|a| !a.is_empty())
+        }
+        None => false,
+    })
+}
+
+/// `ptz_capable=… ptz_control=…` for the access record, with the previous
+/// values when they change.
+fn ptz_detail(before: Option<Ptz>, after: Ptz) -> String {
+    let mut s = format!(
+        "ptz_capable={} ptz_control={}",
+        after.capable, after.control
+    );
+    if let Some(b) = before.filter(|b| *b != after) {
+        s.push_str(&format!(
+            " previous_ptz_capable={} previous_ptz_control={}",
+            b.capable, b.control
+        ));
+    }
+    s
 }
 
 fn conflict(message: &str) -> ApiError {
@@ -437,11 +502,12 @@ pub async fn create(
     state.authorize(&s, Action::CameraAdmin, Resource::System)?;
     let v = validate(body(req)?, true)?;
     let detail_text = format!(
-        "name={:?} area={} mode={} {}",
+        "name={:?} area={} mode={} {} {}",
         v.settings.name,
         v.settings.area,
         v.settings.recording_mode,
-        track_changes(None, &v.settings)
+        track_changes(None, &v.settings),
+        ptz_detail(None, v.settings.ptz)
     );
     state
         .record(event(
@@ -497,8 +563,13 @@ pub async fn update(
         ));
     }
     let v = validate(body(req)?, false)?;
+    // Static masks stay where they were drawn; a camera that moves would
+    // uncover what they hide.
+    if v.settings.ptz.control && has_masks(&state, cam.id).await? {
+        return Err(masks_fixed());
+    }
     let detail_text = format!(
-        "name={:?} area={}{} mode={}{} {} credentials={}",
+        "name={:?} area={}{} mode={}{} {} {} credentials={}",
         v.settings.name,
         v.settings.area,
         if current.settings.area == v.settings.area {
@@ -513,6 +584,7 @@ pub async fn update(
             format!(" previous_mode={}", current.settings.recording_mode)
         },
         track_changes(Some(&current.settings), &v.settings),
+        ptz_detail(Some(current.settings.ptz), v.settings.ptz),
         match v.credentials {
             CredentialChange::Keep => "kept",
             CredentialChange::Clear => "removed",

@@ -19,6 +19,7 @@ pub mod error;
 pub mod events;
 pub mod i18n;
 pub mod live;
+pub mod mask_editor;
 pub mod masks;
 pub mod model;
 pub mod openapi;
@@ -560,6 +561,12 @@ pub fn routes() -> Vec<Route> {
         ),
         route("/playback", GET, Permission, get(playback_page::page)),
         route("/admin/cameras", GET, Permission, get(pages::camera_admin)),
+        route(
+            "/cameras/{id}/masks",
+            GET,
+            Permission,
+            get(mask_editor::page),
+        ),
         route(
             "/admin/four-eyes",
             GET,

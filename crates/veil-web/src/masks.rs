@@ -131,6 +131,13 @@ pub async fn get_masks(
     Ok(Json(view(&state, cam.id).await?))
 }
 
+/// Whether PTZ control is enabled on the camera.
+async fn ptz_control(state: &AppState, camera: veil_base::CameraId) -> Result<bool, ApiError> {
+    let db = state.store.db.clone();
+    let d = blocking(move || Ok(db.camera_detail(camera)?)).await?;
+    Ok(d.is_some_and(|d| d.settings.ptz.control))
+}
+
 /// `PUT /api/v1/cameras/{id}/masks`: a new version of the camera's masks.
 pub async fn put_masks(
     Extension(s): Extension<Session>,
@@ -141,6 +148,10 @@ pub async fn put_masks(
 ) -> Result<Json<MaskSet>, ApiError> {
     let cam = crate::api::authorized_camera(&state, &s, Action::MaskAdmin, &id).await?;
     let req = json_body(body)?;
+    // Static masks are fixed to the picture: none on a camera that moves.
+    if !req.masks.is_empty() && ptz_control(&state, cam.id).await? {
+        return Err(crate::cameras::masks_fixed());
+    }
     if req.masks.len() > mask::MAX_MASKS {
         return Err(bad(
             "masks".into(),

@@ -565,7 +565,8 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
             .error(404, "No such camera")
             .error(
                 409,
-                "The name is taken, or the camera is from the configuration file",
+                "The name is taken, the camera is from the configuration file, or \
+                 `masks_fixed`: PTZ control cannot be enabled while the camera has privacy masks",
             )
             .recorded(),
         ("DELETE", "/api/v1/cameras/{id}") => Spec::new("Remove a camera (its recordings stay)")
@@ -687,6 +688,10 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .ok(200, "The new version", s.json::<MaskSet>())
                 .error(400, bad)
                 .error(404, "No such camera")
+                .error(
+                    409,
+                    "`masks_fixed`: the camera has PTZ control enabled (masks are fixed to the picture)",
+                )
                 .recorded()
         }
         ("GET", "/api/v1/locks") => Spec::new("Evidence locks on cameras I may see locks of").ok(

@@ -39,6 +39,7 @@ const SYSTEM_JS: &str = include_str!("../assets/system.js");
 const RETENTION_JS: &str = include_str!("../assets/retention.js");
 const PROTECTIONS_JS: &str = include_str!("../assets/protections.js");
 const QUOTAS_JS: &str = include_str!("../assets/quotas.js");
+const MASKS_JS: &str = include_str!("../assets/masks.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -64,6 +65,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "retention.js" => Some((JS_TYPE, RETENTION_JS)),
         "protections.js" => Some((JS_TYPE, PROTECTIONS_JS)),
         "quotas.js" => Some((JS_TYPE, QUOTAS_JS)),
+        "masks.js" => Some((JS_TYPE, MASKS_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -398,6 +400,10 @@ placeholder=\"{{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals
 <label for=\"cam-metadata-purpose\">{metadata_purpose}</label>\n\
 <textarea id=\"cam-metadata-purpose\" name=\"metadata_purpose\" maxlength=\"1000\" rows=\"2\"></textarea>\n\
 </fieldset>\n\
+<fieldset>\n<legend>{ptz_legend}</legend>\n<p>{ptz_hint}</p>\n\
+<label><input type=\"checkbox\" id=\"cam-ptz-capable\" name=\"ptz_capable\"> {ptz_capable}</label>\n\
+<label><input type=\"checkbox\" id=\"cam-ptz-control\" name=\"ptz_control\"> {ptz_control}</label>\n\
+</fieldset>\n\
 <p><button type=\"submit\" id=\"camera-add-button\">{add}</button> \
 <button type=\"button\" id=\"camera-cancel-edit\" class=\"secondary\" hidden>{cancel}</button></p>\n\
 <p id=\"camera-form-error\" class=\"error\" role=\"alert\" hidden></p>\n</form>\n",
@@ -438,6 +444,10 @@ placeholder=\"{{&quot;time_zone&quot;: &quot;Europe/Paris&quot;, &quot;intervals
         audio_purpose = t("cameras_admin.audio_purpose"),
         metadata = t("cameras_admin.metadata"),
         metadata_purpose = t("cameras_admin.metadata_purpose"),
+        ptz_legend = t("cameras_admin.ptz_legend"),
+        ptz_hint = t("cameras_admin.ptz_hint"),
+        ptz_capable = t("cameras_admin.ptz_capable"),
+        ptz_control = t("cameras_admin.ptz_control"),
         add = t("cameras_admin.add"),
         cancel = t("common.cancel"),
     );
@@ -577,6 +587,7 @@ mod tests {
             "retention.js",
             "protections.js",
             "quotas.js",
+            "masks.js",
             "i18n-en.json",
             "i18n-pt.json",
         ] {

@@ -384,6 +384,24 @@ pub struct Camera {
     /// retention) or `residential_adjacent`.
     #[serde(default = "default_area")]
     pub area: String,
+    /// The camera can pan, tilt or zoom (default `false`).
+    #[serde(default)]
+    pub ptz_capable: bool,
+    /// PTZ control is enabled (default `false`); needs `ptz_capable`, and
+    /// the server refuses to start while the camera also has privacy masks,
+    /// which are fixed to the picture.
+    #[serde(default)]
+    pub ptz_control: bool,
+}
+
+impl Camera {
+    /// The PTZ flags as the store keeps them.
+    pub fn ptz(&self) -> veil_store::db::Ptz {
+        veil_store::db::Ptz {
+            capable: self.ptz_capable,
+            control: self.ptz_control,
+        }
+    }
 }
 
 fn default_area() -> String {
@@ -664,6 +682,12 @@ impl Config {
             cam.source.check(&cam.name)?;
             veil_store::retention_rule::check_area(&cam.area)
                 .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?;
+            if cam.ptz_control && !cam.ptz_capable {
+                anyhow::bail!(
+                    "camera {:?}: ptz_control needs ptz_capable = true",
+                    cam.name
+                );
+            }
         }
         Ok(c)
     }
@@ -779,6 +803,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ftp") || e.contains("variant"), "{e}");
+    }
+
+    #[test]
+    fn ptz_control_needs_a_ptz_capable_camera() {
+        let c = Config::parse(
+            "data_dir = '/x'\n[[camera]]\nname = 'a'\n[camera.source]\nkind = 'synthetic'\n\
+             [[camera]]\nname = 'b'\nptz_capable = true\nptz_control = true\n\
+             [camera.source]\nkind = 'synthetic'\n",
+        )
+        .unwrap();
+        assert_eq!(c.cameras[0].ptz(), veil_store::db::Ptz::default());
+        assert!(c.cameras[1].ptz().capable && c.cameras[1].ptz().control);
+        let e = Config::parse(
+            "data_dir = '/x'\n[[camera]]\nname = 'a'\nptz_control = true\n\
+             [camera.source]\nkind = 'synthetic'\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("ptz_control needs ptz_capable"), "{e}");
     }
 
     #[test]

@@ -205,6 +205,8 @@ fn main() -> anyhow::Result<()> {
                         audio: Default::default(),
                         metadata: Default::default(),
                         area: veil_store::retention_rule::PRIVATE.into(),
+                        ptz_capable: false,
+                        ptz_control: false,
                     })
                     .collect(),
             };

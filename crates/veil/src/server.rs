@@ -121,6 +121,21 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 .consent("metadata")
                 .map_err(anyhow::Error::msg)?,
         )?;
+        // Static privacy masks are fixed to the picture: a camera with masks
+        // must not move (the API refuses the same with 409 masks_fixed).
+        if cam.ptz_control
+            && store.db.current_masks(id)?.is_some_and(|m| {
+                serde_json::from_str::<Vec<serde_json::Value>>(&m.masks)
+                    .map_or(true, |v| !v.is_empty())
+            })
+        {
+            anyhow::bail!(
+                "camera {:?} has privacy masks, which are fixed to the picture: remove them \
+                 before setting ptz_control = true",
+                cam.name
+            );
+        }
+        store.db.set_camera_ptz(id, cam.ptz())?;
         match &cam.source {
             config::Source::Synthetic {
                 width,
