@@ -16,7 +16,6 @@ use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event, Outcome};
 use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
 use veil_store::playback::{self, Mp4Plan};
-use veil_store::MAIN_RENDITION;
 
 use crate::auth::{self, Session, CSRF_COOKIE, SESSION_COOKIE};
 use crate::error::ApiError;
@@ -496,7 +495,7 @@ pub async fn recordings(
     let (start, end) = interval(&q, state.now(), false)?;
     state.authorize(&s, Action::Playback, recording_resource(&cam, start))?;
     let store = state.store.clone();
-    let runs = blocking(move || Ok(store.runs(cam.id, MAIN_RENDITION, start, end)?)).await?;
+    let runs = blocking(move || Ok(store.default_runs(cam.id, start, end)?)).await?;
     let runs: Vec<Run> = runs
         .into_iter()
         .map(|(s, e)| Run {
@@ -507,9 +506,11 @@ pub async fn recordings(
     Ok(Json(Recordings { recordings: runs }))
 }
 
-/// `GET /api/v1/cameras/{id}/video.mp4?start=&end=`: an MP4 built from the index,
-/// with `ETag` and single `Range` support. The access is recorded before any
-/// byte is sent.
+/// `GET /api/v1/cameras/{id}/video.mp4?start=&end=[&rendition=&justification=]`:
+/// an MP4 built from the index, with `ETag` and single `Range` support, of
+/// the camera's default view (`main` or `protected`), or with
+/// `rendition=original` of its original through the lift path
+/// ([`crate::lift`]). The access is recorded before any byte is sent.
 pub async fn video(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
@@ -518,16 +519,33 @@ pub async fn video(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let cam = authorized_camera(&state, &s, Action::Playback, &id).await?;
+    let rendition = crate::lift::rendition(&q)?;
+    let action = match rendition {
+        crate::lift::Rendition::Default => Action::Playback,
+        crate::lift::Rendition::Original => Action::LiftMasks,
+    };
+    let cam = authorized_camera(&state, &s, action, &id).await?;
     let (start, end) = interval(&q, state.now(), true)?;
-    state.authorize(&s, Action::Playback, recording_resource(&cam, start))?;
+    state.authorize(&s, action, recording_resource(&cam, start))?;
     if end.0 - start.0 > MAX_PLAYBACK_SPAN_90K {
         return Err(ApiError::bad_request(
             "a playback request may cover at most 24 hours",
         ));
     }
+    if rendition == crate::lift::Rendition::Original {
+        let grant = crate::lift::lift(&state, &s, peer, &cam, (start, end), &q, &headers).await?;
+        let (store, g) = (state.store.clone(), grant.clone());
+        let segs = blocking(move || Ok(store.original_segments(&g, start, end)?)).await?;
+        let segs: Vec<Arc<veil_store::Segment>> = segs.into_iter().map(Arc::new).collect();
+        let plan = playback::plan(&segs, start, end)
+            .ok_or_else(|| ApiError::not_found("no original recording in this interval"))?;
+        let served_end = Time90k(plan.start_90k.0 + plan.duration_90k);
+        state.authorize(&s, action, recording_resource(&cam, plan.start_90k))?;
+        crate::protections::refuse_held(&state, cam.id, plan.start_90k, served_end).await?;
+        return serve(&state, plan, &headers, Some(grant));
+    }
     let store = state.store.clone();
-    let segs = blocking(move || Ok(store.segments(cam.id, MAIN_RENDITION, start, end)?)).await?;
+    let segs = blocking(move || Ok(store.default_segments(cam.id, start, end)?)).await?;
     let segs: Vec<Arc<veil_store::Segment>> = segs.into_iter().map(Arc::new).collect();
     let plan = playback::plan(&segs, start, end)
         .ok_or_else(|| ApiError::not_found("no recording in this interval"))?;
@@ -537,10 +555,6 @@ pub async fn video(
     let served_end = Time90k(plan.start_90k.0 + plan.duration_90k);
     state.authorize(&s, Action::Playback, recording_resource(&cam, served_start))?;
     crate::protections::refuse_held(&state, cam.id, served_start, served_end).await?;
-    let range = range::parse(
-        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
-        plan.len,
-    );
     state
         .record(
             Event::new(
@@ -549,7 +563,8 @@ pub async fn video(
                 format!("camera:{}", cam.id),
             )
             .detail(format!(
-                "rendition={MAIN_RENDITION} start={} end={} requested_start={} requested_end={}",
+                "rendition={} start={} end={} requested_start={} requested_end={}",
+                segs_rendition(&plan),
                 served_start.to_rfc3339(),
                 served_end.to_rfc3339(),
                 start.to_rfc3339(),
@@ -558,6 +573,34 @@ pub async fn video(
             .client(peer.ip()),
         )
         .await?;
+    serve(&state, plan, &headers, None)
+}
+
+/// The renditions a plan serves (`main`, `protected`, or both across the
+/// camera's first mask), for the access record.
+fn segs_rendition(plan: &Mp4Plan) -> String {
+    let mut names: Vec<&str> = Vec::new();
+    for p in &plan.parts {
+        let r = p.segment.row.rendition.as_str();
+        if !names.contains(&r) {
+            names.push(r);
+        }
+    }
+    names.join(",")
+}
+
+/// Answers a planned MP4 (whole or one range), reading `original` segments
+/// with `lift`'s grant. The caller has recorded the access.
+fn serve(
+    state: &AppState,
+    plan: Mp4Plan,
+    headers: &HeaderMap,
+    lift: Option<Arc<veil_store::LiftGrant>>,
+) -> Result<Response, ApiError> {
+    let range = range::parse(
+        headers.get(header::RANGE).and_then(|v| v.to_str().ok()),
+        plan.len,
+    );
     let plan = Arc::new(plan);
     let (status, from, to) = match range {
         RangeRequest::Full => (StatusCode::OK, 0, plan.len),
@@ -585,6 +628,7 @@ pub async fn video(
         plan.clone(),
         from,
         to,
+        lift,
     )));
     *res.status_mut() = status;
     let h = res.headers_mut();
@@ -617,6 +661,7 @@ pub fn body_stream(
     plan: Arc<Mp4Plan>,
     from: u64,
     to: u64,
+    lift: Option<Arc<veil_store::LiftGrant>>,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> + Send {
     // Step 0 is the header; step i >= 1 is part i - 1. The last segment read
     // is kept: with audio or metadata a segment is several parts in a row.
@@ -624,6 +669,7 @@ pub fn body_stream(
     futures::stream::try_unfold((0usize, Cached::None), move |(step, cached)| {
         let store = store.clone();
         let plan = plan.clone();
+        let lift = lift.clone();
         async move {
             let mut step = step;
             let mut cached: Cached = cached;
@@ -656,7 +702,7 @@ pub fn body_stream(
                     Some((c, m)) if c == id => m,
                     _ => Arc::new(
                         store
-                            .read_media(&part.segment)
+                            .read_media_with(&part.segment, lift.as_deref())
                             .await
                             .map_err(|e| std::io::Error::other(e.to_string()))?,
                     ),

@@ -120,6 +120,9 @@ impl From<veil_store::Error> for ApiError {
     fn from(e: veil_store::Error) -> ApiError {
         match e {
             veil_store::Error::NotFound(_) => ApiError::not_found("not found"),
+            // The lift path's refusals: the message names what is missing
+            // and never holds an identity.
+            veil_store::Error::Lift(m) => crate::lift::refused(m),
             veil_store::Error::Invalid(m) => {
                 tracing::warn!(error = %m, "store rejected a request");
                 ApiError::bad_request("the request cannot be carried out")

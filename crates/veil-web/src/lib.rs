@@ -18,6 +18,7 @@ pub mod data_retention;
 pub mod error;
 pub mod events;
 pub mod i18n;
+pub mod lift;
 pub mod live;
 pub mod mask_editor;
 pub mod masks;

@@ -618,6 +618,23 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 date_time(),
                 "RFC 3339; after `start`, at most 24 h later",
             )
+            .query(
+                "rendition",
+                false,
+                one_of_strings(&["default", "original"]),
+                "`default` (the default): the camera's default view, `main` or `protected`; \
+                 `original`: the video without its liftable masks, through the lift path \
+                 (`masks.lift` on the camera, a justification and, when `masks.lift` is \
+                 four-eyes, an approved request for `camera:ID` unless an unexpired lift \
+                 grant of the caller covers the interval)",
+            )
+            .query(
+                "justification",
+                false,
+                string(),
+                "Why the masks are lifted; required with `rendition=original`, recorded \
+                 with the `mask.lift` entry",
+            )
             .param(
                 Header,
                 "Range",
@@ -625,9 +642,27 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 string(),
                 "One range: bytes=a-b, bytes=a- or bytes=-n; others are ignored",
             )
+            .param(
+                Header,
+                "X-Veil-Lift-Identity",
+                false,
+                string(),
+                "With `rendition=original` where originals are escrowed: the escrow \
+                 identity (AGE-SECRET-KEY-1…), used for this request only and never \
+                 stored, logged or echoed",
+            )
             .ok(200, "The whole file", Content::Media(&["video/mp4"]))
             .ok(206, "One range of it", Content::Media(&["video/mp4"]))
-            .error(400, "A time is refused, or the span is over 24 h")
+            .error(
+                400,
+                "A time is refused, the span is over 24 h, `rendition` is unknown, or a \
+                 lift lacks its `justification` or escrow identity",
+            )
+            .error(
+                403,
+                "`lift_refused`: the escrow identity does not open the originals; or a \
+                 lift needs an approval",
+            )
             .error(404, "No such camera, or no recording in the interval")
             .error(
                 416,

@@ -1057,7 +1057,8 @@ async fn playback_veil(
         store.clone(),
         plan.clone(),
         0,
-        plan.len
+        plan.len,
+        None
     ));
     let first = body.next().await.context("empty body")??;
     let ttfb = t.elapsed();

@@ -68,6 +68,12 @@ pub struct Config {
     /// the longest time a lock may run before its review date.
     #[serde(default)]
     pub locks: Locks,
+    /// Privacy masks: `[masks]` with `lift_key` (`server`, the default, or
+    /// `escrow`), `escrow_recipient` (`age1…`, required for escrow),
+    /// `original_retention_hours` (default 72) and `lift_grant_minutes`
+    /// (default 60).
+    #[serde(default)]
+    pub masks: Masks,
     /// Set by `veil demo` only: the first account is exempt from its roles'
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
@@ -98,6 +104,81 @@ impl Default for Locks {
 
 fn default_lock_max_review_days() -> u32 {
     veil_web::protections::DEFAULT_MAX_REVIEW_DAYS
+}
+
+/// Privacy-mask settings: who can open the `original` rendition of a
+/// camera with liftable masks, how long it is kept and how long a lift
+/// lasts (`docs/design/masks.md`, "Lifting a mask: keys and the lift path").
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Masks {
+    /// `server` (the installation's lift key, sealed under the root) or
+    /// `escrow` (an offline recipient: the server cannot open originals).
+    #[serde(default = "default_lift_key")]
+    pub lift_key: String,
+    /// The escrow recipient, an age X25519 public key (`age1…`); required
+    /// with `lift_key = "escrow"`, refused otherwise.
+    #[serde(default)]
+    pub escrow_recipient: Option<String>,
+    /// The default retention of the `original` rendition, in hours (1 to
+    /// `max_retention_hours`, default 72); a camera's own rule for
+    /// `original` overrides it, and it never lengthens the camera's other
+    /// retention.
+    #[serde(default = "default_original_retention_hours")]
+    pub original_retention_hours: u32,
+    /// How long a lift grant lasts, in minutes (1 to 1440, default 60).
+    #[serde(default = "default_lift_grant_minutes")]
+    pub lift_grant_minutes: u32,
+}
+
+impl Default for Masks {
+    fn default() -> Self {
+        Masks {
+            lift_key: default_lift_key(),
+            escrow_recipient: None,
+            original_retention_hours: default_original_retention_hours(),
+            lift_grant_minutes: default_lift_grant_minutes(),
+        }
+    }
+}
+
+fn default_lift_key() -> String {
+    "server".into()
+}
+
+fn default_original_retention_hours() -> u32 {
+    veil_store::retention_rule::DEFAULT_ORIGINAL_HOURS
+}
+
+fn default_lift_grant_minutes() -> u32 {
+    veil_web::lift::DEFAULT_GRANT_MINUTES
+}
+
+impl Masks {
+    /// The key mode as the store takes it; errors name the key.
+    pub fn mode(&self) -> anyhow::Result<veil_store::LiftMode> {
+        match (self.lift_key.as_str(), &self.escrow_recipient) {
+            ("server", None) => Ok(veil_store::LiftMode::Server),
+            ("server", Some(_)) => anyhow::bail!(
+                "masks.escrow_recipient is only used with masks.lift_key = \"escrow\""
+            ),
+            ("escrow", Some(r)) => veil_store::lift::parse_recipient(r)
+                .map(veil_store::LiftMode::Escrow)
+                .map_err(|_| {
+                    anyhow::anyhow!(
+                        "masks.escrow_recipient must be an age X25519 public key (age1…, as \
+                         printed by age-keygen), got {r:?}"
+                    )
+                }),
+            ("escrow", None) => anyhow::bail!(
+                "masks.lift_key = \"escrow\" needs masks.escrow_recipient, the DPO's age \
+                 public key (age1…)"
+            ),
+            (other, _) => {
+                anyhow::bail!("masks.lift_key must be \"server\" or \"escrow\", got {other:?}")
+            }
+        }
+    }
 }
 
 /// Where the root key versions are kept (`docs/design/retention.md`, "Root
@@ -650,6 +731,22 @@ impl Config {
                 c.locks.max_review_days
             );
         }
+        c.masks.mode()?;
+        if !(1..=1440).contains(&c.masks.lift_grant_minutes) {
+            anyhow::bail!(
+                "masks.lift_grant_minutes must be 1 to 1440, got {}",
+                c.masks.lift_grant_minutes
+            );
+        }
+        if c.masks.original_retention_hours == 0
+            || c.masks.original_retention_hours > c.max_retention_hours
+        {
+            anyhow::bail!(
+                "masks.original_retention_hours must be 1 to max_retention_hours ({}), got {}",
+                c.max_retention_hours,
+                c.masks.original_retention_hours
+            );
+        }
         check_retention(c.retention_hours, c.retention_justification.as_deref())?;
         if c.max_retention_hours == 0 {
             anyhow::bail!("max_retention_hours must be at least 1");
@@ -1009,5 +1106,52 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("password"), "{e}");
+    }
+
+    #[test]
+    fn masks_settings_have_defaults_and_bad_values_are_named() {
+        let base = "data_dir = '/tmp/veil'\n";
+        let c = Config::parse(base).unwrap();
+        assert!(matches!(
+            c.masks.mode().unwrap(),
+            veil_store::LiftMode::Server
+        ));
+        assert_eq!(c.masks.original_retention_hours, 72);
+        assert_eq!(c.masks.lift_grant_minutes, 60);
+        let id = age::x25519::Identity::generate();
+        let ok = format!(
+            "{base}[masks]\nlift_key = 'escrow'\nescrow_recipient = '{}'\noriginal_retention_hours = 24\nlift_grant_minutes = 5\n",
+            id.to_public()
+        );
+        let c = Config::parse(&ok).unwrap();
+        assert!(matches!(
+            c.masks.mode().unwrap(),
+            veil_store::LiftMode::Escrow(_)
+        ));
+        assert_eq!(c.masks.original_retention_hours, 24);
+        for (text, named) in [
+            ("lift_key = 'dpo'", "masks.lift_key"),
+            ("lift_key = 'escrow'", "masks.escrow_recipient"),
+            (
+                "lift_key = 'escrow'\nescrow_recipient = 'age1bad'",
+                "masks.escrow_recipient",
+            ),
+            ("escrow_recipient = 'age1x'", "masks.escrow_recipient"),
+            ("lift_grant_minutes = 0", "masks.lift_grant_minutes"),
+            (
+                "original_retention_hours = 0",
+                "masks.original_retention_hours",
+            ),
+            (
+                "original_retention_hours = 9000",
+                "masks.original_retention_hours",
+            ),
+            ("lift_keys = 'server'", "lift_keys"),
+        ] {
+            let e = Config::parse(&format!("{base}[masks]\n{text}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(named), "{text}: {e}");
+        }
     }
 }

@@ -184,6 +184,7 @@ fn main() -> anyhow::Result<()> {
                 root_key_rotation_days: config::DEFAULT_ROOT_KEY_ROTATION_DAYS,
                 max_retention_hours: veil_store::retention_rule::DEFAULT_MAX_HOURS,
                 locks: config::Locks::default(),
+                masks: config::Masks::default(),
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![

@@ -81,6 +81,43 @@ pub fn remember_max_retention(store: &Store, hours: u32) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Stores the `[masks]` settings the web layer and retention read (the
+/// `original` rendition's default retention, a lift grant's lifetime),
+/// recording a change of either as `config.retention` first.
+pub fn remember_masks(
+    store: &Store,
+    audit: &AccessRecord,
+    masks: &crate::config::Masks,
+) -> anyhow::Result<()> {
+    for (key, value, resource) in [
+        (
+            veil_store::retention_rule::ORIGINAL_SETTING,
+            masks.original_retention_hours,
+            "recordings",
+        ),
+        (
+            veil_web::lift::GRANT_MINUTES_SETTING,
+            masks.lift_grant_minutes,
+            "masks",
+        ),
+    ] {
+        let old = store.db.setting(key)?;
+        if old.as_deref() == Some(value.to_string().as_str()) {
+            continue;
+        }
+        audit
+            .append(
+                Event::new("system", Action::RetentionChange, resource).detail(format!(
+                    "{key}={value} previous={} source=configuration",
+                    old.as_deref().unwrap_or("unset")
+                )),
+            )
+            .context("the [masks] settings could not be recorded")?;
+        store.db.set_setting(key, &value.to_string())?;
+    }
+    Ok(())
+}
+
 /// Sets the areas of the cameras from the configuration file, recording
 /// each change as `camera.update` first.
 pub fn remember_areas(

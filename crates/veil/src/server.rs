@@ -21,6 +21,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let source = cfg.root_key.source(&cfg.data_dir)?;
     let store = Store::open_dir_with(&cfg.data_dir, clock.clone(), Some(source))
         .with_context(|| format!("cannot open data directory {}", cfg.data_dir.display()))?;
+    // Who can open the `original` rendition of masked cameras.
+    store.set_lift_mode(cfg.masks.mode()?);
     let report = store.recover().await.context("recovery failed")?;
     tracing::info!(?report, "recovery done");
 
@@ -285,8 +287,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let (store, audit, max) = (store.clone(), audit.clone(), cfg.max_retention_hours);
         let areas = config_areas;
         let lock_review_days = cfg.locks.max_review_days;
+        let masks = cfg.masks.clone();
         tokio::task::spawn_blocking(move || {
             crate::retention_cli::remember_max_retention(&store, max)?;
+            crate::retention_cli::remember_masks(&store, &audit, &masks)?;
             store.db.set_setting(
                 veil_web::protections::MAX_REVIEW_SETTING,
                 &lock_review_days.to_string(),

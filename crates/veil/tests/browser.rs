@@ -551,13 +551,13 @@ async fn four_eyes_settings(driver: &Driver, demo: &Demo) -> Res<()> {
         Duration::from_secs(10),
         state,
         |v| {
-            // Releasing a lock consumes its approval at its route; the others
-            // have no route yet.
+            // Releasing a lock and lifting masks consume their approval at
+            // their routes; the others have no route yet.
             v.as_array().is_some_and(|rows| {
                 rows.iter().all(|r| {
                     let enforced = r["enforced"].as_str().unwrap_or("");
                     r["checked"] == true
-                        && if r["p"] == "locks.release" {
+                        && if r["p"] == "locks.release" || r["p"] == "masks.lift" {
                             enforced == "enforced"
                         } else {
                             enforced.starts_with("not enforced yet")

@@ -1,0 +1,362 @@
+//! The lift path over HTTPS: default playback never serves `original`;
+//! `rendition=original` needs `masks.lift`, a justification and (four-eyes)
+//! an approval, consumed once; it is recorded as `mask.lift` before any
+//! byte; a grant lets follow-up range requests through until it expires;
+//! in the escrow mode the identity header is needed on every request and
+//! never echoed or recorded.
+
+mod common;
+
+use common::*;
+use reqwest::{header, StatusCode};
+use serde_json::{json, Value};
+use veil_base::{Time90k, TIME_UNITS_PER_SEC};
+use veil_media::synthetic::SyntheticConfig;
+use veil_store::recorder::synthetic_segments;
+use veil_store::{LiftMode, ORIGINAL_RENDITION, PROTECTED_RENDITION};
+
+const SEC: i64 = TIME_UNITS_PER_SEC;
+
+/// Camera 1 is masked from T0 + 20 s for 8 s: `protected` and `original`
+/// segments of the same times (different pictures, so their bytes differ).
+/// Returns the first segment's media of each.
+async fn masked_video(s: &Server) -> (Vec<u8>, Vec<u8>) {
+    let mut first = Vec::new();
+    for (rendition, seed) in [(PROTECTED_RENDITION, 5), (ORIGINAL_RENDITION, 6)] {
+        let config = SyntheticConfig {
+            width: 320,
+            height: 240,
+            fps: 25,
+            gop_frames: 25,
+            bitrate_bps: 300_000,
+            seed,
+        };
+        let segs = synthetic_segments(
+            s.camera,
+            config,
+            Time90k(T0 + 20 * SEC),
+            8 * 25 + 1,
+            4 * SEC,
+        )
+        .unwrap();
+        first.push(segs[0].media.clone());
+        for mut seg in segs {
+            seg.rendition = rendition.into();
+            s.store.write_segment(seg).await.unwrap();
+        }
+    }
+    (first.remove(0), first.remove(0))
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn video(from: f64, to: f64, extra: &str) -> String {
+    format!(
+        "/api/v1/cameras/1/video.mp4?start={}&end={}{extra}",
+        t(from),
+        t(to)
+    )
+}
+
+async fn refusal(r: reqwest::Response) -> (StatusCode, String, String) {
+    let status = r.status();
+    let v: Value = r.json().await.unwrap();
+    (
+        status,
+        v["error"]["code"].as_str().unwrap_or_default().to_owned(),
+        v["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+fn lifts(s: &Server) -> Vec<veil_store::db::AuditRow> {
+    audit_entries(s)
+        .into_iter()
+        .filter(|e| e.action == "mask.lift")
+        .collect()
+}
+
+/// A user `lena.lift` holding `masks.lift` (and playback) on every camera,
+/// with a second factor, and an API token for her; and two approvers.
+async fn lifter(s: &Server) -> (reqwest::Client, String, String) {
+    let (admin, csrf) = login(s).await;
+    create_role(
+        s,
+        &admin,
+        &csrf,
+        "lifter",
+        &[("masks.lift", None), ("playback", None)],
+    )
+    .await;
+    let (lena, lena_csrf) = new_user(s, &admin, &csrf, "lena.lift", &["lifter"]).await;
+    enrol_totp(s, &lena, &lena_csrf).await;
+    let token = create_token(s, &lena, &lena_csrf, "lift", &["lifter"]).await["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    new_user(s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
+    (lena, lena_csrf, token)
+}
+
+async fn get_lift(c: &reqwest::Client, s: &Server, path: &str, token: &str) -> reqwest::Response {
+    get_with_token(c, s, path, token).await
+}
+
+#[tokio::test]
+async fn default_playback_and_the_timeline_never_serve_the_original() {
+    let s = start().await;
+    let (protected, original) = masked_video(&s).await;
+    let (admin, _) = login(&s).await;
+    let runs: Value = get_json(
+        &admin,
+        &s,
+        &format!(
+            "/api/v1/cameras/1/recordings?start={}&end={}",
+            t(0.0),
+            t(40.0)
+        ),
+    )
+    .await;
+    assert_eq!(
+        runs["recordings"],
+        json!([{"start": t(0.0), "end": t(12.0)}, {"start": t(20.0), "end": t(28.0)}])
+    );
+    for extra in ["", "&rendition=default"] {
+        let r = get(&admin, &s, &video(20.0, 28.0, extra)).await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body = r.bytes().await.unwrap();
+        assert!(contains(&body, &protected));
+        assert!(!contains(&body, &original));
+    }
+    // Across the first mask: main then protected, in one file.
+    let r = get(&admin, &s, &video(8.0, 24.0, "")).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!contains(&r.bytes().await.unwrap(), &original));
+    let played: Vec<String> = audit_entries(&s)
+        .into_iter()
+        .filter(|e| e.action == "playback")
+        .map(|e| e.detail)
+        .collect();
+    assert!(played[0].starts_with("rendition=protected "), "{played:?}");
+    assert!(
+        played[2].starts_with("rendition=main,protected "),
+        "{played:?}"
+    );
+    // An unknown rendition names the parameter; no permission, no original.
+    let (status, _, message) =
+        refusal(get(&admin, &s, &video(20.0, 28.0, "&rendition=raw")).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("rendition"), "{message}");
+    let r = get(
+        &admin,
+        &s,
+        &video(20.0, 28.0, "&rendition=original&justification=curious"),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(lifts(&s).is_empty());
+}
+
+#[tokio::test]
+async fn a_lift_needs_permission_justification_and_an_approval_used_once_and_its_grant_expires() {
+    let s = start().await;
+    let (_, original) = masked_video(&s).await;
+    let (lena, lena_csrf, token) = lifter(&s).await;
+    let why = "&justification=Police%20request%202026-117";
+    let lifted = video(20.0, 28.0, &format!("&rendition=original{why}"));
+
+    // No justification: 400 naming it; nothing recorded.
+    let (status, _, message) =
+        refusal(get_lift(&lena, &s, &video(20.0, 28.0, "&rendition=original"), &token).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("justification"), "{message}");
+    // masks.lift is four-eyes by default: no approval, 403 naming it.
+    let (status, _, message) = refusal(get_lift(&lena, &s, &lifted, &token).await).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(message.contains("approval"), "{message}");
+    assert!(lifts(&s).is_empty());
+
+    let r = post_json(
+        &lena,
+        &lena_csrf,
+        format!("{}/api/v1/approvals", s.base),
+        json!({"permission": "masks.lift", "resource": "camera:1",
+               "justification": "Police request 2026-117 names the neighbour's door"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let approval = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (dpo, dpo_csrf) = login_as(&s, "fatima.dpo").await;
+    let r = post_json(
+        &dpo,
+        &dpo_csrf,
+        format!("{}/api/v1/approvals/{approval}/decision", s.base),
+        json!({"approve": true, "note": "checked the request"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    // The access record refuses: nothing is served, the approval stays.
+    s.audit.inject_failure(true);
+    let r = get_lift(&lena, &s, &lifted, &token).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    s.audit.inject_failure(false);
+    let state = s.store.db.approval(approval).unwrap().unwrap().state;
+    assert_eq!(state, "approved");
+
+    let r = get_lift(&lena, &s, &lifted, &token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let recorded = lifts(&s);
+    assert_eq!(recorded.len(), 1, "recorded before the body was read");
+    let body = r.bytes().await.unwrap();
+    assert!(contains(&body, &original));
+    assert_eq!(recorded[0].justification, "Police request 2026-117");
+    assert_eq!(recorded[0].resource, "camera:1");
+    assert!(
+        recorded[0].detail.contains(&format!("approval={approval}")),
+        "{}",
+        recorded[0].detail
+    );
+    let state = s.store.db.approval(approval).unwrap().unwrap().state;
+    assert_eq!(state, "used");
+
+    // The browser's range request inside the grant: no new approval, but
+    // recorded again, naming the grant.
+    let r = lena
+        .get(format!("{}{lifted}", s.base))
+        .bearer_auth(&token)
+        .header(header::RANGE, "bytes=0-99")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PARTIAL_CONTENT);
+    assert_eq!(r.bytes().await.unwrap(), body[..100]);
+    let recorded = lifts(&s);
+    assert_eq!(recorded.len(), 2);
+    assert!(
+        recorded[1].detail.contains("grant="),
+        "{}",
+        recorded[1].detail
+    );
+    // Another interval is another lift.
+    let (status, _, message) = refusal(
+        get_lift(
+            &lena,
+            &s,
+            &video(20.0, 30.0, &format!("&rendition=original{why}")),
+            &token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, message.contains("approval")),
+        (StatusCode::FORBIDDEN, true)
+    );
+
+    // An hour later the grant has expired.
+    s.clock.advance(59 * 60 * SEC);
+    assert_eq!(
+        get_lift(&lena, &s, &lifted, &token).await.status(),
+        StatusCode::OK
+    );
+    s.clock.advance(2 * 60 * SEC);
+    let (status, _, message) = refusal(get_lift(&lena, &s, &lifted, &token).await).await;
+    assert_eq!(
+        (status, message.contains("approval")),
+        (StatusCode::FORBIDDEN, true)
+    );
+    assert_eq!(lifts(&s).len(), 3);
+}
+
+#[tokio::test]
+async fn escrowed_originals_need_the_identity_on_every_request_and_never_echo_it() {
+    let s = start().await;
+    let identity = age::x25519::Identity::generate();
+    s.store
+        .set_lift_mode(LiftMode::Escrow(identity.to_public()));
+    let (_, original) = masked_video(&s).await;
+    // One person may lift here (four-eyes off for masks.lift).
+    s.store
+        .db
+        .set_setting(veil_web::admin::FOUR_EYES_SETTING, "[]")
+        .unwrap();
+    let (lena, _, token) = lifter(&s).await;
+    let lifted = video(
+        20.0,
+        28.0,
+        "&rendition=original&justification=Court%20order%2017",
+    );
+    let secret = {
+        use age::secrecy::ExposeSecret;
+        identity.to_string().expose_secret().to_owned()
+    };
+    let with = |id: &str| {
+        lena.get(format!("{}{lifted}", s.base))
+            .bearer_auth(&token)
+            .header("X-Veil-Lift-Identity", id.to_owned())
+            .send()
+    };
+
+    let (status, _, message) = refusal(get_lift(&lena, &s, &lifted, &token).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(message.contains("X-Veil-Lift-Identity"), "{message}");
+    let other = {
+        use age::secrecy::ExposeSecret;
+        age::x25519::Identity::generate()
+            .to_string()
+            .expose_secret()
+            .to_owned()
+    };
+    let (status, code, message) = refusal(with(&other).await.unwrap()).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::FORBIDDEN, "lift_refused")
+    );
+    assert!(!message.contains(&other[16..]), "{message}");
+    let (status, _, message) = refusal(with("AGE-SECRET-KEY-1NOTAKEY").await.unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(!message.contains("NOTAKEY"), "{message}");
+    assert!(lifts(&s).is_empty());
+
+    let r = with(&secret).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(contains(&r.bytes().await.unwrap(), &original));
+    // Inside the grant, still only with the identity.
+    let (status, _, _) = refusal(get_lift(&lena, &s, &lifted, &token).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(with(&secret).await.unwrap().status(), StatusCode::OK);
+    let recorded = lifts(&s);
+    assert_eq!(recorded.len(), 2);
+    assert!(
+        recorded[0].detail.contains("key=escrow"),
+        "{}",
+        recorded[0].detail
+    );
+    // The identity is in no entry and no file of the data directory.
+    let tail = &secret[20..];
+    for e in audit_entries(&s) {
+        assert!(!format!("{e:?}").contains(tail));
+    }
+    for entry in walk(&s.dir.path().join("data")) {
+        let bytes = std::fs::read(&entry).unwrap();
+        assert!(!contains(&bytes, tail.as_bytes()), "{}", entry.display());
+    }
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
