@@ -23,6 +23,7 @@ const SOURCES = {
   camera: () => t("retention.source.camera"),
   area: () => t("retention.source.area"),
   installation: () => t("retention.source.installation"),
+  masks: () => t("retention.source.masks"),
 };
 
 function nameOf(d) {

@@ -22,14 +22,15 @@ use veil_audit::{Action as Audited, Event};
 use veil_base::CameraId;
 use veil_store::db::RetentionChange;
 use veil_store::retention_rule::{self as rule, CameraRetention};
-use veil_store::MAIN_RENDITION;
+use veil_store::{MAIN_RENDITION, ORIGINAL_RENDITION, PROTECTED_RENDITION};
 
 use crate::auth::Session;
 use crate::error::{json_body, ApiError};
 use crate::{blocking, AppState};
 
-/// The renditions a camera records (a rule for any other is refused).
-pub const RENDITIONS: [&str; 1] = [MAIN_RENDITION];
+/// The renditions a camera records (a rule for any other is refused):
+/// `main` without masks, `protected` and `original` with them.
+pub const RENDITIONS: [&str; 3] = [MAIN_RENDITION, PROTECTED_RENDITION, ORIGINAL_RENDITION];
 /// The installation's retention when the server never stored one: 7 days.
 const DEFAULT_INSTALLATION_HOURS: u32 = 7 * 24;
 
@@ -46,7 +47,7 @@ pub struct CameraRetentionView {
     max_hours: u32,
     /// Above this many hours a justification is required (30 days).
     max_unjustified_hours: u32,
-    /// Per rendition (`main`).
+    /// Per rendition (`main`, `protected`, `original`).
     renditions: BTreeMap<String, RenditionRetention>,
 }
 
@@ -56,8 +57,9 @@ pub struct RenditionRetention {
     /// The retention in force, in hours.
     hours: u32,
     /// Where it comes from: `camera` (its own rule), `area` (public-facing:
-    /// 48 hours) or `installation`.
-    #[schema(pattern = "^(camera|area|installation)$")]
+    /// 48 hours), `installation`, or for `original` `masks` (its shorter
+    /// default, `[masks] original_retention_hours`).
+    #[schema(pattern = "^(camera|area|installation|masks)$")]
     source: String,
     /// Why the camera's own rule is that long; `null` when none was given.
     justification: Option<String>,
@@ -114,11 +116,13 @@ fn view(state: &AppState, camera: CameraId) -> Result<CameraRetentionView, ApiEr
         .camera_area(camera)?
         .ok_or_else(|| ApiError::not_found(format!("no camera {}", camera.0)))?;
     let own: Vec<CameraRetention> = state.store.db.camera_retention(camera)?;
+    // The rules retention runs with (the original's shorter default too).
+    let rules = state.store.db.retention_rules(installation_hours)?;
     let renditions = RENDITIONS
         .iter()
         .map(|r| {
             let row = own.iter().find(|o| o.rendition == *r);
-            let e = rule::effective(installation_hours, &area, row.map(|o| o.hours));
+            let e = rules.effective(camera, r);
             (
                 (*r).to_owned(),
                 RenditionRetention {

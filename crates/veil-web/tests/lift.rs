@@ -159,6 +159,12 @@ async fn default_playback_and_the_timeline_never_serve_the_original() {
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(lifts(&s).is_empty());
+    // The original keeps 72 hours by default; the default view the
+    // installation's retention.
+    let v: Value = get_json(&admin, &s, "/api/v1/cameras/1/retention").await;
+    assert_eq!(v["renditions"]["original"]["hours"], 72, "{v}");
+    assert_eq!(v["renditions"]["original"]["source"], "masks", "{v}");
+    assert_eq!(v["renditions"]["protected"]["source"], "installation", "{v}");
 }
 
 #[tokio::test]
