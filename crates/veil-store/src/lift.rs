@@ -41,18 +41,13 @@ pub const LIFT_IDENTITY_AAD: &[u8] = b"veil/lift-identity/v1";
 const RECORDED_WITHIN_90K: i64 = 60 * veil_base::TIME_UNITS_PER_SEC;
 
 /// Who can open the `original` rendition (`[masks] lift_key`).
-#[derive(Clone)]
+#[derive(Clone, Default)]
 pub enum LiftMode {
     /// The installation's lift key, sealed under the root (the default).
+    #[default]
     Server,
     /// An offline X25519 recipient (an `age` public key the DPO holds).
     Escrow(Recipient),
-}
-
-impl Default for LiftMode {
-    fn default() -> Self {
-        LiftMode::Server
-    }
 }
 
 impl std::fmt::Debug for LiftMode {
