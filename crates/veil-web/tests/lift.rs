@@ -164,7 +164,10 @@ async fn default_playback_and_the_timeline_never_serve_the_original() {
     let v: Value = get_json(&admin, &s, "/api/v1/cameras/1/retention").await;
     assert_eq!(v["renditions"]["original"]["hours"], 72, "{v}");
     assert_eq!(v["renditions"]["original"]["source"], "masks", "{v}");
-    assert_eq!(v["renditions"]["protected"]["source"], "installation", "{v}");
+    assert_eq!(
+        v["renditions"]["protected"]["source"], "installation",
+        "{v}"
+    );
 }
 
 #[tokio::test]
