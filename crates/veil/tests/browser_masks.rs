@@ -3,7 +3,10 @@
 //! clicks on the live picture (a double click closes it), names it, gives a
 //! reason and saves; the API then returns that polygon, each point within
 //! 0.02 of where it was clicked. The page has no console error or CSP
-//! violation and does not scroll sideways at 768 px.
+//! violation and does not scroll sideways at 768 px. The video recorded
+//! after the save is masked: every frame of the segments recorded after it,
+//! fetched as MP4 and decoded with `ffmpeg`, has the solid fill's luma
+//! inside the polygon (minus a 2-pixel border).
 //!
 //! Requires Debian's `chromium` and `chromium-driver` packages; the test
 //! fails (it does not skip) when they are missing.
@@ -11,20 +14,29 @@
 mod common;
 
 use common::api::Api;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
 use common::browser::{check_console, run_in_chromium, sign_in, STRICT, WAIT};
 use common::webdriver::{wait_for, Driver, Res};
 use common::Demo;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
+use veil_base::{Time90k, TIME_UNITS_PER_SEC};
 
 /// Where the polygon's corners are clicked, in fractions of the picture.
 const CORNERS: [[f64; 2]; 4] = [[0.2, 0.25], [0.55, 0.25], [0.55, 0.7], [0.2, 0.7]];
 
-/// A mask saved through the editor: its camera and its polygon as the API
-/// returns it.
+/// How far a decoded pixel inside a solid mask may be from the fill's luma
+/// (the encoder's rounding of a flat area).
+const FILL_TOLERANCE: i32 = 6;
+
+/// A mask saved through the editor: its camera, its polygon as the API
+/// returns it, and when the version was saved.
 struct Saved {
     camera: i64,
     polygon: Vec<[f64; 2]>,
+    created: Time90k,
 }
 
 /// Opens the editor of camera 1, draws [`CORNERS`] with the mouse, fills in
@@ -121,7 +133,7 @@ async fn draw_and_save(driver: &Driver, demo: &Demo, admin: &Api) -> Res<Saved> 
             StatusCode::OK,
         )
         .await?;
-    if v["version"].to_string() != saved[0].as_str().unwrap_or_default() {
+    if Some(v["version"].to_string().as_str()) != saved[0].as_str() {
         return Err(format!("the page shows version {}, the API {v}", saved[0]));
     }
     let mask = &v["masks"][0];
@@ -142,7 +154,147 @@ async fn draw_and_save(driver: &Driver, demo: &Demo, admin: &Api) -> Res<Saved> 
     if !near {
         return Err(format!("clicked {CORNERS:?}, saved {polygon:?}"));
     }
-    Ok(Saved { camera, polygon })
+    let created = v["created"]
+        .as_str()
+        .and_then(Time90k::parse_rfc3339)
+        .ok_or_else(|| format!("no creation time: {v}"))?;
+    Ok(Saved {
+        camera,
+        polygon,
+        created,
+    })
+}
+
+/// Whether pixel (`x`, `y`) of a `w`×`h` picture lies inside `polygon` at
+/// least `border` pixels from its edges.
+fn inside(polygon: &[[f64; 2]], w: usize, h: usize, x: usize, y: usize, border: f64) -> bool {
+    let (px, py) = (x as f64 + 0.5, y as f64 + 0.5);
+    let pts: Vec<(f64, f64)> = polygon
+        .iter()
+        .map(|p| (p[0] * w as f64, p[1] * h as f64))
+        .collect();
+    let mut crossings = false;
+    for i in 0..pts.len() {
+        let (a, b) = (pts[i], pts[(i + 1) % pts.len()]);
+        if (a.1 > py) != (b.1 > py) && px < a.0 + (py - a.1) * (b.0 - a.0) / (b.1 - a.1) {
+            crossings = !crossings;
+        }
+        // Distance from the pixel's centre to the edge a-b.
+        let (dx, dy) = (b.0 - a.0, b.1 - a.1);
+        let len2 = dx * dx + dy * dy;
+        let t = if len2 == 0.0 {
+            0.0
+        } else {
+            (((px - a.0) * dx + (py - a.1) * dy) / len2).clamp(0.0, 1.0)
+        };
+        let (cx, cy) = (a.0 + t * dx, a.1 + t * dy);
+        if ((px - cx).powi(2) + (py - cy).powi(2)).sqrt() < border {
+            return false;
+        }
+    }
+    crossings
+}
+
+/// Waits for the segments recorded from 3 s after the save (the masks apply
+/// from the next keyframe; the demo's GOP is 2 s) over 4 s, fetches them as
+/// MP4, decodes every frame to luma with `ffmpeg` and checks that inside
+/// the polygon, minus a 2-pixel border, every pixel of every frame is the
+/// solid fill.
+async fn recorded_frames_are_masked(admin: &Api, saved: &Saved) -> Res<()> {
+    let start = Time90k(saved.created.0 + 3 * TIME_UNITS_PER_SEC);
+    let end = Time90k(start.0 + 4 * TIME_UNITS_PER_SEC);
+    let cam = saved.camera;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v = admin
+            .send(
+                Method::GET,
+                &format!(
+                    "/api/v1/cameras/{cam}/recordings?start={}",
+                    saved.created.to_rfc3339()
+                ),
+                None,
+                StatusCode::OK,
+            )
+            .await?;
+        let covered = v["recordings"].as_array().is_some_and(|runs| {
+            runs.iter().any(|r| {
+                r["end"]
+                    .as_str()
+                    .and_then(Time90k::parse_rfc3339)
+                    .is_some_and(|e| e >= end)
+            })
+        });
+        if covered {
+            break;
+        }
+        if Instant::now() > deadline {
+            return Err(format!("nothing recorded up to {}: {v}", end.to_rfc3339()));
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let (status, mp4) = admin
+        .bytes(&format!(
+            "/api/v1/cameras/{cam}/video.mp4?start={}&end={}",
+            start.to_rfc3339(),
+            end.to_rfc3339()
+        ))
+        .await?;
+    if status != StatusCode::OK {
+        return Err(format!("video.mp4: {status}"));
+    }
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let path = dir.path().join("masked.mp4");
+    std::fs::write(&path, &mp4).map_err(|e| e.to_string())?;
+    let probe = Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0"])
+        .args(["-show_entries", "stream=width,height", "-of", "csv=p=0"])
+        .arg(&path)
+        .output()
+        .map_err(|e| format!("ffprobe (Debian package ffmpeg): {e}"))?;
+    let text = String::from_utf8_lossy(&probe.stdout);
+    let (w, h) = text
+        .trim()
+        .split_once(',')
+        .and_then(|(w, h)| Some((w.parse::<usize>().ok()?, h.parse::<usize>().ok()?)))
+        .ok_or_else(|| format!("ffprobe said {text:?}"))?;
+    let out = Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&path)
+        .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .map_err(|e| format!("ffmpeg (Debian package ffmpeg): {e}"))?;
+    if !out.status.success() {
+        return Err(format!("ffmpeg: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let pixels: Vec<usize> = (0..h)
+        .flat_map(|y| (0..w).map(move |x| (x, y)))
+        .filter(|&(x, y)| inside(&saved.polygon, w, h, x, y, 2.0))
+        .map(|(x, y)| y * w + x)
+        .collect();
+    if pixels.len() < 1000 {
+        return Err(format!("only {} pixels inside the polygon", pixels.len()));
+    }
+    let frames: Vec<&[u8]> = out.stdout.chunks_exact(w * h).collect();
+    // 4 s at 25 fps, give or take the ends.
+    if frames.len() < 75 {
+        return Err(format!("{} frames decoded for 4 s", frames.len()));
+    }
+    let fill = i32::from(veil_media::masking::SOLID_FILL[0]);
+    for (i, f) in frames.iter().enumerate() {
+        let worst = pixels
+            .iter()
+            .map(|&p| (i32::from(f[p]) - fill).abs())
+            .max()
+            .unwrap_or(0);
+        if worst > FILL_TOLERANCE {
+            return Err(format!(
+                "frame {i} of {}: a pixel inside the mask is {worst} luma levels off the fill",
+                frames.len()
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// At 768 px wide the editor does not scroll sideways.
@@ -170,14 +322,12 @@ async fn editor(driver: &Driver, demo: &Demo) -> Res<()> {
     fits_768(driver).await?;
     check_console(driver, "/cameras/1/masks after saving", STRICT).await?;
 
-    // The recorded frames after the save: masked. (Place of the check that
-    // decodes the segments recorded after `saved` and compares the luma
-    // inside `saved.polygon`, minus a 2-pixel border, with the solid fill.)
-    let _ = (saved.camera, &saved.polygon);
-    Ok(())
+    // The frames recorded after the save are masked.
+    recorded_frames_are_masked(&admin, &saved).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_polygon_drawn_in_the_editor_is_saved() {
-    run_in_chromium("mask-editor", 1, &[], editor).await;
+    // Segments of 2 s: the recording after the save is ready sooner.
+    run_in_chromium("mask-editor", 1, &["--segment-seconds", "2"], editor).await;
 }

@@ -111,6 +111,21 @@ impl Api {
         Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
     }
 
+    /// `GET path` (relative to the server's root); returns the status and
+    /// the body as bytes (for video).
+    pub async fn bytes(&self, path: &str) -> Res<(StatusCode, Vec<u8>)> {
+        let url = format!("{}{}", self.base, path.trim_start_matches('/'));
+        let resp = self
+            .http
+            .get(&url)
+            .send()
+            .await
+            .map_err(|e| format!("GET {url}: {e}"))?;
+        let status = resp.status();
+        let body = resp.bytes().await.map_err(|e| format!("GET {url}: {e}"))?;
+        Ok((status, body.to_vec()))
+    }
+
     /// [`Api::call`], failing unless the status is `expect`; returns the
     /// JSON answer.
     pub async fn send(
