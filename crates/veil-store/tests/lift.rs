@@ -570,3 +570,17 @@ async fn a_locked_escrowed_original_still_needs_the_identity() {
         media[0]
     );
 }
+
+#[tokio::test]
+async fn veil_check_leaves_an_unreadable_original_for_the_lift_path() {
+    let t = setup(LiftMode::Server);
+    masked(&t.s, t.cam, BASE, 4).await;
+    let all = (Time90k(0), Time90k(i64::MAX / 2));
+    for r in [PROTECTED_RENDITION, ORIGINAL_RENDITION] {
+        let row = t.s.db.segments(t.cam, r, all.0, all.1).unwrap()[0].clone();
+        t.s.db.mark_segment(row.id, "missing").unwrap();
+    }
+    // The protected one is restored; the original stays, and the check
+    // does not fail on it.
+    assert_eq!(t.s.reverify().await.unwrap(), (1, 1));
+}
