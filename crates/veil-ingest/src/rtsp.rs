@@ -19,7 +19,8 @@ use tokio::sync::mpsc;
 use veil_base::{CameraId, Time90k, TIME_UNITS_PER_SEC};
 use veil_media::h264::{check_avc_sample, params_from_avc_decoder_config};
 use veil_media::VideoParams;
-use veil_store::recorder::{ClosedSegment, LiveFrame, LiveHub, Segmenter, StopSignal};
+use veil_store::mask_stage::{MaskStage, StagedFrame};
+use veil_store::recorder::{ClosedSegment, LiveFrame, LiveHub, RunSegmenters, StopSignal};
 use veil_store::Store;
 
 use crate::backoff::Backoff;
@@ -133,6 +134,7 @@ async fn supervise(ctx: &Ctx, tx: mpsc::Sender<RunSegment>) {
         });
         let mut session = SessionState::new(&ctx.src);
         let result = run_session(ctx, &tx, &mut session, &mut floor).await;
+        drain_stage(ctx, &tx, &mut session, &mut floor).await;
         if let Some(run) = session.run.take() {
             run.finish(&tx, &mut floor).await;
         }
@@ -218,6 +220,9 @@ struct SessionState {
     rates: RateMeter,
     /// The motion event being recorded (its row id), if any.
     motion_event: Option<i64>,
+    /// Masks between the camera and everything else (taken out while a
+    /// frame is being masked on a blocking thread).
+    stage: Option<MaskStage>,
 }
 
 impl SessionState {
@@ -237,6 +242,7 @@ impl SessionState {
             need_key: false,
             rates: RateMeter::default(),
             motion_event: None,
+            stage: None,
         }
     }
 }
@@ -253,14 +259,15 @@ struct Timeline {
     /// Duration between the last two frames (for live view).
     last_delta: u32,
     params: Arc<VideoParams>,
+    /// The mask version of its frames.
+    mask_version: Option<i64>,
 }
 
 /// A frame waiting at the recording gate.
 struct GatedFrame {
     camera_90k: i64,
     timeline_pts: Time90k,
-    is_key: bool,
-    data: Bytes,
+    frame: StagedFrame,
 }
 
 /// One run: recorded frames of one timeline, without a gap.
@@ -273,14 +280,14 @@ struct Run {
     last_pts: Time90k,
     /// Duration between the last two frames.
     last_delta: u32,
-    segmenter: Segmenter,
+    segmenter: RunSegmenters,
 }
 
 impl Run {
-    /// Closes the run's open segment and queues it.
+    /// Closes the run's open segments and queues them.
     async fn finish(self, tx: &mpsc::Sender<RunSegment>, floor: &mut Time90k) {
         let start = self.start;
-        if let Some(last) = self.segmenter.finish() {
+        for last in self.segmenter.finish() {
             let end = last.start_90k.0
                 + last
                     .samples
@@ -302,6 +309,12 @@ async fn run_session(
     floor: &mut Time90k,
 ) -> Result<End, String> {
     let timing = &ctx.src.timing;
+    if st.stage.is_none() {
+        st.stage = Some(
+            MaskStage::new(&ctx.store, ctx.camera())
+                .map_err(|e| format!("cannot read the camera's masks: {e}"))?,
+        );
+    }
     let url = url::Url::parse(&ctx.src.url).map_err(|e| ctx.clean(&format!("bad URL: {e}")))?;
     let secure = url.scheme() == "rtsps";
     if secure && ctx.src.transport == RtspTransport::Udp {
@@ -434,7 +447,7 @@ async fn run_session(
                 }
             }
         }
-        if !record_frame(ctx, tx, st, floor, frame).await {
+        if !admit_frame(ctx, tx, st, floor, frame).await? {
             return Ok(End::WriterGone);
         }
     }
@@ -457,38 +470,100 @@ fn note_dropped(ctx: &Ctx, st: &mut SessionState, reason: Option<String>) {
     st.need_key = true;
 }
 
-/// Records one frame (segments, live view, status). False when the writer
-/// has gone away.
-async fn record_frame(
+/// Checks one frame from the camera and passes it through the mask stage
+/// to [`record_frame`]. False when the writer has gone away; an error when
+/// the stream cannot be decoded for masking (the session ends and
+/// reconnects; nothing unmasked went on).
+async fn admit_frame(
     ctx: &Ctx,
     tx: &mpsc::Sender<RunSegment>,
     st: &mut SessionState,
     floor: &mut Time90k,
     frame: VideoFrame,
-) -> bool {
+) -> Result<bool, String> {
     let Some(params) = st.params.clone() else {
-        return true;
+        return Ok(true);
     };
     let is_key = frame.is_random_access_point();
     if let Err(e) = check_avc_sample(frame.data()) {
         note_dropped(ctx, st, Some(format!("malformed frame: {e}")));
-        return true;
+        return Ok(true);
     }
     if st.need_key && !is_key {
         note_dropped(ctx, st, None);
-        return true;
+        return Ok(true);
     }
     st.need_key = false;
     let ts = frame.timestamp();
     let camera_90k = (i128::from(ts.elapsed()) * i128::from(TIME_UNITS_PER_SEC)
         / i128::from(ts.clock_rate().get())) as i64;
+    let data = Bytes::from(frame.into_data());
+    let mut stage = st.stage.take().expect("a session has a mask stage");
+    let staged = if stage.masking().is_some() || is_key {
+        // Decoding and encoding take milliseconds: off the async threads.
+        let (back, r) = tokio::task::spawn_blocking(move || {
+            let r = stage.push(&params, camera_90k, is_key, data);
+            (stage, r)
+        })
+        .await
+        .map_err(|e| format!("the masking thread failed: {e}"))?;
+        stage = back;
+        r
+    } else {
+        stage.push(&params, camera_90k, is_key, data)
+    };
+    st.stage = Some(stage);
+    let staged = staged.map_err(|e| format!("cannot mask the camera's video: {e}"))?;
+    for f in staged {
+        if !record_frame(ctx, tx, st, floor, f).await {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Records what the mask stage still holds at the end of a session.
+async fn drain_stage(
+    ctx: &Ctx,
+    tx: &mpsc::Sender<RunSegment>,
+    st: &mut SessionState,
+    floor: &mut Time90k,
+) {
+    let Some(mut stage) = st.stage.take() else {
+        return;
+    };
+    let rest = tokio::task::spawn_blocking(move || stage.finish())
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .unwrap_or_default();
+    for f in rest {
+        if !record_frame(ctx, tx, st, floor, f).await {
+            return;
+        }
+    }
+}
+
+/// Records one frame out of the mask stage (segments, live view, status).
+/// False when the writer has gone away.
+async fn record_frame(
+    ctx: &Ctx,
+    tx: &mpsc::Sender<RunSegment>,
+    st: &mut SessionState,
+    floor: &mut Time90k,
+    frame: StagedFrame,
+) -> bool {
+    let (camera_90k, is_key) = (frame.pts, frame.is_key);
+    let params = frame.recorded.params.clone();
     let now = ctx.store.clock().now();
 
     // A new timeline (and run) on the first frame, a parameter change or a
     // clock jump.
     let continues = st.timeline.as_ref().is_some_and(|t| {
         let pts = t.start.0 + (camera_90k - t.first_camera_90k);
-        t.params == params && (pts - t.last_pts.0).abs() <= MAX_JUMP_90K
+        t.params == params
+            && t.mask_version == frame.mask_version
+            && (pts - t.last_pts.0).abs() <= MAX_JUMP_90K
     });
     if !continues {
         st.timeline = None;
@@ -508,6 +583,7 @@ async fn record_frame(
             last_pts: start,
             last_delta: (TIME_UNITS_PER_SEC / 25) as u32,
             params: params.clone(),
+            mask_version: frame.mask_version,
         });
     }
     let tl = st.timeline.as_mut().expect("a timeline is open");
@@ -516,32 +592,31 @@ async fn record_frame(
         tl.last_delta = (pts.0 - tl.last_pts.0).min(i64::from(u32::MAX)) as u32;
         tl.last_pts = pts;
     }
-    let data = Bytes::from(frame.into_data());
     // Live view gets every frame, whatever the recording gate decides.
+    let live = frame.live_picture();
     ctx.live.publish(
         ctx.camera(),
         LiveFrame {
-            params: params.clone(),
+            params: live.params.clone(),
             pts_90k: pts,
             duration_90k: tl.last_delta,
             is_key,
-            data: data.clone(),
+            data: live.data.clone(),
         },
     );
     st.had_video = true;
-    let rates = st.rates.frame(camera_90k, data.len());
+    let size = frame.recorded.data.len();
+    let rates = st.rates.frame(camera_90k, size);
 
     let mut out = Vec::new();
     if let (true, Some(d)) = (is_key, st.detector.as_mut()) {
-        d.submit(pts, params.clone(), data.clone());
+        d.submit(pts, params.clone(), frame.recorded.data.clone());
     }
     let gated = GatedFrame {
         camera_90k,
         timeline_pts: pts,
-        is_key,
-        data,
+        frame,
     };
-    let size = gated.data.len();
     st.gate.frame(pts, is_key, size, gated, &mut out);
     if let Some(d) = &st.detector {
         for (key_pts, motion) in d.verdicts() {
@@ -575,9 +650,9 @@ async fn record_frame(
                 }
                 continue;
             }
-            Output::Record(f) => record_gated(ctx, st, floor, &params, f),
+            Output::Record(f) => record_gated(ctx, st, floor, f),
         };
-        if let Some(c) = closed {
+        for c in closed {
             if tx.send(c).await.is_err() {
                 return false;
             }
@@ -625,12 +700,11 @@ fn record_gated(
     ctx: &Ctx,
     st: &mut SessionState,
     floor: &Time90k,
-    params: &Arc<VideoParams>,
     f: GatedFrame,
-) -> Option<RunSegment> {
+) -> Vec<RunSegment> {
     if st.run.is_none() {
-        if !f.is_key {
-            return None;
+        if !f.frame.is_key {
+            return Vec::new();
         }
         let start = Time90k(f.timeline_pts.0.max(floor.0));
         st.run = Some(Run {
@@ -638,7 +712,7 @@ fn record_gated(
             first_camera_90k: f.camera_90k,
             last_pts: start,
             last_delta: (TIME_UNITS_PER_SEC / 25) as u32,
-            segmenter: Segmenter::new(ctx.src.segment_90k),
+            segmenter: RunSegmenters::new(ctx.src.segment_90k),
         });
     }
     let run = st.run.as_mut().expect("a run is open");
@@ -647,8 +721,12 @@ fn record_gated(
         run.last_delta = (pts.0 - run.last_pts.0).min(i64::from(u32::MAX)) as u32;
         run.last_pts = pts;
     }
-    let closed = run.segmenter.push(params, pts, f.is_key, &f.data);
-    closed.map(|c| (run.start, c))
+    let start = run.start;
+    run.segmenter
+        .push(&f.frame, pts)
+        .into_iter()
+        .map(|c| (start, c))
+        .collect()
 }
 
 /// A credential-free, one-line description of a client error; a 401 says

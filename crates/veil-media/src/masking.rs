@@ -16,10 +16,10 @@
 //! The unmasked picture exists only in the decoder's memory and, for the
 //! time it takes to paint a mask, in a working buffer zeroed on drop.
 //! Presentation times are kept: the decoder returns pictures in display
-//! order, so each takes the smallest time not yet handed out. A keyframe
-//! that comes in is a keyframe that goes out (the GOP length is the
-//! camera's); before each keyframe the decoder is drained, so a picture the
-//! decoder drops cannot shift the times of the next GOP.
+//! order, so each takes the smallest time not yet handed out (a time left
+//! behind by a picture the decoder dropped is skipped once more frames are
+//! waiting than H.264 can reorder). A keyframe that comes in is a keyframe
+//! that goes out (the GOP length is the camera's).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +36,11 @@ use zeroize::Zeroize;
 use crate::h264::{annexb_to_avc, VideoParams};
 use crate::mask::{Fill, Mask, MaskKind, MaskScope};
 use crate::Error;
+
+/// Frames waiting for their picture beyond which the oldest is taken as
+/// lost: the 16 frames of H.264's largest decoded picture buffer, plus the
+/// one being decoded.
+const MAX_PENDING: usize = 17;
 
 /// The luma and chroma value of a `solid` fill: neutral mid grey.
 pub const SOLID_FILL: [u8; 3] = [128, 128, 128];
@@ -503,17 +508,6 @@ impl MaskPipeline {
         frame: &[u8],
     ) -> Result<Vec<MaskedFrame>, Error> {
         let mut out = Vec::new();
-        if is_key {
-            // Everything before a keyframe is complete: drain the decoder so
-            // its pictures take their own GOP's times.
-            self.drain(&mut out)?;
-            if self.settings.differs(&self.wanted) {
-                self.settings = self.wanted;
-                for o in &mut self.outputs {
-                    o.encoder = None;
-                }
-            }
-        }
         self.annexb.clear();
         if is_key {
             for nal in [&params.sps[..], &params.pps[..]] {
@@ -536,6 +530,13 @@ impl MaskPipeline {
             return Err(Error::Malformed(format!(
                 "two frames with the same presentation time {pts}"
             )));
+        }
+        // A picture the decoder dropped leaves its time behind: past the
+        // deepest reordering H.264 allows, the oldest time is skipped rather
+        // than given to a later picture.
+        while self.pending.len() > MAX_PENDING {
+            self.pending.pop_first();
+            self.times.lost += 1;
         }
         let started = Instant::now();
         let size = {
@@ -600,6 +601,13 @@ impl MaskPipeline {
             ));
         };
         let (w, h) = size;
+        if is_key && self.settings.differs(&self.wanted) {
+            // New encoders from this keyframe on, at the camera's measured rate.
+            self.settings = self.wanted;
+            for o in &mut self.outputs {
+                o.encoder = None;
+            }
+        }
         if self.size != Some(size) {
             // A new size (first picture, or the SPS changed): new rasters and
             // encoders; the picture must be a keyframe.

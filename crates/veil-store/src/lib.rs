@@ -8,6 +8,7 @@ pub mod crypto;
 pub mod db;
 pub mod keys;
 pub mod lift;
+pub mod mask_stage;
 pub mod objects;
 pub mod playback;
 pub mod protect;
@@ -204,6 +205,8 @@ pub struct Store {
     metrics: Arc<StoreMetrics>,
     /// Who can open the `original` rendition ([`lift`]).
     lift_mode: Arc<std::sync::RwLock<LiftMode>>,
+    /// Every camera's current masks ([`mask_stage`]).
+    masks: mask_stage::MaskBoard,
 }
 
 /// What the store counts as it works (for `/metrics`).
@@ -416,6 +419,7 @@ impl Store {
             protections_gate: Arc::default(),
             metrics: Arc::default(),
             lift_mode: Arc::default(),
+            masks: mask_stage::MaskBoard::default(),
         }
     }
 

@@ -17,7 +17,8 @@ use veil_media::mp4::Sample;
 use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
 use veil_media::VideoParams;
 
-use crate::{NewSegment, Store, MAIN_RENDITION};
+use crate::mask_stage::{MaskStage, StagedFrame};
+use crate::{NewSegment, Store, MAIN_RENDITION, ORIGINAL_RENDITION, PROTECTED_RENDITION};
 
 /// One frame as live viewers receive it.
 #[derive(Clone, Debug)]
@@ -184,21 +185,25 @@ pub struct ClosedSegment {
     pub samples: Vec<Sample>,
     /// Frame bytes, concatenated.
     pub media: Vec<u8>,
+    /// Its rendition (`main` unless masked).
+    pub rendition: &'static str,
+    /// The mask version it was made with.
+    pub mask_version: Option<i64>,
 }
 
 impl ClosedSegment {
-    /// The store's input for this segment of the main rendition of `camera`.
+    /// The store's input for this segment of `camera`.
     pub fn into_new_segment(self, camera: CameraId, run_start_90k: Time90k) -> NewSegment {
         NewSegment {
             camera,
-            rendition: MAIN_RENDITION.to_owned(),
+            rendition: self.rendition.to_owned(),
             run_start_90k,
             start_90k: self.start_90k,
             params: self.params,
             samples: self.samples,
             tracks: Vec::new(),
             media: self.media,
-            mask_version: None,
+            mask_version: self.mask_version,
         }
     }
 }
@@ -267,6 +272,8 @@ impl OpenSegment {
             start_90k: Time90k(sorted.first().copied().unwrap_or_default()),
             samples,
             media: self.media,
+            rendition: MAIN_RENDITION,
+            mask_version: None,
         }
     }
 }
@@ -327,6 +334,91 @@ impl Segmenter {
     /// previous frame's.
     pub fn finish(mut self) -> Option<ClosedSegment> {
         self.open.take().map(|o| o.close(None))
+    }
+}
+
+/// The segmenters of one recorded run: the rendition everyone sees and,
+/// while the camera has liftable masks, its `original`. Both get the same
+/// frames, so they cut alike; a new mask version (always at a keyframe)
+/// closes both, so every segment has one version.
+pub struct RunSegmenters {
+    target_90k: i64,
+    version: Option<i64>,
+    recorded: Segmenter,
+    original: Option<Segmenter>,
+}
+
+impl RunSegmenters {
+    /// Segmenters cutting at `target_90k`.
+    pub fn new(target_90k: i64) -> RunSegmenters {
+        RunSegmenters {
+            target_90k,
+            version: None,
+            recorded: Segmenter::new(target_90k),
+            original: None,
+        }
+    }
+
+    /// Adds a frame from the mask stage at its recorded time `pts`; returns
+    /// the segments it closed.
+    pub fn push(&mut self, f: &StagedFrame, pts: Time90k) -> Vec<ClosedSegment> {
+        let mut closed = Vec::new();
+        if f.is_key
+            && (f.mask_version != self.version || f.original.is_some() != self.original.is_some())
+        {
+            closed = self.take_all();
+            self.version = f.mask_version;
+            self.original = f.original.as_ref().map(|_| Segmenter::new(self.target_90k));
+        }
+        let version = self.version;
+        let tag = move |mut c: ClosedSegment, rendition| {
+            c.rendition = rendition;
+            c.mask_version = version;
+            c
+        };
+        let p = &f.recorded;
+        if let Some(c) = self.recorded.push(&p.params, pts, f.is_key, &p.data) {
+            closed.push(tag(c, f.rendition()));
+        }
+        if let (Some(seg), Some(p)) = (&mut self.original, &f.original) {
+            if let Some(c) = seg.push(&p.params, pts, f.is_key, &p.data) {
+                closed.push(tag(c, ORIGINAL_RENDITION));
+            }
+        }
+        closed
+    }
+
+    fn take_all(&mut self) -> Vec<ClosedSegment> {
+        let version = self.version;
+        let recorded = std::mem::replace(&mut self.recorded, Segmenter::new(self.target_90k));
+        let rendition = if version.is_some() {
+            PROTECTED_RENDITION
+        } else {
+            MAIN_RENDITION
+        };
+        let mut out: Vec<ClosedSegment> = recorded
+            .finish()
+            .map(|c| (c, rendition))
+            .into_iter()
+            .chain(
+                self.original
+                    .take()
+                    .and_then(Segmenter::finish)
+                    .map(|c| (c, ORIGINAL_RENDITION)),
+            )
+            .map(|(mut c, r)| {
+                c.rendition = r;
+                c.mask_version = version;
+                c
+            })
+            .collect();
+        out.sort_by_key(|c| c.start_90k);
+        out
+    }
+
+    /// Closes the open segments at the end of a run.
+    pub fn finish(mut self) -> Vec<ClosedSegment> {
+        self.take_all()
     }
 }
 
@@ -429,6 +521,8 @@ pub fn spawn_synthetic(
     let (tx, mut rx) = mpsc::channel::<ClosedSegment>(8);
     let clock = store.clock().clone();
     let camera = rec.camera;
+    let mut stage = MaskStage::new(&store, camera)
+        .map_err(|e| veil_media::Error::Codec(format!("cannot read the camera's masks: {e}")))?;
     let fps = i64::from(rec.config.fps);
     let frame_90k = TIME_UNITS_PER_SEC / fps;
     std::thread::Builder::new()
@@ -437,12 +531,19 @@ pub fn spawn_synthetic(
             let params = Arc::new(cam.params().clone());
             let run_start = clock.now();
             let wall_start = Instant::now();
-            let mut seg = Segmenter::new(rec.segment_90k);
+            let mut seg = RunSegmenters::new(rec.segment_90k);
+            let send_all = |closed: Vec<ClosedSegment>| {
+                closed.into_iter().all(|c| tx.blocking_send(c).is_ok())
+            };
             loop {
                 if stop.stopped() {
-                    if let Some(last) = seg.finish() {
-                        let _ = tx.blocking_send(last);
+                    let rest = stage.finish().unwrap_or_default();
+                    let mut closed = Vec::new();
+                    for f in &rest {
+                        closed.extend(seg.push(f, Time90k(f.pts)));
                     }
+                    closed.extend(seg.finish());
+                    send_all(closed);
                     return;
                 }
                 let i = cam.frame_index() as i64;
@@ -458,22 +559,29 @@ pub fn spawn_synthetic(
                         return;
                     }
                 };
-                let data = Bytes::from(frame.data);
-                live.publish(
-                    camera,
-                    LiveFrame {
-                        params: params.clone(),
-                        pts_90k: pts,
-                        duration_90k: frame_90k as u32,
-                        is_key: frame.is_key,
-                        data: data.clone(),
-                    },
-                );
-                if rec.live_only {
-                    continue;
-                }
-                if let Some(closed) = seg.push(&params, pts, frame.is_key, &data) {
-                    if tx.blocking_send(closed).is_err() {
+                let staged = match stage.push(&params, pts.0, frame.is_key, Bytes::from(frame.data)) {
+                    Ok(s) => s,
+                    Err(e) => {
+                        tracing::error!(camera = camera.0, error = %e, "masking failed; camera stopped");
+                        return;
+                    }
+                };
+                for f in staged {
+                    let live_picture = f.live_picture();
+                    live.publish(
+                        camera,
+                        LiveFrame {
+                            params: live_picture.params.clone(),
+                            pts_90k: Time90k(f.pts),
+                            duration_90k: frame_90k as u32,
+                            is_key: f.is_key,
+                            data: live_picture.data.clone(),
+                        },
+                    );
+                    if rec.live_only {
+                        continue;
+                    }
+                    if !send_all(seg.push(&f, Time90k(f.pts))) {
                         return; // the writer is gone: shutting down
                     }
                 }

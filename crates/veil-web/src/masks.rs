@@ -3,9 +3,10 @@
 //! (author, time), recorded in the access record first. The checks are
 //! `veil_media::mask::check`; a 400 names the field (`masks[2].polygon`).
 //!
-//! Applying masks to video (decode, mask, encode before the live hub and
-//! the store) is not built yet: the answer says so (`enforced: false`), so
-//! nobody mistakes a stored mask for a masked picture.
+//! After the new version is stored it is published to the camera's recorder
+//! (`Store::publish_masks`), which applies it from the camera's next
+//! keyframe: decode, mask, encode before the live hub, the motion detector
+//! and the store (`veil_store::mask_stage`).
 
 use std::net::SocketAddr;
 
@@ -23,11 +24,6 @@ use crate::error::{json_body, ApiError};
 use crate::{blocking, AppState};
 
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
-
-/// Why `enforced` is false today.
-pub const NOT_ENFORCED: &str = "masks are stored and versioned, but video is not masked yet: \
-     the decode-mask-encode pipeline is not built, so live view and recordings still show \
-     these areas";
 
 /// A camera's masks as the API shows them.
 #[derive(Serialize, ToSchema)]
@@ -114,8 +110,8 @@ async fn view(state: &AppState, camera: veil_base::CameraId) -> Result<MaskSet, 
             author,
             created: row.as_ref().map(|r| r.created.to_rfc3339()),
             masks,
-            enforced: false,
-            note: Some(NOT_ENFORCED),
+            enforced: true,
+            note: None,
         })
     })
     .await
@@ -148,7 +144,9 @@ pub async fn put_masks(
 ) -> Result<Json<MaskSet>, ApiError> {
     let cam = crate::api::authorized_camera(&state, &s, Action::MaskAdmin, &id).await?;
     let req = json_body(body)?;
-    // Static masks are fixed to the picture: none on a camera that moves.
+    // Static masks are fixed to the picture: none on a camera that moves
+    // (checked and stored under the lock a PTZ change takes too).
+    let _ptz = crate::cameras::PTZ_AND_MASKS.lock().await;
     if !req.masks.is_empty() && ptz_control(&state, cam.id).await? {
         return Err(crate::cameras::masks_fixed());
     }
@@ -190,6 +188,12 @@ pub async fn put_masks(
         )
         .await?;
     let (db, now, user) = (state.store.db.clone(), state.now(), s.subject.user);
-    blocking(move || Ok(db.insert_mask_version(camera, &json, Some(user), now)?)).await?;
+    let store = state.store.clone();
+    blocking(move || {
+        db.insert_mask_version(camera, &json, Some(user), now)?;
+        // The recorder takes it at the next keyframe.
+        Ok(store.publish_masks(camera)?)
+    })
+    .await?;
     Ok(Json(view(&state, cam.id).await?))
 }

@@ -1,6 +1,5 @@
 //! Privacy masks through the API: versions with author and time, recorded in
-//! the access record; bad masks refused naming the field, changing nothing;
-//! and the answer says video is not masked yet.
+//! the access record; bad masks refused naming the field, changing nothing.
 
 mod common;
 
@@ -30,11 +29,8 @@ async fn masks_are_versioned_recorded_and_checked_field_by_field() {
     let v: Value = get_json(&admin, &s, &path).await;
     assert_eq!(v["version"], Value::Null);
     assert_eq!(v["masks"], json!([]));
-    assert_eq!(
-        v["enforced"], false,
-        "video is not masked yet, and it says so"
-    );
-    assert!(v["note"].as_str().unwrap().contains("not masked yet"));
+    assert_eq!(v["enforced"], true);
+    assert_eq!(v["note"], Value::Null);
 
     let with = |k: &str, val: Value| {
         let mut m = window();

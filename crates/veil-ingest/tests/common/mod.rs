@@ -239,15 +239,31 @@ impl Ingest {
 
 /// Recorded runs of the camera (what `/recordings` lists).
 pub fn runs(store: &Store, camera: CameraId) -> Vec<(Time90k, Time90k)> {
+    runs_of(store, camera, MAIN_RENDITION)
+}
+
+/// Recorded runs of one rendition of the camera.
+pub fn runs_of(store: &Store, camera: CameraId, rendition: &str) -> Vec<(Time90k, Time90k)> {
     store
-        .runs(camera, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+        .runs(camera, rendition, Time90k(0), Time90k(i64::MAX / 2))
         .unwrap()
 }
 
 /// The MP4 of `[start, end)` as playback serves it.
 pub async fn mp4(store: &Store, camera: CameraId, start: Time90k, end: Time90k) -> Vec<u8> {
+    mp4_of(store, camera, MAIN_RENDITION, start, end).await
+}
+
+/// The MP4 of `[start, end)` of one rendition.
+pub async fn mp4_of(
+    store: &Store,
+    camera: CameraId,
+    rendition: &str,
+    start: Time90k,
+    end: Time90k,
+) -> Vec<u8> {
     let segs: Vec<Arc<veil_store::Segment>> = store
-        .segments(camera, MAIN_RENDITION, start, end)
+        .segments(camera, rendition, start, end)
         .unwrap()
         .into_iter()
         .map(Arc::new)
