@@ -405,6 +405,11 @@ pub fn masks_fixed() -> ApiError {
     }
 }
 
+/// Taken by a camera change and a masks change from their check to their
+/// write, so that PTZ control and masks cannot both be set by two requests
+/// racing each other (one server process writes the database).
+pub static PTZ_AND_MASKS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Whether a camera has privacy masks now (its current version is not empty).
 pub async fn has_masks(state: &AppState, camera: veil_base::CameraId) -> Result<bool, ApiError> {
     let db = state.store.db.clone();
@@ -564,7 +569,8 @@ pub async fn update(
     }
     let v = validate(body(req)?, false)?;
     // Static masks stay where they were drawn; a camera that moves would
-    // uncover what they hide.
+    // uncover what they hide. Held until the change is stored.
+    let ptz_lock = PTZ_AND_MASKS.lock().await;
     if v.settings.ptz.control && has_masks(&state, cam.id).await? {
         return Err(masks_fixed());
     }
@@ -614,6 +620,7 @@ pub async fn update(
         apply_credentials(&st, id, &v.credentials)
     })
     .await?;
+    drop(ptz_lock);
     let d = detail(&state, id).await?;
     state.ingest.apply(&d).await;
     Ok(Json(CameraView::of(&d)))
