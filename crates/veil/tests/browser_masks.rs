@@ -2,7 +2,8 @@
 //! `/cameras/1/masks` from the cameras page, draws a polygon with mouse
 //! clicks on the live picture (a double click closes it), names it, gives a
 //! reason and saves; the API then returns that polygon, each point within
-//! 0.02 of where it was clicked. The page has no console error or CSP
+//! 0.02 of where it was clicked. Without the mouse, a rectangle is added,
+//! moved with the arrow buttons and deleted. The page has no console error or CSP
 //! violation and does not scroll sideways at 768 px. The video recorded
 //! after the save is masked: every frame of the segments recorded after it,
 //! fetched as MP4 and decoded with `ffmpeg`, has the solid fill's luma
@@ -297,6 +298,40 @@ async fn recorded_frames_are_masked(admin: &Api, saved: &Saved) -> Res<()> {
     Ok(())
 }
 
+/// Without the mouse: "Add a rectangle" adds a mask, the arrow buttons move
+/// the selected one (5 steps of 1 % to the right), its Delete button removes
+/// it; nothing is saved.
+async fn keyboard_actions(driver: &Driver) -> Res<()> {
+    const STATE: &str =
+        "const p = document.querySelector('#mask-overlay polygon[data-index=\"1\"]'); \
+         const w = document.getElementById('mask-overlay').getBoundingClientRect().width; \
+         return [document.querySelectorAll('#mask-rows tr').length, \
+                 p ? Number(p.getAttribute('points').split(',')[0]) / w : null];";
+    driver.click_on("#mask-rectangle").await?;
+    wait_for(driver, "the rectangle added", WAIT, STATE, |v| {
+        v[0] == 2 && v[1].as_f64().is_some_and(|x| (x - 0.4).abs() < 0.005)
+    })
+    .await?;
+    let right = driver.find("#mask-move button[data-move=\"1,0\"]").await?;
+    for _ in 0..5 {
+        driver.click(&right).await?;
+    }
+    wait_for(
+        driver,
+        "the rectangle moved right by 5 %",
+        WAIT,
+        STATE,
+        |v| v[1].as_f64().is_some_and(|x| (x - 0.45).abs() < 0.005),
+    )
+    .await?;
+    driver.click_on("#mask-delete-1").await?;
+    wait_for(driver, "the rectangle deleted", WAIT, STATE, |v| {
+        v[0] == 1 && v[1].is_null()
+    })
+    .await?;
+    Ok(())
+}
+
 /// At 768 px wide the editor does not scroll sideways.
 async fn fits_768(driver: &Driver) -> Res<()> {
     driver.set_window_size(768, 1000).await?;
@@ -320,6 +355,7 @@ async fn editor(driver: &Driver, demo: &Demo) -> Res<()> {
     let admin = Api::login(demo, &demo.user, &password).await?;
     let saved = draw_and_save(driver, demo, &admin).await?;
     fits_768(driver).await?;
+    keyboard_actions(driver).await?;
     check_console(driver, "/cameras/1/masks after saving", STRICT).await?;
 
     // The frames recorded after the save are masked.
