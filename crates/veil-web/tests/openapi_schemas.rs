@@ -149,7 +149,11 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
     ("GET", "/api/v1/holds", &[200]),
     ("GET", "/api/v1/quotas", &[200]),
     ("GET", "/api/v1/cameras/{id}/masks", &[200, 404]),
-    ("PUT", "/api/v1/cameras/{id}/masks", &[200, 400, 404, 409, 503]),
+    (
+        "PUT",
+        "/api/v1/cameras/{id}/masks",
+        &[200, 400, 404, 409, 503],
+    ),
     ("PUT", "/api/v1/quotas", &[200, 400, 503]),
     ("POST", "/api/v1/holds", &[201, 400, 503]),
     ("GET", "/api/v1/holds/{id}", &[200, 404]),
