@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use openh264::decoder::{DecodedYUV, Decoder, DecoderConfig, Flush};
 use openh264::encoder::{
-    BitRate, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode, UsageType,
+    BitRate, Complexity, Encoder, EncoderConfig, FrameRate, IntraFramePeriod, RateControlMode,
+    UsageType,
 };
 use openh264::formats::{YUVSlices, YUVSource};
 use openh264::{OpenH264API, Timestamp};
@@ -387,6 +388,83 @@ fn paint_plane(
     }
 }
 
+/// A decoded picture as a decoder lends it: I420 planes with strides.
+pub struct DecodedPlanes<'a> {
+    /// Width and height in pixels (displayed size).
+    pub size: (usize, usize),
+    /// Luma, chroma blue, chroma red.
+    pub planes: [&'a [u8]; 3],
+    /// Bytes per row of each plane.
+    pub strides: [usize; 3],
+}
+
+/// What decodes a camera's stream for the pipeline. Pictures come out in
+/// display order; each is handed to `emit` while the decoder still owns it.
+pub trait PictureDecoder: Send {
+    /// Decodes one access unit (Annex B; parameter sets in front of
+    /// keyframes).
+    fn decode(
+        &mut self,
+        annexb: &[u8],
+        emit: &mut dyn FnMut(DecodedPlanes<'_>),
+    ) -> Result<(), Error>;
+    /// Hands out the pictures still held back for reordering.
+    fn flush(&mut self, emit: &mut dyn FnMut(DecodedPlanes<'_>)) -> Result<(), Error>;
+}
+
+/// The default decoder: OpenH264, built from source with the crate.
+pub struct OpenH264Decoder(Decoder);
+
+impl OpenH264Decoder {
+    /// A decoder that holds pictures back for B-frame reordering (the
+    /// crate's default flushes after every frame and loses B-frames).
+    pub fn new() -> Result<OpenH264Decoder, Error> {
+        Decoder::with_api_config(
+            OpenH264API::from_source(),
+            DecoderConfig::new().flush_after_decode(Flush::NoFlush),
+        )
+        .map(OpenH264Decoder)
+        .map_err(codec_err("OpenH264 decoder"))
+    }
+}
+
+fn lend(yuv: &DecodedYUV<'_>, emit: &mut dyn FnMut(DecodedPlanes<'_>)) {
+    let (sy, su, sv) = yuv.strides();
+    emit(DecodedPlanes {
+        size: yuv.dimensions(),
+        planes: [yuv.y(), yuv.u(), yuv.v()],
+        strides: [sy, su, sv],
+    });
+}
+
+impl PictureDecoder for OpenH264Decoder {
+    fn decode(
+        &mut self,
+        annexb: &[u8],
+        emit: &mut dyn FnMut(DecodedPlanes<'_>),
+    ) -> Result<(), Error> {
+        if let Some(yuv) = self
+            .0
+            .decode(annexb)
+            .map_err(codec_err("cannot decode the camera's video"))?
+        {
+            lend(&yuv, emit);
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self, emit: &mut dyn FnMut(DecodedPlanes<'_>)) -> Result<(), Error> {
+        for yuv in &self
+            .0
+            .flush_remaining()
+            .map_err(codec_err("cannot decode the camera's video"))?
+        {
+            lend(yuv, emit);
+        }
+        Ok(())
+    }
+}
+
 /// One output: its masks, their rasters at the current size, its encoder.
 struct Output {
     masks: Vec<Mask>,
@@ -408,7 +486,10 @@ impl Output {
 
 /// The pipeline of one camera and mask version.
 pub struct MaskPipeline {
-    decoder: Decoder,
+    decoder: Box<dyn PictureDecoder>,
+    /// Pictures out of the decoder waiting to be masked, and spare buffers.
+    ready: Vec<((usize, usize), Vec<u8>)>,
+    spare: Vec<Vec<u8>>,
     /// `protected`, then `original` and `live` when the plan has them.
     outputs: Vec<Output>,
     has_original: bool,
@@ -419,8 +500,11 @@ pub struct MaskPipeline {
     wanted: EncodeSettings,
     size: Option<(usize, usize)>,
     annexb: Vec<u8>,
-    /// The working picture: zeroed on drop.
+    /// The decoded picture, painted in place when there is one output;
+    /// zeroed on drop.
     work: Vec<u8>,
+    /// A copy of it per output when there are several; zeroed on drop.
+    canvas: Vec<u8>,
     scratch: Vec<u32>,
     times: StageTimes,
 }
@@ -428,6 +512,15 @@ pub struct MaskPipeline {
 impl Drop for MaskPipeline {
     fn drop(&mut self) {
         self.work.zeroize();
+        self.canvas.zeroize();
+        for b in self
+            .ready
+            .iter_mut()
+            .map(|r| &mut r.1)
+            .chain(&mut self.spare)
+        {
+            b.zeroize();
+        }
     }
 }
 
@@ -438,6 +531,10 @@ fn encoder_config(s: &EncodeSettings) -> EncoderConfig {
         .rate_control_mode(RateControlMode::Bitrate)
         .skip_frames(false)
         .scene_change_detect(false)
+        // Speed over a few per cent of bitrate: one core per 1080p camera.
+        .complexity(Complexity::Low)
+        .adaptive_quantization(false)
+        .background_detection(false)
         // Keyframes only where the camera put them.
         .intra_frame_period(IntraFramePeriod::from_num_frames(0))
         .usage_type(UsageType::CameraVideoRealTime)
@@ -449,13 +546,22 @@ fn codec_err(what: &str) -> impl Fn(openh264::Error) -> Error + '_ {
 }
 
 impl MaskPipeline {
-    /// A pipeline for `plan`, encoding with `settings` until told otherwise.
+    /// A pipeline for `plan` with the default decoder, encoding with
+    /// `settings` until told otherwise.
     pub fn new(plan: &MaskPlan, settings: EncodeSettings) -> Result<MaskPipeline, Error> {
-        let decoder = Decoder::with_api_config(
-            OpenH264API::from_source(),
-            DecoderConfig::new().flush_after_decode(Flush::NoFlush),
-        )
-        .map_err(codec_err("OpenH264 decoder"))?;
+        Ok(MaskPipeline::with_decoder(
+            plan,
+            settings,
+            Box::new(OpenH264Decoder::new()?),
+        ))
+    }
+
+    /// A pipeline for `plan` decoding with `decoder`.
+    pub fn with_decoder(
+        plan: &MaskPlan,
+        settings: EncodeSettings,
+        decoder: Box<dyn PictureDecoder>,
+    ) -> MaskPipeline {
         let mut outputs = vec![Output::new(plan.protected.clone())];
         if let Some(o) = &plan.original {
             outputs.push(Output::new(o.clone()));
@@ -463,8 +569,10 @@ impl MaskPipeline {
         if let Some(l) = &plan.live {
             outputs.push(Output::new(l.clone()));
         }
-        Ok(MaskPipeline {
+        MaskPipeline {
             decoder,
+            ready: Vec::new(),
+            spare: Vec::new(),
             outputs,
             has_original: plan.original.is_some(),
             has_live: plan.live.is_some(),
@@ -474,9 +582,10 @@ impl MaskPipeline {
             size: None,
             annexb: Vec::new(),
             work: Vec::new(),
+            canvas: Vec::new(),
             scratch: Vec::new(),
             times: StageTimes::default(),
-        })
+        }
     }
 
     /// New encoder settings (the camera's measured rate), taken at the next
@@ -539,23 +648,33 @@ impl MaskPipeline {
             self.times.lost += 1;
         }
         let started = Instant::now();
-        let size = {
-            let Self {
-                decoder,
-                annexb,
-                work,
-                ..
-            } = self;
-            decoder
-                .decode(annexb)
-                .map_err(codec_err("cannot decode the camera's video"))?
-                .map(|yuv| copy_picture(&yuv, work))
-        };
+        let Self {
+            decoder,
+            annexb,
+            ready,
+            spare,
+            ..
+        } = self;
+        decoder.decode(annexb, &mut |p| {
+            let mut buf = spare.pop().unwrap_or_default();
+            copy_picture(&p, &mut buf);
+            ready.push((p.size, buf));
+        })?;
         self.times.decode += started.elapsed();
-        if let Some(size) = size {
-            self.picture(size, &mut out)?;
-        }
+        self.mask_ready(&mut out)?;
         Ok(out)
+    }
+
+    /// Masks and encodes the pictures the decoder handed out.
+    fn mask_ready(&mut self, out: &mut Vec<MaskedFrame>) -> Result<(), Error> {
+        for (size, mut buf) in std::mem::take(&mut self.ready) {
+            std::mem::swap(&mut self.work, &mut buf);
+            let r = self.picture(size, out);
+            std::mem::swap(&mut self.work, &mut buf);
+            self.spare.push(buf);
+            r?;
+        }
+        Ok(())
     }
 
     /// Drains the decoder at the end of a stream: the pictures it still holds.
@@ -567,24 +686,19 @@ impl MaskPipeline {
 
     fn drain(&mut self, out: &mut Vec<MaskedFrame>) -> Result<(), Error> {
         let started = Instant::now();
-        let mut pictures = Vec::new();
-        {
-            let decoded = self
-                .decoder
-                .flush_remaining()
-                .map_err(codec_err("cannot decode the camera's video"))?;
-            for yuv in &decoded {
-                let mut buf = Vec::new();
-                let size = copy_picture(yuv, &mut buf);
-                pictures.push((size, buf));
-            }
-        }
+        let Self {
+            decoder,
+            ready,
+            spare,
+            ..
+        } = self;
+        decoder.flush(&mut |p| {
+            let mut buf = spare.pop().unwrap_or_default();
+            copy_picture(&p, &mut buf);
+            ready.push((p.size, buf));
+        })?;
         self.times.decode += started.elapsed();
-        for (size, mut buf) in pictures {
-            std::mem::swap(&mut self.work, &mut buf);
-            buf.zeroize();
-            self.picture(size, out)?;
-        }
+        self.mask_ready(out)?;
         // Times whose pictures never came: skipped, never shifted onto others.
         self.times.lost += self.pending.len() as u64;
         self.pending.clear();
@@ -618,13 +732,21 @@ impl MaskPipeline {
             }
         }
         let mut pictures: Vec<EncodedPicture> = Vec::with_capacity(self.outputs.len());
-        let base = std::mem::take(&mut self.work);
-        let mut canvas = base.clone();
+        // One output paints the decoded picture in place; several paint
+        // copies of it (`canvas`), so each starts from the camera's picture.
+        let several = self.outputs.len() > 1;
+        let mut canvas = std::mem::take(&mut self.canvas);
         for o in &mut self.outputs {
             let started = Instant::now();
-            canvas.copy_from_slice(&base);
+            let target = if several {
+                canvas.clear();
+                canvas.extend_from_slice(&self.work);
+                &mut canvas
+            } else {
+                &mut self.work
+            };
             {
-                let (y, uv) = canvas.split_at_mut(w * h);
+                let (y, uv) = target.split_at_mut(w * h);
                 let c = w.div_ceil(2) * h.div_ceil(2);
                 let (u, v) = uv.split_at_mut(c);
                 let mut planes = Planes { w, h, y, u, v };
@@ -634,12 +756,14 @@ impl MaskPipeline {
             }
             self.times.mask += started.elapsed();
             let started = Instant::now();
-            pictures.push(encode(o, &self.settings, &canvas, w, h, pts, is_key)?);
+            pictures.push(encode(o, &self.settings, target, w, h, pts, is_key)?);
             self.times.encode += started.elapsed();
         }
-        canvas.zeroize();
-        self.work = base;
-        self.work.zeroize();
+        self.canvas = canvas;
+        if several {
+            // The camera's own picture is not kept between frames.
+            self.work.zeroize();
+        }
         self.times.frames += 1;
         let mut pictures = pictures.into_iter();
         let protected = pictures.next().expect("protected is always encoded");
@@ -660,22 +784,18 @@ impl MaskPipeline {
     }
 }
 
-/// Copies a decoded picture into `buf` as packed I420; returns its size.
-fn copy_picture(yuv: &DecodedYUV<'_>, buf: &mut Vec<u8>) -> (usize, usize) {
-    let (w, h) = yuv.dimensions();
+/// Copies a decoded picture into `buf` as packed I420.
+fn copy_picture(p: &DecodedPlanes<'_>, buf: &mut Vec<u8>) {
+    let (w, h) = p.size;
     let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
-    let (sy, su, sv) = yuv.strides();
     buf.clear();
     buf.reserve(w * h + 2 * cw * ch);
-    for r in 0..h {
-        buf.extend_from_slice(&yuv.y()[r * sy..r * sy + w]);
-    }
-    for (plane, stride) in [(yuv.u(), su), (yuv.v(), sv)] {
-        for r in 0..ch {
-            buf.extend_from_slice(&plane[r * stride..r * stride + cw]);
+    for (i, (pw, ph)) in [(w, h), (cw, ch), (cw, ch)].into_iter().enumerate() {
+        let (plane, stride) = (p.planes[i], p.strides[i]);
+        for r in 0..ph {
+            buf.extend_from_slice(&plane[r * stride..r * stride + pw]);
         }
     }
-    (w, h)
 }
 
 fn encode(
@@ -743,7 +863,6 @@ mod tests {
     use super::*;
     use crate::mask::rasterise;
     use crate::synthetic::{SyntheticCamera, SyntheticConfig};
-    use openh264::decoder::Decoder;
     use proptest::prelude::*;
 
     fn mask(kind: MaskKind, fill: Fill, scope: MaskScope, polygon: &[[f64; 2]]) -> Mask {
@@ -832,7 +951,7 @@ mod tests {
 
     /// Decodes an output stream back to packed I420 pictures.
     fn decode_all(pictures: &[EncodedPicture]) -> Vec<Vec<u8>> {
-        let mut d = Decoder::new().unwrap();
+        let mut d = OpenH264Decoder::new().unwrap();
         let mut out = Vec::new();
         for p in pictures {
             let mut annexb = Vec::new();
@@ -847,11 +966,12 @@ mod tests {
                 annexb.extend_from_slice(&rest[4..4 + len]);
                 rest = &rest[4 + len..];
             }
-            if let Some(yuv) = d.decode(&annexb).unwrap() {
+            d.decode(&annexb, &mut |p| {
                 let mut buf = Vec::new();
-                copy_picture(&yuv, &mut buf);
+                copy_picture(&p, &mut buf);
                 out.push(buf);
-            }
+            })
+            .unwrap();
         }
         out
     }

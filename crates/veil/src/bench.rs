@@ -60,6 +60,10 @@ pub enum Bench {
     /// The motion detector: decode + downscale + compare per keyframe at 720p
     /// and 1080p, next to ffmpeg decoding only the keyframes of the same clip.
     Motion(crate::bench_motion::MotionArgs),
+    /// Privacy masking: decode + mask + encode fps on one thread at 720p and
+    /// 1080p, next to ffmpeg (libavcodec + drawbox + x264 ultrafast) doing
+    /// the same on one thread; where the time goes; output bitrate.
+    Mask(crate::bench_mask::MaskArgs),
     /// Retention: destroying N expired segments (plan, bucket keys, rows) in
     /// batches, next to deleting the same rows without keys; the longest
     /// wait of a recorder inserting meanwhile.
@@ -132,6 +136,7 @@ pub async fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Audit(a) => audit_bench(a),
         Bench::Decide(a) => decide_bench(a),
         Bench::Motion(a) => crate::bench_motion::motion_bench(a),
+        Bench::Mask(a) => crate::bench_mask::mask_bench(a),
         Bench::Retention(a) => crate::bench_retention::retention_bench(a).await,
     }
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use anyhow::Context as _;
-use veil_media::h264::{annexb_nals, annexb_to_avc, nal_unit_type};
+use veil_media::h264::{annexb_nals, annexb_to_avc, nal_unit_type, AvcFrame};
 use veil_media::motion::{LumaGrid, MotionConfig, MotionDetector};
 use veil_media::VideoParams;
 
@@ -101,7 +101,12 @@ pub fn motion_bench(a: MotionArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn make_clip(dir: &Path, w: u32, h: u32, seconds: u32) -> anyhow::Result<std::path::PathBuf> {
+pub(crate) fn make_clip(
+    dir: &Path,
+    w: u32,
+    h: u32,
+    seconds: u32,
+) -> anyhow::Result<std::path::PathBuf> {
     let out = dir.join(format!("clip-{h}p.mp4"));
     let ok = Command::new("ffmpeg")
         .args([
@@ -136,6 +141,18 @@ fn make_clip(dir: &Path, w: u32, h: u32, seconds: u32) -> anyhow::Result<std::pa
 
 /// The clip's keyframes in AVC form (as ingest sees them) and its parameters.
 fn keyframes(clip: &Path) -> anyhow::Result<(VideoParams, Vec<Vec<u8>>)> {
+    let (params, units) = access_units(clip)?;
+    let keys = units
+        .into_iter()
+        .filter(|f| f.is_key)
+        .map(|f| f.data)
+        .collect();
+    Ok((params, keys))
+}
+
+/// Every access unit of the clip in AVC form, in decode order, and the
+/// clip's parameters.
+pub(crate) fn access_units(clip: &Path) -> anyhow::Result<(VideoParams, Vec<AvcFrame>)> {
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-i"])
         .arg(clip)
@@ -170,41 +187,55 @@ fn keyframes(clip: &Path) -> anyhow::Result<(VideoParams, Vec<Vec<u8>>)> {
     }
     units.push(cur);
     let mut params = None;
-    let mut keys = Vec::new();
+    let mut frames = Vec::new();
     for u in &units {
         let f = annexb_to_avc(u)?;
         if let (Some(sps), Some(pps)) = (&f.sps, &f.pps) {
             params.get_or_insert(VideoParams::from_sps_pps(sps, pps)?);
         }
-        if f.is_key {
-            keys.push(f.data);
-        }
+        frames.push(f);
     }
-    Ok((params.context("no SPS/PPS in the clip")?, keys))
+    Ok((params.context("no SPS/PPS in the clip")?, frames))
 }
 
 /// CPU seconds (user + system) ffmpeg takes to decode only the keyframes on
 /// one thread (of the first `seconds` only, if given).
 fn ffmpeg_keyframes_cpu(clip: &Path, seconds: Option<u32>) -> anyhow::Result<f64> {
+    ffmpeg_cpu(
+        &["-threads", "1", "-skip_frame", "nokey"],
+        clip,
+        seconds,
+        &["-f", "null", "-"],
+    )
+}
+
+/// CPU seconds (user + system) of `ffmpeg -benchmark INPUT_ARGS [-t
+/// seconds] -i clip OUTPUT_ARGS`.
+pub(crate) fn ffmpeg_cpu(
+    input_args: &[&str],
+    clip: &Path,
+    seconds: Option<u32>,
+    output_args: &[&str],
+) -> anyhow::Result<f64> {
     let mut cmd = Command::new("ffmpeg");
-    cmd.args([
-        "-hide_banner",
-        "-benchmark",
-        "-threads",
-        "1",
-        "-skip_frame",
-        "nokey",
-    ]);
+    cmd.args(["-hide_banner", "-benchmark"]).args(input_args);
     if let Some(s) = seconds {
         cmd.arg("-t").arg(s.to_string());
     }
     let out = cmd
         .arg("-i")
         .arg(clip)
-        .args(["-f", "null", "-"])
+        .args(output_args)
         .output()
         .context("cannot run ffmpeg")?;
-    anyhow::ensure!(out.status.success(), "ffmpeg could not decode the clip");
+    anyhow::ensure!(
+        out.status.success(),
+        "ffmpeg failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .last()
+            .unwrap_or("")
+    );
     let text = String::from_utf8_lossy(&out.stderr);
     // "bench: utime=0.123s stime=0.010s rtime=0.140s"
     let field = |name: &str| -> Option<f64> {
