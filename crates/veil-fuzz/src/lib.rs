@@ -11,6 +11,8 @@
 
 use veil_base::Time90k;
 use veil_media::h264;
+use veil_media::mask::{Fill, Mask, MaskKind, MaskScope};
+use veil_media::masking::{EncodeSettings, MaskPipeline, MaskPlan};
 use veil_media::motion::{MotionConfig, MotionDetector};
 use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
 use veil_media::VideoParams;
@@ -21,7 +23,7 @@ use veil_store::segment::SegmentIndex;
 pub type Target = fn(&[u8]);
 
 /// Every target, by name (for the runners).
-pub const TARGETS: [(&str, Target); 7] = [
+pub const TARGETS: [(&str, Target); 8] = [
     ("sps_pps", sps_pps),
     ("avc_config", avc_config),
     ("avc_sample", avc_sample),
@@ -29,6 +31,7 @@ pub const TARGETS: [(&str, Target); 7] = [
     ("segmenter", segmenter),
     ("sample_index", sample_index),
     ("motion_keyframe", motion_keyframe),
+    ("mask_stream", mask_stream),
 ];
 
 /// SPS/PPS parsing: the input is split into an SPS and a PPS; whatever parses
@@ -146,6 +149,63 @@ pub fn motion_keyframe(data: &[u8]) {
         if let Ok(score) = detector.keyframe(synthetic_params(), &frame) {
             assert!((0.0..=1.0).contains(&score.changed));
         }
+    }
+}
+
+/// The masking pipeline fed a camera's stream (decoder in C, then masks and
+/// encoders): the input is 4-byte length-prefixed NAL units; parameter sets
+/// replace the synthetic camera's as they come (an SPS change mid-stream),
+/// each slice ends a frame (IDR slices are keyframes). Errors are fine; a
+/// crash is not, and every picture that comes out is a frame that went in,
+/// masked.
+pub fn mask_stream(data: &[u8]) {
+    let masks = [Mask {
+        kind: MaskKind::Permanent,
+        fill: Fill::Solid,
+        name: "Window".into(),
+        reason: "a neighbour's window in view".into(),
+        polygon: vec![[0.1, 0.1], [0.6, 0.1], [0.4, 0.7]],
+        scope: MaskScope::All,
+    }];
+    let plan = MaskPlan::new(&masks);
+    let settings = EncodeSettings::guess(640, 360);
+    let Ok(mut pipeline) = MaskPipeline::new(&plan, settings) else {
+        return;
+    };
+    let mut params = synthetic_params().clone();
+    let (mut sps, mut pps) = (params.sps.clone(), params.pps.clone());
+    let (mut frame, mut times) = (Vec::new(), Vec::new());
+    let mut rest = data;
+    while rest.len() > 4 {
+        let len = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as usize;
+        let Some(nal) = rest.get(4..4 + len).filter(|n| !n.is_empty()) else {
+            break;
+        };
+        rest = &rest[4 + len..];
+        match nal[0] & 0x1f {
+            7 => sps = nal.to_vec(),
+            8 => {
+                pps = nal.to_vec();
+                if let Ok(p) = VideoParams::from_sps_pps(&sps, &pps) {
+                    params = p;
+                }
+            }
+            t @ (1 | 5) => {
+                frame.extend_from_slice(&(len as u32).to_be_bytes());
+                frame.extend_from_slice(nal);
+                let pts = times.len() as i64 * 3600;
+                times.push(pts);
+                match pipeline.push(&params, pts, t == 5, &frame) {
+                    Ok(out) => assert!(out.iter().all(|f| times.contains(&f.pts))),
+                    Err(_) => return,
+                }
+                frame.clear();
+            }
+            _ => {}
+        }
+    }
+    if let Ok(out) = pipeline.finish() {
+        assert!(out.iter().all(|f| times.contains(&f.pts)));
     }
 }
 
