@@ -273,10 +273,17 @@ async fn a_liftable_mask_stores_a_second_rendition_of_the_same_frames() {
     let door = region(&DOOR, -4);
     let worst = gray_frames(&file)
         .iter()
-        .flat_map(|f| (0..W * H).filter(|&i| door[i]).map(|i| f[i].abs_diff(SOLID_FILL[0])))
+        .flat_map(|f| {
+            (0..W * H)
+                .filter(|&i| door[i])
+                .map(|i| f[i].abs_diff(SOLID_FILL[0]))
+        })
         .max()
         .unwrap();
-    assert!(worst <= FILL_NOISE, "the liftable mask is in protected: {worst} off the fill");
+    assert!(
+        worst <= FILL_NOISE,
+        "the liftable mask is in protected: {worst} off the fill"
+    );
     // The original opens only through the lift path.
     assert!(store
         .segments(camera, ORIGINAL_RENDITION, veil_base::Time90k(0), all)
@@ -359,4 +366,66 @@ async fn a_broken_stream_into_the_decoder_is_an_error_and_stores_nothing_unmaske
         runs_of(&store, camera, MAIN_RENDITION).is_empty(),
         "never an unmasked frame stored"
     );
+}
+
+/// Whether the polygon's interior (4 pixels in) is the fill in every frame.
+fn filled_in_every_frame(file: &Path, polygon: &[[f64; 2]]) -> bool {
+    let inside = region(polygon, -4);
+    let frames = gray_frames(file);
+    assert!(!frames.is_empty(), "{}: no frames", file.display());
+    frames
+        .iter()
+        .all(|f| (0..W * H).all(|i| !inside[i] || f[i].abs_diff(SOLID_FILL[0]) <= FILL_NOISE))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_view_gets_the_masks_of_live_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let clip = make_clip(d, "live.mp4", 6, &["-profile:v", "high", "-bf", "2"]);
+    let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
+    let (store, camera) = store(&d.join("store"));
+    let mut watch_only = mask_json("liftable", "solid", &DOOR);
+    watch_only["scope"] = "live_only".into();
+    set_masks(
+        &store,
+        camera,
+        &[mask_json("permanent", "solid", &WINDOW), watch_only],
+    );
+    let mut src = source(camera, &server.url(), RtspTransport::Tcp);
+    src.timing.backoff_base = Duration::from_secs(120);
+    src.timing.backoff_max = Duration::from_secs(120);
+    let ingest = Ingest::start(&store, src);
+    let mut rx = ingest.live.subscribe(camera);
+    let viewer = tokio::spawn(async move {
+        // What the WebSocket handler does, minus the socket.
+        let mut muxer: Option<veil_media::live::LiveMuxer> = None;
+        let mut out = Vec::new();
+        while let Ok(Ok(f)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            let m = muxer.get_or_insert_with(|| {
+                let m = veil_media::live::LiveMuxer::start(&f.params, f.pts_90k.0, f.duration_90k);
+                out.extend_from_slice(&m.init_segment());
+                m
+            });
+            out.extend(m.fragment(f.pts_90k.0, f.duration_90k, f.is_key, &f.data));
+        }
+        out
+    });
+    ingest
+        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
+        .await;
+    let live = d.join("live-view.mp4");
+    std::fs::write(&live, viewer.await.unwrap()).unwrap();
+    ingest.stop().await;
+    let recorded = d.join("recorded.mp4");
+    save(&store, camera, PROTECTED_RENDITION, &recorded).await;
+    // Live view: both masks. The recording: only the one of recording scope.
+    assert!(filled_in_every_frame(&live, &WINDOW));
+    assert!(filled_in_every_frame(&live, &DOOR));
+    assert!(filled_in_every_frame(&recorded, &WINDOW));
+    assert!(
+        !filled_in_every_frame(&recorded, &DOOR),
+        "a live-only mask is not stored"
+    );
+    assert!(runs_of(&store, camera, ORIGINAL_RENDITION).is_empty());
 }
