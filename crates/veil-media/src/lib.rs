@@ -7,6 +7,8 @@
 #![warn(missing_docs)]
 
 pub mod h264;
+#[cfg(feature = "libav")]
+pub mod libav;
 pub mod live;
 pub mod mask;
 pub mod masking;

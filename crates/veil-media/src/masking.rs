@@ -465,6 +465,38 @@ impl PictureDecoder for OpenH264Decoder {
     }
 }
 
+/// The decoders this build has, by name: `openh264` always, `libav` with
+/// the cargo feature of that name.
+pub const DECODERS: &[&str] = &[
+    #[cfg(feature = "libav")]
+    "libav",
+    "openh264",
+];
+
+/// A decoder by its name in [`DECODERS`].
+pub fn decoder(name: &str) -> Result<Box<dyn PictureDecoder>, Error> {
+    match name {
+        "openh264" => Ok(Box::new(OpenH264Decoder::new()?)),
+        #[cfg(feature = "libav")]
+        "libav" => Ok(Box::new(crate::libav::LibavDecoder::new()?)),
+        other => Err(Error::Unsupported(format!(
+            "no decoder {other:?} in this build (it has {})",
+            DECODERS.join(", ")
+        ))),
+    }
+}
+
+/// The name of the decoder [`MaskPipeline::new`] uses: libavcodec's when
+/// the build has it (feature `libav`), OpenH264's otherwise.
+pub fn default_decoder_name() -> &'static str {
+    DECODERS[0]
+}
+
+/// The decoder [`MaskPipeline::new`] uses (see [`default_decoder_name`]).
+pub fn default_decoder() -> Result<Box<dyn PictureDecoder>, Error> {
+    decoder(default_decoder_name())
+}
+
 /// One output: its masks, their rasters at the current size, its encoder.
 struct Output {
     masks: Vec<Mask>,
@@ -552,7 +584,7 @@ impl MaskPipeline {
         Ok(MaskPipeline::with_decoder(
             plan,
             settings,
-            Box::new(OpenH264Decoder::new()?),
+            default_decoder()?,
         ))
     }
 
@@ -1100,5 +1132,296 @@ mod tests {
         // Whatever the decoder makes of junk, it never panics.
         let _ = p.push(&params, 0, true, &junk);
         let _ = p.finish();
+    }
+
+    /// Every picture a decoder hands out, as packed I420, in order.
+    fn decode_with(name: &str, units: &[Vec<u8>]) -> Result<Vec<Vec<u8>>, Error> {
+        let mut d = decoder(name)?;
+        let mut out = Vec::new();
+        let mut keep = |p: DecodedPlanes<'_>| {
+            let mut buf = Vec::new();
+            copy_picture(&p, &mut buf);
+            out.push(buf);
+        };
+        for u in units {
+            d.decode(u, &mut keep)?;
+        }
+        d.flush(&mut keep)?;
+        Ok(out)
+    }
+
+    /// The synthetic camera's access units in Annex B, parameter sets in
+    /// front of keyframes (as the pipeline feeds its decoder).
+    fn annexb_units(params: &VideoParams, frames: &Frames) -> Vec<Vec<u8>> {
+        frames
+            .iter()
+            .map(|(_, key, data)| {
+                let mut u = Vec::new();
+                let params = [&params.sps[..], &params.pps[..]];
+                let nals = params.into_iter().filter(|_| *key).chain({
+                    let mut rest = &data[..];
+                    std::iter::from_fn(move || {
+                        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
+                        let nal = &rest[4..4 + len];
+                        rest = &rest[4 + len..];
+                        Some(nal)
+                    })
+                });
+                for nal in nals {
+                    u.extend_from_slice(&[0, 0, 0, 1]);
+                    u.extend_from_slice(nal);
+                }
+                u
+            })
+            .collect()
+    }
+
+    /// The largest and the mean absolute difference of two pictures.
+    fn difference(a: &[u8], b: &[u8]) -> (u8, f64) {
+        assert_eq!(a.len(), b.len(), "pictures of different sizes");
+        let max = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y)).max().unwrap();
+        let sum: u64 = a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| u64::from(x.abs_diff(*y)))
+            .sum();
+        (max, sum as f64 / a.len() as f64)
+    }
+
+    #[test]
+    fn every_decoder_keeps_times_and_keyframes_and_sees_the_same_pictures() {
+        assert_eq!(default_decoder_name(), DECODERS[0]);
+        assert!(decoder("vp8").is_err(), "an unknown decoder is refused");
+        let (params, input) = camera(320, 240, 30);
+        let units = annexb_units(&params, &input);
+        let mut seen: Vec<(&str, Vec<Vec<u8>>)> = Vec::new();
+        for &name in DECODERS {
+            let m = mask(MaskKind::Permanent, Fill::Solid, MaskScope::All, &SQUARE);
+            let settings = EncodeSettings {
+                bitrate_bps: 1_000_000,
+                fps: 25.0,
+            };
+            let mut p =
+                MaskPipeline::with_decoder(&MaskPlan::new(&[m]), settings, decoder(name).unwrap());
+            let mut out = Vec::new();
+            for (pts, key, data) in &input {
+                out.extend(p.push(&params, *pts, *key, data).unwrap());
+            }
+            out.extend(p.finish().unwrap());
+            assert_eq!((p.times().frames, p.times().lost), (30, 0), "{name}");
+            let got: Vec<(i64, bool)> = out.iter().map(|f| (f.pts, f.is_key)).collect();
+            let want: Vec<(i64, bool)> = input.iter().map(|(t, k, _)| (*t, *k)).collect();
+            assert_eq!(got, want, "{name}: times and keyframes as they came in");
+            let pics: Vec<EncodedPicture> = out.iter().map(|f| f.protected.clone()).collect();
+            for pic in decode_all(&pics) {
+                assert!(pic[30 * 320 + 40].abs_diff(SOLID_FILL[0]) <= 4, "{name}");
+            }
+            // The camera's pictures, straight out of the decoder.
+            let pictures = decode_with(name, &units).unwrap();
+            assert_eq!(pictures.len(), 30, "{name}");
+            seen.push((name, pictures));
+        }
+        // The decoders agree (Constrained Baseline: bit-exact in principle;
+        // a small tolerance for the decoders' own rounding).
+        for (name, pictures) in &seen[1..] {
+            for (i, (a, b)) in pictures.iter().zip(&seen[0].1).enumerate() {
+                let (max, mean) = difference(a, b);
+                assert!(
+                    max <= 6 && mean < 0.05,
+                    "{name} and {}: picture {i} differs (max {max}, mean {mean:.3})",
+                    seen[0].0
+                );
+            }
+        }
+    }
+
+    /// A High-profile stream with B-frames from ffmpeg/libx264 (as cameras
+    /// send), split into access units, and ffmpeg's own decoding of it.
+    fn x264_clip(frames: u32) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
+        use std::process::Command;
+        let dir = tempfile::tempdir().unwrap();
+        let clip = dir.path().join("clip.h264");
+        let run = |args: &[&str]| {
+            let out = Command::new("ffmpeg")
+                .args(["-hide_banner", "-loglevel", "error", "-y"])
+                .args(args)
+                .output()
+                .expect("ffmpeg (the Debian package) runs");
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        let n = frames.to_string();
+        run(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-frames:v",
+            &n,
+            "-c:v",
+            "libx264",
+            "-profile:v",
+            "high",
+            "-pix_fmt",
+            "yuv420p",
+            "-bf",
+            "3",
+            "-g",
+            "12",
+            "-b:v",
+            "600k",
+            "-threads",
+            "1",
+            clip.to_str().unwrap(),
+        ]);
+        let reference = run(&[
+            "-i",
+            clip.to_str().unwrap(),
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-",
+        ]);
+        let bytes = std::fs::read(&clip).unwrap();
+        let mut units: Vec<Vec<u8>> = Vec::new();
+        let mut cur = Vec::new();
+        let mut has_slice = false;
+        for nal in crate::h264::annexb_nals(&bytes) {
+            let t = crate::h264::nal_unit_type(nal).unwrap_or(0);
+            let slice = t == 1 || t == 5;
+            let first_mb_zero = slice && nal.get(1).is_some_and(|b| b & 0x80 != 0);
+            if has_slice && (matches!(t, 6..=9) || first_mb_zero) {
+                units.push(std::mem::take(&mut cur));
+                has_slice = false;
+            }
+            has_slice |= slice;
+            cur.extend_from_slice(&[0, 0, 0, 1]);
+            cur.extend_from_slice(nal);
+        }
+        units.push(cur);
+        let pictures = reference
+            .chunks(320 * 240 * 3 / 2)
+            .map(<[u8]>::to_vec)
+            .collect();
+        (units, pictures)
+    }
+
+    #[test]
+    fn every_decoder_puts_b_frames_in_display_order() {
+        let (units, reference) = x264_clip(40);
+        assert_eq!((units.len(), reference.len()), (40, 40));
+        for &name in DECODERS {
+            let pictures = decode_with(name, &units).unwrap();
+            assert_eq!(pictures.len(), 40, "{name}");
+            for (i, (a, b)) in pictures.iter().zip(&reference).enumerate() {
+                // testsrc2 moves every frame: a picture out of order differs
+                // by far more than the decoders' rounding.
+                let (max, mean) = difference(a, b);
+                assert!(
+                    max <= 8 && mean < 0.1,
+                    "{name}: picture {i} is not ffmpeg's (max {max}, mean {mean:.3})"
+                );
+                if name == "libav" {
+                    assert_eq!(max, 0, "libavcodec decodes as the ffmpeg command does");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_decoder_survives_garbage() {
+        let (params, input) = camera(320, 240, 6);
+        let units = annexb_units(&params, &input);
+        // Pseudo-random bytes, reproducibly.
+        let mut state = 0x2545_f491_4f6c_dd1du64;
+        let mut random = |n: usize| -> Vec<u8> {
+            (0..n)
+                .map(|_| {
+                    state ^= state << 13;
+                    state ^= state >> 7;
+                    state ^= state << 17;
+                    state as u8
+                })
+                .collect()
+        };
+        let mut cases: Vec<(&str, Vec<Vec<u8>>)> = Vec::new();
+        cases.push((
+            "random bytes",
+            (0..8).map(|i| random(100 + 997 * i)).collect(),
+        ));
+        let mut with_start_codes = random(4000);
+        for chunk in with_start_codes.chunks_mut(300) {
+            chunk[..4].copy_from_slice(&[0, 0, 0, 1]);
+        }
+        cases.push(("random NAL units", vec![with_start_codes]));
+        // Each access unit cut at a third of its length.
+        cases.push((
+            "truncated NAL units",
+            units.iter().map(|u| u[..u.len() / 3].to_vec()).collect(),
+        ));
+        // The parameter sets and half of the keyframe, then the rest.
+        let mut cut = units.clone();
+        let half = cut[0].len() / 2;
+        cut[0].truncate(half);
+        cases.push(("a stream cut mid-frame", cut));
+        // Only parameter sets and slice headers survive: bytes flipped.
+        let flipped = units
+            .iter()
+            .map(|u| {
+                let mut u = u.clone();
+                for (i, b) in u.iter_mut().enumerate().skip(40) {
+                    *b ^= (i as u8).wrapping_mul(37) | 1;
+                }
+                u
+            })
+            .collect();
+        cases.push(("corrupted slices", flipped));
+        for &name in DECODERS {
+            let mut errors = 0;
+            for (what, case) in &cases {
+                // Never a panic; an error or pictures of the stream's size.
+                match decode_with(name, case) {
+                    Err(e) => {
+                        errors += 1;
+                        // A message that says what failed, with the
+                        // decoder's own reason after it.
+                        let text = e.to_string();
+                        let reason = text.rsplit(": ").next().unwrap_or_default();
+                        assert!(reason.len() > 3, "{name}, {what}: {text:?}");
+                    }
+                    Ok(pictures) => {
+                        for p in pictures {
+                            assert_eq!(p.len(), 320 * 240 * 3 / 2, "{name}, {what}");
+                        }
+                    }
+                }
+            }
+            assert!(errors > 0, "{name} reports none of the damage as an error");
+            // Through the pipeline: an error, or masked pictures only.
+            let m = mask(MaskKind::Permanent, Fill::Solid, MaskScope::All, &SQUARE);
+            let mut p = MaskPipeline::with_decoder(
+                &MaskPlan::new(&[m]),
+                EncodeSettings::guess(320, 240),
+                decoder(name).unwrap(),
+            );
+            let mut junk = input.clone();
+            for (_, _, data) in junk.iter_mut() {
+                let end = data.len();
+                for b in data[8..end].iter_mut() {
+                    *b = b.wrapping_mul(31).wrapping_add(7);
+                }
+            }
+            for (pts, key, data) in &junk {
+                if p.push(&params, *pts, *key, data).is_err() {
+                    break;
+                }
+            }
+            let _ = p.finish();
+        }
     }
 }
