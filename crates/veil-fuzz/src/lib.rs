@@ -173,7 +173,7 @@ pub fn mask_stream(data: &[u8]) {
         return;
     };
     let mut params = synthetic_params().clone();
-    let (mut sps, mut pps) = (params.sps.clone(), params.pps.clone());
+    let mut sps = params.sps.clone();
     let (mut frame, mut times) = (Vec::new(), Vec::new());
     let mut rest = data;
     while rest.len() > 4 {
@@ -185,8 +185,7 @@ pub fn mask_stream(data: &[u8]) {
         match nal[0] & 0x1f {
             7 => sps = nal.to_vec(),
             8 => {
-                pps = nal.to_vec();
-                if let Ok(p) = VideoParams::from_sps_pps(&sps, &pps) {
+                if let Ok(p) = VideoParams::from_sps_pps(&sps, nal) {
                     params = p;
                 }
             }

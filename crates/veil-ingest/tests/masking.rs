@@ -23,7 +23,8 @@ const WINDOW: [[f64; 2]; 4] = [[0.25, 0.25], [0.6, 0.25], [0.6, 0.7], [0.25, 0.7
 const DOOR: [[f64; 2]; 3] = [[0.7, 0.1], [0.95, 0.1], [0.8, 0.6]];
 /// How far a pixel 4 pixels inside a mask may be from the fill: codec noise
 /// (measured: 7 to 12 at this size and rate); the pictures' own values span
-/// 0 to 255.
+/// 0 to 255. 2 to 4 pixels inside, the deblocking filter blends in the edge:
+/// up to 48 (measured: 15 to 34).
 const FILL_NOISE: u8 = 16;
 
 fn mask_json(kind: &str, fill: &str, polygon: &[[f64; 2]]) -> serde_json::Value {
@@ -206,7 +207,7 @@ async fn permanent_mask_on(dir: &Path, name: &str, x264: &[&str]) {
         "{name}: a pixel 4 px inside the mask is {worst_deep} off the fill"
     );
     assert!(
-        worst_edge <= 32,
+        worst_edge <= 48,
         "{name}: a pixel 2 px inside the mask is {worst_edge} off the fill"
     );
     assert!(
@@ -428,4 +429,72 @@ async fn live_view_gets_the_masks_of_live_scope() {
         "a live-only mask is not stored"
     );
     assert!(runs_of(&store, camera, ORIGINAL_RENDITION).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_resolution_change_mid_stream_stays_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let clip = two_resolutions(d);
+    let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
+    let (store, camera) = store(&d.join("data"));
+    set_masks(&store, camera, &[mask_json("permanent", "solid", &WINDOW)]);
+    let mut src = source(camera, &server.url(), RtspTransport::Tcp);
+    src.timing.backoff_base = Duration::from_secs(120);
+    src.timing.backoff_max = Duration::from_secs(120);
+    let ingest = Ingest::start(&store, src);
+    ingest
+        .wait_for(60, "the second resolution", |s| s.width == 480)
+        .await;
+    ingest
+        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
+        .await;
+    let error = ingest.status().last_error.unwrap_or_default();
+    assert!(
+        error.contains("ended the stream") || error.contains("stalled"),
+        "{error}"
+    );
+    ingest.stop().await;
+    let runs = runs_of(&store, camera, PROTECTED_RENDITION);
+    assert_eq!(runs.len(), 2, "one run per resolution: {runs:?}");
+    let mut total = 0;
+    for (i, (start, end)) in runs.iter().enumerate() {
+        let file = d.join(format!("run{i}.mp4"));
+        std::fs::write(
+            &file,
+            mp4_of(&store, camera, PROTECTED_RENDITION, *start, *end).await,
+        )
+        .unwrap();
+        decodes_cleanly(&file);
+        let (w, h) = [(320usize, 240usize), (480, 272)][i];
+        let inside = rasterise(&WINDOW, w, h);
+        // 4 pixels in: the polygon eroded on the frame's own grid.
+        let deep: Vec<bool> = (0..w * h)
+            .map(|p| {
+                let (x, y) = ((p % w) as isize, (p / w) as isize);
+                (-4..=4isize).all(|dy| {
+                    (-4..=4isize).all(|dx| {
+                        let (nx, ny) = (x + dx, y + dy);
+                        nx >= 0
+                            && ny >= 0
+                            && (nx as usize) < w
+                            && (ny as usize) < h
+                            && inside[ny as usize * w + nx as usize]
+                    })
+                })
+            })
+            .collect();
+        let out = Command::new("ffmpeg")
+            .args(["-v", "error", "-i"])
+            .arg(&file)
+            .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
+            .output()
+            .unwrap();
+        let frames: Vec<&[u8]> = out.stdout.chunks(w * h).collect();
+        assert!(frames
+            .iter()
+            .all(|f| (0..w * h).all(|p| !deep[p] || f[p].abs_diff(SOLID_FILL[0]) <= FILL_NOISE)));
+        total += frames.len();
+    }
+    assert_eq!(total, 150, "every frame of both sequences");
 }

@@ -531,6 +531,8 @@ pub struct MaskPipeline {
     settings: EncodeSettings,
     wanted: EncodeSettings,
     size: Option<(usize, usize)>,
+    /// The sequence parameter set of the stream so far.
+    sps: Option<Vec<u8>>,
     annexb: Vec<u8>,
     /// The decoded picture, painted in place when there is one output;
     /// zeroed on drop.
@@ -612,6 +614,7 @@ impl MaskPipeline {
             settings,
             wanted: settings,
             size: None,
+            sps: None,
             annexb: Vec::new(),
             work: Vec::new(),
             canvas: Vec::new(),
@@ -649,6 +652,14 @@ impl MaskPipeline {
         frame: &[u8],
     ) -> Result<Vec<MaskedFrame>, Error> {
         let mut out = Vec::new();
+        if is_key && self.sps.as_ref().is_some_and(|s| *s != params.sps) {
+            // A new sequence: the pictures of the old one first (a decoder
+            // would drop them at the new size).
+            self.drain(&mut out)?;
+        }
+        if is_key {
+            self.sps = Some(params.sps.clone());
+        }
         self.annexb.clear();
         if is_key {
             for nal in [&params.sps[..], &params.pps[..]] {
@@ -740,6 +751,17 @@ impl MaskPipeline {
     /// Masks and encodes the picture in `self.work` (`size` = its width and
     /// height) for every output.
     fn picture(&mut self, size: (usize, usize), out: &mut Vec<MaskedFrame>) -> Result<(), Error> {
+        if self.size != Some(size) {
+            // A picture of a new size is the keyframe that starts it (the
+            // decoder drops pictures it still held at the old size): the
+            // times before that keyframe's have no picture.
+            while self.pending.first_key_value().is_some_and(|(_, &key)| !key)
+                && self.pending.values().any(|&key| key)
+            {
+                self.pending.pop_first();
+                self.times.lost += 1;
+            }
+        }
         let Some((pts, is_key)) = self.pending.pop_first() else {
             // A picture with no frame to its name: the stream is broken.
             return Err(Error::Malformed(

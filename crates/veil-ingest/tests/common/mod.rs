@@ -351,3 +351,63 @@ pub fn decodes_cleanly(file: &Path) {
         file.display()
     );
 }
+
+/// Encodes `seconds` of 25 fps video at `size` as raw H.264 with parameter
+/// sets before every keyframe (as cameras send them).
+pub fn raw_h264(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
+    let out = dir.join(name);
+    let ok = Command::new("ffmpeg")
+        .args([
+            "-hide_banner",
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+        ])
+        .arg(format!("testsrc2=size={size}:rate=25"))
+        .args([
+            "-t",
+            &seconds.to_string(),
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+            "-bf",
+            "0",
+        ])
+        .args([
+            "-x264-params",
+            "repeat-headers=1",
+            "-pix_fmt",
+            "yuv420p",
+            "-f",
+            "h264",
+        ])
+        .arg(&out)
+        .status()
+        .expect("ffmpeg not found: install the Debian package ffmpeg")
+        .success();
+    assert!(ok, "ffmpeg could not make {name}");
+    out
+}
+
+/// 3 s at 320x240, then 3 s at 480x272, in one Matroska file (real
+/// timestamps): the new SPS arrives in-band mid-stream.
+pub fn two_resolutions(d: &Path) -> PathBuf {
+    let mut both = std::fs::read(raw_h264(d, "a.h264", "320x240", 3)).unwrap();
+    both.extend(std::fs::read(raw_h264(d, "b.h264", "480x272", 3)).unwrap());
+    std::fs::write(d.join("both.h264"), both).unwrap();
+    let clip = d.join("both.mkv");
+    let ok = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y", "-r", "25", "-i"])
+        .arg(d.join("both.h264"))
+        .args(["-c", "copy"])
+        .arg(&clip)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok);
+    clip
+}
