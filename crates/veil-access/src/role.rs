@@ -179,10 +179,10 @@ pub fn templates() -> Vec<Role> {
         ),
         template(
             INVESTIGATOR,
-            "Reviews and exports recordings for an incident.",
+            "Reviews and exports recordings for an incident; lifts liftable masks with a justification.",
             &[
                 LiveView, Playback, Export, BookmarkCreate, BookmarkEdit, BookmarkView, LockCreate,
-                LockView, LockExtend, MetadataView, SmartSearch,
+                LockView, LockExtend, MetadataView, SmartSearch, LiftMasks,
             ],
             None,
         ),
@@ -228,6 +228,10 @@ mod tests {
         assert_eq!(op.playback_window_hours, Some(72));
         let inv = t.iter().find(|r| r.name == INVESTIGATOR).unwrap();
         assert!(inv.require_second_factor, "export needs a second factor");
+        assert!(
+            inv.holds(Action::LiftMasks),
+            "lifting a mask is investigative work"
+        );
     }
 
     #[test]
