@@ -369,3 +369,146 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+/// A synthetic camera with a permanent and a liftable mask, recorded
+/// through the real mask stage from T0 + 40 s for 4 s.
+async fn record_masked(s: &Server) {
+    use std::sync::Arc;
+    use veil_store::mask_stage::MaskStage;
+    use veil_store::recorder::RunSegmenters;
+    let masks = json!([
+        {"kind": "permanent", "fill": "solid", "name": "Window", "scope": "all",
+         "reason": "a neighbour's window in view", "polygon": WINDOW},
+        {"kind": "liftable", "fill": "solid", "name": "Door", "scope": "all",
+         "reason": "the staff door, lifted for incidents", "polygon": DOOR},
+    ]);
+    let now = s.store.clock().now();
+    s.store
+        .db
+        .insert_mask_version(s.camera, &masks.to_string(), None, now)
+        .unwrap();
+    s.store.publish_masks(s.camera).unwrap();
+    let mut cam = veil_media::synthetic::SyntheticCamera::new(SyntheticConfig {
+        width: 320,
+        height: 240,
+        fps: 25,
+        gop_frames: 25,
+        bitrate_bps: 600_000,
+        seed: 9,
+    })
+    .unwrap();
+    let params = Arc::new(cam.params().clone());
+    let mut stage = MaskStage::new(&s.store, s.camera).unwrap();
+    let mut segs = RunSegmenters::new(2 * SEC);
+    let start = T0 + 40 * SEC;
+    let mut closed = Vec::new();
+    for i in 0..=100i64 {
+        let f = cam.next_frame("LIFT").unwrap();
+        let pts = start + i * SEC / 25;
+        for staged in stage.push(&params, pts, f.is_key, f.data.into()).unwrap() {
+            closed.extend(segs.push(&staged, Time90k(staged.pts)));
+        }
+    }
+    for seg in closed {
+        s.store
+            .write_segment(seg.into_new_segment(s.camera, Time90k(start)))
+            .await
+            .unwrap();
+    }
+}
+
+const WINDOW: [[f64; 2]; 4] = [[0.1, 0.1], [0.4, 0.1], [0.4, 0.5], [0.1, 0.5]];
+const DOOR: [[f64; 2]; 4] = [[0.55, 0.3], [0.9, 0.3], [0.9, 0.9], [0.55, 0.9]];
+
+/// The share of the polygon's pixels (4 pixels in) that are the solid fill,
+/// over every frame of `mp4`.
+fn filled(mp4: &[u8], polygon: &[[f64; 2]]) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("v.mp4");
+    std::fs::write(&file, mp4).unwrap();
+    let out = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-i"])
+        .arg(&file)
+        .args(["-f", "rawvideo", "-pix_fmt", "gray", "-"])
+        .output()
+        .expect("ffmpeg not found: install the Debian package ffmpeg");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let inside = veil_media::mask::rasterise(polygon, 320, 240);
+    let deep: Vec<usize> = (0..320 * 240)
+        .filter(|&p| {
+            let (x, y) = ((p % 320) as isize, (p / 320) as isize);
+            (-4..=4).all(|d| {
+                let (nx, ny) = ((x + d).clamp(0, 319), (y + d).clamp(0, 239));
+                let (mx, my) = ((x - d).clamp(0, 319), (y + d).clamp(0, 239));
+                inside[ny as usize * 320 + nx as usize] && inside[my as usize * 320 + mx as usize]
+            })
+        })
+        .collect();
+    let frames: Vec<&[u8]> = out.stdout.chunks(320 * 240).collect();
+    assert!(frames.len() >= 90, "{} frames", frames.len());
+    let fill = veil_media::masking::SOLID_FILL[0];
+    let hits: usize = frames
+        .iter()
+        .map(|f| deep.iter().filter(|&&p| f[p].abs_diff(fill) <= 16).count())
+        .sum();
+    hits as f64 / (deep.len() * frames.len()) as f64
+}
+
+#[tokio::test]
+async fn a_lift_shows_what_the_liftable_mask_hides_and_never_the_permanent_one() {
+    let s = start().await;
+    record_masked(&s).await;
+    let (lena, lena_csrf, token) = lifter(&s).await;
+    let r = post_json(
+        &lena,
+        &lena_csrf,
+        format!("{}/api/v1/approvals", s.base),
+        json!({"permission": "masks.lift", "resource": "camera:1",
+               "justification": "Insurance claim 2026-88 about the staff door"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let approval = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (dpo, dpo_csrf) = login_as(&s, "fatima.dpo").await;
+    let r = post_json(
+        &dpo,
+        &dpo_csrf,
+        format!("{}/api/v1/approvals/{approval}/decision", s.base),
+        json!({"approve": true, "note": "checked the claim"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let everyone = get_lift(&lena, &s, &video(40.0, 44.0, ""), &token).await;
+    assert_eq!(everyone.status(), StatusCode::OK);
+    let everyone = everyone.bytes().await.unwrap();
+    let lifted = video(
+        40.0,
+        44.0,
+        "&rendition=original&justification=Insurance%20claim",
+    );
+    let r = get_lift(&lena, &s, &lifted, &token).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let original = r.bytes().await.unwrap();
+
+    assert_eq!(
+        filled(&everyone, &WINDOW),
+        1.0,
+        "the permanent mask, for everyone"
+    );
+    assert_eq!(
+        filled(&everyone, &DOOR),
+        1.0,
+        "the liftable mask, for everyone"
+    );
+    assert_eq!(
+        filled(&original, &WINDOW),
+        1.0,
+        "the permanent mask is never lifted"
+    );
+    assert!(filled(&original, &DOOR) < 0.5, "the lift shows the door");
+}
