@@ -496,6 +496,35 @@ pub struct AvcFrame {
     pub data: Vec<u8>,
 }
 
+/// Converts one access unit in AVC form (4-byte length prefixes, as
+/// recorded) to Annex B for a decoder, appending it to `out`; with `params`,
+/// their SPS and PPS go first (a keyframe decoded on its own, or the first
+/// after a change). Fails on a length prefix that does not fit.
+pub fn avc_to_annexb(
+    params: Option<&VideoParams>,
+    frame: &[u8],
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
+    if let Some(p) = params {
+        for nal in [&p.sps[..], &p.pps[..]] {
+            out.extend_from_slice(&[0, 0, 0, 1]);
+            out.extend_from_slice(nal);
+        }
+    }
+    let mut rest = frame;
+    while !rest.is_empty() {
+        let len = rest
+            .get(..4)
+            .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
+            .filter(|&l| l > 0 && l <= rest.len() - 4)
+            .ok_or_else(|| Error::Malformed("bad NAL length prefix".into()))?;
+        out.extend_from_slice(&[0, 0, 0, 1]);
+        out.extend_from_slice(&rest[4..4 + len]);
+        rest = &rest[4 + len..];
+    }
+    Ok(())
+}
+
 /// Converts one Annex B access unit to AVC form. Fails if it holds no slice NAL unit.
 pub fn annexb_to_avc(access_unit: &[u8]) -> Result<AvcFrame, Error> {
     let mut frame = AvcFrame {

@@ -15,7 +15,7 @@ use openh264::decoder::{Decoder, DecoderConfig, Flush};
 use openh264::formats::YUVSource;
 use openh264::OpenH264API;
 
-use crate::h264::VideoParams;
+use crate::h264::{avc_to_annexb, VideoParams};
 use crate::Error;
 
 /// Columns of the comparison grid.
@@ -148,21 +148,7 @@ impl MotionDetector {
     pub fn decode_grid(&mut self, params: &VideoParams, frame: &[u8]) -> Result<LumaGrid, Error> {
         // A keyframe decoded alone needs its parameter sets in front.
         self.annexb.clear();
-        for nal in [&params.sps[..], &params.pps[..]] {
-            self.annexb.extend_from_slice(&[0, 0, 0, 1]);
-            self.annexb.extend_from_slice(nal);
-        }
-        let mut rest = frame;
-        while !rest.is_empty() {
-            let len = rest
-                .get(..4)
-                .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]) as usize)
-                .filter(|&l| l > 0 && l <= rest.len() - 4)
-                .ok_or_else(|| Error::Malformed("bad NAL length prefix".into()))?;
-            self.annexb.extend_from_slice(&[0, 0, 0, 1]);
-            self.annexb.extend_from_slice(&rest[4..4 + len]);
-            rest = &rest[4 + len..];
-        }
+        avc_to_annexb(Some(params), frame, &mut self.annexb)?;
         let grid = match self.decoder.decode(&self.annexb).map_err(codec_err)? {
             Some(yuv) => grid_of(&yuv)?,
             None => {
