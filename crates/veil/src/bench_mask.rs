@@ -5,13 +5,15 @@
 //! (libavcodec decodes, x264 encodes). The clip is High profile with
 //! B-frames, made by ffmpeg/libx264 from its test pattern, as cameras send
 //! it. Both paint the same rectangle; Veil encodes at the clip's own
-//! bitrate and keyframes.
+//! bitrate and keyframes. Veil's row is given for each decoder the build
+//! has (OpenH264, and libavcodec with the cargo feature `libav`), or only
+//! for the one `--decoder` names.
 
 use std::time::Instant;
 
 use anyhow::Context as _;
 use veil_media::mask::{Fill, Mask, MaskKind, MaskScope};
-use veil_media::masking::{EncodeSettings, MaskPipeline, MaskPlan};
+use veil_media::masking::{self, EncodeSettings, MaskPipeline, MaskPlan, StageTimes};
 
 use crate::bench_motion::{access_units, ffmpeg_cpu, make_clip};
 
@@ -23,6 +25,11 @@ pub struct MaskArgs {
     /// Passes over the clip; the fastest is reported.
     #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=50))]
     runs: u32,
+    /// The pipeline's decoder: `openh264`, or `libav` when built with the
+    /// feature of that name. Without it, every decoder the build has, the
+    /// pipeline's default first.
+    #[arg(long, value_parser = ["openh264", "libav"])]
+    decoder: Option<String>,
 }
 
 /// The painted rectangle, as fractions of the picture: x, y, width, height.
@@ -45,14 +52,26 @@ pub fn mask_bench(a: MaskArgs) -> anyhow::Result<()> {
         .tempdir()
         .context("cannot create a temporary directory")?;
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let decoders: Vec<&str> = match &a.decoder {
+        Some(d) => {
+            anyhow::ensure!(
+                masking::DECODERS.contains(&d.as_str()),
+                "--decoder {d}: this build has only {} (build with --features libav)",
+                masking::DECODERS.join(", ")
+            );
+            vec![d.as_str()]
+        }
+        None => masking::DECODERS.to_vec(),
+    };
     println!(
         "masking: {} s clips (libx264 High, B-frames, 4 Mbit/s, a keyframe per second), \
          one solid rectangle, one thread",
         a.seconds
     );
     println!(
-        "{:>6} {:>7} {:>9} {:>11} {:>7} {:>22} {:>15} {:>9} {:>9}",
+        "{:>6} {:>8} {:>7} {:>9} {:>11} {:>7} {:>22} {:>15} {:>9} {:>9}",
         "size",
+        "decoder",
         "frames",
         "veil fps",
         "ffmpeg fps",
@@ -94,36 +113,40 @@ pub fn mask_bench(a: MaskArgs) -> anyhow::Result<()> {
             fps: 25.0,
         };
 
-        let (mut best, mut times, mut out_bytes) = (f64::INFINITY, None, 0usize);
-        for _ in 0..a.runs {
-            let mut p = MaskPipeline::new(&plan, settings)?;
-            let (t0, c0) = (Instant::now(), thread_cpu());
-            let mut bytes = 0usize;
-            let mut frames = 0usize;
-            for (u, &t) in units.iter().zip(&pts) {
-                for f in p.push(&params, t, u.is_key, &u.data)? {
+        // Per decoder: the fastest run's CPU seconds, stage times, bytes out.
+        let mut rows: Vec<(&str, f64, StageTimes, usize)> = Vec::new();
+        for &name in &decoders {
+            let (mut best, mut times, mut out_bytes) = (f64::INFINITY, None, 0usize);
+            for _ in 0..a.runs {
+                let mut p = MaskPipeline::with_decoder(&plan, settings, masking::decoder(name)?);
+                let (t0, c0) = (Instant::now(), thread_cpu());
+                let mut bytes = 0usize;
+                let mut frames = 0usize;
+                for (u, &t) in units.iter().zip(&pts) {
+                    for f in p.push(&params, t, u.is_key, &u.data)? {
+                        bytes += f.protected.data.len();
+                        frames += 1;
+                    }
+                }
+                for f in p.finish()? {
                     bytes += f.protected.data.len();
                     frames += 1;
                 }
+                let cpu = thread_cpu() - c0;
+                let _wall = t0.elapsed();
+                anyhow::ensure!(
+                    frames == units.len(),
+                    "{name}: {frames} of {} frames came out",
+                    units.len()
+                );
+                if cpu < best {
+                    best = cpu;
+                    times = Some(p.times());
+                    out_bytes = bytes;
+                }
             }
-            for f in p.finish()? {
-                bytes += f.protected.data.len();
-                frames += 1;
-            }
-            let cpu = thread_cpu() - c0;
-            let _wall = t0.elapsed();
-            anyhow::ensure!(
-                frames == units.len(),
-                "{frames} of {} frames came out",
-                units.len()
-            );
-            if cpu < best {
-                best = cpu;
-                times = Some(p.times());
-                out_bytes = bytes;
-            }
+            rows.push((name, best, times.expect("at least one run"), out_bytes));
         }
-        let t = times.expect("at least one run");
 
         // ffmpeg's start-up and probing are taken out: the whole clip minus
         // its first second.
@@ -155,25 +178,29 @@ pub fn mask_bench(a: MaskArgs) -> anyhow::Result<()> {
             one_s = one_s.min(ffmpeg_cpu(&["-threads", "1"], &clip, Some(1), &output)?);
         }
         let ffmpeg_s = (all_s - one_s).max(1e-6) * n / (n - 25.0);
-        let (fps, ffmpeg_fps) = (n / best, n / ffmpeg_s);
+        let ffmpeg_fps = n / ffmpeg_s;
         let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3 / n;
-        let per_camera = 25.0 / fps;
-        println!(
-            "{:>6} {:>7} {:>9.1} {:>11.1} {:>7.2} {:>22} {:>15} {:>9.2} {:>9.1}",
-            format!("{h}p"),
-            units.len(),
-            fps,
-            ffmpeg_fps,
-            fps / ffmpeg_fps,
-            format!("{:.1}/{:.1}/{:.1}", ms(t.decode), ms(t.mask), ms(t.encode)),
-            format!(
-                "{:.0}/{:.0}",
-                out_bytes as f64 * 8.0 / seconds / 1e3,
-                in_bytes as f64 * 8.0 / seconds / 1e3
-            ),
-            per_camera,
-            cores as f64 / per_camera,
-        );
+        for (name, best, t, out_bytes) in rows {
+            let fps = n / best;
+            let per_camera = 25.0 / fps;
+            println!(
+                "{:>6} {:>8} {:>7} {:>9.1} {:>11.1} {:>7.2} {:>22} {:>15} {:>9.2} {:>9.1}",
+                format!("{h}p"),
+                name,
+                units.len(),
+                fps,
+                ffmpeg_fps,
+                fps / ffmpeg_fps,
+                format!("{:.1}/{:.1}/{:.1}", ms(t.decode), ms(t.mask), ms(t.encode)),
+                format!(
+                    "{:.0}/{:.0}",
+                    out_bytes as f64 * 8.0 / seconds / 1e3,
+                    in_bytes as f64 * 8.0 / seconds / 1e3
+                ),
+                per_camera,
+                cores as f64 / per_camera,
+            );
+        }
     }
     println!(
         "ratio: Veil fps / ffmpeg fps, both CPU time on one thread (ffmpeg's start-up \
