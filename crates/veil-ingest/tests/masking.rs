@@ -102,15 +102,16 @@ fn psnr(a: &[u8], b: &[u8], keep: &[bool]) -> f64 {
     10.0 * (255.0f64 * 255.0 / (sum / n as f64).max(1e-9)).log10()
 }
 
-/// Records one clip over RTSP with `masks` set before it connects; returns
-/// the store, camera, the clip and the recorded MP4 of `rendition`.
-async fn record(
-    dir: &Path,
-    name: &str,
-    x264: &[&str],
-    masks: &[serde_json::Value],
-) -> (Store, CameraId, std::path::PathBuf) {
-    let clip = make_clip(dir, &format!("{name}.mp4"), 8, x264);
+/// A clip served over RTSP to a camera whose `masks` are set before it
+/// connects; one session (the clip ends, no reconnect).
+struct Served {
+    _server: RtspServer,
+    store: Store,
+    camera: CameraId,
+    ingest: Ingest,
+}
+
+fn serve_masked(dir: &Path, name: &str, clip: &Path, masks: &[serde_json::Value]) -> Served {
     let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
     let (store, camera) = store(&dir.join(name));
     set_masks(&store, camera, masks);
@@ -118,19 +119,42 @@ async fn record(
     src.timing.backoff_base = Duration::from_secs(120);
     src.timing.backoff_max = Duration::from_secs(120);
     let ingest = Ingest::start(&store, src);
-    ingest
-        .wait_for(60, "recording", |s| s.state == IngestState::Recording)
+    Served {
+        _server: server,
+        store,
+        camera,
+        ingest,
+    }
+}
+
+impl Served {
+    /// Waits for the end of the clip (not a masking failure) and stops.
+    async fn until_clip_ends(self, name: &str) -> (Store, CameraId) {
+        self.ingest
+            .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
+            .await;
+        let error = self.ingest.status().last_error.unwrap_or_default();
+        assert!(
+            error.contains("ended the stream") || error.contains("stalled"),
+            "{name}: {error}"
+        );
+        self.ingest.stop().await;
+        (self.store, self.camera)
+    }
+}
+
+/// Records an 8 s libx264 clip with `masks`; returns the store, the camera
+/// and the clip.
+async fn record(
+    dir: &Path,
+    name: &str,
+    x264: &[&str],
+    masks: &[serde_json::Value],
+) -> (Store, CameraId, std::path::PathBuf) {
+    let clip = make_clip(dir, &format!("{name}.mp4"), 8, x264);
+    let (store, camera) = serve_masked(dir, name, &clip, masks)
+        .until_clip_ends(name)
         .await;
-    ingest
-        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
-        .await;
-    let error = ingest.status().last_error.unwrap_or_default();
-    // The clip's end, not a masking failure.
-    assert!(
-        error.contains("ended the stream") || error.contains("stalled"),
-        "{name}: {error}"
-    );
-    ingest.stop().await;
     (store, camera, clip)
 }
 
@@ -384,40 +408,14 @@ async fn live_view_gets_the_masks_of_live_scope() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let clip = make_clip(d, "live.mp4", 6, &["-profile:v", "high", "-bf", "2"]);
-    let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
-    let (store, camera) = store(&d.join("store"));
     let mut watch_only = mask_json("liftable", "solid", &DOOR);
     watch_only["scope"] = "live_only".into();
-    set_masks(
-        &store,
-        camera,
-        &[mask_json("permanent", "solid", &WINDOW), watch_only],
-    );
-    let mut src = source(camera, &server.url(), RtspTransport::Tcp);
-    src.timing.backoff_base = Duration::from_secs(120);
-    src.timing.backoff_max = Duration::from_secs(120);
-    let ingest = Ingest::start(&store, src);
-    let mut rx = ingest.live.subscribe(camera);
-    let viewer = tokio::spawn(async move {
-        // What the WebSocket handler does, minus the socket.
-        let mut muxer: Option<veil_media::live::LiveMuxer> = None;
-        let mut out = Vec::new();
-        while let Ok(Ok(f)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            let m = muxer.get_or_insert_with(|| {
-                let m = veil_media::live::LiveMuxer::start(&f.params, f.pts_90k.0, f.duration_90k);
-                out.extend_from_slice(&m.init_segment());
-                m
-            });
-            out.extend(m.fragment(f.pts_90k.0, f.duration_90k, f.is_key, &f.data));
-        }
-        out
-    });
-    ingest
-        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
-        .await;
+    let masks = [mask_json("permanent", "solid", &WINDOW), watch_only];
+    let served = serve_masked(d, "store", &clip, &masks);
+    let viewer = watch_live(&served.ingest);
+    let (store, camera) = served.until_clip_ends("live").await;
     let live = d.join("live-view.mp4");
     std::fs::write(&live, viewer.await.unwrap()).unwrap();
-    ingest.stop().await;
     let recorded = d.join("recorded.mp4");
     save(&store, camera, PROTECTED_RENDITION, &recorded).await;
     // Live view: both masks. The recording: only the one of recording scope.
@@ -436,25 +434,10 @@ async fn a_resolution_change_mid_stream_stays_masked() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let clip = two_resolutions(d);
-    let server = RtspServer::start(free_port(), &["--clip", clip.to_str().unwrap()]);
-    let (store, camera) = store(&d.join("data"));
-    set_masks(&store, camera, &[mask_json("permanent", "solid", &WINDOW)]);
-    let mut src = source(camera, &server.url(), RtspTransport::Tcp);
-    src.timing.backoff_base = Duration::from_secs(120);
-    src.timing.backoff_max = Duration::from_secs(120);
-    let ingest = Ingest::start(&store, src);
-    ingest
-        .wait_for(60, "the second resolution", |s| s.width == 480)
+    let masks = [mask_json("permanent", "solid", &WINDOW)];
+    let (store, camera) = serve_masked(d, "data", &clip, &masks)
+        .until_clip_ends("resolution")
         .await;
-    ingest
-        .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
-        .await;
-    let error = ingest.status().last_error.unwrap_or_default();
-    assert!(
-        error.contains("ended the stream") || error.contains("stalled"),
-        "{error}"
-    );
-    ingest.stop().await;
     let runs = runs_of(&store, camera, PROTECTED_RENDITION);
     assert_eq!(runs.len(), 2, "one run per resolution: {runs:?}");
     let mut total = 0;

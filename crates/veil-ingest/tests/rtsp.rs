@@ -107,22 +107,7 @@ async fn live_view_of_a_b_frame_stream_has_increasing_decode_times() {
     src.timing.backoff_base = Duration::from_secs(120);
     src.timing.backoff_max = Duration::from_secs(120);
     let ingest = Ingest::start(&store, src);
-    let mut rx = ingest.live.subscribe(camera);
-    let viewer = tokio::spawn(async move {
-        // What the WebSocket handler does, minus the socket.
-        let mut muxer: Option<veil_media::live::LiveMuxer> = None;
-        let mut out = Vec::new();
-        while let Ok(Ok(f)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
-            let m = muxer.get_or_insert_with(|| {
-                assert!(f.is_key, "the first live frame of the clip is its IDR");
-                let m = veil_media::live::LiveMuxer::start(&f.params, f.pts_90k.0, f.duration_90k);
-                out.extend_from_slice(&m.init_segment());
-                m
-            });
-            out.extend(m.fragment(f.pts_90k.0, f.duration_90k, f.is_key, &f.data));
-        }
-        out
-    });
+    let viewer = watch_live(&ingest);
     ingest
         .wait_for(60, "end of the clip", |s| s.state == IngestState::Error)
         .await;

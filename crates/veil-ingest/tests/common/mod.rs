@@ -411,3 +411,23 @@ pub fn two_resolutions(d: &Path) -> PathBuf {
     assert!(ok);
     clip
 }
+
+/// A live viewer of the camera: the fragmented MP4 the WebSocket handler
+/// would send (minus the socket), until no frame came for 5 s.
+pub fn watch_live(ingest: &Ingest) -> tokio::task::JoinHandle<Vec<u8>> {
+    let mut rx = ingest.live.subscribe(ingest.camera);
+    tokio::spawn(async move {
+        let mut muxer: Option<veil_media::live::LiveMuxer> = None;
+        let mut out = Vec::new();
+        while let Ok(Ok(f)) = tokio::time::timeout(Duration::from_secs(5), rx.recv()).await {
+            let m = muxer.get_or_insert_with(|| {
+                assert!(f.is_key, "the first live frame of the clip is its IDR");
+                let m = veil_media::live::LiveMuxer::start(&f.params, f.pts_90k.0, f.duration_90k);
+                out.extend_from_slice(&m.init_segment());
+                m
+            });
+            out.extend(m.fragment(f.pts_90k.0, f.duration_90k, f.is_key, &f.data));
+        }
+        out
+    })
+}
