@@ -1153,20 +1153,7 @@ mod tests {
             .iter()
             .map(|(_, key, data)| {
                 let mut u = Vec::new();
-                let params = [&params.sps[..], &params.pps[..]];
-                let nals = params.into_iter().filter(|_| *key).chain({
-                    let mut rest = &data[..];
-                    std::iter::from_fn(move || {
-                        let len = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
-                        let nal = &rest[4..4 + len];
-                        rest = &rest[4 + len..];
-                        Some(nal)
-                    })
-                });
-                for nal in nals {
-                    u.extend_from_slice(&[0, 0, 0, 1]);
-                    u.extend_from_slice(nal);
-                }
+                avc_to_annexb(key.then_some(params), data, &mut u).unwrap();
                 u
             })
             .collect()
