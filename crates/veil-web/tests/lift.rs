@@ -102,6 +102,30 @@ async fn lifter(s: &Server) -> (reqwest::Client, String, String) {
     (lena, lena_csrf, token)
 }
 
+/// Lena asks to lift the masks of camera 1 and the DPO approves; returns
+/// the approval's id.
+async fn approved_lift(s: &Server, lena: &reqwest::Client, csrf: &str, why: &str) -> i64 {
+    let r = post_json(
+        lena,
+        csrf,
+        format!("{}/api/v1/approvals", s.base),
+        json!({"permission": "masks.lift", "resource": "camera:1", "justification": why}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let approval = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (dpo, dpo_csrf) = login_as(s, "fatima.dpo").await;
+    let r = post_json(
+        &dpo,
+        &dpo_csrf,
+        format!("{}/api/v1/approvals/{approval}/decision", s.base),
+        json!({"approve": true, "note": "checked the request"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    approval
+}
+
 async fn get_lift(c: &reqwest::Client, s: &Server, path: &str, token: &str) -> reqwest::Response {
     get_with_token(c, s, path, token).await
 }
@@ -189,25 +213,13 @@ async fn a_lift_needs_permission_justification_and_an_approval_used_once_and_its
     assert!(message.contains("approval"), "{message}");
     assert!(lifts(&s).is_empty());
 
-    let r = post_json(
+    let approval = approved_lift(
+        &s,
         &lena,
         &lena_csrf,
-        format!("{}/api/v1/approvals", s.base),
-        json!({"permission": "masks.lift", "resource": "camera:1",
-               "justification": "Police request 2026-117 names the neighbour's door"}),
+        "Police request 2026-117 names the neighbour's door",
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let approval = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let (dpo, dpo_csrf) = login_as(&s, "fatima.dpo").await;
-    let r = post_json(
-        &dpo,
-        &dpo_csrf,
-        format!("{}/api/v1/approvals/{approval}/decision", s.base),
-        json!({"approve": true, "note": "checked the request"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
 
     // The access record refuses: nothing is served, the approval stays.
     s.audit.inject_failure(true);
@@ -463,25 +475,13 @@ async fn a_lift_shows_what_the_liftable_mask_hides_and_never_the_permanent_one()
     let s = start().await;
     record_masked(&s).await;
     let (lena, lena_csrf, token) = lifter(&s).await;
-    let r = post_json(
+    approved_lift(
+        &s,
         &lena,
         &lena_csrf,
-        format!("{}/api/v1/approvals", s.base),
-        json!({"permission": "masks.lift", "resource": "camera:1",
-               "justification": "Insurance claim 2026-88 about the staff door"}),
+        "Insurance claim 2026-88 about the staff door",
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let approval = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let (dpo, dpo_csrf) = login_as(&s, "fatima.dpo").await;
-    let r = post_json(
-        &dpo,
-        &dpo_csrf,
-        format!("{}/api/v1/approvals/{approval}/decision", s.base),
-        json!({"approve": true, "note": "checked the claim"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
 
     let everyone = get_lift(&lena, &s, &video(40.0, 44.0, ""), &token).await;
     assert_eq!(everyone.status(), StatusCode::OK);
