@@ -172,26 +172,41 @@ pub struct Rules {
     /// Every camera's own rules, per rendition.
     pub own: HashMap<(CameraId, String), u32>,
     /// The default retention of the `original` rendition in hours (`None`:
-    /// [`DEFAULT_ORIGINAL_HOURS`]); never longer than the camera's default.
+    /// [`DEFAULT_ORIGINAL_HOURS`]); never longer than what everyone sees.
     pub original_hours: Option<u32>,
 }
 
 impl Rules {
     /// The effective retention of a (camera, rendition).
+    ///
+    /// What everyone sees is one rule, stored as `main`'s, whether it is
+    /// recorded unmasked (`main`) or masked (`protected`): masks never
+    /// change how long a camera's video is kept. The `original` of a masked
+    /// camera keeps its own rule, else its shorter default, and never
+    /// longer than what everyone sees.
     pub fn effective(&self, camera: CameraId, rendition: &str) -> Effective {
         let area = self.areas.get(&camera).map_or(PRIVATE, String::as_str);
-        let own = self.own.get(&(camera, rendition.to_owned())).copied();
-        let e = effective(self.installation_hours, area, own);
-        if rendition == crate::ORIGINAL_RENDITION && e.source != Source::Camera {
-            let hours = self.original_hours.unwrap_or(DEFAULT_ORIGINAL_HOURS);
-            if hours < e.hours {
-                return Effective {
-                    hours,
-                    source: Source::Masks,
-                };
-            }
+        let own = |r: &str| self.own.get(&(camera, r.to_owned())).copied();
+        let rule_of = match rendition {
+            crate::PROTECTED_RENDITION | crate::ORIGINAL_RENDITION => crate::MAIN_RENDITION,
+            other => other,
+        };
+        let view = effective(self.installation_hours, area, own(rule_of));
+        if rendition != crate::ORIGINAL_RENDITION {
+            return view;
         }
-        e
+        let (hours, source) = match own(crate::ORIGINAL_RENDITION) {
+            Some(h) => (h, Source::Camera),
+            None => (
+                self.original_hours.unwrap_or(DEFAULT_ORIGINAL_HOURS),
+                Source::Masks,
+            ),
+        };
+        if hours < view.hours {
+            Effective { hours, source }
+        } else {
+            view
+        }
     }
 
     /// The closure `Store::retention_plan` takes: retention in 90 kHz units.
@@ -271,7 +286,22 @@ mod tests {
             .own
             .insert((CameraId(2), "original".to_owned()), 200);
         assert_eq!(shorter.effective(CameraId(1), "original").hours, 5);
-        assert_eq!(shorter.effective(CameraId(2), "original").hours, 200);
+        // Never longer than what everyone sees (camera 2: 3 hours).
+        assert_eq!(shorter.effective(CameraId(2), "original").hours, 3);
+        shorter.own.insert((CameraId(1), "original".to_owned()), 2);
+        assert_eq!(
+            shorter.effective(CameraId(1), "original"),
+            Effective {
+                hours: 2,
+                source: Source::Camera
+            }
+        );
+        // Masking a camera does not change how long it keeps video.
+        assert_eq!(
+            rules.effective(CameraId(2), "protected"),
+            rules.effective(CameraId(2), "main")
+        );
+        assert_eq!(rules.effective(CameraId(1), "protected").hours, 48);
         let keep = rules.keep_90k();
         assert_eq!(keep(CameraId(2), "main"), 3 * 3600 * TIME_UNITS_PER_SEC);
     }

@@ -434,6 +434,43 @@ async fn retention_destroys_originals_after_their_shorter_default() {
 }
 
 #[tokio::test]
+async fn masks_keep_the_cameras_own_rule_and_the_original_never_outlives_it() {
+    let t = setup(LiftMode::Server);
+    masked(&t.s, t.cam, BASE, 10).await;
+    // The camera's DPIA says 24 hours, set before it had masks (as `main`).
+    let day = veil_store::db::RetentionChange::Set {
+        hours: 24,
+        justification: String::new(),
+    };
+    t.s.db
+        .set_camera_retention(t.cam, &[(MAIN_RENDITION.to_owned(), day)], Time90k(BASE))
+        .unwrap();
+    let rules = t.s.db.retention_rules(168).unwrap();
+    assert_eq!(rules.effective(t.cam, PROTECTED_RENDITION).hours, 24);
+    assert_eq!(rules.effective(t.cam, ORIGINAL_RENDITION).hours, 24);
+    let plan =
+        t.s.retention_plan(Time90k(BASE + 25 * HOUR + SEC), rules.keep_90k(), &[], 100)
+            .unwrap();
+    let report = t.s.apply_retention(&plan).await.unwrap();
+    assert_eq!(
+        report.keys_destroyed, 2,
+        "protected and original, after 24 hours"
+    );
+    let all = (Time90k(0), Time90k(i64::MAX / 2));
+    assert!(t
+        .s
+        .default_segments(t.cam, all.0, all.1)
+        .unwrap()
+        .is_empty());
+    assert!(t
+        .s
+        .db
+        .segments(t.cam, ORIGINAL_RENDITION, all.0, all.1)
+        .unwrap()
+        .is_empty());
+}
+
+#[tokio::test]
 async fn rotation_reseals_the_lift_key_and_originals_still_lift() {
     let t = setup(LiftMode::Server);
     let media = masked(&t.s, t.cam, BASE, 4).await;

@@ -28,9 +28,12 @@ use crate::auth::Session;
 use crate::error::{json_body, ApiError};
 use crate::{blocking, AppState};
 
-/// The renditions a camera records (a rule for any other is refused):
-/// `main` without masks, `protected` and `original` with them.
-pub const RENDITIONS: [&str; 3] = [MAIN_RENDITION, PROTECTED_RENDITION, ORIGINAL_RENDITION];
+/// The renditions a rule is set for (any other is refused): `main`, what
+/// everyone sees (recorded as `main`, or as `protected` once the camera has
+/// masks: masks never change how long video is kept), and `original`, the
+/// picture under a masked camera's liftable masks, never kept longer than
+/// `main`.
+pub const RENDITIONS: [&str; 2] = [MAIN_RENDITION, ORIGINAL_RENDITION];
 /// The installation's retention when the server never stored one: 7 days.
 const DEFAULT_INSTALLATION_HOURS: u32 = 7 * 24;
 
@@ -47,7 +50,8 @@ pub struct CameraRetentionView {
     max_hours: u32,
     /// Above this many hours a justification is required (30 days).
     max_unjustified_hours: u32,
-    /// Per rendition (`main`, `protected`, `original`).
+    /// Per rendition: `main` (what everyone sees, masked or not) and
+    /// `original`.
     renditions: BTreeMap<String, RenditionRetention>,
 }
 
@@ -184,6 +188,12 @@ fn validate(
     }
     let mut changes = Vec::new();
     for (rendition, r) in req.renditions {
+        if rendition == PROTECTED_RENDITION {
+            return Err(ApiError::bad_request(
+                "renditions.protected: set `main`: it is the rule of what everyone sees, \
+                 masked (`protected`) or not",
+            ));
+        }
         if !RENDITIONS.contains(&rendition.as_str()) {
             return Err(ApiError::bad_request(format!(
                 "renditions.{rendition}: no such rendition (cameras record {RENDITIONS:?})"
@@ -224,6 +234,23 @@ pub async fn put(
     let st = state.clone();
     let before = blocking(move || view(&st, id)).await?;
     let changes = validate(req, before.max_hours)?;
+    // The original is never kept longer than what everyone sees.
+    let change_of = |r: &str| changes.iter().find(|(n, _)| n == r).map(|(_, c)| c);
+    let view_hours = match change_of(MAIN_RENDITION) {
+        Some(RetentionChange::Set { hours, .. }) => *hours,
+        Some(RetentionChange::Default) => {
+            rule::effective(before.installation_hours, &before.area, None).hours
+        }
+        None => before.renditions[MAIN_RENDITION].hours,
+    };
+    if let Some(RetentionChange::Set { hours, .. }) = change_of(ORIGINAL_RENDITION) {
+        if *hours > view_hours {
+            return Err(ApiError::bad_request(format!(
+                "renditions.original.hours: at most {view_hours}: the unmasked original is \
+                 never kept longer than what everyone sees (main)"
+            )));
+        }
+    }
     for (rendition, change) in &changes {
         let old = &before.renditions[rendition];
         let (hours, source, justification) = match change {

@@ -134,7 +134,7 @@ async fn get_lift(c: &reqwest::Client, s: &Server, path: &str, token: &str) -> r
 async fn default_playback_and_the_timeline_never_serve_the_original() {
     let s = start().await;
     let (protected, original) = masked_video(&s).await;
-    let (admin, _) = login(&s).await;
+    let (admin, csrf) = login(&s).await;
     let runs: Value = get_json(
         &admin,
         &s,
@@ -183,15 +183,29 @@ async fn default_playback_and_the_timeline_never_serve_the_original() {
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(lifts(&s).is_empty());
-    // The original keeps 72 hours by default; the default view the
-    // installation's retention.
+    // The original keeps 72 hours by default; what everyone sees (`main`,
+    // masked or not) the installation's retention.
     let v: Value = get_json(&admin, &s, "/api/v1/cameras/1/retention").await;
     assert_eq!(v["renditions"]["original"]["hours"], 72, "{v}");
     assert_eq!(v["renditions"]["original"]["source"], "masks", "{v}");
-    assert_eq!(
-        v["renditions"]["protected"]["source"], "installation",
-        "{v}"
+    assert_eq!(v["renditions"]["main"]["source"], "installation", "{v}");
+    assert_eq!(v["renditions"].as_object().unwrap().len(), 2, "{v}");
+    // The original is never kept longer than what everyone sees; masks have
+    // no rule of their own.
+    let url = format!("{}/api/v1/cameras/1/retention", s.base);
+    let body = |r: &str, h: u32| json!({"renditions": {r: {"hours": h}}});
+    let r = put_json(&admin, &csrf, url.clone(), body("original", 200)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let message = refusal(r).await.2;
+    assert!(
+        message.starts_with("renditions.original.hours: at most 168"),
+        "{message}"
     );
+    let r = put_json(&admin, &csrf, url.clone(), body("protected", 24)).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(refusal(r).await.2.starts_with("renditions.protected"));
+    let r = put_json(&admin, &csrf, url, body("original", 24)).await;
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 #[tokio::test]
