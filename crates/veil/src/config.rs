@@ -165,10 +165,20 @@ impl Masks {
             ("escrow", Some(r)) => veil_store::lift::parse_recipient(r)
                 .map(veil_store::LiftMode::Escrow)
                 .map_err(|_| {
-                    anyhow::anyhow!(
-                        "masks.escrow_recipient must be an age X25519 public key (age1…, as \
-                         printed by age-keygen), got {r:?}"
-                    )
+                    // Never echo the value: a secret key pasted here by
+                    // mistake must not reach a log.
+                    if r.trim().to_ascii_uppercase().starts_with("AGE-SECRET-KEY-") {
+                        anyhow::anyhow!(
+                            "masks.escrow_recipient holds a secret key (an age identity): \
+                             give its public key instead (age-keygen -y prints it), keep the \
+                             identity offline, and replace this one, which this file has exposed"
+                        )
+                    } else {
+                        anyhow::anyhow!(
+                            "masks.escrow_recipient must be an age X25519 public key (age1…, \
+                             as printed by age-keygen)"
+                        )
+                    }
                 }),
             ("escrow", None) => anyhow::bail!(
                 "masks.lift_key = \"escrow\" needs masks.escrow_recipient, the DPO's age \
@@ -1153,5 +1163,16 @@ mod tests {
                 .to_string();
             assert!(e.contains(named), "{text}: {e}");
         }
+        // The DPO's secret key pasted as the recipient: refused, never echoed.
+        let secret = age::secrecy::ExposeSecret::expose_secret(&id.to_string()).to_owned();
+        let c = Config::parse(&format!(
+            "{base}[masks]\nlift_key = 'escrow'\nescrow_recipient = '{secret}'\n"
+        ));
+        let e = match c {
+            Ok(c) => c.masks.mode().unwrap_err().to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert!(e.contains("secret key") && e.contains("age-keygen -y"), "{e}");
+        assert!(!e.contains(&secret[15..]), "the secret is not echoed");
     }
 }
