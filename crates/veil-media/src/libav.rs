@@ -96,14 +96,16 @@ fn lend(frame: &ff::frame::Video, emit: &mut dyn FnMut(DecodedPlanes<'_>)) -> Re
         size: (w, h),
         planes: [frame.data(0), frame.data(1), frame.data(2)],
         strides: [frame.stride(0), frame.stride(1), frame.stride(2)],
+        pts: frame.pts(),
     });
     Ok(())
 }
 
-impl PictureDecoder for LibavDecoder {
-    fn decode(
+impl LibavDecoder {
+    fn send(
         &mut self,
         annexb: &[u8],
+        pts: Option<i64>,
         emit: &mut dyn FnMut(DecodedPlanes<'_>),
     ) -> Result<(), Error> {
         if annexb.is_empty() {
@@ -111,8 +113,10 @@ impl PictureDecoder for LibavDecoder {
             return Ok(());
         }
         // A copy, because libavcodec reads a few bytes of padding past the
-        // end of a packet, which `Packet::copy` adds.
-        let packet = ff::Packet::copy(annexb);
+        // end of a packet, which `Packet::copy` adds. Its time comes back
+        // on its picture, whatever the reordering.
+        let mut packet = ff::Packet::copy(annexb);
+        packet.set_pts(pts);
         loop {
             match self.decoder.send_packet(&packet) {
                 Ok(()) => break,
@@ -135,6 +139,25 @@ impl PictureDecoder for LibavDecoder {
             }
         }
         self.receive(emit)
+    }
+}
+
+impl PictureDecoder for LibavDecoder {
+    fn decode(
+        &mut self,
+        annexb: &[u8],
+        emit: &mut dyn FnMut(DecodedPlanes<'_>),
+    ) -> Result<(), Error> {
+        self.send(annexb, None, emit)
+    }
+
+    fn decode_at(
+        &mut self,
+        annexb: &[u8],
+        pts: i64,
+        emit: &mut dyn FnMut(DecodedPlanes<'_>),
+    ) -> Result<(), Error> {
+        self.send(annexb, Some(pts), emit)
     }
 
     fn flush(&mut self, emit: &mut dyn FnMut(DecodedPlanes<'_>)) -> Result<(), Error> {

@@ -396,6 +396,11 @@ pub struct DecodedPlanes<'a> {
     pub planes: [&'a [u8]; 3],
     /// Bytes per row of each plane.
     pub strides: [usize; 3],
+    /// The presentation time given with its access unit to
+    /// [`PictureDecoder::decode_at`], when the decoder carries times
+    /// through; `None` when it does not (the pipeline then takes the
+    /// smallest time not yet handed out).
+    pub pts: Option<i64>,
 }
 
 /// What decodes a camera's stream for the pipeline. Pictures come out in
@@ -410,6 +415,16 @@ pub trait PictureDecoder: Send {
     ) -> Result<(), Error>;
     /// Hands out the pictures still held back for reordering.
     fn flush(&mut self, emit: &mut dyn FnMut(DecodedPlanes<'_>)) -> Result<(), Error>;
+    /// [`PictureDecoder::decode`] with the access unit's presentation time,
+    /// for a decoder that can carry it to the picture (`DecodedPlanes::pts`).
+    fn decode_at(
+        &mut self,
+        annexb: &[u8],
+        _pts: i64,
+        emit: &mut dyn FnMut(DecodedPlanes<'_>),
+    ) -> Result<(), Error> {
+        self.decode(annexb, emit)
+    }
 }
 
 /// The default decoder: OpenH264, built from source with the crate.
@@ -434,6 +449,7 @@ fn lend(yuv: &DecodedYUV<'_>, emit: &mut dyn FnMut(DecodedPlanes<'_>)) {
         size: yuv.dimensions(),
         planes: [yuv.y(), yuv.u(), yuv.v()],
         strides: [sy, su, sv],
+        pts: None,
     });
 }
 
@@ -520,11 +536,15 @@ impl Output {
     }
 }
 
+/// A picture out of the decoder: its size and, when the decoder carries
+/// it, its presentation time.
+type Ready = ((usize, usize), Option<i64>);
+
 /// The pipeline of one camera and mask version.
 pub struct MaskPipeline {
     decoder: Box<dyn PictureDecoder>,
     /// Pictures out of the decoder waiting to be masked, and spare buffers.
-    ready: Vec<((usize, usize), Vec<u8>)>,
+    ready: Vec<(Ready, Vec<u8>)>,
     spare: Vec<Vec<u8>>,
     /// `protected`, then `original` and `live` when the plan has them.
     outputs: Vec<Output>,
@@ -686,10 +706,10 @@ impl MaskPipeline {
             spare,
             ..
         } = self;
-        decoder.decode(annexb, &mut |p| {
+        decoder.decode_at(annexb, pts, &mut |p| {
             let mut buf = spare.pop().unwrap_or_default();
             copy_picture(&p, &mut buf);
-            ready.push((p.size, buf));
+            ready.push(((p.size, p.pts), buf));
         })?;
         self.times.decode += started.elapsed();
         self.mask_ready(&mut out)?;
@@ -698,12 +718,20 @@ impl MaskPipeline {
 
     /// Masks and encodes the pictures the decoder handed out.
     fn mask_ready(&mut self, out: &mut Vec<MaskedFrame>) -> Result<(), Error> {
-        for (size, mut buf) in std::mem::take(&mut self.ready) {
+        let mut ready = std::mem::take(&mut self.ready).into_iter();
+        while let Some((at, mut buf)) = ready.next() {
             std::mem::swap(&mut self.work, &mut buf);
-            let r = self.picture(size, out);
+            let r = self.picture(at, out);
             std::mem::swap(&mut self.work, &mut buf);
             self.spare.push(buf);
-            r?;
+            if let Err(e) = r {
+                // The pictures not masked yet are not kept.
+                for (_, mut b) in ready {
+                    b.zeroize();
+                }
+                self.work.zeroize();
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -726,7 +754,7 @@ impl MaskPipeline {
         decoder.flush(&mut |p| {
             let mut buf = spare.pop().unwrap_or_default();
             copy_picture(&p, &mut buf);
-            ready.push((p.size, buf));
+            ready.push(((p.size, p.pts), buf));
         })?;
         self.times.decode += started.elapsed();
         self.mask_ready(out)?;
@@ -738,8 +766,15 @@ impl MaskPipeline {
 
     /// Masks and encodes the picture in `self.work` (`size` = its width and
     /// height) for every output.
-    fn picture(&mut self, size: (usize, usize), out: &mut Vec<MaskedFrame>) -> Result<(), Error> {
-        if self.size != Some(size) {
+    fn picture(&mut self, (size, carried): Ready, out: &mut Vec<MaskedFrame>) -> Result<(), Error> {
+        if let Some(t) = carried.filter(|t| self.pending.contains_key(t)) {
+            // The decoder says which frame this is: times before it whose
+            // pictures never came are skipped.
+            while self.pending.first_key_value().is_some_and(|(&p, _)| p < t) {
+                self.pending.pop_first();
+                self.times.lost += 1;
+            }
+        } else if self.size != Some(size) {
             // A picture of a new size is the keyframe that starts it (the
             // decoder drops pictures it still held at the old size): the
             // times before that keyframe's have no picture.
@@ -1114,6 +1149,63 @@ mod tests {
                 .unwrap();
             assert!(max_step <= 2, "{fill:?}: a step of {max_step} is left");
         }
+    }
+
+    /// A decoder that gives every frame a flat 64x48 picture carrying its
+    /// time, except the frames at `drop`, which it loses.
+    struct Lossy {
+        drop: Vec<i64>,
+        picture: Vec<u8>,
+    }
+
+    impl PictureDecoder for Lossy {
+        fn decode(&mut self, _: &[u8], _: &mut dyn FnMut(DecodedPlanes<'_>)) -> Result<(), Error> {
+            unreachable!("the pipeline passes times")
+        }
+        fn decode_at(
+            &mut self,
+            _: &[u8],
+            pts: i64,
+            emit: &mut dyn FnMut(DecodedPlanes<'_>),
+        ) -> Result<(), Error> {
+            if !self.drop.contains(&pts) {
+                let (y, uv) = self.picture.split_at(64 * 48);
+                let (u, v) = uv.split_at(32 * 24);
+                emit(DecodedPlanes {
+                    size: (64, 48),
+                    planes: [y, u, v],
+                    strides: [64, 32, 32],
+                    pts: Some(pts),
+                });
+            }
+            Ok(())
+        }
+        fn flush(&mut self, _: &mut dyn FnMut(DecodedPlanes<'_>)) -> Result<(), Error> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_picture_the_decoder_loses_shifts_no_other_time() {
+        let m = mask(MaskKind::Permanent, Fill::Solid, MaskScope::All, &SQUARE);
+        let decoder = Lossy {
+            drop: vec![2 * 3600],
+            picture: vec![100; 64 * 48 * 3 / 2],
+        };
+        let settings = EncodeSettings::guess(64, 48);
+        let mut p = MaskPipeline::with_decoder(&MaskPlan::new(&[m]), settings, Box::new(decoder));
+        let (params, _) = camera(64, 48, 1);
+        let mut times = Vec::new();
+        for i in 0..6i64 {
+            for f in p
+                .push(&params, i * 3600, i == 0, &[0, 0, 0, 1, 0x41])
+                .unwrap()
+            {
+                times.push(f.pts);
+            }
+        }
+        assert_eq!(times, [0, 3600, 3 * 3600, 4 * 3600, 5 * 3600]);
+        assert_eq!(p.times().lost, 1);
     }
 
     #[test]
