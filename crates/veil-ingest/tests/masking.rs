@@ -383,14 +383,39 @@ async fn a_broken_stream_into_the_decoder_is_an_error_and_stores_nothing_unmaske
     let (store, camera) = store(dir.path());
     set_masks(&store, camera, &[mask_json("permanent", "solid", &WINDOW)]);
     let ingest = Ingest::start(&store, source(camera, &server.url(), RtspTransport::Tcp));
+    let viewer = watch_live(&ingest);
     ingest
         .wait_for(60, "the error", |s| s.state == IngestState::Error)
         .await;
+    let error = ingest.status().last_error.unwrap_or_default();
+    assert!(
+        error.starts_with("cannot mask the camera's video"),
+        "{error}"
+    );
     ingest.stop().await;
     assert!(
         runs_of(&store, camera, MAIN_RENDITION).is_empty(),
         "never an unmasked frame stored"
     );
+    // Whatever was recorded or shown before the error is masked.
+    let live = viewer.await.unwrap();
+    if !live.is_empty() {
+        let file = dir.path().join("live.mp4");
+        std::fs::write(&file, live).unwrap();
+        assert!(filled_in_every_frame(&file, &WINDOW));
+    }
+    for (i, (start, end)) in runs_of(&store, camera, PROTECTED_RENDITION)
+        .into_iter()
+        .enumerate()
+    {
+        let file = dir.path().join(format!("run{i}.mp4"));
+        std::fs::write(
+            &file,
+            mp4_of(&store, camera, PROTECTED_RENDITION, start, end).await,
+        )
+        .unwrap();
+        assert!(filled_in_every_frame(&file, &WINDOW));
+    }
 }
 
 /// Whether the polygon's interior (4 pixels in) is the fill in every frame.

@@ -563,6 +563,8 @@ pub fn spawn_synthetic(
                     Ok(s) => s,
                     Err(e) => {
                         tracing::error!(camera = camera.0, error = %e, "masking failed; camera stopped");
+                        // What was recorded so far (masked) is kept.
+                        send_all(seg.finish());
                         return;
                     }
                 };
