@@ -172,6 +172,8 @@ pub struct MaskStage {
     rate: Option<EncodeSettings>,
     /// Time spent by pipelines already finished.
     past: StageTimes,
+    /// Whether a keyframe came in yet.
+    keyed: bool,
 }
 
 impl MaskStage {
@@ -184,6 +186,7 @@ impl MaskStage {
             probe: RateProbe::default(),
             rate: None,
             past: StageTimes::default(),
+            keyed: false,
         })
     }
 
@@ -234,6 +237,14 @@ impl MaskStage {
         data: Bytes,
     ) -> Result<Vec<StagedFrame>, veil_media::Error> {
         let mut out = Vec::new();
+        if !self.keyed {
+            // Before the stream's first keyframe nothing can be decoded, so
+            // nothing is masked: such frames never leave the stage.
+            if !is_key {
+                return Ok(out);
+            }
+            self.keyed = true;
+        }
         if let Some(rate) = self.probe.frame(pts_90k, is_key, data.len()) {
             self.rate = Some(rate);
         }
@@ -313,6 +324,47 @@ fn staged(version: i64, f: MaskedFrame) -> StagedFrame {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use veil_base::{SystemClock, Time90k};
+    use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
+
+    #[test]
+    fn a_masked_camera_passes_nothing_before_its_first_keyframe() {
+        let dir = tempfile::tempdir().unwrap();
+        let clock: veil_base::SharedClock = Arc::new(SystemClock);
+        let store = Store::open_dir(dir.path(), clock.clone()).unwrap();
+        let camera = store
+            .db
+            .upsert_camera("c", "synthetic", "{}", clock.now())
+            .unwrap();
+        let masks = r#"[{"kind": "permanent", "fill": "solid", "name": "Window",
+            "reason": "a neighbour's window in view",
+            "polygon": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.5]]}]"#;
+        let version = store
+            .db
+            .insert_mask_version(camera, masks, None, Time90k(0))
+            .unwrap();
+        let mut cam = SyntheticCamera::new(SyntheticConfig::default()).unwrap();
+        let params = Arc::new(cam.params().clone());
+        let key = cam.next_frame("A").unwrap();
+        let next = cam.next_frame("B").unwrap();
+        let mut stage = MaskStage::new(&store, camera).unwrap();
+        // Joined mid-GOP: the frame is dropped, not passed on unmasked.
+        let out = stage
+            .push(&params, 0, false, next.data.clone().into())
+            .unwrap();
+        assert!(out.is_empty());
+        let mut all = stage.push(&params, 3600, true, key.data.into()).unwrap();
+        all.extend(stage.push(&params, 7200, false, next.data.into()).unwrap());
+        all.extend(stage.finish().unwrap());
+        let times: Vec<i64> = all.iter().map(|f| f.pts).collect();
+        assert_eq!(
+            times,
+            [3600, 7200],
+            "both frames after the keyframe came out"
+        );
+        assert!(all.iter().all(|f| f.mask_version == Some(version)));
+        assert_eq!(all[0].rendition(), crate::PROTECTED_RENDITION);
+    }
 
     #[test]
     fn the_probe_measures_whole_gops() {

@@ -1172,7 +1172,10 @@ mod tests {
             Ok(c) => c.masks.mode().unwrap_err().to_string(),
             Err(e) => e.to_string(),
         };
-        assert!(e.contains("secret key") && e.contains("age-keygen -y"), "{e}");
+        assert!(
+            e.contains("secret key") && e.contains("age-keygen -y"),
+            "{e}"
+        );
         assert!(!e.contains(&secret[15..]), "the secret is not echoed");
     }
 }
