@@ -60,19 +60,6 @@ fn video(from: f64, to: f64, extra: &str) -> String {
     )
 }
 
-async fn refusal(r: reqwest::Response) -> (StatusCode, String, String) {
-    let status = r.status();
-    let v: Value = r.json().await.unwrap();
-    (
-        status,
-        v["error"]["code"].as_str().unwrap_or_default().to_owned(),
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
-
 fn lifts(s: &Server) -> Vec<veil_store::db::AuditRow> {
     audit_entries(s)
         .into_iter()

@@ -21,19 +21,6 @@ fn in_days(s: &Server, days: i64) -> String {
 }
 
 /// Status, error code and message of an error answer.
-async fn refusal(r: reqwest::Response) -> (StatusCode, String, String) {
-    let status = r.status();
-    let v: Value = r.json().await.unwrap();
-    (
-        status,
-        v["error"]["code"].as_str().unwrap_or_default().to_owned(),
-        v["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-    )
-}
-
 async fn post(
     c: &reqwest::Client,
     s: &Server,

@@ -9,8 +9,6 @@
 //! has (OpenH264, and libavcodec with the cargo feature `libav`), or only
 //! for the one `--decoder` names.
 
-use std::time::Instant;
-
 use anyhow::Context as _;
 use veil_media::mask::{Fill, Mask, MaskKind, MaskScope};
 use veil_media::masking::{self, EncodeSettings, MaskPipeline, MaskPlan, StageTimes};
@@ -119,7 +117,7 @@ pub fn mask_bench(a: MaskArgs) -> anyhow::Result<()> {
             let (mut best, mut times, mut out_bytes) = (f64::INFINITY, None, 0usize);
             for _ in 0..a.runs {
                 let mut p = MaskPipeline::with_decoder(&plan, settings, masking::decoder(name)?);
-                let (t0, c0) = (Instant::now(), thread_cpu());
+                let c0 = thread_cpu();
                 let mut bytes = 0usize;
                 let mut frames = 0usize;
                 for (u, &t) in units.iter().zip(&pts) {
@@ -133,7 +131,6 @@ pub fn mask_bench(a: MaskArgs) -> anyhow::Result<()> {
                     frames += 1;
                 }
                 let cpu = thread_cpu() - c0;
-                let _wall = t0.elapsed();
                 anyhow::ensure!(
                     frames == units.len(),
                     "{name}: {frames} of {} frames came out",

@@ -115,8 +115,15 @@ impl Drop for RtspServer {
     }
 }
 
-/// Makes a 25 fps clip with ffmpeg/libx264 (`x264_args` choose the profile).
+/// Makes a 25 fps 320x240 clip with ffmpeg/libx264 (`x264_args` choose the
+/// profile).
 pub fn make_clip(dir: &Path, name: &str, seconds: u32, x264_args: &[&str]) -> PathBuf {
+    test_pattern(dir, name, "320x240", seconds, x264_args)
+}
+
+/// ffmpeg's moving test pattern at `size`, 25 fps, encoded by libx264 with a
+/// keyframe a second; `args` add encoder or container options.
+fn test_pattern(dir: &Path, name: &str, size: &str, seconds: u32, args: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let status = Command::new("ffmpeg")
         .args([
@@ -128,11 +135,11 @@ pub fn make_clip(dir: &Path, name: &str, seconds: u32, x264_args: &[&str]) -> Pa
             "lavfi",
             "-i",
         ])
-        .arg("testsrc2=size=320x240:rate=25")
+        .arg(format!("testsrc2=size={size}:rate=25"))
         .arg("-t")
         .arg(seconds.to_string())
         .args(["-c:v", "libx264", "-pix_fmt", "yuv420p", "-g", "25"])
-        .args(x264_args)
+        .args(args)
         .arg(&out)
         .status()
         .expect("ffmpeg not found: install the Debian package ffmpeg");
@@ -355,42 +362,8 @@ pub fn decodes_cleanly(file: &Path) {
 /// Encodes `seconds` of 25 fps video at `size` as raw H.264 with parameter
 /// sets before every keyframe (as cameras send them).
 pub fn raw_h264(dir: &Path, name: &str, size: &str, seconds: u32) -> PathBuf {
-    let out = dir.join(name);
-    let ok = Command::new("ffmpeg")
-        .args([
-            "-hide_banner",
-            "-loglevel",
-            "error",
-            "-y",
-            "-f",
-            "lavfi",
-            "-i",
-        ])
-        .arg(format!("testsrc2=size={size}:rate=25"))
-        .args([
-            "-t",
-            &seconds.to_string(),
-            "-c:v",
-            "libx264",
-            "-g",
-            "25",
-            "-bf",
-            "0",
-        ])
-        .args([
-            "-x264-params",
-            "repeat-headers=1",
-            "-pix_fmt",
-            "yuv420p",
-            "-f",
-            "h264",
-        ])
-        .arg(&out)
-        .status()
-        .expect("ffmpeg not found: install the Debian package ffmpeg")
-        .success();
-    assert!(ok, "ffmpeg could not make {name}");
-    out
+    let args = ["-bf", "0", "-x264-params", "repeat-headers=1", "-f", "h264"];
+    test_pattern(dir, name, size, seconds, &args)
 }
 
 /// 3 s at 320x240, then 3 s at 480x272, in one Matroska file (real

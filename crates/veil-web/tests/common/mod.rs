@@ -254,11 +254,19 @@ pub async fn post_json(
 }
 
 pub async fn error_code(r: reqwest::Response) -> (StatusCode, String) {
+    let (status, code, message) = refusal(r).await;
+    assert!(!message.is_empty(), "error {code:?} without a message");
+    assert!(!code.is_empty(), "error without a code: {message}");
+    (status, code)
+}
+
+/// An error answer's status, `error.code` and `error.message` (empty when
+/// absent).
+pub async fn refusal(r: reqwest::Response) -> (StatusCode, String, String) {
     let status = r.status();
     let v: serde_json::Value = r.json().await.expect("JSON error body");
-    let msg = v["error"]["message"].as_str().unwrap_or_default();
-    assert!(!msg.is_empty(), "error without message: {v}");
-    (status, v["error"]["code"].as_str().unwrap().to_owned())
+    let field = |f: &str| v["error"][f].as_str().unwrap_or_default().to_owned();
+    (status, field("code"), field("message"))
 }
 
 /// Every entry of the access record (the first 10,000), oldest first.
