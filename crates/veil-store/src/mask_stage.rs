@@ -84,6 +84,16 @@ impl Store {
     }
 }
 
+/// The rendition everyone sees is stored as: `protected` when made with a
+/// mask version, `main` when passed through.
+pub fn recorded_rendition(mask_version: Option<i64>) -> &'static str {
+    if mask_version.is_some() {
+        PROTECTED_RENDITION
+    } else {
+        MAIN_RENDITION
+    }
+}
+
 /// One picture as it leaves the stage.
 #[derive(Clone, Debug)]
 pub struct StagedFrame {
@@ -105,11 +115,7 @@ pub struct StagedFrame {
 impl StagedFrame {
     /// The rendition `recorded` is stored as.
     pub fn rendition(&self) -> &'static str {
-        if self.mask_version.is_some() {
-            PROTECTED_RENDITION
-        } else {
-            MAIN_RENDITION
-        }
+        recorded_rendition(self.mask_version)
     }
 
     /// The picture live view shows.

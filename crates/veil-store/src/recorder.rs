@@ -17,8 +17,8 @@ use veil_media::mp4::Sample;
 use veil_media::synthetic::{SyntheticCamera, SyntheticConfig};
 use veil_media::VideoParams;
 
-use crate::mask_stage::{MaskStage, StagedFrame};
-use crate::{NewSegment, Store, MAIN_RENDITION, ORIGINAL_RENDITION, PROTECTED_RENDITION};
+use crate::mask_stage::{recorded_rendition, MaskStage, StagedFrame};
+use crate::{NewSegment, Store, MAIN_RENDITION, ORIGINAL_RENDITION};
 
 /// One frame as live viewers receive it.
 #[derive(Clone, Debug)]
@@ -391,11 +391,7 @@ impl RunSegmenters {
     fn take_all(&mut self) -> Vec<ClosedSegment> {
         let version = self.version;
         let recorded = std::mem::replace(&mut self.recorded, Segmenter::new(self.target_90k));
-        let rendition = if version.is_some() {
-            PROTECTED_RENDITION
-        } else {
-            MAIN_RENDITION
-        };
+        let rendition = recorded_rendition(version);
         let mut out: Vec<ClosedSegment> = recorded
             .finish()
             .map(|c| (c, rendition))
