@@ -385,6 +385,68 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE camera ADD COLUMN ptz_capable INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE camera ADD COLUMN ptz_control INTEGER NOT NULL DEFAULT 0;
     "#,
+    // 16 (evidence export, `docs/design/export.md`): export packages (the
+    // request without its secrets, the job's state and progress, the stored
+    // encrypted copy until it expires) and the register of transfers and
+    // disclosures: one entry per export (kind `copy`) and per showing or
+    // telling (`shown`, `verbal`), with the requesting party, who authorised
+    // it, why, the legal basis and safeguards outside the EEA, and the
+    // package's life (downloaded, expired, destruction confirmed).
+    r#"
+    CREATE TABLE export_package (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        package_id TEXT NOT NULL UNIQUE,
+        requested_by INTEGER REFERENCES app_user (id),
+        created_90k INTEGER NOT NULL,
+        request TEXT NOT NULL,
+        rendition TEXT NOT NULL,
+        encryption TEXT NOT NULL,
+        state TEXT NOT NULL,
+        total_bytes INTEGER NOT NULL DEFAULT 0,
+        done_bytes INTEGER NOT NULL DEFAULT 0,
+        error TEXT,
+        object_name TEXT,
+        package_bytes INTEGER,
+        package_sha256 TEXT,
+        manifest_sha256 TEXT,
+        finished_90k INTEGER,
+        expires_90k INTEGER NOT NULL,
+        destroyed_90k INTEGER,
+        audit_seq INTEGER NOT NULL
+    );
+    CREATE INDEX export_package_by_state ON export_package (state, expires_90k);
+    CREATE TABLE disclosure (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,
+        created_90k INTEGER NOT NULL,
+        recorded_by INTEGER REFERENCES app_user (id),
+        start_90k INTEGER NOT NULL,
+        end_90k INTEGER NOT NULL,
+        cameras TEXT NOT NULL,
+        intervals TEXT NOT NULL,
+        requester_name TEXT NOT NULL,
+        requester_title TEXT NOT NULL,
+        requester_organisation TEXT NOT NULL,
+        requester_country TEXT NOT NULL,
+        authorised_by TEXT NOT NULL,
+        content TEXT NOT NULL,
+        request_reason TEXT NOT NULL,
+        grant_reason TEXT NOT NULL,
+        legal_basis TEXT,
+        safeguards TEXT,
+        export_id INTEGER UNIQUE REFERENCES export_package (id),
+        package_id TEXT,
+        package_sha256 TEXT,
+        expires_90k INTEGER,
+        downloaded_90k INTEGER,
+        expired_90k INTEGER,
+        destruction_confirmed_90k INTEGER,
+        destruction_confirmed_by INTEGER REFERENCES app_user (id),
+        destruction_note TEXT,
+        audit_seq INTEGER NOT NULL
+    );
+    CREATE INDEX disclosure_by_time ON disclosure (created_90k);
+    "#,
 ];
 
 /// The schema version this build writes.
