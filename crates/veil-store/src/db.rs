@@ -19,6 +19,8 @@ mod camera_retention;
 mod data_sets;
 mod destroy;
 pub use destroy::{DestroyedChunk, DESTROY_CHUNK};
+mod disclosures;
+pub use disclosures::{DisclosureFilter, DisclosureKind, DisclosureRow, NewDisclosure, Requester};
 mod lift;
 mod masks;
 mod protections;
