@@ -15,6 +15,7 @@ pub mod bookmarks;
 pub mod camera_retention;
 pub mod cameras;
 pub mod data_retention;
+pub mod disclosures;
 pub mod error;
 pub mod events;
 pub mod i18n;
