@@ -137,11 +137,20 @@ pub enum Action {
     /// The installation was decommissioned: every key, recording and root
     /// version destroyed, an erasure certificate written.
     DecommissionInstallation,
+    /// A showing or telling of recordings to a third party was entered in
+    /// the register of transfers and disclosures.
+    DisclosureRecord,
+    /// The register of transfers and disclosures was read (the filter in
+    /// the detail, never the entries).
+    DisclosureRead,
+    /// A recipient's confirmation that they destroyed their copy was
+    /// entered in the register.
+    DisclosureDestruction,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 47] = [
+    pub const ALL: [Action; 50] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -189,6 +198,9 @@ impl Action {
         Action::KeysRootDestroy,
         Action::DecommissionCamera,
         Action::DecommissionInstallation,
+        Action::DisclosureRecord,
+        Action::DisclosureRead,
+        Action::DisclosureDestruction,
     ];
 
     /// Stable id stored in the record.
@@ -241,6 +253,9 @@ impl Action {
             Action::KeysRootDestroy => "keys.root_destroy",
             Action::DecommissionCamera => "decommission.camera",
             Action::DecommissionInstallation => "decommission.installation",
+            Action::DisclosureRecord => "disclosure.record",
+            Action::DisclosureRead => "disclosure.read",
+            Action::DisclosureDestruction => "disclosure.destruction",
         }
     }
 
