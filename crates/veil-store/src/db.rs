@@ -16,6 +16,8 @@ use crate::Error;
 
 mod bulk;
 mod camera_retention;
+mod chain;
+pub use chain::{ChainedSegment, UnlinkedSegment};
 mod data_sets;
 mod destroy;
 pub use destroy::{DestroyedChunk, DESTROY_CHUNK};
@@ -449,6 +451,41 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX disclosure_by_time ON disclosure (created_90k);
     "#,
+    // 17 (the recording integrity chain, `crate::chain`): each segment's
+    // object hash, and a hash chain per (camera, rendition) of segment links
+    // and removal links (append-only; no foreign key: a link outlives its
+    // row), with each chain's head. Rows stored before are chained once, at
+    // start (`Store::chain_unlinked_segments`).
+    r#"
+    ALTER TABLE segment ADD COLUMN object_sha256 BLOB;
+    CREATE TABLE recording_link (
+        id INTEGER PRIMARY KEY,
+        camera_id INTEGER NOT NULL,
+        rendition TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        kind INTEGER NOT NULL CHECK (kind IN (1, 2)),
+        segment_id INTEGER,
+        start_90k INTEGER NOT NULL,
+        end_90k INTEGER NOT NULL,
+        object_sha256 BLOB NOT NULL,
+        detail TEXT NOT NULL,
+        prev_hash BLOB NOT NULL,
+        hash BLOB NOT NULL,
+        UNIQUE (camera_id, rendition, seq)
+    );
+    CREATE INDEX recording_link_by_segment ON recording_link (segment_id);
+    CREATE TRIGGER recording_link_no_update BEFORE UPDATE ON recording_link
+        BEGIN SELECT RAISE(ABORT, 'recording links are append-only'); END;
+    CREATE TRIGGER recording_link_no_delete BEFORE DELETE ON recording_link
+        BEGIN SELECT RAISE(ABORT, 'recording links are append-only'); END;
+    CREATE TABLE recording_chain (
+        camera_id INTEGER NOT NULL,
+        rendition TEXT NOT NULL,
+        head_seq INTEGER NOT NULL,
+        head_hash BLOB NOT NULL,
+        PRIMARY KEY (camera_id, rendition)
+    );
+    "#,
 ];
 
 /// The schema version this build writes.
@@ -605,6 +642,10 @@ pub struct SegmentRow {
     pub sealed_index: Vec<u8>,
     /// The mask version it was made with (`None`: no masks).
     pub mask_version_id: Option<i64>,
+    /// SHA-256 of the sealed object (`None`: stored before the recording
+    /// chain, not yet chained). A row inserted with one gets its segment
+    /// link in the same transaction.
+    pub object_sha256: Option<[u8; 32]>,
 }
 
 /// A motion event of the recording gate.
@@ -811,7 +852,7 @@ pub type ScopedBucketKey = (CameraId, String, Time90k, Vec<u8>);
 /// The columns [`segment_row`] reads, in its order.
 const SEGMENT_COLUMNS: &str = "id, camera_id, rendition, run_start_90k, start_90k, duration_90k,
      frames, media_bytes, object_key, object_bytes, bucket_key_id, wrapped_key, sealed_index,
-     mask_version_id";
+     mask_version_id, object_sha256";
 
 fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
     Ok(SegmentRow {
@@ -829,6 +870,9 @@ fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
         wrapped_key: r.get(11)?,
         sealed_index: r.get(12)?,
         mask_version_id: r.get(13)?,
+        object_sha256: r
+            .get::<_, Option<Vec<u8>>>(14)?
+            .and_then(|v| <[u8; 32]>::try_from(v).ok()),
     })
 }
 
@@ -1500,28 +1544,55 @@ impl Db {
 
     /// Deletes a batch of segment rows in one transaction and returns the
     /// object key and size of each row that existed (ids already gone are
-    /// skipped), for the caller to delete the objects afterwards.
-    pub fn delete_segments(&self, ids: &[SegmentId]) -> Result<Vec<(String, u64)>, Error> {
+    /// skipped), for the caller to delete the objects afterwards. Each
+    /// recording chain it touches gets a removal link saying `reason`
+    /// (`retention`, `decommission`, …) in the same transaction.
+    pub fn delete_segments(
+        &self,
+        ids: &[SegmentId],
+        reason: &str,
+    ) -> Result<Vec<(String, u64)>, Error> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
         self.with(|c| {
             let tx = c.transaction()?;
             let mut out = Vec::with_capacity(ids.len());
+            let mut removed = Vec::with_capacity(ids.len());
             {
-                let mut get = tx
-                    .prepare_cached("SELECT object_key, object_bytes FROM segment WHERE id = ?1")?;
+                let mut get = tx.prepare_cached(
+                    "SELECT object_key, object_bytes, camera_id, rendition, start_90k,
+                         start_90k + duration_90k
+                     FROM segment WHERE id = ?1",
+                )?;
                 let mut del = tx.prepare_cached("DELETE FROM segment WHERE id = ?1")?;
                 for id in ids {
-                    let found: Option<(String, i64)> = get
-                        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+                    let found: Option<(String, i64, i64, String, i64, i64)> = get
+                        .query_row([id.0], |r| {
+                            Ok((
+                                r.get(0)?,
+                                r.get(1)?,
+                                r.get(2)?,
+                                r.get(3)?,
+                                r.get(4)?,
+                                r.get(5)?,
+                            ))
+                        })
                         .optional()?;
-                    if let Some((key, bytes)) = found {
+                    if let Some((key, bytes, camera, rendition, start, end)) = found {
                         del.execute([id.0])?;
                         out.push((key, bytes.max(0) as u64));
+                        removed.push((
+                            CameraId(camera),
+                            rendition,
+                            *id,
+                            Time90k(start),
+                            Time90k(end),
+                        ));
                     }
                 }
             }
+            chain::append_removals(&tx, reason, &removed)?;
             tx.commit()?;
             Ok(out)
         })
@@ -1529,31 +1600,39 @@ impl Db {
 
     // --- segments ---
 
-    /// Inserts a segment row (after its object is durable).
+    /// Inserts a segment row (after its object is durable) and, when it has
+    /// an object hash, its segment link in the same transaction.
     pub fn insert_segment(&self, s: &SegmentRow) -> Result<SegmentId, Error> {
         self.with(|c| {
-            c.execute(
+            let tx = c.transaction()?;
+            tx.prepare_cached(
                 "INSERT INTO segment (camera_id, rendition, run_start_90k, start_90k,
                      duration_90k, frames, media_bytes, object_key, object_bytes,
-                     bucket_key_id, wrapped_key, sealed_index, mask_version_id)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
-                params![
-                    s.camera_id.0,
-                    s.rendition,
-                    s.run_start_90k.0,
-                    s.start_90k.0,
-                    s.duration_90k,
-                    s.frames,
-                    s.media_bytes as i64,
-                    s.object_key,
-                    s.object_bytes as i64,
-                    s.bucket_key_id,
-                    s.wrapped_key,
-                    s.sealed_index,
-                    s.mask_version_id,
-                ],
-            )?;
-            Ok(SegmentId(c.last_insert_rowid()))
+                     bucket_key_id, wrapped_key, sealed_index, mask_version_id, object_sha256)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+            )?
+            .execute(params![
+                s.camera_id.0,
+                s.rendition,
+                s.run_start_90k.0,
+                s.start_90k.0,
+                s.duration_90k,
+                s.frames,
+                s.media_bytes as i64,
+                s.object_key,
+                s.object_bytes as i64,
+                s.bucket_key_id,
+                s.wrapped_key,
+                s.sealed_index,
+                s.mask_version_id,
+                s.object_sha256.as_ref().map(|h| &h[..]),
+            ])?;
+            let id = SegmentId(tx.last_insert_rowid());
+            if let Some(sha) = s.object_sha256 {
+                chain::append_segment_link(&tx, s, id, sha)?;
+            }
+            tx.commit()?;
+            Ok(id)
         })
     }
 
@@ -3239,6 +3318,7 @@ mod reading_tests {
             wrapped_key: vec![0],
             sealed_index: vec![0],
             mask_version_id: None,
+            object_sha256: None,
         })
         .unwrap();
         let ended = db.insert_motion_event(a, Time90k(150)).unwrap();
@@ -3411,6 +3491,7 @@ mod reading_tests {
             wrapped_key: vec![0],
             sealed_index: vec![0],
             mask_version_id: None,
+            object_sha256: None,
         })
         .unwrap()
     }
@@ -3477,10 +3558,12 @@ mod reading_tests {
         assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
 
         // Rows deleted in one transaction; their objects returned.
-        let gone = db.delete_segments(&[s0, s2, SegmentId(999)]).unwrap();
+        let gone = db
+            .delete_segments(&[s0, s2, SegmentId(999)], "retention")
+            .unwrap();
         assert_eq!(gone, [("a/0".to_owned(), 40), ("a/2".to_owned(), 40)]);
         assert_eq!(db.segment_count().unwrap(), 2);
-        assert!(db.delete_segments(&[]).unwrap().is_empty());
+        assert!(db.delete_segments(&[], "retention").unwrap().is_empty());
         assert_eq!(db.destroy_bucket_keys(&[]).unwrap(), 0);
         // The single-key destroy still works for its callers.
         db.destroy_bucket_key(kb).unwrap();

@@ -440,12 +440,14 @@ impl Keyring {
     /// locked per chunk as in [`Keyring::destroy`]; then the planned rows of
     /// keys destroyed earlier; then one WAL truncation for the batch.
     /// `whole`: the plan keeps no segment of these keys (no lock or hold).
+    /// `reason` goes into the recording chains' removal links.
     /// Returns how many keys existed and the deleted rows' objects.
     pub fn destroy_buckets(
         &self,
         keys: &[i64],
         segments: &[veil_base::SegmentId],
         whole: bool,
+        reason: &str,
     ) -> Result<(usize, Vec<(String, u64)>), Error> {
         let planned: std::collections::HashSet<veil_base::SegmentId> =
             segments.iter().copied().collect();
@@ -455,7 +457,9 @@ impl Keyring {
         for chunk in keys.chunks(crate::db::DESTROY_CHUNK) {
             let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache.retain(|_, (cid, _)| !chunk.contains(cid));
-            let done = self.db.destroy_bucket_chunk(chunk, &planned, whole)?;
+            let done = self
+                .db
+                .destroy_bucket_chunk(chunk, &planned, whole, reason)?;
             drop(cache);
             destroyed += done.keys;
             crate::crash_point("retention.chunk_destroyed");
@@ -473,7 +477,7 @@ impl Keyring {
             .filter(|s| !taken.contains(s))
             .collect();
         for chunk in rest.chunks(crate::db::DESTROY_CHUNK * 360) {
-            gone.extend(self.db.delete_segments(chunk)?);
+            gone.extend(self.db.delete_segments(chunk, reason)?);
         }
         self.db.truncate_wal_after_destruction()?;
         Ok((destroyed, gone))

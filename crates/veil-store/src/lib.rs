@@ -4,8 +4,11 @@
 //! This crate is the only one that touches SQL and files. It knows nothing about
 //! HTTP or the permission model.
 
+pub mod chain;
+pub mod chain_store;
 pub mod crypto;
 pub mod db;
+pub mod exports;
 pub mod keys;
 pub mod lift;
 pub mod mask_stage;
@@ -150,6 +153,9 @@ pub struct RecoveryReport {
     /// Motion events left open by a crash, ended at their camera's last
     /// recorded frame.
     pub motion_events_closed: usize,
+    /// Rows stored before the recording integrity chain, hashed and
+    /// chained now ([`Store::chain_unlinked_segments`]).
+    pub segments_chained: usize,
 }
 
 /// What applying a retention plan did.
@@ -207,6 +213,10 @@ pub struct Store {
     lift_mode: Arc<std::sync::RwLock<LiftMode>>,
     /// Every camera's current masks ([`mask_stage`]).
     masks: mask_stage::MaskBoard,
+    /// For `veil bench ingest --without-chain` only
+    /// ([`Store::benchmark_without_chain`]): segments are stored without
+    /// object hash or chain link. No configuration reaches it.
+    without_chain: bool,
 }
 
 /// What the store counts as it works (for `/metrics`).
@@ -420,7 +430,17 @@ impl Store {
             metrics: Arc::default(),
             lift_mode: Arc::default(),
             masks: mask_stage::MaskBoard::default(),
+            without_chain: false,
         }
+    }
+
+    /// Benchmark only (`veil bench ingest --without-chain`, which measures
+    /// what the recording chain costs): this store's segments are written
+    /// without object hash or chain link, as before the chain existed.
+    /// Nothing else calls it; no configuration key reaches it; a store
+    /// opened afterwards chains such rows at [`Store::recover`].
+    pub fn benchmark_without_chain(&mut self) {
+        self.without_chain = true;
     }
 
     /// What this store has counted.
@@ -603,6 +623,7 @@ impl Store {
                 &index.encode(),
             ),
             mask_version_id: s.mask_version,
+            object_sha256: (!self.without_chain).then(|| chain::object_sha256(&object)),
         };
         self.objects.put(&object_key, object).await?;
         let db = self.db.clone();
@@ -890,7 +911,8 @@ impl Store {
 
     /// Reconciles objects and rows after a crash: deletes objects without a row
     /// and leftovers of interrupted writes; marks rows without a (complete) object
-    /// `missing`; ends motion events a crash left open. Run before recording or
+    /// `missing`; ends motion events a crash left open; chains rows stored
+    /// before the recording integrity chain. Run before recording or
     /// serving starts.
     pub async fn recover(&self) -> Result<RecoveryReport, Error> {
         let mut report = RecoveryReport::default();
@@ -922,6 +944,7 @@ impl Store {
             }
         }
         report.motion_events_closed = self.db.close_interrupted_motion_events()?;
+        report.segments_chained = self.chain_unlinked_segments().await?;
         Ok(report)
     }
 
@@ -1066,8 +1089,12 @@ impl Store {
         // nothing of them and no row can have been added since it was made
         // (a quota plan may take the hour being recorded).
         let whole = plan.protected.is_empty() && plan.closed_buckets;
+        let reason = match plan.reason {
+            "" => "retention",
+            r => r,
+        };
         let (destroyed, gone) =
-            blocking(move || this.keys.destroy_buckets(&keys, &ids, whole)).await?;
+            blocking(move || this.keys.destroy_buckets(&keys, &ids, whole, reason)).await?;
         report.keys_destroyed = destroyed;
         report.segments_deleted = gone.len();
         Ok((report, gone))

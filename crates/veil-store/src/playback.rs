@@ -298,6 +298,7 @@ mod tests {
                 wrapped_key: vec![],
                 sealed_index: vec![],
                 mask_version_id: None,
+                object_sha256: None,
             },
             index: SegmentIndex {
                 params: VideoParams {

@@ -80,6 +80,7 @@ impl Store {
         // It may take the hour being recorded: rows added after planning
         // are left keyless for the next run, not deleted unrecorded.
         plan.closed_buckets = false;
+        plan.reason = "quota";
         Ok(plan)
     }
 }

@@ -107,6 +107,10 @@ pub struct Plan {
     /// [`plan`] when `now` is the real time, cleared for plans that reach
     /// into the hour being recorded (quotas).
     pub closed_buckets: bool,
+    /// Why it destroys, the word of the recording chains' removal links:
+    /// `quota` for [`crate::Store::quota_plan`]'s plans; empty (retention)
+    /// otherwise.
+    pub reason: &'static str,
 }
 
 /// What a plan destroys of one camera (every rendition).

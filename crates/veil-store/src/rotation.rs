@@ -390,7 +390,7 @@ impl Store {
             let db = self.db.clone();
             let gone = blocking(move || {
                 let ids = db.segment_ids(camera, SegmentId(0), DELETE_PAGE)?;
-                db.delete_segments(&ids)
+                db.delete_segments(&ids, "decommission")
             })
             .await?;
             if gone.is_empty() {

@@ -220,7 +220,9 @@ async fn a_stop_between_the_steps_converges_at_the_next_run() {
     );
     s.keys().destroy_batch(&plan.destroy_keys).unwrap();
     assert_eq!(
-        s.db.delete_segments(&plan.delete_segments).unwrap().len(),
+        s.db.delete_segments(&plan.delete_segments, "retention")
+            .unwrap()
+            .len(),
         2
     );
     drop(s);

@@ -93,6 +93,7 @@ fn load(store: &Store, a: &RetentionArgs, base: Time90k) -> anyhow::Result<()> {
                     wrapped_key: vec![0x5a; 60],
                     sealed_index: index.clone(),
                     mask_version_id: None,
+                    object_sha256: None,
                 });
                 made += 1;
                 if rows.len() == LOAD_BATCH {
@@ -134,6 +135,7 @@ fn recorder(store: Store, stop: Arc<AtomicBool>) -> anyhow::Result<(Duration, u6
             wrapped_key: vec![0x5a; 60],
             sealed_index: vec![0xa5; 512],
             mask_version_id: None,
+            object_sha256: None,
         })?;
         longest = longest.max(t.elapsed());
         n += 1;
@@ -228,7 +230,7 @@ pub async fn retention_bench(a: RetentionArgs) -> anyhow::Result<()> {
                 .collect();
             next += per_batch as i64;
             let db = plain.db.clone();
-            tokio::task::spawn_blocking(move || db.delete_segments(&ids)).await??;
+            tokio::task::spawn_blocking(move || db.delete_segments(&ids, "retention")).await??;
         }
         Ok(())
     })

@@ -455,6 +455,7 @@ mod tests {
             delete_segments: (1..=7).map(veil_base::SegmentId).collect(),
             protected: Vec::new(),
             closed_buckets: true,
+            reason: "",
             next_expiry: Some(Time90k(now.0 + HOUR)),
             cameras: vec![
                 CameraSummary {

@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 
 use rusqlite::params;
-use veil_base::SegmentId;
+use veil_base::{CameraId, SegmentId, Time90k};
 
 use super::Db;
 use crate::Error;
@@ -41,18 +41,21 @@ pub struct DestroyedChunk {
 impl Db {
     /// Deletes, in one transaction, the rows of `planned` that belong to the
     /// bucket keys `keys` (with `whole`, every row of those keys: nothing in
-    /// them is kept, one statement per key), then those keys. Returns how
-    /// many keys existed and each deleted row's (id, object key, object
-    /// size).
+    /// them is kept, one statement per key), then those keys, and appends a
+    /// removal link saying `reason` to each recording chain it touches.
+    /// Returns how many keys existed and each deleted row's (id, object
+    /// key, object size).
     pub fn destroy_bucket_chunk(
         &self,
         keys: &[i64],
         planned: &HashSet<SegmentId>,
         whole: bool,
+        reason: &str,
     ) -> Result<DestroyedChunk, Error> {
         let out = self.with(|c| {
             let tx = c.transaction()?;
             let mut gone = Vec::new();
+            let mut removed = Vec::new();
             let mut protected = Vec::new();
             let mut n = 0;
             {
@@ -78,11 +81,14 @@ impl Db {
                     tx.prepare_cached("SELECT id FROM segment WHERE bucket_key_id = ?1")?;
                 // RETURNING: SQLite 3.35 and PostgreSQL alike.
                 let mut del = tx.prepare_cached(
-                    "DELETE FROM segment WHERE id = ?1 RETURNING object_key, object_bytes",
+                    "DELETE FROM segment WHERE id = ?1
+                     RETURNING object_key, object_bytes, camera_id, rendition, start_90k,
+                         start_90k + duration_90k",
                 )?;
                 let mut bucket = tx.prepare_cached(
                     "DELETE FROM segment WHERE bucket_key_id = ?1
-                     RETURNING id, object_key, object_bytes",
+                     RETURNING id, object_key, object_bytes, camera_id, rendition, start_90k,
+                         start_90k + duration_90k",
                 )?;
                 let mut key = tx.prepare_cached("DELETE FROM bucket_key WHERE id = ?1")?;
                 for &k in keys {
@@ -100,7 +106,15 @@ impl Db {
                         let mut rows = bucket.query([k])?;
                         while let Some(r) = rows.next()? {
                             let bytes: i64 = r.get(2)?;
-                            gone.push((SegmentId(r.get(0)?), r.get(1)?, bytes.max(0) as u64));
+                            let id = SegmentId(r.get(0)?);
+                            gone.push((id, r.get(1)?, bytes.max(0) as u64));
+                            removed.push((
+                                CameraId(r.get(3)?),
+                                r.get(4)?,
+                                id,
+                                Time90k(r.get(5)?),
+                                Time90k(r.get(6)?),
+                            ));
                         }
                         n += key.execute([k])?;
                         continue;
@@ -117,11 +131,19 @@ impl Db {
                         if let Some(r) = rows.next()? {
                             let bytes: i64 = r.get(1)?;
                             gone.push((SegmentId(id), r.get(0)?, bytes.max(0) as u64));
+                            removed.push((
+                                CameraId(r.get(2)?),
+                                r.get(3)?,
+                                SegmentId(id),
+                                Time90k(r.get(4)?),
+                                Time90k(r.get(5)?),
+                            ));
                         }
                     }
                     n += key.execute([k])?;
                 }
             }
+            super::chain::append_removals(&tx, reason, &removed)?;
             tx.commit()?;
             Ok(Ok(DestroyedChunk {
                 keys: n,
