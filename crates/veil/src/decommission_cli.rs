@@ -27,8 +27,6 @@ use crate::DEFAULT_DATA;
 
 /// The certificate's format name.
 pub const FORMAT: &str = "veil-erasure-certificate/v1";
-/// The `setting` row naming this installation in certificates.
-const SYSTEM_ID_SETTING: &str = "system_id";
 
 #[derive(Subcommand)]
 pub enum DecommissionCommand {
@@ -107,16 +105,6 @@ fn hex_decode(s: &str) -> Option<Vec<u8>> {
         .step_by(2)
         .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
         .collect()
-}
-
-/// This installation's id (random, created on first use).
-fn system_id(store: &Store) -> anyhow::Result<String> {
-    if let Some(id) = store.db.setting(SYSTEM_ID_SETTING)? {
-        return Ok(id);
-    }
-    let id = format!("veil-{:032x}", rand::random::<u128>());
-    store.db.set_setting(SYSTEM_ID_SETTING, &id)?;
-    Ok(id)
 }
 
 /// Writes `certificate.json`, `certificate.sig` and `cert.pub.pem` into
@@ -266,7 +254,7 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
                 anyhow::bail!("no camera has id {id}");
             };
             refuse_protected(&store, Some(camera))?;
-            let system = system_id(&store)?;
+            let system = store.system_id()?;
             let key = erasure_key(&data)?;
             let seq = record(
                 &audit,
@@ -339,7 +327,7 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
             }
             let (store, audit) = crate::keys_cli::open_store(&data, config.as_deref())?;
             refuse_protected(&store, None)?;
-            let system = system_id(&store)?;
+            let system = store.system_id()?;
             let key = erasure_key(&data)?;
             let cameras: Vec<serde_json::Value> = store
                 .db
