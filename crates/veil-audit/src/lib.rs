@@ -9,6 +9,7 @@ pub mod chain;
 pub mod checkpoint;
 pub mod export;
 pub mod read;
+pub mod recording;
 pub mod report;
 pub mod verify;
 mod writer;
@@ -22,6 +23,7 @@ use veil_store::db::{AuditRow, CheckpointRow};
 use veil_store::Db;
 
 pub use checkpoint::{AuditKey, Sink};
+pub use recording::{parse_chain_heads, recording_anchor, RecordingAnchor};
 pub use verify::{verify_stored, VerifyError, VerifyOptions, VerifyReport};
 
 /// Why an append failed. Callers must refuse the action.
@@ -146,11 +148,15 @@ pub enum Action {
     /// A recipient's confirmation that they destroyed their copy was
     /// entered in the register.
     DisclosureDestruction,
+    /// The heads of the recording integrity chains that changed since the
+    /// last such entry (`camera:rendition:seq:hexhash` tokens), written by
+    /// the writer just before it signs a checkpoint, which covers it.
+    RecordingChain,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 50] = [
+    pub const ALL: [Action; 51] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -201,6 +207,7 @@ impl Action {
         Action::DisclosureRecord,
         Action::DisclosureRead,
         Action::DisclosureDestruction,
+        Action::RecordingChain,
     ];
 
     /// Stable id stored in the record.
@@ -256,6 +263,7 @@ impl Action {
             Action::DisclosureRecord => "disclosure.record",
             Action::DisclosureRead => "disclosure.read",
             Action::DisclosureDestruction => "disclosure.destruction",
+            Action::RecordingChain => "recording.chain",
         }
     }
 
@@ -395,7 +403,8 @@ pub struct Checkpointing {
     pub key: Arc<AuditKey>,
     /// A checkpoint after this many new entries.
     pub every_entries: u64,
-    /// A checkpoint at least this often while there are new entries.
+    /// A checkpoint at least this often while there are new entries or a
+    /// recording chain moved (`recording.chain`).
     pub every: Duration,
     /// A copy of each checkpoint and anchor goes here too.
     pub sink: Option<Sink>,

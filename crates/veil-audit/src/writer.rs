@@ -1,7 +1,11 @@
 //! The one thread that writes the access record: group commit of appends,
 //! signed checkpoints (every N entries, every T, on request, at shutdown) and
-//! pruning behind signed anchors, in one order.
+//! pruning behind signed anchors, in one order. Before each checkpoint it
+//! writes the recording chains' heads that changed since its last such
+//! entry (`recording.chain`), so the checkpoint signs them; with a signing
+//! key it wakes every T to do so even when nothing else was appended.
 
+use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, SyncSender};
 use std::time::Instant;
 
@@ -52,6 +56,7 @@ pub(crate) fn spawn(db: Db, clock: SharedClock, signing: Option<Checkpointing>) 
         tail,
         last_signed_at: Instant::now(),
         last_failure: None,
+        anchored: HashMap::new(),
     };
     std::thread::Builder::new()
         .name("access-record".into())
@@ -71,6 +76,9 @@ struct Writer {
     last_signed_at: Instant,
     /// Why the last batch failed; `None` once one commits.
     last_failure: Option<String>,
+    /// The recording chains' heads this writer last wrote into the record
+    /// (empty at start: its first checkpoint writes every head).
+    anchored: HashMap<(i64, String), (i64, [u8; 32])>,
 }
 
 impl Writer {
@@ -114,12 +122,14 @@ impl Writer {
 
     /// The next message; times out when a timed checkpoint is due.
     fn next(&self, rx: &Receiver<Msg>) -> Result<Msg, RecvTimeoutError> {
+        // With a key, a timed checkpoint also anchors the recording chains'
+        // heads when nothing else was appended.
         match &self.signing {
-            Some(s) if self.tail > self.last_signed => {
+            Some(s) => {
                 let wait = s.every.saturating_sub(self.last_signed_at.elapsed());
                 rx.recv_timeout(wait)
             }
-            _ => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            None => rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
         }
     }
 
@@ -138,25 +148,8 @@ impl Writer {
                 Err(_) => break,
             }
         }
-        let mut rows: Vec<AuditRow> = batch.iter().map(|j| j.row.clone()).collect();
-        let result = self.db.append_audit_batch(|tail| {
-            let (mut seq, mut prev) = match tail {
-                Some((s, h)) => (
-                    s,
-                    crate::chain_tail_hash(s, &h)
-                        .map_err(|e| veil_store::Error::Corrupt(e.to_string()))?,
-                ),
-                None => (0, chain::GENESIS),
-            };
-            for r in rows.iter_mut() {
-                seq += 1;
-                r.seq = seq;
-                r.prev_hash = prev.to_vec();
-                prev = chain::link(&prev, &crate::to_entry(r));
-                r.hash = prev.to_vec();
-            }
-            Ok(rows)
-        });
+        let rows: Vec<AuditRow> = batch.iter().map(|j| j.row.clone()).collect();
+        let result = self.commit(rows);
         match result {
             Ok(seqs) => {
                 self.last_failure = None;
@@ -182,6 +175,75 @@ impl Writer {
         held
     }
 
+    /// Chains `rows` after the tail and commits them in one transaction;
+    /// returns their sequence numbers.
+    fn commit(&self, mut rows: Vec<AuditRow>) -> Result<Vec<i64>, veil_store::Error> {
+        self.db.append_audit_batch(|tail| {
+            let (mut seq, mut prev) = match tail {
+                Some((s, h)) => (
+                    s,
+                    crate::chain_tail_hash(s, &h)
+                        .map_err(|e| veil_store::Error::Corrupt(e.to_string()))?,
+                ),
+                None => (0, chain::GENESIS),
+            };
+            for r in rows.iter_mut() {
+                seq += 1;
+                r.seq = seq;
+                r.prev_hash = prev.to_vec();
+                prev = chain::link(&prev, &crate::to_entry(r));
+                r.hash = prev.to_vec();
+            }
+            Ok(rows)
+        })
+    }
+
+    /// Appends a `recording.chain` entry with the recording chains' heads
+    /// that changed since this writer's last one, if any did. A failure
+    /// fails the checkpoint (nothing is signed without them).
+    fn record_chain_heads(&mut self) -> Result<(), Error> {
+        let unavailable = |e: veil_store::Error| Error::Unavailable(e.to_string());
+        let heads = self.db.chain_heads().map_err(unavailable)?;
+        let changed: Vec<_> = heads
+            .into_iter()
+            .filter(|h| {
+                self.anchored.get(&(h.camera.0, h.rendition.clone())) != Some(&(h.seq, h.hash))
+            })
+            .collect();
+        if changed.is_empty() {
+            return Ok(());
+        }
+        let detail = crate::recording::format_chain_heads(
+            changed
+                .iter()
+                .map(|h| (h.camera, h.rendition.as_str(), h.seq, h.hash)),
+        );
+        let row = AuditRow {
+            seq: 0,
+            time_90k: self.clock.now(),
+            actor: "system".into(),
+            action: crate::Action::RecordingChain.as_str().into(),
+            resource: "recordings".into(),
+            outcome: crate::Outcome::Ok.as_str().into(),
+            detail,
+            client: String::new(),
+            justification: String::new(),
+            prev_hash: Vec::new(),
+            hash: Vec::new(),
+        };
+        let seqs = self.commit(vec![row]).map_err(|e| {
+            self.last_failure = Some(e.to_string());
+            unavailable(e)
+        })?;
+        self.last_failure = None;
+        self.tail = seqs.last().copied().unwrap_or(self.tail);
+        for h in changed {
+            self.anchored
+                .insert((h.camera.0, h.rendition), (h.seq, h.hash));
+        }
+        Ok(())
+    }
+
     fn checkpoint_logged(&mut self) {
         if self.signing.is_none() {
             return;
@@ -200,6 +262,8 @@ impl Writer {
             ));
         };
         self.last_signed_at = Instant::now();
+        // The changed heads first, so that the checkpoint signs them.
+        self.record_chain_heads()?;
         let latest = self.db.latest_audit_checkpoint().map_err(unavailable)?;
         let Some((seq, hash)) = self.db.audit_tail().map_err(unavailable)? else {
             return Ok(None);

@@ -362,3 +362,39 @@ impl Db {
         })
     }
 }
+
+impl Db {
+    /// Access-record entries of action `recording.chain` that a signed
+    /// checkpoint covers exactly (the checkpoint's seq is the entry's),
+    /// newest first, with seq below `before`, at most `limit`: where the
+    /// recording chains' heads are anchored.
+    pub fn recording_chain_anchors(
+        &self,
+        before: i64,
+        limit: usize,
+    ) -> Result<Vec<(super::AuditRow, super::CheckpointRow)>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached(
+                "SELECT a.seq, a.time_90k, a.actor, a.action, a.resource, a.outcome, a.detail,
+                     a.client, a.justification, COALESCE(a.prev_hash, x''), COALESCE(a.hash, x''),
+                     k.kind, k.seq, k.time_90k, k.hash, k.public_key, k.signature
+                 FROM audit_checkpoint k JOIN audit a ON a.seq = k.seq
+                 WHERE k.kind = 'checkpoint' AND a.action = 'recording.chain' AND k.seq < ?1
+                 ORDER BY k.seq DESC LIMIT ?2",
+            )?;
+            let rows = st.query_map(params![before, limit as i64], |r| {
+                let a = super::audit_row(r)?;
+                let k = super::CheckpointRow {
+                    kind: r.get(11)?,
+                    seq: r.get(12)?,
+                    time_90k: Time90k(r.get(13)?),
+                    hash: r.get(14)?,
+                    public_key: r.get(15)?,
+                    signature: r.get(16)?,
+                };
+                Ok((a, k))
+            })?;
+            rows.collect()
+        })
+    }
+}
