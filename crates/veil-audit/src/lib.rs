@@ -23,7 +23,7 @@ use veil_store::db::{AuditRow, CheckpointRow};
 use veil_store::Db;
 
 pub use checkpoint::{AuditKey, Sink};
-pub use recording::{parse_chain_heads, recording_anchor, RecordingAnchor};
+pub use recording::{parse_chain_heads, recording_anchor, verify_recording_heads, RecordingAnchor};
 pub use verify::{verify_stored, VerifyError, VerifyOptions, VerifyReport};
 
 /// Why an append failed. Callers must refuse the action.
@@ -60,6 +60,8 @@ pub enum Action {
     ExportCreate,
     /// An export file was downloaded.
     ExportDownload,
+    /// An export package's stored copy was destroyed at its expiry.
+    ExportExpire,
     /// A privacy mask was lifted for a viewing.
     MaskLift,
     /// An evidence lock was placed.
@@ -156,7 +158,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 51] = [
+    pub const ALL: [Action; 52] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -166,6 +168,7 @@ impl Action {
         Action::ExportRequest,
         Action::ExportCreate,
         Action::ExportDownload,
+        Action::ExportExpire,
         Action::MaskLift,
         Action::EvidenceLockCreate,
         Action::EvidenceLockChange,
@@ -222,6 +225,7 @@ impl Action {
             Action::ExportRequest => "export.request",
             Action::ExportCreate => "export.create",
             Action::ExportDownload => "export.download",
+            Action::ExportExpire => "export.expire",
             Action::MaskLift => "mask.lift",
             Action::EvidenceLockCreate => "evidence_lock.create",
             Action::EvidenceLockChange => "evidence_lock.change",

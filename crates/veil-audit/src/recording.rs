@@ -118,6 +118,48 @@ pub fn recording_anchor(
     Ok(found)
 }
 
+/// Checks each recording chain against the newest signed `recording.chain`
+/// entry naming it: the link at the seq the entry names exists and has the
+/// hash it names (the chain's links themselves are checked by
+/// `veil_store::chain_store::verify_chains`, and the entry by the access
+/// record's verification). Returns how many chains an entry names; the
+/// error names the camera, rendition, link seq and entry.
+pub fn verify_recording_heads(db: &Db) -> Result<usize, String> {
+    let e = |e: veil_store::Error| format!("cannot read the recording chains: {e}");
+    let mut seen = std::collections::HashSet::new();
+    let mut before = i64::MAX;
+    loop {
+        let page = db.recording_chain_anchors(before, PAGE).map_err(e)?;
+        let Some(last) = page.last() else { break };
+        before = last.0.seq;
+        for (entry, _) in page {
+            let heads = parse_chain_heads(&entry.detail)
+                .map_err(|m| format!("access-record entry {}: {m}", entry.seq))?;
+            for (camera, rendition, seq, hash) in heads {
+                if !seen.insert((camera, rendition.clone())) {
+                    continue;
+                }
+                let link = db.chain_links(camera, &rendition, seq, seq).map_err(e)?;
+                let at = format!("camera {} rendition {rendition} link {seq}", camera.0);
+                match link.first() {
+                    None => return Err(format!(
+                        "{at}: named by signed access-record entry {} but missing from the chain",
+                        entry.seq
+                    )),
+                    Some(l) if l.hash != hash => {
+                        return Err(format!(
+                            "{at}: its hash is not the one signed access-record entry {} names",
+                            entry.seq
+                        ))
+                    }
+                    Some(_) => {}
+                }
+            }
+        }
+    }
+    Ok(seen.len())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
