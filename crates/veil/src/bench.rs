@@ -5,7 +5,9 @@
 //! * `ingest`: N concurrent synthetic 1080p streams through the full recording
 //!   path (segmenter, sealing under the key hierarchy, durable object write,
 //!   database row), against plain file writes with the same fsyncs, and against
-//!   raw AES-256-GCM on one core.
+//!   raw AES-256-GCM on one core; and the same path without the recording
+//!   integrity chain (a second store switched off with the benchmark-only
+//!   `Store::benchmark_without_chain`), so the chain's cost is a ratio too.
 //! * `motion` (in `bench_motion`): the motion detector per keyframe against
 //!   ffmpeg decoding only the keyframes.
 //! * `playback`: a long recording served as one MP4 by the real HTTPS handler
@@ -649,13 +651,45 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         );
     }
 
+    // The same path without the recording chain (no object hash, no link):
+    // a second store in its own directory, with the same cameras.
+    let mut unchained = Store::open_dir(
+        &tmp.path().join("veil-without-chain"),
+        Arc::new(SystemClock),
+    )?;
+    unchained.benchmark_without_chain();
+    let mut unchained_cameras = Vec::with_capacity(a.streams as usize);
+    for i in 0..a.streams {
+        unchained_cameras.push(unchained.db.upsert_camera(
+            &format!("bench {i}"),
+            "synthetic",
+            "{}",
+            now,
+        )?);
+    }
+
     let mut veil_rates = Vec::new();
+    let mut unchained_rates = Vec::new();
     let mut raw_rates = Vec::new();
     let mut write_lat = Vec::new();
     for r in 0..a.runs {
-        // Alternate the order so neither side always runs on a fresher disk.
-        for veil_first in [r % 2 == 0, r % 2 != 0] {
-            if veil_first {
+        // Rotate the order so no side always runs on a fresher disk.
+        let mut order = [0u32, 1, 2];
+        order.rotate_left((r % 3) as usize);
+        for side in order {
+            if side == 1 {
+                let base = Time90k(
+                    now.0 + i64::from(r) * (i64::from(a.seconds) + 60) * TIME_UNITS_PER_SEC,
+                );
+                let (bytes, took, _) =
+                    ingest_veil(&unchained, &lp, &unchained_cameras, base, frames_per_stream)
+                        .await?;
+                anyhow::ensure!(
+                    bytes == total_bytes,
+                    "ingest wrote {bytes} bytes, expected {total_bytes}"
+                );
+                unchained_rates.push(mbps(bytes, took));
+            } else if side == 0 {
                 // Each run records a later stretch of time.
                 let base = Time90k(
                     now.0 + i64::from(r) * (i64::from(a.seconds) + 60) * TIME_UNITS_PER_SEC,
@@ -681,6 +715,7 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         blocking(move || raw_aes_mbps(&b)).await?
     };
     let veil = median(&veil_rates);
+    let without_chain = median(&unchained_rates);
     let raw = median(&raw_rates);
     let per_stream = lp.bytes_per_sec() / MB;
     let ratio = veil / raw * 100.0;
@@ -701,7 +736,20 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
          (target >= 50 %)",
         if ratio >= 50.0 { "TARGET MET" } else { "TARGET MISSED" }
     );
+    let chain_cost = (1.0 - veil / without_chain) * 100.0;
+    println!(
+        "ingest: recording chain: with {veil:.1} MB/s, without {without_chain:.1} MB/s \
+         (runs [{}]) | with/without {:.1} % | cost {chain_cost:.1} % (target <= 2 %): {}",
+        fmt_list(&unchained_rates),
+        veil / without_chain * 100.0,
+        if chain_cost <= 2.0 {
+            "TARGET MET"
+        } else {
+            "TARGET MISSED"
+        }
+    );
     drop(store);
+    drop(unchained);
     tmp.close()?;
     Ok(())
 }
@@ -963,6 +1011,7 @@ impl HttpsServer {
                 SEGMENT_90K,
             ),
             proxies: Default::default(),
+            exports: veil_web::exports::Exports::new(veil_export::ExportKey::generate()),
         };
         let (cert, key) = veil_web::tls::ensure_self_signed(&dir.join("tls"), &[])?;
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
