@@ -18,6 +18,7 @@ pub mod data_retention;
 pub mod disclosures;
 pub mod error;
 pub mod events;
+pub mod export_page;
 pub mod i18n;
 pub mod lift;
 pub mod live;
@@ -484,6 +485,7 @@ pub fn routes() -> Vec<Route> {
         ),
         route("/admin/quotas", GET, Permission, get(quotas::page)),
         route("/holds", GET, Permission, get(protections::holds_page)),
+        route("/exports", GET, Permission, get(export_page::page)),
         route(
             "/api/v1/retention",
             GET,

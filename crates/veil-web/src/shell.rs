@@ -47,6 +47,8 @@ pub struct Permissions {
     pub locks: bool,
     /// Manage restriction holds.
     pub holds: bool,
+    /// Export video of at least one camera (the export wizard).
+    pub export: bool,
 }
 
 /// Where a link sits.
@@ -95,6 +97,12 @@ const NAV: &[NavEntry] = &[
         key: "nav.holds",
         section: Section::Main,
         shown: |p| p.holds,
+    },
+    NavEntry {
+        href: "/exports",
+        key: "nav.exports",
+        section: Section::Main,
+        shown: |p| p.export,
     },
     NavEntry {
         href: "/approvals",
@@ -204,6 +212,7 @@ impl Shell {
                 let r = || crate::api::camera_resource(c.id, Some(c));
                 perms.live |= state.allowed(s, Action::LiveView, r());
                 perms.playback |= state.allowed(s, Action::Playback, r());
+                perms.export |= state.allowed(s, Action::Export, r());
             }
         }
         let now = state.now();

@@ -40,6 +40,7 @@ const RETENTION_JS: &str = include_str!("../assets/retention.js");
 const PROTECTIONS_JS: &str = include_str!("../assets/protections.js");
 const QUOTAS_JS: &str = include_str!("../assets/quotas.js");
 const MASKS_JS: &str = include_str!("../assets/masks.js");
+const EXPORTS_JS: &str = include_str!("../assets/exports.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -66,6 +67,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "protections.js" => Some((JS_TYPE, PROTECTIONS_JS)),
         "quotas.js" => Some((JS_TYPE, QUOTAS_JS)),
         "masks.js" => Some((JS_TYPE, MASKS_JS)),
+        "exports.js" => Some((JS_TYPE, EXPORTS_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -588,6 +590,7 @@ mod tests {
             "protections.js",
             "quotas.js",
             "masks.js",
+            "exports.js",
             "i18n-en.json",
             "i18n-pt.json",
         ] {

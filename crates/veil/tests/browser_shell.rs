@@ -169,7 +169,7 @@ const ROLE_TEMPLATES: [(&str, &[&str]); 5] = [
     ),
     (
         "investigator",
-        &["/cameras", "/playback", "/bookmarks", "/locks"],
+        &["/cameras", "/playback", "/bookmarks", "/exports", "/locks"],
     ),
     (
         "administrator",
