@@ -17,6 +17,9 @@ pub enum Action {
     Playback,
     /// Export video as evidence.
     Export,
+    /// Export video without encrypting the package (off by default, in no
+    /// role template; every such export is recorded as unencrypted).
+    ExportUnencrypted,
     /// Delete recordings before their retention ends.
     DeleteRecordings,
     /// Create bookmarks.
@@ -79,10 +82,11 @@ pub enum Action {
 
 impl Action {
     /// Every grantable permission, in catalogue order.
-    pub const PERMISSIONS: [Action; 31] = [
+    pub const PERMISSIONS: [Action; 32] = [
         Action::LiveView,
         Action::Playback,
         Action::Export,
+        Action::ExportUnencrypted,
         Action::DeleteRecordings,
         Action::BookmarkCreate,
         Action::BookmarkEdit,
@@ -121,6 +125,7 @@ impl Action {
             Action::LiveView => "live.view",
             Action::Playback => "playback",
             Action::Export => "export",
+            Action::ExportUnencrypted => "export.unencrypted",
             Action::DeleteRecordings => "recordings.delete",
             Action::BookmarkCreate => "bookmarks.create",
             Action::BookmarkEdit => "bookmarks.edit",
@@ -165,6 +170,7 @@ impl Action {
             Action::LiveView => "watch live video",
             Action::Playback => "watch recorded video",
             Action::Export => "export video as evidence",
+            Action::ExportUnencrypted => "export video without encrypting the package",
             Action::DeleteRecordings => "delete recordings before their retention ends",
             Action::BookmarkCreate => "create bookmarks",
             Action::BookmarkEdit => "edit bookmarks",
@@ -217,6 +223,7 @@ impl Action {
         matches!(
             self,
             Action::Export
+                | Action::ExportUnencrypted
                 | Action::LiftMasks
                 | Action::DeleteRecordings
                 | Action::CameraAdmin

@@ -46,8 +46,7 @@ impl ExportKey {
     pub fn load_or_create(path: &Path) -> Result<ExportKey, KeyError> {
         let key = ExportKey::generate();
         let text = key.private.to_openssh(LineEnding::LF).map_err(err)?;
-        let created =
-            veil_store::keys::create_secret_file(path, text.as_bytes()).map_err(err)?;
+        let created = veil_store::keys::create_secret_file(path, text.as_bytes()).map_err(err)?;
         if created {
             return Ok(key);
         }
@@ -133,7 +132,8 @@ pub fn parse_public_key(text: &str) -> Result<PublicKey, KeyError> {
 /// Checks an armored SSHSIG `signature` of `message` by `key` under
 /// [`NAMESPACE`].
 pub fn verify(key: &PublicKey, message: &[u8], signature: &str) -> Result<(), KeyError> {
-    let sig = SshSig::from_pem(signature).map_err(|e| KeyError(format!("malformed signature: {e}")))?;
+    let sig =
+        SshSig::from_pem(signature).map_err(|e| KeyError(format!("malformed signature: {e}")))?;
     if sig.public_key() != key.key_data() {
         return Err(KeyError(
             "the signature was made with another key than the one expected".into(),

@@ -375,9 +375,7 @@ impl Mp4Reader<'_> {
                 _ => Arc::new(
                     self.handle
                         .block_on(self.store.read_media_with(&part.segment, self.lift))
-                        .map_err(|e| {
-                            std::io::Error::other(format!("segment {}: {e}", id.0))
-                        })?,
+                        .map_err(|e| std::io::Error::other(format!("segment {}: {e}", id.0)))?,
                 ),
             };
             let range = part.media_from as usize..part.media_to as usize;
@@ -650,11 +648,11 @@ fn write_tar<W: Write>(
     let mut files: Vec<FileEntry> = Vec::new();
     let mut sums = String::new();
     let small = |tar: &mut tar::Builder<W>,
-                     files: &mut Vec<FileEntry>,
-                     sums: &mut String,
-                     name: &str,
-                     kind: Option<&str>,
-                     body: &[u8]|
+                 files: &mut Vec<FileEntry>,
+                 sums: &mut String,
+                 name: &str,
+                 kind: Option<&str>,
+                 body: &[u8]|
      -> Result<(), ExportError> {
         tar.append(
             &header(&format!("{top}/{name}"), body.len() as u64, mtime)?,
@@ -678,7 +676,14 @@ fn write_tar<W: Write>(
     };
     let fingerprint = cx.key.fingerprint();
     let readme = readme::text(&req.package_id, &principal, &fingerprint);
-    small(&mut tar, &mut files, &mut sums, names::README, Some("readme"), readme.as_bytes())?;
+    small(
+        &mut tar,
+        &mut files,
+        &mut sums,
+        names::README,
+        Some("readme"),
+        readme.as_bytes(),
+    )?;
     let signers = allowed_signers_line(&principal, cx.key.public_key());
     small(
         &mut tar,
@@ -711,8 +716,11 @@ fn write_tar<W: Write>(
             hash: Context::new(&SHA256),
             progress: &mut *progress,
         };
-        tar.append(&header(&format!("{top}/{}", f.path), f.mp4.len, mtime)?, &mut r)
-            .map_err(io)?;
+        tar.append(
+            &header(&format!("{top}/{}", f.path), f.mp4.len, mtime)?,
+            &mut r,
+        )
+        .map_err(io)?;
         let h = finish_hash(r.hash);
         sums.push_str(&format!("{h}  {}\n", f.path));
         files.push(FileEntry {
@@ -724,11 +732,19 @@ fn write_tar<W: Write>(
         });
     }
     let manifest = manifest(cx, req, plan, sections, files, &principal, &fingerprint);
-    let mut json = serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Io(e.to_string()))?;
+    let mut json =
+        serde_json::to_vec_pretty(&manifest).map_err(|e| ExportError::Io(e.to_string()))?;
     json.push(b'\n');
     let signature = cx.key.sign(&json).map_err(|e| ExportError::Key(e.0))?;
     let mut ignored = Vec::new();
-    small(&mut tar, &mut ignored, &mut sums, names::MANIFEST, None, &json)?;
+    small(
+        &mut tar,
+        &mut ignored,
+        &mut sums,
+        names::MANIFEST,
+        None,
+        &json,
+    )?;
     small(
         &mut tar,
         &mut ignored,
@@ -738,7 +754,14 @@ fn write_tar<W: Write>(
         signature.as_bytes(),
     )?;
     let sums_body = sums.clone();
-    small(&mut tar, &mut ignored, &mut sums, names::SUMS, None, sums_body.as_bytes())?;
+    small(
+        &mut tar,
+        &mut ignored,
+        &mut sums,
+        names::SUMS,
+        None,
+        sums_body.as_bytes(),
+    )?;
     let out = tar.into_inner().map_err(io)?;
     Ok((out, manifest, sha256(&json)))
 }
@@ -797,7 +820,11 @@ fn manifest(
         rendition: req.rendition().into(),
         cameras,
         intervals,
-        excluded: req.excluded.iter().map(|(a, b)| Span::new(*a, *b)).collect(),
+        excluded: req
+            .excluded
+            .iter()
+            .map(|(a, b)| Span::new(*a, *b))
+            .collect(),
         files,
         chains: sections.to_vec(),
         audit_public_key: hex::encode(cx.audit_public_key),
@@ -825,7 +852,16 @@ mod tests {
         );
         // Overlapping and out-of-range exclusions, one covering the start.
         assert_eq!(
-            pieces(t(0), t(100), &[(t(-5), t(5)), (t(40), t(70)), (t(60), t(80)), (t(200), t(300))]),
+            pieces(
+                t(0),
+                t(100),
+                &[
+                    (t(-5), t(5)),
+                    (t(40), t(70)),
+                    (t(60), t(80)),
+                    (t(200), t(300))
+                ]
+            ),
             vec![(t(5), t(40)), (t(80), t(100))]
         );
         assert!(pieces(t(0), t(100), &[(t(0), t(100))]).is_empty());

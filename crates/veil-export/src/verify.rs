@@ -218,7 +218,10 @@ fn read_tar(r: impl Read) -> Result<(String, BTreeMap<String, Seen>), Failure> {
             Some(t) if t != dir => return fail(format!("{path}: outside the package's folder")),
             Some(_) => {}
         }
-        if name.split('/').any(|p| p.is_empty() || p == "." || p == "..") {
+        if name
+            .split('/')
+            .any(|p| p.is_empty() || p == "." || p == "..")
+        {
             return fail(format!("{path}: not a plain relative path"));
         }
         let fixed = [
@@ -294,8 +297,12 @@ fn check(
             names::SIGNATURE
         ))
     })?;
-    let m: Manifest = serde_json::from_slice(manifest_bytes)
-        .map_err(|e| Failure(format!("{}: not a Veil export manifest: {e}", names::MANIFEST)))?;
+    let m: Manifest = serde_json::from_slice(manifest_bytes).map_err(|e| {
+        Failure(format!(
+            "{}: not a Veil export manifest: {e}",
+            names::MANIFEST
+        ))
+    })?;
     if m.format != FORMAT || m.format_version != FORMAT_VERSION {
         return fail(format!(
             "{}: format {} version {}, this build reads {FORMAT} version {FORMAT_VERSION}",
@@ -405,7 +412,10 @@ fn check(
     let excluded: Vec<(Time90k, Time90k)> = m
         .excluded
         .iter()
-        .map(|s| s.times().ok_or_else(|| Failure("manifest: bad excluded interval".into())))
+        .map(|s| {
+            s.times()
+                .ok_or_else(|| Failure("manifest: bad excluded interval".into()))
+        })
         .collect::<Result<_, _>>()?;
     let mut videos = Vec::new();
     for f in m.files.iter().filter(|f| f.kind == "video") {
@@ -413,7 +423,10 @@ fn check(
             .video
             .as_ref()
             .ok_or_else(|| Failure(format!("{}: a video without its description", f.path)))?;
-        let (start, end) = match (Time90k::parse_rfc3339(&v.start), Time90k::parse_rfc3339(&v.end)) {
+        let (start, end) = match (
+            Time90k::parse_rfc3339(&v.start),
+            Time90k::parse_rfc3339(&v.end),
+        ) {
             (Some(a), Some(b)) => (a, b),
             _ => return fail(format!("{}: bad start or end", f.path)),
         };
@@ -430,7 +443,10 @@ fn check(
                 .iter()
                 .find(|l| l.kind == LinkKind::Segment && l.segment.map(|x| x.0) == Some(s.id))
                 .ok_or_else(|| {
-                    Failure(format!("{}: segment {} is not in its recording chain", f.path, s.id))
+                    Failure(format!(
+                        "{}: segment {} is not in its recording chain",
+                        f.path, s.id
+                    ))
                 })?;
             if l.start_90k.0 != s.start_90k || l.end_90k.0 != s.end_90k || l.seq != s.seq {
                 return fail(format!(

@@ -19,6 +19,7 @@ pub mod disclosures;
 pub mod error;
 pub mod events;
 pub mod export_page;
+pub mod exports;
 pub mod i18n;
 pub mod lift;
 pub mod live;
@@ -76,6 +77,8 @@ pub struct AppState {
     pub ingest: veil_ingest::Supervisor,
     /// Reverse proxies whose forwarding headers name the client.
     pub proxies: proxy::TrustedProxies,
+    /// Evidence export: the signing key and the job gate.
+    pub exports: exports::Exports,
 }
 
 /// How long sessions last.
@@ -180,11 +183,16 @@ impl AppState {
     /// Appends to the access record on a blocking thread; any failure refuses
     /// the action with 503.
     pub async fn record(&self, e: veil_audit::Event) -> Result<(), ApiError> {
+        self.record_seq(e).await.map(|_| ())
+    }
+
+    /// [`AppState::record`], giving the entry's sequence number (for rows
+    /// that name the entry that recorded them).
+    pub async fn record_seq(&self, e: veil_audit::Event) -> Result<i64, ApiError> {
         let audit = self.audit.clone();
         tokio::task::spawn_blocking(move || audit.append(e))
             .await
             .map_err(ApiError::internal)?
-            .map(|_| ())
             .map_err(|e| match e {
                 veil_audit::Error::JustificationRequired(_) => ApiError {
                     status: axum::http::StatusCode::BAD_REQUEST,
@@ -486,6 +494,43 @@ pub fn routes() -> Vec<Route> {
         route("/admin/quotas", GET, Permission, get(quotas::page)),
         route("/holds", GET, Permission, get(protections::holds_page)),
         route("/exports", GET, Permission, get(export_page::page)),
+        route(
+            "/api/v1/disclosures",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(disclosures::list).post(disclosures::create),
+        ),
+        route(
+            "/api/v1/disclosures.csv",
+            GET,
+            Permission,
+            get(disclosures::list_csv),
+        ),
+        route(
+            "/api/v1/disclosures/{id}/destruction",
+            POST,
+            Permission,
+            post(disclosures::confirm_destruction),
+        ),
+        route("/disclosures", GET, Permission, get(disclosures::page)),
+        route(
+            "/api/v1/exports",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(exports::list).post(exports::create),
+        ),
+        route(
+            "/api/v1/exports/{id}",
+            GET,
+            Permission,
+            get(exports::get_one),
+        ),
+        route(
+            "/api/v1/exports/{id}/download",
+            GET,
+            Permission,
+            get(exports::download),
+        ),
         route(
             "/api/v1/retention",
             GET,

@@ -25,7 +25,7 @@ async fn users_roles_and_scopes_through_the_api() {
     // The catalogue is public to signed-in users; roles and users need
     // user administration.
     let perms: Vec<serde_json::Value> = get_json(&admin, &s, "/api/v1/permissions").await;
-    assert_eq!(perms.len(), 31);
+    assert_eq!(perms.len(), 32);
     let roles: Vec<serde_json::Value> = get_json(&admin, &s, "/api/v1/roles").await;
     let names: Vec<&str> = roles.iter().map(|r| r["name"].as_str().unwrap()).collect();
     assert_eq!(

@@ -11,6 +11,7 @@ mod bench_motion;
 mod bench_retention;
 mod config;
 mod decommission_cli;
+mod export_cli;
 mod keys_cli;
 mod lock_review;
 mod retention_cli;
@@ -80,6 +81,11 @@ enum Command {
     Decommission {
         #[command(subcommand)]
         which: decommission_cli::DecommissionCommand,
+    },
+    /// Evidence export packages: verify one without the database.
+    Export {
+        #[command(subcommand)]
+        which: export_cli::ExportCommand,
     },
     /// Benchmarks that print their figure next to a baseline measured in the same run.
     Bench {
@@ -224,6 +230,7 @@ fn main() -> anyhow::Result<()> {
         Command::Check { data, config } => rt.block_on(server::check(&data, config.as_deref())),
         Command::Bench { which } => rt.block_on(bench::run(which)),
         Command::Audit { which } => audit_cli::run(which),
+        Command::Export { which } => export_cli::run(which),
         Command::Admin { which } => admin_cli::run(which),
         Command::Keys { which } => keys_cli::run(which),
         Command::Decommission { which } => rt.block_on(decommission_cli::run(which)),

@@ -328,7 +328,39 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ingest: ingest.clone(),
         proxies: veil_web::proxy::TrustedProxies::parse(&cfg.trusted_proxies)
             .map_err(anyhow::Error::msg)?,
+        exports: veil_web::exports::Exports::new(
+            veil_export::ExportKey::load_or_create(
+                &veil_store::DataDir {
+                    root: cfg.data_dir.clone(),
+                }
+                .export_key(),
+            )
+            .map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
     };
+    // Exports a restart interrupted never resume: they fail, and their
+    // partial files go. Expired packages are destroyed every minute.
+    let n = veil_web::exports::fail_interrupted(&state)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+    if n > 0 {
+        tracing::warn!(
+            exports = n,
+            "exports interrupted by the restart were failed"
+        );
+    }
+    {
+        let state = state.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tick.tick().await;
+                if let Err(e) = veil_web::exports::expire_due(&state).await {
+                    tracing::error!(error = %e.message, "could not destroy expired exports");
+                }
+            }
+        });
+    }
     // The one line a person needs; the password (or its file) appears only
     // on first start.
     let mut line = format!("login: {scheme}://{addr}/ user: {user}");

@@ -311,42 +311,7 @@ impl Db {
                 "a disclosure names at least one camera".into(),
             ));
         }
-        self.with(|c| {
-            c.execute(
-                "INSERT INTO disclosure (kind, created_90k, recorded_by, start_90k, end_90k,
-                     cameras, intervals, requester_name, requester_title,
-                     requester_organisation, requester_country, authorised_by, content,
-                     request_reason, grant_reason, legal_basis, safeguards, export_id,
-                     package_id, package_sha256, expires_90k, audit_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                     ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
-                params![
-                    d.kind.as_str(),
-                    d.created.0,
-                    d.recorded_by.map(|u| u.0),
-                    d.start.0,
-                    d.end.0,
-                    encode_cameras(&d.cameras),
-                    encode_intervals(&d.intervals),
-                    d.requester.name,
-                    d.requester.title,
-                    d.requester.organisation,
-                    d.requester.country,
-                    d.authorised_by,
-                    d.content,
-                    d.request_reason,
-                    d.grant_reason,
-                    d.legal_basis,
-                    d.safeguards,
-                    d.export_id,
-                    d.package_id,
-                    d.package_sha256,
-                    d.expires.map(|t| t.0),
-                    d.audit_seq,
-                ],
-            )?;
-            Ok(c.last_insert_rowid())
-        })
+        self.with(|c| insert_disclosure_in(c, d))
     }
 
     /// The entries matching `f`, newest first, at most `f.limit`.
@@ -465,6 +430,48 @@ impl Db {
             ))),
         }
     }
+}
+
+/// Inserts `d` on `c` (inside the caller's transaction when it has one):
+/// its id. The caller has checked that `d` names a camera.
+pub(super) fn insert_disclosure_in(
+    c: &rusqlite::Connection,
+    d: &NewDisclosure,
+) -> rusqlite::Result<i64> {
+    c.execute(
+        "INSERT INTO disclosure (kind, created_90k, recorded_by, start_90k, end_90k,
+                 cameras, intervals, requester_name, requester_title,
+                 requester_organisation, requester_country, authorised_by, content,
+                 request_reason, grant_reason, legal_basis, safeguards, export_id,
+                 package_id, package_sha256, expires_90k, audit_seq)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
+                 ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+        params![
+            d.kind.as_str(),
+            d.created.0,
+            d.recorded_by.map(|u| u.0),
+            d.start.0,
+            d.end.0,
+            encode_cameras(&d.cameras),
+            encode_intervals(&d.intervals),
+            d.requester.name,
+            d.requester.title,
+            d.requester.organisation,
+            d.requester.country,
+            d.authorised_by,
+            d.content,
+            d.request_reason,
+            d.grant_reason,
+            d.legal_basis,
+            d.safeguards,
+            d.export_id,
+            d.package_id,
+            d.package_sha256,
+            d.expires.map(|t| t.0),
+            d.audit_seq,
+        ],
+    )?;
+    Ok(c.last_insert_rowid())
 }
 
 #[cfg(test)]

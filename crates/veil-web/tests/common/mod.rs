@@ -135,6 +135,7 @@ pub fn serve_with(
             2 * 90_000,
         ),
         proxies,
+        exports: veil_web::exports::Exports::new(veil_export::ExportKey::generate()),
     };
     let (cert, key) = veil_web::tls::ensure_self_signed(tls_dir, &[]).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
