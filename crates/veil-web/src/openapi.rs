@@ -50,6 +50,9 @@ use crate::bookmarks::{BookmarkJson, BookmarkList, BookmarkRetention, NewBookmar
 use crate::camera_retention::{CameraRetentionView, RetentionRequest};
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::data_retention::RetentionList;
+use crate::disclosures::{
+    CreatedDisclosure, DestructionConfirmation, DisclosureJson, DisclosureList, NewDisclosureBody,
+};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::Events;
 use crate::masks::{MaskChange, MaskSet};
@@ -796,6 +799,68 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
             .error(404, "No such hold")
             .error(409, "The hold is released already")
             .recorded(),
+        ("GET", "/api/v1/disclosures") | ("GET", "/api/v1/disclosures.csv") => {
+            let csv = path.ends_with(".csv");
+            let spec = Spec::new(if csv {
+                "The register of transfers and disclosures as CSV (dpo.documents or audit.read)"
+            } else {
+                "The register of transfers and disclosures (dpo.documents or audit.read)"
+            })
+            .query("from", false, date_time(), "Entries whose recordings end after this (RFC 3339)")
+            .query("to", false, date_time(), "Entries whose recordings start before this (RFC 3339)")
+            .query("camera", false, integer().minimum(Some(0)), "Entries naming this camera id")
+            .query(
+                "kind",
+                false,
+                one_of_strings(&["copy", "shown", "verbal", "subject_access"]),
+                "Entries of this kind",
+            )
+            .query(
+                "country",
+                false,
+                string().pattern(Some("^[A-Za-z]{2}$")),
+                "The requester's country (ISO 3166-1 alpha-2)",
+            )
+            .query(
+                "organisation",
+                false,
+                string().max_length(Some(200)),
+                "Text the requester's organisation contains (case-insensitive for ASCII letters)",
+            )
+            .query(
+                "limit",
+                false,
+                integer().minimum(Some(1)).maximum(Some(1000)),
+                "At most this many entries, newest first (default 1000)",
+            );
+            if csv {
+                spec.ok(
+                    200,
+                    "RFC 4180 with a header row; cells a spreadsheet would read as formulas start with '",
+                    Content::Media(&["text/csv"]),
+                )
+            } else {
+                spec.ok(200, "Newest first", s.json::<DisclosureList>())
+            }
+            .error(400, "A parameter is refused (or unknown); the message names it")
+            .recorded()
+        }
+        ("POST", "/api/v1/disclosures") => {
+            Spec::new("Enter a showing or telling of recordings in the register (playback on each camera)")
+                .body(s.of::<NewDisclosureBody>())
+                .ok(201, "Entered", s.json::<CreatedDisclosure>())
+                .error(400, bad)
+                .recorded()
+        }
+        ("POST", "/api/v1/disclosures/{id}/destruction") => {
+            Spec::new("Enter the recipient's confirmation that they destroyed their copy")
+                .body(s.of::<DestructionConfirmation>())
+                .ok(200, "Entered", s.json::<DisclosureJson>())
+                .error(400, bad)
+                .error(404, "No such entry")
+                .error(409, "Not a copy, or its destruction is confirmed already")
+                .recorded()
+        }
         _ => return None,
     })
 }
@@ -814,6 +879,9 @@ fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
         }
         (p, "id") if p.starts_with("/api/v1/holds/") => {
             (integer(), "A hold id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/disclosures/") => {
+            (integer(), "A register entry id; anything else is 404")
         }
         (p, "id") if p.starts_with("/api/v1/tokens/") => {
             (integer(), "A token id; anything else is 404")

@@ -47,6 +47,9 @@ pub struct Permissions {
     pub locks: bool,
     /// Manage restriction holds.
     pub holds: bool,
+    /// Read the register of transfers and disclosures (`dpo.documents` or
+    /// `audit.read`).
+    pub disclosures: bool,
     /// Export video of at least one camera (the export wizard).
     pub export: bool,
 }
@@ -103,6 +106,12 @@ const NAV: &[NavEntry] = &[
         key: "nav.exports",
         section: Section::Main,
         shown: |p| p.export,
+    },
+    NavEntry {
+        href: "/disclosures",
+        key: "nav.disclosures",
+        section: Section::Main,
+        shown: |p| p.disclosures,
     },
     NavEntry {
         href: "/approvals",
@@ -205,6 +214,7 @@ impl Shell {
             retention: state.allowed(s, Action::RetentionAdmin, Resource::System),
             locks: state.allowed(s, Action::LockView, Resource::System),
             holds: state.allowed(s, Action::HoldManage, Resource::System),
+            disclosures: crate::disclosures::may_read(state, s),
             ..Permissions::default()
         };
         if state.allowed(s, Action::ListCameras, Resource::System) {

@@ -41,6 +41,7 @@ const PROTECTIONS_JS: &str = include_str!("../assets/protections.js");
 const QUOTAS_JS: &str = include_str!("../assets/quotas.js");
 const MASKS_JS: &str = include_str!("../assets/masks.js");
 const EXPORTS_JS: &str = include_str!("../assets/exports.js");
+const DISCLOSURES_JS: &str = include_str!("../assets/disclosures.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -68,6 +69,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "quotas.js" => Some((JS_TYPE, QUOTAS_JS)),
         "masks.js" => Some((JS_TYPE, MASKS_JS)),
         "exports.js" => Some((JS_TYPE, EXPORTS_JS)),
+        "disclosures.js" => Some((JS_TYPE, DISCLOSURES_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -591,6 +593,7 @@ mod tests {
             "quotas.js",
             "masks.js",
             "exports.js",
+            "disclosures.js",
             "i18n-en.json",
             "i18n-pt.json",
         ] {

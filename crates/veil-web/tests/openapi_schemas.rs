@@ -53,6 +53,12 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("PUT", "/api/v1/quotas", "QuotaChange"),
     ("PUT", "/api/v1/cameras/{id}/masks", "MaskChange"),
     ("POST", "/api/v1/holds/{id}/release", "ReleaseRequest"),
+    ("POST", "/api/v1/disclosures", "NewDisclosureBody"),
+    (
+        "POST",
+        "/api/v1/disclosures/{id}/destruction",
+        "DestructionConfirmation",
+    ),
 ];
 
 /// Statuses `docs/api.md` says each operation answers (beyond the guard's
@@ -147,6 +153,14 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
         &[200, 400, 404, 409, 503],
     ),
     ("GET", "/api/v1/holds", &[200]),
+    ("GET", "/api/v1/disclosures", &[200, 400, 503]),
+    ("GET", "/api/v1/disclosures.csv", &[200, 400, 503]),
+    ("POST", "/api/v1/disclosures", &[201, 400, 503]),
+    (
+        "POST",
+        "/api/v1/disclosures/{id}/destruction",
+        &[200, 400, 404, 409, 503],
+    ),
     ("GET", "/api/v1/quotas", &[200]),
     ("GET", "/api/v1/cameras/{id}/masks", &[200, 404]),
     (
