@@ -44,8 +44,12 @@ fn hex(b: &[u8]) -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// A chain's head as a `recording.chain` entry names it: camera, rendition,
+/// link seq, link hash.
+pub type ChainHead = (CameraId, String, i64, [u8; 32]);
+
 /// Parses a `recording.chain` entry's detail.
-pub fn parse_chain_heads(detail: &str) -> Result<Vec<(CameraId, String, i64, [u8; 32])>, String> {
+pub fn parse_chain_heads(detail: &str) -> Result<Vec<ChainHead>, String> {
     detail
         .split(' ')
         .filter(|t| !t.is_empty())
@@ -142,10 +146,12 @@ pub fn verify_recording_heads(db: &Db) -> Result<usize, String> {
                 let link = db.chain_links(camera, &rendition, seq, seq).map_err(e)?;
                 let at = format!("camera {} rendition {rendition} link {seq}", camera.0);
                 match link.first() {
-                    None => return Err(format!(
+                    None => {
+                        return Err(format!(
                         "{at}: named by signed access-record entry {} but missing from the chain",
                         entry.seq
-                    )),
+                    ))
+                    }
                     Some(l) if l.hash != hash => {
                         return Err(format!(
                             "{at}: its hash is not the one signed access-record entry {} names",

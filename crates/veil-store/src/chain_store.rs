@@ -114,6 +114,9 @@ pub fn read_local_object(dir: &Path, key: &str) -> Result<Option<Vec<u8>>, Error
     }
 }
 
+/// Reads an object by key: `None` when absent.
+pub type ReadObject<'a> = dyn FnMut(&str) -> Result<Option<Vec<u8>>, Error> + 'a;
+
 fn name(camera: CameraId, rendition: &str, seq: i64) -> String {
     format!("camera {} rendition {rendition} link {seq}", camera.0)
 }
@@ -126,10 +129,7 @@ fn name(camera: CameraId, rendition: &str, seq: i64) -> String {
 /// absent) is its link's. Rows and links written while it runs (after the
 /// heads it read first) are left alone. The error names the camera,
 /// rendition, link seq and segment id.
-pub fn verify_chains(
-    db: &Db,
-    read: &mut dyn FnMut(&str) -> Result<Option<Vec<u8>>, Error>,
-) -> Result<ChainReport, String> {
+pub fn verify_chains(db: &Db, read: &mut ReadObject<'_>) -> Result<ChainReport, String> {
     let e = |e: Error| format!("cannot read the recording chains: {e}");
     let mut report = ChainReport::default();
     let heads = db.chain_heads().map_err(e)?;
