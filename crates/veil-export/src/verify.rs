@@ -207,12 +207,26 @@ fn read_tar(r: impl Read) -> Result<(String, BTreeMap<String, Seen>), Failure> {
             .map_err(|e| Failure(format!("an archive path is not readable: {e}")))?
             .to_string_lossy()
             .into_owned();
-        if entry.header().entry_type() != tar::EntryType::Regular {
+        let kind = entry.header().entry_type();
+        let path = path.trim_end_matches('/').to_owned();
+        let (dir, name) = path.split_once('/').unwrap_or((path.as_str(), ""));
+        if kind == tar::EntryType::Directory {
+            // Folders (a re-packed package has them) hold nothing to check.
+            match &top {
+                None => top = Some(dir.to_owned()),
+                Some(t) if t != dir => {
+                    return fail(format!("{path}: outside the package's folder"))
+                }
+                Some(_) => {}
+            }
+            continue;
+        }
+        if kind != tar::EntryType::Regular {
             return fail(format!("{path}: not a regular file"));
         }
-        let Some((dir, name)) = path.split_once('/') else {
+        if name.is_empty() {
             return fail(format!("{path}: outside the package's folder"));
-        };
+        }
         match &top {
             None => top = Some(dir.to_owned()),
             Some(t) if t != dir => return fail(format!("{path}: outside the package's folder")),

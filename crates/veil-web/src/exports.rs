@@ -652,8 +652,29 @@ fn run_job(
     .map_err(|e| e.to_string())
 }
 
+/// Refuses a caller who may export no camera at all (the same refusal as
+/// any other action refused).
+async fn may_export_some(state: &AppState, s: &Session) -> Result<(), ApiError> {
+    let db = state.store.db.clone();
+    let cams = blocking(move || Ok(db.cameras()?)).await?;
+    let any = cams.iter().any(|c| {
+        state.allowed(
+            s,
+            Action::Export,
+            crate::api::camera_resource(c.id, Some(c)),
+        )
+    });
+    if any {
+        Ok(())
+    } else {
+        state.authorize(s, Action::Export, Resource::System)?;
+        Err(ApiError::forbidden("export needs at least one camera"))
+    }
+}
+
 /// One of the caller's own exports (anyone else's is "not found").
 async fn own(state: &AppState, s: &Session, raw: &str) -> Result<ExportRow, ApiError> {
+    may_export_some(state, s).await?;
     let id: i64 = raw
         .parse()
         .map_err(|_| ApiError::not_found(format!("no export {raw:?}")))?;
@@ -693,6 +714,7 @@ pub async fn list(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
 ) -> Result<Json<ExportList>, ApiError> {
+    may_export_some(&state, &s).await?;
     let db = state.store.db.clone();
     let user = s.subject.user;
     let rows = blocking(move || Ok(db.exports_of(user, 200)?)).await?;
@@ -797,6 +819,17 @@ pub async fn expire_due(state: &AppState) -> Result<usize, ApiError> {
         .await?;
     }
     Ok(n)
+}
+
+/// Runs [`expire_due`] every `every` (the server: a minute).
+pub async fn run_periodically(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = expire_due(&state).await {
+            tracing::error!(error = %e.message, "could not destroy expired exports");
+        }
+    }
 }
 
 /// At start: exports a restart interrupted are failed and their partial

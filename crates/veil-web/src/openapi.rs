@@ -55,6 +55,7 @@ use crate::disclosures::{
 };
 use crate::error::{ApiError, ErrorBody};
 use crate::events::Events;
+use crate::exports::{ExportCreated, ExportJson, ExportList, ExportRequestBody};
 use crate::masks::{MaskChange, MaskSet};
 use crate::model::{AuditReport, RoleDefinition, RoleView};
 use crate::protections::{
@@ -861,6 +862,34 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(409, "Not a copy, or its destruction is confirmed already")
                 .recorded()
         }
+        ("POST", "/api/v1/exports") => Spec::new(
+            "Export recordings as evidence: a signed package, encrypted with age (a generated \
+             passphrase is answered once), entered in the register; written in the background",
+        )
+        .body(s.of::<ExportRequestBody>())
+        .ok(201, "Queued", s.json::<ExportCreated>())
+        .error(400, bad)
+        .error(404, "No such camera, or no recording in the intervals")
+        .recorded(),
+        ("GET", "/api/v1/exports") => Spec::new("The caller's exports, newest first").ok(
+            200,
+            "The exports",
+            s.json::<ExportList>(),
+        ),
+        ("GET", "/api/v1/exports/{id}") => Spec::new("State and progress of one's own export")
+            .ok(200, "The export", s.json::<ExportJson>())
+            .error(404, "No such export of the caller's"),
+        ("GET", "/api/v1/exports/{id}/download") => {
+            Spec::new("The stored package (until it expires)")
+                .ok(
+                    200,
+                    "The package (.tar.age, or .tar when unencrypted)",
+                    Content::Media(&["application/octet-stream"]),
+                )
+                .error(404, "No such export of the caller's")
+                .error(409, "Not done, failed or expired")
+                .recorded()
+        }
         _ => return None,
     })
 }
@@ -879,6 +908,9 @@ fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
         }
         (p, "id") if p.starts_with("/api/v1/holds/") => {
             (integer(), "A hold id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/exports/") => {
+            (integer(), "An export id; anything else is 404")
         }
         (p, "id") if p.starts_with("/api/v1/disclosures/") => {
             (integer(), "A register entry id; anything else is 404")

@@ -54,6 +54,7 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("PUT", "/api/v1/cameras/{id}/masks", "MaskChange"),
     ("POST", "/api/v1/holds/{id}/release", "ReleaseRequest"),
     ("POST", "/api/v1/disclosures", "NewDisclosureBody"),
+    ("POST", "/api/v1/exports", "ExportRequestBody"),
     (
         "POST",
         "/api/v1/disclosures/{id}/destruction",
@@ -160,6 +161,14 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
         "POST",
         "/api/v1/disclosures/{id}/destruction",
         &[200, 400, 404, 409, 503],
+    ),
+    ("POST", "/api/v1/exports", &[201, 400, 404, 503]),
+    ("GET", "/api/v1/exports", &[200]),
+    ("GET", "/api/v1/exports/{id}", &[200, 404]),
+    (
+        "GET",
+        "/api/v1/exports/{id}/download",
+        &[200, 404, 409, 503],
     ),
     ("GET", "/api/v1/quotas", &[200]),
     ("GET", "/api/v1/cameras/{id}/masks", &[200, 404]),

@@ -349,18 +349,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             "exports interrupted by the restart were failed"
         );
     }
-    {
-        let state = state.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                tick.tick().await;
-                if let Err(e) = veil_web::exports::expire_due(&state).await {
-                    tracing::error!(error = %e.message, "could not destroy expired exports");
-                }
-            }
-        });
-    }
+    tokio::spawn(veil_web::exports::run_periodically(
+        state.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     // The one line a person needs; the password (or its file) appears only
     // on first start.
     let mut line = format!("login: {scheme}://{addr}/ user: {user}");

@@ -137,6 +137,12 @@ pub fn serve_with(
         proxies,
         exports: veil_web::exports::Exports::new(veil_export::ExportKey::generate()),
     };
+    // Expired export packages are destroyed at once in tests (the server
+    // looks every minute).
+    tokio::spawn(veil_web::exports::run_periodically(
+        state.clone(),
+        std::time::Duration::from_millis(200),
+    ));
     let (cert, key) = veil_web::tls::ensure_self_signed(tls_dir, &[]).unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
