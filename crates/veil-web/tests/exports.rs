@@ -576,3 +576,79 @@ async fn the_stored_copy_is_destroyed_at_expiry() {
     let reg: Value = get_json(&auditor, &s, "/api/v1/disclosures").await;
     assert_eq!(reg["items"][0]["status"], "expired");
 }
+
+#[tokio::test]
+async fn a_masked_camera_exports_its_protected_rendition() {
+    let s = start().await;
+    // Camera 1 masked from T0 + 20 s: `protected` and `original` segments of
+    // the same 8 s (different pictures).
+    for (rendition, seed) in [
+        (veil_store::PROTECTED_RENDITION, 5),
+        (veil_store::ORIGINAL_RENDITION, 6),
+    ] {
+        let config = veil_media::synthetic::SyntheticConfig {
+            width: 320,
+            height: 240,
+            fps: 25,
+            gop_frames: 25,
+            bitrate_bps: 300_000,
+            seed,
+        };
+        let segs = veil_store::recorder::synthetic_segments(
+            s.camera,
+            config,
+            Time90k(T0 + 20 * TIME_UNITS_PER_SEC),
+            8 * 25 + 1,
+            4 * TIME_UNITS_PER_SEC,
+        )
+        .unwrap();
+        for mut seg in segs {
+            seg.rendition = rendition.into();
+            s.store.write_segment(seg).await.unwrap();
+        }
+    }
+    s.clock.advance(30 * TIME_UNITS_PER_SEC);
+    let (c, csrf) = exporter(&s).await;
+    let (id, _, passphrase) = export(
+        &s,
+        &c,
+        &csrf,
+        request(json!({"start": t(0.0), "end": t(28.0)})),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("m.tar.age");
+    download(&s, &c, id, &file).await;
+    let report = verify(
+        std::fs::File::open(&file).unwrap(),
+        Decrypt::Passphrase(passphrase.unwrap().into()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(report.rendition, "protected");
+    // main before the mask, protected after it; never original.
+    let renditions: Vec<String> = report.chains.iter().map(|c| c.1.clone()).collect();
+    assert!(
+        renditions.contains(&"protected".to_owned()),
+        "{renditions:?}"
+    );
+    assert!(
+        !renditions.contains(&"original".to_owned()),
+        "{renditions:?}"
+    );
+    // The gap between the unmasked and the masked recordings is declared.
+    let gaps: Vec<_> = report.videos.iter().flat_map(|v| v.gaps.iter()).collect();
+    assert!(gaps.iter().any(|g| g.2 == "not_recorded"), "{gaps:?}");
+    // Exporting the original needs masks.lift: refused and recorded.
+    let r = post_json(
+        &c,
+        &csrf,
+        format!("{}/api/v1/exports", s.base),
+        request(
+            json!({"start": t(20.0), "end": t(28.0), "rendition": "original",
+                       "justification": "identify the intruder's face"}),
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
