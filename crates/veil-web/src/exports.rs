@@ -69,6 +69,7 @@ impl Exports {
 
 /// An interval of time.
 #[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct SpanBody {
     /// RFC 3339.
     pub start: String,
@@ -78,6 +79,7 @@ pub struct SpanBody {
 
 /// `POST /api/v1/exports`.
 #[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExportRequestBody {
     /// Camera ids.
     pub cameras: Vec<i64>,
@@ -108,9 +110,36 @@ pub struct ExportRequestBody {
     /// Days until the stored copy is destroyed (1 to 90, default 30).
     #[serde(default)]
     pub expires_days: Option<i64>,
-    /// The register's fields.
-    #[serde(flatten)]
-    pub register: RegisterFields,
+    /// The requesting party (name, title, organisation, country).
+    pub requester: crate::disclosures::RequesterBody,
+    /// Why it was requested (10 to 2000 characters).
+    pub reason: String,
+    /// Why it was granted (10 to 2000 characters; default: the reason).
+    #[serde(default)]
+    pub grant_reason: Option<String>,
+    /// A short description of the content.
+    #[serde(default)]
+    pub content: Option<String>,
+    /// The legal basis of a transfer outside the EEA (required there).
+    #[serde(default)]
+    pub legal_basis: Option<String>,
+    /// The safeguards of a transfer outside the EEA (required there).
+    #[serde(default)]
+    pub safeguards: Option<String>,
+}
+
+impl ExportRequestBody {
+    /// The register's fields of the request.
+    fn register(&self) -> RegisterFields {
+        RegisterFields {
+            requester: self.requester.clone(),
+            reason: self.reason.clone(),
+            grant_reason: self.grant_reason.clone(),
+            content: self.content.clone(),
+            legal_basis: self.legal_basis.clone(),
+            safeguards: self.safeguards.clone(),
+        }
+    }
 }
 
 /// The answer to `POST /api/v1/exports`.
@@ -369,7 +398,7 @@ async fn create_checked(
     req: ExportRequestBody,
 ) -> Result<(StatusCode, Json<ExportCreated>), ApiError> {
     let c = check(state, s, &req).await?;
-    let register = check_register(&req.register, false)?;
+    let register = check_register(&req.register(), false)?;
     for cam in &c.cameras {
         crate::protections::refuse_held(state, cam.id, c.start, c.end).await?;
     }
