@@ -55,7 +55,7 @@ pub const APPROVABLE: &[Action] = &[
 /// The approvable actions whose route consumes an approval today. Each
 /// joins this list in the change that adds its route (export, mask lift,
 /// deletion, lock release).
-pub const ENFORCED_TODAY: &[Action] = &[Action::LockRelease, Action::LiftMasks];
+pub const ENFORCED_TODAY: &[Action] = &[Action::LockRelease, Action::LiftMasks, Action::Export];
 
 /// Whether four-eyes on a permission is enforced by a route today.
 #[derive(Serialize, ToSchema)]

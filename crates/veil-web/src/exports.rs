@@ -441,9 +441,21 @@ async fn create_checked(
     };
     let now = state.now();
     let package_id = format!("{:032x}", rand::random::<u128>());
+    // Who authorised it: the requester, and each four-eyes approver.
     let mut authorised_by = vec![s.subject.pseudonym.clone()];
     for a in &approvals {
-        authorised_by.push(format!("approval:{}", a.id));
+        let (db, by) = (state.store.db.clone(), a.decided_by);
+        let approver = blocking(move || {
+            Ok(match by {
+                Some(u) => db.user(u)?.map(|u| u.pseudonym),
+                None => None,
+            })
+        })
+        .await?;
+        let name = approver.unwrap_or_else(|| format!("approval:{}", a.id));
+        if !authorised_by.contains(&name) {
+            authorised_by.push(name);
+        }
     }
     let pkg = package::Request {
         package_id: package_id.clone(),

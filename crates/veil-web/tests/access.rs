@@ -326,12 +326,12 @@ async fn four_eyes_settings_say_what_they_enforce() {
     let v: serde_json::Value = admin.get(&url).send().await.unwrap().json().await.unwrap();
     assert_eq!(v["permissions"], json!(["export"]));
     assert_eq!(v["status"][0]["permission"], "export");
-    // No export route exists yet: nothing consumes the approval today.
-    assert_eq!(v["status"][0]["enforced"], false, "{v}");
+    // POST /api/v1/exports consumes an approval for each camera.
+    assert_eq!(v["status"][0]["enforced"], true, "{v}");
     assert!(v["status"][0]["note"]
         .as_str()
         .unwrap()
-        .contains("no route"));
+        .contains("consumes an approval"));
 }
 
 #[tokio::test]

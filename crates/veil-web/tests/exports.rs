@@ -283,6 +283,10 @@ async fn export_is_signed_encrypted_complete_and_checked_by_standard_tools() {
     assert_eq!(entries[0]["package_sha256"], sha.as_str());
     assert_eq!(entries[0]["status"], "downloaded");
     assert_eq!(entries[0]["requester"]["organisation"], "PSP Lisboa");
+    // Authorised by the requester and the four-eyes approver (pseudonyms).
+    let by = entries[0]["authorised_by"].as_str().unwrap();
+    assert_eq!(by.split(',').count(), 2, "{by}");
+    assert!(by.split(',').all(|p| p.starts_with("u-")), "{by}");
 
     // The age CLI with the passphrase, then standard tools only.
     let tar = dir.path().join("package.tar");
