@@ -101,14 +101,6 @@ function checkStep(n) {
         return false;
       }
     }
-    if (!transfer.hidden) {
-      for (const el of [form.elements.legal_basis, form.elements.safeguards]) {
-        if (!el.value.trim()) {
-          invalid(el, t("exports.error.required", { field: labelOf(el) }));
-          return false;
-        }
-      }
-    }
   } else if (n === 3) {
     const p = protection();
     if (p === "passphrase" && !form.elements.passphrase.value) {

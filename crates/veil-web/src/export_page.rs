@@ -168,7 +168,7 @@ id=\"export-camera-{id}\"> {name}</label>",
 </section>
 <section aria-labelledby="list-h"><h2 id="list-h">{list}</h2>
 <p id="export-list-error" class="error" role="alert" hidden></p>
-<div class="table-scroll"><table id="export-table"><thead><tr>
+<div class="table-scroll"><table id="export-table" class="report"><thead><tr>
 <th scope="col">{package}</th><th scope="col">{state}</th><th scope="col">{size}</th>
 <th scope="col">SHA-256</th><th scope="col">{expires}</th><th scope="col">{download_col}</th>
 </tr></thead><tbody id="export-rows"></tbody></table></div></section>

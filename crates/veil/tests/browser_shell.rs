@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use common::api::{add_user_cli, Api};
 use common::browser::{
-    check_console, console_lines, read_console, run_in_chromium, wait_for_path, ERRORS,
+    adopt, check_console, console_lines, read_console, run_in_chromium, wait_for_path, ERRORS,
 };
 use common::webdriver::{artefacts_dir, wait_for, Driver, Res};
 use common::Demo;
@@ -50,33 +50,6 @@ async fn ready_account(demo: &Demo, name: &str, role: &str) -> Res<Api> {
     s.enrol_totp().await?;
     s.acknowledge_policy().await?;
     Ok(s)
-}
-
-/// Hands an API session to the browser (its two cookies).
-async fn adopt(driver: &Driver, demo: &Demo, s: &Api) -> Res<()> {
-    driver.goto(&demo.at("login")).await?;
-    driver
-        .call(
-            reqwest::Method::DELETE,
-            &driver.session_path("/cookie"),
-            None,
-        )
-        .await?;
-    for (name, value, http_only) in [
-        ("veil_session", &s.token, true),
-        ("veil_csrf", &s.csrf, false),
-    ] {
-        driver
-            .call(
-                reqwest::Method::POST,
-                &driver.session_path("/cookie"),
-                Some(json!({ "cookie": {
-                    "name": name, "value": value, "path": "/", "secure": true,
-                    "httpOnly": http_only, "sameSite": "Strict" } })),
-            )
-            .await?;
-    }
-    Ok(())
 }
 
 /// The links of the shell's navigation, as paths.

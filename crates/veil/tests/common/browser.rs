@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use super::api::demo_password;
+use super::api::{demo_password, Api};
 use super::webdriver::{artefacts_dir, wait_for, Driver, Res};
 use super::Demo;
 
@@ -199,4 +199,31 @@ pub async fn check_console(driver: &Driver, page: &str, bad: &[&str]) -> Res<Str
         return Err(format!("{page}: the console shows {found:?}:\n{console}"));
     }
     Ok(console)
+}
+
+/// Hands an API session to the browser (its two cookies).
+pub async fn adopt(driver: &Driver, demo: &Demo, s: &Api) -> Res<()> {
+    driver.goto(&demo.at("login")).await?;
+    driver
+        .call(
+            reqwest::Method::DELETE,
+            &driver.session_path("/cookie"),
+            None,
+        )
+        .await?;
+    for (name, value, http_only) in [
+        ("veil_session", &s.token, true),
+        ("veil_csrf", &s.csrf, false),
+    ] {
+        driver
+            .call(
+                reqwest::Method::POST,
+                &driver.session_path("/cookie"),
+                Some(json!({ "cookie": {
+                    "name": name, "value": value, "path": "/", "secure": true,
+                    "httpOnly": http_only, "sameSite": "Strict" } })),
+            )
+            .await?;
+    }
+    Ok(())
 }
