@@ -17,6 +17,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use veil_access::{Action, Resource};
 use veil_audit::{Action as Audited, Event, Outcome};
@@ -37,6 +38,8 @@ type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 const DAY_90K: i64 = 86_400 * TIME_UNITS_PER_SEC;
 /// The most cameras one export covers.
 pub const MAX_CAMERAS: usize = 64;
+/// The most intervals one export covers.
+pub const MAX_INTERVALS: usize = 64;
 /// The longest interval one export covers.
 pub const MAX_SPAN_DAYS: i64 = 31;
 /// Days a stored package is kept unless the request says otherwise.
@@ -83,10 +86,16 @@ pub struct SpanBody {
 pub struct ExportRequestBody {
     /// Camera ids.
     pub cameras: Vec<i64>,
-    /// Start of the interval (RFC 3339).
-    pub start: String,
+    /// Start of the interval (RFC 3339); or give `intervals`.
+    #[serde(default)]
+    pub start: Option<String>,
     /// End of the interval (RFC 3339, exclusive).
-    pub end: String,
+    #[serde(default)]
+    pub end: Option<String>,
+    /// Several intervals (not overlapping), each exported from every camera,
+    /// instead of `start` and `end`.
+    #[serde(default)]
+    pub intervals: Option<Vec<SpanBody>>,
     /// Intervals left out of every camera's video.
     #[serde(default)]
     pub exclude: Vec<SpanBody>,
@@ -238,6 +247,9 @@ fn file_name(package_id: &str, encrypted: bool) -> String {
 /// A checked request, ready to record and run.
 struct Checked {
     cameras: Vec<veil_store::db::CameraRow>,
+    /// The intervals, in order, not overlapping.
+    intervals: Vec<(Time90k, Time90k)>,
+    /// The first interval's start and the last one's end.
     start: Time90k,
     end: Time90k,
     excluded: Vec<(Time90k, Time90k)>,
@@ -285,18 +297,68 @@ async fn check(
             "cameras must name 1 to {MAX_CAMERAS} cameras"
         )));
     }
-    let start = parse_time("start", &req.start)?;
-    let end = parse_time("end", &req.end)?;
-    if end <= start {
-        return Err(ApiError::bad_request("end must be after start"));
+    let mut intervals = Vec::new();
+    match (&req.start, &req.end, &req.intervals) {
+        (Some(a), Some(b), None) => {
+            intervals.push((parse_time("start", a)?, parse_time("end", b)?));
+        }
+        (None, None, Some(list)) if !list.is_empty() && list.len() <= MAX_INTERVALS => {
+            for (i, x) in list.iter().enumerate() {
+                intervals.push((
+                    parse_time(&format!("intervals[{i}].start"), &x.start)?,
+                    parse_time(&format!("intervals[{i}].end"), &x.end)?,
+                ));
+            }
+        }
+        (None, None, Some(_)) => {
+            return Err(ApiError::bad_request(format!(
+                "intervals must hold 1 to {MAX_INTERVALS} intervals"
+            )))
+        }
+        _ => {
+            return Err(ApiError::bad_request(
+                "give start and end, or intervals (not both)",
+            ))
+        }
     }
+    let one = intervals.len() == 1 && req.intervals.is_none();
+    let name = |i: usize, f: &str| {
+        if one {
+            f.to_owned()
+        } else {
+            format!("intervals[{i}].{f}")
+        }
+    };
+    for (i, (a, b)) in intervals.iter().enumerate() {
+        if b <= a {
+            return Err(ApiError::bad_request(format!(
+                "{} must be after {}",
+                name(i, "end"),
+                name(i, "start")
+            )));
+        }
+        if b.0 - a.0 > MAX_SPAN_DAYS * DAY_90K {
+            return Err(ApiError::bad_request(format!(
+                "{}: an export may cover at most {MAX_SPAN_DAYS} days",
+                name(i, "end")
+            )));
+        }
+        if *b > Time90k(state.now().0 + 60 * TIME_UNITS_PER_SEC) {
+            return Err(ApiError::bad_request(format!(
+                "{} must not be in the future",
+                name(i, "end")
+            )));
+        }
+    }
+    intervals.sort();
+    if intervals.windows(2).any(|w| w[1].0 < w[0].1) {
+        return Err(ApiError::bad_request("intervals must not overlap"));
+    }
+    let (start, end) = (intervals[0].0, intervals[intervals.len() - 1].1);
     if end.0 - start.0 > MAX_SPAN_DAYS * DAY_90K {
         return Err(ApiError::bad_request(format!(
-            "an export may cover at most {MAX_SPAN_DAYS} days"
+            "an export may cover at most {MAX_SPAN_DAYS} days from its first start to its last end"
         )));
-    }
-    if end > Time90k(state.now().0 + 60 * TIME_UNITS_PER_SEC) {
-        return Err(ApiError::bad_request("end must not be in the future"));
     }
     let mut excluded = Vec::new();
     for (i, x) in req.exclude.iter().enumerate() {
@@ -375,11 +437,14 @@ async fn check(
             return Err(ApiError::bad_request(format!("camera {id} is named twice")));
         }
         let cam = authorized_camera(state, s, Action::Export, &id.to_string()).await?;
-        state.authorize(s, Action::Export, recording_resource(&cam, start))?;
+        for (a, _) in &intervals {
+            state.authorize(s, Action::Export, recording_resource(&cam, *a))?;
+        }
         cameras.push(cam);
     }
     Ok(Checked {
         cameras,
+        intervals,
         start,
         end,
         excluded,
@@ -400,7 +465,9 @@ async fn create_checked(
     let c = check(state, s, &req).await?;
     let register = check_register(&req.register(), false)?;
     for cam in &c.cameras {
-        crate::protections::refuse_held(state, cam.id, c.start, c.end).await?;
+        for (a, b) in &c.intervals {
+            crate::protections::refuse_held(state, cam.id, *a, *b).await?;
+        }
     }
     // Four-eyes, when configured for export: one approval per camera,
     // found first, named in the record, consumed once recorded.
@@ -472,7 +539,7 @@ async fn create_checked(
                 name: cam.name.clone(),
                 area: String::new(),
                 purposes: Vec::new(),
-                intervals: vec![(c.start, c.end)],
+                intervals: c.intervals.clone(),
             })
             .collect(),
         excluded: c.excluded.clone(),
@@ -494,10 +561,11 @@ async fn create_checked(
     };
     let cams: Vec<String> = c.cameras.iter().map(|x| x.id.to_string()).collect();
     let mut detail = format!(
-        "package={package_id} cameras={} start={} end={} excluded={} rendition={} encryption={} files={}",
+        "package={package_id} cameras={} start={} end={} intervals={} excluded={} rendition={} encryption={} files={}",
         cams.join(","),
         c.start.to_rfc3339(),
         c.end.to_rfc3339(),
+        c.intervals.len(),
         c.excluded.len(),
         pkg.rendition(),
         c.encryption.as_str(),
@@ -522,10 +590,13 @@ async fn create_checked(
         let (db, now) = (state.store.db.clone(), state.now());
         blocking(move || crate::admin::consume_approval(&db, &a, now)).await?;
     }
-    let request_json = serde_json::json!({
+    let request_json = json!({
         "cameras": req.cameras,
-        "start": c.start.to_rfc3339(),
-        "end": c.end.to_rfc3339(),
+        "intervals": c
+            .intervals
+            .iter()
+            .map(|(a, b)| json!({"start": a.to_rfc3339(), "end": b.to_rfc3339()}))
+            .collect::<Vec<_>>(),
         "exclude": req.exclude,
         "rendition": pkg.rendition(),
         "expires_days": c.expires_days,
@@ -549,7 +620,11 @@ async fn create_checked(
         start: c.start,
         end: c.end,
         cameras: c.cameras.iter().map(|x| x.id).collect(),
-        intervals: c.cameras.iter().map(|x| (x.id, c.start, c.end)).collect(),
+        intervals: c
+            .cameras
+            .iter()
+            .flat_map(|x| c.intervals.iter().map(|(a, b)| (x.id, *a, *b)))
+            .collect(),
         requester: register.requester.clone(),
         authorised_by: authorised_by.join(","),
         content: register.content.clone().unwrap_or_else(|| {

@@ -656,3 +656,115 @@ async fn a_masked_camera_exports_its_protected_rendition() {
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn several_intervals_and_the_lifted_original() {
+    let s = start().await;
+    let (admin, csrf) = login(&s).await;
+    create_role(
+        &s,
+        &admin,
+        &csrf,
+        "exporter",
+        &[("export", None), ("playback", None), ("masks.lift", None)],
+    )
+    .await;
+    let (c, c_csrf) = new_user(&s, &admin, &csrf, "otto.exp", &["exporter"]).await;
+    enrol_totp(&s, &c, &c_csrf).await;
+    new_user(&s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
+    // Two intervals of the one camera: two files, each inside its interval
+    // (from the keyframe at or before its start).
+    let mut body = request(json!({}));
+    body.as_object_mut().unwrap().remove("start");
+    body.as_object_mut().unwrap().remove("end");
+    body["intervals"] =
+        json!([{"start": t(1.0), "end": t(3.0)}, {"start": t(8.0), "end": t(10.0)}]);
+    let (id, _, passphrase) = export(&s, &c, &c_csrf, body).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("i.tar.age");
+    download(&s, &c, id, &file).await;
+    let report = verify(
+        std::fs::File::open(&file).unwrap(),
+        Decrypt::Passphrase(passphrase.unwrap().into()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(report.videos.len(), 2);
+    let starts: Vec<&str> = report.videos.iter().map(|v| v.start.as_str()).collect();
+    assert_eq!(starts, [t(1.0).as_str(), t(8.0).as_str()]);
+
+    // The original of a masked interval, through the lift path: its
+    // approval (masks.lift) and the export's (export), recorded as
+    // mask.lift and export.create.
+    for (rendition, seed) in [
+        (veil_store::PROTECTED_RENDITION, 5),
+        (veil_store::ORIGINAL_RENDITION, 6),
+    ] {
+        let config = veil_media::synthetic::SyntheticConfig {
+            width: 320,
+            height: 240,
+            fps: 25,
+            gop_frames: 25,
+            bitrate_bps: 300_000,
+            seed,
+        };
+        for mut seg in veil_store::recorder::synthetic_segments(
+            s.camera,
+            config,
+            Time90k(T0 + 20 * TIME_UNITS_PER_SEC),
+            8 * 25 + 1,
+            4 * TIME_UNITS_PER_SEC,
+        )
+        .unwrap()
+        {
+            seg.rendition = rendition.into();
+            s.store.write_segment(seg).await.unwrap();
+        }
+    }
+    s.clock.advance(30 * TIME_UNITS_PER_SEC);
+    let r = post_json(
+        &c,
+        &c_csrf,
+        format!("{}/api/v1/approvals", s.base),
+        json!({"permission": "masks.lift", "resource": "camera:1",
+               "justification": "identify the intruder for the police"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let lift = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (dpo, dpo_csrf) = login_as(&s, "fatima.dpo").await;
+    let r = post_json(
+        &dpo,
+        &dpo_csrf,
+        format!("{}/api/v1/approvals/{lift}/decision", s.base),
+        json!({"approve": true, "note": "lawful request, checked"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (id, _, passphrase) = export(
+        &s,
+        &c,
+        &c_csrf,
+        request(
+            json!({"start": t(20.0), "end": t(28.0), "rendition": "original",
+                       "justification": "identify the intruder for the police"}),
+        ),
+    )
+    .await;
+    let file = dir.path().join("o.tar.age");
+    download(&s, &c, id, &file).await;
+    let report = verify(
+        std::fs::File::open(&file).unwrap(),
+        Decrypt::Passphrase(passphrase.unwrap().into()),
+        None,
+    )
+    .unwrap();
+    assert_eq!(report.rendition, "original");
+    assert!(
+        report.chains.iter().all(|c| c.1 == "original"),
+        "{:?}",
+        report.chains
+    );
+    let actions: Vec<String> = audit_entries(&s).into_iter().map(|e| e.action).collect();
+    assert!(actions.contains(&"mask.lift".to_owned()));
+}
