@@ -341,52 +341,60 @@ fn sha256(b: &[u8]) -> String {
 }
 
 /// Reads one planned MP4: the header, then each part's media, one segment
-/// decrypted at a time, hashing every byte.
+/// decrypted at a time (read from where it was decrypted, never copied),
+/// hashing every byte.
 struct Mp4Reader<'a> {
     store: &'a Store,
     handle: &'a tokio::runtime::Handle,
     lift: Option<&'a LiftGrant>,
     plan: &'a Mp4Plan,
+    /// Whether the header has been started.
+    started: bool,
+    /// Whether `[at, until)` is of the header (else of `media`).
+    in_header: bool,
+    /// The next part.
     step: usize,
-    buf: Zeroizing<Vec<u8>>,
-    pos: usize,
-    cached: Option<(SegmentId, Arc<Zeroizing<Vec<u8>>>)>,
+    /// The segment being read (or `None` while the header is).
+    media: Option<(SegmentId, Arc<Zeroizing<Vec<u8>>>)>,
+    /// What is left to hand out of the current step: `[at, until)` of the
+    /// header or of `media`.
+    at: usize,
+    until: usize,
     hash: Context,
     progress: &'a mut dyn FnMut(u64),
 }
 
 impl Mp4Reader<'_> {
-    /// Loads the next step's bytes into `buf`; false at the end.
-    fn fill(&mut self) -> std::io::Result<bool> {
+    /// Moves to the next step with bytes; false at the end.
+    fn next_step(&mut self) -> std::io::Result<bool> {
         loop {
-            if self.step == 0 {
-                self.step = 1;
-                self.buf = Zeroizing::new(self.plan.header.clone());
-                self.pos = 0;
-                return Ok(true);
-            }
-            let Some(part) = self.plan.parts.get(self.step - 1) else {
+            let Some(part) = self.plan.parts.get(self.step) else {
                 return Ok(false);
             };
             self.step += 1;
             let id = part.segment.row.id;
-            let media = match self.cached.take() {
-                Some((c, m)) if c == id => m,
-                _ => Arc::new(
-                    self.handle
-                        .block_on(self.store.read_media_with(&part.segment, self.lift))
-                        .map_err(|e| std::io::Error::other(format!("segment {}: {e}", id.0)))?,
-                ),
-            };
-            let range = part.media_from as usize..part.media_to as usize;
-            let bytes = media.get(range).ok_or_else(|| {
-                std::io::Error::other(format!("segment {} is shorter than its index", id.0))
-            })?;
-            self.buf.clear();
-            self.buf.extend_from_slice(bytes);
-            self.pos = 0;
-            self.cached = Some((id, media));
-            if !self.buf.is_empty() {
+            let reuse = matches!(&self.media, Some((c, _)) if *c == id);
+            if !reuse {
+                // The previous segment's plaintext is dropped (and zeroed)
+                // before the next is read: one segment in memory at a time.
+                self.media = None;
+                let m = self
+                    .handle
+                    .block_on(self.store.read_media_with(&part.segment, self.lift))
+                    .map_err(|e| std::io::Error::other(format!("segment {}: {e}", id.0)))?;
+                self.media = Some((id, Arc::new(m)));
+            }
+            let len = self.media.as_ref().map(|(_, m)| m.len()).unwrap_or(0);
+            if part.media_to as usize > len {
+                return Err(std::io::Error::other(format!(
+                    "segment {} is shorter than its index",
+                    id.0
+                )));
+            }
+            self.in_header = false;
+            self.at = part.media_from as usize;
+            self.until = part.media_to as usize;
+            if self.at < self.until {
                 return Ok(true);
             }
         }
@@ -395,12 +403,23 @@ impl Mp4Reader<'_> {
 
 impl Read for Mp4Reader<'_> {
     fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
-        if self.pos >= self.buf.len() && !self.fill()? {
-            return Ok(0);
+        while self.at >= self.until {
+            if !self.started {
+                self.started = true;
+                self.in_header = true;
+                self.at = 0;
+                self.until = self.plan.header.len();
+            } else if !self.next_step()? {
+                return Ok(0);
+            }
         }
-        let n = out.len().min(self.buf.len() - self.pos);
-        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
-        self.pos += n;
+        let src: &[u8] = match &self.media {
+            Some((_, m)) if !self.in_header => m,
+            _ => &self.plan.header,
+        };
+        let n = out.len().min(self.until - self.at);
+        out[..n].copy_from_slice(&src[self.at..self.at + n]);
+        self.at += n;
         self.hash.update(&out[..n]);
         (self.progress)(n as u64);
         Ok(n)
@@ -709,10 +728,12 @@ fn write_tar<W: Write>(
             handle: cx.handle,
             lift: lift(f.camera),
             plan: &f.mp4,
+            started: false,
+            in_header: false,
             step: 0,
-            buf: Zeroizing::new(Vec::new()),
-            pos: 0,
-            cached: None,
+            media: None,
+            at: 0,
+            until: 0,
             hash: Context::new(&SHA256),
             progress: &mut *progress,
         };
