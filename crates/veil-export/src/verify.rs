@@ -541,3 +541,70 @@ fn check_sums(seen: &BTreeMap<String, Seen>) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tar_of(entries: &[(&str, tar::EntryType, &[u8])]) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        for (path, kind, body) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(*kind);
+            h.set_size(body.len() as u64);
+            h.set_mode(0o644);
+            // `set_path` refuses `..`; a hostile archive would not.
+            let name: &mut [u8; 100] = &mut h.as_old_mut().name;
+            name[..path.len()].copy_from_slice(path.as_bytes());
+            h.set_cksum();
+            b.append(&h, *body).unwrap();
+        }
+        b.into_inner().unwrap()
+    }
+
+    fn check_err(bytes: &[u8]) -> String {
+        verify(bytes, Decrypt::None, None).unwrap_err().0
+    }
+
+    #[test]
+    fn malformed_packages_are_refused_with_a_reason() {
+        use tar::EntryType::{Regular, Symlink};
+        assert!(check_err(b"").contains("empty"), "{}", check_err(b""));
+        let e = check_err(b"age-encryption.org/v1\n-> X25519 abc\n");
+        assert!(e.contains("age") || e.contains("encrypted"), "{e}");
+        let e = check_err(b"-----BEGIN AGE ENCRYPTED FILE-----\n");
+        assert!(e.contains("armored"), "{e}");
+        let e = check_err(&tar_of(&[("p/../../etc/x", Regular, b"x")]));
+        assert!(e.contains("not a plain relative path"), "{e}");
+        let e = check_err(&tar_of(&[("p/link", Symlink, b"")]));
+        assert!(e.contains("not a regular file"), "{e}");
+        let e = check_err(&tar_of(&[("p/a", Regular, b"1"), ("q/b", Regular, b"2")]));
+        assert!(e.contains("outside the package's folder"), "{e}");
+        let e = check_err(&tar_of(&[("p/a", Regular, b"1"), ("p/a", Regular, b"2")]));
+        assert!(e.contains("twice"), "{e}");
+        let e = check_err(&tar_of(&[("p/README.txt", Regular, b"hi")]));
+        assert!(e.contains("manifest.json is missing"), "{e}");
+        let e = check_err(&tar_of(&[
+            ("p/manifest.json", Regular, b"{}"),
+            ("p/manifest.json.sig", Regular, b"not a signature"),
+            ("p/allowed_signers", Regular, b"x ssh-ed25519 AAAA"),
+        ]));
+        assert!(e.contains("allowed_signers"), "{e}");
+        // Random bytes and truncations never panic.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in [1usize, 7, 511, 512, 513, 1024, 4096] {
+            let mut b = vec![0u8; len];
+            for x in &mut b {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *x = seed as u8;
+            }
+            let _ = check_err(&b);
+        }
+        let whole = tar_of(&[("p/manifest.json", Regular, b"{\"format\":1}")]);
+        for cut in [10, 100, 511, 600] {
+            let _ = check_err(&whole[..cut.min(whole.len())]);
+        }
+    }
+}
