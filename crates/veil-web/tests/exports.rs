@@ -768,3 +768,41 @@ async fn several_intervals_and_the_lifted_original() {
     let actions: Vec<String> = audit_entries(&s).into_iter().map(|e| e.action).collect();
     assert!(actions.contains(&"mask.lift".to_owned()));
 }
+
+#[tokio::test]
+async fn an_unencrypted_export_needs_its_own_permission_and_says_so() {
+    let s = start().await;
+    let (admin, csrf) = login(&s).await;
+    create_role(
+        &s,
+        &admin,
+        &csrf,
+        "exporter",
+        &[("export", None), ("export.unencrypted", None)],
+    )
+    .await;
+    let (c, c_csrf) = new_user(&s, &admin, &csrf, "otto.exp", &["exporter"]).await;
+    enrol_totp(&s, &c, &c_csrf).await;
+    new_user(&s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
+    let (id, package_id, passphrase) =
+        export(&s, &c, &c_csrf, request(json!({"encryption": "none"}))).await;
+    assert!(passphrase.is_none());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("u.tar");
+    let bytes = download(&s, &c, id, &file).await;
+    assert_eq!(&bytes[257..262], b"ustar", "a plain tar archive");
+    let pkg = untar(&file, &dir.path().join("x"), &package_id);
+    check_with_standard_tools(&pkg);
+    verify_tar(&file, None).unwrap();
+    let created = audit_entries(&s)
+        .into_iter()
+        .find(|e| e.action == "export.create" && e.outcome == "ok")
+        .unwrap();
+    assert!(
+        created.detail.contains("encryption=none"),
+        "{}",
+        created.detail
+    );
+    let v: Value = get_json(&c, &s, &format!("/api/v1/exports/{id}")).await;
+    assert_eq!(v["encryption"], "none");
+}

@@ -10,6 +10,8 @@
 //!   `Store::benchmark_without_chain`), so the chain's cost is a ratio too.
 //! * `motion` (in `bench_motion`): the motion detector per keyframe against
 //!   ffmpeg decoding only the keyframes.
+//! * `export` (in `bench_export`): an evidence-export package of a long
+//!   recording against reading, hashing and age-encrypting the same objects.
 //! * `playback`: a long recording served as one MP4 by the real HTTPS handler
 //!   (a new TLS connection, the session check, the access-record append):
 //!   time to first byte and full-body throughput, against reading the same
@@ -31,17 +33,17 @@ use veil_store::recorder::{ClosedSegment, Segmenter};
 use veil_store::{playback, Store, MAIN_RENDITION};
 
 /// Frames per second of the synthetic video.
-const FPS: u32 = 25;
+pub(crate) const FPS: u32 = 25;
 /// Keyframe distance of the synthetic video (2 s).
-const GOP_FRAMES: u32 = 50;
+pub(crate) const GOP_FRAMES: u32 = 50;
 /// Duration of one frame.
-const FRAME_90K: i64 = TIME_UNITS_PER_SEC / FPS as i64;
+pub(crate) const FRAME_90K: i64 = TIME_UNITS_PER_SEC / FPS as i64;
 /// Target segment duration, as the recorder is configured by default.
 const SEGMENT_90K: i64 = 10 * TIME_UNITS_PER_SEC;
 /// Target bitrate asked of the encoder.
 const TARGET_BPS: u32 = 4_000_000;
 /// One megabyte, as throughput is reported (10^6 bytes).
-const MB: f64 = 1e6;
+pub(crate) const MB: f64 = 1e6;
 
 #[derive(clap::Subcommand)]
 pub enum Bench {
@@ -70,6 +72,10 @@ pub enum Bench {
     /// batches, next to deleting the same rows without keys; the longest
     /// wait of a recorder inserting meanwhile.
     Retention(crate::bench_retention::RetentionArgs),
+    /// Evidence export: one camera's hour at ~4 Mbit/s as a signed package
+    /// encrypted to an age recipient, next to reading, hashing and
+    /// age-encrypting the same objects; peak memory; verification.
+    Export(crate::bench_export::ExportArgs),
 }
 
 #[derive(clap::Args)]
@@ -140,6 +146,7 @@ pub async fn run(b: Bench) -> anyhow::Result<()> {
         Bench::Motion(a) => crate::bench_motion::motion_bench(a),
         Bench::Mask(a) => crate::bench_mask::mask_bench(a),
         Bench::Retention(a) => crate::bench_retention::retention_bench(a).await,
+        Bench::Export(a) => crate::bench_export::export_bench(a).await,
     }
 }
 
@@ -390,14 +397,14 @@ struct LoopFrame {
 }
 
 /// A short stretch of 1080p video, encoded once and repeated.
-struct VideoLoop {
+pub(crate) struct VideoLoop {
     params: VideoParams,
     frames: Vec<LoopFrame>,
 }
 
 impl VideoLoop {
     /// Encodes `n` frames (a whole number of GOPs, so the loop repeats cleanly).
-    fn encode(n: u32) -> anyhow::Result<(VideoLoop, Duration)> {
+    pub(crate) fn encode(n: u32) -> anyhow::Result<(VideoLoop, Duration)> {
         let t = Instant::now();
         let mut cam = SyntheticCamera::new(SyntheticConfig {
             width: 1920,
@@ -436,7 +443,7 @@ impl VideoLoop {
         self.bytes() as f64 / self.seconds()
     }
 
-    fn describe(&self, took: Duration) -> String {
+    pub(crate) fn describe(&self, took: Duration) -> String {
         format!(
             "loop: {} frames of 1920x1080 at {FPS} fps ({:.1} s, GOP {GOP_FRAMES}), {:.2} MB, \
              measured {:.2} Mbit/s (asked {:.2}), encoded once in {:.1} s",
@@ -451,19 +458,19 @@ impl VideoLoop {
 }
 
 /// Frames of a [`VideoLoop`] with advancing timestamps, cut by a [`Segmenter`].
-struct Feeder<'a> {
+pub(crate) struct Feeder<'a> {
     lp: &'a VideoLoop,
     seg: Option<Segmenter>,
     base: Time90k,
     next: u64,
     frames: u64,
     /// Media bytes fed so far.
-    bytes: u64,
+    pub(crate) bytes: u64,
 }
 
 impl<'a> Feeder<'a> {
     /// `frames` frames from `base`.
-    fn new(lp: &'a VideoLoop, base: Time90k, frames: u64) -> Self {
+    pub(crate) fn new(lp: &'a VideoLoop, base: Time90k, frames: u64) -> Self {
         Feeder {
             lp,
             seg: Some(Segmenter::new(SEGMENT_90K)),
@@ -475,7 +482,7 @@ impl<'a> Feeder<'a> {
     }
 
     /// Feeds frames until a segment closes; the last one is closed at the end.
-    fn next_segment(&mut self) -> Option<ClosedSegment> {
+    pub(crate) fn next_segment(&mut self) -> Option<ClosedSegment> {
         let n = self.lp.frames.len() as u64;
         while self.next < self.frames {
             let f = &self.lp.frames[(self.next % n) as usize];
@@ -542,7 +549,7 @@ fn median(v: &[f64]) -> f64 {
     }
 }
 
-fn mbps(bytes: u64, d: Duration) -> f64 {
+pub(crate) fn mbps(bytes: u64, d: Duration) -> f64 {
     bytes as f64 / MB / d.as_secs_f64().max(1e-9)
 }
 
@@ -550,7 +557,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> anyhow::Result<T> + Send + 'static,
 ) -> anyhow::Result<T> {
     tokio::task::spawn_blocking(f).await?
@@ -754,7 +761,7 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn fmt_list(v: &[f64]) -> String {
+pub(crate) fn fmt_list(v: &[f64]) -> String {
     v.iter()
         .map(|x| format!("{x:.1}"))
         .collect::<Vec<_>>()
