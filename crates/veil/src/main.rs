@@ -6,6 +6,7 @@
 mod admin_cli;
 mod audit_cli;
 mod bench;
+mod bench_export;
 mod bench_mask;
 mod bench_motion;
 mod bench_retention;

@@ -196,7 +196,7 @@ fn benchmarks_run_and_print_their_baselines() {
     let veil = env!("CARGO_BIN_EXE_veil");
     let dir = tempfile::tempdir().unwrap();
     let data = ["--data", dir.path().to_str().unwrap()];
-    let cases: [(&[&str], [&str; 2]); 4] = [
+    let cases: [(&[&str], [&str; 2]); 5] = [
         (
             &["ingest", "--streams", "2", "--seconds", "2", "--runs", "1"],
             ["raw write+fsync", "raw AES-256-GCM"],
@@ -220,6 +220,13 @@ fn benchmarks_run_and_print_their_baselines() {
         (
             &["decide", "--decisions", "20000"],
             ["decisions/s", "hash-set lookup"],
+        ),
+        (
+            &["export", "--minutes", "1", "--runs", "1"],
+            [
+                "raw read + SHA-256 + age",
+                "verify: 4 files, 1 video(s), 1 chain(s)",
+            ],
         ),
     ];
     for (args, expected) in cases {
