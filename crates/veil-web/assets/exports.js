@@ -107,6 +107,11 @@ function checkStep(n) {
       invalid(form.elements.passphrase, t("exports.error.required", { field: labelOf(form.elements.passphrase) }));
       return false;
     }
+    const days = form.elements.expires_days;
+    if (!days.value.trim()) {
+      invalid(days, t("exports.error.required", { field: labelOf(days) }));
+      return false;
+    }
     if (p === "recipients" && recipients().length === 0) {
       invalid(form.elements.recipients, t("exports.error.required", { field: labelOf(form.elements.recipients) }));
       return false;
@@ -222,6 +227,7 @@ function fieldOf(message) {
     safeguards: "safeguards",
     passphrase: "passphrase",
     recipients: "recipients",
+    expires_days: "expires_days",
   }[name.replace(/\[\d+\]/, "")];
   if (name.startsWith("exclude")) {
     const items = excludes.querySelectorAll("li");
@@ -259,6 +265,7 @@ function body() {
     b.legal_basis = optional("legal_basis");
     b.safeguards = optional("safeguards");
   }
+  if (v("expires_days").trim()) b.expires_days = Number(v("expires_days"));
   const p = protection();
   if (p === "passphrase") b.passphrase = v("passphrase");
   if (p === "recipients") b.recipients = recipients();

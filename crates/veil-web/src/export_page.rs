@@ -149,6 +149,7 @@ id=\"export-camera-{id}\"> {name}</label>",
 <label for="export-recipients">{keys}</label><textarea id="export-recipients" name="recipients" rows="4" aria-describedby="export-recipients-hint"></textarea>
 <p class="hint" id="export-recipients-hint">{keys_hint}</p>
 </div>
+<label for="export-expires-days">{expires_days}</label><input id="export-expires-days" name="expires_days" type="number" min="1" max="90" value="30" required>
 <div class="wizard-actions"><button type="button" class="secondary" data-next="2">{back}</button>
 <button type="submit" id="export-submit">{submit}</button></div>
 </fieldset>
@@ -207,6 +208,7 @@ id=\"export-camera-{id}\"> {name}</label>",
         keys = t("exports.recipients"),
         keys_hint = t("exports.recipients_hint"),
         submit = t("exports.submit"),
+        expires_days = t("exports.expires_days"),
         s4 = t("exports.step.progress"),
         shown_once = t("exports.passphrase_once"),
         download = t("exports.download"),

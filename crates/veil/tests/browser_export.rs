@@ -291,6 +291,10 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     if generated != true {
         return Err("a generated passphrase is not the default".into());
     }
+    // The stored copy is kept a week, not the default 30 days.
+    let days = driver.find("#export-expires-days").await?;
+    driver.clear(&days).await?;
+    driver.send_keys(&days, "7").await?;
     // Export is four-eyes in the demo: refused until a second person has
     // approved, the refusal shown above the form at the same step.
     driver.click_on("#export-submit").await?;
@@ -368,6 +372,15 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     let download = format!("/api/v1/exports/{}/download", x["id"]);
     if done["download"] != download.as_str() || x["state"] != "done" {
         return Err(format!("download link {}, export {x}", done["download"]));
+    }
+    let time = |k: &str| {
+        x[k].as_str()
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .ok_or(format!("no {k} in {x}"))
+    };
+    let kept = time("expires")? - time("created")?;
+    if (kept - chrono::Duration::days(7)).num_seconds().abs() > 60 {
+        return Err(format!("the copy is kept {kept}, not 7 days: {x}"));
     }
 
     // The table lists it, with its hash.
