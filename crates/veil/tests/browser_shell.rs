@@ -162,8 +162,8 @@ const ROLE_TEMPLATES: [(&str, &[&str]); 5] = [
             "/system",
         ],
     ),
-    ("dpo", &["/locks", "/holds", "/approvals", "/audit"]),
-    ("auditor", &["/audit"]),
+    ("dpo", &["/locks", "/holds", "/disclosures", "/approvals", "/audit"]),
+    ("auditor", &["/disclosures", "/audit"]),
 ];
 
 async fn every_page(driver: &Driver, demo: &Demo) -> Res<()> {
