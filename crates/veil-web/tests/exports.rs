@@ -38,26 +38,15 @@ async fn exporter(s: &Server) -> (reqwest::Client, String) {
 /// Four-eyes on export is on by default: Otto asks, the DPO approves; the
 /// approval's id.
 async fn approve_export(s: &Server, c: &reqwest::Client, csrf: &str) -> i64 {
-    let r = post_json(
+    approved(
+        s,
         c,
         csrf,
-        format!("{}/api/v1/approvals", s.base),
-        json!({"permission": "export", "resource": "camera:1",
-               "justification": "police request for the break-in footage"}),
+        "export",
+        "camera:1",
+        "police request for the break-in footage",
     )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let approval = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let (dpo, dpo_csrf) = login_as(s, "fatima.dpo").await;
-    let r = post_json(
-        &dpo,
-        &dpo_csrf,
-        format!("{}/api/v1/approvals/{approval}/decision", s.base),
-        json!({"approve": true, "note": "lawful request, checked"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    approval
+    .await
 }
 
 fn request(extra: Value) -> Value {
@@ -586,31 +575,7 @@ async fn a_masked_camera_exports_its_protected_rendition() {
     let s = start().await;
     // Camera 1 masked from T0 + 20 s: `protected` and `original` segments of
     // the same 8 s (different pictures).
-    for (rendition, seed) in [
-        (veil_store::PROTECTED_RENDITION, 5),
-        (veil_store::ORIGINAL_RENDITION, 6),
-    ] {
-        let config = veil_media::synthetic::SyntheticConfig {
-            width: 320,
-            height: 240,
-            fps: 25,
-            gop_frames: 25,
-            bitrate_bps: 300_000,
-            seed,
-        };
-        let segs = veil_store::recorder::synthetic_segments(
-            s.camera,
-            config,
-            Time90k(T0 + 20 * TIME_UNITS_PER_SEC),
-            8 * 25 + 1,
-            4 * TIME_UNITS_PER_SEC,
-        )
-        .unwrap();
-        for mut seg in segs {
-            seg.rendition = rendition.into();
-            s.store.write_segment(seg).await.unwrap();
-        }
-    }
+    masked_video(&s).await;
     s.clock.advance(30 * TIME_UNITS_PER_SEC);
     let (c, csrf) = exporter(&s).await;
     let (id, _, passphrase) = export(
@@ -696,51 +661,17 @@ async fn several_intervals_and_the_lifted_original() {
     // The original of a masked interval, through the lift path: its
     // approval (masks.lift) and the export's (export), recorded as
     // mask.lift and export.create.
-    for (rendition, seed) in [
-        (veil_store::PROTECTED_RENDITION, 5),
-        (veil_store::ORIGINAL_RENDITION, 6),
-    ] {
-        let config = veil_media::synthetic::SyntheticConfig {
-            width: 320,
-            height: 240,
-            fps: 25,
-            gop_frames: 25,
-            bitrate_bps: 300_000,
-            seed,
-        };
-        for mut seg in veil_store::recorder::synthetic_segments(
-            s.camera,
-            config,
-            Time90k(T0 + 20 * TIME_UNITS_PER_SEC),
-            8 * 25 + 1,
-            4 * TIME_UNITS_PER_SEC,
-        )
-        .unwrap()
-        {
-            seg.rendition = rendition.into();
-            s.store.write_segment(seg).await.unwrap();
-        }
-    }
+    masked_video(&s).await;
     s.clock.advance(30 * TIME_UNITS_PER_SEC);
-    let r = post_json(
+    approved(
+        &s,
         &c,
         &c_csrf,
-        format!("{}/api/v1/approvals", s.base),
-        json!({"permission": "masks.lift", "resource": "camera:1",
-               "justification": "identify the intruder for the police"}),
+        "masks.lift",
+        "camera:1",
+        "identify the intruder for the police",
     )
     .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let lift = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let (dpo, dpo_csrf) = login_as(&s, "fatima.dpo").await;
-    let r = post_json(
-        &dpo,
-        &dpo_csrf,
-        format!("{}/api/v1/approvals/{lift}/decision", s.base),
-        json!({"approve": true, "note": "lawful request, checked"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
     let (id, _, passphrase) = export(
         &s,
         &c,

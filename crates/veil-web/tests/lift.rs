@@ -12,41 +12,9 @@ use reqwest::{header, StatusCode};
 use serde_json::{json, Value};
 use veil_base::{Time90k, TIME_UNITS_PER_SEC};
 use veil_media::synthetic::SyntheticConfig;
-use veil_store::recorder::synthetic_segments;
-use veil_store::{LiftMode, ORIGINAL_RENDITION, PROTECTED_RENDITION};
+use veil_store::LiftMode;
 
 const SEC: i64 = TIME_UNITS_PER_SEC;
-
-/// Camera 1 is masked from T0 + 20 s for 8 s: `protected` and `original`
-/// segments of the same times (different pictures, so their bytes differ).
-/// Returns the first segment's media of each.
-async fn masked_video(s: &Server) -> (Vec<u8>, Vec<u8>) {
-    let mut first = Vec::new();
-    for (rendition, seed) in [(PROTECTED_RENDITION, 5), (ORIGINAL_RENDITION, 6)] {
-        let config = SyntheticConfig {
-            width: 320,
-            height: 240,
-            fps: 25,
-            gop_frames: 25,
-            bitrate_bps: 300_000,
-            seed,
-        };
-        let segs = synthetic_segments(
-            s.camera,
-            config,
-            Time90k(T0 + 20 * SEC),
-            8 * 25 + 1,
-            4 * SEC,
-        )
-        .unwrap();
-        first.push(segs[0].media.clone());
-        for mut seg in segs {
-            seg.rendition = rendition.into();
-            s.store.write_segment(seg).await.unwrap();
-        }
-    }
-    (first.remove(0), first.remove(0))
-}
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
     hay.windows(needle.len()).any(|w| w == needle)
@@ -92,25 +60,7 @@ async fn lifter(s: &Server) -> (reqwest::Client, String, String) {
 /// Lena asks to lift the masks of camera 1 and the DPO approves; returns
 /// the approval's id.
 async fn approved_lift(s: &Server, lena: &reqwest::Client, csrf: &str, why: &str) -> i64 {
-    let r = post_json(
-        lena,
-        csrf,
-        format!("{}/api/v1/approvals", s.base),
-        json!({"permission": "masks.lift", "resource": "camera:1", "justification": why}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::CREATED);
-    let approval = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
-    let (dpo, dpo_csrf) = login_as(s, "fatima.dpo").await;
-    let r = post_json(
-        &dpo,
-        &dpo_csrf,
-        format!("{}/api/v1/approvals/{approval}/decision", s.base),
-        json!({"approve": true, "note": "checked the request"}),
-    )
-    .await;
-    assert_eq!(r.status(), StatusCode::OK);
-    approval
+    approved(s, lena, csrf, "masks.lift", "camera:1", why).await
 }
 
 async fn get_lift(c: &reqwest::Client, s: &Server, path: &str, token: &str) -> reqwest::Response {

@@ -471,3 +471,69 @@ pub fn investigator(s: &Server) -> veil_base::UserId {
         )
         .unwrap()
 }
+
+/// Camera 1 is masked from T0 + 20 s for 8 s: `protected` and `original`
+/// segments of the same times (different pictures, so their bytes differ).
+/// Returns the first segment's media of each.
+pub async fn masked_video(s: &Server) -> (Vec<u8>, Vec<u8>) {
+    let mut first = Vec::new();
+    for (rendition, seed) in [
+        (veil_store::PROTECTED_RENDITION, 5),
+        (veil_store::ORIGINAL_RENDITION, 6),
+    ] {
+        let config = SyntheticConfig {
+            width: 320,
+            height: 240,
+            fps: 25,
+            gop_frames: 25,
+            bitrate_bps: 300_000,
+            seed,
+        };
+        let segs = synthetic_segments(
+            s.camera,
+            config,
+            Time90k(T0 + 20 * veil_base::TIME_UNITS_PER_SEC),
+            8 * 25 + 1,
+            4 * veil_base::TIME_UNITS_PER_SEC,
+        )
+        .unwrap();
+        first.push(segs[0].media.clone());
+        for mut seg in segs {
+            seg.rendition = rendition.into();
+            s.store.write_segment(seg).await.unwrap();
+        }
+    }
+    (first.remove(0), first.remove(0))
+}
+
+/// `c` asks for four-eyes approval of `permission` on `resource` and
+/// `fatima.dpo` (who must exist, with the dpo role) approves; the
+/// approval's id.
+pub async fn approved(
+    s: &Server,
+    c: &reqwest::Client,
+    csrf: &str,
+    permission: &str,
+    resource: &str,
+    why: &str,
+) -> i64 {
+    let r = post_json(
+        c,
+        csrf,
+        format!("{}/api/v1/approvals", s.base),
+        serde_json::json!({"permission": permission, "resource": resource, "justification": why}),
+    )
+    .await;
+    assert_eq!(r.status(), reqwest::StatusCode::CREATED);
+    let approval = r.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+    let (dpo, dpo_csrf) = login_as(s, "fatima.dpo").await;
+    let r = post_json(
+        &dpo,
+        &dpo_csrf,
+        format!("{}/api/v1/approvals/{approval}/decision", s.base),
+        serde_json::json!({"approve": true, "note": "checked the request"}),
+    )
+    .await;
+    assert_eq!(r.status(), reqwest::StatusCode::OK);
+    approval
+}
