@@ -473,7 +473,7 @@ async fn all_cameras(state: &AppState) -> Result<Vec<CameraRow>, ApiError> {
 /// `dpo.documents`, or `export` on every camera of the entry.
 fn may_confirm(state: &AppState, s: &Session, cams: &[CameraRow], d: &DisclosureRow) -> bool {
     state.allowed(s, Action::DpoDocuments, Resource::System)
-        || d.cameras.iter().all(|id| {
+        || d.entry.cameras.iter().all(|id| {
             state.allowed(
                 s,
                 Action::Export,
@@ -489,7 +489,7 @@ async fn pseudonyms(
 ) -> Result<HashMap<UserId, String>, ApiError> {
     let mut ids: Vec<UserId> = rows
         .iter()
-        .flat_map(|d| [d.recorded_by, d.destruction_confirmed_by])
+        .flat_map(|d| [d.entry.recorded_by, d.destruction_confirmed_by])
         .flatten()
         .collect();
     ids.sort_by_key(|u| u.0);
@@ -512,14 +512,15 @@ fn to_json(d: DisclosureRow, names: &HashMap<UserId, String>, can_confirm: bool)
     let time = |t: Option<Time90k>| t.map(|t| t.to_rfc3339());
     DisclosureJson {
         id: d.id,
-        kind: d.kind.as_str(),
+        kind: d.entry.kind.as_str(),
         status: d.status(),
-        created: d.created.to_rfc3339(),
-        recorded_by: name(d.recorded_by),
-        start: d.start.to_rfc3339(),
-        end: d.end.to_rfc3339(),
-        cameras: d.cameras.iter().map(|c| c.0).collect(),
+        created: d.entry.created.to_rfc3339(),
+        recorded_by: name(d.entry.recorded_by),
+        start: d.entry.start.to_rfc3339(),
+        end: d.entry.end.to_rfc3339(),
+        cameras: d.entry.cameras.iter().map(|c| c.0).collect(),
         intervals: d
+            .entry
             .intervals
             .iter()
             .map(|(c, s, e)| IntervalJson {
@@ -528,32 +529,32 @@ fn to_json(d: DisclosureRow, names: &HashMap<UserId, String>, can_confirm: bool)
                 end: e.to_rfc3339(),
             })
             .collect(),
-        outside_eea: !in_eea(&d.requester.country),
+        outside_eea: !in_eea(&d.entry.requester.country),
         requester: RequesterJson {
-            name: d.requester.name,
-            title: d.requester.title,
-            organisation: d.requester.organisation,
-            country: d.requester.country,
+            name: d.entry.requester.name,
+            title: d.entry.requester.title,
+            organisation: d.entry.requester.organisation,
+            country: d.entry.requester.country,
         },
-        authorised_by: d.authorised_by,
-        content: d.content,
-        reason: d.request_reason,
-        grant_reason: d.grant_reason,
-        legal_basis: d.legal_basis,
-        safeguards: d.safeguards,
-        export_id: d.export_id,
-        package_id: d.package_id,
-        package_sha256: d.package_sha256,
-        expires: time(d.expires),
+        authorised_by: d.entry.authorised_by,
+        content: d.entry.content,
+        reason: d.entry.request_reason,
+        grant_reason: d.entry.grant_reason,
+        legal_basis: d.entry.legal_basis,
+        safeguards: d.entry.safeguards,
+        export_id: d.entry.export_id,
+        package_id: d.entry.package_id,
+        package_sha256: d.entry.package_sha256,
+        expires: time(d.entry.expires),
         downloaded: time(d.downloaded),
         expired: time(d.expired),
         can_confirm_destruction: can_confirm
-            && d.kind.is_copy()
+            && d.entry.kind.is_copy()
             && d.destruction_confirmed.is_none(),
         destruction_confirmed: time(d.destruction_confirmed),
         destruction_confirmed_by: name(d.destruction_confirmed_by),
         destruction_note: d.destruction_note,
-        audit_seq: d.audit_seq,
+        audit_seq: d.entry.audit_seq,
     }
 }
 
@@ -965,10 +966,10 @@ pub async fn confirm_destruction(
     }
     let req = json_body(body)?;
     let note = text("note", &req.note, &NOTE_CHARS, true)?;
-    if !d.kind.is_copy() {
+    if !d.entry.kind.is_copy() {
         return Err(conflict(format!(
             "entry {id} is a {} disclosure: no copy was handed over",
-            d.kind.as_str()
+            d.entry.kind.as_str()
         )));
     }
     if d.destruction_confirmed.is_some() {
@@ -986,8 +987,8 @@ pub async fn confirm_destruction(
             )
             .detail(format!(
                 "kind={} package_id={}",
-                d.kind.as_str(),
-                d.package_id.as_deref().unwrap_or("")
+                d.entry.kind.as_str(),
+                d.entry.package_id.as_deref().unwrap_or("")
             ))
             .justification(note.clone()),
         )

@@ -229,16 +229,16 @@ async fn showings_and_tellings_are_entered_once_and_bad_ones_refused() {
     );
 
     let row = s.store.db.disclosure(a).unwrap().unwrap();
-    assert_eq!(row.kind, DisclosureKind::Shown);
-    assert_eq!(row.authorised_by, "u-test");
-    assert_eq!(row.audit_seq, entries[0].seq);
-    assert_eq!(row.cameras, vec![s.camera]);
-    assert_eq!(row.requester.country, "PT");
-    assert_eq!(row.grant_reason, GRANT);
+    assert_eq!(row.entry.kind, DisclosureKind::Shown);
+    assert_eq!(row.entry.authorised_by, "u-test");
+    assert_eq!(row.entry.audit_seq, entries[0].seq);
+    assert_eq!(row.entry.cameras, vec![s.camera]);
+    assert_eq!(row.entry.requester.country, "PT");
+    assert_eq!(row.entry.grant_reason, GRANT);
     let row = s.store.db.disclosure(b).unwrap().unwrap();
-    assert_eq!(row.kind, DisclosureKind::Verbal);
-    assert_eq!(row.legal_basis.as_deref(), Some("Art. 49 derogation"));
-    assert_eq!(row.audit_seq, entries[1].seq);
+    assert_eq!(row.entry.kind, DisclosureKind::Verbal);
+    assert_eq!(row.entry.legal_basis.as_deref(), Some("Art. 49 derogation"));
+    assert_eq!(row.entry.audit_seq, entries[1].seq);
 }
 
 #[tokio::test]

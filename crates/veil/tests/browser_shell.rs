@@ -162,7 +162,10 @@ const ROLE_TEMPLATES: [(&str, &[&str]); 5] = [
             "/system",
         ],
     ),
-    ("dpo", &["/locks", "/holds", "/disclosures", "/approvals", "/audit"]),
+    (
+        "dpo",
+        &["/locks", "/holds", "/disclosures", "/approvals", "/audit"],
+    ),
     ("auditor", &["/disclosures", "/audit"]),
 ];
 

@@ -75,7 +75,7 @@ pub struct Requester {
 }
 
 /// An entry to add to the register.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewDisclosure {
     /// Copy, shown, verbal or subject access.
     pub kind: DisclosureKind,
@@ -117,47 +117,14 @@ pub struct NewDisclosure {
     pub audit_seq: i64,
 }
 
-/// A register entry as stored.
+/// A register entry as stored: the entry as it was inserted, and what
+/// happened to a copy since.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DisclosureRow {
     /// Its id.
     pub id: i64,
-    /// Copy, shown, verbal or subject access.
-    pub kind: DisclosureKind,
-    /// When it was recorded.
-    pub created: Time90k,
-    /// Who recorded it.
-    pub recorded_by: Option<UserId>,
-    /// Start of the recordings' time span.
-    pub start: Time90k,
-    /// End of the recordings' time span (exclusive).
-    pub end: Time90k,
-    /// The cameras.
-    pub cameras: Vec<CameraId>,
-    /// The intervals per camera.
-    pub intervals: Vec<(CameraId, Time90k, Time90k)>,
-    /// The requesting party.
-    pub requester: Requester,
-    /// Who authorised it (pseudonyms, comma-separated).
-    pub authorised_by: String,
-    /// A short description of the content.
-    pub content: String,
-    /// Why it was requested.
-    pub request_reason: String,
-    /// Why it was granted.
-    pub grant_reason: String,
-    /// The legal basis outside the EEA.
-    pub legal_basis: Option<String>,
-    /// The safeguards outside the EEA.
-    pub safeguards: Option<String>,
-    /// Copies: the export.
-    pub export_id: Option<i64>,
-    /// Copies: the package id.
-    pub package_id: Option<String>,
-    /// Copies: the package's SHA-256 (hex).
-    pub package_sha256: Option<String>,
-    /// Copies: when the stored copy expires.
-    pub expires: Option<Time90k>,
+    /// The entry.
+    pub entry: NewDisclosure,
     /// Copies: the first download.
     pub downloaded: Option<Time90k>,
     /// Copies: when the stored copy was destroyed at its expiry.
@@ -169,8 +136,6 @@ pub struct DisclosureRow {
     pub destruction_confirmed_by: Option<UserId>,
     /// The confirmation's note.
     pub destruction_note: Option<String>,
-    /// The access-record entry that recorded it.
-    pub audit_seq: i64,
 }
 
 impl DisclosureRow {
@@ -257,36 +222,38 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DisclosureRow> {
     };
     Ok(DisclosureRow {
         id: r.get(0)?,
-        kind: DisclosureKind::parse(&kind)
-            .ok_or_else(|| conversion(format!("unknown disclosure kind {kind:?}")))?,
-        created: Time90k(r.get(2)?),
-        recorded_by: r.get::<_, Option<i64>>(3)?.map(UserId),
-        start: Time90k(r.get(4)?),
-        end: Time90k(r.get(5)?),
-        cameras: decode_cameras(&r.get::<_, String>(6)?)?,
-        intervals: decode_intervals(&r.get::<_, String>(7)?)?,
-        requester: Requester {
-            name: r.get(8)?,
-            title: r.get(9)?,
-            organisation: r.get(10)?,
-            country: r.get(11)?,
+        entry: NewDisclosure {
+            kind: DisclosureKind::parse(&kind)
+                .ok_or_else(|| conversion(format!("unknown disclosure kind {kind:?}")))?,
+            created: Time90k(r.get(2)?),
+            recorded_by: r.get::<_, Option<i64>>(3)?.map(UserId),
+            start: Time90k(r.get(4)?),
+            end: Time90k(r.get(5)?),
+            cameras: decode_cameras(&r.get::<_, String>(6)?)?,
+            intervals: decode_intervals(&r.get::<_, String>(7)?)?,
+            requester: Requester {
+                name: r.get(8)?,
+                title: r.get(9)?,
+                organisation: r.get(10)?,
+                country: r.get(11)?,
+            },
+            authorised_by: r.get(12)?,
+            content: r.get(13)?,
+            request_reason: r.get(14)?,
+            grant_reason: r.get(15)?,
+            legal_basis: r.get(16)?,
+            safeguards: r.get(17)?,
+            export_id: r.get(18)?,
+            package_id: r.get(19)?,
+            package_sha256: r.get(20)?,
+            expires: t(21)?,
+            audit_seq: r.get(27)?,
         },
-        authorised_by: r.get(12)?,
-        content: r.get(13)?,
-        request_reason: r.get(14)?,
-        grant_reason: r.get(15)?,
-        legal_basis: r.get(16)?,
-        safeguards: r.get(17)?,
-        export_id: r.get(18)?,
-        package_id: r.get(19)?,
-        package_sha256: r.get(20)?,
-        expires: t(21)?,
         downloaded: t(22)?,
         expired: t(23)?,
         destruction_confirmed: t(24)?,
         destruction_confirmed_by: r.get::<_, Option<i64>>(25)?.map(UserId),
         destruction_note: r.get(26)?,
-        audit_seq: r.get(27)?,
     })
 }
 
@@ -422,7 +389,7 @@ impl Db {
         }
         match self.disclosure(id)? {
             None => Err(Error::NotFound(format!("disclosure {id}"))),
-            Some(d) if !d.kind.is_copy() => Err(Error::Invalid(format!(
+            Some(d) if !d.entry.kind.is_copy() => Err(Error::Invalid(format!(
                 "disclosure {id} is not a copy: nothing to destroy"
             ))),
             Some(_) => Err(Error::Invalid(format!(
@@ -535,10 +502,10 @@ mod tests {
         let id = db.insert_disclosure(&d).unwrap();
         let got = db.disclosure(id).unwrap().unwrap();
         assert_eq!(got.status(), "created");
-        assert_eq!(got.cameras, vec![CameraId(1), CameraId(2)]);
-        assert_eq!(got.intervals, d.intervals);
-        assert_eq!(got.requester, d.requester);
-        assert_eq!(got.expires, Some(Time90k(5000)));
+        assert_eq!(got.entry.cameras, vec![CameraId(1), CameraId(2)]);
+        assert_eq!(got.entry.intervals, d.intervals);
+        assert_eq!(got.entry.requester, d.requester);
+        assert_eq!(got.entry.expires, Some(Time90k(5000)));
 
         db.mark_disclosure_downloaded(7, Time90k(2000)).unwrap();
         db.mark_disclosure_downloaded(7, Time90k(2500)).unwrap();
