@@ -112,6 +112,36 @@ impl Store {
         Ok(File::open(self.exports_dir()?.join(name))?)
     }
 
+    /// Removes every stored package file and shreds the export key
+    /// (decommissioning the installation): how many packages went.
+    pub fn remove_all_export_files(&self) -> Result<usize, Error> {
+        let dir = self.exports_dir()?;
+        let mut n = 0;
+        match std::fs::read_dir(&dir) {
+            Ok(entries) => {
+                for e in entries {
+                    let e = e?;
+                    if e.file_type()?.is_file() {
+                        std::fs::remove_file(e.path())?;
+                        n += 1;
+                    }
+                }
+                File::open(&dir)?.sync_all()?;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e.into()),
+        }
+        if let Some(root) = &self.dir {
+            crate::root::shred_file(
+                &DataDir {
+                    root: root.as_ref().clone(),
+                }
+                .export_key(),
+            )?;
+        }
+        Ok(n)
+    }
+
     /// Removes stored package file `name` (gone already is fine) and makes
     /// the removal durable.
     pub fn remove_export_file(&self, name: &str) -> Result<(), Error> {

@@ -99,6 +99,8 @@ pub struct ErasureReport {
     pub secrets: WrappedCounts,
     /// Root versions destroyed at their source.
     pub root_versions: Vec<u32>,
+    /// Stored export packages deleted (installation only).
+    pub export_packages: usize,
 }
 
 impl Store {
@@ -342,6 +344,11 @@ impl Store {
     /// caller has recorded it in the access record first.
     pub async fn decommission_installation(&self) -> Result<ErasureReport, Error> {
         let mut report = self.erase_recordings(None).await?;
+        // The stored copies of export packages (encrypted to their
+        // recipients, but copies of the video all the same) and the export
+        // signing key.
+        let this = self.clone();
+        report.export_packages = blocking(move || this.remove_all_export_files()).await?;
         let this = self.clone();
         let (secrets, versions) = blocking(move || {
             let secrets = this.db.erase_root_wrapped_secrets()?;

@@ -173,6 +173,7 @@ fn certificate(
             "camera_credentials": report.secrets.cameras,
             "second_factor_seeds": report.secrets.users,
             "protection_keys": report.secrets.protections,
+            "export_packages": report.export_packages,
         },
         "root_versions_destroyed": report.root_versions,
         "access_record_entry": record_seq,

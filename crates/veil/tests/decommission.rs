@@ -253,6 +253,28 @@ fn rotating_then_decommissioning_the_installation_destroys_every_root_version() 
     ]);
     assert!(!ok && out.contains("inside the data directory"), "{out}");
     assert!(data.join("root.2.key").exists() && segment_files(&data) > 0);
+    // A stored export package and the export key go too.
+    {
+        use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .recursive(true)
+            .create(data.join("exports"))
+            .unwrap();
+        // (The server made the export key at its first start.)
+        assert!(data.join("export.key").exists());
+        for f in ["exports/0123abcd.tar.age"] {
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(data.join(f))
+                .unwrap()
+                .write_all(b"a stored copy")
+                .unwrap();
+        }
+    }
     // An object a crash left without its row is deleted too.
     db(&data)
         .execute(
@@ -276,7 +298,13 @@ fn rotating_then_decommissioning_the_installation_destroys_every_root_version() 
     assert_eq!(segment_files(&data), 0);
     assert_eq!(count(&data, "SELECT COUNT(*) FROM bucket_key"), 0);
     assert_eq!(count(&data, "SELECT COUNT(*) FROM segment"), 0);
-    for f in ["root.key", "root.2.key", "erasure.key"] {
+    for f in [
+        "root.key",
+        "root.2.key",
+        "erasure.key",
+        "export.key",
+        "exports/0123abcd.tar.age",
+    ] {
         assert!(!data.join(f).exists(), "{f} survived");
     }
     let cert = check_signature(&out_dir);
@@ -284,6 +312,7 @@ fn rotating_then_decommissioning_the_installation_destroys_every_root_version() 
     assert_eq!(cert["operator"], "Rui");
     assert_eq!(cert["root_versions_destroyed"], serde_json::json!([2]));
     assert_eq!(cert["counts"]["leftover_objects"], 1);
+    assert_eq!(cert["counts"]["export_packages"], 1);
     assert_eq!(
         cert["bucket_keys_destroyed"].as_array().unwrap().len() as i64,
         keys
