@@ -263,17 +263,15 @@ fn rotating_then_decommissioning_the_installation_destroys_every_root_version() 
             .unwrap();
         // (The server made the export key at its first start.)
         assert!(data.join("export.key").exists());
-        for f in ["exports/0123abcd.tar.age"] {
-            use std::io::Write;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(data.join(f))
-                .unwrap()
-                .write_all(b"a stored copy")
-                .unwrap();
-        }
+        use std::io::Write;
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(data.join("exports/0123abcd.tar.age"))
+            .unwrap()
+            .write_all(b"a stored copy")
+            .unwrap();
     }
     // An object a crash left without its row is deleted too.
     db(&data)
