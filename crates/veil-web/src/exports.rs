@@ -434,7 +434,9 @@ async fn check(
             .iter()
             .any(|c: &veil_store::db::CameraRow| c.id.0 == *id)
         {
-            return Err(ApiError::bad_request(format!("camera {id} is named twice")));
+            return Err(ApiError::bad_request(format!(
+                "cameras: camera {id} is named twice"
+            )));
         }
         let cam = authorized_camera(state, s, Action::Export, &id.to_string()).await?;
         for (a, _) in &intervals {
@@ -559,6 +561,12 @@ async fn create_checked(
         })
         .await?
     };
+    // What is exported starts at the keyframe at or before each interval's
+    // start: that span is what no hold may cover (as for playback).
+    for f in &plan.files {
+        let end = Time90k(f.mp4.start_90k.0 + f.mp4.duration_90k);
+        crate::protections::refuse_held(state, f.camera, f.mp4.start_90k, end).await?;
+    }
     let cams: Vec<String> = c.cameras.iter().map(|x| x.id.to_string()).collect();
     let mut detail = format!(
         "package={package_id} cameras={} start={} end={} intervals={} excluded={} rendition={} encryption={} files={}",

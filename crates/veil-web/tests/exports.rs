@@ -525,6 +525,31 @@ async fn refusals_are_recorded_and_change_nothing() {
     assert_eq!(denied.len(), 2, "the unencrypted and the held refusals");
     assert!(denied.iter().all(|e| e.outcome == "denied"));
     assert!(denied[1].detail.contains("held"));
+    // A hold just before the interval asked for, inside the GOP the export
+    // would start with (keyframes every second): refused too.
+    let (early, _) = s
+        .store
+        .create_protection(veil_store::db::NewProtection {
+            kind: veil_store::db::ProtectionKind::Hold,
+            cameras: vec![s.camera],
+            start: Time90k::parse_rfc3339(&t(3.1)).unwrap(),
+            end: Time90k::parse_rfc3339(&t(3.2)).unwrap(),
+            reason: "restriction requested by another data subject".into(),
+            owner: None,
+            created: s.clock.now(),
+            review: None,
+            release_on_review: false,
+            key_version: 0,
+        })
+        .await
+        .unwrap();
+    // (Approved, so the refusal is the hold's, found once the files are
+    // planned.)
+    approve_export(&s, &c, &csrf).await;
+    let r = post_json(&c, &csrf, url.clone(), request(json!({"start": t(3.5)}))).await;
+    let (status, code, message) = refusal(r).await;
+    assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "held"));
+    assert!(message.contains(&early.to_string()), "{message}");
     let (auditor, _) = login_as(&s, "ines.audit").await;
     let reg: Value = get_json(&auditor, &s, "/api/v1/disclosures").await;
     assert!(reg["items"].as_array().unwrap().is_empty());
