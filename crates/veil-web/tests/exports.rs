@@ -600,10 +600,10 @@ async fn a_masked_camera_exports_its_protected_rendition() {
     let s = start().await;
     // Camera 1 masked from T0 + 20 s: `protected` and `original` segments of
     // the same 8 s (different pictures).
-    masked_video(&s).await;
+    let (protected, original) = masked_video(&s).await;
     s.clock.advance(30 * TIME_UNITS_PER_SEC);
     let (c, csrf) = exporter(&s).await;
-    let (id, _, passphrase) = export(
+    let (id, package_id, passphrase) = export(
         &s,
         &c,
         &csrf,
@@ -613,6 +613,7 @@ async fn a_masked_camera_exports_its_protected_rendition() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("m.tar.age");
     download(&s, &c, id, &file).await;
+    let passphrase_again = passphrase.clone().unwrap();
     let report = verify(
         std::fs::File::open(&file).unwrap(),
         Decrypt::Passphrase(passphrase.unwrap().into()),
@@ -633,6 +634,28 @@ async fn a_masked_camera_exports_its_protected_rendition() {
     // The gap between the unmasked and the masked recordings is declared.
     let gaps: Vec<_> = report.videos.iter().flat_map(|v| v.gaps.iter()).collect();
     assert!(gaps.iter().any(|g| g.2 == "not_recorded"), "{gaps:?}");
+    // The MP4 carries the masked pictures' bytes, never the original's.
+    let tar = dir.path().join("m.tar");
+    let mut plain = Vec::new();
+    {
+        use std::io::Read;
+        let id = age::scrypt::Identity::new(passphrase_again.clone().into());
+        age::Decryptor::new(std::fs::File::open(&file).unwrap())
+            .unwrap()
+            .decrypt(std::iter::once(&id as &dyn age::Identity))
+            .unwrap()
+            .read_to_end(&mut plain)
+            .unwrap();
+    }
+    std::fs::write(&tar, &plain).unwrap();
+    let pkg = untar(&tar, &dir.path().join("x"), &package_id);
+    let masked: Vec<u8> = std::fs::read_dir(pkg.join("video"))
+        .unwrap()
+        .flat_map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
+    let has = |needle: &[u8]| masked.windows(needle.len()).any(|w| w == needle);
+    assert!(has(&protected[..4096]), "the protected rendition's bytes");
+    assert!(!has(&original[..4096]), "never the original's");
     // Exporting the original needs masks.lift: refused and recorded.
     let r = post_json(
         &c,
