@@ -94,6 +94,10 @@ function checkStep(n) {
       invalid(end, t("exports.error.order"));
       return false;
     }
+    if (wantsOriginal() && !form.elements.justification.value.trim()) {
+      invalid(form.elements.justification, t("exports.error.required", { field: labelOf(form.elements.justification) }));
+      return false;
+    }
   } else if (n === 2) {
     for (const el of document.querySelectorAll("#export-step-2 [required]")) {
       if (!el.value.trim()) {
@@ -168,6 +172,25 @@ function addExclude() {
 
 document.getElementById("export-add-exclude").addEventListener("click", addExclude);
 
+// ---- Step 1: the original rendition (only for masks.lift) -----------------------
+
+const original = document.getElementById("export-original");
+const justificationBox = document.getElementById("export-justification-box");
+
+/** Whether the original (masks lifted) is asked for; the box exists only
+ * for users who may lift masks. */
+function wantsOriginal() {
+  return !!original && original.checked;
+}
+
+function originalChanged() {
+  if (!original) return;
+  justificationBox.hidden = !original.checked;
+  form.elements.justification.required = original.checked;
+}
+
+if (original) original.addEventListener("change", originalChanged);
+
 // ---- Step 2: a transfer outside the EEA ----------------------------------------
 
 const transfer = document.getElementById("export-transfer");
@@ -228,6 +251,7 @@ function fieldOf(message) {
     passphrase: "passphrase",
     recipients: "recipients",
     expires_days: "expires_days",
+    justification: "justification",
   }[name.replace(/\[\d+\]/, "")];
   if (name.startsWith("exclude")) {
     const items = excludes.querySelectorAll("li");
@@ -237,6 +261,7 @@ function fieldOf(message) {
   }
   if (name.startsWith("recipients")) return form.elements.recipients;
   if (simple === "cameras") return form.querySelector("input[name=cameras]");
+  if (simple === "justification" && !wantsOriginal()) return null;
   return simple ? form.elements[simple] : null;
 }
 
@@ -266,9 +291,15 @@ function body() {
     b.safeguards = optional("safeguards");
   }
   if (v("expires_days").trim()) b.expires_days = Number(v("expires_days"));
+  if (wantsOriginal()) {
+    b.rendition = "original";
+    b.justification = v("justification");
+  }
   const p = protection();
   if (p === "passphrase") b.passphrase = v("passphrase");
   if (p === "recipients") b.recipients = recipients();
+  // In the clear: neither a passphrase nor recipients (none is generated).
+  if (p === "none") b.encryption = "none";
   return b;
 }
 
@@ -294,6 +325,11 @@ form.addEventListener("submit", async (ev) => {
   }
 });
 
+/** The package's file name: a plain tar when it is not encrypted. */
+function packageName(x) {
+  return x.encryption === "none" ? `${x.package_id}.tar` : `${x.package_id}.tar.age`;
+}
+
 // ---- Step 4: progress ---------------------------------------------------------------
 
 let polling = null;
@@ -311,7 +347,7 @@ function setProgress(x) {
   stateLine.classList.toggle("error", x.state === "failed");
   if (x.state === "done" && x.download) {
     download.href = x.download;
-    download.setAttribute("download", `${x.package_id}.tar.age`);
+    download.setAttribute("download", packageName(x));
     download.hidden = false;
   }
 }
@@ -326,6 +362,7 @@ function startProgress(created) {
   stateLine.textContent = t("exports.state.queued");
   stateLine.dataset.state = "queued";
   stateLine.classList.remove("error");
+  // Only a generated passphrase is answered (never for a package in the clear).
   passphraseShown.textContent = created.passphrase || "";
   passphraseBox.hidden = !created.passphrase;
   const poll = async () => {
@@ -394,7 +431,7 @@ function render(list) {
     if (x.download) {
       const a = document.createElement("a");
       a.href = x.download;
-      a.setAttribute("download", `${x.package_id}.tar.age`);
+      a.setAttribute("download", packageName(x));
       a.textContent = t("exports.download_col");
       link.append(a);
     }
@@ -426,5 +463,6 @@ now.setUTCMilliseconds(0);
 form.elements.end.value = localValue(now);
 form.elements.start.value = localValue(new Date(now.getTime() - 3600 * 1000));
 countryChanged();
+originalChanged();
 protectionChanged();
 await load();

@@ -2,10 +2,12 @@
 //! wizard").
 //!
 //! One page in four steps: the cameras the user may export and the interval
-//! (UTC) with excluded intervals; the requesting party and the reasons (the
-//! legal basis and safeguards appear for a country outside the EEA); the
-//! protection of the package (a generated passphrase, the user's own, or
-//! recipients' public keys); then the export's progress, the generated
+//! (UTC) with excluded intervals, and, for a user with `masks.lift` on one
+//! of them, the original rendition with its justification; the requesting
+//! party and the reasons (the legal basis and safeguards appear for a
+//! country outside the EEA); the protection of the package (a generated
+//! passphrase, the user's own, recipients' public keys, or, with
+//! `export.unencrypted`, none); then the export's progress, the generated
 //! passphrase shown once and the download. Below, the user's own exports.
 //! The page is server-rendered here; `assets/exports.js` drives the steps
 //! and talks to `/api/v1/exports`.
@@ -53,6 +55,30 @@ fn exportable(state: &AppState, s: &Session, cams: Vec<CameraRow>) -> Vec<Camera
         .collect()
 }
 
+/// The choices beyond the protected, encrypted export that the user's
+/// permissions open on the page.
+#[derive(Clone, Copy, Debug, Default)]
+struct Choices {
+    /// `masks.lift` on at least one exportable camera: the original
+    /// rendition (the lift path) with its justification.
+    original: bool,
+    /// `export.unencrypted`: a package handed over in the clear.
+    unencrypted: bool,
+}
+
+fn choices(state: &AppState, s: &Session, cams: &[CameraRow]) -> Choices {
+    Choices {
+        original: cams.iter().any(|c| {
+            state.allowed(
+                s,
+                Action::LiftMasks,
+                crate::api::camera_resource(c.id, Some(c)),
+            )
+        }),
+        unencrypted: state.allowed(s, Action::ExportUnencrypted, Resource::System),
+    }
+}
+
 /// `GET /exports`: the export wizard and the user's exports.
 pub async fn page(
     Extension(s): Extension<Session>,
@@ -66,16 +92,19 @@ pub async fn page(
         state.authorize(&s, Action::Export, Resource::System)?;
         return Err(ApiError::forbidden("export needs at least one camera"));
     }
+    let choices = choices(&state, &s, &cams);
     let shell = crate::shell::Shell::new(&state, &s, &headers, "/exports").await?;
     Ok(shell.page(
         shell.t("exports.title"),
         "exports.js",
-        &content(&shell, &cams),
+        &content(&shell, &cams, choices),
     ))
 }
 
 /// The page's content (escaped HTML) in the shell's language.
-fn content(shell: &crate::shell::Shell, cams: &[CameraRow]) -> String {
+/// The original rendition and the unencrypted protection appear only for
+/// the `choices` the user's permissions open.
+fn content(shell: &crate::shell::Shell, cams: &[CameraRow], choices: Choices) -> String {
     let t = |k: &str| escape(shell.t(k));
     let mut boxes = String::new();
     for c in cams {
@@ -93,6 +122,34 @@ id=\"export-camera-{id}\"> {name}</label>",
             current = if n == 1 { " aria-current=\"step\"" } else { "" },
             label = t(key)
         )
+    };
+    let original = if choices.original {
+        format!(
+            r#"<fieldset id="export-rendition"><legend>{legend}</legend>
+<label class="check"><input type="checkbox" name="original" id="export-original" aria-describedby="export-original-hint"> {label}</label>
+<p class="hint" id="export-original-hint">{hint}</p>
+<div id="export-justification-box" hidden>
+<label for="export-justification">{justification}</label><textarea id="export-justification" name="justification" maxlength="2000"></textarea>
+</div></fieldset>
+"#,
+            legend = t("exports.rendition"),
+            label = t("exports.original"),
+            hint = t("exports.original_hint"),
+            justification = t("exports.justification"),
+        )
+    } else {
+        String::new()
+    };
+    let unencrypted = if choices.unencrypted {
+        format!(
+            r#"<label class="check"><input type="radio" name="protection" value="none" id="export-protection-none" aria-describedby="export-none-hint"> {label}</label>
+<p class="hint" id="export-none-hint"><strong>{hint}</strong></p>
+"#,
+            label = t("exports.protection.none"),
+            hint = t("exports.protection.none_hint"),
+        )
+    } else {
+        String::new()
     };
     let steps = [
         step(1, "exports.step.recordings"),
@@ -117,7 +174,7 @@ id=\"export-camera-{id}\"> {name}</label>",
 <fieldset><legend>{excluded}</legend><p class="hint">{excluded_hint}</p>
 <ol id="export-excludes" class="excludes"></ol>
 <button type="button" class="secondary" id="export-add-exclude">{add_exclude}</button></fieldset>
-<div class="wizard-actions"><button type="button" id="export-next-1" data-next="2">{next}</button></div>
+{original}<div class="wizard-actions"><button type="button" id="export-next-1" data-next="2">{next}</button></div>
 </fieldset>
 <fieldset class="export-step" id="export-step-2" data-step="2" hidden><legend>{s2}</legend>
 <label for="export-name">{name}</label><input id="export-name" name="name" maxlength="200" required>
@@ -141,7 +198,7 @@ id=\"export-camera-{id}\"> {name}</label>",
 <label class="check"><input type="radio" name="protection" value="generated" id="export-protection-generated" checked> {generated}</label>
 <label class="check"><input type="radio" name="protection" value="passphrase" id="export-protection-passphrase"> {own}</label>
 <label class="check"><input type="radio" name="protection" value="recipients" id="export-protection-recipients"> {recipients}</label>
-</fieldset>
+{unencrypted}</fieldset>
 <div id="export-own-passphrase" hidden>
 <label for="export-passphrase">{passphrase}</label><input id="export-passphrase" name="passphrase" type="password" autocomplete="new-password">
 </div>
@@ -249,7 +306,7 @@ mod tests {
             source_config: "{}".into(),
             group: None,
         };
-        let html = content(&shell, &[cam]);
+        let html = content(&shell, &[cam], Choices::default());
         assert!(html.contains("id=\"export-camera-7\""));
         assert!(html.contains("&lt;Gate&gt;"));
         for n in 1..=4 {
@@ -258,5 +315,52 @@ mod tests {
         assert!(html.contains("<progress id=\"export-progress\" max=\"100\""));
         assert!(html.contains("data-eea=\"AT BE"));
         assert!(!html.contains("style="));
+        // Neither the original nor the unencrypted package without the
+        // permissions that open them.
+        assert!(!html.contains("export-original"));
+        assert!(!html.contains("export-justification"));
+        assert!(!html.contains("value=\"none\""));
+    }
+
+    #[test]
+    fn the_original_and_no_encryption_appear_with_their_permissions() {
+        let shell = Shell::preview(Lang::En, "ivo", Permissions::default(), "/exports");
+        let cam = CameraRow {
+            id: CameraId(1),
+            name: "Gate".into(),
+            source_kind: "synthetic".into(),
+            source_config: "{}".into(),
+            group: None,
+        };
+        let only = |original, unencrypted| {
+            content(
+                &shell,
+                std::slice::from_ref(&cam),
+                Choices {
+                    original,
+                    unencrypted,
+                },
+            )
+        };
+        let lift = only(true, false);
+        assert!(lift.contains("id=\"export-original\""));
+        assert!(lift.contains("<textarea id=\"export-justification\" name=\"justification\""));
+        assert!(lift.contains("<div id=\"export-justification-box\" hidden>"));
+        assert!(!lift.contains("id=\"export-protection-none\""));
+        let clear = only(false, true);
+        assert!(clear.contains(
+            "<input type=\"radio\" name=\"protection\" value=\"none\" id=\"export-protection-none\""
+        ));
+        assert!(clear.contains("id=\"export-none-hint\""));
+        assert!(!clear.contains("export-original"));
+        // The original's choice sits in step 1, no encryption in step 3.
+        let both = only(true, true);
+        let step = |n: u8| both.find(&format!("id=\"export-step-{n}\"")).unwrap_or(0);
+        let at = |id: &str| both.find(id).unwrap_or(0);
+        assert!(step(1) < at("id=\"export-original\"") && at("id=\"export-original\"") < step(2));
+        assert!(
+            step(3) < at("id=\"export-protection-none\"")
+                && at("id=\"export-protection-none\"") < step(4)
+        );
     }
 }

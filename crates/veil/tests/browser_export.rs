@@ -14,6 +14,18 @@
 //! No console error, no CSP violation, no message missing from the
 //! catalogue, no sideways scrolling at 768 px.
 //!
+//! A second test: a user whose role holds `export` alone is offered
+//! neither the original rendition nor a package in the clear; the
+//! investigator (whose template holds `masks.lift`, not
+//! `export.unencrypted`) only the original; a user whose role holds
+//! `export`, `export.unencrypted` and `masks.lift` both. Ticking the
+//! original reveals its justification, which step 1 then requires; the user
+//! leaves it unticked, chooses "No encryption" (the passphrase and key
+//! fields hidden, the warning shown), and after the four-eyes approval the
+//! export runs with no passphrase shown. The download is a plain tar
+//! (`ustar` at byte 257, the export's SHA-256, `encryption: none`) that
+//! `tar -tf` lists and whose MP4s `ffmpeg` decodes.
+//!
 //! Needs Debian's `chromium`, `chromium-driver`, `tar` and `ffmpeg`; fails,
 //! not skips, when they are missing.
 
@@ -50,8 +62,8 @@ async fn investigator(demo: &Demo) -> Res<Api> {
     Ok(s)
 }
 
-/// The investigator asks for the four-eyes approval of an export of
-/// camera 1, and a data-protection officer (with a second factor) gives it.
+/// `inv` asks for the four-eyes approval of an export of camera 1, and a
+/// data-protection officer (with a second factor) gives it.
 async fn approve(demo: &Demo, inv: &Api) -> Res<()> {
     let asked = inv
         .send(
@@ -123,13 +135,14 @@ fn shift(t: &str, seconds: i64) -> Res<String> {
 }
 
 /// Sets the input `css` to `value` as a user's typing would (an `input`
-/// event follows).
+/// event follows). A `datetime-local` input drops zero seconds (`…T16:06`
+/// for `…T16:06:00`), the same time.
 async fn set_value(driver: &Driver, css: &str, value: &str) -> Res<()> {
     let ok = driver
         .exec(
             "const el = document.querySelector(arguments[0]); if (!el) return false; \
              el.value = arguments[1]; el.dispatchEvent(new Event('input', { bubbles: true })); \
-             return el.value === arguments[1];",
+             return el.value === arguments[1] || `${el.value}:00` === arguments[1];",
             json!([css, value]),
         )
         .await?;
@@ -416,12 +429,12 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
     if status != StatusCode::OK || package.is_empty() {
         return Err(format!("download: {status}, {} bytes", package.len()));
     }
-    check_package(&package, &passphrase, &x)
+    check_package(&package, Some(&passphrase), &x)
 }
 
-/// Decrypts `package` with `passphrase`, lists its tar entries and decodes
-/// every MP4 in it.
-fn check_package(package: &[u8], passphrase: &str, x: &Value) -> Res<()> {
+/// Decrypts `package` with `passphrase` (`None`: it is a plain tar), lists
+/// its tar entries and decodes every MP4 in it.
+fn check_package(package: &[u8], passphrase: Option<&str>, x: &Value) -> Res<()> {
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let enc = dir.path().join("package.tar.age");
     std::fs::write(&enc, package).map_err(|e| e.to_string())?;
@@ -433,10 +446,24 @@ fn check_package(package: &[u8], passphrase: &str, x: &Value) -> Res<()> {
     if x["package_sha256"].as_str() != sum.split_whitespace().next() {
         return Err(format!("SHA-256 {sum} is not the export's {x}"));
     }
-    let mut identity =
-        age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
-    identity.set_max_work_factor(22);
-    let tar = age::decrypt(&identity, package).map_err(|e| format!("decrypting: {e}"))?;
+    let tar = match passphrase {
+        Some(passphrase) => {
+            let mut identity =
+                age::scrypt::Identity::new(age::secrecy::SecretString::from(passphrase.to_owned()));
+            identity.set_max_work_factor(22);
+            age::decrypt(&identity, package).map_err(|e| format!("decrypting: {e}"))?
+        }
+        None => {
+            // A POSIX tar header's magic, not an age header.
+            if package.get(257..262) != Some(b"ustar".as_slice()) {
+                return Err(format!(
+                    "the unencrypted package is not a plain tar: it starts {:?}",
+                    String::from_utf8_lossy(&package[..package.len().min(40)])
+                ));
+            }
+            package.to_vec()
+        }
+    };
     let tar_path = dir.path().join("package.tar");
     std::fs::write(&tar_path, &tar).map_err(|e| e.to_string())?;
     let list = Command::new("tar")
@@ -485,4 +512,217 @@ fn check_package(package: &[u8], passphrase: &str, x: &Value) -> Res<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_export_wizard_makes_a_package_that_opens_without_veil_in_chromium() {
     run_in_chromium("export", 1, &["--segment-seconds", "2"], scenario).await;
+}
+
+/// Whether the element `css` exists and is shown (not hidden, laid out).
+async fn shown(driver: &Driver, css: &str) -> Res<bool> {
+    let v = driver
+        .exec(
+            "const el = document.querySelector(arguments[0]); \
+             return !!el && !el.closest('[hidden]') && el.getClientRects().length > 0;",
+            json!([css]),
+        )
+        .await?;
+    Ok(v == true)
+}
+
+/// An account `name` with `roles`, a second factor and the usage policy
+/// acknowledged, signed in through the API.
+async fn account(demo: &Demo, name: &str, roles: &[&str]) -> Res<Api> {
+    let admin = Api::login_demo(demo).await?;
+    let first = admin.create_user(name, roles).await?;
+    let s = Api::first_login(demo, name, &first, PASSWORD).await?;
+    s.enrol_totp().await?;
+    s.acknowledge_policy().await?;
+    Ok(s)
+}
+
+async fn choices_scenario(driver: &Driver, demo: &Demo) -> Res<()> {
+    let inv = investigator(demo).await?;
+    let (start, end) = recorded_run(&inv).await?;
+    driver.set_window_size(1280, 900).await?;
+
+    // Who is offered what: the investigator template holds `masks.lift`
+    // but not `export.unencrypted`; a role with `export` alone holds
+    // neither; the evidence officer's holds both.
+    let admin = Api::login_demo(demo).await?;
+    for (role, permissions) in [
+        ("exporter", &["export"][..]),
+        (
+            "evidence-officer",
+            &["export", "export.unencrypted", "masks.lift"][..],
+        ),
+    ] {
+        let grants: Vec<_> = permissions
+            .iter()
+            .map(|p| json!({"permission": p, "scope": {"kind": "all"}}))
+            .collect();
+        admin
+            .send(
+                Method::PUT,
+                &format!("api/v1/roles/{role}"),
+                Some(json!({ "grants": grants })),
+                StatusCode::CREATED,
+            )
+            .await?;
+    }
+    let exporter = account(demo, "emil.exporter", &["exporter"]).await?;
+    for (who, s, wanted) in [
+        (
+            INVESTIGATOR,
+            &inv,
+            json!(["#export-original", "#export-justification"]),
+        ),
+        ("emil.exporter", &exporter, json!([])),
+    ] {
+        adopt(driver, demo, s).await?;
+        driver.goto(&demo.at("exports")).await?;
+        wait_step(driver, "1").await?;
+        let offered = driver
+            .exec(
+                "return ['#export-original', '#export-justification', '#export-protection-none', \
+                         '#export-none-hint'].filter((c) => document.querySelector(c));",
+                json!([]),
+            )
+            .await?;
+        if offered != wanted {
+            return Err(format!("{who} is offered {offered}, not {wanted}"));
+        }
+    }
+
+    let officer = account(demo, "eva.officer", &["evidence-officer"]).await?;
+    adopt(driver, demo, &officer).await?;
+    driver.goto(&demo.at("exports")).await?;
+    wait_step(driver, "1").await?;
+    if !shown(driver, "#export-original").await? || shown(driver, "#export-justification").await? {
+        return Err(
+            "the original's box is not offered, or its justification shows unticked".into(),
+        );
+    }
+    // Ticked, the original needs its justification before step 2.
+    driver.click_on("#export-original").await?;
+    if !shown(driver, "#export-justification").await? {
+        return Err("ticking the original does not reveal the justification".into());
+    }
+    driver.click_on("#export-camera-1").await?;
+    driver.click_on("#export-next-1").await?;
+    let refused = driver
+        .exec(
+            "const e = document.getElementById('export-error'); \
+             return [e.hidden ? '' : e.textContent, \
+                     document.getElementById('export-justification').getAttribute('aria-invalid')];",
+            json!([]),
+        )
+        .await?;
+    if !refused[0]
+        .as_str()
+        .is_some_and(|m| m.contains("Why the original is needed"))
+        || refused[1] != "true"
+    {
+        return Err(format!(
+            "an original without justification went on: {refused}"
+        ));
+    }
+    wait_step(driver, "1").await?;
+    // The protected rendition after all (`fill` ticks the camera again).
+    driver.click_on("#export-original").await?;
+    driver.click_on("#export-camera-1").await?;
+    if shown(driver, "#export-justification").await? {
+        return Err("the justification stays after unticking the original".into());
+    }
+    fill(driver, &start, &end, "PT").await?;
+
+    // Step 3: no encryption hides the passphrase and keys, shows the warning.
+    if !shown(driver, "#export-protection-none").await?
+        || !shown(driver, "#export-none-hint").await?
+    {
+        return Err("no encryption is not offered with its warning".into());
+    }
+    driver.click_on("#export-protection-recipients").await?;
+    driver.click_on("#export-protection-none").await?;
+    if shown(driver, "#export-recipients").await? || shown(driver, "#export-passphrase").await? {
+        return Err("a passphrase or key field shows for no encryption".into());
+    }
+    // The longer step 3 still fits 768 px.
+    driver.set_window_size(768, 900).await?;
+    let fits = driver
+        .exec(
+            "return document.documentElement.scrollWidth <= window.innerWidth;",
+            json!([]),
+        )
+        .await?;
+    driver.set_window_size(1280, 900).await?;
+    if fits != true {
+        return Err("step 3 with no encryption scrolls sideways at 768 px".into());
+    }
+    driver.click_on("#export-submit").await?;
+    let refused = wait_for(
+        driver,
+        "the four-eyes refusal",
+        WAIT,
+        "const e = document.getElementById('export-error'); return e.hidden ? '' : e.textContent;",
+        |v| v != "",
+    )
+    .await?;
+    if !refused.as_str().is_some_and(|m| m.contains("approval")) {
+        return Err(format!("not the four-eyes refusal: {refused}"));
+    }
+    // The four-eyes refusal is the console's only error so far.
+    let console = read_console(driver).await?;
+    for line in console_lines(&console, STRICT) {
+        if !(line.contains("/api/v1/exports") && line.contains("403")) {
+            return Err(format!("the console shows {line}"));
+        }
+    }
+    approve(demo, &officer).await?;
+    driver.click_on("#export-submit").await?;
+    wait_step(driver, "4").await?;
+    let done = wait_for(
+        driver,
+        "the unencrypted export to finish",
+        Duration::from_secs(120),
+        "const s = document.getElementById('export-state'); \
+         const a = document.getElementById('export-download'); \
+         return { state: s.dataset.state || '', text: s.textContent, \
+                  download: a.hidden ? null : a.getAttribute('href'), \
+                  name: a.getAttribute('download'), \
+                  passphrase: !document.getElementById('export-passphrase-box').hidden };",
+        |v| v["state"] == "done" || v["state"] == "failed",
+    )
+    .await?;
+    let listed = officer
+        .send(Method::GET, "api/v1/exports", None, StatusCode::OK)
+        .await?;
+    let x = listed["exports"]
+        .as_array()
+        .and_then(|a| (a.len() == 1).then(|| a[0].clone()))
+        .ok_or(format!("not one export listed: {listed}"))?;
+    let download = format!("/api/v1/exports/{}/download", x["id"]);
+    if done["state"] != "done"
+        || done["passphrase"] != false
+        || done["download"] != download.as_str()
+        || done["name"] != format!("{}.tar", x["package_id"].as_str().unwrap_or("?")).as_str()
+    {
+        return Err(format!("the unencrypted export ended as {done} ({x})"));
+    }
+    if x["encryption"] != "none" || x["rendition"] != "protected" {
+        return Err(format!("not an unencrypted protected export: {x}"));
+    }
+    check_console(driver, "/exports", STRICT).await?;
+    let (status, package) = officer.bytes(&download).await?;
+    if status != StatusCode::OK || package.is_empty() {
+        return Err(format!("download: {status}, {} bytes", package.len()));
+    }
+    check_package(&package, None, &x)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_original_and_no_encryption_are_offered_only_with_their_permissions_in_chromium() {
+    run_in_chromium(
+        "export-choices",
+        1,
+        &["--segment-seconds", "2"],
+        choices_scenario,
+    )
+    .await;
 }
