@@ -3,7 +3,7 @@
 //! [`plan`] turns a request into files: per camera and interval, minus the
 //! excluded intervals, one MP4 cut at keyframes (a piece that follows an
 //! excluded interval starts at the first keyframe after it, so no frame of
-//! an excluded interval is in any file). [`write`] then streams a tar
+//! an excluded interval is in any file). [`write()`] then streams a tar
 //! archive through `age` into the output: `README.txt`, `allowed_signers`
 //! and `export-key.pub` first, then each MP4 (segments decrypted one at a
 //! time, hashed as they pass), then `manifest.json` (which holds every
@@ -300,7 +300,7 @@ pub fn parse_recipients(list: &[String]) -> Result<Vec<Box<dyn age::Recipient + 
     Ok(out)
 }
 
-/// What [`write`] made.
+/// What [`write()`] made.
 #[derive(Clone, Debug)]
 pub struct Written {
     /// The manifest written (and signed).
@@ -590,7 +590,7 @@ fn video_entry(f: &PlannedFile, sections: &[ChainSection]) -> VideoEntry {
     }
 }
 
-/// Everything [`write`] needs besides the plan.
+/// Everything [`write()`] needs besides the plan.
 pub struct Env<'a> {
     /// The store to read segments from.
     pub store: &'a Store,
