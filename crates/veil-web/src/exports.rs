@@ -268,9 +268,18 @@ pub async fn create(
     headers: HeaderMap,
     body: Body<ExportRequestBody>,
 ) -> Result<(StatusCode, Json<ExportCreated>), ApiError> {
-    let req = json_body(body)?;
-    let cams = req.cameras.clone();
-    match create_checked(&state, &s, peer, &headers, req).await {
+    let cams = body
+        .as_ref()
+        .map(|Json(b)| b.cameras.clone())
+        .unwrap_or_default();
+    let result = async {
+        // Nobody who may export no camera learns what the body must hold.
+        may_export_some(&state, &s).await?;
+        let req = json_body(body)?;
+        create_checked(&state, &s, peer, &headers, req).await
+    }
+    .await;
+    match result {
         Ok(r) => Ok(r),
         Err(e) if e.status == StatusCode::FORBIDDEN || e.status == StatusCode::NOT_FOUND => {
             let list: Vec<String> = cams.iter().map(i64::to_string).collect();

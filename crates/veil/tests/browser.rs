@@ -551,13 +551,16 @@ async fn four_eyes_settings(driver: &Driver, demo: &Demo) -> Res<()> {
         Duration::from_secs(10),
         state,
         |v| {
-            // Releasing a lock and lifting masks consume their approval at
-            // their routes; the others have no route yet.
+            // Releasing a lock, lifting masks and export consume their
+            // approval at their routes; deleting recordings has no route yet.
             v.as_array().is_some_and(|rows| {
                 rows.iter().all(|r| {
                     let enforced = r["enforced"].as_str().unwrap_or("");
                     r["checked"] == true
-                        && if r["p"] == "locks.release" || r["p"] == "masks.lift" {
+                        && if r["p"] == "locks.release"
+                            || r["p"] == "masks.lift"
+                            || r["p"] == "export"
+                        {
                             enforced == "enforced"
                         } else {
                             enforced.starts_with("not enforced yet")

@@ -221,7 +221,8 @@ async fn a_clean_stop_writes_the_open_segment() {
         .unwrap();
     assert_eq!(n, 1, "the open segment was written on stop");
     // The stop signed a checkpoint over the whole access record (the first
-    // start records the [masks] settings it stores: 2 of the 6 entries).
+    // start records the [masks] settings it stores: 2 of the 7 entries; the
+    // checkpoint first records the recording chain's head: the 7th).
     let out = Command::new(env!("CARGO_BIN_EXE_veil"))
         .args(["audit", "verify", "--data"])
         .arg(&data)
@@ -230,7 +231,7 @@ async fn a_clean_stop_writes_the_open_segment() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("6 access-record entries") && text.contains("signed up to sequence 6"),
+        text.contains("7 access-record entries") && text.contains("signed up to sequence 7"),
         "{text}"
     );
     let end = end.unwrap() as f64 / 90_000.0;
