@@ -49,6 +49,27 @@ async fn approve_export(s: &Server, c: &reqwest::Client, csrf: &str) -> i64 {
     .await
 }
 
+/// A restriction hold on camera 1 over `[from, to)` seconds after T0; its id.
+async fn hold(s: &Server, from: f64, to: f64, reason: &str) -> i64 {
+    let at = |x: f64| Time90k::parse_rfc3339(&t(x)).unwrap();
+    s.store
+        .create_protection(veil_store::db::NewProtection {
+            kind: veil_store::db::ProtectionKind::Hold,
+            cameras: vec![s.camera],
+            start: at(from),
+            end: at(to),
+            reason: reason.into(),
+            owner: None,
+            created: s.clock.now(),
+            review: None,
+            release_on_review: false,
+            key_version: 0,
+        })
+        .await
+        .unwrap()
+        .0
+}
+
 fn request(extra: Value) -> Value {
     let mut v = json!({
         "cameras": [1],
@@ -498,26 +519,11 @@ async fn refusals_are_recorded_and_change_nothing() {
     .await;
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // A restriction hold over the interval: 403 naming it, recorded.
-    let (hold, _) = s
-        .store
-        .create_protection(veil_store::db::NewProtection {
-            kind: veil_store::db::ProtectionKind::Hold,
-            cameras: vec![s.camera],
-            start: Time90k::parse_rfc3339(&t(2.0)).unwrap(),
-            end: Time90k::parse_rfc3339(&t(3.0)).unwrap(),
-            reason: "restriction requested by the data subject".into(),
-            owner: None,
-            created: s.clock.now(),
-            review: None,
-            release_on_review: false,
-            key_version: 0,
-        })
-        .await
-        .unwrap();
+    let first = hold(&s, 2.0, 3.0, "restriction requested by the data subject").await;
     let r = post_json(&c, &csrf, url.clone(), request(json!({}))).await;
     let (status, code, message) = refusal(r).await;
     assert_eq!((status, code.as_str()), (StatusCode::FORBIDDEN, "held"));
-    assert!(message.contains(&hold.to_string()), "{message}");
+    assert!(message.contains(&first.to_string()), "{message}");
     let denied: Vec<_> = audit_entries(&s)
         .into_iter()
         .filter(|e| e.action == "export.create")
@@ -527,22 +533,13 @@ async fn refusals_are_recorded_and_change_nothing() {
     assert!(denied[1].detail.contains("held"));
     // A hold just before the interval asked for, inside the GOP the export
     // would start with (keyframes every second): refused too.
-    let (early, _) = s
-        .store
-        .create_protection(veil_store::db::NewProtection {
-            kind: veil_store::db::ProtectionKind::Hold,
-            cameras: vec![s.camera],
-            start: Time90k::parse_rfc3339(&t(3.1)).unwrap(),
-            end: Time90k::parse_rfc3339(&t(3.2)).unwrap(),
-            reason: "restriction requested by another data subject".into(),
-            owner: None,
-            created: s.clock.now(),
-            review: None,
-            release_on_review: false,
-            key_version: 0,
-        })
-        .await
-        .unwrap();
+    let early = hold(
+        &s,
+        3.1,
+        3.2,
+        "restriction requested by another data subject",
+    )
+    .await;
     // (Approved, so the refusal is the hold's, found once the files are
     // planned.)
     approve_export(&s, &c, &csrf).await;
