@@ -20,15 +20,14 @@ use veil_export::verify::{verify, Decrypt};
 /// A user `otto.exp` holding `export` and `playback` on every camera, with
 /// a second factor (export is sensitive).
 async fn exporter(s: &Server) -> (reqwest::Client, String) {
+    exporter_with(s, &[("export", None), ("playback", None)]).await
+}
+
+/// `otto.exp` with a role granting `grants`, a second factor, and the DPO
+/// `fatima.dpo` who approves.
+async fn exporter_with(s: &Server, grants: &[(&str, Option<&[i64]>)]) -> (reqwest::Client, String) {
     let (admin, csrf) = login(s).await;
-    create_role(
-        s,
-        &admin,
-        &csrf,
-        "exporter",
-        &[("export", None), ("playback", None)],
-    )
-    .await;
+    create_role(s, &admin, &csrf, "exporter", grants).await;
     let (c, c_csrf) = new_user(s, &admin, &csrf, "otto.exp", &["exporter"]).await;
     enrol_totp(s, &c, &c_csrf).await;
     new_user(s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
@@ -670,18 +669,11 @@ async fn a_masked_camera_exports_its_protected_rendition() {
 #[tokio::test]
 async fn several_intervals_and_the_lifted_original() {
     let s = start().await;
-    let (admin, csrf) = login(&s).await;
-    create_role(
+    let (c, c_csrf) = exporter_with(
         &s,
-        &admin,
-        &csrf,
-        "exporter",
         &[("export", None), ("playback", None), ("masks.lift", None)],
     )
     .await;
-    let (c, c_csrf) = new_user(&s, &admin, &csrf, "otto.exp", &["exporter"]).await;
-    enrol_totp(&s, &c, &c_csrf).await;
-    new_user(&s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
     // Two intervals of the one camera: two files, each inside its interval
     // (from the keyframe at or before its start).
     let mut body = request(json!({}));
@@ -748,18 +740,7 @@ async fn several_intervals_and_the_lifted_original() {
 #[tokio::test]
 async fn an_unencrypted_export_needs_its_own_permission_and_says_so() {
     let s = start().await;
-    let (admin, csrf) = login(&s).await;
-    create_role(
-        &s,
-        &admin,
-        &csrf,
-        "exporter",
-        &[("export", None), ("export.unencrypted", None)],
-    )
-    .await;
-    let (c, c_csrf) = new_user(&s, &admin, &csrf, "otto.exp", &["exporter"]).await;
-    enrol_totp(&s, &c, &c_csrf).await;
-    new_user(&s, &admin, &csrf, "fatima.dpo", &["dpo"]).await;
+    let (c, c_csrf) = exporter_with(&s, &[("export", None), ("export.unencrypted", None)]).await;
     let (id, package_id, passphrase) =
         export(&s, &c, &c_csrf, request(json!({"encryption": "none"}))).await;
     assert!(passphrase.is_none());
