@@ -46,43 +46,7 @@ pub const REASON_CHARS: std::ops::RangeInclusive<usize> = 10..=2000;
 /// safeguards, in characters.
 pub const TEXT_CHARS: std::ops::RangeInclusive<usize> = 1..=2000;
 
-/// ISO 3166-1 alpha-2: every officially assigned code.
-const COUNTRIES: &[&str] = &[
-    "AD", "AE", "AF", "AG", "AI", "AL", "AM", "AO", "AQ", "AR", "AS", "AT", "AU", "AW", "AX", "AZ",
-    "BA", "BB", "BD", "BE", "BF", "BG", "BH", "BI", "BJ", "BL", "BM", "BN", "BO", "BQ", "BR", "BS",
-    "BT", "BV", "BW", "BY", "BZ", "CA", "CC", "CD", "CF", "CG", "CH", "CI", "CK", "CL", "CM", "CN",
-    "CO", "CR", "CU", "CV", "CW", "CX", "CY", "CZ", "DE", "DJ", "DK", "DM", "DO", "DZ", "EC", "EE",
-    "EG", "EH", "ER", "ES", "ET", "FI", "FJ", "FK", "FM", "FO", "FR", "GA", "GB", "GD", "GE", "GF",
-    "GG", "GH", "GI", "GL", "GM", "GN", "GP", "GQ", "GR", "GS", "GT", "GU", "GW", "GY", "HK", "HM",
-    "HN", "HR", "HT", "HU", "ID", "IE", "IL", "IM", "IN", "IO", "IQ", "IR", "IS", "IT", "JE", "JM",
-    "JO", "JP", "KE", "KG", "KH", "KI", "KM", "KN", "KP", "KR", "KW", "KY", "KZ", "LA", "LB", "LC",
-    "LI", "LK", "LR", "LS", "LT", "LU", "LV", "LY", "MA", "MC", "MD", "ME", "MF", "MG", "MH", "MK",
-    "ML", "MM", "MN", "MO", "MP", "MQ", "MR", "MS", "MT", "MU", "MV", "MW", "MX", "MY", "MZ", "NA",
-    "NC", "NE", "NF", "NG", "NI", "NL", "NO", "NP", "NR", "NU", "NZ", "OM", "PA", "PE", "PF", "PG",
-    "PH", "PK", "PL", "PM", "PN", "PR", "PS", "PT", "PW", "PY", "QA", "RE", "RO", "RS", "RU", "RW",
-    "SA", "SB", "SC", "SD", "SE", "SG", "SH", "SI", "SJ", "SK", "SL", "SM", "SN", "SO", "SR", "SS",
-    "ST", "SV", "SX", "SY", "SZ", "TC", "TD", "TF", "TG", "TH", "TJ", "TK", "TL", "TM", "TN", "TO",
-    "TR", "TT", "TV", "TW", "TZ", "UA", "UG", "UM", "US", "UY", "UZ", "VA", "VC", "VE", "VG", "VI",
-    "VN", "VU", "WF", "WS", "YE", "YT", "ZA", "ZM", "ZW",
-];
-
-/// The European Economic Area: the 27 member states of the EU, Iceland,
-/// Liechtenstein and Norway. A recipient elsewhere needs a legal basis and
-/// safeguards (GDPR chapter V).
-const EEA: &[&str] = &[
-    "AT", "BE", "BG", "CY", "CZ", "DE", "DK", "EE", "ES", "FI", "FR", "GR", "HR", "HU", "IE", "IS",
-    "IT", "LI", "LT", "LU", "LV", "MT", "NL", "NO", "PL", "PT", "RO", "SE", "SI", "SK",
-];
-
-/// Whether `code` (upper case) is an assigned ISO 3166-1 alpha-2 code.
-pub fn is_country(code: &str) -> bool {
-    COUNTRIES.binary_search(&code).is_ok()
-}
-
-/// Whether `code` (upper case) is in the European Economic Area.
-pub fn in_eea(code: &str) -> bool {
-    EEA.binary_search(&code).is_ok()
-}
+pub use veil_dpo::country::{in_eea, is_country};
 
 /// The requesting party of a register entry.
 #[derive(Clone, Debug, Deserialize, ToSchema)]
@@ -1174,15 +1138,6 @@ mod tests {
         let e = r.unwrap_err();
         assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
         e.message
-    }
-
-    #[test]
-    fn lists_are_sorted_and_complete() {
-        assert!(COUNTRIES.windows(2).all(|w| w[0] < w[1]));
-        assert!(EEA.windows(2).all(|w| w[0] < w[1]));
-        assert_eq!(COUNTRIES.len(), 249);
-        assert_eq!(EEA.len(), 30);
-        assert!(EEA.iter().all(|c| is_country(c)));
     }
 
     #[test]
