@@ -23,7 +23,11 @@ mod destroy;
 mod export_packages;
 pub use destroy::{DestroyedChunk, DESTROY_CHUNK};
 mod disclosures;
+mod dpo;
 pub use disclosures::{DisclosureFilter, DisclosureKind, DisclosureRow, NewDisclosure, Requester};
+pub use dpo::{
+    AccessReview, CameraDpo, ConfigVersion, DocumentReview, ProcessorRow, ORGANISATION_SETTING,
+};
 pub use export_packages::{ExportRow, ExportState, NewExport};
 mod lift;
 mod masks;
@@ -487,6 +491,53 @@ const MIGRATIONS: &[&str] = &[
         head_hash BLOB NOT NULL,
         PRIMARY KEY (camera_id, rendition)
     );
+    "#,
+    // 18 (the DPO's desk, `db/dpo.rs`): each camera's documented purpose
+    // and what was found about its password when it was set (JSON, never
+    // the password); the configuration versions the documents state; the
+    // reviews of documents and of accounts' roles; the register of
+    // processors, and maintenance accounts tied to one with an expiry. The
+    // organisation profile is the `setting` row `organisation`.
+    r#"
+    ALTER TABLE camera ADD COLUMN purpose TEXT;
+    ALTER TABLE camera ADD COLUMN credential_check TEXT;
+    CREATE TABLE config_version (
+        id INTEGER PRIMARY KEY,
+        digest BLOB NOT NULL,
+        snapshot TEXT NOT NULL,
+        since_90k INTEGER NOT NULL
+    );
+    CREATE TABLE document_review (
+        id INTEGER PRIMARY KEY,
+        kind TEXT NOT NULL,
+        version INTEGER NOT NULL REFERENCES config_version (id),
+        reviewed_90k INTEGER NOT NULL,
+        reviewer_id INTEGER NOT NULL REFERENCES app_user (id),
+        note TEXT NOT NULL
+    );
+    CREATE INDEX document_review_by_kind ON document_review (kind, id);
+    CREATE TABLE access_review (
+        id INTEGER PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES app_user (id),
+        reviewed_90k INTEGER NOT NULL,
+        reviewer_id INTEGER NOT NULL REFERENCES app_user (id),
+        outcome TEXT NOT NULL CHECK (outcome IN ('confirmed', 'revoked')),
+        roles TEXT NOT NULL
+    );
+    CREATE INDEX access_review_by_user ON access_review (user_id, reviewed_90k);
+    CREATE TABLE processor (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        agreement_date TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        country TEXT NOT NULL,
+        transfer_basis TEXT NOT NULL,
+        created_90k INTEGER NOT NULL,
+        removed_90k INTEGER
+    );
+    ALTER TABLE app_user ADD COLUMN processor_id INTEGER REFERENCES processor (id);
+    ALTER TABLE app_user ADD COLUMN expires_90k INTEGER;
     "#,
 ];
 
