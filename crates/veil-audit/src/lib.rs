@@ -154,11 +154,27 @@ pub enum Action {
     /// last such entry (`camera:rendition:seq:hexhash` tokens), written by
     /// the writer just before it signs a checkpoint, which covers it.
     RecordingChain,
+    /// The organisation profile (controller, DPO, sites, authority, where
+    /// data is stored) was changed.
+    OrganisationChange,
+    /// The DPO marked a document reviewed at a configuration version.
+    DocumentReview,
+    /// An account's roles were confirmed or revoked in an access review.
+    AccessReview,
+    /// A processor was entered in the register of processors.
+    ProcessorCreate,
+    /// A processor's register entry was changed.
+    ProcessorUpdate,
+    /// A processor was removed from the register; its accounts disabled.
+    ProcessorRemove,
+    /// A processor's time-limited maintenance account was created or
+    /// extended (detail `create` or `extend`, the expiry and the approval).
+    ProcessorAccount,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 52] = [
+    pub const ALL: [Action; 59] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -210,6 +226,13 @@ impl Action {
         Action::DisclosureRecord,
         Action::DisclosureRead,
         Action::DisclosureDestruction,
+        Action::OrganisationChange,
+        Action::DocumentReview,
+        Action::AccessReview,
+        Action::ProcessorCreate,
+        Action::ProcessorUpdate,
+        Action::ProcessorRemove,
+        Action::ProcessorAccount,
         Action::RecordingChain,
     ];
 
@@ -267,6 +290,13 @@ impl Action {
             Action::DisclosureRecord => "disclosure.record",
             Action::DisclosureRead => "disclosure.read",
             Action::DisclosureDestruction => "disclosure.destruction",
+            Action::OrganisationChange => "config.organisation",
+            Action::DocumentReview => "document.review",
+            Action::AccessReview => "access.review",
+            Action::ProcessorCreate => "processor.create",
+            Action::ProcessorUpdate => "processor.update",
+            Action::ProcessorRemove => "processor.remove",
+            Action::ProcessorAccount => "processor.account",
             Action::RecordingChain => "recording.chain",
         }
     }
