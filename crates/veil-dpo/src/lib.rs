@@ -10,6 +10,7 @@
 
 pub mod country;
 pub mod diff;
+pub mod documents;
 #[cfg(test)]
 pub(crate) mod fixture;
 pub mod model;

@@ -13,9 +13,11 @@ pub mod auth;
 pub mod authn;
 pub mod bookmarks;
 pub mod camera_retention;
+pub mod camera_passwords;
 pub mod cameras;
 pub mod data_retention;
 pub mod disclosures;
+pub mod dpo;
 pub mod error;
 pub mod events;
 pub mod export_page;
@@ -27,6 +29,7 @@ pub mod mask_editor;
 pub mod masks;
 pub mod model;
 pub mod openapi;
+pub mod organisation;
 pub mod pages;
 pub mod playback_page;
 pub mod protections;
@@ -149,7 +152,9 @@ impl AppState {
             let Some(user) = db.user(row.user_id)? else {
                 return Ok(None);
             };
-            if user.disabled {
+            // A maintenance account past its time limit ends here, at the
+            // session's next request.
+            if user.disabled || user.expired(now) {
                 return Ok(None);
             }
             if touch {
