@@ -13,4 +13,5 @@ pub mod diff;
 pub mod documents;
 #[cfg(test)]
 pub(crate) mod fixture;
+pub mod lint;
 pub mod model;
