@@ -360,7 +360,7 @@ const PROCESSOR_OUTSIDE_EEA: Rule = rule(
 /// | `account.policy_not_acknowledged` | warning | an enabled account acknowledged an older usage policy than `security.policy_version` (not reported while no policy is published) | seed 000 "VMS operator" |
 /// | `account.training_expired` | warning | an enabled account's `training_valid_until` is before now | seed 000 "Data protection training" |
 /// | `account.training_not_recorded` | info | an enabled account has no training recorded | seed 000 "Data protection training" |
-/// | `account.access_review_overdue` | warning | an enabled account's last access review (its creation when never reviewed) plus `security.access_review_months` calendar months, in UTC, is before now (due exactly now passes; 31 August + 6 months is the last day of February, same time of day), as the desk's access review counts | seed 000 "Privacy by design" |
+/// | `account.access_review_overdue` | warning | an enabled account's last access review (its creation when never reviewed) plus `security.access_review_months` calendar months, in UTC, is before now (due exactly now passes; 31 August + 6 months is the last day of February, same time of day) | seed 000 "Privacy by design" |
 /// | `account.maintenance_without_expiry` | error | an enabled account belonging to a processor has no expiry | seed 001 §39 |
 /// | `account.maintenance_expiry_over_30_days` | warning | an enabled processor's account expires more than 30 days from now (exactly 30 days passes) | seed 001 §39 |
 /// | `account.maintenance_unknown_processor` | error | an enabled account belongs to a processor not in the register | seed 000 "Data processor" |
@@ -611,11 +611,9 @@ fn cameras(snapshot: &Snapshot, c: &Camera, out: &mut Vec<Finding>) {
             &CAMERA_RETENTION_UNJUSTIFIED,
             object(),
             format!(
-                "Camera \"{}\" keeps video for {} h ({} days), more than 30 days, and its \
-                 retention rule gives no justification.",
-                c.name,
-                c.retention_hours,
-                c.retention_hours / 24
+                "Camera \"{}\" keeps video for {} h, more than 30 days, and its retention \
+                 rule gives no justification.",
+                c.name, c.retention_hours
             ),
             "Shorten the retention to 30 days or less on Administration → Retention, or write \
              down why this camera needs longer in its retention rule's justification.",
@@ -651,9 +649,10 @@ fn cameras(snapshot: &Snapshot, c: &Camera, out: &mut Vec<Finding>) {
             &CAMERA_PTZ_WITH_MASKS,
             object(),
             format!(
-                "Camera \"{}\" has PTZ control enabled and {} mask(s): masks stay fixed in the \
+                "Camera \"{}\" has PTZ control enabled and {}: masks stay fixed in the \
                  picture and uncover what they hid when the camera moves.",
-                c.name, c.masks
+                c.name,
+                plural(c.masks, "mask")
             ),
             format!(
                 "Disable PTZ control {settings}, or use a camera with in-camera dynamic masks."
@@ -742,10 +741,10 @@ fn roles(r: &Role, out: &mut Vec<Finding>) {
             &ROLE_NO_SECOND_FACTOR,
             role_object(r),
             format!(
-                "Role \"{}\" grants {} to {} account(s) without a second factor.",
+                "Role \"{}\" grants {} without a second factor (held by {}).",
                 r.name,
                 granted.join(", "),
-                r.holders
+                plural(r.holders, "account")
             ),
             "Tick \"Require a second factor\" for the role on Administration → Roles.",
         ));
@@ -755,9 +754,10 @@ fn roles(r: &Role, out: &mut Vec<Finding>) {
             &ROLE_UNENCRYPTED_EXPORT,
             role_object(r),
             format!(
-                "Role \"{}\" lets {} account(s) export video without encryption: whoever gets \
-                 the file can watch it.",
-                r.name, r.holders
+                "Role \"{}\" lets {} export video without encryption: whoever gets the \
+                 file can watch it.",
+                r.name,
+                plural(r.holders, "account")
             ),
             "Remove export.unencrypted from the role on Administration → Roles; encrypted \
              exports (passphrase or recipients' keys) serve most recipients.",
@@ -927,12 +927,14 @@ fn security(snapshot: &Snapshot, enabled: &[&Account], out: &mut Vec<Finding>) {
             &SECURITY_TOO_MANY_ADMINS,
             object(),
             format!(
-                "{admins} enabled accounts hold an administering role; at most {} should.",
+                "{} enabled {} an administering role; at most {} should.",
+                plural(admins as u32, "account"),
+                if admins == 1 { "holds" } else { "hold" },
                 sec.max_administrators
             ),
             "Take administering roles from those who do not need them on Administration → \
-             Users (or raise security.max_administrators in the configuration if the need is \
-             documented).",
+             Users (or raise max_administrators in the [dpo] section of the configuration \
+             if the need is documented).",
         ));
     }
     if sec.policy_version == 0 {
@@ -949,7 +951,7 @@ fn security(snapshot: &Snapshot, enabled: &[&Account], out: &mut Vec<Finding>) {
             &SECURITY_NO_ACCESS_REVIEW,
             object(),
             "No period is set for reviewing accounts' roles, so no review is ever due.".into(),
-            "Set security.access_review_months in the configuration (6 is usual).",
+            "Set access_review_months in the [dpo] section of the configuration (6 is usual).",
         ));
     }
     if sec.tls == "plain_behind_proxy" && sec.trusted_proxies == 0 {
@@ -959,8 +961,8 @@ fn security(snapshot: &Snapshot, enabled: &[&Account], out: &mut Vec<Finding>) {
             "The server speaks plain HTTP and no reverse proxy is declared to encrypt its \
              traffic: passwords and video cross the network in clear."
                 .into(),
-            "Declare the TLS-terminating proxy in trusted_proxies in the configuration, or \
-             serve HTTPS directly (tls = self_signed or files).",
+            "Declare the reverse proxy that does TLS in trusted_proxies in the configuration, \
+             or serve HTTPS directly ([tls] mode = \"self-signed\" or \"files\").",
         ));
     }
     let longest = snapshot
@@ -977,15 +979,14 @@ fn security(snapshot: &Snapshot, enabled: &[&Account], out: &mut Vec<Finding>) {
             &SECURITY_AUDIT_RETENTION,
             object(),
             format!(
-                "The access record is kept {} but some video {} h ({} days): who watched or \
-                 exported it could no longer be shown.",
+                "The access record is kept {} but some video {} h: who watched or exported \
+                 it could no longer be shown.",
                 plural(sec.audit_retention_days, "day"),
-                longest,
-                longest.div_ceil(24)
+                longest
             ),
             format!(
-                "Keep the access record at least {} days (audit retention in the \
-                 configuration), or shorten the video's retention.",
+                "Keep the access record at least {} days (retention_days in the [audit] \
+                 section of the configuration), or shorten the video's retention.",
                 longest.div_ceil(24)
             ),
         ));
