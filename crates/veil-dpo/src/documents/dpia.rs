@@ -10,6 +10,11 @@ use super::ropa::{processors_table, roles_table, third_country_transfers};
 use super::*;
 use crate::model::{permission as perm, LegalBasis};
 
+/// How the documents cite the privacy guide for video management systems.
+const GUIDE: &str = "seed 000 (VMS privacy guide)";
+/// How the documents cite the regulator's opinion on a city's cameras.
+const CNPD: &str = "seed 001 (CNPD Opinion 2022/18)";
+
 /// More cameras than this makes the camera-count question answer yes.
 /// Seed 000 ("Number of cameras") treats the number of cameras as an
 /// indicator of a system's size and risk without giving a figure; twenty
@@ -124,7 +129,7 @@ pub fn dpia_screening(snapshot: &Snapshot) -> Screening {
         &format!("Does the system have more than {LARGE_SYSTEM_CAMERAS} cameras?"),
         s.cameras.len() > LARGE_SYSTEM_CAMERAS,
         format!(
-            "{} camera{}. The threshold of {LARGE_SYSTEM_CAMERAS} is this system's choice: the guidance (seed 000, \"Number of cameras\") treats the number of cameras as an indicator of size and risk without giving a figure.",
+            "{} camera{}. The threshold of {LARGE_SYSTEM_CAMERAS} is this system's choice: the guidance ({GUIDE}, \"Number of cameras\") treats the number of cameras as an indicator of size and risk without giving a figure.",
             s.cameras.len(),
             if s.cameras.len() == 1 { "" } else { "s" }
         ),
@@ -248,11 +253,11 @@ pub fn dpia_screening(snapshot: &Snapshot) -> Screening {
         ));
     }
     if !analytics.is_empty() {
-        reasons.push("Video is analysed automatically (seed 000: high-tech or intelligent video surveillance).".into());
+        reasons.push(format!("Video is analysed automatically ({GUIDE}: high-tech or intelligent video surveillance)."));
     }
     if !audio.is_empty() {
         reasons.push(format!(
-            "Sound is recorded by {} (seed 000: audio recording).",
+            "Sound is recorded by {} ({GUIDE}: audio recording).",
             join_and(&names(audio))
         ));
     }
@@ -263,7 +268,7 @@ pub fn dpia_screening(snapshot: &Snapshot) -> Screening {
         .collect();
     if !ident_work.is_empty() {
         reasons.push(format!(
-            "Employees are filmed at the identification level of detail by {} (seed 000: employee monitoring).",
+            "Employees are filmed at the identification level of detail by {} ({GUIDE}: employee monitoring).",
             join_and(&names(ident_work))
         ));
     }
@@ -304,7 +309,7 @@ pub(super) fn sections(s: &Snapshot) -> Vec<Section> {
 
 fn screening_section(sc: &Screening) -> Section {
     let mut sec = Section::new("Screening: the trigger questions");
-    sec.p("Each question of the guidance (seed 000, \"Appendix: Data Protection Impact Assessment\"; GDPR Art. 35(3)) answered from the configuration, with what gives the answer.");
+    sec.p(format!("Each question of the guidance ({GUIDE}, \"Appendix: Data Protection Impact Assessment\"; GDPR Art. 35(3)) answered from the configuration, with what gives the answer."));
     sec.table(
         &["Question", "Answer", "Evidence"],
         sc.questions
@@ -491,7 +496,7 @@ fn risks(s: &Snapshot) -> Section {
         .collect();
     row(
         "Employees' hours, performance or conduct monitored through the video, alarms or the access record.",
-        "seed 000, Inherent risks with using VMS",
+        &format!("{GUIDE}, \"Inherent risks with using VMS\""),
         vec![
             if workplace.is_empty() {
                 "No camera is in a workplace area.".into()
@@ -509,7 +514,7 @@ fn risks(s: &Snapshot) -> Section {
     );
     row(
         "Recordings of people shown to others, shared or published (e.g. on social media), or video exported or handed over uncritically to whoever asks.",
-        "seed 000, Inherent risks with using VMS; seed 001 §37-38",
+        &format!("{GUIDE}, \"Inherent risks with using VMS\"; {CNPD} §37-38"),
         vec![
             format!("Export by {} only.", roles_with(s, perm::EXPORT)),
             if four_eyes(perm::EXPORT) {
@@ -525,7 +530,7 @@ fn risks(s: &Snapshot) -> Section {
     let ptz: Vec<&Camera> = s.cameras.iter().filter(|c| c.ptz_control).collect();
     row(
         "PTZ cameras zoomed in on people for close-ups without their knowledge.",
-        "seed 000, Inherent risks with using VMS",
+        &format!("{GUIDE}, \"Inherent risks with using VMS\""),
         if ptz.is_empty() {
             vec!["No camera has PTZ control enabled.".into()]
         } else {
@@ -543,7 +548,7 @@ fn risks(s: &Snapshot) -> Section {
         .collect();
     row(
         "Homes filmed: the windows and doors of buildings next to the cameras, and who enters them.",
-        "seed 001 §14-18",
+        &format!("{CNPD} §14-18"),
         vec![if residential.is_empty() {
             "No camera is residential-adjacent.".into()
         } else {
@@ -570,7 +575,7 @@ fn risks(s: &Snapshot) -> Section {
         .collect();
     row(
         "Analytics applied without documented criteria, or processing biometric data.",
-        "seed 001 §19-28",
+        &format!("{CNPD} §19-28"),
         vec![if analytics.is_empty() {
             "No analytics rule runs.".into()
         } else {
@@ -593,7 +598,7 @@ fn risks(s: &Snapshot) -> Section {
     ));
     row(
         "Unauthorised access to live or recorded video, or a data breach.",
-        "seed 001 §29-38",
+        &format!("{CNPD} §29-38"),
         security,
     );
     let longest = s
@@ -604,7 +609,7 @@ fn risks(s: &Snapshot) -> Section {
         .unwrap_or(0);
     row(
         "Video kept longer than its purposes need.",
-        "seed 000, Storage limitation",
+        &format!("GDPR Art. 5(1)(e); {GUIDE}, \"Retention period for typical security purposes\""),
         vec![
             format!("The longest retention of a camera is {}.", hours(longest)),
             "Video is erased automatically when its time is up (its keys are destroyed).".into(),
@@ -613,7 +618,7 @@ fn risks(s: &Snapshot) -> Section {
     let backups = &s.organisation.storage.backups;
     row(
         "Loss of recordings needed as evidence.",
-        "seed 001 §31-32",
+        &format!("{CNPD} §31-32"),
         vec![if backups.is_empty() {
             "No backup is declared.".into()
         } else {
@@ -628,7 +633,7 @@ fn risks(s: &Snapshot) -> Section {
     let maintenance: u32 = s.processors.iter().map(|p| p.active_accounts).sum();
     row(
         "Access by a processor's maintenance staff.",
-        "seed 001 §39",
+        &format!("{CNPD} §39"),
         vec![
             format!(
                 "{} processor{} registered with a processing agreement.",
@@ -642,7 +647,7 @@ fn risks(s: &Snapshot) -> Section {
     );
     row(
         "Misuse not detected, or not provable afterwards.",
-        "seed 001 §40",
+        &format!("{CNPD} §40"),
         vec![format!(
             "The access record is a hash chain with signed checkpoints{}, kept {}.",
             if sec_cfg.audit_checkpoint_copy {

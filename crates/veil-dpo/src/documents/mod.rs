@@ -515,13 +515,13 @@ pub(crate) fn security_measures(s: &Snapshot) -> Vec<String> {
         format!("The root key protecting the video keys comes from {source}; it is not rotated automatically.")
     });
     let address = match sec.client_address.as_str() {
-        "full" => "client addresses in full",
-        "truncated" => "client addresses truncated",
-        "none" => "no client addresses",
-        _ => "client addresses as configured",
+        "full" => "they keep client addresses in full",
+        "truncated" => "they keep client addresses truncated",
+        "none" => "they keep no client address",
+        _ => "they keep client addresses as configured",
     };
     out.push(format!(
-        "Every viewing, export and change of configuration is entered in the access record, a hash chain with signed checkpoints{}; entries are kept {} and hold {address}.",
+        "Every viewing, export and change of configuration is entered in the access record, a hash chain with signed checkpoints{}; entries are kept {}; {address}.",
         if sec.audit_checkpoint_copy {
             " copied outside the database"
         } else {
@@ -566,12 +566,12 @@ pub(crate) fn security_measures(s: &Snapshot) -> Vec<String> {
         .iter()
         .filter_map(|r| {
             r.playback_window_hours
-                .map(|h| format!("\"{}\" to the last {}", r.name, hours(h)))
+                .map(|h| format!("\"{}\" sees only the last {}", r.name, hours(h)))
         })
         .collect();
     if !windows.is_empty() {
         out.push(format!(
-            "Playback is limited for the roles {}.",
+            "Playback is limited by role: {}.",
             join_and(&windows)
         ));
     }

@@ -86,7 +86,6 @@ fn purposes(s: &Snapshot) -> Section {
     if !any {
         sec.p("No camera has a documented purpose; no camera records.");
     }
-    sec.p("Video is used only for the purposes above; it is not used to monitor the performance or conduct of staff beyond them.");
     sec
 }
 
@@ -156,8 +155,12 @@ fn access(s: &Snapshot) -> Section {
     let maintenance: u32 = s.processors.iter().map(|p| p.active_accounts).sum();
     if !s.processors.is_empty() {
         sec.p(format!(
-            "A processor's staff sign in only with an approved, time-limited maintenance account; {maintenance} {} enabled now.",
-            if maintenance == 1 { "is" } else { "are" }
+            "A processor's staff sign in only with an approved, time-limited maintenance account; {} enabled now.",
+            match maintenance {
+                0 => "none is".to_string(),
+                1 => "1 is".to_string(),
+                n => format!("{n} are"),
+            }
         ));
     }
     sec
@@ -171,6 +174,15 @@ fn roles_with(s: &Snapshot, p: &str) -> Vec<String> {
         .collect()
 }
 
+/// `the role "a"`, `the roles "a" and "b"`.
+fn the_roles(names: &[String]) -> String {
+    format!(
+        "the role{} {}",
+        if names.len() == 1 { "" } else { "s" },
+        join_and(names)
+    )
+}
+
 fn export(s: &Snapshot) -> Section {
     let mut sec = Section::new("6. Export and disclosure");
     let mut items = Vec::new();
@@ -179,8 +191,8 @@ fn export(s: &Snapshot) -> Section {
         "No role may export video.".to_string()
     } else {
         format!(
-            "Video is exported only by the roles {} (permission to {}).",
-            join_and(&exporters),
+            "Video is exported only by {} (permission to {}).",
+            the_roles(&exporters),
             permission(perm::EXPORT)
         )
     });
@@ -193,13 +205,12 @@ fn export(s: &Snapshot) -> Section {
         "No role may export without encryption.".to_string()
     } else {
         format!(
-            "Only the roles {} may {}.",
-            join_and(&unencrypted),
+            "Only {} may {}.",
+            the_roles(&unencrypted),
             permission(perm::EXPORT_UNENCRYPTED)
         )
     });
     items.push("Every export and every disclosure (a copy handed over, video shown, information told, a subject access) is entered in the register of transfers and disclosures with its recipient and legal basis.".into());
-    items.push("Video is disclosed to the police, courts or other authorities only on a request they are entitled to make by law.".into());
     sec.list(items);
     sec
 }
