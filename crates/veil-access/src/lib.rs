@@ -10,6 +10,7 @@
 //! SQL. Randomness comes from the operating system only in the explicit
 //! `generate` functions and in salting hashes.
 
+pub mod camera_password;
 pub mod catalogue;
 pub mod lockout;
 pub mod password;

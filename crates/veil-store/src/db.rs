@@ -736,6 +736,18 @@ pub struct UserRow {
     /// The language the user chose for the web client (`None`: the
     /// browser's).
     pub language: Option<String>,
+    /// The processor a maintenance account belongs to.
+    pub processor: Option<i64>,
+    /// When a time-limited account stops working (`None`: never).
+    pub expires: Option<Time90k>,
+}
+
+impl UserRow {
+    /// Whether the account's time limit has passed at `now`: it can no
+    /// longer sign in and its sessions and tokens stop.
+    pub fn expired(&self, now: Time90k) -> bool {
+        self.expires.is_some_and(|e| now >= e)
+    }
 }
 
 /// A user's second-factor state.
@@ -1005,7 +1017,7 @@ fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
 }
 
 const USER_COLUMNS: &str = "id, pseudonym, name, password_hash, disabled, must_change_password, \
-     training_valid_until_90k, policy_ack_version, language";
+     training_valid_until_90k, policy_ack_version, language, processor_id, expires_90k";
 
 fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -1018,6 +1030,8 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         training_valid_until: r.get::<_, Option<i64>>(6)?.map(Time90k),
         policy_ack_version: r.get(7)?,
         language: r.get(8)?,
+        processor: r.get(9)?,
+        expires: r.get::<_, Option<i64>>(10)?.map(Time90k),
     })
 }
 

@@ -92,7 +92,12 @@ pub fn four_eyes(db: &Db) -> Result<Vec<String>, ApiError> {
     })
 }
 
-fn event(s: &Session, action: Audited, resource: impl Into<String>, peer: SocketAddr) -> Event {
+pub(crate) fn event(
+    s: &Session,
+    action: Audited,
+    resource: impl Into<String>,
+    peer: SocketAddr,
+) -> Event {
     Event::new(s.subject.pseudonym.clone(), action, resource).client(peer.ip())
 }
 
@@ -337,6 +342,11 @@ pub struct UserJson {
     second_factor_enrolled: bool,
     /// E.g. a generic, shared-looking name.
     warnings: Vec<String>,
+    /// The processor a maintenance account belongs to (register of
+    /// processors); `null` for the controller's own accounts.
+    processor_id: Option<i64>,
+    /// RFC 3339: when a time-limited account stops working; `null`: never.
+    expires_at: Option<String>,
 }
 
 /// The accounts.
@@ -370,6 +380,8 @@ fn user_json(db: &Db, u: &UserRow) -> Result<UserJson, ApiError> {
         policy_acknowledged_version: u.policy_ack_version,
         second_factor_enrolled: db.second_factor(u.id)?.totp_sealed.is_some(),
         warnings: u.name.as_deref().map(name_warnings).unwrap_or_default(),
+        processor_id: u.processor,
+        expires_at: u.expires.map(|t| t.to_rfc3339()),
     })
 }
 
@@ -414,9 +426,39 @@ pub async fn create_user(
 ) -> Result<Response, ApiError> {
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let req = json_body(body)?;
-    let ok_name = (3..=64).contains(&req.name.len())
-        && req
-            .name
+    let account = check_new_account(&state, req.name, req.roles, req.password).await?;
+    let body = insert_account(&state, &s, peer, account, None).await?;
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// A new account, checked and not yet stored ([`check_new_account`]).
+pub(crate) struct NewAccount {
+    name: String,
+    roles: Vec<String>,
+    password: String,
+    shown: Option<String>,
+    pseudonym: String,
+}
+
+impl NewAccount {
+    /// The pseudonym the account will have.
+    pub(crate) fn pseudonym(&self) -> &str {
+        &self.pseudonym
+    }
+}
+
+/// Checks a new account's name, roles and password (generating one when
+/// none is given) and that the name is free; changes nothing. Every
+/// account, personal or a processor's, is made through this and
+/// [`insert_account`].
+pub(crate) async fn check_new_account(
+    state: &AppState,
+    name: String,
+    roles: Vec<String>,
+    password: Option<String>,
+) -> Result<NewAccount, ApiError> {
+    let ok_name = (3..=64).contains(&name.len())
+        && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"._-@".contains(&b));
     if !ok_name {
@@ -424,9 +466,9 @@ pub async fn create_user(
             "name must be 3 to 64 letters, digits, '.', '_', '-' or '@'",
         ));
     }
-    let (password, shown) = match req.password {
+    let (password, shown) = match password {
         Some(p) => {
-            veil_access::password::check_new_password(&p, &req.name)
+            veil_access::password::check_new_password(&p, &name)
                 .map_err(|e| ApiError::bad_request(e.to_string()))?;
             (p, None)
         }
@@ -435,34 +477,76 @@ pub async fn create_user(
             (p.clone(), Some(p))
         }
     };
-    let pseudonym = format!("u-{:016x}", rand::random::<u64>());
-    let roles = req.roles.join(",");
     let db = state.store.db.clone();
-    let name = req.name.clone();
-    if blocking(move || Ok(db.user_by_name(&name)?.is_some())).await? {
-        return Err(ApiError {
-            status: StatusCode::CONFLICT,
-            code: "conflict",
-            message: "an account with this name exists".into(),
-        });
+    let (n, r) = (name.clone(), roles.clone());
+    blocking(move || {
+        if let Some(missing) = {
+            let known = db.roles()?;
+            r.into_iter().find(|x| !known.iter().any(|k| &k.name == x))
+        } {
+            return Err(ApiError::bad_request(format!(
+                "roles: no role is named {missing:?}"
+            )));
+        }
+        if db.user_by_name(&n)?.is_some() {
+            return Err(name_taken());
+        }
+        Ok(())
+    })
+    .await?;
+    Ok(NewAccount {
+        name,
+        roles,
+        password,
+        shown,
+        pseudonym: format!("u-{:016x}", rand::random::<u64>()),
+    })
+}
+
+fn name_taken() -> ApiError {
+    ApiError {
+        status: StatusCode::CONFLICT,
+        code: "conflict",
+        message: "an account with this name exists".into(),
+    }
+}
+
+/// Records (`user.change`, `create`) and stores an account checked by
+/// [`check_new_account`]; with `processor`, a maintenance account of that
+/// processor that stops working at the time given.
+pub(crate) async fn insert_account(
+    state: &AppState,
+    s: &Session,
+    peer: SocketAddr,
+    account: NewAccount,
+    processor: Option<(i64, Time90k)>,
+) -> Result<CreatedUser, ApiError> {
+    let roles = account.roles.join(",");
+    let mut detail = format!("create roles={roles}");
+    if let Some((p, until)) = processor {
+        detail.push_str(&format!(" processor={p} expires={}", until.to_rfc3339()));
     }
     state
         .record(
-            event(&s, Audited::UserChange, format!("user:{pseudonym}"), peer)
-                .detail(format!("create roles={roles}")),
+            event(
+                s,
+                Audited::UserChange,
+                format!("user:{}", account.pseudonym),
+                peer,
+            )
+            .detail(detail),
         )
         .await?;
     let db = state.store.db.clone();
     let now = state.now();
-    let name = req.name.clone();
-    let p2 = pseudonym.clone();
+    let (name, p2, password) = (
+        account.name.clone(),
+        account.pseudonym.clone(),
+        account.password,
+    );
     blocking(move || {
         if db.user_by_name(&name)?.is_some() {
-            return Err(ApiError {
-                status: StatusCode::CONFLICT,
-                code: "conflict",
-                message: "an account with this name exists".into(),
-            });
+            return Err(name_taken());
         }
         let hash = veil_access::password::hash(&password);
         let id = db
@@ -471,18 +555,25 @@ pub async fn create_user(
                 veil_store::Error::Invalid(m) => ApiError::bad_request(m),
                 e => ApiError::from(e),
             })?;
+        if let Some((p, until)) = processor {
+            // A processor's account never exists without its time limit:
+            // if the limit cannot be stored, the account is disabled.
+            if let Err(e) = db.set_user_processor(id, Some(p), Some(until)) {
+                let _ = db.update_user(id, true, None, now);
+                return Err(e.into());
+            }
+        }
         db.require_password_change(id)?;
         Ok(())
     })
     .await?;
-    let body = CreatedUser {
-        id: pseudonym,
-        warnings: name_warnings(&req.name),
-        name: req.name,
+    Ok(CreatedUser {
+        id: account.pseudonym,
+        warnings: name_warnings(&account.name),
+        name: account.name,
         must_change_password: true,
-        password: shown,
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+        password: account.shown,
+    })
 }
 
 /// A created account.
@@ -821,6 +912,10 @@ pub(crate) fn parse_resource(r: &str) -> Result<Resource, ApiError> {
     {
         return Ok(Resource::System);
     }
+    // A processor's maintenance account (`users.admin`): installation-wide.
+    if processor_resource(r).is_some() {
+        return Ok(Resource::System);
+    }
     r.strip_prefix("camera:")
         .and_then(|n| n.parse().ok())
         .map(|id| Resource::Camera {
@@ -829,9 +924,24 @@ pub(crate) fn parse_resource(r: &str) -> Result<Resource, ApiError> {
         })
         .ok_or_else(|| {
             ApiError::bad_request(format!(
-                "resource must be \"system\", \"camera:N\" or \"lock:N\" (got {r:?})"
+                "resource must be \"system\", \"camera:N\", \"lock:N\" or \"processor:N\" \
+                 (got {r:?})"
             ))
         })
+}
+
+/// The processor id of a `processor:N` resource.
+pub(crate) fn processor_resource(r: &str) -> Option<i64> {
+    r.strip_prefix("processor:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+}
+
+/// Actions that need a second person's approval whatever the four-eyes
+/// settings say: an account for a processor's maintenance access
+/// (`users.admin` on `processor:N`, seed 001 §39).
+pub fn always_four_eyes(permission: Action, resource: &str) -> bool {
+    permission == Action::UserAdmin && processor_resource(resource).is_some()
 }
 
 /// The body of `PUT /api/v1/settings/four-eyes`.
@@ -1024,7 +1134,7 @@ pub async fn request_approval(
     state.authorize(&s, action, resource)?;
     let db = state.store.db.clone();
     let needed = blocking(move || four_eyes(&db)).await?;
-    if !needed.contains(&req.permission) {
+    if !needed.contains(&req.permission) && !always_four_eyes(action, &req.resource) {
         return Err(ApiError::bad_request(format!(
             "{} does not need approval here",
             req.permission

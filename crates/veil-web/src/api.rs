@@ -242,6 +242,22 @@ pub async fn login(
         tracing::info!(actor = %actor, "login failed");
         return Err(bad_credentials());
     };
+    if user.expired(now) {
+        // The right password of a time-limited (maintenance) account
+        // whose time is up: say so, so that its holder asks for an
+        // extension rather than guessing again.
+        state
+            .record(login_event(Outcome::Denied, "expired"))
+            .await?;
+        tracing::info!(actor = %actor, "login refused: account expired");
+        return Err(ApiError {
+            status: StatusCode::UNAUTHORIZED,
+            code: "account_expired",
+            message: "this account's time limit has passed; an administrator can extend it \
+                      with a second person's approval"
+                .into(),
+        });
+    }
     let store = state.store.clone();
     let (u2, code, rc) = (user.clone(), req.code, req.recovery_code);
     let step = blocking(move || {

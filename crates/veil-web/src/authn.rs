@@ -868,7 +868,7 @@ pub async fn revoke_token(
 
 /// The session an API token stands for: its user with the token's roles
 /// (those the user still holds), or `None` if it is unknown, revoked,
-/// expired or its user is disabled. Blocking.
+/// expired or its user is disabled or past its time limit. Blocking.
 pub fn token_session(
     store: &Store,
     token: &str,
@@ -893,7 +893,7 @@ pub fn token_session_by_hash(
     let Some(user) = db.user(t.user_id)? else {
         return Ok(None);
     };
-    if user.disabled {
+    if user.disabled || user.expired(now) {
         return Ok(None);
     }
     let mut subject = crate::roles::subject_for(db, &user)?;

@@ -229,7 +229,7 @@ impl CameraView {
 
 /// A camera from the configuration file keeps its recording mode and settings
 /// in its stored source (the file's `source` table).
-fn config_recording(source_config: &str) -> (String, StoredRecording) {
+pub(crate) fn config_recording(source_config: &str) -> (String, StoredRecording) {
     let v: serde_json::Value = serde_json::from_str(source_config).unwrap_or_default();
     let mode = v["recording_mode"]
         .as_str()
@@ -476,15 +476,29 @@ fn apply_credentials(
     camera: veil_base::CameraId,
     change: &CredentialChange,
 ) -> Result<(), ApiError> {
+    // What the password is (a factory default, the same as another
+    // camera's) is found as it is set; the password is only stored sealed.
     match change {
         CredentialChange::Keep => Ok(()),
-        CredentialChange::Clear => Ok(state.store.db.set_camera_credentials(camera, None)?),
+        CredentialChange::Clear => {
+            state.store.db.set_camera_credentials(camera, None)?;
+            Ok(crate::camera_passwords::record(
+                &state.store.db,
+                camera,
+                None,
+            )?)
+        }
         CredentialChange::Set(c) => {
             let sealed = managed::seal_credentials(state.store.keys(), camera, c);
-            Ok(state
+            state
                 .store
                 .db
-                .set_camera_credentials(camera, Some(&sealed))?)
+                .set_camera_credentials(camera, Some(&sealed))?;
+            Ok(crate::camera_passwords::record(
+                &state.store.db,
+                camera,
+                Some((&c.username, &c.password)),
+            )?)
         }
     }
 }

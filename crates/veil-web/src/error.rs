@@ -31,7 +31,7 @@ pub struct ErrorBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// Stable, machine-readable: `bad_request`, `justification_required`,
-    /// `unauthenticated`, `bad_credentials`, `second_factor_required`,
+    /// `unauthenticated`, `bad_credentials`, `account_expired`, `second_factor_required`,
     /// `bad_second_factor`, `bad_token`, `forbidden`, `csrf`, `not_found`,
     /// `conflict`, `too_large`, `bad_range`, `locked`, `internal`,
     /// `audit_unavailable`, `busy`.

@@ -12,8 +12,8 @@ pub mod audit_export;
 pub mod auth;
 pub mod authn;
 pub mod bookmarks;
-pub mod camera_retention;
 pub mod camera_passwords;
+pub mod camera_retention;
 pub mod cameras;
 pub mod data_retention;
 pub mod disclosures;
@@ -32,6 +32,7 @@ pub mod openapi;
 pub mod organisation;
 pub mod pages;
 pub mod playback_page;
+pub mod processors;
 pub mod protections;
 pub mod proxy;
 pub mod quotas;
@@ -518,6 +519,56 @@ pub fn routes() -> Vec<Route> {
             post(disclosures::confirm_destruction),
         ),
         route("/disclosures", GET, Permission, get(disclosures::page)),
+        route(
+            "/api/v1/organisation",
+            &[Method::GET, Method::PUT],
+            Permission,
+            get(organisation::get).put(organisation::put),
+        ),
+        route("/api/v1/dpo", GET, Permission, get(dpo::desk)),
+        route("/api/v1/compliance", GET, Permission, get(dpo::compliance)),
+        route(
+            "/api/v1/documents/{kind}",
+            GET,
+            Permission,
+            get(dpo::document),
+        ),
+        route(
+            "/api/v1/documents/{kind}/review",
+            POST,
+            Permission,
+            post(dpo::review_document),
+        ),
+        route(
+            "/api/v1/access-reviews",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(dpo::access_reviews).post(dpo::review_access),
+        ),
+        route(
+            "/api/v1/processors",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(processors::list).post(processors::create),
+        ),
+        route(
+            "/api/v1/processors/{id}",
+            &[Method::PUT, Method::DELETE],
+            Permission,
+            put(processors::update).delete(processors::remove),
+        ),
+        route(
+            "/api/v1/processors/{id}/accounts",
+            POST,
+            Permission,
+            post(processors::create_account),
+        ),
+        route(
+            "/api/v1/processors/{id}/accounts/{user}",
+            PUT,
+            Permission,
+            put(processors::extend_account),
+        ),
         route(
             "/api/v1/exports",
             &[Method::GET, Method::POST],

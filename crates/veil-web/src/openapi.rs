@@ -53,17 +53,23 @@ use crate::data_retention::RetentionList;
 use crate::disclosures::{
     CreatedDisclosure, DestructionConfirmation, DisclosureJson, DisclosureList, NewDisclosureBody,
 };
+use crate::dpo::{AccessReviewBody, AccessReviews, Compliance, Created, Desk, ReviewBody};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::Events;
 use crate::exports::{ExportCreated, ExportJson, ExportList, ExportRequestBody};
 use crate::masks::{MaskChange, MaskSet};
 use crate::model::{AuditReport, RoleDefinition, RoleView};
+use crate::processors::{
+    CreatedAccount, ExtendBody, ExtendedAccount, NewAccountBody, ProcessorBody, ProcessorJson,
+    ProcessorList,
+};
 use crate::protections::{
     LockExtension, NewHold, NewLock, ProtectionJson, ProtectionList, ReleaseRequest,
 };
 use crate::quotas::{QuotaChange, QuotaView};
 use crate::system::SystemFigures;
 use crate::{routes, AppState, Guard};
+use veil_dpo::model::Organisation;
 
 /// The content of an answer.
 pub enum Content {
@@ -862,6 +868,123 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(409, "Not a copy, or its destruction is confirmed already")
                 .recorded()
         }
+        ("GET", "/api/v1/processors") => {
+            Spec::new("The register of processors (dpo.documents or users.admin)")
+                .query(
+                    "removed",
+                    false,
+                    ObjectBuilder::new().schema_type(Type::Boolean),
+                    "Include processors removed from the register",
+                )
+                .ok(200, "By id", s.json::<ProcessorList>())
+                .error(400, "A parameter is refused (or unknown)")
+        }
+        ("POST", "/api/v1/processors") => {
+            Spec::new("Enter a processor in the register (dpo.documents)")
+                .body(s.of::<ProcessorBody>())
+                .ok(201, "Entered", s.json::<ProcessorJson>())
+                .error(400, bad)
+                .recorded()
+        }
+        ("PUT", "/api/v1/processors/{id}") => {
+            Spec::new("Replace a processor's register entry (dpo.documents)")
+                .body(s.of::<ProcessorBody>())
+                .ok(200, "Changed", s.json::<ProcessorJson>())
+                .error(400, bad)
+                .error(404, "No such processor")
+                .error(409, "Removed from the register")
+                .recorded()
+        }
+        ("DELETE", "/api/v1/processors/{id}") => Spec::new(
+            "Remove a processor from the register (dpo.documents): the entry is kept, marked \
+             removed, and its accounts are disabled",
+        )
+        .ok(204, "Removed", Content::Empty)
+        .error(404, "No such processor")
+        .error(409, "Removed already")
+        .recorded(),
+        ("POST", "/api/v1/processors/{id}/accounts") => Spec::new(
+            "A processor's maintenance account for 1 to 30 days (users.admin and a second \
+             person's approval for users.admin on processor:ID, always); the generated \
+             password is answered once",
+        )
+        .body(s.of::<NewAccountBody>())
+        .ok(201, "Created", s.json::<CreatedAccount>())
+        .error(400, bad)
+        .error(404, "No such processor")
+        .error(409, "The processor was removed, or the login exists")
+        .recorded(),
+        ("PUT", "/api/v1/processors/{id}/accounts/{user}") => Spec::new(
+            "Extend a maintenance account to 1 to 30 days from now (a fresh approval)",
+        )
+        .body(s.of::<ExtendBody>())
+        .ok(200, "Extended", s.json::<ExtendedAccount>())
+        .error(400, bad)
+        .error(404, "No such processor, or no such account of it")
+        .error(409, "The processor was removed, or the account is disabled")
+        .recorded(),
+        ("GET", "/api/v1/organisation") => Spec::new(
+            "The organisation profile: controller, DPO, sites, authority, where data is stored \
+             (dpo.documents or users.admin)",
+        )
+        .ok(200, "The profile (empty fields when not set)", s.json::<Organisation>()),
+        ("PUT", "/api/v1/organisation") => {
+            Spec::new("Replace the organisation profile (dpo.documents)")
+                .body(s.of::<Organisation>())
+                .ok(204, "Replaced", Content::Empty)
+                .error(400, bad)
+                .error(409, "A site a camera's purpose names would go")
+                .recorded()
+        }
+        ("GET", "/api/v1/dpo") => Spec::new(
+            "The DPO's desk: documents to review and what changed since, the compliance summary, \
+             overdue access reviews, the DPIA screening (dpo.documents or users.admin)",
+        )
+        .ok(200, "The desk", s.json::<Desk>()),
+        ("GET", "/api/v1/compliance") => Spec::new(
+            "The compliance lint of the live configuration (dpo.documents or users.admin)",
+        )
+        .ok(200, "The findings", s.json::<Compliance>()),
+        ("GET", "/api/v1/documents/{kind}") => Spec::new(
+            "A document generated from the live configuration: ropa, policy, notice or dpia \
+             (dpo.documents)",
+        )
+        .query(
+            "format",
+            false,
+            one_of_strings(&["md", "html", "json"]),
+            "Markdown (default), printable HTML (A4) or JSON",
+        )
+        .query("site", false, string(), "notice only: one site's page (its id)")
+        .ok(
+            200,
+            "The document",
+            Content::Media(&["text/markdown", "text/html", "application/json"]),
+        )
+        .error(400, "A parameter is refused (or unknown); the message names it")
+        .error(404, "No such document kind")
+        .recorded(),
+        ("POST", "/api/v1/documents/{kind}/review") => {
+            Spec::new("Mark a document reviewed at a configuration version (dpo.documents)")
+                .body(s.of::<ReviewBody>())
+                .ok(201, "Marked", s.json::<Created>())
+                .error(400, bad)
+                .error(404, "No such document kind")
+                .recorded()
+        }
+        ("GET", "/api/v1/access-reviews") => Spec::new(
+            "Enabled accounts with their roles and when their access review is due, overdue \
+             first (dpo.documents or users.admin)",
+        )
+        .ok(200, "The accounts", s.json::<AccessReviews>()),
+        ("POST", "/api/v1/access-reviews") => Spec::new(
+            "Confirm an account's roles, or revoke some or all (dpo.documents or users.admin; \
+             not one's own)",
+        )
+        .body(s.of::<AccessReviewBody>())
+        .ok(201, "Recorded", s.json::<Created>())
+        .error(400, bad)
+        .recorded(),
         ("POST", "/api/v1/exports") => Spec::new(
             "Export recordings as evidence: a signed package, encrypted with age (a generated \
              passphrase is answered once), entered in the register; written in the background",
@@ -912,8 +1035,18 @@ fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
         (p, "id") if p.starts_with("/api/v1/exports/") => {
             (integer(), "An export id; anything else is 404")
         }
+        (p, "kind") if p.starts_with("/api/v1/documents/") => (
+            one_of_strings(&["ropa", "policy", "notice", "dpia"]),
+            "The document: ropa, policy, notice or dpia; anything else is 404",
+        ),
         (p, "id") if p.starts_with("/api/v1/disclosures/") => {
             (integer(), "A register entry id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/processors/") => {
+            (integer(), "A processor id; anything else is 404")
+        }
+        (p, "user") if p.starts_with("/api/v1/processors/") => {
+            (string(), "The account's pseudonym (u-…)")
         }
         (p, "id") if p.starts_with("/api/v1/tokens/") => {
             (integer(), "A token id; anything else is 404")
