@@ -207,6 +207,16 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                     username,
                     password: password.unwrap_or_default(),
                 });
+                // What the password is (a factory default, the same as
+                // another camera's) is checked as it is set; never stored.
+                veil_web::camera_passwords::record(
+                    &store.db,
+                    id,
+                    credentials
+                        .as_ref()
+                        .map(|c| (c.username.as_str(), c.password.as_str())),
+                )
+                .with_context(|| format!("camera {:?}: password check", cam.name))?;
                 ingest
                     .start(veil_ingest::RtspSource {
                         camera: id,
