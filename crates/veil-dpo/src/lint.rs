@@ -19,7 +19,7 @@
 
 use std::cmp::Ordering;
 
-use chrono::{Months, NaiveDate};
+use chrono::NaiveDate;
 use serde::Serialize;
 use veil_base::Time90k;
 
@@ -461,14 +461,6 @@ pub const GENERIC_LOGINS: &[&str] = &[
     "viewer",
 ];
 
-/// When an account's next access review is due: `months` calendar months
-/// after `base`, the day clamped to the month's last (31 August + 6 months
-/// = 28 or 29 February), in UTC.
-fn review_due(base: Time90k, months: u32) -> Time90k {
-    let t = base.to_chrono();
-    Time90k::from_chrono(t.checked_add_months(Months::new(months)).unwrap_or(t))
-}
-
 /// The retention above which a rule needs its own justification: 30 days.
 const LONG_RETENTION_HOURS: u32 = 720;
 /// The retention recommended for public-facing cameras.
@@ -849,7 +841,7 @@ fn account(snapshot: &Snapshot, a: &Account, now: Time90k, out: &mut Vec<Finding
     let months = snapshot.security.access_review_months;
     if months > 0 {
         let since = a.last_access_review.unwrap_or(a.created);
-        let due = review_due(since, months);
+        let due = crate::model::review_due(since, months);
         if now > due {
             out.push(finding(
                 &ACCOUNT_REVIEW_OVERDUE,

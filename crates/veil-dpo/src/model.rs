@@ -31,7 +31,7 @@ pub struct Snapshot {
 }
 
 /// The controller and where its data is (D5 item (a), seeds 000, 003, 004).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Organisation {
     /// The controller: the organisation responsible for the processing.
@@ -56,7 +56,7 @@ pub struct Organisation {
 }
 
 /// A named party with its contact details ("" when not set).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     /// Name (an organisation, or for the DPO a person or office).
@@ -74,7 +74,7 @@ pub struct Party {
 }
 
 /// The supervisory authority.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Authority {
     /// Its name, e.g. "Comissão Nacional de Proteção de Dados".
@@ -86,7 +86,7 @@ pub struct Authority {
 }
 
 /// A site: a building or premises with cameras.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Site {
     /// Short stable id (`[a-z0-9_-]`, 1 to 40), used by cameras' purposes.
@@ -99,7 +99,7 @@ pub struct Site {
 }
 
 /// Where personal data is stored (ISO 3166-1 alpha-2 country codes).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Storage {
     /// Country of the data directory ("" when not declared).
@@ -119,7 +119,7 @@ pub struct Storage {
 }
 
 /// One backup of the installation.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Backup {
     /// What and how, e.g. "nightly encrypted copy to the second site".
@@ -132,7 +132,7 @@ pub struct Backup {
 }
 
 /// The legal basis of processing, GDPR Art. 6(1) (a) to (f).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum LegalBasis {
     /// (a) consent.
     #[serde(rename = "a")]
@@ -206,7 +206,7 @@ impl LegalBasis {
 
 /// How much detail a camera is meant to show (seed 000 "Privacy by
 /// design": choose the lowest level the purpose needs).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Detail {
     /// That someone is there.
@@ -252,7 +252,7 @@ impl Detail {
 
 /// A camera's documented purpose (P8). A camera without one does not
 /// record.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Purpose {
     /// Why the camera exists, e.g. "protection of staff against robbery"
@@ -503,6 +503,18 @@ pub struct Account {
     pub processor: Option<i64>,
     /// When it stops working (maintenance accounts).
     pub expires: Option<Time90k>,
+}
+
+/// When an account's next access review is due: `months` calendar months
+/// after `base` (its last review, or its creation), on the same day of the
+/// month or the month's last day (31 August + 6 months = 28 or 29
+/// February), in UTC.
+pub fn review_due(base: Time90k, months: u32) -> Time90k {
+    let t = base.to_chrono();
+    let due = t
+        .checked_add_months(chrono::Months::new(months))
+        .unwrap_or(t);
+    Time90k::from_chrono(due)
 }
 
 /// What the documents state about the configuration they reflect.
@@ -800,6 +812,23 @@ mod tests {
             name: "Shop".into(),
             address: String::new(),
         }]
+    }
+
+    #[test]
+    fn reviews_fall_due_by_calendar_month() {
+        let at = |s: &str| Time90k::parse_rfc3339(s).unwrap();
+        assert_eq!(
+            review_due(at("2026-08-31T09:00:00Z"), 6),
+            at("2027-02-28T09:00:00Z")
+        );
+        assert_eq!(
+            review_due(at("2027-08-31T09:00:00Z"), 6),
+            at("2028-02-29T09:00:00Z")
+        );
+        assert_eq!(
+            review_due(at("2026-01-15T00:00:00Z"), 12),
+            at("2027-01-15T00:00:00Z")
+        );
     }
 
     #[test]

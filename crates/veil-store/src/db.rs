@@ -26,7 +26,8 @@ mod disclosures;
 mod dpo;
 pub use disclosures::{DisclosureFilter, DisclosureKind, DisclosureRow, NewDisclosure, Requester};
 pub use dpo::{
-    AccessReview, CameraDpo, ConfigVersion, DocumentReview, ProcessorRow, ORGANISATION_SETTING,
+    AccessReview, CameraDpo, ConfigVersion, DocumentReview, ProcessorRow, UserProcessor,
+    ORGANISATION_SETTING,
 };
 pub use export_packages::{ExportRow, ExportState, NewExport};
 mod lift;

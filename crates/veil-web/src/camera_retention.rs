@@ -35,7 +35,7 @@ use crate::{blocking, AppState};
 /// `main`.
 pub const RENDITIONS: [&str; 2] = [MAIN_RENDITION, ORIGINAL_RENDITION];
 /// The installation's retention when the server never stored one: 7 days.
-const DEFAULT_INSTALLATION_HOURS: u32 = 7 * 24;
+pub(crate) const DEFAULT_INSTALLATION_HOURS: u32 = 7 * 24;
 
 /// A camera's retention, per rendition.
 #[derive(Serialize, ToSchema)]

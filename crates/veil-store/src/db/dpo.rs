@@ -95,6 +95,17 @@ pub struct ProcessorRow {
     pub removed: Option<Time90k>,
 }
 
+/// An account's processor and expiry (a maintenance account).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UserProcessor {
+    /// The account.
+    pub user: UserId,
+    /// The processor it belongs to.
+    pub processor: Option<i64>,
+    /// When it stops working.
+    pub expires: Option<Time90k>,
+}
+
 impl Db {
     /// Sets (or clears) a camera's documented purpose. False when no such
     /// camera (deleted ones included: their purpose is kept).
@@ -397,20 +408,28 @@ impl Db {
         })
     }
 
-    /// Every account's processor and expiry, for accounts that have either:
-    /// `(user, processor, expires)`.
-    pub fn user_processors(&self) -> Result<Vec<(UserId, Option<i64>, Option<Time90k>)>, Error> {
+    /// When each account was created, by id.
+    pub fn user_created(&self) -> Result<Vec<(UserId, Time90k)>, Error> {
+        self.with(|c| {
+            let mut st = c.prepare_cached("SELECT id, created_90k FROM app_user ORDER BY id")?;
+            let rows = st.query_map([], |r| Ok((UserId(r.get(0)?), Time90k(r.get(1)?))))?;
+            rows.collect()
+        })
+    }
+
+    /// Every account's processor and expiry, for accounts that have either.
+    pub fn user_processors(&self) -> Result<Vec<UserProcessor>, Error> {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT id, processor_id, expires_90k FROM app_user
                  WHERE processor_id IS NOT NULL OR expires_90k IS NOT NULL ORDER BY id",
             )?;
             let rows = st.query_map([], |r| {
-                Ok((
-                    UserId(r.get(0)?),
-                    r.get(1)?,
-                    r.get::<_, Option<i64>>(2)?.map(Time90k),
-                ))
+                Ok(UserProcessor {
+                    user: UserId(r.get(0)?),
+                    processor: r.get(1)?,
+                    expires: r.get::<_, Option<i64>>(2)?.map(Time90k),
+                })
             })?;
             rows.collect()
         })
