@@ -958,9 +958,10 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
         .query("site", false, string(), "notice only: one site's page (its id)")
         .ok(
             200,
-            "The document",
-            Content::Media(&["text/markdown", "text/html", "application/json"]),
+            "The document (format=json: its structure)",
+            Content::Media(&["text/markdown", "text/html"]),
         )
+        .ok(200, "", s.json::<veil_dpo::documents::Document>())
         .error(400, "A parameter is refused (or unknown); the message names it")
         .error(404, "No such document kind")
         .recorded(),

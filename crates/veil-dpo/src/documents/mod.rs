@@ -26,7 +26,7 @@ pub use dpia::{dpia_screening, Answer, Screening, LARGE_SYSTEM_CAMERAS, LONG_RET
 pub use notice::notice_for_site;
 
 /// Which document.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// The record of processing activities, GDPR Art. 30(1) (D5).
@@ -110,7 +110,7 @@ impl Format {
 }
 
 /// A generated document.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Document {
     /// Which document.
     pub kind: Kind,
@@ -129,7 +129,7 @@ pub struct Document {
 }
 
 /// A section: a heading and its blocks.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct Section {
     /// Its heading.
     pub heading: String,
@@ -141,7 +141,7 @@ pub struct Section {
 }
 
 /// A piece of a section.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Block {
     /// A heading within the section.
@@ -179,7 +179,7 @@ pub enum Block {
 }
 
 /// One row of a key–value table.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Field {
     /// What.
     pub label: String,
