@@ -74,6 +74,11 @@ pub struct Config {
     /// (default 60).
     #[serde(default)]
     pub masks: Masks,
+    /// The DPO's desk: `[dpo]` with `access_review_months` (1 to 24,
+    /// default 6: how often accounts' roles are confirmed) and
+    /// `max_administrators` (default 3: more is a compliance finding).
+    #[serde(default)]
+    pub dpo: Dpo,
     /// Set by `veil demo` only: the first account is exempt from its roles'
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
@@ -83,6 +88,35 @@ pub struct Config {
     /// separates it from live recording), for trying and testing playback.
     #[serde(skip)]
     pub backfill_minutes: u32,
+}
+
+/// The DPO's desk settings (see [`Config::dpo`]).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Dpo {
+    /// Accounts' roles are reviewed every this many months.
+    #[serde(default = "default_access_review_months")]
+    pub access_review_months: u32,
+    /// The most administrators the installation should have.
+    #[serde(default = "default_max_administrators")]
+    pub max_administrators: u32,
+}
+
+impl Default for Dpo {
+    fn default() -> Self {
+        Dpo {
+            access_review_months: default_access_review_months(),
+            max_administrators: default_max_administrators(),
+        }
+    }
+}
+
+fn default_access_review_months() -> u32 {
+    veil_web::dpo::DEFAULT_ACCESS_REVIEW_MONTHS
+}
+
+fn default_max_administrators() -> u32 {
+    veil_web::dpo::DEFAULT_MAX_ADMINISTRATORS
 }
 
 /// Evidence-lock settings.
@@ -739,6 +773,18 @@ impl Config {
             anyhow::bail!(
                 "locks.max_review_days must be 1 to 3650, got {}",
                 c.locks.max_review_days
+            );
+        }
+        if !(1..=24).contains(&c.dpo.access_review_months) {
+            anyhow::bail!(
+                "dpo.access_review_months must be 1 to 24, got {}",
+                c.dpo.access_review_months
+            );
+        }
+        if !(1..=1000).contains(&c.dpo.max_administrators) {
+            anyhow::bail!(
+                "dpo.max_administrators must be 1 to 1000, got {}",
+                c.dpo.max_administrators
             );
         }
         c.masks.mode()?;

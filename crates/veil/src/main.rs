@@ -12,6 +12,7 @@ mod bench_motion;
 mod bench_retention;
 mod config;
 mod decommission_cli;
+mod dpo_cli;
 mod export_cli;
 mod keys_cli;
 mod lock_review;
@@ -88,6 +89,13 @@ enum Command {
         #[command(subcommand)]
         which: export_cli::ExportCommand,
     },
+    /// The DPO's documents, generated from the live configuration: `ropa`,
+    /// `policy`, `notice` or `dpia` (recorded as actor `cli`; needs the
+    /// server stopped).
+    Docs(dpo_cli::DocsArgs),
+    /// The compliance lint of the live configuration; exit status 1 when a
+    /// finding is an error.
+    Lint(dpo_cli::LintArgs),
     /// Benchmarks that print their figure next to a baseline measured in the same run.
     Bench {
         #[command(subcommand)]
@@ -193,6 +201,7 @@ fn main() -> anyhow::Result<()> {
                 max_retention_hours: veil_store::retention_rule::DEFAULT_MAX_HOURS,
                 locks: config::Locks::default(),
                 masks: config::Masks::default(),
+                dpo: config::Dpo::default(),
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![
@@ -230,6 +239,13 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Check { data, config } => rt.block_on(server::check(&data, config.as_deref())),
         Command::Bench { which } => rt.block_on(bench::run(which)),
+        Command::Docs(a) => dpo_cli::docs(a),
+        Command::Lint(a) => {
+            if !dpo_cli::lint(a)? {
+                std::process::exit(1);
+            }
+            Ok(())
+        }
         Command::Audit { which } => audit_cli::run(which),
         Command::Export { which } => export_cli::run(which),
         Command::Admin { which } => admin_cli::run(which),

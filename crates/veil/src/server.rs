@@ -298,7 +298,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         let areas = config_areas;
         let lock_review_days = cfg.locks.max_review_days;
         let masks = cfg.masks.clone();
+        let installation = crate::dpo_cli::installation(&cfg);
         tokio::task::spawn_blocking(move || {
+            veil_web::dpo::remember_installation(&store.db, &installation)?;
             crate::retention_cli::remember_max_retention(&store, max)?;
             crate::retention_cli::remember_masks(&store, &audit, &masks)?;
             store.db.set_setting(
