@@ -134,6 +134,9 @@ pub const OUTSIDE_SCHEDULE: &str = "outside the recording schedule";
 pub const WAITING_FOR_MOTION: &str = "waiting for motion";
 /// Why a connected live-only camera is not recording.
 pub const LIVE_ONLY: &str = "live only: nothing is recorded";
+/// Why a camera without a documented purpose is not recording (P8; the
+/// recorders ask `Store::may_record`, live view goes on).
+pub const NO_PURPOSE: &str = "no documented purpose";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {

@@ -113,7 +113,15 @@ async fn write_segments(
     mut rx: mpsc::Receiver<RunSegment>,
     tracks: Collector,
 ) {
+    let mut dropped_run = None;
     while let Some((run_start, seg)) = rx.recv().await {
+        // The camera lost its documented purpose after this segment was
+        // cut: neither it nor the rest of its run is stored (a run must
+        // not claim video that is not there).
+        if dropped_run == Some(run_start) || !store.may_record(camera) {
+            dropped_run = Some(run_start);
+            continue;
+        }
         let mut seg = seg.into_new_segment(camera, run_start);
         tracks.attach(&mut seg).await;
         if let Err(e) = store.write_segment(seg).await {
@@ -223,6 +231,9 @@ struct SessionState {
     /// Masks between the camera and everything else (taken out while a
     /// frame is being masked on a blocking thread).
     stage: Option<MaskStage>,
+    /// The camera had no documented purpose at the latest keyframe: its
+    /// frames bypass the gate and nothing is recorded.
+    no_purpose: bool,
 }
 
 impl SessionState {
@@ -243,6 +254,7 @@ impl SessionState {
             rates: RateMeter::default(),
             motion_event: None,
             stage: None,
+            no_purpose: false,
         }
     }
 }
@@ -608,8 +620,24 @@ async fn record_frame(
     let size = frame.recorded.data.len();
     let rates = st.rates.frame(camera_90k, size);
 
+    // A camera without a documented purpose records nothing (checked at
+    // keyframes, so runs stop and start at GOP boundaries): its run ends,
+    // the gate forgets what it buffered, motion is not analysed, and
+    // recording resumes in a new run at the first keyframe after a purpose
+    // is set.
+    if is_key {
+        let no_purpose = !ctx.store.may_record(ctx.camera());
+        if no_purpose && !st.no_purpose {
+            st.gate.restart();
+            save_motion_edges(ctx, st).await;
+            if let Some(run) = st.run.take() {
+                run.finish(tx, floor).await;
+            }
+        }
+        st.no_purpose = no_purpose;
+    }
     let mut out = Vec::new();
-    if let (true, Some(d)) = (is_key, st.detector.as_mut()) {
+    if let (true, Some(d), false) = (is_key, st.detector.as_mut(), st.no_purpose) {
         d.submit(pts, params.clone(), frame.recorded.data.clone());
     }
     let gated = GatedFrame {
@@ -617,14 +645,27 @@ async fn record_frame(
         timeline_pts: pts,
         frame,
     };
-    st.gate.frame(pts, is_key, size, gated, &mut out);
+    if !st.no_purpose {
+        st.gate.frame(pts, is_key, size, gated, &mut out);
+    }
     if let Some(d) = &st.detector {
         for (key_pts, motion) in d.verdicts() {
-            st.gate.verdict(key_pts, motion, &mut out);
+            // Verdicts on keyframes from before the purpose was cleared
+            // are dropped with them.
+            if !st.no_purpose {
+                st.gate.verdict(key_pts, motion, &mut out);
+            }
         }
         save_motion_edges(ctx, st).await;
     }
-    let (reason, last_motion) = (st.gate.standby_reason(), st.gate.last_motion());
+    let (reason, last_motion) = (
+        if st.no_purpose {
+            Some(crate::gate::NO_PURPOSE)
+        } else {
+            st.gate.standby_reason()
+        },
+        st.gate.last_motion(),
+    );
     let skipped = st.detector.as_ref().map_or(0, |d| d.skipped);
     ctx.board.update(ctx.camera(), |s| {
         s.state = match reason {

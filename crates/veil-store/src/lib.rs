@@ -15,6 +15,7 @@ pub mod mask_stage;
 pub mod objects;
 pub mod playback;
 pub mod protect;
+pub mod purpose;
 pub mod quota;
 pub mod recorder;
 pub mod retention;
@@ -213,6 +214,8 @@ pub struct Store {
     lift_mode: Arc<std::sync::RwLock<LiftMode>>,
     /// Every camera's current masks ([`mask_stage`]).
     masks: mask_stage::MaskBoard,
+    /// The cameras with a documented purpose, which may record ([`purpose`]).
+    purposes: purpose::PurposeSet,
     /// For `veil bench ingest --without-chain` only
     /// ([`Store::benchmark_without_chain`]): segments are stored without
     /// object hash or chain link. No configuration reaches it.
@@ -430,6 +433,7 @@ impl Store {
             metrics: Arc::default(),
             lift_mode: Arc::default(),
             masks: mask_stage::MaskBoard::default(),
+            purposes: Arc::default(),
             without_chain: false,
         }
     }

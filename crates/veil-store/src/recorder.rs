@@ -506,7 +506,10 @@ impl StopSignal {
 /// frames paced by the wall clock, publishes them live and closes segments; a
 /// task writes the segments. After `stop`, the thread closes its open segment
 /// and the returned task ends once everything is written. A crash instead loses
-/// the open segment (and any closed one not yet written), by design.
+/// the open segment (and any closed one not yet written), by design. Only
+/// while the camera has a documented purpose ([`Store::may_record`], asked
+/// at each keyframe and again before each write) are segments cut and
+/// stored; each stretch with a purpose is its own run.
 pub fn spawn_synthetic(
     store: Store,
     live: LiveHub,
@@ -514,8 +517,10 @@ pub fn spawn_synthetic(
     stop: StopSignal,
 ) -> Result<tokio::task::JoinHandle<()>, veil_media::Error> {
     let mut cam = SyntheticCamera::new(rec.config.clone())?;
-    let (tx, mut rx) = mpsc::channel::<ClosedSegment>(8);
+    // Each closed segment with the start of its run.
+    let (tx, mut rx) = mpsc::channel::<(Time90k, ClosedSegment)>(8);
     let clock = store.clock().clone();
+    let gate = store.clone();
     let camera = rec.camera;
     let mut stage = MaskStage::new(&store, camera)
         .map_err(|e| veil_media::Error::Codec(format!("cannot read the camera's masks: {e}")))?;
@@ -528,18 +533,25 @@ pub fn spawn_synthetic(
             let run_start = clock.now();
             let wall_start = Instant::now();
             let mut seg = RunSegmenters::new(rec.segment_90k);
-            let send_all = |closed: Vec<ClosedSegment>| {
-                closed.into_iter().all(|c| tx.blocking_send(c).is_ok())
+            // The run being recorded, by its start: none while the camera
+            // has no documented purpose (checked at each keyframe, so runs
+            // stop and start at GOP boundaries).
+            let mut run: Option<Time90k> = None;
+            let send_all = |start: Option<Time90k>, closed: Vec<ClosedSegment>| {
+                let Some(start) = start else { return true };
+                closed.into_iter().all(|c| tx.blocking_send((start, c)).is_ok())
             };
             loop {
                 if stop.stopped() {
                     let rest = stage.finish().unwrap_or_default();
                     let mut closed = Vec::new();
-                    for f in &rest {
-                        closed.extend(seg.push(f, Time90k(f.pts)));
+                    if run.is_some() {
+                        for f in &rest {
+                            closed.extend(seg.push(f, Time90k(f.pts)));
+                        }
                     }
                     closed.extend(seg.finish());
-                    send_all(closed);
+                    send_all(run, closed);
                     return;
                 }
                 let i = cam.frame_index() as i64;
@@ -560,7 +572,7 @@ pub fn spawn_synthetic(
                     Err(e) => {
                         tracing::error!(camera = camera.0, error = %e, "masking failed; camera stopped");
                         // What was recorded so far (masked) is kept.
-                        send_all(seg.finish());
+                        send_all(run, seg.finish());
                         return;
                     }
                 };
@@ -579,7 +591,28 @@ pub fn spawn_synthetic(
                     if rec.live_only {
                         continue;
                     }
-                    if !send_all(seg.push(&f, Time90k(f.pts))) {
+                    if f.is_key {
+                        match (run, gate.may_record(camera)) {
+                            (Some(start), false) => {
+                                // The purpose was cleared: the run ends here.
+                                let closed = std::mem::replace(
+                                    &mut seg,
+                                    RunSegmenters::new(rec.segment_90k),
+                                )
+                                .finish();
+                                run = None;
+                                if !send_all(Some(start), closed) {
+                                    return;
+                                }
+                            }
+                            (None, true) => run = Some(Time90k(f.pts)),
+                            _ => {}
+                        }
+                    }
+                    if run.is_none() {
+                        continue;
+                    }
+                    if !send_all(run, seg.push(&f, Time90k(f.pts))) {
                         return; // the writer is gone: shutting down
                     }
                 }
@@ -587,10 +620,15 @@ pub fn spawn_synthetic(
         })
         .map_err(|e| veil_media::Error::Codec(format!("cannot start camera thread: {e}")))?;
     Ok(tokio::spawn(async move {
-        let run_start = store.clock().now();
-        let mut run = None;
-        while let Some(c) = rx.recv().await {
-            let run_start_90k = *run.get_or_insert(c.start_90k.min(run_start));
+        let mut dropped_run = None;
+        while let Some((run_start_90k, c)) = rx.recv().await {
+            // A purpose cleared after the segment was cut: it is not
+            // stored, nor is the rest of its run (it would claim video
+            // that is not there).
+            if dropped_run == Some(run_start_90k) || !store.may_record(camera) {
+                dropped_run = Some(run_start_90k);
+                continue;
+            }
             let r = store
                 .write_segment(c.into_new_segment(camera, run_start_90k))
                 .await;
