@@ -11,9 +11,9 @@ use super::*;
 use crate::model::{permission as perm, LegalBasis};
 
 /// How the documents cite the privacy guide for video management systems.
-const GUIDE: &str = "seed 000 (VMS privacy guide)";
+const GUIDE: &str = "Milestone Systems, XProtect VMS GDPR privacy guide";
 /// How the documents cite the regulator's opinion on a city's cameras.
-const CNPD: &str = "seed 001 (CNPD Opinion 2022/18)";
+const CNPD: &str = "CNPD, Opinion 2022/18";
 
 /// More cameras than this makes the camera-count question answer yes.
 /// Seed 000 ("Number of cameras") treats the number of cameras as an
