@@ -18,6 +18,7 @@ pub mod cameras;
 pub mod data_retention;
 pub mod disclosures;
 pub mod dpo;
+pub mod dpo_pages;
 pub mod error;
 pub mod events;
 pub mod export_page;
@@ -519,6 +520,31 @@ pub fn routes() -> Vec<Route> {
             post(disclosures::confirm_destruction),
         ),
         route("/disclosures", GET, Permission, get(disclosures::page)),
+        route("/dpo", GET, Permission, get(dpo_pages::desk)),
+        route(
+            "/dpo/compliance",
+            GET,
+            Permission,
+            get(dpo_pages::compliance),
+        ),
+        route(
+            "/dpo/access-review",
+            GET,
+            Permission,
+            get(dpo_pages::access_review),
+        ),
+        route(
+            "/dpo/organisation",
+            GET,
+            Permission,
+            get(dpo_pages::organisation),
+        ),
+        route(
+            "/dpo/processors",
+            GET,
+            Permission,
+            get(dpo_pages::processors),
+        ),
         route(
             "/api/v1/organisation",
             &[Method::GET, Method::PUT],

@@ -52,6 +52,8 @@ pub struct Permissions {
     pub disclosures: bool,
     /// Export video of at least one camera (the export wizard).
     pub export: bool,
+    /// Read the DPO's desk (`dpo.documents` or `users.admin`).
+    pub dpo: bool,
 }
 
 /// Where a link sits.
@@ -112,6 +114,12 @@ const NAV: &[NavEntry] = &[
         key: "nav.disclosures",
         section: Section::Main,
         shown: |p| p.disclosures,
+    },
+    NavEntry {
+        href: "/dpo",
+        key: "nav.dpo",
+        section: Section::Main,
+        shown: |p| p.dpo,
     },
     NavEntry {
         href: "/approvals",
@@ -215,6 +223,8 @@ impl Shell {
             locks: state.allowed(s, Action::LockView, Resource::System),
             holds: state.allowed(s, Action::HoldManage, Resource::System),
             disclosures: crate::disclosures::may_read(state, s),
+            dpo: state.allowed(s, Action::DpoDocuments, Resource::System)
+                || state.allowed(s, Action::UserAdmin, Resource::System),
             ..Permissions::default()
         };
         if state.allowed(s, Action::ListCameras, Resource::System) {

@@ -42,6 +42,11 @@ const QUOTAS_JS: &str = include_str!("../assets/quotas.js");
 const MASKS_JS: &str = include_str!("../assets/masks.js");
 const EXPORTS_JS: &str = include_str!("../assets/exports.js");
 const DISCLOSURES_JS: &str = include_str!("../assets/disclosures.js");
+const DPO_JS: &str = include_str!("../assets/dpo.js");
+const DPO_COMPLIANCE_JS: &str = include_str!("../assets/dpo-compliance.js");
+const DPO_ACCESS_JS: &str = include_str!("../assets/dpo-access.js");
+const DPO_ORGANISATION_JS: &str = include_str!("../assets/dpo-organisation.js");
+const DPO_PROCESSORS_JS: &str = include_str!("../assets/dpo-processors.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -70,6 +75,11 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "masks.js" => Some((JS_TYPE, MASKS_JS)),
         "exports.js" => Some((JS_TYPE, EXPORTS_JS)),
         "disclosures.js" => Some((JS_TYPE, DISCLOSURES_JS)),
+        "dpo.js" => Some((JS_TYPE, DPO_JS)),
+        "dpo-compliance.js" => Some((JS_TYPE, DPO_COMPLIANCE_JS)),
+        "dpo-access.js" => Some((JS_TYPE, DPO_ACCESS_JS)),
+        "dpo-organisation.js" => Some((JS_TYPE, DPO_ORGANISATION_JS)),
+        "dpo-processors.js" => Some((JS_TYPE, DPO_PROCESSORS_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -594,6 +604,11 @@ mod tests {
             "masks.js",
             "exports.js",
             "disclosures.js",
+            "dpo.js",
+            "dpo-compliance.js",
+            "dpo-access.js",
+            "dpo-organisation.js",
+            "dpo-processors.js",
             "i18n-en.json",
             "i18n-pt.json",
         ] {

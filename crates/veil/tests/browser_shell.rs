@@ -151,6 +151,7 @@ const ROLE_TEMPLATES: [(&str, &[&str]); 5] = [
             "/playback",
             "/bookmarks",
             "/locks",
+            "/dpo",
             "/admin/cameras",
             "/admin/users",
             "/admin/roles",
@@ -164,7 +165,14 @@ const ROLE_TEMPLATES: [(&str, &[&str]); 5] = [
     ),
     (
         "dpo",
-        &["/locks", "/holds", "/disclosures", "/approvals", "/audit"],
+        &[
+            "/locks",
+            "/holds",
+            "/disclosures",
+            "/dpo",
+            "/approvals",
+            "/audit",
+        ],
     ),
     ("auditor", &["/disclosures", "/audit"]),
 ];
