@@ -98,6 +98,12 @@ pub struct CameraRequest {
     /// refused (409 `masks_fixed`) while the camera has privacy masks.
     #[serde(default)]
     ptz_control: bool,
+    /// Its documented purpose (checked as `PUT …/purpose` checks it; errors
+    /// name `purpose.<field>`). A camera without one does not record; on
+    /// `PUT`, leaving it out keeps the stored one.
+    #[serde(default)]
+    #[schema(value_type = Option<veil_dpo::model::Purpose>)]
+    purpose: Option<serde_json::Value>,
 }
 
 /// `{enabled, purpose}` of an optional track, in requests and responses.
@@ -177,6 +183,9 @@ pub struct CameraView {
     ptz_capable: bool,
     /// PTZ control is enabled (then the camera has no privacy masks).
     ptz_control: bool,
+    /// Its documented purpose; `null` when it has none, and then it does
+    /// not record.
+    purpose: Option<veil_dpo::model::Purpose>,
 }
 
 impl TrackSetting {
@@ -189,7 +198,7 @@ impl TrackSetting {
 }
 
 impl CameraView {
-    fn of(d: &CameraDetail) -> CameraView {
+    fn of(d: &CameraDetail, purpose: Option<veil_dpo::model::Purpose>) -> CameraView {
         let src: Option<StoredSource> = serde_json::from_str(&d.settings.source_config).ok();
         let (mode, recording) = if d.managed {
             let recording: StoredRecording = d
@@ -223,6 +232,7 @@ impl CameraView {
             area: d.settings.area.clone(),
             ptz_capable: d.settings.ptz.capable,
             ptz_control: d.settings.ptz.control,
+            purpose,
         }
     }
 }
@@ -246,6 +256,8 @@ pub(crate) fn config_recording(source_config: &str) -> (String, StoredRecording)
 struct Validated {
     settings: CameraSettings,
     credentials: CredentialChange,
+    /// The documented purpose given (its sites not yet checked).
+    purpose: Option<veil_dpo::model::Purpose>,
 }
 
 enum CredentialChange {
@@ -316,6 +328,10 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
     }
     let audio = validate_track("audio", req.audio)?;
     let metadata = validate_track("metadata", req.metadata)?;
+    let purpose = req
+        .purpose
+        .map(crate::camera_purpose::parse_in_request)
+        .transpose()?;
     let credentials = match (req.username, req.password) {
         (None, None) if creating => CredentialChange::Clear,
         (None, None) => CredentialChange::Keep,
@@ -357,6 +373,7 @@ fn validate(req: CameraRequest, creating: bool) -> Result<Validated, ApiError> {
             },
         },
         credentials,
+        purpose,
     })
 }
 
@@ -387,7 +404,8 @@ fn body<T>(b: Result<Json<T>, axum::extract::rejection::JsonRejection>) -> Resul
             "expected a JSON camera object: name, url, optional username and password, \
              transport (tcp|udp), enabled, recording_mode (continuous|scheduled|motion|live_only), \
              schedule, motion, group, segment_seconds, audio and metadata ({enabled, purpose}), \
-             area (private|workplace|public_facing|residential_adjacent), ptz_capable, ptz_control",
+             area (private|workplace|public_facing|residential_adjacent), ptz_capable, ptz_control, \
+             purpose",
         )
     })
 }
@@ -511,6 +529,22 @@ async fn detail(state: &AppState, id: veil_base::CameraId) -> Result<CameraDetai
         .ok_or_else(|| ApiError::not_found(format!("no camera {}", id.0)))
 }
 
+/// A camera as the API shows it, with its documented purpose.
+async fn view(state: &AppState, d: &CameraDetail) -> Result<CameraView, ApiError> {
+    let (db, id) = (state.store.db.clone(), d.id);
+    let purpose = blocking(move || crate::camera_purpose::stored(&db, id)).await?;
+    Ok(CameraView::of(d, purpose))
+}
+
+/// Checks a request's purpose against the organisation's sites.
+async fn check_purpose(state: &AppState, v: &Validated) -> Result<(), ApiError> {
+    if let Some(p) = v.purpose.clone() {
+        let db = state.store.db.clone();
+        blocking(move || crate::camera_purpose::check(&db, &p, Some("purpose"))).await?;
+    }
+    Ok(())
+}
+
 /// `POST /api/v1/cameras`: adds an RTSP camera and starts recording it.
 pub async fn create(
     Extension(s): Extension<Session>,
@@ -520,6 +554,7 @@ pub async fn create(
 ) -> Result<Response, ApiError> {
     state.authorize(&s, Action::CameraAdmin, Resource::System)?;
     let v = validate(body(req)?, true)?;
+    check_purpose(&state, &v).await?;
     let detail_text = format!(
         "name={:?} area={} mode={} {} {}",
         v.settings.name,
@@ -548,10 +583,15 @@ pub async fn create(
         Ok(id)
     })
     .await?;
+    // Recorded as its own change once the camera has its id; before
+    // recording starts.
+    if let Some(p) = v.purpose {
+        crate::camera_purpose::apply(&state, &s, peer, id, Some(p)).await?;
+    }
     let d = detail(&state, id).await?;
     state.ingest.apply(&d).await;
     tracing::info!(actor = %s.subject.pseudonym, camera = id.0, "camera created");
-    Ok((StatusCode::CREATED, Json(CameraView::of(&d))).into_response())
+    Ok((StatusCode::CREATED, Json(view(&state, &d).await?)).into_response())
 }
 
 /// `GET /api/v1/cameras/{id}`: a camera's settings (never its credentials).
@@ -562,7 +602,7 @@ pub async fn get_one(
 ) -> Result<Json<CameraView>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::CameraAdmin, &id).await?;
     let d = detail(&state, cam.id).await?;
-    Ok(Json(CameraView::of(&d)))
+    Ok(Json(view(&state, &d).await?))
 }
 
 /// `PUT /api/v1/cameras/{id}`: replaces a managed camera's settings and
@@ -582,6 +622,7 @@ pub async fn update(
         ));
     }
     let v = validate(body(req)?, false)?;
+    check_purpose(&state, &v).await?;
     // Static masks stay where they were drawn; a camera that moves would
     // uncover what they hide. Held until the change is stored.
     let ptz_lock = PTZ_AND_MASKS.lock().await;
@@ -635,9 +676,12 @@ pub async fn update(
     })
     .await?;
     drop(ptz_lock);
+    if let Some(p) = v.purpose {
+        crate::camera_purpose::apply(&state, &s, peer, id, Some(p)).await?;
+    }
     let d = detail(&state, id).await?;
     state.ingest.apply(&d).await;
-    Ok(Json(CameraView::of(&d)))
+    Ok(Json(view(&state, &d).await?))
 }
 
 /// `DELETE /api/v1/cameras/{id}`: stops recording (the open segment is
@@ -760,6 +804,13 @@ pub async fn status(
                 ..Default::default()
             }
         }
+        None if cam.source_kind == "synthetic" && !state.store.may_record(cam.id) => {
+            CameraStatusView {
+                state: IngestState::Standby.as_str().into(),
+                standby_reason: Some(Some(veil_ingest::gate::NO_PURPOSE)),
+                ..Default::default()
+            }
+        }
         None => CameraStatusView {
             state: if cam.source_kind == "synthetic" {
                 "recording"
@@ -792,6 +843,12 @@ pub async fn status(
             disk_full: None,
         },
     };
+    // A purpose cleared since the last keyframe: nothing more is stored
+    // (the recorder says so itself at that keyframe).
+    if view.state == IngestState::Recording.as_str() && !state.store.may_record(cam.id) {
+        view.state = IngestState::Standby.as_str().into();
+        view.standby_reason = Some(Some(veil_ingest::gate::NO_PURPOSE));
+    }
     // Frames arriving is not recording: when its segments cannot be stored
     // (a full disk), the camera is in error until a write succeeds again.
     if let Some(f) = state.store.write_fault(cam.id) {

@@ -13,6 +13,7 @@ pub mod auth;
 pub mod authn;
 pub mod bookmarks;
 pub mod camera_passwords;
+pub mod camera_purpose;
 pub mod camera_retention;
 pub mod cameras;
 pub mod data_retention;
@@ -644,6 +645,12 @@ pub fn routes() -> Vec<Route> {
             GET,
             Permission,
             get(cameras::status),
+        ),
+        route(
+            "/api/v1/cameras/{id}/purpose",
+            &[Method::PUT, Method::DELETE],
+            Permission,
+            put(camera_purpose::put).delete(camera_purpose::delete),
         ),
         route(
             "/api/v1/cameras/{id}/retention",

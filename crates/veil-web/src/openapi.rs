@@ -604,6 +604,27 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
         )
         .error(404, "No such camera")
         .recorded(),
+        ("PUT", "/api/v1/cameras/{id}/purpose") => Spec::new(
+            "Document a camera's purpose (cameras.admin or dpo.documents); it records from its \
+             next segment",
+        )
+        .body(s.of::<veil_dpo::model::Purpose>())
+        .ok(204, "Stored", NO_CONTENT)
+        .error(
+            400,
+            "Empty purposes, an unknown legal basis, level of detail or site, no balancing \
+             note for (f), or a short retention justification: the message names the field; \
+             nothing changes",
+        )
+        .error(404, "No such camera")
+        .recorded(),
+        ("DELETE", "/api/v1/cameras/{id}/purpose") => Spec::new(
+            "Remove a camera's documented purpose (cameras.admin or dpo.documents): it stops \
+             recording at its next segment; live view goes on",
+        )
+        .ok(204, "Removed", NO_CONTENT)
+        .error(404, "No such camera")
+        .recorded(),
         ("GET", "/api/v1/cameras/{id}/recordings") => Spec::new("Recorded periods")
             .query("start", false, date_time(), TIME)
             .query("end", false, date_time(), TIME)

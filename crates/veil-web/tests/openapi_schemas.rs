@@ -43,6 +43,7 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/cameras", "CameraRequest"),
     ("PUT", "/api/v1/cameras/{id}", "CameraRequest"),
     ("PUT", "/api/v1/cameras/{id}/retention", "RetentionRequest"),
+    ("PUT", "/api/v1/cameras/{id}/purpose", "Purpose"),
     ("POST", "/api/v1/bookmarks", "NewBookmark"),
     ("PUT", "/api/v1/bookmarks/{id}", "NoteChange"),
     ("PUT", "/api/v1/settings/bookmarks", "BookmarkRetention"),
@@ -138,6 +139,8 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
         "/api/v1/cameras/{id}/retention",
         &[200, 400, 404, 503],
     ),
+    ("PUT", "/api/v1/cameras/{id}/purpose", &[204, 400, 404, 503]),
+    ("DELETE", "/api/v1/cameras/{id}/purpose", &[204, 404, 503]),
     ("GET", "/api/v1/cameras/{id}/recordings", &[200, 400, 404]),
     ("GET", "/api/v1/cameras/{id}/events", &[200, 400, 404]),
     (

@@ -123,6 +123,20 @@ impl Db {
         })
     }
 
+    /// A camera's documented purpose (JSON), `None` when it has none or
+    /// there is no such camera.
+    pub fn camera_purpose(&self, camera: CameraId) -> Result<Option<String>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT purpose FROM camera WHERE id = ?1",
+                params![camera.0],
+                |r| r.get::<_, Option<String>>(0),
+            )
+            .optional()
+            .map(Option::flatten)
+        })
+    }
+
     /// Sets what was found about a camera's password when it was set.
     pub fn set_camera_credential_check(
         &self,
