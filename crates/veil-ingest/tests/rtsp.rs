@@ -405,3 +405,81 @@ async fn a_misbehaving_camera_does_not_affect_another() {
     );
     assert!(runs(&store, flood_id).is_empty());
 }
+
+/// P8: a camera without a documented purpose streams live but stores
+/// nothing, and its status says why; a purpose set while it runs starts
+/// recording at the next keyframe, clearing it stops recording, and each
+/// stretch with a purpose is its own run (never one run across the time
+/// without).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_camera_without_a_documented_purpose_records_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = RtspServer::start(free_port(), &["--live", "320x240", "--bitrate", "500000"]);
+    let (store, camera) = store_without_purpose(dir.path());
+    let ingest = Ingest::start(&store, source(camera, &server.url(), RtspTransport::Tcp));
+    let mut live = ingest.live.subscribe(camera);
+    ingest
+        .wait_for(60, "standby without a purpose", |s| {
+            s.state == IngestState::Standby
+        })
+        .await;
+    assert_eq!(
+        ingest.status().standby_reason,
+        Some(veil_ingest::gate::NO_PURPOSE)
+    );
+    // Live view works: it is not recording.
+    let frame = tokio::time::timeout(Duration::from_secs(10), live.recv())
+        .await
+        .expect("a live frame")
+        .unwrap();
+    assert!(!frame.data.is_empty());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(store.db.segment_count().unwrap(), 0, "nothing stored");
+
+    // Documented while it runs: recording starts without a restart.
+    assert!(store.set_camera_purpose(camera, Some(PURPOSE)).unwrap());
+    ingest
+        .wait_for(10, "recording once documented", |s| {
+            s.state == IngestState::Recording
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    assert!(store.db.segment_count().unwrap() >= 2, "segments stored");
+
+    // Cleared: it stops at the next keyframe and stores nothing more.
+    assert!(store.set_camera_purpose(camera, None).unwrap());
+    ingest
+        .wait_for(10, "standby once cleared", |s| {
+            s.state == IngestState::Standby
+                && s.standby_reason == Some(veil_ingest::gate::NO_PURPOSE)
+        })
+        .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopped = store.db.segment_count().unwrap();
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    assert_eq!(
+        store.db.segment_count().unwrap(),
+        stopped,
+        "nothing more stored"
+    );
+
+    // Documented again: a new run, with the time without a purpose a gap.
+    assert!(store.set_camera_purpose(camera, Some(PURPOSE)).unwrap());
+    ingest
+        .wait_for(10, "recording again", |s| s.state == IngestState::Recording)
+        .await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    ingest.stop().await;
+    let runs = runs(&store, camera);
+    assert_eq!(runs.len(), 2, "one run per documented stretch: {runs:?}");
+    let gap_90k = runs[1].0 .0 - runs[0].1 .0;
+    assert!(
+        gap_90k > 5 * 90_000,
+        "the undocumented time is a gap: {runs:?}"
+    );
+    for (i, (start, end)) in runs.iter().enumerate() {
+        let file = dir.path().join(format!("run{i}.mp4"));
+        std::fs::write(&file, mp4(&store, camera, *start, *end).await).unwrap();
+        decodes_cleanly(&file);
+    }
+}

@@ -79,6 +79,12 @@ pub struct Config {
     /// `max_administrators` (default 3: more is a compliance finding).
     #[serde(default)]
     pub dpo: Dpo,
+    /// The organisation profile (`[organisation]`: `controller`, `dpo`,
+    /// `authority`, `[[organisation.sites]]`, `storage`, `information_at`),
+    /// written at start when it differs from the stored one. Cameras'
+    /// purposes name its sites. Absent: the profile set over the API stays.
+    #[serde(default)]
+    pub organisation: Option<veil_dpo::model::Organisation>,
     /// Set by `veil demo` only: the first account is exempt from its roles'
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
@@ -517,9 +523,81 @@ pub struct Camera {
     /// which are fixed to the picture.
     #[serde(default)]
     pub ptz_control: bool,
+    /// Its documented purposes (P8): why it exists, one or more. With
+    /// `legal_basis`, `detail`, `site` and `retention_justification` (and
+    /// `balancing_note` for legitimate interests) it documents the camera,
+    /// which records only then. All absent: the purpose set over the API
+    /// stays.
+    #[serde(default)]
+    pub purposes: Option<Vec<String>>,
+    /// Art. 6(1) GDPR: `a` to `f`.
+    #[serde(default)]
+    pub legal_basis: Option<String>,
+    /// For `f`: why the controller's interest is not overridden by those
+    /// filmed.
+    #[serde(default)]
+    pub balancing_note: Option<String>,
+    /// `detection`, `recognition` or `identification`.
+    #[serde(default)]
+    pub detail: Option<String>,
+    /// The id of one of `[[organisation.sites]]`.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Why its video is kept as long as it is.
+    #[serde(default)]
+    pub retention_justification: Option<String>,
 }
 
 impl Camera {
+    /// The documented purpose its keys give, unchecked against the sites
+    /// (`None` when it has none of them). The error names the key.
+    pub fn purpose(&self) -> Result<Option<veil_dpo::model::Purpose>, String> {
+        let Some(purposes) = &self.purposes else {
+            for (key, set) in [
+                ("legal_basis", self.legal_basis.is_some()),
+                ("balancing_note", self.balancing_note.is_some()),
+                ("detail", self.detail.is_some()),
+                ("site", self.site.is_some()),
+                (
+                    "retention_justification",
+                    self.retention_justification.is_some(),
+                ),
+            ] {
+                if set {
+                    return Err(format!(
+                        "{key} is part of a documented purpose: give purposes, legal_basis, \
+                         detail, site and retention_justification together"
+                    ));
+                }
+            }
+            return Ok(None);
+        };
+        let need = |key: &str, v: &Option<String>| {
+            v.clone().ok_or_else(|| {
+                format!(
+                    "{key} is missing: a documented purpose needs purposes, legal_basis, \
+                     detail, site and retention_justification"
+                )
+            })
+        };
+        let legal_basis =
+            veil_dpo::model::LegalBasis::parse(&need("legal_basis", &self.legal_basis)?)
+                .map_err(|e| e.to_string())?;
+        let detail = veil_dpo::model::Detail::parse(&need("detail", &self.detail)?)
+            .map_err(|e| e.to_string())?;
+        Ok(Some(veil_dpo::model::Purpose {
+            purposes: purposes.clone(),
+            legal_basis,
+            balancing_note: self.balancing_note.clone().unwrap_or_default(),
+            detail,
+            site: need("site", &self.site)?,
+            retention_justification: need(
+                "retention_justification",
+                &self.retention_justification,
+            )?,
+        }))
+    }
+
     /// The PTZ flags as the store keeps them.
     pub fn ptz(&self) -> veil_store::db::Ptz {
         veil_store::db::Ptz {
@@ -720,6 +798,47 @@ fn default_bitrate_kbps() -> u32 {
     1000
 }
 
+/// The site of `veil demo`'s cameras.
+pub const DEMO_SITE: &str = "demo";
+
+/// `veil demo`'s organisation profile: a demo controller and DPO address,
+/// one site. Where its data is stored is left undeclared: the demo runs on
+/// whatever machine it is started on.
+pub fn demo_organisation() -> veil_dpo::model::Organisation {
+    use veil_dpo::model::{Organisation, Party, Site};
+    Organisation {
+        controller: Party {
+            name: "Veil demo".into(),
+            ..Party::default()
+        },
+        dpo: Party {
+            name: "Demo data-protection officer".into(),
+            email: "dpo@demo.invalid".into(),
+            ..Party::default()
+        },
+        sites: vec![Site {
+            id: DEMO_SITE.into(),
+            name: "Demo site".into(),
+            address: String::new(),
+        }],
+        information_at: "the demo's documents page".into(),
+        ..Organisation::default()
+    }
+}
+
+impl Camera {
+    /// `veil demo`'s documented purpose, so that its cameras record.
+    pub fn with_demo_purpose(mut self) -> Camera {
+        self.purposes = Some(vec!["Demonstration of the video management system".into()]);
+        self.legal_basis = Some("a".into());
+        self.detail = Some("detection".into());
+        self.site = Some(DEMO_SITE.into());
+        self.retention_justification =
+            Some("Synthetic pictures of no one, kept as long as the demo runs".into());
+        self
+    }
+}
+
 impl Config {
     /// Parses and checks a configuration file's text.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
@@ -787,6 +906,10 @@ impl Config {
                 c.dpo.max_administrators
             );
         }
+        if let Some(o) = &c.organisation {
+            o.check()
+                .map_err(|e| anyhow::anyhow!("[organisation] {e}"))?;
+        }
         c.masks.mode()?;
         if !(1..=1440).contains(&c.masks.lift_grant_minutes) {
             anyhow::bail!(
@@ -833,6 +956,14 @@ impl Config {
                 anyhow::bail!("camera names must be non-empty and unique ({:?})", cam.name);
             }
             cam.source.check(&cam.name)?;
+            if let Some(p) = cam
+                .purpose()
+                .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?
+            {
+                let sites = c.organisation.as_ref().map_or(&[][..], |o| &o.sites[..]);
+                p.check(sites)
+                    .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?;
+            }
             veil_store::retention_rule::check_area(&cam.area)
                 .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?;
             if cam.ptz_control && !cam.ptz_capable {
@@ -1098,6 +1229,83 @@ mod tests {
             .unwrap();
         let consent = c.cameras[0].audio.consent("audio").unwrap();
         assert_eq!(consent.purpose, "Evidence of threats at the till");
+    }
+
+    #[test]
+    fn cameras_purposes_are_checked_against_the_organisations_sites() {
+        const ORG: &str = "[organisation]\ncontroller = { name = 'Shop Lda' }\n\
+                           [[organisation.sites]]\nid = 'shop'\nname = 'Shop'\n";
+        const PURPOSE: &str = "purposes = ['Protection of staff against robbery']\n\
+                               legal_basis = 'f'\n\
+                               balancing_note = 'Staff asked for it; customers see the notice.'\n\
+                               detail = 'recognition'\nsite = 'shop'\n\
+                               retention_justification = 'Robberies are reported within days'\n";
+        let cam = |keys: &str, org: &str| {
+            Config::parse(&format!(
+                "data_dir = '/x'\n[[camera]]\nname = 'Door'\n\
+                 source = {{ kind = 'synthetic' }}\n{keys}\n{org}"
+            ))
+        };
+        let c = cam(PURPOSE, ORG).unwrap();
+        let p = c.cameras[0].purpose().unwrap().unwrap();
+        assert_eq!(p.site, "shop");
+        assert_eq!(
+            p.legal_basis,
+            veil_dpo::model::LegalBasis::LegitimateInterests
+        );
+        assert_eq!(c.organisation.unwrap().sites[0].id, "shop");
+        // No purpose keys: none (the API's purpose stays).
+        assert!(cam("", ORG).unwrap().cameras[0]
+            .purpose()
+            .unwrap()
+            .is_none());
+        // A site the organisation does not have, or no organisation.
+        for (keys, org) in [
+            (PURPOSE.replace("site = 'shop'", "site = 'depot'"), ORG),
+            (PURPOSE.to_owned(), ""),
+        ] {
+            let e = cam(&keys, org).unwrap_err().to_string();
+            assert!(e.starts_with("camera \"Door\": site: unknown site"), "{e}");
+        }
+        for (from, to, field) in [
+            ("legal_basis = 'f'", "legal_basis = 'g'", "legal_basis"),
+            ("detail = 'recognition'", "detail = 'faces'", "detail"),
+            (
+                "purposes = ['Protection of staff against robbery']",
+                "purposes = []",
+                "purposes",
+            ),
+            (
+                "balancing_note = 'Staff asked for it; customers see the notice.'",
+                "",
+                "balancing_note",
+            ),
+            (
+                "retention_justification = 'Robberies are reported within days'",
+                "",
+                "retention_justification",
+            ),
+            ("site = 'shop'", "", "site"),
+        ] {
+            let e = cam(&PURPOSE.replace(from, to), ORG)
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with(&format!("camera \"Door\": {field}")),
+                "{field}: {e}"
+            );
+        }
+        // Part of a purpose without its purposes.
+        let e = cam("site = 'shop'", ORG).unwrap_err().to_string();
+        assert!(e.contains("site is part of a documented purpose"), "{e}");
+        // The organisation itself is checked.
+        let e = cam(
+            "",
+            "[organisation]\n[[organisation.sites]]\nid = 'Shop!'\nname = 'x'\n",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("[organisation] sites[0].id"), "{e}");
     }
 
     #[test]

@@ -202,6 +202,8 @@ fn main() -> anyhow::Result<()> {
                 locks: config::Locks::default(),
                 masks: config::Masks::default(),
                 dpo: config::Dpo::default(),
+                // Documented, so that its cameras record (P8).
+                organisation: Some(config::demo_organisation()),
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![
@@ -211,20 +213,29 @@ fn main() -> anyhow::Result<()> {
                 demo: true,
                 backfill_minutes: a.backfill_minutes,
                 cameras: (1..=a.cameras)
-                    .map(|i| config::Camera {
-                        name: format!("Synthetic {i}"),
-                        source: config::Source::Synthetic {
-                            width: a.width,
-                            height: a.height,
-                            fps: 25,
-                            bitrate_kbps: 1000,
-                            recording_mode: veil_ingest::managed::CONTINUOUS.into(),
-                        },
-                        audio: Default::default(),
-                        metadata: Default::default(),
-                        area: veil_store::retention_rule::PRIVATE.into(),
-                        ptz_capable: false,
-                        ptz_control: false,
+                    .map(|i| {
+                        config::Camera {
+                            name: format!("Synthetic {i}"),
+                            source: config::Source::Synthetic {
+                                width: a.width,
+                                height: a.height,
+                                fps: 25,
+                                bitrate_kbps: 1000,
+                                recording_mode: veil_ingest::managed::CONTINUOUS.into(),
+                            },
+                            audio: Default::default(),
+                            metadata: Default::default(),
+                            area: veil_store::retention_rule::PRIVATE.into(),
+                            ptz_capable: false,
+                            ptz_control: false,
+                            purposes: None,
+                            legal_basis: None,
+                            balancing_note: None,
+                            detail: None,
+                            site: None,
+                            retention_justification: None,
+                        }
+                        .with_demo_purpose()
                     })
                     .collect(),
             };

@@ -83,6 +83,15 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             None
         }
     };
+    // Opened before the cameras start: their documented purposes (which
+    // let them record) are recorded as they are written.
+    let audit = open_access_record(&cfg, &store, &clock)?;
+    if let Some(org) = cfg.organisation.clone() {
+        let (db, audit) = (store.db.clone(), audit.clone());
+        tokio::task::spawn_blocking(move || veil_web::organisation::remember(&db, &audit, &org))
+            .await?
+            .map_err(anyhow::Error::msg)?;
+    }
     let live = LiveHub::default();
     let stop = recorder::StopSignal::default();
     let mut writers = Vec::new();
@@ -138,6 +147,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             );
         }
         store.db.set_camera_ptz(id, cam.ptz())?;
+        // Its documented purpose (checked when the configuration was
+        // loaded), written and recorded before it starts: without one it
+        // does not record. No purpose keys: the API's purpose stays.
+        if let Some(purpose) = cam.purpose().map_err(anyhow::Error::msg)? {
+            let (store, audit) = (store.clone(), audit.clone());
+            tokio::task::spawn_blocking(move || {
+                veil_web::camera_purpose::remember(&store, &audit, id, &purpose)
+            })
+            .await?
+            .map_err(|e| anyhow::anyhow!("camera {:?}: {e}", cam.name))?;
+        }
         match &cam.source {
             config::Source::Synthetic {
                 width,
@@ -270,7 +290,6 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         ),
         config::Tls::PlainBehindProxy => (Transport::PlainBehindProxy, "http"),
     };
-    let audit = open_access_record(&cfg, &store, &clock)?;
     {
         let (db, audit) = (store.db.clone(), audit.clone());
         let (rules, days) = (cfg.data_retention, cfg.audit.retention_days);

@@ -372,9 +372,11 @@ command = ["{script}"]
 [[camera]]
 name = "Hall"
 source = {{ kind = "synthetic", width = 160, height = 120 }}
-"#,
+{purpose}{organisation}"#,
             port = common::free_port(),
-            script = script.display()
+            script = script.display(),
+            purpose = common::PURPOSE,
+            organisation = common::ORGANISATION,
         ),
     )
     .unwrap();

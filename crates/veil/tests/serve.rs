@@ -101,9 +101,11 @@ first_account = "first-administrator"
 [[camera]]
 name = "Yard"
 source = {{ kind = "rtsp", url = "{url}", username = "veil", password_file = "{secret}", transport = "tcp", recording_mode = "motion", motion = {{ pre_seconds = 1, post_seconds = 2 }} }}
-"#,
+{purpose}{organisation}"#,
             data = data.display(),
             secret = secret_file.display(),
+            purpose = common::PURPOSE,
+            organisation = common::ORGANISATION,
         ),
     )
     .unwrap();

@@ -147,8 +147,21 @@ fn test_pattern(dir: &Path, name: &str, size: &str, seconds: u32, args: &[&str])
     out
 }
 
-/// A store in a temporary directory with one camera row.
+/// A documented purpose (the JSON of a `veil_dpo::model::Purpose`): a
+/// camera without one does not record.
+pub const PURPOSE: &str = r#"{"purposes":["Protection of the premises against theft"],"legal_basis":"c","balancing_note":"","detail":"recognition","site":"test","retention_justification":"Thefts are noticed within a week"}"#;
+
+/// A store in a temporary directory with one camera row, with a
+/// documented purpose (so it records).
 pub fn store(dir: &Path) -> (Store, CameraId) {
+    let (store, id) = store_without_purpose(dir);
+    assert!(store.set_camera_purpose(id, Some(PURPOSE)).unwrap());
+    (store, id)
+}
+
+/// A store in a temporary directory with one camera row without a
+/// documented purpose.
+pub fn store_without_purpose(dir: &Path) -> (Store, CameraId) {
     let clock: SharedClock = Arc::new(SystemClock);
     let store = Store::open_dir(&dir.join("data"), clock.clone()).unwrap();
     let id = store

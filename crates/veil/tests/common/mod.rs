@@ -14,6 +14,17 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
+/// An `[organisation]` with the site `test`, for configuration files whose
+/// cameras document their purpose (put it after the `[[camera]]` tables).
+pub const ORGANISATION: &str = "\n[organisation]\ncontroller = { name = \"Test controller\" }\n\
+    [[organisation.sites]]\nid = \"test\"\nname = \"Test site\"\n";
+
+/// The purpose keys of a `[[camera]]` at the site of [`ORGANISATION`]: a
+/// camera without them does not record.
+pub const PURPOSE: &str = "purposes = [\"Protection of the premises against theft\"]\n\
+    legal_basis = \"c\"\ndetail = \"recognition\"\nsite = \"test\"\n\
+    retention_justification = \"Thefts are noticed within a week\"\n";
+
 /// How long to wait for the demo server to print its login line.
 const STARTUP_TIMEOUT: Duration = Duration::from_secs(60);
 /// Keep at most this many bytes of the child's output for diagnostics.
