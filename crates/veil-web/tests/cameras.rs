@@ -17,6 +17,19 @@ use veil_store::{Store, MAIN_RENDITION};
 const ADMIN_PASSWORD: &str = "a long test password 42";
 const CAMERA_PASSWORD: &str = "cam-Secret-7781";
 
+/// A documented purpose at the site `test` of the tests' organisation: a
+/// camera without one does not record.
+fn purpose() -> serde_json::Value {
+    serde_json::json!({
+        "purposes": ["Protection of the premises against theft"],
+        "legal_basis": "f",
+        "balancing_note": "Visitors are told at the gate and the camera sees only the gate.",
+        "detail": "recognition",
+        "site": "test",
+        "retention_justification": "Thefts are noticed within a week"
+    })
+}
+
 struct Server {
     base: String,
     store: Store,
@@ -48,6 +61,14 @@ async fn start() -> Server {
     }
     let audit =
         AccessRecord::new(store.db.clone(), clock.clone(), ClientAddressPolicy::Full).unwrap();
+    // One site, which cameras' purposes name.
+    store
+        .db
+        .set_setting(
+            veil_store::db::ORGANISATION_SETTING,
+            r#"{"controller": {"name": "Test controller"}, "sites": [{"id": "test", "name": "Test site"}]}"#,
+        )
+        .unwrap();
     let base = common::serve(&store, &audit, clock, &dir.path().join("tls"));
     Server {
         base,
@@ -232,7 +253,7 @@ async fn cameras_are_managed_recorded_and_never_leak_credentials() {
         url("/api/v1/cameras"),
         Some(serde_json::json!({
             "name": "Gate", "url": cam.url(), "username": "viewer", "password": CAMERA_PASSWORD,
-            "group": "outside", "segment_seconds": 2
+            "group": "outside", "segment_seconds": 2, "purpose": purpose()
         })),
     )
     .await;
@@ -430,7 +451,8 @@ async fn scheduled_and_motion_settings_are_checked_and_a_schedule_gates_recordin
     use reqwest::Method;
     let base = |extra: serde_json::Value| {
         let mut v = serde_json::json!({"name": "sched", "url": cam.url(),
-            "username": "viewer", "password": CAMERA_PASSWORD, "segment_seconds": 1});
+            "username": "viewer", "password": CAMERA_PASSWORD, "segment_seconds": 1,
+            "purpose": purpose()});
         v.as_object_mut()
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
@@ -716,5 +738,215 @@ async fn audio_and_metadata_are_off_by_default_and_need_a_purpose() {
     assert!(
         body.contains("id=\"cam-audio-purpose\"") && body.contains("more intrusive"),
         "{body}"
+    );
+}
+
+/// P8 over the API: a camera without a documented purpose streams but
+/// records nothing and says why; each bad field of a purpose is a 400
+/// naming it that changes and records nothing; a purpose set over the API
+/// starts recording without a restart, and removing it stops recording.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_camera_records_only_with_a_documented_purpose() {
+    let s = start().await;
+    let cam = Camera::start();
+    let (c, csrf) = login(&s, "admin.one").await;
+    let url = |p: &str| format!("{}{p}", s.base);
+    use reqwest::Method;
+    let (st, body) = send(
+        &c,
+        &csrf,
+        Method::POST,
+        url("/api/v1/cameras"),
+        Some(
+            serde_json::json!({"name": "Yard", "url": cam.url(), "username": "viewer",
+            "password": CAMERA_PASSWORD, "segment_seconds": 1}),
+        ),
+    )
+    .await;
+    assert_eq!(st, StatusCode::CREATED, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let id = v["id"].as_i64().unwrap();
+    assert!(v["purpose"].is_null(), "{v}");
+    let status = wait_status(&c, &s, id, "standby", |v| v["state"] == "standby").await;
+    assert_eq!(
+        status["standby_reason"], "no documented purpose",
+        "{status}"
+    );
+    assert!(status["last_frame_at"].is_string(), "it streams: {status}");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let segments = || s.store.db.segment_count().unwrap();
+    assert_eq!(segments(), 0, "nothing recorded without a purpose");
+
+    // Each bad field: 400 naming it; nothing recorded or changed.
+    let purposes = || {
+        audit_actions(&s)
+            .into_iter()
+            .filter(|a| a.1 == "config.purpose")
+            .count()
+    };
+    let with = |field: &str, value: serde_json::Value| {
+        let mut p = purpose();
+        if value.is_null() {
+            p.as_object_mut().unwrap().remove(field);
+        } else {
+            p[field] = value;
+        }
+        p
+    };
+    for (body, field) in [
+        (with("purposes", serde_json::json!([])), "purposes"),
+        (
+            with("purposes", serde_json::json!(["Theft", "x"])),
+            "purposes[1]",
+        ),
+        (with("legal_basis", serde_json::json!("g")), "legal_basis"),
+        (
+            with("balancing_note", serde_json::Value::Null),
+            "balancing_note",
+        ),
+        (with("detail", serde_json::json!("faces")), "detail"),
+        (with("site", serde_json::json!("depot")), "site"),
+        (
+            with("retention_justification", serde_json::json!("short")),
+            "retention_justification",
+        ),
+        (with("colour", serde_json::json!("red")), "colour"),
+    ] {
+        let (st, text) = send(
+            &c,
+            &csrf,
+            Method::PUT,
+            url(&format!("/api/v1/cameras/{id}/purpose")),
+            Some(body.clone()),
+        )
+        .await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{field}: {text}");
+        let message = serde_json::from_str::<serde_json::Value>(&text).unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains(field), "{field}: {message}");
+        // In a camera request, the same error under `purpose.`.
+        if field != "colour" {
+            let (st, text) = send(
+                &c,
+                &csrf,
+                Method::PUT,
+                url(&format!("/api/v1/cameras/{id}")),
+                Some(
+                    serde_json::json!({"name": "Yard", "url": cam.url(), "segment_seconds": 1,
+                    "purpose": body}),
+                ),
+            )
+            .await;
+            assert_eq!(st, StatusCode::BAD_REQUEST, "{field}: {text}");
+            assert!(
+                text.contains(&format!("purpose.{field}")),
+                "{field}: {text}"
+            );
+        }
+    }
+    assert_eq!(purposes(), 0, "refusals change nothing");
+    let (_, body) = send(
+        &c,
+        &csrf,
+        Method::GET,
+        url(&format!("/api/v1/cameras/{id}")),
+        None,
+    )
+    .await;
+    assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["purpose"].is_null());
+
+    // Unknown camera: 404; no permission: 403 before the body is read.
+    let (st, _) = send(
+        &c,
+        &csrf,
+        Method::PUT,
+        url("/api/v1/cameras/999/purpose"),
+        Some(purpose()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NOT_FOUND);
+    let (nobody, nobody_csrf) = login(&s, "no.role").await;
+    let (st, _) = send(
+        &nobody,
+        &nobody_csrf,
+        Method::PUT,
+        url(&format!("/api/v1/cameras/{id}/purpose")),
+        Some(serde_json::json!("not even a purpose")),
+    )
+    .await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+
+    // Documented: recording starts within a segment, without a restart.
+    let (st, text) = send(
+        &c,
+        &csrf,
+        Method::PUT,
+        url(&format!("/api/v1/cameras/{id}/purpose")),
+        Some(purpose()),
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{text}");
+    let details: Vec<String> = s
+        .store
+        .db
+        .audit_entries(0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.action == "config.purpose")
+        .map(|e| format!("{} {}", e.resource, e.detail))
+        .collect();
+    assert_eq!(
+        details,
+        [format!(
+            "camera:{id} legal_basis=f detail=recognition site=test purposes=1"
+        )]
+    );
+    let (_, body) = send(
+        &c,
+        &csrf,
+        Method::GET,
+        url(&format!("/api/v1/cameras/{id}")),
+        None,
+    )
+    .await;
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&body).unwrap()["purpose"],
+        purpose()
+    );
+    wait_status(&c, &s, id, "recording", |v| v["state"] == "recording").await;
+    let until = Instant::now() + Duration::from_secs(10);
+    while segments() < 2 {
+        assert!(
+            Instant::now() < until,
+            "no segments within 10 s of the purpose"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // Removed: it stops recording, and says why.
+    let (st, _) = send(
+        &c,
+        &csrf,
+        Method::DELETE,
+        url(&format!("/api/v1/cameras/{id}/purpose")),
+        None,
+    )
+    .await;
+    assert_eq!(st, StatusCode::NO_CONTENT);
+    assert_eq!(purposes(), 2);
+    let status = wait_status(&c, &s, id, "standby", |v| v["state"] == "standby").await;
+    assert_eq!(
+        status["standby_reason"], "no documented purpose",
+        "{status}"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let stopped = segments();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        segments(),
+        stopped,
+        "nothing recorded once the purpose is gone"
     );
 }
