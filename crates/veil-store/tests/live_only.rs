@@ -17,6 +17,8 @@ async fn frames_then_stored(live_only: bool) -> (usize, u64) {
         .db
         .upsert_camera("lobby", "synthetic", "{}", Time90k(0))
         .unwrap();
+    // Documented (a camera without a purpose records nothing either way).
+    assert!(store.set_camera_purpose(camera, Some("{}")).unwrap());
     let live = LiveHub::default();
     let mut rx = live.subscribe(camera);
     let stop = StopSignal::default();
