@@ -344,6 +344,9 @@ async fn a_misbehaving_camera_does_not_affect_another() {
     let now = store.clock().now();
     let frozen_id = store.db.upsert_camera("frozen", "rtsp", "{}", now).unwrap();
     let flood_id = store.db.upsert_camera("flood", "rtsp", "{}", now).unwrap();
+    for id in [frozen_id, flood_id] {
+        assert!(store.set_camera_purpose(id, Some(PURPOSE)).unwrap());
+    }
 
     let good_ingest = Ingest::start(&store, source(good_id, &good.url(), RtspTransport::Tcp));
     let frozen_ingest = Ingest::start(&store, source(frozen_id, &frozen.url(), RtspTransport::Tcp));
