@@ -357,7 +357,11 @@ async fn access_review(driver: &Driver, demo: &Demo, dpo: &Api) -> Res<()> {
         .await?;
     let item = listed["items"]
         .as_array()
-        .and_then(|i| i.iter().find(|i| i["user_id"].to_string() == id))
+        .and_then(|i| {
+            i.iter().find(|i| {
+                i["user_id"].as_i64().map(|n| n.to_string()).as_deref() == Some(id.as_str())
+            })
+        })
         .ok_or(format!("no item {id}: {listed}"))?;
     let reviewed = item["last_review_at"]
         .as_str()
