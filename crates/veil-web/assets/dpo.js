@@ -184,7 +184,7 @@ function render(d) {
 
   list(
     document.getElementById("dpo-no-purpose"),
-    d.cameras_without_purpose.map((id) => link("/admin/cameras", t("dpo.desk.camera", { id }))),
+    d.cameras_without_purpose.map((c) => link("/admin/cameras", c.name)),
     t("dpo.desk.all_documented"),
   );
   root.dataset.loaded = "true";

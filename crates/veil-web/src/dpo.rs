@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use axum::extract::{ConnectInfo, Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
@@ -377,14 +377,34 @@ pub async fn document(
         v.id,
         format.id()
     );
-    Ok((
+    let mut res = (
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
             (header::CONTENT_DISPOSITION, disposition),
         ],
         doc.render(format),
     )
-        .into_response())
+        .into_response();
+    if format == Format::Html {
+        // The printable page's own stylesheet, allowed by its hash; nothing
+        // else (the server-wide policy would refuse the inline style).
+        let policy = HeaderValue::from_str(&document_policy()).map_err(ApiError::internal)?;
+        res.headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    Ok(res)
+}
+
+/// The `Content-Security-Policy` of a document's HTML page: its one
+/// `<style>` element by hash, the empty icon, nothing else.
+fn document_policy() -> String {
+    use base64::Engine;
+    let hash = ring::digest::digest(&ring::digest::SHA256, documents::HTML_STYLE.as_bytes());
+    format!(
+        "default-src 'none'; style-src 'sha256-{}'; img-src data:; frame-ancestors 'none'; \
+         base-uri 'none'; form-action 'none'",
+        base64::engine::general_purpose::STANDARD.encode(hash.as_ref())
+    )
 }
 
 /// The body of `POST /api/v1/documents/{kind}/review`.
@@ -577,6 +597,15 @@ fn access_items(g: &Gathered, now: Time90k) -> Vec<AccessReviewItem> {
     items.into_iter().map(|(_, i)| i).collect()
 }
 
+/// A camera, by id and name.
+#[derive(Serialize, ToSchema)]
+pub struct CameraRef {
+    /// Its id.
+    id: i64,
+    /// Its name.
+    name: String,
+}
+
 /// The desk: `GET /api/v1/dpo`.
 #[derive(Serialize, ToSchema)]
 pub struct Desk {
@@ -597,7 +626,7 @@ pub struct Desk {
     /// The screening's reasons.
     dpia_reasons: Vec<String>,
     /// Cameras without a documented purpose (they do not record).
-    cameras_without_purpose: Vec<i64>,
+    cameras_without_purpose: Vec<CameraRef>,
     /// Processors in the register.
     processors: usize,
 }
@@ -671,7 +700,10 @@ pub async fn desk(
                 .cameras
                 .iter()
                 .filter(|c| c.purpose.is_none())
-                .map(|c| c.id)
+                .map(|c| CameraRef {
+                    id: c.id,
+                    name: c.name.clone(),
+                })
                 .collect(),
             processors: g.snapshot.processors.len(),
         })

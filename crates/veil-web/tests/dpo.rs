@@ -169,6 +169,23 @@ async fn the_organisation_profile_is_checked_recorded_and_kept() {
     );
 }
 
+/// SHA-256, base64 (standard alphabet, padded), by `openssl` and `base64`:
+/// what a browser compares an inline style's hash with.
+fn openssl_sha256_base64(data: &[u8]) -> String {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut p = Command::new("sh")
+        .args(["-c", "openssl dgst -sha256 -binary | base64 -w0"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    p.stdin.take().unwrap().write_all(data).unwrap();
+    let out = p.wait_with_output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 async fn refusal_message(r: reqwest::Response) -> (StatusCode, String) {
     let (status, _, message) = refusal(r).await;
     (status, message)
@@ -232,6 +249,17 @@ async fn documents_come_from_the_live_configuration_and_are_recorded() {
         generated[1].detail,
         format!("kind=policy format=html version={version}")
     );
+    // The printable page allows exactly its own stylesheet.
+    let r = get(&dpo, &s, "/api/v1/documents/ropa?format=html").await;
+    let csp = r.headers()[reqwest::header::CONTENT_SECURITY_POLICY]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let html = r.text().await.unwrap();
+    let style = &html[html.find("<style>").unwrap() + 7..html.find("</style>").unwrap()];
+    let hash = openssl_sha256_base64(style.as_bytes());
+    assert!(csp.starts_with("default-src 'none'; "), "{csp}");
+    assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
     let notice = get(&dpo, &s, "/api/v1/documents/notice?site=shop").await;
     assert_eq!(notice.status(), StatusCode::OK);
 
@@ -259,7 +287,7 @@ async fn documents_come_from_the_live_configuration_and_are_recorded() {
     }
     assert_eq!(
         count(&s, "document.generate"),
-        6,
+        7,
         "refusals generate nothing"
     );
     let (auditor, _) = login_as(&s, "ines.audit").await;
@@ -285,7 +313,10 @@ async fn the_desk_shows_what_changed_since_a_document_was_reviewed() {
             .clone()
     };
     assert_eq!(ropa(&d)["needs_review"], true, "never reviewed");
-    assert_eq!(d["cameras_without_purpose"], json!([s.camera.0]));
+    assert_eq!(
+        d["cameras_without_purpose"],
+        json!([{"id": s.camera.0, "name": "Door"}])
+    );
 
     let (status, message) = refusal_message(
         post(

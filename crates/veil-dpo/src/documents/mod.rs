@@ -24,6 +24,7 @@ mod tests;
 
 pub use dpia::{dpia_screening, Answer, Screening, LARGE_SYSTEM_CAMERAS, LONG_RETENTION_HOURS};
 pub use notice::notice_for_site;
+pub use render::HTML_STYLE;
 
 /// Which document.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]

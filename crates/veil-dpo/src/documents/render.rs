@@ -76,7 +76,9 @@ pub(crate) fn escape(s: &str) -> String {
     out
 }
 
-const STYLE: &str = "\
+/// The text of the HTML page's one `<style>` element, exactly: a server
+/// sending the page allows it by its hash in `Content-Security-Policy`.
+pub const HTML_STYLE: &str = "\n\
 @page { size: A4; margin: 18mm }
 html { color: #000; background: #fff }
 body { font: 10.5pt/1.45 system-ui, sans-serif; max-width: 174mm; margin: 1em auto; padding: 0 1em }
@@ -105,7 +107,8 @@ pub(super) fn html(d: &Document) -> String {
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>\n{STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
+         <link rel=\"icon\" href=\"data:,\">\n\
+         <title>{}</title>\n<style>{HTML_STYLE}</style>\n</head>\n<body>\n<h1>{}</h1>\n",
         escape(&d.title),
         escape(&d.title)
     );
