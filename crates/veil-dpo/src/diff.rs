@@ -24,10 +24,17 @@ pub struct Change {
 
 /// Every setting of `after` that differs from `before`, in path order.
 pub fn changes(before: &Snapshot, after: &Snapshot) -> Vec<Change> {
+    changes_json(&to_value(before), &to_value(after))
+}
+
+/// [`changes`] of two snapshots as JSON: a stored snapshot is compared as
+/// it was written, so snapshots stored before a field was added or removed
+/// still compare (the field shows as appearing or going).
+pub fn changes_json(before: &Value, after: &Value) -> Vec<Change> {
     let mut a = BTreeMap::new();
     let mut b = BTreeMap::new();
-    flatten("", &to_value(before), &mut a);
-    flatten("", &to_value(after), &mut b);
+    flatten("", before, &mut a);
+    flatten("", after, &mut b);
     let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
     keys.sort();
     keys.dedup();
@@ -116,6 +123,24 @@ mod tests {
             }],
             ..Snapshot::default()
         }
+    }
+
+    #[test]
+    fn a_snapshot_stored_before_a_field_existed_still_compares() {
+        let mut old = serde_json::to_value(snapshot()).unwrap();
+        old["retention"]
+            .as_object_mut()
+            .unwrap()
+            .remove("original_hours");
+        old["retention"]["retired_setting"] = serde_json::json!(1);
+        let now = serde_json::to_value(snapshot()).unwrap();
+        let c = changes_json(&old, &now);
+        let settings: Vec<&str> = c.iter().map(|c| c.setting.as_str()).collect();
+        assert_eq!(
+            settings,
+            ["retention.original_hours", "retention.retired_setting"]
+        );
+        assert_eq!(c[1].after, "null");
     }
 
     #[test]

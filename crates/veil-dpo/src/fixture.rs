@@ -243,6 +243,7 @@ pub fn accounts() -> Vec<Account> {
         last_access_review: Some(Time90k(NOW.0 - days(30))),
         processor: None,
         expires: None,
+        pseudonym: format!("u-{id:016x}"),
     };
     vec![
         account(1, "maria.santos", &["administrator"]),

@@ -503,6 +503,8 @@ pub struct Account {
     pub processor: Option<i64>,
     /// When it stops working (maintenance accounts).
     pub expires: Option<Time90k>,
+    /// Its pseudonym (how the access record names it).
+    pub pseudonym: String,
 }
 
 /// When an account's next access review is due: `months` calendar months

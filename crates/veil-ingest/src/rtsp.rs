@@ -234,6 +234,10 @@ struct SessionState {
     /// The camera had no documented purpose at the latest keyframe: its
     /// frames bypass the gate and nothing is recorded.
     no_purpose: bool,
+    /// The count of the camera's purpose changes at that keyframe
+    /// ([`Store::recording_permit`]): a change ends the run even when the
+    /// purpose was cleared and set again in between.
+    purpose_changes: u64,
 }
 
 impl SessionState {
@@ -255,6 +259,7 @@ impl SessionState {
             motion_event: None,
             stage: None,
             no_purpose: false,
+            purpose_changes: 0,
         }
     }
 }
@@ -626,8 +631,11 @@ async fn record_frame(
     // recording resumes in a new run at the first keyframe after a purpose
     // is set.
     if is_key {
-        let no_purpose = !ctx.store.may_record(ctx.camera());
-        if no_purpose && !st.no_purpose {
+        let (allowed, changes) = ctx.store.recording_permit(ctx.camera());
+        let no_purpose = !allowed;
+        let changed = st.run.is_some() && changes != st.purpose_changes;
+        st.purpose_changes = changes;
+        if (no_purpose || changed) && !st.no_purpose {
             st.gate.restart();
             save_motion_edges(ctx, st).await;
             if let Some(run) = st.run.take() {

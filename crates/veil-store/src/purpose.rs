@@ -8,33 +8,63 @@
 //! check: the gate is the recorders' (live view is not recording and is
 //! never gated).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use veil_base::CameraId;
 
 use crate::{Error, Store};
 
-/// The cameras with a documented purpose; `None` until read from the
-/// database (a failed read is tried again at the next question).
-pub(crate) type PurposeSet = std::sync::Arc<std::sync::RwLock<Option<HashSet<CameraId>>>>;
+/// The cameras with a documented purpose (`None` until read from the
+/// database; a failed read is tried again at the next question), and how
+/// many times each camera's purpose was set or cleared since the store was
+/// opened.
+#[derive(Default)]
+pub(crate) struct Purposes {
+    documented: Option<HashSet<CameraId>>,
+    changes: HashMap<CameraId, u64>,
+}
+
+/// [`Purposes`], shared by the store's clones.
+pub(crate) type PurposeSet = std::sync::Arc<std::sync::RwLock<Purposes>>;
 
 impl Store {
     /// Whether `camera` has a documented purpose, so its video may be
     /// stored. Cheap (a set lookup) after the first call; false when the
     /// purposes cannot be read (fail closed).
     pub fn may_record(&self, camera: CameraId) -> bool {
-        if let Some(set) = &*self.purposes.read().unwrap_or_else(|p| p.into_inner()) {
-            return set.contains(&camera);
+        self.recording_permit(camera).0
+    }
+
+    /// [`Store::may_record`], with how many times the camera's purpose was
+    /// set or cleared since the store was opened: a recorder that sees the
+    /// count change ends its run, so a purpose cleared and set again
+    /// between two of its checks still leaves a gap between two runs.
+    pub fn recording_permit(&self, camera: CameraId) -> (bool, u64) {
+        {
+            let p = self.purposes.read().unwrap_or_else(|p| p.into_inner());
+            if let Some(set) = &p.documented {
+                return (
+                    set.contains(&camera),
+                    p.changes.get(&camera).copied().unwrap_or(0),
+                );
+            }
+        }
+        // Read under the write lock, so that a purpose set meanwhile is
+        // never overwritten by an older read.
+        let mut p = self.purposes.write().unwrap_or_else(|p| p.into_inner());
+        let changes = p.changes.get(&camera).copied().unwrap_or(0);
+        if let Some(set) = &p.documented {
+            return (set.contains(&camera), changes);
         }
         match self.load_purposes() {
             Ok(set) => {
                 let allowed = set.contains(&camera);
-                *self.purposes.write().unwrap_or_else(|p| p.into_inner()) = Some(set);
-                allowed
+                p.documented = Some(set);
+                (allowed, changes)
             }
             Err(e) => {
                 tracing::error!(error = %e, "cannot read cameras' documented purposes: not recording");
-                false
+                (false, changes)
             }
         }
     }
@@ -60,7 +90,8 @@ impl Store {
         let mut guard = self.purposes.write().unwrap_or_else(|p| p.into_inner());
         let found = self.db.set_camera_purpose(camera, purpose)?;
         if found {
-            if let Some(set) = guard.as_mut() {
+            *guard.changes.entry(camera).or_default() += 1;
+            if let Some(set) = guard.documented.as_mut() {
                 if purpose.is_some() {
                     set.insert(camera);
                 } else {

@@ -537,6 +537,8 @@ pub fn spawn_synthetic(
             // has no documented purpose (checked at each keyframe, so runs
             // stop and start at GOP boundaries).
             let mut run: Option<Time90k> = None;
+            // The count of purpose changes the run began under.
+            let mut run_changes = 0;
             let send_all = |start: Option<Time90k>, closed: Vec<ClosedSegment>| {
                 let Some(start) = start else { return true };
                 closed.into_iter().all(|c| tx.blocking_send((start, c)).is_ok())
@@ -592,21 +594,23 @@ pub fn spawn_synthetic(
                         continue;
                     }
                     if f.is_key {
-                        match (run, gate.may_record(camera)) {
-                            (Some(start), false) => {
-                                // The purpose was cleared: the run ends here.
-                                let closed = std::mem::replace(
-                                    &mut seg,
-                                    RunSegmenters::new(rec.segment_90k),
-                                )
-                                .finish();
-                                run = None;
-                                if !send_all(Some(start), closed) {
-                                    return;
-                                }
+                        let (allowed, changes) = gate.recording_permit(camera);
+                        if let Some(start) = run.filter(|_| !allowed || changes != run_changes) {
+                            // The purpose was cleared (perhaps set again
+                            // since): the run ends here.
+                            let closed = std::mem::replace(
+                                &mut seg,
+                                RunSegmenters::new(rec.segment_90k),
+                            )
+                            .finish();
+                            run = None;
+                            if !send_all(Some(start), closed) {
+                                return;
                             }
-                            (None, true) => run = Some(Time90k(f.pts)),
-                            _ => {}
+                        }
+                        if run.is_none() && allowed {
+                            run = Some(Time90k(f.pts));
+                            run_changes = changes;
                         }
                     }
                     if run.is_none() {

@@ -1,7 +1,8 @@
 //! The recording gate of documented purposes (P8) in the synthetic
 //! recorder: without a purpose a camera streams live and stores nothing; a
 //! purpose set while it runs starts recording at the next keyframe, and
-//! clearing it stops recording; each stretch with a purpose is its own run.
+//! clearing it stops recording; each stretch with a purpose is its own run,
+//! even when the purpose is cleared and set again between two keyframes.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,6 +82,17 @@ async fn a_synthetic_camera_records_only_while_it_has_a_documented_purpose() {
     // Documented again: a second run, apart from the first.
     assert!(store.set_camera_purpose(camera, Some(PURPOSE)).unwrap());
     wait_until("segments once documented again", || count() >= stopped + 3).await;
+
+    // Cleared and set again at once, between two keyframes: the recorder
+    // still ends its run (a segment cut meanwhile may have been dropped, so
+    // the run could not claim to be continuous) and goes on in a third.
+    assert!(store.set_camera_purpose(camera, None).unwrap());
+    assert!(store.set_camera_purpose(camera, Some(PURPOSE)).unwrap());
+    let again = count();
+    wait_until("segments after a quick clear and set", || {
+        count() >= again + 3
+    })
+    .await;
     stop.stop();
     tokio::time::timeout(Duration::from_secs(10), writer)
         .await
@@ -89,7 +101,7 @@ async fn a_synthetic_camera_records_only_while_it_has_a_documented_purpose() {
     let runs = store
         .runs(camera, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
         .unwrap();
-    assert_eq!(runs.len(), 2, "one run per documented stretch: {runs:?}");
+    assert_eq!(runs.len(), 3, "one run per documented stretch: {runs:?}");
     // An unknown camera has no purpose to set.
     assert!(!store
         .set_camera_purpose(veil_base::CameraId(999), Some(PURPOSE))

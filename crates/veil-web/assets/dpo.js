@@ -118,17 +118,19 @@ function documentCard(doc, version) {
   }
   card.append(h, state);
   if (doc.changes.length > 0) card.append(changesTable(doc.changes));
-  const links = el("p", null, "report-links");
-  const base = `/api/v1/documents/${doc.kind}`;
-  links.append(
-    link(`${base}?format=html`, t("dpo.desk.view_html"), true),
-    " · ",
-    link(`${base}?format=md`, t("dpo.desk.markdown"), true),
-    " · ",
-    link(`${base}?format=json`, t("dpo.desk.json"), true),
-  );
-  card.append(links);
-  if (canReview) card.append(reviewForm(doc, version));
+  // The documents are the DPO's (dpo.documents): others see their state.
+  if (canReview) {
+    const links = el("p", null, "report-links");
+    const base = `/api/v1/documents/${doc.kind}`;
+    links.append(
+      link(`${base}?format=html`, t("dpo.desk.view_html"), true),
+      " · ",
+      link(`${base}?format=md`, t("dpo.desk.markdown"), true),
+      " · ",
+      link(`${base}?format=json`, t("dpo.desk.json"), true),
+    );
+    card.append(links, reviewForm(doc, version));
+  }
   return card;
 }
 

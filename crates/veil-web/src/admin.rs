@@ -163,7 +163,12 @@ fn roles_after(
 /// [`NOT_SELF_GRANTED`] they do not hold yet (403), or leave no enabled
 /// account holding `users.admin` (409: nobody could manage accounts any
 /// more). Blocking.
-fn check_role_change(db: &Db, caller: UserId, change: &RoleChange<'_>) -> Result<(), ApiError> {
+fn check_role_change(
+    db: &Db,
+    caller: UserId,
+    now: Time90k,
+    change: &RoleChange<'_>,
+) -> Result<(), ApiError> {
     let all = db.roles()?;
     let mut administrators = 0;
     for u in db.users()? {
@@ -184,7 +189,8 @@ fn check_role_change(db: &Db, caller: UserId, change: &RoleChange<'_>) -> Result
                 }
             }
         }
-        if !u.disabled && u.name.is_some() && after.iter().any(|r| r.holds(Action::UserAdmin)) {
+        let enabled = !u.disabled && !u.expired(now) && u.name.is_some();
+        if enabled && after.iter().any(|r| r.holds(Action::UserAdmin)) {
             administrators += 1;
         }
     }
@@ -269,7 +275,8 @@ pub async fn put_role(
     let _serialised = ROLE_CHANGES.lock().await;
     let db = state.store.db.clone();
     let (checked, caller) = (role.clone(), s.subject.user);
-    blocking(move || check_role_change(&db, caller, &RoleChange::Put(&checked))).await?;
+    let now = state.now();
+    blocking(move || check_role_change(&db, caller, now, &RoleChange::Put(&checked))).await?;
     let grants: Vec<&str> = role.grants.iter().map(|g| g.permission.as_str()).collect();
     state
         .record(
@@ -306,7 +313,8 @@ pub async fn delete_role(
     let _serialised = ROLE_CHANGES.lock().await;
     let db = state.store.db.clone();
     let (checked, caller) = (name.clone(), s.subject.user);
-    blocking(move || check_role_change(&db, caller, &RoleChange::Delete(&checked))).await?;
+    let now = state.now();
+    blocking(move || check_role_change(&db, caller, now, &RoleChange::Delete(&checked))).await?;
     state
         .record(event(&s, Audited::RoleChange, format!("role:{name}"), peer).detail("delete"))
         .await?;
@@ -655,8 +663,8 @@ pub async fn update_user(
     let _serialised = ROLE_CHANGES.lock().await;
     if let Some(r) = &req.roles {
         let db = state.store.db.clone();
-        let (names, target, caller) = (r.clone(), user.id, s.subject.user);
-        blocking(move || check_role_change(&db, caller, &RoleChange::Assign(target, &names)))
+        let (names, target, caller, now) = (r.clone(), user.id, s.subject.user, state.now());
+        blocking(move || check_role_change(&db, caller, now, &RoleChange::Assign(target, &names)))
             .await?;
     }
     let mut detail = vec![format!("disabled={disabled}")];
@@ -690,6 +698,47 @@ pub async fn update_user(
             db.delete_sessions_of(user.id)?;
         }
         Ok(StatusCode::NO_CONTENT)
+    })
+    .await
+}
+
+/// Replaces `user`'s roles with `roles` outside `PUT /api/v1/users/{id}`
+/// (an access review's revocation): serialised with every other role
+/// change and checked like them (never leaving no enabled account with
+/// `users.admin`), recorded first as `permission.change` with `source`.
+pub(crate) async fn set_roles_checked(
+    state: &AppState,
+    s: &Session,
+    peer: SocketAddr,
+    user: &UserRow,
+    roles: Vec<String>,
+    source: &str,
+) -> Result<(), ApiError> {
+    let _serialised = ROLE_CHANGES.lock().await;
+    {
+        let db = state.store.db.clone();
+        let (names, target, caller, now) = (roles.clone(), user.id, s.subject.user, state.now());
+        blocking(move || check_role_change(&db, caller, now, &RoleChange::Assign(target, &names)))
+            .await?;
+    }
+    state
+        .record(
+            event(
+                s,
+                Audited::PermissionChange,
+                format!("user:{}", user.pseudonym),
+                peer,
+            )
+            .detail(format!("roles={} source={source}", roles.join(","))),
+        )
+        .await?;
+    let (db, id) = (state.store.db.clone(), user.id);
+    blocking(move || {
+        db.set_user_roles(id, &roles.join(","))
+            .map_err(|e| match e {
+                veil_store::Error::Invalid(m) => ApiError::bad_request(m),
+                e => ApiError::from(e),
+            })
     })
     .await
 }

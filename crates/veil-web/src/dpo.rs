@@ -153,6 +153,7 @@ pub fn gather(db: &Db, now: Time90k) -> Result<Gathered, ApiError> {
             crate::cameras::config_recording(&d.settings.source_config).0
         };
         let track = |t: &veil_store::db::TrackConsent| t.enabled.then(|| t.purpose.clone());
+        let retention = rules.effective(d.id, veil_store::MAIN_RENDITION);
         cameras.push(model::Camera {
             id: d.id.0,
             name: d.settings.name.clone(),
@@ -160,12 +161,19 @@ pub fn gather(db: &Db, now: Time90k) -> Result<Gathered, ApiError> {
             purpose,
             enabled: d.settings.enabled,
             recording_mode,
-            retention_hours: rules.effective(d.id, veil_store::MAIN_RENDITION).hours,
-            retention_rule_justification: own
+            retention_hours: retention.hours,
+            // The justification of the rule in force: the camera's own,
+            // else the installation's when its retention applies.
+            retention_rule_justification: match own
                 .iter()
                 .find(|r| r.rendition == veil_store::MAIN_RENDITION)
-                .map(|r| r.justification.clone())
-                .unwrap_or_default(),
+            {
+                Some(r) => r.justification.clone(),
+                None if retention.source == rule::Source::Installation => {
+                    inst.retention_justification.clone()
+                }
+                None => String::new(),
+            },
             original_retention_hours: (liftable > 0)
                 .then(|| rules.effective(d.id, veil_store::ORIGINAL_RENDITION).hours),
             masks: masks.len() as u32,
@@ -206,6 +214,7 @@ pub fn gather(db: &Db, now: Time90k) -> Result<Gathered, ApiError> {
             last_access_review: reviews.get(&u.id).copied(),
             processor,
             expires,
+            pseudonym: u.pseudonym.clone(),
         });
     }
     let mut roles = Vec::new();
@@ -335,10 +344,11 @@ pub async fn document(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(kind): Path<String>,
-    Query(q): Query<DocumentQuery>,
+    query: Result<Query<DocumentQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     state.authorize(&s, Action::DpoDocuments, Resource::System)?;
     let kind = kind_of(&kind)?;
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let format = match q.format.as_deref() {
         None => Format::Markdown,
         Some(f) => Format::parse(f).ok_or_else(|| {
@@ -555,6 +565,8 @@ impl From<lint::Summary> for SummaryView {
 pub struct AccessReviewItem {
     /// The account's id.
     user_id: i64,
+    /// Its pseudonym (its id in `/api/v1/users` and the access record).
+    pseudonym: String,
     /// Its login name (the desk is for the DPO and administrators).
     login: String,
     /// Its roles.
@@ -583,6 +595,7 @@ fn access_items(g: &Gathered, now: Time90k) -> Vec<AccessReviewItem> {
                 due,
                 AccessReviewItem {
                     user_id: a.id,
+                    pseudonym: a.pseudonym.clone(),
                     login: a.login.clone(),
                     roles: a.roles.clone(),
                     processor_id: a.processor,
@@ -646,6 +659,7 @@ pub async fn desk(
             .into_iter()
             .map(|u| (u.id, u.pseudonym))
             .collect();
+        let now_json = serde_json::to_value(&g.snapshot).map_err(ApiError::internal)?;
         let mut docs = Vec::new();
         for k in Kind::ALL {
             let r = reviews.iter().find(|r| r.kind == k.id());
@@ -654,9 +668,11 @@ pub async fn desk(
                     let old = db
                         .config_version(r.version)?
                         .ok_or_else(|| ApiError::internal("a reviewed version is missing"))?;
-                    let old: Snapshot =
+                    // Compared as stored: a snapshot written before the
+                    // model changed still reads.
+                    let old: serde_json::Value =
                         serde_json::from_str(&old.snapshot).map_err(ApiError::internal)?;
-                    diff::changes(&old, &g.snapshot)
+                    diff::changes_json(&old, &now_json)
                         .into_iter()
                         .map(|c| ChangeView {
                             setting: c.setting,
@@ -817,18 +833,16 @@ pub async fn review_access(
         }
     };
     let db = state.store.db.clone();
-    let held = blocking(move || match db.user(user)? {
-        Some(u) if u.name.is_some() => Ok(Some(
-            db.user_roles(user)?
-                .into_iter()
-                .map(|r| r.name)
-                .collect::<Vec<_>>(),
-        )),
+    let (account, held) = blocking(move || match db.user(user)? {
+        Some(u) if u.name.is_some() => {
+            let held: Vec<String> = db.user_roles(user)?.into_iter().map(|r| r.name).collect();
+            Ok(Some((u, held)))
+        }
         _ => Ok(None),
     })
     .await?
     .ok_or_else(|| ApiError::bad_request(format!("user_id: no account {}", b.user_id)))?;
-    let (named, keep): (Vec<String>, Vec<String>) = if revoke {
+    let named = if revoke {
         let taken = b.roles.clone().unwrap_or_else(|| held.clone());
         if let Some(r) = taken.iter().find(|r| !held.contains(r)) {
             return Err(ApiError::bad_request(format!(
@@ -840,22 +854,27 @@ pub async fn review_access(
             .filter(|r| !taken.contains(r))
             .cloned()
             .collect();
-        (taken, keep)
+        // Like any change of roles: serialised, checked (never the last
+        // users.admin), recorded as permission.change first.
+        crate::admin::set_roles_checked(&state, &s, peer, &account, keep, "access_review").await?;
+        taken
     } else {
-        (held.clone(), held)
+        held
     };
     state
         .record(
-            crate::admin::event(&s, Audited::AccessReview, format!("user:{}", user.0), peer)
-                .detail(format!("outcome={} roles={}", b.outcome, named.join(","))),
+            crate::admin::event(
+                &s,
+                Audited::AccessReview,
+                format!("user:{}", account.pseudonym),
+                peer,
+            )
+            .detail(format!("outcome={} roles={}", b.outcome, named.join(","))),
         )
         .await?;
     let (db, now, reviewer) = (state.store.db.clone(), state.clock.now(), s.subject.user);
     let outcome = b.outcome.clone();
     let id = blocking(move || {
-        if revoke {
-            db.set_user_roles(user, &keep.join(","))?;
-        }
         let roles = serde_json::to_string(&named).map_err(ApiError::internal)?;
         Ok(db.insert_access_review(user, reviewer, &outcome, &roles, now)?)
     })

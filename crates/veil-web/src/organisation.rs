@@ -46,14 +46,25 @@ fn changed_fields(old: &Organisation, new: &Organisation) -> Vec<&'static str> {
 }
 
 /// Cameras whose documented purpose names a site the profile no longer
-/// has: `(camera id, site)`.
-fn orphaned_sites(db: &Db, new: &Organisation) -> Result<Vec<(i64, String)>, ApiError> {
+/// has: `(camera name, site)`; cameras named in `replaced` (whose
+/// purposes are about to be replaced) are left out.
+fn orphaned_sites(
+    db: &Db,
+    new: &Organisation,
+    replaced: &[String],
+) -> Result<Vec<(String, String)>, ApiError> {
+    let names: std::collections::HashMap<_, _> =
+        db.cameras()?.into_iter().map(|c| (c.id, c.name)).collect();
     let mut out = Vec::new();
     for c in db.camera_dpo()? {
+        let name = names.get(&c.camera).cloned().unwrap_or_default();
+        if replaced.contains(&name) {
+            continue;
+        }
         let Some(p) = c.purpose else { continue };
         let p: Purpose = serde_json::from_str(&p).map_err(ApiError::internal)?;
         if new.site(&p.site).is_none() {
-            out.push((c.camera.0, p.site));
+            out.push((name, p.site));
         }
     }
     Ok(out)
@@ -61,18 +72,27 @@ fn orphaned_sites(db: &Db, new: &Organisation) -> Result<Vec<(i64, String)>, Api
 
 /// Writes the configuration file's profile at start when it differs from
 /// the stored one, recording the change (`config.organisation`, source
-/// `configuration`) first. Refused when it is invalid or drops a site a
-/// camera's purpose names.
-pub fn remember(db: &Db, audit: &AccessRecord, org: &Organisation) -> Result<(), String> {
+/// `configuration`) first. Refused when it is invalid or drops a site the
+/// stored purpose of a camera names, except the cameras (by name) in
+/// `replaced`, whose purposes the configuration file sets next.
+pub fn remember(
+    db: &Db,
+    audit: &AccessRecord,
+    org: &Organisation,
+    replaced: &[String],
+) -> Result<(), String> {
     org.check().map_err(|e| format!("[organisation] {e}"))?;
     let old = load(db).map_err(|e| e.message)?;
     let fields = changed_fields(&old, org);
     if fields.is_empty() {
         return Ok(());
     }
-    if let Some((camera, site)) = orphaned_sites(db, org).map_err(|e| e.message)?.first() {
+    if let Some((camera, site)) = orphaned_sites(db, org, replaced)
+        .map_err(|e| e.message)?
+        .first()
+    {
         return Err(format!(
-            "[organisation] sites: camera {camera}'s purpose names site {site:?}, which the \
+            "[organisation] sites: camera {camera:?}'s purpose names site {site:?}, which the \
              profile no longer has"
         ));
     }
@@ -121,14 +141,14 @@ pub async fn put(
     let db = state.store.db.clone();
     let (old, orphans) = {
         let org = org.clone();
-        blocking(move || Ok((load(&db)?, orphaned_sites(&db, &org)?))).await?
+        blocking(move || Ok((load(&db)?, orphaned_sites(&db, &org, &[])?))).await?
     };
     if let Some((camera, site)) = orphans.first() {
         return Err(ApiError {
             status: StatusCode::CONFLICT,
             code: "site_in_use",
             message: format!(
-                "sites: camera {camera}'s purpose names site {site:?}; change its purpose first"
+                "sites: camera {camera:?}'s purpose names site {site:?}; change its purpose first"
             ),
         });
     }

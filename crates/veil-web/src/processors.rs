@@ -399,6 +399,29 @@ async fn approval(
     blocking(move || crate::admin::find_approval(&db, user, Action::UserAdmin, &r, now)).await
 }
 
+/// Permissions a maintenance account may not hold: making or changing
+/// accounts (it could make its holder a permanent account, past its time
+/// limit) and approving others' four-eyes requests.
+const NOT_FOR_MAINTENANCE: [Action; 2] = [Action::UserAdmin, Action::Approve];
+
+/// Refuses (400 naming `roles`) roles granting a permission of
+/// [`NOT_FOR_MAINTENANCE`].
+fn refuse_account_powers(db: &veil_store::Db, names: &[String]) -> Result<(), ApiError> {
+    for row in db.roles()?.iter().filter(|r| names.contains(&r.name)) {
+        let Some(role) = crate::roles::parse_role(row) else {
+            continue;
+        };
+        if let Some(a) = NOT_FOR_MAINTENANCE.iter().find(|a| role.holds(**a)) {
+            return Err(ApiError::bad_request(format!(
+                "roles: {:?} grants {}, which a processor's maintenance account may not hold",
+                row.name,
+                a.id()
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn until(now: Time90k, days: u32) -> Time90k {
     Time90k(now.0 + i64::from(days) * 86_400 * TIME_UNITS_PER_SEC)
 }
@@ -415,6 +438,10 @@ pub async fn create_account(
     state.authorize(&s, Action::UserAdmin, Resource::System)?;
     let req = json_body(body)?;
     check_days(req.days)?;
+    {
+        let (db, names) = (state.store.db.clone(), req.roles.clone());
+        blocking(move || refuse_account_powers(&db, &names)).await?;
+    }
     let p = current(&state, &raw).await?;
     let account = crate::admin::check_new_account(&state, req.login, req.roles, None).await?;
     let a = approval(&state, &s, p.id).await?;

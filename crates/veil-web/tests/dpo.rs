@@ -472,8 +472,12 @@ async fn access_reviews_fall_due_and_confirm_or_revoke_roles() {
         .unwrap();
     assert_eq!(
         (e.resource.clone(), e.detail.as_str()),
-        (format!("user:{ines_id}"), "outcome=confirmed roles=auditor")
+        (
+            "user:u-auditor".to_string(),
+            "outcome=confirmed roles=auditor"
+        )
     );
+    assert_eq!(ines["pseudonym"], "u-auditor");
 
     let (status, message) = refusal_message(
         review(json!({"user_id": ines_id, "outcome": "revoked", "roles": ["operator"]})).await,
@@ -485,6 +489,35 @@ async fn access_reviews_fall_due_and_confirm_or_revoke_roles() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let roles = s.store.db.user_roles(veil_base::UserId(ines_id)).unwrap();
     assert!(roles.is_empty(), "revoked: no roles left");
+    // A revocation is a change of roles like any other: recorded as one.
+    let entries = audit_entries(&s);
+    let change = entries
+        .iter()
+        .rfind(|e| e.action == "permission.change")
+        .unwrap();
+    assert_eq!(
+        (change.resource.as_str(), change.detail.as_str()),
+        ("user:u-auditor", "roles= source=access_review")
+    );
+    // ... and checked like one: the last account holding users.admin
+    // keeps it.
+    let alice = items.iter().find(|i| i["login"] == "alice.martin").unwrap()["user_id"]
+        .as_i64()
+        .unwrap();
+    let (status, code, _) =
+        refusal(review(json!({"user_id": alice, "outcome": "revoked"})).await).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "last_user_admin")
+    );
+    assert_eq!(
+        s.store
+            .db
+            .user_roles(veil_base::UserId(alice))
+            .unwrap()
+            .len(),
+        1
+    );
     let (auditor, _) = login_as(&s, "ines.audit").await;
     assert_eq!(
         status_of(&auditor, &s, "/api/v1/audit").await,

@@ -171,6 +171,16 @@ async fn maintenance_accounts_need_an_approval_and_stop_at_their_time_limit() {
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert!(message.contains("days"), "{message}");
     }
+    // A maintenance account may not make accounts (a permanent one for
+    // its holder) nor approve requests.
+    for role in ["administrator", "dpo"] {
+        let mut b = body.clone();
+        b["roles"] = json!(["operator", role]);
+        let (status, _, message) =
+            refusal(post_json(&admin, &csrf, accounts.clone(), b).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{role}");
+        assert!(message.starts_with("roles:"), "{message}");
+    }
     let r = post_json(
         &admin,
         &csrf,

@@ -88,9 +88,18 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let audit = open_access_record(&cfg, &store, &clock)?;
     if let Some(org) = cfg.organisation.clone() {
         let (db, audit) = (store.db.clone(), audit.clone());
-        tokio::task::spawn_blocking(move || veil_web::organisation::remember(&db, &audit, &org))
-            .await?
-            .map_err(anyhow::Error::msg)?;
+        // The cameras whose purposes the file sets next may move to new sites.
+        let mut replaced = Vec::new();
+        for cam in &cfg.cameras {
+            if cam.purpose().map_err(anyhow::Error::msg)?.is_some() {
+                replaced.push(cam.name.clone());
+            }
+        }
+        tokio::task::spawn_blocking(move || {
+            veil_web::organisation::remember(&db, &audit, &org, &replaced)
+        })
+        .await?
+        .map_err(anyhow::Error::msg)?;
     }
     let live = LiveHub::default();
     let stop = recorder::StopSignal::default();

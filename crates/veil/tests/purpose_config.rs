@@ -118,3 +118,40 @@ fn the_configurations_purposes_and_organisation_are_stored_and_only_documented_c
         ["legal_basis=c detail=recognition site=test purposes=1 source=configuration"]
     );
 }
+
+#[test]
+fn a_site_renamed_in_the_file_moves_the_cameras_the_file_documents() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let path = config(dir.path(), PURPOSE);
+    Demo::serve(&path, &data).kill();
+    // The site `test` becomes `hall`, with the file's camera moved to it.
+    let renamed = |text: &str| text.replace("\"test\"", "\"hall\"");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, renamed(&text)).unwrap();
+    Demo::serve(&path, &data).kill();
+    let db = rusqlite::Connection::open(data.join("veil.db")).unwrap();
+    let purpose: String = db
+        .query_row("SELECT purpose FROM camera WHERE name = 'Door'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let p: veil_dpo::model::Purpose = serde_json::from_str(&purpose).unwrap();
+    assert_eq!(p.site, "hall");
+
+    // A purpose set outside the file (over the API) still names the old
+    // site: dropping it stops the start, naming the camera.
+    db.execute(
+        "UPDATE camera SET purpose = ?1 WHERE name = 'Lobby'",
+        [&purpose],
+    )
+    .unwrap();
+    drop(db);
+    std::fs::write(&path, text.replace("\"test\"", "\"yard\"")).unwrap();
+    let (ok, out) = run_veil(&["serve", "--config", path.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains("camera \"Lobby\"'s purpose names site \"hall\""),
+        "{out}"
+    );
+}

@@ -578,7 +578,7 @@ pub(crate) fn security_measures(s: &Snapshot) -> Vec<String> {
     }
     if sec.policy_version > 0 {
         out.push(format!(
-            "Users must acknowledge the usage policy (version {}) and hold valid training before they can see video.",
+            "Users must acknowledge the usage policy (version {}) before they can see video, and lose access to video when their recorded training expires.",
             sec.policy_version
         ));
     }
