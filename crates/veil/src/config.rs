@@ -809,6 +809,7 @@ pub fn demo_organisation() -> veil_dpo::model::Organisation {
     Organisation {
         controller: Party {
             name: "Veil demo".into(),
+            email: "privacy@demo.invalid".into(),
             ..Party::default()
         },
         dpo: Party {

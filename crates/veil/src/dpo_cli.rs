@@ -165,9 +165,19 @@ pub fn docs(a: DocsArgs) -> anyhow::Result<()> {
     match &a.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("cannot write {}", path.display()))?,
-        None => std::io::stdout().write_all(text.as_bytes())?,
+        None => print_all(&text)?,
     }
     Ok(())
+}
+
+/// Writes `text` to standard output; a reader that stopped early (`| head`)
+/// is not an error.
+fn print_all(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => Ok(r?),
+    }
 }
 
 /// `veil lint`: prints the findings; fails (exit status 1) when any is an
@@ -178,17 +188,18 @@ pub fn lint(a: LintArgs) -> anyhow::Result<bool> {
     let (g, v) = veil_web::dpo::current(&store.db, now).map_err(|e| anyhow::anyhow!(e.message))?;
     let findings = lint::lint(&g.snapshot, &g.accounts, now);
     let summary = lint::summary(&findings);
-    let mut out = std::io::stdout().lock();
+    let mut out = String::new();
     if a.json {
         let json = serde_json::json!({
             "version": v.id,
             "summary": summary,
             "findings": findings,
         });
-        writeln!(out, "{}", serde_json::to_string_pretty(&json)?)?;
+        out = serde_json::to_string_pretty(&json)? + "\n";
     } else {
+        use std::fmt::Write as _;
         for f in &findings {
-            writeln!(
+            let _ = writeln!(
                 out,
                 "{}[{}] {}: {}\n    fix: {}\n    see: {}",
                 f.severity.id(),
@@ -197,13 +208,14 @@ pub fn lint(a: LintArgs) -> anyhow::Result<bool> {
                 f.message,
                 f.fix,
                 f.citation
-            )?;
+            );
         }
-        writeln!(
+        let _ = writeln!(
             out,
             "configuration version {}: {} error(s), {} warning(s), {} note(s)",
             v.id, summary.errors, summary.warnings, summary.infos
-        )?;
+        );
     }
+    print_all(&out)?;
     Ok(summary.errors == 0)
 }
