@@ -179,8 +179,8 @@ async fn a_clean_stop_writes_the_open_segment() {
     let data = dir.path().join("data");
     // Segments of 10 s: after 4 s everything recorded is in the open segment.
     let mut demo = Demo::start(&data, 1, &["--segment-seconds", "10"]);
-    // Four entries in the access record: the recordings' retention and the
-    // other data sets' rules recorded at first start, a login and a logout.
+    // Entries in the access record: the recordings' retention and the other
+    // data sets' rules recorded at first start, a login and a logout.
     let c = common::client();
     let r = c
         .post(demo.at("/api/v1/session"))
@@ -221,8 +221,10 @@ async fn a_clean_stop_writes_the_open_segment() {
         .unwrap();
     assert_eq!(n, 1, "the open segment was written on stop");
     // The stop signed a checkpoint over the whole access record (the first
-    // start records the [masks] settings it stores: 2 of the 7 entries; the
-    // checkpoint first records the recording chain's head: the 7th).
+    // start records the [masks] settings it stores, 2 of the 9 entries, and
+    // the demo's organisation profile and its camera's documented purpose,
+    // 2 more; the checkpoint first records the recording chain's head: the
+    // 9th).
     let out = Command::new(env!("CARGO_BIN_EXE_veil"))
         .args(["audit", "verify", "--data"])
         .arg(&data)
@@ -231,7 +233,7 @@ async fn a_clean_stop_writes_the_open_segment() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert!(
-        text.contains("7 access-record entries") && text.contains("signed up to sequence 7"),
+        text.contains("9 access-record entries") && text.contains("signed up to sequence 9"),
         "{text}"
     );
     let end = end.unwrap() as f64 / 90_000.0;
