@@ -42,9 +42,11 @@ async fn sigkill_loses_at_most_the_open_segment() {
     let data = dir.path().join("data");
     let mut rng = rand::thread_rng();
     let mut password = None;
-    // (ready time, kill time) of each run, in seconds since the epoch.
+    // (start time, ready time, kill time) of each run, in seconds since
+    // the epoch.
     let mut lives = Vec::new();
     for i in 0..kills {
+        let started = now_secs();
         let mut demo = Demo::start(&data, CAMERAS, &["--segment-seconds", "1"]);
         let ready = now_secs();
         if i == 0 {
@@ -55,7 +57,7 @@ async fn sigkill_loses_at_most_the_open_segment() {
         }
         tokio::time::sleep(Duration::from_millis(rng.gen_range(8000..15000))).await;
         demo.kill();
-        lives.push((ready, now_secs()));
+        lives.push((started, ready, now_secs()));
     }
 
     // Restart (recovery runs), then look at what survived.
@@ -83,12 +85,13 @@ async fn sigkill_loses_at_most_the_open_segment() {
             .unwrap()
             .map(Result::unwrap)
             .collect();
-        for (i, (ready, killed)) in lives.iter().enumerate() {
-            // Runs start before the login line is printed; allow a few seconds
-            // of start-up before it.
+        for (i, (started, ready, killed)) in lives.iter().enumerate() {
+            // Runs start before the login line is printed (how long before
+            // depends on the machine's load): a life's runs are those that
+            // start between its process's start and its kill.
             let of_life: Vec<&(f64, f64)> = runs
                 .iter()
-                .filter(|(start, _)| *start > ready - 5.0 && *start < *killed)
+                .filter(|(start, _)| *start > started - 0.5 && *start < *killed)
                 .collect();
             let recorded: f64 = of_life.iter().map(|(s, e)| e - s.max(*ready)).sum();
             let last_end = of_life.iter().map(|(_, e)| *e).fold(f64::NAN, f64::max);
