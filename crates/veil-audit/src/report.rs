@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize, Serializer};
-use veil_base::{Time90k, TIME_UNITS_PER_SEC};
+use veil_base::{escape_html, Time90k, TIME_UNITS_PER_SEC};
 use veil_store::db::AuditRow;
 
 use crate::Action;
@@ -460,22 +460,6 @@ pub fn to_csv(r: &Report) -> String {
             .collect();
         out.push_str(&cells.join(","));
         out.push_str("\r\n");
-    }
-    out
-}
-
-/// Escapes text for HTML element content and quoted attributes.
-fn escape_html(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
     }
     out
 }

@@ -1,6 +1,7 @@
 //! Veil's shared vocabulary: newtype ids, the one clock, 90 kHz time helpers,
 //! weekly time profiles ([`schedule`]) and lock-free operational metrics with
-//! their text format ([`metrics`]).
+//! their text format ([`metrics`]), and HTML escaping ([`escape_html`]) for
+//! the pages, reports and documents that write HTML.
 //!
 //! Everything here is plain data with no I/O except [`SystemClock`], which is the
 //! only place in Veil that reads the wall clock. Nothing here knows about video,
@@ -125,9 +126,33 @@ impl Clock for SimulatedClock {
 /// A shared clock handle.
 pub type SharedClock = Arc<dyn Clock>;
 
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn html_escaping_covers_text_and_quoted_attributes() {
+        assert_eq!(
+            escape_html("<a href='x' title=\"y\">&</a> é"),
+            "&lt;a href=&#39;x&#39; title=&quot;y&quot;&gt;&amp;&lt;/a&gt; é"
+        );
+    }
 
     #[test]
     fn rfc3339_round_trip() {

@@ -93,21 +93,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
     }
 }
 
-/// Escapes text for use in HTML element content and quoted attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+pub use veil_base::escape_html as escape;
 
 /// The account page: usage policy, password, second factor, sessions.
 pub fn account_page(sh: &Shell, roles: &[String]) -> Html<String> {

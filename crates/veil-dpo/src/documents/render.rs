@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::{Block, Document, TO_COMPLETE};
+pub(crate) use veil_base::escape_html as escape;
 
 /// Plain Markdown: `#` title, `##` sections, `###` headings within,
 /// pipe tables with `|` escaped.
@@ -58,22 +59,6 @@ fn md_row(out: &mut String, cells: &[String]) {
 /// New lines (from notes) become spaces where Markdown needs one line.
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// HTML text and attribute escaping.
-pub(crate) fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 /// The text of the HTML page's one `<style>` element, exactly: a server
