@@ -540,6 +540,102 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE app_user ADD COLUMN processor_id INTEGER REFERENCES processor (id);
     ALTER TABLE app_user ADD COLUMN expires_90k INTEGER;
     "#,
+    // 19 (data-subject requests, `db/requests.rs`): the register of
+    // requests (D1) with the identity check (method and who checked, never a
+    // copy of a document), the subject's own description (removed 30 days
+    // after completion, the row kept for the request retention), the due
+    // date and its Art. 12(3) extension, the status and the decision; the
+    // intervals marked as showing the person, with what an erasure removed
+    // or why it could not; and, per disclosure-register entry that covered
+    // them, whether its recipient was told (Art. 19).
+    r#"
+    CREATE TABLE subject_request (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('access', 'erasure', 'restriction', 'objection', 'rectification', 'portability')),
+        status TEXT NOT NULL CHECK (status IN ('received', 'verified', 'searching', 'decided', 'completed', 'refused')),
+        received_90k INTEGER NOT NULL,
+        due_90k INTEGER NOT NULL,
+        extended_due_90k INTEGER,
+        extension_reason TEXT,
+        subject TEXT NOT NULL,
+        contact TEXT NOT NULL,
+        description TEXT,
+        description_removed_90k INTEGER,
+        verification_method TEXT,
+        verified_by INTEGER REFERENCES app_user (id),
+        verified_90k INTEGER,
+        decision TEXT,
+        decision_reason TEXT,
+        linked_change TEXT,
+        protection_id INTEGER REFERENCES protection (id),
+        created_by INTEGER REFERENCES app_user (id),
+        created_90k INTEGER NOT NULL,
+        updated_90k INTEGER NOT NULL,
+        closed_90k INTEGER
+    );
+    CREATE INDEX subject_request_by_due ON subject_request (status, due_90k);
+    CREATE TABLE subject_request_interval (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        request_id INTEGER NOT NULL REFERENCES subject_request (id) ON DELETE CASCADE,
+        camera_id INTEGER NOT NULL REFERENCES camera (id),
+        start_90k INTEGER NOT NULL,
+        end_90k INTEGER NOT NULL,
+        marked_by INTEGER REFERENCES app_user (id),
+        marked_90k INTEGER NOT NULL,
+        erased_90k INTEGER,
+        erased TEXT,
+        erasure_blocked TEXT
+    );
+    CREATE INDEX subject_request_interval_by_request ON subject_request_interval (request_id);
+    CREATE TABLE subject_request_recipient (
+        request_id INTEGER NOT NULL REFERENCES subject_request (id) ON DELETE CASCADE,
+        disclosure_id INTEGER NOT NULL REFERENCES disclosure (id),
+        informed INTEGER NOT NULL CHECK (informed IN (0, 1)),
+        note TEXT NOT NULL,
+        recorded_by INTEGER REFERENCES app_user (id),
+        recorded_90k INTEGER NOT NULL,
+        PRIMARY KEY (request_id, disclosure_id)
+    );
+    ALTER TABLE export_package ADD COLUMN subject_request_id INTEGER REFERENCES subject_request (id);
+    "#,
+    // 20 (the breach register, `db/breaches.rs`, D8): candidates raised
+    // from the system's own signals, each with the access-record ranges
+    // that are its evidence and a key that raises it once, dismissed with a
+    // reason or promoted; and breaches: detection time (the start of the
+    // 72-hour clock), the assessment as checked JSON, the decisions to
+    // notify the authority and the data subjects with their reasons, and
+    // when each was notified.
+    r#"
+    CREATE TABLE breach (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        detected_90k INTEGER NOT NULL,
+        created_by INTEGER REFERENCES app_user (id),
+        created_90k INTEGER NOT NULL,
+        updated_90k INTEGER NOT NULL,
+        assessment TEXT NOT NULL,
+        notify_authority INTEGER CHECK (notify_authority IN (0, 1)),
+        authority_reason TEXT,
+        authority_notified_90k INTEGER,
+        notify_subjects INTEGER CHECK (notify_subjects IN (0, 1)),
+        subjects_reason TEXT,
+        subjects_notified_90k INTEGER,
+        closed_90k INTEGER
+    );
+    CREATE TABLE breach_candidate (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        signal TEXT NOT NULL,
+        dedupe_key TEXT NOT NULL UNIQUE,
+        raised_90k INTEGER NOT NULL,
+        summary TEXT NOT NULL,
+        evidence TEXT NOT NULL,
+        status TEXT NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'dismissed', 'promoted')),
+        decided_by INTEGER REFERENCES app_user (id),
+        decided_90k INTEGER,
+        reason TEXT,
+        breach_id INTEGER REFERENCES breach (id)
+    );
+    CREATE INDEX breach_candidate_by_status ON breach_candidate (status, raised_90k);
+    "#,
 ];
 
 /// The schema version this build writes.
