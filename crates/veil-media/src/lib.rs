@@ -14,6 +14,7 @@ pub mod mask;
 pub mod masking;
 pub mod motion;
 pub mod mp4;
+pub mod redaction;
 pub mod synthetic;
 
 pub use h264::VideoParams;

@@ -205,7 +205,11 @@ pub fn spans(polygon: &[[f64; 2]], w: usize, h: usize) -> Vec<(usize, usize, usi
 
 impl Raster {
     fn new(mask: &Mask, w: usize, h: usize) -> Raster {
-        let luma = spans(&mask.polygon, w, h);
+        Raster::from_polygon(&mask.polygon, mask.fill, w, h)
+    }
+
+    fn from_polygon(polygon: &[[f64; 2]], fill: Fill, w: usize, h: usize) -> Raster {
+        let luma = spans(polygon, w, h);
         let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
         let mut rows: Vec<Vec<(usize, usize)>> = vec![Vec::new(); ch];
         for &(y, a, b) in &luma {
@@ -229,11 +233,7 @@ impl Raster {
                 chroma.push((y, a, b));
             }
         }
-        Raster {
-            fill: mask.fill,
-            luma,
-            chroma,
-        }
+        Raster { fill, luma, chroma }
     }
 
     fn paint(&self, planes: &mut Planes<'_>, scratch: &mut Vec<u32>) {
@@ -274,6 +274,32 @@ impl Raster {
         );
     }
 }
+
+/// Paints `polygon` (normalised coordinates) with `fill` on a packed I420
+/// picture of `w` × `h`, exactly as a mask is painted (the same spans,
+/// chroma rule and fills); `scratch` is reused between calls.
+pub fn paint_polygon(
+    picture: &mut [u8],
+    w: usize,
+    h: usize,
+    polygon: &[[f64; 2]],
+    fill: Fill,
+    scratch: &mut Vec<u32>,
+) {
+    let (cw, ch) = (w.div_ceil(2), h.div_ceil(2));
+    if picture.len() < w * h + 2 * cw * ch {
+        return;
+    }
+    let raster = Raster::from_polygon(polygon, fill, w, h);
+    let (y, uv) = picture.split_at_mut(w * h);
+    let (u, v) = uv.split_at_mut(cw * ch);
+    raster.paint(&mut Planes { w, h, y, u, v }, scratch);
+}
+
+/// What [`MaskPipeline::with_overlay`] paints on each picture after its
+/// masks: called with the picture's presentation time, width, height and
+/// packed I420 planes.
+pub type Overlay = Box<dyn FnMut(i64, usize, usize, &mut [u8]) + Send>;
 
 /// The planes of one picture, tightly packed.
 struct Planes<'a> {
@@ -565,6 +591,8 @@ pub struct MaskPipeline {
     canvas: Vec<u8>,
     scratch: Vec<u32>,
     times: StageTimes,
+    /// Painted after the masks, by presentation time (export redaction).
+    overlay: Option<Overlay>,
 }
 
 impl Drop for MaskPipeline {
@@ -644,7 +672,15 @@ impl MaskPipeline {
             canvas: Vec::new(),
             scratch: Vec::new(),
             times: StageTimes::default(),
+            overlay: None,
         }
+    }
+
+    /// The same pipeline, painting `overlay` on every output's picture
+    /// after its masks (boxes that move with time, for export redaction).
+    pub fn with_overlay(mut self, overlay: Overlay) -> MaskPipeline {
+        self.overlay = Some(overlay);
+        self
     }
 
     /// New encoder settings (the camera's measured rate), taken at the next
@@ -830,6 +866,9 @@ impl MaskPipeline {
                 for r in &o.rasters {
                     r.paint(&mut planes, &mut self.scratch);
                 }
+            }
+            if let Some(paint) = self.overlay.as_mut() {
+                paint(pts, w, h, target);
             }
             self.times.mask += started.elapsed();
             let started = Instant::now();
