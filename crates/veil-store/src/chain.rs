@@ -154,7 +154,53 @@ pub fn removal_detail(reason: &str, segments: &[SegmentId]) -> String {
     format!("reason={reason} segments={}", format_ranges(segments))
 }
 
-/// Parses a removal link's detail into its reason and segment ids.
+/// The `detail` of a removal link with the caller's own `key=value` parts
+/// between the reason and the segments (an erasure's `request=12`):
+/// `reason=<word> <extra> segments=<ranges>`. `extra` must pass
+/// [`check_extra_detail`]; empty gives [`removal_detail`].
+pub fn removal_detail_with(reason: &str, extra: &str, segments: &[SegmentId]) -> String {
+    if extra.is_empty() {
+        return removal_detail(reason, segments);
+    }
+    format!(
+        "reason={reason} {extra} segments={}",
+        format_ranges(segments)
+    )
+}
+
+/// Checks the caller's parts of a removal's detail: space-separated
+/// `key=value` tokens, the key of lowercase letters, digits and `_` (not
+/// `reason` or `segments`), the value non-empty, printable ASCII without
+/// spaces. Empty is allowed. The message says what is wrong.
+pub fn check_extra_detail(extra: &str) -> Result<(), String> {
+    if extra.is_empty() {
+        return Ok(());
+    }
+    if extra.len() > 512 {
+        return Err("at most 512 characters".into());
+    }
+    for part in extra.split(' ') {
+        let Some((k, v)) = part.split_once('=') else {
+            return Err(format!("{part:?} is not key=value"));
+        };
+        let key_ok = !k.is_empty()
+            && k.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !key_ok || k == "reason" || k == "segments" {
+            return Err(format!("{k:?} is not a usable key"));
+        }
+        if v.is_empty() || !v.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "the value of {k} must be printable ASCII without spaces"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Parses a removal link's detail into its reason and segment ids (other
+/// `key=value` parts, such as an erasure's `request=12`, are allowed and
+/// not returned).
 pub fn parse_removal_detail(detail: &str) -> Result<(String, Vec<SegmentId>), String> {
     let mut reason = None;
     let mut segments = None;
@@ -162,6 +208,7 @@ pub fn parse_removal_detail(detail: &str) -> Result<(String, Vec<SegmentId>), St
         match part.split_once('=') {
             Some(("reason", r)) if !r.is_empty() => reason = Some(r.to_string()),
             Some(("segments", s)) => segments = Some(parse_ranges(s)?),
+            Some((k, v)) if check_extra_detail(&format!("{k}={v}")).is_ok() => {}
             _ => return Err(format!("unexpected part {part:?} in a removal's detail")),
         }
     }
@@ -347,5 +394,31 @@ mod tests {
             ("retention".to_string(), sorted)
         );
         assert!(parse_removal_detail("reason=x").is_err());
+        let d = removal_detail_with("erasure", "request=12", &ids);
+        assert_eq!(d, "reason=erasure request=12 segments=7,12,13,20-25");
+        assert_eq!(
+            parse_removal_detail(&d).unwrap(),
+            (
+                "erasure".to_string(),
+                parse_ranges("7,12,13,20-25").unwrap()
+            )
+        );
+        assert_eq!(
+            removal_detail_with("erasure", "", &ids),
+            removal_detail("erasure", &ids)
+        );
+        for bad in [
+            "request",
+            "Request=1",
+            "reason=x",
+            "segments=1",
+            "a=",
+            "a=b  c=d",
+            "a=\u{7}",
+        ] {
+            assert!(check_extra_detail(bad).is_err(), "{bad}");
+        }
+        check_extra_detail("request=12 interval=3").unwrap();
+        assert!(parse_removal_detail("reason=x bad segments=1").is_err());
     }
 }

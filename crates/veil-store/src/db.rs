@@ -20,6 +20,8 @@ mod chain;
 pub use chain::{ChainedSegment, UnlinkedSegment};
 mod data_sets;
 mod destroy;
+mod erase;
+pub use erase::{Replaced, RunCut, StatedSegment};
 mod export_packages;
 pub use destroy::{DestroyedChunk, DESTROY_CHUNK};
 mod disclosures;
@@ -1038,6 +1040,38 @@ fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
     })
 }
 
+/// Inserts a segment row and, when it has an object hash, its segment link,
+/// inside the caller's transaction (as [`Db::insert_segment`] does).
+fn insert_segment_row(tx: &rusqlite::Connection, s: &SegmentRow) -> rusqlite::Result<SegmentId> {
+    tx.prepare_cached(
+        "INSERT INTO segment (camera_id, rendition, run_start_90k, start_90k,
+             duration_90k, frames, media_bytes, object_key, object_bytes,
+             bucket_key_id, wrapped_key, sealed_index, mask_version_id, object_sha256)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+    )?
+    .execute(params![
+        s.camera_id.0,
+        s.rendition,
+        s.run_start_90k.0,
+        s.start_90k.0,
+        s.duration_90k,
+        s.frames,
+        s.media_bytes as i64,
+        s.object_key,
+        s.object_bytes as i64,
+        s.bucket_key_id,
+        s.wrapped_key,
+        s.sealed_index,
+        s.mask_version_id,
+        s.object_sha256.as_ref().map(|h| &h[..]),
+    ])?;
+    let id = SegmentId(tx.last_insert_rowid());
+    if let Some(sha) = s.object_sha256 {
+        chain::append_segment_link(tx, s, id, sha)?;
+    }
+    Ok(id)
+}
+
 /// The columns [`stored_segment`] reads, in its order.
 const RETENTION_SEGMENT_COLUMNS: &str =
     "id, camera_id, rendition, bucket_key_id, start_90k, start_90k + duration_90k";
@@ -1769,32 +1803,7 @@ impl Db {
     pub fn insert_segment(&self, s: &SegmentRow) -> Result<SegmentId, Error> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.prepare_cached(
-                "INSERT INTO segment (camera_id, rendition, run_start_90k, start_90k,
-                     duration_90k, frames, media_bytes, object_key, object_bytes,
-                     bucket_key_id, wrapped_key, sealed_index, mask_version_id, object_sha256)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-            )?
-            .execute(params![
-                s.camera_id.0,
-                s.rendition,
-                s.run_start_90k.0,
-                s.start_90k.0,
-                s.duration_90k,
-                s.frames,
-                s.media_bytes as i64,
-                s.object_key,
-                s.object_bytes as i64,
-                s.bucket_key_id,
-                s.wrapped_key,
-                s.sealed_index,
-                s.mask_version_id,
-                s.object_sha256.as_ref().map(|h| &h[..]),
-            ])?;
-            let id = SegmentId(tx.last_insert_rowid());
-            if let Some(sha) = s.object_sha256 {
-                chain::append_segment_link(&tx, s, id, sha)?;
-            }
+            let id = insert_segment_row(&tx, s)?;
             tx.commit()?;
             Ok(id)
         })

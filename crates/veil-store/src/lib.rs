@@ -8,6 +8,7 @@ pub mod chain;
 pub mod chain_store;
 pub mod crypto;
 pub mod db;
+pub mod erase;
 pub mod exports;
 pub mod keys;
 pub mod lift;
@@ -578,6 +579,30 @@ impl Store {
     /// The store part of [`Store::write_segment`]: `s` with its samples and
     /// tracks moved into `index`.
     async fn seal_and_store(&self, s: NewSegment, index: SegmentIndex) -> Result<SegmentId, Error> {
+        let row = self.seal_and_put(s, index).await?;
+        let object_key = row.object_key.clone();
+        let db = self.db.clone();
+        let inserted = tokio::task::spawn_blocking(move || db.insert_segment(&row))
+            .await
+            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        if inserted.is_err() {
+            // No row will ever point at it: give its space back now (recovery
+            // would delete it at the next start).
+            if let Err(e) = self.objects.delete(&object_key).await {
+                tracing::warn!(error = %e, "could not delete the object of a segment whose row failed");
+            }
+        }
+        inserted
+    }
+
+    /// Seals a segment under a fresh segment key (wrapped by its hour's
+    /// bucket key) and makes its object durable; returns the row to insert.
+    /// [`Store::write_segment`] and erasure's rewrite ([`erase`]) share it.
+    pub(crate) async fn seal_and_put(
+        &self,
+        s: NewSegment,
+        index: SegmentIndex,
+    ) -> Result<db::SegmentRow, Error> {
         let this = self.clone();
         let rendition = s.rendition.clone();
         let (bucket_id, kek, recipient) = tokio::task::spawn_blocking(move || {
@@ -630,18 +655,7 @@ impl Store {
             object_sha256: (!self.without_chain).then(|| chain::object_sha256(&object)),
         };
         self.objects.put(&object_key, object).await?;
-        let db = self.db.clone();
-        let inserted = tokio::task::spawn_blocking(move || db.insert_segment(&row))
-            .await
-            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-        if inserted.is_err() {
-            // No row will ever point at it: give its space back now (recovery
-            // would delete it at the next start).
-            if let Err(e) = self.objects.delete(&object_key).await {
-                tracing::warn!(error = %e, "could not delete the object of a segment whose row failed");
-            }
-        }
-        inserted
+        Ok(row)
     }
 
     /// A segment's own key: for an `original` segment only through the

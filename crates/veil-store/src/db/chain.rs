@@ -134,6 +134,17 @@ pub(crate) fn append_removals(
     reason: &str,
     gone: &[RemovedSegment],
 ) -> rusqlite::Result<()> {
+    append_removals_with(c, reason, "", gone)
+}
+
+/// [`append_removals`] with the caller's `key=value` parts in the detail
+/// (`chain::removal_detail_with`; checked by the caller).
+pub(crate) fn append_removals_with(
+    c: &Connection,
+    reason: &str,
+    extra: &str,
+    gone: &[RemovedSegment],
+) -> rusqlite::Result<()> {
     let mut by_chain: BTreeMap<(i64, &str), (Vec<SegmentId>, Time90k, Time90k)> = BTreeMap::new();
     for (camera, rendition, id, start, end) in gone {
         let e =
@@ -156,7 +167,7 @@ pub(crate) fn append_removals(
                 start_90k: start,
                 end_90k: end,
                 object_sha256: [0; 32],
-                detail: chain::removal_detail(reason, &ids),
+                detail: chain::removal_detail_with(reason, extra, &ids),
                 prev_hash: chain::GENESIS,
                 hash: [0; 32],
             },
