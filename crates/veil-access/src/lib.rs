@@ -94,6 +94,9 @@ pub struct Decision {
     pub allowed: bool,
     /// Why.
     pub reason: String,
+    /// Denied only because every role that would grant it is outside its
+    /// hours (the breach register watches these refusals).
+    pub outside_hours: bool,
 }
 
 impl Decision {
@@ -101,12 +104,14 @@ impl Decision {
         Decision {
             allowed: true,
             reason,
+            outside_hours: false,
         }
     }
     fn deny(reason: String) -> Decision {
         Decision {
             allowed: false,
             reason,
+            outside_hours: false,
         }
     }
 }
@@ -184,9 +189,12 @@ pub fn decide(subject: &Subject, action: Action, resource: &Resource, now: Time9
         ));
     }
     if let Some(role) = outside_hours {
-        return Decision::deny(format!(
-            "role {role} is not active at this time (outside its hours)"
-        ));
+        return Decision {
+            outside_hours: true,
+            ..Decision::deny(format!(
+                "role {role} is not active at this time (outside its hours)"
+            ))
+        };
     }
     Decision::deny(format!("no role grants {} here", action.id()))
 }
@@ -325,6 +333,8 @@ mod tests {
         let d = decide(&s, Action::LiveView, &cam(1), at("2026-11-23T17:00:00Z"));
         assert!(!d.allowed);
         assert!(d.reason.contains("outside its hours"), "{}", d.reason);
+        assert!(d.outside_hours);
+        assert!(!decide(&s, Action::AuditRead, &cam(1), at("2026-11-23T17:00:00Z")).outside_hours);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use veil_base::Time90k;
 
 use crate::model::{Camera, Detail, Party, Snapshot, Stamp};
 
+pub mod breach;
 mod dpia;
 mod notice;
 mod policy;
@@ -38,6 +39,10 @@ pub enum Kind {
     Notice,
     /// The DPIA screening and a DPIA draft (D7).
     Dpia,
+    /// A breach's notification to the authority (D8, Art. 33(3)): written
+    /// from the breach register by [`breach::notification`], not from a
+    /// snapshot, so not in [`Kind::ALL`].
+    Breach,
 }
 
 impl Kind {
@@ -51,6 +56,7 @@ impl Kind {
             Kind::Policy => "policy",
             Kind::Notice => "notice",
             Kind::Dpia => "dpia",
+            Kind::Breach => "breach",
         }
     }
 
@@ -66,6 +72,7 @@ impl Kind {
             Kind::Policy => "Video surveillance policy",
             Kind::Notice => "Video surveillance: on-the-spot notice",
             Kind::Dpia => "Data protection impact assessment: screening and draft",
+            Kind::Breach => "Notification of a personal data breach (GDPR Art. 33)",
         }
     }
 }
@@ -249,6 +256,8 @@ pub fn generate(kind: Kind, snapshot: &Snapshot, stamp: Stamp) -> Document {
         Kind::Policy => policy::sections(snapshot),
         Kind::Notice => notice::sections(snapshot),
         Kind::Dpia => dpia::sections(snapshot),
+        // Written from the breach register, never from a snapshot.
+        Kind::Breach => Vec::new(),
     };
     document(kind, snapshot, stamp, body)
 }
@@ -301,6 +310,7 @@ fn about(kind: Kind, s: &Snapshot, stamp: Stamp) -> Section {
         Kind::Policy => "This policy is written by the video management system from its own configuration; it describes the processing as it is configured at the version above.",
         Kind::Ropa => "This record is written by the video management system from its own configuration; it covers the video surveillance processing only.",
         Kind::Dpia => "The screening answers the guidance's trigger questions from the configuration; the draft is pre-filled with the measures actually configured and leaves marked fields for the data protection officer.",
+        Kind::Breach => "This notification is written from the breach register.",
     });
     sec.fields(vec![
         ("Controller", or_not_set(&o.controller.name)),
