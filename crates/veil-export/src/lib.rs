@@ -33,4 +33,7 @@ pub enum ExportError {
     /// Signing failed.
     #[error("signing the manifest failed: {0}")]
     Key(String),
+    /// Re-encoding a video with its redaction boxes failed.
+    #[error("redacting the video failed: {0}")]
+    Redaction(String),
 }

@@ -149,6 +149,24 @@ pub struct VideoEntry {
     pub segments_missing: Vec<i64>,
     /// Times inside `[start, end)` that the file does not show, and why.
     pub gaps: Vec<Gap>,
+    /// Present when bystanders were redacted: the file is a re-encoding of
+    /// the segments above with these boxes painted in, not a byte copy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redacted: Option<Redacted>,
+}
+
+/// How a video file was redacted.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Redacted {
+    /// How it was re-encoded (`H.264 Constrained Baseline, OpenH264`).
+    pub encoding: String,
+    /// Frames of the stored segments that went in.
+    pub source_frames: u64,
+    /// Bytes of the stored segments' video that went in.
+    pub source_bytes: u64,
+    /// The boxes painted (normalised coordinates, RFC 3339 times), as in
+    /// the export request.
+    pub boxes: Vec<veil_media::redaction::RedactionBox>,
 }
 
 /// A time a video file does not show.

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use ring::digest::{Context, SHA256};
 use veil_base::{CameraId, SegmentId, Time90k};
+use veil_media::redaction::{self, RedactedVideo, Redaction, Redactor, SourceFrame};
 use veil_store::chain::{ChainLink, LinkKind};
 use veil_store::playback::{self, Mp4Plan};
 use veil_store::{LiftGrant, Segment, Store};
@@ -24,7 +25,7 @@ use zeroize::Zeroizing;
 use crate::key::{allowed_signers_line, ExportKey};
 use crate::manifest::{
     Anchor, CameraEntry, ChainSection, CheckpointJson, EntryJson, FileEntry, Gap, Interval,
-    LinkJson, Manifest, SegmentRef, Span, VideoEntry, FORMAT, FORMAT_VERSION,
+    LinkJson, Manifest, Redacted, SegmentRef, Span, VideoEntry, FORMAT, FORMAT_VERSION,
 };
 use crate::{readme, ExportError};
 
@@ -82,6 +83,9 @@ pub struct Request {
     /// exported, else each camera's default view (`protected` where masks
     /// apply, else `main`).
     pub lift: HashMap<CameraId, Arc<LiftGrant>>,
+    /// Bystander redaction: boxes painted into the exported video of their
+    /// camera (a file with any is re-encoded; stored video is untouched).
+    pub redactions: Vec<Redaction>,
 }
 
 impl Request {
@@ -587,7 +591,102 @@ fn video_entry(f: &PlannedFile, sections: &[ChainSection]) -> VideoEntry {
         segments,
         segments_missing: f.missing.iter().map(|r| r.id.0).collect(),
         gaps,
+        redacted: None,
     }
+}
+
+/// How a redacted file is encoded (the manifest's `redacted.encoding`).
+pub const REDACTED_ENCODING: &str = "H.264 Constrained Baseline, OpenH264";
+
+/// The boxes of `req` on `f`'s camera that exist during the file.
+pub fn boxes_of(req: &Request, f: &PlannedFile) -> Vec<Redaction> {
+    let (start, end) = (f.mp4.start_90k, f.mp4.start_90k.0 + f.mp4.duration_90k);
+    req.redactions
+        .iter()
+        .filter(|b| b.camera == f.camera.0)
+        .filter(|b| {
+            let (a, z) = b.span();
+            a.0 < end && z >= start
+        })
+        .cloned()
+        .collect()
+}
+
+/// The video samples of one part of a planned file: for each, its index
+/// in the segment, its byte offset in the segment's media and its decode
+/// time. Empty for a part of an audio or metadata track.
+fn video_samples(p: &playback::Part) -> Vec<(usize, u64, i64)> {
+    let mut out = Vec::new();
+    let (mut off, mut t) = (0u64, p.segment.row.start_90k.0);
+    for (i, x) in p.segment.index.samples.iter().enumerate() {
+        if off >= p.media_from && off < p.media_to {
+            out.push((i, off, t));
+        }
+        off += u64::from(x.size);
+        t += i64::from(x.duration_90k);
+    }
+    out
+}
+
+/// Decodes the planned file's video one segment at a time, paints `boxes`
+/// and encodes it again (`veil_media::redaction`); the MP4 is held in
+/// memory (about the stored piece's size). Also the source's frames and
+/// bytes.
+pub fn redact(
+    cx: &Env<'_>,
+    lift: Option<&LiftGrant>,
+    f: &PlannedFile,
+    boxes: Vec<Redaction>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(RedactedVideo, u64, u64), ExportError> {
+    let fail = |e: veil_media::Error| ExportError::Redaction(e.to_string());
+    let parts: Vec<(&playback::Part, Vec<(usize, u64, i64)>)> = f
+        .mp4
+        .parts
+        .iter()
+        .map(|p| (p, video_samples(p)))
+        .filter(|(_, v)| !v.is_empty())
+        .collect();
+    let (mut frames, mut bytes) = (0u64, 0u64);
+    for (p, v) in &parts {
+        frames += v.len() as u64;
+        bytes += v
+            .iter()
+            .map(|(i, _, _)| u64::from(p.segment.index.samples[*i].size))
+            .sum::<u64>();
+    }
+    let settings = redaction::settings_like(bytes, frames, f.mp4.duration_90k);
+    let mut r = Redactor::new(boxes, settings).map_err(fail)?;
+    let mut reported = 0u64;
+    for (p, v) in &parts {
+        let id = p.segment.row.id;
+        let media = cx
+            .handle
+            .block_on(cx.store.read_media_with(&p.segment, lift))
+            .map_err(|e| ExportError::Io(format!("segment {}: {e}", id.0)))?;
+        for &(i, off, dts) in v {
+            let x = &p.segment.index.samples[i];
+            let end = off as usize + x.size as usize;
+            let data = media.get(off as usize..end).ok_or_else(|| {
+                ExportError::Io(format!("segment {} is shorter than its index", id.0))
+            })?;
+            r.push(SourceFrame {
+                params: &p.segment.index.params,
+                pts: dts + i64::from(x.composition_offset_90k),
+                duration_90k: x.duration_90k,
+                is_key: x.is_key,
+                data,
+            })
+            .map_err(fail)?;
+        }
+        let n = p.media_to - p.media_from;
+        reported += n;
+        progress(n);
+    }
+    let video = r.finish().map_err(fail)?;
+    // The planned length counts as written (the progress bar's total).
+    progress(f.mp4.len.saturating_sub(reported));
+    Ok((video, frames, bytes))
 }
 
 /// Everything [`write()`] needs besides the plan.
@@ -723,6 +822,35 @@ fn write_tar<W: Write>(
     )?;
     let lift = |c: CameraId| req.lift.get(&c).map(|g| g.as_ref());
     for f in &plan.files {
+        let boxes = boxes_of(req, f);
+        if !boxes.is_empty() {
+            let (video, source_frames, source_bytes) =
+                redact(cx, lift(f.camera), f, boxes.clone(), &mut *progress)?;
+            let len = video.mp4.len() as u64;
+            tar.append(
+                &header(&format!("{top}/{}", f.path), len, mtime)?,
+                &video.mp4[..],
+            )
+            .map_err(io)?;
+            let h = sha256(&video.mp4);
+            sums.push_str(&format!("{h}  {}\n", f.path));
+            let mut entry = video_entry(f, sections);
+            entry.frames = video.frames;
+            entry.redacted = Some(Redacted {
+                encoding: REDACTED_ENCODING.into(),
+                source_frames,
+                source_bytes,
+                boxes: boxes.iter().map(Redaction::to_json).collect(),
+            });
+            files.push(FileEntry {
+                path: f.path.clone(),
+                sha256: h,
+                bytes: len,
+                kind: "video".into(),
+                video: Some(entry),
+            });
+            continue;
+        }
         let mut r = Mp4Reader {
             store: cx.store,
             handle: cx.handle,

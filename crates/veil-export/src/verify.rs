@@ -80,6 +80,9 @@ pub struct VideoLine {
     pub segments: usize,
     /// Gaps and their reasons.
     pub gaps: Vec<(String, String, String)>,
+    /// Redaction boxes painted into it (0: a byte copy of the stored
+    /// segments).
+    pub redaction_boxes: usize,
 }
 
 impl std::fmt::Display for Report {
@@ -108,6 +111,14 @@ impl std::fmt::Display for Report {
                 "  {}: camera {}, {} to {}, {} frames from {} segments",
                 v.path, v.camera, v.start, v.end, v.frames, v.segments
             )?;
+            if v.redaction_boxes > 0 {
+                writeln!(
+                    f,
+                    "    redacted: {} box(es) painted in and re-encoded; the segments listed \
+                     are its source, its own SHA-256 and size are what was checked",
+                    v.redaction_boxes
+                )?;
+            }
             for (a, b, why) in &v.gaps {
                 writeln!(f, "    gap {a} to {b}: {why}")?;
             }
@@ -499,6 +510,7 @@ fn check(
                 .iter()
                 .map(|g| (g.start.clone(), g.end.clone(), g.reason.clone()))
                 .collect(),
+            redaction_boxes: v.redacted.as_ref().map_or(0, |r| r.boxes.len()),
         });
     }
     Ok(Report {

@@ -298,6 +298,7 @@ pub async fn export_bench(a: ExportArgs) -> anyhow::Result<()> {
             }],
             excluded: Vec::new(),
             lift: HashMap::new(),
+            redactions: Vec::new(),
         },
         store,
         key: ExportKey::generate(),

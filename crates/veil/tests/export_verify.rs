@@ -91,6 +91,7 @@ impl Recorded {
             }],
             excluded: Vec::new(),
             lift: HashMap::new(),
+            redactions: Vec::new(),
         };
         Recorded {
             _dir: dir,
