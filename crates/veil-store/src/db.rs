@@ -14,6 +14,7 @@ use veil_base::{CameraId, SegmentId, Time90k, UserId};
 
 use crate::Error;
 
+mod breaches;
 mod bulk;
 mod camera_retention;
 mod chain;
@@ -36,13 +37,19 @@ mod lift;
 mod masks;
 mod protections;
 mod quotas;
+mod requests;
 mod root_keys;
+pub use breaches::{BreachAbout, BreachRow, CandidateRow, CandidateStatus, NewCandidate};
 pub use camera_retention::RetentionChange;
 pub use data_sets::DataSetStats;
 pub use lift::{LiftGrantRow, LiftKeyRow};
 pub use masks::MaskVersionRow;
 pub use protections::{NewProtection, ProtectedKey, ProtectionKind, ProtectionRow};
 pub use quotas::{CameraUsage, GLOBAL_QUOTA_SETTING};
+pub use requests::{
+    NewSubjectRequest, RequestInterval, RequestKind, RequestRecipient, RequestStatus,
+    SubjectRequestRow,
+};
 pub use root_keys::{BucketKeyToRewrap, RootVersion, UserSecrets, WrappedCounts};
 
 /// Migrations, in order. Index + 1 is the schema version after applying it.
@@ -545,11 +552,14 @@ const MIGRATIONS: &[&str] = &[
     // 19 (data-subject requests, `db/requests.rs`): the register of
     // requests (D1) with the identity check (method and who checked, never a
     // copy of a document), the subject's own description (removed 30 days
-    // after completion, the row kept for the request retention), the due
-    // date and its Art. 12(3) extension, the status and the decision; the
+    // after closing, the row kept for the request retention), the due
+    // date and its Art. 12(3) extension, the search scope (cameras as a
+    // comma-separated list of ids, and a window), the status, the decision
+    // (with the access-record entry of a linked change) or the refusal; the
     // intervals marked as showing the person, with what an erasure removed
-    // or why it could not; and, per disclosure-register entry that covered
-    // them, whether its recipient was told (Art. 19).
+    // or why it could not (JSON), and the hold a restriction created; and,
+    // per disclosure-register entry that covered them, whether its
+    // recipient was told (Art. 19).
     r#"
     CREATE TABLE subject_request (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -566,10 +576,15 @@ const MIGRATIONS: &[&str] = &[
         verification_method TEXT,
         verified_by INTEGER REFERENCES app_user (id),
         verified_90k INTEGER,
-        decision TEXT,
+        search_cameras TEXT,
+        search_start_90k INTEGER,
+        search_end_90k INTEGER,
+        decision TEXT CHECK (decision IN ('upheld', 'rejected')),
         decision_reason TEXT,
-        linked_change TEXT,
-        protection_id INTEGER REFERENCES protection (id),
+        linked_change_seq INTEGER,
+        decided_by INTEGER REFERENCES app_user (id),
+        decided_90k INTEGER,
+        refusal_reason TEXT,
         created_by INTEGER REFERENCES app_user (id),
         created_90k INTEGER NOT NULL,
         updated_90k INTEGER NOT NULL,
@@ -584,6 +599,7 @@ const MIGRATIONS: &[&str] = &[
         end_90k INTEGER NOT NULL,
         marked_by INTEGER REFERENCES app_user (id),
         marked_90k INTEGER NOT NULL,
+        hold_id INTEGER REFERENCES protection (id),
         erased_90k INTEGER,
         erased TEXT,
         erasure_blocked TEXT
@@ -606,7 +622,8 @@ const MIGRATIONS: &[&str] = &[
     // reason or promoted; and breaches: detection time (the start of the
     // 72-hour clock), the assessment as checked JSON, the decisions to
     // notify the authority and the data subjects with their reasons, and
-    // when each was notified.
+    // when each was notified (and, past the 72 hours, the reasons for the
+    // delay, Art. 33(1)).
     r#"
     CREATE TABLE breach (
         id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -618,6 +635,7 @@ const MIGRATIONS: &[&str] = &[
         notify_authority INTEGER CHECK (notify_authority IN (0, 1)),
         authority_reason TEXT,
         authority_notified_90k INTEGER,
+        authority_late_reason TEXT,
         notify_subjects INTEGER CHECK (notify_subjects IN (0, 1)),
         subjects_reason TEXT,
         subjects_notified_90k INTEGER,
