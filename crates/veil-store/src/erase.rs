@@ -267,7 +267,7 @@ pub(crate) fn gop_cut(
         .iter()
         .filter(|g| g.2 < end.0 && start.0 < g.3.max(g.2 + 1));
     let first = hit.next()?;
-    let last = hit.last().unwrap_or(first);
+    let last = hit.next_back().unwrap_or(first);
     Some((first.0, last.1))
 }
 
