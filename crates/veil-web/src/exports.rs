@@ -80,6 +80,57 @@ pub struct SpanBody {
     pub end: String,
 }
 
+/// One keyframe of a redaction box: when, and where in normalised picture
+/// coordinates (0 to 1, origin top left).
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactionKeyframeBody {
+    /// RFC 3339 (UTC), within an exported interval.
+    pub at: String,
+    /// Left edge, 0 to 1.
+    pub x: f64,
+    /// Top edge, 0 to 1.
+    pub y: f64,
+    /// Width, more than 0; `x + w` at most 1.
+    pub w: f64,
+    /// Height, more than 0; `y + h` at most 1.
+    pub h: f64,
+}
+
+/// A bystander redaction box: painted into the exported video of its
+/// camera from its first keyframe to its last (inclusive), moving linearly
+/// between keyframes. The file is re-encoded; stored video is untouched.
+#[derive(Clone, Debug, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedactionBody {
+    /// A camera of the export.
+    pub camera: i64,
+    /// `solid` (mid grey) or `blur`.
+    pub fill: String,
+    /// 1 to 500 keyframes in strictly increasing time.
+    pub keyframes: Vec<RedactionKeyframeBody>,
+}
+
+impl RedactionBody {
+    fn to_media(&self) -> veil_media::redaction::RedactionBox {
+        veil_media::redaction::RedactionBox {
+            camera: self.camera,
+            fill: self.fill.clone(),
+            keyframes: self
+                .keyframes
+                .iter()
+                .map(|k| veil_media::redaction::BoxKeyframe {
+                    at: k.at.clone(),
+                    x: k.x,
+                    y: k.y,
+                    w: k.w,
+                    h: k.h,
+                })
+                .collect(),
+        }
+    }
+}
+
 /// `POST /api/v1/exports`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -99,6 +150,10 @@ pub struct ExportRequestBody {
     /// Intervals left out of every camera's video.
     #[serde(default)]
     pub exclude: Vec<SpanBody>,
+    /// Bystander redaction boxes (at most 100), painted into the exported
+    /// video of their camera, which is then re-encoded.
+    #[serde(default)]
+    pub redactions: Vec<RedactionBody>,
     /// `protected` (default: what operators see, masked where masks apply)
     /// or `original` (masks lifted: needs `masks.lift` and a justification).
     #[serde(default)]
@@ -135,6 +190,13 @@ pub struct ExportRequestBody {
     /// The safeguards of a transfer outside the EEA (required there).
     #[serde(default)]
     pub safeguards: Option<String>,
+    /// A data-subject request (access or portability, searching or
+    /// decided) the package answers: then `dsr.handle` is needed instead
+    /// of `export` on each camera, every interval must lie within the
+    /// request's marked intervals, and the register entry is
+    /// `subject_access` with the data subject as the requesting party.
+    #[serde(default)]
+    pub subject_request: Option<i64>,
 }
 
 impl ExportRequestBody {
@@ -257,6 +319,7 @@ struct Checked {
     encryption: Encryption,
     generated: Option<String>,
     expires_days: i64,
+    redactions: Vec<veil_media::redaction::Redaction>,
 }
 
 /// `POST /api/v1/exports`: checks, records (one access-record entry and
@@ -274,7 +337,10 @@ pub async fn create(
         .unwrap_or_default();
     let result = async {
         // Nobody who may export no camera learns what the body must hold.
-        may_export_some(&state, &s).await?;
+        // A data-subject request's handler exports against the request.
+        if !state.allowed(&s, Action::SubjectRequests, Resource::System) {
+            may_export_some(&state, &s).await?;
+        }
         let req = json_body(body)?;
         create_checked(&state, &s, peer, &headers, req).await
     }
@@ -447,12 +513,20 @@ async fn check(
                 "cameras: camera {id} is named twice"
             )));
         }
-        let cam = authorized_camera(state, s, Action::Export, &id.to_string()).await?;
-        for (a, _) in &intervals {
-            state.authorize(s, Action::Export, recording_resource(&cam, *a))?;
-        }
+        let cam = if req.subject_request.is_some() {
+            // Bound to the request's marked intervals instead (checked by
+            // `requests::check_export`).
+            authorized_camera(state, s, Action::SubjectRequests, &id.to_string()).await?
+        } else {
+            let cam = authorized_camera(state, s, Action::Export, &id.to_string()).await?;
+            for (a, _) in &intervals {
+                state.authorize(s, Action::Export, recording_resource(&cam, *a))?;
+            }
+            cam
+        };
         cameras.push(cam);
     }
+    let redactions = check_redactions(req, &cameras, &intervals)?;
     Ok(Checked {
         cameras,
         intervals,
@@ -463,7 +537,37 @@ async fn check(
         encryption,
         generated,
         expires_days,
+        redactions,
     })
+}
+
+/// Checks the redaction boxes: their shape (`veil_media::redaction::check`),
+/// each box's camera among the export's, each keyframe inside an exported
+/// interval; a 400 names the field.
+fn check_redactions(
+    req: &ExportRequestBody,
+    cameras: &[veil_store::db::CameraRow],
+    intervals: &[(Time90k, Time90k)],
+) -> Result<Vec<veil_media::redaction::Redaction>, ApiError> {
+    let boxes: Vec<_> = req.redactions.iter().map(RedactionBody::to_media).collect();
+    let checked = veil_media::redaction::check(&boxes)
+        .map_err(|e| ApiError::bad_request(format!("{}: {}", e.field, e.message)))?;
+    for (i, b) in checked.iter().enumerate() {
+        if !cameras.iter().any(|c| c.id.0 == b.camera) {
+            return Err(ApiError::bad_request(format!(
+                "redactions[{i}].camera: camera {} is not in this export",
+                b.camera
+            )));
+        }
+        for (k, kf) in b.keyframes.iter().enumerate() {
+            if !intervals.iter().any(|(a, z)| *a <= kf.at && kf.at <= *z) {
+                return Err(ApiError::bad_request(format!(
+                    "redactions[{i}].keyframes[{k}].at: outside the exported interval"
+                )));
+            }
+        }
+    }
+    Ok(checked)
 }
 
 async fn create_checked(
@@ -474,10 +578,21 @@ async fn create_checked(
     req: ExportRequestBody,
 ) -> Result<(StatusCode, Json<ExportCreated>), ApiError> {
     let c = check(state, s, &req).await?;
-    let register = check_register(&req.register(), false)?;
+    let mut register = check_register(&req.register(), false)?;
+    let subject = match req.subject_request {
+        Some(id) => Some(
+            crate::requests::check_export(state, s, id, &req.cameras, &c.intervals).await?,
+        ),
+        None => None,
+    };
+    if let Some(r) = &subject {
+        // The data subject is the requesting party.
+        register.requester.name = r.subject.clone();
+        register.requester.title = "data subject".into();
+    }
     for cam in &c.cameras {
         for (a, b) in &c.intervals {
-            crate::protections::refuse_held(state, cam.id, *a, *b).await?;
+            crate::protections::refuse_held_by(state, &s.subject.pseudonym, cam.id, *a, *b).await?;
         }
     }
     // Four-eyes, when configured for export: one approval per camera,
@@ -555,6 +670,7 @@ async fn create_checked(
             .collect(),
         excluded: c.excluded.clone(),
         lift,
+        redactions: c.redactions.clone(),
     };
     let pkg = with_areas(state, pkg).await?;
     // Plan before recording, so an empty interval is a 404 that changes
@@ -574,11 +690,12 @@ async fn create_checked(
     // start: that span is what no hold may cover (as for playback).
     for f in &plan.files {
         let end = Time90k(f.mp4.start_90k.0 + f.mp4.duration_90k);
-        crate::protections::refuse_held(state, f.camera, f.mp4.start_90k, end).await?;
+        crate::protections::refuse_held_by(state, &s.subject.pseudonym, f.camera, f.mp4.start_90k, end)
+            .await?;
     }
     let cams: Vec<String> = c.cameras.iter().map(|x| x.id.to_string()).collect();
     let mut detail = format!(
-        "package={package_id} cameras={} start={} end={} intervals={} excluded={} rendition={} encryption={} files={}",
+        "package={package_id} cameras={} start={} end={} intervals={} excluded={} rendition={} encryption={} files={} redactions={}",
         cams.join(","),
         c.start.to_rfc3339(),
         c.end.to_rfc3339(),
@@ -586,10 +703,14 @@ async fn create_checked(
         c.excluded.len(),
         pkg.rendition(),
         c.encryption.as_str(),
-        plan.files.len()
+        plan.files.len(),
+        c.redactions.len()
     );
     for a in &approvals {
         detail.push_str(&format!(" approval={}", a.id));
+    }
+    if let Some(r) = &subject {
+        detail.push_str(&format!(" request={}", r.id));
     }
     let seq = state
         .record_seq(
@@ -615,6 +736,11 @@ async fn create_checked(
             .map(|(a, b)| json!({"start": a.to_rfc3339(), "end": b.to_rfc3339()}))
             .collect::<Vec<_>>(),
         "exclude": req.exclude,
+        "redactions": c
+            .redactions
+            .iter()
+            .map(veil_media::redaction::Redaction::to_json)
+            .collect::<Vec<_>>(),
         "rendition": pkg.rendition(),
         "expires_days": c.expires_days,
     })
@@ -631,7 +757,11 @@ async fn create_checked(
         audit_seq: seq,
     };
     let disclosure = NewDisclosure {
-        kind: DisclosureKind::Copy,
+        kind: if subject.is_some() {
+            DisclosureKind::SubjectAccess
+        } else {
+            DisclosureKind::Copy
+        },
         created: now,
         recorded_by: Some(s.subject.user),
         start: c.start,
@@ -665,6 +795,9 @@ async fn create_checked(
         let db = state.store.db.clone();
         blocking(move || Ok(db.insert_export(&new, &disclosure)?)).await?
     };
+    if let Some(r) = &subject {
+        crate::requests::link_export(state, id, r.id).await?;
+    }
     spawn_job(state.clone(), id, pkg, plan, c.encryption);
     Ok((
         StatusCode::CREATED,

@@ -1009,7 +1009,10 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
         .recorded(),
         ("POST", "/api/v1/exports") => Spec::new(
             "Export recordings as evidence: a signed package, encrypted with age (a generated \
-             passphrase is answered once), entered in the register; written in the background",
+             passphrase is answered once), entered in the register; written in the background. \
+             `redactions` paints bystander boxes (keyframed, interpolated, solid or blur) into \
+             the exported video of their camera, which is then re-encoded (stored video is \
+             untouched); a bad box is a 400 naming its field",
         )
         .body(s.of::<ExportRequestBody>())
         .ok(201, "Queued", s.json::<ExportCreated>())
