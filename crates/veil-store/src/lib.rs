@@ -963,6 +963,13 @@ impl Store {
         }
         report.motion_events_closed = self.db.close_interrupted_motion_events()?;
         report.segments_chained = self.chain_unlinked_segments().await?;
+        // A crash between a destruction's transaction and its log
+        // truncation (retention, erasure) left copies of the deleted rows,
+        // wrapped keys included, in the write-ahead log.
+        let db = self.db.clone();
+        if let Err(e) = blocking(move || db.truncate_wal_after_destruction()).await {
+            tracing::warn!(error = %e, "could not truncate the write-ahead log at recovery");
+        }
         Ok(report)
     }
 

@@ -348,3 +348,81 @@ async fn a_plan_overtaken_by_new_recordings_or_a_hold_erases_nothing() {
     }
     assert_eq!(ids(&s, a, t(0), t(60)).len(), 1);
 }
+
+/// The child of [`a_crash_between_erasure_steps_converges`]: erases
+/// 2.5–3.2 s of the camera in the directory it is given, under
+/// `VEIL_CRASH_AT`, which kills it at the named step.
+#[tokio::test]
+#[ignore = "run by a_crash_between_erasure_steps_converges as its child process"]
+async fn erasure_child() {
+    let dir = std::env::var("VEIL_TEST_ERASURE_DIR").expect("run as a child");
+    let camera: i64 = std::env::var("VEIL_TEST_ERASURE_CAMERA")
+        .unwrap()
+        .parse()
+        .unwrap();
+    let s = Store::open_dir(
+        Path::new(&dir),
+        Arc::new(SimulatedClock::new(Time90k(BASE))),
+    )
+    .unwrap();
+    let plan = s
+        .erasure_plan(CameraId(camera), t(25), t(32))
+        .await
+        .unwrap();
+    s.erase(&plan, "request=7").await.unwrap();
+}
+
+#[tokio::test]
+async fn a_crash_between_erasure_steps_converges() {
+    use std::os::unix::process::ExitStatusExt;
+    for (point, erased) in [
+        ("erasure.objects_written", false),
+        ("erasure.rows_replaced", true),
+        ("erasure.object_deleted", true),
+    ] {
+        let (dir, s, a) = setup();
+        record(&s, a, 12).await;
+        let old = ids(&s, a, t(25), t(32));
+        let (_, wrapped) = s.test_only_segment_key_bytes(old[0]).unwrap();
+        drop(s);
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args(["--ignored", "--exact", "erasure_child", "--nocapture"])
+            .env(veil_store::CRASH_AT_ENV, point)
+            .env("VEIL_TEST_ERASURE_DIR", dir.path())
+            .env("VEIL_TEST_ERASURE_CAMERA", a.0.to_string())
+            .status()
+            .unwrap();
+        // Killed by SIGKILL (9) at the crash point.
+        assert_eq!(status.signal(), Some(9), "{point}: {status:?}");
+        let s = Store::open_dir(dir.path(), Arc::new(SimulatedClock::new(Time90k(BASE)))).unwrap();
+        let r = s.recover().await.unwrap();
+        assert_eq!(
+            r.rows_marked_missing, 0,
+            "{point}: a row without its object"
+        );
+        // The new objects before the transaction, the old one after it;
+        // none once the old object is deleted.
+        assert_eq!(
+            r.orphan_objects_deleted > 0,
+            point != "erasure.object_deleted",
+            "{point}"
+        );
+        let objects = dir.path().join("objects");
+        let files = all_files(&objects)
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "seg"))
+            .count();
+        assert_eq!(files as u64, s.db.segment_count().unwrap(), "{point}");
+        verify_chains(&s.db, &mut |k| read_local_object(&objects, k)).unwrap();
+        let plan = s.erasure_plan(a, t(25), t(32)).await.unwrap();
+        if erased {
+            assert!(plan.is_empty(), "{point}");
+            assert!(holding(dir.path(), &wrapped).is_empty(), "{point}");
+        } else {
+            // Nothing happened: the erasure runs again to the end.
+            assert_eq!(ids(&s, a, t(25), t(32)), old, "{point}");
+            s.erase(&plan, "request=7").await.unwrap();
+            assert!(ids(&s, a, t(25), t(32)).is_empty());
+        }
+    }
+}
