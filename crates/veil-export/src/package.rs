@@ -612,10 +612,13 @@ pub fn boxes_of(req: &Request, f: &PlannedFile) -> Vec<Redaction> {
         .collect()
 }
 
+/// Per video sample: index in its segment, byte offset, decode time.
+type VideoSamples = Vec<(usize, u64, i64)>;
+
 /// The video samples of one part of a planned file: for each, its index
 /// in the segment, its byte offset in the segment's media and its decode
 /// time. Empty for a part of an audio or metadata track.
-fn video_samples(p: &playback::Part) -> Vec<(usize, u64, i64)> {
+fn video_samples(p: &playback::Part) -> VideoSamples {
     let mut out = Vec::new();
     let (mut off, mut t) = (0u64, p.segment.row.start_90k.0);
     for (i, x) in p.segment.index.samples.iter().enumerate() {
@@ -640,7 +643,7 @@ pub fn redact(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(RedactedVideo, u64, u64), ExportError> {
     let fail = |e: veil_media::Error| ExportError::Redaction(e.to_string());
-    let parts: Vec<(&playback::Part, Vec<(usize, u64, i64)>)> = f
+    let parts: Vec<(&playback::Part, VideoSamples)> = f
         .mp4
         .parts
         .iter()
