@@ -16,6 +16,8 @@ const NAMES = {
   approvals: () => t("retention.set.approvals"),
   api_tokens: () => t("retention.set.api_tokens"),
   disabled_accounts: () => t("retention.set.disabled_accounts"),
+  requests: () => t("retention.set.requests"),
+  request_descriptions: () => t("retention.set.request_descriptions"),
   access_record: () => t("retention.set.access_record"),
 };
 
@@ -48,6 +50,8 @@ function ruleOf(r) {
       return t("retention.rule.after_end", { days: r.days });
     case "anonymised_after_disabling":
       return t("retention.rule.anonymised_after_disabling", { days: r.days });
+    case "after_closing":
+      return t("retention.rule.after_closing", { days: r.days });
     case "in_memory":
       return t("retention.rule.in_memory", { minutes: r.minutes });
     default:

@@ -227,15 +227,19 @@ pub async fn login(
         .as_ref()
         .map(|u| u.password_hash.clone())
         .unwrap_or_else(|| veil_access::password::dummy_hash().to_owned());
-    let ok = state.throttles.verify_password(req.password, hash).await?
-        && user.as_ref().is_some_and(|u| !u.disabled);
+    let disabled = user.as_ref().is_some_and(|u| u.disabled);
+    let ok =
+        state.throttles.verify_password(req.password, hash).await? && !disabled && user.is_some();
     let bad_credentials = || ApiError {
         status: StatusCode::UNAUTHORIZED,
         code: "bad_credentials",
         message: "wrong username or password".into(),
     };
     let Some(user) = user.filter(|_| ok) else {
-        state.record(login_event(Outcome::Denied, "")).await?;
+        // An attempt on a disabled account is said so (the breach
+        // register's signal), whatever the password was.
+        let why = if disabled { "disabled" } else { "" };
+        state.record(login_event(Outcome::Denied, why)).await?;
         state
             .throttles
             .count_failure(crate::authn::LoginFailure::Password);
@@ -493,6 +497,15 @@ pub struct Run {
     end: String,
 }
 
+impl Run {
+    pub(crate) fn new(start: Time90k, end: Time90k) -> Run {
+        Run {
+            start: start.to_rfc3339(),
+            end: end.to_rfc3339(),
+        }
+    }
+}
+
 /// The recorded runs of an interval, oldest first.
 #[derive(Serialize, ToSchema)]
 pub struct Recordings {
@@ -535,6 +548,10 @@ pub async fn video(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
+    // The request's player: bound to a data-subject request's scope.
+    if let Some(r) = q.get("request") {
+        return crate::requests::play(&state, &s, peer, &id, r, &q, &headers).await;
+    }
     let rendition = crate::lift::rendition(&q)?;
     let action = match rendition {
         crate::lift::Rendition::Default => Action::Playback,
@@ -557,7 +574,14 @@ pub async fn video(
             .ok_or_else(|| ApiError::not_found("no original recording in this interval"))?;
         let served_end = Time90k(plan.start_90k.0 + plan.duration_90k);
         state.authorize(&s, action, recording_resource(&cam, plan.start_90k))?;
-        crate::protections::refuse_held(&state, cam.id, plan.start_90k, served_end).await?;
+        crate::protections::refuse_held_by(
+            &state,
+            &s.subject.pseudonym,
+            cam.id,
+            plan.start_90k,
+            served_end,
+        )
+        .await?;
         return serve(&state, plan, &headers, Some(grant));
     }
     let store = state.store.clone();
@@ -570,7 +594,14 @@ pub async fn video(
     let served_start = plan.start_90k;
     let served_end = Time90k(plan.start_90k.0 + plan.duration_90k);
     state.authorize(&s, Action::Playback, recording_resource(&cam, served_start))?;
-    crate::protections::refuse_held(&state, cam.id, served_start, served_end).await?;
+    crate::protections::refuse_held_by(
+        &state,
+        &s.subject.pseudonym,
+        cam.id,
+        served_start,
+        served_end,
+    )
+    .await?;
     state
         .record(
             Event::new(
@@ -607,7 +638,7 @@ fn segs_rendition(plan: &Mp4Plan) -> String {
 
 /// Answers a planned MP4 (whole or one range), reading `original` segments
 /// with `lift`'s grant. The caller has recorded the access.
-fn serve(
+pub(crate) fn serve(
     state: &AppState,
     plan: Mp4Plan,
     headers: &HeaderMap,

@@ -76,6 +76,13 @@ pub struct Rules {
     /// password unusable). Default 60 (seed 004: "within 60 days"), at
     /// least 1, at most 365.
     pub disabled_accounts_days: u32,
+    /// Days a data-subject request is kept after it was completed or
+    /// refused. Default 1095 (three years), at least 30, at most 3650.
+    pub requests_days: u32,
+    /// Days after a request was completed or refused when the person's own
+    /// description (time, place, appearance) is removed from it. Default
+    /// 30, at most 365.
+    pub request_descriptions_days: u32,
 }
 
 impl Default for Rules {
@@ -85,13 +92,15 @@ impl Default for Rules {
             approvals_days: 90,
             api_tokens_days: 30,
             disabled_accounts_days: 60,
+            requests_days: 1095,
+            request_descriptions_days: 30,
         }
     }
 }
 
 impl Rules {
     /// The keys, their bounds and their values.
-    fn bounded(&self) -> [(&'static str, u32, u32, u32); 4] {
+    fn bounded(&self) -> [(&'static str, u32, u32, u32); 6] {
         [
             ("sessions_days", 0, 30, self.sessions_days),
             ("approvals_days", 0, 730, self.approvals_days),
@@ -101,6 +110,13 @@ impl Rules {
                 1,
                 365,
                 self.disabled_accounts_days,
+            ),
+            ("requests_days", 30, 3650, self.requests_days),
+            (
+                "request_descriptions_days",
+                0,
+                365,
+                self.request_descriptions_days,
             ),
         ]
     }
@@ -277,6 +293,33 @@ pub fn run_once(
 
     note("bookmarks", crate::bookmarks::expire(db, audit, now));
 
+    // Data-subject requests: the description first (30 days after
+    // closing by default), then the whole request (three years).
+    let t = before(rules.request_descriptions_days);
+    note(
+        "request_descriptions",
+        db.request_descriptions_due(t)
+            .map_err(|e| e.to_string())
+            .and_then(|(n, _)| {
+                let detail = format!("part=description closed_before={}", t.to_rfc3339());
+                destroy_recorded(audit, "requests", n, detail, || {
+                    db.remove_request_descriptions(t, now)
+                })
+            }),
+    );
+    let t = before(rules.requests_days);
+    note(
+        "requests",
+        db.closed_request_count(t)
+            .map_err(|e| e.to_string())
+            .and_then(|n| {
+                let detail = format!("part=request closed_before={}", t.to_rfc3339());
+                destroy_recorded(audit, "requests", n, detail, || {
+                    db.delete_closed_requests(t)
+                })
+            }),
+    );
+
     note("motion_events", motion_events(db, audit, now));
 
     // The cut-off moves by whole hours, so the record is pruned (and the
@@ -401,8 +444,8 @@ impl RuleJson {
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct DataSetJson {
     /// `recordings`, `motion_events`, `bookmarks`, `sessions`,
-    /// `login_attempts`, `approvals`, `api_tokens`, `disabled_accounts` or
-    /// `access_record`.
+    /// `login_attempts`, `approvals`, `api_tokens`, `disabled_accounts`,
+    /// `requests`, `request_descriptions` or `access_record`.
     pub data_set: String,
     /// For recordings: the camera's id.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -651,6 +694,32 @@ pub fn list(
             (_, Some(t)) => next(Some(t), i64::from(d) * DAY_90K, now),
             (_, None) => Some(Time90k(now.0 + i64::from(d) * DAY_90K)),
         },
+    ));
+
+    let d = rules.requests_days;
+    let s = db.subject_request_stats()?;
+    out.push(entry(
+        "requests",
+        RuleJson::days("after_closing", d),
+        format!("Data-subject requests are deleted {d} days after they were completed or refused."),
+        s,
+        next(s.first_end, i64::from(d) * DAY_90K, now),
+    ));
+    let d = rules.request_descriptions_days;
+    let (items, first) = db.request_descriptions_due(Time90k(i64::MAX))?;
+    out.push(entry(
+        "request_descriptions",
+        RuleJson::days("after_closing", d),
+        format!(
+            "The person's own description (time, place, appearance) is removed from a request \
+             {d} days after it was completed or refused."
+        ),
+        DataSetStats {
+            items,
+            oldest: None,
+            first_end: first,
+        },
+        next(first, i64::from(d) * DAY_90K, now),
     ));
 
     let s = db.audit_stats()?;

@@ -42,12 +42,14 @@ fn may_edit(state: &AppState, s: &Session) -> bool {
 }
 
 /// The desk's pages, in the order of the sub-navigation: path and message id.
-const PAGES: [(&str, &str); 5] = [
+const PAGES: &[(&str, &str)] = &[
     ("/dpo", "dpo.nav.desk"),
     ("/dpo/compliance", "dpo.nav.compliance"),
     ("/dpo/access-review", "dpo.nav.access_review"),
     ("/dpo/organisation", "dpo.nav.organisation"),
     ("/dpo/processors", "dpo.nav.processors"),
+    ("/dpo/requests", "dpo.nav.requests"),
+    ("/dpo/breaches", "dpo.nav.breaches"),
 ];
 
 /// The sub-navigation between the desk's pages, `current` marked.
@@ -56,7 +58,7 @@ fn subnav(shell: &Shell, current: &str) -> String {
         "<nav class=\"subnav\" aria-label=\"{}\"><ul>",
         escape(shell.t("dpo.nav.label"))
     );
-    for (href, key) in PAGES {
+    for &(href, key) in PAGES {
         let mark = if href == current {
             " aria-current=\"page\""
         } else {
@@ -69,13 +71,40 @@ fn subnav(shell: &Shell, current: &str) -> String {
         );
     }
     out.push_str("</ul></nav>\n");
+    out.push_str(&breach_banner(shell));
+    out
+}
+
+/// The 72-hour clock of every open breach, on every page of the desk
+/// (empty when there is none, or for those who may not read breaches).
+fn breach_banner(shell: &Shell) -> String {
+    if shell.breach_clocks.is_empty() {
+        return String::new();
+    }
+    let mut out = format!(
+        "<div class=\"breach-clock\" id=\"breach-clock\" role=\"status\"><strong>{}</strong><ul>",
+        escape(shell.t("dpo.breach_clock.title"))
+    );
+    for &(id, hours, late) in &shell.breach_clocks {
+        let (key, h) = if late || hours < 0 {
+            ("dpo.breach_clock.late", (-hours).max(0))
+        } else {
+            ("dpo.breach_clock.left", hours)
+        };
+        let _ = write!(
+            out,
+            "<li data-breach=\"{id}\" data-hours-left=\"{hours}\"><a href=\"/dpo/breaches#breach-{id}\">{}</a></li>",
+            escape(&shell.tr(key, &[("id", &id.to_string()), ("hours", &h.to_string())]))
+        );
+    }
+    out.push_str("</ul></div>\n");
     out
 }
 
 /// A page of the desk: the sub-navigation, the title, the lede, the page's
 /// root element (`id`, with `data-can-edit` and any `extra` attributes)
 /// holding `body`, and a status line for the script's messages.
-fn desk_page(
+pub(crate) fn desk_page(
     shell: &Shell,
     path: &str,
     key: &str,
@@ -452,4 +481,59 @@ mod tests {
         assert!(!page.contains("style="));
         assert!(page.contains("src=\"/static/dpo.js\""));
     }
+}
+
+/// `GET /dpo/breaches`: the breach register: candidates with their
+/// evidence (links to the access record), dismiss and promote; breaches
+/// with the 72-hour clock, the assessment form, the decisions and the
+/// notification links. Only for holders of `dpo.documents`.
+pub async fn breaches(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Html<String>, ApiError> {
+    state.authorize(&s, Action::DpoDocuments, Resource::System)?;
+    let shell = Shell::new(&state, &s, &headers, "/dpo/breaches").await?;
+    let t = |k: &str| escape(shell.t(k));
+    let body = format!(
+        r#"<section aria-labelledby="cand-h" class="card"><h2 id="cand-h">{cand}</h2>
+<form id="cand-filter" class="filters"><label for="cand-status">{status}</label>
+<select id="cand-status" name="status"><option value="open">{open}</option>
+<option value="dismissed">{dismissed}</option><option value="promoted">{promoted}</option>
+<option value="">{all}</option></select></form>
+<div class="table-scroll"><table class="report" id="cand-table"><thead><tr>
+<th scope="col">{raised}</th><th scope="col">{signal}</th><th scope="col">{summary}</th>
+<th scope="col">{evidence}</th><th scope="col">{state}</th><th scope="col">{actions}</th>
+</tr></thead><tbody></tbody></table></div>
+<p id="cand-empty" class="muted" hidden>{none}</p></section>
+<section aria-labelledby="breach-h" class="card"><h2 id="breach-h">{breaches}</h2>
+<div id="breach-list"></div>
+<p id="breach-empty" class="muted" hidden>{no_breaches}</p>
+<p><button type="button" id="breach-new">{new}</button></p></section>
+"#,
+        cand = t("breaches.candidates"),
+        status = t("breaches.status"),
+        open = t("breaches.status.open"),
+        dismissed = t("breaches.status.dismissed"),
+        promoted = t("breaches.status.promoted"),
+        all = t("breaches.status.all"),
+        raised = t("breaches.raised"),
+        signal = t("breaches.signal"),
+        summary = t("breaches.summary"),
+        evidence = t("breaches.evidence"),
+        state = t("breaches.state"),
+        actions = t("breaches.actions"),
+        none = t("breaches.no_candidates"),
+        breaches = t("breaches.breaches"),
+        no_breaches = t("breaches.no_breaches"),
+        new = t("breaches.new"),
+    );
+    Ok(desk_page(
+        &shell,
+        "/dpo/breaches",
+        "dpo.breaches",
+        "dpo-breaches.js",
+        ("dpo-breaches", true, ""),
+        &body,
+    ))
 }

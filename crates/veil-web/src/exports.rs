@@ -580,9 +580,9 @@ async fn create_checked(
     let c = check(state, s, &req).await?;
     let mut register = check_register(&req.register(), false)?;
     let subject = match req.subject_request {
-        Some(id) => Some(
-            crate::requests::check_export(state, s, id, &req.cameras, &c.intervals).await?,
-        ),
+        Some(id) => {
+            Some(crate::requests::check_export(state, s, id, &req.cameras, &c.intervals).await?)
+        }
         None => None,
     };
     if let Some(r) = &subject {
@@ -690,8 +690,14 @@ async fn create_checked(
     // start: that span is what no hold may cover (as for playback).
     for f in &plan.files {
         let end = Time90k(f.mp4.start_90k.0 + f.mp4.duration_90k);
-        crate::protections::refuse_held_by(state, &s.subject.pseudonym, f.camera, f.mp4.start_90k, end)
-            .await?;
+        crate::protections::refuse_held_by(
+            state,
+            &s.subject.pseudonym,
+            f.camera,
+            f.mp4.start_90k,
+            end,
+        )
+        .await?;
     }
     let cams: Vec<String> = c.cameras.iter().map(|x| x.id.to_string()).collect();
     let mut detail = format!(

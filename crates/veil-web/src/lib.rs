@@ -12,6 +12,7 @@ pub mod audit_export;
 pub mod auth;
 pub mod authn;
 pub mod bookmarks;
+pub mod breaches;
 pub mod camera_passwords;
 pub mod camera_purpose;
 pub mod camera_retention;
@@ -40,6 +41,7 @@ pub mod proxy;
 pub mod quotas;
 pub mod range;
 pub mod refusal;
+pub mod requests;
 pub mod roles;
 pub mod shell;
 pub mod system;
@@ -144,6 +146,7 @@ impl AppState {
         let db = self.store.db.clone();
         let now = self.clock.now();
         let policy = self.sessions;
+        let audit = self.audit.clone();
         blocking(move || {
             let Some(row) = db.session(&hash)? else {
                 return Ok(None);
@@ -156,8 +159,24 @@ impl AppState {
                 return Ok(None);
             };
             // A maintenance account past its time limit ends here, at the
-            // session's next request.
+            // session's next request; the use is recorded for the breach
+            // register (`access.denied`).
             if user.disabled || user.expired(now) {
+                let reason = if user.disabled {
+                    "account_disabled"
+                } else {
+                    "account_expired"
+                };
+                let e = veil_audit::Event::new(
+                    user.pseudonym.clone(),
+                    veil_audit::Action::AccessDenied,
+                    "session",
+                )
+                .outcome(veil_audit::Outcome::Denied)
+                .detail(format!("reason={reason} credential=session"));
+                if let Err(e) = audit.append(e) {
+                    tracing::error!(error = %e, "could not record a refusal");
+                }
                 return Ok(None);
             }
             if touch {
@@ -475,6 +494,91 @@ pub fn routes() -> Vec<Route> {
             post(protections::release_lock),
         ),
         route(
+            "/api/v1/requests",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(requests::list).post(requests::create),
+        ),
+        route(
+            "/api/v1/requests/{id}",
+            GET,
+            Permission,
+            get(requests::get_one),
+        ),
+        route(
+            "/api/v1/requests/{id}/verify",
+            POST,
+            Permission,
+            post(requests::verify),
+        ),
+        route(
+            "/api/v1/requests/{id}/extend",
+            POST,
+            Permission,
+            post(requests::extend),
+        ),
+        route(
+            "/api/v1/requests/{id}/search",
+            POST,
+            Permission,
+            post(requests::search),
+        ),
+        route(
+            "/api/v1/requests/{id}/intervals",
+            POST,
+            Permission,
+            post(requests::add_interval),
+        ),
+        route(
+            "/api/v1/requests/{id}/intervals/{iid}",
+            &[Method::DELETE],
+            Permission,
+            delete(requests::delete_interval),
+        ),
+        route(
+            "/api/v1/requests/{id}/decide",
+            POST,
+            Permission,
+            post(requests::decide),
+        ),
+        route(
+            "/api/v1/requests/{id}/complete",
+            POST,
+            Permission,
+            post(requests::complete),
+        ),
+        route(
+            "/api/v1/requests/{id}/refuse",
+            POST,
+            Permission,
+            post(requests::refuse),
+        ),
+        route(
+            "/api/v1/requests/{id}/restrict",
+            POST,
+            Permission,
+            post(requests::restrict),
+        ),
+        route(
+            "/api/v1/requests/{id}/recipients",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(requests::recipients).post(requests::record_recipient),
+        ),
+        route(
+            "/api/v1/requests/{id}/footage",
+            GET,
+            Permission,
+            get(requests::footage),
+        ),
+        route("/dpo/requests", GET, Permission, get(requests::page)),
+        route(
+            "/dpo/requests/{id}",
+            GET,
+            Permission,
+            get(requests::request_page),
+        ),
+        route(
             "/api/v1/holds",
             &[Method::GET, Method::POST],
             Permission,
@@ -545,6 +649,55 @@ pub fn routes() -> Vec<Route> {
             GET,
             Permission,
             get(dpo_pages::processors),
+        ),
+        route("/dpo/breaches", GET, Permission, get(dpo_pages::breaches)),
+        route(
+            "/api/v1/breach-candidates",
+            GET,
+            Permission,
+            get(breaches::candidates),
+        ),
+        route(
+            "/api/v1/breach-candidates/{id}/dismiss",
+            POST,
+            Permission,
+            post(breaches::dismiss),
+        ),
+        route(
+            "/api/v1/breach-candidates/{id}/promote",
+            POST,
+            Permission,
+            post(breaches::promote),
+        ),
+        route(
+            "/api/v1/breaches",
+            &[Method::GET, Method::POST],
+            Permission,
+            get(breaches::list).post(breaches::create),
+        ),
+        route(
+            "/api/v1/breaches/{id}",
+            &[Method::GET, Method::PUT],
+            Permission,
+            get(breaches::get_one).put(breaches::update),
+        ),
+        route(
+            "/api/v1/breaches/{id}/decision",
+            POST,
+            Permission,
+            post(breaches::decide),
+        ),
+        route(
+            "/api/v1/breaches/{id}/notified",
+            POST,
+            Permission,
+            post(breaches::notified),
+        ),
+        route(
+            "/api/v1/breaches/{id}/notification",
+            GET,
+            Permission,
+            get(breaches::notification),
         ),
         route(
             "/api/v1/organisation",

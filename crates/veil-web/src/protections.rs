@@ -194,6 +194,39 @@ pub struct LockExtension {
 }
 
 /// The body of `POST /api/v1/locks/{id}/release` and
+/// A restriction hold over one camera and interval for a data-subject
+/// request (`crate::requests::restrict`): the same checks, record and
+/// creation as `POST /api/v1/holds`; its id.
+pub(crate) async fn hold_for_request(
+    state: &AppState,
+    s: &Session,
+    peer: SocketAddr,
+    camera: CameraId,
+    start: Time90k,
+    end: Time90k,
+    reason: String,
+) -> Result<i64, ApiError> {
+    state.authorize(s, Action::HoldManage, Resource::System)?;
+    let now = state.now();
+    let (start, end) = interval(&start.to_rfc3339(), &end.to_rfc3339(), now)?;
+    let reason = check_reason("reason", &reason)?;
+    let cams = requested_cameras(state, s, Action::HoldManage, &[camera.0]).await?;
+    let p = NewProtection {
+        kind: ProtectionKind::Hold,
+        cameras: cams.iter().map(|c| c.id).collect(),
+        start,
+        end,
+        reason,
+        owner: Some(s.subject.user),
+        created: now,
+        review: None,
+        release_on_review: false,
+        key_version: 1,
+    };
+    let (_, Json(j)) = create(state, s, peer, p, cams, Audited::HoldChange).await?;
+    Ok(j.id)
+}
+
 /// `POST /api/v1/holds/{id}/release`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -236,6 +269,36 @@ pub async fn refuse_held(
     } else {
         Err(held(&ids))
     }
+}
+
+/// [`refuse_held`] for a person's request: a refusal is also recorded as
+/// `access.denied` (`reason=held`, the holds and the interval) for `actor`,
+/// the breach register's signal of attempts on held video.
+pub async fn refuse_held_by(
+    state: &AppState,
+    actor: &str,
+    camera: CameraId,
+    start: Time90k,
+    end: Time90k,
+) -> Result<(), ApiError> {
+    let db = state.store.db.clone();
+    let end = Time90k(end.0.max(start.0 + 1));
+    let ids = blocking(move || Ok(db.holds_overlapping(camera, start, end)?)).await?;
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+    state.record_refusal(
+        actor,
+        format!("camera:{camera}"),
+        format!(
+            "reason=held holds={} start={} end={}",
+            list.join(","),
+            start.to_rfc3339(),
+            end.to_rfc3339()
+        ),
+    );
+    Err(held(&ids))
 }
 
 fn kind_path(kind: ProtectionKind) -> &'static str {

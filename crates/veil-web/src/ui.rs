@@ -47,6 +47,9 @@ const DPO_COMPLIANCE_JS: &str = include_str!("../assets/dpo-compliance.js");
 const DPO_ACCESS_JS: &str = include_str!("../assets/dpo-access.js");
 const DPO_ORGANISATION_JS: &str = include_str!("../assets/dpo-organisation.js");
 const DPO_PROCESSORS_JS: &str = include_str!("../assets/dpo-processors.js");
+const DPO_BREACHES_JS: &str = include_str!("../assets/dpo-breaches.js");
+const DPO_REQUESTS_JS: &str = include_str!("../assets/dpo-requests.js");
+const DPO_REQUEST_JS: &str = include_str!("../assets/dpo-request.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -80,6 +83,9 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "dpo-access.js" => Some((JS_TYPE, DPO_ACCESS_JS)),
         "dpo-organisation.js" => Some((JS_TYPE, DPO_ORGANISATION_JS)),
         "dpo-processors.js" => Some((JS_TYPE, DPO_PROCESSORS_JS)),
+        "dpo-breaches.js" => Some((JS_TYPE, DPO_BREACHES_JS)),
+        "dpo-requests.js" => Some((JS_TYPE, DPO_REQUESTS_JS)),
+        "dpo-request.js" => Some((JS_TYPE, DPO_REQUEST_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -595,6 +601,9 @@ mod tests {
             "dpo-access.js",
             "dpo-organisation.js",
             "dpo-processors.js",
+            "dpo-breaches.js",
+            "dpo-requests.js",
+            "dpo-request.js",
             "i18n-en.json",
             "i18n-pt.json",
         ] {

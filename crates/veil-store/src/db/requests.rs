@@ -765,4 +765,12 @@ impl Db {
             Ok(n as u64)
         })
     }
+
+    /// Deletes request `id` (a registration whose recording failed).
+    pub fn delete_subject_request(&self, id: i64) -> Result<(), Error> {
+        self.with(|c| {
+            c.execute("DELETE FROM subject_request WHERE id = ?1", [id])?;
+            Ok(())
+        })
+    }
 }
