@@ -9,6 +9,7 @@ mod bench;
 mod bench_export;
 mod bench_mask;
 mod bench_motion;
+mod bench_redact;
 mod bench_retention;
 mod config;
 mod decommission_cli;
