@@ -11,6 +11,7 @@ pub mod export;
 pub mod read;
 pub mod recording;
 pub mod report;
+pub mod signals;
 pub mod verify;
 mod writer;
 
@@ -170,11 +171,32 @@ pub enum Action {
     /// A processor's time-limited maintenance account was created or
     /// extended (detail `create` or `extend`, the expiry and the approval).
     ProcessorAccount,
+    /// A request was refused in a way the breach register watches (detail
+    /// `reason=outside_hours|held|account_disabled|account_expired` and the
+    /// facts, never a name): a role used outside its hours, video under a
+    /// restriction hold, a disabled or expired account's credential.
+    AccessDenied,
+    /// The breach detector raised a candidate (signal, candidate id).
+    BreachCandidate,
+    /// A breach candidate was dismissed (its id; the reason is kept with it).
+    BreachDismiss,
+    /// A breach candidate was promoted to a breach (both ids).
+    BreachPromote,
+    /// A breach was entered in the register by hand.
+    BreachCreate,
+    /// A breach's assessment was changed (the fields that changed, named).
+    BreachUpdate,
+    /// A decision to notify (or not) the authority or the data subjects.
+    BreachDecision,
+    /// The authority or the data subjects were notified (when).
+    BreachNotified,
+    /// A breach's notification text was generated (format).
+    BreachNotification,
 }
 
 impl Action {
     /// Every action, in declaration order.
-    pub const ALL: [Action; 59] = [
+    pub const ALL: [Action; 68] = [
         Action::Login,
         Action::LoginLocked,
         Action::Logout,
@@ -234,6 +256,15 @@ impl Action {
         Action::ProcessorRemove,
         Action::ProcessorAccount,
         Action::RecordingChain,
+        Action::AccessDenied,
+        Action::BreachCandidate,
+        Action::BreachDismiss,
+        Action::BreachPromote,
+        Action::BreachCreate,
+        Action::BreachUpdate,
+        Action::BreachDecision,
+        Action::BreachNotified,
+        Action::BreachNotification,
     ];
 
     /// Stable id stored in the record.
@@ -298,6 +329,15 @@ impl Action {
             Action::ProcessorRemove => "processor.remove",
             Action::ProcessorAccount => "processor.account",
             Action::RecordingChain => "recording.chain",
+            Action::AccessDenied => "access.denied",
+            Action::BreachCandidate => "breach.candidate",
+            Action::BreachDismiss => "breach.dismiss",
+            Action::BreachPromote => "breach.promote",
+            Action::BreachCreate => "breach.create",
+            Action::BreachUpdate => "breach.update",
+            Action::BreachDecision => "breach.decision",
+            Action::BreachNotified => "breach.notified",
+            Action::BreachNotification => "breach.notification",
         }
     }
 

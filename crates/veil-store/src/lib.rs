@@ -453,6 +453,47 @@ impl Store {
         &self.metrics
     }
 
+    /// What in the data directory group or others may access, checked as
+    /// at open (the directory, 0700; the database, 0600) and also every key
+    /// file in it (`root*`, `*.key`, 0600): `(what, permission bits)`, for
+    /// the breach register's periodic check. Empty for a store not opened
+    /// from a directory; a file that cannot be read is skipped.
+    pub fn permission_problems(&self) -> Vec<(String, u32)> {
+        use std::os::unix::fs::PermissionsExt;
+        let Some(dir) = &self.dir else {
+            return Vec::new();
+        };
+        let mode = |p: &Path| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| m.permissions().mode() & 0o777)
+        };
+        let mut out = Vec::new();
+        if let Some(m) = mode(dir).filter(|m| m & 0o077 != 0) {
+            out.push(("data directory".to_string(), m));
+        }
+        let d = DataDir {
+            root: dir.to_path_buf(),
+        };
+        if let Some(m) = mode(&d.database()).filter(|m| m & 0o077 != 0) {
+            out.push(("database".to_string(), m));
+        }
+        let mut keys: Vec<String> = std::fs::read_dir(dir.as_path())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| n.starts_with("root") || n.ends_with(".key"))
+            .collect();
+        keys.sort();
+        for name in keys {
+            if let Some(m) = mode(&dir.join(&name)).filter(|m| m & 0o077 != 0) {
+                out.push((format!("key file {name}"), m));
+            }
+        }
+        out
+    }
+
     /// Bytes free for Veil in the data directory's file system (`None` for
     /// a store not opened from a directory).
     pub fn free_space(&self) -> Result<Option<u64>, Error> {

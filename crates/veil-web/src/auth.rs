@@ -107,14 +107,26 @@ pub async fn require_session(
         (Some(token), _) => {
             let store = state.store.clone();
             let now = state.now();
+            let (store2, token2) = (store.clone(), token.clone());
             match crate::blocking(move || crate::authn::token_session(&store, &token, now)).await {
                 Ok(None) if answers_json(&path) => {
+                    if let Ok(Some((actor, reason))) = crate::blocking(move || {
+                        crate::authn::refused_token_account(&store2, &token2, now)
+                    })
+                    .await
+                    {
+                        state.record_refusal(
+                            &actor,
+                            "session".into(),
+                            format!("reason={reason} credential=token"),
+                        );
+                    }
                     return ApiError {
                         status: StatusCode::UNAUTHORIZED,
                         code: "bad_token",
                         message: "the API token is unknown, revoked or expired".into(),
                     }
-                    .into_response()
+                    .into_response();
                 }
                 Ok(s) => s,
                 Err(e) => return e.into_response(),
@@ -163,11 +175,19 @@ impl AppState {
         action: Action,
         resource: Resource,
     ) -> Result<(), ApiError> {
+        let named = resource_id(&resource);
         let d = self.decide(s, action, resource);
         if d.allowed {
             Ok(())
         } else {
             tracing::info!(actor = %s.subject.pseudonym, ?action, reason = %d.reason, "denied");
+            if d.outside_hours {
+                self.record_refusal(
+                    &s.subject.pseudonym,
+                    named,
+                    format!("reason=outside_hours permission={}", action.id()),
+                );
+            }
             Err(ApiError::forbidden(d.reason))
         }
     }
@@ -180,5 +200,33 @@ impl AppState {
 
     fn decide(&self, s: &Session, action: Action, resource: Resource) -> veil_access::Decision {
         veil_access::decide(&s.subject, action, &resource, self.clock.now())
+    }
+
+    /// Records a refusal the breach register watches (`access.denied`,
+    /// `veil_audit::signals`) without holding up the answer: the request is
+    /// refused whether or not the entry can be written (a failure is
+    /// logged).
+    pub fn record_refusal(&self, actor: &str, resource: String, detail: String) {
+        let e = veil_audit::Event::new(actor, veil_audit::Action::AccessDenied, resource)
+            .outcome(veil_audit::Outcome::Denied)
+            .detail(detail);
+        let audit = self.audit.clone();
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn_blocking(move || {
+                if let Err(e) = audit.append(e) {
+                    tracing::error!(error = %e, "could not record a refusal");
+                }
+            });
+        }
+    }
+}
+
+/// A resource as the access record names it (`system`, `camera:ID`).
+pub fn resource_id(r: &Resource) -> String {
+    match r {
+        Resource::System => "system".into(),
+        Resource::Camera { id, .. } | Resource::Recording { camera: id, .. } => {
+            format!("camera:{id}")
+        }
     }
 }

@@ -877,6 +877,33 @@ pub fn token_session(
     token_session_by_hash(store, auth::token_hash(token), now)
 }
 
+/// The pseudonym and refusal reason (`account_disabled`,
+/// `account_expired`) when `token` is a live token of a disabled or
+/// expired account: the use the breach register watches.
+pub fn refused_token_account(
+    store: &Store,
+    token: &str,
+    now: Time90k,
+) -> Result<Option<(String, &'static str)>, ApiError> {
+    let db = &store.db;
+    let Some(t) = db.token_by_hash(&auth::token_hash(token))? else {
+        return Ok(None);
+    };
+    if t.revoked || now >= t.expires_90k {
+        return Ok(None);
+    }
+    let Some(user) = db.user(t.user_id)? else {
+        return Ok(None);
+    };
+    Ok(if user.disabled {
+        Some((user.pseudonym, "account_disabled"))
+    } else if user.expired(now) {
+        Some((user.pseudonym, "account_expired"))
+    } else {
+        None
+    })
+}
+
 /// [`token_session`] by the token's hash.
 pub fn token_session_by_hash(
     store: &Store,

@@ -407,7 +407,7 @@ pub async fn document(
 
 /// The `Content-Security-Policy` of a document's HTML page: its one
 /// `<style>` element by hash, the empty icon, nothing else.
-fn document_policy() -> String {
+pub(crate) fn document_policy() -> String {
     use base64::Engine;
     let hash = ring::digest::digest(&ring::digest::SHA256, documents::HTML_STYLE.as_bytes());
     format!(

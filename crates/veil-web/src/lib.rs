@@ -554,6 +554,12 @@ pub fn routes() -> Vec<Route> {
             post(requests::refuse),
         ),
         route(
+            "/api/v1/requests/{id}/erase",
+            POST,
+            Permission,
+            post(requests::erase),
+        ),
+        route(
             "/api/v1/requests/{id}/restrict",
             POST,
             Permission,

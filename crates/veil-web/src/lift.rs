@@ -113,7 +113,7 @@ pub async fn lift(
             Some(id)
         }
     };
-    crate::protections::refuse_held(state, cam.id, start, end).await?;
+    crate::protections::refuse_held_by(state, &s.subject.pseudonym, cam.id, start, end).await?;
     let (store, camera, user) = (state.store.clone(), cam.id, s.subject.user);
     let (existing, any) = blocking(move || {
         let g = store.lift_grant(user, camera, start, end)?;

@@ -48,7 +48,7 @@ pub async fn live(
     check_origin(&headers)?;
     let cam = crate::api::authorized_camera(&state, &s, Action::LiveView, &id).await?;
     let now = state.now();
-    crate::protections::refuse_held(&state, cam.id, now, now).await?;
+    crate::protections::refuse_held_by(&state, &s.subject.pseudonym, cam.id, now, now).await?;
     let ws = ws.map_err(|e| {
         ApiError::bad_request(format!("a WebSocket upgrade is needed: {}", e.body_text()))
     })?;

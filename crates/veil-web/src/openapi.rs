@@ -47,6 +47,10 @@ use crate::authn::{
     SessionList, TokenList, TotpEnrolment,
 };
 use crate::bookmarks::{BookmarkJson, BookmarkList, BookmarkRetention, NewBookmark, NoteChange};
+use crate::breaches::{
+    BreachBody, BreachDecisionBody, BreachJson, BreachList, CandidateJson, CandidateList,
+    DismissBody, NotifiedBody,
+};
 use crate::camera_retention::{CameraRetentionView, RetentionRequest};
 use crate::cameras::{CameraRequest, CameraStatusView, CameraView};
 use crate::data_retention::RetentionList;
@@ -889,6 +893,94 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(409, "Not a copy, or its destruction is confirmed already")
                 .recorded()
         }
+        ("GET", "/api/v1/breach-candidates") => Spec::new(
+            "Breach candidates raised from the system's own signals, newest first; the \
+             access record is scanned (and verified) first (dpo.documents)",
+        )
+        .query(
+            "status",
+            false,
+            one_of_strings(&["open", "dismissed", "promoted"]),
+            "Only candidates with this status (all when absent)",
+        )
+        .ok(200, "Newest first", s.json::<CandidateList>())
+        .error(400, "A parameter is refused (or unknown); the message names it")
+        .recorded(),
+        ("POST", "/api/v1/breach-candidates/{id}/dismiss") => {
+            Spec::new("Dismiss an open breach candidate with a reason (dpo.documents)")
+                .body(s.of::<DismissBody>())
+                .ok(200, "Dismissed", s.json::<CandidateJson>())
+                .error(400, bad)
+                .error(404, "No such candidate")
+                .error(409, "Not open")
+                .recorded()
+        }
+        ("POST", "/api/v1/breach-candidates/{id}/promote") => Spec::new(
+            "Promote an open breach candidate to a breach detected when it was raised \
+             (dpo.documents)",
+        )
+        .ok(201, "The new breach", s.json::<BreachJson>())
+        .error(404, "No such candidate")
+        .error(409, "Not open")
+        .recorded(),
+        ("GET", "/api/v1/breaches") => {
+            Spec::new("The breach register, newest detection first, with each breach's 72-hour clock (dpo.documents)")
+                .ok(200, "Newest first", s.json::<BreachList>())
+        }
+        ("POST", "/api/v1/breaches") => Spec::new("Enter a breach in the register (dpo.documents)")
+            .body(s.of::<BreachBody>())
+            .ok(201, "Entered", s.json::<BreachJson>())
+            .error(400, bad)
+            .recorded(),
+        ("GET", "/api/v1/breaches/{id}") => Spec::new("One breach (dpo.documents)")
+            .ok(200, "The breach", s.json::<BreachJson>())
+            .error(404, "No such breach"),
+        ("PUT", "/api/v1/breaches/{id}") => Spec::new(
+            "Replace a breach's detection time and assessment (dpo.documents)",
+        )
+        .body(s.of::<BreachBody>())
+        .ok(200, "Changed", s.json::<BreachJson>())
+        .error(400, bad)
+        .error(404, "No such breach")
+        .recorded(),
+        ("POST", "/api/v1/breaches/{id}/decision") => Spec::new(
+            "Decide whether to notify the authority or the data subjects, with the reason \
+             (dpo.documents)",
+        )
+        .body(s.of::<BreachDecisionBody>())
+        .ok(200, "Decided", s.json::<BreachJson>())
+        .error(400, bad)
+        .error(404, "No such breach")
+        .error(409, "Deciding not to notify those already notified")
+        .recorded(),
+        ("POST", "/api/v1/breaches/{id}/notified") => Spec::new(
+            "Record when the authority or the data subjects were notified; after 72 hours the \
+             authority's needs the reasons for the delay (dpo.documents)",
+        )
+        .body(s.of::<NotifiedBody>())
+        .ok(200, "Recorded", s.json::<BreachJson>())
+        .error(400, bad)
+        .error(404, "No such breach")
+        .error(409, "Not decided to notify them")
+        .recorded(),
+        ("GET", "/api/v1/breaches/{id}/notification") => Spec::new(
+            "The notification to the authority with the items of Art. 33(3), as Markdown or \
+             printable HTML (dpo.documents)",
+        )
+        .query(
+            "format",
+            false,
+            one_of_strings(&["md", "html"]),
+            "Markdown (default) or printable HTML (A4)",
+        )
+        .ok(
+            200,
+            "The notification",
+            Content::Media(&["text/markdown", "text/html"]),
+        )
+        .error(400, "A parameter is refused (or unknown); the message names it")
+        .error(404, "No such breach")
+        .recorded(),
         ("GET", "/api/v1/processors") => {
             Spec::new("The register of processors (dpo.documents or users.admin)")
                 .query(
@@ -1066,6 +1158,12 @@ fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
         ),
         (p, "id") if p.starts_with("/api/v1/disclosures/") => {
             (integer(), "A register entry id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/breach-candidates/") => {
+            (integer(), "A breach candidate id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/breaches/") => {
+            (integer(), "A breach id; anything else is 404")
         }
         (p, "id") if p.starts_with("/api/v1/processors/") => {
             (integer(), "A processor id; anything else is 404")

@@ -200,6 +200,9 @@ pub struct Shell {
     user: String,
     current: String,
     pending_approvals: usize,
+    /// On the DPO's desk (`/dpo…`), for holders of `dpo.documents`: each
+    /// open breach's (id, hours left, late), soonest first.
+    pub breach_clocks: Vec<(i64, i64, bool)>,
 }
 
 impl Shell {
@@ -249,6 +252,14 @@ impl Shell {
         } else {
             0
         };
+        let breach_clocks = if current.starts_with("/dpo")
+            && state.allowed(s, Action::DpoDocuments, Resource::System)
+        {
+            let db = state.store.db.clone();
+            blocking(move || Ok(crate::breaches::open_clocks(&db, now)?)).await?
+        } else {
+            Vec::new()
+        };
         Ok(Shell {
             lang: Lang::choose(s.language.as_deref(), headers),
             perms,
@@ -256,6 +267,7 @@ impl Shell {
             user: s.display_name.clone(),
             current: current.to_string(),
             pending_approvals,
+            breach_clocks,
         })
     }
 
@@ -269,6 +281,7 @@ impl Shell {
             user: user.to_string(),
             current: current.to_string(),
             pending_approvals: 0,
+            breach_clocks: Vec::new(),
         }
     }
 
@@ -455,6 +468,7 @@ mod tests {
             user: "<b>eve</b>".into(),
             current: current.into(),
             pending_approvals: pending,
+            breach_clocks: Vec::new(),
         }
     }
 

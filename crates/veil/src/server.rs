@@ -393,6 +393,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         state.clone(),
         std::time::Duration::from_secs(60),
     ));
+    // The breach register's signals: new access-record entries, the data
+    // directory's permissions every minute, the whole record verified hourly.
+    tokio::spawn(veil_web::breaches::run_periodically(
+        state.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     // The one line a person needs; the password (or its file) appears only
     // on first start.
     let mut line = format!("login: {scheme}://{addr}/ user: {user}");

@@ -118,13 +118,25 @@ impl Assessment {
         f("description", self.description != other.description);
         f("data_affected", self.data_affected != other.data_affected);
         f("cameras", self.cameras != other.cameras);
-        f("hours_affected", self.hours_affected != other.hours_affected);
+        f(
+            "hours_affected",
+            self.hours_affected != other.hours_affected,
+        );
         f("categories", self.categories != other.categories);
         f("approx_people", self.approx_people != other.approx_people);
-        f("approx_records", self.approx_records != other.approx_records);
+        f(
+            "approx_records",
+            self.approx_records != other.approx_records,
+        );
         f("consequences", self.consequences != other.consequences);
-        f("measures_taken", self.measures_taken != other.measures_taken);
-        f("measures_proposed", self.measures_proposed != other.measures_proposed);
+        f(
+            "measures_taken",
+            self.measures_taken != other.measures_taken,
+        );
+        f(
+            "measures_proposed",
+            self.measures_proposed != other.measures_proposed,
+        );
         out
     }
 }
@@ -240,7 +252,10 @@ pub fn notification(b: &BreachFacts, org: &Organisation, now: Time90k) -> Docume
                 a.categories.join(", ")
             },
         ),
-        ("Approximate number of people concerned", count(a.approx_people)),
+        (
+            "Approximate number of people concerned",
+            count(a.approx_people),
+        ),
         (
             "Approximate number of records concerned",
             count(a.approx_records),
@@ -294,9 +309,19 @@ mod tests {
         assert_eq!(d.hours_left, -1);
         assert!(d.late);
         // Notified in time stays in time; notified late stays late.
-        let d = deadline(t0, Some(true), Some(Time90k(t0.0 + 70 * H)), Time90k(t0.0 + 100 * H));
+        let d = deadline(
+            t0,
+            Some(true),
+            Some(Time90k(t0.0 + 70 * H)),
+            Time90k(t0.0 + 100 * H),
+        );
         assert!(!d.late && !d.running);
-        let d = deadline(t0, Some(true), Some(Time90k(t0.0 + 80 * H)), Time90k(t0.0 + 100 * H));
+        let d = deadline(
+            t0,
+            Some(true),
+            Some(Time90k(t0.0 + 80 * H)),
+            Time90k(t0.0 + 100 * H),
+        );
         assert!(d.late);
         // Decided not to notify: the clock stops.
         let d = deadline(t0, Some(false), None, Time90k(t0.0 + 100 * H));
