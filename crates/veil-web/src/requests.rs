@@ -1222,6 +1222,114 @@ pub async fn restrict(
     answer(&state, r.id).await
 }
 
+/// `POST /api/v1/requests/{id}/erase`: for an erasure request decided
+/// `upheld`, erases each marked interval not yet erased (every GOP that
+/// overlaps it, in every rendition: `veil_store::erase`). All intervals are
+/// planned first: one with no recording is a 400 naming `intervals[i]` and
+/// nothing is erased. Each erasure is recorded first (`step=erase` with the
+/// camera and interval); the interval keeps exactly what was removed, per
+/// rendition, and what a lock or hold kept, with the permission that
+/// decides on it.
+pub async fn erase(
+    Extension(s): Extension<Session>,
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(id): Path<String>,
+) -> Result<Json<RequestJson>, ApiError> {
+    authorize(&state, &s)?;
+    let r = load(&state, &id).await?;
+    if r.kind != RequestKind::Erasure {
+        return Err(ApiError::bad_request(
+            "kind: only an erasure request erases video",
+        ));
+    }
+    require(&r, "erase", &[RequestStatus::Decided])?;
+    if r.decision.as_deref() != Some("upheld") {
+        return Err(conflict(format!(
+            "request {} was not upheld: nothing is erased",
+            r.id
+        )));
+    }
+    if !r.intervals.iter().any(|i| i.erased_at.is_none()) {
+        return Err(ApiError::bad_request(
+            "intervals: no marked interval is left to erase",
+        ));
+    }
+    let mut plans = Vec::new();
+    for (i, m) in r.intervals.iter().enumerate() {
+        if m.erased_at.is_some() {
+            continue;
+        }
+        let plan = state.store.erasure_plan(m.camera, m.start, m.end).await?;
+        if plan.is_empty() {
+            return Err(ApiError::bad_request(format!(
+                "intervals[{i}]: camera {} has no recording from {} to {}",
+                m.camera.0,
+                m.start.to_rfc3339(),
+                m.end.to_rfc3339()
+            )));
+        }
+        plans.push((m.clone(), plan));
+    }
+    for (m, plan) in plans {
+        let removes = plan.removes();
+        let segments: usize = removes.iter().map(|x| x.segments).sum();
+        record_step(
+            &state,
+            &s,
+            peer,
+            r.id,
+            r.kind,
+            "erase",
+            &format!(
+                "interval={} camera={} start={} end={} segments={segments} blocked={}",
+                m.id,
+                m.camera.0,
+                m.start.to_rfc3339(),
+                m.end.to_rfc3339(),
+                plan.blocked().len()
+            ),
+        )
+        .await?;
+        let done = state
+            .store
+            .erase(&plan, &format!("request={}", r.id))
+            .await?;
+        let removed: Vec<Value> = done
+            .removed
+            .iter()
+            .map(|x| {
+                serde_json::json!({
+                    "rendition": x.rendition,
+                    "start": x.start.to_rfc3339(),
+                    "end": x.end.to_rfc3339(),
+                    "segments": x.segments,
+                })
+            })
+            .collect();
+        let blocked: Vec<Value> = done
+            .blocked
+            .iter()
+            .map(|b| {
+                serde_json::json!({
+                    "protection": b.protection,
+                    "kind": b.kind,
+                    "start": b.start.to_rfc3339(),
+                    "end": b.end.to_rfc3339(),
+                    "who_decides": if b.kind == "lock" { "locks.release" } else { "holds.manage" },
+                })
+            })
+            .collect();
+        let (db, now) = (state.store.db.clone(), state.now());
+        let (removed, blocked) = (
+            Value::Array(removed).to_string(),
+            Value::Array(blocked).to_string(),
+        );
+        blocking(move || Ok(db.set_interval_erasure(m.id, now, &removed, &blocked)?)).await?;
+    }
+    answer(&state, r.id).await
+}
+
 /// One camera's recordings in the request's scope.
 #[derive(Serialize, ToSchema)]
 pub struct FootageCamera {
