@@ -71,6 +71,10 @@ use crate::protections::{
     LockExtension, NewHold, NewLock, ProtectionJson, ProtectionList, ReleaseRequest,
 };
 use crate::quotas::{QuotaChange, QuotaView};
+use crate::requests::{
+    DecideBody, Footage, IntervalBody, NewRequestBody, RecipientBody, RecipientList,
+    RefuseBody, RequestExtendBody, RequestJson, RequestList, SearchBody, VerifyBody,
+};
 use crate::system::SystemFigures;
 use crate::{routes, AppState, Guard};
 use veil_dpo::model::Organisation;
@@ -670,6 +674,15 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 "Why the masks are lifted; required with `rendition=original`, recorded \
                  with the `mask.lift` entry",
             )
+            .query(
+                "request",
+                false,
+                integer(),
+                "A data-subject request id: the request's player, for `dsr.handle` \
+                 instead of `playback`, while the request is searching or decided and the \
+                 camera and interval lie in its search scope (403 otherwise); recorded as \
+                 `playback` with `request=ID`",
+            )
             .param(
                 Header,
                 "Range",
@@ -1130,6 +1143,129 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
                 .error(409, "Not done, failed or expired")
                 .recorded()
         }
+        ("GET", "/api/v1/requests") => Spec::new(
+            "Data-subject requests: open ones by due date (overdue first), then closed ones (dsr.handle)",
+        )
+        .query(
+            "status",
+            false,
+            one_of_strings(&["received", "verified", "searching", "decided", "completed", "refused"]),
+            "Only requests in this status",
+        )
+        .ok(200, "The requests", s.json::<RequestList>())
+        .error(400, "An unknown status"),
+        ("POST", "/api/v1/requests") => Spec::new("Register a data-subject request (dsr.handle)")
+            .body(s.of::<NewRequestBody>())
+            .ok(201, "Registered; due one month after receipt", s.json::<RequestJson>())
+            .error(400, bad)
+            .recorded(),
+        ("GET", "/api/v1/requests/{id}") => Spec::new(
+            "One request with its marked intervals, recipients told and packages",
+        )
+        .ok(200, "The request", s.json::<RequestJson>())
+        .error(404, "No such request"),
+        ("POST", "/api/v1/requests/{id}/verify") => {
+            Spec::new("Record how the identity was checked: received → verified")
+                .body(s.of::<VerifyBody>())
+                .ok(200, "Verified", s.json::<RequestJson>())
+                .error(400, bad)
+                .error(404, "No such request")
+                .error(409, "Not in `received`; the message names its status")
+                .recorded()
+        }
+        ("POST", "/api/v1/requests/{id}/extend") => Spec::new(
+            "Extend the due date once, by at most two months after the original one (Art. 12(3))",
+        )
+        .body(s.of::<RequestExtendBody>())
+        .ok(200, "Extended", s.json::<RequestJson>())
+        .error(400, bad)
+        .error(404, "No such request")
+        .error(409, "Closed, or extended already")
+        .recorded(),
+        ("POST", "/api/v1/requests/{id}/search") => {
+            Spec::new("Set the search scope (cameras and window): verified or searching → searching")
+                .body(s.of::<SearchBody>())
+                .ok(200, "Searching", s.json::<RequestJson>())
+                .error(400, bad)
+                .error(404, "No such request")
+                .error(409, "Not verified or searching; the message names its status")
+                .recorded()
+        }
+        ("POST", "/api/v1/requests/{id}/intervals") => {
+            Spec::new("Mark an interval that shows the person (within the scope, while searching)")
+                .body(s.of::<IntervalBody>())
+                .ok(201, "Marked", s.json::<RequestJson>())
+                .error(400, bad)
+                .error(404, "No such request")
+                .error(409, "Not searching; the message names its status")
+                .recorded()
+        }
+        ("DELETE", "/api/v1/requests/{id}/intervals/{iid}") => {
+            Spec::new("Unmark an interval (while searching; not once held or erased)")
+                .ok(200, "Unmarked", s.json::<RequestJson>())
+                .error(404, "No such request or interval")
+                .error(409, "Not searching, or the interval is held or erased")
+                .recorded()
+        }
+        ("POST", "/api/v1/requests/{id}/decide") => Spec::new(
+            "Decide: upheld or rejected, with a reason and, for an objection, the linked change",
+        )
+        .body(s.of::<DecideBody>())
+        .ok(200, "Decided", s.json::<RequestJson>())
+        .error(400, bad)
+        .error(404, "No such request")
+        .error(409, "Not verified or searching; the message names its status")
+        .recorded(),
+        ("POST", "/api/v1/requests/{id}/complete") => {
+            Spec::new("Complete a decided request (every recipient to tell recorded first)")
+                .ok(200, "Completed", s.json::<RequestJson>())
+                .error(404, "No such request")
+                .error(409, "Not decided, or recipients are not yet recorded (Art. 19)")
+                .recorded()
+        }
+        ("POST", "/api/v1/requests/{id}/refuse") => Spec::new("Refuse an open request with a reason")
+            .body(s.of::<RefuseBody>())
+            .ok(200, "Refused", s.json::<RequestJson>())
+            .error(400, bad)
+            .error(404, "No such request")
+            .error(409, "Closed already")
+            .recorded(),
+        ("POST", "/api/v1/requests/{id}/erase") => Spec::new(
+            "Erase the marked intervals of an upheld erasure request (every overlapping GOP)",
+        )
+        .ok(200, "Erased; each interval says what was removed and what was kept", s.json::<RequestJson>())
+        .error(400, "Not an erasure request, nothing to erase, or `intervals[i]` has no recording")
+        .error(404, "No such request")
+        .error(409, "Not decided, or not upheld")
+        .recorded(),
+        ("POST", "/api/v1/requests/{id}/restrict") => Spec::new(
+            "Hold the marked intervals of a restriction request (as POST /api/v1/holds)",
+        )
+        .ok(200, "Held; each interval names its hold", s.json::<RequestJson>())
+        .error(400, "Not a restriction request, or no interval to hold")
+        .error(404, "No such request")
+        .error(409, "Not searching or decided, or rejected")
+        .recorded(),
+        ("GET", "/api/v1/requests/{id}/recipients") => Spec::new(
+            "The disclosure-register entries covering the marked intervals (erasure, restriction, rectification)",
+        )
+        .ok(200, "The entries and what was recorded", s.json::<RecipientList>())
+        .error(404, "No such request"),
+        ("POST", "/api/v1/requests/{id}/recipients") => {
+            Spec::new("Record that an entry's recipient was informed, or why not (Art. 19)")
+                .body(s.of::<RecipientBody>())
+                .ok(200, "Recorded", s.json::<RecipientList>())
+                .error(400, bad)
+                .error(404, "No such request")
+                .error(409, "Closed already")
+                .recorded()
+        }
+        ("GET", "/api/v1/requests/{id}/footage") => {
+            Spec::new("The recordings of each camera of the search scope in its window")
+                .ok(200, "Per camera, the recorded runs", s.json::<Footage>())
+                .error(404, "No such request")
+                .error(409, "No search scope yet")
+        }
         _ => return None,
     })
 }
@@ -1145,6 +1281,12 @@ fn path_parameter(path: &str, name: &str) -> (ObjectBuilder, &'static str) {
         }
         (p, "id") if p.starts_with("/api/v1/locks/") => {
             (integer(), "A lock id; anything else is 404")
+        }
+        (p, "id") if p.starts_with("/api/v1/requests/") => {
+            (integer(), "A data-subject request id; anything else is 404")
+        }
+        (p, "iid") if p.starts_with("/api/v1/requests/") => {
+            (integer(), "A marked interval id; anything else is 404")
         }
         (p, "id") if p.starts_with("/api/v1/holds/") => {
             (integer(), "A hold id; anything else is 404")

@@ -112,7 +112,7 @@ fn text(
 
 /// The marked interval as the API shows it.
 #[derive(Serialize, ToSchema)]
-pub struct IntervalJson {
+pub struct MarkedIntervalJson {
     /// Its id.
     pub id: i64,
     /// The camera.
@@ -219,7 +219,7 @@ pub struct RequestJson {
     /// The steps the workflow allows now.
     pub next: Vec<&'static str>,
     /// The marked intervals (only on `GET /api/v1/requests/{id}`).
-    pub intervals: Vec<IntervalJson>,
+    pub intervals: Vec<MarkedIntervalJson>,
     /// The recipients told (only on `GET /api/v1/requests/{id}`).
     pub recipients: Vec<RecipientRecordJson>,
     /// The packages made for it (only on `GET /api/v1/requests/{id}`).
@@ -302,7 +302,7 @@ fn to_json(r: &SubjectRequestRow, now: Time90k) -> RequestJson {
         intervals: r
             .intervals
             .iter()
-            .map(|i| IntervalJson {
+            .map(|i| MarkedIntervalJson {
                 id: i.id,
                 camera: i.camera.0,
                 start: i.start.to_rfc3339(),
@@ -527,6 +527,16 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(r)))
 }
 
+/// The body of `POST /api/v1/requests/{id}/verify`.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    /// How the identity was checked (3 to 200 characters), e.g. "ID card
+    /// shown at the front desk". Any other field (a file, an image, a
+    /// document number) is refused: no copy of an identity document is kept.
+    pub method: String,
+}
+
 /// `POST /api/v1/requests/{id}/verify`: `{method}` (how the identity was
 /// checked; the caller is who checked). No copy of an identity document is
 /// kept: any other field is refused.
@@ -566,7 +576,7 @@ pub async fn verify(
 /// The body of `POST /api/v1/requests/{id}/extend`.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ExtendBody {
+pub struct RequestExtendBody {
     /// The new due date (RFC 3339): after the original one, at most two
     /// months after it.
     #[schema(format = DateTime)]
@@ -581,7 +591,7 @@ pub async fn extend(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
-    body: Body<ExtendBody>,
+    body: Body<RequestExtendBody>,
 ) -> Result<Json<RequestJson>, ApiError> {
     authorize(&state, &s)?;
     let r = load(&state, &id).await?;
