@@ -589,7 +589,8 @@ mod tests {
             ),
         ];
         let c = detect(&rows, &Facts::default());
-        let got: Vec<(Signal, &str, Vec<(i64, i64)>)> = c
+        type Got<'a> = Vec<(Signal, &'a str, Vec<(i64, i64)>)>;
+        let got: Got = c
             .iter()
             .map(|c| (c.signal, c.key.as_str(), c.evidence.clone()))
             .collect();

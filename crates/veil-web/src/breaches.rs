@@ -156,7 +156,7 @@ pub async fn run_periodically(state: AppState, every: std::time::Duration) {
     let mut n: u64 = 0;
     loop {
         tick.tick().await;
-        if let Err(e) = scan(&state, n % VERIFY_EVERY_SCANS == 0).await {
+        if let Err(e) = scan(&state, n.is_multiple_of(VERIFY_EVERY_SCANS)).await {
             tracing::error!(error = %e.message, "breach scan failed");
         }
         n += 1;

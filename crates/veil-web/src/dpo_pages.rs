@@ -434,55 +434,6 @@ pub async fn processors(
     ))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::i18n::Lang;
-    use crate::shell::Permissions;
-
-    #[test]
-    fn the_sub_navigation_marks_the_current_page_in_both_languages() {
-        for lang in Lang::ALL {
-            let sh = Shell::preview(lang, "dora", Permissions::default(), "/dpo/compliance");
-            let nav = subnav(&sh, "/dpo/compliance");
-            assert!(nav.contains("<a href=\"/dpo/compliance\" aria-current=\"page\">"));
-            assert_eq!(nav.matches("aria-current").count(), 1, "{nav}");
-            for (href, key) in PAGES {
-                assert!(nav.contains(&format!("href=\"{href}\"")), "{href}");
-                assert!(nav.contains(&escape(crate::i18n::t(lang, key))), "{key}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_desk_page_has_its_sections_and_no_inline_script() {
-        let sh = Shell::preview(Lang::Pt, "dora", Permissions::default(), "/dpo");
-        let page = desk_page(
-            &sh,
-            "/dpo",
-            "dpo.desk",
-            "dpo.js",
-            ("dpo-desk", false, ""),
-            &desk_content(&sh),
-        )
-        .0;
-        for id in [
-            "dpo-documents",
-            "dpo-errors",
-            "dpo-overdue",
-            "dpo-dpia",
-            "dpo-no-purpose",
-            "message",
-        ] {
-            assert!(page.contains(&format!("id=\"{id}\"")), "{id}");
-        }
-        assert!(page.contains("data-can-edit=\"false\""));
-        assert!(page.contains(crate::i18n::t(Lang::Pt, "dpo.desk.title")));
-        assert!(!page.contains("style="));
-        assert!(page.contains("src=\"/static/dpo.js\""));
-    }
-}
-
 /// `GET /dpo/breaches`: the breach register: candidates with their
 /// evidence (links to the access record), dismiss and promote; breaches
 /// with the 72-hour clock, the assessment form, the decisions and the
@@ -536,4 +487,53 @@ pub async fn breaches(
         ("dpo-breaches", true, ""),
         &body,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::i18n::Lang;
+    use crate::shell::Permissions;
+
+    #[test]
+    fn the_sub_navigation_marks_the_current_page_in_both_languages() {
+        for lang in Lang::ALL {
+            let sh = Shell::preview(lang, "dora", Permissions::default(), "/dpo/compliance");
+            let nav = subnav(&sh, "/dpo/compliance");
+            assert!(nav.contains("<a href=\"/dpo/compliance\" aria-current=\"page\">"));
+            assert_eq!(nav.matches("aria-current").count(), 1, "{nav}");
+            for (href, key) in PAGES {
+                assert!(nav.contains(&format!("href=\"{href}\"")), "{href}");
+                assert!(nav.contains(&escape(crate::i18n::t(lang, key))), "{key}");
+            }
+        }
+    }
+
+    #[test]
+    fn the_desk_page_has_its_sections_and_no_inline_script() {
+        let sh = Shell::preview(Lang::Pt, "dora", Permissions::default(), "/dpo");
+        let page = desk_page(
+            &sh,
+            "/dpo",
+            "dpo.desk",
+            "dpo.js",
+            ("dpo-desk", false, ""),
+            &desk_content(&sh),
+        )
+        .0;
+        for id in [
+            "dpo-documents",
+            "dpo-errors",
+            "dpo-overdue",
+            "dpo-dpia",
+            "dpo-no-purpose",
+            "message",
+        ] {
+            assert!(page.contains(&format!("id=\"{id}\"")), "{id}");
+        }
+        assert!(page.contains("data-can-edit=\"false\""));
+        assert!(page.contains(crate::i18n::t(Lang::Pt, "dpo.desk.title")));
+        assert!(!page.contains("style="));
+        assert!(page.contains("src=\"/static/dpo.js\""));
+    }
 }

@@ -152,7 +152,7 @@ fn evidence_json(e: &[(i64, i64)]) -> String {
 
 fn parse_evidence(s: &str) -> Vec<(i64, i64)> {
     // Written only by `evidence_json`: `[[a,b],[c,d]]`.
-    s.split(|c: char| c == '[' || c == ']')
+    s.split(['[', ']'])
         .map(|p| p.trim_matches(','))
         .filter(|p| !p.is_empty())
         .filter_map(|p| {
