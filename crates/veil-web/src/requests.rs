@@ -1436,7 +1436,8 @@ pub async fn play(
         .ok_or_else(|| ApiError::not_found("no recording in this interval"))?;
     let served_start = plan.start_90k;
     let served_end = Time90k(plan.start_90k.0 + plan.duration_90k);
-    crate::protections::refuse_held(state, cam, served_start, served_end).await?;
+    crate::protections::refuse_held_by(state, &s.subject.pseudonym, cam, served_start, served_end)
+        .await?;
     state
         .record(
             Event::new(
@@ -1589,8 +1590,9 @@ pub async fn page(
 }
 
 /// `GET /dpo/requests/{id}`: one request, its steps, intervals, recipients,
-/// packages and erasure results. `<section id="request-footage">` is left
-/// for the player, the timeline marking and the redaction editor.
+/// packages and erasure results. `<section id="request-footage">` loads
+/// `request-footage.js`: the request's player, the marking of intervals,
+/// the redaction editor and the export against the request.
 pub async fn request_page(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
@@ -1609,7 +1611,8 @@ pub async fn request_page(
 <div id="dsr-steps" class="stack"></div></section>
 <section id="request-footage" aria-labelledby="dsr-footage-h"><h2 id="dsr-footage-h">{footage}</h2>
 <div class="table-scroll"><table id="dsr-footage"><thead><tr><th scope="col">{camera}</th>
-<th scope="col">{recordings}</th></tr></thead><tbody></tbody></table></div></section>
+<th scope="col">{recordings}</th></tr></thead><tbody></tbody></table></div>
+<script type="module" src="/static/request-footage.js"></script></section>
 <section aria-labelledby="dsr-intervals-h"><h2 id="dsr-intervals-h">{intervals}</h2>
 <div class="table-scroll"><table id="dsr-intervals"><thead><tr><th scope="col">{camera}</th>
 <th scope="col">{start}</th><th scope="col">{end}</th><th scope="col">{result}</th>

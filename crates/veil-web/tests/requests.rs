@@ -675,3 +675,32 @@ async fn closed_requests_lose_their_description_then_go() {
     assert!(sets.contains(&"requests") && sets.contains(&"request_descriptions"));
     no_request_text_recorded(&s);
 }
+
+#[tokio::test]
+async fn the_desk_pages_list_and_show_requests_for_their_handlers() {
+    let (s, admin, dpo) = desk().await;
+    let id = new_request(&s, &dpo, "access", &t(0.0)).await;
+    let list = get(&dpo.0, &s, "/dpo/requests").await;
+    assert_eq!(list.status(), StatusCode::OK);
+    let html = list.text().await.unwrap();
+    assert!(html.contains("dpo-requests.js") && html.contains("id=\"dsr-form\""));
+    assert!(
+        html.contains("href=\"/dpo/requests\""),
+        "in the desk's sub-navigation"
+    );
+    let one = get(&dpo.0, &s, &format!("/dpo/requests/{id}")).await;
+    assert_eq!(one.status(), StatusCode::OK);
+    let html = one.text().await.unwrap();
+    assert!(html.contains("<section id=\"request-footage\""));
+    assert!(html.contains(&format!("data-id=\"{id}\"")));
+    // The page carries no request text: the script reads it over the API.
+    assert!(!html.contains(SUBJECT) && !html.contains(DESCRIPTION));
+    assert_eq!(
+        status_of(&admin.0, &s, "/dpo/requests").await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        status_of(&dpo.0, &s, "/dpo/requests/999").await,
+        StatusCode::NOT_FOUND
+    );
+}
