@@ -263,6 +263,7 @@ async function loadBreaches() {
 async function refresh() {
   try {
     await Promise.all([loadCandidates(), loadBreaches()]);
+    document.getElementById("dpo-breaches").dataset.loaded = "true";
   } catch (e) {
     showMessage(message, describe(e), true);
   }
