@@ -220,6 +220,9 @@ async function refresh() {
     tr.append(cell(`#${x.disclosure}`), cell(x.organisation), cell(state), actions);
     recipients.append(tr);
   }
+  root.dataset.loaded = "true";
 }
 
+// The footage workspace (request-footage.js) marks intervals and exports.
+document.addEventListener("dsr:changed", () => refresh().catch(fail));
 refresh().catch(fail);

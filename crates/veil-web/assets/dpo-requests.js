@@ -10,6 +10,7 @@ const filter = document.getElementById("dsr-status");
 const form = document.getElementById("dsr-form");
 const error = document.getElementById("dsr-error");
 const message = document.getElementById("message");
+const root = document.getElementById("dpo-requests");
 
 // Literal keys, so the catalogue check sees every one.
 const KINDS = {
@@ -65,6 +66,7 @@ async function refresh() {
       );
       rows.append(tr);
     }
+    root.dataset.loaded = "true";
   } catch (e) {
     showMessage(message, e instanceof ApiError ? e.message : t("common.error.network"), true);
   }
