@@ -50,6 +50,7 @@ const DPO_PROCESSORS_JS: &str = include_str!("../assets/dpo-processors.js");
 const DPO_BREACHES_JS: &str = include_str!("../assets/dpo-breaches.js");
 const DPO_REQUESTS_JS: &str = include_str!("../assets/dpo-requests.js");
 const DPO_REQUEST_JS: &str = include_str!("../assets/dpo-request.js");
+const REQUEST_FOOTAGE_JS: &str = include_str!("../assets/request-footage.js");
 
 const JS_TYPE: &str = "text/javascript; charset=utf-8";
 
@@ -86,6 +87,7 @@ pub fn asset(name: &str) -> Option<(&'static str, &'static str)> {
         "dpo-breaches.js" => Some((JS_TYPE, DPO_BREACHES_JS)),
         "dpo-requests.js" => Some((JS_TYPE, DPO_REQUESTS_JS)),
         "dpo-request.js" => Some((JS_TYPE, DPO_REQUEST_JS)),
+        "request-footage.js" => Some((JS_TYPE, REQUEST_FOOTAGE_JS)),
         _ => {
             let lang = name.strip_prefix("i18n-")?.strip_suffix(".json")?;
             let lang = crate::i18n::Lang::ALL
@@ -604,6 +606,7 @@ mod tests {
             "dpo-breaches.js",
             "dpo-requests.js",
             "dpo-request.js",
+            "request-footage.js",
             "i18n-en.json",
             "i18n-pt.json",
         ] {
