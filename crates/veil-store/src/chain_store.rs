@@ -101,6 +101,13 @@ pub struct ChainReport {
     /// Rows marked `missing` or `corrupt` whose object is absent (`veil
     /// check` reports them).
     pub unreadable: u64,
+    /// Removal links by reason (`retention`, `quota`, `decommission`,
+    /// `erasure`): how many links, how many segments they removed.
+    pub removals: std::collections::BTreeMap<String, (u64, u64)>,
+    /// Every erasure's removal link, as `veil audit verify` shows it: camera,
+    /// rendition, link, the time it covers and its whole detail (which names
+    /// the request and the segments).
+    pub erasures: Vec<String>,
 }
 
 /// Reads an object of a local object directory without opening it as a
@@ -182,8 +189,20 @@ pub fn verify_chains(db: &Db, read: &mut ReadObject<'_>) -> Result<ChainReport, 
                         live.insert(id, l.clone());
                     }
                     LinkKind::Removal => {
-                        let (_, ids) = chain::parse_removal_detail(&l.detail)
+                        let (reason, ids) = chain::parse_removal_detail(&l.detail)
                             .map_err(|m| format!("{}: {m}", name(l.camera, &l.rendition, l.seq)))?;
+                        let count = report.removals.entry(reason.clone()).or_default();
+                        count.0 += 1;
+                        count.1 += ids.len() as u64;
+                        if reason == "erasure" {
+                            report.erasures.push(format!(
+                                "{}: {} to {}: {}",
+                                name(l.camera, &l.rendition, l.seq),
+                                l.start_90k.to_rfc3339(),
+                                l.end_90k.to_rfc3339(),
+                                l.detail
+                            ));
+                        }
                         for id in ids {
                             live.remove(&id);
                         }

@@ -1153,6 +1153,15 @@ pub async fn complete(
     authorize(&state, &s)?;
     let r = load(&state, &id).await?;
     require(&r, "complete", &[RequestStatus::Decided])?;
+    if r.kind == RequestKind::Erasure && r.decision.as_deref() == Some("upheld") {
+        if let Some(i) = r.intervals.iter().position(|i| i.erased_at.is_none()) {
+            return Err(conflict(format!(
+                "request {}: intervals[{i}] is not erased yet; erase the marked intervals \
+                 before completing an upheld erasure",
+                r.id
+            )));
+        }
+    }
     let list = recipient_list(&state, &r).await?;
     if list.outstanding > 0 {
         return Err(conflict(format!(

@@ -370,6 +370,16 @@ async fn an_upheld_erasure_removes_the_marked_interval_and_says_what() {
         json!({"decision": "upheld", "reason": "No overriding ground to keep it"}),
     )
     .await;
+    // An upheld erasure is not complete until its intervals are erased.
+    let (status, m) = bad(
+        &s,
+        &dpo,
+        &format!("/api/v1/requests/{id}/complete"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(m.contains("intervals[0] is not erased"), "{m}");
     let v = ok(&s, &dpo, &format!("/api/v1/requests/{id}/erase"), json!({})).await;
     let i = &v["intervals"][0];
     assert!(i["erased_at"].is_string(), "{v}");

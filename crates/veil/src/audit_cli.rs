@@ -192,6 +192,12 @@ fn verify_recordings(db: &Db, data: &Path) -> anyhow::Result<()> {
          {signed} chains' heads signed in the access record",
         r.chains, r.links, r.segments, r.objects
     );
+    for (reason, (links, segments)) in &r.removals {
+        println!("removals ({reason}): {links} links removing {segments} segments");
+    }
+    for e in &r.erasures {
+        println!("erasure: {e}");
+    }
     if r.unchained > 0 {
         println!(
             "{} segment rows are not in a chain yet (stored before it; chained at the next start)",

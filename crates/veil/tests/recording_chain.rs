@@ -118,3 +118,66 @@ async fn a_deleted_row_or_swapped_objects_break_the_recording_chain() {
         "{text}"
     );
 }
+
+/// Erasure of a marked interval (a data-subject request) shows in the
+/// recording chain: `veil audit verify` passes afterwards and names the
+/// erasure's removal link with the request, the time it covers and the
+/// segments it removed, next to the count per reason.
+#[tokio::test]
+async fn an_erasure_verifies_and_shows_in_the_recording_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cam, rows) = recorded(dir.path()).await;
+    assert_eq!(rows.len(), 5);
+    let clock = Arc::new(SimulatedClock::new(Time90k(START + 3600 * 90_000)));
+    let store = Store::open_dir(dir.path(), clock.clone()).unwrap();
+    // 3.5 s to 4.5 s: inside the second segment (2 s to 4 s) and the third.
+    let plan = store
+        .erasure_plan(cam, Time90k(START + 315_000), Time90k(START + 405_000))
+        .await
+        .unwrap();
+    assert!(!plan.is_empty());
+    let done = store.erase(&plan, "request=7").await.unwrap();
+    assert!(
+        done.segments_destroyed + done.segments_rewritten >= 2,
+        "{done:?}"
+    );
+    // The server signs the moved heads at its next checkpoint.
+    let record = AccessRecord::open(
+        store.db.clone(),
+        clock,
+        ClientAddressPolicy::Full,
+        Some(Checkpointing {
+            key: Arc::new(AuditKey::load_or_create(&dir.path().join("audit.key")).unwrap()),
+            every_entries: 100,
+            every: Duration::from_secs(3600),
+            sink: None,
+        }),
+    )
+    .unwrap();
+    record.checkpoint().unwrap().unwrap();
+    record.shutdown();
+    drop(store);
+
+    let (ok, text) = verify(dir.path());
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("removals (erasure): 1 links removing 2 segments"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("erasure: "))
+        .unwrap_or_else(|| panic!("no erasure line: {text}"));
+    assert!(
+        line.starts_with(&format!("erasure: camera {} rendition main link ", cam.0)),
+        "{line}"
+    );
+    assert!(
+        line.contains("reason=erasure request=7 segments="),
+        "{line}"
+    );
+    assert!(
+        line.contains(&format!("{}", rows[1].0)) && line.contains(&format!("{}", rows[2].0)),
+        "{line}"
+    );
+}
