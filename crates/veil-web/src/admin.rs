@@ -965,6 +965,10 @@ pub(crate) fn parse_resource(r: &str) -> Result<Resource, ApiError> {
     if processor_resource(r).is_some() {
         return Ok(Resource::System);
     }
+    // A data-subject request's package (`dsr.handle`): installation-wide.
+    if request_resource(r).is_some() {
+        return Ok(Resource::System);
+    }
     r.strip_prefix("camera:")
         .and_then(|n| n.parse().ok())
         .map(|id| Resource::Camera {
@@ -973,10 +977,28 @@ pub(crate) fn parse_resource(r: &str) -> Result<Resource, ApiError> {
         })
         .ok_or_else(|| {
             ApiError::bad_request(format!(
-                "resource must be \"system\", \"camera:N\", \"lock:N\" or \"processor:N\" \
-                 (got {r:?})"
+                "resource must be \"system\", \"camera:N\", \"lock:N\", \"processor:N\" or \
+                 \"request:N\" (got {r:?})"
             ))
         })
+}
+
+/// The data-subject request id of a `request:N` resource.
+pub(crate) fn request_resource(r: &str) -> Option<i64> {
+    r.strip_prefix("request:")
+        .and_then(|n| n.parse::<i64>().ok())
+        .filter(|n| *n > 0)
+}
+
+/// Whether `permission` on `resource` needs approval because another
+/// permission's four-eyes covers it: a data-subject access package
+/// (`dsr.handle` on `request:N`) needs a second person wherever an export
+/// does (`needed` holds `export`), approved once per request's package
+/// instead of per camera.
+pub fn four_eyes_through_export(permission: Action, resource: &str, needed: &[String]) -> bool {
+    permission == Action::SubjectRequests
+        && request_resource(resource).is_some()
+        && needed.iter().any(|p| p == Action::Export.id())
 }
 
 /// The processor id of a `processor:N` resource.
@@ -1183,7 +1205,10 @@ pub async fn request_approval(
     state.authorize(&s, action, resource)?;
     let db = state.store.db.clone();
     let needed = blocking(move || four_eyes(&db)).await?;
-    if !needed.contains(&req.permission) && !always_four_eyes(action, &req.resource) {
+    if !needed.contains(&req.permission)
+        && !always_four_eyes(action, &req.resource)
+        && !four_eyes_through_export(action, &req.resource, &needed)
+    {
         return Err(ApiError::bad_request(format!(
             "{} does not need approval here",
             req.permission

@@ -595,12 +595,29 @@ async fn create_checked(
             crate::protections::refuse_held_by(state, &s.subject.pseudonym, cam.id, *a, *b).await?;
         }
     }
-    // Four-eyes, when configured for export: one approval per camera,
-    // found first, named in the record, consumed once recorded.
+    // Four-eyes, when configured for export: one approval per camera (a
+    // data subject's package: one for `dsr.handle` on its request), found
+    // first, named in the record, consumed once recorded.
     let db = state.store.db.clone();
     let needs = blocking(move || crate::admin::four_eyes(&db)).await?;
     let mut approvals = Vec::new();
-    if needs.iter().any(|x| x == Action::Export.id()) {
+    if let Some(r) = subject
+        .as_ref()
+        .filter(|_| needs.iter().any(|x| x == Action::Export.id()))
+    {
+        let (db, user, now, res) = (
+            state.store.db.clone(),
+            s.subject.user,
+            state.now(),
+            format!("request:{}", r.id),
+        );
+        approvals.push(
+            blocking(move || {
+                crate::admin::find_approval(&db, user, Action::SubjectRequests, &res, now)
+            })
+            .await?,
+        );
+    } else if needs.iter().any(|x| x == Action::Export.id()) {
         for cam in &c.cameras {
             let (db, user, now, r) = (
                 state.store.db.clone(),
@@ -749,6 +766,7 @@ async fn create_checked(
             .collect::<Vec<_>>(),
         "rendition": pkg.rendition(),
         "expires_days": c.expires_days,
+        "subject_request": req.subject_request,
     })
     .to_string();
     let new = NewExport {
@@ -944,18 +962,44 @@ async fn may_export_some(state: &AppState, s: &Session) -> Result<(), ApiError> 
     }
 }
 
-/// One of the caller's own exports (anyone else's is "not found").
+/// 403 unless the caller may export some camera or handles data-subject
+/// requests (whose packages are exports too).
+async fn may_export_or_handle_requests(state: &AppState, s: &Session) -> Result<(), ApiError> {
+    if state.allowed(s, Action::SubjectRequests, Resource::System) {
+        return Ok(());
+    }
+    may_export_some(state, s).await
+}
+
+/// One of the caller's own exports (anyone else's is "not found"); a data
+/// subject's package needs `dsr.handle`, any other export the right to
+/// export some camera.
 async fn own(state: &AppState, s: &Session, raw: &str) -> Result<ExportRow, ApiError> {
-    may_export_some(state, s).await?;
+    may_export_or_handle_requests(state, s).await?;
     let id: i64 = raw
         .parse()
         .map_err(|_| ApiError::not_found(format!("no export {raw:?}")))?;
     let db = state.store.db.clone();
     let row = blocking(move || Ok(db.export(id)?)).await?;
     match row {
-        Some(r) if r.requested_by == Some(s.subject.user) => Ok(r),
+        Some(r) if r.requested_by == Some(s.subject.user) => {
+            if request_subject(&r).is_some() {
+                state.authorize(s, Action::SubjectRequests, Resource::System)?;
+            } else {
+                may_export_some(state, s).await?;
+            }
+            Ok(r)
+        }
         _ => Err(ApiError::not_found(format!("no export {id}"))),
     }
+}
+
+/// The data-subject request an export's stored request names, if any.
+fn request_subject(r: &ExportRow) -> Option<i64> {
+    serde_json::from_str::<serde_json::Value>(&r.request)
+        .ok()?
+        .get("subject_request")?
+        .as_i64()
 }
 
 /// The cameras an export's stored request names.
@@ -986,7 +1030,7 @@ pub async fn list(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
 ) -> Result<Json<ExportList>, ApiError> {
-    may_export_some(&state, &s).await?;
+    may_export_or_handle_requests(&state, &s).await?;
     let db = state.store.db.clone();
     let user = s.subject.user;
     let rows = blocking(move || Ok(db.exports_of(user, 200)?)).await?;
@@ -1005,9 +1049,15 @@ pub async fn download(
 ) -> Result<Response, ApiError> {
     let r = own(&state, &s, &id).await?;
     // Still allowed to export every camera in it (rights can be revoked
-    // between the request and the download).
+    // between the request and the download); a data subject's package: to
+    // handle requests on them.
+    let right = if request_subject(&r).is_some() {
+        Action::SubjectRequests
+    } else {
+        Action::Export
+    };
     for cam in request_cameras(&r) {
-        authorized_camera(&state, &s, Action::Export, &cam.0.to_string()).await?;
+        authorized_camera(&state, &s, right, &cam.0.to_string()).await?;
     }
     if r.state != ExportState::Done {
         return Err(ApiError {

@@ -72,8 +72,8 @@ use crate::protections::{
 };
 use crate::quotas::{QuotaChange, QuotaView};
 use crate::requests::{
-    DecideBody, Footage, IntervalBody, NewRequestBody, RecipientBody, RecipientList,
-    RefuseBody, RequestExtendBody, RequestJson, RequestList, SearchBody, VerifyBody,
+    DecideBody, Footage, IntervalBody, NewRequestBody, RecipientBody, RecipientList, RefuseBody,
+    RequestExtendBody, RequestJson, RequestList, SearchBody, VerifyBody,
 };
 use crate::system::SystemFigures;
 use crate::{routes, AppState, Guard};

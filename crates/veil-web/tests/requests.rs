@@ -306,21 +306,36 @@ async fn an_access_request_plays_marks_and_exports_against_the_request() {
     let (status, m) = bad(&s, &dpo, "/api/v1/exports", body(1.0, 6.0)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(m.starts_with("intervals[0]"), "{m}");
-    // Four-eyes for export stays in force: a second handler (who may ask
-    // for an export approval) asks, the DPO approves.
-    let gil = new_user(&s, &admin.0, &admin.1, "gil.dpo", &["dpo", "investigator"]).await;
+    // Four-eyes for export stays in force, once per package: a second
+    // handler (who holds no `export`) asks for `dsr.handle` on the request,
+    // the DPO approves.
+    let gil = new_user(&s, &admin.0, &admin.1, "gil.dpo", &["dpo"]).await;
     enrol_totp(&s, &gil.0, &gil.1).await;
+    let (status, m) = bad(&s, &gil, "/api/v1/exports", body(2.0, 6.0)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(
+        m.contains(&format!(
+            "dsr.handle on request:{id} needs a second person's approval"
+        )),
+        "{m}"
+    );
     approved(
         &s,
         &gil.0,
         &gil.1,
-        "export",
-        "camera:1",
+        "dsr.handle",
+        &format!("request:{id}"),
         "copy for the data subject's access request",
     )
     .await;
     let r = post(&s, &gil, "/api/v1/exports", body(2.0, 6.0)).await;
-    assert_eq!(r.status(), StatusCode::CREATED, "{:?}", r.text().await);
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let created: Value = r.json().await.unwrap();
+    // The handler (who holds no `export`) follows their package's progress.
+    let job: Value = get_json(&gil.0, &s, &format!("/api/v1/exports/{}", created["id"])).await;
+    assert_eq!(job["id"], created["id"], "{job}");
+    let mine: Value = get_json(&gil.0, &s, "/api/v1/exports").await;
+    assert_eq!(mine["exports"].as_array().map(Vec::len), Some(1), "{mine}");
     let v: Value = get_json(&dpo.0, &s, &format!("/api/v1/requests/{id}")).await;
     assert_eq!(v["packages"].as_array().unwrap().len(), 1, "{v}");
     let entries: Value = get_json(&dpo.0, &s, "/api/v1/disclosures").await;

@@ -1,8 +1,9 @@
 //! The footage workspace of a data-subject request in headless Chromium.
 //!
-//! A handler of data-subject requests (the `dpo` template, with the
-//! `investigator` one so that they may ask for the export's four-eyes
-//! approval; second factor and usage policy as the other browser tests)
+//! A handler of data-subject requests (the `dpo` template, with a second
+//! factor and the usage policy acknowledged as the other browser tests;
+//! the package's four-eyes approval, `dsr.handle` on the request, asked for
+//! over the API and given by a second data-protection officer)
 //! has an `access` request, registered, verified and put in `searching`
 //! over the API with camera 1 and the last minutes of the demo's recording
 //! as its scope. In the browser they open `/dpo/requests/{id}`, load the
@@ -218,8 +219,10 @@ fn ms(rfc3339: &str) -> Res<i64> {
 }
 
 async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
-    let handler = account(demo, HANDLER, &["dpo", "investigator"]).await?;
-    let (start, end) = scope(&handler).await?;
+    let handler = account(demo, HANDLER, &["dpo"]).await?;
+    // The demo's administrator finds the recorded minutes (the handler
+    // holds no ordinary playback: only the request's player).
+    let (start, end) = scope(&Api::login_demo(demo).await?).await?;
     let id = access_request(&handler, &start, &end).await?;
     // Export is four-eyes in the demo: asked for by the handler, approved
     // by a second data-protection officer.
@@ -227,8 +230,10 @@ async fn scenario(driver: &Driver, demo: &Demo) -> Res<()> {
         .send(
             Method::POST,
             "api/v1/approvals",
-            Some(json!({ "permission": "export", "resource": "camera:1",
-                         "justification": "Copy for the data subject's access request" })),
+            Some(
+                json!({ "permission": "dsr.handle", "resource": format!("request:{id}"),
+                         "justification": "Copy for the data subject's access request" }),
+            ),
             StatusCode::CREATED,
         )
         .await?;
