@@ -9,7 +9,7 @@
 //! less than the signal's window apart. An episode raises when some window
 //! within it reaches the threshold; its key is the signal, the actor and the
 //! episode's first sequence number, so scanning the same entries again (the
-//! server re-reads [`LOOKBACK`] before the first new entry) raises nothing
+//! server re-reads [`LOOKBACK_MIN`] minutes before the first new entry) raises nothing
 //! new. Summaries name pseudonyms only, never names or other personal data.
 //! The thresholds are the constants below; `docs/design/dpo-desk.md` says
 //! why each was chosen.
