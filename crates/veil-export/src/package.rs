@@ -86,6 +86,10 @@ pub struct Request {
     /// Bystander redaction: boxes painted into the exported video of their
     /// camera (a file with any is re-encoded; stored video is untouched).
     pub redactions: Vec<Redaction>,
+    /// Files never start before their interval: the first keyframe at or
+    /// after its start, not the one before (a data subject's package holds
+    /// nothing beyond the intervals marked as showing them).
+    pub within_intervals: bool,
 }
 
 impl Request {
@@ -161,21 +165,6 @@ fn overlaps_any(a: Time90k, b: Time90k, spans: &[(Time90k, Time90k)]) -> bool {
     spans.iter().any(|(x, y)| *x < b && a < *y)
 }
 
-/// The start time of each keyframe of `segs`, in order.
-fn keyframes(segs: &[Arc<Segment>]) -> Vec<Time90k> {
-    let mut out = Vec::new();
-    for s in segs {
-        let mut t = s.row.start_90k.0;
-        for x in &s.index.samples {
-            if x.is_key {
-                out.push(Time90k(t));
-            }
-            t += i64::from(x.duration_90k);
-        }
-    }
-    out
-}
-
 /// Where a piece's file starts: the keyframe at or before `start` (the GOP
 /// that shows `start`), unless that GOP reaches back into an excluded
 /// interval, then the first keyframe at or after `start`.
@@ -185,7 +174,7 @@ fn cut_start(
     end: Time90k,
     excluded: &[(Time90k, Time90k)],
 ) -> Option<Time90k> {
-    let kfs = keyframes(segs);
+    let kfs = playback::keyframe_times(segs);
     let before = kfs.iter().rev().find(|k| **k <= start).copied();
     if let Some(k) = before {
         if !overlaps_any(k, start, excluded) {
@@ -234,7 +223,14 @@ pub fn plan(store: &Store, req: &Request) -> Result<Plan, ExportError> {
                 let segs: Vec<Arc<Segment>> = segs.into_iter().map(Arc::new).collect();
                 let read: Vec<SegmentId> = segs.iter().map(|s| s.row.id).collect();
                 let missing: Vec<_> = rows.into_iter().filter(|r| !read.contains(&r.id)).collect();
-                let Some(from) = cut_start(&segs, a, b, &req.excluded) else {
+                let from = if req.within_intervals {
+                    playback::keyframe_times(&segs)
+                        .into_iter()
+                        .find(|k| *k >= a && *k < b)
+                } else {
+                    cut_start(&segs, a, b, &req.excluded)
+                };
+                let Some(from) = from else {
                     continue;
                 };
                 let Some(mp4) = playback::plan(&segs, from, b) else {

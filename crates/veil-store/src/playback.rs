@@ -43,6 +43,22 @@ pub struct Mp4Plan {
     pub duration_90k: i64,
 }
 
+/// The presentation times of the keyframes of `segs`, in order (the times
+/// a file or a stream can start at).
+pub fn keyframe_times(segs: &[Arc<Segment>]) -> Vec<Time90k> {
+    let mut out = Vec::new();
+    for s in segs {
+        let mut t = s.row.start_90k.0;
+        for x in &s.index.samples {
+            if x.is_key {
+                out.push(Time90k(t));
+            }
+            t += i64::from(x.duration_90k);
+        }
+    }
+    out
+}
+
 /// Plans the MP4 for `[start, end)`: it begins at the keyframe at or before
 /// `start` and ends with the last frame starting before `end`. `segments` must be
 /// in time order. `None` if no frame falls in the range.

@@ -52,7 +52,7 @@ const STEPS = {
   },
   restrict: { label: () => t("dsr.step.restrict"), fields: [] },
   erase: { label: () => t("dsr.step.erase"), fields: [] },
-  complete: { label: () => t("dsr.step.complete"), fields: [] },
+  complete: { label: () => t("dsr.step.complete"), fields: [["kept_reason", "textarea"]] },
   refuse: { label: () => t("dsr.step.refuse"), fields: [["reason", "textarea"]] },
 };
 

@@ -10,7 +10,8 @@
 //! (and [`signals::LOOKBACK_MIN`] before them), checks the data
 //! directory's permissions and, when asked, verifies the whole record; it
 //! runs every minute ([`run_periodically`]) and at every
-//! `GET /api/v1/breach-candidates`.
+//! `GET /api/v1/breach-candidates` (which verifies the whole record at most
+//! every ten minutes).
 
 use std::net::SocketAddr;
 
@@ -43,8 +44,15 @@ const PAGE: i64 = 10_000;
 /// Reasons: 10 to 2000 characters.
 const REASON_CHARS: std::ops::RangeInclusive<usize> = 10..=2000;
 /// A full verification of the access record every this many periodic scans
-/// (at one a minute: hourly); every `GET` of the candidates verifies too.
+/// (at one a minute: hourly); a `GET` of the candidates verifies too when
+/// no read has for [`VERIFY_AT_READ_MINUTES`].
 const VERIFY_EVERY_SCANS: u64 = 60;
+
+/// A read of the candidates verifies the whole access record when the last
+/// read that did is this many minutes old.
+const VERIFY_AT_READ_MINUTES: i64 = 10;
+/// The setting holding when a read last verified the whole record (90 kHz).
+const READ_VERIFY_SETTING: &str = "breach_read_verify_90k";
 
 /// One scan at a time: a key is checked, recorded, then stored.
 static SCANNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -265,7 +273,22 @@ pub async fn candidates(
             })
         })
         .transpose()?;
-    scan(&state, true).await?;
+    // New entries are scanned at every read; the whole record is verified
+    // at most every VERIFY_AT_READ_MINUTES (its cost grows with the record).
+    let (db, now) = (state.store.db.clone(), state.now().0);
+    let verify = blocking(move || {
+        let last: i64 = db
+            .setting(READ_VERIFY_SETTING)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(i64::MIN);
+        let due = now.saturating_sub(last) >= VERIFY_AT_READ_MINUTES * 60 * TIME_UNITS_PER_SEC;
+        if due {
+            db.set_setting(READ_VERIFY_SETTING, &now.to_string())?;
+        }
+        Ok(due)
+    })
+    .await?;
+    scan(&state, verify).await?;
     let db = state.store.db.clone();
     let rows = blocking(move || Ok(db.breach_candidates(status)?)).await?;
     Ok(Json(CandidateList {

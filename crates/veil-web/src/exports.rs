@@ -688,6 +688,7 @@ async fn create_checked(
         excluded: c.excluded.clone(),
         lift,
         redactions: c.redactions.clone(),
+        within_intervals: subject.is_some(),
     };
     let pkg = with_areas(state, pkg).await?;
     // Plan before recording, so an empty interval is a 404 that changes

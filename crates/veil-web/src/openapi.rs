@@ -72,8 +72,8 @@ use crate::protections::{
 };
 use crate::quotas::{QuotaChange, QuotaView};
 use crate::requests::{
-    DecideBody, Footage, IntervalBody, NewRequestBody, RecipientBody, RecipientList, RefuseBody,
-    RequestExtendBody, RequestJson, RequestList, SearchBody, VerifyBody,
+    CompleteBody, DecideBody, Footage, IntervalBody, NewRequestBody, RecipientBody, RecipientList,
+    RefuseBody, RequestExtendBody, RequestJson, RequestList, SearchBody, VerifyBody,
 };
 use crate::system::SystemFigures;
 use crate::{routes, AppState, Guard};
@@ -1216,13 +1216,20 @@ pub fn spec(method: &Method, path: &str, s: &mut Schemas) -> Option<Spec> {
         .error(404, "No such request")
         .error(409, "Not verified or searching; the message names its status")
         .recorded(),
-        ("POST", "/api/v1/requests/{id}/complete") => {
-            Spec::new("Complete a decided request (every recipient to tell recorded first)")
-                .ok(200, "Completed", s.json::<RequestJson>())
-                .error(404, "No such request")
-                .error(409, "Not decided, or recipients are not yet recorded (Art. 19)")
-                .recorded()
-        }
+        ("POST", "/api/v1/requests/{id}/complete") => Spec::new(
+            "Complete a decided request (every recipient to tell recorded first; an upheld \
+             erasure once erased, with kept_reason where a lock or hold keeps a part)",
+        )
+        .body(s.of::<CompleteBody>())
+        .ok(200, "Completed", s.json::<RequestJson>())
+        .error(400, bad)
+        .error(404, "No such request")
+        .error(
+            409,
+            "Not decided, not yet erased, a kept part without kept_reason, or recipients not \
+             yet recorded (Art. 19)",
+        )
+        .recorded(),
         ("POST", "/api/v1/requests/{id}/refuse") => Spec::new("Refuse an open request with a reason")
             .body(s.of::<RefuseBody>())
             .ok(200, "Refused", s.json::<RequestJson>())

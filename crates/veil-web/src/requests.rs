@@ -734,6 +734,14 @@ pub struct IntervalBody {
 }
 
 /// Whether camera `camera` over `[start, end)` lies in `r`'s search scope.
+/// How many protections kept part of an interval at its last erasure.
+fn blocked_parts(i: &RequestInterval) -> usize {
+    i.erasure_blocked
+        .as_deref()
+        .and_then(|b| serde_json::from_str::<Vec<Value>>(b).ok())
+        .map_or(0, |b| b.len())
+}
+
 fn in_scope(r: &SubjectRequestRow, camera: CameraId, start: Time90k, end: Time90k) -> bool {
     match &r.scope {
         Some((cams, a, b)) => cams.contains(&camera) && start >= *a && end <= *b,
@@ -768,6 +776,21 @@ pub async fn add_interval(
     if r.intervals.len() >= MAX_INTERVALS {
         return Err(ApiError::bad_request(format!(
             "a request marks at most {MAX_INTERVALS} intervals"
+        )));
+    }
+    // An interval shows the person only where something was recorded (so
+    // an erasure that later finds nothing knows the video went since).
+    if state
+        .store
+        .erasure_plan(camera, start, end)
+        .await?
+        .is_empty()
+    {
+        return Err(ApiError::bad_request(format!(
+            "start: camera {} has no recording from {} to {}",
+            camera.0,
+            start.to_rfc3339(),
+            end.to_rfc3339()
         )));
     }
     record_step(
@@ -973,18 +996,25 @@ async fn covering_disclosures(
         return Ok(Vec::new());
     }
     let marked: Vec<RequestInterval> = r.intervals.clone();
-    let (from, to) = (
-        marked.iter().map(|i| i.start).min().unwrap_or(Time90k(0)),
-        marked.iter().map(|i| i.end).max().unwrap_or(Time90k(0)),
-    );
-    let db = state.store.db.clone();
+    // Per marked interval and camera, unlimited: every entry that may
+    // cover it (a marked interval is short; none may be missed).
+    let (db, wanted) = (state.store.db.clone(), marked.clone());
     let rows = blocking(move || {
-        Ok(db.disclosures(&DisclosureFilter {
-            from: Some(from),
-            to: Some(to),
-            limit: crate::disclosures::MAX_LIST,
-            ..DisclosureFilter::default()
-        })?)
+        let mut all: Vec<veil_store::db::DisclosureRow> = Vec::new();
+        for m in &wanted {
+            for d in db.disclosures(&DisclosureFilter {
+                from: Some(m.start),
+                to: Some(m.end),
+                camera: Some(m.camera),
+                limit: usize::MAX,
+                ..DisclosureFilter::default()
+            })? {
+                if !all.iter().any(|x| x.id == d.id) {
+                    all.push(d);
+                }
+            }
+        }
+        Ok(all)
     })
     .await?;
     let overlaps = |d: &veil_store::db::DisclosureRow| {
@@ -1149,15 +1179,41 @@ pub async fn complete(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Path(id): Path<String>,
+    body: axum::body::Bytes,
 ) -> Result<Json<RequestJson>, ApiError> {
     authorize(&state, &s)?;
     let r = load(&state, &id).await?;
+    let kept_reason = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let v: CompleteBody = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("the body: {e}")))?;
+        v.kept_reason
+            .filter(|k| !k.trim().is_empty())
+            .map(|k| text("kept_reason", &k, &(10..=2000), false))
+            .transpose()?
+    };
     require(&r, "complete", &[RequestStatus::Decided])?;
+    let mut kept = 0;
     if r.kind == RequestKind::Erasure && r.decision.as_deref() == Some("upheld") {
         if let Some(i) = r.intervals.iter().position(|i| i.erased_at.is_none()) {
             return Err(conflict(format!(
                 "request {}: intervals[{i}] is not erased yet; erase the marked intervals \
                  before completing an upheld erasure",
+                r.id
+            )));
+        }
+        kept = r.intervals.iter().filter(|i| blocked_parts(i) > 0).count();
+        if kept > 0 && kept_reason.is_none() {
+            let i = r
+                .intervals
+                .iter()
+                .position(|i| blocked_parts(i) > 0)
+                .unwrap_or(0);
+            return Err(conflict(format!(
+                "request {}: a lock or hold keeps part of intervals[{i}] (holders of \
+                 locks.release or holds.manage decide on it); erase again once it is \
+                 released, or complete with kept_reason saying why it is kept (Art. 17(3))",
                 r.id
             )));
         }
@@ -1170,12 +1226,29 @@ pub async fn complete(
             r.id, list.outstanding
         )));
     }
-    record_step(&state, &s, peer, r.id, r.kind, "complete", "").await?;
+    let detail = if kept > 0 {
+        format!("kept={kept}")
+    } else {
+        String::new()
+    };
+    record_step(&state, &s, peer, r.id, r.kind, "complete", &detail).await?;
     let (db, now) = (state.store.db.clone(), state.now());
-    if !blocking(move || Ok(db.complete_subject_request(r.id, now)?)).await? {
+    let kept_reason = kept_reason.filter(|_| kept > 0);
+    if !blocking(move || Ok(db.complete_subject_request(r.id, now, kept_reason.as_deref())?))
+        .await?
+    {
         return Err(raced(r.id));
     }
     answer(&state, r.id).await
+}
+
+/// `POST /api/v1/requests/{id}/complete` (optional body).
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteBody {
+    /// Why video a lock or hold keeps is not erased (Art. 17(3)); needed
+    /// only to complete an upheld erasure of which a part is kept.
+    pub kept_reason: Option<String>,
 }
 
 /// `POST /api/v1/requests/{id}/restrict`: for a restriction request
@@ -1269,25 +1342,32 @@ pub async fn erase(
             r.id
         )));
     }
-    if !r.intervals.iter().any(|i| i.erased_at.is_none()) {
+    // Left to erase: never erased, or kept in part by a lock or hold (which
+    // may have been released since).
+    let pending = |i: &RequestInterval| i.erased_at.is_none() || blocked_parts(i) > 0;
+    if !r.intervals.iter().any(pending) {
         return Err(ApiError::bad_request(
             "intervals: no marked interval is left to erase",
         ));
     }
+    let now = state.now();
     let mut plans = Vec::new();
     for (i, m) in r.intervals.iter().enumerate() {
-        if m.erased_at.is_some() {
+        if !pending(m) {
             continue;
         }
-        let plan = state.store.erasure_plan(m.camera, m.start, m.end).await?;
-        if plan.is_empty() {
+        // The segment being recorded (at most MAX_SEGMENT_90K long) may still
+        // hold part of a recent interval: erasing now would miss it.
+        let settled = Time90k(m.end.0 + veil_store::segment::MAX_SEGMENT_90K);
+        if settled > now {
             return Err(ApiError::bad_request(format!(
-                "intervals[{i}]: camera {} has no recording from {} to {}",
-                m.camera.0,
-                m.start.to_rfc3339(),
-                m.end.to_rfc3339()
+                "intervals[{i}]: ends less than {} minutes ago and the segment being \
+                 recorded may still hold part of it; erase it after {}",
+                veil_store::segment::MAX_SEGMENT_90K / 90_000 / 60,
+                settled.to_rfc3339()
             )));
         }
+        let plan = state.store.erasure_plan(m.camera, m.start, m.end).await?;
         plans.push((m.clone(), plan));
     }
     for (m, plan) in plans {
@@ -1339,9 +1419,17 @@ pub async fn erase(
                 })
             })
             .collect();
+        // What an earlier run (kept in part by a lock or hold) removed stays
+        // listed.
+        let mut all: Vec<Value> = m
+            .erased
+            .as_deref()
+            .and_then(|e| serde_json::from_str::<Vec<Value>>(e).ok())
+            .unwrap_or_default();
+        all.extend(removed);
         let (db, now) = (state.store.db.clone(), state.now());
         let (removed, blocked) = (
-            Value::Array(removed).to_string(),
+            Value::Array(all).to_string(),
             Value::Array(blocked).to_string(),
         );
         blocking(move || Ok(db.set_interval_erasure(m.id, now, &removed, &blocked)?)).await?;
@@ -1441,7 +1529,24 @@ pub async fn play(
     let store = state.store.clone();
     let segs = blocking(move || Ok(store.default_segments(cam, start, end)?)).await?;
     let segs: Vec<Arc<veil_store::Segment>> = segs.into_iter().map(Arc::new).collect();
-    let plan = veil_store::playback::plan(&segs, start, end)
+    // The player starts at a keyframe: the one before `start` unless that
+    // lies before the scope, then the first after the scope's start (the
+    // handler sees nothing outside the scope).
+    let from = match r.scope.as_ref().map(|(_, a, _)| *a) {
+        Some(scope) => {
+            let kfs = veil_store::playback::keyframe_times(&segs);
+            let before = kfs.iter().rev().find(|k| **k <= start).copied();
+            match before {
+                Some(k) if k >= scope => start,
+                _ => kfs
+                    .into_iter()
+                    .find(|k| *k >= start.max(scope) && *k < end)
+                    .ok_or_else(|| ApiError::not_found("no recording in this interval"))?,
+            }
+        }
+        None => start,
+    };
+    let plan = veil_store::playback::plan(&segs, from, end)
         .ok_or_else(|| ApiError::not_found("no recording in this interval"))?;
     let served_start = plan.start_90k;
     let served_end = Time90k(plan.start_90k.0 + plan.duration_90k);

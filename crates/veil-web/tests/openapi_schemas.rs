@@ -57,6 +57,7 @@ const BODIES: &[(&str, &str, &str)] = &[
     ("POST", "/api/v1/requests/{id}/search", "SearchBody"),
     ("POST", "/api/v1/requests/{id}/intervals", "IntervalBody"),
     ("POST", "/api/v1/requests/{id}/decide", "DecideBody"),
+    ("POST", "/api/v1/requests/{id}/complete", "CompleteBody"),
     ("POST", "/api/v1/requests/{id}/refuse", "RefuseBody"),
     ("POST", "/api/v1/requests/{id}/recipients", "RecipientBody"),
     ("PUT", "/api/v1/quotas", "QuotaChange"),
@@ -306,7 +307,7 @@ const KNOWN: &[(&str, &str, &[u16])] = &[
     (
         "POST",
         "/api/v1/requests/{id}/complete",
-        &[200, 404, 409, 503],
+        &[200, 400, 404, 409, 503],
     ),
     (
         "POST",

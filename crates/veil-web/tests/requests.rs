@@ -224,20 +224,144 @@ async fn bad_input_names_the_field_and_changes_nothing() {
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(m.starts_with("document"), "{m}");
 
-    // Erasure of an interval with no recording (the video ends at 12 s).
-    let id = searching(&s, &dpo, "erasure", 20.0, 30.0).await;
+    // Erasure of an interval with no recording (the video ends at 12 s):
+    // refused when the interval is marked, naming its start.
+    let id = new_request(&s, &dpo, "erasure", &t(0.0)).await;
+    ok(
+        &s,
+        &dpo,
+        &format!("/api/v1/requests/{id}/verify"),
+        json!({"method": REASON}),
+    )
+    .await;
+    ok(
+        &s,
+        &dpo,
+        &format!("/api/v1/requests/{id}/search"),
+        json!({"cameras": [s.camera.0], "start": t(0.0), "end": t(50.0)}),
+    )
+    .await;
+    let (status, m) = bad(
+        &s,
+        &dpo,
+        &format!("/api/v1/requests/{id}/intervals"),
+        json!({"camera": s.camera.0, "start": t(20.0), "end": t(30.0)}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(m.starts_with("start: camera 1 has no recording"), "{m}");
+    assert!(!steps(&s, id).contains(&"mark".to_string()));
+    no_request_text_recorded(&s);
+}
+
+/// A lock or hold keeps its part of an erasure (shown, with who decides);
+/// the request completes only with a reason for keeping it, or once the
+/// hold is released and the rest erased; video that went since it was
+/// marked counts as erased with nothing left to remove, so the request
+/// never gets stuck.
+#[tokio::test]
+async fn a_held_part_is_erased_once_released_and_video_gone_since_counts_as_erased() {
+    let (s, _admin, dpo) = desk().await;
+    let id = searching(&s, &dpo, "erasure", 2.5, 6.5).await;
+    let hold = ok(
+        &s,
+        &dpo,
+        "/api/v1/holds",
+        json!({"cameras": [s.camera.0], "start": t(6.0), "end": t(7.0),
+               "reason": "Complaint 2026/9 about the door"}),
+    )
+    .await["id"]
+        .as_i64()
+        .unwrap();
     ok(
         &s,
         &dpo,
         &format!("/api/v1/requests/{id}/decide"),
-        json!({"decision": "upheld", "reason": "No ground to keep the recording"}),
+        json!({"decision": "upheld", "reason": "No overriding ground to keep it"}),
     )
     .await;
+    // Too soon: the segment being recorded may still hold the interval.
     let (status, m) = bad(&s, &dpo, &format!("/api/v1/requests/{id}/erase"), json!({})).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(m.starts_with("intervals[0]"), "{m}");
-    assert!(!steps(&s, id).contains(&"erase".to_string()));
-    no_request_text_recorded(&s);
+    assert!(
+        m.starts_with("intervals[0]: ends less than 15 minutes ago"),
+        "{m}"
+    );
+    s.clock.advance(15 * 60 * TIME_UNITS_PER_SEC);
+    let v = ok(&s, &dpo, &format!("/api/v1/requests/{id}/erase"), json!({})).await;
+    let i = &v["intervals"][0];
+    assert_eq!(i["erasure_blocked"][0]["protection"], hold, "{v}");
+    assert_eq!(i["erasure_blocked"][0]["who_decides"], "holds.manage");
+    let first = i["erased"].as_array().unwrap().len();
+    assert!(first > 0, "{v}");
+    let (status, m) = bad(
+        &s,
+        &dpo,
+        &format!("/api/v1/requests/{id}/complete"),
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(m.contains("kept_reason"), "{m}");
+    // The hold is released; erasing again removes the rest.
+    ok(
+        &s,
+        &dpo,
+        &format!("/api/v1/holds/{hold}/release"),
+        json!({"reason": "The complaint was settled"}),
+    )
+    .await;
+    let v = ok(&s, &dpo, &format!("/api/v1/requests/{id}/erase"), json!({})).await;
+    let i = &v["intervals"][0];
+    assert_eq!(i["erasure_blocked"], json!([]), "{v}");
+    assert!(i["erased"].as_array().unwrap().len() > first, "{v}");
+    ok(
+        &s,
+        &dpo,
+        &format!("/api/v1/requests/{id}/complete"),
+        json!({}),
+    )
+    .await;
+
+    // Video that went after it was marked (here through a direct erasure,
+    // as retention would take it) counts as erased with nothing left.
+    let third = new_request(&s, &dpo, "erasure", &t(0.0)).await;
+    let p = |x: &str| format!("/api/v1/requests/{third}/{x}");
+    ok(&s, &dpo, &p("verify"), json!({"method": REASON})).await;
+    ok(
+        &s,
+        &dpo,
+        &p("search"),
+        json!({"cameras": [s.camera.0], "start": t(0.0), "end": t(50.0)}),
+    )
+    .await;
+    let r = post(
+        &s,
+        &dpo,
+        &p("intervals"),
+        json!({"camera": s.camera.0, "start": t(0.5), "end": t(1.5)}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::CREATED);
+    ok(
+        &s,
+        &dpo,
+        &p("decide"),
+        json!({"decision": "upheld", "reason": "No overriding ground to keep it"}),
+    )
+    .await;
+    // Retention (here: another erasure) takes the video before this one.
+    let plan = s
+        .store
+        .erasure_plan(s.camera, Time90k(T0 + 45_000), Time90k(T0 + 135_000))
+        .await
+        .unwrap();
+    s.store.erase(&plan, "").await.unwrap();
+    let v = ok(&s, &dpo, &p("erase"), json!({})).await;
+    let i = &v["intervals"][0];
+    assert!(i["erased_at"].is_string(), "{v}");
+    assert_eq!(i["erased"], json!([]), "{v}");
+    ok(&s, &dpo, &p("complete"), json!({})).await;
 }
 
 #[tokio::test]
@@ -374,6 +498,47 @@ async fn an_access_request_plays_marks_and_exports_against_the_request() {
     no_request_text_recorded(&s);
 }
 
+/// The request's player shows nothing before its scope: a scope starting
+/// inside a GOP plays from the next keyframe, not the one before.
+#[tokio::test]
+async fn the_requests_player_starts_inside_its_scope() {
+    let (s, _admin, dpo) = desk().await;
+    let id = new_request(&s, &dpo, "access", &t(0.0)).await;
+    let p = |x: &str| format!("/api/v1/requests/{id}/{x}");
+    ok(&s, &dpo, &p("verify"), json!({"method": REASON})).await;
+    ok(
+        &s,
+        &dpo,
+        &p("search"),
+        json!({"cameras": [s.camera.0], "start": t(1.5), "end": t(50.0)}),
+    )
+    .await;
+    let r = get(
+        &dpo.0,
+        &s,
+        &format!(
+            "/api/v1/cameras/{}/video.mp4?start={}&end={}&request={id}",
+            s.camera.0,
+            t(1.5),
+            t(6.0)
+        ),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let played = audit_entries(&s)
+        .into_iter()
+        .rfind(|e| e.action == "playback")
+        .unwrap();
+    let served = played
+        .detail
+        .split(' ')
+        .find_map(|p| p.strip_prefix("start="))
+        .unwrap();
+    let served = chrono::DateTime::parse_from_rfc3339(served).unwrap();
+    let scope = chrono::DateTime::parse_from_rfc3339(&t(1.5)).unwrap();
+    assert!(served >= scope, "{}", played.detail);
+}
+
 #[tokio::test]
 async fn an_upheld_erasure_removes_the_marked_interval_and_says_what() {
     let (s, admin, dpo) = desk().await;
@@ -395,6 +560,7 @@ async fn an_upheld_erasure_removes_the_marked_interval_and_says_what() {
     .await;
     assert_eq!(status, StatusCode::CONFLICT);
     assert!(m.contains("intervals[0] is not erased"), "{m}");
+    s.clock.advance(15 * 60 * TIME_UNITS_PER_SEC);
     let v = ok(&s, &dpo, &format!("/api/v1/requests/{id}/erase"), json!({})).await;
     let i = &v["intervals"][0];
     assert!(i["erased_at"].is_string(), "{v}");

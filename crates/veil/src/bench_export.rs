@@ -299,6 +299,7 @@ pub async fn export_bench(a: ExportArgs) -> anyhow::Result<()> {
             excluded: Vec::new(),
             lift: HashMap::new(),
             redactions: Vec::new(),
+            within_intervals: false,
         },
         store,
         key: ExportKey::generate(),

@@ -92,6 +92,7 @@ impl Recorded {
             excluded: Vec::new(),
             lift: HashMap::new(),
             redactions: Vec::new(),
+            within_intervals: false,
         };
         Recorded {
             _dir: dir,
@@ -298,4 +299,25 @@ fn a_package_for_an_age_identity_verifies_with_the_identity_file() {
     let (code, text) = verify(&pkg, &["--identity", other.to_str().unwrap()]);
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("cannot decrypt the package"), "{text}");
+}
+
+/// A data subject's package holds nothing before the marked interval: an
+/// interval starting inside a GOP is cut at the next keyframe, where an
+/// ordinary export starts at the keyframe before (to show its start).
+#[test]
+fn a_package_within_its_intervals_starts_at_the_next_keyframe() {
+    let mut r = Recorded::new();
+    // 1.5 s in: keyframes every second (25 frames at 25 fps).
+    let (a, b) = (
+        Time90k(START + 135_000),
+        Time90k(START + 6 * TIME_UNITS_PER_SEC),
+    );
+    r.request.cameras[0].intervals = vec![(a, b)];
+    let plan = package::plan(&r.store, &r.request).unwrap();
+    assert_eq!(plan.files.len(), 1);
+    assert_eq!(plan.files[0].mp4.start_90k, Time90k(START + 90_000));
+    r.request.within_intervals = true;
+    let plan = package::plan(&r.store, &r.request).unwrap();
+    assert_eq!(plan.files.len(), 1);
+    assert_eq!(plan.files[0].mp4.start_90k, Time90k(START + 180_000));
 }

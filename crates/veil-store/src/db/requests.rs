@@ -527,12 +527,19 @@ impl Db {
     }
 
     /// Closes it: `decided` → `completed`.
-    pub fn complete_subject_request(&self, id: i64, at: Time90k) -> Result<bool, Error> {
+    /// `kept_reason`: why part of an upheld erasure is kept (stored as the
+    /// request's refusal reason for that part).
+    pub fn complete_subject_request(
+        &self,
+        id: i64,
+        at: Time90k,
+        kept_reason: Option<&str>,
+    ) -> Result<bool, Error> {
         self.guarded(
             id,
             &[RequestStatus::Decided],
-            "status = 'completed', closed_90k = ?2, updated_90k = ?2",
-            &[&at.0],
+            "status = 'completed', closed_90k = ?2, updated_90k = ?2, refusal_reason = ?3",
+            &[&at.0, &kept_reason],
         )
     }
 
@@ -712,8 +719,10 @@ impl Db {
 
     /// Removes the descriptions of requests closed before `before`; how
     /// many.
+    /// (`secure_delete` overwrites the old text in the database; the write-
+    /// ahead log is truncated so no copy stays there either.)
     pub fn remove_request_descriptions(&self, before: Time90k, now: Time90k) -> Result<u64, Error> {
-        self.with(|c| {
+        let n = self.with(|c| {
             Ok(c.execute(
                 &format!(
                     "UPDATE subject_request SET description = NULL, description_removed_90k = ?2
@@ -721,7 +730,11 @@ impl Db {
                 ),
                 params![before.0, now.0],
             )? as u64)
-        })
+        })?;
+        if n > 0 {
+            self.truncate_wal()?;
+        }
+        Ok(n)
     }
 
     /// How many requests closed before `before`.
@@ -739,7 +752,7 @@ impl Db {
     /// Deletes the requests closed before `before` with their intervals and
     /// recipients; their packages forget them. How many.
     pub fn delete_closed_requests(&self, before: Time90k) -> Result<u64, Error> {
-        self.with(|c| {
+        let n = self.with(|c| {
             let tx = c.transaction()?;
             let sub = format!("SELECT id FROM subject_request WHERE {CLOSED_BEFORE}");
             tx.execute(
@@ -763,7 +776,11 @@ impl Db {
             )?;
             tx.commit()?;
             Ok(n as u64)
-        })
+        })?;
+        if n > 0 {
+            self.truncate_wal()?;
+        }
+        Ok(n)
     }
 
     /// Deletes request `id` (a registration whose recording failed).
