@@ -879,7 +879,8 @@ pub fn token_session(
 
 /// The pseudonym and refusal reason (`account_disabled`,
 /// `account_expired`) when `token` is a live token of a disabled or
-/// expired account: the use the breach register watches.
+/// expired account: the use the breach register watches. Such a token is
+/// revoked here, so it is refused (and recorded) once.
 pub fn refused_token_account(
     store: &Store,
     token: &str,
@@ -895,13 +896,19 @@ pub fn refused_token_account(
     let Some(user) = db.user(t.user_id)? else {
         return Ok(None);
     };
-    Ok(if user.disabled {
+    let refused = if user.disabled {
         Some((user.pseudonym, "account_disabled"))
     } else if user.expired(now) {
         Some((user.pseudonym, "account_expired"))
     } else {
         None
-    })
+    };
+    if refused.is_some() {
+        // The token ends at this use (recorded once by the caller), so a
+        // leftover token cannot fill the record with refusals.
+        db.revoke_token(t.user_id, t.id, now)?;
+    }
+    Ok(refused)
 }
 
 /// [`token_session`] by the token's hash.

@@ -177,6 +177,9 @@ impl AppState {
                 if let Err(e) = audit.append(e) {
                     tracing::error!(error = %e, "could not record a refusal");
                 }
+                // Recorded once: the session ends here, so a stale cookie
+                // cannot fill the record with refusals.
+                db.delete_session(&hash)?;
                 return Ok(None);
             }
             if touch {

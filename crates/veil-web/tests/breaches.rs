@@ -208,6 +208,14 @@ async fn refusals_raise_outside_hours_held_video_and_disabled_accounts() {
     wait_for(&s, denied("outside_hours")).await;
     wait_for(&s, denied("held")).await;
     wait_for(&s, denied("account_disabled")).await;
+    // The refused token ends at its first use: used again, it is refused
+    // without another entry (a leftover token cannot flood the record).
+    let r = get_with_token(&client(), &s, "/api/v1/cameras", &token).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let by_token = |e: &veil_store::db::AuditRow| {
+        e.action == "access.denied" && e.detail.contains("credential=token")
+    };
+    assert_eq!(seqs(&s, by_token).len(), 1);
     let got = candidates(&s, &dpo).await;
 
     let hours = of_signal(&got, "outside_hours");
