@@ -2019,7 +2019,8 @@ impl Db {
         now: Time90k,
     ) -> Result<UserId, Error> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            // Immediate: the account commands run it beside a server.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
                 "INSERT INTO app_user (pseudonym, name, password_hash, role, created_90k)
                  VALUES (?1, ?2, ?3, '', ?4)",
@@ -2060,7 +2061,8 @@ impl Db {
     /// Replaces a user's roles (comma-separated names; every one must exist).
     pub fn set_user_roles(&self, user: UserId, roles: &str) -> Result<(), Error> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            // Immediate: the account commands run it beside a server.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM user_role WHERE user_id = ?1", [user.0])?;
             let r = set_user_roles(&tx, user.0, roles)?;
             if r.is_ok() {
@@ -2123,7 +2125,8 @@ impl Db {
         now: Time90k,
     ) -> Result<(usize, usize), Error> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            // Immediate: the account commands run it beside a server.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             tx.execute(
                 "UPDATE app_user SET password_hash = ?2, must_change_password = 0 WHERE id = ?1",
                 params![user.0, hash],
@@ -2164,7 +2167,11 @@ impl Db {
     /// their old `role` column.
     pub fn ensure_roles(&self, templates: &[(String, String)], now: Time90k) -> Result<(), Error> {
         self.with(|c| {
-            let tx = c.transaction()?;
+            // Immediate: it reads, then writes, possibly beside a running
+            // server (the account commands); a deferred transaction would
+            // fail at once with "database is locked" when the server wrote
+            // in between, instead of waiting its turn.
+            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
             let n: i64 = tx.query_row("SELECT COUNT(*) FROM role", [], |r| r.get(0))?;
             if n == 0 {
                 for (name, def) in templates {
