@@ -214,7 +214,7 @@ async fn scenario(demo: &Demo) -> Res<()> {
             return Err(format!("playback {start}..{end}: {status}"));
         }
         // Every two minutes: a new sign-in, the first attempt mistyped.
-        if round % 6 == 0 {
+        if round.is_multiple_of(6) {
             let typo = Api::login(demo, OPERATOR, "a long everyday pasword 7").await;
             if typo.is_ok() {
                 return Err("a mistyped password signed in".into());
@@ -225,7 +225,7 @@ async fn scenario(demo: &Demo) -> Res<()> {
             op = Api::login(demo, OPERATOR, PASSWORD).await?;
         }
         // Every minute: the officer reads the desk and the candidates.
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             dpo.send(Method::GET, "api/v1/dpo", None, StatusCode::OK)
                 .await?;
             let found = candidates(&dpo).await?;
