@@ -116,8 +116,9 @@ pub struct CheckedRegister {
 }
 
 /// `v` trimmed, `chars` long, without control characters other than line
-/// breaks and tabs (`multiline`) or without any; else a 400 naming `name`.
-fn text(
+/// breaks and tabs (`multiline`) or without any; else a 400 naming `name`
+/// (the free texts of the register and of data-subject requests).
+pub(crate) fn text(
     name: &str,
     v: &str,
     chars: &std::ops::RangeInclusive<usize>,

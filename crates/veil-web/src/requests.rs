@@ -34,6 +34,7 @@ use veil_store::db::{
 
 use crate::auth::Session;
 use crate::bookmarks::parse_time;
+use crate::disclosures::text;
 use crate::error::{json_body, ApiError};
 use crate::ui::escape;
 use crate::{blocking, AppState};
@@ -84,30 +85,6 @@ fn conflict(message: String) -> ApiError {
         code: "conflict",
         message,
     }
-}
-
-fn text(
-    name: &str,
-    v: &str,
-    chars: &std::ops::RangeInclusive<usize>,
-    multiline: bool,
-) -> Result<String, ApiError> {
-    let v = v.trim();
-    let n = v.chars().count();
-    if !chars.contains(&n) {
-        return Err(ApiError::bad_request(format!(
-            "{name} must be {} to {} characters, got {n}",
-            chars.start(),
-            chars.end()
-        )));
-    }
-    let bad = |c: char| c.is_control() && !(multiline && matches!(c, '\n' | '\r' | '\t'));
-    if v.chars().any(bad) {
-        return Err(ApiError::bad_request(format!(
-            "{name} must not contain control characters"
-        )));
-    }
-    Ok(v.to_owned())
 }
 
 /// The marked interval as the API shows it.
