@@ -57,6 +57,13 @@ const READ_VERIFY_SETTING: &str = "breach_read_verify_90k";
 /// One scan at a time: a key is checked, recorded, then stored.
 static SCANNING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// A path's id: anything but a number is "not found" (a JSON 404, as for
+/// every other id in the API), never the router's plain-text 400.
+fn path_id(raw: &str) -> Result<i64, ApiError> {
+    raw.parse()
+        .map_err(|_| ApiError::not_found(format!("no breach or candidate {raw:?}")))
+}
+
 fn guard(state: &AppState, s: &Session) -> Result<(), ApiError> {
     state.authorize(s, Action::DpoDocuments, Resource::System)
 }
@@ -351,10 +358,11 @@ pub async fn dismiss(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<i64>,
+    Path(raw): Path<String>,
     body: Body<DismissBody>,
 ) -> Result<Json<CandidateJson>, ApiError> {
     guard(&state, &s)?;
+    let id = path_id(&raw)?;
     let b = json_body(body)?;
     let reason = check_reason("reason", &b.reason)?;
     let c = open_candidate(&state, id).await?;
@@ -388,9 +396,10 @@ pub async fn promote(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<i64>,
+    Path(raw): Path<String>,
 ) -> Result<(StatusCode, Json<BreachJson>), ApiError> {
     guard(&state, &s)?;
+    let id = path_id(&raw)?;
     let c = open_candidate(&state, id).await?;
     state
         .record(
@@ -572,9 +581,10 @@ async fn load(state: &AppState, id: i64) -> Result<(BreachRow, Vec<i64>), ApiErr
 pub async fn get_one(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
-    Path(id): Path<i64>,
+    Path(raw): Path<String>,
 ) -> Result<Json<BreachJson>, ApiError> {
     guard(&state, &s)?;
+    let id = path_id(&raw)?;
     let (row, c) = load(&state, id).await?;
     Ok(Json(breach_json(&row, &c, state.now())?))
 }
@@ -699,10 +709,11 @@ pub async fn update(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<i64>,
+    Path(raw): Path<String>,
     body: Body<BreachBody>,
 ) -> Result<Json<BreachJson>, ApiError> {
     guard(&state, &s)?;
+    let id = path_id(&raw)?;
     let b = json_body(body)?;
     let (old, cands) = load(&state, id).await?;
     let detected = check_body(&state, &b).await?;
@@ -759,10 +770,11 @@ pub async fn decide(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<i64>,
+    Path(raw): Path<String>,
     body: Body<BreachDecisionBody>,
 ) -> Result<Json<BreachJson>, ApiError> {
     guard(&state, &s)?;
+    let id = path_id(&raw)?;
     let b = json_body(body)?;
     let about = about_of(&b.about)?;
     let reason = check_reason("reason", &b.reason)?;
@@ -825,10 +837,11 @@ pub async fn notified(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<i64>,
+    Path(raw): Path<String>,
     body: Body<NotifiedBody>,
 ) -> Result<Json<BreachJson>, ApiError> {
     guard(&state, &s)?;
+    let id = path_id(&raw)?;
     let b = json_body(body)?;
     let about = about_of(&b.about)?;
     let now = state.now();
@@ -906,10 +919,11 @@ pub async fn notification(
     Extension(s): Extension<Session>,
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    Path(id): Path<i64>,
+    Path(raw): Path<String>,
     query: Result<Query<NotificationQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     guard(&state, &s)?;
+    let id = path_id(&raw)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let format = match q.format.as_deref() {
         None | Some("md") => Format::Markdown,
