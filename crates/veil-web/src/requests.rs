@@ -1181,12 +1181,8 @@ pub async fn complete(
             )));
         }
         kept = r.intervals.iter().filter(|i| blocked_parts(i) > 0).count();
-        if kept > 0 && kept_reason.is_none() {
-            let i = r
-                .intervals
-                .iter()
-                .position(|i| blocked_parts(i) > 0)
-                .unwrap_or(0);
+        let first_kept = r.intervals.iter().position(|i| blocked_parts(i) > 0);
+        if let (Some(i), None) = (first_kept, &kept_reason) {
             return Err(conflict(format!(
                 "request {}: a lock or hold keeps part of intervals[{i}] (holders of \
                  locks.release or holds.manage decide on it); erase again once it is \

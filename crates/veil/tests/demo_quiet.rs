@@ -51,9 +51,11 @@ fn rfc(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
-/// The last 20 seconds camera 1 recorded (ending 5 s before its latest
-/// run's end), as RFC 3339 start and end.
-async fn latest_clip(s: &Api) -> Res<(String, String)> {
+/// Camera 1's latest recorded run in the last 15 minutes: its start and
+/// end.
+async fn latest_run(
+    s: &Api,
+) -> Res<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)> {
     let now = chrono::Utc::now();
     let v = s
         .send(
@@ -67,46 +69,33 @@ async fn latest_clip(s: &Api) -> Res<(String, String)> {
             StatusCode::OK,
         )
         .await?;
-    let end = v["recordings"]
-        .as_array()
-        .and_then(|runs| runs.last())
-        .and_then(|r| r["end"].as_str())
-        .and_then(|e| chrono::DateTime::parse_from_rfc3339(e).ok())
-        .ok_or_else(|| format!("no recorded run: {v}"))?
-        .with_timezone(&chrono::Utc);
+    let run = v["recordings"].as_array().and_then(|runs| runs.last());
+    let t = |k: &str| {
+        run.and_then(|r| r[k].as_str())
+            .and_then(|x| chrono::DateTime::parse_from_rfc3339(x).ok())
+            .map(|x| x.with_timezone(&chrono::Utc))
+    };
+    match (t("start"), t("end")) {
+        (Some(a), Some(b)) => Ok((a, b)),
+        _ => Err(format!("no recorded run: {v}")),
+    }
+}
+
+/// The last 20 seconds camera 1 recorded (ending 5 s before its latest
+/// run's end), as RFC 3339 start and end.
+async fn latest_clip(s: &Api) -> Res<(String, String)> {
+    let (_, end) = latest_run(s).await?;
     let end = end - chrono::Duration::seconds(5);
     Ok((rfc(end - chrono::Duration::seconds(20)), rfc(end)))
 }
 
 /// Ok once camera 1's latest run is at least `seconds` long.
 async fn recorded_for(s: &Api, seconds: i64) -> Res<()> {
-    let now = chrono::Utc::now();
-    let v = s
-        .send(
-            Method::GET,
-            &format!(
-                "api/v1/cameras/1/recordings?start={}&end={}",
-                rfc(now - chrono::Duration::minutes(15)),
-                rfc(now)
-            ),
-            None,
-            StatusCode::OK,
-        )
-        .await?;
-    let long = v["recordings"]
-        .as_array()
-        .and_then(|runs| runs.last())
-        .is_some_and(|r| {
-            let t = |k: &str| {
-                r[k].as_str()
-                    .and_then(|x| chrono::DateTime::parse_from_rfc3339(x).ok())
-            };
-            matches!((t("start"), t("end")), (Some(a), Some(b)) if (b - a).num_seconds() >= seconds)
-        });
-    if long {
+    let (start, end) = latest_run(s).await?;
+    if (end - start).num_seconds() >= seconds {
         Ok(())
     } else {
-        Err(format!("camera 1 has recorded no {seconds} s run: {v}"))
+        Err(format!("camera 1's latest run is shorter than {seconds} s"))
     }
 }
 
