@@ -567,10 +567,20 @@ fn check_package(package: &[u8], passphrase: &str) -> Res<()> {
         worst = worst.max(range(frames[i], w, (x0 + 6, y0 + 6, x1 - 6, y1 - 6)));
         covered += 1;
     }
-    // About 4 s at the camera's rate, both ends included.
-    let span_s = (b.keyframes[1].at.0 - b.keyframes[0].at.0) as f64 / 90_000.0;
-    if (covered as f64) < span_s * 20.0 {
-        return Err(format!("the box is on {covered} frames over {span_s} s"));
+    // The file starts at the first keyframe inside the interval (a keyframe
+    // every 2 s), so the box's span in the file is 3–5 s: every frame that
+    // starts inside it carries the box, at about the camera's 25 fps.
+    let (from, to) = (b.keyframes[0].at.0, b.keyframes[1].at.0);
+    let inside = times
+        .iter()
+        .filter(|&&p| (from..=to).contains(&(start.0 + (p - first))))
+        .count();
+    let file_end = start.0 + (times[times.len() - 1] - first);
+    let span_s = (to.min(file_end) - from.max(start.0)) as f64 / 90_000.0;
+    if covered < inside || span_s < 2.5 || (covered as f64) < span_s * 20.0 {
+        return Err(format!(
+            "the box is on {covered} frames ({inside} start inside its span) over {span_s} s of the file"
+        ));
     }
     if worst > FLAT {
         return Err(format!("luma inside the box spreads by {worst}"));
