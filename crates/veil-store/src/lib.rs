@@ -14,6 +14,7 @@ pub mod keys;
 pub mod lift;
 pub mod mask_stage;
 pub mod objects;
+pub mod objects_s3;
 pub mod playback;
 pub mod protect;
 pub mod purpose;
@@ -36,6 +37,7 @@ pub use db::Db;
 pub use keys::Keyring;
 pub use lift::{LiftGrant, LiftMode};
 pub use objects::{LocalDir, ObjectStore};
+pub use objects_s3::{S3Config, S3Credentials, S3Objects};
 use segment::SegmentIndex;
 use zeroize::Zeroizing;
 
@@ -287,6 +289,14 @@ fn refuse_shared(path: &Path, what: &str, mode: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// What [`Store::open_dir_parts`] opens before the object store.
+struct DirParts {
+    db: Db,
+    roots: root::Roots,
+    source: Arc<dyn root::RootKeySource>,
+    lock: std::fs::File,
+}
+
 /// File names inside a data directory.
 pub struct DataDir {
     /// The directory.
@@ -294,6 +304,12 @@ pub struct DataDir {
 }
 
 impl DataDir {
+    /// The layout under `root`.
+    pub fn new(root: &Path) -> DataDir {
+        DataDir {
+            root: root.to_path_buf(),
+        }
+    }
     /// The root key file (0600).
     pub fn root_key(&self) -> PathBuf {
         self.root.join("root.key")
@@ -335,6 +351,61 @@ impl Store {
         clock: SharedClock,
         source: Option<Arc<dyn root::RootKeySource>>,
     ) -> Result<Store, Error> {
+        let parts = Store::open_dir_parts(dir, clock.now(), source)?;
+        let objects = LocalDir::open(&DataDir::new(dir).objects())?;
+        objects.ensure_marker(|| parts.db.segment_count())?;
+        Ok(Store::from_parts(parts, Arc::new(objects), dir, clock))
+    }
+
+    /// Opens the data directory `dir` (database, root key, lock) with its
+    /// objects in an S3-compatible bucket instead of `dir/objects`: builds
+    /// the client, runs the start-up check ([`S3Objects::check`]: probe
+    /// put, head, get, list, delete, each named when it fails) and checks
+    /// the bucket's marker ([`S3Objects::ensure_marker`]). `s3 = None` is
+    /// [`Store::open_dir_with`].
+    pub async fn open_dir_objects(
+        dir: &Path,
+        clock: SharedClock,
+        source: Option<Arc<dyn root::RootKeySource>>,
+        s3: Option<&S3Config>,
+    ) -> Result<Store, Error> {
+        let Some(s3) = s3 else {
+            return Store::open_dir_with(dir, clock, source);
+        };
+        // Credentials and syntax first: nothing is created for a
+        // configuration that cannot work.
+        s3.check()?;
+        let objects = S3Objects::open(s3, &s3.credentials()?)?;
+        // Before the data directory: a new installation whose bucket is
+        // unusable creates no root key.
+        objects.check().await?;
+        let parts = Store::open_dir_parts(dir, clock.now(), source)?;
+        let db = parts.db.clone();
+        let segments = blocking(move || db.segment_count()).await?;
+        objects.ensure_marker(segments).await?;
+        Ok(Store::from_parts(parts, Arc::new(objects), dir, clock))
+    }
+
+    fn from_parts(
+        parts: DirParts,
+        objects: Arc<dyn ObjectStore>,
+        dir: &Path,
+        clock: SharedClock,
+    ) -> Store {
+        let mut store = Store::new(parts.db, objects, crypto::Key::generate(), clock);
+        store.keys = Keyring::with_roots(store.db.clone(), parts.roots);
+        store.root_source = Some(parts.source);
+        store._lock = Some(Arc::new(parts.lock));
+        store.dir = Some(Arc::new(dir.to_path_buf()));
+        store
+    }
+
+    /// The data directory's database, root key versions and lock.
+    fn open_dir_parts(
+        dir: &Path,
+        now: Time90k,
+        source: Option<Arc<dyn root::RootKeySource>>,
+    ) -> Result<DirParts, Error> {
         use std::os::unix::fs::DirBuilderExt;
         if !dir.exists() {
             // Owner only: the directory holds the root key and the database.
@@ -400,16 +471,13 @@ impl Store {
         let source: Arc<dyn root::RootKeySource> =
             source.unwrap_or_else(|| Arc::new(root::FileSource::new(dir)));
         let db = Db::open(&d.database())?;
-        let roots = root::open_roots(&db, source.as_ref(), !existing, clock.now())?;
-        let objects = LocalDir::open(&d.objects())?;
-        objects.ensure_marker(|| db.segment_count())?;
-        let objects = Arc::new(objects);
-        let mut store = Store::new(db, objects, crypto::Key::generate(), clock);
-        store.keys = Keyring::with_roots(store.db.clone(), roots);
-        store.root_source = Some(source);
-        store._lock = Some(Arc::new(lock));
-        store.dir = Some(Arc::new(dir.to_path_buf()));
-        Ok(store)
+        let roots = root::open_roots(&db, source.as_ref(), !existing, now)?;
+        Ok(DirParts {
+            db,
+            roots,
+            source,
+            lock,
+        })
     }
 
     /// Assembles a store from its parts.

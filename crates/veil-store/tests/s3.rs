@@ -1,0 +1,288 @@
+//! The S3-compatible object store against a real S3 server (moto): the
+//! trait's operations, create-only writes, a store recording and playing
+//! back on S3, recovery both ways, and the start-up check's refusals.
+
+#[path = "common/moto.rs"]
+mod moto;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use veil_base::{CameraId, SimulatedClock, Time90k};
+use veil_media::synthetic::SyntheticConfig;
+use veil_store::{
+    recorder, Error, NewSegment, ObjectStore, S3Config, S3Credentials, S3Objects, Store,
+    MAIN_RENDITION,
+};
+
+const T0: i64 = 1_795_000_000 * 90_000;
+
+fn config(s3: &moto::MotoServer, bucket: &str, dir: &std::path::Path) -> S3Config {
+    S3Config {
+        endpoint: s3.endpoint(),
+        bucket: bucket.into(),
+        region: "us-east-1".into(),
+        prefix: None,
+        credentials_file: Some(s3.credentials_file(dir)),
+    }
+}
+
+fn credentials() -> S3Credentials {
+    S3Credentials {
+        access_key_id: moto::ACCESS_KEY_ID.into(),
+        secret_access_key: moto::SECRET_ACCESS_KEY.into(),
+        session_token: None,
+    }
+}
+
+async fn objects(cfg: &S3Config) -> S3Objects {
+    let o = S3Objects::open(cfg, &credentials()).unwrap();
+    o.check().await.unwrap();
+    o.ensure_marker(0).await.unwrap();
+    o
+}
+
+async fn open(dir: &std::path::Path, cfg: &S3Config) -> Result<Store, Error> {
+    Store::open_dir_objects(
+        &dir.join("data"),
+        Arc::new(SimulatedClock::new(Time90k(T0))),
+        None,
+        Some(cfg),
+    )
+    .await
+}
+
+fn segments(camera: CameraId, seconds: u32) -> Vec<NewSegment> {
+    let config = SyntheticConfig {
+        width: 320,
+        height: 240,
+        fps: 25,
+        gop_frames: 25,
+        bitrate_bps: 300_000,
+        seed: 1,
+    };
+    recorder::synthetic_segments(camera, config, Time90k(T0), seconds * 25 + 1, 2 * 90_000).unwrap()
+}
+
+fn no_secret(e: &str) {
+    assert!(!e.contains(moto::SECRET_ACCESS_KEY), "secret in {e}");
+}
+
+#[tokio::test]
+async fn put_get_size_list_delete_round_trip_under_a_prefix() {
+    let s3 = moto::MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let bucket = s3.fresh_bucket();
+    let mut cfg = config(&s3, &bucket, dir.path());
+    cfg.prefix = Some("site-a/".into());
+    let o = objects(&cfg).await;
+    o.put("v1/cam1/main/a.seg", b"xyz".to_vec()).await.unwrap();
+    o.put("v1/cam1/main/b.seg", vec![7; 70_000]).await.unwrap();
+    assert_eq!(o.get("v1/cam1/main/a.seg").await.unwrap(), b"xyz");
+    assert_eq!(o.size("v1/cam1/main/b.seg").await.unwrap(), Some(70_000));
+    assert_eq!(o.size("v1/cam1/main/c.seg").await.unwrap(), None);
+    assert!(matches!(
+        o.get("v1/cam1/main/c.seg").await,
+        Err(Error::NotFound(_))
+    ));
+    // The marker and probes are not objects; the prefix is not in keys.
+    assert_eq!(
+        o.list().await.unwrap(),
+        vec!["v1/cam1/main/a.seg", "v1/cam1/main/b.seg"]
+    );
+    // Keys are checked as for the local directory.
+    assert!(matches!(
+        o.put("../x", b"x".to_vec()).await,
+        Err(Error::Invalid(_))
+    ));
+    o.delete("v1/cam1/main/a.seg").await.unwrap();
+    o.delete("v1/cam1/main/a.seg").await.unwrap();
+    assert_eq!(o.list().await.unwrap(), vec!["v1/cam1/main/b.seg"]);
+    // Another prefix in the same bucket sees none of it.
+    cfg.prefix = Some("site-b".into());
+    let other = objects(&cfg).await;
+    assert!(other.list().await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn puts_are_create_only() {
+    let s3 = moto::MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let o = objects(&config(&s3, &s3.fresh_bucket(), dir.path())).await;
+    o.put("k/one.seg", b"first".to_vec()).await.unwrap();
+    let e = o.put("k/one.seg", b"second".to_vec()).await.unwrap_err();
+    assert!(e.to_string().contains("exists already"), "{e}");
+    assert_eq!(o.get("k/one.seg").await.unwrap(), b"first");
+}
+
+#[tokio::test]
+async fn a_store_on_s3_records_plays_back_and_reconciles_both_ways() {
+    let s3 = moto::MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&s3, &s3.fresh_bucket(), dir.path());
+    let s = open(dir.path(), &cfg).await.unwrap();
+    let cam =
+        s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
+            .unwrap();
+    let segs = segments(cam, 6);
+    assert_eq!(segs.len(), 3);
+    for n in &segs {
+        s.write_segment(n.clone()).await.unwrap();
+    }
+    let read = s
+        .segments(cam, MAIN_RENDITION, Time90k(T0), Time90k(T0 + 10 * 90_000))
+        .unwrap();
+    assert_eq!(read.len(), 3);
+    for (n, r) in segs.iter().zip(&read) {
+        assert_eq!(*s.read_media(r).await.unwrap(), n.media);
+    }
+    // Nothing of the video is in the data directory.
+    assert!(!dir.path().join("data/objects").exists());
+
+    // Behind the store's back: an orphan object (a crash between object and
+    // row), a leftover named like a partial write, and a lost object.
+    let o = objects(&cfg).await;
+    let keys = o.list().await.unwrap();
+    assert_eq!(keys.len(), 3);
+    o.put("v1/cam1/main/orphan.seg", b"sealed".to_vec())
+        .await
+        .unwrap();
+    o.put("v1/cam1/main/x.seg.partial", b"half".to_vec())
+        .await
+        .unwrap();
+    let lost = read[0].row.object_key.clone();
+    let saved = o.get(&lost).await.unwrap();
+    o.delete(&lost).await.unwrap();
+
+    let report = s.recover().await.unwrap();
+    assert_eq!(report.orphan_objects_deleted, 1);
+    assert_eq!(report.partial_writes_deleted, 1);
+    assert_eq!(report.rows_marked_missing, 1);
+    let mut left = o.list().await.unwrap();
+    left.sort();
+    let mut want: Vec<String> = keys.iter().filter(|k| **k != lost).cloned().collect();
+    want.sort();
+    assert_eq!(left, want);
+    assert_eq!(
+        s.segments(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+            .unwrap()
+            .len(),
+        2
+    );
+    // Still missing until the object is back; restored once it is.
+    assert_eq!(s.reverify().await.unwrap(), (0, 1));
+    o.put(&lost, saved).await.unwrap();
+    assert_eq!(s.reverify().await.unwrap(), (1, 0));
+    let again = s
+        .segments(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+        .unwrap();
+    assert_eq!(again.len(), 3);
+    assert_eq!(*s.read_media(&again[0]).await.unwrap(), segs[0].media);
+    assert_eq!(s.recover().await.unwrap(), Default::default());
+
+    // The same data directory against an empty bucket: refused, so that no
+    // segment is marked missing.
+    drop(s);
+    let empty = config(&s3, &s3.fresh_bucket(), dir.path());
+    let e = open(dir.path(), &empty).await.err().unwrap().to_string();
+    assert!(
+        e.contains("holds no objects of this installation") && e.contains(&empty.bucket),
+        "{e}"
+    );
+    no_secret(&e);
+    // The right bucket still opens, with nothing missing.
+    let s = open(dir.path(), &cfg).await.unwrap();
+    assert_eq!(s.recover().await.unwrap(), Default::default());
+}
+
+#[tokio::test]
+async fn a_bucket_that_does_not_exist_is_refused_naming_the_operation() {
+    let s3 = moto::MotoServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(&s3, "no-such-bucket", dir.path());
+    let e = open(dir.path(), &cfg).await.err().unwrap().to_string();
+    assert!(
+        e.contains("object store s3")
+            && e.contains(&s3.endpoint())
+            && e.contains("bucket no-such-bucket")
+            && e.contains("writing a probe object failed: the bucket does not exist"),
+        "{e}"
+    );
+    no_secret(&e);
+    // Nothing was created for the installation.
+    assert!(!dir.path().join("data").exists());
+}
+
+#[tokio::test]
+async fn an_unreachable_endpoint_is_an_error_within_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = moto::free_port();
+    let cfg = S3Config {
+        endpoint: format!("http://127.0.0.1:{port}"),
+        bucket: "veil".into(),
+        region: "us-east-1".into(),
+        prefix: None,
+        credentials_file: Some({
+            let p = dir.path().join("c.toml");
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            let mut f = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&p)
+                .unwrap();
+            write!(
+                f,
+                "access_key_id = \"{}\"\nsecret_access_key = \"{}\"\n",
+                moto::ACCESS_KEY_ID,
+                moto::SECRET_ACCESS_KEY
+            )
+            .unwrap();
+            p
+        }),
+    };
+    let t = Instant::now();
+    let e = open(dir.path(), &cfg).await.err().unwrap().to_string();
+    let took = t.elapsed();
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    assert!(
+        e.contains("object store s3")
+            && e.contains(&format!("127.0.0.1:{port}"))
+            && e.contains("cannot reach the endpoint"),
+        "{e}"
+    );
+    no_secret(&e);
+}
+
+#[tokio::test]
+async fn credentials_are_required_and_never_shown() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = S3Config {
+        endpoint: "http://127.0.0.1:9".into(),
+        bucket: "veil".into(),
+        region: "us-east-1".into(),
+        prefix: None,
+        credentials_file: Some(dir.path().join("absent.toml")),
+    };
+    let e = open(dir.path(), &cfg).await.err().unwrap().to_string();
+    assert!(e.contains("objects.s3.credentials_file"), "{e}");
+    // A readable-by-others file is refused before anything is sent.
+    let p = dir.path().join("c.toml");
+    std::fs::write(
+        &p,
+        format!(
+            "access_key_id = \"a\"\nsecret_access_key = \"{}\"\n",
+            moto::SECRET_ACCESS_KEY
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+    cfg.credentials_file = Some(p);
+    let e = open(dir.path(), &cfg).await.err().unwrap().to_string();
+    assert!(e.contains("chmod 600"), "{e}");
+    no_secret(&e);
+    no_secret(&format!("{cfg:?}"));
+}
