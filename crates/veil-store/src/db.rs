@@ -35,6 +35,8 @@ pub use dpo::{
 pub use export_packages::{ExportRow, ExportState, NewExport};
 mod lift;
 mod masks;
+mod migrations_pg;
+pub use migrations_pg::{migrate_postgres, PG_SCHEMA_VERSION};
 mod protections;
 mod quotas;
 mod requests;
