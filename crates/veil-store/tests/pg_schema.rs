@@ -272,6 +272,34 @@ fn versions_are_numbered_alike_and_migrating_again_changes_nothing() {
 }
 
 #[test]
+fn nodes_starting_together_migrate_once() {
+    let pg = PgServer::start();
+    let url = pg.fresh_database();
+    let applied: Vec<usize> = std::thread::scope(|s| {
+        let nodes: Vec<_> = (0..4)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut c = Client::connect(&url, NoTls).unwrap();
+                    migrate_postgres(&mut c).unwrap()
+                })
+            })
+            .collect();
+        nodes.into_iter().map(|n| n.join().unwrap()).collect()
+    });
+    assert_eq!(
+        applied.iter().sum::<usize>(),
+        PG_SCHEMA_VERSION,
+        "{applied:?}"
+    );
+    let mut c = Client::connect(&url, NoTls).unwrap();
+    let version: i64 = c
+        .query_one("SELECT version FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version as usize, PG_SCHEMA_VERSION);
+}
+
+#[test]
 fn tables_columns_indexes_and_triggers_match_sqlite() {
     let pg = PgServer::start();
     let mut client = migrated_pg(&pg);

@@ -41,7 +41,8 @@ fn find_bin() -> PathBuf {
         let dir = PathBuf::from(dir);
         assert!(
             dir.join("initdb").is_file(),
-            "VEIL_PG_BIN={} holds no initdb",
+            "VEIL_PG_BIN={} holds no initdb: point it at PostgreSQL's bin directory or \
+             run scripts/test (it installs Debian's postgresql)",
             dir.display()
         );
         return dir;
