@@ -13,8 +13,8 @@ use postgres_server::PgServer;
 use rusqlite::Connection;
 use veil_store::db::{migrate_postgres, Db, PG_SCHEMA_VERSION, SCHEMA_VERSION};
 
-/// A column: name, type family, NOT NULL.
-type Column = (String, &'static str, bool);
+/// A column: name, type family, NOT NULL, default (as SQL text).
+type Column = (String, &'static str, bool, Option<String>);
 /// An index: table, unique, partial, columns in order.
 type Index = (String, bool, bool, Vec<String>);
 
@@ -77,12 +77,13 @@ fn sqlite_columns(c: &Connection) -> BTreeMap<String, Vec<Column>> {
                 let name: String = r.get(1)?;
                 let declared: String = r.get(2)?;
                 let notnull: bool = r.get(3)?;
+                let default: Option<String> = r.get(4)?;
                 let pk: i64 = r.get(5)?;
                 // A primary key is NOT NULL in PostgreSQL. In SQLite an
                 // `INTEGER PRIMARY KEY` can never be NULL though `notnull`
                 // says 0, and other primary keys accept NULL only through a
                 // legacy quirk that Veil never uses.
-                Ok((name, sqlite_family(&declared), notnull || pk > 0))
+                Ok((name, sqlite_family(&declared), notnull || pk > 0, default))
             })
             .unwrap()
             .collect::<Result<Vec<_>, _>>()
@@ -96,7 +97,8 @@ fn pg_columns(c: &mut Client) -> BTreeMap<String, Vec<Column>> {
     let mut out: BTreeMap<String, Vec<Column>> = BTreeMap::new();
     for row in c
         .query(
-            "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text
+            "SELECT table_name::text, column_name::text, data_type::text, is_nullable::text,
+                    column_default::text
              FROM information_schema.columns
              WHERE table_schema = 'public' AND table_name <> 'schema_version'
              ORDER BY table_name, ordinal_position",
@@ -106,9 +108,18 @@ fn pg_columns(c: &mut Client) -> BTreeMap<String, Vec<Column>> {
     {
         let table: String = row.get(0);
         let nullable: String = row.get(3);
-        out.entry(table)
-            .or_default()
-            .push((row.get(1), pg_family(row.get(2)), nullable == "NO"));
+        // PostgreSQL shows a literal default with its type (`'ok'::text`).
+        let default: Option<String> = row.get(4);
+        let default = default.map(|d| match d.rsplit_once("::") {
+            Some((literal, _)) => literal.to_string(),
+            None => d,
+        });
+        out.entry(table).or_default().push((
+            row.get(1),
+            pg_family(row.get(2)),
+            nullable == "NO",
+            default,
+        ));
     }
     out
 }
