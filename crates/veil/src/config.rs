@@ -85,6 +85,12 @@ pub struct Config {
     /// purposes name its sites. Absent: the profile set over the API stays.
     #[serde(default)]
     pub organisation: Option<veil_dpo::model::Organisation>,
+    /// Where the video objects are kept: `[objects] s3 = { endpoint, bucket,
+    /// region, prefix, credentials_file }` for an S3-compatible bucket
+    /// (`docs/design/storage.md`); absent, the default: `objects/` in the
+    /// data directory.
+    #[serde(default)]
+    pub objects: Objects,
     /// Set by `veil demo` only: the first account is exempt from its roles'
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
@@ -94,6 +100,75 @@ pub struct Config {
     /// separates it from live recording), for trying and testing playback.
     #[serde(skip)]
     pub backfill_minutes: u32,
+}
+
+/// toml's errors quote the offending line: where that line could hold a
+/// secret (a key written into the configuration by mistake), only its
+/// number and the message are kept.
+fn quiet_secrets(text: &str, e: toml::de::Error) -> anyhow::Error {
+    let Some(span) = e.span() else {
+        return e.into();
+    };
+    let start = span.start.min(text.len());
+    let line_no = text[..start].matches('\n').count() + 1;
+    let line = text
+        .lines()
+        .nth(line_no - 1)
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ["secret", "password", "token", "key_id"]
+        .iter()
+        .any(|w| line.contains(w))
+    {
+        anyhow::anyhow!("line {line_no}: {}", e.message())
+    } else {
+        e.into()
+    }
+}
+
+/// `[objects]` (see [`Config::objects`]).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Objects {
+    /// An S3-compatible bucket instead of the data directory's `objects/`.
+    #[serde(default)]
+    pub s3: Option<veil_store::S3Config>,
+}
+
+impl Objects {
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(s3) = &self.s3 {
+            s3.check().map_err(|e| match e {
+                veil_store::Error::Invalid(m) => anyhow::anyhow!(m),
+                e => anyhow::anyhow!(e),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// The `[objects]` section of a configuration file alone, for the commands
+/// that work on a stopped server's data directory (`veil check`, `veil
+/// keys`, …): other sections are not checked.
+pub fn objects_of(path: &std::path::Path) -> anyhow::Result<Objects> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
+    let objects: Objects = match table.get("objects") {
+        None => Objects::default(),
+        Some(o) => o
+            .clone()
+            .try_into()
+            // The value's error never quotes the file.
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("invalid objects in {}: {}", path.display(), e.message())
+            })?,
+    };
+    objects
+        .check()
+        .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
+    Ok(objects)
 }
 
 /// The DPO's desk settings (see [`Config::dpo`]).
@@ -843,7 +918,7 @@ impl Camera {
 impl Config {
     /// Parses and checks a configuration file's text.
     pub fn parse(text: &str) -> anyhow::Result<Config> {
-        let c: Config = toml::from_str(text)?;
+        let c: Config = toml::from_str(text).map_err(|e| quiet_secrets(text, e))?;
         let name_ok = |n: &str| {
             (3..=64).contains(&n.len())
                 && n.bytes()
@@ -889,6 +964,7 @@ impl Config {
             }
         }
         c.data_retention.check().map_err(anyhow::Error::msg)?;
+        c.objects.check()?;
         if !(1..=3650).contains(&c.locks.max_review_days) {
             anyhow::bail!(
                 "locks.max_review_days must be 1 to 3650, got {}",
@@ -1088,6 +1164,61 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("ftp") || e.contains("variant"), "{e}");
+    }
+
+    #[test]
+    fn objects_s3_is_parsed_and_checked() {
+        assert_eq!(
+            Config::parse("data_dir = '/x'").unwrap().objects,
+            Objects::default()
+        );
+        let c = Config::parse(
+            "data_dir = '/x'\n[objects]\ns3 = { endpoint = 'http://127.0.0.1:9000', bucket = 'veil', \
+             prefix = 'site-a/', credentials_file = '/etc/veil/s3.toml' }",
+        )
+        .unwrap();
+        let s3 = c.objects.s3.as_ref().unwrap();
+        assert_eq!(s3.region, "us-east-1");
+        assert_eq!(s3.prefix.as_deref(), Some("site-a/"));
+        // The configuration holds a path, never a secret: a secret written
+        // into it by mistake is refused as an unknown key, unquoted.
+        let e = Config::parse(
+            "data_dir = '/x'\n[objects]\ns3 = { endpoint = 'http://h:9000', bucket = 'veil', \
+             secret_access_key = 'do-not-print-me' }",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("secret_access_key"), "{e}");
+        assert!(!e.contains("do-not-print-me"), "{e}");
+        assert!(!format!("{c:?}").contains("do-not-print-me"));
+        for (bad, field) in [
+            (
+                "s3 = { endpoint = 'ftp://h', bucket = 'veil' }",
+                "objects.s3.endpoint",
+            ),
+            (
+                "s3 = { endpoint = 'http://h', bucket = 'A_B' }",
+                "objects.s3.bucket",
+            ),
+            ("s3 = { endpoint = 'http://h' }", "bucket"),
+            ("local = true", "local"),
+        ] {
+            let e = Config::parse(&format!("data_dir = '/x'\n[objects]\n{bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(field), "{bad}: {e}");
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("veil.toml");
+        std::fs::write(
+            &f,
+            "data_dir = '/x'\nbogus_elsewhere = 1\n[objects]\ns3 = { endpoint = 'https://s3.example', bucket = 'veil' }",
+        )
+        .unwrap();
+        assert_eq!(
+            objects_of(&f).unwrap().s3.unwrap().endpoint,
+            "https://s3.example"
+        );
     }
 
     #[test]

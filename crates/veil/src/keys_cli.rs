@@ -63,9 +63,30 @@ pub(crate) fn open_store(
         Some(c) => crate::config::root_key_of(c)?,
         None => crate::config::RootKey::default(),
     };
+    let objects = match config {
+        Some(c) => crate::config::objects_of(c)?,
+        None => crate::config::Objects::default(),
+    };
     let clock = Arc::new(veil_base::SystemClock);
-    let store = Store::open_dir_with(data, clock.clone(), Some(root_key.source(data)?))
-        .with_context(|| format!("cannot open data directory {}", data.display()))?;
+    let source = Some(root_key.source(data)?);
+    let store = match &objects.s3 {
+        None => Store::open_dir_with(data, clock.clone(), source),
+        // The S3 client is async. Inside the command's runtime (`veil
+        // decommission`, `veil dpo`) it is opened on that runtime, which
+        // its later requests use; outside one (`veil keys`, which touches
+        // no object) on a runtime of its own for the start-up check.
+        Some(s3) => {
+            let open = Store::open_dir_objects(data, clock.clone(), source, Some(s3));
+            match tokio::runtime::Handle::try_current() {
+                Ok(h) => tokio::task::block_in_place(|| h.block_on(open)),
+                Err(_) => tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+                    .block_on(open),
+            }
+        }
+    }
+    .with_context(|| format!("cannot open data directory {}", data.display()))?;
     let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None)?;
     Ok((store, record))
 }

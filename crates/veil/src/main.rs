@@ -205,6 +205,8 @@ fn main() -> anyhow::Result<()> {
                 dpo: config::Dpo::default(),
                 // Documented, so that its cameras record (P8).
                 organisation: Some(config::demo_organisation()),
+                // The demo keeps its video in its data directory.
+                objects: config::Objects::default(),
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![

@@ -19,8 +19,14 @@ use crate::config::{self, Config};
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let clock: SharedClock = Arc::new(SystemClock);
     let source = cfg.root_key.source(&cfg.data_dir)?;
-    let store = Store::open_dir_with(&cfg.data_dir, clock.clone(), Some(source))
-        .with_context(|| format!("cannot open data directory {}", cfg.data_dir.display()))?;
+    let store = Store::open_dir_objects(
+        &cfg.data_dir,
+        clock.clone(),
+        Some(source),
+        cfg.objects.s3.as_ref(),
+    )
+    .await
+    .with_context(|| format!("cannot open data directory {}", cfg.data_dir.display()))?;
     // Who can open the `original` rendition of masked cameras.
     store.set_lift_mode(cfg.masks.mode()?);
     let report = store.recover().await.context("recovery failed")?;
@@ -528,7 +534,19 @@ pub async fn check(data: &Path, config: Option<&Path>) -> anyhow::Result<()> {
         Some(c) => config::root_key_of(c)?,
         None => config::RootKey::default(),
     };
-    let store = Store::open_dir_with(data, Arc::new(SystemClock), Some(root_key.source(data)?))?;
+    // The objects where the configuration keeps them (an S3 bucket): the
+    // reconciliation runs against the store the server uses.
+    let objects = match config {
+        Some(c) => config::objects_of(c)?,
+        None => config::Objects::default(),
+    };
+    let store = Store::open_dir_objects(
+        data,
+        Arc::new(SystemClock),
+        Some(root_key.source(data)?),
+        objects.s3.as_ref(),
+    )
+    .await?;
     let report = store.recover().await?;
     // Segments marked missing or corrupt are tried again: an object restored
     // from a backup, or a fault that has passed, brings them back.
