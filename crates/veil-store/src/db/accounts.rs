@@ -632,3 +632,71 @@ impl Db {
         self.truncate_wal()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::UserName;
+
+    /// A TOTP step or a recovery code is used up by the one update that
+    /// changes the row: a second use of the same step, an older step, or a
+    /// code list that changed meanwhile changes nothing and is refused.
+    #[test]
+    fn second_factor_codes_are_consumed_once() {
+        let db = Db::open_in_memory().unwrap();
+        let u = db
+            .insert_user("u-1", "gina", "hash", "", Time90k(0))
+            .unwrap();
+        assert!(!db.consume_totp_step(u, 100).unwrap(), "no TOTP enrolled");
+        db.set_second_factor(
+            u,
+            &SecondFactorRow {
+                totp_sealed: Some(vec![1]),
+                recovery_hashes: "[\"a\",\"b\"]".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(db.consume_totp_step(u, 100).unwrap());
+        assert!(
+            !db.consume_totp_step(u, 100).unwrap(),
+            "the same step twice"
+        );
+        assert!(!db.consume_totp_step(u, 99).unwrap(), "an older step");
+        assert!(db.consume_totp_step(u, 101).unwrap());
+        let (old, left) = ("[\"a\",\"b\"]", "[\"b\"]");
+        assert!(db.consume_recovery_code(u, old, left).unwrap());
+        assert!(
+            !db.consume_recovery_code(u, old, left).unwrap(),
+            "the same code from the same old list"
+        );
+    }
+
+    #[test]
+    fn erasing_a_user_keeps_the_pseudonym_only() {
+        let db = Db::open_in_memory().unwrap();
+        let id = db
+            .insert_user("u-1", "eve.example", "$argon2id$x", "", Time90k(0))
+            .unwrap();
+        db.insert_session(b"tok", id, "csrf", Time90k(0), Time90k(100))
+            .unwrap();
+        db.erase_user("u-1", "!erased").unwrap();
+        let u = db.user_by_pseudonym("u-1").unwrap().unwrap();
+        assert_eq!(u.name, None);
+        assert!(u.disabled);
+        assert_eq!(u.password_hash, "!erased");
+        assert!(db.session(b"tok").unwrap().is_none());
+        assert!(db.user_by_name("eve.example").unwrap().is_none());
+        assert_eq!(
+            db.user_names().unwrap(),
+            vec![UserName {
+                pseudonym: "u-1".into(),
+                name: None
+            }]
+        );
+        assert!(matches!(
+            db.erase_user("u-nobody", "!"),
+            Err(Error::NotFound(_))
+        ));
+    }
+}

@@ -412,3 +412,83 @@ impl Db {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(seq: i64, t: i64, actor: &str, action: &str, resource: &str, outcome: &str) -> AuditRow {
+        AuditRow {
+            seq,
+            time_90k: Time90k(t),
+            actor: actor.into(),
+            action: action.into(),
+            resource: resource.into(),
+            outcome: outcome.into(),
+            detail: String::new(),
+            client: String::new(),
+            justification: String::new(),
+            prev_hash: vec![0; 32],
+            hash: vec![seq as u8; 32],
+        }
+    }
+
+    fn filled() -> Db {
+        let db = Db::open_in_memory().unwrap();
+        db.append_audit_batch(|_| {
+            Ok(vec![
+                row(1, 10, "u-a", "login", "session", "ok"),
+                row(2, 20, "u-a", "playback", "camera:1", "ok"),
+                row(3, 30, "u-b", "login", "session", "denied"),
+                row(4, 40, "u-b", "live_view", "camera:2", "ok"),
+                row(5, 50, "u-a", "playback", "camera:2", "ok"),
+            ])
+        })
+        .unwrap();
+        db
+    }
+
+    fn seqs(db: &Db, f: AuditFilter, limit: i64) -> Vec<i64> {
+        db.audit_query(&f, limit)
+            .unwrap()
+            .iter()
+            .map(|r| r.seq)
+            .collect()
+    }
+
+    #[test]
+    fn query_filters_newest_first_and_pages() {
+        let db = filled();
+        assert_eq!(seqs(&db, AuditFilter::default(), 100), [5, 4, 3, 2, 1]);
+        assert_eq!(seqs(&db, AuditFilter::default(), 2), [5, 4]);
+        let page2 = AuditFilter {
+            before_seq: Some(4),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, page2, 2), [3, 2]);
+        let actor = AuditFilter {
+            actor: Some("u-a".into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, actor, 100), [5, 2, 1]);
+        let cam = AuditFilter {
+            resource: Some("camera:2".into()),
+            action: Some("playback".into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, cam, 100), [5]);
+        let denied = AuditFilter {
+            outcome: Some("denied".into()),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, denied, 100), [3]);
+        let period = AuditFilter {
+            from: Some(Time90k(20)),
+            to: Some(Time90k(40)),
+            ..Default::default()
+        };
+        assert_eq!(seqs(&db, period, 100), [3, 2]);
+        let in_period = db.audit_in_period(Time90k(20), Time90k(50), 2, 10).unwrap();
+        assert_eq!(in_period.iter().map(|r| r.seq).collect::<Vec<_>>(), [3, 4]);
+    }
+}

@@ -197,3 +197,101 @@ impl Db {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bookmarks_filter_page_and_expire() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db
+            .upsert_camera("A", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let b = db
+            .upsert_camera("B", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let eve = db
+            .insert_user("u-1", "eve.example", "$argon2id$x", "", Time90k(0))
+            .unwrap();
+        let mut ids = Vec::new();
+        for (cam, start, end, note, expires) in [
+            (a, 100, None, "Red van at the gate", 1000),
+            (a, 200, Some(400), "100% sure: a_b", 2000),
+            (b, 300, None, "red bicycle", 3000),
+        ] {
+            ids.push(
+                db.insert_bookmark(&BookmarkRow {
+                    id: 0,
+                    camera_id: cam,
+                    start_90k: Time90k(start),
+                    end_90k: end.map(Time90k),
+                    note: note.into(),
+                    author_id: Some(eve),
+                    author_name: None,
+                    created_90k: Time90k(50),
+                    expires_90k: Time90k(expires),
+                })
+                .unwrap(),
+            );
+        }
+        let found = |f: BookmarkFilter, limit| -> Vec<i64> {
+            db.bookmarks(&f, limit)
+                .unwrap()
+                .into_iter()
+                .map(|r| r.id)
+                .collect()
+        };
+        assert_eq!(
+            found(BookmarkFilter::default(), 10),
+            [ids[2], ids[1], ids[0]]
+        );
+        let one = db.bookmark(ids[1]).unwrap().unwrap();
+        assert_eq!(one.author_name.as_deref(), Some("eve.example"));
+        assert_eq!(one.end_90k, Some(Time90k(400)));
+        let by = |camera, from: Option<i64>, to: Option<i64>, text: Option<&str>| BookmarkFilter {
+            camera,
+            from: from.map(Time90k),
+            to: to.map(Time90k),
+            text: text.map(str::to_owned),
+            before: None,
+        };
+        assert_eq!(found(by(Some(a), None, None, None), 10), [ids[1], ids[0]]);
+        assert_eq!(
+            found(by(None, None, None, Some("RED")), 10),
+            [ids[2], ids[0]]
+        );
+        // Pattern characters are literal text.
+        assert_eq!(found(by(None, None, None, Some("100%")), 10), [ids[1]]);
+        assert_eq!(found(by(None, None, None, Some("a_b")), 10), [ids[1]]);
+        assert_eq!(found(by(None, None, None, Some("%")), 10), [ids[1]]);
+        // An interval counts where it overlaps; a moment where it lies.
+        assert_eq!(found(by(None, Some(350), Some(1000), None), 10), [ids[1]]);
+        assert_eq!(found(by(None, Some(100), Some(101), None), 10), [ids[0]]);
+        assert!(found(by(None, Some(401), Some(1000), None), 10).is_empty());
+        // Paging: the next page starts after the cursor.
+        let first = db.bookmarks(&BookmarkFilter::default(), 2).unwrap();
+        let next = BookmarkFilter {
+            before: Some((first[1].start_90k, first[1].id)),
+            ..Default::default()
+        };
+        assert_eq!(found(next, 2), [ids[0]]);
+
+        assert!(db.update_bookmark_note(ids[0], "white van").unwrap());
+        assert!(!db.update_bookmark_note(999, "x").unwrap());
+        assert_eq!(db.bookmark(ids[0]).unwrap().unwrap().note, "white van");
+
+        assert_eq!(db.expired_bookmark_count(Time90k(999)).unwrap(), 0);
+        assert_eq!(db.expired_bookmark_count(Time90k(2000)).unwrap(), 2);
+        assert_eq!(db.delete_expired_bookmarks(Time90k(2000)).unwrap(), 2);
+        assert_eq!(found(BookmarkFilter::default(), 10), [ids[2]]);
+        // A new retention period applies to the bookmarks kept.
+        db.set_bookmark_retention(10).unwrap();
+        assert_eq!(
+            db.bookmark(ids[2]).unwrap().unwrap().expires_90k,
+            Time90k(60)
+        );
+        assert!(db.delete_bookmark(ids[2]).unwrap());
+        assert!(!db.delete_bookmark(ids[2]).unwrap());
+    }
+}

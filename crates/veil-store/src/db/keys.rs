@@ -229,3 +229,159 @@ impl Db {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::Connection;
+
+    use crate::db::{SegmentRow, MIGRATIONS, SCHEMA_VERSION};
+
+    /// Ids of destroyed bucket keys are never handed out again, and
+    /// migration 9 keeps every id and every segment's reference.
+    #[test]
+    fn bucket_key_ids_are_never_reused_and_migration_keeps_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.db");
+        {
+            let mut c = Connection::open(&path).unwrap();
+            let tx = c.transaction().unwrap();
+            for m in &MIGRATIONS[..8] {
+                tx.execute_batch(m).unwrap();
+            }
+            tx.execute_batch(
+                "PRAGMA user_version = 8;
+                 INSERT INTO camera (id, name, source_kind, source_config, created_90k)
+                     VALUES (1, 'c', 'synthetic', '{}', 0);
+                 INSERT INTO bucket_key (id, camera_id, rendition, bucket_start_90k, wrapped)
+                     VALUES (1, 1, 'main', 0, x'00'), (2, 1, 'main', 1, x'00');
+                 INSERT INTO segment (camera_id, rendition, run_start_90k, start_90k,
+                     duration_90k, frames, media_bytes, object_key, object_bytes,
+                     bucket_key_id, wrapped_key, sealed_index)
+                     VALUES (1, 'main', 0, 0, 1, 1, 1, 'k', 1, 2, x'00', x'00');",
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let db = Db::open(&path).unwrap();
+        assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION as i64);
+        let refs: Option<i64> = db
+            .with(|c| c.query_row("SELECT bucket_key_id FROM segment", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(refs, Some(2), "the segment keeps its bucket key");
+        db.destroy_bucket_key(2).unwrap();
+        let refs: Option<i64> = db
+            .with(|c| c.query_row("SELECT bucket_key_id FROM segment", [], |r| r.get(0)))
+            .unwrap();
+        assert_eq!(refs, None, "foreign keys are on again after migrating");
+        let cam = CameraId(1);
+        let next = db.insert_bucket_key(cam, "main", Time90k(1), b"w").unwrap();
+        assert_eq!(next, 3, "id 2 was destroyed and is not reused");
+        db.destroy_bucket_key(next).unwrap();
+        assert_eq!(
+            db.insert_bucket_key(cam, "main", Time90k(1), b"w").unwrap(),
+            4
+        );
+    }
+
+    fn segment_in(
+        db: &Db,
+        camera: CameraId,
+        bucket: Option<i64>,
+        start: i64,
+        key: &str,
+    ) -> SegmentId {
+        db.insert_segment(&SegmentRow {
+            id: SegmentId(0),
+            camera_id: camera,
+            rendition: "main".into(),
+            run_start_90k: Time90k(start),
+            start_90k: Time90k(start),
+            duration_90k: 900,
+            frames: 9,
+            media_bytes: 10,
+            object_key: key.into(),
+            object_bytes: 40,
+            bucket_key_id: bucket,
+            wrapped_key: vec![0],
+            sealed_index: vec![0],
+            mask_version_id: None,
+            object_sha256: None,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn retention_reads_pages_and_destroys_in_batches() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("veil.db")).unwrap();
+        let a = db
+            .upsert_camera("a", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let b = db
+            .upsert_camera("b", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let hour = crate::segment::BUCKET_90K;
+        let keys: Vec<i64> = (0..4)
+            .map(|h| {
+                db.insert_bucket_key(a, "main", Time90k(h * hour), &[h as u8; 8])
+                    .unwrap()
+            })
+            .collect();
+        let kb = db
+            .insert_bucket_key(b, "main", Time90k(0), &[9; 8])
+            .unwrap();
+        let s0 = segment_in(&db, a, Some(keys[0]), 10, "a/0");
+        let s1 = segment_in(&db, a, Some(keys[0]), 5, "a/1");
+        let s2 = segment_in(&db, a, Some(keys[1]), hour + 5, "a/2");
+        segment_in(&db, b, Some(kb), 7, "b/0");
+
+        assert_eq!(
+            db.bucket_key_scopes().unwrap(),
+            [(a, "main".to_owned()), (b, "main".to_owned())]
+        );
+        // Bounded pages, oldest first, within (after, until].
+        let page = db
+            .bucket_keys_page(a, "main", Time90k(i64::MIN), Time90k(2 * hour), 2)
+            .unwrap();
+        assert_eq!(page.iter().map(|b| b.id).collect::<Vec<_>>(), keys[..2]);
+        assert_eq!(page[1].start, Time90k(hour));
+        let next = db
+            .bucket_keys_page(a, "main", Time90k(hour), Time90k(i64::MAX), 10)
+            .unwrap();
+        assert_eq!(next.iter().map(|b| b.id).collect::<Vec<_>>(), keys[2..]);
+        let segs = db.bucket_segments(keys[0]).unwrap();
+        assert_eq!(segs.iter().map(|s| s.id).collect::<Vec<_>>(), [s1, s0]);
+        assert_eq!((segs[0].start, segs[0].end), (Time90k(5), Time90k(905)));
+        assert_eq!(segs[0].bucket, Some(keys[0]));
+        assert!(db
+            .keyless_segments_page(SegmentId(0), 10)
+            .unwrap()
+            .is_empty());
+
+        // One batch: both keys gone, an unknown id skipped, their segments keyless.
+        assert_eq!(db.destroy_bucket_keys(&[keys[0], keys[1], 999]).unwrap(), 2);
+        assert_eq!(db.bucket_key_by_id(keys[0]).unwrap(), None);
+        assert!(db.bucket_key_by_id(keys[2]).unwrap().is_some());
+        let keyless = db.keyless_segments_page(SegmentId(0), 2).unwrap();
+        assert_eq!(keyless.iter().map(|s| s.id).collect::<Vec<_>>(), [s0, s1]);
+        assert!(keyless.iter().all(|s| s.bucket.is_none()));
+        let rest = db.keyless_segments_page(s1, 2).unwrap();
+        assert_eq!(rest.iter().map(|s| s.id).collect::<Vec<_>>(), [s2]);
+        // The WAL was truncated once the batch was committed.
+        let wal = dir.path().join("veil.db-wal");
+        assert_eq!(std::fs::metadata(&wal).map_or(0, |m| m.len()), 0);
+
+        // Rows deleted in one transaction; their objects returned.
+        let gone = db
+            .delete_segments(&[s0, s2, SegmentId(999)], "retention")
+            .unwrap();
+        assert_eq!(gone, [("a/0".to_owned(), 40), ("a/2".to_owned(), 40)]);
+        assert_eq!(db.segment_count().unwrap(), 2);
+        assert!(db.delete_segments(&[], "retention").unwrap().is_empty());
+        assert_eq!(db.destroy_bucket_keys(&[]).unwrap(), 0);
+        // The single-key destroy still works for its callers.
+        db.destroy_bucket_key(kb).unwrap();
+        assert_eq!(db.bucket_key_by_id(kb).unwrap(), None);
+    }
+}

@@ -100,3 +100,131 @@ impl Db {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veil_base::SegmentId;
+
+    use crate::db::SegmentRow;
+
+    #[test]
+    fn motion_events_open_end_once_and_overlap_queries() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db
+            .upsert_camera("a", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let b = db
+            .upsert_camera("b", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let e1 = db.insert_motion_event(a, Time90k(100)).unwrap();
+        let e2 = db.insert_motion_event(a, Time90k(500)).unwrap();
+        let other = db.insert_motion_event(b, Time90k(100)).unwrap();
+        db.end_motion_event(e1, Time90k(200)).unwrap();
+        // An ended event keeps its first end.
+        db.end_motion_event(e1, Time90k(900)).unwrap();
+        let all = db
+            .motion_events(a, Time90k(0), Time90k(10_000), 100)
+            .unwrap();
+        assert_eq!(
+            all,
+            vec![
+                MotionEventRow {
+                    id: e1,
+                    camera_id: a,
+                    start_90k: Time90k(100),
+                    end_90k: Some(Time90k(200)),
+                },
+                MotionEventRow {
+                    id: e2,
+                    camera_id: a,
+                    start_90k: Time90k(500),
+                    end_90k: None,
+                },
+            ]
+        );
+        // Overlap: [150, 160) touches the first; the open one from 500 on.
+        let ids = |s, e| -> Vec<i64> {
+            db.motion_events(a, Time90k(s), Time90k(e), 100)
+                .unwrap()
+                .iter()
+                .map(|r| r.id)
+                .collect()
+        };
+        assert_eq!(ids(150, 160), [e1]);
+        assert_eq!(ids(200, 500), Vec::<i64>::new(), "end and start exclusive");
+        assert_eq!(ids(5000, 6000), [e2], "an open event lasts");
+        assert_eq!(ids(0, 100), Vec::<i64>::new());
+        assert_eq!(
+            db.motion_events(a, Time90k(0), Time90k(10_000), 1)
+                .unwrap()
+                .len(),
+            1
+        );
+        // Open events are closed after a disconnection, never before they began.
+        assert_eq!(db.end_open_motion_events(a, Time90k(400)).unwrap(), 1);
+        let closed = db
+            .motion_events(a, Time90k(0), Time90k(10_000), 100)
+            .unwrap();
+        assert_eq!(closed[1].end_90k, Some(Time90k(500)));
+        let b_events = db
+            .motion_events(b, Time90k(0), Time90k(10_000), 100)
+            .unwrap();
+        assert_eq!(b_events[0].id, other);
+        assert_eq!(b_events[0].end_90k, None, "other cameras are untouched");
+    }
+
+    #[test]
+    fn motion_events_left_open_by_a_crash_end_at_the_last_recorded_frame() {
+        let db = Db::open_in_memory().unwrap();
+        let a = db
+            .upsert_camera("a", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        let b = db
+            .upsert_camera("b", "synthetic", "{}", Time90k(0))
+            .unwrap();
+        db.insert_segment(&SegmentRow {
+            id: SegmentId(0),
+            camera_id: a,
+            rendition: "main".into(),
+            run_start_90k: Time90k(100),
+            start_90k: Time90k(100),
+            duration_90k: 1000,
+            frames: 25,
+            media_bytes: 1,
+            object_key: "a/1".into(),
+            object_bytes: 1,
+            bucket_key_id: None,
+            wrapped_key: vec![0],
+            sealed_index: vec![0],
+            mask_version_id: None,
+            object_sha256: None,
+        })
+        .unwrap();
+        let ended = db.insert_motion_event(a, Time90k(150)).unwrap();
+        db.end_motion_event(ended, Time90k(300)).unwrap();
+        let open = db.insert_motion_event(a, Time90k(500)).unwrap();
+        let unrecorded = db.insert_motion_event(b, Time90k(700)).unwrap();
+        assert_eq!(db.close_interrupted_motion_events().unwrap(), 2);
+        let end_of = |camera, id| {
+            db.motion_events(camera, Time90k(0), Time90k(10_000), 10)
+                .unwrap()
+                .into_iter()
+                .find(|e| e.id == id)
+                .unwrap()
+                .end_90k
+        };
+        assert_eq!(end_of(a, open), Some(Time90k(1100)), "the last frame's end");
+        assert_eq!(
+            end_of(a, ended),
+            Some(Time90k(300)),
+            "an ended event keeps its end"
+        );
+        assert_eq!(
+            end_of(b, unrecorded),
+            Some(Time90k(700)),
+            "nothing recorded: its start"
+        );
+        assert_eq!(db.close_interrupted_motion_events().unwrap(), 0);
+    }
+}
