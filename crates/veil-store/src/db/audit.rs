@@ -348,6 +348,8 @@ impl Db {
         })
     }
 
+    // --- reading the access record ---
+
     /// Entries matching `f`, newest first, at most `limit`.
     pub fn audit_query(&self, f: &AuditFilter, limit: i64) -> Result<Vec<AuditRow>, Error> {
         self.with(|c| {

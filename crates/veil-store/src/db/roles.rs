@@ -159,6 +159,8 @@ impl Db {
         self.with(|c| Ok(c.execute("DELETE FROM role WHERE name = ?1", [name])? > 0))
     }
 
+    // --- usage policy ---
+
     /// Publishes a new version of the usage policy; returns its number.
     pub fn publish_policy(&self, text: &str, by: &str, now: Time90k) -> Result<i64, Error> {
         self.with(|c| {
@@ -212,6 +214,8 @@ impl Db {
             .map(|_| ())
         })
     }
+
+    // --- four-eyes approvals ---
 
     /// Stores a pending request; returns its id.
     pub fn insert_approval(&self, a: &ApprovalRow) -> Result<i64, Error> {
