@@ -636,7 +636,8 @@ mod tests {
     #[test]
     fn fields_are_checked_by_name() {
         config().check().unwrap();
-        let cases: [(fn(&mut S3Config), &str); 5] = [
+        type Change = fn(&mut S3Config);
+        let cases: [(Change, &str); 5] = [
             (|c| c.endpoint = "ftp://x".into(), "objects.s3.endpoint"),
             (
                 |c| c.endpoint = "https://user:pw@host".into(),
