@@ -47,6 +47,8 @@ pub use dpo::{
     ORGANISATION_SETTING,
 };
 pub use export_packages::{ExportRow, ExportState, NewExport};
+mod leases;
+pub use leases::{LeaseRow, NodeRow};
 mod lift;
 mod masks;
 mod migrations_pg;

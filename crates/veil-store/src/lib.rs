@@ -11,6 +11,7 @@ pub mod db;
 pub mod erase;
 pub mod exports;
 pub mod keys;
+pub mod leases;
 pub mod lift;
 pub mod mask_stage;
 pub mod objects;
@@ -76,6 +77,10 @@ pub enum Error {
     /// an identity).
     #[error("lift refused: {0}")]
     Lift(String),
+    /// This recorder no longer holds the camera's lease (another took it,
+    /// or it never held it): the segment is not stored ([`leases`]).
+    #[error("lease lost: {0}")]
+    LeaseLost(String),
 }
 
 /// The environment variable naming a crash point ([`crash_point`]).
@@ -223,6 +228,9 @@ pub struct Store {
     /// ([`Store::benchmark_without_chain`]): segments are stored without
     /// object hash or chain link. No configuration reaches it.
     without_chain: bool,
+    /// Scale-out: the leases this recorder holds; each segment is inserted
+    /// only under its camera's current token ([`Store::set_fence`]).
+    fence: Option<leases::Fence>,
 }
 
 /// What the store counts as it works (for `/metrics`).
@@ -504,7 +512,18 @@ impl Store {
             masks: mask_stage::MaskBoard::default(),
             purposes: Arc::default(),
             without_chain: false,
+            fence: None,
         }
+    }
+
+    /// Scale-out: this store's segments are inserted only under the leases
+    /// `fence` holds ([`leases`]; `db/leases.rs`): a camera without a lease
+    /// is refused before anything is written, and an insert whose token
+    /// another recorder has superseded is refused and its object deleted
+    /// ([`Error::LeaseLost`]). Without a fence (the embedded default) every
+    /// camera is written.
+    pub fn set_fence(&mut self, fence: leases::Fence) {
+        self.fence = Some(fence);
     }
 
     /// Benchmark only (`veil bench ingest --without-chain`, which measures
@@ -635,6 +654,11 @@ impl Store {
                 "the disk is full: this camera's video is not being stored ({lost}); \
                  recording resumes by itself once space is freed"
             )
+        } else if matches!(e, Error::LeaseLost(_)) {
+            format!(
+                "this recorder no longer holds the camera: another recorder records it \
+                 ({lost} here)"
+            )
         } else {
             format!("segments cannot be stored ({lost}): {e}")
         };
@@ -688,12 +712,29 @@ impl Store {
     /// The store part of [`Store::write_segment`]: `s` with its samples and
     /// tracks moved into `index`.
     async fn seal_and_store(&self, s: NewSegment, index: SegmentIndex) -> Result<SegmentId, Error> {
+        // With a fence, a camera this recorder holds no lease of is refused
+        // before anything is sealed or put.
+        let fenced = match &self.fence {
+            Some(f) => match f.token(s.camera) {
+                Some(token) => Some((f.node().to_owned(), token)),
+                None => {
+                    return Err(Error::LeaseLost(format!(
+                        "camera {}: this recorder holds no lease of it",
+                        s.camera.0
+                    )))
+                }
+            },
+            None => None,
+        };
         let row = self.seal_and_put(s, index).await?;
         let object_key = row.object_key.clone();
         let db = self.db.clone();
-        let inserted = tokio::task::spawn_blocking(move || db.insert_segment(&row))
-            .await
-            .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
+        let inserted = tokio::task::spawn_blocking(move || match fenced {
+            Some((node, token)) => db.insert_segment_fenced(&row, &node, token),
+            None => db.insert_segment(&row),
+        })
+        .await
+        .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
         if inserted.is_err() {
             // No row will ever point at it: give its space back now (recovery
             // would delete it at the next start).

@@ -605,4 +605,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX breach_candidate_by_status ON breach_candidate (status, raised_90k);
     "#,
+    // 21 (scale-out, `db/leases.rs`): one lease row per camera (its holder,
+    // the fencing token that only ever grows, and when it expires), and the
+    // registry of nodes (recorders count each other to share the cameras;
+    // web nodes find the recorder holding a camera).
+    r#"
+    CREATE TABLE camera_lease (
+        camera_id INTEGER PRIMARY KEY REFERENCES camera (id) ON DELETE CASCADE,
+        holder TEXT NOT NULL,
+        token INTEGER NOT NULL,
+        expires_90k INTEGER NOT NULL
+    );
+    CREATE TABLE recorder_node (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        seen_90k INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -627,6 +627,22 @@ pub(crate) const PG_MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX breach_candidate_by_status ON breach_candidate (status, raised_90k);
     "#,
+    // 21 (scale-out): camera leases with their fencing tokens, and the
+    // node registry.
+    r#"
+    CREATE TABLE camera_lease (
+        camera_id BIGINT PRIMARY KEY REFERENCES camera (id) ON DELETE CASCADE,
+        holder TEXT NOT NULL,
+        token BIGINT NOT NULL,
+        expires_90k BIGINT NOT NULL
+    );
+    CREATE TABLE recorder_node (
+        id TEXT PRIMARY KEY,
+        role TEXT NOT NULL,
+        address TEXT NOT NULL DEFAULT '',
+        seen_90k BIGINT NOT NULL
+    );
+    "#,
 ];
 
 // Versions mean the same on both backends.

@@ -1,0 +1,226 @@
+//! Sharing cameras between recorder processes (scale-out): the [`Fence`] a
+//! [`Store`](crate::Store) inserts its segments through, and the
+//! [`LeaseKeeper`] that takes, renews and gives up the leases (the SQL is in
+//! `db/leases.rs`; the design in `docs/design/scale-out.md`, "Leases and
+//! fencing").
+//!
+//! The keeper is a plain struct driven by [`LeaseKeeper::tick`] with the
+//! time of the caller's clock, every [`RENEW_PERIOD_90K`]; it says which
+//! cameras were lost (the caller stops recording them) and which were gained
+//! with their tokens (the caller starts them). The store's fence, shared
+//! with the keeper, holds the token of every camera the node holds; a store
+//! with a fence inserts a segment only under its camera's current token.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use veil_base::{CameraId, Time90k};
+
+use crate::{Db, Error};
+
+/// How often a keeper ticks (heartbeat and renewal): 5 s.
+pub const RENEW_PERIOD_90K: i64 = 5 * 90_000;
+/// How long a lease lasts from its take or renewal: 15 s, three renewal
+/// periods, so two renewals may fail before the lease is lost.
+pub const LEASE_EXPIRY_90K: i64 = 15 * 90_000;
+/// The role recorders register under in the node registry.
+pub const RECORDER_ROLE: &str = "recorder";
+
+/// The leases one node holds, as its store sees them: the node's id and the
+/// fencing token of each camera it holds. Cheap to clone; clones share.
+#[derive(Clone, Debug)]
+pub struct Fence {
+    node: Arc<str>,
+    tokens: Arc<Mutex<HashMap<CameraId, i64>>>,
+}
+
+impl Fence {
+    /// A fence of node `node`, holding no camera yet.
+    pub fn new(node: &str) -> Fence {
+        Fence {
+            node: node.into(),
+            tokens: Arc::default(),
+        }
+    }
+
+    /// The node's id.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// The token under which `camera` is held, if it is.
+    pub fn token(&self, camera: CameraId) -> Option<i64> {
+        self.lock().get(&camera).copied()
+    }
+
+    /// Every `(camera, token)` held, by camera.
+    pub fn held(&self) -> Vec<(CameraId, i64)> {
+        let mut v: Vec<_> = self.lock().iter().map(|(c, t)| (*c, *t)).collect();
+        v.sort();
+        v
+    }
+
+    /// Notes that `camera` is held under `token`.
+    pub fn hold(&self, camera: CameraId, token: i64) {
+        self.lock().insert(camera, token);
+    }
+
+    /// Notes that `camera` is no longer held.
+    pub fn drop_camera(&self, camera: CameraId) {
+        self.lock().remove(&camera);
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CameraId, i64>> {
+        self.tokens.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What one [`LeaseKeeper::tick`] changed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct LeaseChanges {
+    /// Cameras no longer held (taken by another node, expired, or released
+    /// to make room for another recorder): stop recording them. Already
+    /// out of the fence.
+    pub lost: Vec<CameraId>,
+    /// Cameras taken, with their tokens: start recording them. Already in
+    /// the fence. A camera whose lease expired unrenewed may be in both
+    /// lists: its recording restarts under the new token.
+    pub gained: Vec<(CameraId, i64)>,
+}
+
+/// One recorder node's side of the leases. Each tick: heartbeat; renew the
+/// leases held (those not renewed are lost); compute this node's share of
+/// the recordable cameras among the live recorders; take free or expired
+/// leases up to the share; release those above it.
+///
+/// The share: with `n` live recorders (heartbeat within the lease expiry)
+/// and `c` recordable cameras, the recorders sorted by id get
+/// `c / n` cameras each and the first `c % n` of them one more, so the
+/// shares add up to `c` exactly and a new recorder gets its part as soon as
+/// the others have ticked once (they release their excess) and it ticks
+/// again.
+pub struct LeaseKeeper {
+    db: Db,
+    fence: Fence,
+    address: String,
+    renew_90k: i64,
+    expiry_90k: i64,
+}
+
+impl LeaseKeeper {
+    /// A keeper for node `fence.node()` (an id stable for the node's
+    /// configuration), reachable by other nodes at `address` (`''`: not
+    /// given), with the default periods.
+    pub fn new(db: Db, fence: Fence, address: &str) -> LeaseKeeper {
+        LeaseKeeper {
+            db,
+            fence,
+            address: address.to_owned(),
+            renew_90k: RENEW_PERIOD_90K,
+            expiry_90k: LEASE_EXPIRY_90K,
+        }
+    }
+
+    /// Other periods (tests): tick every `renew_90k`, leases last
+    /// `expiry_90k` (more than one renewal period).
+    pub fn with_periods(mut self, renew_90k: i64, expiry_90k: i64) -> LeaseKeeper {
+        self.renew_90k = renew_90k;
+        self.expiry_90k = expiry_90k.max(renew_90k + 1);
+        self
+    }
+
+    /// How often [`LeaseKeeper::tick`] must run.
+    pub fn renew_period_90k(&self) -> i64 {
+        self.renew_90k
+    }
+
+    /// The fence this keeper keeps up to date.
+    pub fn fence(&self) -> &Fence {
+        &self.fence
+    }
+
+    /// One round at time `now` (the caller's clock). Blocks on the
+    /// database. On an error the fence keeps what was last known; leases
+    /// not renewed before they expire are reported lost by a later tick.
+    pub fn tick(&mut self, now: Time90k) -> Result<LeaseChanges, Error> {
+        let node = self.fence.node().to_owned();
+        let until = Time90k(now.0 + self.expiry_90k);
+        self.db
+            .heartbeat_node(&node, RECORDER_ROLE, &self.address, now)?;
+        self.db.ensure_lease_rows()?;
+        let mut changes = LeaseChanges::default();
+        // Out of the fence before anything else: no insert under a lease
+        // that may be another's now.
+        for camera in self
+            .db
+            .renew_leases(&node, &self.fence.held(), now, until)?
+        {
+            self.fence.drop_camera(camera);
+            changes.lost.push(camera);
+        }
+
+        let live = self
+            .db
+            .live_nodes(RECORDER_ROLE, Time90k(now.0 - self.expiry_90k))?;
+        let rows = self.db.leases()?;
+        let recordable = rows.iter().filter(|r| r.recordable).count();
+        let n = live.len().max(1);
+        let rank = live.iter().position(|l| l.id == node).unwrap_or(n - 1);
+        let share = recordable / n + usize::from(rank < recordable % n);
+
+        // Cameras no longer recorded are given up first, then the excess
+        // (the highest camera ids).
+        let mut held = self.fence.held();
+        let unrecordable: Vec<CameraId> = rows
+            .iter()
+            .filter(|r| !r.recordable)
+            .map(|r| r.camera_id)
+            .collect();
+        let mut release: Vec<(CameraId, i64)> = Vec::new();
+        held.retain(|h| {
+            let keep = !unrecordable.contains(&h.0);
+            if !keep {
+                release.push(*h);
+            }
+            keep
+        });
+        while held.len() > share {
+            release.push(held.pop().expect("longer than the share"));
+        }
+        for (camera, token) in release {
+            self.fence.drop_camera(camera);
+            self.db.release_lease(camera, &node, token)?;
+            changes.lost.push(camera);
+        }
+
+        let mut want = share.saturating_sub(held.len());
+        for r in &rows {
+            if want == 0 {
+                break;
+            }
+            if !r.recordable || r.expires_90k >= now || self.fence.token(r.camera_id).is_some() {
+                continue;
+            }
+            // Another node may take it first: then `None`, and on to the next.
+            if let Some(token) = self.db.take_lease(r.camera_id, &node, now, until)? {
+                self.fence.hold(r.camera_id, token);
+                changes.gained.push((r.camera_id, token));
+                want -= 1;
+            }
+        }
+        Ok(changes)
+    }
+
+    /// Gives up every lease held (an orderly stop): the other recorders
+    /// take the cameras at their next tick instead of after the expiry.
+    pub fn release_all(&mut self) -> Result<Vec<CameraId>, Error> {
+        let node = self.fence.node().to_owned();
+        let mut out = Vec::new();
+        for (camera, token) in self.fence.held() {
+            self.fence.drop_camera(camera);
+            self.db.release_lease(camera, &node, token)?;
+            out.push(camera);
+        }
+        Ok(out)
+    }
+}
