@@ -24,9 +24,12 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::Connection;
+use rusqlite::Connection as SqliteConnection;
+use sql::Connection;
 
 use crate::Error;
+
+pub(crate) mod sql;
 
 mod breaches;
 mod bulk;
@@ -103,14 +106,14 @@ pub struct Db {
     conn: Arc<Mutex<Connection>>,
 }
 
-fn sql_err(e: rusqlite::Error) -> Error {
-    Error::Database(e.to_string())
+fn sql_err(e: impl Into<sql::Error>) -> Error {
+    Error::Database(e.into().to_string())
 }
 
 impl Db {
     /// Opens (creating if needed) the database at `path` and migrates it.
     pub fn open(path: &Path) -> Result<Db, Error> {
-        let conn = Connection::open(path).map_err(sql_err)?;
+        let conn = SqliteConnection::open(path).map_err(sql_err)?;
         Self::init(conn)
     }
 
@@ -120,8 +123,9 @@ impl Db {
         if !path.exists() {
             return Err(Error::NotFound(format!("{} (no database)", path.display())));
         }
-        let conn = Connection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
-            .map_err(sql_err)?;
+        let conn =
+            SqliteConnection::open_with_flags(path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+                .map_err(sql_err)?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql_err)?;
@@ -131,16 +135,16 @@ impl Db {
             )));
         }
         Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(Mutex::new(Connection::sqlite(conn))),
         })
     }
 
     /// An in-memory database, for tests.
     pub fn open_in_memory() -> Result<Db, Error> {
-        Self::init(Connection::open_in_memory().map_err(sql_err)?)
+        Self::init(SqliteConnection::open_in_memory().map_err(sql_err)?)
     }
 
-    fn init(mut conn: Connection) -> Result<Db, Error> {
+    fn init(mut conn: SqliteConnection) -> Result<Db, Error> {
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(sql_err)?;
         conn.execute_batch(
@@ -183,11 +187,11 @@ impl Db {
         conn.execute_batch("PRAGMA foreign_keys = ON")
             .map_err(sql_err)?;
         Ok(Db {
-            conn: Arc::new(Mutex::new(conn)),
+            conn: Arc::new(Mutex::new(Connection::sqlite(conn))),
         })
     }
 
-    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> Result<T, Error> {
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> sql::Result<T>) -> Result<T, Error> {
         let mut c = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         f(&mut c).map_err(sql_err)
     }

@@ -1,7 +1,7 @@
 //! Accounts: users, sessions, API tokens, second factors and erasure of an
 //! account's name.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::sql::{params, Connection, OptionalExtension};
 use veil_base::{Time90k, UserId};
 
 use super::Db;
@@ -106,7 +106,7 @@ pub struct SessionRow {
 const USER_COLUMNS: &str = "id, pseudonym, name, password_hash, disabled, must_change_password, \
      training_valid_until_90k, policy_ack_version, language, processor_id, expires_90k";
 
-fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+fn user_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<UserRow> {
     Ok(UserRow {
         id: UserId(r.get(0)?),
         pseudonym: r.get(1)?,
@@ -123,7 +123,11 @@ fn user_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
 }
 
 /// Gives `user` the roles named in `roles` (comma-separated).
-fn set_user_roles(c: &Connection, user: i64, roles: &str) -> rusqlite::Result<Result<(), Error>> {
+fn set_user_roles(
+    c: &Connection,
+    user: i64,
+    roles: &str,
+) -> crate::db::sql::Result<Result<(), Error>> {
     for name in roles.split(',').map(str::trim).filter(|n| !n.is_empty()) {
         let id: Option<i64> = c
             .query_row("SELECT id FROM role WHERE name = ?1", [name], |r| r.get(0))
@@ -141,7 +145,7 @@ fn set_user_roles(c: &Connection, user: i64, roles: &str) -> rusqlite::Result<Re
 
 const TOKEN_COLUMNS: &str = "id, user_id, name, roles, created_90k, expires_90k, revoked";
 
-fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+fn token_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<TokenRow> {
     Ok(TokenRow {
         id: r.get(0)?,
         user_id: UserId(r.get(1)?),
@@ -157,10 +161,10 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
 /// disabled, its password hash is replaced by `unusable_hash` and its
 /// sessions are deleted (erasure on request and anonymisation by retention).
 pub(super) fn erase_account(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &crate::db::sql::Transaction<'_>,
     id: i64,
     unusable_hash: &str,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     tx.execute(
         "UPDATE app_user SET name = NULL, disabled = 1, password_hash = ?2 WHERE id = ?1",
         params![id, unusable_hash],
@@ -187,13 +191,15 @@ impl Db {
     ) -> Result<UserId, Error> {
         self.with(|c| {
             // Immediate: the account commands run it beside a server.
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            tx.execute(
+            let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
+            let rowid: i64 = tx.query_row(
                 "INSERT INTO app_user (pseudonym, name, password_hash, role, created_90k)
-                 VALUES (?1, ?2, ?3, '', ?4)",
+                 VALUES (?1, ?2, ?3, '', ?4)
+                 RETURNING id",
                 params![pseudonym, name, password_hash, now.0],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
+            let id = rowid;
             if let Err(e) = set_user_roles(&tx, id, roles)? {
                 return Ok(Err(e));
             }
@@ -205,7 +211,7 @@ impl Db {
     fn user_where(
         &self,
         clause: &str,
-        arg: rusqlite::types::Value,
+        arg: crate::db::sql::types::Value,
     ) -> Result<Option<UserRow>, Error> {
         let sql = format!("SELECT {USER_COLUMNS} FROM app_user WHERE {clause}");
         self.with(|c| c.query_row(&sql, [arg], user_row).optional())
@@ -229,7 +235,7 @@ impl Db {
     pub fn set_user_roles(&self, user: UserId, roles: &str) -> Result<(), Error> {
         self.with(|c| {
             // Immediate: the account commands run it beside a server.
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
             tx.execute("DELETE FROM user_role WHERE user_id = ?1", [user.0])?;
             let r = set_user_roles(&tx, user.0, roles)?;
             if r.is_ok() {
@@ -293,7 +299,7 @@ impl Db {
     ) -> Result<(usize, usize), Error> {
         self.with(|c| {
             // Immediate: the account commands run it beside a server.
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
             tx.execute(
                 "UPDATE app_user SET password_hash = ?2, must_change_password = 0 WHERE id = ?1",
                 params![user.0, hash],
@@ -523,9 +529,10 @@ impl Db {
     /// Stores an API token (by hash); returns its id.
     pub fn insert_token(&self, t: &TokenRow, token_hash: &[u8]) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO api_token (user_id, name, token_hash, roles, created_90k, expires_90k)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 RETURNING id",
                 params![
                     t.user_id.0,
                     t.name,
@@ -534,8 +541,9 @@ impl Db {
                     t.created_90k.0,
                     t.expires_90k.0
                 ],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 

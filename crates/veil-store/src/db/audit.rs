@@ -1,7 +1,7 @@
 //! The access record: appending, chaining, signed checkpoints and anchors,
 //! pruning, and reading it back (filters, periods, account names).
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::sql::{params, Connection, OptionalExtension};
 use veil_base::Time90k;
 
 use super::Db;
@@ -59,7 +59,7 @@ pub struct CheckpointRow {
 
 const CHECKPOINT_COLUMNS: &str = "kind, seq, time_90k, hash, public_key, signature";
 
-fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
+fn checkpoint_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<CheckpointRow> {
     Ok(CheckpointRow {
         kind: r.get(0)?,
         seq: r.get(1)?,
@@ -70,7 +70,7 @@ fn checkpoint_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckpointRow> {
     })
 }
 
-fn insert_checkpoint(c: &Connection, k: &CheckpointRow) -> rusqlite::Result<()> {
+fn insert_checkpoint(c: &Connection, k: &CheckpointRow) -> crate::db::sql::Result<()> {
     c.execute(
         &format!(
             "INSERT INTO audit_checkpoint ({CHECKPOINT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -88,7 +88,7 @@ fn insert_checkpoint(c: &Connection, k: &CheckpointRow) -> rusqlite::Result<()> 
     .map(|_| ())
 }
 
-fn latest_anchor(c: &Connection) -> rusqlite::Result<Option<CheckpointRow>> {
+fn latest_anchor(c: &Connection) -> crate::db::sql::Result<Option<CheckpointRow>> {
     c.query_row(
         &format!(
             "SELECT {CHECKPOINT_COLUMNS} FROM audit_checkpoint WHERE kind = 'anchor'
@@ -103,7 +103,7 @@ fn latest_anchor(c: &Connection) -> rusqlite::Result<Option<CheckpointRow>> {
 const AUDIT_COLUMNS: &str = "seq, time_90k, actor, action, resource, outcome, detail, client, \
      justification, COALESCE(prev_hash, x''), COALESCE(hash, x'')";
 
-pub(super) fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
+pub(super) fn audit_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<AuditRow> {
     Ok(AuditRow {
         seq: r.get(0)?,
         time_90k: Time90k(r.get(1)?),
@@ -119,7 +119,7 @@ pub(super) fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
     })
 }
 
-fn audit_tail(c: &Connection) -> rusqlite::Result<AuditTail> {
+fn audit_tail(c: &Connection) -> crate::db::sql::Result<AuditTail> {
     let last = c
         .query_row(
             "SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1",
@@ -174,7 +174,7 @@ impl Db {
     ) -> Result<Vec<i64>, Error> {
         self.with(|c| {
             // Immediate: another process (a CLI export) may append too.
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
             let tail = audit_tail(&tx)?;
             let rows = match build(tail) {
                 Ok(rows) => rows,
@@ -222,7 +222,7 @@ impl Db {
                     "SELECT {AUDIT_COLUMNS} FROM audit WHERE hash IS NULL ORDER BY seq"
                 ))?;
                 let rows = st.query_map([], audit_row)?;
-                rows.collect::<rusqlite::Result<_>>()?
+                rows.collect::<crate::db::sql::Result<_>>()?
             };
             for r in &rows {
                 let prev: Vec<u8> = tx
@@ -336,7 +336,7 @@ impl Db {
     /// entries deleted.
     pub fn prune_audit(&self, anchor: &CheckpointRow) -> Result<usize, Error> {
         self.with(|c| {
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
             insert_checkpoint(&tx, anchor)?;
             let n = tx.execute("DELETE FROM audit WHERE seq <= ?1", [anchor.seq])?;
             tx.execute(

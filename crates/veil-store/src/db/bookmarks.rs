@@ -1,7 +1,7 @@
 //! Bookmarks (V5): moments or intervals of a camera with a note, kept until
 //! they expire.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, Time90k, UserId};
 
 use super::Db;
@@ -49,7 +49,7 @@ pub struct BookmarkFilter {
 const BOOKMARK_COLUMNS: &str = "b.id, b.camera_id, b.start_90k, b.end_90k, b.note, b.author_id, \
      u.name, b.created_90k, b.expires_90k";
 
-fn bookmark_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BookmarkRow> {
+fn bookmark_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<BookmarkRow> {
     Ok(BookmarkRow {
         id: r.get(0)?,
         camera_id: CameraId(r.get(1)?),
@@ -83,10 +83,11 @@ impl Db {
     /// returns its id.
     pub fn insert_bookmark(&self, b: &BookmarkRow) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO bookmark
                    (camera_id, start_90k, end_90k, note, author_id, created_90k, expires_90k)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 RETURNING id",
                 params![
                     b.camera_id.0,
                     b.start_90k.0,
@@ -96,8 +97,9 @@ impl Db {
                     b.created_90k.0,
                     b.expires_90k.0
                 ],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 

@@ -8,7 +8,7 @@
 //! access-record sequence ranges. Portable SQL: `ON CONFLICT … DO NOTHING`
 //! is SQLite's and PostgreSQL's alike.
 
-use rusqlite::{params, OptionalExtension, Row};
+use crate::db::sql::{params, OptionalExtension, Row};
 use veil_base::{Time90k, UserId};
 
 use super::Db;
@@ -165,7 +165,7 @@ fn parse_evidence(s: &str) -> Vec<(i64, i64)> {
 const CANDIDATE_COLUMNS: &str = "id, signal, dedupe_key, raised_90k, summary, evidence, status, \
      decided_by, decided_90k, reason, breach_id";
 
-fn candidate_row(r: &Row) -> rusqlite::Result<CandidateRow> {
+fn candidate_row(r: &Row) -> crate::db::sql::Result<CandidateRow> {
     let status: String = r.get(6)?;
     Ok(CandidateRow {
         id: r.get(0)?,
@@ -186,7 +186,7 @@ const BREACH_COLUMNS: &str = "id, detected_90k, created_by, created_90k, updated
      notify_authority, authority_reason, authority_notified_90k, authority_late_reason, \
      notify_subjects, subjects_reason, subjects_notified_90k";
 
-fn breach_row(r: &Row) -> rusqlite::Result<BreachRow> {
+fn breach_row(r: &Row) -> crate::db::sql::Result<BreachRow> {
     Ok(BreachRow {
         id: r.get(0)?,
         detected_90k: Time90k(r.get(1)?),
@@ -226,13 +226,16 @@ impl Db {
         now: Time90k,
     ) -> Result<Option<i64>, Error> {
         self.with(|c| {
-            let changed = c.execute(
+            // No row comes back when the key exists.
+            c.query_row(
                 "INSERT INTO breach_candidate (signal, dedupe_key, raised_90k, summary, evidence)
                  VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (dedupe_key) DO NOTHING",
+                 ON CONFLICT (dedupe_key) DO NOTHING
+                 RETURNING id",
                 params![n.signal, n.key, now.0, n.summary, evidence_json(n.evidence)],
-            )?;
-            Ok((changed == 1).then(|| c.last_insert_rowid()))
+                |r| r.get(0),
+            )
+            .optional()
         })
     }
 
@@ -304,12 +307,13 @@ impl Db {
             let Some(raised) = raised else {
                 return Ok(None);
             };
-            tx.execute(
+            let breach: i64 = tx.query_row(
                 "INSERT INTO breach (detected_90k, created_by, created_90k, updated_90k, assessment)
-                 VALUES (?1, ?2, ?3, ?3, ?4)",
+                 VALUES (?1, ?2, ?3, ?3, ?4)
+                 RETURNING id",
                 params![raised, by.0, now.0, assessment],
+                |r| r.get(0),
             )?;
-            let breach = tx.last_insert_rowid();
             tx.execute(
                 "UPDATE breach_candidate SET status = 'promoted', decided_by = ?2,
                  decided_90k = ?3, breach_id = ?4 WHERE id = ?1",
@@ -329,12 +333,13 @@ impl Db {
         now: Time90k,
     ) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            c.query_row(
                 "INSERT INTO breach (detected_90k, created_by, created_90k, updated_90k, assessment)
-                 VALUES (?1, ?2, ?3, ?3, ?4)",
+                 VALUES (?1, ?2, ?3, ?3, ?4)
+                 RETURNING id",
                 params![detected.0, by.0, now.0, assessment],
-            )?;
-            Ok(c.last_insert_rowid())
+                |r| r.get(0),
+            )
         })
     }
 

@@ -2,7 +2,7 @@
 //! transaction. Not used on the recording path, which inserts one row after
 //! each durable object (`Db::insert_segment`).
 
-use rusqlite::params;
+use crate::db::sql::params;
 
 use super::{Db, SegmentRow};
 use crate::Error;

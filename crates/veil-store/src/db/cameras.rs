@@ -1,7 +1,7 @@
 //! Cameras: the configured and managed cameras, their settings, sealed
 //! credentials, tracks and PTZ.
 
-use rusqlite::params;
+use crate::db::sql::params;
 use veil_base::{CameraId, Time90k};
 
 use super::Db;
@@ -87,7 +87,7 @@ pub struct TrackConsent {
 
 /// A camera's stored settings as SQL parameters ?1..?15, in the column order
 /// that inserting and updating a managed camera both use.
-fn camera_settings_params(s: &CameraSettings) -> Vec<&dyn rusqlite::ToSql> {
+fn camera_settings_params(s: &CameraSettings) -> Vec<&dyn crate::db::sql::ToSql> {
     vec![
         &s.name,
         &s.source_kind,
@@ -150,17 +150,19 @@ impl Db {
         now: Time90k,
     ) -> Result<CameraId, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO camera (name, source_kind, source_config, enabled, recording_mode,
                     camera_group, segment_seconds, recording_config, audio_enabled,
                     audio_purpose, metadata_enabled, metadata_purpose, area, ptz_capable,
                     ptz_control, created_90k, managed)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 1)",
-                rusqlite::params_from_iter(
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, 1)
+                 RETURNING id",
+                crate::db::sql::params_from_iter(
                     camera_settings_params(s).into_iter().chain([&now.0 as _]),
                 ),
+                |r| r.get(0),
             )?;
-            Ok(CameraId(c.last_insert_rowid()))
+            Ok(CameraId(rowid))
         })
         .map_err(unique_name)
     }
@@ -175,7 +177,7 @@ impl Db {
                     metadata_enabled = ?11, metadata_purpose = ?12, area = ?13,
                     ptz_capable = ?14, ptz_control = ?15
                  WHERE id = ?16 AND managed = 1 AND deleted_90k IS NULL",
-                rusqlite::params_from_iter(
+                crate::db::sql::params_from_iter(
                     camera_settings_params(s).into_iter().chain([&id.0 as _]),
                 ),
             )

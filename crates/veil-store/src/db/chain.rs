@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use rusqlite::{params, Connection, OptionalExtension};
+use crate::db::sql::{params, Connection, OptionalExtension};
 use veil_base::{CameraId, SegmentId, Time90k};
 
 use super::{Db, SegmentRow};
@@ -20,26 +20,26 @@ pub(crate) type RemovedSegment = (CameraId, String, SegmentId, Time90k, Time90k)
 const LINK_COLUMNS: &str = "camera_id, rendition, seq, kind, segment_id, start_90k, end_90k,
      object_sha256, detail, prev_hash, hash";
 
-fn hash32(v: Vec<u8>, what: &str) -> rusqlite::Result<[u8; 32]> {
+fn hash32(v: Vec<u8>, what: &str) -> crate::db::sql::Result<[u8; 32]> {
     v.try_into().map_err(|_| {
-        rusqlite::Error::FromSqlConversionFailure(
+        crate::db::sql::Error::FromSqlConversionFailure(
             0,
-            rusqlite::types::Type::Blob,
+            crate::db::sql::types::Type::Blob,
             format!("{what} is not 32 bytes").into(),
         )
     })
 }
 
-fn link_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChainLink> {
+fn link_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<ChainLink> {
     let kind: i64 = r.get(3)?;
     Ok(ChainLink {
         camera: CameraId(r.get(0)?),
         rendition: r.get(1)?,
         seq: r.get(2)?,
         kind: LinkKind::from_code(kind).ok_or_else(|| {
-            rusqlite::Error::FromSqlConversionFailure(
+            crate::db::sql::Error::FromSqlConversionFailure(
                 3,
-                rusqlite::types::Type::Integer,
+                crate::db::sql::types::Type::Integer,
                 format!("unknown link kind {kind}").into(),
             )
         })?,
@@ -55,7 +55,7 @@ fn link_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChainLink> {
 
 /// Appends a link to its chain (after the chain's head) inside the caller's
 /// transaction; returns it with its seq, previous hash and hash.
-pub(crate) fn append_link(c: &Connection, mut l: ChainLink) -> rusqlite::Result<ChainLink> {
+pub(crate) fn append_link(c: &Connection, mut l: ChainLink) -> crate::db::sql::Result<ChainLink> {
     let head: Option<(i64, Vec<u8>)> = c
         .prepare_cached(
             "SELECT head_seq, head_hash FROM recording_chain
@@ -107,7 +107,7 @@ pub(crate) fn append_segment_link(
     s: &SegmentRow,
     id: SegmentId,
     sha: [u8; 32],
-) -> rusqlite::Result<ChainLink> {
+) -> crate::db::sql::Result<ChainLink> {
     append_link(
         c,
         ChainLink {
@@ -133,7 +133,7 @@ pub(crate) fn append_removals(
     c: &Connection,
     reason: &str,
     gone: &[RemovedSegment],
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     append_removals_with(c, reason, "", gone)
 }
 
@@ -144,7 +144,7 @@ pub(crate) fn append_removals_with(
     reason: &str,
     extra: &str,
     gone: &[RemovedSegment],
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     let mut by_chain: BTreeMap<(i64, &str), (Vec<SegmentId>, Time90k, Time90k)> = BTreeMap::new();
     for (camera, rendition, id, start, end) in gone {
         let e =

@@ -11,7 +11,7 @@
 //! account's its disabling; a motion event's its end. Portable SQL: `CASE`
 //! rather than SQLite's two-argument `MIN`.
 
-use rusqlite::{params, OptionalExtension, Transaction};
+use crate::db::sql::{params, OptionalExtension, Transaction};
 use veil_base::{CameraId, Time90k};
 
 use super::Db;
@@ -41,7 +41,7 @@ const TOKEN_END: &str = "CASE WHEN revoked = 1 AND revoked_90k IS NOT NULL \
 /// Accounts awaiting anonymisation: disabled, still named.
 const DISABLED_ACCOUNT: &str = "disabled = 1 AND name IS NOT NULL AND anonymised_90k IS NULL";
 
-fn stats_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DataSetStats> {
+fn stats_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<DataSetStats> {
     Ok(DataSetStats {
         items: r.get::<_, i64>(0)? as u64,
         oldest: r.get::<_, Option<i64>>(1)?.map(Time90k),
@@ -50,18 +50,18 @@ fn stats_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DataSetStats> {
 }
 
 impl Db {
-    fn stats(&self, sql: &str, args: impl rusqlite::Params) -> Result<DataSetStats, Error> {
+    fn stats(&self, sql: &str, args: impl crate::db::sql::Params) -> Result<DataSetStats, Error> {
         self.with(|c| c.query_row(sql, args, stats_row))
     }
 
-    fn count(&self, sql: &str, args: impl rusqlite::Params) -> Result<u64, Error> {
+    fn count(&self, sql: &str, args: impl crate::db::sql::Params) -> Result<u64, Error> {
         self.with(|c| {
             c.query_row(sql, args, |r| r.get::<_, i64>(0))
                 .map(|n| n as u64)
         })
     }
 
-    fn change(&self, sql: &str, args: impl rusqlite::Params) -> Result<u64, Error> {
+    fn change(&self, sql: &str, args: impl crate::db::sql::Params) -> Result<u64, Error> {
         self.with(|c| c.execute(sql, args).map(|n| n as u64))
     }
 
@@ -318,7 +318,7 @@ fn anonymise(
     id: i64,
     unusable_hash: &str,
     now: Time90k,
-) -> rusqlite::Result<()> {
+) -> crate::db::sql::Result<()> {
     super::erase_account(tx, id, unusable_hash)?;
     tx.execute(
         "UPDATE app_user SET anonymised_90k = ?2 WHERE id = ?1",

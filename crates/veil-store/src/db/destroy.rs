@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 
-use rusqlite::params;
+use crate::db::sql::params;
 use veil_base::{CameraId, SegmentId, Time90k};
 
 use super::Db;

@@ -10,7 +10,7 @@
 //! camera filter is a portable `LIKE` on `',' || cameras || ','`; intervals
 //! as a JSON array of `[camera, start_90k, end_90k]`.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, Time90k, UserId};
 
 use super::Db;
@@ -180,8 +180,12 @@ const COLUMNS: &str = "id, kind, created_90k, recorded_by, start_90k, end_90k, c
      export_id, package_id, package_sha256, expires_90k, downloaded_90k, expired_90k,
      destruction_confirmed_90k, destruction_confirmed_by, destruction_note, audit_seq";
 
-fn conversion(msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
+fn conversion(msg: String) -> crate::db::sql::Error {
+    crate::db::sql::Error::FromSqlConversionFailure(
+        0,
+        crate::db::sql::types::Type::Text,
+        msg.into(),
+    )
 }
 
 fn encode_cameras(cams: &[CameraId]) -> String {
@@ -191,7 +195,7 @@ fn encode_cameras(cams: &[CameraId]) -> String {
         .join(",")
 }
 
-fn decode_cameras(s: &str) -> rusqlite::Result<Vec<CameraId>> {
+fn decode_cameras(s: &str) -> crate::db::sql::Result<Vec<CameraId>> {
     s.split(',')
         .filter(|x| !x.is_empty())
         .map(|x| {
@@ -207,7 +211,7 @@ fn encode_intervals(iv: &[(CameraId, Time90k, Time90k)]) -> String {
     serde_json::to_string(&v).expect("integers serialise")
 }
 
-fn decode_intervals(s: &str) -> rusqlite::Result<Vec<(CameraId, Time90k, Time90k)>> {
+fn decode_intervals(s: &str) -> crate::db::sql::Result<Vec<(CameraId, Time90k, Time90k)>> {
     let v: Vec<[i64; 3]> =
         serde_json::from_str(s).map_err(|e| conversion(format!("bad intervals: {e}")))?;
     Ok(v.into_iter()
@@ -215,9 +219,9 @@ fn decode_intervals(s: &str) -> rusqlite::Result<Vec<(CameraId, Time90k, Time90k
         .collect())
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DisclosureRow> {
+fn row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<DisclosureRow> {
     let kind: String = r.get(1)?;
-    let t = |i: usize| -> rusqlite::Result<Option<Time90k>> {
+    let t = |i: usize| -> crate::db::sql::Result<Option<Time90k>> {
         Ok(r.get::<_, Option<i64>>(i)?.map(Time90k))
     };
     Ok(DisclosureRow {
@@ -310,7 +314,7 @@ impl Db {
                     ],
                     row,
                 )?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<crate::db::sql::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -402,17 +406,18 @@ impl Db {
 /// Inserts `d` on `c` (inside the caller's transaction when it has one):
 /// its id. The caller has checked that `d` names a camera.
 pub(super) fn insert_disclosure_in(
-    c: &rusqlite::Connection,
+    c: &crate::db::sql::Connection,
     d: &NewDisclosure,
-) -> rusqlite::Result<i64> {
-    c.execute(
+) -> crate::db::sql::Result<i64> {
+    let rowid: i64 = c.query_row(
         "INSERT INTO disclosure (kind, created_90k, recorded_by, start_90k, end_90k,
                  cameras, intervals, requester_name, requester_title,
                  requester_organisation, requester_country, authorised_by, content,
                  request_reason, grant_reason, legal_basis, safeguards, export_id,
                  package_id, package_sha256, expires_90k, audit_seq)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,
-                 ?16, ?17, ?18, ?19, ?20, ?21, ?22)",
+                 ?16, ?17, ?18, ?19, ?20, ?21, ?22)
+         RETURNING id",
         params![
             d.kind.as_str(),
             d.created.0,
@@ -437,8 +442,9 @@ pub(super) fn insert_disclosure_in(
             d.expires.map(|t| t.0),
             d.audit_seq,
         ],
+        |r| r.get(0),
     )?;
-    Ok(c.last_insert_rowid())
+    Ok(rowid)
 }
 
 #[cfg(test)]

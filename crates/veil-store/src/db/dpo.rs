@@ -4,7 +4,7 @@
 //! layer validates are stored as JSON text (portable: a `TEXT` column on
 //! SQLite and PostgreSQL alike).
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, Time90k, UserId};
 
 use super::Db;
@@ -217,12 +217,14 @@ impl Db {
             if let Some(v) = latest.filter(|v| v.digest == digest) {
                 return Ok((v, false));
             }
-            tx.execute(
-                "INSERT INTO config_version (digest, snapshot, since_90k) VALUES (?1, ?2, ?3)",
+            let rowid: i64 = tx.query_row(
+                "INSERT INTO config_version (digest, snapshot, since_90k) VALUES (?1, ?2, ?3)
+                 RETURNING id",
                 params![digest, snapshot, now.0],
+                |r| r.get(0),
             )?;
             let v = ConfigVersion {
-                id: tx.last_insert_rowid(),
+                id: rowid,
                 digest: digest.to_vec(),
                 snapshot: snapshot.to_string(),
                 since: now,
@@ -242,12 +244,14 @@ impl Db {
         now: Time90k,
     ) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO document_review (kind, version, reviewed_90k, reviewer_id, note)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 RETURNING id",
                 params![kind, version, now.0, reviewer.0, note],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 
@@ -284,12 +288,14 @@ impl Db {
         now: Time90k,
     ) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO access_review (user_id, reviewed_90k, reviewer_id, outcome, roles)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 RETURNING id",
                 params![user.0, now.0, reviewer.0, outcome, roles],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 
@@ -319,10 +325,11 @@ impl Db {
     /// Enters a processor in the register; its id.
     pub fn insert_processor(&self, p: &ProcessorRow) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO processor (name, kind, agreement_date, scope, country,
                      transfer_basis, created_90k)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 RETURNING id",
                 params![
                     p.name,
                     p.kind,
@@ -332,8 +339,9 @@ impl Db {
                     p.transfer_basis,
                     p.created.0
                 ],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 
@@ -450,7 +458,7 @@ impl Db {
     }
 }
 
-fn config_version_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ConfigVersion> {
+fn config_version_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<ConfigVersion> {
     Ok(ConfigVersion {
         id: r.get(0)?,
         digest: r.get(1)?,

@@ -2,7 +2,7 @@
 //! interval in every rendition and state, and the one transaction that
 //! replaces erased segments by their rewritten remainders.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, SegmentId, Time90k};
 
 use super::{chain, insert_segment_row, segment_row, Db, SegmentRow, SEGMENT_COLUMNS};

@@ -3,7 +3,7 @@
 //! encrypted copy until it expires. Each package is inserted together with
 //! its entry in the register of disclosures, in one transaction.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{Time90k, UserId};
 
 use super::disclosures::{insert_disclosure_in, NewDisclosure};
@@ -121,7 +121,7 @@ const COLUMNS: &str = "id, package_id, requested_by, created_90k, request, rendi
      state, total_bytes, done_bytes, error, object_name, package_bytes, package_sha256,
      manifest_sha256, finished_90k, expires_90k, destroyed_90k, audit_seq";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExportRow> {
+fn row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<ExportRow> {
     let state: String = r.get(7)?;
     Ok(ExportRow {
         id: r.get(0)?,
@@ -157,10 +157,11 @@ impl Db {
         }
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
+            let rowid: i64 = tx.query_row(
                 "INSERT INTO export_package (package_id, requested_by, created_90k, request,
                      rendition, encryption, state, total_bytes, expires_90k, audit_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9)
+                 RETURNING id",
                 params![
                     e.package_id,
                     e.requested_by.map(|u| u.0),
@@ -172,8 +173,9 @@ impl Db {
                     e.expires.0,
                     e.audit_seq,
                 ],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
+            let id = rowid;
             let mut d = d.clone();
             d.export_id = Some(id);
             insert_disclosure_in(&tx, &d)?;

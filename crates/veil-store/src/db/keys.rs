@@ -1,7 +1,7 @@
 //! Bucket keys: one wrapped key per camera, rendition and hour, and the
 //! segments each key encrypts (crypto-shredding destroys the key).
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, SegmentId, Time90k};
 
 use super::Db;
@@ -14,7 +14,9 @@ pub type ScopedBucketKey = (CameraId, String, Time90k, Vec<u8>);
 const RETENTION_SEGMENT_COLUMNS: &str =
     "id, camera_id, rendition, bucket_key_id, start_90k, start_90k + duration_90k";
 
-fn stored_segment(r: &rusqlite::Row<'_>) -> rusqlite::Result<crate::retention::StoredSegment> {
+fn stored_segment(
+    r: &crate::db::sql::Row<'_>,
+) -> crate::db::sql::Result<crate::retention::StoredSegment> {
     Ok(crate::retention::StoredSegment {
         id: SegmentId(r.get(0)?),
         camera: CameraId(r.get(1)?),
@@ -84,12 +86,14 @@ impl Db {
         wrapped: &[u8],
     ) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO bucket_key (camera_id, rendition, bucket_start_90k, wrapped)
-                 VALUES (?1, ?2, ?3, ?4)",
+                 VALUES (?1, ?2, ?3, ?4)
+                 RETURNING id",
                 params![camera.0, rendition, bucket_start.0, wrapped],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 

@@ -15,7 +15,7 @@
 //! NTP, and skew can only move when a lease is taken, never let two
 //! recorders write one camera: the token alone fences.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, SegmentId, Time90k};
 
 use super::{insert_segment_row, Db, SegmentRow};

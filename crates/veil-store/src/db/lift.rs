@@ -1,7 +1,7 @@
 //! The lift key and lift grants (migration 14; `docs/design/masks.md`,
 //! "Lifting a mask: keys and the lift path").
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, Time90k, UserId};
 
 use super::Db;
@@ -44,7 +44,7 @@ pub struct LiftGrantRow {
 const GRANT_COLUMNS: &str =
     "id, user_id, camera_id, start_90k, end_90k, created_90k, expires_90k, audit_seq";
 
-fn grant_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LiftGrantRow> {
+fn grant_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<LiftGrantRow> {
     Ok(LiftGrantRow {
         id: r.get(0)?,
         user: UserId(r.get(1)?),
@@ -142,10 +142,11 @@ impl Db {
             if !recorded {
                 return Ok(None);
             }
-            tx.execute(
+            let rowid: i64 = tx.query_row(
                 "INSERT INTO lift_grant (user_id, camera_id, start_90k, end_90k, created_90k,
                      expires_90k, audit_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 RETURNING id",
                 params![
                     g.user.0,
                     g.camera.0,
@@ -155,8 +156,9 @@ impl Db {
                     g.expires.0,
                     g.audit_seq
                 ],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
+            let id = rowid;
             tx.commit()?;
             Ok(Some(LiftGrantRow { id, ..g.clone() }))
         })

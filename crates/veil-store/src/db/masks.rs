@@ -1,7 +1,7 @@
 //! Privacy mask versions: every change of a camera's masks is kept, so the
 //! masks of any recording time can be found again.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, Time90k, UserId};
 
 use super::Db;
@@ -22,7 +22,7 @@ pub struct MaskVersionRow {
     pub created: Time90k,
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MaskVersionRow> {
+fn row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<MaskVersionRow> {
     Ok(MaskVersionRow {
         id: r.get(0)?,
         camera: CameraId(r.get(1)?),
@@ -44,12 +44,14 @@ impl Db {
         now: Time90k,
     ) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO mask_version (camera_id, masks, author_id, created_90k)
-                 VALUES (?1, ?2, ?3, ?4)",
+                 VALUES (?1, ?2, ?3, ?4)
+                 RETURNING id",
                 params![camera.0, masks_json, author.map(|u| u.0), now.0],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 

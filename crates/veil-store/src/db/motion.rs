@@ -1,6 +1,6 @@
 //! Motion events: when motion started and ended on a camera.
 
-use rusqlite::params;
+use crate::db::sql::params;
 use veil_base::{CameraId, Time90k};
 
 use super::Db;
@@ -24,11 +24,13 @@ impl Db {
     /// event's id, to end it with [`Db::end_motion_event`].
     pub fn insert_motion_event(&self, camera: CameraId, start: Time90k) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
-                "INSERT INTO motion_event (camera_id, start_90k) VALUES (?1, ?2)",
+            let rowid: i64 = c.query_row(
+                "INSERT INTO motion_event (camera_id, start_90k) VALUES (?1, ?2)
+                 RETURNING id",
                 params![camera.0, start.0],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 

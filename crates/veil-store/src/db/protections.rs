@@ -2,7 +2,7 @@
 //! cameras they cover, and the segment keys re-wrapped under their own keys
 //! (`docs/design/retention.md`, "Exceptions: locks and holds").
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, SegmentId, Time90k, UserId};
 
 use super::{segment_row, Db, SegmentRow, SEGMENT_COLUMNS};
@@ -28,13 +28,13 @@ impl ProtectionKind {
         }
     }
 
-    fn parse(s: &str) -> rusqlite::Result<ProtectionKind> {
+    fn parse(s: &str) -> crate::db::sql::Result<ProtectionKind> {
         match s {
             "lock" => Ok(ProtectionKind::Lock),
             "hold" => Ok(ProtectionKind::Hold),
-            other => Err(rusqlite::Error::FromSqlConversionFailure(
+            other => Err(crate::db::sql::Error::FromSqlConversionFailure(
                 0,
-                rusqlite::types::Type::Text,
+                crate::db::sql::types::Type::Text,
                 format!("unknown protection kind {other:?}").into(),
             )),
         }
@@ -132,7 +132,7 @@ const PROTECTION_COLUMNS: &str = "p.id, p.kind, p.start_90k, p.end_90k, p.reason
      p.release_reason,
      (SELECT COUNT(*) FROM protected_segment s WHERE s.protection_id = p.id)";
 
-fn protection_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProtectionRow> {
+fn protection_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<ProtectionRow> {
     let extended: Option<i64> = r.get(10)?;
     let released: Option<i64> = r.get(14)?;
     Ok(ProtectionRow {
@@ -191,10 +191,11 @@ impl Db {
     ) -> Result<i64, Error> {
         self.with(|c| {
             let tx = c.transaction()?;
-            tx.execute(
+            let rowid: i64 = tx.query_row(
                 "INSERT INTO protection (kind, start_90k, end_90k, reason, owner_id,
                      created_90k, review_90k, on_review, key_version)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+                 RETURNING id",
                 params![
                     p.kind.as_str(),
                     p.start.0,
@@ -210,8 +211,9 @@ impl Db {
                     },
                     p.key_version,
                 ],
+                |r| r.get(0),
             )?;
-            let id = tx.last_insert_rowid();
+            let id = rowid;
             tx.execute(
                 "UPDATE protection SET wrapped_key = ?2 WHERE id = ?1",
                 params![id, wrap(id)],
@@ -240,7 +242,7 @@ impl Db {
             ))?;
             let mut rows = st
                 .query_map([active_only as i64], protection_row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<crate::db::sql::Result<Vec<_>>>()?;
             let mut cams =
                 c.prepare_cached("SELECT protection_id, camera_id FROM protection_camera")?;
             let all = cams.query_map([], |r| Ok((r.get::<_, i64>(0)?, CameraId(r.get(1)?))))?;
@@ -276,7 +278,7 @@ impl Db {
             )?;
             row.cameras = st
                 .query_map([id], |r| Ok(CameraId(r.get(0)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::db::sql::Result<_>>()?;
             Ok(Some(row))
         })
     }

@@ -1,6 +1,6 @@
 //! Storage quotas: what each camera's recordings take, and the quotas set.
 
-use rusqlite::params;
+use crate::db::sql::params;
 use veil_base::CameraId;
 
 use super::Db;

@@ -11,7 +11,7 @@
 //! concurrent steps from both passing. Portable SQL; the search cameras are a
 //! comma-separated list of ids as in the disclosure register.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, Time90k, UserId};
 
 use super::data_sets::DataSetStats;
@@ -243,17 +243,21 @@ const COLUMNS: &str = "id, kind, status, received_90k, due_90k, extended_due_90k
      search_end_90k, decision, decision_reason, linked_change_seq, decided_by, decided_90k,
      refusal_reason, created_by, created_90k, updated_90k, closed_90k";
 
-fn conversion(msg: String) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, msg.into())
+fn conversion(msg: String) -> crate::db::sql::Error {
+    crate::db::sql::Error::FromSqlConversionFailure(
+        0,
+        crate::db::sql::types::Type::Text,
+        msg.into(),
+    )
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubjectRequestRow> {
+fn row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<SubjectRequestRow> {
     let kind: String = r.get(1)?;
     let status: String = r.get(2)?;
-    let t = |i: usize| -> rusqlite::Result<Option<Time90k>> {
+    let t = |i: usize| -> crate::db::sql::Result<Option<Time90k>> {
         Ok(r.get::<_, Option<i64>>(i)?.map(Time90k))
     };
-    let user = |i: usize| -> rusqlite::Result<Option<UserId>> {
+    let user = |i: usize| -> crate::db::sql::Result<Option<UserId>> {
         Ok(r.get::<_, Option<i64>>(i)?.map(UserId))
     };
     let scope = match (r.get::<_, Option<String>>(14)?, t(15)?, t(16)?) {
@@ -265,7 +269,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubjectRequestRow> {
                         .map(CameraId)
                         .map_err(|_| conversion(format!("bad camera list {cams:?}")))
                 })
-                .collect::<rusqlite::Result<Vec<_>>>()?,
+                .collect::<crate::db::sql::Result<Vec<_>>>()?,
             a,
             b,
         )),
@@ -307,7 +311,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SubjectRequestRow> {
     })
 }
 
-fn interval_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RequestInterval> {
+fn interval_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<RequestInterval> {
     Ok(RequestInterval {
         id: r.get(0)?,
         camera: CameraId(r.get(1)?),
@@ -337,10 +341,11 @@ impl Db {
     /// Registers a request; its id.
     pub fn insert_subject_request(&self, n: &NewSubjectRequest) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO subject_request (kind, status, received_90k, due_90k, subject,
                      contact, description, created_by, created_90k, updated_90k)
-                 VALUES (?1, 'received', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)",
+                 VALUES (?1, 'received', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+                 RETURNING id",
                 params![
                     n.kind.as_str(),
                     n.received.0,
@@ -351,8 +356,9 @@ impl Db {
                     n.created_by.map(|u| u.0),
                     n.created.0,
                 ],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 
@@ -374,7 +380,7 @@ impl Db {
             ))?;
             let rows = st
                 .query_map([status.map(RequestStatus::as_str)], row)?
-                .collect::<rusqlite::Result<Vec<_>>>()?;
+                .collect::<crate::db::sql::Result<Vec<_>>>()?;
             Ok(rows)
         })
     }
@@ -400,7 +406,7 @@ impl Db {
             )?;
             r.intervals = st
                 .query_map([id], interval_row)?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::db::sql::Result<_>>()?;
             let mut st = c.prepare_cached(
                 "SELECT disclosure_id, informed, note, recorded_by, recorded_90k
                  FROM subject_request_recipient WHERE request_id = ?1 ORDER BY disclosure_id",
@@ -415,14 +421,14 @@ impl Db {
                         recorded: Time90k(x.get(4)?),
                     })
                 })?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::db::sql::Result<_>>()?;
             let mut st = c.prepare_cached(
                 "SELECT id, package_id, state FROM export_package
                  WHERE subject_request_id = ?1 ORDER BY id",
             )?;
             r.packages = st
                 .query_map([id], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?
-                .collect::<rusqlite::Result<_>>()?;
+                .collect::<crate::db::sql::Result<_>>()?;
             Ok(Some(r))
         })
     }
@@ -435,14 +441,14 @@ impl Db {
         id: i64,
         from: &[RequestStatus],
         set: &str,
-        args: &[&dyn rusqlite::ToSql],
+        args: &[&dyn crate::db::sql::ToSql],
     ) -> Result<bool, Error> {
         let sql = format!(
             "UPDATE subject_request SET {set} WHERE id = ?1 AND status IN ({})",
             statuses(from)
         );
         self.with(|c| {
-            let mut all: Vec<&dyn rusqlite::ToSql> = vec![&id];
+            let mut all: Vec<&dyn crate::db::sql::ToSql> = vec![&id];
             all.extend_from_slice(args);
             Ok(c.execute(&sql, all.as_slice())? == 1)
         })
@@ -576,14 +582,17 @@ impl Db {
     ) -> Result<Option<i64>, Error> {
         self.with(|c| {
             let tx = c.transaction()?;
-            let n = tx.execute(
-                "INSERT INTO subject_request_interval (request_id, camera_id, start_90k, end_90k,
-                     marked_by, marked_90k)
-                 SELECT id, ?2, ?3, ?4, ?5, ?6 FROM subject_request
-                 WHERE id = ?1 AND status = 'searching'",
-                params![id, camera.0, start.0, end.0, by.0, at.0],
-            )?;
-            let new = (n == 1).then(|| tx.last_insert_rowid());
+            let new: Option<i64> = tx
+                .query_row(
+                    "INSERT INTO subject_request_interval (request_id, camera_id, start_90k,
+                         end_90k, marked_by, marked_90k)
+                     SELECT id, ?2, ?3, ?4, ?5, ?6 FROM subject_request
+                     WHERE id = ?1 AND status = 'searching'
+                     RETURNING id",
+                    params![id, camera.0, start.0, end.0, by.0, at.0],
+                    |r| r.get(0),
+                )
+                .optional()?;
             tx.execute(
                 "UPDATE subject_request SET updated_90k = ?2 WHERE id = ?1",
                 params![id, at.0],

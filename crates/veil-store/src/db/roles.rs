@@ -1,6 +1,6 @@
 //! Roles, the usage policy and its acknowledgements, and four-eyes approvals.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{Time90k, UserId};
 
 use super::Db;
@@ -55,7 +55,7 @@ pub struct ApprovalRow {
     pub note: String,
 }
 
-fn role_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleRow> {
+fn role_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<RoleRow> {
     Ok(RoleRow {
         id: r.get(0)?,
         name: r.get(1)?,
@@ -66,7 +66,7 @@ fn role_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RoleRow> {
 const APPROVAL_COLUMNS: &str = "id, requester_id, permission, resource, justification, state, \
      created_90k, expires_90k, decided_by, note";
 
-fn approval_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ApprovalRow> {
+fn approval_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<ApprovalRow> {
     Ok(ApprovalRow {
         id: r.get(0)?,
         requester_id: UserId(r.get(1)?),
@@ -91,7 +91,7 @@ impl Db {
             // server (the account commands); a deferred transaction would
             // fail at once with "database is locked" when the server wrote
             // in between, instead of waiting its turn.
-            let tx = c.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
             let n: i64 = tx.query_row("SELECT COUNT(*) FROM role", [], |r| r.get(0))?;
             if n == 0 {
                 for (name, def) in templates {
@@ -220,9 +220,10 @@ impl Db {
     /// Stores a pending request; returns its id.
     pub fn insert_approval(&self, a: &ApprovalRow) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO approval (requester_id, permission, resource, justification, state,
-                     created_90k, expires_90k) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)",
+                     created_90k, expires_90k) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6)
+                 RETURNING id",
                 params![
                     a.requester_id.0,
                     a.permission,
@@ -231,8 +232,9 @@ impl Db {
                     a.created_90k.0,
                     a.expires_90k.0
                 ],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 

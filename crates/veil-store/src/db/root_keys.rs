@@ -2,7 +2,7 @@
 //! when it rotates, and the lists decommissioning destroys
 //! (`docs/design/retention.md`, "Rotation" and "Certified decommissioning").
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, SegmentId, Time90k, UserId};
 
 use super::Db;
@@ -107,12 +107,14 @@ impl Db {
         version: u32,
     ) -> Result<i64, Error> {
         self.with(|c| {
-            c.execute(
+            let rowid: i64 = c.query_row(
                 "INSERT INTO bucket_key (camera_id, rendition, bucket_start_90k, wrapped, key_version)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 RETURNING id",
                 params![camera.0, rendition, bucket_start.0, wrapped, version],
+                |r| r.get(0),
             )?;
-            Ok(c.last_insert_rowid())
+            Ok(rowid)
         })
     }
 
@@ -271,7 +273,7 @@ impl Db {
     /// Rows whose `key_version` compares to `version` by `op` (`=` or `<>`).
     fn rows_by_version(&self, version: u32, op: &'static str) -> Result<WrappedCounts, Error> {
         self.with(|c| {
-            let count = |table_and_filter: &str| -> rusqlite::Result<u64> {
+            let count = |table_and_filter: &str| -> crate::db::sql::Result<u64> {
                 c.query_row(
                     &format!("SELECT COUNT(*) FROM {table_and_filter} AND key_version {op} ?1"),
                     [version],

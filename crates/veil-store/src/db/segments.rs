@@ -1,6 +1,6 @@
 //! Segments: the recorded pieces of video, their objects and states.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, SegmentId, Time90k};
 
 use super::{chain, Db};
@@ -49,7 +49,7 @@ pub(super) const SEGMENT_COLUMNS: &str =
      frames, media_bytes, object_key, object_bytes, bucket_key_id, wrapped_key, sealed_index,
      mask_version_id, object_sha256";
 
-pub(super) fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow> {
+pub(super) fn segment_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<SegmentRow> {
     Ok(SegmentRow {
         id: SegmentId(r.get(0)?),
         camera_id: CameraId(r.get(1)?),
@@ -74,32 +74,36 @@ pub(super) fn segment_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<SegmentRow>
 /// Inserts a segment row and, when it has an object hash, its segment link,
 /// inside the caller's transaction (as [`Db::insert_segment`] does).
 pub(super) fn insert_segment_row(
-    tx: &rusqlite::Connection,
+    tx: &crate::db::sql::Connection,
     s: &SegmentRow,
-) -> rusqlite::Result<SegmentId> {
-    tx.prepare_cached(
-        "INSERT INTO segment (camera_id, rendition, run_start_90k, start_90k,
+) -> crate::db::sql::Result<SegmentId> {
+    let id = tx
+        .prepare_cached(
+            "INSERT INTO segment (camera_id, rendition, run_start_90k, start_90k,
              duration_90k, frames, media_bytes, object_key, object_bytes,
              bucket_key_id, wrapped_key, sealed_index, mask_version_id, object_sha256)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-    )?
-    .execute(params![
-        s.camera_id.0,
-        s.rendition,
-        s.run_start_90k.0,
-        s.start_90k.0,
-        s.duration_90k,
-        s.frames,
-        s.media_bytes as i64,
-        s.object_key,
-        s.object_bytes as i64,
-        s.bucket_key_id,
-        s.wrapped_key,
-        s.sealed_index,
-        s.mask_version_id,
-        s.object_sha256.as_ref().map(|h| &h[..]),
-    ])?;
-    let id = SegmentId(tx.last_insert_rowid());
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         RETURNING id",
+        )?
+        .query_row(
+            params![
+                s.camera_id.0,
+                s.rendition,
+                s.run_start_90k.0,
+                s.start_90k.0,
+                s.duration_90k,
+                s.frames,
+                s.media_bytes as i64,
+                s.object_key,
+                s.object_bytes as i64,
+                s.bucket_key_id,
+                s.wrapped_key,
+                s.sealed_index,
+                s.mask_version_id,
+                s.object_sha256.as_ref().map(|h| &h[..]),
+            ],
+            |r| r.get(0).map(SegmentId),
+        )?;
     if let Some(sha) = s.object_sha256 {
         chain::append_segment_link(tx, s, id, sha)?;
     }

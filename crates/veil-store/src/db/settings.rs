@@ -1,6 +1,6 @@
 //! Settings: a key-value store for small configuration values.
 
-use rusqlite::{params, OptionalExtension};
+use crate::db::sql::{params, OptionalExtension};
 
 use super::Db;
 use crate::Error;

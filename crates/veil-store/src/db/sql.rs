@@ -1,0 +1,1072 @@
+//! The SQL facade: the small part of rusqlite's API that the repository layer
+//! uses (a connection, transactions, statements, rows, parameters, errors),
+//! running each statement on SQLite or on PostgreSQL. Every method of `Db`
+//! keeps one SQL text for both backends.
+//!
+//! - Parameters are written `?N` (or `?`); for PostgreSQL the text is
+//!   rewritten to `$N` once per statement (a lexer that skips string
+//!   literals, quoted identifiers and comments) and the prepared statement is
+//!   cached by its text.
+//! - Values cross as [`Value`] (`Null`, `Integer`, `Real`, `Text`, `Blob`:
+//!   SQLite's storage classes). Bound to PostgreSQL, a value is written as
+//!   the type the server inferred for its parameter (an integer as `INT2`,
+//!   `INT4`, `INT8`, a float or a `BOOL`; text as `TEXT`/`VARCHAR`/`NAME`;
+//!   a blob as `BYTEA`), so `?1` against a `BIGINT`, `BYTEA` or `TEXT`
+//!   column just works. A column read from PostgreSQL becomes a `Value` by
+//!   its type (`BOOL` is an integer 0/1, as in SQLite; `NUMERIC`, which
+//!   `SUM(bigint)` gives, an integer when it has no fraction).
+//! - Rows are read eagerly: a query returns all its rows before the caller
+//!   maps them.
+//! - The `postgres` client is synchronous and panics when called on a tokio
+//!   runtime thread (it blocks on a runtime of its own). `Db`'s methods are
+//!   also called directly from async code, so when a runtime is current each
+//!   PostgreSQL call runs on a scoped OS thread and the caller waits for it.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+
+pub use rusqlite::TransactionBehavior;
+
+/// A value as SQLite stores it; what parameters and columns are made of.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// SQL `NULL`.
+    Null,
+    /// A 64-bit integer (also booleans, as 0 and 1).
+    Integer(i64),
+    /// A float.
+    Real(f64),
+    /// UTF-8 text.
+    Text(String),
+    /// Bytes.
+    Blob(Vec<u8>),
+}
+
+impl From<i64> for Value {
+    fn from(n: i64) -> Value {
+        Value::Integer(n)
+    }
+}
+
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::Text(s)
+    }
+}
+
+impl rusqlite::ToSql for Value {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, ValueRef};
+        Ok(ToSqlOutput::Borrowed(match self {
+            Value::Null => ValueRef::Null,
+            Value::Integer(n) => ValueRef::Integer(*n),
+            Value::Real(f) => ValueRef::Real(*f),
+            Value::Text(s) => ValueRef::Text(s.as_bytes()),
+            Value::Blob(b) => ValueRef::Blob(b),
+        }))
+    }
+}
+
+/// The kind of a [`Value`], for conversion errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Type {
+    /// `NULL`.
+    Null,
+    /// Integer.
+    Integer,
+    /// Float.
+    Real,
+    /// Text.
+    Text,
+    /// Bytes.
+    Blob,
+}
+
+impl Value {
+    fn kind(&self) -> Type {
+        match self {
+            Value::Null => Type::Null,
+            Value::Integer(_) => Type::Integer,
+            Value::Real(_) => Type::Real,
+            Value::Text(_) => Type::Text,
+            Value::Blob(_) => Type::Blob,
+        }
+    }
+}
+
+/// `sql::types::Value` and `sql::types::Type`, where rusqlite has them.
+pub mod types {
+    pub use super::{Type, Value};
+}
+
+/// An error from either backend, or from converting a value.
+#[derive(Debug)]
+pub enum Error {
+    /// From SQLite.
+    Sqlite(rusqlite::Error),
+    /// From PostgreSQL (its message made to read like SQLite's where code
+    /// matches on it: unique violations).
+    Postgres(String),
+    /// `query_row` found no row.
+    QueryReturnedNoRows,
+    /// A column's value could not become the requested type.
+    FromSqlConversionFailure(
+        usize,
+        Type,
+        Box<dyn std::error::Error + Send + Sync + 'static>,
+    ),
+    /// A column holds a kind of value the requested type cannot take.
+    InvalidColumnType(usize, Type),
+    /// No such column.
+    InvalidColumnIndex(usize),
+    /// A parameter that cannot be stored (an unsigned integer beyond `i64`).
+    ToSqlConversionFailure(String),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Sqlite(e) => write!(f, "{e}"),
+            Error::Postgres(m) => write!(f, "{m}"),
+            Error::QueryReturnedNoRows => write!(f, "Query returned no rows"),
+            Error::FromSqlConversionFailure(i, t, e) => {
+                write!(f, "conversion error in column {i} ({t:?}): {e}")
+            }
+            Error::InvalidColumnType(i, t) => write!(f, "invalid column type {t:?} at index {i}"),
+            Error::InvalidColumnIndex(i) => write!(f, "invalid column index {i}"),
+            Error::ToSqlConversionFailure(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<rusqlite::Error> for Error {
+    fn from(e: rusqlite::Error) -> Error {
+        match e {
+            rusqlite::Error::QueryReturnedNoRows => Error::QueryReturnedNoRows,
+            e => Error::Sqlite(e),
+        }
+    }
+}
+
+impl From<postgres::Error> for Error {
+    fn from(e: postgres::Error) -> Error {
+        let Some(db) = e.as_db_error() else {
+            return Error::Postgres(format!("PostgreSQL: {e}"));
+        };
+        if *db.code() == postgres::error::SqlState::UNIQUE_VIOLATION {
+            // SQLite's wording, with the columns from the detail
+            // ("Key (a, b)=(…) already exists.") but never the values.
+            let columns = db
+                .detail()
+                .and_then(|d| d.strip_prefix("Key ("))
+                .and_then(|d| d.split_once(")="))
+                .map(|(cols, _)| cols.to_owned())
+                .unwrap_or_default();
+            let table = db.table().unwrap_or("");
+            let columns = columns
+                .split(", ")
+                .map(|c| format!("{table}.{c}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Error::Postgres(format!("UNIQUE constraint failed: {columns}"));
+        }
+        Error::Postgres(db.message().to_owned())
+    }
+}
+
+/// A result of the facade.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A Rust value that can be bound as a parameter.
+pub trait ToSql {
+    /// The value to bind.
+    fn to_value(&self) -> Result<Value>;
+}
+
+impl<T: ToSql + ?Sized> ToSql for &T {
+    fn to_value(&self) -> Result<Value> {
+        (**self).to_value()
+    }
+}
+
+impl<T: ToSql> ToSql for Option<T> {
+    fn to_value(&self) -> Result<Value> {
+        match self {
+            Some(v) => v.to_value(),
+            None => Ok(Value::Null),
+        }
+    }
+}
+
+macro_rules! to_sql_integer {
+    ($($t:ty),*) => {$(
+        impl ToSql for $t {
+            fn to_value(&self) -> Result<Value> {
+                i64::try_from(*self).map(Value::Integer).map_err(|_| {
+                    Error::ToSqlConversionFailure(format!("integer {self} is out of range"))
+                })
+            }
+        }
+    )*};
+}
+to_sql_integer!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+
+impl ToSql for bool {
+    fn to_value(&self) -> Result<Value> {
+        Ok(Value::Integer(i64::from(*self)))
+    }
+}
+
+impl ToSql for f64 {
+    fn to_value(&self) -> Result<Value> {
+        Ok(Value::Real(*self))
+    }
+}
+
+impl ToSql for f32 {
+    fn to_value(&self) -> Result<Value> {
+        Ok(Value::Real(f64::from(*self)))
+    }
+}
+
+impl ToSql for str {
+    fn to_value(&self) -> Result<Value> {
+        Ok(Value::Text(self.to_owned()))
+    }
+}
+
+impl ToSql for String {
+    fn to_value(&self) -> Result<Value> {
+        Ok(Value::Text(self.clone()))
+    }
+}
+
+impl ToSql for [u8] {
+    fn to_value(&self) -> Result<Value> {
+        Ok(Value::Blob(self.to_vec()))
+    }
+}
+
+impl ToSql for Vec<u8> {
+    fn to_value(&self) -> Result<Value> {
+        Ok(Value::Blob(self.clone()))
+    }
+}
+
+impl<const N: usize> ToSql for [u8; N] {
+    fn to_value(&self) -> Result<Value> {
+        Ok(Value::Blob(self.to_vec()))
+    }
+}
+
+impl ToSql for Value {
+    fn to_value(&self) -> Result<Value> {
+        Ok(self.clone())
+    }
+}
+
+/// The parameters of one statement.
+pub trait Params {
+    /// The values, in order (`?1` first).
+    fn values(self) -> Result<Vec<Value>>;
+}
+
+impl Params for [&dyn ToSql; 0] {
+    fn values(self) -> Result<Vec<Value>> {
+        Ok(Vec::new())
+    }
+}
+
+macro_rules! params_array {
+    ($($n:literal),*) => {$(
+        impl<T: ToSql> Params for [T; $n] {
+            fn values(self) -> Result<Vec<Value>> {
+                self.iter().map(ToSql::to_value).collect()
+            }
+        }
+        impl<T: ToSql> Params for &[T; $n] {
+            fn values(self) -> Result<Vec<Value>> {
+                self.iter().map(ToSql::to_value).collect()
+            }
+        }
+    )*};
+}
+params_array!(
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26,
+    27, 28, 29, 30, 31, 32
+);
+
+impl Params for &[&dyn ToSql] {
+    fn values(self) -> Result<Vec<Value>> {
+        self.iter().map(ToSql::to_value).collect()
+    }
+}
+
+impl Params for &Vec<&dyn ToSql> {
+    fn values(self) -> Result<Vec<Value>> {
+        self.iter().map(ToSql::to_value).collect()
+    }
+}
+
+/// Parameters from an iterator (see [`params_from_iter`]).
+pub struct ParamsFromIter(Result<Vec<Value>>);
+
+impl Params for ParamsFromIter {
+    fn values(self) -> Result<Vec<Value>> {
+        self.0
+    }
+}
+
+/// Binds every item of `iter`, in order.
+pub fn params_from_iter<I>(iter: I) -> ParamsFromIter
+where
+    I: IntoIterator,
+    I::Item: ToSql,
+{
+    ParamsFromIter(iter.into_iter().map(|v| v.to_value()).collect())
+}
+
+/// `params![a, b, …]`: the parameters `?1`, `?2`, … of a statement.
+macro_rules! params {
+    () => {
+        [] as [&dyn $crate::db::sql::ToSql; 0]
+    };
+    ($($p:expr),+ $(,)?) => {
+        [$(&$p as &dyn $crate::db::sql::ToSql),+]
+    };
+}
+pub(crate) use params;
+
+/// What a column can be read as.
+pub trait FromSql: Sized {
+    /// Converts the value of column `i`.
+    fn from_value(i: usize, v: &Value) -> Result<Self>;
+}
+
+fn out_of_range(i: usize, v: &Value) -> Error {
+    Error::FromSqlConversionFailure(i, v.kind(), "integer out of range".into())
+}
+
+macro_rules! from_sql_integer {
+    ($($t:ty),*) => {$(
+        impl FromSql for $t {
+            fn from_value(i: usize, v: &Value) -> Result<Self> {
+                match v {
+                    Value::Integer(n) => <$t>::try_from(*n).map_err(|_| out_of_range(i, v)),
+                    v => Err(Error::InvalidColumnType(i, v.kind())),
+                }
+            }
+        }
+    )*};
+}
+from_sql_integer!(i8, i16, i32, i64, u8, u16, u32, u64, usize, isize);
+
+impl FromSql for bool {
+    fn from_value(i: usize, v: &Value) -> Result<Self> {
+        match v {
+            Value::Integer(n) => Ok(*n != 0),
+            v => Err(Error::InvalidColumnType(i, v.kind())),
+        }
+    }
+}
+
+impl FromSql for f64 {
+    fn from_value(i: usize, v: &Value) -> Result<Self> {
+        match v {
+            Value::Integer(n) => Ok(*n as f64),
+            Value::Real(f) => Ok(*f),
+            v => Err(Error::InvalidColumnType(i, v.kind())),
+        }
+    }
+}
+
+impl FromSql for String {
+    fn from_value(i: usize, v: &Value) -> Result<Self> {
+        match v {
+            Value::Text(s) => Ok(s.clone()),
+            v => Err(Error::InvalidColumnType(i, v.kind())),
+        }
+    }
+}
+
+impl FromSql for Vec<u8> {
+    fn from_value(i: usize, v: &Value) -> Result<Self> {
+        match v {
+            Value::Blob(b) => Ok(b.clone()),
+            // SQLite hands text out as bytes too.
+            Value::Text(s) => Ok(s.as_bytes().to_vec()),
+            v => Err(Error::InvalidColumnType(i, v.kind())),
+        }
+    }
+}
+
+impl<const N: usize> FromSql for [u8; N] {
+    fn from_value(i: usize, v: &Value) -> Result<Self> {
+        match v {
+            Value::Blob(b) => <[u8; N]>::try_from(b.as_slice()).map_err(|_| {
+                Error::FromSqlConversionFailure(
+                    i,
+                    Type::Blob,
+                    format!("{} bytes where {N} were expected", b.len()).into(),
+                )
+            }),
+            v => Err(Error::InvalidColumnType(i, v.kind())),
+        }
+    }
+}
+
+impl FromSql for Value {
+    fn from_value(_: usize, v: &Value) -> Result<Self> {
+        Ok(v.clone())
+    }
+}
+
+impl<T: FromSql> FromSql for Option<T> {
+    fn from_value(i: usize, v: &Value) -> Result<Self> {
+        match v {
+            Value::Null => Ok(None),
+            v => T::from_value(i, v).map(Some),
+        }
+    }
+}
+
+/// A column index (by position only).
+pub trait RowIndex {
+    /// The position.
+    fn index(&self) -> usize;
+}
+
+impl RowIndex for usize {
+    fn index(&self) -> usize {
+        *self
+    }
+}
+
+/// One row of a result.
+pub struct Row<'a> {
+    values: &'a [Value],
+}
+
+impl Row<'_> {
+    /// Column `i` as `T`.
+    pub fn get<I: RowIndex, T: FromSql>(&self, i: I) -> Result<T> {
+        let i = i.index();
+        let v = self.values.get(i).ok_or(Error::InvalidColumnIndex(i))?;
+        T::from_value(i, v)
+    }
+}
+
+/// The rows of a query, read one by one.
+pub struct Rows {
+    rows: std::vec::IntoIter<Vec<Value>>,
+    current: Vec<Value>,
+}
+
+impl Rows {
+    /// The next row, or `None` after the last.
+    pub fn next(&mut self) -> Result<Option<Row<'_>>> {
+        match self.rows.next() {
+            Some(r) => {
+                self.current = r;
+                Ok(Some(Row {
+                    values: &self.current,
+                }))
+            }
+            None => Ok(None),
+        }
+    }
+}
+
+/// `.optional()` on a `query_row`: no row is `None`.
+pub trait OptionalExtension<T> {
+    /// `Ok(None)` where the query returned no row.
+    fn optional(self) -> Result<Option<T>>;
+}
+
+impl<T> OptionalExtension<T> for Result<T> {
+    fn optional(self) -> Result<Option<T>> {
+        match self {
+            Ok(v) => Ok(Some(v)),
+            Err(Error::QueryReturnedNoRows) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// A connection to either backend.
+pub struct Connection {
+    inner: Inner,
+}
+
+enum Inner {
+    Sqlite(rusqlite::Connection),
+    Postgres(Pg),
+}
+
+struct Pg {
+    client: RefCell<postgres::Client>,
+    /// Prepared statements by their SQL text as written (with `?N`).
+    statements: RefCell<HashMap<String, postgres::Statement>>,
+}
+
+/// Runs `f` where the synchronous `postgres` client may block: on this thread
+/// outside a tokio runtime, on a scoped thread of its own inside one (the
+/// client panics on a runtime thread).
+fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        std::thread::scope(|s| match s.spawn(f).join() {
+            Ok(v) => v,
+            Err(p) => std::panic::resume_unwind(p),
+        })
+    } else {
+        f()
+    }
+}
+
+/// Rewrites `?N` (and bare `?`, numbered in order) to `$N`, leaving string
+/// literals, quoted identifiers and comments alone.
+pub fn to_postgres_params(sql: &str) -> String {
+    let b = sql.as_bytes();
+    let mut out = String::with_capacity(sql.len() + 8);
+    let mut next = 1usize;
+    let mut i = 0;
+    let mut copied = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < b.len() {
+                    if b[i] == q {
+                        // A doubled quote is an escaped one.
+                        if i + 1 < b.len() && b[i + 1] == q {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    i += 1;
+                }
+                i += 2;
+            }
+            b'?' => {
+                out.push_str(&sql[copied..i]);
+                let start = i + 1;
+                let mut end = start;
+                while end < b.len() && b[end].is_ascii_digit() {
+                    end += 1;
+                }
+                if end == start {
+                    out.push_str(&format!("${next}"));
+                    next += 1;
+                } else {
+                    out.push('$');
+                    out.push_str(&sql[start..end]);
+                    next = sql[start..end].parse::<usize>().unwrap_or(0) + 1;
+                }
+                i = end;
+                copied = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out.push_str(&sql[copied.min(sql.len())..]);
+    out
+}
+
+impl Pg {
+    fn statement(&self, client: &mut postgres::Client, sql: &str) -> Result<postgres::Statement> {
+        if let Some(s) = self.statements.borrow().get(sql) {
+            return Ok(s.clone());
+        }
+        let text = to_postgres_params(sql);
+        let s = off_runtime(|| client.prepare(&text))?;
+        self.statements
+            .borrow_mut()
+            .insert(sql.to_owned(), s.clone());
+        Ok(s)
+    }
+
+    fn query(&self, sql: &str, values: &[Value]) -> Result<Vec<Vec<Value>>> {
+        let mut client = self.client.borrow_mut();
+        let st = self.statement(&mut client, sql)?;
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let client = &mut *client;
+        let rows = off_runtime(|| client.query(&st, &refs))?;
+        rows.iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| {
+                        r.try_get::<_, Value>(i).map_err(|e| {
+                            Error::FromSqlConversionFailure(i, Type::Null, e.to_string().into())
+                        })
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    fn execute(&self, sql: &str, values: &[Value]) -> Result<usize> {
+        let mut client = self.client.borrow_mut();
+        let st = self.statement(&mut client, sql)?;
+        let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
+            .iter()
+            .map(|v| v as &(dyn postgres::types::ToSql + Sync))
+            .collect();
+        let client = &mut *client;
+        Ok(off_runtime(|| client.execute(&st, &refs))? as usize)
+    }
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        let mut client = self.client.borrow_mut();
+        let client = &mut *client;
+        Ok(off_runtime(|| client.batch_execute(sql))?)
+    }
+}
+
+fn sqlite_rows(stmt: &mut rusqlite::Statement<'_>, values: &[Value]) -> Result<Vec<Vec<Value>>> {
+    let n = stmt.column_count();
+    let mut rows = stmt.query(rusqlite::params_from_iter(values.iter()))?;
+    let mut out = Vec::new();
+    while let Some(r) = rows.next()? {
+        let mut row = Vec::with_capacity(n);
+        for i in 0..n {
+            row.push(match r.get_ref(i)? {
+                rusqlite::types::ValueRef::Null => Value::Null,
+                rusqlite::types::ValueRef::Integer(n) => Value::Integer(n),
+                rusqlite::types::ValueRef::Real(f) => Value::Real(f),
+                rusqlite::types::ValueRef::Text(t) => Value::Text(
+                    String::from_utf8(t.to_vec())
+                        .map_err(|e| Error::FromSqlConversionFailure(i, Type::Text, Box::new(e)))?,
+                ),
+                rusqlite::types::ValueRef::Blob(b) => Value::Blob(b.to_vec()),
+            });
+        }
+        out.push(row);
+    }
+    Ok(out)
+}
+
+impl Connection {
+    /// A SQLite connection.
+    pub fn sqlite(c: rusqlite::Connection) -> Connection {
+        Connection {
+            inner: Inner::Sqlite(c),
+        }
+    }
+
+    /// A PostgreSQL connection.
+    pub fn postgres(c: postgres::Client) -> Connection {
+        Connection {
+            inner: Inner::Postgres(Pg {
+                client: RefCell::new(c),
+                statements: RefCell::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// Whether this is PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.inner, Inner::Postgres(_))
+    }
+
+    /// The SQLite connection, for what only SQLite has (pragmas).
+    pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
+        match &self.inner {
+            Inner::Sqlite(c) => Some(c),
+            Inner::Postgres(_) => None,
+        }
+    }
+
+    /// Runs `f` on the PostgreSQL client (`None` on SQLite), off any tokio
+    /// runtime thread.
+    pub fn with_postgres<T: Send>(
+        &self,
+        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send,
+    ) -> Option<Result<T>> {
+        match &self.inner {
+            Inner::Sqlite(_) => None,
+            Inner::Postgres(pg) => {
+                let mut client = pg.client.borrow_mut();
+                let client = &mut *client;
+                Some(off_runtime(|| f(client)).map_err(Error::from))
+            }
+        }
+    }
+
+    fn rows(&self, sql: &str, values: &[Value]) -> Result<Vec<Vec<Value>>> {
+        match &self.inner {
+            Inner::Sqlite(c) => sqlite_rows(&mut *c.prepare_cached(sql)?, values),
+            Inner::Postgres(pg) => pg.query(sql, values),
+        }
+    }
+
+    /// Runs one statement; the number of rows it changed.
+    pub fn execute<P: Params>(&self, sql: &str, params: P) -> Result<usize> {
+        let values = params.values()?;
+        match &self.inner {
+            Inner::Sqlite(c) => Ok(c
+                .prepare_cached(sql)?
+                .execute(rusqlite::params_from_iter(values.iter()))?),
+            Inner::Postgres(pg) => pg.execute(sql, &values),
+        }
+    }
+
+    /// Runs statements without parameters, separated by `;`.
+    pub fn execute_batch(&self, sql: &str) -> Result<()> {
+        match &self.inner {
+            Inner::Sqlite(c) => Ok(c.execute_batch(sql)?),
+            Inner::Postgres(pg) => pg.batch(sql),
+        }
+    }
+
+    /// The first row, mapped by `f`; `QueryReturnedNoRows` without one.
+    pub fn query_row<T, P: Params, F: FnOnce(&Row<'_>) -> Result<T>>(
+        &self,
+        sql: &str,
+        params: P,
+        f: F,
+    ) -> Result<T> {
+        let values = params.values()?;
+        let rows = self.rows(sql, &values)?;
+        match rows.first() {
+            Some(r) => f(&Row { values: r }),
+            None => Err(Error::QueryReturnedNoRows),
+        }
+    }
+
+    /// A statement to run (possibly many times).
+    pub fn prepare(&self, sql: &str) -> Result<Statement<'_>> {
+        Ok(Statement {
+            conn: self,
+            sql: sql.to_owned(),
+        })
+    }
+
+    /// As [`Connection::prepare`]; both backends cache statements by text.
+    pub fn prepare_cached(&self, sql: &str) -> Result<Statement<'_>> {
+        self.prepare(sql)
+    }
+
+    /// Begins a deferred transaction.
+    pub fn transaction(&mut self) -> Result<Transaction<'_>> {
+        self.transaction_with_behavior(TransactionBehavior::Deferred)
+    }
+
+    /// Begins a transaction. `Immediate` takes SQLite's write lock at once;
+    /// PostgreSQL has row locks and, where a method needs one writer at a
+    /// time, an advisory lock ([`Connection::lock`]).
+    pub fn transaction_with_behavior(
+        &mut self,
+        behavior: TransactionBehavior,
+    ) -> Result<Transaction<'_>> {
+        let begin = match (&self.inner, behavior) {
+            (Inner::Postgres(_), _) => "BEGIN",
+            (_, TransactionBehavior::Immediate) => "BEGIN IMMEDIATE",
+            (_, TransactionBehavior::Exclusive) => "BEGIN EXCLUSIVE",
+            _ => "BEGIN DEFERRED",
+        };
+        self.execute_batch(begin)?;
+        Ok(Transaction {
+            conn: self,
+            open: true,
+        })
+    }
+
+    /// Within a transaction, serialises it with every other transaction
+    /// taking the same `key` until it ends: a transaction-level advisory
+    /// lock on PostgreSQL; nothing on SQLite, whose writers are already one
+    /// at a time (the callers begin `IMMEDIATE`).
+    pub fn lock(&self, key: i64) -> Result<()> {
+        if self.is_postgres() {
+            self.query_row("SELECT pg_advisory_xact_lock(?1)", [key], |_| Ok(()))?;
+        }
+        Ok(())
+    }
+}
+
+/// An open transaction: rolled back when dropped without `commit`.
+pub struct Transaction<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl Transaction<'_> {
+    /// Commits.
+    pub fn commit(mut self) -> Result<()> {
+        self.open = false;
+        self.conn.execute_batch("COMMIT")
+    }
+
+    /// Rolls back.
+    pub fn rollback(mut self) -> Result<()> {
+        self.open = false;
+        self.conn.execute_batch("ROLLBACK")
+    }
+}
+
+impl std::ops::Deref for Transaction<'_> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.conn
+    }
+}
+
+impl Drop for Transaction<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// A statement of a connection.
+pub struct Statement<'c> {
+    conn: &'c Connection,
+    sql: String,
+}
+
+impl Statement<'_> {
+    /// Runs it; the number of rows changed.
+    pub fn execute<P: Params>(&mut self, params: P) -> Result<usize> {
+        self.conn.execute(&self.sql, params)
+    }
+
+    /// The first row, mapped.
+    pub fn query_row<T, P: Params, F: FnOnce(&Row<'_>) -> Result<T>>(
+        &mut self,
+        params: P,
+        f: F,
+    ) -> Result<T> {
+        self.conn.query_row(&self.sql, params, f)
+    }
+
+    /// Every row, mapped by `f`.
+    pub fn query_map<T, P: Params, F: FnMut(&Row<'_>) -> Result<T>>(
+        &mut self,
+        params: P,
+        mut f: F,
+    ) -> Result<std::vec::IntoIter<Result<T>>> {
+        let values = params.values()?;
+        let rows = self.conn.rows(&self.sql, &values)?;
+        Ok(rows
+            .iter()
+            .map(|r| f(&Row { values: r }))
+            .collect::<Vec<_>>()
+            .into_iter())
+    }
+
+    /// The rows, to step through.
+    pub fn query<P: Params>(&mut self, params: P) -> Result<Rows> {
+        let values = params.values()?;
+        Ok(Rows {
+            rows: self.conn.rows(&self.sql, &values)?.into_iter(),
+            current: Vec::new(),
+        })
+    }
+
+    /// Whether it returns a row.
+    pub fn exists<P: Params>(&mut self, params: P) -> Result<bool> {
+        let values = params.values()?;
+        Ok(!self.conn.rows(&self.sql, &values)?.is_empty())
+    }
+}
+
+impl postgres::types::ToSql for Value {
+    fn to_sql(
+        &self,
+        ty: &postgres::types::Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres::types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{IsNull, Type as T};
+        match (self, ty) {
+            (Value::Null, _) => Ok(IsNull::Yes),
+            (Value::Integer(n), &T::INT8) => n.to_sql(ty, out),
+            (Value::Integer(n), &T::INT4) => i32::try_from(*n)?.to_sql(ty, out),
+            (Value::Integer(n), &T::INT2) => i16::try_from(*n)?.to_sql(ty, out),
+            (Value::Integer(n), &T::FLOAT8) => (*n as f64).to_sql(ty, out),
+            (Value::Integer(n), &T::FLOAT4) => (*n as f32).to_sql(ty, out),
+            (Value::Integer(n), &T::BOOL) => (*n != 0).to_sql(ty, out),
+            (Value::Real(f), &T::FLOAT8) => f.to_sql(ty, out),
+            (Value::Real(f), &T::FLOAT4) => (*f as f32).to_sql(ty, out),
+            (Value::Text(s), &T::TEXT | &T::VARCHAR | &T::NAME | &T::BPCHAR | &T::UNKNOWN) => {
+                s.as_str().to_sql(&T::TEXT, out)
+            }
+            // A parameter whose type only its use fixes (`SELECT ?1`) is
+            // text to PostgreSQL; numbers are written as SQLite would show them.
+            (Value::Integer(n), &T::TEXT | &T::VARCHAR) => n.to_string().as_str().to_sql(ty, out),
+            (Value::Real(f), &T::TEXT | &T::VARCHAR) => f.to_string().as_str().to_sql(ty, out),
+            (Value::Blob(b), &T::BYTEA) => b.as_slice().to_sql(ty, out),
+            (v, ty) => {
+                Err(format!("a {:?} value cannot be bound to a {ty} parameter", v.kind()).into())
+            }
+        }
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+
+    postgres::types::to_sql_checked!();
+}
+
+/// PostgreSQL's binary `NUMERIC`: an integer when it has no fraction, else a
+/// float.
+fn numeric(raw: &[u8]) -> Result<Value, Box<dyn std::error::Error + Sync + Send>> {
+    if raw.len() < 8 {
+        return Err("short NUMERIC".into());
+    }
+    let word = |i: usize| i16::from_be_bytes([raw[i], raw[i + 1]]);
+    let ndigits = word(0) as usize;
+    let weight = i32::from(word(2));
+    let sign = u16::from_be_bytes([raw[4], raw[5]]);
+    if sign == 0xC000 {
+        return Ok(Value::Real(f64::NAN));
+    }
+    if raw.len() < 8 + 2 * ndigits {
+        return Err("short NUMERIC".into());
+    }
+    let digits: Vec<i64> = (0..ndigits).map(|k| i64::from(word(8 + 2 * k))).collect();
+    let integral = digits
+        .iter()
+        .enumerate()
+        .all(|(k, d)| *d == 0 || (k as i32) <= weight);
+    let negative = sign == 0x4000;
+    if integral {
+        let mut n: i64 = 0;
+        for k in 0..=weight.max(-1) {
+            let d = digits.get(k as usize).copied().unwrap_or(0);
+            n = n
+                .checked_mul(10_000)
+                .and_then(|n| n.checked_add(d))
+                .ok_or("NUMERIC out of range")?;
+        }
+        return Ok(Value::Integer(if negative { -n } else { n }));
+    }
+    let mut f = 0f64;
+    for (k, d) in digits.iter().enumerate() {
+        f += *d as f64 * 10_000f64.powi(weight - k as i32);
+    }
+    Ok(Value::Real(if negative { -f } else { f }))
+}
+
+impl<'a> postgres::types::FromSql<'a> for Value {
+    fn from_sql(
+        ty: &postgres::types::Type,
+        raw: &'a [u8],
+    ) -> Result<Value, Box<dyn std::error::Error + Sync + Send>> {
+        use postgres::types::{FromSql as F, Type as T};
+        Ok(match *ty {
+            T::INT8 => Value::Integer(i64::from_sql(ty, raw)?),
+            T::INT4 => Value::Integer(i32::from_sql(ty, raw)?.into()),
+            T::INT2 => Value::Integer(i16::from_sql(ty, raw)?.into()),
+            T::OID => Value::Integer(u32::from_sql(ty, raw)?.into()),
+            T::BOOL => Value::Integer(bool::from_sql(ty, raw)?.into()),
+            T::FLOAT8 => Value::Real(f64::from_sql(ty, raw)?),
+            T::FLOAT4 => Value::Real(f32::from_sql(ty, raw)?.into()),
+            T::NUMERIC => numeric(raw)?,
+            T::TEXT | T::VARCHAR | T::NAME | T::BPCHAR | T::UNKNOWN => {
+                Value::Text(<&str as F>::from_sql(ty, raw)?.to_owned())
+            }
+            T::BYTEA => Value::Blob(raw.to_vec()),
+            T::VOID => Value::Null,
+            _ => return Err(format!("a column of type {ty} cannot be read").into()),
+        })
+    }
+
+    fn from_sql_null(
+        _: &postgres::types::Type,
+    ) -> Result<Value, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Value::Null)
+    }
+
+    fn accepts(_: &postgres::types::Type) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rewrites_parameters_outside_literals_and_comments() {
+        assert_eq!(
+            to_postgres_params("SELECT ?1, '?2', \"a?\" -- ?3\n, ?12 /* ? */ , ?"),
+            "SELECT $1, '?2', \"a?\" -- ?3\n, $12 /* ? */ , $13"
+        );
+        assert_eq!(to_postgres_params("a = ? AND b = ?"), "a = $1 AND b = $2");
+        assert_eq!(
+            to_postgres_params("x = 'it''s ?' AND y = ?2"),
+            "x = 'it''s ?' AND y = $2"
+        );
+    }
+
+    #[test]
+    fn numeric_decodes_integers_and_fractions() {
+        // 123456789: digits 1, 2345, 6789; weight 2.
+        let raw = [0, 3, 0, 2, 0, 0, 0, 0, 0, 1, 0x09, 0x29, 0x1a, 0x85];
+        assert_eq!(numeric(&raw).unwrap(), Value::Integer(123_456_789));
+        // -20000: digit 2, weight 1.
+        let raw = [0, 1, 0, 1, 0x40, 0, 0, 0, 0, 2];
+        assert_eq!(numeric(&raw).unwrap(), Value::Integer(-20_000));
+        // 1.5: digits 1, 5000; weight 0.
+        let raw = [0, 2, 0, 0, 0, 0, 0, 1, 0, 1, 0x13, 0x88];
+        assert_eq!(numeric(&raw).unwrap(), Value::Real(1.5));
+        // 0: no digits.
+        let raw = [0, 0, 0, 0, 0, 0, 0, 0];
+        assert_eq!(numeric(&raw).unwrap(), Value::Integer(0));
+    }
+
+    #[test]
+    fn sqlite_round_trip_and_optional() {
+        let mut c = Connection::sqlite(rusqlite::Connection::open_in_memory().unwrap());
+        c.execute_batch("CREATE TABLE t (id INTEGER PRIMARY KEY, b BLOB, s TEXT)")
+            .unwrap();
+        let tx = c.transaction().unwrap();
+        let id: i64 = tx
+            .query_row(
+                "INSERT INTO t (b, s) VALUES (?1, ?2) RETURNING id",
+                params![vec![1u8, 2], "x"],
+                |r| r.get(0),
+            )
+            .unwrap();
+        tx.commit().unwrap();
+        let (b, s): (Vec<u8>, Option<String>) = c
+            .query_row("SELECT b, s FROM t WHERE id = ?1", [id], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((b, s.as_deref()), (vec![1, 2], Some("x")));
+        let none: Option<i64> = c
+            .query_row("SELECT id FROM t WHERE id = ?1", [id + 1], |r| r.get(0))
+            .optional()
+            .unwrap();
+        assert_eq!(none, None);
+        {
+            let tx = c.transaction().unwrap();
+            tx.execute("DELETE FROM t", []).unwrap();
+        }
+        let n: i64 = c
+            .query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(n, 1, "a dropped transaction rolls back");
+    }
+}
