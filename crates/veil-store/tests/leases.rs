@@ -1,0 +1,473 @@
+//! Camera leases with fencing tokens, in one process: several simulated
+//! recorders (a `LeaseKeeper` and a `Store` with its fence each) over one
+//! database and one object store, driven by a simulated clock.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use common::SEC;
+use veil_base::{CameraId, SimulatedClock, Time90k};
+use veil_media::synthetic::SyntheticConfig;
+use veil_store::crypto::Key;
+use veil_store::leases::{Fence, LeaseKeeper, LEASE_EXPIRY_90K, RENEW_PERIOD_90K};
+use veil_store::objects::MARKER;
+use veil_store::{recorder, Db, Error, LocalDir, NewSegment, ObjectStore, Store};
+
+const T0: i64 = 1_795_000_000 * SEC;
+const ROOT: [u8; 32] = [7; 32];
+
+struct Cluster {
+    db: Db,
+    objects: Arc<LocalDir>,
+    clock: SimulatedClock,
+    cameras: Vec<CameraId>,
+    template: NewSegment,
+    _dir: tempfile::TempDir,
+}
+
+/// One simulated recorder process.
+struct Node {
+    keeper: LeaseKeeper,
+    store: Store,
+}
+
+impl Cluster {
+    fn new(cameras: usize) -> Cluster {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("veil.db")).unwrap();
+        let objects = LocalDir::open(&dir.path().join("objects")).unwrap();
+        objects.ensure_marker(|| Ok(0)).unwrap();
+        let cameras: Vec<CameraId> = (0..cameras)
+            .map(|i| {
+                db.upsert_camera(&format!("cam{i:02}"), "synthetic", "{}", Time90k(T0))
+                    .unwrap()
+            })
+            .collect();
+        let config = SyntheticConfig {
+            width: 160,
+            height: 120,
+            fps: 25,
+            gop_frames: 25,
+            bitrate_bps: 100_000,
+            seed: 1,
+        };
+        // One segment of 2 s, re-addressed to each camera and time.
+        let template = recorder::synthetic_segments(CameraId(1), config, Time90k(T0), 51, 2 * SEC)
+            .unwrap()
+            .remove(0);
+        Cluster {
+            db,
+            objects: Arc::new(objects),
+            clock: SimulatedClock::new(Time90k(T0)),
+            cameras,
+            template,
+            _dir: dir,
+        }
+    }
+
+    /// A recorder with node id `id`: its own store (same root key, database
+    /// and objects as the others) fenced by its keeper's leases.
+    fn node(&self, id: &str) -> Node {
+        let fence = Fence::new(id);
+        let mut store = Store::new(
+            self.db.clone(),
+            self.objects.clone(),
+            Key::from_bytes(ROOT),
+            Arc::new(self.clock.clone()),
+        );
+        store.set_fence(fence.clone());
+        Node {
+            keeper: LeaseKeeper::new(self.db.clone(), fence, ""),
+            store,
+        }
+    }
+
+    fn now(&self) -> Time90k {
+        veil_base::Clock::now(&self.clock)
+    }
+
+    fn segment(&self, camera: CameraId, start: Time90k) -> NewSegment {
+        let mut s = self.template.clone();
+        s.camera = camera;
+        s.run_start_90k = start;
+        s.start_90k = start;
+        s
+    }
+
+    /// How many live leases each node holds, from the database.
+    fn holders(&self) -> BTreeMap<String, usize> {
+        let now = self.now();
+        let mut out = BTreeMap::new();
+        for l in self.db.leases().unwrap() {
+            if l.expires_90k >= now {
+                *out.entry(l.holder).or_insert(0) += 1;
+            }
+        }
+        out
+    }
+
+    /// The holder of `camera`'s live lease.
+    fn holder(&self, camera: CameraId) -> Option<(String, i64)> {
+        let now = self.now();
+        self.db
+            .leases()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.camera_id == camera && l.expires_90k >= now)
+            .map(|l| (l.holder, l.token))
+    }
+
+    /// Every object but the marker.
+    async fn object_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .objects
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|k| k != MARKER)
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// `(camera, start)` of every segment row, asserting none is there twice.
+    fn segment_times(&self) -> Vec<(CameraId, Time90k)> {
+        let mut all = Vec::new();
+        for &c in &self.cameras {
+            for s in self
+                .db
+                .segments(c, "main", Time90k(0), Time90k(i64::MAX / 2))
+                .unwrap()
+            {
+                all.push((s.camera_id, s.start_90k));
+            }
+        }
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n, "a segment was stored twice");
+        all
+    }
+
+    fn advance(&self, d: i64) {
+        self.clock.advance(d);
+    }
+}
+
+fn tick(c: &Cluster, nodes: &mut [&mut Node]) {
+    let now = c.now();
+    for n in nodes.iter_mut() {
+        n.keeper.tick(now).unwrap();
+    }
+}
+
+#[tokio::test]
+async fn three_recorders_share_thirty_cameras_evenly() {
+    let c = Cluster::new(30);
+    let (mut a, mut b, mut r) = (c.node("a"), c.node("b"), c.node("c"));
+    // Each recorder registers at its first tick; until then a recorder
+    // counts only those it has seen, so the first round may be uneven.
+    tick(&c, &mut [&mut a, &mut b, &mut r]);
+    c.advance(RENEW_PERIOD_90K);
+    tick(&c, &mut [&mut a, &mut b, &mut r]);
+    c.advance(RENEW_PERIOD_90K);
+    tick(&c, &mut [&mut a, &mut b, &mut r]);
+    let holders = c.holders();
+    assert_eq!(
+        holders,
+        BTreeMap::from([("a".into(), 10), ("b".into(), 10), ("c".into(), 10)])
+    );
+    // Every camera exactly once, and each fence matches the database.
+    let mut seen: Vec<CameraId> = Vec::new();
+    for n in [&a, &b, &r] {
+        for (cam, token) in n.keeper.fence().held() {
+            assert_eq!(
+                c.holder(cam),
+                Some((n.keeper.fence().node().to_owned(), token))
+            );
+            seen.push(cam);
+        }
+    }
+    seen.sort();
+    assert_eq!(seen, c.cameras);
+    // Stable: further rounds change nothing.
+    c.advance(RENEW_PERIOD_90K);
+    let now = c.now();
+    for n in [&mut a, &mut b, &mut r] {
+        assert_eq!(n.keeper.tick(now).unwrap(), Default::default());
+    }
+}
+
+#[tokio::test]
+async fn three_recorders_ticking_once_each_hold_ten_cameras_each() {
+    let c = Cluster::new(30);
+    let (mut a, mut b, mut r) = (c.node("a"), c.node("b"), c.node("c"));
+    // All three have registered (a heartbeat) before the first round of takes.
+    let now = c.now();
+    for id in ["a", "b", "c"] {
+        c.db.heartbeat_node(id, "recorder", "", now).unwrap();
+    }
+    tick(&c, &mut [&mut a, &mut b, &mut r]);
+    assert_eq!(
+        c.holders(),
+        BTreeMap::from([("a".into(), 10), ("b".into(), 10), ("c".into(), 10)])
+    );
+    assert_eq!(c.db.leases().unwrap().len(), 30);
+}
+
+#[tokio::test]
+async fn a_dead_recorders_cameras_are_taken_within_one_period_and_written_with_new_tokens() {
+    let c = Cluster::new(30);
+    let (mut a, mut b, mut r) = (c.node("a"), c.node("b"), c.node("c"));
+    for _ in 0..3 {
+        tick(&c, &mut [&mut a, &mut b, &mut r]);
+        c.advance(RENEW_PERIOD_90K);
+    }
+    let dead: Vec<(CameraId, i64)> = r.keeper.fence().held();
+    assert_eq!(dead.len(), 10);
+    // `r` stops ticking at `last`; its leases expire at `last + expiry`.
+    let last = c.now();
+    tick(&c, &mut [&mut a, &mut b, &mut r]);
+    let mut taken_at = None;
+    for _ in 0..6 {
+        c.advance(RENEW_PERIOD_90K);
+        let now = c.now();
+        let ga = a.keeper.tick(now).unwrap();
+        let gb = b.keeper.tick(now).unwrap();
+        assert!(ga.lost.is_empty() && gb.lost.is_empty());
+        if !ga.gained.is_empty() || !gb.gained.is_empty() {
+            assert_eq!(ga.gained.len() + gb.gained.len(), 10);
+            taken_at.get_or_insert(now);
+        }
+    }
+    let taken_at = taken_at.expect("the dead recorder's cameras were taken");
+    // Taken at the first tick after the expiry: within one period of it.
+    assert!(taken_at.0 > last.0 + LEASE_EXPIRY_90K);
+    assert!(taken_at.0 <= last.0 + LEASE_EXPIRY_90K + RENEW_PERIOD_90K);
+    assert_eq!(
+        c.holders(),
+        BTreeMap::from([("a".into(), 15), ("b".into(), 15)])
+    );
+    // Each of the dead recorder's cameras is written by its new holder under
+    // a token one more than the dead one's.
+    let t = c.now();
+    for (cam, old) in dead {
+        let (holder, token) = c.holder(cam).unwrap();
+        assert_eq!(token, old + 1);
+        let n = if holder == "a" { &a } else { &b };
+        assert_eq!(n.keeper.fence().token(cam), Some(token));
+        n.store.write_segment(c.segment(cam, t)).await.unwrap();
+    }
+    assert_eq!(c.segment_times().len(), 10);
+    assert_eq!(c.object_keys().await.len(), 10);
+}
+
+#[tokio::test]
+async fn a_paused_recorders_late_write_is_refused_and_it_gives_the_camera_up() {
+    let c = Cluster::new(2);
+    let (mut a, mut b) = (c.node("a"), c.node("b"));
+    let cam = c.cameras[0];
+    for _ in 0..2 {
+        tick(&c, &mut [&mut a, &mut b]);
+        c.advance(RENEW_PERIOD_90K);
+    }
+    // Whichever holds the first camera plays `a`, the paused one.
+    if a.keeper.fence().token(cam).is_none() {
+        std::mem::swap(&mut a, &mut b);
+    }
+    let old = a.keeper.fence().token(cam).unwrap();
+    let t1 = c.now();
+    a.store.write_segment(c.segment(cam, t1)).await.unwrap();
+    // `a` is paused (SIGSTOP): it stops ticking, past its lease's expiry;
+    // `b` goes on and takes both cameras.
+    let mut b_gained = Vec::new();
+    for _ in 0..5 {
+        c.advance(RENEW_PERIOD_90K);
+        b_gained.extend(b.keeper.tick(c.now()).unwrap().gained);
+    }
+    let (holder, token) = c.holder(cam).unwrap();
+    assert_eq!((holder.as_str(), token), ("b", old + 1));
+    assert!(b_gained.contains(&(cam, old + 1)));
+    let objects_before = c.object_keys().await;
+    let rows_before = c.segment_times();
+
+    // `a` wakes (SIGCONT) and writes what it had buffered, for a time `b`
+    // records too, under its old token: refused, no row, no object.
+    let t2 = Time90k(c.now().0 - 2 * SEC);
+    let e = a.store.write_segment(c.segment(cam, t2)).await.unwrap_err();
+    assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+    assert_eq!(c.segment_times(), rows_before);
+    assert_eq!(c.object_keys().await, objects_before);
+    let fault = a.store.write_fault(cam).unwrap();
+    assert!(
+        fault
+            .message
+            .contains("this recorder no longer holds the camera"),
+        "{}",
+        fault.message
+    );
+    // `b` writes the same time: stored once.
+    b.store.write_segment(c.segment(cam, t2)).await.unwrap();
+
+    // `a`'s next tick reports the camera lost and does not take it back
+    // while `b` renews; its store then refuses before writing anything.
+    let changes = a.keeper.tick(c.now()).unwrap();
+    assert!(changes.lost.contains(&cam), "{changes:?}");
+    assert!(changes.gained.iter().all(|(g, _)| *g != cam), "{changes:?}");
+    assert_eq!(a.keeper.fence().token(cam), None);
+    for _ in 0..4 {
+        c.advance(RENEW_PERIOD_90K);
+        let now = c.now();
+        let cb = b.keeper.tick(now).unwrap();
+        assert!(!cb.lost.contains(&cam), "{cb:?}");
+        let ca = a.keeper.tick(now).unwrap();
+        assert!(ca.gained.iter().all(|(g, _)| *g != cam), "{ca:?}");
+    }
+    assert_eq!(c.holder(cam).unwrap(), ("b".to_owned(), old + 1));
+    let e = a
+        .store
+        .write_segment(c.segment(cam, c.now()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+    // One row per (camera, time) (asserted by `segment_times`), and as many
+    // objects as rows.
+    let rows = c.segment_times();
+    assert_eq!(rows, vec![(cam, t1), (cam, t2)]);
+    assert_eq!(c.object_keys().await.len(), rows.len());
+    // The two recorders now share the two cameras.
+    assert_eq!(
+        c.holders(),
+        BTreeMap::from([("a".into(), 1), ("b".into(), 1)])
+    );
+}
+
+#[tokio::test]
+async fn a_new_recorder_gets_its_share_within_one_period() {
+    let c = Cluster::new(30);
+    let (mut a, mut b, mut r) = (c.node("a"), c.node("b"), c.node("c"));
+    for _ in 0..3 {
+        tick(&c, &mut [&mut a, &mut b, &mut r]);
+        c.advance(RENEW_PERIOD_90K);
+    }
+    let mut d = c.node("d");
+    // `d` joins: nothing is free yet; the others release their excess at
+    // their tick; `d` takes it at its next, one period later.
+    let joined = c.now();
+    let first = d.keeper.tick(joined).unwrap();
+    assert!(first.gained.is_empty());
+    let mut released = 0;
+    for n in [&mut a, &mut b, &mut r] {
+        let ch = n.keeper.tick(joined).unwrap();
+        assert!(ch.gained.is_empty());
+        released += ch.lost.len();
+    }
+    c.advance(RENEW_PERIOD_90K);
+    let next = d.keeper.tick(c.now()).unwrap();
+    assert_eq!(next.gained.len(), released);
+    tick(&c, &mut [&mut a, &mut b, &mut r]);
+    let holders = c.holders();
+    assert_eq!(holders.values().sum::<usize>(), 30);
+    assert_eq!(holders.len(), 4);
+    assert!(holders.values().all(|&n| n == 7 || n == 8), "{holders:?}");
+    // The new recorder writes one of its cameras; a camera it released to
+    // no one is not another's, and vice versa.
+    let (cam, _) = d.keeper.fence().held()[0];
+    d.store
+        .write_segment(c.segment(cam, c.now()))
+        .await
+        .unwrap();
+    let e = a
+        .store
+        .write_segment(c.segment(cam, c.now()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+    assert_eq!(c.object_keys().await.len(), 1);
+}
+
+#[tokio::test]
+async fn without_a_fence_the_store_writes_as_before_and_with_one_refuses_unheld_cameras() {
+    let c = Cluster::new(2);
+    let plain = Store::new(
+        c.db.clone(),
+        c.objects.clone(),
+        Key::from_bytes(ROOT),
+        Arc::new(c.clock.clone()),
+    );
+    // No lease rows at all: the embedded default writes.
+    plain
+        .write_segment(c.segment(c.cameras[0], c.now()))
+        .await
+        .unwrap();
+    assert!(c.db.leases().unwrap().is_empty());
+    assert_eq!(c.object_keys().await.len(), 1);
+
+    // A fenced store holding nothing refuses before sealing or putting.
+    let n = c.node("a");
+    let e = n
+        .store
+        .write_segment(c.segment(c.cameras[1], c.now()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+    assert_eq!(c.object_keys().await.len(), 1);
+    assert_eq!(c.db.segment_count().unwrap(), 1);
+    assert!(n
+        .store
+        .write_fault(c.cameras[1])
+        .unwrap()
+        .message
+        .contains("this recorder no longer holds the camera"));
+
+    // A fence naming a token the database does not have is refused at the
+    // insert, and the object it had put is deleted.
+    c.db.ensure_lease_rows().unwrap();
+    n.keeper.fence().hold(c.cameras[1], 41);
+    let e = n
+        .store
+        .write_segment(c.segment(c.cameras[1], c.now()))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+    assert_eq!(c.object_keys().await.len(), 1);
+    assert_eq!(c.db.segment_count().unwrap(), 1);
+}
+
+#[test]
+fn a_disabled_camera_is_released_and_not_shared() {
+    let c = Cluster::new(3);
+    let mut settings = veil_store::db::CameraSettings {
+        name: "gate".into(),
+        source_kind: "rtsp".into(),
+        source_config: "{}".into(),
+        enabled: true,
+        recording_mode: "continuous".into(),
+        group: String::new(),
+        segment_seconds: None,
+        recording_config: None,
+        audio: Default::default(),
+        metadata: Default::default(),
+        area: "private".into(),
+        ptz: Default::default(),
+    };
+    let cam = c.db.insert_managed_camera(&settings, c.now()).unwrap();
+    let mut a = c.node("a");
+    a.keeper.tick(c.now()).unwrap();
+    assert_eq!(a.keeper.fence().held().len(), 4);
+    settings.enabled = false;
+    assert!(c.db.update_managed_camera(cam, &settings).unwrap());
+    c.advance(RENEW_PERIOD_90K);
+    let ch = a.keeper.tick(c.now()).unwrap();
+    assert_eq!(ch.lost, vec![cam]);
+    assert!(ch.gained.is_empty());
+    assert_eq!(a.keeper.fence().token(cam), None);
+    assert_eq!(c.holders(), BTreeMap::from([("a".into(), 3)]));
+    // Deleted, it stays out.
+    assert!(c.db.delete_managed_camera(cam, c.now()).unwrap());
+    c.advance(RENEW_PERIOD_90K);
+    assert_eq!(a.keeper.tick(c.now()).unwrap(), Default::default());
+}
