@@ -471,3 +471,32 @@ fn a_disabled_camera_is_released_and_not_shared() {
     c.advance(RENEW_PERIOD_90K);
     assert_eq!(a.keeper.tick(c.now()).unwrap(), Default::default());
 }
+
+#[test]
+fn recorders_taking_at_the_same_time_never_share_a_camera() {
+    let c = Cluster::new(30);
+    let now = c.now();
+    let ids = ["a", "b", "c"];
+    for id in ids {
+        c.db.heartbeat_node(id, "recorder", "", now).unwrap();
+    }
+    let held: Vec<Vec<(CameraId, i64)>> = std::thread::scope(|s| {
+        let handles: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let mut n = c.node(id);
+                s.spawn(move || {
+                    let ch = n.keeper.tick(now).unwrap();
+                    assert_eq!(ch.gained, n.keeper.fence().held());
+                    ch.gained
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let mut all: Vec<CameraId> = held.iter().flatten().map(|(cam, _)| *cam).collect();
+    all.sort();
+    assert_eq!(all, c.cameras, "every camera taken exactly once");
+    assert!(held.iter().all(|h| h.len() == 10), "{held:?}");
+    assert!(held.iter().flatten().all(|(_, token)| *token == 1));
+}
