@@ -739,7 +739,7 @@ mod tests {
     use veil_base::{Clock, SimulatedClock};
 
     fn record(p: ClientAddressPolicy) -> (AccessRecord, Db) {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let clock = Arc::new(SimulatedClock::new(Time90k(42)));
         (AccessRecord::new(db.clone(), clock, p).unwrap(), db)
     }

@@ -139,6 +139,60 @@ impl Db {
         })
     }
 
+    /// Connects to the PostgreSQL database at `url` (`postgres://user@host:port/db`)
+    /// and migrates it (`migrate_postgres`); a schema newer than this build is
+    /// refused. Errors name the database and its address, never the password.
+    pub fn open_postgres(url: &str) -> Result<Db, Error> {
+        let shown = redact_postgres_url(url);
+        let mut client = sql::off_runtime(|| postgres::Client::connect(url, postgres::NoTls))
+            .map_err(|e| {
+                Error::Database(format!(
+                    "PostgreSQL database {shown}: cannot connect: {}",
+                    redact_message(&e.to_string(), url)
+                ))
+            })?;
+        sql::off_runtime(|| migrate_postgres(&mut client)).map_err(|e| match e {
+            Error::Invalid(m) => Error::Invalid(format!("PostgreSQL database {shown}: {m}")),
+            e => Error::Database(format!("PostgreSQL database {shown}: {e}")),
+        })?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(Connection::postgres(client))),
+        })
+    }
+
+    /// A fresh database for tests: SQLite in memory, or, where
+    /// `VEIL_TEST_POSTGRES` holds a server's URL, a new database
+    /// (`t_<random>`) created on that server.
+    #[doc(hidden)]
+    pub fn open_for_tests() -> Result<Db, Error> {
+        let Ok(url) = std::env::var("VEIL_TEST_POSTGRES") else {
+            return Self::open_in_memory();
+        };
+        let name = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+        let shown = redact_postgres_url(&url);
+        sql::off_runtime(|| {
+            let mut admin = postgres::Client::connect(&url, postgres::NoTls)?;
+            admin.batch_execute(&format!(
+                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+            ))
+        })
+        .map_err(|e| Error::Database(format!("PostgreSQL database {shown}: {e}")))?;
+        let (base, query) = match url.split_once('?') {
+            Some((b, q)) => (b, format!("?{q}")),
+            None => (url.as_str(), String::new()),
+        };
+        let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
+        Self::open_postgres(&format!("{base}/{name}{query}"))
+    }
+
+    /// Whether this is the PostgreSQL backend.
+    pub fn is_postgres(&self) -> bool {
+        self.conn
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_postgres()
+    }
+
     /// An in-memory database, for tests.
     pub fn open_in_memory() -> Result<Db, Error> {
         Self::init(SqliteConnection::open_in_memory().map_err(sql_err)?)
@@ -196,20 +250,53 @@ impl Db {
         f(&mut c).map_err(sql_err)
     }
 
-    /// `PRAGMA integrity_check`: `"ok"` when healthy.
+    /// `PRAGMA integrity_check`: `"ok"` when healthy. PostgreSQL has no such
+    /// check to run from a client (it verifies page checksums as it reads,
+    /// and `amcheck` is the operator's tool): there it is `"ok"` once a
+    /// query over the schema's version row succeeds.
     pub fn integrity_check(&self) -> Result<String, Error> {
-        self.with(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0)))
+        self.with(|c| {
+            if c.is_postgres() {
+                c.query_row(
+                    "SELECT version FROM schema_version WHERE id = 1",
+                    [],
+                    |_| Ok("ok".to_owned()),
+                )
+            } else {
+                c.query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            }
+        })
     }
 
-    /// The schema version in the file.
+    /// The schema version in the file (PostgreSQL: the `schema_version` row).
     pub fn schema_version(&self) -> Result<i64, Error> {
-        self.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0)))
+        self.with(|c| {
+            if c.is_postgres() {
+                c.query_row("SELECT version FROM schema_version WHERE id = 1", [], |r| {
+                    r.get(0)
+                })
+            } else {
+                c.query_row("PRAGMA user_version", [], |r| r.get(0))
+            }
+        })
     }
 
     /// Copies the write-ahead log into the main file and truncates it, retrying
     /// briefly while a reader keeps the checkpoint from finishing.
+    ///
+    /// On PostgreSQL there is nothing of Veil's to do: the server's WAL is
+    /// its own, recycled at checkpoints and needed for crash recovery and
+    /// replicas, and a deleted row stays in its heap page until `VACUUM`
+    /// reuses the space (there is no `secure_delete`). A destroyed bucket
+    /// key's wrapped bytes may therefore linger in the server's files for a
+    /// while; they are sealed under the root key, which is never stored in
+    /// the database, so the destruction holds as long as the root key is
+    /// not in the same hands as the database's files (see scale-out.md).
     fn truncate_wal(&self) -> Result<(), Error> {
         let done = self.with(|c| {
+            if c.is_postgres() {
+                return Ok(true);
+            }
             for _ in 0..50 {
                 let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
                 if busy == 0 {
@@ -230,6 +317,50 @@ impl Db {
     }
 }
 
+/// `url` with its password (in the user part or a `password=` option)
+/// replaced by `***`, for messages.
+pub fn redact_postgres_url(url: &str) -> String {
+    let mut out = url.to_owned();
+    if let Some(scheme) = out.find("://") {
+        let rest = scheme + 3;
+        let end = out[rest..].find(['/', '?']).map_or(out.len(), |e| rest + e);
+        if let Some(at) = out[rest..end].rfind('@') {
+            let user = &out[rest..rest + at];
+            if let Some(colon) = user.find(':') {
+                out.replace_range(rest + colon + 1..rest + at, "***");
+            }
+        }
+    }
+    let mut from = 0;
+    while let Some(p) = out[from..].to_ascii_lowercase().find("password=") {
+        let start = from + p + "password=".len();
+        let end = out[start..]
+            .find(['&', ' '])
+            .map_or(out.len(), |e| start + e);
+        out.replace_range(start..end, "***");
+        from = start + 3;
+    }
+    out
+}
+
+/// `message` with any occurrence of `url`'s password removed.
+fn redact_message(message: &str, url: &str) -> String {
+    let redacted = redact_postgres_url(url);
+    let mut out = message.replace(url, &redacted);
+    // The password itself, where the URL has one in its user part.
+    if let Some(rest) = url.split_once("://").map(|(_, r)| r) {
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        if let Some((user, _)) = authority.rsplit_once('@') {
+            if let Some((_, password)) = user.split_once(':') {
+                if !password.is_empty() {
+                    out = out.replace(password, "***");
+                }
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -237,7 +368,7 @@ mod tests {
 
     #[test]
     fn migrates_and_audit_is_append_only() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         assert_eq!(db.schema_version().unwrap(), SCHEMA_VERSION as i64);
         let e = AuditRow {
             seq: 1,
@@ -265,6 +396,40 @@ mod tests {
         assert!(err.to_string().contains("append-only"), "{err}");
         assert!(db.with(|c| c.execute("DELETE FROM audit", [])).is_err());
         assert_eq!(db.audit_entries(0, 10).unwrap(), vec![e]);
+    }
+
+    #[test]
+    fn postgres_urls_are_shown_without_their_password() {
+        assert_eq!(
+            redact_postgres_url("postgres://veil:s3cret@db.example:5432/veil"),
+            "postgres://veil:***@db.example:5432/veil"
+        );
+        assert_eq!(
+            redact_postgres_url("postgres://veil@h/veil?sslmode=disable&password=s3cret"),
+            "postgres://veil@h/veil?sslmode=disable&password=***"
+        );
+        assert_eq!(
+            redact_postgres_url("host=h user=veil password=s3cret dbname=veil"),
+            "host=h user=veil password=*** dbname=veil"
+        );
+        assert_eq!(
+            redact_postgres_url("postgres://h/veil"),
+            "postgres://h/veil"
+        );
+    }
+
+    #[test]
+    fn an_unreachable_postgres_is_named_without_its_password() {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let url = format!("postgres://veil:s3cret@127.0.0.1:{port}/veil?connect_timeout=2");
+        let err = Db::open_postgres(&url).err().unwrap().to_string();
+        assert!(err.contains(&format!("127.0.0.1:{port}/veil")), "{err}");
+        assert!(err.contains("cannot connect"), "{err}");
+        assert!(!err.contains("s3cret"), "{err}");
     }
 
     #[test]

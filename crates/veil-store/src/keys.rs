@@ -541,7 +541,7 @@ mod tests {
 
     #[test]
     fn bucket_keys_are_per_scope_and_hour() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let cam = db
             .upsert_camera("c", "synthetic", "{}", Time90k(0))
             .unwrap();
@@ -572,7 +572,7 @@ mod tests {
 
     #[test]
     fn a_batch_destroy_forgets_cached_keys() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let cam = db
             .upsert_camera("c", "synthetic", "{}", Time90k(0))
             .unwrap();

@@ -136,7 +136,7 @@ fn set_user_roles(
             return Ok(Err(Error::Invalid(format!("no role is named {name:?}"))));
         };
         c.execute(
-            "INSERT OR IGNORE INTO user_role (user_id, role_id) VALUES (?1, ?2)",
+            "INSERT INTO user_role (user_id, role_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
             params![user, id],
         )?;
     }
@@ -496,12 +496,12 @@ impl Db {
     pub fn sessions_of(&self, user: UserId) -> Result<Vec<SessionInfo>, Error> {
         self.with(|c| {
             let mut st = c.prepare(
-                "SELECT hex(token_hash), created_90k, last_seen_90k, expires_90k
+                "SELECT substr(token_hash, 1, 8), created_90k, last_seen_90k, expires_90k
                  FROM user_session WHERE user_id = ?1 ORDER BY created_90k DESC",
             )?;
             let rows = st.query_map([user.0], |r| {
                 Ok(SessionInfo {
-                    id: r.get::<_, String>(0)?[..16].to_ascii_lowercase(),
+                    id: hex::encode(r.get::<_, Vec<u8>>(0)?),
                     created_90k: Time90k(r.get(1)?),
                     last_seen_90k: Time90k(r.get(2)?),
                     expires_90k: Time90k(r.get(3)?),
@@ -514,14 +514,14 @@ impl Db {
     /// Ends `user`'s session whose id ([`SessionInfo::id`]) is `id`; false if
     /// there is none.
     pub fn delete_session_by_id(&self, user: UserId, id: &str) -> Result<bool, Error> {
-        if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let Some(prefix) = hex::decode(id).ok().filter(|p| p.len() == 8) else {
             return Ok(false);
-        }
+        };
         self.with(|c| {
             Ok(c.execute(
                 "DELETE FROM user_session WHERE user_id = ?1
-                     AND substr(lower(hex(token_hash)), 1, 16) = lower(?2)",
-                params![user.0, id],
+                     AND substr(token_hash, 1, 8) = ?2",
+                params![user.0, prefix],
             )? > 0)
         })
     }
@@ -651,7 +651,7 @@ mod tests {
     /// code list that changed meanwhile changes nothing and is refused.
     #[test]
     fn second_factor_codes_are_consumed_once() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let u = db
             .insert_user("u-1", "gina", "hash", "", Time90k(0))
             .unwrap();
@@ -682,7 +682,7 @@ mod tests {
 
     #[test]
     fn erasing_a_user_keeps_the_pseudonym_only() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let id = db
             .insert_user("u-1", "eve.example", "$argon2id$x", "", Time90k(0))
             .unwrap();

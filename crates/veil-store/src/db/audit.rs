@@ -101,7 +101,7 @@ fn latest_anchor(c: &Connection) -> crate::db::sql::Result<Option<CheckpointRow>
 }
 
 const AUDIT_COLUMNS: &str = "seq, time_90k, actor, action, resource, outcome, detail, client, \
-     justification, COALESCE(prev_hash, x''), COALESCE(hash, x'')";
+     justification, prev_hash, hash";
 
 pub(super) fn audit_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<AuditRow> {
     Ok(AuditRow {
@@ -114,8 +114,9 @@ pub(super) fn audit_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<A
         detail: r.get(6)?,
         client: r.get(7)?,
         justification: r.get(8)?,
-        prev_hash: r.get(9)?,
-        hash: r.get(10)?,
+        // NULL before the chain existed (read as empty).
+        prev_hash: r.get::<_, Option<Vec<u8>>>(9)?.unwrap_or_default(),
+        hash: r.get::<_, Option<Vec<u8>>>(10)?.unwrap_or_default(),
     })
 }
 
@@ -164,6 +165,10 @@ pub struct UserName {
     pub name: Option<String>,
 }
 
+/// The advisory lock (PostgreSQL) that orders the access record's appends
+/// and pruning across nodes ("veil" "aud" in ASCII).
+const AUDIT_LOCK: i64 = 0x7665_696c_0061_7564;
+
 impl Db {
     /// Appends a batch of entries in one durable transaction (group commit: one
     /// fsync for the whole batch). `build` receives the chain's tail and returns
@@ -173,8 +178,12 @@ impl Db {
         build: impl FnOnce(AuditTail) -> Result<Vec<AuditRow>, Error>,
     ) -> Result<Vec<i64>, Error> {
         self.with(|c| {
-            // Immediate: another process (a CLI export) may append too.
+            // Immediate: another process (a CLI export) may append too. On
+            // PostgreSQL every node appends: the advisory lock makes appends
+            // one at a time, so each reads the tail the previous one wrote and
+            // the installation keeps one chain.
             let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
+            tx.lock(AUDIT_LOCK)?;
             let tail = audit_tail(&tx)?;
             let rows = match build(tail) {
                 Ok(rows) => rows,
@@ -337,6 +346,7 @@ impl Db {
     pub fn prune_audit(&self, anchor: &CheckpointRow) -> Result<usize, Error> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
+            tx.lock(AUDIT_LOCK)?;
             insert_checkpoint(&tx, anchor)?;
             let n = tx.execute("DELETE FROM audit WHERE seq <= ?1", [anchor.seq])?;
             tx.execute(
@@ -356,10 +366,10 @@ impl Db {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {AUDIT_COLUMNS} FROM audit
                  WHERE seq < ?1
-                   AND (?2 IS NULL OR actor = ?2)
-                   AND (?3 IS NULL OR resource = ?3)
-                   AND (?4 IS NULL OR action = ?4)
-                   AND (?5 IS NULL OR outcome = ?5)
+                   AND (CAST(?2 AS TEXT) IS NULL OR actor = ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR resource = ?3)
+                   AND (CAST(?4 AS TEXT) IS NULL OR action = ?4)
+                   AND (CAST(?5 AS TEXT) IS NULL OR outcome = ?5)
                    AND time_90k >= ?6 AND time_90k < ?7
                  ORDER BY seq DESC LIMIT ?8"
             ))?;
@@ -436,7 +446,7 @@ mod tests {
     }
 
     fn filled() -> Db {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         db.append_audit_batch(|_| {
             Ok(vec![
                 row(1, 10, "u-a", "login", "session", "ok"),

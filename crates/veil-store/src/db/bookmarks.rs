@@ -125,10 +125,10 @@ impl Db {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {BOOKMARK_COLUMNS} FROM bookmark b
                  LEFT JOIN app_user u ON u.id = b.author_id
-                 WHERE (?1 IS NULL OR b.camera_id = ?1)
+                 WHERE (CAST(?1 AS BIGINT) IS NULL OR b.camera_id = ?1)
                    AND COALESCE(b.end_90k, b.start_90k) >= ?2
                    AND b.start_90k < ?3
-                   AND (?4 IS NULL OR LOWER(b.note) LIKE LOWER(?4) ESCAPE '\\')
+                   AND (CAST(?4 AS TEXT) IS NULL OR LOWER(b.note) LIKE LOWER(?4) ESCAPE '\\')
                    AND (b.start_90k < ?5 OR (b.start_90k = ?5 AND b.id < ?6))
                  ORDER BY b.start_90k DESC, b.id DESC LIMIT ?7"
             ))?;
@@ -206,7 +206,7 @@ mod tests {
 
     #[test]
     fn bookmarks_filter_page_and_expire() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let a = db
             .upsert_camera("A", "synthetic", "{}", Time90k(0))
             .unwrap();

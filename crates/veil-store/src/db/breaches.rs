@@ -247,7 +247,7 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {CANDIDATE_COLUMNS} FROM breach_candidate
-                 WHERE ?1 IS NULL OR status = ?1
+                 WHERE CAST(?1 AS TEXT) IS NULL OR status = ?1
                  ORDER BY raised_90k DESC, id DESC"
             ))?;
             let rows = st.query_map([status.map(|s| s.as_str())], candidate_row)?;
@@ -455,7 +455,7 @@ mod tests {
 
     #[test]
     fn a_candidate_is_raised_once_and_promoted_once() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let u = db
             .insert_user("u-1", "dpo", "hash", "", Time90k(0))
             .unwrap();

@@ -291,12 +291,12 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM disclosure
-                 WHERE (?1 IS NULL OR end_90k > ?1)
-                   AND (?2 IS NULL OR start_90k < ?2)
-                   AND (?3 IS NULL OR ',' || cameras || ',' LIKE '%,' || ?3 || ',%')
-                   AND (?4 IS NULL OR kind = ?4)
-                   AND (?5 IS NULL OR requester_country = ?5)
-                   AND (?6 IS NULL
+                 WHERE (CAST(?1 AS BIGINT) IS NULL OR end_90k > ?1)
+                   AND (CAST(?2 AS BIGINT) IS NULL OR start_90k < ?2)
+                   AND (CAST(?3 AS TEXT) IS NULL OR ',' || cameras || ',' LIKE '%,' || ?3 || ',%')
+                   AND (CAST(?4 AS TEXT) IS NULL OR kind = ?4)
+                   AND (CAST(?5 AS TEXT) IS NULL OR requester_country = ?5)
+                   AND (CAST(?6 AS TEXT) IS NULL
                         OR LOWER(requester_organisation) LIKE '%' || LOWER(?6) || '%' ESCAPE '\\')
                  ORDER BY created_90k DESC, id DESC
                  LIMIT ?7"
@@ -484,7 +484,7 @@ mod tests {
     }
 
     fn db_with_export(id: i64) -> Db {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         db.with(|c| {
             c.execute(
                 "INSERT INTO export_package (id, package_id, created_90k, request, rendition,
@@ -548,7 +548,7 @@ mod tests {
 
     #[test]
     fn showings_cannot_be_confirmed_destroyed() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let id = db
             .insert_disclosure(&new(DisclosureKind::Shown, 1000, &[1], "PSP"))
             .unwrap();
@@ -562,7 +562,7 @@ mod tests {
 
     #[test]
     fn filters() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let a = db
             .insert_disclosure(&new(DisclosureKind::Shown, 1000, &[1, 12], "Polícia 50%"))
             .unwrap();

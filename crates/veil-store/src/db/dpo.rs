@@ -472,7 +472,7 @@ mod tests {
     use super::*;
 
     fn db() -> Db {
-        Db::open_in_memory().unwrap()
+        Db::open_for_tests().unwrap()
     }
 
     #[test]

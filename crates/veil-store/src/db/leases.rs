@@ -242,7 +242,7 @@ mod tests {
     const S: i64 = 90_000;
 
     fn db_with(cameras: usize) -> (Db, Vec<CameraId>) {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let ids = (0..cameras)
             .map(|i| {
                 db.upsert_camera(&format!("c{i}"), "synthetic", "{}", Time90k(0))

@@ -112,7 +112,7 @@ mod tests {
 
     #[test]
     fn motion_events_open_end_once_and_overlap_queries() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let a = db
             .upsert_camera("a", "synthetic", "{}", Time90k(0))
             .unwrap();
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn motion_events_left_open_by_a_crash_end_at_the_last_recorded_frame() {
-        let db = Db::open_in_memory().unwrap();
+        let db = Db::open_for_tests().unwrap();
         let a = db
             .upsert_camera("a", "synthetic", "{}", Time90k(0))
             .unwrap();

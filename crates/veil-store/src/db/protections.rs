@@ -333,8 +333,8 @@ impl Db {
             let mut n = 0;
             if active {
                 let mut st = tx.prepare_cached(
-                    "INSERT OR IGNORE INTO protected_segment (protection_id, segment_id, wrapped_key)
-                     VALUES (?1, ?2, ?3)",
+                    "INSERT INTO protected_segment (protection_id, segment_id, wrapped_key)
+                     VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
                 )?;
                 for (seg, wrapped) in keys {
                     n += st.execute(params![id, seg.0, wrapped])?;

@@ -372,7 +372,7 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {COLUMNS} FROM subject_request
-                 WHERE (?1 IS NULL OR status = ?1)
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1)
                  ORDER BY CASE WHEN status IN ('completed', 'refused') THEN 1 ELSE 0 END,
                           CASE WHEN status IN ('completed', 'refused') THEN 0
                                ELSE COALESCE(extended_due_90k, due_90k) END,

@@ -81,6 +81,10 @@ fn approval_row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<ApprovalR
     })
 }
 
+/// The advisory lock (PostgreSQL) under which the role templates are
+/// created ("veil" "rol" in ASCII).
+const ROLES_LOCK: i64 = 0x7665_696c_0072_6f6c;
+
 impl Db {
     /// Creates `templates` (name, definition) if no role exists yet (first
     /// setup), then gives users from before roles existed the roles named in
@@ -92,6 +96,8 @@ impl Db {
             // fail at once with "database is locked" when the server wrote
             // in between, instead of waiting its turn.
             let tx = c.transaction_with_behavior(crate::db::sql::TransactionBehavior::Immediate)?;
+            // PostgreSQL: nodes starting together create the templates once.
+            tx.lock(ROLES_LOCK)?;
             let n: i64 = tx.query_row("SELECT COUNT(*) FROM role", [], |r| r.get(0))?;
             if n == 0 {
                 for (name, def) in templates {
@@ -102,13 +108,28 @@ impl Db {
                     )?;
                 }
             }
-            tx.execute(
-                "INSERT OR IGNORE INTO user_role (user_id, role_id)
-                 SELECT u.id, r.id FROM app_user u JOIN role r
-                   ON instr(',' || replace(u.role, ' ', '') || ',', ',' || r.name || ',') > 0
-                 WHERE u.role != ''",
-                [],
-            )?;
+            // The old column lists names separated by commas; matched here
+            // rather than in SQL (no portable `instr`).
+            let legacy = tx
+                .prepare("SELECT id, role FROM app_user WHERE role != ''")?
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<crate::db::sql::Result<Vec<_>>>()?;
+            let roles = tx
+                .prepare("SELECT id, name FROM role")?
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?
+                .collect::<crate::db::sql::Result<Vec<_>>>()?;
+            for (user, names) in &legacy {
+                let names = names.replace(' ', "");
+                for (role, name) in &roles {
+                    if names.split(',').any(|n| n == name) {
+                        tx.execute(
+                            "INSERT INTO user_role (user_id, role_id) VALUES (?1, ?2)
+                             ON CONFLICT DO NOTHING",
+                            params![user, role],
+                        )?;
+                    }
+                }
+            }
             tx.execute("UPDATE app_user SET role = '' WHERE role != ''", [])?;
             tx.commit()
         })
@@ -254,7 +275,7 @@ impl Db {
     pub fn approvals(&self, state: Option<&str>) -> Result<Vec<ApprovalRow>, Error> {
         self.with(|c| {
             let mut st = c.prepare(&format!(
-                "SELECT {APPROVAL_COLUMNS} FROM approval WHERE ?1 IS NULL OR state = ?1
+                "SELECT {APPROVAL_COLUMNS} FROM approval WHERE CAST(?1 AS TEXT) IS NULL OR state = ?1
                  ORDER BY id DESC LIMIT 1000"
             ))?;
             let rows = st.query_map([state], approval_row)?;

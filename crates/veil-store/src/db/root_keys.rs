@@ -303,7 +303,7 @@ impl Db {
     ) -> Result<Vec<i64>, Error> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id FROM bucket_key WHERE (?1 IS NULL OR camera_id = ?1) AND id > ?2
+                "SELECT id FROM bucket_key WHERE (CAST(?1 AS BIGINT) IS NULL OR camera_id = ?1) AND id > ?2
                  ORDER BY id LIMIT ?3",
             )?;
             let rows = st.query_map(params![camera.map(|c| c.0), after, limit as i64], |r| {
@@ -323,7 +323,7 @@ impl Db {
     ) -> Result<Vec<SegmentId>, Error> {
         self.with(|c| {
             let mut st = c.prepare_cached(
-                "SELECT id FROM segment WHERE (?1 IS NULL OR camera_id = ?1) AND id > ?2
+                "SELECT id FROM segment WHERE (CAST(?1 AS BIGINT) IS NULL OR camera_id = ?1) AND id > ?2
                  ORDER BY id LIMIT ?3",
             )?;
             let rows = st.query_map(params![camera.map(|c| c.0), after.0, limit as i64], |r| {

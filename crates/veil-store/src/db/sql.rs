@@ -515,7 +515,7 @@ struct Pg {
 /// Runs `f` where the synchronous `postgres` client may block: on this thread
 /// outside a tokio runtime, on a scoped thread of its own inside one (the
 /// client panics on a runtime thread).
-fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
+pub(crate) fn off_runtime<T: Send>(f: impl FnOnce() -> T + Send) -> T {
     if tokio::runtime::Handle::try_current().is_ok() {
         std::thread::scope(|s| match s.spawn(f).join() {
             Ok(v) => v,
@@ -687,30 +687,6 @@ impl Connection {
         matches!(self.inner, Inner::Postgres(_))
     }
 
-    /// The SQLite connection, for what only SQLite has (pragmas).
-    pub fn as_sqlite(&self) -> Option<&rusqlite::Connection> {
-        match &self.inner {
-            Inner::Sqlite(c) => Some(c),
-            Inner::Postgres(_) => None,
-        }
-    }
-
-    /// Runs `f` on the PostgreSQL client (`None` on SQLite), off any tokio
-    /// runtime thread.
-    pub fn with_postgres<T: Send>(
-        &self,
-        f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send,
-    ) -> Option<Result<T>> {
-        match &self.inner {
-            Inner::Sqlite(_) => None,
-            Inner::Postgres(pg) => {
-                let mut client = pg.client.borrow_mut();
-                let client = &mut *client;
-                Some(off_runtime(|| f(client)).map_err(Error::from))
-            }
-        }
-    }
-
     fn rows(&self, sql: &str, values: &[Value]) -> Result<Vec<Vec<Value>>> {
         match &self.inner {
             Inner::Sqlite(c) => sqlite_rows(&mut *c.prepare_cached(sql)?, values),
@@ -813,12 +789,6 @@ impl Transaction<'_> {
     pub fn commit(mut self) -> Result<()> {
         self.open = false;
         self.conn.execute_batch("COMMIT")
-    }
-
-    /// Rolls back.
-    pub fn rollback(mut self) -> Result<()> {
-        self.open = false;
-        self.conn.execute_batch("ROLLBACK")
     }
 }
 
