@@ -1,11 +1,11 @@
 //! The metadata repository: every SQL statement Veil runs lives in this module
 //! and its children. It is the one repository layer: callers see only `Db`'s
-//! methods, never SQL, so the backends to come (PostgreSQL) implement the same
-//! methods beside these.
+//! methods, never SQL. Every statement runs through the facade in `db/sql.rs`
+//! on SQLite or PostgreSQL (`Db::open_postgres`), one SQL text for both
+//! (numbered `?N` parameters, portable SQL; see scale-out.md, "Backend").
 //!
-//! SQLite is the embedded default (WAL, `synchronous=FULL`, `secure_delete=ON`);
-//! the SQL itself is SQLite's dialect (numbered `?N` parameters,
-//! `AUTOINCREMENT`, triggers with `RAISE`). Schema changes are numbered
+//! SQLite is the embedded default (WAL, `synchronous=FULL`, `secure_delete=ON`).
+//! Schema changes are numbered
 //! migrations (`db/migrations.rs`) applied in order inside a transaction; the
 //! applied version is kept in `user_version`.
 //!

@@ -503,7 +503,7 @@ pub struct Connection {
 
 enum Inner {
     Sqlite(rusqlite::Connection),
-    Postgres(Pg),
+    Postgres(Box<Pg>),
 }
 
 struct Pg {
@@ -675,10 +675,10 @@ impl Connection {
     /// A PostgreSQL connection.
     pub fn postgres(c: postgres::Client) -> Connection {
         Connection {
-            inner: Inner::Postgres(Pg {
+            inner: Inner::Postgres(Box::new(Pg {
                 client: RefCell::new(c),
                 statements: RefCell::new(HashMap::new()),
-            }),
+            })),
         }
     }
 
