@@ -344,7 +344,7 @@ pub fn redact_postgres_url(url: &str) -> String {
 }
 
 /// `message` with any occurrence of `url`'s password removed.
-fn redact_message(message: &str, url: &str) -> String {
+pub(crate) fn redact_message(message: &str, url: &str) -> String {
     let redacted = redact_postgres_url(url);
     let mut out = message.replace(url, &redacted);
     // The password itself, where the URL has one in its user part.

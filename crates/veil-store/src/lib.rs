@@ -14,6 +14,7 @@ pub mod keys;
 pub mod leases;
 pub mod lift;
 pub mod mask_stage;
+pub mod migrate;
 pub mod objects;
 pub mod objects_s3;
 pub mod playback;
