@@ -50,6 +50,8 @@ pub use dpo::{
     ORGANISATION_SETTING,
 };
 pub use export_packages::{ExportRow, ExportState, NewExport};
+mod jobs;
+pub use jobs::CameraStatusRow;
 mod leases;
 pub use leases::{LeaseRow, NodeRow};
 mod lift;
@@ -99,6 +101,9 @@ use segments::{insert_segment_row, segment_row, SEGMENT_COLUMNS};
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: usize = MIGRATIONS.len();
 
+/// How long [`Db::open_postgres`] waits for a server that does not answer.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A handle to the metadata database. Cheap to clone; calls block, so async
 /// callers run them on a blocking thread.
 #[derive(Clone)]
@@ -144,13 +149,21 @@ impl Db {
     /// refused. Errors name the database and its address, never the password.
     pub fn open_postgres(url: &str) -> Result<Db, Error> {
         let shown = redact_postgres_url(url);
-        let mut client = sql::off_runtime(|| postgres::Client::connect(url, postgres::NoTls))
-            .map_err(|e| {
-                Error::Database(format!(
-                    "PostgreSQL database {shown}: cannot connect: {}",
-                    redact_message(&e.to_string(), url)
-                ))
-            })?;
+        // A server that does not answer fails the start within seconds
+        // (unless the URL sets its own `connect_timeout`).
+        let connect = || {
+            let mut config: postgres::Config = url.parse()?;
+            if config.get_connect_timeout().is_none() {
+                config.connect_timeout(CONNECT_TIMEOUT);
+            }
+            config.connect(postgres::NoTls)
+        };
+        let mut client = sql::off_runtime(connect).map_err(|e| {
+            Error::Database(format!(
+                "PostgreSQL database {shown}: cannot connect: {}",
+                redact_message(&e.to_string(), url)
+            ))
+        })?;
         sql::off_runtime(|| migrate_postgres(&mut client)).map_err(|e| match e {
             Error::Invalid(m) => Error::Invalid(format!("PostgreSQL database {shown}: {m}")),
             e => Error::Database(format!("PostgreSQL database {shown}: {e}")),
@@ -168,6 +181,14 @@ impl Db {
         let Ok(url) = std::env::var("VEIL_TEST_POSTGRES") else {
             return Self::open_in_memory();
         };
+        Self::open_postgres(&Self::create_test_database(&url)?)
+    }
+
+    /// Creates a fresh database (`t_<random>`, collation `C`) on the
+    /// PostgreSQL server at `url` and gives its URL: for tests.
+    #[doc(hidden)]
+    pub fn create_test_database(url: &str) -> Result<String, Error> {
+        let url = url.to_string();
         let name = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
         let shown = redact_postgres_url(&url);
         sql::off_runtime(|| {
@@ -182,7 +203,7 @@ impl Db {
             None => (url.as_str(), String::new()),
         };
         let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
-        Self::open_postgres(&format!("{base}/{name}{query}"))
+        Ok(format!("{base}/{name}{query}"))
     }
 
     /// Whether this is the PostgreSQL backend.

@@ -372,14 +372,21 @@ impl Keyring {
                 // with the version it was wrapped under: a rotation switching
                 // roots meanwhile waits, so its scan sees this row.
                 let roots = self.roots();
-                let id = self.db.insert_bucket_key_at(
+                match self.db.insert_bucket_key_at(
                     camera,
                     rendition,
                     b,
                     &crypto::wrap_key(roots.current_key(), &aad, &k),
                     roots.current,
-                )?;
-                (id, k)
+                )? {
+                    (id, None) => (id, k),
+                    // Another node created this bucket's key meanwhile:
+                    // its key is the bucket's.
+                    (id, Some(winner)) => {
+                        drop(roots);
+                        (id, self.unwrap_root(&aad, &winner)?)
+                    }
+                }
             }
         };
         cache.retain(|(c, r, _), _| !(*c == camera && r == rendition));

@@ -27,6 +27,8 @@ pub mod retention_rule;
 pub mod root;
 pub mod rotation;
 pub mod segment;
+#[doc(hidden)]
+pub mod testing;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -166,7 +168,19 @@ pub struct RecoveryReport {
     /// Rows stored before the recording integrity chain, hashed and
     /// chained now ([`Store::chain_unlinked_segments`]).
     pub segments_chained: usize,
+    /// On a shared database: objects without a row (or partial writes)
+    /// younger than [`SHARED_ORPHAN_MIN_AGE_90K`], kept, since another
+    /// recorder may be about to insert their rows.
+    pub young_objects_kept: usize,
 }
+
+/// On a shared database, [`Store::recover`] deletes an object without a row
+/// only when the segment start its key holds is older than this (one
+/// hour): another recorder writes each object just before its row, and a
+/// segment lasts at most [`segment::MAX_SEGMENT_90K`] (15 minutes), so an
+/// object this old without a row is a crash's leftover, never a write in
+/// progress.
+pub const SHARED_ORPHAN_MIN_AGE_90K: i64 = 3600 * veil_base::TIME_UNITS_PER_SEC;
 
 /// What applying a retention plan did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -298,6 +312,24 @@ fn refuse_shared(path: &Path, what: &str, mode: &str) -> Result<(), Error> {
     Ok(())
 }
 
+/// Locks the data directory for this process. One process at a time:
+/// recovery deletes objects that have no row yet, which would destroy a
+/// running recorder's in-flight segments.
+fn lock_dir(dir: &Path) -> Result<std::fs::File, Error> {
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(DataDir::new(dir).lock_file())?;
+    if lock.try_lock().is_err() {
+        return Err(Error::Invalid(format!(
+            "the data directory {} is in use by another Veil process",
+            dir.display()
+        )));
+    }
+    Ok(lock)
+}
+
 /// What [`Store::open_dir_parts`] opens before the object store.
 struct DirParts {
     db: Db,
@@ -360,9 +392,22 @@ impl Store {
         clock: SharedClock,
         source: Option<Arc<dyn root::RootKeySource>>,
     ) -> Result<Store, Error> {
-        let parts = Store::open_dir_parts(dir, clock.now(), source)?;
+        Store::open_dir_database(dir, clock, source, None)
+    }
+
+    /// [`Store::open_dir_with`] with the metadata in the PostgreSQL database
+    /// at `database` (`postgres://user@host:port/db`) instead of the data
+    /// directory's `veil.db`; `None` is SQLite. The data directory keeps the
+    /// node's own files (lock, TLS, a file root key) and the local objects.
+    pub fn open_dir_database(
+        dir: &Path,
+        clock: SharedClock,
+        source: Option<Arc<dyn root::RootKeySource>>,
+        database: Option<&str>,
+    ) -> Result<Store, Error> {
+        let parts = Store::open_dir_parts(dir, clock.now(), source, database)?;
         let objects = LocalDir::open(&DataDir::new(dir).objects())?;
-        objects.ensure_marker(|| parts.db.segment_count())?;
+        objects.ensure_marker(&parts.db.installation_id()?, || parts.db.segment_count())?;
         Ok(Store::from_parts(parts, Arc::new(objects), dir, clock))
     }
 
@@ -378,8 +423,23 @@ impl Store {
         source: Option<Arc<dyn root::RootKeySource>>,
         s3: Option<&S3Config>,
     ) -> Result<Store, Error> {
+        Store::open_configured(dir, clock, source, s3, None).await
+    }
+
+    /// Opens a store as a configuration describes it: the data directory
+    /// `dir`, the root key versions of `source`, the objects in `s3` (or
+    /// `dir/objects`) and the metadata in the PostgreSQL database at
+    /// `database` (or `dir/veil.db`). `veil serve`, `veil check` and the
+    /// commands taking `--config` open their store through this.
+    pub async fn open_configured(
+        dir: &Path,
+        clock: SharedClock,
+        source: Option<Arc<dyn root::RootKeySource>>,
+        s3: Option<&S3Config>,
+        database: Option<&str>,
+    ) -> Result<Store, Error> {
         let Some(s3) = s3 else {
-            return Store::open_dir_with(dir, clock, source);
+            return Store::open_dir_database(dir, clock, source, database);
         };
         // Credentials and syntax first: nothing is created for a
         // configuration that cannot work.
@@ -388,10 +448,11 @@ impl Store {
         // Before the data directory: a new installation whose bucket is
         // unusable creates no root key.
         objects.check().await?;
-        let parts = Store::open_dir_parts(dir, clock.now(), source)?;
+        let parts = Store::open_dir_parts(dir, clock.now(), source, database)?;
         let db = parts.db.clone();
-        let segments = blocking(move || db.segment_count()).await?;
-        objects.ensure_marker(segments).await?;
+        let (installation, segments) =
+            blocking(move || Ok((db.installation_id()?, db.segment_count()?))).await?;
+        objects.ensure_marker(&installation, segments).await?;
         Ok(Store::from_parts(parts, Arc::new(objects), dir, clock))
     }
 
@@ -409,11 +470,13 @@ impl Store {
         store
     }
 
-    /// The data directory's database, root key versions and lock.
+    /// The data directory's database (or the PostgreSQL database at
+    /// `database`), root key versions and lock.
     fn open_dir_parts(
         dir: &Path,
         now: Time90k,
         source: Option<Arc<dyn root::RootKeySource>>,
+        database: Option<&str>,
     ) -> Result<DirParts, Error> {
         use std::os::unix::fs::DirBuilderExt;
         if !dir.exists() {
@@ -422,6 +485,9 @@ impl Store {
                 .recursive(true)
                 .mode(0o700)
                 .create(dir)?;
+        }
+        if let Some(url) = database {
+            return Store::open_postgres_parts(dir, now, source, url);
         }
         let d = DataDir {
             root: dir.to_path_buf(),
@@ -462,25 +528,57 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
         }
-        // One process at a time: recovery deletes objects that have no row yet,
-        // which would destroy a running recorder's in-flight segments.
-        let lock = std::fs::OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(d.lock_file())?;
-        if lock.try_lock().is_err() {
-            return Err(Error::Invalid(format!(
-                "the data directory {} is in use by another Veil process",
-                dir.display()
-            )));
-        }
+        let lock = lock_dir(dir)?;
         // A root key is created only for a new installation; an existing
         // database without its key (or with another key) is refused.
         let source: Arc<dyn root::RootKeySource> =
             source.unwrap_or_else(|| Arc::new(root::FileSource::new(dir)));
         let db = Db::open(&d.database())?;
         let roots = root::open_roots(&db, source.as_ref(), !existing, now)?;
+        Ok(DirParts {
+            db,
+            roots,
+            source,
+            lock,
+        })
+    }
+
+    /// [`Store::open_dir_parts`] on PostgreSQL: the data directory holds
+    /// the node's own files (lock, TLS, a file root key) and no database;
+    /// a new installation is an empty database, not a missing file.
+    fn open_postgres_parts(
+        dir: &Path,
+        now: Time90k,
+        source: Option<Arc<dyn root::RootKeySource>>,
+        url: &str,
+    ) -> Result<DirParts, Error> {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        if !dir.exists() {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        // The same rule as SQLite's: an empty directory is made private,
+        // one that holds files must already be.
+        if std::fs::read_dir(dir)?.next().is_none() {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+        } else {
+            refuse_shared(dir, "data directory", "700")?;
+        }
+        let lock = lock_dir(dir)?;
+        let source: Arc<dyn root::RootKeySource> =
+            source.unwrap_or_else(|| Arc::new(root::FileSource::new(dir)));
+        let db = Db::open_postgres(url)?;
+        let new = !db.holds_installation()?;
+        let roots = match root::open_roots(&db, source.as_ref(), new, now) {
+            // Another node created the installation meanwhile: opened as an
+            // existing one (its key must be this node's).
+            Err(_) if new && db.holds_installation()? => {
+                root::open_roots(&db, source.as_ref(), false, now)?
+            }
+            r => r?,
+        };
         Ok(DirParts {
             db,
             roots,
@@ -1083,8 +1181,33 @@ impl Store {
     /// `missing`; ends motion events a crash left open; chains rows stored
     /// before the recording integrity chain. Run before recording or
     /// serving starts.
+    ///
+    /// On a shared database (PostgreSQL: other recorders write the same
+    /// objects) an object without a row is deleted only when older than
+    /// [`SHARED_ORPHAN_MIN_AGE_90K`] by the segment start its key holds,
+    /// since another recorder's object comes a moment before its row; see
+    /// [`Store::recover_keeping_young`].
     pub async fn recover(&self) -> Result<RecoveryReport, Error> {
+        let min_age = self.db.is_postgres().then_some(SHARED_ORPHAN_MIN_AGE_90K);
+        self.recover_keeping_young(min_age).await
+    }
+
+    /// [`Store::recover`], with the rule for objects without a row given:
+    /// `None` deletes them all (one process owns the store); `Some(age)`
+    /// deletes only those whose key's segment start is older than `age`
+    /// by the store's clock (the others are counted in
+    /// [`RecoveryReport::young_objects_kept`]).
+    pub async fn recover_keeping_young(
+        &self,
+        min_age_90k: Option<i64>,
+    ) -> Result<RecoveryReport, Error> {
         let mut report = RecoveryReport::default();
+        let now = self.clock.now();
+        // Whether an object without a row may be deleted.
+        let old_enough = |key: &str| match min_age_90k {
+            None => true,
+            Some(age) => segment::object_key_start(key).is_some_and(|t| t.0 < now.0 - age),
+        };
         let db = self.db.clone();
         let rows = tokio::task::spawn_blocking(move || db.segment_objects())
             .await
@@ -1095,7 +1218,18 @@ impl Store {
             .collect();
         let listed = self.objects.list().await?;
         for key in &listed {
-            if key.ends_with(objects::TEMP_SUFFIX) {
+            // Only keys of exactly the shape Veil writes (and their
+            // temporary form) are deleted: anything else under the root or
+            // prefix (another installation's, an operator's note) is not
+            // Veil's and is left alone.
+            let written = key.strip_suffix(objects::TEMP_SUFFIX).unwrap_or(key);
+            if !segment::is_object_key(written) {
+                continue;
+            }
+            let orphan = key.ends_with(objects::TEMP_SUFFIX) || !known.contains_key(key.as_str());
+            if orphan && !old_enough(key) {
+                report.young_objects_kept += 1;
+            } else if key.ends_with(objects::TEMP_SUFFIX) {
                 self.objects.delete(key).await?;
                 report.partial_writes_deleted += 1;
             } else if !known.contains_key(key.as_str()) {

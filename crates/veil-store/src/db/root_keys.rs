@@ -78,6 +78,21 @@ impl Db {
         })
     }
 
+    /// Whether this database already holds an installation: a root key
+    /// version, a setting or an access-record entry. A shared (PostgreSQL)
+    /// database has no file whose absence says "new": an empty one is new.
+    pub fn holds_installation(&self) -> Result<bool, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT EXISTS (SELECT 1 FROM root_key) OR EXISTS (SELECT 1 FROM setting) \
+                 OR EXISTS (SELECT 1 FROM audit)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+        })
+        .map(|n| n != 0)
+    }
+
     /// Records a root version as destroyed, and deletes its check value.
     pub fn mark_root_key_destroyed(
         &self,
@@ -97,7 +112,13 @@ impl Db {
         })
     }
 
-    /// Stores a new bucket key wrapped under root version `version`.
+    /// Stores a new bucket key wrapped under root version `version`, once
+    /// per (camera, rendition, bucket): gives its id and `None`, or, where
+    /// another writer (another node on a shared database) stored this
+    /// bucket's key first, the winner's id and wrapped key, which the caller
+    /// uses instead of its own. The unique constraint decides; no lock is
+    /// needed (PostgreSQL makes the loser's insert wait for the winner's
+    /// commit, then do nothing, and the read that follows sees the row).
     pub fn insert_bucket_key_at(
         &self,
         camera: CameraId,
@@ -105,16 +126,28 @@ impl Db {
         bucket_start: Time90k,
         wrapped: &[u8],
         version: u32,
-    ) -> Result<i64, Error> {
+    ) -> Result<(i64, Option<Vec<u8>>), Error> {
         self.with(|c| {
-            let rowid: i64 = c.query_row(
-                "INSERT INTO bucket_key (camera_id, rendition, bucket_start_90k, wrapped, key_version)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 RETURNING id",
-                params![camera.0, rendition, bucket_start.0, wrapped, version],
-                |r| r.get(0),
+            let inserted: Option<i64> = c
+                .query_row(
+                    "INSERT INTO bucket_key (camera_id, rendition, bucket_start_90k, wrapped, key_version)
+                     VALUES (?1, ?2, ?3, ?4, ?5)
+                     ON CONFLICT (camera_id, rendition, bucket_start_90k) DO NOTHING
+                     RETURNING id",
+                    params![camera.0, rendition, bucket_start.0, wrapped, version],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(id) = inserted {
+                return Ok((id, None));
+            }
+            let (id, winner): (i64, Vec<u8>) = c.query_row(
+                "SELECT id, wrapped FROM bucket_key
+                 WHERE camera_id = ?1 AND rendition = ?2 AND bucket_start_90k = ?3",
+                params![camera.0, rendition, bucket_start.0],
+                |r| Ok((r.get(0)?, r.get(1)?)),
             )?;
-            Ok(rowid)
+            Ok((id, Some(winner)))
         })
     }
 

@@ -1,0 +1,63 @@
+//! Test support shared by the integration tests of veil-store, veil-audit
+//! and veil-web: each opens its database through here, so one environment
+//! variable runs the same suites on either backend. Where
+//! `VEIL_TEST_POSTGRES` holds a server's URL, a data directory's metadata is
+//! a fresh PostgreSQL database on that server (created the first time the
+//! directory is opened in this process, the same one when it is opened
+//! again); otherwise SQLite in the directory, as in production.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use veil_base::SharedClock;
+
+use crate::db::Db;
+use crate::{root, Error, Store};
+
+/// The PostgreSQL test server's URL, when the tests run on PostgreSQL.
+pub fn postgres_server() -> Option<String> {
+    std::env::var("VEIL_TEST_POSTGRES")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// The database a test data directory uses on PostgreSQL: a fresh one per
+/// directory, remembered for this process; `None` on SQLite.
+pub fn database_for(dir: &Path) -> Result<Option<String>, Error> {
+    static DATABASES: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+    let Some(server) = postgres_server() else {
+        return Ok(None);
+    };
+    let mut map = DATABASES.lock().unwrap_or_else(|p| p.into_inner());
+    let map = map.get_or_insert_with(HashMap::new);
+    if let Some(url) = map.get(dir) {
+        return Ok(Some(url.clone()));
+    }
+    let url = Db::create_test_database(&server)?;
+    map.insert(dir.to_path_buf(), url.clone());
+    Ok(Some(url))
+}
+
+/// [`Store::open_dir`] on the test backend.
+pub fn open_dir(dir: &Path, clock: SharedClock) -> Result<Store, Error> {
+    open_dir_with(dir, clock, None)
+}
+
+/// [`Store::open_dir_with`] on the test backend.
+pub fn open_dir_with(
+    dir: &Path,
+    clock: SharedClock,
+    source: Option<Arc<dyn root::RootKeySource>>,
+) -> Result<Store, Error> {
+    let database = database_for(dir)?;
+    Store::open_dir_database(dir, clock, source, database.as_deref())
+}
+
+/// SQLite only, whatever the backend of the run: for tests about SQLite
+/// itself (its file, its WAL, its pragmas). `why` says what the test needs
+/// of SQLite, for the reader.
+pub fn open_dir_sqlite_only(dir: &Path, clock: SharedClock, why: &str) -> Result<Store, Error> {
+    let _ = why;
+    Store::open_dir(dir, clock)
+}
