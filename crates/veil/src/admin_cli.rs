@@ -157,6 +157,38 @@ pub(crate) fn open_locked(data: &Path) -> anyhow::Result<(Store, AccessRecord)> 
     Ok((store, record))
 }
 
+/// [`open_locked`] with the server's configuration file, as `veil check
+/// --config` opens it: the root key where `[root_key]` keeps it and the
+/// objects where `[objects]` keeps them (an S3 bucket). Without a file:
+/// [`open_locked`].
+pub(crate) async fn open_configured(
+    data: &Path,
+    config: Option<&Path>,
+) -> anyhow::Result<(Store, AccessRecord)> {
+    let Some(config) = config else {
+        return open_locked(data);
+    };
+    if !data.join("veil.db").exists() {
+        anyhow::bail!(
+            "{} is not a Veil data directory (no veil.db)",
+            data.display()
+        );
+    }
+    let root_key = crate::config::root_key_of(config)?;
+    let objects = crate::config::objects_of(config)?;
+    let clock = Arc::new(veil_base::SystemClock);
+    let store = Store::open_dir_objects(
+        data,
+        clock.clone(),
+        Some(root_key.source(data)?),
+        objects.s3.as_ref(),
+    )
+    .await
+    .with_context(|| format!("cannot open data directory {}", data.display()))?;
+    let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None)?;
+    Ok((store, record))
+}
+
 /// `veil admin erase-user`: `who` is a login name or a pseudonym. Prints the
 /// pseudonym that stays in the record.
 pub fn erase_user(data: &Path, who: &str) -> anyhow::Result<()> {

@@ -40,6 +40,12 @@ pub enum AuditCommand {
         /// Verify an export file instead, with no database.
         #[arg(long, conflicts_with_all = ["from", "to", "checkpoints"])]
         file: Option<PathBuf>,
+        /// The server's configuration file, for its `[objects]` and
+        /// `[database]` sections: the recordings' objects are read where it
+        /// keeps them (an S3 bucket), the access record from its PostgreSQL
+        /// database. Default: `objects/` and `veil.db` in the data directory.
+        #[arg(long, conflicts_with = "file")]
+        config: Option<PathBuf>,
     },
     /// Write entries as JSON Lines with their signed checkpoints and the public
     /// key, for verification elsewhere (recorded as an audit export).
@@ -96,6 +102,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             public_key,
             checkpoints,
             file,
+            config,
         } => {
             let pinned = public_key.as_deref().map(read_public_key).transpose()?;
             let report = match file {
@@ -105,7 +112,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                     veil_audit::verify::verify_export(&text, pinned)?
                 }
                 None => {
-                    let db = open_read_only(&data)?;
+                    let db = open_read_only(&data, config.as_deref())?;
                     let external = match checkpoints {
                         Some(p) => checkpoint::read_sink_file(&p)
                             .map_err(|e| anyhow::anyhow!("checkpoint file {e}"))?,
@@ -123,7 +130,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                     };
                     let report = veil_audit::verify_stored(&db, &opts)?;
                     print_report(&report);
-                    return verify_recordings(&db, &data);
+                    return verify_recordings(&db, &data, config.as_deref());
                 }
             };
             print_report(&report);
@@ -152,7 +159,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
     }
 }
 
-fn print_report(r: &VerifyReport) {
+pub(crate) fn print_report(r: &VerifyReport) {
     println!(
         "ok: {} access-record entries verified (sequence {} to {})",
         r.entries, r.first_seq, r.last_seq
@@ -176,14 +183,38 @@ fn print_report(r: &VerifyReport) {
 
 /// The recording integrity chains of a data directory: links, rows,
 /// objects (each read and hashed) and the signed heads.
-fn verify_recordings(db: &Db, data: &Path) -> anyhow::Result<()> {
-    let objects = DataDir {
-        root: data.to_owned(),
+pub(crate) fn verify_recordings(db: &Db, data: &Path, config: Option<&Path>) -> anyhow::Result<()> {
+    let s3 = match config {
+        Some(c) => crate::config::objects_of(c)?.s3,
+        None => None,
+    };
+    let r = match s3 {
+        None => {
+            let objects = DataDir {
+                root: data.to_owned(),
+            }
+            .objects();
+            veil_store::chain_store::verify_chains(db, &mut |key| {
+                veil_store::chain_store::read_local_object(&objects, key)
+            })
+        }
+        Some(s3) => {
+            // The objects in the bucket, read one at a time (the check is
+            // sequential, like the local one).
+            use veil_store::ObjectStore as _;
+            let objects = veil_store::S3Objects::open(&s3, &s3.credentials()?)?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            veil_store::chain_store::verify_chains(db, &mut |key| match rt
+                .block_on(objects.get(key))
+            {
+                Ok(b) => Ok(Some(b)),
+                Err(veil_store::Error::NotFound(_)) => Ok(None),
+                Err(e) => Err(e),
+            })
+        }
     }
-    .objects();
-    let r = veil_store::chain_store::verify_chains(db, &mut |key| {
-        veil_store::chain_store::read_local_object(&objects, key)
-    })
     .map_err(|e| anyhow::anyhow!("recording chain broken: {e}"))?;
     let signed = veil_audit::verify_recording_heads(db)
         .map_err(|e| anyhow::anyhow!("recording chain broken: {e}"))?;
@@ -213,7 +244,12 @@ fn verify_recordings(db: &Db, data: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn open_read_only(data: &Path) -> anyhow::Result<Db> {
+/// The data directory's database read-only, or the PostgreSQL database of
+/// the configuration's `[database] url` (migrated to this build if older).
+fn open_read_only(data: &Path, config: Option<&Path>) -> anyhow::Result<Db> {
+    if let Some(url) = crate::config::database_url_of(config)? {
+        return Ok(Db::open_postgres(&url)?);
+    }
     let dir = DataDir {
         root: data.to_owned(),
     };
@@ -222,7 +258,7 @@ fn open_read_only(data: &Path) -> anyhow::Result<Db> {
 }
 
 /// The public half of the data directory's audit key, if it has one.
-fn data_dir_public_key(data: &Path) -> anyhow::Result<Option<[u8; 32]>> {
+pub(crate) fn data_dir_public_key(data: &Path) -> anyhow::Result<Option<[u8; 32]>> {
     let path = DataDir {
         root: data.to_owned(),
     }

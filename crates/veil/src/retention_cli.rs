@@ -44,6 +44,10 @@ pub enum RetentionCommand {
         /// audits of what a plan would do.
         #[arg(long, hide = true)]
         now: Option<String>,
+        /// The server's configuration file, for its `[root_key]` and
+        /// `[objects]` sections (as `veil check --config`).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Destroy what retention has due now (recorded as actor `cli`). Needs the
     /// server stopped.
@@ -55,6 +59,10 @@ pub enum RetentionCommand {
         /// audits of a plan.
         #[arg(long, hide = true)]
         now: Option<String>,
+        /// The server's configuration file, for its `[root_key]` and
+        /// `[objects]` sections (as `veil check --config`).
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
 }
 
@@ -349,9 +357,13 @@ fn parse_now(now: Option<&str>) -> anyhow::Result<Option<Time90k>> {
     .transpose()
 }
 
-fn open(data: &Path, now: Option<&str>) -> anyhow::Result<(Store, AccessRecord, Time90k)> {
+async fn open(
+    data: &Path,
+    now: Option<&str>,
+    config: Option<&Path>,
+) -> anyhow::Result<(Store, AccessRecord, Time90k)> {
     let now = parse_now(now)?;
-    let (store, record) = crate::admin_cli::open_locked(data)?;
+    let (store, record) = crate::admin_cli::open_configured(data, config).await?;
     let now = now.unwrap_or_else(|| store.clock().now());
     Ok((store, record, now))
 }
@@ -359,8 +371,8 @@ fn open(data: &Path, now: Option<&str>) -> anyhow::Result<(Store, AccessRecord, 
 /// Runs a `veil retention` subcommand.
 pub async fn run(cmd: RetentionCommand) -> anyhow::Result<()> {
     match cmd {
-        RetentionCommand::Plan { data, now } => {
-            let (store, _, now) = open(&data, now.as_deref())?;
+        RetentionCommand::Plan { data, now, config } => {
+            let (store, _, now) = open(&data, now.as_deref(), config.as_deref()).await?;
             let rules = current_rules(&store)?;
             let (s, keep) = (store.clone(), rules.clone().keep_90k());
             let plan = tokio::task::spawn_blocking(move || {
@@ -375,8 +387,8 @@ pub async fn run(cmd: RetentionCommand) -> anyhow::Result<()> {
                 .collect();
             print!("{}", format_plan(&plan, &names, &rules, now));
         }
-        RetentionCommand::Run { data, now } => {
-            let (store, record, now) = open(&data, now.as_deref())?;
+        RetentionCommand::Run { data, now, config } => {
+            let (store, record, now) = open(&data, now.as_deref(), config.as_deref()).await?;
             let r = run_now(&store, &record, CLI_ACTOR, now).await?;
             println!(
                 "destroyed: {} bucket keys, {} segments, {} objects, {} bytes freed",

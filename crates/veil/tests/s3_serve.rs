@@ -9,6 +9,8 @@
 //!   shows an error, recording resumes afterwards, every segment stored
 //!   before still plays, and the gap is about the outage; `veil check`
 //!   afterwards finds nothing missing and no orphan;
+//! - `veil audit verify --config` and `veil retention plan --config` work on
+//!   the bucket;
 //! - `veil check --config` reconciles both ways on S3: an object deleted
 //!   behind Veil's back is marked missing, an unknown object is deleted, the
 //!   object put back restores the row;
@@ -484,6 +486,32 @@ async fn serve_on_s3_survives_an_unreachable_object_store_and_check_reconciles()
         rows,
         "the bucket and the database differ"
     );
+
+    // The commands that open the data directory take the same --config:
+    // the access record and the recording chains verify against the bucket,
+    // retention plans on it; without the file they are refused (the local
+    // objects directory has no marker) rather than finding thousands of
+    // segments missing.
+    let veil = |args: &[&str]| {
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::task::block_in_place(|| {
+            common::run_veil(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        })
+    };
+    let (d, c) = (data.to_str().unwrap(), config.to_str().unwrap());
+    let (ok, out) = veil(&["audit", "verify", "--data", d, "--config", c]);
+    assert!(ok, "veil audit verify --config: {out}");
+    let hashed: usize = out
+        .split(" objects hashed")
+        .next()
+        .and_then(|t| t.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"));
+    assert_eq!(hashed, segments(&data).len(), "{out}");
+    let (ok, out) = veil(&["retention", "plan", "--data", d, "--config", c]);
+    assert!(ok, "veil retention plan --config: {out}");
+    let (ok, out) = veil(&["retention", "plan", "--data", d]);
+    assert!(!ok, "veil retention plan without the configuration: {out}");
 
     // Reconciliation both ways, behind Veil's back (straight to moto).
     let victim = segments(&data)[1].clone();
