@@ -8,6 +8,11 @@
 //!   raw AES-256-GCM on one core; and the same path without the recording
 //!   integrity chain (a second store switched off with the benchmark-only
 //!   `Store::benchmark_without_chain`), so the chain's cost is a ratio too.
+//!   With `--s3-config FILE` the same run also records into the S3 bucket of
+//!   that file's `[objects] s3`, and prints both modes side by side
+//!   (segments/s, MB/s, CPU per stream from `getrusage`, and the 4 Mbit/s
+//!   streams that throughput and CPU allow); `scripts/bench-s3` runs it
+//!   against a throw-away moto server.
 //! * `motion` (in `bench_motion`): the motion detector per keyframe against
 //!   ffmpeg decoding only the keyframes.
 //! * `export` (in `bench_export`): an evidence-export package of a long
@@ -125,6 +130,14 @@ pub struct IngestArgs {
     /// ratio says nothing about a disk.
     #[arg(long)]
     allow_tmpfs: bool,
+    /// Also measure SQLite + an S3-compatible bucket in the same run: the
+    /// `[objects] s3 = { … }` table of this configuration file (its other
+    /// sections are ignored), with its credentials file or the
+    /// `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY` environment variables.
+    /// The bucket must exist and should be empty (a throw-away one: the
+    /// benchmark's objects are left in it).
+    #[arg(long, value_name = "FILE")]
+    s3_config: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -698,6 +711,9 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
     let mut unchained_rates = Vec::new();
     let mut raw_rates = Vec::new();
     let mut write_lat = Vec::new();
+    let mut veil_cpu = Vec::new();
+    let mut veil_segs = Vec::new();
+    let segments_per_stream = buffers.len();
     for r in 0..a.runs {
         // Rotate the order so no side always runs on a fresher disk.
         let mut order = [0u32, 1, 2];
@@ -720,13 +736,17 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
                 let base = Time90k(
                     now.0 + i64::from(r) * (i64::from(a.seconds) + 60) * TIME_UNITS_PER_SEC,
                 );
+                let cpu0 = cpu_time();
                 let (bytes, took, lat) =
                     ingest_veil(&store, &lp, &cameras, base, frames_per_stream).await?;
+                veil_cpu.push(cpu_per_stream(cpu0, a.streams, took));
                 anyhow::ensure!(
                     bytes == total_bytes,
                     "ingest wrote {bytes} bytes, expected {total_bytes}"
                 );
                 veil_rates.push(mbps(bytes, took));
+                veil_segs
+                    .push(segments_per_stream as f64 * f64::from(a.streams) / took.as_secs_f64());
                 write_lat.extend(lat);
             } else {
                 let dir = tmp.path().join(format!("raw-{r}"));
@@ -794,10 +814,158 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
          at the measured {veil:.1} MB/s",
         veil / sha * 100.0
     );
+    let local = Mode {
+        mbps: veil,
+        segs: median(&veil_segs),
+        cpu: median(&veil_cpu),
+    };
+    println!(
+        "ingest side by side: SQLite + local directory: {}",
+        local.describe()
+    );
+    if let Some(config) = &a.s3_config {
+        let s3 = ingest_s3(
+            config,
+            &tmp.path().join("veil-s3"),
+            &lp,
+            &a,
+            now,
+            frames_per_stream,
+            total_bytes,
+            segments_per_stream,
+        )
+        .await?;
+        println!(
+            "ingest side by side: SQLite + S3 ({}): {}",
+            s3.1,
+            s3.0.describe()
+        );
+    } else {
+        println!(
+            "ingest side by side: SQLite + S3: not measured (--s3-config FILE with an \
+             [objects] s3 table; scripts/bench-s3 starts a throw-away S3 server and runs it)"
+        );
+    }
+    println!(
+        "ingest side by side: PostgreSQL + local directory / S3: not measured (Veil has no \
+         PostgreSQL backend yet)"
+    );
     drop(store);
     drop(unchained);
     tmp.close()?;
     Ok(())
+}
+
+/// What one storage mode sustained: MB/s and segments per second of the
+/// whole run, and the process's CPU per stream in % of one core.
+struct Mode {
+    mbps: f64,
+    segs: f64,
+    cpu: f64,
+}
+
+impl Mode {
+    /// The figures and what they mean for 4 Mbit/s cameras (0.5 MB/s each):
+    /// streams by throughput and by CPU per core.
+    fn describe(&self) -> String {
+        const STREAM_MBPS: f64 = 0.5;
+        let by_cpu = if self.cpu > 0.0 {
+            format!("{:.0}", 100.0 / self.cpu)
+        } else {
+            "unbounded".into()
+        };
+        format!(
+            "{:.1} segments/s, {:.1} MB/s, CPU {:.2} % of one core per stream | 4 Mbit/s streams \
+             (0.5 MB/s) sustained: {:.0} by throughput, {by_cpu} per core by CPU",
+            self.segs,
+            self.mbps,
+            self.cpu,
+            self.mbps / STREAM_MBPS
+        )
+    }
+}
+
+/// The process's user + system CPU time so far.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage only writes the struct it is given.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| {
+        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
+    };
+    tv(u.ru_utime) + tv(u.ru_stime)
+}
+
+/// CPU used since `before`, per stream, in % of one core over `wall`.
+fn cpu_per_stream(before: Duration, streams: u32, wall: Duration) -> f64 {
+    let used = cpu_time().saturating_sub(before).as_secs_f64();
+    used / f64::from(streams) / wall.as_secs_f64().max(1e-9) * 100.0
+}
+
+/// SQLite + the S3 bucket of `config`'s `[objects] s3`: the same streams and
+/// runs as the local store; returns the medians and the bucket's address.
+#[allow(clippy::too_many_arguments)]
+async fn ingest_s3(
+    config: &Path,
+    dir: &Path,
+    lp: &Arc<VideoLoop>,
+    a: &IngestArgs,
+    now: Time90k,
+    frames_per_stream: u64,
+    total_bytes: u64,
+    segments_per_stream: usize,
+) -> anyhow::Result<(Mode, String)> {
+    let objects = crate::config::objects_of(config)?;
+    let s3 = objects.s3.with_context(|| {
+        format!(
+            "{} has no [objects] s3 table: nothing to measure",
+            config.display()
+        )
+    })?;
+    let address = s3.address();
+    let store = Store::open_dir_objects(dir, Arc::new(SystemClock), None, Some(&s3))
+        .await
+        .with_context(|| format!("cannot open the S3 store ({address})"))?;
+    let mut cameras = Vec::with_capacity(a.streams as usize);
+    for i in 0..a.streams {
+        cameras.push(
+            store
+                .db
+                .upsert_camera(&format!("bench {i}"), "synthetic", "{}", now)?,
+        );
+    }
+    let (mut rates, mut segs, mut cpu, mut lat_all) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for r in 0..a.runs {
+        let base = Time90k(now.0 + i64::from(r) * (i64::from(a.seconds) + 60) * TIME_UNITS_PER_SEC);
+        let cpu0 = cpu_time();
+        let (bytes, took, lat) = ingest_veil(&store, lp, &cameras, base, frames_per_stream).await?;
+        cpu.push(cpu_per_stream(cpu0, a.streams, took));
+        anyhow::ensure!(
+            bytes == total_bytes,
+            "ingest on S3 wrote {bytes} bytes, expected {total_bytes}"
+        );
+        rates.push(mbps(bytes, took));
+        segs.push(segments_per_stream as f64 * f64::from(a.streams) / took.as_secs_f64());
+        lat_all.extend(lat);
+    }
+    println!(
+        "ingest S3: runs [{}] MB/s; write_segment latency median {:.1} ms, max {:.1} ms",
+        fmt_list(&rates),
+        median(&lat_all),
+        lat_all.iter().copied().fold(0.0, f64::max)
+    );
+    Ok((
+        Mode {
+            mbps: median(&rates),
+            segs: median(&segs),
+            cpu: median(&cpu),
+        },
+        address,
+    ))
 }
 
 pub(crate) fn fmt_list(v: &[f64]) -> String {
