@@ -105,6 +105,9 @@ pub struct LeaseKeeper {
     address: String,
     renew_90k: i64,
     expiry_90k: i64,
+    /// The time of the latest tick that renewed the leases held (the
+    /// leases then last until this plus the expiry).
+    renewed: Option<Time90k>,
 }
 
 impl LeaseKeeper {
@@ -118,6 +121,7 @@ impl LeaseKeeper {
             address: address.to_owned(),
             renew_90k: RENEW_PERIOD_90K,
             expiry_90k: LEASE_EXPIRY_90K,
+            renewed: None,
         }
     }
 
@@ -127,6 +131,11 @@ impl LeaseKeeper {
         self.renew_90k = renew_90k;
         self.expiry_90k = expiry_90k.max(renew_90k + 1);
         self
+    }
+
+    /// How long a lease lasts from its take or renewal.
+    pub fn expiry_90k(&self) -> i64 {
+        self.expiry_90k
     }
 
     /// How often [`LeaseKeeper::tick`] must run.
@@ -158,6 +167,7 @@ impl LeaseKeeper {
             self.fence.drop_camera(camera);
             changes.lost.push(camera);
         }
+        self.renewed = Some(now);
 
         let live = self
             .db
@@ -211,6 +221,25 @@ impl LeaseKeeper {
         Ok(changes)
     }
 
+    /// Self-fencing, after a failed [`LeaseKeeper::tick`] (the database
+    /// does not answer): once `now` is past the expiry of the latest
+    /// successful renewal, every camera leaves the fence and is returned
+    /// (the caller stops recording them), since another node may take them
+    /// from then on. Before that, nothing changes and nothing is returned:
+    /// the node records on while its leases are live by its own clock.
+    pub fn expire_unrenewed(&mut self, now: Time90k) -> Vec<CameraId> {
+        let live = self.renewed.is_some_and(|r| now.0 < r.0 + self.expiry_90k);
+        if live {
+            return Vec::new();
+        }
+        let mut lost = Vec::new();
+        for (camera, _) in self.fence.held() {
+            self.fence.drop_camera(camera);
+            lost.push(camera);
+        }
+        lost
+    }
+
     /// Gives up every lease held (an orderly stop): the other recorders
     /// take the cameras at their next tick instead of after the expiry.
     pub fn release_all(&mut self) -> Result<Vec<CameraId>, Error> {
@@ -222,5 +251,76 @@ impl LeaseKeeper {
             out.push(camera);
         }
         Ok(out)
+    }
+}
+
+/// The job lease under which one node at a time runs the installation's
+/// maintenance jobs (retention and destruction, the breach register's
+/// scans, the access record's pruning, the data-retention rules, root-key
+/// rotation) over a shared database.
+pub const MAINTENANCE_JOB: &str = "maintenance";
+
+/// One node's side of a job lease (`db/jobs.rs`): taken or renewed at each
+/// [`JobLease::tick`] (every [`RENEW_PERIOD_90K`]); the node runs the job
+/// while it holds the lease. Like [`LeaseKeeper`], it fences itself: when
+/// the database does not answer, the node keeps the lease only until the
+/// expiry of its latest renewal by its own clock.
+pub struct JobLease {
+    db: Db,
+    name: String,
+    node: String,
+    expiry_90k: i64,
+    /// When the lease was last taken or renewed by this node.
+    renewed: Option<Time90k>,
+}
+
+impl JobLease {
+    /// Job lease `name` for node `node`, lasting [`LEASE_EXPIRY_90K`].
+    pub fn new(db: Db, name: &str, node: &str) -> JobLease {
+        JobLease {
+            db,
+            name: name.to_owned(),
+            node: node.to_owned(),
+            expiry_90k: LEASE_EXPIRY_90K,
+            renewed: None,
+        }
+    }
+
+    /// Another expiry (tests).
+    pub fn with_expiry(mut self, expiry_90k: i64) -> JobLease {
+        self.expiry_90k = expiry_90k;
+        self
+    }
+
+    /// Takes or renews the lease at `now`; returns whether this node holds
+    /// it (and runs the job). On an error, [`JobLease::holds`] says whether
+    /// the node still may.
+    pub fn tick(&mut self, now: Time90k) -> Result<bool, Error> {
+        let until = Time90k(now.0 + self.expiry_90k);
+        match self.db.take_job_lease(&self.name, &self.node, now, until)? {
+            Some(_) => {
+                self.renewed = Some(now);
+                Ok(true)
+            }
+            None => {
+                self.renewed = None;
+                Ok(false)
+            }
+        }
+    }
+
+    /// Whether this node holds the lease at `now` by its own clock: taken or
+    /// renewed less than the expiry ago.
+    pub fn holds(&self, now: Time90k) -> bool {
+        self.renewed.is_some_and(|r| now.0 < r.0 + self.expiry_90k)
+    }
+
+    /// Gives the lease up (an orderly stop): another node takes it at its
+    /// next tick.
+    pub fn release(&mut self) -> Result<(), Error> {
+        if self.renewed.take().is_some() {
+            self.db.release_job_lease(&self.name, &self.node)?;
+        }
+        Ok(())
     }
 }

@@ -328,10 +328,59 @@ pub fn object_key(camera: CameraId, rendition: &str, start: Time90k, nonce: u64)
     )
 }
 
+/// Whether `key` has exactly the shape [`object_key`] produces
+/// (`v1/cam<id>/<rendition>/<YYYYMMDDHH>/<16 hex>-<16 hex>.seg`). Recovery
+/// deletes only such keys (and their temporary form): anything else under
+/// the store's root or prefix is not Veil's and is left alone.
+pub fn is_object_key(key: &str) -> bool {
+    let hex16 =
+        |s: &str| s.len() == 16 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    let parts: Vec<&str> = key.split('/').collect();
+    let [v, cam, rendition, hour, file] = parts.as_slice() else {
+        return false;
+    };
+    let camera_ok = cam
+        .strip_prefix("cam")
+        .is_some_and(|n| !n.is_empty() && n.len() <= 19 && n.bytes().all(|b| b.is_ascii_digit()));
+    let rendition_ok = !rendition.is_empty()
+        && rendition
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+    let hour_ok = hour.len() == 10 && hour.bytes().all(|b| b.is_ascii_digit());
+    let file_ok = file
+        .strip_suffix(".seg")
+        .and_then(|f| f.split_once('-'))
+        .is_some_and(|(a, b)| hex16(a) && hex16(b));
+    *v == "v1" && camera_ok && rendition_ok && hour_ok && file_ok
+}
+
+/// The segment start an object key made by [`object_key`] holds (a
+/// partial write's suffix ignored); `None` for any other key.
+pub fn object_key_start(key: &str) -> Option<Time90k> {
+    let name = key.strip_prefix("v1/")?.rsplit('/').next()?;
+    let (start, rest) = name.split_once('-')?;
+    if start.len() != 16 || !rest.starts_with(|c: char| c.is_ascii_hexdigit()) {
+        return None;
+    }
+    u64::from_str_radix(start, 16)
+        .ok()
+        .map(|v| Time90k(v as i64))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn an_object_key_gives_back_its_start() {
+        let t = Time90k(1_795_000_000 * 90_000 + 123);
+        let key = object_key(CameraId(7), "main", t, 0xdead_beef);
+        assert_eq!(object_key_start(&key), Some(t));
+        assert_eq!(object_key_start(&format!("{key}.partial")), Some(t));
+        assert_eq!(object_key_start("veil-objects"), None);
+        assert_eq!(object_key_start("v1/cam1/main/2026/zz-00.seg"), None);
+    }
 
     fn sample_index() -> SegmentIndex {
         SegmentIndex {
@@ -487,6 +536,33 @@ mod tests {
         let k = object_key(CameraId(3), "main", Time90k(1_700_000_000 * 90_000), 7);
         crate::objects::validate_key(&k).unwrap();
         assert!(k.starts_with("v1/cam3/main/2023111422/"), "{k}");
+    }
+
+    #[test]
+    fn only_object_keys_have_their_shape() {
+        let k = object_key(
+            CameraId(12),
+            "original",
+            Time90k(1_700_000_000 * 90_000),
+            0xab,
+        );
+        assert!(is_object_key(&k), "{k}");
+        for other in [
+            "notes/readme.txt",
+            "VEIL-OBJECTS",
+            "VEIL-PROBE/0000000000000001",
+            "v1/cam1/main/orphan.seg",
+            "v2/cam1/main/2023111422/0000000000000000-00000000000000aa.seg",
+            "v1/camx/main/2023111422/0000000000000000-00000000000000aa.seg",
+            "v1/cam1/Main/2023111422/0000000000000000-00000000000000aa.seg",
+            "v1/cam1/main/20231114/0000000000000000-00000000000000aa.seg",
+            "v1/cam1/main/2023111422/0000000000000000-00000000000000aA.seg",
+            "v1/cam1/main/2023111422/0000000000000000-00000000000000aa.mp4",
+            "v1/cam1/main/2023111422/0000000000000000-00000000000000aa.seg.partial",
+            "site-b/v1/cam1/main/2023111422/0000000000000000-00000000000000aa.seg",
+        ] {
+            assert!(!is_object_key(other), "{other}");
+        }
     }
 
     proptest! {

@@ -623,4 +623,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         seen_90k INTEGER NOT NULL
     );
     "#,
+    // 22 (scale-out, `db/jobs.rs`): job leases (one node at a time runs the
+    // installation's maintenance jobs), and each camera's status as the
+    // recorder holding it last wrote it (shown by every node's API).
+    r#"
+    CREATE TABLE job_lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token INTEGER NOT NULL,
+        expires_90k INTEGER NOT NULL
+    );
+    CREATE TABLE camera_status (
+        camera_id INTEGER PRIMARY KEY REFERENCES camera (id) ON DELETE CASCADE,
+        node TEXT NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        updated_90k INTEGER NOT NULL
+    );
+    "#,
 ];

@@ -643,6 +643,22 @@ pub(crate) const PG_MIGRATIONS: &[&str] = &[
         seen_90k BIGINT NOT NULL
     );
     "#,
+    // 22: job leases and the recorders' camera status (`db/jobs.rs`).
+    r#"
+    CREATE TABLE job_lease (
+        name TEXT PRIMARY KEY,
+        holder TEXT NOT NULL,
+        token BIGINT NOT NULL,
+        expires_90k BIGINT NOT NULL
+    );
+    CREATE TABLE camera_status (
+        camera_id BIGINT PRIMARY KEY REFERENCES camera (id) ON DELETE CASCADE,
+        node TEXT NOT NULL,
+        state TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '',
+        updated_90k BIGINT NOT NULL
+    );
+    "#,
 ];
 
 // Versions mean the same on both backends.
