@@ -78,33 +78,73 @@ impl LocalDir {
         })
     }
 
-    /// Writes the marker if it is missing and that is safe: the database holds
-    /// no segment yet (`segments` counts them), or the directory holds
-    /// objects (an installation from before markers). Refuses an empty
-    /// directory while the database lists segments: that is an unmounted
-    /// volume or lost objects, to be mended by the operator.
+    /// Checks the marker against this installation (`installation`, from
+    /// [`crate::db::Db::installation_id`]) and writes it if it is missing
+    /// and that is safe, as for the S3 store
+    /// ([`crate::objects_s3::S3Objects::ensure_marker`]): a marker naming
+    /// another installation is refused; a marker without an id (written
+    /// before markers named one) gets the id unless the database is new
+    /// (`segments` counts its segments) while the directory holds objects;
+    /// without a marker, one is written while the database holds no
+    /// segment yet or the directory holds objects (an installation from
+    /// before markers). Refuses an empty directory while the database lists
+    /// segments: that is an unmounted volume or lost objects, to be mended
+    /// by the operator.
     pub fn ensure_marker(
         &self,
+        installation: &str,
         segments: impl FnOnce() -> Result<u64, Error>,
     ) -> Result<(), Error> {
+        use crate::objects_s3::{marker_owner, marker_text, MarkerOwner};
         let marker = self.root.join(MARKER);
-        if marker.exists() {
-            return Ok(());
-        }
-        let n = segments()?;
-        let has_objects = std::fs::read_dir(&*self.root)?.next().is_some();
-        if n > 0 && !has_objects {
-            return Err(Error::Unavailable(format!(
-                "the object directory {} is empty and has no {MARKER} file, but the database \
-                 lists {n} segments: is its volume mounted? Mount it or restore the objects; \
-                 Veil does not start, so that no recording is marked missing",
-                self.root.display()
-            )));
+        let has_objects = || -> Result<bool, Error> {
+            Ok(std::fs::read_dir(&*self.root)?
+                .filter_map(|e| e.ok())
+                .any(|e| e.file_name() != MARKER))
+        };
+        match std::fs::read(&marker) {
+            Ok(text) => match marker_owner(&text) {
+                MarkerOwner::Installation(id) if id == installation => return Ok(()),
+                MarkerOwner::Installation(_) => {
+                    return Err(Error::Unavailable(format!(
+                        "the object directory {} belongs to another Veil installation (its \
+                         {MARKER} file names another installation id): Veil does not start, so \
+                         that none of its objects is touched",
+                        self.root.display()
+                    )))
+                }
+                MarkerOwner::Unnamed => {
+                    if segments()? == 0 && has_objects()? {
+                        return Err(Error::Unavailable(format!(
+                            "the object directory {} holds another Veil installation's objects \
+                             and this database is new: Veil does not adopt them, so that none is \
+                             deleted",
+                            self.root.display()
+                        )));
+                    }
+                    // Rewritten with the id below (replaced whole by a
+                    // rename, as every object is).
+                }
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let n = segments()?;
+                if n > 0 && !has_objects()? {
+                    return Err(Error::Unavailable(format!(
+                        "the object directory {} is empty and has no {MARKER} file, but the \
+                         database lists {n} segments: is its volume mounted? Mount it or restore \
+                         the objects; Veil does not start, so that no recording is marked missing",
+                        self.root.display()
+                    )));
+                }
+            }
+            Err(e) => return Err(e.into()),
         }
         durable_write(
             &self.root,
             &marker,
-            b"Veil object store: do not delete this file.\n",
+            marker_text(installation)
+                .replace("object.", "file.")
+                .as_bytes(),
         )
     }
 
@@ -348,7 +388,7 @@ mod tests {
     async fn an_absent_marker_is_unavailable_not_missing() {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalDir::open(dir.path()).unwrap();
-        let e = s.ensure_marker(|| Ok(3)).unwrap_err();
+        let e = s.ensure_marker("i1", || Ok(3)).unwrap_err();
         assert!(matches!(e, Error::Unavailable(_)), "{e}");
         assert!(e.to_string().contains("mounted"), "{e}");
         assert!(matches!(s.get("a/b.seg").await, Err(Error::Unavailable(_))));
@@ -357,7 +397,7 @@ mod tests {
             Err(Error::Unavailable(_))
         ));
         assert!(matches!(s.list().await, Err(Error::Unavailable(_))));
-        s.ensure_marker(|| Ok(0)).unwrap();
+        s.ensure_marker("i1", || Ok(0)).unwrap();
         assert!(matches!(s.get("a/b.seg").await, Err(Error::NotFound(_))));
         assert_eq!(s.size("a/b.seg").await.unwrap(), None);
         // The marker is not an object.
@@ -366,7 +406,7 @@ mod tests {
         assert!(matches!(s.get("a/b.seg").await, Err(Error::Unavailable(_))));
         // An older installation whose directory holds objects gets a marker.
         std::fs::write(dir.path().join("obj"), b"x").unwrap();
-        s.ensure_marker(|| Ok(3)).unwrap();
+        s.ensure_marker("i1", || Ok(3)).unwrap();
         assert!(dir.path().join(MARKER).exists());
     }
 
@@ -382,7 +422,7 @@ mod tests {
     async fn put_get_list_delete() {
         let dir = tempfile::tempdir().unwrap();
         let s = LocalDir::open(dir.path()).unwrap();
-        s.ensure_marker(|| Ok(0)).unwrap();
+        s.ensure_marker("i1", || Ok(0)).unwrap();
         s.put("a/b/c.seg", b"xyz".to_vec()).await.unwrap();
         assert_eq!(s.get("a/b/c.seg").await.unwrap(), b"xyz");
         assert_eq!(s.size("a/b/c.seg").await.unwrap(), Some(3));

@@ -430,39 +430,111 @@ impl S3Objects {
         result.and(deleted)
     }
 
-    /// Writes the marker if it is missing and that is safe: the database
-    /// holds no segment yet (`segments` counts them). A database with
-    /// segments against a bucket without the marker is refused: a wrong
-    /// bucket or prefix would otherwise mark every segment missing.
-    pub async fn ensure_marker(&self, segments: u64) -> Result<(), Error> {
+    /// Checks the marker against this installation (`installation`, from
+    /// [`crate::db::Db::installation_id`]) and writes it if it is missing
+    /// and that is safe. The marker names the installation that owns the
+    /// bucket (or prefix):
+    /// - a marker naming another installation is refused (a copied
+    ///   configuration or a wrong prefix: recovery would otherwise delete
+    ///   the other installation's objects);
+    /// - a marker without an id (written before markers named one) is
+    ///   adopted, and rewritten with the id, only by a database that lists
+    ///   segments (`segments`); a new database is refused;
+    /// - no marker: written (create-only) while the database holds no
+    ///   segment; a database with segments is refused (a wrong bucket or
+    ///   prefix would otherwise mark every segment missing).
+    pub async fn ensure_marker(&self, installation: &str, segments: u64) -> Result<(), Error> {
         let path = self.full(MARKER);
-        match self.inner.head(&path).await {
-            Ok(_) => return Ok(()),
-            Err(object_store::Error::NotFound { .. }) => {}
-            Err(e) => return Err(self.error("reading the marker", &e)),
+        let wanted = marker_text(installation);
+        for _ in 0..2 {
+            match self.marker_owner().await? {
+                Some(MarkerOwner::Installation(id)) if id == installation => return Ok(()),
+                Some(MarkerOwner::Installation(_)) => {
+                    return Err(Error::Unavailable(format!(
+                        "{}: the bucket (or prefix) belongs to another Veil installation (its \
+                         {MARKER} object names another installation id): wrong bucket or prefix, \
+                         or a configuration copied from another site? Veil does not start, so \
+                         that none of its objects is touched",
+                        self.address
+                    )))
+                }
+                Some(MarkerOwner::Unnamed) if segments > 0 => {
+                    // An installation from before markers named one: its
+                    // marker gets the id (the one overwrite Veil makes).
+                    return self
+                        .inner
+                        .put(&path, PutPayload::from(wanted.into_bytes()))
+                        .await
+                        .map(|_| ())
+                        .map_err(|e| self.error("writing the marker", &e));
+                }
+                Some(MarkerOwner::Unnamed) => {
+                    return Err(Error::Unavailable(format!(
+                        "{}: the bucket (or prefix) holds another Veil installation's objects \
+                         (a {MARKER} object) and this database is new: wrong bucket or prefix? \
+                         Veil does not adopt them, so that none is deleted",
+                        self.address
+                    )))
+                }
+                None => {}
+            }
+            if segments > 0 {
+                return Err(Error::Unavailable(format!(
+                    "{}: the bucket holds no objects of this installation (no {MARKER} object), \
+                     but the database lists {segments} segments: wrong bucket or prefix? Veil \
+                     does not start, so that no recording is marked missing",
+                    self.address
+                )));
+            }
+            match self.put_create(&path, wanted.clone().into_bytes()).await {
+                Ok(()) => return Ok(()),
+                // Another node (or installation) wrote one first: read it.
+                Err(object_store::Error::AlreadyExists { .. })
+                | Err(object_store::Error::Precondition { .. }) => continue,
+                Err(e) => return Err(self.error("writing the marker", &e)),
+            }
         }
-        if segments > 0 {
-            return Err(Error::Unavailable(format!(
-                "{}: the bucket holds no objects of this installation (no {MARKER} object), \
-                 but the database lists {segments} segments: wrong bucket or prefix? Veil does \
-                 not start, so that no recording is marked missing",
-                self.address
-            )));
-        }
-        match self
-            .put_create(
-                &path,
-                b"Veil object store: do not delete this object.\n".to_vec(),
-            )
-            .await
-        {
-            // Another node wrote it first.
-            Ok(())
-            | Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => Ok(()),
-            Err(e) => Err(self.error("writing the marker", &e)),
+        Err(Error::Unavailable(format!(
+            "{}: the {MARKER} object changed while it was read",
+            self.address
+        )))
+    }
+
+    /// Whose the marker is: `None` without one.
+    async fn marker_owner(&self) -> Result<Option<MarkerOwner>, Error> {
+        let got = match self.inner.get(&self.full(MARKER)).await {
+            Ok(g) => g.bytes().await,
+            Err(e) => Err(e),
+        };
+        match got {
+            Ok(b) => Ok(Some(marker_owner(&b))),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.error("reading the marker", &e)),
         }
     }
+}
+
+/// Who a marker says owns the store.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum MarkerOwner {
+    /// `installation <id>`.
+    Installation(String),
+    /// A marker written before markers named their installation.
+    Unnamed,
+}
+
+/// The marker's text for `installation`.
+pub(crate) fn marker_text(installation: &str) -> String {
+    format!("Veil object store: do not delete this object.\ninstallation {installation}\n")
+}
+
+/// Reads a marker's text ([`marker_text`]).
+pub(crate) fn marker_owner(text: &[u8]) -> MarkerOwner {
+    String::from_utf8_lossy(text)
+        .lines()
+        .find_map(|l| l.strip_prefix("installation "))
+        .map(|id| MarkerOwner::Installation(id.trim().to_owned()))
+        .unwrap_or(MarkerOwner::Unnamed)
 }
 
 /// The error's whole chain as one line, with the known causes in words

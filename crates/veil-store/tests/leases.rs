@@ -38,7 +38,9 @@ impl Cluster {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("veil.db")).unwrap();
         let objects = LocalDir::open(&dir.path().join("objects")).unwrap();
-        objects.ensure_marker(|| Ok(0)).unwrap();
+        objects
+            .ensure_marker(&db.installation_id().unwrap(), || Ok(0))
+            .unwrap();
         let cameras: Vec<CameraId> = (0..cameras)
             .map(|i| {
                 db.upsert_camera(&format!("cam{i:02}"), "synthetic", "{}", Time90k(T0))

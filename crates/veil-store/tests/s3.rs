@@ -35,10 +35,18 @@ fn credentials() -> S3Credentials {
     }
 }
 
+/// The bucket (or prefix) of `cfg` as a fresh installation's store.
 async fn objects(cfg: &S3Config) -> S3Objects {
+    let o = raw(cfg).await;
+    o.ensure_marker("test-installation", 0).await.unwrap();
+    o
+}
+
+/// The bucket (or prefix) of `cfg` behind a store's back: its marker is
+/// neither checked nor written.
+async fn raw(cfg: &S3Config) -> S3Objects {
     let o = S3Objects::open(cfg, &credentials()).unwrap();
     o.check().await.unwrap();
-    o.ensure_marker(0).await.unwrap();
     o
 }
 
@@ -141,15 +149,21 @@ async fn a_store_on_s3_records_plays_back_and_reconciles_both_ways() {
 
     // Behind the store's back: an orphan object (a crash between object and
     // row), a leftover named like a partial write, and a lost object.
-    let o = objects(&cfg).await;
+    let o = raw(&cfg).await;
     let keys = o.list().await.unwrap();
     assert_eq!(keys.len(), 3);
-    o.put("v1/cam1/main/orphan.seg", b"sealed".to_vec())
-        .await
-        .unwrap();
-    o.put("v1/cam1/main/x.seg.partial", b"half".to_vec())
-        .await
-        .unwrap();
+    o.put(
+        "v1/cam1/main/2026010100/0000000000000000-00000000000000aa.seg",
+        b"sealed".to_vec(),
+    )
+    .await
+    .unwrap();
+    o.put(
+        "v1/cam1/main/2026010100/0000000000000000-00000000000000bb.seg.partial",
+        b"half".to_vec(),
+    )
+    .await
+    .unwrap();
     let lost = read[0].row.object_key.clone();
     let saved = o.get(&lost).await.unwrap();
     o.delete(&lost).await.unwrap();
@@ -285,4 +299,93 @@ async fn credentials_are_required_and_never_shown() {
     assert!(e.contains("chmod 600"), "{e}");
     no_secret(&e);
     no_secret(&format!("{cfg:?}"));
+}
+
+/// A second installation (a copied configuration: same bucket, same prefix)
+/// is refused before recovery could delete the first one's objects; keys
+/// Veil would not write survive recovery; an installation at the bucket's
+/// root leaves another's prefix alone.
+#[tokio::test]
+async fn another_installations_bucket_is_refused_and_foreign_keys_survive() {
+    let s3 = moto::MotoServer::start();
+    let bucket = s3.fresh_bucket();
+    let a_dir = tempfile::tempdir().unwrap();
+    let mut a_cfg = config(&s3, &bucket, a_dir.path());
+    a_cfg.prefix = Some("site-b/".into());
+    let a = open(a_dir.path(), &a_cfg).await.unwrap();
+    let cam =
+        a.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
+            .unwrap();
+    for n in segments(cam, 4) {
+        a.write_segment(n).await.unwrap();
+    }
+    let a_objects = raw(&a_cfg).await;
+    let a_keys = a_objects.list().await.unwrap();
+    assert_eq!(a_keys.len(), 2);
+    // An operator's file under A's prefix, not of the shape Veil writes.
+    let whole = |k: &str| object_store::path::Path::from(format!("site-b/{k}"));
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(s3.endpoint())
+        .with_bucket_name(&bucket)
+        .with_region("us-east-1")
+        .with_allow_http(true)
+        .with_access_key_id(moto::ACCESS_KEY_ID)
+        .with_secret_access_key(moto::SECRET_ACCESS_KEY)
+        .build()
+        .unwrap();
+    use object_store::ObjectStore as _;
+    store
+        .put(&whole("notes/readme.txt"), b"not Veil's".to_vec().into())
+        .await
+        .unwrap();
+    assert_eq!(a.recover().await.unwrap(), Default::default());
+    let listing = &store;
+    let everything = move || async move {
+        let mut v: Vec<String> = futures::TryStreamExt::try_collect::<Vec<_>>(listing.list(None))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|m| m.location.to_string())
+            .collect();
+        v.sort();
+        v
+    };
+    let before = everything().await;
+    assert!(
+        before.contains(&"site-b/notes/readme.txt".to_string()),
+        "{before:?}"
+    );
+    assert!(
+        before.contains(&"site-b/VEIL-OBJECTS".to_string()),
+        "{before:?}"
+    );
+
+    // B: a new installation with A's configuration (same bucket and prefix).
+    let b_dir = tempfile::tempdir().unwrap();
+    let e = open(b_dir.path(), &a_cfg).await.err().unwrap().to_string();
+    assert!(e.contains("another Veil installation"), "{e}");
+    no_secret(&e);
+    assert_eq!(everything().await, before);
+
+    // C: a new installation at the bucket's root, next to A under site-b/.
+    let c_dir = tempfile::tempdir().unwrap();
+    let mut c_cfg = config(&s3, &bucket, c_dir.path());
+    c_cfg.prefix = None;
+    let c = open(c_dir.path(), &c_cfg).await.unwrap();
+    let report = c.recover().await.unwrap();
+    assert_eq!(report, Default::default());
+    let after = everything().await;
+    for k in &before {
+        assert!(after.contains(k), "{k} was deleted: {after:?}");
+    }
+    drop(c);
+
+    // A is unharmed: it reopens and finds nothing missing.
+    drop(a);
+    let a = open(a_dir.path(), &a_cfg).await.unwrap();
+    assert_eq!(a.recover().await.unwrap(), Default::default());
+    let left = raw(&a_cfg).await.list().await.unwrap();
+    for k in &a_keys {
+        assert!(left.contains(k), "{k}: {left:?}");
+    }
 }

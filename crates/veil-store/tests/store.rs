@@ -11,7 +11,7 @@ use veil_store::{Error, NewSegment, Store, MAIN_RENDITION};
 const T0: i64 = 1_795_000_000 * 90_000; // a fixed instant in 2026
 
 fn store(dir: &std::path::Path) -> Store {
-    Store::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))).unwrap()
+    veil_store::testing::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))).unwrap()
 }
 
 /// `seconds` of a small synthetic camera (GOP 1 s) in segments of 2 s from `start`.
@@ -160,11 +160,16 @@ async fn recovery_reconciles_objects_and_rows() {
     let mut files = all_files(&objects);
     files.sort();
     // A crash after the object but before the row: an orphan.
-    let orphan = objects.join("v1/cam1/main/orphan.seg");
+    let orphan = objects.join("v1/cam1/main/2026010100/0000000000000000-00000000000000aa.seg");
+    std::fs::create_dir_all(orphan.parent().unwrap()).unwrap();
     std::fs::write(&orphan, b"sealed bytes").unwrap();
     // A crash in the middle of an object write.
-    let partial = objects.join("v1/cam1/main/x.seg.partial");
+    let partial =
+        objects.join("v1/cam1/main/2026010100/0000000000000000-00000000000000bb.seg.partial");
     std::fs::write(&partial, b"half").unwrap();
+    // Not of the shape Veil writes: left alone.
+    let foreign = objects.join("v1/cam1/main/notes.txt");
+    std::fs::write(&foreign, b"an operator's note").unwrap();
     // An object lost (row without object) and one truncated.
     std::fs::remove_file(&files[0]).unwrap();
     let t = std::fs::read(&files[1]).unwrap();
@@ -175,6 +180,7 @@ async fn recovery_reconciles_objects_and_rows() {
     assert_eq!(report.partial_writes_deleted, 1);
     assert_eq!(report.rows_marked_missing, 2);
     assert!(!orphan.exists() && !partial.exists());
+    assert!(foreign.exists());
     let left = s
         .segments(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
         .unwrap();
@@ -183,6 +189,27 @@ async fn recovery_reconciles_objects_and_rows() {
     // Idempotent.
     assert_eq!(s.recover().await.unwrap(), Default::default());
     assert_eq!(s.db.integrity_check().unwrap(), "ok");
+}
+
+/// A new database pointed at another installation's object directory is
+/// refused before recovery could delete that installation's objects.
+#[tokio::test]
+async fn another_installations_object_directory_is_refused() {
+    let a = tempfile::tempdir().unwrap();
+    recorded(a.path(), 4).await;
+    let b = tempfile::tempdir().unwrap();
+    let b = b.path().join("data");
+    // B's data directory on A's objects (e.g. a shared volume).
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().mode(0o700).create(&b).unwrap();
+    std::os::unix::fs::symlink(a.path().join("objects"), b.join("objects")).unwrap();
+    let before = all_files(&a.path().join("objects"));
+    let e = reopen_err(&b);
+    assert!(e.contains("another Veil installation"), "{e}");
+    assert_eq!(all_files(&a.path().join("objects")), before);
+    // A itself still opens and recovers nothing.
+    let s = store(a.path());
+    assert_eq!(s.recover().await.unwrap(), Default::default());
 }
 
 #[tokio::test]
@@ -245,7 +272,7 @@ async fn recorded(dir: &std::path::Path, seconds: u32) -> CameraId {
 
 /// The error of opening the data directory again.
 fn reopen_err(dir: &std::path::Path) -> String {
-    match Store::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))) {
+    match veil_store::testing::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))) {
         Ok(_) => panic!("the data directory opened"),
         Err(e) => e.to_string(),
     }
