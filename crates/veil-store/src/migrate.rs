@@ -109,10 +109,28 @@ impl Value {
         }
     }
 
-    fn as_sql(&self) -> &(dyn ToSql + Sync) {
-        const NULL: Option<i64> = None;
+    /// The value to bind; a NULL is typed as the column (binary `COPY`
+    /// checks each parameter's type).
+    fn as_sql(&self, ty: &Type) -> &(dyn ToSql + Sync) {
+        const INT8: Option<i64> = None;
+        const INT4: Option<i32> = None;
+        const INT2: Option<i16> = None;
+        const FLOAT8: Option<f64> = None;
+        const FLOAT4: Option<f32> = None;
+        const TEXT: Option<String> = None;
+        const BYTEA: Option<Vec<u8>> = None;
+        const BOOL: Option<bool> = None;
         match self {
-            Value::Null => &NULL,
+            Value::Null => match *ty {
+                Type::INT8 => &INT8,
+                Type::INT4 => &INT4,
+                Type::INT2 => &INT2,
+                Type::FLOAT8 => &FLOAT8,
+                Type::FLOAT4 => &FLOAT4,
+                Type::BYTEA => &BYTEA,
+                Type::BOOL => &BOOL,
+                _ => &TEXT,
+            },
             Value::Int(i) => i,
             Value::Real(f) => f,
             Value::Text(s) => s,
@@ -220,6 +238,24 @@ fn pg_value(row: &postgres::Row, i: usize, ty: &Type) -> Result<Value, postgres:
 
 fn quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Checks the syntax of a PostgreSQL URL (`postgres://user@host:port/db`,
+/// or `postgresql://`) without connecting. The error never quotes it (it may
+/// hold a password).
+pub fn check_postgres_url(url: &str) -> Result<(), Error> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return Err(Error::Invalid(
+            "the database URL must begin with postgres:// or postgresql://".into(),
+        ));
+    }
+    let config: postgres::Config = url
+        .parse()
+        .map_err(|_| Error::Invalid("the database URL is not a valid PostgreSQL URL".into()))?;
+    if config.get_hosts().is_empty() {
+        return Err(Error::Invalid("the database URL names no host".into()));
+    }
+    Ok(())
 }
 
 /// Takes the data directory's lock: the same one a running server holds.
@@ -462,7 +498,11 @@ fn copy_table(
             v.digest_into(&mut ctx);
             values.push(v);
         }
-        let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(Value::as_sql).collect();
+        let refs: Vec<&(dyn ToSql + Sync)> = values
+            .iter()
+            .zip(&types)
+            .map(|(v, ty)| v.as_sql(ty))
+            .collect();
         writer.write(&refs).map_err(pe)?;
         n += 1;
     }
@@ -560,7 +600,7 @@ fn set_identities(
         let last = max.unwrap_or(0).max(used.get(&table).copied().unwrap_or(0));
         // setval(seq, v, true): the next value is v + 1; (1, false): 1.
         tx.query_one(
-            "SELECT setval(pg_get_serial_sequence($1, $2), GREATEST($3, 1), $3 > 0)",
+            "SELECT setval(pg_get_serial_sequence($1, $2), GREATEST($3::bigint, 1), $3::bigint > 0)",
             &[&quote(&table), &column, &last],
         )
         .map_err(pe)?;
@@ -571,13 +611,24 @@ fn set_identities(
 /// Copies the embedded installation in `data` into the PostgreSQL database
 /// at `url`, verified, in one transaction; `progress` is told of each
 /// table as it is copied. Nothing is committed on any error. Errors name
-/// the database by its address with the password removed.
+/// the database by its address with the password removed. Takes the data
+/// directory's lock for the time of the copy.
 pub fn migrate_to_postgres(
     data: &Path,
     url: &str,
     progress: &mut (dyn FnMut(&TableCopy) + Send),
 ) -> Result<MigrateReport, Error> {
     let _lock = lock_data_dir(data)?;
+    copy_to_postgres(data, url, progress)
+}
+
+/// [`migrate_to_postgres`] where the caller already holds the data
+/// directory's lock ([`lock_data_dir`]).
+pub fn copy_to_postgres(
+    data: &Path,
+    url: &str,
+    progress: &mut (dyn FnMut(&TableCopy) + Send),
+) -> Result<MigrateReport, Error> {
     let sqlite = open_sqlite(data)?;
     if PG_SCHEMA_VERSION != SCHEMA_VERSION {
         return Err(Error::Invalid(format!(
