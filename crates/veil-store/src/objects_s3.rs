@@ -41,10 +41,16 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Whole-request timeout: a segment (a few MB) uploads in well under a
 /// second on a LAN; 30 s allows a slow link without hanging a recorder.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Retries of failed requests (connection errors, 5xx, timeouts): at most
-/// 5, backing off from 100 ms doubling to at most 2 s (about 4 s in all),
-/// and none started after 10 s. An unreachable endpoint is thus an error in
-/// a few seconds, a hung one in at most 10 s plus one request timeout.
+/// Retries of failed requests: at most 5, backing off from 100 ms doubling
+/// to at most 2 s (about 4 s in all), and none started once 10 s have
+/// passed since the first attempt. The client (`object_store` 0.12) retries
+/// a refused or failed connection, a 5xx, 429 and 408 answer; a request
+/// that times out is retried only if it is idempotent (GET, HEAD, DELETE,
+/// an overwriting PUT), never a create-only PUT (its first attempt may have
+/// been stored). An unreachable endpoint is thus an error in a few seconds;
+/// a hung request costs one 30 s request timeout, after which no retry
+/// starts (the 10 s have passed): at most about 10 s of fast failures plus
+/// one request timeout in all.
 const MAX_RETRIES: usize = 5;
 const RETRY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -578,8 +584,11 @@ fn describe(e: &object_store::Error) -> String {
     } else {
         None
     };
-    // The server's answer can be a long XML document: enough is kept to
-    // diagnose.
+    // The server's answer can be a long XML document: only its harmless
+    // elements are kept (a SignatureDoesNotMatch answer carries the access
+    // key id, the string to sign and the canonical request), then enough
+    // to diagnose.
+    let chain = redact_xml(&chain);
     let mut detail: String = chain.chars().take(400).collect();
     if detail.len() < chain.len() {
         detail.push('…');
@@ -590,18 +599,97 @@ fn describe(e: &object_store::Error) -> String {
     }
 }
 
+/// Elements of an S3 error answer kept in error details; every other leaf
+/// element (`<AWSAccessKeyId>`, `<StringToSign>`, `<StringToSignBytes>`,
+/// `<CanonicalRequest>`, `<SignatureProvided>`, request and host ids, any
+/// token) is left out whole.
+const KEPT_ELEMENTS: [&str; 5] = ["Code", "Message", "BucketName", "Key", "Resource"];
+
+/// `text` without the leaf XML elements `<Name>…</Name>` whose name is not
+/// in [`KEPT_ELEMENTS`]; everything else unchanged.
+fn redact_xml(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(open) = rest.find('<') {
+        out.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let name_len = after
+            .bytes()
+            .take_while(|b| b.is_ascii_alphanumeric())
+            .count();
+        let name = &after[..name_len];
+        let leaf = (name_len > 0 && after[name_len..].starts_with('>'))
+            .then(|| {
+                let body = &after[name_len + 1..];
+                let close = format!("</{name}>");
+                let end = body.find(&close)?;
+                (!body[..end].contains('<')).then_some(name_len + 1 + end + close.len())
+            })
+            .flatten();
+        match leaf {
+            Some(len) => {
+                if KEPT_ELEMENTS.contains(&name) {
+                    out.push_str(&rest[open..open + 1 + len]);
+                }
+                rest = &after[len..];
+            }
+            None => {
+                out.push('<');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Whether the object `meta` describes is the one a create-only put of
+/// `len` bytes with MD5 `md5` wrote (a retried PUT finding its own first
+/// attempt): the same size and, where the ETag is a plain MD5 (a
+/// single-part upload without SSE-KMS), the same MD5. An ETag of another
+/// form (multipart, encrypted) cannot be compared and is not held against
+/// it.
+fn own_object(len: u64, md5: &[u8; 16], meta: &object_store::ObjectMeta) -> bool {
+    if meta.size != len {
+        return false;
+    }
+    match meta.e_tag.as_deref().map(|t| t.trim_matches('"')) {
+        Some(t) if t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            t.eq_ignore_ascii_case(&hex::encode(md5))
+        }
+        _ => true,
+    }
+}
+
 impl ObjectStore for S3Objects {
     fn put(&self, key: &str, data: Vec<u8>) -> BoxFuture<'_, Result<(), Error>> {
         let path = self.path(key);
         let key = key.to_owned();
         Box::pin(async move {
             let path = path?;
+            let len = data.len() as u64;
+            let md5: [u8; 16] = {
+                use md5::Digest as _;
+                md5::Md5::digest(&data).into()
+            };
             match self.put_create(&path, data).await {
                 Ok(()) => Ok(()),
                 Err(object_store::Error::AlreadyExists { .. })
-                | Err(object_store::Error::Precondition { .. }) => Err(Error::Invalid(format!(
-                    "object {key} exists already: create-only writes never overwrite"
-                ))),
+                | Err(object_store::Error::Precondition { .. }) => {
+                    // The client retries a PUT after a server error; if the
+                    // first attempt was stored, the retry is refused as
+                    // existing. Our own object is success, never a lost
+                    // segment.
+                    match self.inner.head(&path).await {
+                        Ok(meta) if own_object(len, &md5, &meta) => Ok(()),
+                        Ok(_) | Err(object_store::Error::NotFound { .. }) => {
+                            Err(Error::Invalid(format!(
+                                "object {key} exists already: create-only writes never overwrite"
+                            )))
+                        }
+                        Err(e) => Err(self.error("reading an existing object's size (head)", &e)),
+                    }
+                }
                 Err(e) => Err(self.error("writing an object", &e)),
             }
         })
@@ -729,6 +817,71 @@ mod tests {
         c.prefix = Some("site-a/cams/".into());
         c.check().unwrap();
         assert!(c.address().contains("prefix site-a/cams/"));
+    }
+
+    #[test]
+    fn a_retried_put_that_finds_its_own_object_succeeds() {
+        use md5::Digest as _;
+        let body = b"sealed segment bytes".to_vec();
+        let md5: [u8; 16] = md5::Md5::digest(&body).into();
+        let meta = |size: u64, e_tag: Option<&str>| object_store::ObjectMeta {
+            location: Path::from("v1/k.seg"),
+            last_modified: chrono::Utc::now(),
+            size,
+            e_tag: e_tag.map(str::to_owned),
+            version: None,
+        };
+        let n = body.len() as u64;
+        let etag = format!("\"{}\"", hex::encode(md5));
+        assert!(own_object(n, &md5, &meta(n, Some(&etag))));
+        assert!(own_object(n, &md5, &meta(n, Some(&etag.to_uppercase()))));
+        // No comparable ETag: the size decides.
+        assert!(own_object(n, &md5, &meta(n, None)));
+        assert!(own_object(n, &md5, &meta(n, Some("\"abc-2\""))));
+        // Another object under the key: refused.
+        assert!(!own_object(n, &md5, &meta(n + 1, Some(&etag))));
+        assert!(!own_object(
+            n,
+            &md5,
+            &meta(n, Some("\"0123456789abcdef0123456789abcdef\""))
+        ));
+    }
+
+    #[test]
+    fn error_answers_keep_their_code_and_message_only() {
+        let body = "Client error with status 403 Forbidden: <?xml version=\"1.0\" \
+            encoding=\"UTF-8\"?><Error><Code>SignatureDoesNotMatch</Code><Message>The request \
+            signature we calculated does not match</Message><AWSAccessKeyId>AKIDEXAMPLE\
+            </AWSAccessKeyId><StringToSign>AWS4-HMAC-SHA256\n20261130T000000Z\nabc</StringToSign>\
+            <SignatureProvided>0f1e2d</SignatureProvided><StringToSignBytes>41 57 53\
+            </StringToSignBytes><CanonicalRequest>PUT\n/veil/k\nx-amz-security-token:SECRETTOKEN\
+            </CanonicalRequest><CanonicalRequestBytes>50 55 54</CanonicalRequestBytes>\
+            <SessionToken>SECRETTOKEN</SessionToken><RequestId>r1</RequestId></Error>";
+        let out = redact_xml(body);
+        for gone in [
+            "AKIDEXAMPLE",
+            "AWS4-HMAC-SHA256",
+            "0f1e2d",
+            "41 57 53",
+            "SECRETTOKEN",
+            "50 55 54",
+            "StringToSign",
+            "CanonicalRequest",
+        ] {
+            assert!(!out.contains(gone), "{gone} in {out}");
+        }
+        assert!(
+            out.contains("<Code>SignatureDoesNotMatch</Code>")
+                && out.contains(
+                    "<Message>The request signature we calculated does not match</Message>"
+                )
+                && out.starts_with("Client error with status 403 Forbidden: <?xml"),
+            "{out}"
+        );
+        // Text without XML, or with a lone '<', is unchanged.
+        for plain in ["connection refused", "a < b", "<", "x <Code>open"] {
+            assert_eq!(redact_xml(plain), plain);
+        }
     }
 
     #[test]
