@@ -51,7 +51,7 @@ fn record(db: &Db) -> AccessRecord {
 
 #[test]
 fn changed_heads_are_written_just_before_the_checkpoint_that_signs_them() {
-    let db = Db::open_in_memory().unwrap();
+    let db = Db::open_for_tests().unwrap();
     let a = db
         .upsert_camera("a", "synthetic", "{}", Time90k(0))
         .unwrap();
@@ -108,7 +108,7 @@ fn changed_heads_are_written_just_before_the_checkpoint_that_signs_them() {
 
 #[test]
 fn an_export_finds_the_earliest_signed_entry_covering_its_links() {
-    let db = Db::open_in_memory().unwrap();
+    let db = Db::open_for_tests().unwrap();
     let a = db
         .upsert_camera("a", "synthetic", "{}", Time90k(0))
         .unwrap();

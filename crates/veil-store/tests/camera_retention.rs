@@ -13,7 +13,7 @@ use veil_base::{CameraId, Clock, SimulatedClock, Time90k};
 use veil_store::db::{CameraSettings, RetentionChange, TrackConsent};
 use veil_store::retention_rule::Source;
 use veil_store::segment::BUCKET_90K as HOUR;
-use veil_store::{Store, MAIN_RENDITION};
+use veil_store::MAIN_RENDITION;
 
 /// The start of an hour in 2026.
 const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
@@ -53,7 +53,7 @@ fn cameras_planned(plan: &veil_store::retention::Plan) -> Vec<CameraId> {
 async fn each_camera_is_destroyed_by_its_own_rule_also_once_deleted() {
     let dir = tempfile::tempdir().unwrap();
     let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let s = veil_store::testing::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
     let now = Time90k(BASE);
     let own =
         s.db.insert_managed_camera(&managed("own", "private"), now)
@@ -116,7 +116,7 @@ async fn each_camera_is_destroyed_by_its_own_rule_also_once_deleted() {
 fn rules_are_set_and_removed_per_rendition_all_or_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let s = veil_store::testing::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
     let now = Time90k(BASE);
     let cam = s.db.upsert_camera("c", "synthetic", "{}", now).unwrap();
     s.db.set_camera_retention(

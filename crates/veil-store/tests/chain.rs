@@ -19,7 +19,7 @@ use veil_store::{Store, MAIN_RENDITION};
 const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
 
 fn store(dir: &Path, clock: &SimulatedClock) -> Store {
-    Store::open_dir(dir, Arc::new(clock.clone())).unwrap()
+    veil_store::testing::open_dir(dir, Arc::new(clock.clone())).unwrap()
 }
 
 fn verify(s: &Store, dir: &Path) -> Result<veil_store::chain_store::ChainReport, String> {

@@ -30,7 +30,7 @@ fn t(seconds_tenths: i64) -> Time90k {
 fn setup() -> (tempfile::TempDir, Store, CameraId) {
     let dir = tempfile::tempdir().unwrap();
     let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock)).unwrap();
+    let s = veil_store::testing::open_dir(dir.path(), Arc::new(clock)).unwrap();
     let a =
         s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
             .unwrap();
@@ -360,7 +360,7 @@ async fn erasure_child() {
         .unwrap()
         .parse()
         .unwrap();
-    let s = Store::open_dir(
+    let s = veil_store::testing::open_dir(
         Path::new(&dir),
         Arc::new(SimulatedClock::new(Time90k(BASE))),
     )
@@ -394,7 +394,9 @@ async fn a_crash_between_erasure_steps_converges() {
             .unwrap();
         // Killed by SIGKILL (9) at the crash point.
         assert_eq!(status.signal(), Some(9), "{point}: {status:?}");
-        let s = Store::open_dir(dir.path(), Arc::new(SimulatedClock::new(Time90k(BASE)))).unwrap();
+        let s =
+            veil_store::testing::open_dir(dir.path(), Arc::new(SimulatedClock::new(Time90k(BASE))))
+                .unwrap();
         let r = s.recover().await.unwrap();
         assert_eq!(
             r.rows_marked_missing, 0,

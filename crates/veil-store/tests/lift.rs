@@ -37,7 +37,7 @@ struct Setup {
 fn setup(mode: LiftMode) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let s = veil_store::testing::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
     s.set_lift_mode(mode);
     let cam =
         s.db.upsert_camera("door", "synthetic", "{}", Time90k(BASE))

@@ -7,12 +7,11 @@ use std::time::Duration;
 use veil_base::{SharedClock, SystemClock, Time90k};
 use veil_media::synthetic::SyntheticConfig;
 use veil_store::recorder::{self, LiveHub, StopSignal, SyntheticRecording};
-use veil_store::Store;
 
 async fn frames_then_stored(live_only: bool) -> (usize, u64) {
     let dir = tempfile::tempdir().unwrap();
     let clock: SharedClock = Arc::new(SystemClock);
-    let store = Store::open_dir(dir.path(), clock).unwrap();
+    let store = veil_store::testing::open_dir(dir.path(), clock).unwrap();
     let camera = store
         .db
         .upsert_camera("lobby", "synthetic", "{}", Time90k(0))

@@ -22,7 +22,7 @@ use common::SEC;
 fn setup() -> (tempfile::TempDir, SimulatedClock, Store, CameraId) {
     let dir = tempfile::tempdir().unwrap();
     let clock = SimulatedClock::new(Time90k(BASE));
-    let s = Store::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
+    let s = veil_store::testing::open_dir(dir.path(), Arc::new(clock.clone())).unwrap();
     let a =
         s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
             .unwrap();

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use veil_base::{SharedClock, SystemClock, Time90k};
 use veil_media::synthetic::SyntheticConfig;
 use veil_store::recorder::{self, LiveHub, StopSignal, SyntheticRecording};
-use veil_store::{Store, MAIN_RENDITION};
+use veil_store::MAIN_RENDITION;
 
 /// The store treats a purpose as opaque JSON (the web layer checks it).
 const PURPOSE: &str = r#"{"purposes":["Protection of the premises against theft"]}"#;
@@ -27,7 +27,7 @@ async fn wait_until(what: &str, f: impl Fn() -> bool) {
 async fn a_synthetic_camera_records_only_while_it_has_a_documented_purpose() {
     let dir = tempfile::tempdir().unwrap();
     let clock: SharedClock = Arc::new(SystemClock);
-    let store = Store::open_dir(dir.path(), clock).unwrap();
+    let store = veil_store::testing::open_dir(dir.path(), clock).unwrap();
     let camera = store
         .db
         .upsert_camera("lobby", "synthetic", "{}", Time90k(0))
@@ -113,7 +113,7 @@ async fn purposes_are_read_from_the_database_at_first_use() {
     let dir = tempfile::tempdir().unwrap();
     let clock: SharedClock = Arc::new(SystemClock);
     let camera = {
-        let store = Store::open_dir(dir.path(), clock.clone()).unwrap();
+        let store = veil_store::testing::open_dir(dir.path(), clock.clone()).unwrap();
         let camera = store
             .db
             .upsert_camera("lobby", "synthetic", "{}", Time90k(0))
@@ -121,7 +121,7 @@ async fn purposes_are_read_from_the_database_at_first_use() {
         assert!(store.set_camera_purpose(camera, Some(PURPOSE)).unwrap());
         camera
     };
-    let store = Store::open_dir(dir.path(), clock).unwrap();
+    let store = veil_store::testing::open_dir(dir.path(), clock).unwrap();
     assert!(store.may_record(camera));
     assert!(!store.may_record(veil_base::CameraId(camera.0 + 1)));
 }

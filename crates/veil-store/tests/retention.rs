@@ -16,7 +16,7 @@ const BASE: i64 = 1_795_000_000 * 90_000 / HOUR * HOUR;
 use common::SEC;
 
 fn store(dir: &std::path::Path, clock: &SimulatedClock) -> Store {
-    Store::open_dir(dir, Arc::new(clock.clone())).unwrap()
+    veil_store::testing::open_dir(dir, Arc::new(clock.clone())).unwrap()
 }
 
 /// Every file under `dir`.

@@ -37,14 +37,14 @@ fn try_open(
     source: Option<Arc<dyn RootKeySource>>,
 ) -> Result<Store, Error> {
     for _ in 0..100 {
-        match Store::open_dir_with(dir, Arc::new(clock.clone()), source.clone()) {
+        match veil_store::testing::open_dir_with(dir, Arc::new(clock.clone()), source.clone()) {
             Err(Error::Invalid(m)) if m.contains("in use by another Veil process") => {
                 std::thread::sleep(std::time::Duration::from_millis(20));
             }
             r => return r,
         }
     }
-    Store::open_dir_with(dir, Arc::new(clock.clone()), source)
+    veil_store::testing::open_dir_with(dir, Arc::new(clock.clone()), source)
 }
 
 /// What a populated directory holds, to check after a rotation.

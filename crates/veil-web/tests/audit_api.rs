@@ -35,7 +35,8 @@ fn at(minutes: i64) -> String {
 async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let clock = SimulatedClock::new(Time90k(T0 + 180 * MIN));
-    let store = Store::open_dir(&dir.path().join("data"), Arc::new(clock.clone())).unwrap();
+    let store =
+        veil_store::testing::open_dir(&dir.path().join("data"), Arc::new(clock.clone())).unwrap();
     let hash = veil_access::password::hash(PASSWORD);
     veil_web::roles::setup_roles(&store.db, Time90k(T0)).unwrap();
     for (pseudonym, name, role) in [

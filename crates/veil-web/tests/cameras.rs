@@ -40,7 +40,7 @@ struct Server {
 async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(SystemClock);
-    let store = Store::open_dir(&dir.path().join("data"), clock.clone()).unwrap();
+    let store = veil_store::testing::open_dir(&dir.path().join("data"), clock.clone()).unwrap();
     veil_web::roles::setup_roles(&store.db, Time90k(0)).unwrap();
     for (pseudonym, name, role) in [
         ("u-admin", "admin.one", veil_access::ADMINISTRATOR),

@@ -16,7 +16,6 @@ use veil_audit::{AccessRecord, ClientAddressPolicy};
 use veil_base::{SimulatedClock, Time90k};
 use veil_media::synthetic::SyntheticConfig;
 use veil_store::recorder::synthetic_segments;
-use veil_store::Store;
 
 const T0: i64 = 1_795_000_000 * 90_000;
 const NAME: &str = "margarida.lopes";
@@ -49,7 +48,7 @@ impl Captured {
 /// A server with 8 s of video on camera 1 and one administrator account.
 async fn start(dir: &std::path::Path) -> String {
     let clock = SimulatedClock::new(Time90k(T0 + 60 * 90_000));
-    let store = Store::open_dir(&dir.join("data"), Arc::new(clock.clone())).unwrap();
+    let store = veil_store::testing::open_dir(&dir.join("data"), Arc::new(clock.clone())).unwrap();
     let camera = store
         .db
         .upsert_camera("Door", "synthetic", "{}", Time90k(T0))

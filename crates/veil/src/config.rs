@@ -91,6 +91,16 @@ pub struct Config {
     /// data directory.
     #[serde(default)]
     pub objects: Objects,
+    /// `[database] url = "postgres://…"`: the PostgreSQL database that holds
+    /// the metadata instead of the data directory's `veil.db` (`veil
+    /// migrate-db` copies an embedded installation into one). Checked for
+    /// syntax; its password is never printed.
+    #[serde(default)]
+    pub database: Database,
+    /// `[node] id, internal_address`: this process's identity among the
+    /// nodes sharing one database (scale-out; `docs/design/scale-out.md`).
+    #[serde(default)]
+    pub node: Node,
     /// Set by `veil demo` only: the first account is exempt from its roles'
     /// second-factor requirement. Not a configuration key.
     #[serde(skip)]
@@ -102,27 +112,106 @@ pub struct Config {
     pub backfill_minutes: u32,
 }
 
-/// toml's errors quote the offending line: where that line could hold a
-/// secret (a key written into the configuration by mistake), only its
-/// number and the message are kept.
+/// A parse error of `veil.toml` without the file's text: toml's errors
+/// quote the offending line, which may hold a secret (a database URL with
+/// its password, a key written into the configuration by mistake), so only
+/// the line number, the key's name (`section.key`, from the text before
+/// `=` and the last table header, never a value) and the message are kept,
+/// for every line.
 fn quiet_secrets(text: &str, e: toml::de::Error) -> anyhow::Error {
     let Some(span) = e.span() else {
-        return e.into();
+        return anyhow::anyhow!("{}", e.message());
     };
     let start = span.start.min(text.len());
     let line_no = text[..start].matches('\n').count() + 1;
-    let line = text
-        .lines()
-        .nth(line_no - 1)
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    if ["secret", "password", "token", "key_id"]
+    let name = |s: &str| {
+        let s = s.trim();
+        (!s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b)))
+        .then(|| s.to_owned())
+    };
+    let lines: Vec<&str> = text.lines().take(line_no).collect();
+    let key = lines
+        .last()
+        .and_then(|l| l.split_once('='))
+        .and_then(|(k, _)| name(k));
+    let section = lines
         .iter()
-        .any(|w| line.contains(w))
-    {
-        anyhow::anyhow!("line {line_no}: {}", e.message())
-    } else {
-        e.into()
+        .rev()
+        .find_map(|l| l.trim().strip_prefix('['))
+        .and_then(|h| name(h.trim_start_matches('[').trim_end_matches(']')));
+    match (section, key) {
+        (Some(s), Some(k)) => anyhow::anyhow!("line {line_no}, {s}.{k}: {}", e.message()),
+        (None, Some(k)) => anyhow::anyhow!("line {line_no}, {k}: {}", e.message()),
+        _ => anyhow::anyhow!("line {line_no}: {}", e.message()),
+    }
+}
+
+/// `[database]` (see [`Config::database`]).
+#[derive(Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Database {
+    /// `postgres://user@host:port/database`; absent, the embedded SQLite.
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field(
+                "url",
+                &self.url.as_deref().map(veil_store::db::redact_postgres_url),
+            )
+            .finish()
+    }
+}
+
+impl Database {
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(url) = &self.url {
+            veil_store::migrate::check_postgres_url(url).map_err(|e| match e {
+                veil_store::Error::Invalid(m) => anyhow::anyhow!("[database] url: {m}"),
+                e => anyhow::anyhow!("[database] url: {e}"),
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// `[node]` (see [`Config::node`]).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Node {
+    /// The node's stable id (1 to 64 letters, digits, `-` and `_`); absent,
+    /// a random id generated once and kept in the data directory's
+    /// `node-id`.
+    #[serde(default)]
+    pub id: Option<String>,
+    /// Where other nodes reach this one (recorded in the node registry);
+    /// empty by default.
+    #[serde(default)]
+    pub internal_address: String,
+}
+
+/// Whether `id` is a valid node id: 1 to 64 ASCII letters, digits, `-`
+/// and `_`.
+pub fn node_id_ok(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+impl Node {
+    fn check(&self) -> anyhow::Result<()> {
+        if let Some(id) = &self.id {
+            if !node_id_ok(id) {
+                anyhow::bail!("[node] id must be 1 to 64 letters, digits, '-' or '_'");
+            }
+        }
+        Ok(())
     }
 }
 
@@ -153,8 +242,13 @@ impl Objects {
 pub fn objects_of(path: &std::path::Path) -> anyhow::Result<Objects> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid configuration {}: {}",
+            path.display(),
+            quiet_secrets(&text, e)
+        )
+    })?;
     let objects: Objects = match table.get("objects") {
         None => Objects::default(),
         Some(o) => o
@@ -169,6 +263,40 @@ pub fn objects_of(path: &std::path::Path) -> anyhow::Result<Objects> {
         .check()
         .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
     Ok(objects)
+}
+
+/// The `[database]` section of a configuration file alone, for the
+/// commands that work on a data directory with `--config` (`veil check`,
+/// `veil audit verify`, …): its PostgreSQL URL, `None` for the data
+/// directory's SQLite (also without a configuration file). Other sections
+/// are not checked; the password is never printed.
+pub fn database_url_of(path: Option<&std::path::Path>) -> anyhow::Result<Option<String>> {
+    let Some(path) = path else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid configuration {}: {}",
+            path.display(),
+            quiet_secrets(&text, e)
+        )
+    })?;
+    let database: Database = match table.get("database") {
+        None => Database::default(),
+        Some(d) => d
+            .clone()
+            .try_into()
+            // The value's error never quotes the file.
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("invalid database in {}: {}", path.display(), e.message())
+            })?,
+    };
+    database
+        .check()
+        .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
+    Ok(database.url)
 }
 
 /// The DPO's desk settings (see [`Config::dpo`]).
@@ -386,14 +514,22 @@ fn default_root_key_rotation_days() -> u32 {
 pub fn root_key_of(path: &std::path::Path) -> anyhow::Result<RootKey> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
+    let table: toml::Table = toml::from_str(&text).map_err(|e| {
+        anyhow::anyhow!(
+            "invalid configuration {}: {}",
+            path.display(),
+            quiet_secrets(&text, e)
+        )
+    })?;
     match table.get("root_key") {
         None => Ok(RootKey::default()),
         Some(r) => r
             .clone()
             .try_into()
-            .map_err(|e| anyhow::anyhow!("invalid root_key in {}: {e}", path.display())),
+            // The value's error never quotes the file.
+            .map_err(|e: toml::de::Error| {
+                anyhow::anyhow!("invalid root_key in {}: {}", path.display(), e.message())
+            }),
     }
 }
 
@@ -965,6 +1101,8 @@ impl Config {
         }
         c.data_retention.check().map_err(anyhow::Error::msg)?;
         c.objects.check()?;
+        c.database.check()?;
+        c.node.check()?;
         if !(1..=3650).contains(&c.locks.max_review_days) {
             anyhow::bail!(
                 "locks.max_review_days must be 1 to 3650, got {}",
@@ -1219,6 +1357,68 @@ mod tests {
             objects_of(&f).unwrap().s3.unwrap().endpoint,
             "https://s3.example"
         );
+    }
+
+    /// A malformed `[objects]`, `[root_key]` or `[database]` table holding a
+    /// secret: every way of reading `veil.toml` names the line and the
+    /// error, never the line's text.
+    #[test]
+    fn parse_errors_never_quote_the_file() {
+        let secret = "wJalrXUtnFEMIK7MDENGbPxRfiCYzzSECRET";
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("veil.toml");
+        let cases = [
+            format!("data_dir = '/x'\n[objects]\ns3 = {{ endpoint = \"http://h\", secret_access_key = {secret} }}\n"),
+            format!("data_dir = '/x'\n[root_key]\nsource = \"file\"\npassphrase = {secret}\n"),
+            format!("data_dir = '/x'\n[database]\nurl = \"postgres://veil:{secret}@db:5432/veil\n"),
+            format!("data_dir = '/x'\n[database]\nurl = postgres://veil:{secret}@db:5432/veil\n"),
+        ];
+        for text in &cases {
+            std::fs::write(&f, text).unwrap();
+            let errors = [
+                Config::parse(text).unwrap_err().to_string(),
+                objects_of(&f).unwrap_err().to_string(),
+                root_key_of(&f).unwrap_err().to_string(),
+                database_url_of(Some(&f)).unwrap_err().to_string(),
+            ];
+            let line = text.lines().position(|l| l.contains(secret)).unwrap() + 1;
+            for e in errors {
+                assert!(!e.contains(secret), "{text}: {e}");
+                assert!(e.contains(&format!("line {line}")), "{text}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn database_url_is_parsed_checked_and_never_shown_with_its_password() {
+        assert_eq!(
+            Config::parse("data_dir = '/x'").unwrap().database,
+            Database::default()
+        );
+        let c = Config::parse(
+            "data_dir = '/x'\n[database]\nurl = 'postgres://veil:do-not-print-me@db.example:5432/veil'",
+        )
+        .unwrap();
+        assert_eq!(
+            c.database.url.as_deref(),
+            Some("postgres://veil:do-not-print-me@db.example:5432/veil")
+        );
+        let shown = format!("{c:?}");
+        assert!(!shown.contains("do-not-print-me"), "{shown}");
+        assert!(shown.contains("db.example:5432"), "{shown}");
+        for bad in [
+            "url = 'mysql://veil:do-not-print-me@h/veil'",
+            "url = 'postgres://veil:do-not-print-me@h:notaport/veil'",
+            "url = 'postgres://veil:do-not-print-me@h/veil?sslmode=sometimes'",
+            "url = 42 # postgres://veil:do-not-print-me@h",
+            "host = 'postgres://veil:do-not-print-me@h'",
+        ] {
+            let e = Config::parse(&format!("data_dir = '/x'\n[database]\n{bad}"))
+                .unwrap_err()
+                .to_string();
+            assert!(!e.contains("do-not-print-me"), "{bad}: {e}");
+            assert!(e.contains("url") || e.contains("host"), "{bad}: {e}");
+        }
     }
 
     #[test]

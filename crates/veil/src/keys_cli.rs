@@ -53,7 +53,9 @@ pub(crate) fn open_store(
     data: &Path,
     config: Option<&Path>,
 ) -> anyhow::Result<(Store, AccessRecord)> {
-    if !data.join("veil.db").exists() {
+    // `[database] url`: the metadata is in PostgreSQL, not in the directory.
+    let database = crate::config::database_url_of(config)?;
+    if database.is_none() && !data.join("veil.db").exists() {
         anyhow::bail!(
             "{} is not a Veil data directory (no veil.db)",
             data.display()
@@ -70,13 +72,14 @@ pub(crate) fn open_store(
     let clock = Arc::new(veil_base::SystemClock);
     let source = Some(root_key.source(data)?);
     let store = match &objects.s3 {
-        None => Store::open_dir_with(data, clock.clone(), source),
+        None => Store::open_dir_database(data, clock.clone(), source, database.as_deref()),
         // The S3 client is async. Inside the command's runtime (`veil
         // decommission`, `veil dpo`) it is opened on that runtime, which
         // its later requests use; outside one (`veil keys`, which touches
         // no object) on a runtime of its own for the start-up check.
         Some(s3) => {
-            let open = Store::open_dir_objects(data, clock.clone(), source, Some(s3));
+            let open =
+                Store::open_configured(data, clock.clone(), source, Some(s3), database.as_deref());
             match tokio::runtime::Handle::try_current() {
                 Ok(h) => tokio::task::block_in_place(|| h.block_on(open)),
                 Err(_) => tokio::runtime::Builder::new_current_thread()

@@ -15,27 +15,60 @@ use veil_web::{AppState, SessionPolicy, Transport};
 
 use crate::config::{self, Config};
 
-/// Runs the server until the process is stopped.
+pub use crate::node::Role;
+
+/// Runs the server (role `all`) until the process is stopped.
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    run_as(cfg, Role::All).await
+}
+
+/// Runs the server in `role` until the process is stopped
+/// (`docs/design/scale-out.md`, "Roles, singleton jobs and status").
+pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
+    // One process owns an embedded database: it does everything.
+    if cfg.database.url.is_none() && role != Role::All {
+        anyhow::bail!(crate::node::ROLES_NEED_POSTGRES);
+    }
     let clock: SharedClock = Arc::new(SystemClock);
     let source = cfg.root_key.source(&cfg.data_dir)?;
-    let store = Store::open_dir_objects(
+    let mut store = Store::open_configured(
         &cfg.data_dir,
         clock.clone(),
         Some(source),
         cfg.objects.s3.as_ref(),
+        cfg.database.url.as_deref(),
     )
     .await
     .with_context(|| format!("cannot open data directory {}", cfg.data_dir.display()))?;
+    // Scale-out: on a shared database every node has an id and a fence;
+    // a recorder's holds the cameras its lease keeper takes, a web node's
+    // none (it records nothing).
+    let shared = store.db.is_postgres();
+    let node_id = crate::node::node_id(cfg.node.id.as_deref(), &cfg.data_dir)?;
+    let fence = shared.then(|| veil_store::leases::Fence::new(&node_id));
+    if let Some(f) = &fence {
+        store.set_fence(f.clone());
+    }
+    tracing::info!("node {node_id} role {}", role.as_str());
     // Who can open the `original` rendition of masked cameras.
     store.set_lift_mode(cfg.masks.mode()?);
     let report = store.recover().await.context("recovery failed")?;
     tracing::info!(?report, "recovery done");
 
-    let listener = std::net::TcpListener::bind(&cfg.listen)
-        .with_context(|| format!("cannot listen on {}", cfg.listen))?;
-    listener.set_nonblocking(true)?;
-    let addr = listener.local_addr()?;
+    // A recorder serves no web (the internal live channel to web nodes
+    // will listen on [node] internal_address).
+    let listener = if role.serves() {
+        let l = std::net::TcpListener::bind(&cfg.listen)
+            .with_context(|| format!("cannot listen on {}", cfg.listen))?;
+        l.set_nonblocking(true)?;
+        Some(l)
+    } else {
+        None
+    };
+    let addr = match &listener {
+        Some(l) => l.local_addr()?.to_string(),
+        None => String::new(),
+    };
 
     // The first account: a random strong password. The port is bound first,
     // so a start that cannot serve never creates an account whose password
@@ -49,8 +82,13 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let first_roles = cfg.first_account_roles.join(",");
     let demo = cfg.demo;
     let password_file = first_password_file(&cfg.data_dir);
+    let serves = role.serves();
     let (user, password) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
         veil_web::roles::setup_roles(&db, now)?;
+        if !serves {
+            // The first account is a web node's to create and show.
+            return Ok((String::new(), None));
+        }
         if let Some(u) = db.first_user()? {
             if demo {
                 db.exempt_from_second_factor(u.id)?;
@@ -108,15 +146,17 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     }
     let live = LiveHub::default();
-    let stop = recorder::StopSignal::default();
-    let mut writers = Vec::new();
+    let mut starters = std::collections::HashMap::new();
     let segment_90k = i64::from(cfg.recording.segment_seconds) * TIME_UNITS_PER_SEC;
-    let ingest = veil_ingest::Supervisor::new(
+    let mut ingest = veil_ingest::Supervisor::new(
         store.clone(),
         live.clone(),
         veil_ingest::StatusBoard::default(),
         segment_90k,
     );
+    if let Some(f) = &fence {
+        ingest = ingest.with_fence(f.clone());
+    }
     let managed_names: std::collections::HashSet<String> = store
         .db
         .camera_details()?
@@ -182,10 +222,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                 recording_mode,
             } => {
                 let (width, height, fps, bitrate_kbps) = (*width, *height, *fps, *bitrate_kbps);
-                let writer = recorder::spawn_synthetic(
-                    store.clone(),
-                    live.clone(),
-                    SyntheticRecording {
+                starters.insert(
+                    id,
+                    crate::node::Starter::Synthetic(SyntheticRecording {
                         camera: id,
                         config: SyntheticConfig {
                             width,
@@ -197,12 +236,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                         },
                         segment_90k,
                         live_only: recording_mode == veil_ingest::managed::LIVE_ONLY,
-                    },
-                    stop.clone(),
-                )
-                .with_context(|| format!("camera {:?}", cam.name))?;
-                writers.push(writer);
-                if cfg.backfill_minutes > 0 {
+                    }),
+                );
+                if role.records() && cfg.backfill_minutes > 0 {
                     backfill(
                         store.clone(),
                         id,
@@ -234,7 +270,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                         Err(message) => {
                             // One misconfigured camera does not stop the others.
                             tracing::error!(camera = id.0, error = %message, "camera not started");
-                            ingest.failed(id, message);
+                            starters.insert(id, crate::node::Starter::Failed(message));
                             continue;
                         }
                     };
@@ -252,8 +288,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                         .map(|c| (c.username.as_str(), c.password.as_str())),
                 )
                 .with_context(|| format!("camera {:?}: password check", cam.name))?;
-                ingest
-                    .start(veil_ingest::RtspSource {
+                starters.insert(
+                    id,
+                    crate::node::Starter::Rtsp(veil_ingest::RtspSource {
                         camera: id,
                         url: url.clone(),
                         credentials,
@@ -276,15 +313,41 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
                             audio: cam.audio.enabled,
                             metadata: cam.metadata.enabled,
                         },
-                    })
-                    .await;
+                    }),
+                );
             }
         }
     }
-    // Cameras added over the API.
-    for d in store.db.camera_details()? {
-        if d.managed {
-            ingest.apply(&d).await;
+    let recorders =
+        crate::node::Recorders::new(store.clone(), live.clone(), ingest.clone(), starters);
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut lease_task = None;
+    if role.records() && shared {
+        // Cameras start and stop as this node's leases come and go.
+        let keeper = veil_store::leases::LeaseKeeper::new(
+            store.db.clone(),
+            fence.clone().expect("shared"),
+            &cfg.node.internal_address,
+        );
+        lease_task = Some(tokio::spawn(crate::node::record_through_leases(
+            keeper,
+            recorders.clone(),
+            clock.clone(),
+            role,
+            stop_rx.clone(),
+        )));
+    } else if role.records() {
+        for id in recorders.configured() {
+            recorders
+                .start(id)
+                .await
+                .with_context(|| format!("camera {}", id.0))?;
+        }
+        // Cameras added over the API.
+        for d in store.db.camera_details()? {
+            if d.managed {
+                ingest.apply(&d).await;
+            }
         }
     }
 
@@ -345,25 +408,43 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         })
         .await??;
     }
-    tokio::spawn(crate::retention_cli::run_periodically(
-        store.clone(),
-        audit.clone(),
-        clock.clone(),
-    ));
-    // The root key rotates every root_key_rotation_days.
-    tokio::spawn(crate::keys_cli::run_periodically(
-        store.clone(),
-        audit.clone(),
-        cfg.root_key_rotation_days,
-    ));
-    // Sessions, approvals, tokens, disabled accounts, bookmarks, motion
-    // events and the access record, each by its own rule.
-    tokio::spawn(veil_web::data_retention::run_periodically(
-        store.clone(),
-        audit.clone(),
-        clock.clone(),
-        SessionPolicy::default(),
-    ));
+    // The maintenance jobs: on a shared database one node at a time runs
+    // them (crate::node::run_jobs).
+    let mut jobs: Vec<crate::node::Job> = Vec::new();
+    {
+        let (store, audit, clock) = (store.clone(), audit.clone(), clock.clone());
+        jobs.push(Box::new(move || {
+            tokio::spawn(crate::retention_cli::run_periodically(
+                store.clone(),
+                audit.clone(),
+                clock.clone(),
+            ))
+        }));
+    }
+    {
+        // The root key rotates every root_key_rotation_days.
+        let (store, audit, days) = (store.clone(), audit.clone(), cfg.root_key_rotation_days);
+        jobs.push(Box::new(move || {
+            tokio::spawn(crate::keys_cli::run_periodically(
+                store.clone(),
+                audit.clone(),
+                days,
+            ))
+        }));
+    }
+    {
+        // Sessions, approvals, tokens, disabled accounts, bookmarks, motion
+        // events and the access record, each by its own rule.
+        let (store, audit, clock) = (store.clone(), audit.clone(), clock.clone());
+        jobs.push(Box::new(move || {
+            tokio::spawn(veil_web::data_retention::run_periodically(
+                store.clone(),
+                audit.clone(),
+                clock.clone(),
+                SessionPolicy::default(),
+            ))
+        }));
+    }
     let state = AppState {
         store,
         live,
@@ -401,33 +482,63 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     ));
     // The breach register's signals: new access-record entries, the data
     // directory's permissions every minute, the whole record verified hourly.
-    tokio::spawn(veil_web::breaches::run_periodically(
-        state.clone(),
-        std::time::Duration::from_secs(60),
+    {
+        let state = state.clone();
+        jobs.push(Box::new(move || {
+            tokio::spawn(veil_web::breaches::run_periodically(
+                state.clone(),
+                std::time::Duration::from_secs(60),
+            ))
+        }));
+    }
+    let job_lease = shared.then(|| {
+        veil_store::leases::JobLease::new(
+            state.store.db.clone(),
+            veil_store::leases::MAINTENANCE_JOB,
+            &node_id,
+        )
+    });
+    let jobs_task = tokio::spawn(crate::node::run_jobs(
+        jobs,
+        job_lease,
+        node_id.clone(),
+        state.clock.clone(),
+        stop_rx.clone(),
     ));
     // The one line a person needs; the password (or its file) appears only
     // on first start.
     let mut line = format!("login: {scheme}://{addr}/ user: {user}");
+    if !role.serves() {
+        line = format!("node {node_id} role {}: recording, no web", role.as_str());
+    }
     match shown {
         Some(s) => line.push_str(&s),
-        None => tracing::info!("resuming: the first account's password was shown on first start"),
+        None if role.serves() => {
+            tracing::info!("resuming: the first account's password was shown on first start")
+        }
+        None => {}
     }
     {
         let mut out = std::io::stdout().lock();
         writeln!(out, "{line}")?;
         out.flush()?;
     }
-    let server = veil_web::serve(listener, transport, veil_web::router(state));
+    let server: futures::future::BoxFuture<'static, std::io::Result<()>> = match listener {
+        Some(l) => Box::pin(veil_web::serve(l, transport, veil_web::router(state))),
+        None => Box::pin(std::future::pending()),
+    };
     tokio::select! {
         r = server => r.context("server failed")?,
         () = shutdown_requested() => {
-            // Clean stop: every camera closes and writes its open segment.
+            // Clean stop: every camera closes and writes its open segment;
+            // then the leases are given up, for the other recorders.
             tracing::info!("stopping: writing open segments");
-            stop.stop();
-            let all = futures::future::join(futures::future::join_all(writers), ingest.stop_all());
-            if tokio::time::timeout(std::time::Duration::from_secs(30), all).await.is_err() {
-                tracing::warn!("open segments not written within 30 s; stopping anyway");
+            let _ = stop_tx.send(true);
+            if let Some(t) = lease_task {
+                let _ = t.await;
             }
+            recorders.stop_all().await;
+            let _ = jobs_task.await;
         }
     }
     // A last signed checkpoint covers everything recorded.
@@ -524,7 +635,9 @@ async fn shutdown_requested() {
 /// `veil check`: recovery, re-verification of unreadable segments, and the
 /// database's own integrity check.
 pub async fn check(data: &Path, config: Option<&Path>) -> anyhow::Result<()> {
-    if !data.join("veil.db").exists() {
+    // `[database] url`: the metadata is in PostgreSQL, not in the directory.
+    let database = config::database_url_of(config)?;
+    if database.is_none() && !data.join("veil.db").exists() {
         anyhow::bail!(
             "{} is not a Veil data directory (no veil.db)",
             data.display()
@@ -540,11 +653,12 @@ pub async fn check(data: &Path, config: Option<&Path>) -> anyhow::Result<()> {
         Some(c) => config::objects_of(c)?,
         None => config::Objects::default(),
     };
-    let store = Store::open_dir_objects(
+    let store = Store::open_configured(
         data,
         Arc::new(SystemClock),
         Some(root_key.source(data)?),
         objects.s3.as_ref(),
+        database.as_deref(),
     )
     .await?;
     let report = store.recover().await?;

@@ -387,7 +387,7 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare_cached(
                 "SELECT a.seq, a.time_90k, a.actor, a.action, a.resource, a.outcome, a.detail,
-                     a.client, a.justification, COALESCE(a.prev_hash, x''), COALESCE(a.hash, x''),
+                     a.client, a.justification, a.prev_hash, a.hash,
                      k.kind, k.seq, k.time_90k, k.hash, k.public_key, k.signature
                  FROM audit_checkpoint k JOIN audit a ON a.seq = k.seq
                  WHERE k.kind = 'checkpoint' AND a.action = 'recording.chain' AND k.seq < ?1

@@ -46,7 +46,7 @@ impl Db {
         self.with(|c| {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {SEGMENT_COLUMNS}, state FROM segment
-                 WHERE camera_id = ?1 AND start_90k < ?3 AND start_90k > ?2 - ?4
+                 WHERE camera_id = ?1 AND start_90k < ?3 AND start_90k > CAST(?2 AS BIGINT) - ?4
                    AND start_90k + CASE WHEN duration_90k > 1 THEN duration_90k ELSE 1 END > ?2
                  ORDER BY rendition, start_90k, id"
             ))?;

@@ -209,7 +209,7 @@ impl Db {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {} FROM segment
                  WHERE camera_id = ?1 AND rendition IN (?5, ?6) AND state = 'ok'
-                   AND start_90k < ?3 AND start_90k > ?2 - ?4
+                   AND start_90k < ?3 AND start_90k > CAST(?2 AS BIGINT) - ?4
                    AND start_90k + duration_90k > ?2
                  ORDER BY start_90k, id",
                 super::SEGMENT_COLUMNS

@@ -191,7 +191,7 @@ impl Db {
             let mut st = c.prepare_cached(&format!(
                 "SELECT {SEGMENT_COLUMNS} FROM segment
                  WHERE camera_id = ?1 AND rendition = ?2 AND state = 'ok'
-                   AND start_90k < ?4 AND start_90k > ?3 - ?5
+                   AND start_90k < ?4 AND start_90k > CAST(?3 AS BIGINT) - ?5
                    AND start_90k + duration_90k > ?3
                  ORDER BY start_90k"
             ))?;

@@ -507,9 +507,29 @@ enum Inner {
 }
 
 struct Pg {
-    client: RefCell<postgres::Client>,
+    /// `None` only while dropping.
+    client: RefCell<Option<postgres::Client>>,
     /// Prepared statements by their SQL text as written (with `?N`).
     statements: RefCell<HashMap<String, postgres::Statement>>,
+}
+
+impl Pg {
+    fn client(&self) -> std::cell::RefMut<'_, postgres::Client> {
+        std::cell::RefMut::map(self.client.borrow_mut(), |c| {
+            c.as_mut()
+                .expect("the PostgreSQL client is open until dropped")
+        })
+    }
+}
+
+impl Drop for Pg {
+    /// Closing the client blocks (it runs a runtime of its own), so a
+    /// connection dropped in async code closes on a thread of its own.
+    fn drop(&mut self) {
+        if let Some(client) = self.client.get_mut().take() {
+            off_runtime(move || drop(client));
+        }
+    }
 }
 
 /// Runs `f` where the synchronous `postgres` client may block: on this thread
@@ -602,7 +622,7 @@ impl Pg {
     }
 
     fn query(&self, sql: &str, values: &[Value]) -> Result<Vec<Vec<Value>>> {
-        let mut client = self.client.borrow_mut();
+        let mut client = self.client();
         let st = self.statement(&mut client, sql)?;
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
             .iter()
@@ -624,7 +644,7 @@ impl Pg {
     }
 
     fn execute(&self, sql: &str, values: &[Value]) -> Result<usize> {
-        let mut client = self.client.borrow_mut();
+        let mut client = self.client();
         let st = self.statement(&mut client, sql)?;
         let refs: Vec<&(dyn postgres::types::ToSql + Sync)> = values
             .iter()
@@ -635,7 +655,7 @@ impl Pg {
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        let mut client = self.client.borrow_mut();
+        let mut client = self.client();
         let client = &mut *client;
         Ok(off_runtime(|| client.batch_execute(sql))?)
     }
@@ -676,7 +696,7 @@ impl Connection {
     pub fn postgres(c: postgres::Client) -> Connection {
         Connection {
             inner: Inner::Postgres(Box::new(Pg {
-                client: RefCell::new(c),
+                client: RefCell::new(Some(c)),
                 statements: RefCell::new(HashMap::new()),
             })),
         }

@@ -37,7 +37,8 @@ pub fn t(secs_after_t0: f64) -> String {
 pub async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let clock = SimulatedClock::new(Time90k(T0 + 60 * 90_000));
-    let store = Store::open_dir(&dir.path().join("data"), Arc::new(clock.clone())).unwrap();
+    let store =
+        veil_store::testing::open_dir(&dir.path().join("data"), Arc::new(clock.clone())).unwrap();
     let camera = store
         .db
         .upsert_camera("Door", "synthetic", "{}", Time90k(T0))

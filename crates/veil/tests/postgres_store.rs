@@ -1,0 +1,94 @@
+//! `[database] url` in veil.toml: `veil check` creates an installation in an
+//! empty PostgreSQL database (no `veil.db` in the data directory) and `veil
+//! audit verify` reads its access record from there; `veil serve`, `veil
+//! check` and `veil audit verify` refuse an unreachable database within
+//! seconds, naming the database and its address without the password.
+
+mod common;
+#[path = "../../veil-store/tests/common/postgres.rs"]
+mod postgres_server;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use postgres_server::PgServer;
+
+fn config(dir: &Path, data: &Path, url: &str) -> PathBuf {
+    let config = dir.join("veil.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "data_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\n\n[database]\nurl = \"{url}\"\n{}",
+            data.display(),
+            common::free_port(),
+            common::ORGANISATION,
+        ),
+    )
+    .unwrap();
+    config
+}
+
+#[test]
+fn check_and_audit_verify_run_on_a_postgresql_database() {
+    let pg = PgServer::start();
+    let url = pg.fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let c = config(dir.path(), &data, &url);
+    let (c, d) = (c.to_str().unwrap(), data.to_str().unwrap());
+    let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    assert!(out.contains("integrity: ok"), "{out}");
+    assert!(
+        !data.join("veil.db").exists(),
+        "no SQLite beside PostgreSQL"
+    );
+    assert!(
+        data.join("root.key").exists(),
+        "the file root key is the node's"
+    );
+    // Again: the installation exists now (the same root key opens it).
+    let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    let (ok, out) = common::run_veil(&["audit", "verify", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    // Another key in the directory: refused, the database is not new.
+    std::fs::remove_file(data.join("root.key")).unwrap();
+    let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("root key"), "{out}");
+}
+
+#[test]
+fn an_unreachable_database_is_refused_at_start_without_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let port = common::free_port();
+    let url = format!("postgres://veil:pg-s3cret@127.0.0.1:{port}/veil");
+    let shown = format!("postgres://veil:***@127.0.0.1:{port}/veil");
+    let c = config(dir.path(), &data, &url);
+    let (c, d) = (c.to_str().unwrap(), data.to_str().unwrap());
+    for args in [
+        vec!["serve", "--config", c],
+        vec!["check", "--data", d, "--config", c],
+        vec!["audit", "verify", "--data", d, "--config", c],
+    ] {
+        let started = Instant::now();
+        let (ok, out) = common::run_veil(&args);
+        let took = started.elapsed();
+        assert!(!ok, "{args:?} succeeded: {out}");
+        assert!(
+            took < Duration::from_secs(15),
+            "{args:?} took {took:?}: {out}"
+        );
+        assert!(
+            out.contains("database") && out.contains(&shown),
+            "{args:?}: {out}"
+        );
+        assert!(
+            !out.contains("pg-s3cret"),
+            "{args:?} printed the password: {out}"
+        );
+    }
+    assert!(!data.join("veil.db").exists());
+}
