@@ -834,14 +834,28 @@ impl Store {
         })
         .await
         .map_err(|e| Error::Io(std::io::Error::other(e.to_string())))?;
-        if inserted.is_err() {
-            // No row will ever point at it: give its space back now (recovery
-            // would delete it at the next start).
-            if let Err(e) = self.objects.delete(&object_key).await {
-                tracing::warn!(error = %e, "could not delete the object of a segment whose row failed");
+        let Err(error) = inserted else {
+            return inserted;
+        };
+        if !refused_for_certain(&error) {
+            // The outcome is unknown (on PostgreSQL a connection can drop
+            // after the commit succeeded): the row may exist.
+            let db = self.db.clone();
+            let key = object_key.clone();
+            match blocking(move || db.segment_id_by_object_key(&key)).await {
+                Ok(Some(id)) => return Ok(id),
+                Ok(None) => {}
+                // Not known either: the object stays (recovery's grace
+                // period removes a true orphan), never a row without it.
+                Err(_) => return Err(error),
             }
         }
-        inserted
+        // No row will ever point at it: give its space back now (recovery
+        // would delete it at the next start).
+        if let Err(e) = self.objects.delete(&object_key).await {
+            tracing::warn!(error = %e, "could not delete the object of a segment whose row failed");
+        }
+        Err(error)
     }
 
     /// Seals a segment under a fresh segment key (wrapped by its hour's
@@ -1412,6 +1426,38 @@ impl Store {
 }
 
 /// Runs blocking work (the database) off the async threads.
+/// Whether a failed segment insert certainly stored no row: a lost lease
+/// or a constraint the database refused. Any other failure (a dropped
+/// connection, a timeout) may have come after the commit.
+fn refused_for_certain(e: &Error) -> bool {
+    match e {
+        Error::LeaseLost(_) => true,
+        Error::Database(m) => m.to_ascii_lowercase().contains("constraint"),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn only_a_certain_refusal_deletes_the_object_at_once() {
+    assert!(refused_for_certain(&Error::LeaseLost("camera 1".into())));
+    assert!(refused_for_certain(&Error::Database(
+        "UNIQUE constraint failed: segment.object_key".into()
+    )));
+    assert!(refused_for_certain(&Error::Database(
+        "db error: ERROR: duplicate key value violates unique constraint \"segment_object_key\""
+            .into()
+    )));
+    for unknown in [
+        Error::Database("connection closed".into()),
+        Error::Database("error communicating with the server: broken pipe".into()),
+        Error::Unavailable("timed out".into()),
+        Error::Io(std::io::Error::other("join")),
+    ] {
+        assert!(!refused_for_certain(&unknown), "{unknown}");
+    }
+}
+
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {

@@ -241,6 +241,20 @@ impl Db {
         })
     }
 
+    /// The id of the segment row whose object is `object_key`, if any: after
+    /// an insert whose outcome is unknown (a connection lost around the
+    /// commit), whether it was stored.
+    pub fn segment_id_by_object_key(&self, object_key: &str) -> Result<Option<SegmentId>, Error> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT id FROM segment WHERE object_key = ?1",
+                [object_key],
+                |r| Ok(SegmentId(r.get(0)?)),
+            )
+            .optional()
+        })
+    }
+
     /// `(id, object key, object size, state)` of every segment row.
     pub fn segment_objects(&self) -> Result<Vec<(SegmentId, String, u64, String)>, Error> {
         self.with(|c| {
