@@ -113,6 +113,19 @@ impl Demo {
         Demo::spawn(&args, data_dir)
     }
 
+    /// Starts `veil serve --role <role> --config <config>` (a node serving
+    /// the web: `web` or `all`) and waits for its login line.
+    pub fn serve_role(config: &Path, data_dir: &Path, role: &str) -> Demo {
+        let args = [
+            "serve".to_owned(),
+            "--role".to_owned(),
+            role.to_owned(),
+            "--config".to_owned(),
+            config.display().to_string(),
+        ];
+        Demo::spawn(&args, data_dir)
+    }
+
     fn spawn(args: &[String], data_dir: &Path) -> Demo {
         let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
             .args(args)
