@@ -17,6 +17,7 @@ mod dpo_cli;
 mod export_cli;
 mod keys_cli;
 mod lock_review;
+mod migrate_cli;
 mod retention_cli;
 mod server;
 
@@ -59,6 +60,10 @@ enum Command {
         #[arg(long)]
         config: Option<PathBuf>,
     },
+    /// Copy an embedded installation's metadata into an empty PostgreSQL
+    /// database, verified (row counts, digests, the access record, the
+    /// recording chains); the server must be stopped.
+    MigrateDb(migrate_cli::MigrateDbArgs),
     /// Users, roles and the usage policy (recorded as actor `cli`).
     Admin {
         #[command(subcommand)]
@@ -207,6 +212,7 @@ fn main() -> anyhow::Result<()> {
                 organisation: Some(config::demo_organisation()),
                 // The demo keeps its video in its data directory.
                 objects: config::Objects::default(),
+                database: config::Database::default(),
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![
@@ -252,6 +258,7 @@ fn main() -> anyhow::Result<()> {
             rt.block_on(server::run(cfg))
         }
         Command::Check { data, config } => rt.block_on(server::check(&data, config.as_deref())),
+        Command::MigrateDb(a) => migrate_cli::run(a),
         Command::Bench { which } => rt.block_on(bench::run(which)),
         Command::Docs(a) => dpo_cli::docs(a),
         Command::Lint(a) => {
