@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use veil_base::CameraId;
 use veil_store::db::CameraDetail;
+use veil_store::leases::Fence;
 use veil_store::recorder::{LiveHub, StopSignal};
 use veil_store::Store;
 
@@ -27,6 +28,8 @@ pub struct Supervisor {
     board: StatusBoard,
     default_segment_90k: i64,
     running: Arc<Mutex<HashMap<CameraId, Running>>>,
+    /// Scale-out: only cameras whose lease the fence holds are started.
+    fence: Option<Fence>,
 }
 
 /// How long [`Supervisor::stop`] waits for a camera to write its open segment.
@@ -47,7 +50,16 @@ impl Supervisor {
             board,
             default_segment_90k,
             running: Arc::default(),
+            fence: None,
         }
+    }
+
+    /// Scale-out: starts only the cameras whose lease `fence` holds (the
+    /// node's lease keeper starts them when it takes them); a web node's
+    /// fence holds none, so it records nothing.
+    pub fn with_fence(mut self, fence: Fence) -> Supervisor {
+        self.fence = Some(fence);
+        self
     }
 
     /// Brings a stored (API-managed) camera's ingest in line with its settings:
@@ -76,6 +88,14 @@ impl Supervisor {
     /// Starts (or restarts, with new settings) a camera's ingest.
     pub async fn start(&self, src: RtspSource) {
         let camera = src.camera;
+        if self
+            .fence
+            .as_ref()
+            .is_some_and(|f| f.token(camera).is_none())
+        {
+            // Another node's camera, or nobody's yet: its holder records it.
+            return;
+        }
         self.stop(camera).await;
         let stop = StopSignal::default();
         let task = spawn_rtsp(

@@ -793,6 +793,13 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<CameraStatusView>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::ListCameras, &id).await?;
+    if state.store.db.is_postgres() {
+        // Scale-out: the recorder holding the camera may be another node;
+        // it writes the status into the shared database.
+        let (db, camera) = (state.store.db.clone(), cam.id);
+        let row = blocking(move || Ok(db.camera_status(camera)?)).await?;
+        return Ok(Json(shared_status(row, state.now())));
+    }
     let st = state.ingest.board().get(cam.id);
     let mut view = match st {
         None if cam.source_kind == "synthetic"
@@ -860,9 +867,87 @@ pub async fn status(
     Ok(Json(view))
 }
 
+/// A status written longer ago than this (three lease renewal periods)
+/// means no recorder holds the camera.
+pub const SHARED_STATUS_FRESH_90K: i64 = 3 * veil_store::leases::RENEW_PERIOD_90K;
+
+/// What no recorder holding a camera reads as.
+pub const NO_RECORDER: &str = "no recorder holds this camera";
+
+/// A camera's status from the shared database (`camera_status`, written by
+/// the recorder holding it at each lease renewal and change): `unknown`
+/// when none was written within [`SHARED_STATUS_FRESH_90K`] of `now`.
+fn shared_status(
+    row: Option<veil_store::db::CameraStatusRow>,
+    now: veil_base::Time90k,
+) -> CameraStatusView {
+    match row {
+        Some(r) if now.0 - r.updated_90k.0 <= SHARED_STATUS_FRESH_90K => {
+            let standby = [
+                veil_ingest::gate::LIVE_ONLY,
+                veil_ingest::gate::NO_PURPOSE,
+                veil_ingest::gate::OUTSIDE_SCHEDULE,
+                veil_ingest::gate::WAITING_FOR_MOTION,
+            ]
+            .into_iter()
+            .find(|s| *s == r.detail);
+            CameraStatusView {
+                standby_reason: (r.state == IngestState::Standby.as_str()).then_some(standby),
+                last_error: (r.state == "error").then(|| Some(r.detail.clone())),
+                state: r.state,
+                ..Default::default()
+            }
+        }
+        _ => CameraStatusView {
+            state: "unknown".into(),
+            last_error: Some(Some(NO_RECORDER.into())),
+            ..Default::default()
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_shared_status_reads_as_unknown_once_stale() {
+        let row = |state: &str, detail: &str, at: i64| {
+            Some(veil_store::db::CameraStatusRow {
+                camera_id: veil_base::CameraId(1),
+                node: "r1".into(),
+                state: state.into(),
+                detail: detail.into(),
+                updated_90k: veil_base::Time90k(at),
+            })
+        };
+        let v = shared_status(
+            row("recording", "", 100),
+            veil_base::Time90k(100 + SHARED_STATUS_FRESH_90K),
+        );
+        assert_eq!(v.state, "recording");
+        assert_eq!(v.last_error, None);
+        let v = shared_status(row("error", "disk full", 0), veil_base::Time90k(10));
+        assert_eq!(
+            (v.state.as_str(), v.last_error),
+            ("error", Some(Some("disk full".into())))
+        );
+        let v = shared_status(
+            row("standby", veil_ingest::gate::NO_PURPOSE, 0),
+            veil_base::Time90k(10),
+        );
+        assert_eq!(v.standby_reason, Some(Some(veil_ingest::gate::NO_PURPOSE)));
+        for stale in [
+            shared_status(
+                row("recording", "", 0),
+                veil_base::Time90k(SHARED_STATUS_FRESH_90K + 1),
+            ),
+            shared_status(None, veil_base::Time90k(0)),
+        ] {
+            assert_eq!(stale.state, "unknown");
+            assert_eq!(stale.last_error, Some(Some(NO_RECORDER.into())));
+        }
+    }
 
     #[test]
     fn configuration_cameras_show_their_recording_mode() {

@@ -18,6 +18,7 @@ mod export_cli;
 mod keys_cli;
 mod lock_review;
 mod migrate_cli;
+mod node;
 mod retention_cli;
 mod server;
 
@@ -49,6 +50,12 @@ enum Command {
         /// The configuration file (see veil.example.toml).
         #[arg(long)]
         config: PathBuf,
+        /// What this process does: `recorder` (records the cameras it
+        /// holds leases of, serves no web), `web` (the web and API, records
+        /// nothing) or `all`. Roles other than `all` need a shared
+        /// PostgreSQL database ([database] url).
+        #[arg(long, value_enum, default_value_t = server::Role::All)]
+        role: server::Role,
     },
     /// Check a data directory: reconcile objects and rows, check the database.
     Check {
@@ -213,6 +220,7 @@ fn main() -> anyhow::Result<()> {
                 // The demo keeps its video in its data directory.
                 objects: config::Objects::default(),
                 database: config::Database::default(),
+                node: config::Node::default(),
                 first_account: "demo-administrator".into(),
                 // The demo's one account may also read the access record.
                 first_account_roles: vec![
@@ -250,12 +258,12 @@ fn main() -> anyhow::Result<()> {
             };
             rt.block_on(server::run(cfg))
         }
-        Command::Serve { config } => {
+        Command::Serve { config, role } => {
             let text = std::fs::read_to_string(&config)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
             let cfg = config::Config::parse(&text)
                 .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", config.display()))?;
-            rt.block_on(server::run(cfg))
+            rt.block_on(server::run_as(cfg, role))
         }
         Command::Check { data, config } => rt.block_on(server::check(&data, config.as_deref())),
         Command::MigrateDb(a) => migrate_cli::run(a),
