@@ -335,6 +335,33 @@ fn an_embedded_installation_is_copied_verified_and_usable_on_postgres() {
     .join()
     .unwrap();
 
+    // A playback on the copy: the store opened on PostgreSQL (the same
+    // root key and objects) decrypts every recorded segment.
+    let played = rt.block_on(async {
+        let store = veil_store::Store::open_configured(
+            &data,
+            std::sync::Arc::new(veil_base::SystemClock),
+            None,
+            None,
+            Some(&url),
+        )
+        .await
+        .unwrap();
+        let mut played = 0;
+        for cam in store.db.cameras().unwrap() {
+            let segs = store
+                .default_segments(cam.id, veil_base::Time90k(0), veil_base::Time90k(i64::MAX))
+                .unwrap();
+            for seg in segs {
+                let media = store.read_media(&seg).await.unwrap();
+                assert!(!media.is_empty());
+                played += 1;
+            }
+        }
+        played
+    });
+    assert_eq!(played, before["segment"].len());
+
     // Again into the same database: refused, it holds data; nothing added.
     let rows = rows_in(&url);
     let (ok, out) = run_veil(&["migrate-db", "--to", &url, "--data", data_s]);
