@@ -469,7 +469,13 @@ fn copy_table(
     let se = |e| db_err(&format!("table {}: reading SQLite", t.name), e);
     let pe = |e| db_err(&format!("table {}: writing PostgreSQL", t.name), e);
     let cols: Vec<String> = t.columns.iter().map(|c| quote(&c.name)).collect();
-    let order: Vec<String> = t.order.iter().map(|c| quote(c)).collect();
+    // Bytewise whatever a column's declared collation (it applies to text
+    // only); SQLite sorts NULLs first.
+    let order: Vec<String> = t
+        .order
+        .iter()
+        .map(|c| format!("{} COLLATE BINARY", quote(c)))
+        .collect();
     let mut stmt = sqlite
         .prepare(&format!(
             "SELECT {} FROM {} ORDER BY {}",
@@ -514,8 +520,8 @@ fn copy_table(
 fn digest_pg(tx: &mut postgres::Transaction<'_>, t: &Table) -> Result<(u64, [u8; 32]), Error> {
     let pe = |e| db_err(&format!("table {}: reading PostgreSQL back", t.name), e);
     let cols: Vec<String> = t.columns.iter().map(|c| quote(&c.name)).collect();
-    // Text compares by bytes in SQLite: the same order here whatever the
-    // database's collation.
+    // Text compares by bytes in SQLite and NULLs sort first: the same order
+    // here whatever the database's collation.
     let order: Vec<String> = t
         .order
         .iter()
@@ -525,9 +531,9 @@ fn digest_pg(tx: &mut postgres::Transaction<'_>, t: &Table) -> Result<(u64, [u8;
                 .iter()
                 .any(|col| &col.name == c && (col.ty == Type::TEXT || col.ty == Type::VARCHAR));
             if text {
-                format!("{} COLLATE \"C\"", quote(c))
+                format!("{} COLLATE \"C\" NULLS FIRST", quote(c))
             } else {
-                quote(c)
+                format!("{} NULLS FIRST", quote(c))
             }
         })
         .collect();
