@@ -30,6 +30,9 @@ use sql::Connection;
 use crate::Error;
 
 pub(crate) mod sql;
+/// A value of [`Db::tamper_for_tests`] and [`Db::raw_query_for_tests`].
+#[doc(hidden)]
+pub use sql::Value as RawValue;
 
 mod breaches;
 mod bulk;
@@ -85,6 +88,7 @@ mod motion;
 mod roles;
 mod segments;
 mod settings;
+mod tampering;
 use accounts::erase_account;
 pub use accounts::{SecondFactorRow, SessionInfo, SessionRow, TokenRow, UserRow};
 use audit::audit_row;
@@ -197,7 +201,11 @@ impl Db {
                 "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
             ))
         })
-        .map_err(|e| Error::Database(format!("PostgreSQL database {shown}: {e}")))?;
+        .map_err(|e| {
+            // The server's own message ("db error" alone says nothing).
+            let e = e.as_db_error().map_or_else(|| e.to_string(), |d| d.to_string());
+            Error::Database(format!("PostgreSQL database {shown}: {e}"))
+        })?;
         let (base, query) = match url.split_once('?') {
             Some((b, q)) => (b, format!("?{q}")),
             None => (url.as_str(), String::new()),

@@ -34,9 +34,35 @@ pub fn database_for(dir: &Path) -> Result<Option<String>, Error> {
     if let Some(url) = map.get(dir) {
         return Ok(Some(url.clone()));
     }
+    // A child process of a test, given its parent's database.
+    if let (Some(d), Some(url)) = (
+        std::env::var_os(CHILD_DIR_ENV),
+        std::env::var(CHILD_DATABASE_ENV).ok(),
+    ) {
+        if Path::new(&d) == dir {
+            map.insert(dir.to_path_buf(), url.clone());
+            return Ok(Some(url));
+        }
+    }
     let url = Db::create_test_database(&server)?;
     map.insert(dir.to_path_buf(), url.clone());
     Ok(Some(url))
+}
+
+/// The data directory whose database a child process is given.
+const CHILD_DIR_ENV: &str = "VEIL_TEST_DATABASE_DIR";
+/// That database's URL.
+const CHILD_DATABASE_ENV: &str = "VEIL_TEST_DATABASE_URL";
+
+/// Gives a child process (a test binary run again, killed at a crash point)
+/// the database of `dir`, so that it opens the same installation: on
+/// PostgreSQL the database is otherwise a fresh one per process. Nothing on
+/// SQLite, where the database is in the directory.
+pub fn pass_database(command: &mut std::process::Command, dir: &Path) -> Result<(), Error> {
+    if let Some(url) = database_for(dir)? {
+        command.env(CHILD_DIR_ENV, dir).env(CHILD_DATABASE_ENV, url);
+    }
+    Ok(())
 }
 
 /// [`Store::open_dir`] on the test backend.

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use veil_base::{CameraId, Clock, SegmentId, SimulatedClock, Time90k};
 use veil_store::chain::{self, check_links, LinkKind};
 use veil_store::chain_store::{read_local_object, verify_chains};
+use veil_store::db::RawValue;
 use veil_store::segment::BUCKET_90K as HOUR;
 use veil_store::{Store, MAIN_RENDITION};
 
@@ -25,10 +26,6 @@ fn store(dir: &Path, clock: &SimulatedClock) -> Store {
 fn verify(s: &Store, dir: &Path) -> Result<veil_store::chain_store::ChainReport, String> {
     let objects = dir.join("objects");
     verify_chains(&s.db, &mut |k| read_local_object(&objects, k))
-}
-
-fn sqlite(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("veil.db")).unwrap()
 }
 
 fn ids(s: &Store, cam: CameraId) -> Vec<SegmentId> {
@@ -79,11 +76,15 @@ async fn every_segment_is_linked_in_the_same_write_and_the_heads_follow() {
     let r = verify(&s, dir.path()).unwrap();
     assert_eq!((r.chains, r.links, r.segments, r.objects), (2, 5, 5, 5));
     // Links are append-only.
-    let c = sqlite(dir.path());
-    assert!(c
-        .execute("UPDATE recording_link SET start_90k = 0", [])
+    assert!(s
+        .db
+        .tamper_for_tests("UPDATE recording_link SET start_90k = 0", &[])
         .is_err());
-    assert!(c.execute("DELETE FROM recording_link", []).is_err());
+    assert!(s
+        .db
+        .tamper_for_tests("DELETE FROM recording_link", &[])
+        .is_err());
+    assert_eq!(s.chain_links(a, MAIN_RENDITION, 1, 100).unwrap().len(), 3);
 }
 
 #[tokio::test]
@@ -164,9 +165,11 @@ async fn a_row_deleted_or_an_object_swapped_behind_the_store_is_named() {
     std::fs::write(&p1, &o1).unwrap();
     std::fs::write(&p2, &o2).unwrap();
     verify(&s, dir.path()).unwrap();
-    sqlite(dir.path())
-        .execute("DELETE FROM segment WHERE id = ?1", [rows[2].id.0])
-        .unwrap();
+    s.db.tamper_for_tests(
+        "DELETE FROM segment WHERE id = ?1",
+        &[RawValue::Integer(rows[2].id.0)],
+    )
+    .unwrap();
     let e = verify(&s, dir.path()).unwrap_err();
     assert!(
         e.contains(&format!("camera {} rendition main link 3", a.0))

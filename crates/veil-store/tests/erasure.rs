@@ -28,9 +28,19 @@ fn t(seconds_tenths: i64) -> Time90k {
 
 /// A data directory with camera "a" and its store.
 fn setup() -> (tempfile::TempDir, Store, CameraId) {
+    setup_on(None)
+}
+
+/// [`setup`] on SQLite whatever the backend of the run, for the reason
+/// `sqlite_only` gives.
+fn setup_on(sqlite_only: Option<&str>) -> (tempfile::TempDir, Store, CameraId) {
     let dir = tempfile::tempdir().unwrap();
-    let clock = SimulatedClock::new(Time90k(BASE));
-    let s = veil_store::testing::open_dir(dir.path(), Arc::new(clock)).unwrap();
+    let clock = Arc::new(SimulatedClock::new(Time90k(BASE)));
+    let s = match sqlite_only {
+        None => veil_store::testing::open_dir(dir.path(), clock),
+        Some(why) => veil_store::testing::open_dir_sqlite_only(dir.path(), clock, why),
+    }
+    .unwrap();
     let a =
         s.db.upsert_camera("a", "synthetic", "{}", Time90k(BASE))
             .unwrap();
@@ -160,7 +170,9 @@ fn span(start: Time90k, end: Time90k, segments: usize) -> ErasedSpan {
 
 #[tokio::test]
 async fn erased_gops_are_gone_the_neighbours_play_and_no_destroyed_key_is_left() {
-    let (dir, s, a) = setup();
+    let (dir, s, a) = setup_on(Some(
+        "searches the data directory's files, SQLite's database and WAL included, for destroyed keys",
+    ));
     record(&s, a, 30).await;
     // Segments of 6 s at 0, 6, 12, 18 and 24 s, a GOP each second.
     assert_eq!(ids(&s, a, t(0), t(300)).len(), 5);
@@ -385,18 +397,25 @@ async fn a_crash_between_erasure_steps_converges() {
         let old = ids(&s, a, t(25), t(32));
         let (_, wrapped) = s.test_only_segment_key_bytes(old[0]).unwrap();
         drop(s);
-        let status = Command::new(std::env::current_exe().unwrap())
+        let mut child = Command::new(std::env::current_exe().unwrap());
+        child
             .args(["--ignored", "--exact", "erasure_child", "--nocapture"])
             .env(veil_store::CRASH_AT_ENV, point)
             .env("VEIL_TEST_ERASURE_DIR", dir.path())
-            .env("VEIL_TEST_ERASURE_CAMERA", a.0.to_string())
-            .status()
-            .unwrap();
+            .env("VEIL_TEST_ERASURE_CAMERA", a.0.to_string());
+        veil_store::testing::pass_database(&mut child, dir.path()).unwrap();
+        let status = child.status().unwrap();
         // Killed by SIGKILL (9) at the crash point.
         assert_eq!(status.signal(), Some(9), "{point}: {status:?}");
-        let s =
-            veil_store::testing::open_dir(dir.path(), Arc::new(SimulatedClock::new(Time90k(BASE))))
-                .unwrap();
+        // Restarted later than a shared database's grace for objects
+        // without a row (another node may be writing them), so that
+        // recovery deletes them on either backend.
+        let later = BASE + veil_store::SHARED_ORPHAN_MIN_AGE_90K + 60 * SEC;
+        let s = veil_store::testing::open_dir(
+            dir.path(),
+            Arc::new(SimulatedClock::new(Time90k(later))),
+        )
+        .unwrap();
         let r = s.recover().await.unwrap();
         assert_eq!(
             r.rows_marked_missing, 0,

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use veil_base::{CameraId, SimulatedClock, Time90k};
 use veil_media::synthetic::SyntheticConfig;
+use veil_store::db::RawValue;
 use veil_store::recorder;
 use veil_store::{Error, NewSegment, Store, MAIN_RENDITION};
 
@@ -12,6 +13,12 @@ const T0: i64 = 1_795_000_000 * 90_000; // a fixed instant in 2026
 
 fn store(dir: &std::path::Path) -> Store {
     veil_store::testing::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))).unwrap()
+}
+
+/// [`store`] on SQLite whatever the backend of the run, for the reason `why`.
+fn sqlite_store(dir: &std::path::Path, why: &str) -> Store {
+    veil_store::testing::open_dir_sqlite_only(dir, Arc::new(SimulatedClock::new(Time90k(T0))), why)
+        .unwrap()
 }
 
 /// `seconds` of a small synthetic camera (GOP 1 s) in segments of 2 s from `start`.
@@ -272,7 +279,18 @@ async fn recorded(dir: &std::path::Path, seconds: u32) -> CameraId {
 
 /// The error of opening the data directory again.
 fn reopen_err(dir: &std::path::Path) -> String {
-    match veil_store::testing::open_dir(dir, Arc::new(SimulatedClock::new(Time90k(T0)))) {
+    reopen_err_on(dir, None)
+}
+
+/// [`reopen_err`] on SQLite whatever the backend of the run, for the reason
+/// `sqlite_only` gives.
+fn reopen_err_on(dir: &std::path::Path, sqlite_only: Option<&str>) -> String {
+    let clock = Arc::new(SimulatedClock::new(Time90k(T0)));
+    let opened = match sqlite_only {
+        None => veil_store::testing::open_dir(dir, clock),
+        Some(why) => veil_store::testing::open_dir_sqlite_only(dir, clock, why),
+    };
+    match opened {
         Ok(_) => panic!("the data directory opened"),
         Err(e) => e.to_string(),
     }
@@ -316,11 +334,14 @@ async fn a_database_without_check_value_is_checked_against_its_bucket_keys() {
     let dir = tempfile::tempdir().unwrap();
     let key_file = dir.path().join("root.key");
     recorded(dir.path(), 2).await;
-    // As written by a version before check values.
-    let c = rusqlite::Connection::open(dir.path().join("veil.db")).unwrap();
-    c.execute("DELETE FROM setting WHERE key = 'root_key_check'", [])
-        .unwrap();
-    drop(c);
+    // As written by a version before check values (or copied from one).
+    let s = store(dir.path());
+    assert_eq!(
+        s.db.tamper_for_tests("DELETE FROM setting WHERE key = 'root_key_check'", &[])
+            .unwrap(),
+        1
+    );
+    drop(s);
     std::fs::remove_file(&key_file).unwrap();
     veil_store::keys::create_secret_file(&key_file, format!("{}\n", "cd".repeat(32)).as_bytes())
         .unwrap();
@@ -331,33 +352,34 @@ async fn a_database_without_check_value_is_checked_against_its_bucket_keys() {
 #[tokio::test]
 async fn a_shared_data_directory_or_database_is_refused_with_the_chmod() {
     use std::os::unix::fs::PermissionsExt;
+    const WHY: &str = "checks the modes of SQLite's database file";
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    drop(store(&data));
+    drop(sqlite_store(&data, WHY));
     let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data.join("veil.db")), 0o600);
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let e = reopen_err(&data);
+    let e = reopen_err_on(&data, Some(WHY));
     assert!(e.contains(&format!("chmod 700 {}", data.display())), "{e}");
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o700)).unwrap();
     let db = data.join("veil.db");
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o640)).unwrap();
-    let e = reopen_err(&data);
+    let e = reopen_err_on(&data, Some(WHY));
     assert!(e.contains(&format!("chmod 600 {}", db.display())), "{e}");
     std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
-    drop(store(&data));
+    drop(sqlite_store(&data, WHY));
     // A new installation: an empty shared directory is made private; one
     // already holding someone's files is refused, not changed.
     let empty = dir.path().join("empty");
     std::fs::create_dir(&empty).unwrap();
     std::fs::set_permissions(&empty, std::fs::Permissions::from_mode(0o755)).unwrap();
-    drop(store(&empty));
+    drop(sqlite_store(&empty, WHY));
     assert_eq!(mode(&empty), 0o700);
     let used = dir.path().join("used");
     std::fs::create_dir(&used).unwrap();
     std::fs::write(used.join("notes.txt"), b"x").unwrap();
     std::fs::set_permissions(&used, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let e = reopen_err(&used);
+    let e = reopen_err_on(&used, Some(WHY));
     assert!(e.contains("chmod 700"), "{e}");
     assert_eq!(mode(&used), 0o755);
 }
@@ -398,24 +420,30 @@ async fn transient_faults_never_become_permanent_states() {
 
     // A bucket key that does not open (altered, or a root-key fault) is an
     // error for the caller and marks nothing.
-    let other = rusqlite::Connection::open(dir.path().join("veil.db")).unwrap();
-    let wrapped: Vec<u8> = other
-        .query_row("SELECT wrapped FROM bucket_key", [], |r| r.get(0))
-        .unwrap();
-    other
-        .execute(
-            "UPDATE bucket_key SET wrapped = ?1",
-            [vec![0u8; wrapped.len()]],
-        )
-        .unwrap();
+    let rows =
+        s.db.raw_query_for_tests("SELECT wrapped FROM bucket_key", &[])
+            .unwrap();
+    let [row] = &rows[..] else {
+        panic!("one bucket key: {rows:?}")
+    };
+    let [RawValue::Blob(wrapped)] = &row[..] else {
+        panic!("{row:?}")
+    };
+    let wrapped = wrapped.clone();
+    s.db.tamper_for_tests(
+        "UPDATE bucket_key SET wrapped = ?1",
+        &[RawValue::Blob(vec![0u8; wrapped.len()])],
+    )
+    .unwrap();
     let e = s
         .segments(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
         .unwrap_err();
     assert!(matches!(e, Error::Corrupt(_)), "{e}");
-    other
-        .execute("UPDATE bucket_key SET wrapped = ?1", [wrapped])
-        .unwrap();
-    drop(other);
+    s.db.tamper_for_tests(
+        "UPDATE bucket_key SET wrapped = ?1",
+        &[RawValue::Blob(wrapped)],
+    )
+    .unwrap();
     assert_eq!(all(&s).len(), 3, "a bucket-key fault marked segments");
 
     // Really absent and really altered objects are marked; check restores

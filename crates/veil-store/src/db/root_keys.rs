@@ -256,7 +256,8 @@ impl Db {
         self.with(|c| {
             c.execute(
                 "UPDATE app_user SET totp_sealed = ?4, totp_pending_sealed = ?5, key_version = ?6
-                 WHERE id = ?1 AND totp_sealed IS ?2 AND totp_pending_sealed IS ?3",
+                 WHERE id = ?1 AND totp_sealed IS NOT DISTINCT FROM ?2
+                   AND totp_pending_sealed IS NOT DISTINCT FROM ?3",
                 params![old.0 .0, old.1, old.2, new_totp, new_pending, version],
             )
             .map(|n| n == 1)
