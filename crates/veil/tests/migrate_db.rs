@@ -269,6 +269,8 @@ fn an_embedded_installation_is_copied_verified_and_usable_on_postgres() {
 
     let (ok, out) = run_veil(&["migrate-db", "--to", &url, "--data", data_s]);
     assert!(ok, "{out}");
+    // The command's report, for the test's log.
+    eprintln!("{out}");
     assert!(out.contains("copied and verified"), "{out}");
     assert!(out.contains("access-record entries verified"), "{out}");
     assert!(out.contains("recording chains verified"), "{out}");
