@@ -196,6 +196,28 @@ impl Keyring {
         self.roots().current
     }
 
+    /// A 32-byte key derived from the current root key for `label`
+    /// (HKDF-SHA256, no salt, `label` as the info): every node that shares
+    /// the root key derives the same value, nobody else can. Used for the
+    /// internal channel between nodes (`docs/design/scale-out.md`, "The
+    /// internal channel"). Never log it.
+    pub fn derive_from_root(&self, label: &[u8]) -> zeroize::Zeroizing<[u8; 32]> {
+        struct Len32;
+        impl ring::hkdf::KeyType for Len32 {
+            fn len(&self) -> usize {
+                32
+            }
+        }
+        let roots = self.roots();
+        let prk = ring::hkdf::Salt::new(ring::hkdf::HKDF_SHA256, &[])
+            .extract(roots.current_key().as_bytes());
+        let mut out = zeroize::Zeroizing::new([0u8; 32]);
+        prk.expand(&[label], Len32)
+            .and_then(|okm| okm.fill(&mut out[..]))
+            .expect("32 bytes are a valid HKDF-SHA256 output length");
+        out
+    }
+
     /// The live root versions.
     pub fn root_versions(&self) -> Vec<u32> {
         self.roots().keys.keys().copied().collect()

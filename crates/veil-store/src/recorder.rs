@@ -42,7 +42,12 @@ pub struct LiveHub {
     channels: Arc<Mutex<HashMap<CameraId, broadcast::Sender<LiveFrame>>>>,
     params: Arc<Mutex<HashMap<CameraId, Arc<VideoParams>>>>,
     feeds: Arc<Mutex<HashMap<CameraId, Arc<FeedStats>>>>,
+    demand: Arc<Mutex<Option<DemandHook>>>,
 }
+
+/// Called when a viewer wants a camera's frames ([`LiveHub::want`]): a web
+/// node's relay starts fetching them from the recorder that holds it.
+pub type DemandHook = Arc<dyn Fn(CameraId) + Send + Sync>;
 
 /// Counts of one camera's frames as they are published (every frame of
 /// every camera, recorded or not), and its rates over wall-clock windows.
@@ -123,6 +128,35 @@ impl LiveHub {
     /// Subscribes to a camera's frames from now on.
     pub fn subscribe(&self, camera: CameraId) -> broadcast::Receiver<LiveFrame> {
         self.sender(camera).subscribe()
+    }
+
+    /// Says that a viewer subscribed to `camera` wants its frames: calls
+    /// the hook set by [`LiveHub::set_demand_hook`], if any (on a node
+    /// that does not record the camera, the relay fetches them).
+    pub fn want(&self, camera: CameraId) {
+        let hook = self
+            .demand
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        if let Some(h) = hook {
+            h(camera);
+        }
+    }
+
+    /// Sets the hook [`LiveHub::want`] calls.
+    pub fn set_demand_hook(&self, hook: DemandHook) {
+        *self.demand.lock().unwrap_or_else(|p| p.into_inner()) = Some(hook);
+    }
+
+    /// How many receivers the camera's channel has now (viewers, and the
+    /// internal channel's streams).
+    pub fn receivers(&self, camera: CameraId) -> usize {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&camera)
+            .map_or(0, |c| c.receiver_count())
     }
 
     /// The codec parameters of the camera's latest frame, if it has sent one.

@@ -26,6 +26,7 @@ pub mod events;
 pub mod export_page;
 pub mod exports;
 pub mod i18n;
+pub mod internal;
 pub mod lift;
 pub mod live;
 pub mod mask_editor;

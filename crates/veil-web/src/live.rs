@@ -7,7 +7,11 @@
 //! B-frame streams they are derived from the presentation times
 //! ([`veil_media::live`]) and frames carry composition offsets. A viewer
 //! that falls behind skips to the next keyframe (same init segment and time base,
-//! leaving a gap the player jumps over); recording is never slowed.
+//! leaving a gap the player jumps over); recording is never slowed. The
+//! same happens when a keyframe arrives more than a second away from where
+//! the stream was (a relayed camera resuming on another recorder after a
+//! takeover); if the codec parameters change, the stream closes and the
+//! page reconnects with the new init segment.
 //!
 //! A stream is authorised again every [`RECHECK`] as its session stands
 //! then, without counting as activity: it closes when the session ends
@@ -64,6 +68,9 @@ pub async fn live(
         )
         .await?;
     let rx = state.live.subscribe(cam.id);
+    // On a node that does not record the camera, the relay fetches its
+    // frames from the recorder holding it (`internal.rs`).
+    state.live.want(cam.id);
     let stop = Event::new(
         s.subject.pseudonym.clone(),
         Audited::LiveViewStop,
@@ -88,6 +95,10 @@ pub async fn live(
             }
         }))
 }
+
+/// A jump between one frame's end and a keyframe's time beyond which the
+/// stream restarts its decode clock at the keyframe (one second).
+const GAP_90K: i64 = 90_000;
 
 /// How often an open stream is authorised again.
 pub const RECHECK: std::time::Duration = std::time::Duration::from_secs(2);
@@ -152,6 +163,7 @@ async fn stream<F, Fut>(
 {
     let mut muxer: Option<LiveMuxer> = None;
     let mut resync = false;
+    let mut next_pts: Option<i64> = None;
     let mut recheck = tokio::time::interval(RECHECK);
     recheck.reset();
     loop {
@@ -189,6 +201,13 @@ async fn stream<F, Fut>(
                 return; // parameters changed: the client reconnects with the new init
             }
         }
+        // A keyframe far from where the stream was (a relayed camera that
+        // moved to another recorder after a takeover resumes at the new
+        // recorder's keyframe): the decode clock starts over from it, as
+        // after skipped frames.
+        if frame.is_key && next_pts.is_some_and(|n| (frame.pts_90k.0 - n).abs() > GAP_90K) {
+            resync = true;
+        }
         if resync {
             if !frame.is_key {
                 continue;
@@ -198,6 +217,7 @@ async fn stream<F, Fut>(
                 m.skipped();
             }
         }
+        next_pts = Some(frame.pts_90k.0 + i64::from(frame.duration_90k));
         let m = match &mut muxer {
             Some(m) => m,
             None => {

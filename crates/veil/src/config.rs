@@ -190,9 +190,14 @@ pub struct Node {
     #[serde(default)]
     pub id: Option<String>,
     /// Where other nodes reach this one (recorded in the node registry);
-    /// empty by default.
+    /// by default the `internal_listen` address.
     #[serde(default)]
     pub internal_address: String,
+    /// `HOST:PORT` where a recorder on a shared database serves the
+    /// internal channel (live frames to web nodes, mutual TLS from the
+    /// root key); required for roles `recorder` and `all` on PostgreSQL.
+    #[serde(default)]
+    pub internal_listen: Option<String>,
 }
 
 /// Whether `id` is a valid node id: 1 to 64 ASCII letters, digits, `-`

@@ -69,6 +69,33 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
         Some(l) => l.local_addr()?.to_string(),
         None => String::new(),
     };
+    // A recorder on a shared database serves its cameras' live frames to
+    // the web nodes over the internal channel (mutual TLS from the root
+    // key; "The internal channel" in docs/design/scale-out.md).
+    let internal_listener = if role.records() && shared {
+        let Some(a) = cfg.node.internal_listen.as_deref() else {
+            anyhow::bail!(
+                "[node] internal_listen = \"HOST:PORT\" is required for a recorder on a shared \
+                 database: web nodes fetch its cameras' live view there"
+            );
+        };
+        let l = std::net::TcpListener::bind(a)
+            .with_context(|| format!("cannot listen on [node] internal_listen {a}"))?;
+        l.set_nonblocking(true)?;
+        Some(l)
+    } else {
+        None
+    };
+    let internal_address = match &internal_listener {
+        Some(l) if cfg.node.internal_address.is_empty() => l.local_addr()?.to_string(),
+        _ => cfg.node.internal_address.clone(),
+    };
+    let internal_tls = if shared {
+        let seed = store.keys().derive_from_root(veil_web::internal::CA_LABEL);
+        Some(veil_web::internal::InternalTls::new(&seed, &node_id).map_err(anyhow::Error::msg)?)
+    } else {
+        None
+    };
 
     // The first account: a random strong password. The port is bound first,
     // so a start that cannot serve never creates an account whose password
@@ -146,6 +173,16 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?;
     }
     let live = LiveHub::default();
+    if let (Some(tls), true) = (&internal_tls, role.serves()) {
+        // Cameras this node does not record are relayed from their holder.
+        veil_web::internal::Relay::install(
+            store.db.clone(),
+            live.clone(),
+            &node_id,
+            tls,
+            clock.clone(),
+        );
+    }
     let mut starters = std::collections::HashMap::new();
     let segment_90k = i64::from(cfg.recording.segment_seconds) * TIME_UNITS_PER_SEC;
     let mut ingest = veil_ingest::Supervisor::new(
@@ -327,8 +364,15 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
         let keeper = veil_store::leases::LeaseKeeper::new(
             store.db.clone(),
             fence.clone().expect("shared"),
-            &cfg.node.internal_address,
+            &internal_address,
         );
+        if let (Some(l), Some(tls)) = (internal_listener, internal_tls.clone()) {
+            let st = veil_web::internal::InternalState {
+                live: live.clone(),
+                fence: fence.clone().expect("shared"),
+            };
+            tokio::spawn(async move { veil_web::internal::serve(l, &tls, st).await });
+        }
         lease_task = Some(tokio::spawn(crate::node::record_through_leases(
             keeper,
             recorders.clone(),
