@@ -233,11 +233,12 @@ fn node_config(dir: &Path, node: &str, url: &str, objects: &str) -> (PathBuf, Pa
         format!(
             "data_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\nfirst_account = \"first-administrator\"\n\n\
              [recording]\nsegment_seconds = {}\n\n[database]\nurl = \"{url}\"\n\n\
-             [node]\nid = \"{node}\"\n\n[root_key]\nkind = \"env\"\nvariable = \"{KEK_VAR}\"\n\n\
+             [node]\nid = \"{node}\"\ninternal_listen = \"127.0.0.1:{}\"\n\n[root_key]\nkind = \"env\"\nvariable = \"{KEK_VAR}\"\n\n\
              {objects}\n{cameras}{}",
             data.display(),
             common::free_port(),
             SEGMENT_S as u32,
+            common::free_port(),
             common::ORGANISATION,
         ),
     )
