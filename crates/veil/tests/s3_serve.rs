@@ -16,7 +16,9 @@
 //!   object put back restores the row;
 //! - start-up errors: an endpoint on a closed port, a bucket that does not
 //!   exist: `veil serve` exits within seconds naming the object store, the
-//!   address and the failing operation, never the secret.
+//!   address and the failing operation, never the secret;
+//! - `veil bench ingest --s3-config` measures the local directory and the
+//!   bucket side by side (a small run: the output's lines, the objects).
 
 mod common;
 
@@ -617,4 +619,52 @@ fn serve_refuses_an_unreachable_object_store_and_a_missing_bucket_at_start() {
             || out.contains("probe object"),
         "the failing operation is not named: {out}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bench_ingest_measures_the_local_directory_and_s3_side_by_side() {
+    let dir = tempfile::tempdir().unwrap();
+    let s3 = moto::MotoServer::start();
+    let bucket = s3.fresh_bucket();
+    let config = dir.path().join("veil.toml");
+    std::fs::write(&config, s3.objects_toml(&bucket, dir.path())).unwrap();
+    let scratch = dir.path().join("scratch");
+    std::fs::create_dir(&scratch).unwrap();
+    let args = [
+        "bench",
+        "ingest",
+        "--streams",
+        "2",
+        "--seconds",
+        "2",
+        "--runs",
+        "1",
+        "--allow-tmpfs",
+        "--data",
+        scratch.to_str().unwrap(),
+        "--s3-config",
+        config.to_str().unwrap(),
+    ];
+    let (ok, out) = tokio::task::block_in_place(|| common::run_veil(&args));
+    assert!(ok, "{out}");
+    for mode in ["SQLite + local directory: ", "SQLite + S3 (object store s3"] {
+        let line = out
+            .lines()
+            .find(|l| l.contains(mode))
+            .unwrap_or_else(|| panic!("no {mode:?} line: {out}"));
+        for figure in [
+            "segments/s",
+            "MB/s",
+            "per 4 Mbit/s stream",
+            "by throughput",
+            "per core by CPU",
+        ] {
+            assert!(line.contains(figure), "{line}");
+        }
+    }
+    assert!(out.contains("PostgreSQL"), "{out}");
+    assert!(!out.contains(moto::SECRET_ACCESS_KEY), "{out}");
+    // The S3 side wrote its segments into the bucket: 2 streams, 1 segment each.
+    let keys = bucket_keys(&bucket_client(&s3, &bucket)).await;
+    assert_eq!(keys.len(), 2, "{keys:?}");
 }
