@@ -88,18 +88,21 @@ impl Supervisor {
     /// Starts (or restarts, with new settings) a camera's ingest.
     pub async fn start(&self, src: RtspSource) {
         let camera = src.camera;
-        if self
-            .fence
-            .as_ref()
-            .is_some_and(|f| f.token(camera).is_none())
-        {
-            // Another node's camera, or nobody's yet: its holder records it.
-            return;
-        }
+        // Scale-out: the pipeline writes only under the lease token the
+        // camera is held under now (`Store::for_lease`): should it outlive
+        // a loss of the lease, it cannot write beside its successor.
+        let store = match &self.fence {
+            Some(f) => match f.token(camera) {
+                Some(token) => self.store.for_lease(camera, token),
+                // Another node's camera, or nobody's yet: its holder records it.
+                None => return,
+            },
+            None => self.store.clone(),
+        };
         self.stop(camera).await;
         let stop = StopSignal::default();
         let task = spawn_rtsp(
-            self.store.clone(),
+            store,
             self.live.clone(),
             self.board.clone(),
             src,

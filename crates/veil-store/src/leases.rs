@@ -105,9 +105,18 @@ pub struct LeaseKeeper {
     address: String,
     renew_90k: i64,
     expiry_90k: i64,
-    /// The time of the latest tick that renewed the leases held (the
-    /// leases then last until this plus the expiry).
+    /// The caller's time at the latest tick that renewed the leases held
+    /// (the leases then last at least until this plus the expiry).
     renewed: Option<Time90k>,
+    /// Changes made to the fence that the caller has not been told of yet
+    /// (a tick failed after them): handed out with the next successful
+    /// tick, so the caller's view and the fence never diverge.
+    unreported: LeaseChanges,
+    /// Whose clock lease and heartbeat times are on.
+    database_clock: bool,
+    /// Test hook: `(step, n)` fails the step's database call after `n`
+    /// successful calls of it.
+    fail: Option<(&'static str, usize)>,
 }
 
 impl LeaseKeeper {
@@ -115,6 +124,7 @@ impl LeaseKeeper {
     /// configuration), reachable by other nodes at `address` (`''`: not
     /// given), with the default periods.
     pub fn new(db: Db, fence: Fence, address: &str) -> LeaseKeeper {
+        let database_clock = db.is_postgres();
         LeaseKeeper {
             db,
             fence,
@@ -122,6 +132,42 @@ impl LeaseKeeper {
             renew_90k: RENEW_PERIOD_90K,
             expiry_90k: LEASE_EXPIRY_90K,
             renewed: None,
+            unreported: LeaseChanges::default(),
+            database_clock,
+            fail: None,
+        }
+    }
+
+    /// Lease and heartbeat times on the caller's clock (the `now` given to
+    /// [`LeaseKeeper::tick`]) even on PostgreSQL, where they are otherwise
+    /// the database's: for tests driven by a simulated clock.
+    pub fn with_caller_clock(mut self) -> LeaseKeeper {
+        self.database_clock = false;
+        self
+    }
+
+    /// Test hook: the keeper's `step` database call (`"heartbeat"`,
+    /// `"renew"`, `"live_nodes"`, `"leases"`, `"release"` or `"take"`)
+    /// fails once after `after` successful calls of it, as a database that
+    /// stops answering partway through a tick.
+    #[doc(hidden)]
+    pub fn fail_for_tests(&mut self, step: &'static str, after: usize) {
+        self.fail = Some((step, after));
+    }
+
+    fn step(&mut self, name: &str) -> Result<(), Error> {
+        match &mut self.fail {
+            Some((step, 0)) if *step == name => {
+                self.fail = None;
+                Err(Error::Database(format!(
+                    "injected failure of the lease keeper's {name}"
+                )))
+            }
+            Some((step, n)) if *step == name => {
+                *n -= 1;
+                Ok(())
+            }
+            _ => Ok(()),
         }
     }
 
@@ -149,15 +195,33 @@ impl LeaseKeeper {
     }
 
     /// One round at time `now` (the caller's clock). Blocks on the
-    /// database. On an error the fence keeps what was last known; leases
-    /// not renewed before they expire are reported lost by a later tick.
+    /// database. On PostgreSQL (a shared database) lease and heartbeat
+    /// times are the database's clock ([`Db::database_time`]), so nodes'
+    /// clocks need not agree; on SQLite, `now`.
+    ///
+    /// Returns the changes to the fence since the last successful tick: a
+    /// tick that fails partway keeps what it changed (cameras already out
+    /// of the fence, or already in it with a new token) and the next
+    /// successful one reports it, with its own. On an error the fence keeps
+    /// what was last known; leases not renewed before they expire are
+    /// reported lost by a later tick or by [`LeaseKeeper::expire_unrenewed`].
     pub fn tick(&mut self, now: Time90k) -> Result<LeaseChanges, Error> {
+        self.tick_inner(now)?;
+        Ok(std::mem::take(&mut self.unreported))
+    }
+
+    fn tick_inner(&mut self, caller_now: Time90k) -> Result<(), Error> {
         let node = self.fence.node().to_owned();
+        self.step("heartbeat")?;
+        let now = match self.database_clock {
+            true => self.db.database_time()?.unwrap_or(caller_now),
+            false => caller_now,
+        };
         let until = Time90k(now.0 + self.expiry_90k);
         self.db
             .heartbeat_node(&node, RECORDER_ROLE, &self.address, now)?;
         self.db.ensure_lease_rows()?;
-        let mut changes = LeaseChanges::default();
+        self.step("renew")?;
         // Out of the fence before anything else: no insert under a lease
         // that may be another's now.
         for camera in self
@@ -165,13 +229,15 @@ impl LeaseKeeper {
             .renew_leases(&node, &self.fence.held(), now, until)?
         {
             self.fence.drop_camera(camera);
-            changes.lost.push(camera);
+            self.unreported.lost.push(camera);
         }
-        self.renewed = Some(now);
+        self.renewed = Some(caller_now);
 
+        self.step("live_nodes")?;
         let live = self
             .db
             .live_nodes(RECORDER_ROLE, Time90k(now.0 - self.expiry_90k))?;
+        self.step("leases")?;
         let rows = self.db.leases()?;
         let recordable = rows.iter().filter(|r| r.recordable).count();
         let n = live.len().max(1);
@@ -198,9 +264,13 @@ impl LeaseKeeper {
             release.push(held.pop().expect("longer than the share"));
         }
         for (camera, token) in release {
+            // Out of the fence and noted before the call: whether or not
+            // the release reaches the database, the camera is given up
+            // (an unreleased lease expires).
             self.fence.drop_camera(camera);
+            self.unreported.lost.push(camera);
+            self.step("release")?;
             self.db.release_lease(camera, &node, token)?;
-            changes.lost.push(camera);
         }
 
         let mut want = share.saturating_sub(held.len());
@@ -211,14 +281,15 @@ impl LeaseKeeper {
             if !r.recordable || r.expires_90k >= now || self.fence.token(r.camera_id).is_some() {
                 continue;
             }
+            self.step("take")?;
             // Another node may take it first: then `None`, and on to the next.
             if let Some(token) = self.db.take_lease(r.camera_id, &node, now, until)? {
                 self.fence.hold(r.camera_id, token);
-                changes.gained.push((r.camera_id, token));
+                self.unreported.gained.push((r.camera_id, token));
                 want -= 1;
             }
         }
-        Ok(changes)
+        Ok(())
     }
 
     /// Self-fencing, after a failed [`LeaseKeeper::tick`] (the database
@@ -227,15 +298,23 @@ impl LeaseKeeper {
     /// (the caller stops recording them), since another node may take them
     /// from then on. Before that, nothing changes and nothing is returned:
     /// the node records on while its leases are live by its own clock.
+    ///
+    /// Cameras a failed tick took out of the fence are returned at once too
+    /// (they leave the caller's recording now, not at the next successful
+    /// tick). Cameras a failed tick gained and that leave the fence here are
+    /// never reported gained.
     pub fn expire_unrenewed(&mut self, now: Time90k) -> Vec<CameraId> {
+        let mut lost = std::mem::take(&mut self.unreported.lost);
         let live = self.renewed.is_some_and(|r| now.0 < r.0 + self.expiry_90k);
         if live {
-            return Vec::new();
+            return lost;
         }
-        let mut lost = Vec::new();
+        self.unreported.gained.clear();
         for (camera, _) in self.fence.held() {
             self.fence.drop_camera(camera);
-            lost.push(camera);
+            if !lost.contains(&camera) {
+                lost.push(camera);
+            }
         }
         lost
     }

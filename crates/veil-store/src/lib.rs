@@ -246,6 +246,10 @@ pub struct Store {
     /// Scale-out: the leases this recorder holds; each segment is inserted
     /// only under its camera's current token ([`Store::set_fence`]).
     fence: Option<leases::Fence>,
+    /// A recording pipeline's store: the camera and the lease token it was
+    /// started under ([`Store::for_lease`]); its writes go in only under
+    /// that token.
+    lease: Option<(CameraId, i64)>,
 }
 
 /// What the store counts as it works (for `/metrics`).
@@ -612,6 +616,7 @@ impl Store {
             purposes: Arc::default(),
             without_chain: false,
             fence: None,
+            lease: None,
         }
     }
 
@@ -623,6 +628,30 @@ impl Store {
     /// camera is written.
     pub fn set_fence(&mut self, fence: leases::Fence) {
         self.fence = Some(fence);
+    }
+
+    /// The store one recording pipeline of `camera` writes through, bound
+    /// to the lease `token` the pipeline was started under: a segment of
+    /// another camera, or written when the fence no longer holds `camera`
+    /// under `token` (lost, or lost and taken again under a newer token),
+    /// is refused with [`Error::LeaseLost`] before anything is stored, and
+    /// the insert is fenced by `token`, never by a newer one. So a pipeline
+    /// that was never stopped cannot write beside its successor. Without a
+    /// fence the binding changes nothing.
+    pub fn for_lease(&self, camera: CameraId, token: i64) -> Store {
+        let mut s = self.clone();
+        s.lease = Some((camera, token));
+        s
+    }
+
+    /// The store a pipeline of `camera` starts with: bound to the token the
+    /// fence holds it under now ([`Store::for_lease`]); `None` when a fenced
+    /// store does not hold the camera. Without a fence, this store.
+    pub fn for_current_lease(&self, camera: CameraId) -> Option<Store> {
+        match &self.fence {
+            None => Some(self.clone()),
+            Some(f) => f.token(camera).map(|t| self.for_lease(camera, t)),
+        }
     }
 
     /// Benchmark only (`veil bench ingest --without-chain`, which measures
@@ -813,15 +842,26 @@ impl Store {
     async fn seal_and_store(&self, s: NewSegment, index: SegmentIndex) -> Result<SegmentId, Error> {
         // With a fence, a camera this recorder holds no lease of is refused
         // before anything is sealed or put.
+        // A pipeline's store ([`Store::for_lease`]) writes only under the
+        // token it was started with, and only while the fence still holds
+        // the camera under it.
         let fenced = match &self.fence {
-            Some(f) => match f.token(s.camera) {
-                Some(token) => Some((f.node().to_owned(), token)),
-                None => {
+            Some(f) => match (f.token(s.camera), self.lease) {
+                (None, _) => {
                     return Err(Error::LeaseLost(format!(
                         "camera {}: this recorder holds no lease of it",
                         s.camera.0
                     )))
                 }
+                (Some(current), Some((camera, token)))
+                    if camera != s.camera || token != current =>
+                {
+                    return Err(Error::LeaseLost(format!(
+                        "camera {}: this pipeline's lease (token {token}) is no longer held",
+                        s.camera.0
+                    )))
+                }
+                (Some(current), _) => Some((f.node().to_owned(), current)),
             },
             None => None,
         };

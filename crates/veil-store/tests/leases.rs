@@ -1,6 +1,8 @@
 //! Camera leases with fencing tokens, in one process: several simulated
-//! recorders (a `LeaseKeeper` and a `Store` with its fence each) over one
-//! database and one object store, driven by a simulated clock.
+//! recorders (a `LeaseKeeper` and a `Store` with its fence each, each with
+//! its own database connection) over one database and one object store,
+//! driven by a simulated clock. On PostgreSQL where `VEIL_TEST_POSTGRES`
+//! names a server (a fresh database per test), else one SQLite file.
 
 mod common;
 
@@ -20,6 +22,8 @@ const ROOT: [u8; 32] = [7; 32];
 
 struct Cluster {
     db: Db,
+    /// The PostgreSQL database's URL; `None`: the SQLite file `veil.db`.
+    url: Option<String>,
     objects: Arc<LocalDir>,
     clock: SimulatedClock,
     cameras: Vec<CameraId>,
@@ -36,7 +40,12 @@ struct Node {
 impl Cluster {
     fn new(cameras: usize) -> Cluster {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open(&dir.path().join("veil.db")).unwrap();
+        let url = veil_store::testing::postgres_server()
+            .map(|server| Db::create_test_database(&server).unwrap());
+        let db = match &url {
+            Some(url) => Db::open_postgres(url).unwrap(),
+            None => Db::open(&dir.path().join("veil.db")).unwrap(),
+        };
         let objects = LocalDir::open(&dir.path().join("objects")).unwrap();
         objects
             .ensure_marker(&db.installation_id().unwrap(), || Ok(0))
@@ -61,6 +70,7 @@ impl Cluster {
             .remove(0);
         Cluster {
             db,
+            url,
             objects: Arc::new(objects),
             clock: SimulatedClock::new(Time90k(T0)),
             cameras,
@@ -72,17 +82,26 @@ impl Cluster {
     /// A recorder with node id `id`: its own store (same root key, database
     /// and objects as the others) fenced by its keeper's leases.
     fn node(&self, id: &str) -> Node {
+        let db = self.connect();
         let fence = Fence::new(id);
         let mut store = Store::new(
-            self.db.clone(),
+            db.clone(),
             self.objects.clone(),
             Key::from_bytes(ROOT),
             Arc::new(self.clock.clone()),
         );
         store.set_fence(fence.clone());
         Node {
-            keeper: LeaseKeeper::new(self.db.clone(), fence, ""),
+            keeper: LeaseKeeper::new(db, fence, "").with_caller_clock(),
             store,
+        }
+    }
+
+    /// A new connection to the cluster's database, as a node process has.
+    fn connect(&self) -> Db {
+        match &self.url {
+            Some(url) => Db::open_postgres(url).unwrap(),
+            None => Db::open(&self._dir.path().join("veil.db")).unwrap(),
         }
     }
 
@@ -501,4 +520,211 @@ fn recorders_taking_at_the_same_time_never_share_a_camera() {
     assert_eq!(all, c.cameras, "every camera taken exactly once");
     assert!(held.iter().all(|h| h.len() == 10), "{held:?}");
     assert!(held.iter().flatten().all(|(_, token)| *token == 1));
+}
+
+#[test]
+fn a_tick_failing_partway_reports_its_changes_with_the_next() {
+    let c = Cluster::new(10);
+    let mut a = c.node("a");
+    // The database stops answering after three takes: those three are in
+    // the fence, and the next successful tick reports them with the rest.
+    a.keeper.fail_for_tests("take", 3);
+    assert!(a.keeper.tick(c.now()).is_err());
+    assert_eq!(a.keeper.fence().held().len(), 3);
+    c.advance(RENEW_PERIOD_90K);
+    let ch = a.keeper.tick(c.now()).unwrap();
+    assert!(ch.lost.is_empty(), "{ch:?}");
+    assert_eq!(ch.gained, a.keeper.fence().held());
+    assert_eq!(ch.gained.len(), 10);
+
+    // `b` joins; `a`'s release of its excess fails after the first camera
+    // left the fence: that camera is reported lost (here by
+    // `expire_unrenewed`, at once) and never again.
+    let mut b = c.node("b");
+    b.keeper.tick(c.now()).unwrap();
+    a.keeper.fail_for_tests("release", 0);
+    assert!(a.keeper.tick(c.now()).is_err());
+    assert_eq!(a.keeper.fence().held().len(), 9);
+    let first = a.keeper.expire_unrenewed(c.now());
+    assert_eq!(first.len(), 1);
+    assert_eq!(a.keeper.fence().token(first[0]), None);
+    let ch = a.keeper.tick(c.now()).unwrap();
+    assert!(ch.gained.is_empty(), "{ch:?}");
+    assert_eq!(ch.lost.len(), 4, "{ch:?}");
+    assert!(!ch.lost.contains(&first[0]));
+    assert_eq!(a.keeper.fence().held().len(), 5);
+
+    // A release failing with no `expire_unrenewed`: the next tick reports
+    // the camera it had taken out of the fence.
+    let mut r = c.node("c");
+    r.keeper.tick(c.now()).unwrap();
+    b.keeper.tick(c.now()).unwrap();
+    a.keeper.fail_for_tests("release", 0);
+    assert!(a.keeper.tick(c.now()).is_err());
+    assert_eq!(a.keeper.fence().held().len(), 4);
+    let ch = a.keeper.tick(c.now()).unwrap();
+    assert_eq!(ch.lost.len(), 5 - a.keeper.fence().held().len(), "{ch:?}");
+    assert!(ch.lost.iter().all(|l| a.keeper.fence().token(*l).is_none()));
+    // Every camera the keeper ever reported gained and not lost is exactly
+    // what its fence holds.
+    for cam in &c.cameras {
+        if let Some(t) = a.keeper.fence().token(*cam) {
+            assert_eq!(c.holder(*cam), Some(("a".to_owned(), t)));
+        }
+    }
+}
+
+#[test]
+fn a_take_failing_after_an_expiry_reports_no_gain_of_cameras_it_gives_up() {
+    let c = Cluster::new(4);
+    let mut a = c.node("a");
+    a.keeper.fail_for_tests("take", 2);
+    assert!(a.keeper.tick(c.now()).is_err());
+    assert_eq!(a.keeper.fence().held().len(), 2);
+    // The database stays away past the expiry: the two cameras taken but
+    // never reported leave the fence, and are not reported gained later.
+    c.advance(LEASE_EXPIRY_90K + 1);
+    let lost = a.keeper.expire_unrenewed(c.now());
+    assert_eq!(lost.len(), 2);
+    assert!(a.keeper.fence().held().is_empty());
+    let ch = a.keeper.tick(c.now()).unwrap();
+    assert!(ch.lost.is_empty(), "{ch:?}");
+    assert_eq!(ch.gained, a.keeper.fence().held());
+    assert_eq!(ch.gained.len(), 4);
+}
+
+#[tokio::test]
+async fn a_pipeline_writes_only_under_the_token_it_was_started_with() {
+    let c = Cluster::new(1);
+    let cam = c.cameras[0];
+    let mut a = c.node("a");
+    let ch = a.keeper.tick(c.now()).unwrap();
+    let old = ch.gained[0].1;
+    let first = a.store.for_lease(cam, old);
+    first.write_segment(c.segment(cam, c.now())).await.unwrap();
+    // The database does not answer past the expiry: the camera leaves the
+    // fence, but its pipeline is never stopped. The node takes the camera
+    // again under a new token and starts a second pipeline.
+    c.advance(LEASE_EXPIRY_90K + 1);
+    assert_eq!(a.keeper.expire_unrenewed(c.now()), vec![cam]);
+    let ch = a.keeper.tick(c.now()).unwrap();
+    assert_eq!(ch.gained, vec![(cam, old + 1)]);
+    let second = a.store.for_current_lease(cam).unwrap();
+    // Both write the same times: only the second is stored.
+    let t = c.now();
+    let e = first.write_segment(c.segment(cam, t)).await.unwrap_err();
+    assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+    second.write_segment(c.segment(cam, t)).await.unwrap();
+    let e = first
+        .write_segment(c.segment(cam, Time90k(t.0 + 2 * SEC)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+    assert_eq!(c.segment_times().len(), 2);
+    assert_eq!(c.object_keys().await.len(), 2);
+    // A pipeline's store writes its own camera only.
+    let other = a.store.for_lease(CameraId(cam.0 + 1000), old + 1);
+    assert!(other.write_segment(c.segment(cam, t)).await.is_err());
+    assert_eq!(c.segment_times().len(), 2);
+}
+
+#[tokio::test]
+async fn a_fenced_insert_held_open_and_a_take_never_both_succeed_concurrently() {
+    let c = Cluster::new(1);
+    let cam = c.cameras[0];
+    let (mut a, b) = (c.node("a"), c.node("b"));
+    let token = a.keeper.tick(c.now()).unwrap().gained[0].1;
+    a.store
+        .for_lease(cam, token)
+        .write_segment(c.segment(cam, c.now()))
+        .await
+        .unwrap();
+    let mut row =
+        c.db.segments(cam, "main", Time90k(0), Time90k(i64::MAX / 2))
+            .unwrap()
+            .remove(0);
+    row.start_90k = Time90k(row.start_90k.0 + 2 * SEC);
+    row.object_key.push_str("-race");
+    // `a`'s lease has expired (it stopped renewing); `b` takes it while
+    // `a`'s insert holds its transaction open after the lease check.
+    c.advance(LEASE_EXPIRY_90K + 1);
+    let now = c.now();
+    let (a_db, b_db) = (a.store.db.clone(), b.store.db.clone());
+    let (checked_tx, checked_rx) = std::sync::mpsc::channel();
+    let (inserted, taken) = std::thread::scope(|s| {
+        let insert = s.spawn(move || {
+            let mut released = None;
+            let r = a_db.insert_segment_fenced_pausing(&row, "a", token, || {
+                checked_tx.send(()).unwrap();
+                std::thread::sleep(std::time::Duration::from_millis(1500));
+                released = Some(std::time::Instant::now());
+            });
+            (r, released)
+        });
+        let take = s.spawn(move || {
+            checked_rx.recv().unwrap();
+            let r = b_db.take_lease(cam, "b", now, Time90k(now.0 + LEASE_EXPIRY_90K));
+            (r, std::time::Instant::now())
+        });
+        (insert.join().unwrap(), take.join().unwrap())
+    });
+    let ((insert, released), (take, took_at)) = (inserted, taken);
+    assert_eq!(take.unwrap(), Some(token + 1));
+    match insert {
+        // The insert went in: the take waited for its commit.
+        Ok(_) => assert!(took_at >= released.unwrap(), "the take did not wait"),
+        Err(e) => assert!(matches!(e, Error::LeaseLost(_)), "{e}"),
+    }
+    // After the take, `a`'s token is refused.
+    let e = a
+        .store
+        .for_lease(cam, token)
+        .write_segment(c.segment(cam, Time90k(now.0 + 10 * SEC)))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, Error::LeaseLost(_)), "{e}");
+}
+
+#[test]
+fn on_postgresql_leases_are_on_the_databases_clock_whatever_the_nodes_clocks_say() {
+    let c = Cluster::new(2);
+    if c.url.is_none() {
+        // SQLite: one process, one clock.
+        return;
+    }
+    let node = |id: &str| LeaseKeeper::new(c.connect(), Fence::new(id), "");
+    let (mut a, mut b) = (node("a"), node("b"));
+    // `a`'s clock is right; `b`'s a minute ahead, then a minute behind.
+    let right = Time90k(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs() as i64
+            * SEC,
+    );
+    assert_eq!(a.tick(right).unwrap().gained.len(), 2);
+    // Ahead: `a`'s live leases are not expired for `b`.
+    let ch = b.tick(Time90k(right.0 + 60 * SEC)).unwrap();
+    assert!(ch.gained.is_empty(), "{ch:?}");
+    // `a` gives `b` its share; `b` takes it; behind, `b` is not dead for
+    // `a`, which keeps its one camera and takes nothing of `b`'s.
+    let ch = a.tick(right).unwrap();
+    assert_eq!(ch.lost.len(), 1, "{ch:?}");
+    let ch = b.tick(Time90k(right.0 - 60 * SEC)).unwrap();
+    assert_eq!(ch.gained.len(), 1, "{ch:?}");
+    for _ in 0..3 {
+        assert_eq!(a.tick(right).unwrap(), Default::default());
+        assert_eq!(
+            b.tick(Time90k(right.0 - 60 * SEC)).unwrap(),
+            Default::default()
+        );
+    }
+    let holders: Vec<String> =
+        c.db.leases()
+            .unwrap()
+            .into_iter()
+            .map(|l| l.holder)
+            .collect();
+    assert_eq!(holders.len(), 2);
+    assert!(holders.contains(&"a".to_owned()) && holders.contains(&"b".to_owned()));
 }

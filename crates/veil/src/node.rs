@@ -126,14 +126,20 @@ impl Recorders {
         v
     }
 
-    /// Starts recording `camera`.
-    pub async fn start(&self, camera: CameraId) -> anyhow::Result<()> {
+    /// Starts recording `camera`; on a shared database, gained under lease
+    /// `token`: the pipeline writes only under that token
+    /// (`Store::for_lease`; the ingest supervisor binds its pipelines to
+    /// the fence's token the same way). `None`: no leases (SQLite).
+    pub async fn start(&self, camera: CameraId, token: Option<i64>) -> anyhow::Result<()> {
         match self.starters.get(&camera) {
             Some(Starter::Synthetic(rec)) => {
                 self.stop(camera).await;
                 let stop = StopSignal::default();
                 let task = recorder::spawn_synthetic(
-                    self.store.clone(),
+                    match token {
+                        Some(t) => self.store.for_lease(camera, t),
+                        None => self.store.clone(),
+                    },
                     self.live.clone(),
                     rec.clone(),
                     stop.clone(),
@@ -261,7 +267,7 @@ pub async fn record_through_leases(
         })
         .await;
         let (lost, gained) = match ticked {
-            Ok(Ok(c)) => (c.lost, c.gained.into_iter().map(|g| g.0).collect()),
+            Ok(Ok(c)) => (c.lost, c.gained),
             Ok(Err((e, lost))) => {
                 tracing::warn!(node = %node, error = %e, "lease renewal failed");
                 if !lost.is_empty() {
@@ -281,8 +287,8 @@ pub async fn record_through_leases(
         for c in &lost {
             recorders.stop(*c).await;
         }
-        for c in &gained {
-            if let Err(e) = recorders.start(*c).await {
+        for (c, token) in &gained {
+            if let Err(e) = recorders.start(*c, Some(*token)).await {
                 tracing::error!(camera = c.0, error = %e, "camera not started");
             }
         }

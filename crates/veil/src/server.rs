@@ -383,7 +383,7 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
     } else if role.records() {
         for id in recorders.configured() {
             recorders
-                .start(id)
+                .start(id, None)
                 .await
                 .with_context(|| format!("camera {}", id.0))?;
         }

@@ -11,9 +11,11 @@
 //! and its late inserts are refused. Expiry is checked by renewal and by
 //! takers, never by the insert: a recorder whose lease merely expired, and
 //! was not taken, may still insert, which is safe (nobody else writes the
-//! camera). Times are the caller's clock; nodes' clocks are kept close by
-//! NTP, and skew can only move when a lease is taken, never let two
-//! recorders write one camera: the token alone fences.
+//! camera). Times are given by the caller: on PostgreSQL the lease keeper
+//! passes the database's clock ([`Db::database_time`]), so every node's
+//! leases and heartbeats are on one clock whatever its own says; and skew
+//! could only move when a lease is taken, never let two recorders write one
+//! camera: the token alone fences.
 
 use crate::db::sql::{params, OptionalExtension};
 use veil_base::{CameraId, SegmentId, Time90k};
@@ -51,6 +53,26 @@ pub struct NodeRow {
 }
 
 impl Db {
+    /// The database server's clock in 90 kHz units on PostgreSQL (shared by
+    /// every node, so lease and heartbeat times do not depend on the nodes'
+    /// clocks agreeing); `None` on SQLite, where the one process's clock is
+    /// the only one.
+    pub fn database_time(&self) -> Result<Option<Time90k>, Error> {
+        self.with(|c| {
+            if !c.is_postgres() {
+                return Ok(None);
+            }
+            // PostgreSQL only (the branch above): clock_timestamp() is the
+            // time of the call, not of the transaction's start.
+            c.query_row(
+                "SELECT CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 90000 AS BIGINT)",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|t| Some(Time90k(t)))
+        })
+    }
+
     /// Records that node `id` is alive at `now` (creating its row).
     pub fn heartbeat_node(
         &self,
@@ -210,6 +232,20 @@ impl Db {
         node: &str,
         token: i64,
     ) -> Result<SegmentId, Error> {
+        self.insert_segment_fenced_pausing(s, node, token, || {})
+    }
+
+    /// Test hook: [`Db::insert_segment_fenced`] calling `pause` inside its
+    /// transaction, after the lease check and before the insert and the
+    /// commit (a race test holds the transaction open there).
+    #[doc(hidden)]
+    pub fn insert_segment_fenced_pausing(
+        &self,
+        s: &SegmentRow,
+        node: &str,
+        token: i64,
+        pause: impl FnOnce(),
+    ) -> Result<SegmentId, Error> {
         let inserted = self.with(|c| {
             let tx = c.transaction()?;
             let held = tx
@@ -222,6 +258,7 @@ impl Db {
                 // Dropping the transaction rolls it back.
                 return Ok(None);
             }
+            pause();
             let id = insert_segment_row(&tx, s)?;
             tx.commit()?;
             Ok(Some(id))
