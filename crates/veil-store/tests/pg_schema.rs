@@ -1,6 +1,7 @@
 //! The PostgreSQL schema against SQLite's, on a real PostgreSQL server: the
 //! same numbered versions, tables, columns (order, nullability, type
-//! family), unique constraints and indexes, and append-only rules with the
+//! family), unique constraints and indexes, foreign keys (columns, the
+//! referenced table and columns, ON DELETE), and append-only rules with the
 //! same messages; migrating is idempotent and refuses a newer database.
 
 #[path = "common/postgres.rs"]
@@ -531,4 +532,109 @@ fn the_server_restarts_on_the_same_port() {
     assert!(client.query_one("SELECT 1", &[]).is_err());
     let mut client = Client::connect(&url, NoTls).unwrap();
     assert_eq!(migrate_postgres(&mut client).unwrap(), 0);
+}
+
+/// A foreign key: table, columns, referenced table, referenced columns, ON
+/// DELETE action.
+type ForeignKey = (String, Vec<String>, String, Vec<String>, String);
+
+fn sqlite_foreign_keys(c: &Connection) -> Vec<ForeignKey> {
+    let mut out = Vec::new();
+    for table in sqlite_tables(c) {
+        let mut st = c
+            .prepare(&format!(
+                "SELECT id, \"table\", \"from\", \"to\", on_delete
+                 FROM pragma_foreign_key_list(\"{table}\") ORDER BY id, seq"
+            ))
+            .unwrap();
+        let rows: Vec<(i64, String, String, Option<String>, String)> = st
+            .query_map([], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            })
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        let mut keys: BTreeMap<i64, ForeignKey> = BTreeMap::new();
+        for (id, parent, from, to, on_delete) in rows {
+            // No `to`: the parent's primary key.
+            let to = to.unwrap_or_else(|| {
+                c.query_row(
+                    &format!("SELECT name FROM pragma_table_info(\"{parent}\") WHERE pk = 1"),
+                    [],
+                    |r| r.get(0),
+                )
+                .unwrap()
+            });
+            let k = keys.entry(id).or_insert_with(|| {
+                (
+                    table.clone(),
+                    Vec::new(),
+                    parent.clone(),
+                    Vec::new(),
+                    on_delete,
+                )
+            });
+            k.1.push(from);
+            k.3.push(to);
+        }
+        out.extend(keys.into_values());
+    }
+    out.sort();
+    out
+}
+
+fn pg_foreign_keys(c: &mut Client) -> Vec<ForeignKey> {
+    let rows = c
+        .query(
+            "SELECT cl.relname::text,
+                    ARRAY(SELECT a.attname::text FROM unnest(con.conkey) WITH ORDINALITY k(n, o)
+                          JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+                          ORDER BY k.o),
+                    fcl.relname::text,
+                    ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(n, o)
+                          JOIN pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.n
+                          ORDER BY k.o),
+                    con.confdeltype::text
+             FROM pg_constraint con
+             JOIN pg_class cl ON cl.oid = con.conrelid
+             JOIN pg_class fcl ON fcl.oid = con.confrelid
+             JOIN pg_namespace n ON n.oid = cl.relnamespace
+             WHERE con.contype = 'f' AND n.nspname = 'public'",
+            &[],
+        )
+        .unwrap();
+    let mut out: Vec<ForeignKey> = rows
+        .iter()
+        .map(|r| {
+            let action = match r.get::<_, String>(4).as_str() {
+                "a" => "NO ACTION",
+                "r" => "RESTRICT",
+                "c" => "CASCADE",
+                "n" => "SET NULL",
+                "d" => "SET DEFAULT",
+                other => panic!("ON DELETE {other}"),
+            };
+            (r.get(0), r.get(1), r.get(2), r.get(3), action.to_owned())
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn foreign_keys_match_sqlite() {
+    let pg = PgServer::start();
+    let mut client = migrated_pg(&pg);
+    let (_dir, sqlite) = sqlite();
+    let s_fk = sqlite_foreign_keys(&sqlite);
+    assert!(s_fk
+        .iter()
+        .any(|k| k.0 == "camera_lease" && k.2 == "camera" && k.4 == "CASCADE"));
+    let p_fk = pg_foreign_keys(&mut client);
+    let only_sqlite: Vec<_> = s_fk.iter().filter(|k| !p_fk.contains(k)).collect();
+    let only_pg: Vec<_> = p_fk.iter().filter(|k| !s_fk.contains(k)).collect();
+    assert!(
+        only_sqlite.is_empty() && only_pg.is_empty(),
+        "foreign keys only in SQLite: {only_sqlite:#?}\nonly in PostgreSQL: {only_pg:#?}"
+    );
 }
