@@ -389,3 +389,130 @@ async fn another_installations_bucket_is_refused_and_foreign_keys_survive() {
         assert!(left.contains(k), "{k}: {left:?}");
     }
 }
+
+/// Missing permissions and refused credentials against moto enforcing IAM
+/// (`docs/design/storage.md`): opening a store is refused, naming the
+/// operation that failed and the store's address, never the secret or the
+/// key id; a user with the four permissions Veil needs opens and records.
+#[tokio::test]
+async fn missing_permissions_are_refused_at_start_naming_the_operation() {
+    const READ: &[&str] = &["s3:GetObject", "s3:ListBucket"];
+    const NO_DELETE: &[&str] = &["s3:PutObject", "s3:GetObject", "s3:ListBucket"];
+    const ALL: &[&str] = &[
+        "s3:PutObject",
+        "s3:GetObject",
+        "s3:ListBucket",
+        "s3:DeleteObject",
+    ];
+    let bucket = "veil-perm";
+    let (s3, users) = moto::MotoServer::start_with_iam(
+        bucket,
+        &[
+            ("reader", READ),
+            ("no-delete", NO_DELETE),
+            ("recorder", ALL),
+        ],
+    );
+    let cfg_for = |dir: &std::path::Path, user: &moto::IamUser| S3Config {
+        endpoint: s3.endpoint(),
+        bucket: bucket.into(),
+        region: "us-east-1".into(),
+        prefix: Some("site-a/".into()),
+        credentials_file: Some(user.credentials_file(dir)),
+    };
+    let refused = |e: &str, user: &moto::IamUser, operation: &str, why: &str| {
+        assert!(
+            e.contains(&format!("object store s3 (endpoint {}", s3.endpoint()))
+                && e.contains(&format!("bucket {bucket}"))
+                && e.contains(&format!("{operation} failed: {why}")),
+            "{e}"
+        );
+        assert!(!e.contains(&user.secret_access_key), "secret in {e}");
+        assert!(!e.contains(&user.access_key_id), "key id in {e}");
+    };
+
+    // Read and list only: the first write is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &cfg_for(dir.path(), &users[0]))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    refused(&e, &users[0], "writing a probe object", "access denied");
+    assert!(!dir.path().join("data").exists(), "{e}");
+
+    // Everything but delete: the probe's delete is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let e = open(dir.path(), &cfg_for(dir.path(), &users[1]))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    refused(&e, &users[1], "deleting a probe object", "access denied");
+    assert!(!dir.path().join("data").exists(), "{e}");
+
+    // A key moto never issued: the credentials are refused.
+    let dir = tempfile::tempdir().unwrap();
+    let stranger = moto::IamUser {
+        name: "stranger".into(),
+        access_key_id: "AKIAVEILNEVERISSUED1".into(),
+        secret_access_key: "never-issued-secret-9d2b4f".into(),
+    };
+    let e = open(dir.path(), &cfg_for(dir.path(), &stranger))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    refused(
+        &e,
+        &stranger,
+        "writing a probe object",
+        "the credentials were refused",
+    );
+
+    // An issued key with a wrong secret: the signature does not match
+    // (moto's answer quotes the key id; the error does not).
+    let dir = tempfile::tempdir().unwrap();
+    let wrong = moto::IamUser {
+        name: "wrong-secret".into(),
+        access_key_id: users[2].access_key_id.clone(),
+        secret_access_key: "not-the-secret-4e7a1c".into(),
+    };
+    let e = open(dir.path(), &cfg_for(dir.path(), &wrong))
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    refused(
+        &e,
+        &wrong,
+        "writing a probe object",
+        "the credentials were refused",
+    );
+    assert!(!e.contains(&users[2].secret_access_key), "{e}");
+
+    // All four: opens, records and plays back; the probes are gone.
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_for(dir.path(), &users[2]);
+    let s = open(dir.path(), &cfg).await.unwrap();
+    let cam =
+        s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
+            .unwrap();
+    let segs = segments(cam, 2);
+    s.write_segment(segs[0].clone()).await.unwrap();
+    let read = s
+        .segments(cam, MAIN_RENDITION, Time90k(T0), Time90k(T0 + 10 * 90_000))
+        .unwrap();
+    assert_eq!(read.len(), 1);
+    assert_eq!(*s.read_media(&read[0]).await.unwrap(), segs[0].media);
+    let creds = S3Credentials::from_file(cfg.credentials_file.as_ref().unwrap()).unwrap();
+    let o = S3Objects::open(&cfg, &creds).unwrap();
+    let keys = o.list().await.unwrap();
+    assert_eq!(keys, vec![read[0].row.object_key.clone()]);
+    // The reader cannot delete what the recorder stored.
+    let reader_creds = S3Credentials::from_file(&users[0].credentials_file(dir.path())).unwrap();
+    let reader = S3Objects::open(&cfg, &reader_creds).unwrap();
+    let e = reader.delete(&keys[0]).await.err().unwrap().to_string();
+    assert!(e.contains("access denied"), "{e}");
+    assert_eq!(o.list().await.unwrap().len(), 1);
+}
