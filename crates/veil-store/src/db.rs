@@ -172,8 +172,20 @@ impl Db {
             Error::Invalid(m) => Error::Invalid(format!("PostgreSQL database {shown}: {m}")),
             e => Error::Database(format!("PostgreSQL database {shown}: {e}")),
         })?;
+        // A restarted server closes the connection: the next statement
+        // outside a transaction opens a new one.
+        let owned = url.to_owned();
+        let reconnect: sql::Reconnect = Box::new(move || {
+            let mut config: postgres::Config = owned.parse()?;
+            if config.get_connect_timeout().is_none() {
+                config.connect_timeout(CONNECT_TIMEOUT);
+            }
+            config.connect(postgres::NoTls)
+        });
         Ok(Db {
-            conn: Arc::new(Mutex::new(Connection::postgres(client))),
+            conn: Arc::new(Mutex::new(Connection::postgres_reconnecting(
+                client, reconnect,
+            ))),
         })
     }
 

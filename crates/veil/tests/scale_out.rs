@@ -132,7 +132,7 @@ impl Recorder {
     /// Waits for the line a recorder prints once it runs.
     fn wait_started(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(60);
-        let ready = format!("node {} role recorder", self.id);
+        let ready = format!("node {} role recorder: ", self.id);
         while !self.output().contains(&ready) {
             if let Ok(Some(st)) = self.child.try_wait() {
                 std::thread::sleep(Duration::from_millis(200));
@@ -973,13 +973,26 @@ async fn recording_survives_a_postgresql_restart() {
         c.logs()
     );
     eprintln!("cameras seen in `error`: {saw:?}");
-    for cam in 1..=CAMERAS as i64 {
-        let st = c.status(cam).await.unwrap();
-        assert_eq!(
-            st["state"], "recording",
-            "camera {cam} after the restart: {st}"
-        );
-    }
+    // The status the recorders write follows at their next tick.
+    eventually(
+        "every camera's status `recording` after the restart",
+        Duration::from_secs_f64(3.0 * RENEW_PERIOD_S),
+        || async {
+            let mut not = Vec::new();
+            for cam in 1..=CAMERAS as i64 {
+                let st = c.status(cam).await?;
+                if st["state"] != "recording" {
+                    not.push(format!("camera {cam}: {st}"));
+                }
+            }
+            if not.is_empty() {
+                Ok(())
+            } else {
+                Err(not.join("\n"))
+            }
+        },
+    )
+    .await;
 
     // Nothing lost, no row without its object, nothing written twice.
     let now = c.segments();

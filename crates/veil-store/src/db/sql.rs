@@ -511,14 +511,48 @@ struct Pg {
     client: RefCell<Option<postgres::Client>>,
     /// Prepared statements by their SQL text as written (with `?N`).
     statements: RefCell<HashMap<String, postgres::Statement>>,
+    /// Opens a new connection when the server closed this one (a database
+    /// restart); `None`: never reconnects.
+    reconnect: Option<Reconnect>,
+    /// Between `BEGIN` and `COMMIT`/`ROLLBACK`: a closed connection is not
+    /// replaced there (the statements after it would run outside the
+    /// transaction); the transaction fails and the next one reconnects.
+    in_transaction: std::cell::Cell<bool>,
 }
+
+/// How a PostgreSQL connection is opened again ([`Connection::postgres_reconnecting`]).
+pub type Reconnect =
+    Box<dyn Fn() -> std::result::Result<postgres::Client, postgres::Error> + Send + Sync>;
 
 impl Pg {
     fn client(&self) -> std::cell::RefMut<'_, postgres::Client> {
+        self.revive();
         std::cell::RefMut::map(self.client.borrow_mut(), |c| {
             c.as_mut()
                 .expect("the PostgreSQL client is open until dropped")
         })
+    }
+}
+
+impl Pg {
+    /// Outside a transaction, replaces a connection the server closed by a
+    /// new one (its prepared statements are gone with it); a failed attempt
+    /// leaves the closed one, whose statements fail, and is tried again at
+    /// the next statement.
+    fn revive(&self) {
+        let Some(reconnect) = &self.reconnect else {
+            return;
+        };
+        let closed = self.client.borrow().as_ref().is_some_and(|c| c.is_closed());
+        if !closed || self.in_transaction.get() {
+            return;
+        }
+        if let Ok(new) = off_runtime(reconnect) {
+            let old = self.client.replace(Some(new));
+            self.statements.borrow_mut().clear();
+            off_runtime(move || drop(old));
+            tracing::info!("PostgreSQL connection opened again");
+        }
     }
 }
 
@@ -655,9 +689,17 @@ impl Pg {
     }
 
     fn batch(&self, sql: &str) -> Result<()> {
-        let mut client = self.client();
-        let client = &mut *client;
-        Ok(off_runtime(|| client.batch_execute(sql))?)
+        let r = {
+            let mut client = self.client();
+            let client = &mut *client;
+            off_runtime(|| client.batch_execute(sql))
+        };
+        match sql {
+            "BEGIN" => self.in_transaction.set(r.is_ok()),
+            "COMMIT" | "ROLLBACK" => self.in_transaction.set(false),
+            _ => {}
+        }
+        Ok(r?)
     }
 }
 
@@ -698,8 +740,20 @@ impl Connection {
             inner: Inner::Postgres(Box::new(Pg {
                 client: RefCell::new(Some(c)),
                 statements: RefCell::new(HashMap::new()),
+                reconnect: None,
+                in_transaction: std::cell::Cell::new(false),
             })),
         }
+    }
+
+    /// A PostgreSQL connection that `reconnect`s, outside a transaction,
+    /// once the server has closed it (a database restart).
+    pub fn postgres_reconnecting(c: postgres::Client, reconnect: Reconnect) -> Connection {
+        let mut conn = Connection::postgres(c);
+        if let Inner::Postgres(pg) = &mut conn.inner {
+            pg.reconnect = Some(reconnect);
+        }
+        conn
     }
 
     /// Whether this is PostgreSQL.
