@@ -38,6 +38,11 @@ use veil_media::mp4::Sample;
 use veil_media::VideoParams;
 
 pub use db::Db;
+
+/// Log filter directives every Veil process adds to its own, whatever the
+/// level asked for: the PostgreSQL client logs each statement with its
+/// parameters (personal data, secrets) at debug level and below.
+pub const LOG_DIRECTIVES: &[&str] = &["tokio_postgres=info", "postgres=info"];
 pub use keys::Keyring;
 pub use lift::{LiftGrant, LiftMode};
 pub use objects::{LocalDir, ObjectStore};
@@ -628,6 +633,12 @@ impl Store {
     /// camera is written.
     pub fn set_fence(&mut self, fence: leases::Fence) {
         self.fence = Some(fence);
+    }
+
+    /// The node's fence: set on a scale-out node (a shared database),
+    /// `None` for a store that records on its own.
+    pub fn fence(&self) -> Option<&leases::Fence> {
+        self.fence.as_ref()
     }
 
     /// The store one recording pipeline of `camera` writes through, bound

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use veil_base::SharedClock;
 
-use crate::db::Db;
+use crate::db::{Db, RawValue};
 use crate::{root, Error, Store};
 
 /// The PostgreSQL test server's URL, when the tests run on PostgreSQL.
@@ -86,4 +86,45 @@ pub fn open_dir_with(
 pub fn open_dir_sqlite_only(dir: &Path, clock: SharedClock, why: &str) -> Result<Store, Error> {
     let _ = why;
     Store::open_dir(dir, clock)
+}
+
+/// Everything the test database of data directory `dir` holds, as bytes to
+/// search for a secret: on SQLite the database file and its WAL as they lie
+/// on disk (free pages included), on PostgreSQL every value of every table
+/// (text and blobs as they are, numbers in decimal), one after another.
+pub fn database_bytes(dir: &Path, db: &Db) -> Result<Vec<u8>, Error> {
+    let mut out = Vec::new();
+    if !db.is_postgres() {
+        for name in ["veil.db", "veil.db-wal"] {
+            match std::fs::read(dir.join(name)) {
+                Ok(b) => out.extend(b),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        return Ok(out);
+    }
+    let tables = db.raw_query_for_tests(
+        "SELECT table_name FROM information_schema.tables
+         WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'",
+        &[],
+    )?;
+    for row in tables {
+        let Some(RawValue::Text(table)) = row.into_iter().next() else {
+            continue;
+        };
+        for row in db.raw_query_for_tests(&format!("SELECT * FROM \"{table}\""), &[])? {
+            for value in row {
+                match value {
+                    RawValue::Null => {}
+                    RawValue::Integer(n) => out.extend(n.to_string().into_bytes()),
+                    RawValue::Real(f) => out.extend(f.to_string().into_bytes()),
+                    RawValue::Text(t) => out.extend(t.into_bytes()),
+                    RawValue::Blob(b) => out.extend(b),
+                }
+                out.push(0);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -793,9 +793,11 @@ pub async fn status(
     Path(id): Path<String>,
 ) -> Result<Json<CameraStatusView>, ApiError> {
     let cam = authorized_camera(&state, &s, Action::ListCameras, &id).await?;
-    if state.store.db.is_postgres() {
-        // Scale-out: the recorder holding the camera may be another node;
-        // it writes the status into the shared database.
+    if state.store.fence().is_some() {
+        // Scale-out (a node on a shared database): the recorder holding the
+        // camera may be another node; it writes the status into the shared
+        // database. A store without a fence records on its own, whatever
+        // its database.
         let (db, camera) = (state.store.db.clone(), cam.id);
         let row = blocking(move || Ok(db.camera_status(camera)?)).await?;
         return Ok(Json(shared_status(row, state.now())));

@@ -91,10 +91,17 @@ async fn login_sets_safe_cookies_and_records_attempts() {
         .unwrap()
         .trim_start_matches("veil_session=");
     // Only the token's hash is stored.
-    let db = rusqlite::Connection::open(s.dir.path().join("data/veil.db")).unwrap();
-    let stored: Vec<u8> = db
-        .query_row("SELECT token_hash FROM user_session", [], |r| r.get(0))
+    let rows = s
+        .store
+        .db
+        .raw_query_for_tests("SELECT token_hash FROM user_session", &[])
         .unwrap();
+    let [row] = &rows[..] else {
+        panic!("one session: {rows:?}")
+    };
+    let [veil_store::db::RawValue::Blob(stored)] = &row[..] else {
+        panic!("{row:?}")
+    };
     assert_eq!(stored.len(), 32);
     assert!(!stored
         .windows(token.len().min(32))

@@ -392,13 +392,7 @@ async fn the_report_gives_exact_figures_in_three_formats() {
 }
 
 fn database_bytes(s: &Server) -> Vec<u8> {
-    let mut all = Vec::new();
-    for f in ["veil.db", "veil.db-wal"] {
-        if let Ok(b) = std::fs::read(s.dir.path().join("data").join(f)) {
-            all.extend(b);
-        }
-    }
-    all
+    veil_store::testing::database_bytes(&s.dir.path().join("data"), &s.store.db).unwrap()
 }
 
 fn contains(hay: &[u8], needle: &str) -> bool {

@@ -82,7 +82,7 @@ async fn a_role_that_needs_a_second_factor_gets_one() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     // The seed is stored sealed: not even its base32 text is in the database.
-    let db = std::fs::read(s.dir.path().join("data/veil.db")).unwrap();
+    let db = stored_bytes(&s);
     let b32 = secret.to_base32();
     assert!(!db.windows(b32.len()).any(|w| w == b32.as_bytes()));
 }
@@ -208,7 +208,7 @@ async fn api_tokens_carry_a_subset_of_roles_and_can_be_revoked() {
         .await
         .unwrap();
     assert!(!listed.to_string().contains(&token));
-    let db = std::fs::read(s.dir.path().join("data/veil.db")).unwrap();
+    let db = stored_bytes(&s);
     assert!(!db.windows(token.len()).any(|w| w == token.as_bytes()));
     // A machine client uses it without cookies or CSRF.
     let bot = reqwest::Client::builder()

@@ -334,15 +334,19 @@ async fn a_tampered_record_and_a_readable_data_directory_raise() {
     get(&admin, &s, "/api/v1/cameras").await;
     assert!(candidates(&s, &dpo).await.is_empty());
     let victim = audit_entries(&s)[3].seq;
-    let db = veil_store::DataDir {
-        root: s.dir.path().join("data"),
-    }
-    .database();
-    let raw = rusqlite::Connection::open(&db).unwrap();
-    raw.execute_batch(&format!(
-        "DROP TRIGGER audit_no_update; UPDATE audit SET outcome = 'denied' WHERE seq = {victim};"
-    ))
-    .unwrap();
+    let drop_trigger = if s.store.db.is_postgres() {
+        "DROP TRIGGER audit_no_update ON audit"
+    } else {
+        "DROP TRIGGER audit_no_update"
+    };
+    s.store.db.tamper_for_tests(drop_trigger, &[]).unwrap();
+    s.store
+        .db
+        .tamper_for_tests(
+            "UPDATE audit SET outcome = 'denied' WHERE seq = ?1",
+            &[veil_store::db::RawValue::Integer(victim)],
+        )
+        .unwrap();
     let data = s.dir.path().join("data");
     std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o750)).unwrap();
     // A read verifies the whole record at most every ten minutes: the one

@@ -294,11 +294,8 @@ async fn cameras_are_managed_recorded_and_never_leak_credentials() {
     assert_eq!(st, StatusCode::FORBIDDEN);
 
     // The password is sealed: not in the database file in the clear.
-    let db_bytes = [
-        std::fs::read(s._dir.path().join("data/veil.db")).unwrap(),
-        std::fs::read(s._dir.path().join("data/veil.db-wal")).unwrap_or_default(),
-    ]
-    .concat();
+    let db_bytes =
+        veil_store::testing::database_bytes(&s._dir.path().join("data"), &s.store.db).unwrap();
     assert!(
         !db_bytes
             .windows(CAMERA_PASSWORD.len())

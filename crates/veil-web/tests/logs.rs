@@ -95,7 +95,11 @@ async fn logs_name_no_person_and_no_secret() {
     let captured = Captured::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+        .with_env_filter(veil_store::LOG_DIRECTIVES.iter().fold(
+            // Every level, with the directives the server adds.
+            tracing_subscriber::EnvFilter::new("trace"),
+            |f, d| f.add_directive(d.parse().unwrap()),
+        ))
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .init();

@@ -384,14 +384,7 @@ async fn camera_passwords_are_checked_when_set_and_never_stored_in_clear() {
     );
 
     // The database never holds a password in clear.
-    let mut bytes = Vec::new();
-    for entry in std::fs::read_dir(s.dir.path().join("data")).unwrap() {
-        let path = entry.unwrap().path();
-        let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        if name.starts_with("veil.db") {
-            bytes.extend(std::fs::read(&path).unwrap());
-        }
-    }
+    let bytes = stored_bytes(&s);
     assert!(!bytes.is_empty());
     for secret in [SHARED, "Zq8-another-own-secret"] {
         assert!(

@@ -43,7 +43,11 @@ async fn no_request_text_is_logged() {
     let captured = Captured::default();
     let writer = captured.clone();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::new("trace"))
+        .with_env_filter(veil_store::LOG_DIRECTIVES.iter().fold(
+            // Every level, with the directives the server adds.
+            tracing_subscriber::EnvFilter::new("trace"),
+            |f, d| f.add_directive(d.parse().unwrap()),
+        ))
         .with_ansi(false)
         .with_writer(move || writer.clone())
         .init();

@@ -257,8 +257,10 @@ impl Db {
     ) -> Result<(), Error> {
         self.with(|c| {
             c.execute(
+                // The flag twice (?2, ?5): PostgreSQL gives one parameter
+                // one type, and the column and the comparison differ.
                 "UPDATE app_user SET disabled = ?2, training_valid_until_90k = ?3,
-                     disabled_90k = CASE WHEN ?2 = 0 THEN NULL
+                     disabled_90k = CASE WHEN ?5 = 0 THEN NULL
                          WHEN disabled = 1 AND disabled_90k IS NOT NULL THEN disabled_90k
                          ELSE ?4 END
                  WHERE id = ?1",
@@ -266,7 +268,8 @@ impl Db {
                     user.0,
                     disabled as i64,
                     training_valid_until.map(|t| t.0),
-                    now.0
+                    now.0,
+                    disabled as i64
                 ],
             )
             .map(|_| ())

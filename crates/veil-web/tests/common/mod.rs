@@ -156,6 +156,12 @@ pub fn serve_with(
     format!("https://{addr}")
 }
 
+/// Everything the server's database holds, as bytes to search for a secret
+/// (the SQLite file and WAL, or every value on PostgreSQL).
+pub fn stored_bytes(s: &Server) -> Vec<u8> {
+    veil_store::testing::database_bytes(&s.dir.path().join("data"), &s.store.db).unwrap()
+}
+
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .danger_accept_invalid_certs(true)
