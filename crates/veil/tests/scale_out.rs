@@ -821,13 +821,13 @@ async fn a_paused_recorders_late_writes_are_fenced_and_it_gives_its_cameras_up()
     c.recorder("rec-1").signal("-CONT");
 
     // It ticks: its leases are gone, it gives the cameras up.
-    let holds_line = format!("node rec-1 role recorder holds cameras ");
+    let holds_line = "node rec-1 role recorder holds cameras ";
     eventually(
         "rec-1 noticing its leases are lost",
         Duration::from_secs_f64(RENEW_PERIOD_S * 2.0 + 5.0),
         || async {
             let out = c.recorder("rec-1").output();
-            if out[log_before..].contains(&holds_line) {
+            if out[log_before..].contains(holds_line) {
                 Ok(())
             } else {
                 Err(format!(
@@ -844,7 +844,7 @@ async fn a_paused_recorders_late_writes_are_fenced_and_it_gives_its_cameras_up()
     let since = &out[log_before..];
     let first_holds = since
         .lines()
-        .find_map(|l| l.split(&holds_line).nth(1))
+        .find_map(|l| l.split(holds_line).nth(1))
         .unwrap()
         .trim()
         .to_owned();
