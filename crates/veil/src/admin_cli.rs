@@ -88,6 +88,11 @@ pub enum AdminCommand {
         /// The data directory.
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
+        /// The server's configuration file, for its `[root_key]`, `[objects]`
+        /// and `[database]` sections (an S3 bucket, a PostgreSQL database).
+        /// Default: the files in the data directory.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Publish a new version of the video-surveillance usage policy from a
     /// text file; everyone must acknowledge it before their next video access.
@@ -191,8 +196,11 @@ pub(crate) async fn open_configured(
 
 /// `veil admin erase-user`: `who` is a login name or a pseudonym. Prints the
 /// pseudonym that stays in the record.
-pub fn erase_user(data: &Path, who: &str) -> anyhow::Result<()> {
-    let (store, record) = open_locked(data)?;
+pub fn erase_user(data: &Path, config: Option<&Path>, who: &str) -> anyhow::Result<()> {
+    let (store, record) = match config {
+        None => open_locked(data)?,
+        Some(_) => crate::keys_cli::open_store(data, config)?,
+    };
     let user = match store.db.user_by_name(who)? {
         Some(u) => u,
         None => store
@@ -294,7 +302,9 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
         }
         AdminCommand::Disable { name, data } => set_disabled(&data, &name, true)?,
         AdminCommand::Enable { name, data } => set_disabled(&data, &name, false)?,
-        AdminCommand::EraseUser { name, data } => erase_user(&data, &name)?,
+        AdminCommand::EraseUser { name, data, config } => {
+            erase_user(&data, config.as_deref(), &name)?
+        }
         AdminCommand::Roles { data } => {
             let a = Admin::open(&data)?;
             let roles: Vec<veil_access::Role> =

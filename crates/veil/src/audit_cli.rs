@@ -63,6 +63,10 @@ pub enum AuditCommand {
         /// Output file (default: standard output).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// The server's configuration file, for its `[database]` section (the
+        /// access record in PostgreSQL). Default: `veil.db` in the data directory.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Key indicators per user, camera and day over [--from, --to), on stdout.
     /// Recorded as `document.generate`; needs the server stopped.
@@ -83,6 +87,10 @@ pub enum AuditCommand {
         /// "weekly": ["mon 08:00-16:00", …]}}; accesses outside them are counted.
         #[arg(long)]
         shifts: Option<PathBuf>,
+        /// The server's configuration file, for its `[root_key]`, `[objects]`
+        /// and `[database]` sections. Default: the files in the data directory.
+        #[arg(long)]
+        config: Option<PathBuf>,
     },
     /// Print the audit public key (PEM) and its fingerprint.
     Key {
@@ -141,14 +149,23 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             from,
             to,
             out,
-        } => export(&data, from, to, out.as_deref()),
+            config,
+        } => export(&data, config.as_deref(), from, to, out.as_deref()),
         AuditCommand::Report {
             data,
             from,
             to,
             format,
             shifts,
-        } => audit_report(&data, &from, &to, format, shifts.as_deref()),
+            config,
+        } => audit_report(
+            &data,
+            config.as_deref(),
+            &from,
+            &to,
+            format,
+            shifts.as_deref(),
+        ),
         AuditCommand::Key { data } => {
             let key = data_dir_public_key(&data)?
                 .ok_or_else(|| anyhow::anyhow!("{} has no audit key yet", data.display()))?;
@@ -284,6 +301,7 @@ fn read_public_key(arg: &str) -> anyhow::Result<[u8; 32]> {
 /// Records the export, signs a checkpoint covering the tail, then writes.
 fn export(
     data: &Path,
+    config: Option<&Path>,
     from: Option<i64>,
     to: Option<i64>,
     out: Option<&Path>,
@@ -291,11 +309,15 @@ fn export(
     let dir = DataDir {
         root: data.to_owned(),
     };
-    if !dir.database().exists() {
+    let database = crate::config::database_url_of(config)?;
+    if database.is_none() && !dir.database().exists() {
         anyhow::bail!("{} has no database", data.display());
     }
     let key = Arc::new(AuditKey::load_or_create(&dir.audit_key())?);
-    let db = Db::open(&dir.database())?;
+    let db = match database {
+        Some(url) => Db::open_postgres(&url)?,
+        None => Db::open(&dir.database())?,
+    };
     let record = AccessRecord::open(
         db.clone(),
         Arc::new(veil_base::SystemClock),
@@ -363,6 +385,7 @@ fn parse_time(flag: &str, v: &str) -> anyhow::Result<Time90k> {
 /// `veil audit report`: key indicators of `[from, to)` on stdout.
 pub fn audit_report(
     data: &Path,
+    config: Option<&Path>,
     from: &str,
     to: &str,
     format: ReportFormat,
@@ -380,7 +403,10 @@ pub fn audit_report(
             report::parse_shifts(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
         }
     };
-    let (store, record) = crate::admin_cli::open_locked(data)?;
+    let (store, record) = match config {
+        None => crate::admin_cli::open_locked(data)?,
+        Some(_) => crate::keys_cli::open_store(data, config)?,
+    };
     let format_id = match format {
         ReportFormat::Json => "json",
         ReportFormat::Csv => "csv",

@@ -668,3 +668,70 @@ async fn bench_ingest_measures_the_local_directory_and_s3_side_by_side() {
     let keys = bucket_keys(&bucket_client(&s3, &bucket)).await;
     assert_eq!(keys.len(), 2, "{keys:?}");
 }
+
+/// `veil audit report`, `veil audit export` and `veil admin erase-user` take
+/// `--config` and work on an S3 installation; without it the store-opening
+/// ones are refused (the data directory's own objects directory has no
+/// marker while the database lists segments).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_report_export_and_erase_user_take_the_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let s3 = moto::MotoServer::start();
+    let bucket = s3.fresh_bucket();
+    let credentials = s3.credentials_file(dir.path());
+    let config = config(
+        dir.path(),
+        &data,
+        &s3_table(&s3.endpoint(), &bucket, &credentials),
+    );
+    let serve = Demo::serve(&config, &data);
+    let user = serve.user.clone();
+    eventually("a segment", Duration::from_secs(60), || async {
+        ok_count(&data, 1) >= 1
+    })
+    .await;
+    drop(serve);
+    let veil = |args: &[&str]| tokio::task::block_in_place(|| common::run_veil(args));
+    let (d, c) = (data.to_str().unwrap(), config.to_str().unwrap());
+    let period = [
+        "--from",
+        "2000-01-01T00:00:00Z",
+        "--to",
+        "2100-01-01T00:00:00Z",
+    ];
+
+    let report = |with: bool| {
+        let mut args = vec!["audit", "report", "--data", d];
+        args.extend(period);
+        if with {
+            args.extend(["--config", c]);
+        }
+        veil(&args)
+    };
+    let (ok, out) = report(false);
+    assert!(!ok && out.contains("has no VEIL-OBJECTS file"), "{out}");
+    let (ok, out) = report(true);
+    assert!(
+        ok && out.trim_start().starts_with('{'),
+        "veil audit report --config: {out}"
+    );
+
+    let export = dir.path().join("audit.jsonl");
+    let e = export.to_str().unwrap();
+    let (ok, out) = veil(&["audit", "export", "--data", d, "--config", c, "--out", e]);
+    assert!(ok, "veil audit export --config: {out}");
+    let text = std::fs::read_to_string(&export).unwrap();
+    assert!(text.contains("document.generate"), "{text}");
+
+    let (ok, out) = veil(&["admin", "erase-user", &user, "--data", d]);
+    assert!(!ok && out.contains("has no VEIL-OBJECTS file"), "{out}");
+    let (ok, out) = veil(&["admin", "erase-user", &user, "--data", d, "--config", c]);
+    assert!(
+        ok && out.contains("erased: "),
+        "veil admin erase-user --config: {out}"
+    );
+    let (ok, out) = veil(&["audit", "verify", "--data", d, "--config", c]);
+    assert!(ok, "veil audit verify --config: {out}");
+    assert!(!out.contains(moto::SECRET_ACCESS_KEY));
+}
