@@ -5,7 +5,8 @@
 //! fencing").
 //!
 //! The keeper is a plain struct driven by [`LeaseKeeper::tick`] with the
-//! time of the caller's clock, every [`RENEW_PERIOD_90K`]; it says which
+//! time of the caller's clock, every [`POLL_PERIOD_90K`] (it heartbeats and
+//! renews only every [`RENEW_PERIOD_90K`]); it says which
 //! cameras were lost (the caller stops recording them) and which were gained
 //! with their tokens (the caller starts them). The store's fence, shared
 //! with the keeper, holds the token of every camera the node holds; a store
@@ -18,8 +19,14 @@ use veil_base::{CameraId, Time90k};
 
 use crate::{Db, Error};
 
-/// How often a keeper ticks (heartbeat and renewal): 5 s.
+/// How often a keeper heartbeats and renews its leases: 5 s.
 pub const RENEW_PERIOD_90K: i64 = 5 * 90_000;
+/// How often a keeper ticks: 1 s. A tick between renewals only looks for
+/// leases to take or give up (the database's time, the live recorders and
+/// the lease rows: three reads), so a dead recorder's cameras are taken
+/// within about a second of their leases' expiry, not up to a renewal
+/// period later.
+pub const POLL_PERIOD_90K: i64 = 90_000;
 /// How long a lease lasts from its take or renewal: 15 s, three renewal
 /// periods, so two renewals may fail before the lease is lost.
 pub const LEASE_EXPIRY_90K: i64 = 15 * 90_000;
@@ -105,6 +112,7 @@ pub struct LeaseKeeper {
     address: String,
     renew_90k: i64,
     expiry_90k: i64,
+    poll_90k: i64,
     /// The caller's time at the latest tick that renewed the leases held
     /// (the leases then last at least until this plus the expiry).
     renewed: Option<Time90k>,
@@ -131,6 +139,7 @@ impl LeaseKeeper {
             address: address.to_owned(),
             renew_90k: RENEW_PERIOD_90K,
             expiry_90k: LEASE_EXPIRY_90K,
+            poll_90k: POLL_PERIOD_90K,
             renewed: None,
             unreported: LeaseChanges::default(),
             database_clock,
@@ -171,12 +180,21 @@ impl LeaseKeeper {
         }
     }
 
-    /// Other periods (tests): tick every `renew_90k`, leases last
-    /// `expiry_90k` (more than one renewal period).
+    /// Other periods (tests): renew every `renew_90k`, leases last
+    /// `expiry_90k` (more than one renewal period); ticks no further apart
+    /// than the renewal period.
     pub fn with_periods(mut self, renew_90k: i64, expiry_90k: i64) -> LeaseKeeper {
         self.renew_90k = renew_90k;
         self.expiry_90k = expiry_90k.max(renew_90k + 1);
+        self.poll_90k = self.poll_90k.min(renew_90k);
         self
+    }
+
+    /// How often [`LeaseKeeper::tick`] should run: every tick looks for
+    /// leases to take or give up; one at least [`LeaseKeeper::renew_period_90k`]
+    /// after the latest renewal also heartbeats and renews.
+    pub fn poll_period_90k(&self) -> i64 {
+        self.poll_90k
     }
 
     /// How long a lease lasts from its take or renewal.
@@ -184,7 +202,7 @@ impl LeaseKeeper {
         self.expiry_90k
     }
 
-    /// How often [`LeaseKeeper::tick`] must run.
+    /// How often the leases held are renewed (and the node heartbeats).
     pub fn renew_period_90k(&self) -> i64 {
         self.renew_90k
     }
@@ -194,7 +212,10 @@ impl LeaseKeeper {
         &self.fence
     }
 
-    /// One round at time `now` (the caller's clock). Blocks on the
+    /// One round at time `now` (the caller's clock): a heartbeat and the
+    /// renewal of the leases held when the latest successful renewal is a
+    /// renewal period old or more (or in the caller's future: its clock
+    /// went back), then the share, releases and takes. Blocks on the
     /// database. On PostgreSQL (a shared database) lease and heartbeat
     /// times are the database's clock ([`Db::database_time`]), so nodes'
     /// clocks need not agree; on SQLite, `now`.
@@ -218,20 +239,26 @@ impl LeaseKeeper {
             false => caller_now,
         };
         let until = Time90k(now.0 + self.expiry_90k);
-        self.db
-            .heartbeat_node(&node, RECORDER_ROLE, &self.address, now)?;
-        self.db.ensure_lease_rows()?;
-        self.step("renew")?;
-        // Out of the fence before anything else: no insert under a lease
-        // that may be another's now.
-        for camera in self
-            .db
-            .renew_leases(&node, &self.fence.held(), now, until)?
-        {
-            self.fence.drop_camera(camera);
-            self.unreported.lost.push(camera);
+        let renew_due = !matches!(
+            self.renewed,
+            Some(r) if (0..self.renew_90k).contains(&(caller_now.0 - r.0))
+        );
+        if renew_due {
+            self.db
+                .heartbeat_node(&node, RECORDER_ROLE, &self.address, now)?;
+            self.db.ensure_lease_rows()?;
+            self.step("renew")?;
+            // Out of the fence before anything else: no insert under a lease
+            // that may be another's now.
+            for camera in self
+                .db
+                .renew_leases(&node, &self.fence.held(), now, until)?
+            {
+                self.fence.drop_camera(camera);
+                self.unreported.lost.push(camera);
+            }
+            self.renewed = Some(caller_now);
         }
-        self.renewed = Some(caller_now);
 
         self.step("live_nodes")?;
         let live = self

@@ -229,6 +229,9 @@ pub struct Store {
     dir: Option<Arc<PathBuf>>,
     /// Cameras whose last segment could not be stored, and why.
     faults: Arc<std::sync::Mutex<std::collections::HashMap<CameraId, WriteFault>>>,
+    /// Objects being put now: by write, its camera and when the put began
+    /// ([`PENDING_PUT_FAULT_90K`]).
+    pending_puts: Arc<PendingPuts>,
     /// Cameras whose new video is refused because a quota is reached and
     /// only protected video is left (set by the quota job), and why.
     quota_blocks: Arc<std::sync::Mutex<std::collections::HashMap<CameraId, String>>>,
@@ -289,6 +292,58 @@ pub struct WriteFault {
     pub lost: u64,
     /// The file system is full.
     pub disk_full: bool,
+}
+
+/// A segment's object put unanswered for longer than this (5 s) shows as
+/// its camera's write fault ([`Store::write_fault`]) while it stays
+/// pending: a segment of 2 to 10 s stores in well under a second, and an
+/// object store that hangs (paused, partitioned) fails a put only at its
+/// request timeout (30 s for S3), during which nothing is stored.
+pub const PENDING_PUT_FAULT_90K: i64 = 5 * veil_base::TIME_UNITS_PER_SEC;
+
+/// The object puts in flight, by write: the camera and the store clock's
+/// time the put began.
+#[derive(Debug, Default)]
+struct PendingPuts {
+    next: std::sync::atomic::AtomicU64,
+    puts: std::sync::Mutex<std::collections::HashMap<u64, (CameraId, Time90k)>>,
+}
+
+impl PendingPuts {
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, std::collections::HashMap<u64, (CameraId, Time90k)>> {
+        self.puts.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// When the oldest put of `camera` still pending began.
+    fn oldest(&self, camera: CameraId) -> Option<Time90k> {
+        self.lock()
+            .values()
+            .filter(|(c, _)| *c == camera)
+            .map(|(_, t)| *t)
+            .min()
+    }
+}
+
+/// One pending put, noted until dropped (completed, failed or cancelled).
+struct PendingPut<'a> {
+    puts: &'a PendingPuts,
+    id: u64,
+}
+
+impl<'a> PendingPut<'a> {
+    fn begin(puts: &'a PendingPuts, camera: CameraId, now: Time90k) -> PendingPut<'a> {
+        let id = puts.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        puts.lock().insert(id, (camera, now));
+        PendingPut { puts, id }
+    }
+}
+
+impl Drop for PendingPut<'_> {
+    fn drop(&mut self) {
+        self.puts.lock().remove(&self.id);
+    }
 }
 
 /// Whether `e` says the disk (or the database's file) is full.
@@ -613,6 +668,7 @@ impl Store {
             root_source: None,
             dir: None,
             faults: Arc::default(),
+            pending_puts: Arc::default(),
             quota_blocks: Arc::default(),
             protections_gate: Arc::default(),
             metrics: Arc::default(),
@@ -752,13 +808,34 @@ impl Store {
         &self.keys
     }
 
-    /// Why `camera`'s segments are not being stored now, if they are not.
+    /// Why `camera`'s segments are not being stored now, if they are not:
+    /// the last write failed, or a segment's object put has been pending
+    /// for longer than [`PENDING_PUT_FAULT_90K`] (the object store does not
+    /// answer; cleared when the put completes).
     pub fn write_fault(&self, camera: CameraId) -> Option<WriteFault> {
-        self.faults
+        let fault = self
+            .faults
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(&camera)
-            .cloned()
+            .cloned();
+        if fault.is_some() {
+            return fault;
+        }
+        let since = self.pending_puts.oldest(camera)?;
+        let waited = self.clock.now().0 - since.0;
+        if waited <= PENDING_PUT_FAULT_90K {
+            return None;
+        }
+        Some(WriteFault {
+            message: format!(
+                "segments are not being stored: the object store has not answered for {} s",
+                waited / veil_base::TIME_UNITS_PER_SEC
+            ),
+            since,
+            lost: 0,
+            disk_full: false,
+        })
     }
 
     /// Notes the outcome of storing a segment of `camera`.
@@ -968,6 +1045,7 @@ impl Store {
             mask_version_id: s.mask_version,
             object_sha256: (!self.without_chain).then(|| chain::object_sha256(&object)),
         };
+        let _pending = PendingPut::begin(&self.pending_puts, s.camera, self.clock.now());
         self.objects.put(&object_key, object).await?;
         Ok(row)
     }

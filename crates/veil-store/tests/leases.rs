@@ -13,7 +13,7 @@ use common::SEC;
 use veil_base::{CameraId, SimulatedClock, Time90k};
 use veil_media::synthetic::SyntheticConfig;
 use veil_store::crypto::Key;
-use veil_store::leases::{Fence, LeaseKeeper, LEASE_EXPIRY_90K, RENEW_PERIOD_90K};
+use veil_store::leases::{Fence, LeaseKeeper, LEASE_EXPIRY_90K, POLL_PERIOD_90K, RENEW_PERIOD_90K};
 use veil_store::objects::MARKER;
 use veil_store::{recorder, Db, Error, LocalDir, NewSegment, ObjectStore, Store};
 
@@ -727,4 +727,62 @@ fn on_postgresql_leases_are_on_the_databases_clock_whatever_the_nodes_clocks_say
             .collect();
     assert_eq!(holders.len(), 2);
     assert!(holders.contains(&"a".to_owned()) && holders.contains(&"b".to_owned()));
+}
+
+#[tokio::test]
+async fn ticking_every_poll_period_takes_a_dead_recorders_cameras_within_one_poll_of_the_expiry() {
+    let c = Cluster::new(30);
+    let (mut a, mut b, mut r) = (c.node("a"), c.node("b"), c.node("c"));
+    for _ in 0..3 {
+        tick(&c, &mut [&mut a, &mut b, &mut r]);
+        c.advance(RENEW_PERIOD_90K);
+    }
+    let dead = r.keeper.fence().held();
+    assert_eq!(dead.len(), 10);
+    let expiry_of = |cam: CameraId| {
+        c.db.leases()
+            .unwrap()
+            .into_iter()
+            .find(|l| l.camera_id == cam)
+            .unwrap()
+            .expires_90k
+    };
+    // `r` renews for the last time at `last` and dies.
+    tick(&c, &mut [&mut a, &mut b, &mut r]);
+    let last = c.now();
+    let (a_cam, _) = a.keeper.fence().held()[0];
+    let a_expiry = expiry_of(a_cam);
+    // The survivors tick every poll period; they renew only every renewal
+    // period (a tick between renewals leaves their leases' expiry as it is).
+    assert_eq!(a.keeper.poll_period_90k(), POLL_PERIOD_90K);
+    let mut taken_at = None;
+    while taken_at.is_none() {
+        c.advance(POLL_PERIOD_90K);
+        let now = c.now();
+        assert!(
+            now.0 <= last.0 + LEASE_EXPIRY_90K + RENEW_PERIOD_90K,
+            "not taken"
+        );
+        let ga = a.keeper.tick(now).unwrap();
+        let gb = b.keeper.tick(now).unwrap();
+        assert!(ga.lost.is_empty() && gb.lost.is_empty());
+        if now.0 - last.0 < RENEW_PERIOD_90K {
+            assert_eq!(expiry_of(a_cam), a_expiry, "renewed between renewals");
+        }
+        if !ga.gained.is_empty() || !gb.gained.is_empty() {
+            assert_eq!(ga.gained.len() + gb.gained.len(), 10);
+            taken_at = Some(now);
+        }
+    }
+    // Taken at the first poll after the expiry, not at the next renewal.
+    let taken_at = taken_at.unwrap();
+    assert!(taken_at.0 > last.0 + LEASE_EXPIRY_90K);
+    assert!(taken_at.0 <= last.0 + LEASE_EXPIRY_90K + POLL_PERIOD_90K);
+    assert_eq!(
+        c.holders(),
+        BTreeMap::from([("a".into(), 15), ("b".into(), 15)])
+    );
+    for (cam, old) in dead {
+        assert_eq!(c.holder(cam).unwrap().1, old + 1);
+    }
 }

@@ -237,9 +237,11 @@ fn ids(cameras: &[CameraId]) -> String {
     }
 }
 
-/// Records through leases until `stop` fires: every renewal period the
-/// keeper ticks; cameras lost stop at once, cameras gained start; the
-/// status of every camera held is written for the other nodes. A tick that
+/// Records through leases until `stop` fires: every poll period (1 s) the
+/// keeper ticks (renewing every renewal period, looking for leases to take
+/// at every tick); cameras lost stop at once, cameras gained start; the
+/// status of every camera held is written for the other nodes (each
+/// renewal period, and at once when it changes). A tick that
 /// fails (the database does not answer) keeps the cameras until the
 /// leases' expiry by this node's clock, then stops them all. At the stop:
 /// the cameras stop (their open segments written), then every lease is
@@ -252,9 +254,13 @@ pub async fn record_through_leases(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let node = keeper.fence().node().to_owned();
-    let period = std::time::Duration::from_millis((keeper.renew_period_90k() / 90) as u64);
+    let period = std::time::Duration::from_millis((keeper.poll_period_90k() / 90) as u64);
+    let renew_90k = keeper.renew_period_90k();
     let keeper = Arc::new(Mutex::new(keeper));
     let mut stop = stop;
+    // The statuses last written, and when all of them were.
+    let mut written: HashMap<CameraId, (String, String)> = HashMap::new();
+    let mut all_written: Option<Time90k> = None;
     loop {
         let now = clock.now();
         let k = keeper.clone();
@@ -304,7 +310,10 @@ pub async fn record_through_leases(
                 ids(&held)
             );
         }
-        write_status(&recorders, &node, &held, now).await;
+        let all = !matches!(all_written, Some(t) if (0..renew_90k).contains(&(now.0 - t.0)));
+        if write_status(&recorders, &node, &held, now, all, &mut written).await && all {
+            all_written = Some(now);
+        }
         tokio::select! {
             _ = tokio::time::sleep(period) => {}
             _ = stop.changed() => break,
@@ -333,26 +342,49 @@ pub async fn record_through_leases(
     }
 }
 
-/// Writes the status of the cameras held for the other nodes.
-async fn write_status(recorders: &Recorders, node: &str, held: &[CameraId], now: Time90k) {
+/// Writes the status of the cameras held for the other nodes: of every
+/// one when `all`, else of those whose status differs from the one last
+/// written (`written`, kept up to date). Whether the writes succeeded.
+async fn write_status(
+    recorders: &Recorders,
+    node: &str,
+    held: &[CameraId],
+    now: Time90k,
+    all: bool,
+    written: &mut HashMap<CameraId, (String, String)>,
+) -> bool {
+    written.retain(|c, _| held.contains(c));
     let rows: Vec<(CameraId, String, String)> = held
         .iter()
         .map(|c| {
             let (s, d) = recorders.local_status(*c);
             (*c, s, d)
         })
+        .filter(|(c, s, d)| all || written.get(c).is_none_or(|w| (&w.0, &w.1) != (s, d)))
         .collect();
+    if rows.is_empty() {
+        return true;
+    }
     let db = recorders.store.db.clone();
     let node = node.to_owned();
     let r = tokio::task::spawn_blocking(move || {
-        for (c, s, d) in rows {
-            db.set_camera_status(c, &node, &s, &d, now)?;
+        for (c, s, d) in &rows {
+            db.set_camera_status(*c, &node, s, d, now)?;
         }
-        Ok::<_, veil_store::Error>(())
+        Ok::<_, veil_store::Error>(rows)
     })
     .await;
-    if !matches!(r, Ok(Ok(()))) {
-        tracing::warn!("camera status not written");
+    match r {
+        Ok(Ok(rows)) => {
+            for (c, s, d) in rows {
+                written.insert(c, (s, d));
+            }
+            true
+        }
+        _ => {
+            tracing::warn!("camera status not written");
+            false
+        }
     }
 }
 
