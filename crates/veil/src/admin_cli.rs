@@ -10,18 +10,17 @@ use anyhow::Context;
 use clap::Subcommand;
 use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event};
 use veil_base::Clock as _;
-use veil_store::{DataDir, Db, Store};
+use veil_store::Db;
 
 use crate::audit_cli::CLI_ACTOR;
-use crate::DEFAULT_DATA;
+use crate::open::{Access, At};
 
 #[derive(Subcommand)]
 pub enum AdminCommand {
     /// List accounts, their roles and warnings.
     Users {
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
+        #[command(flatten)]
+        at: At,
     },
     /// Create a personal account; prints a one-time password that must be
     /// changed at first login.
@@ -31,9 +30,8 @@ pub enum AdminCommand {
         /// Roles, comma-separated (see `veil admin roles`).
         #[arg(long)]
         roles: String,
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
+        #[command(flatten)]
+        at: At,
     },
     /// Replace an account's roles.
     SetRoles {
@@ -42,31 +40,27 @@ pub enum AdminCommand {
         /// Roles, comma-separated.
         #[arg(long)]
         roles: String,
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
+        #[command(flatten)]
+        at: At,
     },
     /// Disable an account and end its sessions.
     Disable {
         /// Login name.
         name: String,
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
+        #[command(flatten)]
+        at: At,
     },
     /// Enable a disabled account.
     Enable {
         /// Login name.
         name: String,
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
+        #[command(flatten)]
+        at: At,
     },
     /// List roles as JSON (grants, scopes, playback window, hours).
     Roles {
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
+        #[command(flatten)]
+        at: At,
     },
     /// Create or replace a role from a JSON file (the format `roles` prints).
     PutRole {
@@ -75,9 +69,8 @@ pub enum AdminCommand {
         /// The JSON file.
         #[arg(long)]
         file: PathBuf,
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
+        #[command(flatten)]
+        at: At,
     },
     /// Erase a user's name: the account is disabled, its sessions end, its
     /// password stops working, and the access record keeps only the pseudonym.
@@ -85,14 +78,8 @@ pub enum AdminCommand {
     EraseUser {
         /// The user's login name (or pseudonym).
         name: String,
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
-        /// The server's configuration file, for its `[root_key]`, `[objects]`
-        /// and `[database]` sections (an S3 bucket, a PostgreSQL database).
-        /// Default: the files in the data directory.
-        #[arg(long)]
-        config: Option<PathBuf>,
+        #[command(flatten)]
+        at: At,
     },
     /// Publish a new version of the video-surveillance usage policy from a
     /// text file; everyone must acknowledge it before their next video access.
@@ -100,9 +87,8 @@ pub enum AdminCommand {
         /// The text file.
         #[arg(long)]
         file: PathBuf,
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
+        #[command(flatten)]
+        at: At,
     },
 }
 
@@ -113,20 +99,12 @@ struct Admin {
 }
 
 impl Admin {
-    fn open(data: &Path) -> anyhow::Result<Admin> {
-        let dir = DataDir {
-            root: data.to_owned(),
-        };
-        if !dir.database().exists() {
-            anyhow::bail!("{} has no database (start veil once first)", data.display());
-        }
-        let db = Db::open(&dir.database())?;
-        // Accounts need no key, but a directory whose root key is lost or
-        // wrong is refused here as everywhere, before anything is changed.
-        // Every live root version (after a rotation, root.key is gone).
+    /// The installation's database, beside a running server (no lock).
+    fn open(at: &At) -> anyhow::Result<Admin> {
+        // Accounts need no key, but an installation whose root key is lost
+        // or wrong is refused here as everywhere, before anything is changed.
+        let db = crate::open::database(&at.data, at.config.as_deref(), Access::Write, true)?;
         let clock = Arc::new(veil_base::SystemClock);
-        let source = veil_store::root::FileSource::new(data);
-        veil_store::root::open_roots(&db, &source, false, clock.now())?;
         veil_web::roles::setup_roles(&db, clock.now())?;
         let record = AccessRecord::new(db.clone(), clock.clone(), ClientAddressPolicy::None)?;
         Ok(Admin { db, record, clock })
@@ -147,60 +125,10 @@ impl Admin {
     }
 }
 
-/// Opens an existing data directory (never creates one) and its access record.
-pub(crate) fn open_locked(data: &Path) -> anyhow::Result<(Store, AccessRecord)> {
-    if !data.join("veil.db").exists() {
-        anyhow::bail!(
-            "{} is not a Veil data directory (no veil.db)",
-            data.display()
-        );
-    }
-    let clock = Arc::new(veil_base::SystemClock);
-    let store = Store::open_dir(data, clock.clone())
-        .with_context(|| format!("cannot open data directory {}", data.display()))?;
-    let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None)?;
-    Ok((store, record))
-}
-
-/// [`open_locked`] with the server's configuration file, as `veil check
-/// --config` opens it: the root key where `[root_key]` keeps it and the
-/// objects where `[objects]` keeps them (an S3 bucket). Without a file:
-/// [`open_locked`].
-pub(crate) async fn open_configured(
-    data: &Path,
-    config: Option<&Path>,
-) -> anyhow::Result<(Store, AccessRecord)> {
-    let Some(config) = config else {
-        return open_locked(data);
-    };
-    if !data.join("veil.db").exists() {
-        anyhow::bail!(
-            "{} is not a Veil data directory (no veil.db)",
-            data.display()
-        );
-    }
-    let root_key = crate::config::root_key_of(config)?;
-    let objects = crate::config::objects_of(config)?;
-    let clock = Arc::new(veil_base::SystemClock);
-    let store = Store::open_dir_objects(
-        data,
-        clock.clone(),
-        Some(root_key.source(data)?),
-        objects.s3.as_ref(),
-    )
-    .await
-    .with_context(|| format!("cannot open data directory {}", data.display()))?;
-    let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None)?;
-    Ok((store, record))
-}
-
 /// `veil admin erase-user`: `who` is a login name or a pseudonym. Prints the
 /// pseudonym that stays in the record.
 pub fn erase_user(data: &Path, config: Option<&Path>, who: &str) -> anyhow::Result<()> {
-    let (store, record) = match config {
-        None => open_locked(data)?,
-        Some(_) => crate::keys_cli::open_store(data, config)?,
-    };
+    let (store, record) = crate::open::installation_blocking(data, config)?;
     let user = match store.db.user_by_name(who)? {
         Some(u) => u,
         None => store
@@ -223,8 +151,8 @@ pub fn erase_user(data: &Path, config: Option<&Path>, who: &str) -> anyhow::Resu
     Ok(())
 }
 
-fn set_disabled(data: &Path, name: &str, disabled: bool) -> anyhow::Result<()> {
-    let a = Admin::open(data)?;
+fn set_disabled(at: &At, name: &str, disabled: bool) -> anyhow::Result<()> {
+    let a = Admin::open(at)?;
     let u = a.user(name)?;
     a.record(
         Action::UserChange,
@@ -242,8 +170,8 @@ fn set_disabled(data: &Path, name: &str, disabled: bool) -> anyhow::Result<()> {
 /// Runs an admin subcommand.
 pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
-        AdminCommand::Users { data } => {
-            let a = Admin::open(&data)?;
+        AdminCommand::Users { at } => {
+            let a = Admin::open(&at)?;
             for u in a.db.users()? {
                 let roles: Vec<String> =
                     a.db.user_roles(u.id)?.into_iter().map(|r| r.name).collect();
@@ -264,8 +192,8 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        AdminCommand::AddUser { name, roles, data } => {
-            let a = Admin::open(&data)?;
+        AdminCommand::AddUser { name, roles, at } => {
+            let a = Admin::open(&at)?;
             if a.db.user_by_name(&name)?.is_some() {
                 anyhow::bail!("an account named {name:?} exists");
             }
@@ -289,8 +217,8 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             }
             println!("user: {name} password: {password} (must be changed at first login)");
         }
-        AdminCommand::SetRoles { name, roles, data } => {
-            let a = Admin::open(&data)?;
+        AdminCommand::SetRoles { name, roles, at } => {
+            let a = Admin::open(&at)?;
             let u = a.user(&name)?;
             a.record(
                 Action::PermissionChange,
@@ -300,13 +228,11 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             a.db.set_user_roles(u.id, &roles)?;
             println!("{name}: roles {roles}");
         }
-        AdminCommand::Disable { name, data } => set_disabled(&data, &name, true)?,
-        AdminCommand::Enable { name, data } => set_disabled(&data, &name, false)?,
-        AdminCommand::EraseUser { name, data, config } => {
-            erase_user(&data, config.as_deref(), &name)?
-        }
-        AdminCommand::Roles { data } => {
-            let a = Admin::open(&data)?;
+        AdminCommand::Disable { name, at } => set_disabled(&at, &name, true)?,
+        AdminCommand::Enable { name, at } => set_disabled(&at, &name, false)?,
+        AdminCommand::EraseUser { name, at } => erase_user(&at.data, at.config.as_deref(), &name)?,
+        AdminCommand::Roles { at } => {
+            let a = Admin::open(&at)?;
             let roles: Vec<veil_access::Role> =
                 a.db.roles()?
                     .iter()
@@ -314,8 +240,8 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                     .collect();
             println!("{}", serde_json::to_string_pretty(&roles)?);
         }
-        AdminCommand::PutRole { name, file, data } => {
-            let a = Admin::open(&data)?;
+        AdminCommand::PutRole { name, file, at } => {
+            let a = Admin::open(&at)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             let mut role = veil_access::Role::from_json(&text)
@@ -330,8 +256,8 @@ pub fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 if created { "created" } else { "replaced" }
             );
         }
-        AdminCommand::PublishPolicy { file, data } => {
-            let a = Admin::open(&data)?;
+        AdminCommand::PublishPolicy { file, at } => {
+            let a = Admin::open(&at)?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("cannot read {}", file.display()))?;
             if text.trim().len() < 20 {

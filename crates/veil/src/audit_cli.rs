@@ -11,6 +11,7 @@ use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event, VerifyOptions
 use veil_base::Time90k;
 use veil_store::{DataDir, Db};
 
+use crate::open::Access;
 use crate::DEFAULT_DATA;
 
 /// Actor recorded for commands run on the data directory.
@@ -120,7 +121,7 @@ pub fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                     veil_audit::verify::verify_export(&text, pinned)?
                 }
                 None => {
-                    let db = open_read_only(&data, config.as_deref())?;
+                    let db = crate::open::database(&data, config.as_deref(), Access::Read, false)?;
                     let external = match checkpoints {
                         Some(p) => checkpoint::read_sink_file(&p)
                             .map_err(|e| anyhow::anyhow!("checkpoint file {e}"))?,
@@ -261,19 +262,6 @@ pub(crate) fn verify_recordings(db: &Db, data: &Path, config: Option<&Path>) -> 
     Ok(())
 }
 
-/// The data directory's database read-only, or the PostgreSQL database of
-/// the configuration's `[database] url` (migrated to this build if older).
-fn open_read_only(data: &Path, config: Option<&Path>) -> anyhow::Result<Db> {
-    if let Some(url) = crate::config::database_url_of(config)? {
-        return Ok(Db::open_postgres(&url)?);
-    }
-    let dir = DataDir {
-        root: data.to_owned(),
-    };
-    Db::open_read_only(&dir.database())
-        .map_err(|e| anyhow::anyhow!("cannot open {}: {e}", data.display()))
-}
-
 /// The public half of the data directory's audit key, if it has one.
 pub(crate) fn data_dir_public_key(data: &Path) -> anyhow::Result<Option<[u8; 32]>> {
     let path = DataDir {
@@ -309,15 +297,9 @@ fn export(
     let dir = DataDir {
         root: data.to_owned(),
     };
-    let database = crate::config::database_url_of(config)?;
-    if database.is_none() && !dir.database().exists() {
-        anyhow::bail!("{} has no database", data.display());
-    }
+    // The database first: a directory without one gets no audit key.
+    let db = crate::open::database(data, config, Access::Write, false)?;
     let key = Arc::new(AuditKey::load_or_create(&dir.audit_key())?);
-    let db = match database {
-        Some(url) => Db::open_postgres(&url)?,
-        None => Db::open(&dir.database())?,
-    };
     let record = AccessRecord::open(
         db.clone(),
         Arc::new(veil_base::SystemClock),
@@ -403,10 +385,7 @@ pub fn audit_report(
             report::parse_shifts(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
         }
     };
-    let (store, record) = match config {
-        None => crate::admin_cli::open_locked(data)?,
-        Some(_) => crate::keys_cli::open_store(data, config)?,
-    };
+    let (store, record) = crate::open::installation_blocking(data, config)?;
     let format_id = match format {
         ReportFormat::Json => "json",
         ReportFormat::Csv => "csv",

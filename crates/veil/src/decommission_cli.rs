@@ -45,7 +45,8 @@ pub enum DecommissionCommand {
         /// Also write the certificate here.
         #[arg(long)]
         certificate: Option<PathBuf>,
-        /// The server's configuration file, for its `[root_key]` section.
+        /// The server's configuration file, for its `[database]`, `[objects]`
+        /// and `[root_key]` sections.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -67,7 +68,8 @@ pub enum DecommissionCommand {
         /// Confirms that everything is to be destroyed, for good.
         #[arg(long)]
         yes_destroy_everything: bool,
-        /// The server's configuration file, for its `[root_key]` section.
+        /// The server's configuration file, for its `[database]`, `[objects]`
+        /// and `[root_key]` sections.
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -249,7 +251,7 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
             config,
         } => {
             let operator = check_operator(&operator)?;
-            let (store, audit) = crate::keys_cli::open_store(&data, config.as_deref())?;
+            let (store, audit) = crate::open::installation_blocking(&data, config.as_deref())?;
             let camera = CameraId(id);
             let Some((name, _)) = store.db.camera_name(camera)? else {
                 anyhow::bail!("no camera has id {id}");
@@ -326,7 +328,7 @@ pub async fn run(which: DecommissionCommand) -> anyhow::Result<()> {
                     out.display()
                 );
             }
-            let (store, audit) = crate::keys_cli::open_store(&data, config.as_deref())?;
+            let (store, audit) = crate::open::installation_blocking(&data, config.as_deref())?;
             refuse_protected(&store, None)?;
             let system = store.system_id()?;
             let key = erasure_key(&data)?;

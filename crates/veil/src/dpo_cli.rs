@@ -73,7 +73,8 @@ pub struct DocsArgs {
     /// The data directory.
     #[arg(long, default_value = DEFAULT_DATA)]
     data: PathBuf,
-    /// The server's configuration file, for its `[root_key]` section.
+    /// The server's configuration file, for its `[database]`, `[objects]`
+    /// and `[root_key]` sections.
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -87,7 +88,8 @@ pub struct LintArgs {
     /// The data directory.
     #[arg(long, default_value = DEFAULT_DATA)]
     data: PathBuf,
-    /// The server's configuration file, for its `[root_key]` section.
+    /// The server's configuration file, for its `[database]`, `[objects]`
+    /// and `[root_key]` sections.
     #[arg(long)]
     config: Option<PathBuf>,
 }
@@ -140,7 +142,7 @@ pub fn docs(a: DocsArgs) -> anyhow::Result<()> {
     if a.site.is_some() && kind != Kind::Notice {
         anyhow::bail!("--site: only the notice is per site");
     }
-    let (store, record) = crate::keys_cli::open_store(&a.data, a.config.as_deref())?;
+    let (store, record) = crate::open::installation_blocking(&a.data, a.config.as_deref())?;
     let now = store.clock().now();
     let (g, v) = veil_web::dpo::current(&store.db, now).map_err(|e| anyhow::anyhow!(e.message))?;
     let stamp = veil_web::dpo::stamp(&v, now);
@@ -183,7 +185,7 @@ fn print_all(text: &str) -> anyhow::Result<()> {
 /// `veil lint`: prints the findings; fails (exit status 1) when any is an
 /// error, so a deployment script can stop on it.
 pub fn lint(a: LintArgs) -> anyhow::Result<bool> {
-    let (store, _) = crate::keys_cli::open_store(&a.data, a.config.as_deref())?;
+    let (store, _) = crate::open::installation_blocking(&a.data, a.config.as_deref())?;
     let now = store.clock().now();
     let (g, v) = veil_web::dpo::current(&store.db, now).map_err(|e| anyhow::anyhow!(e.message))?;
     let findings = lint::lint(&g.snapshot, &g.accounts, now);

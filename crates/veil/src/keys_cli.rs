@@ -4,12 +4,10 @@
 //! before it takes effect; the details hold versions and counts, never key
 //! material.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Subcommand;
-use veil_audit::{AccessRecord, Action, ClientAddressPolicy, Event};
+use veil_audit::{AccessRecord, Action, Event};
 use veil_base::TIME_UNITS_PER_SEC;
 use veil_store::rotation::{RootEvent, RotationReport};
 use veil_store::Store;
@@ -30,8 +28,9 @@ pub enum KeysCommand {
         /// The data directory.
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
-        /// The server's configuration file, for its `[root_key]` section
-        /// (without it, the root key files are beside the data).
+        /// The server's configuration file, for its `[database]`, `[objects]`
+        /// and `[root_key]` sections (without it, the root key files are
+        /// beside the data).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -41,57 +40,11 @@ pub enum KeysCommand {
         /// The data directory.
         #[arg(long, default_value = DEFAULT_DATA)]
         data: PathBuf,
-        /// The server's configuration file, for its `[root_key]` section.
+        /// The server's configuration file, for its `[database]`, `[objects]`
+        /// and `[root_key]` sections.
         #[arg(long)]
         config: Option<PathBuf>,
     },
-}
-
-/// Opens an existing data directory (never creates one) with the root key
-/// source of `config`, and its access record.
-pub(crate) fn open_store(
-    data: &Path,
-    config: Option<&Path>,
-) -> anyhow::Result<(Store, AccessRecord)> {
-    // `[database] url`: the metadata is in PostgreSQL, not in the directory.
-    let database = crate::config::database_url_of(config)?;
-    if database.is_none() && !data.join("veil.db").exists() {
-        anyhow::bail!(
-            "{} is not a Veil data directory (no veil.db)",
-            data.display()
-        );
-    }
-    let root_key = match config {
-        Some(c) => crate::config::root_key_of(c)?,
-        None => crate::config::RootKey::default(),
-    };
-    let objects = match config {
-        Some(c) => crate::config::objects_of(c)?,
-        None => crate::config::Objects::default(),
-    };
-    let clock = Arc::new(veil_base::SystemClock);
-    let source = Some(root_key.source(data)?);
-    let store = match &objects.s3 {
-        None => Store::open_dir_database(data, clock.clone(), source, database.as_deref()),
-        // The S3 client is async. Inside the command's runtime (`veil
-        // decommission`, `veil dpo`) it is opened on that runtime, which
-        // its later requests use; outside one (`veil keys`, which touches
-        // no object) on a runtime of its own for the start-up check.
-        Some(s3) => {
-            let open =
-                Store::open_configured(data, clock.clone(), source, Some(s3), database.as_deref());
-            match tokio::runtime::Handle::try_current() {
-                Ok(h) => tokio::task::block_in_place(|| h.block_on(open)),
-                Err(_) => tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?
-                    .block_on(open),
-            }
-        }
-    }
-    .with_context(|| format!("cannot open data directory {}", data.display()))?;
-    let record = AccessRecord::new(store.db.clone(), clock, ClientAddressPolicy::None)?;
-    Ok((store, record))
 }
 
 /// Rotates the root key, recording each step first as `actor`.
@@ -142,7 +95,7 @@ fn versions(v: &[u32]) -> String {
 pub fn run(which: KeysCommand) -> anyhow::Result<()> {
     match which {
         KeysCommand::Rotate { data, config } => {
-            let (store, audit) = open_store(&data, config.as_deref())?;
+            let (store, audit) = crate::open::installation_blocking(&data, config.as_deref())?;
             let r = rotate(&store, &audit, CLI_ACTOR)?;
             println!(
                 "rotated the root key from version {} to {}{}\nre-wrapped: {} bucket keys, {} \
@@ -164,7 +117,7 @@ pub fn run(which: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
         KeysCommand::Status { data, config } => {
-            let (store, _) = open_store(&data, config.as_deref())?;
+            let (store, _) = crate::open::installation_blocking(&data, config.as_deref())?;
             for v in store.db.root_key_versions()? {
                 let wraps = store.db.rows_at_version(v.version)?;
                 println!(

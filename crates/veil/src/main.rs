@@ -19,6 +19,7 @@ mod keys_cli;
 mod lock_review;
 mod migrate_cli;
 mod node;
+mod open;
 mod retention_cli;
 mod server;
 
@@ -58,15 +59,7 @@ enum Command {
         role: server::Role,
     },
     /// Check a data directory: reconcile objects and rows, check the database.
-    Check {
-        /// The data directory.
-        #[arg(long, default_value = DEFAULT_DATA)]
-        data: PathBuf,
-        /// The server's configuration file, for its `[root_key]` section
-        /// (without it, the root key files are beside the data).
-        #[arg(long)]
-        config: Option<PathBuf>,
-    },
+    Check(open::At),
     /// Copy an embedded installation's metadata into an empty PostgreSQL
     /// database, verified (row counts, digests, the access record, the
     /// recording chains); the server must be stopped.
@@ -268,7 +261,7 @@ fn main() -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", config.display()))?;
             rt.block_on(server::run_as(cfg, role))
         }
-        Command::Check { data, config } => rt.block_on(server::check(&data, config.as_deref())),
+        Command::Check(at) => rt.block_on(server::check(&at.data, at.config.as_deref())),
         Command::MigrateDb(a) => migrate_cli::run(a),
         Command::Bench { which } => rt.block_on(bench::run(which)),
         Command::Docs(a) => dpo_cli::docs(a),

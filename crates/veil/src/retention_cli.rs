@@ -44,8 +44,8 @@ pub enum RetentionCommand {
         /// audits of what a plan would do.
         #[arg(long, hide = true)]
         now: Option<String>,
-        /// The server's configuration file, for its `[root_key]` and
-        /// `[objects]` sections (as `veil check --config`).
+        /// The server's configuration file, for its `[database]`, `[objects]`
+        /// and `[root_key]` sections (as `veil check --config`).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -59,8 +59,8 @@ pub enum RetentionCommand {
         /// audits of a plan.
         #[arg(long, hide = true)]
         now: Option<String>,
-        /// The server's configuration file, for its `[root_key]` and
-        /// `[objects]` sections (as `veil check --config`).
+        /// The server's configuration file, for its `[database]`, `[objects]`
+        /// and `[root_key]` sections (as `veil check --config`).
         #[arg(long)]
         config: Option<PathBuf>,
     },
@@ -363,7 +363,7 @@ async fn open(
     config: Option<&Path>,
 ) -> anyhow::Result<(Store, AccessRecord, Time90k)> {
     let now = parse_now(now)?;
-    let (store, record) = crate::admin_cli::open_configured(data, config).await?;
+    let (store, record) = crate::open::installation(data, config).await?;
     let now = now.unwrap_or_else(|| store.clock().now());
     Ok((store, record, now))
 }

@@ -679,32 +679,9 @@ async fn shutdown_requested() {
 /// `veil check`: recovery, re-verification of unreadable segments, and the
 /// database's own integrity check.
 pub async fn check(data: &Path, config: Option<&Path>) -> anyhow::Result<()> {
-    // `[database] url`: the metadata is in PostgreSQL, not in the directory.
-    let database = config::database_url_of(config)?;
-    if database.is_none() && !data.join("veil.db").exists() {
-        anyhow::bail!(
-            "{} is not a Veil data directory (no veil.db)",
-            data.display()
-        );
-    }
-    let root_key = match config {
-        Some(c) => config::root_key_of(c)?,
-        None => config::RootKey::default(),
-    };
-    // The objects where the configuration keeps them (an S3 bucket): the
-    // reconciliation runs against the store the server uses.
-    let objects = match config {
-        Some(c) => config::objects_of(c)?,
-        None => config::Objects::default(),
-    };
-    let store = Store::open_configured(
-        data,
-        Arc::new(SystemClock),
-        Some(root_key.source(data)?),
-        objects.s3.as_ref(),
-        database.as_deref(),
-    )
-    .await?;
+    // As `veil serve` opens it: the reconciliation runs against the objects
+    // and the database the server uses.
+    let store = crate::open::store(data, config).await?;
     let report = store.recover().await?;
     // Segments marked missing or corrupt are tried again: an object restored
     // from a backup, or a fault that has passed, brings them back.

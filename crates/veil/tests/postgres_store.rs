@@ -1,6 +1,7 @@
 //! `[database] url` in veil.toml: `veil check` creates an installation in an
 //! empty PostgreSQL database (no `veil.db` in the data directory) and `veil
-//! audit verify` reads its access record from there; `veil serve`, `veil
+//! audit verify` reads its access record from there; `veil admin` account
+//! commands and `veil retention plan` with `--config` work on it; `veil serve`, `veil
 //! check` and `veil audit verify` refuse an unreachable database within
 //! seconds, naming the database and its address without the password.
 
@@ -57,6 +58,85 @@ fn check_and_audit_verify_run_on_a_postgresql_database() {
     let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
     assert!(!ok, "{out}");
     assert!(out.contains("root key"), "{out}");
+}
+
+#[test]
+fn admin_and_retention_commands_take_the_configuration_of_a_postgresql_installation() {
+    let pg = PgServer::start();
+    let url = pg.fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let c = config(dir.path(), &data, &url);
+    let (c, d) = (c.to_str().unwrap(), data.to_str().unwrap());
+    let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    // Without the file the commands look for the data directory's veil.db
+    // (as before), which a PostgreSQL installation does not have.
+    let (ok, out) = common::run_veil(&["admin", "users", "--data", d]);
+    assert!(!ok && out.contains("has no database"), "{out}");
+    let (ok, out) = common::run_veil(&[
+        "admin",
+        "add-user",
+        "maria.lopez",
+        "--roles",
+        "operator",
+        "--data",
+        d,
+        "--config",
+        c,
+    ]);
+    assert!(ok, "{out}");
+    assert!(out.contains("user: maria.lopez password: "), "{out}");
+    let (ok, out) = common::run_veil(&[
+        "admin",
+        "set-roles",
+        "maria.lopez",
+        "--roles",
+        "operator,auditor",
+        "--data",
+        d,
+        "--config",
+        c,
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = common::run_veil(&[
+        "admin",
+        "disable",
+        "maria.lopez",
+        "--data",
+        d,
+        "--config",
+        c,
+    ]);
+    assert!(ok, "{out}");
+    let (ok, out) = common::run_veil(&["admin", "users", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("\tmaria.lopez\t"))
+        .unwrap_or_else(|| panic!("no account listed: {out}"));
+    assert!(
+        line.contains("auditor,operator") && line.contains("disabled"),
+        "{line}"
+    );
+    let (ok, out) = common::run_veil(&["admin", "roles", "--data", d, "--config", c]);
+    assert!(ok && out.contains("\"operator\""), "{out}");
+    // Each change is in the installation's access record, which still verifies.
+    let (ok, out) = common::run_veil(&["audit", "verify", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    let (ok, out) = common::run_veil(&["retention", "plan", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    assert!(out.contains("next expiry"), "{out}");
+    let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
+    assert!(ok && out.contains("integrity: ok"), "{out}");
+    assert!(
+        !data.join("veil.db").exists(),
+        "no SQLite beside PostgreSQL"
+    );
+    // Another root key: the account commands are refused too.
+    std::fs::remove_file(data.join("root.key")).unwrap();
+    let (ok, out) = common::run_veil(&["admin", "users", "--data", d, "--config", c]);
+    assert!(!ok && out.contains("root key"), "{out}");
 }
 
 #[test]
