@@ -204,8 +204,25 @@ impl Db {
     /// PostgreSQL server at `url` and gives its URL: for tests.
     #[doc(hidden)]
     pub fn create_test_database(url: &str) -> Result<String, Error> {
+        Self::create_scratch_database(url, "t")
+    }
+
+    /// Creates a fresh, empty database `<prefix>_<random>` (collation `C`)
+    /// on the PostgreSQL server at `url` and gives its URL: for tests and
+    /// `veil bench`, which never touch a real installation's database.
+    /// `prefix` is lower-case ASCII letters, digits and `_`.
+    pub fn create_scratch_database(url: &str, prefix: &str) -> Result<String, Error> {
+        if prefix.is_empty()
+            || !prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(Error::Invalid(format!(
+                "database name prefix {prefix:?}: lower-case letters, digits and _ only"
+            )));
+        }
         let url = url.to_string();
-        let name = format!("t_{}", hex::encode(rand::random::<[u8; 8]>()));
+        let name = format!("{prefix}_{}", hex::encode(rand::random::<[u8; 8]>()));
         let shown = redact_postgres_url(&url);
         sql::off_runtime(|| {
             let mut admin = postgres::Client::connect(&url, postgres::NoTls)?;
@@ -224,6 +241,33 @@ impl Db {
         };
         let base = base.rsplit_once('/').map_or(base, |(b, _)| b);
         Ok(format!("{base}/{name}{query}"))
+    }
+
+    /// Drops the database `name` on the PostgreSQL server at `url` (a
+    /// database made by [`Db::create_scratch_database`]), closing its
+    /// connections first (`WITH (FORCE)`, PostgreSQL 13 or later).
+    pub fn drop_scratch_database(url: &str, name: &str) -> Result<(), Error> {
+        if name.is_empty()
+            || !name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        {
+            return Err(Error::Invalid(format!(
+                "database name {name:?}: lower-case letters, digits and _ only"
+            )));
+        }
+        let url = url.to_string();
+        let shown = redact_postgres_url(&url);
+        sql::off_runtime(|| {
+            let mut admin = postgres::Client::connect(&url, postgres::NoTls)?;
+            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        })
+        .map_err(|e| {
+            let e = e
+                .as_db_error()
+                .map_or_else(|| e.to_string(), |d| d.to_string());
+            Error::Database(format!("PostgreSQL database {shown}: {e}"))
+        })
     }
 
     /// Whether this is the PostgreSQL backend.

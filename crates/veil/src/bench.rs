@@ -12,7 +12,16 @@
 //!   that file's `[objects] s3`, and prints both modes side by side
 //!   (segments/s, MB/s, CPU per stream from `getrusage`, and the 4 Mbit/s
 //!   streams that throughput and CPU allow); `scripts/bench-s3` runs it
-//!   against a throw-away moto server.
+//!   against a throw-away moto server. With `--database-url URL` (a
+//!   PostgreSQL server) it adds PostgreSQL + local directory and, with
+//!   `--s3-config`, PostgreSQL + S3, each in a database of its own
+//!   (`veil_bench_<random>`, dropped afterwards); `scripts/bench-scale-out`
+//!   starts PostgreSQL (fsync on) and moto and runs it.
+//! * `audit`: the access record's durable appends with concurrent writers
+//!   (group commit) next to one commit per entry, and the stored chain's
+//!   verification; with `--database-url URL` the same on PostgreSQL (the
+//!   append transaction takes the chain's advisory lock), and two nodes
+//!   appending to one chain there.
 //! * `motion` (in `bench_motion`): the motion detector per keyframe against
 //!   ffmpeg decoding only the keyframes.
 //! * `export` (in `bench_export`): an evidence-export package of a long
@@ -109,6 +118,13 @@ pub struct AuditArgs {
     /// temporary directory, e.g. to measure a chosen disk.
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
+    /// Also measure on the PostgreSQL server at URL
+    /// (`postgres://user@host:port/db`, a role that may create databases)
+    /// in the same run. The benchmark creates its own databases
+    /// `veil_bench_<random>` there and drops them afterwards: it never
+    /// touches any other database.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -138,6 +154,14 @@ pub struct IngestArgs {
     /// benchmark's objects are left in it).
     #[arg(long, value_name = "FILE")]
     s3_config: Option<PathBuf>,
+    /// Also measure PostgreSQL + local directory, and with `--s3-config`
+    /// PostgreSQL + S3 (under a prefix of its own in that bucket), in the
+    /// same run: the PostgreSQL server at URL
+    /// (`postgres://user@host:port/db`, a role that may create databases).
+    /// The benchmark creates its own databases `veil_bench_<random>` there
+    /// (cameras, bucket keys, segments) and drops them afterwards.
+    #[arg(long, value_name = "URL")]
+    database_url: Option<String>,
 }
 
 #[derive(clap::Args)]
@@ -269,6 +293,148 @@ fn decide_bench(a: DecideArgs) -> anyhow::Result<()> {
 
 // --- audit ---
 
+/// What [`audit_appends`] measured on one backend.
+struct AuditFigures {
+    /// Durable appends per second, all writers together.
+    grouped: f64,
+    /// One writer, one commit per entry, per second.
+    one_by_one: f64,
+    /// Entries of the stored chain verified, and how long that took.
+    verified: u64,
+    verify_secs: f64,
+}
+
+/// `writers` threads appending `appends` entries each through the access
+/// records on `nodes` (writer `w` on node `w % nodes`: one node is one
+/// process's record, several are nodes sharing one chain), each append
+/// durable before it returns; then the stored chain verified (signatures
+/// included) and timed; then, on `single`, one writer committing each
+/// entry for a fixed 2 s (the baseline without grouping).
+fn audit_appends(
+    nodes: &[veil_store::Db],
+    single: veil_store::Db,
+    a: &AuditArgs,
+    clock: &veil_base::SharedClock,
+) -> anyhow::Result<AuditFigures> {
+    let key = Arc::new(veil_audit::AuditKey::generate().0);
+    let records = nodes
+        .iter()
+        .map(|db| {
+            veil_audit::AccessRecord::open(
+                db.clone(),
+                clock.clone(),
+                veil_audit::ClientAddressPolicy::Full,
+                Some(veil_audit::Checkpointing {
+                    key: key.clone(),
+                    every_entries: 1000,
+                    every: Duration::from_secs(300),
+                    sink: None,
+                }),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let total = u64::from(a.writers) * u64::from(a.appends);
+    let t = Instant::now();
+    std::thread::scope(|s| -> anyhow::Result<()> {
+        let handles: Vec<_> = (0..a.writers)
+            .map(|w| {
+                let record = records[w as usize % records.len()].clone();
+                s.spawn(move || -> anyhow::Result<()> {
+                    for i in 0..a.appends {
+                        record.append(audit_event(u64::from(w) * 1_000_000 + u64::from(i)))?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
+        }
+        Ok(())
+    })?;
+    let grouped = total as f64 / t.elapsed().as_secs_f64();
+    for r in &records {
+        r.shutdown();
+    }
+    let opts = veil_audit::VerifyOptions {
+        trusted_key: Some(key.public_key()),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let report = veil_audit::verify_stored(&nodes[0], &opts)?;
+    let verify_secs = t.elapsed().as_secs_f64();
+    // Several nodes each sign their own checkpoints: the chain is whole,
+    // the signed prefix is whichever node signed last.
+    anyhow::ensure!(
+        report.entries == total && (nodes.len() > 1 || report.signed_up_to == total as i64),
+        "verified {} of {total} entries, signed up to {}",
+        report.entries,
+        report.signed_up_to
+    );
+
+    let single = veil_audit::AccessRecord::new(
+        single,
+        clock.clone(),
+        veil_audit::ClientAddressPolicy::Full,
+    )?;
+    let t = Instant::now();
+    let mut n = 0u64;
+    while t.elapsed() < Duration::from_secs(2) {
+        single.append(audit_event(n))?;
+        n += 1;
+    }
+    let one_by_one = n as f64 / t.elapsed().as_secs_f64();
+    Ok(AuditFigures {
+        grouped,
+        one_by_one,
+        verified: report.entries,
+        verify_secs,
+    })
+}
+
+/// A database of the benchmark's own on a PostgreSQL server
+/// (`veil_bench_<random>`), dropped when this is dropped.
+struct ScratchDatabase {
+    server: String,
+    url: String,
+    name: String,
+}
+
+impl ScratchDatabase {
+    fn create(server: &str) -> anyhow::Result<ScratchDatabase> {
+        veil_store::migrate::check_postgres_url(server)
+            .map_err(|e| anyhow::anyhow!("--database-url: {e}"))?;
+        let url = veil_store::Db::create_scratch_database(server, "veil_bench")?;
+        let name = url
+            .split('?')
+            .next()
+            .and_then(|b| b.rsplit_once('/'))
+            .map(|(_, n)| n.to_owned())
+            .context("the new database's URL has no name")?;
+        Ok(ScratchDatabase {
+            server: server.to_owned(),
+            url,
+            name,
+        })
+    }
+
+    /// A new connection to it (migrated: Veil's schema).
+    fn open(&self) -> anyhow::Result<veil_store::Db> {
+        Ok(veil_store::Db::open_postgres(&self.url)?)
+    }
+}
+
+impl Drop for ScratchDatabase {
+    fn drop(&mut self) {
+        if let Err(e) = veil_store::Db::drop_scratch_database(&self.server, &self.name) {
+            eprintln!(
+                "bench: could not drop the benchmark's database {}: {e}",
+                self.name
+            );
+        }
+    }
+}
+
 fn audit_event(i: u64) -> veil_audit::Event {
     veil_audit::Event::new(
         format!("u-{:016x}", i % 97),
@@ -284,71 +450,78 @@ fn audit_bench(a: AuditArgs) -> anyhow::Result<()> {
     let clock: veil_base::SharedClock = Arc::new(SystemClock);
 
     // Veil: concurrent writers, each append durable before it returns, with
-    // a signed checkpoint every 1000 entries (the default).
-    let db = veil_store::Db::open(&dir.path().join("grouped.db"))?;
-    let key = Arc::new(veil_audit::AuditKey::generate().0);
-    let record = veil_audit::AccessRecord::open(
-        db.clone(),
-        clock.clone(),
-        veil_audit::ClientAddressPolicy::Full,
-        Some(veil_audit::Checkpointing {
-            key: key.clone(),
-            every_entries: 1000,
-            every: Duration::from_secs(300),
-            sink: None,
-        }),
+    // a signed checkpoint every 1000 entries (the default); one commit per
+    // entry as the baseline; the stored chain verified.
+    let sqlite = audit_appends(
+        &[veil_store::Db::open(&dir.path().join("grouped.db"))?],
+        veil_store::Db::open(&dir.path().join("single.db"))?,
+        &a,
+        &clock,
     )?;
-    let total = u64::from(a.writers) * u64::from(a.appends);
-    let t = Instant::now();
-    std::thread::scope(|s| -> anyhow::Result<()> {
-        let handles: Vec<_> = (0..a.writers)
-            .map(|w| {
-                let record = record.clone();
-                s.spawn(move || -> anyhow::Result<()> {
-                    for i in 0..a.appends {
-                        record.append(audit_event(u64::from(w) * 1_000_000 + u64::from(i)))?;
-                    }
-                    Ok(())
-                })
-            })
-            .collect();
-        for h in handles {
-            h.join().map_err(|_| anyhow::anyhow!("writer panicked"))??;
-        }
-        Ok(())
-    })?;
-    let grouped = total as f64 / t.elapsed().as_secs_f64();
-    record.shutdown();
-    let opts = veil_audit::VerifyOptions {
-        trusted_key: Some(key.public_key()),
-        ..Default::default()
-    };
-    let report = veil_audit::verify_stored(&db, &opts)?;
-    anyhow::ensure!(
-        report.entries == total && report.signed_up_to == total as i64,
-        "verified {} of {total} entries, signed up to {}",
-        report.entries,
-        report.signed_up_to
-    );
-
-    // Baseline: one writer, one durable commit per entry (what SQLite does
-    // without grouping), for a fixed 2 s.
-    let db1 = veil_store::Db::open(&dir.path().join("single.db"))?;
-    let single = veil_audit::AccessRecord::new(db1, clock, veil_audit::ClientAddressPolicy::Full)?;
-    let t = Instant::now();
-    let mut n = 0u64;
-    while t.elapsed() < Duration::from_secs(2) {
-        single.append(audit_event(n))?;
-        n += 1;
-    }
-    let one_by_one = n as f64 / t.elapsed().as_secs_f64();
     println!(
         "audit append: {:.0} durable appends/s with {} writers, signed checkpoint every 1000 (target >= 10000) | one commit per entry: {:.0}/s | ratio {:.1}x",
-        grouped,
+        sqlite.grouped,
         a.writers,
-        one_by_one,
-        grouped / one_by_one
+        sqlite.one_by_one,
+        sqlite.grouped / sqlite.one_by_one
     );
+
+    if let Some(server) = &a.database_url {
+        let shown = veil_store::db::redact_postgres_url(server);
+        // Databases of its own on that server, dropped at the end.
+        let grouped = ScratchDatabase::create(server)?;
+        let single = ScratchDatabase::create(server)?;
+        let two_nodes = ScratchDatabase::create(server)?;
+        let pg = audit_appends(&[grouped.open()?], single.open()?, &a, &clock)?;
+        println!(
+            "audit append on PostgreSQL ({shown}): {:.0} durable appends/s with {} writers, signed checkpoint every 1000 | one commit per entry: {:.0}/s | ratio {:.1}x",
+            pg.grouped,
+            a.writers,
+            pg.one_by_one,
+            pg.grouped / pg.one_by_one
+        );
+        // Two nodes: two connections, each with its own access record
+        // (group commit each), half the writers each, one chain ordered by
+        // the advisory lock each append transaction takes.
+        let nodes = audit_appends(
+            &[two_nodes.open()?, two_nodes.open()?],
+            single.open()?,
+            &a,
+            &clock,
+        )?;
+        println!(
+            "audit append on PostgreSQL, 2 nodes (2 connections, {} writers each, one chain under the advisory lock): {:.0} durable appends/s; the chain of {} entries verifies",
+            a.writers.div_ceil(2),
+            nodes.grouped,
+            nodes.verified
+        );
+        println!(
+            "audit side by side: SQLite {:.0} appends/s | PostgreSQL {:.0}/s ({:.2}x SQLite), 2 nodes {:.0}/s | one commit per entry: SQLite {:.0}/s, PostgreSQL {:.0}/s",
+            sqlite.grouped,
+            pg.grouped,
+            pg.grouped / sqlite.grouped,
+            nodes.grouped,
+            sqlite.one_by_one,
+            pg.one_by_one
+        );
+        println!(
+            "audit verify stored: SQLite {} entries in {:.3} s ({:.0} entries/s) | PostgreSQL {} entries in {:.3} s ({:.0} entries/s)",
+            sqlite.verified,
+            sqlite.verify_secs,
+            sqlite.verified as f64 / sqlite.verify_secs,
+            pg.verified,
+            pg.verify_secs,
+            pg.verified as f64 / pg.verify_secs
+        );
+        drop((grouped, single, two_nodes));
+    } else {
+        println!(
+            "audit verify stored: SQLite {} entries in {:.3} s ({:.0} entries/s) | PostgreSQL: not measured (--database-url URL)",
+            sqlite.verified,
+            sqlite.verify_secs,
+            sqlite.verified as f64 / sqlite.verify_secs
+        );
+    }
 
     // Verification: a chain of N entries, checked on one core, next to raw
     // SHA-256 over exactly the bytes the chain hashes.
@@ -824,22 +997,40 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
         "ingest side by side: SQLite + local directory: {}",
         local.describe()
     );
-    if let Some(config) = &a.s3_config {
-        let s3 = ingest_s3(
-            config,
+    let shape = RunShape {
+        lp: &lp,
+        a: &a,
+        now,
+        frames_per_stream,
+        total_bytes,
+        segments_per_stream,
+    };
+    let s3 = match &a.s3_config {
+        Some(config) => {
+            let objects = crate::config::objects_of(config)?;
+            Some(objects.s3.with_context(|| {
+                format!(
+                    "{} has no [objects] s3 table: nothing to measure",
+                    config.display()
+                )
+            })?)
+        }
+        None => None,
+    };
+    if let Some(s3) = &s3 {
+        let address = s3.address();
+        let store = Store::open_dir_objects(
             &tmp.path().join("veil-s3"),
-            &lp,
-            &a,
-            now,
-            frames_per_stream,
-            total_bytes,
-            segments_per_stream,
+            Arc::new(SystemClock),
+            None,
+            Some(s3),
         )
-        .await?;
+        .await
+        .with_context(|| format!("cannot open the S3 store ({address})"))?;
+        let mode = ingest_mode(&store, &shape, "S3").await?;
         println!(
-            "ingest side by side: SQLite + S3 ({}): {}",
-            s3.1,
-            s3.0.describe()
+            "ingest side by side: SQLite + S3 ({address}): {}",
+            mode.describe()
         );
     } else {
         println!(
@@ -847,10 +1038,65 @@ async fn ingest(a: IngestArgs) -> anyhow::Result<()> {
              [objects] s3 table; scripts/bench-s3 starts a throw-away S3 server and runs it)"
         );
     }
-    println!(
-        "ingest side by side: PostgreSQL + local directory / S3: not measured (the PostgreSQL \
-         backend is not yet selectable by veil serve or this benchmark)"
-    );
+    if let Some(server) = &a.database_url {
+        let shown = veil_store::db::redact_postgres_url(server);
+        // PostgreSQL + local directory: a database of its own, the objects
+        // in a directory of its own on the same disk as the SQLite side.
+        let database = ScratchDatabase::create(server)?;
+        let store = Store::open_dir_database(
+            &tmp.path().join("veil-pg"),
+            Arc::new(SystemClock),
+            None,
+            Some(&database.url),
+        )
+        .with_context(|| format!("cannot open the store on PostgreSQL ({shown})"))?;
+        let mode = ingest_mode(&store, &shape, "PostgreSQL + local").await?;
+        println!(
+            "ingest side by side: PostgreSQL ({shown}) + local directory: {}",
+            mode.describe()
+        );
+        drop(store);
+        drop(database);
+        if let Some(s3) = &s3 {
+            // Another installation: a prefix of its own in the bucket (a
+            // bucket's prefix belongs to one installation).
+            let database = ScratchDatabase::create(server)?;
+            let mut s3 = s3.clone();
+            s3.prefix = Some(format!(
+                "{}{}/",
+                s3.prefix
+                    .as_deref()
+                    .map_or(String::new(), |p| format!("{}/", p.trim_end_matches('/'))),
+                database.name
+            ));
+            let address = s3.address();
+            let store = Store::open_configured(
+                &tmp.path().join("veil-pg-s3"),
+                Arc::new(SystemClock),
+                None,
+                Some(&s3),
+                Some(&database.url),
+            )
+            .await
+            .with_context(|| {
+                format!("cannot open the store on PostgreSQL ({shown}) and S3 ({address})")
+            })?;
+            let mode = ingest_mode(&store, &shape, "PostgreSQL + S3").await?;
+            println!(
+                "ingest side by side: PostgreSQL ({shown}) + S3 ({address}): {}",
+                mode.describe()
+            );
+            drop(store);
+            drop(database);
+        } else {
+            println!("ingest side by side: PostgreSQL + S3: not measured (--s3-config FILE)");
+        }
+    } else {
+        println!(
+            "ingest side by side: PostgreSQL + local directory / S3: not measured \
+             (--database-url URL of a PostgreSQL server; scripts/bench-scale-out starts one)"
+        );
+    }
     drop(store);
     drop(unchained);
     tmp.close()?;
@@ -917,68 +1163,62 @@ fn cpu_per_stream(before: Duration, streams: u32, wall: Duration, bytes: u64) ->
     (over_run, per_4mbit)
 }
 
-/// SQLite + the S3 bucket of `config`'s `[objects] s3`: the same streams and
-/// runs as the local store; returns the medians and the bucket's address.
-#[allow(clippy::too_many_arguments)]
-async fn ingest_s3(
-    config: &Path,
-    dir: &Path,
-    lp: &Arc<VideoLoop>,
-    a: &IngestArgs,
+/// The shape of every mode's runs: the same streams, video and runs.
+struct RunShape<'a> {
+    lp: &'a Arc<VideoLoop>,
+    a: &'a IngestArgs,
     now: Time90k,
     frames_per_stream: u64,
     total_bytes: u64,
     segments_per_stream: usize,
-) -> anyhow::Result<(Mode, String)> {
-    let objects = crate::config::objects_of(config)?;
-    let s3 = objects.s3.with_context(|| {
-        format!(
-            "{} has no [objects] s3 table: nothing to measure",
-            config.display()
-        )
-    })?;
-    let address = s3.address();
-    let store = Store::open_dir_objects(dir, Arc::new(SystemClock), None, Some(&s3))
-        .await
-        .with_context(|| format!("cannot open the S3 store ({address})"))?;
+}
+
+/// The streams and runs of the local store on another `store` (another
+/// object store, another database): its own cameras, created first; returns
+/// the medians. `label` names the mode in the runs' line.
+async fn ingest_mode(store: &Store, r: &RunShape<'_>, label: &str) -> anyhow::Result<Mode> {
+    let a = r.a;
     let mut cameras = Vec::with_capacity(a.streams as usize);
     for i in 0..a.streams {
+        let db = store.db.clone();
+        let now = r.now;
         cameras.push(
-            store
-                .db
-                .upsert_camera(&format!("bench {i}"), "synthetic", "{}", now)?,
+            blocking(move || {
+                Ok(db.upsert_camera(&format!("bench {i}"), "synthetic", "{}", now)?)
+            })
+            .await?,
         );
     }
     let (mut rates, mut segs, mut cpu, mut lat_all) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for r in 0..a.runs {
-        let base = Time90k(now.0 + i64::from(r) * (i64::from(a.seconds) + 60) * TIME_UNITS_PER_SEC);
+    for run in 0..a.runs {
+        let base =
+            Time90k(r.now.0 + i64::from(run) * (i64::from(a.seconds) + 60) * TIME_UNITS_PER_SEC);
         let cpu0 = cpu_time();
-        let (bytes, took, lat) = ingest_veil(&store, lp, &cameras, base, frames_per_stream).await?;
-        cpu.push(cpu_per_stream(cpu0, a.streams, took, total_bytes));
+        let (bytes, took, lat) =
+            ingest_veil(store, r.lp, &cameras, base, r.frames_per_stream).await?;
+        cpu.push(cpu_per_stream(cpu0, a.streams, took, r.total_bytes));
         anyhow::ensure!(
-            bytes == total_bytes,
-            "ingest on S3 wrote {bytes} bytes, expected {total_bytes}"
+            bytes == r.total_bytes,
+            "ingest on {label} wrote {bytes} bytes, expected {}",
+            r.total_bytes
         );
         rates.push(mbps(bytes, took));
-        segs.push(segments_per_stream as f64 * f64::from(a.streams) / took.as_secs_f64());
+        segs.push(r.segments_per_stream as f64 * f64::from(a.streams) / took.as_secs_f64());
         lat_all.extend(lat);
     }
     println!(
-        "ingest S3: runs [{}] MB/s; write_segment latency median {:.1} ms, max {:.1} ms",
+        "ingest {label}: runs [{}] MB/s; write_segment latency median {:.1} ms, max {:.1} ms",
         fmt_list(&rates),
         median(&lat_all),
         lat_all.iter().copied().fold(0.0, f64::max)
     );
-    Ok((
-        Mode {
-            mbps: median(&rates),
-            segs: median(&segs),
-            cpu: median(&cpu.iter().map(|c| c.0).collect::<Vec<_>>()),
-            cpu_4mbit: median(&cpu.iter().map(|c| c.1).collect::<Vec<_>>()),
-        },
-        address,
-    ))
+    Ok(Mode {
+        mbps: median(&rates),
+        segs: median(&segs),
+        cpu: median(&cpu.iter().map(|c| c.0).collect::<Vec<_>>()),
+        cpu_4mbit: median(&cpu.iter().map(|c| c.1).collect::<Vec<_>>()),
+    })
 }
 
 pub(crate) fn fmt_list(v: &[f64]) -> String {
