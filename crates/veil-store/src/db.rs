@@ -60,6 +60,7 @@ pub use leases::{LeaseRow, NodeRow};
 mod lift;
 mod masks;
 mod migrations_pg;
+pub mod pg_tls;
 pub use migrations_pg::{migrate_postgres, PG_SCHEMA_VERSION};
 mod protections;
 mod quotas;
@@ -155,17 +156,21 @@ impl Db {
         let shown = redact_postgres_url(url);
         // A server that does not answer fails the start within seconds
         // (unless the URL sets its own `connect_timeout`).
-        let connect = || {
-            let mut config: postgres::Config = url.parse()?;
-            if config.get_connect_timeout().is_none() {
-                config.connect_timeout(CONNECT_TIMEOUT);
-            }
-            config.connect(postgres::NoTls)
-        };
+        // TLS as the URL's sslmode says (pg_tls: the one place that decides).
+        let pg_tls::Target {
+            mut config, tls, ..
+        } = pg_tls::target(url).map_err(|e| match e {
+            Error::Invalid(m) => Error::Invalid(format!("PostgreSQL database {shown}: {m}")),
+            e => e,
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(CONNECT_TIMEOUT);
+        }
+        let connect = || config.connect(tls.clone());
         let mut client = sql::off_runtime(connect).map_err(|e| {
             Error::Database(format!(
                 "PostgreSQL database {shown}: cannot connect: {}",
-                redact_message(&e.to_string(), url)
+                redact_message(&pg_tls::error_chain(&e), url)
             ))
         })?;
         sql::off_runtime(|| migrate_postgres(&mut client)).map_err(|e| match e {
@@ -174,14 +179,7 @@ impl Db {
         })?;
         // A restarted server closes the connection: the next statement
         // outside a transaction opens a new one.
-        let owned = url.to_owned();
-        let reconnect: sql::Reconnect = Box::new(move || {
-            let mut config: postgres::Config = owned.parse()?;
-            if config.get_connect_timeout().is_none() {
-                config.connect_timeout(CONNECT_TIMEOUT);
-            }
-            config.connect(postgres::NoTls)
-        });
+        let reconnect: sql::Reconnect = Box::new(move || config.connect(tls.clone()));
         Ok(Db {
             conn: Arc::new(Mutex::new(Connection::postgres_reconnecting(
                 client, reconnect,
@@ -225,16 +223,14 @@ impl Db {
         let name = format!("{prefix}_{}", hex::encode(rand::random::<[u8; 8]>()));
         let shown = redact_postgres_url(&url);
         sql::off_runtime(|| {
-            let mut admin = postgres::Client::connect(&url, postgres::NoTls)?;
-            admin.batch_execute(&format!(
-                "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
-            ))
+            let mut admin = pg_tls::connect(&url)?;
+            admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+                ))
+                .map_err(|e| Error::Database(server_message(&e)))
         })
-        .map_err(|e| {
-            // The server's own message ("db error" alone says nothing).
-            let e = e.as_db_error().map_or_else(|| e.to_string(), |d| d.to_string());
-            Error::Database(format!("PostgreSQL database {shown}: {e}"))
-        })?;
+        .map_err(|e| named_error(e, &shown))?;
         let (base, query) = match url.split_once('?') {
             Some((b, q)) => (b, format!("?{q}")),
             None => (url.as_str(), String::new()),
@@ -259,15 +255,12 @@ impl Db {
         let url = url.to_string();
         let shown = redact_postgres_url(&url);
         sql::off_runtime(|| {
-            let mut admin = postgres::Client::connect(&url, postgres::NoTls)?;
-            admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            let mut admin = pg_tls::connect(&url)?;
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .map_err(|e| Error::Database(server_message(&e)))
         })
-        .map_err(|e| {
-            let e = e
-                .as_db_error()
-                .map_or_else(|| e.to_string(), |d| d.to_string());
-            Error::Database(format!("PostgreSQL database {shown}: {e}"))
-        })
+        .map_err(|e| named_error(e, &shown))
     }
 
     /// Whether this is the PostgreSQL backend.
@@ -399,6 +392,23 @@ impl Db {
                     .into(),
             ))
         }
+    }
+}
+
+/// The server's own message of a statement's error ("db error" alone says
+/// nothing).
+fn server_message(e: &postgres::Error) -> String {
+    e.as_db_error()
+        .map_or_else(|| e.to_string(), |d| d.to_string())
+}
+
+/// `e` naming the database `shown` (once).
+fn named_error(e: Error, shown: &str) -> Error {
+    match e {
+        Error::Database(m) if !m.starts_with("PostgreSQL database") => {
+            Error::Database(format!("PostgreSQL database {shown}: {m}"))
+        }
+        e => e,
     }
 }
 

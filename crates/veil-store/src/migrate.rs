@@ -249,12 +249,8 @@ pub fn check_postgres_url(url: &str) -> Result<(), Error> {
             "the database URL must begin with postgres:// or postgresql://".into(),
         ));
     }
-    let config: postgres::Config = url
-        .parse()
-        .map_err(|_| Error::Invalid("the database URL is not a valid PostgreSQL URL".into()))?;
-    if config.get_hosts().is_empty() {
-        return Err(Error::Invalid("the database URL names no host".into()));
-    }
+    // Syntax, and sslmode: plaintext only to a loopback host or a socket.
+    crate::db::pg_tls::check(url)?;
     Ok(())
 }
 
@@ -654,12 +650,8 @@ pub fn copy_to_postgres(
             e => e,
         };
         let start = Instant::now();
-        let mut pg = postgres::Client::connect(url, postgres::NoTls).map_err(|e| {
-            Error::Database(format!(
-                "PostgreSQL database {shown}: cannot connect: {}",
-                crate::db::redact_message(&e.to_string(), url)
-            ))
-        })?;
+        // TLS as the URL's sslmode says; errors name the database already.
+        let mut pg = crate::db::pg_tls::connect(url)?;
         migrate_postgres(&mut pg).map_err(named)?;
         let tables = plan(&sqlite, &mut pg).map_err(named)?;
         refuse_data(&mut pg, &tables, &shown)?;
