@@ -241,10 +241,13 @@ impl Objects {
     }
 }
 
-/// The `[objects]` section of a configuration file alone, for the commands
-/// that work on a stopped server's data directory (`veil check`, `veil
-/// keys`, …): other sections are not checked.
-pub fn objects_of(path: &std::path::Path) -> anyhow::Result<Objects> {
+/// One table of a configuration file alone (its default when the file has
+/// none), for the commands that read a section without the rest: other
+/// sections are not checked. The errors never quote a secret of the file.
+fn section_of<T: Default + serde::de::DeserializeOwned>(
+    path: &std::path::Path,
+    name: &str,
+) -> anyhow::Result<T> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
     let table: toml::Table = toml::from_str(&text).map_err(|e| {
@@ -254,16 +257,23 @@ pub fn objects_of(path: &std::path::Path) -> anyhow::Result<Objects> {
             quiet_secrets(&text, e)
         )
     })?;
-    let objects: Objects = match table.get("objects") {
-        None => Objects::default(),
-        Some(o) => o
+    match table.get(name) {
+        None => Ok(T::default()),
+        Some(v) => v
             .clone()
             .try_into()
             // The value's error never quotes the file.
             .map_err(|e: toml::de::Error| {
-                anyhow::anyhow!("invalid objects in {}: {}", path.display(), e.message())
-            })?,
-    };
+                anyhow::anyhow!("invalid {name} in {}: {}", path.display(), e.message())
+            }),
+    }
+}
+
+/// The `[objects]` section of a configuration file alone, for the commands
+/// that work on a stopped server's data directory (`veil check`, `veil
+/// keys`, …): other sections are not checked.
+pub fn objects_of(path: &std::path::Path) -> anyhow::Result<Objects> {
+    let objects: Objects = section_of(path, "objects")?;
     objects
         .check()
         .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
@@ -279,25 +289,7 @@ pub fn database_url_of(path: Option<&std::path::Path>) -> anyhow::Result<Option<
     let Some(path) = path else {
         return Ok(None);
     };
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "invalid configuration {}: {}",
-            path.display(),
-            quiet_secrets(&text, e)
-        )
-    })?;
-    let database: Database = match table.get("database") {
-        None => Database::default(),
-        Some(d) => d
-            .clone()
-            .try_into()
-            // The value's error never quotes the file.
-            .map_err(|e: toml::de::Error| {
-                anyhow::anyhow!("invalid database in {}: {}", path.display(), e.message())
-            })?,
-    };
+    let database: Database = section_of(path, "database")?;
     database
         .check()
         .map_err(|e| anyhow::anyhow!("invalid configuration {}: {e}", path.display()))?;
@@ -517,25 +509,7 @@ fn default_root_key_rotation_days() -> u32 {
 /// work on a stopped server's data directory (`veil keys`, `veil
 /// decommission`): other sections are not checked.
 pub fn root_key_of(path: &std::path::Path) -> anyhow::Result<RootKey> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-    let table: toml::Table = toml::from_str(&text).map_err(|e| {
-        anyhow::anyhow!(
-            "invalid configuration {}: {}",
-            path.display(),
-            quiet_secrets(&text, e)
-        )
-    })?;
-    match table.get("root_key") {
-        None => Ok(RootKey::default()),
-        Some(r) => r
-            .clone()
-            .try_into()
-            // The value's error never quotes the file.
-            .map_err(|e: toml::de::Error| {
-                anyhow::anyhow!("invalid root_key in {}: {}", path.display(), e.message())
-            }),
-    }
+    section_of(path, "root_key")
 }
 
 /// The default retention: 7 days.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use veil_base::{CameraId, SharedClock, Time90k};
-use veil_store::leases::{JobLease, LeaseKeeper, MAINTENANCE_JOB};
+use veil_store::leases::{JobGuard, JobLease, LeaseKeeper, MAINTENANCE_JOB};
 use veil_store::recorder::{self, LiveHub, StopSignal, SyntheticRecording};
 use veil_store::Store;
 
@@ -89,6 +89,9 @@ pub enum Starter {
     Failed(String),
 }
 
+/// The running synthetic cameras: each one's stop signal and task.
+type SyntheticTasks = HashMap<CameraId, (StopSignal, tokio::task::JoinHandle<()>)>;
+
 /// The node's recording: the cameras of the configuration file (by their
 /// starters) and those added over the API (through the ingest supervisor),
 /// started and stopped one by one. Cheap to clone.
@@ -98,7 +101,7 @@ pub struct Recorders {
     live: LiveHub,
     ingest: veil_ingest::Supervisor,
     starters: Arc<HashMap<CameraId, Starter>>,
-    synthetic: Arc<Mutex<HashMap<CameraId, (StopSignal, tokio::task::JoinHandle<()>)>>>,
+    synthetic: Arc<Mutex<SyntheticTasks>>,
 }
 
 impl Recorders {
@@ -388,8 +391,10 @@ async fn write_status(
     }
 }
 
-/// A maintenance job: started when this node may run the jobs.
-pub type Job = Box<dyn Fn() -> tokio::task::JoinHandle<()> + Send + Sync>;
+/// A maintenance job: started when this node may run the jobs, with the
+/// guard it checks immediately before each destructive step (on a shared
+/// database, that the node still holds the job lease under its token).
+pub type Job = Box<dyn Fn(JobGuard) -> tokio::task::JoinHandle<()> + Send + Sync>;
 
 /// Runs the maintenance jobs: at once and for good on the embedded
 /// database (`lease` `None`); on a shared one only while this node holds
@@ -404,10 +409,11 @@ pub async fn run_jobs(
 ) {
     let Some(lease) = lease else {
         for j in &jobs {
-            j();
+            j(JobGuard::unleased());
         }
         return;
     };
+    let guard = lease.guard();
     let lease = Arc::new(Mutex::new(lease));
     let mut running: Vec<tokio::task::JoinHandle<()>> = Vec::new();
     let mut stop = stop;
@@ -430,7 +436,7 @@ pub async fn run_jobs(
         .unwrap_or(false);
         if holds && running.is_empty() {
             tracing::info!("node {node} runs the {MAINTENANCE_JOB} jobs");
-            running = jobs.iter().map(|j| j()).collect();
+            running = jobs.iter().map(|j| j(guard.clone())).collect();
         } else if !holds && !running.is_empty() {
             tracing::info!("node {node} no longer runs the {MAINTENANCE_JOB} jobs");
             for r in running.drain(..) {

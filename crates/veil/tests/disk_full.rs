@@ -12,9 +12,9 @@ mod common;
 
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use common::Demo;
+use common::{eventually, Demo};
 
 /// Set in the copy of the test that runs inside the namespace.
 const INSIDE: &str = "VEIL_TEST_INSIDE_MOUNT_NAMESPACE";
@@ -54,19 +54,6 @@ fn ok_segments(data: &Path) -> i64 {
         r.get(0)
     })
     .unwrap()
-}
-
-/// Polls `f` every 300 ms until it holds, for at most `limit`.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !f().await {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 async fn inside_the_namespace() {

@@ -20,22 +20,14 @@
 
 mod common;
 
-#[path = "../../veil-store/tests/common/moto.rs"]
-mod moto;
-#[path = "../../veil-store/tests/common/postgres.rs"]
-mod postgres_server;
-
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::api::Api;
-use common::{free_port, run_veil, Demo};
+use common::nodes::postgres_server::PgServer;
+use common::nodes::Cluster;
+use common::{free_port, run_veil};
 use futures::{SinkExt, StreamExt};
-use postgres_server::PgServer;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -44,97 +36,6 @@ const CAMERAS: usize = 2;
 /// The issue's bound for a dead recorder's cameras to record again (and so
 /// for the viewer's stream to resume).
 const TAKEOVER: Duration = Duration::from_secs(30);
-/// The variable holding the shared root key-encryption key.
-const KEK_VAR: &str = "VEIL_LIVE_RELAY_TEST_KEK";
-const KEK: &str = "11fe4e1a11fe4e1a11fe4e1a11fe4e1a11fe4e1a11fe4e1a11fe4e1a11fe4e1a";
-
-/// A `veil serve --role recorder` process; killed (and reaped) on drop.
-struct Recorder {
-    id: String,
-    /// `[node] internal_listen`.
-    internal: String,
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Recorder {
-    fn spawn(id: &str, config: &Path, internal: &str) -> Recorder {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
-            .args(["serve", "--role", "recorder", "--config"])
-            .arg(config)
-            .env(KEK_VAR, KEK)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn veil");
-        let log = Arc::new(Mutex::new(String::new()));
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        for pipe in [
-            Box::new(out) as Box<dyn std::io::Read + Send>,
-            Box::new(err) as Box<dyn std::io::Read + Send>,
-        ] {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(pipe);
-                let mut buf = Vec::new();
-                loop {
-                    buf.clear();
-                    match r.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => log
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push_str(&String::from_utf8_lossy(&buf)),
-                    }
-                }
-            });
-        }
-        Recorder {
-            id: id.to_owned(),
-            internal: internal.to_owned(),
-            child,
-            log,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Waits for the line a recorder prints once it runs.
-    fn wait_started(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let ready = format!("node {} role recorder: ", self.id);
-        while !self.output().contains(&ready) {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                std::thread::sleep(Duration::from_millis(200));
-                panic!("recorder {} exited with {st}:\n{}", self.id, self.output());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "recorder {} did not start within 60 s:\n{}",
-                self.id,
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// SIGKILL, and reaped.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
 /// Runs `f` with a fresh PostgreSQL connection on a blocking thread (the
 /// `postgres` client must not block a tokio runtime thread).
 async fn with_pg<T: Send + 'static>(
@@ -142,138 +43,20 @@ async fn with_pg<T: Send + 'static>(
     f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
 ) -> Result<T, String> {
     let url = url.to_owned();
-    tokio::task::spawn_blocking(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
-        f(&mut c).map_err(|e| e.to_string())
-    })
-    .await
-    .map_err(|e| e.to_string())?
+    tokio::task::spawn_blocking(move || common::nodes::with_pg(&url, f))
+        .await
+        .map_err(|e| e.to_string())?
 }
 
-/// A node's `veil.toml` and data directory, and its `internal_listen`.
-fn node_config(dir: &Path, node: &str, url: &str, objects: &str) -> (PathBuf, PathBuf, String) {
-    let data = dir.join(node).join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let config = dir.join(node).join("veil.toml");
-    let internal = format!("127.0.0.1:{}", free_port());
-    let mut cameras = String::new();
-    for i in 1..=CAMERAS {
-        cameras.push_str(&format!(
-            "[[camera]]\nname = \"Camera {i}\"\nsource = {{ kind = \"synthetic\", width = 160, \
-             height = 90, fps = 5, bitrate_kbps = 40 }}\n{}\n",
-            common::PURPOSE
-        ));
-    }
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\nfirst_account = \"first-administrator\"\n\n\
-             [recording]\nsegment_seconds = 2\n\n[database]\nurl = \"{url}\"\n\n\
-             [node]\nid = \"{node}\"\ninternal_listen = \"{internal}\"\n\n\
-             [root_key]\nkind = \"env\"\nvariable = \"{KEK_VAR}\"\n\n{objects}\n{cameras}{}",
-            data.display(),
-            free_port(),
-            common::ORGANISATION,
-        ),
-    )
-    .unwrap();
-    (config, data, internal)
-}
-
-/// The shared key material an operator copies to every node (everything
-/// in the first node's data directory but its lock, node id and first
-/// password).
-fn copy_keys(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !e.file_type().unwrap().is_file()
-            || name == "veil.lock"
-            || name == "node-id"
-            || name.contains("password")
-        {
-            continue;
-        }
-        std::fs::copy(e.path(), to.join(&name)).unwrap();
-    }
-}
-
-/// The installation. Fields drop in order: processes first, then the
-/// servers.
-struct Cluster {
-    recorders: Vec<Recorder>,
-    web: Demo,
-    api: Api,
-    url: String,
-    _s3: moto::MotoServer,
-    _pg: PgServer,
-    _dir: tempfile::TempDir,
+/// The installation with [`CAMERAS`] cameras and `recorders` recorders, the
+/// administrator signed in on the web node and the policy acknowledged.
+async fn start(recorders: usize) -> Cluster {
+    let c = Cluster::start(CAMERAS, recorders).await;
+    c.api.acknowledge_policy().await.unwrap();
+    c
 }
 
 impl Cluster {
-    /// PostgreSQL and moto, the web node (which creates the installation
-    /// and the first account), then `recorders` recorders; signs the
-    /// administrator in on the web node.
-    async fn start(recorders: usize) -> Cluster {
-        std::env::set_var(KEK_VAR, KEK);
-        let dir = tempfile::tempdir().unwrap();
-        let (pg, s3) = std::thread::scope(|s| {
-            let pg = s.spawn(PgServer::start);
-            let s3 = moto::MotoServer::start();
-            (pg.join().unwrap(), s3)
-        });
-        let url = pg.fresh_database();
-        let bucket = s3.fresh_bucket();
-        let objects = s3.objects_toml(&bucket, dir.path());
-        let (web_config, web_data, _) = node_config(dir.path(), "web", &url, &objects);
-        let web = tokio::task::block_in_place(|| Demo::serve_role(&web_config, &web_data, "web"));
-        let mut nodes = Vec::new();
-        for i in 1..=recorders {
-            let id = format!("rec-{i}");
-            let (config, data, internal) = node_config(dir.path(), &id, &url, &objects);
-            copy_keys(&web_data, &data);
-            nodes.push(Recorder::spawn(&id, &config, &internal));
-        }
-        tokio::task::block_in_place(|| nodes.iter_mut().for_each(Recorder::wait_started));
-        let file = web.password_file.clone().expect("a password file named");
-        let first = std::fs::read_to_string(&file).unwrap().trim().to_owned();
-        let api = Api::first_login(
-            &web,
-            &web.user,
-            &first,
-            "the administrator's own passphrase",
-        )
-        .await
-        .unwrap();
-        api.enrol_totp().await.unwrap();
-        api.acknowledge_policy().await.unwrap();
-        Cluster {
-            recorders: nodes,
-            web,
-            api,
-            url,
-            _s3: s3,
-            _pg: pg,
-            _dir: dir,
-        }
-    }
-
-    /// Every node's output, for failure messages.
-    fn logs(&self) -> String {
-        let tail = |s: String| {
-            let cut = s.len().saturating_sub(6000);
-            let cut = (cut..=s.len())
-                .find(|&i| s.is_char_boundary(i))
-                .unwrap_or(0);
-            s[cut..].to_owned()
-        };
-        let mut s = format!("--- web\n{}\n", tail(self.web.output()));
-        for r in &self.recorders {
-            s.push_str(&format!("--- {}\n{}\n", r.id, tail(r.output())));
-        }
-        s
-    }
-
     /// Lease holders by camera, of leases not expired by the database's
     /// clock (empty when the database does not answer).
     async fn holders(&self) -> BTreeMap<i64, String> {
@@ -448,7 +231,7 @@ async fn next_message(ws: &mut Ws, limit: Duration) -> Result<Option<Message>, S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_viewer_on_the_web_node_follows_the_camera_across_a_takeover() {
-    let mut c = Cluster::start(2).await;
+    let mut c = start(2).await;
     let holders = c.wait_all_held().await;
     let (&camera, first_holder) = holders.iter().next().unwrap();
     let first_holder = first_holder.clone();
@@ -490,6 +273,7 @@ async fn a_viewer_on_the_web_node_follows_the_camera_across_a_takeover() {
     let killed = Instant::now();
     c.recorders
         .iter_mut()
+        .flatten()
         .find(|r| r.id == first_holder)
         .expect("the holder is one of the recorders")
         .kill();
@@ -535,6 +319,7 @@ async fn a_viewer_on_the_web_node_follows_the_camera_across_a_takeover() {
     let other = c
         .recorders
         .iter()
+        .flatten()
         .find(|r| r.id != first_holder)
         .unwrap()
         .id
@@ -609,9 +394,9 @@ async fn internal_answer(addr: &str, config: Arc<rustls::ClientConfig>) -> Resul
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recorders_internal_listener_refuses_peers_without_the_root_key() {
-    let c = Cluster::start(1).await;
+    let c = start(1).await;
     c.wait_all_held().await;
-    let addr = c.recorders[0].internal.clone();
+    let addr = c.recorder("rec-1").internal.clone();
     let before = c.audit().await;
 
     // No certificate at all.

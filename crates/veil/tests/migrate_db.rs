@@ -123,25 +123,8 @@ fn sqlite_dump(db: &Path) -> BTreeMap<String, Vec<String>> {
         .unwrap();
     let mut out = BTreeMap::new();
     for t in tables {
-        let cols: Vec<(String, i64)> = c
-            .prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY name")
-            .unwrap()
-            .query_map([&t], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let names: Vec<String> = cols.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-        let mut key: Vec<(i64, String)> = cols
-            .iter()
-            .filter(|(_, pk)| *pk > 0)
-            .map(|(n, pk)| (*pk, format!("\"{n}\"")))
-            .collect();
-        key.sort();
-        let order: Vec<String> = if key.is_empty() {
-            names.clone()
-        } else {
-            key.into_iter().map(|(_, n)| n).collect()
-        };
+        let (_, names, key) = columns(&c, &t, "");
+        let order: Vec<String> = if key.is_empty() { names.clone() } else { key };
         let mut stmt = c
             .prepare(&format!(
                 "SELECT {} FROM \"{t}\" ORDER BY {}",
@@ -171,6 +154,32 @@ fn sqlite_dump(db: &Path) -> BTreeMap<String, Vec<String>> {
     out
 }
 
+/// A SQLite table's columns by name (name, position in the primary key or
+/// 0), their quoted names, and its primary key's columns in key order,
+/// quoted and followed by `key_suffix`.
+fn columns(
+    c: &rusqlite::Connection,
+    t: &str,
+    key_suffix: &str,
+) -> (Vec<(String, i64)>, Vec<String>, Vec<String>) {
+    let cols: Vec<(String, i64)> = c
+        .prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY name")
+        .unwrap()
+        .query_map([t], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let names: Vec<String> = cols.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+    let mut key: Vec<(i64, String)> = cols
+        .iter()
+        .filter(|(_, pk)| *pk > 0)
+        .map(|(n, pk)| (*pk, format!("\"{n}\"{key_suffix}")))
+        .collect();
+    key.sort();
+    let key = key.into_iter().map(|(_, n)| n).collect();
+    (cols, names, key)
+}
+
 fn pg_dump(
     url: &str,
     like: &BTreeMap<String, Vec<String>>,
@@ -181,20 +190,7 @@ fn pg_dump(
     let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
     let mut out = BTreeMap::new();
     for t in like.keys() {
-        let cols: Vec<(String, i64)> = s
-            .prepare("SELECT name, pk FROM pragma_table_info(?1) ORDER BY name")
-            .unwrap()
-            .query_map([t], |r| Ok((r.get(0)?, r.get(1)?)))
-            .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
-        let names: Vec<String> = cols.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-        let mut key: Vec<(i64, String)> = cols
-            .iter()
-            .filter(|(_, pk)| *pk > 0)
-            .map(|(n, pk)| (*pk, format!("\"{n}\" COLLATE \"C\"")))
-            .collect();
-        key.sort();
+        let (cols, names, key) = columns(&s, t, " COLLATE \"C\"");
         // COLLATE applies to text only: cast every key to text is wrong for
         // numbers, so use the plain name where the column is not text.
         let types: BTreeMap<String, String> = c
@@ -221,7 +217,7 @@ fn pg_dump(
                 .map(|n| plain(&format!("{n} COLLATE \"C\"")))
                 .collect()
         } else {
-            key.into_iter().map(|(_, n)| plain(&n)).collect()
+            key.iter().map(|n| plain(n)).collect()
         };
         let rows = c
             .query(

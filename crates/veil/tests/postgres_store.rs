@@ -29,16 +29,30 @@ fn config(dir: &Path, data: &Path, url: &str) -> PathBuf {
     config
 }
 
-#[test]
-fn check_and_audit_verify_run_on_a_postgresql_database() {
+/// An installation on a fresh PostgreSQL database, created by `veil check`
+/// (which must pass): its server (kept running), directory, data directory,
+/// configuration file, and the check's output.
+fn installation() -> (PgServer, tempfile::TempDir, PathBuf, PathBuf, String) {
     let pg = PgServer::start();
     let url = pg.fresh_database();
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let c = config(dir.path(), &data, &url);
-    let (c, d) = (c.to_str().unwrap(), data.to_str().unwrap());
-    let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
+    let (ok, out) = common::run_veil(&[
+        "check",
+        "--data",
+        data.to_str().unwrap(),
+        "--config",
+        c.to_str().unwrap(),
+    ]);
     assert!(ok, "{out}");
+    (pg, dir, data, c, out)
+}
+
+#[test]
+fn check_and_audit_verify_run_on_a_postgresql_database() {
+    let (_pg, _dir, data, c, out) = installation();
+    let (c, d) = (c.to_str().unwrap(), data.to_str().unwrap());
     assert!(out.contains("integrity: ok"), "{out}");
     assert!(
         !data.join("veil.db").exists(),
@@ -62,14 +76,8 @@ fn check_and_audit_verify_run_on_a_postgresql_database() {
 
 #[test]
 fn admin_and_retention_commands_take_the_configuration_of_a_postgresql_installation() {
-    let pg = PgServer::start();
-    let url = pg.fresh_database();
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let c = config(dir.path(), &data, &url);
+    let (_pg, _dir, data, c, _) = installation();
     let (c, d) = (c.to_str().unwrap(), data.to_str().unwrap());
-    let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
-    assert!(ok, "{out}");
     // Without the file the commands look for the data directory's veil.db
     // (as before), which a PostgreSQL installation does not have.
     let (ok, out) = common::run_veil(&["admin", "users", "--data", d]);

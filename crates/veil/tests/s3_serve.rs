@@ -22,9 +22,6 @@
 
 mod common;
 
-#[path = "../../veil-store/tests/common/moto.rs"]
-mod moto;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,7 +29,8 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use common::api::Api;
-use common::Demo;
+use common::nodes::{bucket_client, bucket_keys, moto};
+use common::{eventually, urlencode, Demo};
 use reqwest::{Method, StatusCode};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::{JoinHandle, JoinSet};
@@ -105,45 +103,6 @@ impl Proxy {
     fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }
-}
-
-/// A client of the bucket straight at moto (through the `object_store`
-/// crate, not Veil): to list, change and delete objects behind Veil's back.
-fn bucket_client(s3: &moto::MotoServer, bucket: &str) -> object_store::aws::AmazonS3 {
-    object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(s3.endpoint())
-        .with_bucket_name(bucket)
-        .with_region("us-east-1")
-        .with_access_key_id(moto::ACCESS_KEY_ID)
-        .with_secret_access_key(moto::SECRET_ACCESS_KEY)
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .build()
-        .unwrap()
-}
-
-/// The keys in the bucket, listed through the S3 API, without Veil's marker
-/// and probe objects.
-async fn bucket_keys(client: &object_store::aws::AmazonS3) -> BTreeSet<String> {
-    use futures::TryStreamExt as _;
-    use object_store::ObjectStore as _;
-    let all: Vec<_> = client.list(None).try_collect().await.unwrap();
-    all.into_iter()
-        .map(|m| m.location.to_string())
-        .filter(|k| k != "VEIL-OBJECTS" && !k.starts_with("VEIL-PROBE/"))
-        .collect()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 /// One stored segment row.
@@ -226,19 +185,6 @@ async fn play(api: &Api, dir: &Path, camera: i64, start: f64, end: f64) -> f64 {
         .trim()
         .parse()
         .unwrap_or_else(|_| panic!("ffprobe: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-/// Polls `f` every 300 ms until it holds, for at most `limit`.
-async fn eventually<F, Fut>(what: &str, limit: Duration, mut f: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while !f().await {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
 
 fn config(dir: &Path, data: &Path, objects: &str) -> PathBuf {

@@ -27,29 +27,20 @@
 
 mod common;
 
-#[path = "../../veil-store/tests/common/moto.rs"]
-mod moto;
-#[path = "../../veil-store/tests/common/postgres.rs"]
-mod postgres_server;
-
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::api::Api;
-use common::Demo;
-use postgres_server::PgServer;
+use common::nodes::{bucket_client, moto, tail, with_pg, Cluster, KEK, KEK_VAR, SEGMENT_S};
+use common::{output_text, urlencode};
 use reqwest::{Method, StatusCode};
 
 /// Cameras of the installation.
 const CAMERAS: usize = 30;
 /// Recorder processes.
 const RECORDERS: usize = 3;
-/// `[recording] segment_seconds`.
-const SEGMENT_S: f64 = 2.0;
 /// The synthetic cameras' keyframe interval (`veil serve` gives them a
 /// keyframe every two seconds of frames).
 const KEYFRAME_S: f64 = 2.0;
@@ -62,10 +53,6 @@ const POLL_PERIOD_S: f64 = 1.0;
 const RENEW_PERIOD_S: f64 = 5.0;
 /// The issue's bound for a dead recorder's cameras to record again.
 const TAKEOVER_S: f64 = 30.0;
-/// The variable holding the shared root key-encryption key.
-const KEK_VAR: &str = "VEIL_SCALE_OUT_TEST_KEK";
-const KEK: &str = "5ca1e0a75ca1e0a75ca1e0a75ca1e0a75ca1e0a75ca1e0a75ca1e0a75ca1e0a7";
-
 const T90K: f64 = 90_000.0;
 
 /// Seconds since the epoch, now.
@@ -74,98 +61,6 @@ fn now_s() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64()
-}
-
-/// A `veil serve --role recorder` process; killed (and reaped) on drop.
-struct Recorder {
-    id: String,
-    data: PathBuf,
-    config: PathBuf,
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Recorder {
-    fn spawn(id: &str, data: &Path, config: &Path) -> Recorder {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_veil"))
-            .args(["serve", "--role", "recorder", "--config"])
-            .arg(config)
-            .env(KEK_VAR, KEK)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn veil");
-        let log = Arc::new(Mutex::new(String::new()));
-        let out = child.stdout.take().unwrap();
-        let err = child.stderr.take().unwrap();
-        for pipe in [
-            Box::new(out) as Box<dyn std::io::Read + Send>,
-            Box::new(err) as Box<dyn std::io::Read + Send>,
-        ] {
-            let log = log.clone();
-            std::thread::spawn(move || {
-                let mut r = BufReader::new(pipe);
-                let mut buf = Vec::new();
-                loop {
-                    buf.clear();
-                    match r.read_until(b'\n', &mut buf) {
-                        Ok(0) | Err(_) => break,
-                        Ok(_) => log
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push_str(&String::from_utf8_lossy(&buf)),
-                    }
-                }
-            });
-        }
-        Recorder {
-            id: id.to_owned(),
-            data: data.to_owned(),
-            config: config.to_owned(),
-            child,
-            log,
-        }
-    }
-
-    fn output(&self) -> String {
-        self.log.lock().unwrap_or_else(|p| p.into_inner()).clone()
-    }
-
-    /// Waits for the line a recorder prints once it runs.
-    fn wait_started(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        let ready = format!("node {} role recorder: ", self.id);
-        while !self.output().contains(&ready) {
-            if let Ok(Some(st)) = self.child.try_wait() {
-                std::thread::sleep(Duration::from_millis(200));
-                panic!("recorder {} exited with {st}:\n{}", self.id, self.output());
-            }
-            assert!(
-                Instant::now() < deadline,
-                "recorder {} did not start within 60 s:\n{}",
-                self.id,
-                self.output()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(ok, "kill {sig} {}", self.id);
-    }
-}
-
-impl Drop for Recorder {
-    fn drop(&mut self) {
-        // SIGKILL ends a stopped process too.
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// One segment row, times in seconds since the epoch.
@@ -187,154 +82,11 @@ struct Lease {
     token: i64,
 }
 
-/// Runs `f` with a fresh connection on a thread of its own (the `postgres`
-/// client must not block a tokio runtime thread).
-fn with_pg<T: Send + 'static>(
-    url: &str,
-    f: impl FnOnce(&mut postgres::Client) -> Result<T, postgres::Error> + Send + 'static,
-) -> Result<T, String> {
-    let url = url.to_owned();
-    std::thread::spawn(move || {
-        let mut c = postgres::Client::connect(&url, postgres::NoTls).map_err(|e| e.to_string())?;
-        f(&mut c).map_err(|e| e.to_string())
-    })
-    .join()
-    .unwrap()
-}
-
-/// The installation: servers, nodes and the web node's API session. Fields
-/// drop in order: processes first, then the servers.
-struct Cluster {
-    recorders: Vec<Option<Recorder>>,
-    web: Demo,
-    api: Api,
-    #[allow(dead_code)]
-    web_config: PathBuf,
-    url: String,
-    bucket: String,
-    s3: moto::MotoServer,
-    pg: PgServer,
-    dir: tempfile::TempDir,
-}
-
-/// A node's `veil.toml`.
-fn node_config(dir: &Path, node: &str, url: &str, objects: &str) -> (PathBuf, PathBuf) {
-    let data = dir.join(node).join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::set_permissions(&data, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
-    let config = dir.join(node).join("veil.toml");
-    let mut cameras = String::new();
-    for i in 1..=CAMERAS {
-        cameras.push_str(&format!(
-            "[[camera]]\nname = \"Camera {i:02}\"\nsource = {{ kind = \"synthetic\", width = 160, \
-             height = 90, fps = 5, bitrate_kbps = 40 }}\n{}\n",
-            common::PURPOSE
-        ));
-    }
-    std::fs::write(
-        &config,
-        format!(
-            "data_dir = \"{}\"\nlisten = \"127.0.0.1:{}\"\nfirst_account = \"first-administrator\"\n\n\
-             [recording]\nsegment_seconds = {}\n\n[database]\nurl = \"{url}\"\n\n\
-             [node]\nid = \"{node}\"\ninternal_listen = \"127.0.0.1:{}\"\n\n[root_key]\nkind = \"env\"\nvariable = \"{KEK_VAR}\"\n\n\
-             {objects}\n{cameras}{}",
-            data.display(),
-            common::free_port(),
-            SEGMENT_S as u32,
-            common::free_port(),
-            common::ORGANISATION,
-        ),
-    )
-    .unwrap();
-    (config, data)
-}
-
-/// The shared key material an operator copies to every node: the root
-/// versions sealed under the key-encryption key and the access record's
-/// signing key (everything in the first node's data directory but its lock,
-/// its node id, its TLS files and the first password).
-fn copy_keys(from: &Path, to: &Path) {
-    for e in std::fs::read_dir(from).unwrap().flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if !e.file_type().unwrap().is_file()
-            || name == "veil.lock"
-            || name == "node-id"
-            || name.contains("password")
-        {
-            continue;
-        }
-        std::fs::copy(e.path(), to.join(&name)).unwrap();
-    }
-}
-
 impl Cluster {
-    /// Starts PostgreSQL and moto (together), the web node (which creates
-    /// the installation, its cameras and the first account), then the
-    /// recorders together; signs the administrator in.
-    async fn start() -> Cluster {
-        std::env::set_var(KEK_VAR, KEK);
-        let dir = tempfile::tempdir().unwrap();
-        let (pg, s3) = std::thread::scope(|s| {
-            let pg = s.spawn(PgServer::start);
-            let s3 = moto::MotoServer::start();
-            (pg.join().unwrap(), s3)
-        });
-        let url = pg.fresh_database();
-        let bucket = s3.fresh_bucket();
-        let objects = s3.objects_toml(&bucket, dir.path());
-        let (web_config, web_data) = node_config(dir.path(), "web", &url, &objects);
-        let web = tokio::task::block_in_place(|| Demo::serve_role(&web_config, &web_data, "web"));
-        let mut recorders = Vec::new();
-        for i in 1..=RECORDERS {
-            let id = format!("rec-{i}");
-            let (config, data) = node_config(dir.path(), &id, &url, &objects);
-            copy_keys(&web_data, &data);
-            recorders.push(Recorder::spawn(&id, &data, &config));
-        }
-        tokio::task::block_in_place(|| {
-            for r in &mut recorders {
-                r.wait_started();
-            }
-        });
-        let file = web.password_file.clone().expect("a password file named");
-        let first = std::fs::read_to_string(&file).unwrap().trim().to_owned();
-        let api = Api::first_login(
-            &web,
-            &web.user,
-            &first,
-            "the administrator's own passphrase",
-        )
-        .await
-        .unwrap();
-        api.enrol_totp().await.unwrap();
-        Cluster {
-            recorders: recorders.into_iter().map(Some).collect(),
-            web,
-            api,
-            web_config,
-            url,
-            bucket,
-            s3,
-            pg,
-            dir,
-        }
-    }
-
-    fn recorder(&self, id: &str) -> &Recorder {
-        self.recorders
-            .iter()
-            .flatten()
-            .find(|r| r.id == id)
-            .unwrap_or_else(|| panic!("no recorder {id}"))
-    }
-
-    /// Every node's output, for failure messages.
-    fn logs(&self) -> String {
-        let mut s = format!("--- web\n{}\n", tail(&self.web.output()));
-        for r in self.recorders.iter().flatten() {
-            s.push_str(&format!("--- {}\n{}\n", r.id, tail(&r.output())));
-        }
-        s
+    /// Starts the installation with [`CAMERAS`] cameras and [`RECORDERS`]
+    /// recorders.
+    async fn start_all() -> Cluster {
+        Cluster::start(CAMERAS, RECORDERS).await
     }
 
     fn segments(&self) -> Vec<Seg> {
@@ -442,15 +194,7 @@ impl Cluster {
     fn bucket_keys(&self) -> BTreeSet<String> {
         let client = bucket_client(&self.s3, &self.bucket);
         tokio::task::block_in_place(|| {
-            tokio::runtime::Handle::current().block_on(async {
-                use futures::TryStreamExt as _;
-                use object_store::ObjectStore as _;
-                let all: Vec<_> = client.list(None).try_collect().await.unwrap();
-                all.into_iter()
-                    .map(|m| m.location.to_string())
-                    .filter(|k| k != "VEIL-OBJECTS" && !k.starts_with("VEIL-PROBE/"))
-                    .collect()
-            })
+            tokio::runtime::Handle::current().block_on(common::nodes::bucket_keys(&client))
         })
     }
 
@@ -464,14 +208,7 @@ impl Cluster {
                 .arg(config)
                 .env(KEK_VAR, KEK);
             let out = cmd.output().expect("veil audit verify");
-            (
-                out.status.success(),
-                format!(
-                    "{}{}",
-                    String::from_utf8_lossy(&out.stdout),
-                    String::from_utf8_lossy(&out.stderr)
-                ),
-            )
+            (out.status.success(), output_text(&out))
         });
         assert!(ok, "veil audit verify failed:\n{out}");
         out
@@ -490,12 +227,6 @@ impl Cluster {
             missing.first()
         );
     }
-}
-
-fn tail(s: &str) -> &str {
-    let cut = s.len().saturating_sub(6000);
-    let cut = (cut..s.len()).find(|&i| s.is_char_boundary(i)).unwrap_or(0);
-    &s[cut..]
 }
 
 /// The `ok` main-rendition segments by camera, in time order.
@@ -535,31 +266,6 @@ fn assert_no_overlap(segs: &[Seg]) {
             );
         }
     }
-}
-
-fn bucket_client(s3: &moto::MotoServer, bucket: &str) -> object_store::aws::AmazonS3 {
-    object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(s3.endpoint())
-        .with_bucket_name(bucket)
-        .with_region("us-east-1")
-        .with_access_key_id(moto::ACCESS_KEY_ID)
-        .with_secret_access_key(moto::SECRET_ACCESS_KEY)
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .build()
-        .unwrap()
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
-                (b as char).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect()
 }
 
 fn rfc3339(t: f64) -> String {
@@ -676,7 +382,7 @@ const GAP_BOUND_S: f64 = LEASE_EXPIRY_S + SEGMENT_S + KEYFRAME_S + POLL_PERIOD_S
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_recorders_cameras_record_again_on_the_others_and_everything_plays() {
-    let mut c = Cluster::start().await;
+    let mut c = Cluster::start_all().await;
     c.wait_spread_and_recording(2).await;
 
     // SIGKILL rec-2.
@@ -781,7 +487,7 @@ async fn a_killed_recorders_cameras_record_again_on_the_others_and_everything_pl
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_paused_recorders_late_writes_are_fenced_and_it_gives_its_cameras_up() {
-    let c = Cluster::start().await;
+    let c = Cluster::start_all().await;
     c.wait_spread_and_recording(2).await;
 
     let victims: BTreeSet<i64> = c.held_by().remove("rec-1").unwrap_or_default();
@@ -894,7 +600,7 @@ async fn a_paused_recorders_late_writes_are_fenced_and_it_gives_its_cameras_up()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_survives_a_postgresql_restart() {
-    let mut c = Cluster::start().await;
+    let mut c = Cluster::start_all().await;
     c.wait_spread_and_recording(2).await;
     let before = c.segments();
 
@@ -1018,7 +724,7 @@ async fn recording_survives_a_postgresql_restart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recording_survives_the_object_store_unreachable_for_20_s() {
-    let c = Cluster::start().await;
+    let c = Cluster::start_all().await;
     c.wait_spread_and_recording(2).await;
     let before: Vec<Seg> = c.segments();
     let before_keys = c.bucket_keys();

@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod browser;
+pub mod nodes;
 pub mod webdriver;
 
 use std::io::{BufRead, BufReader};
@@ -299,14 +300,42 @@ pub fn run_veil(args: &[&str]) -> (bool, String) {
         thread::sleep(Duration::from_millis(50));
     }
     let out = child.wait_with_output().expect("veil's output");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
+    (out.status.success(), output_text(&out))
+}
+
+/// A finished process's stdout then stderr, as text.
+pub fn output_text(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
     )
+}
+
+/// `s` percent-encoded for a URL's query (all but unreserved characters).
+pub fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
+}
+
+/// Polls `f` every 300 ms until it holds, for at most `limit`.
+pub async fn eventually<F, Fut>(what: &str, limit: Duration, mut f: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + limit;
+    while !f().await {
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
 }
 
 /// An HTTP client that accepts the demo's self-signed certificate and keeps
