@@ -33,6 +33,8 @@ pub struct PgServer {
     as_postgres_user: bool,
     running: bool,
     databases: AtomicU32,
+    /// Extra server options (`-c ssl=on …`).
+    options: String,
 }
 
 /// The directory of `initdb` and `pg_ctl`.
@@ -94,6 +96,18 @@ fn run(mut cmd: Command, what: &str) -> Result<(), String> {
 impl PgServer {
     /// Creates a cluster in a new temporary directory and starts it.
     pub fn start() -> PgServer {
+        Self::start_with(None)
+    }
+
+    /// Like [`PgServer::start`], with TLS on (`-c ssl=on`): `cert` and `key`
+    /// (PEM) are written into the server's directory, the key owned by the
+    /// server's user with mode 0600 as the server demands.
+    #[allow(dead_code)]
+    pub fn start_tls(cert: &str, key: &str) -> PgServer {
+        Self::start_with(Some((cert, key)))
+    }
+
+    fn start_with(tls: Option<(&str, &str)>) -> PgServer {
         static SERVERS: AtomicU32 = AtomicU32::new(0);
         let bin = find_bin();
         let as_postgres_user = is_root();
@@ -111,10 +125,26 @@ impl PgServer {
             as_postgres_user,
             running: false,
             databases: AtomicU32::new(0),
+            options: String::new(),
         };
+        if let Some((cert, key)) = tls {
+            use std::os::unix::fs::PermissionsExt;
+            let (cert_file, key_file) = (
+                server.base.join("server.crt"),
+                server.base.join("server.key"),
+            );
+            std::fs::write(&cert_file, cert).unwrap();
+            std::fs::write(&key_file, key).unwrap();
+            std::fs::set_permissions(&key_file, std::fs::Permissions::from_mode(0o600)).unwrap();
+            server.options = format!(
+                " -c ssl=on -c ssl_cert_file={} -c ssl_key_file={}",
+                cert_file.display(),
+                key_file.display()
+            );
+        }
         if as_postgres_user {
             let mut chown = Command::new("chown");
-            chown.arg("postgres:postgres").arg(&server.base);
+            chown.arg("-R").arg("postgres:postgres").arg(&server.base);
             run(chown, "chown postgres").unwrap();
         }
         let mut initdb = server.command("initdb");
@@ -176,9 +206,10 @@ impl PgServer {
             .arg("-w")
             .arg("-o")
             .arg(format!(
-                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off",
+                "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off{}",
                 self.port,
-                self.base.display()
+                self.base.display(),
+                self.options
             ))
             .arg("start")
             .stdout(Stdio::null());
