@@ -965,25 +965,27 @@ impl Store {
         let Err(error) = inserted else {
             return inserted;
         };
-        if !refused_for_certain(&error) {
-            // The outcome is unknown (on PostgreSQL a connection can drop
-            // after the commit succeeded): the row may exist.
-            let db = self.db.clone();
-            let key = object_key.clone();
-            match blocking(move || db.segment_id_by_object_key(&key)).await {
-                Ok(Some(id)) => return Ok(id),
-                Ok(None) => {}
-                // Not known either: the object stays (recovery's grace
-                // period removes a true orphan), never a row without it.
-                Err(_) => return Err(error),
+        if refused_for_certain(&error) {
+            // No row will ever point at it: give its space back now
+            // (recovery would delete it at the next start).
+            if let Err(e) = self.objects.delete(&object_key).await {
+                tracing::warn!(error = %e, "could not delete the object of a segment whose row failed");
             }
+            return Err(error);
         }
-        // No row will ever point at it: give its space back now (recovery
-        // would delete it at the next start).
-        if let Err(e) = self.objects.delete(&object_key).await {
-            tracing::warn!(error = %e, "could not delete the object of a segment whose row failed");
+        // The outcome is unknown (on PostgreSQL a connection can drop after
+        // the server received the COMMIT): the row may exist now or land
+        // later, so the object is never deleted here. Found, the write
+        // succeeded; otherwise the object stays for recovery's orphan sweep
+        // (which on a shared database deletes only objects older than an
+        // hour), never a row without its object.
+        let db = self.db.clone();
+        let key = object_key;
+        let found = blocking(move || db.segment_id_by_object_key(&key)).await;
+        match found {
+            Ok(Some(id)) => Ok(id),
+            _ => Err(error),
         }
-        Err(error)
     }
 
     /// Seals a segment under a fresh segment key (wrapped by its hour's
@@ -1554,7 +1556,6 @@ impl Store {
     }
 }
 
-/// Runs blocking work (the database) off the async threads.
 /// Whether a failed segment insert certainly stored no row: a lost lease
 /// or a constraint the database refused. Any other failure (a dropped
 /// connection, a timeout) may have come after the commit.
@@ -1587,6 +1588,7 @@ fn only_a_certain_refusal_deletes_the_object_at_once() {
     }
 }
 
+/// Runs blocking work (the database) off the async threads.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, Error> + Send + 'static,
 ) -> Result<T, Error> {

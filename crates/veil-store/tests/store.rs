@@ -476,3 +476,51 @@ async fn transient_faults_never_become_permanent_states() {
     assert_eq!(back.len(), 3);
     s.read_media(&back[0]).await.unwrap();
 }
+
+#[tokio::test]
+async fn an_insert_of_unknown_outcome_keeps_the_object_and_a_refused_one_deletes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    // A trigger stands in for a failure the database reports.
+    let s = sqlite_store(dir.path(), "a trigger makes the insert fail");
+    let cam =
+        s.db.upsert_camera("c", "synthetic", "{}", Time90k(T0))
+            .unwrap();
+    let segs = segments(cam, T0, 4);
+    let objects = dir.path().join("objects");
+    let rows = |s: &Store| {
+        s.segments(cam, MAIN_RENDITION, Time90k(0), Time90k(i64::MAX / 2))
+            .unwrap()
+            .len()
+    };
+
+    // Not a certain refusal (it could be a connection lost after the
+    // commit): the row may still land, so the object stays for recovery.
+    s.db.raw_query_for_tests(
+        "CREATE TRIGGER fail_insert BEFORE INSERT ON segment \
+         BEGIN SELECT RAISE(ABORT, 'connection lost'); END",
+        &[],
+    )
+    .unwrap();
+    let e = s.write_segment(segs[0].clone()).await.unwrap_err();
+    assert!(e.to_string().contains("connection lost"), "{e}");
+    assert_eq!(rows(&s), 0);
+    assert_eq!(all_files(&objects).len(), 1, "the object is kept");
+
+    // A constraint the database refused: no row can exist, the object goes.
+    s.db.raw_query_for_tests("DROP TRIGGER fail_insert", &[])
+        .unwrap();
+    s.db.raw_query_for_tests(
+        "CREATE TRIGGER refuse_insert BEFORE INSERT ON segment \
+         BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: test'); END",
+        &[],
+    )
+    .unwrap();
+    let e = s.write_segment(segs[1].clone()).await.unwrap_err();
+    assert!(e.to_string().contains("constraint"), "{e}");
+    assert_eq!(rows(&s), 0);
+    assert_eq!(
+        all_files(&objects).len(),
+        1,
+        "only the first object is left"
+    );
+}
