@@ -96,8 +96,32 @@ fn ca_cert(key: &rcgen::KeyPair) -> Result<rcgen::Certificate, String> {
         rcgen::KeyUsagePurpose::CrlSign,
     ];
     p.serial_number = Some(rcgen::SerialNumber::from(1u64));
+    // Rebuilt at every start: bounded from then (peers trust the key and
+    // name, not this copy's dates).
+    set_validity(&mut p, CA_VALIDITY_DAYS);
     p.self_signed(key)
         .map_err(|e| format!("internal CA certificate: {e}"))
+}
+
+/// The CA certificate's validity from each start.
+const CA_VALIDITY_DAYS: i64 = 3650;
+/// A node certificate's validity, reissued at every start. Bounded so that
+/// a leaked node key stops working; long enough that a node running without
+/// a restart keeps its channel (certificates are not rotated in a running
+/// process).
+const LEAF_VALIDITY_DAYS: i64 = 366;
+
+/// From a day before now (clocks between nodes differ) to `days` after.
+/// Certificates are checked against the system's time, so it is the time
+/// used here (not the simulated clock).
+fn set_validity(p: &mut rcgen::CertificateParams, days: i64) {
+    use chrono::Datelike;
+    let day = |d: chrono::DateTime<chrono::Utc>| {
+        rcgen::date_time_ymd(d.year(), d.month() as u8, d.day() as u8)
+    };
+    let now = chrono::Utc::now();
+    p.not_before = day(now - chrono::Duration::days(1));
+    p.not_after = day(now + chrono::Duration::days(days));
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -121,6 +145,7 @@ impl InternalTls {
             rcgen::ExtendedKeyUsagePurpose::ServerAuth,
             rcgen::ExtendedKeyUsagePurpose::ClientAuth,
         ];
+        set_validity(&mut p, LEAF_VALIDITY_DAYS);
         let leaf = p
             .signed_by(&leaf_key, &ca, &ca_key)
             .map_err(|e| format!("node certificate: {e}"))?;
@@ -368,6 +393,11 @@ struct RelayInner {
 const RETRY: Duration = Duration::from_secs(1);
 /// How often a connected relay checks the lease's holder.
 const HOLDER_CHECK: Duration = Duration::from_secs(2);
+/// How long the relay waits for a holder's response headers.
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long the relay waits between two messages of a holder's stream
+/// before it ends the upstream (a recorder sends frames continuously).
+const READ_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Relay {
     /// A relay for node `node`, installed as `live`'s demand hook.
@@ -494,7 +524,11 @@ impl Relay {
             sock.port(),
             camera.0
         );
-        let mut resp = client.get(url).send().await.map_err(|e| e.to_string())?;
+        // A recorder that accepts and never answers must not hold the relay.
+        let mut resp = tokio::time::timeout(RESPONSE_TIMEOUT, client.get(url).send())
+            .await
+            .map_err(|_| format!("{address} did not answer within {RESPONSE_TIMEOUT:?}"))?
+            .map_err(|e| e.to_string())?;
         if !resp.status().is_success() {
             return Err(format!("{address} answered {}", resp.status()));
         }
@@ -502,9 +536,19 @@ impl Relay {
         let mut params: Option<Arc<VideoParams>> = None;
         let mut check = tokio::time::interval(HOLDER_CHECK);
         check.reset();
+        // A recorder sends frames continuously: silence this long ends the
+        // upstream, and the relay looks the holder up again.
+        let silence = tokio::time::sleep(READ_TIMEOUT);
+        tokio::pin!(silence);
         loop {
             let chunk = tokio::select! {
-                c = resp.chunk() => c.map_err(|e| e.to_string())?,
+                c = resp.chunk() => {
+                    silence.as_mut().reset(tokio::time::Instant::now() + READ_TIMEOUT);
+                    c.map_err(|e| e.to_string())?
+                }
+                _ = &mut silence => {
+                    return Err(format!("{address} sent nothing for {READ_TIMEOUT:?}"));
+                }
                 _ = check.tick() => {
                     if self.done(camera) {
                         // Restarted by the next viewer.
