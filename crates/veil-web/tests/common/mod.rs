@@ -163,7 +163,11 @@ pub fn stored_bytes(s: &Server) -> Vec<u8> {
 }
 
 pub fn client() -> reqwest::Client {
+    // HTTP/1.1: the live-view tests upgrade the connection to a WebSocket,
+    // which browsers and Veil do over HTTP/1.1 only; reqwest would otherwise
+    // negotiate HTTP/2 (its `http2` feature comes with the S3 client).
     reqwest::Client::builder()
+        .http1_only()
         .danger_accept_invalid_certs(true)
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
