@@ -455,6 +455,39 @@ fn refuse_data(pg: &mut postgres::Client, tables: &[Table], shown: &str) -> Resu
     Ok(())
 }
 
+/// Refuses a target whose tables (whatever their schema version, but for
+/// `schema_version`) hold any row: checked before the schema is migrated,
+/// so a refused database is left as it was.
+fn refuse_any_data(pg: &mut postgres::Client, shown: &str) -> Result<(), Error> {
+    let names: Vec<String> = pg
+        .query(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
+               AND table_name <> 'schema_version' ORDER BY table_name",
+            &[],
+        )
+        .map_err(|e| db_err("PostgreSQL", e))?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    for name in names {
+        let any: bool = pg
+            .query_one(
+                &format!("SELECT EXISTS (SELECT 1 FROM {})", quote(&name)),
+                &[],
+            )
+            .map_err(|e| db_err("PostgreSQL", e))?
+            .get(0);
+        if any {
+            return Err(Error::Invalid(format!(
+                "PostgreSQL database {shown} already holds data (table {name}): a copy goes \
+                 into an empty database only, never merging two installations"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Copies one table with a binary `COPY`, returning its row count and the
 /// digest of the rows as read from SQLite.
 fn copy_table(
@@ -652,6 +685,8 @@ pub fn copy_to_postgres(
         let start = Instant::now();
         // TLS as the URL's sslmode says; errors name the database already.
         let mut pg = crate::db::pg_tls::connect(url)?;
+        // A target holding data is refused before its schema is touched.
+        refuse_any_data(&mut pg, &shown)?;
         migrate_postgres(&mut pg).map_err(named)?;
         let tables = plan(&sqlite, &mut pg).map_err(named)?;
         refuse_data(&mut pg, &tables, &shown)?;

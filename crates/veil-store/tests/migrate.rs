@@ -97,3 +97,42 @@ fn three_hundred_thousand_rows_copy_in_seconds_and_deleted_ids_stay_unused() {
         .get(0);
     assert_eq!(id, 1);
 }
+
+#[test]
+fn a_target_holding_data_is_refused_before_its_schema_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(&dir.path().join("veil.db")).unwrap();
+    db.upsert_camera("door", "synthetic", "{}", Time90k(1))
+        .unwrap();
+    drop(db);
+    let pg = postgres_server::PgServer::start();
+    let url = pg.fresh_database();
+    // An older installation's database, with data: its migrations would
+    // run were it not refused first.
+    let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    c.batch_execute(
+        "CREATE TABLE schema_version (id BIGINT PRIMARY KEY, version BIGINT NOT NULL);
+         INSERT INTO schema_version (id, version) VALUES (1, 3);
+         CREATE TABLE notes (id BIGINT PRIMARY KEY);
+         INSERT INTO notes (id) VALUES (7);",
+    )
+    .unwrap();
+    let e = migrate_to_postgres(dir.path(), &url, &mut |_| {}).unwrap_err();
+    assert!(
+        e.to_string().contains("already holds data (table notes)"),
+        "{e}"
+    );
+    let version: i64 = c
+        .query_one("SELECT version FROM schema_version", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(version, 3, "the refused target's schema is unchanged");
+    let tables: i64 = c
+        .query_one(
+            "SELECT COUNT(*) FROM information_schema.tables WHERE table_schema = current_schema()",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(tables, 2);
+}
