@@ -368,27 +368,40 @@ pub const MAINTENANCE_JOB: &str = "maintenance";
 
 /// One node's side of a job lease (`db/jobs.rs`): taken or renewed at each
 /// [`JobLease::tick`] (every [`RENEW_PERIOD_90K`]); the node runs the job
-/// while it holds the lease. Like [`LeaseKeeper`], it fences itself: when
-/// the database does not answer, the node keeps the lease only until the
-/// expiry of its latest renewal by its own clock.
+/// while it holds the lease. Like [`LeaseKeeper`], the lease's times are the
+/// database server's clock on PostgreSQL ([`Db::database_time`]), and it
+/// fences itself: when the database does not answer, the node keeps the
+/// lease only until the expiry of its latest renewal by its own clock. The
+/// token of the latest take is kept in the lease's [`JobGuard`], which the
+/// jobs check before they destroy anything.
 pub struct JobLease {
     db: Db,
-    name: String,
-    node: String,
     expiry_90k: i64,
-    /// When the lease was last taken or renewed by this node.
+    /// When the lease was last taken or renewed by this node (its own
+    /// clock, for self-fencing).
     renewed: Option<Time90k>,
+    /// Whose clock lease times are on.
+    database_clock: bool,
+    guard: JobGuard,
 }
 
 impl JobLease {
     /// Job lease `name` for node `node`, lasting [`LEASE_EXPIRY_90K`].
     pub fn new(db: Db, name: &str, node: &str) -> JobLease {
+        let database_clock = db.is_postgres();
         JobLease {
+            guard: JobGuard {
+                held: Some(Arc::new(GuardInner {
+                    db: db.clone(),
+                    name: name.to_owned(),
+                    node: node.to_owned(),
+                    token: Mutex::new(None),
+                })),
+            },
             db,
-            name: name.to_owned(),
-            node: node.to_owned(),
             expiry_90k: LEASE_EXPIRY_90K,
             renewed: None,
+            database_clock,
         }
     }
 
@@ -398,21 +411,42 @@ impl JobLease {
         self
     }
 
-    /// Takes or renews the lease at `now`; returns whether this node holds
-    /// it (and runs the job). On an error, [`JobLease::holds`] says whether
-    /// the node still may.
+    /// Lease times on the caller's clock (the `now` given to
+    /// [`JobLease::tick`]) even on PostgreSQL (tests with a simulated clock).
+    pub fn with_caller_clock(mut self) -> JobLease {
+        self.database_clock = false;
+        self
+    }
+
+    /// The guard the jobs check before each destructive step: it says
+    /// whether this node still holds the lease under the token of its
+    /// latest take.
+    pub fn guard(&self) -> JobGuard {
+        self.guard.clone()
+    }
+
+    /// Takes or renews the lease at `now` (the caller's clock; on
+    /// PostgreSQL the database's time is used instead); returns whether
+    /// this node holds it (and runs the job). On an error,
+    /// [`JobLease::holds`] says whether the node still may.
     pub fn tick(&mut self, now: Time90k) -> Result<bool, Error> {
-        let until = Time90k(now.0 + self.expiry_90k);
-        match self.db.take_job_lease(&self.name, &self.node, now, until)? {
-            Some(_) => {
-                self.renewed = Some(now);
-                Ok(true)
-            }
-            None => {
-                self.renewed = None;
-                Ok(false)
-            }
-        }
+        let at = match self.database_clock {
+            true => self.db.database_time()?.unwrap_or(now),
+            false => now,
+        };
+        let inner = self.guard.held.as_ref().expect("a lease's guard");
+        let until = Time90k(at.0 + self.expiry_90k);
+        let token = self
+            .db
+            .take_job_lease(&inner.name, &inner.node, at, until)?;
+        *inner.lock() = token;
+        self.renewed = token.map(|_| now);
+        Ok(token.is_some())
+    }
+
+    /// The token of this node's latest take, while it holds the lease.
+    pub fn token(&self) -> Option<i64> {
+        self.guard.held.as_ref().and_then(|g| *g.lock())
     }
 
     /// Whether this node holds the lease at `now` by its own clock: taken or
@@ -424,9 +458,63 @@ impl JobLease {
     /// Gives the lease up (an orderly stop): another node takes it at its
     /// next tick.
     pub fn release(&mut self) -> Result<(), Error> {
+        let inner = self.guard.held.as_ref().expect("a lease's guard");
+        *inner.lock() = None;
         if self.renewed.take().is_some() {
-            self.db.release_job_lease(&self.name, &self.node)?;
+            self.db.release_job_lease(&inner.name, &inner.node)?;
         }
         Ok(())
+    }
+}
+
+struct GuardInner {
+    db: Db,
+    name: String,
+    node: String,
+    token: Mutex<Option<i64>>,
+}
+
+impl GuardInner {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<i64>> {
+        self.token.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// What a maintenance job checks immediately before it destroys anything:
+/// that its node still holds the job lease under the token of its latest
+/// take ([`Db::holds_job_lease`]). A node that lost the lease (another took
+/// it, even while this one was paused) stops before destroying. Without a
+/// lease (the embedded database, one process) every check passes. Cheap
+/// to clone; clones share.
+#[derive(Clone, Default)]
+pub struct JobGuard {
+    held: Option<Arc<GuardInner>>,
+}
+
+impl JobGuard {
+    /// The guard of a single process (the embedded database): always holds.
+    pub fn unleased() -> JobGuard {
+        JobGuard::default()
+    }
+
+    /// `Ok` when the job may destroy: no lease, or the lease is still this
+    /// node's under its token; else [`Error::LeaseLost`].
+    pub fn check(&self) -> Result<(), Error> {
+        let Some(g) = &self.held else {
+            return Ok(());
+        };
+        let token = *g.lock();
+        let held = match token {
+            Some(t) => g.db.holds_job_lease(&g.name, &g.node, t)?,
+            None => false,
+        };
+        if held {
+            Ok(())
+        } else {
+            Err(Error::LeaseLost(format!(
+                "this node no longer holds the {} job lease",
+                g.name
+            )))
+        }
     }
 }

@@ -11,7 +11,7 @@ use common::SEC;
 use veil_base::{CameraId, SimulatedClock, Time90k};
 use veil_store::crypto::Key;
 use veil_store::leases::{
-    Fence, JobLease, LeaseKeeper, LEASE_EXPIRY_90K, MAINTENANCE_JOB, RENEW_PERIOD_90K,
+    Fence, JobGuard, JobLease, LeaseKeeper, LEASE_EXPIRY_90K, MAINTENANCE_JOB, RENEW_PERIOD_90K,
 };
 use veil_store::{segment, Db, LocalDir, ObjectStore, Store, SHARED_ORPHAN_MIN_AGE_90K};
 
@@ -58,6 +58,34 @@ fn one_node_runs_the_maintenance_jobs_and_another_takes_over_after_the_expiry() 
     assert!(!b.holds(Time90k(now)));
     now += RENEW_PERIOD_90K;
     assert!(a.tick(Time90k(now)).unwrap());
+}
+
+#[test]
+fn a_node_that_lost_the_job_lease_is_refused_by_its_guard_before_destroying() {
+    let (_dir, db, _) = open();
+    let mut a = JobLease::new(db.clone(), MAINTENANCE_JOB, "a");
+    let mut b = JobLease::new(db.clone(), MAINTENANCE_JOB, "b");
+    let (ga, gb) = (a.guard(), b.guard());
+    // Before any take neither may destroy; the embedded guard always may.
+    assert!(ga.check().is_err() && gb.check().is_err());
+    assert!(JobGuard::unleased().check().is_ok());
+    assert!(a.tick(Time90k(T0)).unwrap());
+    assert_eq!(a.token(), Some(1));
+    assert!(ga.check().is_ok());
+    // a pauses past its expiry (no tick); b takes the lease: a's guard,
+    // which still has token 1, refuses, whatever a's clock says.
+    let later = Time90k(T0 + LEASE_EXPIRY_90K + 1);
+    assert!(b.tick(later).unwrap());
+    assert_eq!(b.token(), Some(2));
+    assert!(matches!(ga.check(), Err(veil_store::Error::LeaseLost(_))));
+    assert!(gb.check().is_ok());
+    // a comes back: it holds nothing, and its guard still refuses.
+    assert!(!a.tick(later).unwrap());
+    assert_eq!(a.token(), None);
+    assert!(ga.check().is_err());
+    // b stops in order: its guard refuses from then on.
+    b.release().unwrap();
+    assert!(gb.check().is_err());
 }
 
 #[test]

@@ -383,12 +383,20 @@ pub async fn run_periodically(
     audit: AccessRecord,
     clock: SharedClock,
     sessions: SessionPolicy,
+    guard: veil_store::leases::JobGuard,
 ) {
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
         let (store, audit, now) = (store.clone(), audit.clone(), clock.now());
-        match tokio::task::spawn_blocking(move || run_once(&store, &audit, sessions, now)).await {
+        let guard = guard.clone();
+        // On a shared database: only while this node still holds the job
+        // lease under its token (checked just before the pass).
+        let pass = move || {
+            guard.check().map_err(|e| e.to_string())?;
+            run_once(&store, &audit, sessions, now)
+        };
+        match tokio::task::spawn_blocking(pass).await {
             Ok(Ok(d)) if d.is_empty() => {}
             Ok(Ok(d)) => {
                 for (data_set, count) in d {

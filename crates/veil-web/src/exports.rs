@@ -772,6 +772,8 @@ async fn create_checked(
     .to_string();
     let new = NewExport {
         package_id: package_id.clone(),
+        // The node that runs it (this one), on a shared database.
+        node: this_node(&state.store),
         requested_by: Some(s.subject.user),
         created: now,
         request: request_json,
@@ -1155,15 +1157,31 @@ pub async fn run_periodically(state: AppState, every: std::time::Duration) {
     }
 }
 
+/// The node id exports are recorded under: the fence's on a shared
+/// database (scale-out), `''` on the embedded one.
+fn this_node(store: &veil_store::Store) -> String {
+    store
+        .fence()
+        .map_or_else(String::new, |f| f.node().to_owned())
+}
+
 /// At start: exports a restart interrupted are failed and their partial
-/// files removed (nothing half-written is ever handed out).
+/// files removed (nothing half-written is ever handed out). On a shared
+/// database only those this node runs (its id on the row) and those
+/// without a node: another web node's running exports are its own.
 pub async fn fail_interrupted(state: &AppState) -> Result<usize, ApiError> {
     let store = state.store.clone();
     let now = state.now();
     blocking(move || {
         let mut n = 0;
+        let node = this_node(&store);
         for st in [ExportState::Queued, ExportState::Running] {
             for r in store.db.exports_in(st)? {
+                // `''`: made before the node was recorded (an older
+                // version, every node since restarted), or embedded.
+                if r.node != node && !r.node.is_empty() {
+                    continue;
+                }
                 if let Some(name) = &r.object_name {
                     store.remove_export_file(name)?;
                 }

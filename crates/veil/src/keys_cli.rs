@@ -4,13 +4,13 @@
 //! before it takes effect; the details hold versions and counts, never key
 //! material.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use clap::Subcommand;
 use veil_audit::{AccessRecord, Action, Event};
-use veil_base::TIME_UNITS_PER_SEC;
+use veil_base::{Time90k, TIME_UNITS_PER_SEC};
 use veil_store::rotation::{RootEvent, RotationReport};
-use veil_store::Store;
+use veil_store::{Db, Store};
 
 use crate::audit_cli::CLI_ACTOR;
 use crate::DEFAULT_DATA;
@@ -96,6 +96,8 @@ pub fn run(which: KeysCommand) -> anyhow::Result<()> {
     match which {
         KeysCommand::Rotate { data, config } => {
             let (store, audit) = crate::open::installation_blocking(&data, config.as_deref())?;
+            let me = own_node_id(&data, config.as_deref())?;
+            refuse_while_others_live(&store.db, me.as_deref())?;
             let r = rotate(&store, &audit, CLI_ACTOR)?;
             println!(
                 "rotated the root key from version {} to {}{}\nre-wrapped: {} bucket keys, {} \
@@ -138,6 +140,61 @@ pub fn run(which: KeysCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// This installation's node id, to leave out of the live nodes: `[node]
+/// id` of the configuration file, else the data directory's `node-id`
+/// file; `None` when neither is there.
+fn own_node_id(data: &Path, config: Option<&Path>) -> anyhow::Result<Option<String>> {
+    if let Some(path) = config {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+        // A file that does not parse was refused when the installation
+        // opened; here only the node's id is looked for.
+        let id = toml::from_str::<toml::Table>(&text)
+            .ok()
+            .and_then(|t| t.get("node")?.get("id")?.as_str().map(str::to_owned));
+        if id.is_some() {
+            return Ok(id);
+        }
+    }
+    Ok(
+        std::fs::read_to_string(data.join(crate::node::NODE_ID_FILE))
+            .ok()
+            .map(|t| t.trim().to_owned()),
+    )
+}
+
+/// The nodes other than `me` alive on a shared database: those whose
+/// latest heartbeat (the database's clock) is within the lease expiry.
+/// None on the embedded database (one process owns it).
+pub fn other_live_nodes(db: &Db, me: Option<&str>) -> anyhow::Result<Vec<String>> {
+    let Some(now) = db.database_time()? else {
+        return Ok(Vec::new());
+    };
+    let since = Time90k(now.0 - veil_store::leases::LEASE_EXPIRY_90K);
+    Ok(db
+        .live_node_ids(since)?
+        .into_iter()
+        .filter(|id| Some(id.as_str()) != me)
+        .collect())
+}
+
+/// Refuses a command that installs or destroys root key versions while
+/// another node is live on the shared database: every node keeps the root
+/// key versions in memory, so a rotation under a running node leaves it
+/// unable to open what was re-wrapped, and a bucket key it seals under a
+/// destroyed version is lost for good.
+pub fn refuse_while_others_live(db: &Db, me: Option<&str>) -> anyhow::Result<()> {
+    let live = other_live_nodes(db, me)?;
+    if !live.is_empty() {
+        anyhow::bail!(
+            "refused: nodes {} are running on this database; stop every other node, then \
+             rotate the root key",
+            live.join(", ")
+        );
+    }
+    Ok(())
 }
 
 /// The server's job: every hour, rotates the root key when the current

@@ -272,10 +272,29 @@ pub async fn run_now(
 
 /// The server's retention job: at start, then every [`INTERVAL`], with the
 /// server's clock and the rules in force at each run. Logs counts only.
-pub async fn run_periodically(store: Store, audit: AccessRecord, clock: SharedClock) {
+pub async fn run_periodically(
+    store: Store,
+    audit: AccessRecord,
+    clock: SharedClock,
+    guard: veil_store::leases::JobGuard,
+) {
     let mut tick = tokio::time::interval(INTERVAL);
     loop {
         tick.tick().await;
+        // On a shared database: only while this node still holds the job
+        // lease under its token (checked just before the pass).
+        let g = guard.clone();
+        match tokio::task::spawn_blocking(move || g.check()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "retention not run");
+                continue;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "retention not run");
+                continue;
+            }
+        }
         match run_now(&store, &audit, "system", clock.now()).await {
             Ok(r) if r == RetentionReport::default() => {}
             Ok(r) => tracing::info!(

@@ -412,7 +412,15 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
         ),
         config::Tls::PlainBehindProxy => (Transport::PlainBehindProxy, "http"),
     };
-    {
+    // The configuration file's settings are written to the database at
+    // start: on a shared database only by the web nodes (`web`, `all`),
+    // which must all have the same sections (docs/design/scale-out.md); a
+    // recorder uses what the database holds.
+    let applies_config = !shared || role.serves();
+    if !applies_config {
+        tracing::info!("recorder on a shared database: the configuration file's retention, masks, areas and data-retention rules are left to the web nodes");
+    }
+    if applies_config {
         let (db, audit) = (store.db.clone(), audit.clone());
         let (rules, days) = (cfg.data_retention, cfg.audit.retention_days);
         tokio::task::spawn_blocking(move || {
@@ -421,7 +429,7 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
         .await?
         .map_err(anyhow::Error::msg)?;
     }
-    {
+    if applies_config {
         let (store, audit, hours) = (store.clone(), audit.clone(), cfg.retention_hours);
         let justification = cfg.retention_justification.clone();
         tokio::task::spawn_blocking(move || {
@@ -434,7 +442,7 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
         })
         .await??;
     }
-    {
+    if applies_config {
         let (store, audit, max) = (store.clone(), audit.clone(), cfg.max_retention_hours);
         let areas = config_areas;
         let lock_review_days = cfg.locks.max_review_days;
@@ -457,18 +465,26 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
     let mut jobs: Vec<crate::node::Job> = Vec::new();
     {
         let (store, audit, clock) = (store.clone(), audit.clone(), clock.clone());
-        jobs.push(Box::new(move || {
+        jobs.push(Box::new(move |guard| {
             tokio::spawn(crate::retention_cli::run_periodically(
                 store.clone(),
                 audit.clone(),
                 clock.clone(),
+                guard,
             ))
         }));
     }
-    {
+    if shared {
+        // Every node keeps the root key versions in memory: a rotation by
+        // one node while others run loses data (docs/design/scale-out.md).
+        tracing::warn!(
+            "root key rotation does not run automatically on a shared database: rotate with \
+             `veil keys rotate` while the other nodes are stopped"
+        );
+    } else {
         // The root key rotates every root_key_rotation_days.
         let (store, audit, days) = (store.clone(), audit.clone(), cfg.root_key_rotation_days);
-        jobs.push(Box::new(move || {
+        jobs.push(Box::new(move |_| {
             tokio::spawn(crate::keys_cli::run_periodically(
                 store.clone(),
                 audit.clone(),
@@ -480,12 +496,13 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
         // Sessions, approvals, tokens, disabled accounts, bookmarks, motion
         // events and the access record, each by its own rule.
         let (store, audit, clock) = (store.clone(), audit.clone(), clock.clone());
-        jobs.push(Box::new(move || {
+        jobs.push(Box::new(move |guard| {
             tokio::spawn(veil_web::data_retention::run_periodically(
                 store.clone(),
                 audit.clone(),
                 clock.clone(),
                 SessionPolicy::default(),
+                guard,
             ))
         }));
     }
@@ -510,7 +527,8 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
         ),
     };
     // Exports a restart interrupted never resume: they fail, and their
-    // partial files go. Expired packages are destroyed every minute.
+    // partial files go (on a shared database only this node's). Expired
+    // packages are destroyed every minute, a maintenance job.
     let n = veil_web::exports::fail_interrupted(&state)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
@@ -520,15 +538,20 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
             "exports interrupted by the restart were failed"
         );
     }
-    tokio::spawn(veil_web::exports::run_periodically(
-        state.clone(),
-        std::time::Duration::from_secs(60),
-    ));
+    {
+        let state = state.clone();
+        jobs.push(Box::new(move |_| {
+            tokio::spawn(veil_web::exports::run_periodically(
+                state.clone(),
+                std::time::Duration::from_secs(60),
+            ))
+        }));
+    }
     // The breach register's signals: new access-record entries, the data
     // directory's permissions every minute, the whole record verified hourly.
     {
         let state = state.clone();
-        jobs.push(Box::new(move || {
+        jobs.push(Box::new(move |_| {
             tokio::spawn(veil_web::breaches::run_periodically(
                 state.clone(),
                 std::time::Duration::from_secs(60),

@@ -180,3 +180,37 @@ fn an_unreachable_database_is_refused_at_start_without_the_password() {
     }
     assert!(!data.join("veil.db").exists());
 }
+
+#[test]
+fn keys_rotate_is_refused_while_another_node_is_live_on_the_database() {
+    let pg = PgServer::start();
+    let url = pg.fresh_database();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let c = config(dir.path(), &data, &url);
+    let (c, d) = (c.to_str().unwrap(), data.to_str().unwrap());
+    let (ok, out) = common::run_veil(&["check", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    // Another node's heartbeat, on the database's clock: live.
+    let db = veil_store::Db::open_postgres(&url).unwrap();
+    let now = db.database_time().unwrap().unwrap();
+    db.heartbeat_node("rec-7", "recorder", "", now).unwrap();
+    let before = db.root_key_versions().unwrap();
+    let (ok, out) = common::run_veil(&["keys", "rotate", "--data", d, "--config", c]);
+    assert!(!ok, "{out}");
+    assert!(out.contains("rec-7"), "{out}");
+    assert!(out.contains("stop every other node"), "{out}");
+    assert_eq!(db.root_key_versions().unwrap(), before, "nothing changed");
+    // Its heartbeat older than the lease expiry: it is stopped, and the
+    // rotation runs.
+    db.heartbeat_node(
+        "rec-7",
+        "recorder",
+        "",
+        veil_base::Time90k(now.0 - 16 * 90_000),
+    )
+    .unwrap();
+    let (ok, out) = common::run_veil(&["keys", "rotate", "--data", d, "--config", c]);
+    assert!(ok, "{out}");
+    assert_eq!(db.root_key_versions().unwrap().len(), before.len() + 1);
+}

@@ -56,6 +56,8 @@ impl ExportState {
 pub struct NewExport {
     /// Its public id.
     pub package_id: String,
+    /// The node that runs it (`''` on the embedded database).
+    pub node: String,
     /// Who asked.
     pub requested_by: Option<UserId>,
     /// When.
@@ -115,11 +117,13 @@ pub struct ExportRow {
     pub destroyed: Option<Time90k>,
     /// The access-record entry that recorded it.
     pub audit_seq: i64,
+    /// The node that runs it (`''` on the embedded database).
+    pub node: String,
 }
 
 const COLUMNS: &str = "id, package_id, requested_by, created_90k, request, rendition, encryption,
      state, total_bytes, done_bytes, error, object_name, package_bytes, package_sha256,
-     manifest_sha256, finished_90k, expires_90k, destroyed_90k, audit_seq";
+     manifest_sha256, finished_90k, expires_90k, destroyed_90k, audit_seq, node";
 
 fn row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<ExportRow> {
     let state: String = r.get(7)?;
@@ -143,6 +147,7 @@ fn row(r: &crate::db::sql::Row<'_>) -> crate::db::sql::Result<ExportRow> {
         expires: Time90k(r.get(16)?),
         destroyed: r.get::<_, Option<i64>>(17)?.map(Time90k),
         audit_seq: r.get(18)?,
+        node: r.get(19)?,
     })
 }
 
@@ -159,8 +164,8 @@ impl Db {
             let tx = c.transaction()?;
             let rowid: i64 = tx.query_row(
                 "INSERT INTO export_package (package_id, requested_by, created_90k, request,
-                     rendition, encryption, state, total_bytes, expires_90k, audit_seq)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9)
+                     rendition, encryption, state, total_bytes, expires_90k, audit_seq, node)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'queued', ?7, ?8, ?9, ?10)
                  RETURNING id",
                 params![
                     e.package_id,
@@ -172,6 +177,7 @@ impl Db {
                     e.total_bytes as i64,
                     e.expires.0,
                     e.audit_seq,
+                    e.node,
                 ],
                 |r| r.get(0),
             )?;

@@ -72,6 +72,32 @@ impl Db {
         })
     }
 
+    /// Whether job lease `name` is still `holder`'s under `token` (no
+    /// other node took it since: a take by another bumps the token). The
+    /// fencing check a maintenance job makes before it destroys anything;
+    /// the expiry is not looked at (an expired lease nobody took is still
+    /// safe to act under, as for the camera leases).
+    pub fn holds_job_lease(&self, name: &str, holder: &str, token: i64) -> Result<bool, Error> {
+        self.with(|c| {
+            c.prepare_cached(
+                "SELECT COUNT(*) FROM job_lease WHERE name = ?1 AND holder = ?2 AND token = ?3",
+            )?
+            .query_row(params![name, holder, token], |r| r.get::<_, i64>(0))
+            .map(|n| n == 1)
+        })
+    }
+
+    /// The ids of the nodes of any role whose latest heartbeat is after
+    /// `since`, by id.
+    pub fn live_node_ids(&self, since: Time90k) -> Result<Vec<String>, Error> {
+        self.with(|c| {
+            let mut st =
+                c.prepare_cached("SELECT id FROM recorder_node WHERE seen_90k > ?1 ORDER BY id")?;
+            let rows = st.query_map(params![since.0], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
     /// Job lease `name`: its holder, token and expiry, if it was ever taken.
     pub fn job_lease(&self, name: &str) -> Result<Option<(String, i64, Time90k)>, Error> {
         self.with(|c| {
@@ -152,6 +178,14 @@ mod tests {
         // Another name is another lease.
         assert_eq!(db.take_job_lease("n", "b", t(38), t(53)).unwrap(), Some(1));
         assert_eq!(db.job_lease("x").unwrap(), None);
+        // Fencing: only the holder under its latest token holds it.
+        assert!(db.holds_job_lease("m", "a", 3).unwrap());
+        assert!(!db.holds_job_lease("m", "a", 1).unwrap());
+        assert!(!db.holds_job_lease("m", "b", 3).unwrap());
+        db.release_job_lease("m", "a").unwrap();
+        assert!(db.holds_job_lease("m", "a", 3).unwrap());
+        assert_eq!(db.take_job_lease("m", "b", t(39), t(54)).unwrap(), Some(4));
+        assert!(!db.holds_job_lease("m", "a", 3).unwrap());
     }
 
     #[test]

@@ -641,4 +641,10 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         updated_90k INTEGER NOT NULL
     );
     "#,
+    // 23 (scale-out, `db/export_packages.rs`): the node that runs each
+    // export (`''` on the embedded database), so that a node starting
+    // fails only the exports it had itself running.
+    r#"
+    ALTER TABLE export_package ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    "#,
 ];

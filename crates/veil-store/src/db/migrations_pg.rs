@@ -659,6 +659,10 @@ pub(crate) const PG_MIGRATIONS: &[&str] = &[
         updated_90k BIGINT NOT NULL
     );
     "#,
+    // 23: the node that runs each export (`db/export_packages.rs`).
+    r#"
+    ALTER TABLE export_package ADD COLUMN node TEXT NOT NULL DEFAULT '';
+    "#,
 ];
 
 // Versions mean the same on both backends.
