@@ -1069,6 +1069,17 @@ pub async fn download(
             message: format!("export {} is {}, not done", r.id, r.state.as_str()),
         });
     }
+    let node = this_node(&state.store);
+    if !r.node.is_empty() && r.node != node {
+        return Err(ApiError {
+            status: StatusCode::CONFLICT,
+            code: "on_another_node",
+            message: format!(
+                "export {} was made on node {}: its package is downloaded from that node",
+                r.id, r.node
+            ),
+        });
+    }
     let name = r
         .object_name
         .clone()
@@ -1121,7 +1132,14 @@ pub async fn download(
 /// The server calls it every minute; it returns how many expired.
 pub async fn expire_due(state: &AppState) -> Result<usize, ApiError> {
     let (db, now) = (state.store.db.clone(), state.now());
-    let due = blocking(move || Ok(db.exports_due(now)?)).await?;
+    let node = this_node(&state.store);
+    // A package's file lives in the data directory of the node that made it
+    // (its id on the row): each node destroys its own.
+    let due: Vec<_> = blocking(move || Ok(db.exports_due(now)?))
+        .await?
+        .into_iter()
+        .filter(|r| r.node == node || r.node.is_empty())
+        .collect();
     let n = due.len();
     for r in due {
         state

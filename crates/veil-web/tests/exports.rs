@@ -591,6 +591,49 @@ async fn the_stored_copy_is_destroyed_at_expiry() {
     assert_eq!(reg["items"][0]["status"], "expired");
 }
 
+/// On a shared database a package's file is in the data directory of the
+/// node that made it: another node neither hands it out nor destroys it.
+#[tokio::test]
+async fn another_nodes_package_is_neither_downloaded_nor_destroyed_here() {
+    let s = start().await;
+    let (c, csrf) = exporter(&s).await;
+    let (id, package_id, _) = export(&s, &c, &csrf, request(json!({"expires_days": 1}))).await;
+    // As if another web node of the installation had made it.
+    let changed = s
+        .store
+        .db
+        .tamper_for_tests(
+            "UPDATE export_package SET node = 'web-2' WHERE id = ?1",
+            &[veil_store::db::RawValue::Integer(id)],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    let r = get(&c, &s, &format!("/api/v1/exports/{id}/download")).await;
+    let (status, code, message) = refusal(r).await;
+    assert_eq!(
+        (status, code.as_str()),
+        (StatusCode::CONFLICT, "on_another_node")
+    );
+    assert!(message.contains("web-2"), "{message}");
+    assert!(!audit_entries(&s)
+        .iter()
+        .any(|e| e.action == "export.download"));
+    let stored = s
+        .dir
+        .path()
+        .join("data/exports")
+        .join(format!("{package_id}.tar.age"));
+    s.clock.advance((86_400 + 60) * TIME_UNITS_PER_SEC);
+    // The expiry job runs every 200 ms in these tests: give it many turns.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let row = s.store.db.export(id).unwrap().unwrap();
+    assert_eq!(row.state, veil_store::db::ExportState::Done);
+    assert!(stored.exists(), "another node's package is its to destroy");
+    assert!(!audit_entries(&s)
+        .iter()
+        .any(|e| e.action == "export.expire"));
+}
+
 #[tokio::test]
 async fn a_masked_camera_exports_its_protected_rendition() {
     let s = start().await;

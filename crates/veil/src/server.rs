@@ -528,7 +528,7 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
     };
     // Exports a restart interrupted never resume: they fail, and their
     // partial files go (on a shared database only this node's). Expired
-    // packages are destroyed every minute, a maintenance job.
+    // packages are destroyed every minute, each node its own.
     let n = veil_web::exports::fail_interrupted(&state)
         .await
         .map_err(|e| anyhow::anyhow!("{}", e.message))?;
@@ -538,15 +538,12 @@ pub async fn run_as(cfg: Config, role: Role) -> anyhow::Result<()> {
             "exports interrupted by the restart were failed"
         );
     }
-    {
-        let state = state.clone();
-        jobs.push(Box::new(move |_| {
-            tokio::spawn(veil_web::exports::run_periodically(
-                state.clone(),
-                std::time::Duration::from_secs(60),
-            ))
-        }));
-    }
+    // Every node destroys its own expired packages (their files are in its
+    // data directory), not only the maintenance holder.
+    tokio::spawn(veil_web::exports::run_periodically(
+        state.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     // The breach register's signals: new access-record entries, the data
     // directory's permissions every minute, the whole record verified hourly.
     {
