@@ -54,7 +54,7 @@ enum Command {
         /// What this process does: `recorder` (records the cameras it
         /// holds leases of, serves no web), `web` (the web and API, records
         /// nothing) or `all`. Roles other than `all` need a shared
-        /// PostgreSQL database ([database] url).
+        /// PostgreSQL database (`[database] url`).
         #[arg(long, value_enum, default_value_t = server::Role::All)]
         role: server::Role,
     },

@@ -6,15 +6,13 @@
 //! refused with nothing committed.
 
 mod common;
-#[path = "../../veil-store/tests/common/postgres.rs"]
-mod postgres_server;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use common::nodes::postgres_server::PgServer;
 use common::{run_veil, Demo};
-use postgres_server::PgServer;
 
 /// A data directory with a few dozen segments of two cameras, a signed-in
 /// session (access-record entries), stopped cleanly.

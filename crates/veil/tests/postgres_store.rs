@@ -6,13 +6,11 @@
 //! seconds, naming the database and its address without the password.
 
 mod common;
-#[path = "../../veil-store/tests/common/postgres.rs"]
-mod postgres_server;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use postgres_server::PgServer;
+use common::nodes::postgres_server::PgServer;
 
 fn config(dir: &Path, data: &Path, url: &str) -> PathBuf {
     let config = dir.join("veil.toml");
