@@ -6,10 +6,8 @@
 
 mod common;
 
-use std::collections::BTreeSet;
-
-use common::nodes::moto;
 use common::nodes::postgres_server::PgServer;
+use common::nodes::{bucket_client, bucket_keys, moto};
 
 /// The names of the server's databases made by the benchmarks.
 fn bench_databases(pg: &PgServer) -> Vec<String> {
@@ -140,32 +138,11 @@ async fn bench_ingest_measures_postgresql_and_s3_next_to_sqlite() {
     assert!(!out.contains(moto::SECRET_ACCESS_KEY), "{out}");
     // Both S3 modes wrote their segments (2 streams, 1 segment each): the
     // PostgreSQL one under a prefix of its own, named after its database.
-    let keys = bucket_keys(&s3, &bucket).await;
+    let keys = bucket_keys(&bucket_client(&s3, &bucket)).await;
     let (pg_keys, sqlite_keys): (Vec<_>, Vec<_>) =
         keys.iter().partition(|k| k.starts_with("veil_bench_"));
     assert_eq!(sqlite_keys.len(), 2, "{keys:?}");
     assert_eq!(pg_keys.len(), 2, "{keys:?}");
     let left = tokio::task::block_in_place(|| bench_databases(&pg));
     assert_eq!(left, Vec::<String>::new(), "{out}");
-}
-
-/// The segment objects in the bucket (without Veil's markers and probes).
-async fn bucket_keys(s3: &moto::MotoServer, bucket: &str) -> BTreeSet<String> {
-    use futures::TryStreamExt as _;
-    use object_store::ObjectStore as _;
-    let client = object_store::aws::AmazonS3Builder::new()
-        .with_endpoint(s3.endpoint())
-        .with_bucket_name(bucket)
-        .with_region("us-east-1")
-        .with_access_key_id(moto::ACCESS_KEY_ID)
-        .with_secret_access_key(moto::SECRET_ACCESS_KEY)
-        .with_allow_http(true)
-        .with_virtual_hosted_style_request(false)
-        .build()
-        .unwrap();
-    let all: Vec<_> = client.list(None).try_collect().await.unwrap();
-    all.into_iter()
-        .map(|m| m.location.to_string())
-        .filter(|k| !k.ends_with("VEIL-OBJECTS") && !k.contains("VEIL-PROBE/"))
-        .collect()
 }

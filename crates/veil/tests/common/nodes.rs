@@ -314,13 +314,13 @@ pub fn bucket_client(s3: &moto::MotoServer, bucket: &str) -> object_store::aws::
 }
 
 /// The keys in the bucket, listed through the S3 API, without Veil's marker
-/// and probe objects.
+/// and probe objects (at the root or under any prefix).
 pub async fn bucket_keys(client: &object_store::aws::AmazonS3) -> BTreeSet<String> {
     use futures::TryStreamExt as _;
     use object_store::ObjectStore as _;
     let all: Vec<_> = client.list(None).try_collect().await.unwrap();
     all.into_iter()
         .map(|m| m.location.to_string())
-        .filter(|k| k != "VEIL-OBJECTS" && !k.starts_with("VEIL-PROBE/"))
+        .filter(|k| !k.ends_with("VEIL-OBJECTS") && !k.contains("VEIL-PROBE/"))
         .collect()
 }
